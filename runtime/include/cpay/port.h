@@ -1,0 +1,42 @@
+// Portability macros shared by every cpay header: symbol export, attributes,
+// and the one place the version numbers live.
+#ifndef CPAY_PORT_H_
+#define CPAY_PORT_H_
+
+#define CPAY_VERSION_MAJOR 0
+#define CPAY_VERSION_MINOR 1
+#define CPAY_VERSION_PATCH 0
+#define CPAY_VERSION_STRING "0.1.0"
+
+// Generated code checks this against the value it was generated for.
+#define CPAY_GENCODE_VERSION 1
+
+#if defined(_WIN32)
+#define CPAY_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define CPAY_API __attribute__((visibility("default")))
+#else
+#define CPAY_API
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CPAY_NODISCARD __attribute__((warn_unused_result))
+#define CPAY_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CPAY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CPAY_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CPAY_NODISCARD
+#define CPAY_LIKELY(x) (x)
+#define CPAY_UNLIKELY(x) (x)
+#define CPAY_PRINTF(f, a)
+#endif
+
+#ifdef __cplusplus
+#define CPAY_EXTERN_C_BEGIN extern "C" {
+#define CPAY_EXTERN_C_END }
+#else
+#define CPAY_EXTERN_C_BEGIN
+#define CPAY_EXTERN_C_END
+#endif
+
+#endif  // CPAY_PORT_H_
