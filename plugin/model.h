@@ -27,7 +27,8 @@ typedef struct cpm_method cpm_method;
 
 // Where an element is declared, and its comments. line and col are 1-based;
 // 0 when the source information is not available (e.g. a FileDescriptorSet
-// written without --include_source_info).
+// written without --include_source_info, and always for map-entry messages,
+// their fields and synthetic oneofs, which protoc makes up). file is always set.
 typedef struct cpm_loc {
   const cpm_file *file;
   int line;
@@ -69,7 +70,8 @@ typedef struct cpm_default {
   uint64_t u64;                   // uint32/uint64/fixed* types
   double f64;                     // double and float
   bool b;                         // bool
-  const char *bytes;              // string/bytes: raw bytes (may contain NUL)
+  const char *bytes;              // string/bytes: raw bytes (may contain NUL;
+                                  // a NUL follows the last byte)
   size_t bytes_size;
   const cpm_enum_value *enum_value;  // enum
   const char *text;               // the default as descriptor.proto writes it
@@ -117,6 +119,9 @@ struct cpm_field {
   const char *name;       // "amount_cents"
   const char *full_name;  // "payments.v1.ChargeRequest.amount_cents"
   const char *json_name;  // "amountCents", or the json_name option
+  // A json_name option that differs from the derived name. (protoc writes a
+  // json_name into every field of a request or descriptor set, so an option
+  // equal to the derived name cannot be told apart; every loader answers alike.)
   bool has_json_name_option;
   int32_t number;
   cpm_label label;
@@ -228,13 +233,20 @@ typedef struct cpm_pool {
 cpm_pool *cpm_load_request(const void *data, size_t size, char **err);
 
 // Loads .proto files through libprotoc's importer. `files` are paths relative
-// to one of `include_dirs` (or absolute paths under one). On failure returns
-// NULL and *err holds every error, one per line, as `file.proto:line:col: message`.
+// to one of `include_dirs` (or paths on disk, absolute or relative to the
+// working directory, under one). No include dir means ".". google/protobuf/
+// imports that no include dir provides come from protobuf's installed copies
+// (/usr/include on Debian). to_generate is `files`, as virtual paths. On
+// failure returns NULL and *err holds every error, one per line, as
+// `file.proto:line:col: message` (`file.proto: message` when libprotoc gives
+// no position, e.g. a file not found).
 cpm_pool *cpm_load_protos(const char *const *include_dirs, size_t include_count,
                           const char *const *files, size_t file_count, char **err);
 
-// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out). Every
-// file in it is in to_generate. NULL on failure with *err set.
+// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out), its
+// files in any order. Every file in it is in to_generate. A google/protobuf/
+// import missing from the set is taken from libprotobuf's built-in copy (and
+// is not in to_generate). NULL on failure with *err set.
 cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err);
 
 void cpm_pool_free(cpm_pool *pool);

@@ -1,0 +1,793 @@
+// The shim: the only code in cpay that includes libprotoc headers. It builds
+// a google::protobuf::DescriptorPool from a CodeGeneratorRequest, from .proto
+// files (through libprotoc's Importer) or from a FileDescriptorSet, and lowers
+// every file of it into the plain C model of plugin/model.h.
+//
+// Memory: every C struct and string of a model comes from a Store owned by
+// the pool (one calloc per array, freed together by cpm_pool_free). The
+// DescriptorPool itself is dropped once the model is built; nothing in the
+// model points into libprotobuf.
+//
+// No C++ exception crosses the C API: each entry point catches everything
+// and turns it into a NULL result with an error string.
+
+#include "model.h"
+
+#include <google/protobuf/compiler/importer.h>
+#include <google/protobuf/compiler/plugin.pb.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/stubs/logging.h>
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#ifndef CPAY_WKT_INCLUDE_DIR
+#define CPAY_WKT_INCLUDE_DIR "/usr/include"
+#endif
+
+namespace {
+
+namespace pb = google::protobuf;
+namespace pbc = google::protobuf::compiler;
+
+// A failure with a message for the caller (bad input, not a bug).
+class LoadError : public std::runtime_error {
+ public:
+  explicit LoadError(const std::string &what) : std::runtime_error(what) {}
+};
+
+// Owns every block of a model. Blocks are zeroed, so C structs start with
+// NULL pointers, zero counts and false flags.
+class Store {
+ public:
+  Store() = default;
+  Store(const Store &) = delete;
+  Store &operator=(const Store &) = delete;
+  ~Store() {
+    for (void *p : blocks_) std::free(p);
+  }
+
+  template <typename T>
+  T *Array(size_t n) {
+    static_assert(std::is_trivially_copyable<T>::value, "C structs only");
+    if (n == 0) return nullptr;
+    return static_cast<T *>(Block(n, sizeof(T)));
+  }
+
+  template <typename T>
+  T *One() {
+    return static_cast<T *>(Block(1, sizeof(T)));
+  }
+
+  const char *Str(const std::string &s) {
+    char *p = static_cast<char *>(Block(s.size() + 1, 1));
+    std::memcpy(p, s.data(), s.size());
+    return p;
+  }
+
+  // NULL for an empty string (comments).
+  const char *StrOrNull(const std::string &s) { return s.empty() ? nullptr : Str(s); }
+
+ private:
+  void *Block(size_t n, size_t size) {
+    blocks_.push_back(nullptr);  // reserve the slot first: no leak if this throws
+    void *p = std::calloc(n, size);
+    if (p == nullptr) {
+      blocks_.pop_back();
+      throw std::bad_alloc();
+    }
+    blocks_.back() = p;
+    return p;
+  }
+
+  std::vector<void *> blocks_;
+};
+
+// What C sees as a cpm_pool, plus the C++ object that owns its memory.
+struct PoolImpl;
+struct PoolBox {
+  cpm_pool pool;  // first: a cpm_pool * is a PoolBox *
+  PoolImpl *impl;
+};
+static_assert(std::is_standard_layout<PoolBox>::value, "PoolBox must start with cpm_pool");
+
+struct PoolImpl {
+  Store store;
+  std::unordered_map<std::string, const cpm_message *> messages;
+  std::unordered_map<std::string, const cpm_enum *> enums;
+  std::unordered_map<std::string, const cpm_file *> files;
+};
+
+PoolBox *BoxOf(const cpm_pool *pool) {
+  return reinterpret_cast<PoolBox *>(const_cast<cpm_pool *>(pool));
+}
+
+// The json_name protoc derives from a field name when no option is given
+// (descriptor.cc's ToJsonName).
+std::string DefaultJsonName(const std::string &name) {
+  std::string out;
+  bool upper_next = false;
+  for (char c : name) {
+    if (c == '_') {
+      upper_next = true;
+    } else if (upper_next) {
+      out.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+      upper_next = false;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Drops json_name where it equals the derived one. FieldDescriptor::CopyTo
+// writes json_name whenever the input had one, and protoc puts one on every
+// field of a request or a descriptor set; this makes the embedded descriptor
+// the same whichever way the schema was loaded.
+void StripDefaultJsonNames(pb::FieldDescriptorProto *field) {
+  if (field->has_json_name() && field->json_name() == DefaultJsonName(field->name()))
+    field->clear_json_name();
+}
+
+void StripDefaultJsonNames(pb::DescriptorProto *msg) {
+  for (pb::FieldDescriptorProto &f : *msg->mutable_field()) StripDefaultJsonNames(&f);
+  for (pb::FieldDescriptorProto &f : *msg->mutable_extension()) StripDefaultJsonNames(&f);
+  for (pb::DescriptorProto &m : *msg->mutable_nested_type()) StripDefaultJsonNames(&m);
+}
+
+// Lowers the files of a DescriptorPool into a PoolBox's model. Objects are
+// created file by file; cross references (field types, extendees, method
+// types, default enum values, file dependencies) are linked at the end, when
+// every file has been lowered.
+class Lowerer {
+ public:
+  explicit Lowerer(PoolBox *box) : box_(box), store_(box->impl->store) {}
+
+  // `files` must list dependencies before dependents and include every
+  // transitive dependency.
+  void Lower(const std::vector<const pb::FileDescriptor *> &files,
+             const std::vector<const pb::FileDescriptor *> &to_generate) {
+    cpm_pool &pool = box_->pool;
+    pool.file_count = files.size();
+    pool.files = store_.Array<const cpm_file *>(files.size());
+    for (size_t i = 0; i < files.size(); i++) pool.files[i] = LowerFile(files[i]);
+    pool.to_generate_count = to_generate.size();
+    pool.to_generate = store_.Array<const cpm_file *>(to_generate.size());
+    for (size_t i = 0; i < to_generate.size(); i++) pool.to_generate[i] = Find(files_, to_generate[i]);
+    Link();
+  }
+
+ private:
+  template <typename K, typename V>
+  static V *Find(const std::unordered_map<const K *, V *> &map, const K *key) {
+    auto it = map.find(key);
+    if (it == map.end()) throw LoadError("internal error: descriptor missing from the model");
+    return it->second;
+  }
+
+  template <typename D>
+  void FillLoc(const D *d, const cpm_file *file, cpm_loc *loc) {
+    loc->file = file;
+    pb::SourceLocation sl;
+    if (!d->GetSourceLocation(&sl)) return;
+    loc->line = sl.start_line + 1;
+    loc->col = sl.start_column + 1;
+    loc->leading_comments = store_.StrOrNull(sl.leading_comments);
+    loc->trailing_comments = store_.StrOrNull(sl.trailing_comments);
+  }
+
+  // Copies the reserved names of a message or enum descriptor.
+  template <typename D>
+  const char **ReservedNames(const D *d) {
+    const char **out = store_.Array<const char *>(static_cast<size_t>(d->reserved_name_count()));
+    for (int i = 0; i < d->reserved_name_count(); i++) out[i] = store_.Str(d->reserved_name(i));
+    return out;
+  }
+
+  cpm_file *LowerFile(const pb::FileDescriptor *fd) {
+    cpm_file *f = store_.One<cpm_file>();
+    files_[fd] = f;
+    box_->impl->files[fd->name()] = f;
+    f->name = store_.Str(fd->name());
+    f->package = store_.Str(fd->package());
+    f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPM_SYNTAX_PROTO3
+                                                                   : CPM_SYNTAX_PROTO2;
+    f->deprecated = fd->options().deprecated();
+
+    f->dep_count = static_cast<size_t>(fd->dependency_count());
+    f->deps = store_.Array<const cpm_file *>(f->dep_count);
+    f->public_dep_count = static_cast<size_t>(fd->public_dependency_count());
+    int *pub = store_.Array<int>(f->public_dep_count);
+    for (int i = 0; i < fd->public_dependency_count(); i++) {
+      for (int j = 0; j < fd->dependency_count(); j++) {
+        if (fd->dependency(j) == fd->public_dependency(i)) {
+          pub[i] = j;
+          break;
+        }
+      }
+    }
+    f->public_deps = pub;
+    file_links_.emplace_back(f, fd);
+
+    f->message_count = static_cast<size_t>(fd->message_type_count());
+    f->messages = store_.Array<cpm_message>(f->message_count);
+    for (int i = 0; i < fd->message_type_count(); i++)
+      LowerMessage(fd->message_type(i), f, nullptr, &f->messages[i]);
+
+    f->enum_count = static_cast<size_t>(fd->enum_type_count());
+    f->enums = store_.Array<cpm_enum>(f->enum_count);
+    for (int i = 0; i < fd->enum_type_count(); i++)
+      LowerEnum(fd->enum_type(i), f, nullptr, &f->enums[i]);
+
+    f->extension_count = static_cast<size_t>(fd->extension_count());
+    f->extensions = store_.Array<cpm_field>(f->extension_count);
+    for (int i = 0; i < fd->extension_count(); i++)
+      LowerField(fd->extension(i), f, nullptr, i, &f->extensions[i]);
+
+    f->service_count = static_cast<size_t>(fd->service_count());
+    f->services = store_.Array<cpm_service>(f->service_count);
+    for (int i = 0; i < fd->service_count(); i++)
+      LowerService(fd->service(i), f, &f->services[i]);
+
+    pb::FileDescriptorProto proto;
+    fd->CopyTo(&proto);  // CopyTo leaves out source code info
+    for (pb::DescriptorProto &m : *proto.mutable_message_type()) StripDefaultJsonNames(&m);
+    for (pb::FieldDescriptorProto &x : *proto.mutable_extension()) StripDefaultJsonNames(&x);
+    std::string bytes;
+    if (!proto.SerializeToString(&bytes))
+      throw LoadError(fd->name() + ": cannot serialize its FileDescriptorProto");
+    uint8_t *desc = store_.Array<uint8_t>(bytes.size());
+    if (!bytes.empty()) std::memcpy(desc, bytes.data(), bytes.size());
+    f->descriptor = desc;
+    f->descriptor_size = bytes.size();
+    return f;
+  }
+
+  void LowerMessage(const pb::Descriptor *d, const cpm_file *f, const cpm_message *parent,
+                    cpm_message *m) {
+    messages_[d] = m;
+    box_->impl->messages[d->full_name()] = m;
+    m->name = store_.Str(d->name());
+    m->full_name = store_.Str(d->full_name());
+    m->file = f;
+    m->parent = parent;
+    m->map_entry = d->options().map_entry();
+    m->message_set_wire_format = d->options().message_set_wire_format();
+    m->deprecated = d->options().deprecated();
+    FillLoc(d, f, &m->loc);
+
+    m->field_count = static_cast<size_t>(d->field_count());
+    m->fields = store_.Array<cpm_field>(m->field_count);
+    for (int i = 0; i < d->field_count(); i++) LowerField(d->field(i), f, m, i, &m->fields[i]);
+
+    // descriptor.cc rejects synthetic oneofs before real ones, so declaration
+    // order already puts them last.
+    m->oneof_count = static_cast<size_t>(d->oneof_decl_count());
+    m->real_oneof_count = static_cast<size_t>(d->real_oneof_decl_count());
+    m->oneofs = store_.Array<cpm_oneof>(m->oneof_count);
+    for (int i = 0; i < d->oneof_decl_count(); i++) {
+      const pb::OneofDescriptor *od = d->oneof_decl(i);
+      cpm_oneof *o = &m->oneofs[i];
+      o->name = store_.Str(od->name());
+      o->full_name = store_.Str(od->full_name());
+      o->parent = m;
+      o->index = i;
+      o->synthetic = od->is_synthetic();
+      o->field_count = static_cast<size_t>(od->field_count());
+      const cpm_field **of = store_.Array<const cpm_field *>(o->field_count);
+      for (int j = 0; j < od->field_count(); j++) {
+        cpm_field *cf = &m->fields[od->field(j)->index()];
+        cf->oneof = o;
+        of[j] = cf;
+      }
+      o->fields = of;
+      FillLoc(od, f, &o->loc);
+    }
+
+    m->nested_count = static_cast<size_t>(d->nested_type_count());
+    m->nested = store_.Array<cpm_message>(m->nested_count);
+    for (int i = 0; i < d->nested_type_count(); i++)
+      LowerMessage(d->nested_type(i), f, m, &m->nested[i]);
+
+    m->enum_count = static_cast<size_t>(d->enum_type_count());
+    m->enums = store_.Array<cpm_enum>(m->enum_count);
+    for (int i = 0; i < d->enum_type_count(); i++)
+      LowerEnum(d->enum_type(i), f, m, &m->enums[i]);
+
+    m->extension_count = static_cast<size_t>(d->extension_count());
+    m->extensions = store_.Array<cpm_field>(m->extension_count);
+    for (int i = 0; i < d->extension_count(); i++)
+      LowerField(d->extension(i), f, m, i, &m->extensions[i]);
+
+    m->extension_range_count = static_cast<size_t>(d->extension_range_count());
+    m->extension_ranges = store_.Array<cpm_range>(m->extension_range_count);
+    for (int i = 0; i < d->extension_range_count(); i++) {
+      m->extension_ranges[i].start = d->extension_range(i)->start;
+      m->extension_ranges[i].end = d->extension_range(i)->end - 1;  // exclusive -> inclusive
+    }
+    m->reserved_range_count = static_cast<size_t>(d->reserved_range_count());
+    m->reserved_ranges = store_.Array<cpm_range>(m->reserved_range_count);
+    for (int i = 0; i < d->reserved_range_count(); i++) {
+      m->reserved_ranges[i].start = d->reserved_range(i)->start;
+      m->reserved_ranges[i].end = d->reserved_range(i)->end - 1;  // exclusive -> inclusive
+    }
+    m->reserved_name_count = static_cast<size_t>(d->reserved_name_count());
+    m->reserved_names = ReservedNames(d);
+  }
+
+  void LowerEnum(const pb::EnumDescriptor *ed, const cpm_file *f, const cpm_message *parent,
+                 cpm_enum *e) {
+    enums_[ed] = e;
+    box_->impl->enums[ed->full_name()] = e;
+    e->name = store_.Str(ed->name());
+    e->full_name = store_.Str(ed->full_name());
+    e->file = f;
+    e->parent = parent;
+    // libprotobuf 3.21 has no EnumDescriptor::is_closed(): an enum is closed
+    // exactly when its file is proto2.
+    e->closed = ed->file()->syntax() == pb::FileDescriptor::SYNTAX_PROTO2;
+    e->allow_alias = ed->options().allow_alias();
+    e->deprecated = ed->options().deprecated();
+    FillLoc(ed, f, &e->loc);
+
+    e->value_count = static_cast<size_t>(ed->value_count());
+    e->values = store_.Array<cpm_enum_value>(e->value_count);
+    for (int i = 0; i < ed->value_count(); i++) {
+      const pb::EnumValueDescriptor *vd = ed->value(i);
+      cpm_enum_value *v = &e->values[i];
+      values_[vd] = v;
+      v->name = store_.Str(vd->name());
+      v->full_name = store_.Str(vd->full_name());
+      v->number = vd->number();
+      v->index = i;
+      v->parent = e;
+      v->deprecated = vd->options().deprecated();
+      FillLoc(vd, f, &v->loc);
+    }
+
+    e->reserved_range_count = static_cast<size_t>(ed->reserved_range_count());
+    e->reserved_ranges = store_.Array<cpm_range>(e->reserved_range_count);
+    for (int i = 0; i < ed->reserved_range_count(); i++) {
+      e->reserved_ranges[i].start = ed->reserved_range(i)->start;  // already inclusive
+      e->reserved_ranges[i].end = ed->reserved_range(i)->end;
+    }
+    e->reserved_name_count = static_cast<size_t>(ed->reserved_name_count());
+    e->reserved_names = ReservedNames(ed);
+  }
+
+  void LowerField(const pb::FieldDescriptor *fd, const cpm_file *f, const cpm_message *parent,
+                  int index, cpm_field *cf) {
+    cf->name = store_.Str(fd->name());
+    cf->full_name = store_.Str(fd->full_name());
+    cf->json_name = store_.Str(fd->json_name());
+    // protoc writes json_name into every field of a CodeGeneratorRequest, so
+    // FieldDescriptor::has_json_name() cannot tell an explicit option there.
+    // To give the same answer for every loader, only a json_name that differs
+    // from the derived one counts as an option.
+    cf->has_json_name_option = fd->has_json_name() && fd->json_name() != DefaultJsonName(fd->name());
+    cf->number = fd->number();
+    cf->label = static_cast<cpm_label>(fd->label());
+    cf->type = static_cast<cpm_type>(fd->type());
+    cf->parent = parent;
+    cf->file = f;
+    cf->index = index;
+    const pb::OneofDescriptor *oneof = fd->containing_oneof();
+    cf->proto3_optional = oneof != nullptr && oneof->is_synthetic();
+    cf->has_presence = fd->has_presence();
+    cf->packed = fd->is_packed();
+    cf->is_map = fd->is_map();
+    cf->is_extension = fd->is_extension();
+    cf->deprecated = fd->options().deprecated();
+    FillLoc(fd, f, &cf->loc);
+
+    if (fd->has_default_value()) {
+      cpm_default *dv = &cf->default_value;
+      dv->present = true;
+      switch (fd->cpp_type()) {
+        case pb::FieldDescriptor::CPPTYPE_INT32: dv->i64 = fd->default_value_int32(); break;
+        case pb::FieldDescriptor::CPPTYPE_INT64: dv->i64 = fd->default_value_int64(); break;
+        case pb::FieldDescriptor::CPPTYPE_UINT32: dv->u64 = fd->default_value_uint32(); break;
+        case pb::FieldDescriptor::CPPTYPE_UINT64: dv->u64 = fd->default_value_uint64(); break;
+        case pb::FieldDescriptor::CPPTYPE_DOUBLE: dv->f64 = fd->default_value_double(); break;
+        case pb::FieldDescriptor::CPPTYPE_FLOAT: dv->f64 = fd->default_value_float(); break;
+        case pb::FieldDescriptor::CPPTYPE_BOOL: dv->b = fd->default_value_bool(); break;
+        case pb::FieldDescriptor::CPPTYPE_STRING: {
+          const std::string &s = fd->default_value_string();
+          dv->bytes = store_.Str(s);  // NUL-terminated too, for convenience
+          dv->bytes_size = s.size();
+          break;
+        }
+        case pb::FieldDescriptor::CPPTYPE_ENUM:  // linked later
+        case pb::FieldDescriptor::CPPTYPE_MESSAGE: break;
+      }
+      pb::FieldDescriptorProto proto;
+      fd->CopyTo(&proto);
+      dv->text = store_.Str(proto.default_value());
+    }
+    field_links_.emplace_back(cf, fd);
+  }
+
+  void LowerService(const pb::ServiceDescriptor *sd, const cpm_file *f, cpm_service *s) {
+    s->name = store_.Str(sd->name());
+    s->full_name = store_.Str(sd->full_name());
+    s->file = f;
+    s->deprecated = sd->options().deprecated();
+    FillLoc(sd, f, &s->loc);
+    s->method_count = static_cast<size_t>(sd->method_count());
+    s->methods = store_.Array<cpm_method>(s->method_count);
+    for (int i = 0; i < sd->method_count(); i++) {
+      const pb::MethodDescriptor *md = sd->method(i);
+      cpm_method *m = &s->methods[i];
+      m->name = store_.Str(md->name());
+      m->full_name = store_.Str(md->full_name());
+      m->parent = s;
+      m->client_streaming = md->client_streaming();
+      m->server_streaming = md->server_streaming();
+      m->deprecated = md->options().deprecated();
+      m->idempotency_level = static_cast<int>(md->options().idempotency_level());
+      FillLoc(md, f, &m->loc);
+      method_links_.emplace_back(m, md);
+    }
+  }
+
+  void Link() {
+    for (auto &fl : file_links_) {
+      for (int j = 0; j < fl.second->dependency_count(); j++)
+        fl.first->deps[j] = Find(files_, fl.second->dependency(j));
+    }
+    for (auto &fl : field_links_) {
+      cpm_field *cf = fl.first;
+      const pb::FieldDescriptor *fd = fl.second;
+      if (fd->message_type() != nullptr) cf->message_type = Find(messages_, fd->message_type());
+      if (fd->enum_type() != nullptr) cf->enum_type = Find(enums_, fd->enum_type());
+      if (fd->is_extension()) cf->extendee = Find(messages_, fd->containing_type());
+      if (fd->has_default_value() && fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM)
+        cf->default_value.enum_value = Find(values_, fd->default_value_enum());
+    }
+    for (auto &ml : method_links_) {
+      ml.first->input = Find(messages_, ml.second->input_type());
+      ml.first->output = Find(messages_, ml.second->output_type());
+    }
+  }
+
+  PoolBox *box_;
+  Store &store_;
+  std::unordered_map<const pb::FileDescriptor *, cpm_file *> files_;
+  std::unordered_map<const pb::Descriptor *, cpm_message *> messages_;
+  std::unordered_map<const pb::EnumDescriptor *, cpm_enum *> enums_;
+  std::unordered_map<const pb::EnumValueDescriptor *, cpm_enum_value *> values_;
+  std::vector<std::pair<cpm_file *, const pb::FileDescriptor *>> file_links_;
+  std::vector<std::pair<cpm_field *, const pb::FieldDescriptor *>> field_links_;
+  std::vector<std::pair<cpm_method *, const pb::MethodDescriptor *>> method_links_;
+};
+
+// Appends `fd` after its transitive dependencies (post-order DFS).
+void AddInDependencyOrder(const pb::FileDescriptor *fd,
+                          std::unordered_set<const pb::FileDescriptor *> *seen,
+                          std::vector<const pb::FileDescriptor *> *out) {
+  if (!seen->insert(fd).second) return;
+  for (int i = 0; i < fd->dependency_count(); i++) AddInDependencyOrder(fd->dependency(i), seen, out);
+  out->push_back(fd);
+}
+
+// A new, empty pool for C.
+std::unique_ptr<PoolBox, void (*)(PoolBox *)> NewBox() {
+  std::unique_ptr<PoolBox, void (*)(PoolBox *)> box(new PoolBox(), [](PoolBox *b) {
+    delete b->impl;
+    delete b;
+  });
+  box->impl = new PoolImpl();
+  box->pool.parameter = "";
+  return box;
+}
+
+cpm_pool *Build(const std::vector<const pb::FileDescriptor *> &roots,
+                const std::vector<const pb::FileDescriptor *> &to_generate,
+                const std::string &parameter, const int version[3]) {
+  std::unordered_set<const pb::FileDescriptor *> seen;
+  std::vector<const pb::FileDescriptor *> files;
+  for (const pb::FileDescriptor *fd : roots) AddInDependencyOrder(fd, &seen, &files);
+  auto box = NewBox();
+  box->pool.parameter = box->impl->store.Str(parameter);
+  for (int i = 0; i < 3; i++) box->pool.compiler_version[i] = version[i];
+  Lowerer(box.get()).Lower(files, to_generate);
+  return &box.release()->pool;
+}
+
+void SetError(char **err, const std::string &msg) {
+  if (err == nullptr) return;
+  *err = static_cast<char *>(std::malloc(msg.size() + 1));
+  if (*err != nullptr) std::memcpy(*err, msg.c_str(), msg.size() + 1);
+}
+
+// Runs `body`, turning every exception into a NULL result and an error.
+// libprotobuf's own log lines (e.g. about invalid UTF-8 in a descriptor) are
+// silenced: problems reach the caller through `err` only.
+template <typename F>
+cpm_pool *Guarded(char **err, F body) {
+  if (err != nullptr) *err = nullptr;
+  try {
+    pb::LogSilencer quiet;
+    return body();
+  } catch (const LoadError &e) {
+    SetError(err, e.what());
+  } catch (const std::bad_alloc &) {
+    SetError(err, "out of memory");
+  } catch (const std::exception &e) {
+    SetError(err, std::string("internal error: ") + e.what());
+  } catch (...) {
+    SetError(err, "internal error: unknown exception");
+  }
+  return nullptr;
+}
+
+// Collects DescriptorPool build errors; these carry no line numbers.
+class PoolErrors : public pb::DescriptorPool::ErrorCollector {
+ public:
+  void AddError(const std::string &filename, const std::string &element_name,
+                const pb::Message *, ErrorLocation, const std::string &message) override {
+    if (!text.empty()) text += '\n';
+    text += filename + ": ";
+    if (!element_name.empty() && element_name != filename) text += element_name + ": ";
+    text += message;
+  }
+  std::string text;
+};
+
+// Adds the FileDescriptorProtos to `pool`, each after its dependencies,
+// whatever their order. A missing google/protobuf/*.proto dependency is taken
+// from the copy compiled into libprotobuf.
+class ProtoSetBuilder {
+ public:
+  explicit ProtoSetBuilder(pb::DescriptorPool *pool) : pool_(pool) {}
+
+  void Add(const pb::FileDescriptorProto &proto) {
+    if (!by_name_.emplace(proto.name(), &proto).second)
+      throw LoadError(proto.name() + ": file appears twice");
+  }
+
+  const pb::FileDescriptor *Build(const std::string &name, const std::string &importer) {
+    if (const pb::FileDescriptor *fd = pool_->FindFileByName(name)) return fd;
+    auto it = by_name_.find(name);
+    const pb::FileDescriptorProto *proto = it == by_name_.end() ? nullptr : it->second;
+    pb::FileDescriptorProto builtin;
+    if (proto == nullptr) {
+      const pb::FileDescriptor *gen = nullptr;
+      if (name.compare(0, 16, "google/protobuf/") == 0)
+        gen = pb::DescriptorPool::generated_pool()->FindFileByName(name);
+      if (gen == nullptr) {
+        if (importer.empty()) throw LoadError(name + ": file not found");
+        throw LoadError(importer + ": import \"" + name + "\" was not found");
+      }
+      gen->CopyTo(&builtin);
+      proto = &builtin;
+    }
+    if (!building_.insert(name).second)
+      throw LoadError(name + ": import cycle through \"" + importer + "\"");
+    for (const std::string &dep : proto->dependency()) Build(dep, name);
+    building_.erase(name);
+    PoolErrors errors;
+    const pb::FileDescriptor *fd = pool_->BuildFileCollectingErrors(*proto, &errors);
+    if (fd == nullptr) throw LoadError(errors.text.empty() ? name + ": invalid file" : errors.text);
+    return fd;
+  }
+
+ private:
+  pb::DescriptorPool *pool_;
+  std::unordered_map<std::string, const pb::FileDescriptorProto *> by_name_;
+  std::unordered_set<std::string> building_;
+};
+
+// Collects Importer errors as `file.proto:line:col: message`.
+class ImportErrors : public pbc::MultiFileErrorCollector {
+ public:
+  void AddError(const std::string &filename, int line, int column,
+                const std::string &message) override {
+    if (!text.empty()) text += '\n';
+    text += filename;
+    if (line >= 0) text += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
+    text += ": " + message;
+  }
+  std::string text;
+};
+
+bool ExistsOnDisk(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
+
+// The canonical absolute form of an existing path (the path itself when it
+// cannot be resolved). Include dirs and input files are both resolved, so a
+// file given relative to the working directory, or through a symlink, still
+// maps to its include dir.
+std::string RealPath(const std::string &path) {
+  char *real = realpath(path.c_str(), nullptr);
+  if (real == nullptr) return path;
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+cpm_pool *cpm_load_request(const void *data, size_t size, char **err) {
+  return Guarded(err, [&]() -> cpm_pool * {
+    if (size > static_cast<size_t>(INT_MAX)) throw LoadError("CodeGeneratorRequest too large");
+    pbc::CodeGeneratorRequest req;
+    if (!req.ParsePartialFromArray(data, static_cast<int>(size)))
+      throw LoadError("malformed CodeGeneratorRequest");
+    if (!req.IsInitialized())
+      throw LoadError("malformed CodeGeneratorRequest: missing " + req.InitializationErrorString());
+    pb::DescriptorPool pool;
+    ProtoSetBuilder builder(&pool);
+    for (const pb::FileDescriptorProto &p : req.proto_file()) builder.Add(p);
+    std::vector<const pb::FileDescriptor *> roots;
+    for (const pb::FileDescriptorProto &p : req.proto_file()) roots.push_back(builder.Build(p.name(), ""));
+    std::vector<const pb::FileDescriptor *> gen;
+    for (const std::string &name : req.file_to_generate()) {
+      const pb::FileDescriptor *fd = pool.FindFileByName(name);
+      if (fd == nullptr) throw LoadError(name + ": file to generate is not in the request");
+      gen.push_back(fd);
+    }
+    int version[3] = {0, 0, 0};
+    if (req.has_compiler_version()) {
+      version[0] = req.compiler_version().major();
+      version[1] = req.compiler_version().minor();
+      version[2] = req.compiler_version().patch();
+    }
+    return Build(roots, gen, req.parameter(), version);
+  });
+}
+
+cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err) {
+  return Guarded(err, [&]() -> cpm_pool * {
+    if (size > static_cast<size_t>(INT_MAX)) throw LoadError("FileDescriptorSet too large");
+    pb::FileDescriptorSet set;
+    if (!set.ParsePartialFromArray(data, static_cast<int>(size)))
+      throw LoadError("malformed FileDescriptorSet");
+    if (!set.IsInitialized())
+      throw LoadError("malformed FileDescriptorSet: missing " + set.InitializationErrorString());
+    pb::DescriptorPool pool;
+    ProtoSetBuilder builder(&pool);
+    for (const pb::FileDescriptorProto &p : set.file()) builder.Add(p);
+    std::vector<const pb::FileDescriptor *> roots;
+    for (const pb::FileDescriptorProto &p : set.file()) roots.push_back(builder.Build(p.name(), ""));
+    // Files pulled in from libprotobuf's builtin copies are not in the set,
+    // so they are lowered (as dependencies) but not generated.
+    const int version[3] = {0, 0, 0};
+    return Build(roots, roots, "", version);
+  });
+}
+
+cpm_pool *cpm_load_protos(const char *const *include_dirs, size_t include_count,
+                          const char *const *files, size_t file_count, char **err) {
+  return Guarded(err, [&]() -> cpm_pool * {
+    pbc::DiskSourceTree tree;
+    for (size_t i = 0; i < include_count; i++) tree.MapPath("", RealPath(include_dirs[i]));
+    if (include_count == 0) tree.MapPath("", RealPath("."));  // as protoc does without -I
+    // The well-known types, when no include dir provides them.
+    tree.MapPath("google/protobuf", CPAY_WKT_INCLUDE_DIR "/google/protobuf");
+
+    // Each file is a virtual path (relative to an include dir) or a path on
+    // disk under one; protoc tries the disk path first.
+    std::vector<std::string> names;
+    std::string problems;
+    for (size_t i = 0; i < file_count; i++) {
+      std::string file = files[i], virtual_file, shadow, disk;
+      if (ExistsOnDisk(file)) {
+        switch (tree.DiskFileToVirtualFile(RealPath(file), &virtual_file, &shadow)) {
+          case pbc::DiskSourceTree::SUCCESS:
+            names.push_back(virtual_file);
+            continue;
+          case pbc::DiskSourceTree::SHADOWED:
+            problems += (problems.empty() ? "" : "\n") + file + ": input is shadowed by \"" +
+                        shadow + "\" in the include path";
+            continue;
+          case pbc::DiskSourceTree::CANNOT_OPEN:
+          case pbc::DiskSourceTree::NO_MAPPING:
+            break;
+        }
+        if (!tree.VirtualFileToDiskFile(file, &disk)) {
+          problems += (problems.empty() ? "" : "\n") + file +
+                      ": file does not reside within any include dir";
+          continue;
+        }
+      }
+      names.push_back(file);
+    }
+    if (!problems.empty()) throw LoadError(problems);
+
+    ImportErrors errors;
+    pbc::Importer importer(&tree, &errors);
+    std::vector<const pb::FileDescriptor *> roots;
+    for (const std::string &name : names) {
+      const pb::FileDescriptor *fd = importer.Import(name);
+      if (fd == nullptr && errors.text.empty()) errors.AddError(name, -1, 0, "import failed");
+      if (fd != nullptr) roots.push_back(fd);
+    }
+    if (!errors.text.empty()) throw LoadError(errors.text);
+    const int version[3] = {0, 0, 0};
+    return Build(roots, roots, "", version);
+  });
+}
+
+void cpm_pool_free(cpm_pool *pool) {
+  if (pool == nullptr) return;
+  PoolBox *box = BoxOf(pool);
+  delete box->impl;
+  delete box;
+}
+
+const cpm_message *cpm_pool_find_message(const cpm_pool *pool, const char *full_name) {
+  if (pool == nullptr || full_name == nullptr) return nullptr;
+  try {
+    const auto &map = BoxOf(pool)->impl->messages;
+    auto it = map.find(full_name);
+    return it == map.end() ? nullptr : it->second;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+const cpm_enum *cpm_pool_find_enum(const cpm_pool *pool, const char *full_name) {
+  if (pool == nullptr || full_name == nullptr) return nullptr;
+  try {
+    const auto &map = BoxOf(pool)->impl->enums;
+    auto it = map.find(full_name);
+    return it == map.end() ? nullptr : it->second;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+const cpm_file *cpm_pool_find_file(const cpm_pool *pool, const char *name) {
+  if (pool == nullptr || name == nullptr) return nullptr;
+  try {
+    const auto &map = BoxOf(pool)->impl->files;
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : it->second;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+bool cpm_encode_response(const char *error, const cpm_out_file *files, size_t count,
+                         uint8_t **out, size_t *out_size) {
+  *out = nullptr;
+  *out_size = 0;
+  try {
+    pbc::CodeGeneratorResponse resp;
+    if (error != nullptr) resp.set_error(error);
+    resp.set_supported_features(pbc::CodeGeneratorResponse::FEATURE_PROTO3_OPTIONAL);
+    for (size_t i = 0; i < count; i++) {
+      pbc::CodeGeneratorResponse::File *f = resp.add_file();
+      f->set_name(files[i].name);
+      f->set_content(std::string(files[i].content, files[i].size));
+    }
+    std::string bytes;
+    if (!resp.SerializeToString(&bytes)) return false;
+    uint8_t *buf = static_cast<uint8_t *>(std::malloc(bytes.empty() ? 1 : bytes.size()));
+    if (buf == nullptr) return false;
+    if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
+    *out = buf;
+    *out_size = bytes.size();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // extern "C"

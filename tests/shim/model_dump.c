@@ -1,0 +1,458 @@
+// cpay-model-dump: loads a schema through the shim and prints the whole C
+// model as deterministic indented text, so tests can compare what the three
+// loaders (.proto files, a FileDescriptorSet, a CodeGeneratorRequest) produce.
+//
+//   cpay-model-dump [-I DIR]... FILE.proto...
+//   cpay-model-dump --descriptor-set FILE
+//   cpay-model-dump --request FILE
+//
+// Lines that describe the pool rather than the files start with "pool." so a
+// comparison between loaders can drop them. Exit status: 0 on success, 1 when
+// loading fails (the error goes to stderr) or when a consistency check of the
+// model (lookups, back pointers) fails.
+#include "model.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+static const cpm_pool *g_pool;  // the pool being dumped
+
+static void check(bool ok, const char *what, const char *name) {
+  if (!ok) {
+    fprintf(stderr, "model check failed: %s: %s\n", what, name);
+    failures++;
+  }
+}
+
+static void indent(int depth) {
+  for (int i = 0; i < depth; i++) fputs("  ", stdout);
+}
+
+// Prints a C-escaped, quoted string of `size` bytes.
+static void put_bytes(const char *s, size_t size) {
+  putchar('"');
+  for (size_t i = 0; i < size; i++) {
+    unsigned char c = (unsigned char)s[i];
+    switch (c) {
+      case '\n': fputs("\\n", stdout); break;
+      case '\t': fputs("\\t", stdout); break;
+      case '\r': fputs("\\r", stdout); break;
+      case '"': fputs("\\\"", stdout); break;
+      case '\\': fputs("\\\\", stdout); break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          printf("\\x%02x", c);
+        } else {
+          putchar(c);
+        }
+    }
+  }
+  putchar('"');
+}
+
+static void put_str(const char *s) {
+  if (s == NULL) {
+    fputs("null", stdout);
+  } else {
+    put_bytes(s, strlen(s));
+  }
+}
+
+static const char *yes(bool b) { return b ? "true" : "false"; }
+
+static const char *label_name(cpm_label l) {
+  switch (l) {
+    case CPM_LABEL_OPTIONAL: return "optional";
+    case CPM_LABEL_REQUIRED: return "required";
+    case CPM_LABEL_REPEATED: return "repeated";
+  }
+  return "?";
+}
+
+static const char *type_name(cpm_type t) {
+  static const char *const names[] = {
+      "?",       "double", "float",  "int64",    "uint64",   "int32", "fixed64",
+      "fixed32", "bool",   "string", "group",    "message",  "bytes", "uint32",
+      "enum",    "sfixed32", "sfixed64", "sint32", "sint64",
+  };
+  return (t >= 1 && t <= 18) ? names[t] : "?";
+}
+
+static void put_loc(int depth, const cpm_loc *loc, const cpm_file *expected_file) {
+  check(loc->file == expected_file, "loc.file", expected_file ? expected_file->name : "?");
+  indent(depth);
+  printf("loc: %s:%d:%d\n", loc->file ? loc->file->name : "null", loc->line, loc->col);
+  if (loc->leading_comments != NULL) {
+    indent(depth);
+    fputs("leading_comments: ", stdout);
+    put_str(loc->leading_comments);
+    putchar('\n');
+  }
+  if (loc->trailing_comments != NULL) {
+    indent(depth);
+    fputs("trailing_comments: ", stdout);
+    put_str(loc->trailing_comments);
+    putchar('\n');
+  }
+}
+
+static void put_ranges(int depth, const char *what, const cpm_range *r, size_t n) {
+  indent(depth);
+  printf("%s:", what);
+  for (size_t i = 0; i < n; i++) printf(" %" PRId32 "..%" PRId32, r[i].start, r[i].end);
+  putchar('\n');
+}
+
+static void put_names(int depth, const char *what, const char *const *names, size_t n) {
+  indent(depth);
+  printf("%s:", what);
+  for (size_t i = 0; i < n; i++) {
+    putchar(' ');
+    put_str(names[i]);
+  }
+  putchar('\n');
+}
+
+static void put_double(double d) {
+  if (isnan(d)) {
+    fputs(signbit(d) ? "-nan" : "nan", stdout);
+  } else {
+    printf("%.17g", d);
+  }
+}
+
+static void dump_default(int depth, const cpm_field *f) {
+  const cpm_default *d = &f->default_value;
+  indent(depth);
+  if (!d->present) {
+    puts("default: none");
+    return;
+  }
+  fputs("default: ", stdout);
+  switch (f->type) {
+    case CPM_TYPE_INT32: case CPM_TYPE_INT64: case CPM_TYPE_SINT32: case CPM_TYPE_SINT64:
+    case CPM_TYPE_SFIXED32: case CPM_TYPE_SFIXED64:
+      printf("%" PRId64, d->i64);
+      break;
+    case CPM_TYPE_UINT32: case CPM_TYPE_UINT64: case CPM_TYPE_FIXED32: case CPM_TYPE_FIXED64:
+      printf("%" PRIu64, d->u64);
+      break;
+    case CPM_TYPE_DOUBLE: case CPM_TYPE_FLOAT:
+      put_double(d->f64);
+      break;
+    case CPM_TYPE_BOOL:
+      fputs(yes(d->b), stdout);
+      break;
+    case CPM_TYPE_STRING: case CPM_TYPE_BYTES:
+      put_bytes(d->bytes, d->bytes_size);
+      printf(" (%zu bytes)", d->bytes_size);
+      break;
+    case CPM_TYPE_ENUM:
+      fputs(d->enum_value ? d->enum_value->full_name : "null", stdout);
+      check(d->enum_value != NULL && d->enum_value->parent == f->enum_type,
+            "default enum value belongs to the field's enum", f->full_name);
+      break;
+    case CPM_TYPE_GROUP: case CPM_TYPE_MESSAGE:
+      fputs("?", stdout);
+      break;
+  }
+  fputs(" text=", stdout);
+  put_str(d->text);
+  putchar('\n');
+}
+
+static void dump_field(int depth, const cpm_field *f, const cpm_message *parent, size_t index,
+                       const cpm_file *file) {
+  indent(depth);
+  printf("field %s = %" PRId32 "\n", f->name, f->number);
+  depth++;
+  indent(depth);
+  printf("full_name: %s\n", f->full_name);
+  indent(depth);
+  printf("json_name: %s%s\n", f->json_name, f->has_json_name_option ? " (option)" : "");
+  indent(depth);
+  printf("label: %s type: %s\n", label_name(f->label), type_name(f->type));
+  if (f->message_type != NULL) {
+    indent(depth);
+    printf("message_type: %s\n", f->message_type->full_name);
+    check(f->message_type == cpm_pool_find_message(g_pool, f->message_type->full_name),
+          "message_type points into the pool", f->full_name);
+  }
+  check((f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP) == (f->message_type != NULL),
+        "message_type set exactly for message fields", f->full_name);
+  if (f->enum_type != NULL) {
+    indent(depth);
+    printf("enum_type: %s\n", f->enum_type->full_name);
+    check(f->enum_type == cpm_pool_find_enum(g_pool, f->enum_type->full_name),
+          "enum_type points into the pool", f->full_name);
+  }
+  check((f->type == CPM_TYPE_ENUM) == (f->enum_type != NULL),
+        "enum_type set exactly for enum fields", f->full_name);
+  if (f->oneof != NULL) {
+    indent(depth);
+    printf("oneof: %s\n", f->oneof->name);
+    check(f->oneof->parent == parent, "oneof parent", f->full_name);
+  }
+  indent(depth);
+  printf("proto3_optional: %s has_presence: %s packed: %s is_map: %s deprecated: %s\n",
+         yes(f->proto3_optional), yes(f->has_presence), yes(f->packed), yes(f->is_map),
+         yes(f->deprecated));
+  if (f->is_extension) {
+    indent(depth);
+    printf("extendee: %s scope: %s\n", f->extendee ? f->extendee->full_name : "null",
+           f->parent ? f->parent->full_name : "(file)");
+    check(f->extendee != NULL, "extension has an extendee", f->full_name);
+  }
+  check(f->parent == parent, "field parent", f->full_name);
+  check(f->file == file, "field file", f->full_name);
+  check(f->index == (int)index, "field index", f->full_name);
+  dump_default(depth, f);
+  put_loc(depth, &f->loc, file);
+}
+
+static void dump_enum(int depth, const cpm_pool *pool, const cpm_enum *e,
+                      const cpm_message *parent, const cpm_file *file) {
+  indent(depth);
+  printf("enum %s\n", e->name);
+  depth++;
+  indent(depth);
+  printf("full_name: %s\n", e->full_name);
+  indent(depth);
+  printf("closed: %s allow_alias: %s deprecated: %s\n", yes(e->closed), yes(e->allow_alias),
+         yes(e->deprecated));
+  put_ranges(depth, "reserved_ranges", e->reserved_ranges, e->reserved_range_count);
+  put_names(depth, "reserved_names", e->reserved_names, e->reserved_name_count);
+  put_loc(depth, &e->loc, file);
+  check(e->parent == parent, "enum parent", e->full_name);
+  check(e->file == file, "enum file", e->full_name);
+  check(cpm_pool_find_enum(pool, e->full_name) == e, "cpm_pool_find_enum", e->full_name);
+  for (size_t i = 0; i < e->value_count; i++) {
+    const cpm_enum_value *v = &e->values[i];
+    indent(depth);
+    printf("value %s = %" PRId32 "\n", v->name, v->number);
+    indent(depth + 1);
+    printf("full_name: %s deprecated: %s\n", v->full_name, yes(v->deprecated));
+    put_loc(depth + 1, &v->loc, file);
+    check(v->parent == e, "enum value parent", v->full_name);
+    check(v->index == (int)i, "enum value index", v->full_name);
+  }
+}
+
+static void dump_message(int depth, const cpm_pool *pool, const cpm_message *m,
+                         const cpm_message *parent, const cpm_file *file) {
+  indent(depth);
+  printf("message %s\n", m->name);
+  depth++;
+  indent(depth);
+  printf("full_name: %s\n", m->full_name);
+  indent(depth);
+  printf("map_entry: %s message_set_wire_format: %s deprecated: %s\n", yes(m->map_entry),
+         yes(m->message_set_wire_format), yes(m->deprecated));
+  put_ranges(depth, "extension_ranges", m->extension_ranges, m->extension_range_count);
+  put_ranges(depth, "reserved_ranges", m->reserved_ranges, m->reserved_range_count);
+  put_names(depth, "reserved_names", m->reserved_names, m->reserved_name_count);
+  put_loc(depth, &m->loc, file);
+  check(m->parent == parent, "message parent", m->full_name);
+  check(m->file == file, "message file", m->full_name);
+  check(cpm_pool_find_message(pool, m->full_name) == m, "cpm_pool_find_message", m->full_name);
+  for (size_t i = 0; i < m->field_count; i++) dump_field(depth, &m->fields[i], m, i, file);
+  indent(depth);
+  printf("real_oneof_count: %zu\n", m->real_oneof_count);
+  for (size_t i = 0; i < m->oneof_count; i++) {
+    const cpm_oneof *o = &m->oneofs[i];
+    indent(depth);
+    printf("oneof %s%s\n", o->name, o->synthetic ? " (synthetic)" : "");
+    indent(depth + 1);
+    printf("full_name: %s fields:", o->full_name);
+    for (size_t j = 0; j < o->field_count; j++) {
+      printf(" %s", o->fields[j]->name);
+      check(o->fields[j]->oneof == o, "oneof member points back", o->fields[j]->full_name);
+    }
+    putchar('\n');
+    put_loc(depth + 1, &o->loc, file);
+    check(o->parent == m, "oneof parent", o->full_name);
+    check(o->index == (int)i, "oneof index", o->full_name);
+    check(o->synthetic == (i >= m->real_oneof_count), "synthetic oneofs last", o->full_name);
+  }
+  for (size_t i = 0; i < m->nested_count; i++)
+    dump_message(depth, pool, &m->nested[i], m, file);
+  for (size_t i = 0; i < m->enum_count; i++) dump_enum(depth, pool, &m->enums[i], m, file);
+  for (size_t i = 0; i < m->extension_count; i++) {
+    check(m->extensions[i].is_extension, "nested extension flagged", m->extensions[i].full_name);
+    dump_field(depth, &m->extensions[i], m, i, file);
+  }
+}
+
+static void dump_service(int depth, const cpm_service *s, const cpm_file *file) {
+  indent(depth);
+  printf("service %s\n", s->name);
+  depth++;
+  indent(depth);
+  printf("full_name: %s deprecated: %s\n", s->full_name, yes(s->deprecated));
+  put_loc(depth, &s->loc, file);
+  check(s->file == file, "service file", s->full_name);
+  for (size_t i = 0; i < s->method_count; i++) {
+    const cpm_method *m = &s->methods[i];
+    indent(depth);
+    printf("method %s\n", m->name);
+    indent(depth + 1);
+    printf("full_name: %s\n", m->full_name);
+    indent(depth + 1);
+    printf("input: %s output: %s\n", m->input ? m->input->full_name : "null",
+           m->output ? m->output->full_name : "null");
+    indent(depth + 1);
+    printf("client_streaming: %s server_streaming: %s deprecated: %s idempotency_level: %d\n",
+           yes(m->client_streaming), yes(m->server_streaming), yes(m->deprecated),
+           m->idempotency_level);
+    put_loc(depth + 1, &m->loc, file);
+    check(m->parent == s, "method parent", m->full_name);
+  }
+}
+
+// FNV-1a, to pin the serialized descriptor without printing it.
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+  uint64_t h = 14695981039346656037u;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 1099511628211u;
+  }
+  return h;
+}
+
+static void dump_file(const cpm_pool *pool, const cpm_file *f) {
+  printf("file %s\n", f->name);
+  printf("  package: ");
+  put_str(f->package);
+  printf("\n  syntax: proto%d deprecated: %s\n", (int)f->syntax, yes(f->deprecated));
+  printf("  deps:");
+  for (size_t i = 0; i < f->dep_count; i++) printf(" %s", f->deps[i]->name);
+  printf("\n  public_deps:");
+  for (size_t i = 0; i < f->public_dep_count; i++) printf(" %d", f->public_deps[i]);
+  printf("\n  descriptor: %zu bytes fnv1a %016" PRIx64 "\n", f->descriptor_size,
+         fnv1a(f->descriptor, f->descriptor_size));
+  check(cpm_pool_find_file(pool, f->name) == f, "cpm_pool_find_file", f->name);
+  for (size_t i = 0; i < f->message_count; i++) dump_message(1, pool, &f->messages[i], NULL, f);
+  for (size_t i = 0; i < f->enum_count; i++) dump_enum(1, pool, &f->enums[i], NULL, f);
+  for (size_t i = 0; i < f->extension_count; i++) {
+    check(f->extensions[i].is_extension, "file extension flagged", f->extensions[i].full_name);
+    dump_field(1, &f->extensions[i], NULL, i, f);
+  }
+  for (size_t i = 0; i < f->service_count; i++) dump_service(1, &f->services[i], f);
+}
+
+static void dump_pool(const cpm_pool *pool) {
+  g_pool = pool;
+  printf("pool.parameter: ");
+  put_str(pool->parameter);
+  printf("\npool.compiler_version: %d.%d.%d\n", pool->compiler_version[0],
+         pool->compiler_version[1], pool->compiler_version[2]);
+  printf("pool.to_generate:");
+  for (size_t i = 0; i < pool->to_generate_count; i++) printf(" %s", pool->to_generate[i]->name);
+  printf("\n");
+  for (size_t i = 0; i < pool->file_count; i++) {
+    const cpm_file *f = pool->files[i];
+    // Dependencies come first.
+    for (size_t j = 0; j < f->dep_count; j++) {
+      bool earlier = false;
+      for (size_t k = 0; k < i; k++) earlier = earlier || pool->files[k] == f->deps[j];
+      check(earlier, "dependency listed before its dependent", f->name);
+    }
+    dump_file(pool, f);
+  }
+  check(cpm_pool_find_message(pool, "no.such.Message") == NULL, "find absent message", "");
+  check(cpm_pool_find_enum(pool, "no.such.Enum") == NULL, "find absent enum", "");
+  check(cpm_pool_find_file(pool, "no/such.proto") == NULL, "find absent file", "");
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *size) {
+  FILE *fp = fopen(path, "rb");
+  if (fp == NULL) {
+    perror(path);
+    return -1;
+  }
+  size_t cap = 4096, len = 0;
+  uint8_t *buf = malloc(cap);
+  while (buf != NULL) {
+    len += fread(buf + len, 1, cap - len, fp);
+    if (len < cap) break;
+    uint8_t *bigger = realloc(buf, cap * 2);
+    if (bigger == NULL) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = bigger;
+    cap *= 2;
+  }
+  bool bad = ferror(fp) || buf == NULL;
+  fclose(fp);
+  if (bad) {
+    fprintf(stderr, "%s: read failed\n", path);
+    free(buf);
+    return -1;
+  }
+  *data = buf;
+  *size = len;
+  return 0;
+}
+
+static int usage(void) {
+  fputs("usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
+        "       cpay-model-dump --descriptor-set FILE\n"
+        "       cpay-model-dump --request FILE\n",
+        stderr);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  const char **dirs = calloc((size_t)argc, sizeof *dirs);
+  const char **files = calloc((size_t)argc, sizeof *files);
+  size_t dir_count = 0, file_count = 0;
+  const char *set_path = NULL, *request_path = NULL;
+  if (dirs == NULL || files == NULL) return 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) {
+      dirs[dir_count++] = argv[++i];
+    } else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2] != '\0') {
+      dirs[dir_count++] = argv[i] + 2;
+    } else if (strcmp(argv[i], "--descriptor-set") == 0 && i + 1 < argc) {
+      set_path = argv[++i];
+    } else if (strcmp(argv[i], "--request") == 0 && i + 1 < argc) {
+      request_path = argv[++i];
+    } else if (argv[i][0] == '-') {
+      return usage();
+    } else {
+      files[file_count++] = argv[i];
+    }
+  }
+
+  cpm_pool *pool = NULL;
+  char *err = NULL;
+  if (set_path != NULL || request_path != NULL) {
+    if (file_count != 0 || (set_path != NULL && request_path != NULL)) return usage();
+    uint8_t *data;
+    size_t size;
+    if (read_file(set_path ? set_path : request_path, &data, &size) != 0) return 1;
+    pool = set_path ? cpm_load_descriptor_set(data, size, &err)
+                    : cpm_load_request(data, size, &err);
+    free(data);
+  } else {
+    if (file_count == 0) return usage();
+    pool = cpm_load_protos(dirs, dir_count, files, file_count, &err);
+  }
+  free(dirs);
+  free(files);
+  if (pool == NULL) {
+    fprintf(stderr, "%s\n", err ? err : "(no error message)");
+    free(err);
+    return 1;
+  }
+  dump_pool(pool);
+  cpm_pool_free(pool);
+  if (fflush(stdout) != 0) return 1;
+  return failures == 0 ? 0 : 1;
+}

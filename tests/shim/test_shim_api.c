@@ -1,0 +1,135 @@
+// Unit tests of the shim's C API that need no schema files: response
+// encoding, bad input to every loader, lookups and NULL handling.
+#include "model.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(test_shim_api_encode_response_bytes) {
+  cpm_out_file files[] = {{"a.h", "x\0y", 3}};
+  uint8_t *out = NULL;
+  size_t size = 0;
+  ck_assert(cpm_encode_response("bad", files, 1, &out, &size));
+  // error (1) "bad", supported_features (2) = 1, file (15) {name (1) "a.h",
+  // content (15) "x\0y"}.
+  static const uint8_t want[] = {0x0a, 3, 'b', 'a', 'd', 0x10, 0x01, 0x7a, 10, 0x0a, 3,
+                                 'a',  '.', 'h', 0x7a, 3,   'x',  0,    'y'};
+  ck_assert_uint_eq(size, sizeof want);
+  ck_assert_mem_eq(out, want, sizeof want);
+  free(out);
+}
+END_TEST
+
+START_TEST(test_shim_api_encode_empty_response) {
+  uint8_t *out = NULL;
+  size_t size = 99;
+  ck_assert(cpm_encode_response(NULL, NULL, 0, &out, &size));
+  static const uint8_t want[] = {0x10, 0x01};
+  ck_assert_uint_eq(size, sizeof want);
+  ck_assert_mem_eq(out, want, sizeof want);
+  free(out);
+}
+END_TEST
+
+START_TEST(test_shim_api_empty_request_is_empty_pool) {
+  char *err = NULL;
+  cpm_pool *pool = cpm_load_request("", 0, &err);
+  ck_assert_ptr_nonnull(pool);
+  ck_assert_ptr_null(err);
+  ck_assert_uint_eq(pool->file_count, 0);
+  ck_assert_uint_eq(pool->to_generate_count, 0);
+  ck_assert_str_eq(pool->parameter, "");
+  ck_assert_int_eq(pool->compiler_version[0], 0);
+  ck_assert_ptr_null(cpm_pool_find_message(pool, "a.B"));
+  ck_assert_ptr_null(cpm_pool_find_enum(pool, "a.E"));
+  ck_assert_ptr_null(cpm_pool_find_file(pool, "a.proto"));
+  cpm_pool_free(pool);
+}
+END_TEST
+
+START_TEST(test_shim_api_malformed_inputs_fail) {
+  static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x07, 0x12};
+  char *err = NULL;
+  ck_assert_ptr_null(cpm_load_request(junk, sizeof junk, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_str_eq(err, "malformed CodeGeneratorRequest");
+  free(err);
+  err = NULL;
+  ck_assert_ptr_null(cpm_load_descriptor_set(junk, sizeof junk, &err));
+  ck_assert_ptr_nonnull(err);
+  free(err);
+  // err may be NULL when the caller does not want the text.
+  ck_assert_ptr_null(cpm_load_descriptor_set(junk, sizeof junk, NULL));
+}
+END_TEST
+
+// A FileDescriptorSet with one file whose field names an undefined type.
+START_TEST(test_shim_api_unresolved_type_in_set) {
+  // file (1) { name (1) "u.proto", message_type (4) { name (1) "M",
+  //   field (2) { name (1) "f", number (3) 1, label (4) 1, type_name (6) ".Nope" } } }
+  static const uint8_t set[] = {
+      0x0a, 30,  0x0a, 7,    'u',  '.', 'p', 'r', 'o', 't', 'o', 0x22, 19, 0x0a, 1, 'M',
+      0x12, 14,  0x0a, 1,    'f',  0x18, 1,  0x20, 1,  0x32, 5, '.', 'N', 'o', 'p', 'e',
+  };
+  char *err = NULL;
+  ck_assert_ptr_null(cpm_load_descriptor_set(set, sizeof set, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_msg(strstr(err, "u.proto: M.f: \".Nope\" is not defined.") != NULL, "%s", err);
+  free(err);
+}
+END_TEST
+
+START_TEST(test_shim_api_missing_file) {
+  const char *dirs[] = {"/nonexistent-cpay-dir"};
+  const char *files[] = {"nope.proto"};
+  char *err = NULL;
+  ck_assert_ptr_null(cpm_load_protos(dirs, 1, files, 1, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_msg(strncmp(err, "nope.proto: ", 12) == 0, "%s", err);
+  free(err);
+}
+END_TEST
+
+START_TEST(test_shim_api_well_known_type_fallback) {
+  // No include dir provides google/protobuf/*.proto: the shim's fallback does.
+  const char *dirs[] = {"/nonexistent-cpay-dir"};
+  const char *files[] = {"google/protobuf/duration.proto"};
+  char *err = NULL;
+  cpm_pool *pool = cpm_load_protos(dirs, 1, files, 1, &err);
+  ck_assert_msg(pool != NULL, "%s", err ? err : "");
+  const cpm_message *m = cpm_pool_find_message(pool, "google.protobuf.Duration");
+  ck_assert_ptr_nonnull(m);
+  ck_assert_str_eq(m->file->name, "google/protobuf/duration.proto");
+  ck_assert_uint_eq(pool->to_generate_count, 1);
+  ck_assert_ptr_eq(pool->to_generate[0], m->file);
+  cpm_pool_free(pool);
+}
+END_TEST
+
+START_TEST(test_shim_api_free_null) { cpm_pool_free(NULL); }
+END_TEST
+
+static Suite *shim_api_suite(void) {
+  Suite *s = suite_create("shim_api");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_shim_api_encode_response_bytes);
+  tcase_add_test(tc, test_shim_api_encode_empty_response);
+  tcase_add_test(tc, test_shim_api_empty_request_is_empty_pool);
+  tcase_add_test(tc, test_shim_api_malformed_inputs_fail);
+  tcase_add_test(tc, test_shim_api_unresolved_type_in_set);
+  tcase_add_test(tc, test_shim_api_missing_file);
+  tcase_add_test(tc, test_shim_api_well_known_type_fallback);
+  tcase_add_test(tc, test_shim_api_free_null);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(shim_api_suite());
+  srunner_set_tap(sr, "-");
+  srunner_run_all(sr, CK_SILENT);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
