@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Drives cpay-conformance the way the official runner does.
+
+Sends a FailureSet probe, binary round trips of both test message types,
+a malformed payload and a JSON request, and checks each answer arrives in
+order with the expected result. Usage: protocol_test.py TESTEE SCHEMA_DIR
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+testee, schema_dir = sys.argv[1], sys.argv[2]
+gen = tempfile.mkdtemp(prefix="cpay-conformance-")
+subprocess.run(["protoc", "-I", schema_dir, "--python_out", gen,
+                "conformance.proto", "test_messages_proto2.proto",
+                "test_messages_proto3.proto"], check=True)
+sys.path.insert(0, gen)
+import conformance_pb2 as cf  # noqa: E402
+import test_messages_proto2_pb2 as p2  # noqa: E402
+import test_messages_proto3_pb2 as p3  # noqa: E402
+
+requests = []
+
+
+def add(message_type, payload_field, payload, fmt=cf.PROTOBUF):
+    req = cf.ConformanceRequest(message_type=message_type, requested_output_format=fmt)
+    setattr(req, payload_field, payload)
+    requests.append(req)
+
+
+add("conformance.FailureSet", "protobuf_payload", b"")
+m3 = p3.TestAllTypesProto3(optional_int32=-7, optional_string="héllo",
+                           repeated_int64=[1, -2, 3], map_string_string={"k": "v"})
+m3.optional_nested_message.a = 42
+m3.oneof_uint32 = 5
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "protobuf_payload",
+    m3.SerializeToString())
+m2 = p2.TestAllTypesProto2(optional_int32=1, optional_nested_enum=p2.TestAllTypesProto2.BAZ)
+m2.data.group_int32 = 9
+add("protobuf_test_messages.proto2.TestAllTypesProto2", "protobuf_payload",
+    m2.SerializeToString() + b"\xa8\x1f\x01")  # plus unknown field 500 = 1
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "protobuf_payload", b"\x0a\x05ab")
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "json_payload", "{}", cf.JSON)
+
+stdin = b"".join(struct.pack("<I", len(r.SerializeToString())) + r.SerializeToString()
+                 for r in requests)
+proc = subprocess.run([testee], input=stdin, capture_output=True, timeout=60)
+if proc.returncode != 0:
+    sys.exit(f"testee exited {proc.returncode}: {proc.stderr.decode()}")
+
+out, answers = proc.stdout, []
+while out:
+    (n,) = struct.unpack("<I", out[:4])
+    answers.append(cf.ConformanceResponse.FromString(out[4:4 + n]))
+    out = out[4 + n:]
+
+failures = []
+
+
+def expect(cond, what):
+    print(("ok - " if cond else "not ok - ") + what)
+    if not cond:
+        failures.append(what)
+
+
+expect(len(answers) == len(requests), f"{len(requests)} answers in order")
+if len(answers) == len(requests):
+    expect(answers[0].WhichOneof("result") == "protobuf_payload"
+           and answers[0].protobuf_payload == b"", "FailureSet probe answered empty")
+    expect(p3.TestAllTypesProto3.FromString(answers[1].protobuf_payload) == m3,
+           "proto3 round trip equal")
+    expect(answers[1].protobuf_payload == m3.SerializeToString(),
+           "proto3 round trip byte-identical")
+    back2 = p2.TestAllTypesProto2.FromString(answers[2].protobuf_payload)
+    expect(back2.optional_int32 == 1 and back2.data.group_int32 == 9
+           and answers[2].protobuf_payload.endswith(b"\xa8\x1f\x01"),
+           "proto2 round trip keeps groups and unknown fields")
+    expect(answers[3].WhichOneof("result") == "parse_error"
+           and "offset" in answers[3].parse_error,
+           "truncated payload is a parse error naming the offset: " + answers[3].parse_error)
+    expect(answers[4].WhichOneof("result") == "skipped", "JSON input skipped")
+sys.exit(1 if failures else 0)
