@@ -1,0 +1,264 @@
+// Helpers shared by the generator files: string ownership, rendering, C
+// types and literals.
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen/gen.h"
+
+const char *cpg_own(cpg_gen *g, char *s) {
+  if (g->tmp_count == g->tmp_cap) {
+    g->tmp_cap = g->tmp_cap ? g->tmp_cap * 2 : 256;
+    g->tmps = cpf_xrealloc(g->tmps, g->tmp_cap * sizeof(char *));
+  }
+  g->tmps[g->tmp_count++] = s;
+  return s;
+}
+
+const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
+  cpf_buf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  cpf_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  return cpg_own(g, cpf_buf_take(&b));
+}
+
+void cpg_render(cpg_gen *g, cpf_buf *out, const char *tmpl, const cpr_var *vars, size_t count) {
+  cpr_render(out, tmpl, vars, count, &g->bug);
+}
+
+bool cpg_is_message(const cpm_field *f) {
+  return f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP;
+}
+
+bool cpg_in_real_oneof(const cpm_field *f) { return f->oneof != NULL && !f->oneof->synthetic; }
+
+const char *cpg_scalar_ctype(cpm_type t) {
+  switch (t) {
+    case CPM_TYPE_DOUBLE: return "double";
+    case CPM_TYPE_FLOAT: return "float";
+    case CPM_TYPE_INT64:
+    case CPM_TYPE_SINT64:
+    case CPM_TYPE_SFIXED64: return "int64_t";
+    case CPM_TYPE_UINT64:
+    case CPM_TYPE_FIXED64: return "uint64_t";
+    case CPM_TYPE_INT32:
+    case CPM_TYPE_SINT32:
+    case CPM_TYPE_SFIXED32:
+    case CPM_TYPE_ENUM: return "int32_t";
+    case CPM_TYPE_UINT32:
+    case CPM_TYPE_FIXED32: return "uint32_t";
+    case CPM_TYPE_BOOL: return "bool";
+    case CPM_TYPE_STRING: return "cpay_str";
+    case CPM_TYPE_BYTES: return "cpay_bytes";
+    case CPM_TYPE_GROUP:
+    case CPM_TYPE_MESSAGE: return "void *";
+  }
+  return "void *";
+}
+
+const char *cpg_type_const(cpm_type t) {
+  switch (t) {
+    case CPM_TYPE_DOUBLE: return "CPAY_TYPE_DOUBLE";
+    case CPM_TYPE_FLOAT: return "CPAY_TYPE_FLOAT";
+    case CPM_TYPE_INT64: return "CPAY_TYPE_INT64";
+    case CPM_TYPE_UINT64: return "CPAY_TYPE_UINT64";
+    case CPM_TYPE_INT32: return "CPAY_TYPE_INT32";
+    case CPM_TYPE_FIXED64: return "CPAY_TYPE_FIXED64";
+    case CPM_TYPE_FIXED32: return "CPAY_TYPE_FIXED32";
+    case CPM_TYPE_BOOL: return "CPAY_TYPE_BOOL";
+    case CPM_TYPE_STRING: return "CPAY_TYPE_STRING";
+    case CPM_TYPE_GROUP: return "CPAY_TYPE_GROUP";
+    case CPM_TYPE_MESSAGE: return "CPAY_TYPE_MESSAGE";
+    case CPM_TYPE_BYTES: return "CPAY_TYPE_BYTES";
+    case CPM_TYPE_UINT32: return "CPAY_TYPE_UINT32";
+    case CPM_TYPE_ENUM: return "CPAY_TYPE_ENUM";
+    case CPM_TYPE_SFIXED32: return "CPAY_TYPE_SFIXED32";
+    case CPM_TYPE_SFIXED64: return "CPAY_TYPE_SFIXED64";
+    case CPM_TYPE_SINT32: return "CPAY_TYPE_SINT32";
+    case CPM_TYPE_SINT64: return "CPAY_TYPE_SINT64";
+  }
+  return "0";
+}
+
+const char *cpg_value_member(cpm_type t) {
+  switch (t) {
+    case CPM_TYPE_DOUBLE: return "d";
+    case CPM_TYPE_FLOAT: return "f";
+    case CPM_TYPE_INT64:
+    case CPM_TYPE_SINT64:
+    case CPM_TYPE_SFIXED64: return "i64";
+    case CPM_TYPE_UINT64:
+    case CPM_TYPE_FIXED64: return "u64";
+    case CPM_TYPE_INT32:
+    case CPM_TYPE_SINT32:
+    case CPM_TYPE_SFIXED32:
+    case CPM_TYPE_ENUM: return "i32";
+    case CPM_TYPE_UINT32:
+    case CPM_TYPE_FIXED32: return "u32";
+    case CPM_TYPE_BOOL: return "b";
+    case CPM_TYPE_STRING:
+    case CPM_TYPE_BYTES: return "str";
+    case CPM_TYPE_GROUP:
+    case CPM_TYPE_MESSAGE: return "msg";
+  }
+  return "msg";
+}
+
+const char *cpg_c_string(cpg_gen *g, const char *data, size_t size) {
+  cpf_buf b = {0};
+  cpf_buf_puts(&b, "\"");
+  for (size_t i = 0; i < size; i++) {
+    unsigned char c = (unsigned char)data[i];
+    if (c == '"' || c == '\\') {
+      char esc[2] = {'\\', (char)c};
+      cpf_buf_append(&b, esc, 2);
+    } else if (c == '\n') {
+      cpf_buf_puts(&b, "\\n");
+    } else if (c == '\t') {
+      cpf_buf_puts(&b, "\\t");
+    } else if (c == '\r') {
+      cpf_buf_puts(&b, "\\r");
+    } else if (c == '?') {
+      // Avoid trigraphs.
+      cpf_buf_puts(&b, "\\?");
+    } else if (c >= 0x20 && c < 0x7f) {
+      char ch = (char)c;
+      cpf_buf_append(&b, &ch, 1);
+    } else {
+      // Always three octal digits, so a following digit cannot join.
+      cpf_buf_printf(&b, "\\%03o", c);
+    }
+  }
+  cpf_buf_puts(&b, "\"");
+  return cpg_own(g, cpf_buf_take(&b));
+}
+
+const char *cpg_int32_literal(cpg_gen *g, int32_t v) {
+  if (v == INT32_MIN) return "INT32_MIN";
+  return cpg_str(g, "%" PRId32, v);
+}
+
+// The shortest decimal that reads back as the same value.
+static const char *float_literal(cpg_gen *g, double v, bool is_float) {
+  if (isnan(v)) {
+    g->needs_math = true;
+    return signbit(v) ? "-NAN" : "NAN";
+  }
+  if (isinf(v)) {
+    g->needs_math = true;
+    return v < 0 ? "-INFINITY" : "INFINITY";
+  }
+  char buf[64];
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (is_float ? (strtof(buf, NULL) == (float)v) : (strtod(buf, NULL) == v)) break;
+  }
+  if (strpbrk(buf, ".eEn") == NULL) strcat(buf, ".0");
+  return cpg_str(g, "%s%s", buf, is_float ? "f" : "");
+}
+
+static bool default_is_zero(const cpm_field *f, const cpm_enum_value **ev) {
+  const cpm_default *d = &f->default_value;
+  *ev = NULL;
+  if (f->type == CPM_TYPE_ENUM) {
+    if (d->present && d->enum_value) {
+      *ev = d->enum_value;
+    } else if (f->enum_type && f->enum_type->value_count > 0 && !d->present) {
+      *ev = &f->enum_type->values[0];
+    }
+    return *ev == NULL || (*ev)->number == 0;
+  }
+  if (!d->present) return true;
+  switch (f->type) {
+    case CPM_TYPE_DOUBLE:
+    case CPM_TYPE_FLOAT: return d->f64 == 0 && !signbit(d->f64);
+    case CPM_TYPE_BOOL: return !d->b;
+    case CPM_TYPE_STRING:
+    case CPM_TYPE_BYTES: return d->bytes_size == 0;
+    case CPM_TYPE_UINT32:
+    case CPM_TYPE_FIXED32:
+    case CPM_TYPE_UINT64:
+    case CPM_TYPE_FIXED64: return d->u64 == 0;
+    case CPM_TYPE_MESSAGE:
+    case CPM_TYPE_GROUP: return true;
+    default: return d->i64 == 0;
+  }
+}
+
+const char *cpg_default_literal(cpg_gen *g, const cpm_field *f) {
+  if (f->label == CPM_LABEL_REPEATED || cpg_is_message(f)) return NULL;
+  const cpm_enum_value *ev;
+  if (default_is_zero(f, &ev)) return NULL;
+  const cpm_default *d = &f->default_value;
+  switch (f->type) {
+    case CPM_TYPE_ENUM: return cpn_enum_value(g->names, ev);
+    case CPM_TYPE_DOUBLE: return float_literal(g, d->f64, false);
+    case CPM_TYPE_FLOAT: return float_literal(g, d->f64, true);
+    case CPM_TYPE_BOOL: return "true";
+    case CPM_TYPE_STRING:
+      return cpg_str(g, "{%s, %zu}", cpg_c_string(g, d->bytes, d->bytes_size), d->bytes_size);
+    case CPM_TYPE_BYTES:
+      return cpg_str(g, "{(const uint8_t *)%s, %zu}", cpg_c_string(g, d->bytes, d->bytes_size),
+                     d->bytes_size);
+    case CPM_TYPE_UINT32:
+    case CPM_TYPE_FIXED32: return cpg_str(g, "%" PRIu32 "u", (uint32_t)d->u64);
+    case CPM_TYPE_UINT64:
+    case CPM_TYPE_FIXED64: return cpg_str(g, "UINT64_C(%" PRIu64 ")", d->u64);
+    case CPM_TYPE_INT64:
+    case CPM_TYPE_SINT64:
+    case CPM_TYPE_SFIXED64:
+      if (d->i64 == INT64_MIN) return "INT64_MIN";
+      return cpg_str(g, "INT64_C(%" PRId64 ")", d->i64);
+    default: return cpg_int32_literal(g, (int32_t)d->i64);
+  }
+}
+
+const char *cpg_mode(cpg_gen *g, const cpm_field *f) {
+  cpf_buf b = {0};
+  if (f->is_map) {
+    cpf_buf_puts(&b, "CPAY_MODE_MAP");
+  } else if (f->label == CPM_LABEL_REPEATED) {
+    cpf_buf_puts(&b, "CPAY_MODE_ARRAY");
+  } else {
+    cpf_buf_puts(&b, "CPAY_MODE_SCALAR");
+  }
+  if (f->packed && f->label == CPM_LABEL_REPEATED) cpf_buf_puts(&b, " | CPAY_MODE_PACKED");
+  if (f->type == CPM_TYPE_STRING && f->file->syntax == CPM_SYNTAX_PROTO3) {
+    cpf_buf_puts(&b, " | CPAY_MODE_UTF8");
+  }
+  if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
+    cpf_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
+  }
+  return cpg_own(g, cpf_buf_take(&b));
+}
+
+const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
+  const char *text = loc->leading_comments;
+  if (text == NULL || *text == '\0') return "";
+  cpf_buf b = {0};
+  const char *p = text;
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    // Trailing spaces, and backslashes (or the ??/ trigraph) that would
+    // continue a // comment onto the next line, are dropped.
+    for (;;) {
+      while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r')) len--;
+      if (len > 0 && p[len - 1] == '\\') {
+        len--;
+      } else if (len >= 3 && memcmp(p + len - 3, "?\?/", 3) == 0) {
+        len -= 3;
+      } else {
+        break;
+      }
+    }
+    cpf_buf_printf(&b, "%s//%s%.*s\n", indent, (len > 0 && p[0] != ' ') ? " " : "", (int)len, p);
+    p += nl ? (size_t)(nl - p) + 1 : strlen(p);
+  }
+  return cpg_own(g, cpf_buf_take(&b));
+}

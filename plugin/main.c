@@ -1,0 +1,84 @@
+// protoc-gen-cpay: the protoc plugin that generates cpay C code.
+//
+//   protoc --plugin=protoc-gen-cpay=PATH --cpay_out=[PARAMS:]DIR foo.proto
+//
+// writes DIR/foo.cpay.h and DIR/foo.cpay.c. See --help for the parameters.
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpay/port.h"
+#include "framework/params.h"
+#include "framework/plugin.h"
+#include "gen/gen.h"
+
+static const char kUsage[] =
+    "usage: protoc --plugin=protoc-gen-cpay=PATH --cpay_out=[PARAMS:]DIR file.proto...\n"
+    "\n"
+    "Generates file.cpay.h and file.cpay.c (C11; the headers also compile as C++)\n"
+    "for each .proto file, for use with libcpay.\n"
+    "\n"
+    "Parameters (comma-separated, also through --cpay_opt=):\n"
+    "  api_macro=IDENT  put IDENT before every extern declaration in the headers\n"
+    "                   (e.g. a macro expanding to __declspec(dllexport) or a\n"
+    "                   visibility attribute, for shared libraries)\n"
+    "\n"
+    "Options:\n"
+    "  --version        print the version and exit\n"
+    "  --help           print this help and exit\n";
+
+static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
+  cpg_options opts = {NULL};
+  const cpf_param_spec specs[] = {
+      {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
+  };
+  char *err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
+  if (err) {
+    char *msg = cpf_xasprintf("protoc-gen-cpay: %s", err);
+    cpf_diag_plain(diag, msg);
+    free(msg);
+    free(err);
+    free(opts.api_macro);
+    return;
+  }
+  cpn_names *names = cpn_names_new(pool);
+  char *api = opts.api_macro ? cpf_xasprintf("%s ", opts.api_macro) : cpf_xstrdup("");
+  for (size_t i = 0; i < pool->to_generate_count; i++) {
+    cpg_gen g = {0};
+    g.file = pool->to_generate[i];
+    g.names = names;
+    g.diag = diag;
+    g.opts = &opts;
+    g.api = api;
+    cpg_gen_file(&g);
+    if (g.bug) {
+      char *msg = cpf_xasprintf("%s: internal error in protoc-gen-cpay: %s", g.file->name, g.bug);
+      cpf_diag_plain(diag, msg);
+      free(msg);
+      free(g.bug);
+    }
+    if (cpf_diag_ok(diag)) {
+      const char *base = g.file->name;
+      size_t len = strlen(base);
+      if (len > 6 && strcmp(base + len - 6, ".proto") == 0) len -= 6;
+      char *hname = cpf_xasprintf("%.*s.cpay.h", (int)len, base);
+      char *cname = cpf_xasprintf("%.*s.cpay.c", (int)len, base);
+      size_t hs = g.h.size, cs = g.c.size;
+      cpf_output_add(out, hname, cpf_buf_take(&g.h), hs);
+      cpf_output_add(out, cname, cpf_buf_take(&g.c), cs);
+      free(hname);
+      free(cname);
+    }
+    cpf_buf_free(&g.h);
+    cpf_buf_free(&g.c);
+    for (size_t k = 0; k < g.tmp_count; k++) free(g.tmps[k]);
+    free(g.tmps);
+  }
+  free(api);
+  free(opts.api_macro);
+  cpn_names_free(names);
+}
+
+int main(int argc, char **argv) {
+  static const cpf_plugin plugin = {"protoc-gen-cpay", CPAY_VERSION_STRING, kUsage, generate};
+  return cpf_plugin_main(&plugin, argc, argv);
+}

@@ -1,0 +1,101 @@
+// Unit tests of plugin/names.c on models built by hand.
+#include <check.h>
+#include <string.h>
+
+#include "names.h"
+
+Suite *names_suite(void);
+
+START_TEST(test_names_keywords) {
+  ck_assert(cpn_is_keyword("register"));
+  ck_assert(cpn_is_keyword("class"));
+  ck_assert(cpn_is_keyword("_Bool"));
+  ck_assert(cpn_is_keyword("NULL"));
+  ck_assert(!cpn_is_keyword("amount"));
+}
+END_TEST
+
+// file a.proto, package "a.b":
+//   message M { int32 int = 1; repeated int32 foo = 2; message new {} }
+//   enum E { E_X = 0; }
+START_TEST(test_names_mangling_and_collisions) {
+  cpm_file file;
+  memset(&file, 0, sizeof file);
+  cpm_message msgs[1], nested[1];
+  cpm_field fields[2];
+  cpm_enum enums[1];
+  cpm_enum_value values[1];
+  memset(msgs, 0, sizeof msgs);
+  memset(nested, 0, sizeof nested);
+  memset(fields, 0, sizeof fields);
+  memset(enums, 0, sizeof enums);
+  memset(values, 0, sizeof values);
+  file.name = "dir/a.proto";
+  file.package = "a.b";
+  file.syntax = CPM_SYNTAX_PROTO3;
+  file.messages = msgs;
+  file.message_count = 1;
+  file.enums = enums;
+  file.enum_count = 1;
+  msgs[0].name = "M";
+  msgs[0].full_name = "a.b.M";
+  msgs[0].file = &file;
+  msgs[0].fields = fields;
+  msgs[0].field_count = 2;
+  msgs[0].nested = nested;
+  msgs[0].nested_count = 1;
+  nested[0].name = "new";
+  nested[0].full_name = "a.b.M.new";
+  nested[0].file = &file;
+  nested[0].parent = &msgs[0];
+  fields[0].name = "int";
+  fields[0].number = 1;
+  fields[0].label = CPM_LABEL_OPTIONAL;
+  fields[0].type = CPM_TYPE_INT32;
+  fields[0].file = &file;
+  fields[0].parent = &msgs[0];
+  fields[1].name = "foo";
+  fields[1].number = 2;
+  fields[1].label = CPM_LABEL_REPEATED;
+  fields[1].type = CPM_TYPE_INT32;
+  fields[1].file = &file;
+  fields[1].parent = &msgs[0];
+  fields[1].index = 1;
+  enums[0].name = "E";
+  enums[0].full_name = "a.b.E";
+  enums[0].file = &file;
+  enums[0].values = values;
+  enums[0].value_count = 1;
+  values[0].name = "E_X";
+  values[0].parent = &enums[0];
+
+  const cpm_file *files[] = {&file};
+  cpm_pool pool;
+  memset(&pool, 0, sizeof pool);
+  pool.files = files;
+  pool.file_count = 1;
+  pool.to_generate = files;
+  pool.to_generate_count = 1;
+  pool.parameter = "";
+
+  cpn_names *n = cpn_names_new(&pool);
+  ck_assert_str_eq(cpn_message(n, &msgs[0]), "a_b_M");
+  ck_assert_str_eq(cpn_field(n, &fields[0]), "int_");
+  ck_assert_str_eq(cpn_field(n, &fields[1]), "foo");
+  // a_b_M_new is a_b_M's constructor, so the nested type moves aside.
+  ck_assert_str_eq(cpn_message(n, &nested[0]), "a_b_M_new_");
+  ck_assert_str_eq(cpn_enum(n, &enums[0]), "a_b_E");
+  ck_assert_str_eq(cpn_enum_value(n, &values[0]), "a_b_E_X");
+  ck_assert_str_eq(cpn_file_prefix(n, &file), "dir_a_proto");
+  cpn_names_free(n);
+}
+END_TEST
+
+Suite *names_suite(void) {
+  Suite *s = suite_create("names");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_names_keywords);
+  tcase_add_test(tc, test_names_mangling_and_collisions);
+  suite_add_tcase(s, tc);
+  return s;
+}
