@@ -11,7 +11,9 @@
 //   Presence bits go, in order, to proto2 required fields (bits
 //   0 .. required_count-1), then to every other singular non-message field
 //   with explicit presence that is not in a oneof (proto2 optional, proto3
-//   `optional`).
+//   `optional`). A required message field has a presence bit too (for the
+//   required check; the decoder sets it, setters must set it), but encoding
+//   and is_initialized treat the non-NULL pointer as its presence.
 // - Storage of a field, by mode and type:
 //   CPAY_MODE_SCALAR: int32/sint32/sfixed32/enum -> int32_t;
 //     uint32/fixed32 -> uint32_t; int64/sint64/sfixed64 -> int64_t;
@@ -22,6 +24,10 @@
 //     size_t cap;} with elements stored as above (messages as pointers).
 //   CPAY_MODE_MAP: a `cpay_map *`, NULL when empty; `sub` is the table of
 //     the synthetic map-entry message (key = field 1, value = field 2).
+//     The entry struct is {hdr, key, value} (no presence bits), its table
+//     has fields[0] = key and fields[1] = value, both with presence 0; the
+//     map's key_type/val_type are those fields' types. A missing key or
+//     value takes the entry table's defaults (zero, empty message).
 // - A oneof is a `uint32_t <name>_case` member holding the field number of
 //   the member that is set (0: none) followed by a union of its members; each
 //   member's presence is -(offset of the case member).

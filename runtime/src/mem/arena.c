@@ -1,0 +1,198 @@
+// The arena: bump allocation through a chain of blocks.
+//
+// The arena struct itself lives at the start of the first block (the
+// caller's initial buffer or the first allocated block), so creating an
+// arena costs one allocation or none. Blocks grow geometrically; a request
+// too large for the normal growth goes to a block of its own so that the
+// current bump region is not wasted.
+#include "cpay/arena.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Header of every block obtained from the allocator.
+typedef struct block {
+  struct block *next;
+  size_t size;  // total bytes including this header
+} block;
+
+struct cpay_arena {
+  cpay__arena_head head;  // must stay first: cpay_arena_malloc() reads it
+  cpay_alloc alloc;       // fn NULL: cannot allocate blocks
+  block *blocks;          // allocated blocks, newest first (the first block last)
+  char *first_start;      // bump start of the first block (after this struct)
+  char *first_end;
+  size_t space;           // bytes of all blocks, including the first
+  size_t first_space;     // bytes of the first block
+  size_t max_bytes;       // 0: unlimited
+  size_t next_size;       // size of the next normal block
+  bool owns_first;        // first block came from the allocator
+};
+
+#define ALIGN_UP(x) (((x) + (CPAY_ARENA_ALIGN - 1)) & ~(size_t)(CPAY_ARENA_ALIGN - 1))
+#define BLOCK_HDR ALIGN_UP(sizeof(block))
+#define ARENA_HDR ALIGN_UP(sizeof(struct cpay_arena))
+#define DEFAULT_BLOCK 4096
+#define MAX_BLOCK ((size_t)1 << 20)
+
+static void *malloc_fn(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+  (void)ctx;
+  (void)old_size;
+  if (new_size == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, new_size);
+}
+
+static const cpay_alloc default_alloc = {malloc_fn, NULL};
+
+// Obtains a block of `size` bytes (header included), respecting max_bytes.
+static block *new_block(cpay_arena *a, size_t size) {
+  if (!a->alloc.fn) return NULL;
+  if (a->max_bytes && (a->space > a->max_bytes || size > a->max_bytes - a->space)) return NULL;
+  block *b = a->alloc.fn(a->alloc.ctx, NULL, 0, size);
+  if (!b) return NULL;
+  b->size = size;
+  b->next = a->blocks;
+  a->blocks = b;
+  a->space += size;
+  return b;
+}
+
+cpay_arena *cpay_arena_new(void) {
+  cpay_arena_opts opts = {0};
+  return cpay_arena_new_opts(&opts);
+}
+
+cpay_arena *cpay_arena_new_opts(const cpay_arena_opts *opts) {
+  cpay_arena_opts o = {0};
+  if (opts) o = *opts;
+  cpay_alloc alloc = {NULL, NULL};
+  if (o.alloc) {
+    alloc = *o.alloc;
+  } else if (!o.initial_block) {
+    alloc = default_alloc;
+  }
+  size_t block_size = o.block_size ? o.block_size : DEFAULT_BLOCK;
+
+  char *start;
+  char *end;
+  bool owns_first;
+  size_t space;
+  if (o.initial_block) {
+    uintptr_t p = (uintptr_t)o.initial_block;
+    uintptr_t aligned = ALIGN_UP(p);
+    if (o.initial_size < (aligned - p) + ARENA_HDR) return NULL;
+    start = (char *)aligned;
+    end = (char *)o.initial_block + o.initial_size;
+    owns_first = false;
+    space = o.initial_size;
+  } else {
+    size_t size = block_size;
+    if (size < BLOCK_HDR + ARENA_HDR + 64) size = BLOCK_HDR + ARENA_HDR + 64;
+    if (o.max_bytes && size > o.max_bytes) size = o.max_bytes;
+    if (size < BLOCK_HDR + ARENA_HDR) return NULL;
+    block *b = alloc.fn(alloc.ctx, NULL, 0, size);
+    if (!b) return NULL;
+    b->next = NULL;
+    b->size = size;
+    start = (char *)b + BLOCK_HDR;
+    end = (char *)b + size;
+    owns_first = true;
+    space = size;
+  }
+  cpay_arena *a = (cpay_arena *)start;
+  memset(a, 0, sizeof(*a));
+  a->alloc = alloc;
+  a->blocks = owns_first ? (block *)(start - BLOCK_HDR) : NULL;
+  a->first_start = start + ARENA_HDR;
+  a->first_end = end;
+  a->head.ptr = a->first_start;
+  a->head.end = end;
+  a->space = space;
+  a->first_space = space;
+  a->max_bytes = o.max_bytes;
+  a->next_size = block_size * 2;
+  a->owns_first = owns_first;
+  return a;
+}
+
+// Frees every allocated block except `keep` (which may be NULL).
+static void free_blocks(cpay_arena *a, block *keep) {
+  cpay_alloc alloc = a->alloc;
+  block *b = a->blocks;
+  while (b) {
+    block *next = b->next;
+    if (b != keep) alloc.fn(alloc.ctx, b, b->size, 0);
+    b = next;
+  }
+}
+
+void cpay_arena_free(cpay_arena *a) {
+  if (!a) return;
+  // The arena lives in the first block: copy what we need before freeing.
+  block *first = a->owns_first ? (block *)((char *)a - BLOCK_HDR) : NULL;
+  cpay_alloc alloc = a->alloc;
+  free_blocks(a, first);
+  if (first) alloc.fn(alloc.ctx, first, first->size, 0);
+}
+
+void cpay_arena_reset(cpay_arena *a) {
+  if (!a) return;
+  block *first = a->owns_first ? (block *)((char *)a - BLOCK_HDR) : NULL;
+  free_blocks(a, first);
+  a->blocks = first;
+  if (first) first->next = NULL;
+  a->space = a->first_space;
+  a->head.ptr = a->first_start;
+  a->head.end = a->first_end;
+}
+
+size_t cpay_arena_space_allocated(const cpay_arena *a) { return a ? a->space : 0; }
+
+void *cpay__arena_malloc_slow(cpay_arena *a, size_t size) {
+  // `size` is already aligned by cpay_arena_malloc().
+  if (size > SIZE_MAX - BLOCK_HDR) return NULL;
+  size_t need = size + BLOCK_HDR;
+  if (need > a->next_size / 2) {
+    // Large: a block of its own, keeping the current bump region.
+    block *b = new_block(a, need);
+    return b ? (char *)b + BLOCK_HDR : NULL;
+  }
+  size_t bsize = a->next_size;
+  block *b = new_block(a, bsize);
+  if (!b) {
+    // Under a byte limit a smaller block may still fit.
+    bsize = need;
+    b = new_block(a, bsize);
+    if (!b) return NULL;
+  } else if (a->next_size < MAX_BLOCK) {
+    a->next_size *= 2;
+  }
+  char *p = (char *)b + BLOCK_HDR;
+  a->head.ptr = p + size;
+  a->head.end = (char *)b + bsize;
+  return p;
+}
+
+void *cpay_arena_realloc(cpay_arena *a, void *ptr, size_t old_size, size_t new_size) {
+  if (!ptr) return cpay_arena_malloc(a, new_size);
+  size_t old_al = ALIGN_UP(old_size);
+  size_t new_al = ALIGN_UP(new_size);
+  char *p = ptr;
+  if (p + old_al == a->head.ptr) {
+    // The last allocation: grow or shrink in place when it fits.
+    if (new_al <= old_al || (size_t)(a->head.end - p) >= new_al) {
+      a->head.ptr = p + new_al;
+      return ptr;
+    }
+  } else if (new_size <= old_size) {
+    return ptr;
+  }
+  void *q = cpay_arena_malloc(a, new_size);
+  if (!q) return NULL;
+  memcpy(q, ptr, old_size < new_size ? old_size : new_size);
+  return q;
+}

@@ -1,0 +1,217 @@
+// Messages through their tables: creation, clearing, unknown fields,
+// extension storage and the required-field check.
+#include <string.h>
+
+#include "cpay/gencode.h"
+#include "cpay/message.h"
+#include "message/internal.h"
+#include "message/map.h"
+#include "wire/wire.h"
+
+cpay_str cpay_str_from_c(const char *s) {
+  if (!s) return (cpay_str){"", 0};
+  return (cpay_str){s, strlen(s)};
+}
+
+cpay_str cpay_str_dup(cpay_arena *a, cpay_str s) {
+  if (s.size == 0) return (cpay_str){NULL, 0};
+  char *p = cpay_arena_malloc(a, s.size);
+  if (!p) return (cpay_str){NULL, 0};
+  memcpy(p, s.data, s.size);
+  return (cpay_str){p, s.size};
+}
+
+bool cpay_str_eq(cpay_str a, cpay_str b) {
+  return a.size == b.size && (a.size == 0 || memcmp(a.data, b.data, a.size) == 0);
+}
+
+void *cpay_msg_new(const cpay_msg_table *t, cpay_arena *a) {
+  void *msg = cpay_arena_malloc(a, t->size);
+  if (!msg) return NULL;
+  cpay_msg_clear(msg, t);
+  return msg;
+}
+
+void cpay_msg_clear(void *msg, const cpay_msg_table *t) {
+  if (t->defaults) {
+    memcpy(msg, t->defaults, t->size);
+    ((cpay_msg_header *)msg)->internal = NULL;
+  } else {
+    memset(msg, 0, t->size);
+  }
+}
+
+cpay_msg_internal *cpay__msg_internal_get(void *msg, cpay_arena *a) {
+  cpay_msg_header *h = msg;
+  if (!h->internal) {
+    cpay_msg_internal *in = cpay_arena_malloc(a, sizeof(*in));
+    if (!in) return NULL;
+    memset(in, 0, sizeof(*in));
+    h->internal = in;
+  }
+  return h->internal;
+}
+
+cpay_bytes cpay_msg_unknown(const void *msg) {
+  const cpay_msg_internal *in = cpay__msg_internal(msg);
+  if (!in || in->unknown_size == 0) return (cpay_bytes){NULL, 0};
+  return (cpay_bytes){in->unknown, in->unknown_size};
+}
+
+bool cpay__msg_add_unknown(void *msg, const uint8_t *data, size_t size, cpay_arena *a) {
+  if (size == 0) return true;
+  cpay_msg_internal *in = cpay__msg_internal_get(msg, a);
+  if (!in) return false;
+  if (in->unknown_cap - in->unknown_size < size) {
+    if (size > SIZE_MAX / 2 - in->unknown_size) return false;
+    size_t cap = in->unknown_cap ? in->unknown_cap * 2 : 64;
+    while (cap < in->unknown_size + size) cap *= 2;
+    uint8_t *p = cpay_arena_realloc(a, in->unknown, in->unknown_cap, cap);
+    if (!p) return false;
+    in->unknown = p;
+    in->unknown_cap = cap;
+  }
+  memcpy(in->unknown + in->unknown_size, data, size);
+  in->unknown_size += size;
+  return true;
+}
+
+cpay_code cpay_msg_add_unknown(void *msg, const uint8_t *data, size_t size, cpay_arena *a) {
+  return cpay__msg_add_unknown(msg, data, size, a) ? CPAY_OK : CPAY_ERR_NO_MEMORY;
+}
+
+int cpay__msg_missing_required(const void *msg, const cpay_msg_table *t) {
+  for (uint32_t i = 0; i < t->required_count; i++) {
+    if (!cpay__has(msg, i)) return (int)i;
+  }
+  return -1;
+}
+
+static bool value_initialized(const void *sub, const cpay_msg_table *st) {
+  return !sub || cpay_msg_is_initialized(sub, st);
+}
+
+bool cpay_msg_is_initialized(const void *msg, const cpay_msg_table *t) {
+  if (!cpay__msg_required_set(msg, t)) return false;
+  const char *base = msg;
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    const cpay_field *f = &t->fields[i];
+    const void *storage = base + f->offset;
+    switch (f->mode & CPAY_MODE_MASK) {
+      case CPAY_MODE_SCALAR: {
+        if (!cpay__type_is_msg(f->type)) break;
+        if (f->presence < 0 && *(const uint32_t *)(base - f->presence) != f->number) break;
+        if (!value_initialized(*(void *const *)storage, t->subs[f->sub].msg)) return false;
+        break;
+      }
+      case CPAY_MODE_ARRAY: {
+        if (!cpay__type_is_msg(f->type)) break;
+        const cpay_array *arr = storage;
+        void *const *elems = arr->data;
+        for (size_t j = 0; j < arr->size; j++) {
+          if (!value_initialized(elems[j], t->subs[f->sub].msg)) return false;
+        }
+        break;
+      }
+      case CPAY_MODE_MAP: {
+        const cpay_map *m = *(const cpay_map *const *)storage;
+        const cpay_msg_table *entry = t->subs[f->sub].msg;
+        if (!m || entry->field_count < 2 || !cpay__type_is_msg(entry->fields[1].type)) break;
+        const cpay_msg_table *vt = entry->subs[entry->fields[1].sub].msg;
+        for (size_t j = 0; j < m->size; j++) {
+          if (!value_initialized(m->entries[j].val.msg, vt)) return false;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  const cpay_msg_internal *in = cpay__msg_internal(msg);
+  if (in) {
+    for (uint32_t i = 0; i < in->ext_count; i++) {
+      const cpay__ext_entry *e = &in->exts[i];
+      if (!cpay__type_is_msg(e->ext->field.type)) continue;
+      if ((e->ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
+        void *const *elems = e->val.array.data;
+        for (size_t j = 0; j < e->val.array.size; j++) {
+          if (!value_initialized(elems[j], e->ext->sub.msg)) return false;
+        }
+      } else if (!value_initialized(e->val.value.msg, e->ext->sub.msg)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// ---- extensions ------------------------------------------------------------
+
+static cpay__ext_entry *find_ext(const cpay_msg_internal *in, const cpay_ext *ext,
+                                 uint32_t *pos) {
+  uint32_t lo = 0, hi = in ? in->ext_count : 0;
+  uint32_t num = ext->field.number;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    uint32_t n = in->exts[mid].ext->field.number;
+    if (n == num) {
+      *pos = mid;
+      return &in->exts[mid];
+    }
+    if (n < num) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  *pos = lo;
+  return NULL;
+}
+
+cpay__ext_entry *cpay__msg_ext_entry(void *msg, const cpay_ext *ext, cpay_arena *a,
+                                     bool *created) {
+  uint32_t pos;
+  *created = false;
+  cpay__ext_entry *e = find_ext(cpay__msg_internal(msg), ext, &pos);
+  if (e) return e;
+  cpay_msg_internal *in = cpay__msg_internal_get(msg, a);
+  if (!in) return NULL;
+  if (in->ext_count == in->ext_cap) {
+    uint32_t cap = in->ext_cap ? in->ext_cap * 2 : 4;
+    cpay__ext_entry *p = cpay_arena_realloc(a, in->exts, in->ext_cap * sizeof(*p),
+                                            cap * sizeof(*p));
+    if (!p) return NULL;
+    in->exts = p;
+    in->ext_cap = cap;
+  }
+  memmove(&in->exts[pos + 1], &in->exts[pos], (in->ext_count - pos) * sizeof(in->exts[0]));
+  in->ext_count++;
+  e = &in->exts[pos];
+  memset(e, 0, sizeof(*e));
+  e->ext = ext;
+  if (ext->default_value && (ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+    memcpy(&e->val, ext->default_value, cpay__type_size(ext->field.type));
+  }
+  *created = true;
+  return e;
+}
+
+const void *cpay_msg_get_ext(const void *msg, const cpay_ext *ext) {
+  uint32_t pos;
+  const cpay__ext_entry *e = find_ext(cpay__msg_internal(msg), ext, &pos);
+  return e ? &e->val : NULL;
+}
+
+void *cpay_msg_mutable_ext(void *msg, const cpay_ext *ext, cpay_arena *a) {
+  bool created;
+  cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, a, &created);
+  return e ? &e->val : NULL;
+}
+
+void cpay_msg_clear_ext(void *msg, const cpay_ext *ext) {
+  uint32_t pos;
+  cpay_msg_internal *in = cpay__msg_internal(msg);
+  if (!find_ext(in, ext, &pos)) return;
+  memmove(&in->exts[pos], &in->exts[pos + 1], (in->ext_count - pos - 1) * sizeof(in->exts[0]));
+  in->ext_count--;
+}

@@ -1,0 +1,747 @@
+// The table-driven binary decoder: one loop serves every message.
+//
+// Fields are found by direct index below the table's dense_below, else by
+// trying the field after the previous match (fields usually arrive in
+// order), else by binary search. All memory comes from the arena. Errors
+// stop decoding at once and name the field and the byte offset.
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpay/gencode.h"
+#include "cpay/message.h"
+#include "message/array.h"
+#include "message/internal.h"
+#include "wire/wire.h"
+
+typedef struct dec {
+  const uint8_t *buf;  // start of the input, for offsets
+  cpay_arena *arena;
+  const cpay_extreg *extreg;
+  cpay_status *st;
+  uint32_t flags;
+  int max_depth;
+  cpay_code code;
+  // The first message that ended without all its required fields; checked
+  // again once the whole input is parsed (a later occurrence may merge them in).
+  const cpay_msg_table *missing_table;
+  int missing_index;
+  size_t missing_offset;
+} dec;
+
+static const uint8_t empty_buf[1];
+
+CPAY_PRINTF(6, 7)
+static const uint8_t *fail(dec *d, cpay_code code, uint32_t number, const char *name,
+                           const uint8_t *at, const char *fmt, ...) {
+  char text[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  size_t off = (size_t)(at - d->buf);
+  if (name) {
+    cpay_status_set(d->st, code, "field %u (%s): %s at offset %zu", (unsigned)number, name,
+                    text, off);
+  } else {
+    cpay_status_set(d->st, code, "field %u: %s at offset %zu", (unsigned)number, text, off);
+  }
+  d->code = code;
+  return NULL;
+}
+
+static const uint8_t *fail_varint(dec *d, uint32_t number, const char *name,
+                                  const uint8_t *at, const uint8_t *end, const char *what) {
+  if (cpay__varint_truncated(at, end)) {
+    return fail(d, CPAY_ERR_MALFORMED, number, name, at, "truncated %s", what);
+  }
+  return fail(d, CPAY_ERR_MALFORMED, number, name, at, "%s longer than 10 bytes", what);
+}
+
+static const uint8_t *fail_oom(dec *d, uint32_t number, const char *name, const uint8_t *at) {
+  return fail(d, CPAY_ERR_NO_MEMORY, number, name, at, "out of memory");
+}
+
+static inline const char *field_name(const cpay_msg_table *t, const cpay_field *f) {
+  return t->field_names ? t->field_names[f - t->fields] : NULL;
+}
+
+static inline const cpay_field *find_field(const cpay_msg_table *t, uint32_t num,
+                                           uint32_t *hint) {
+  if (num - 1 < t->dense_below) {
+    *hint = num;
+    return &t->fields[num - 1];
+  }
+  uint32_t h = *hint;
+  if (h < t->field_count && t->fields[h].number == num) {
+    *hint = h + 1;
+    return &t->fields[h];
+  }
+  uint32_t lo = t->dense_below, hi = t->field_count;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    uint32_t n = t->fields[mid].number;
+    if (n == num) {
+      *hint = mid + 1;
+      return &t->fields[mid];
+    }
+    if (n < num) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return NULL;
+}
+
+enum { MATCH_NONE = 0, MATCH_NORMAL = 1, MATCH_PACKED = 2 };
+
+// Whether wire type `wt` is acceptable for `f`: its own wire type, or, for
+// repeated scalars, length-delimited (packed) as well.
+static inline int wire_match(const cpay_field *f, int wt) {
+  int mode = f->mode & CPAY_MODE_MASK;
+  if (mode == CPAY_MODE_MAP) return wt == CPAY_WT_LEN ? MATCH_NORMAL : MATCH_NONE;
+  int want = cpay__type_wire_type(f->type);
+  if (wt == want) return MATCH_NORMAL;
+  if (mode == CPAY_MODE_ARRAY && wt == CPAY_WT_LEN && want != CPAY_WT_LEN &&
+      want != CPAY_WT_SGROUP)
+    return MATCH_PACKED;
+  return MATCH_NONE;
+}
+
+// Stores the raw wire value `raw` of a scalar of `type` at `dst`.
+static inline void store_scalar(void *dst, uint8_t type, uint64_t raw) {
+  switch (type) {
+    case CPAY_TYPE_BOOL: {
+      bool b = raw != 0;
+      memcpy(dst, &b, 1);
+      return;
+    }
+    case CPAY_TYPE_SINT32: {
+      int32_t v = cpay__zigzag_dec32((uint32_t)raw);
+      memcpy(dst, &v, 4);
+      return;
+    }
+    case CPAY_TYPE_SINT64: {
+      int64_t v = cpay__zigzag_dec64(raw);
+      memcpy(dst, &v, 8);
+      return;
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_DOUBLE:
+      memcpy(dst, &raw, 8);
+      return;
+    default: {
+      uint32_t v = (uint32_t)raw;
+      memcpy(dst, &v, 4);
+      return;
+    }
+  }
+}
+
+static inline void set_presence(void *msg, const cpay_field *f) {
+  if (f->presence > 0) {
+    cpay__set_has(msg, (uint32_t)f->presence - 1);
+  } else if (f->presence < 0) {
+    *(uint32_t *)((char *)msg - f->presence) = f->number;
+  }
+}
+
+static inline bool closed_enum_rejects(const cpay_field *f, const cpay_sub *subs,
+                                       uint64_t raw) {
+  return (f->mode & CPAY_MODE_CLOSED_ENUM) && f->type == CPAY_TYPE_ENUM &&
+         !cpay_enum_table_has(subs[f->sub].enm, (int32_t)raw);
+}
+
+static bool add_unknown(dec *d, void *msg, const uint8_t *p, size_t n) {
+  if (d->flags & CPAY_DECODE_DISCARD_UNKNOWN) return true;
+  return cpay__msg_add_unknown(msg, p, n, d->arena);
+}
+
+// Reads a length prefix and checks it against the remaining input.
+static inline const uint8_t *read_len(dec *d, const uint8_t *p, const uint8_t *end,
+                                      uint32_t num, const char *name, size_t *len) {
+  uint64_t v;
+  const uint8_t *q = cpay__varint_get(p, end, &v);
+  if (CPAY_UNLIKELY(!q)) return fail_varint(d, num, name, p, end, "length");
+  if (CPAY_UNLIKELY(v > (uint64_t)(end - q))) {
+    return fail(d, CPAY_ERR_MALFORMED, num, name, p, "length %llu exceeds remaining %zu bytes",
+                (unsigned long long)v, (size_t)(end - q));
+  }
+  *len = (size_t)v;
+  return q;
+}
+
+static const uint8_t *read_str(dec *d, const uint8_t *p, const uint8_t *end,
+                               const cpay_field *f, const char *name, cpay_str *out) {
+  size_t len = 0;
+  const uint8_t *q = read_len(d, p, end, f->number, name, &len);
+  if (!q) return NULL;
+  if ((f->mode & CPAY_MODE_UTF8) && !cpay__utf8_valid((const char *)q, len)) {
+    return fail(d, CPAY_ERR_UTF8, f->number, name, q, "invalid utf-8 in string");
+  }
+  if (len == 0) {
+    out->data = "";
+    out->size = 0;
+  } else if (d->flags & CPAY_DECODE_ALIAS) {
+    out->data = (const char *)q;
+    out->size = len;
+  } else {
+    char *c = cpay_arena_malloc(d->arena, len);
+    if (!c) return fail_oom(d, f->number, name, p);
+    memcpy(c, q, len);
+    out->data = c;
+    out->size = len;
+  }
+  return q + len;
+}
+
+static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                 const cpay_msg_table *t, int depth, uint32_t group);
+
+// Decodes a submessage (length-delimited, or a group ending with the end-group
+// tag of `num`) into *slot, creating it when NULL and merging otherwise.
+static const uint8_t *decode_sub(dec *d, const uint8_t *p, const uint8_t *end, void **slot,
+                                 const cpay_msg_table *st, uint32_t num, const char *name,
+                                 int depth, bool group) {
+  if (CPAY_UNLIKELY(depth >= d->max_depth)) {
+    return fail(d, CPAY_ERR_DEPTH, num, name, p, "nesting deeper than %d", d->max_depth);
+  }
+  size_t len = 0;
+  if (!group) {
+    p = read_len(d, p, end, num, name, &len);
+    if (!p) return NULL;
+  }
+  void *sub = *slot;
+  if (!sub) {
+    sub = cpay_msg_new(st, d->arena);
+    if (!sub) return fail_oom(d, num, name, p);
+    *slot = sub;
+  }
+  if (group) return decode_msg(d, p, end, sub, st, depth + 1, num);
+  return decode_msg(d, p, p + len, sub, st, depth + 1, 0);
+}
+
+// Skips the value of an unknown field (after its tag) and returns the end.
+static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, uint32_t num,
+                                 int wt, int depth) {
+  switch (wt) {
+    case CPAY_WT_VARINT: {
+      uint64_t v;
+      const uint8_t *q = cpay__varint_get(p, end, &v);
+      return q ? q : fail_varint(d, num, NULL, p, end, "varint");
+    }
+    case CPAY_WT_FIXED64:
+      if (end - p < 8) return fail(d, CPAY_ERR_MALFORMED, num, NULL, p, "truncated fixed64");
+      return p + 8;
+    case CPAY_WT_FIXED32:
+      if (end - p < 4) return fail(d, CPAY_ERR_MALFORMED, num, NULL, p, "truncated fixed32");
+      return p + 4;
+    case CPAY_WT_LEN: {
+      size_t len = 0;
+      const uint8_t *q = read_len(d, p, end, num, NULL, &len);
+      return q ? q + len : NULL;
+    }
+    case CPAY_WT_SGROUP: {
+      if (depth >= d->max_depth) {
+        return fail(d, CPAY_ERR_DEPTH, num, NULL, p, "nesting deeper than %d", d->max_depth);
+      }
+      while (p < end) {
+        const uint8_t *tag_p = p;
+        uint64_t tag;
+        p = cpay__varint_get(p, end, &tag);
+        if (!p) return fail_varint(d, num, NULL, tag_p, end, "tag");
+        if (tag > UINT32_MAX) {
+          return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "field number out of range");
+        }
+        uint32_t inner = (uint32_t)tag >> 3;
+        int iwt = (int)(tag & 7);
+        if (inner == 0) {
+          return fail(d, CPAY_ERR_MALFORMED, 0, NULL, tag_p, "invalid field number 0");
+        }
+        if (iwt == CPAY_WT_EGROUP) {
+          if (inner == num) return p;
+          return fail(d, CPAY_ERR_MALFORMED, inner, NULL, tag_p,
+                      "end group does not match start group %u", (unsigned)num);
+        }
+        if (iwt > CPAY_WT_FIXED32) {
+          return fail(d, CPAY_ERR_MALFORMED, inner, NULL, tag_p, "invalid wire type %d", iwt);
+        }
+        p = skip_field(d, p, end, inner, iwt, depth + 1);
+        if (!p) return NULL;
+      }
+      return fail(d, CPAY_ERR_MALFORMED, num, NULL, p, "group without end group");
+    }
+    default:
+      return fail(d, CPAY_ERR_MALFORMED, num, NULL, p, "invalid wire type %d", wt);
+  }
+}
+
+// A closed-enum value not in its enum: kept as an unknown varint field.
+static bool unknown_enum(dec *d, void *msg, uint32_t num, const uint8_t *v, size_t n) {
+  uint8_t tmp[20];
+  size_t k = cpay__varint_put(tmp, (uint64_t)num << 3);
+  memcpy(tmp + k, v, n);
+  return add_unknown(d, msg, tmp, k + n);
+}
+
+static const uint8_t *decode_packed(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                    cpay_array *arr, const cpay_field *f,
+                                    const cpay_sub *subs, const char *name) {
+  size_t len = 0;
+  const uint8_t *start = p;
+  p = read_len(d, p, end, f->number, name, &len);
+  if (!p) return NULL;
+  const uint8_t *pe = p + len;
+  size_t esz = cpay__type_size(f->type);
+  int wt = cpay__type_wire_type(f->type);
+  if (wt != CPAY_WT_VARINT) {
+    size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
+    if (len % w) {
+      return fail(d, CPAY_ERR_MALFORMED, f->number, name, start,
+                  "packed length %zu is not a multiple of %zu", len, w);
+    }
+    size_t n = len / w;
+    if (!cpay__array_reserve(arr, esz, n, d->arena)) return fail_oom(d, f->number, name, start);
+    char *dst = (char *)arr->data + arr->size * esz;
+    if (w == 4) {
+      for (size_t i = 0; i < n; i++) store_scalar(dst + 4 * i, f->type, cpay__load32(p + 4 * i));
+    } else {
+      for (size_t i = 0; i < n; i++) store_scalar(dst + 8 * i, f->type, cpay__load64(p + 8 * i));
+    }
+    arr->size += n;
+    return pe;
+  }
+  // Varints: one element per byte without the continuation bit.
+  size_t n = 0;
+  for (const uint8_t *q = p; q < pe; q++) n += *q < 0x80;
+  if (!cpay__array_reserve(arr, esz, n, d->arena)) return fail_oom(d, f->number, name, start);
+  bool closed = (f->mode & CPAY_MODE_CLOSED_ENUM) && f->type == CPAY_TYPE_ENUM;
+  char *data = arr->data;
+  size_t size = arr->size;
+  while (p < pe) {
+    uint64_t v;
+    const uint8_t *q = cpay__varint_get(p, pe, &v);
+    if (!q) {
+      arr->size = size;
+      return fail_varint(d, f->number, name, p, pe, "packed varint");
+    }
+    if (closed && !cpay_enum_table_has(subs[f->sub].enm, (int32_t)v)) {
+      if (!unknown_enum(d, msg, f->number, p, (size_t)(q - p))) {
+        arr->size = size;
+        return fail_oom(d, f->number, name, p);
+      }
+    } else {
+      store_scalar(data + size * esz, f->type, v);
+      size++;
+    }
+    p = q;
+  }
+  arr->size = size;
+  return pe;
+}
+
+static inline cpay_value load_value(uint8_t type, const void *src) {
+  cpay_value v;
+  memset(&v, 0, sizeof(v));
+  memcpy(&v, src, cpay__type_size(type));
+  return v;
+}
+
+static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *end,
+                                       void *msg, void *base, const cpay_field *f,
+                                       const cpay_msg_table *et, const char *name,
+                                       const uint8_t *tag_p, int depth) {
+  if (depth >= d->max_depth) {
+    return fail(d, CPAY_ERR_DEPTH, f->number, name, p, "nesting deeper than %d", d->max_depth);
+  }
+  size_t len = 0;
+  p = read_len(d, p, end, f->number, name, &len);
+  if (!p) return NULL;
+  uint64_t local[16];
+  void *entry = local;
+  if (et->size > sizeof(local)) {
+    entry = cpay_arena_malloc(d->arena, et->size);
+    if (!entry) return fail_oom(d, f->number, name, p);
+  }
+  cpay_msg_clear(entry, et);
+  const cpay_field *kf = &et->fields[0];
+  const cpay_field *vf = &et->fields[1];
+  // An unknown closed-enum value lands in the entry's unknown fields, which
+  // tells us to keep the whole entry as unknown; so keep them even when
+  // discarding.
+  uint32_t flags = d->flags;
+  if (vf->mode & CPAY_MODE_CLOSED_ENUM) d->flags &= ~(uint32_t)CPAY_DECODE_DISCARD_UNKNOWN;
+  const uint8_t *q = decode_msg(d, p, p + len, entry, et, depth + 1, 0);
+  d->flags = flags;
+  if (!q) return NULL;
+  cpay_value key = load_value(kf->type, (char *)entry + kf->offset);
+  cpay_value val = load_value(vf->type, (char *)entry + vf->offset);
+  cpay_msg_internal *ein = cpay__msg_internal(entry);
+  if ((vf->mode & CPAY_MODE_CLOSED_ENUM) && ein && ein->unknown_size) {
+    // The value was an unknown closed-enum value: the whole entry is unknown.
+    if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
+    return q;
+  }
+  if (cpay__type_is_msg(vf->type) && !val.msg) {
+    val.msg = cpay_msg_new(et->subs[vf->sub].msg, d->arena);
+    if (!val.msg) return fail_oom(d, f->number, name, p);
+  }
+  cpay_map **slot = (cpay_map **)((char *)base + f->offset);
+  if (!*slot) {
+    *slot = cpay_map_new(d->arena, kf->type, vf->type);
+    if (!*slot) return fail_oom(d, f->number, name, p);
+  }
+  if (cpay_map_set(*slot, key, val, d->arena) != CPAY_OK) return fail_oom(d, f->number, name, p);
+  return q;
+}
+
+// Decodes one occurrence of a known field whose wire type matched. `msg`
+// receives oneof cases and unknown values; `base` holds the storage.
+static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                   void *base, const cpay_field *f, const cpay_sub *subs,
+                                   const char *name, const uint8_t *tag_p, int wt, int match,
+                                   int depth) {
+  void *dst = (char *)base + f->offset;
+  int mode = f->mode & CPAY_MODE_MASK;
+  if (mode == CPAY_MODE_ARRAY) {
+    cpay_array *arr = dst;
+    if (match == MATCH_PACKED) return decode_packed(d, p, end, msg, arr, f, subs, name);
+    size_t esz = cpay__type_size(f->type);
+    const uint8_t *q;
+    switch (wt) {
+      case CPAY_WT_VARINT: {
+        uint64_t v;
+        q = cpay__varint_get(p, end, &v);
+        if (!q) return fail_varint(d, f->number, name, p, end, "varint");
+        if (closed_enum_rejects(f, subs, v)) {
+          if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
+          return q;
+        }
+        void *slot = cpay__array_add(arr, esz, d->arena);
+        if (!slot) return fail_oom(d, f->number, name, p);
+        store_scalar(slot, f->type, v);
+        return q;
+      }
+      case CPAY_WT_FIXED32:
+      case CPAY_WT_FIXED64: {
+        size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
+        if ((size_t)(end - p) < w) {
+          return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed%zu", w * 8);
+        }
+        void *slot = cpay__array_add(arr, esz, d->arena);
+        if (!slot) return fail_oom(d, f->number, name, p);
+        store_scalar(slot, f->type, w == 4 ? cpay__load32(p) : cpay__load64(p));
+        return p + w;
+      }
+      case CPAY_WT_LEN:
+        if (f->type == CPAY_TYPE_MESSAGE) {
+          void **slot = cpay__array_add(arr, esz, d->arena);
+          if (!slot) return fail_oom(d, f->number, name, p);
+          q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, false);
+          if (!q) arr->size -= *slot == NULL;
+          return q;
+        } else {
+          cpay_str s;
+          q = read_str(d, p, end, f, name, &s);
+          if (!q) return NULL;
+          cpay_str *slot = cpay__array_add(arr, esz, d->arena);
+          if (!slot) return fail_oom(d, f->number, name, p);
+          *slot = s;
+          return q;
+        }
+      default: {  // CPAY_WT_SGROUP
+        void **slot = cpay__array_add(arr, esz, d->arena);
+        if (!slot) return fail_oom(d, f->number, name, p);
+        q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, true);
+        if (!q) arr->size -= *slot == NULL;
+        return q;
+      }
+    }
+  }
+  if (mode == CPAY_MODE_MAP) {
+    return decode_map_entry(d, p, end, msg, base, f, subs[f->sub].msg, name, tag_p, depth);
+  }
+  const uint8_t *q;
+  switch (wt) {
+    case CPAY_WT_VARINT: {
+      uint64_t v;
+      q = cpay__varint_get(p, end, &v);
+      if (!q) return fail_varint(d, f->number, name, p, end, "varint");
+      if (closed_enum_rejects(f, subs, v)) {
+        if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
+        return q;
+      }
+      store_scalar(dst, f->type, v);
+      set_presence(msg, f);
+      return q;
+    }
+    case CPAY_WT_FIXED32:
+      if (end - p < 4) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed32");
+      store_scalar(dst, f->type, cpay__load32(p));
+      set_presence(msg, f);
+      return p + 4;
+    case CPAY_WT_FIXED64:
+      if (end - p < 8) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed64");
+      store_scalar(dst, f->type, cpay__load64(p));
+      set_presence(msg, f);
+      return p + 8;
+    case CPAY_WT_LEN:
+      if (f->type != CPAY_TYPE_MESSAGE) {
+        q = read_str(d, p, end, f, name, dst);
+        if (q) set_presence(msg, f);
+        return q;
+      }
+      // fallthrough
+    default: {  // message or group
+      void **slot = dst;
+      if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
+        *slot = NULL;  // another oneof member was set: start a fresh message
+      }
+      set_presence(msg, f);
+      return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
+                        wt == CPAY_WT_SGROUP);
+    }
+  }
+}
+
+// One message-set item (group 1 holding type_id = 2 and message = 3).
+static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uint8_t *p,
+                                         const uint8_t *end, void *msg,
+                                         const cpay_msg_table *t, int depth) {
+  if (depth >= d->max_depth) {
+    return fail(d, CPAY_ERR_DEPTH, 1, NULL, p, "nesting deeper than %d", d->max_depth);
+  }
+  uint64_t type_id = 0;
+  const uint8_t *body = NULL;
+  size_t body_len = 0;
+  for (;;) {
+    if (p >= end) return fail(d, CPAY_ERR_MALFORMED, 1, NULL, p, "group without end group");
+    const uint8_t *ftag = p;
+    uint64_t tag;
+    p = cpay__varint_get(p, end, &tag);
+    if (!p) return fail_varint(d, 1, NULL, ftag, end, "tag");
+    if (tag == ((1u << 3) | CPAY_WT_EGROUP)) break;
+    if (tag > UINT32_MAX) {
+      return fail(d, CPAY_ERR_MALFORMED, 1, NULL, ftag, "field number out of range");
+    }
+    uint32_t num = (uint32_t)tag >> 3;
+    int wt = (int)(tag & 7);
+    if (num == 0) return fail(d, CPAY_ERR_MALFORMED, 0, NULL, ftag, "invalid field number 0");
+    if (wt == CPAY_WT_EGROUP) {
+      return fail(d, CPAY_ERR_MALFORMED, num, NULL, ftag, "end group does not match start group 1");
+    }
+    if (num == 2 && wt == CPAY_WT_VARINT) {
+      p = cpay__varint_get(p, end, &type_id);
+      if (!p) return fail_varint(d, 2, "type_id", ftag, end, "varint");
+    } else if (num == 3 && wt == CPAY_WT_LEN) {
+      p = read_len(d, p, end, 3, "message", &body_len);
+      if (!p) return NULL;
+      body = p;
+      p += body_len;
+    } else {
+      p = skip_field(d, p, end, num, wt, depth + 1);
+      if (!p) return NULL;
+    }
+  }
+  const cpay_ext *ext = NULL;
+  if (d->extreg && type_id > 0 && type_id <= CPAY_MAX_FIELD_NUMBER) {
+    ext = cpay_extreg_find(d->extreg, t, (uint32_t)type_id);
+  }
+  if (!ext || !body || ext->field.type != CPAY_TYPE_MESSAGE ||
+      (ext->field.mode & CPAY_MODE_MASK) != CPAY_MODE_SCALAR) {
+    if (!add_unknown(d, msg, tag_p, (size_t)(p - tag_p))) return fail_oom(d, 1, NULL, tag_p);
+    return p;
+  }
+  bool created;
+  cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, d->arena, &created);
+  if (!e) return fail_oom(d, ext->field.number, ext->full_name, tag_p);
+  void **slot = &e->val.value.msg;
+  if (!*slot) {
+    *slot = cpay_msg_new(ext->sub.msg, d->arena);
+    if (!*slot) return fail_oom(d, ext->field.number, ext->full_name, tag_p);
+  }
+  if (!decode_msg(d, body, body + body_len, *slot, ext->sub.msg, depth + 1, 0)) return NULL;
+  return p;
+}
+
+static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                 const cpay_msg_table *t, int depth, uint32_t group) {
+  uint32_t hint = 0;
+  while (p < end) {
+    const uint8_t *tag_p = p;
+    uint64_t tag;
+    p = cpay__varint_get(p, end, &tag);
+    if (CPAY_UNLIKELY(!p)) return fail_varint(d, 0, NULL, tag_p, end, "tag");
+    if (CPAY_UNLIKELY(tag > UINT32_MAX)) {
+      return fail(d, CPAY_ERR_MALFORMED, 0, NULL, tag_p, "field number out of range");
+    }
+    uint32_t num = (uint32_t)tag >> 3;
+    int wt = (int)(tag & 7);
+    if (CPAY_UNLIKELY(num == 0)) {
+      return fail(d, CPAY_ERR_MALFORMED, 0, NULL, tag_p, "invalid field number 0");
+    }
+    const cpay_field *f = find_field(t, num, &hint);
+    if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP)) {
+      if (wt == CPAY_WT_EGROUP) {
+        if (num == group) goto done;
+        if (group) {
+          return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
+                      "end group does not match start group %u", (unsigned)group);
+        }
+        return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
+                    "end group without start group");
+      }
+      if (wt > CPAY_WT_FIXED32) {
+        return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
+                    "invalid wire type %d", wt);
+      }
+    }
+    if (CPAY_LIKELY(f != NULL)) {
+      // Fast path: singular varint scalars, the most common field.
+      if (wt == CPAY_WT_VARINT && f->mode == CPAY_MODE_SCALAR &&
+          cpay__type_wire_type(f->type) == CPAY_WT_VARINT) {
+        uint64_t v;
+        const uint8_t *q = cpay__varint_get(p, end, &v);
+        if (CPAY_UNLIKELY(!q)) return fail_varint(d, num, field_name(t, f), p, end, "varint");
+        store_scalar((char *)msg + f->offset, f->type, v);
+        set_presence(msg, f);
+        p = q;
+        continue;
+      }
+      // Fast path: singular strings and bytes.
+      if (wt == CPAY_WT_LEN && (f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR &&
+          (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES)) {
+        p = read_str(d, p, end, f, field_name(t, f), (cpay_str *)((char *)msg + f->offset));
+        if (CPAY_UNLIKELY(!p)) return NULL;
+        set_presence(msg, f);
+        continue;
+      }
+      int match = wire_match(f, wt);
+      if (CPAY_LIKELY(match != MATCH_NONE)) {
+        p = decode_field(d, p, end, msg, msg, f, t->subs, field_name(t, f), tag_p, wt, match,
+                         depth);
+        if (CPAY_UNLIKELY(!p)) return NULL;
+        continue;
+      }
+    } else if ((t->flags & CPAY_MSG_EXTENDABLE) && d->extreg) {
+      if ((t->flags & CPAY_MSG_MESSAGE_SET) && num == 1 && wt == CPAY_WT_SGROUP) {
+        p = decode_msgset_item(d, tag_p, p, end, msg, t, depth);
+        if (!p) return NULL;
+        continue;
+      }
+      const cpay_ext *ext = cpay_extreg_find(d->extreg, t, num);
+      int match = ext ? wire_match(&ext->field, wt) : MATCH_NONE;
+      if (match != MATCH_NONE) {
+        bool created;
+        cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, d->arena, &created);
+        if (!e) return fail_oom(d, num, ext->full_name, tag_p);
+        cpay_field ef = ext->field;
+        ef.offset = 0;
+        ef.presence = 0;
+        ef.sub = 0;
+        p = decode_field(d, p, end, msg, &e->val, &ef, &ext->sub, ext->full_name, tag_p, wt,
+                         match, depth);
+        if (!p) return NULL;
+        continue;
+      }
+    }
+    // Unknown field, or a known one with an unexpected wire type.
+    p = skip_field(d, p, end, num, wt, depth);
+    if (!p) return NULL;
+    if (!add_unknown(d, msg, tag_p, (size_t)(p - tag_p))) return fail_oom(d, num, NULL, tag_p);
+  }
+  if (group) {
+    return fail(d, CPAY_ERR_MALFORMED, group, NULL, p, "group without end group");
+  }
+done:
+  if (CPAY_UNLIKELY(t->required_count) && !d->missing_table &&
+      !(d->flags & CPAY_DECODE_ALLOW_PARTIAL)) {
+    int missing = cpay__msg_missing_required(msg, t);
+    if (missing >= 0) {
+      d->missing_table = t;
+      d->missing_index = missing;
+      d->missing_offset = (size_t)(p - d->buf);
+    }
+  }
+  return p;
+}
+
+// The first required field missing in the tree under `msg`, found by a walk
+// that only happens when decoding saw a message without its required fields.
+static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
+                                          int depth);
+
+static const cpay_msg_table *find_missing_sub(const void *sub, const cpay_msg_table *st,
+                                              int *idx, int depth) {
+  return sub ? find_missing(sub, st, idx, depth + 1) : NULL;
+}
+
+static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
+                                          int depth) {
+  if (depth > CPAY_DEFAULT_MAX_DEPTH * 10) return NULL;
+  int m = cpay__msg_missing_required(msg, t);
+  if (m >= 0) {
+    *idx = m;
+    return t;
+  }
+  const char *base = msg;
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    const cpay_field *f = &t->fields[i];
+    if (!cpay__type_is_msg(f->type)) continue;
+    const cpay_msg_table *st = t->subs[f->sub].msg;
+    const cpay_msg_table *r = NULL;
+    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+      if (f->presence < 0 && *(const uint32_t *)(base - f->presence) != f->number) continue;
+      r = find_missing_sub(*(void *const *)(base + f->offset), st, idx, depth);
+    } else if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
+      const cpay_array *arr = (const cpay_array *)(base + f->offset);
+      for (size_t j = 0; j < arr->size && !r; j++) {
+        r = find_missing_sub(((void *const *)arr->data)[j], st, idx, depth);
+      }
+    }
+    if (r) return r;
+  }
+  return NULL;
+}
+
+cpay_code cpay_decode(const uint8_t *buf, size_t len, void *msg, const cpay_msg_table *t,
+                      cpay_arena *a, const cpay_decode_opts *opts, cpay_status *st) {
+  if (!msg || !t || !a || (!buf && len)) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_decode: NULL argument");
+  }
+  if (!buf) buf = empty_buf;
+  dec d = {
+      .buf = buf,
+      .arena = a,
+      .extreg = opts ? opts->extreg : NULL,
+      .st = st,
+      .flags = opts ? opts->flags : 0,
+      .max_depth = opts && opts->max_depth > 0 ? opts->max_depth : CPAY_DEFAULT_MAX_DEPTH,
+      .code = CPAY_OK,
+      .missing_table = NULL,
+      .missing_index = -1,
+      .missing_offset = 0,
+  };
+  if (!decode_msg(&d, buf, buf + len, msg, t, 0, 0)) return d.code;
+  if (d.missing_table && !cpay_msg_is_initialized(msg, t)) {
+    int idx = d.missing_index;
+    const cpay_msg_table *mt = find_missing(msg, t, &idx, 0);
+    size_t off = d.missing_offset;
+    if (!mt) mt = d.missing_table;
+    // Required fields hold presence bits 0..required_count-1; find the field.
+    const cpay_field *f = NULL;
+    for (uint32_t i = 0; i < mt->field_count; i++) {
+      if (mt->fields[i].presence == idx + 1) f = &mt->fields[i];
+    }
+    uint32_t num = f ? f->number : 0;
+    const char *name = f && mt->field_names ? mt->field_names[f - mt->fields] : "?";
+    return cpay_status_set(st, CPAY_ERR_REQUIRED,
+                           "field %u (%s): missing required field of %s at offset %zu",
+                           (unsigned)num, name, mt->full_name ? mt->full_name : "?", off);
+  }
+  return CPAY_OK;
+}

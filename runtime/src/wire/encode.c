@@ -1,0 +1,476 @@
+// The table-driven binary encoder.
+//
+// It writes backwards, from the end of an arena buffer towards its start,
+// so a submessage's length is known as soon as its body is written and no
+// size pre-pass over the tree is needed. Fields go in reverse number order
+// (extensions merged in), so the result reads in number order, then the
+// unknown bytes, which are written first.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpay/gencode.h"
+#include "cpay/message.h"
+#include "message/internal.h"
+#include "message/map.h"
+#include "wire/wire.h"
+
+typedef struct enc {
+  uint8_t *buf;    // start of the buffer
+  uint8_t *ptr;    // start of the written bytes: the output is [ptr, limit)
+  uint8_t *limit;  // end of the buffer
+  cpay_arena *arena;
+  cpay_status *st;
+  uint32_t flags;
+  int max_depth;
+  cpay_code code;
+} enc;
+
+static bool fail(enc *e, cpay_code code, const char *what, uint32_t num, const char *name) {
+  if (name) {
+    cpay_status_set(e->st, code, "field %u (%s): %s", (unsigned)num, name, what);
+  } else {
+    cpay_status_set(e->st, code, "%s", what);
+  }
+  e->code = code;
+  return false;
+}
+
+static inline size_t used(const enc *e) { return (size_t)(e->limit - e->ptr); }
+
+static bool grow(enc *e, size_t need) {
+  size_t u = used(e);
+  size_t cap = (size_t)(e->limit - e->buf);
+  size_t ncap = cap ? cap * 2 : 256;
+  while (ncap - u < need) {
+    if (ncap > SIZE_MAX / 2) return fail(e, CPAY_ERR_TOO_LARGE, "encoded message too large", 0, NULL);
+    ncap *= 2;
+  }
+  uint8_t *nb = cpay_arena_malloc(e->arena, ncap);
+  if (!nb) return fail(e, CPAY_ERR_NO_MEMORY, "out of memory while encoding", 0, NULL);
+  if (u) memcpy(nb + ncap - u, e->ptr, u);
+  e->buf = nb;
+  e->limit = nb + ncap;
+  e->ptr = e->limit - u;
+  return true;
+}
+
+static inline bool reserve(enc *e, size_t n) {
+  if (CPAY_LIKELY((size_t)(e->ptr - e->buf) >= n)) return true;
+  return grow(e, n);
+}
+
+// Writes a varint; room for 10 bytes must be reserved.
+static inline void varint_unchecked(enc *e, uint64_t v) {
+  if (v < 0x80) {
+    *--e->ptr = (uint8_t)v;
+    return;
+  }
+  size_t n = cpay__varint_size(v);
+  e->ptr -= n;
+  cpay__varint_put(e->ptr, v);
+}
+
+static inline bool put_varint(enc *e, uint64_t v) {
+  if (!reserve(e, CPAY_MAX_VARINT_LEN)) return false;
+  varint_unchecked(e, v);
+  return true;
+}
+
+static inline bool put_tag(enc *e, uint32_t num, int wt) {
+  return put_varint(e, ((uint64_t)num << 3) | (unsigned)wt);
+}
+
+static inline bool put_bytes(enc *e, const void *p, size_t n) {
+  if (!reserve(e, n)) return false;
+  e->ptr -= n;
+  if (n) memcpy(e->ptr, p, n);
+  return true;
+}
+
+// Writes one scalar value of `type` from `src`; room for 10 bytes must be
+// reserved.
+static inline void scalar_unchecked(enc *e, uint8_t type, const void *src) {
+  switch (type) {
+    case CPAY_TYPE_DOUBLE:
+    case CPAY_TYPE_FIXED64:
+    case CPAY_TYPE_SFIXED64: {
+      uint64_t v;
+      memcpy(&v, src, 8);
+      e->ptr -= 8;
+      cpay__store64(e->ptr, v);
+      return;
+    }
+    case CPAY_TYPE_FLOAT:
+    case CPAY_TYPE_FIXED32:
+    case CPAY_TYPE_SFIXED32: {
+      uint32_t v;
+      memcpy(&v, src, 4);
+      e->ptr -= 4;
+      cpay__store32(e->ptr, v);
+      return;
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_UINT64: {
+      uint64_t v;
+      memcpy(&v, src, 8);
+      varint_unchecked(e, v);
+      return;
+    }
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_ENUM: {
+      int32_t v;
+      memcpy(&v, src, 4);
+      varint_unchecked(e, (uint64_t)(int64_t)v);  // negative: 10 bytes, as protobuf does
+      return;
+    }
+    case CPAY_TYPE_UINT32: {
+      uint32_t v;
+      memcpy(&v, src, 4);
+      varint_unchecked(e, v);
+      return;
+    }
+    case CPAY_TYPE_SINT32: {
+      int32_t v;
+      memcpy(&v, src, 4);
+      varint_unchecked(e, cpay__zigzag_enc32(v));
+      return;
+    }
+    case CPAY_TYPE_SINT64: {
+      int64_t v;
+      memcpy(&v, src, 8);
+      varint_unchecked(e, cpay__zigzag_enc64(v));
+      return;
+    }
+    case CPAY_TYPE_BOOL: {
+      bool v;
+      memcpy(&v, src, 1);
+      *--e->ptr = v ? 1 : 0;
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+// Proto3 implicit presence: is the value the default (bitwise zero, so that
+// -0.0 is written; strings and bytes empty)?
+static inline bool is_zero(uint8_t type, const void *src) {
+  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
+    return ((const cpay_str *)src)->size == 0;
+  }
+  switch (cpay__type_size_fast(type)) {
+    case 1:
+      return *(const uint8_t *)src == 0;
+    case 4: {
+      uint32_t v;
+      memcpy(&v, src, 4);
+      return v == 0;
+    }
+    default: {
+      uint64_t v;
+      memcpy(&v, src, 8);
+      return v == 0;
+    }
+  }
+}
+
+static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth);
+
+static bool encode_sub(enc *e, const void *sub, const cpay_msg_table *st, uint32_t num,
+                       const char *name, int depth, bool group) {
+  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
+  if (group) {
+    if (!put_tag(e, num, CPAY_WT_EGROUP)) return false;
+    if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
+    return put_tag(e, num, CPAY_WT_SGROUP);
+  }
+  size_t mark = used(e);
+  if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
+  if (!put_varint(e, used(e) - mark)) return false;
+  return put_tag(e, num, CPAY_WT_LEN);
+}
+
+// Writes one value (not a message) with its tag.
+static inline bool put_value(enc *e, uint8_t type, const void *src, uint32_t num) {
+  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
+    const cpay_str *s = src;
+    if (!put_bytes(e, s->data, s->size)) return false;
+    if (!put_varint(e, s->size)) return false;
+    return put_tag(e, num, CPAY_WT_LEN);
+  }
+  if (!reserve(e, 2 * CPAY_MAX_VARINT_LEN)) return false;
+  scalar_unchecked(e, type, src);
+  varint_unchecked(e, ((uint64_t)num << 3) | (unsigned)cpay__type_wire_type(type));
+  return true;
+}
+
+typedef int map_cmp_fn(const void *, const void *);
+
+#define MAP_CMP(name, member)                                                       \
+  static int name(const void *pa, const void *pb) {                                 \
+    const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;                 \
+    const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;                 \
+    return (a->key.member > b->key.member) - (a->key.member < b->key.member);       \
+  }
+MAP_CMP(cmp_i32, i32)
+MAP_CMP(cmp_u32, u32)
+MAP_CMP(cmp_i64, i64)
+MAP_CMP(cmp_u64, u64)
+MAP_CMP(cmp_bool, b)
+
+static int cmp_str(const void *pa, const void *pb) {
+  const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;
+  const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;
+  size_t n = a->key.str.size < b->key.str.size ? a->key.str.size : b->key.str.size;
+  int c = n ? memcmp(a->key.str.data, b->key.str.data, n) : 0;
+  if (c) return c;
+  return (a->key.str.size > b->key.str.size) - (a->key.str.size < b->key.str.size);
+}
+
+static map_cmp_fn *map_cmp_for(uint8_t type) {
+  switch (type) {
+    case CPAY_TYPE_STRING:
+    case CPAY_TYPE_BYTES:
+      return cmp_str;
+    case CPAY_TYPE_BOOL:
+      return cmp_bool;
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      return cmp_i64;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      return cmp_u64;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      return cmp_u32;
+    default:
+      return cmp_i32;
+  }
+}
+
+static bool encode_map_entry(enc *e, const cpay__map_entry *me, const cpay_msg_table *et,
+                             uint32_t num, const char *name, int depth) {
+  const cpay_field *kf = &et->fields[0];
+  const cpay_field *vf = &et->fields[1];
+  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
+  size_t mark = used(e);
+  // Key and value are always written, even when zero, as C++ protobuf does.
+  if (cpay__type_is_msg(vf->type)) {
+    if (!encode_sub(e, me->val.msg, et->subs[vf->sub].msg, vf->number, name, depth + 1,
+                    vf->type == CPAY_TYPE_GROUP))
+      return false;
+  } else if (!put_value(e, vf->type, &me->val, vf->number)) {
+    return false;
+  }
+  if (!put_value(e, kf->type, &me->key, kf->number)) return false;
+  if (!put_varint(e, used(e) - mark)) return false;
+  return put_tag(e, num, CPAY_WT_LEN);
+}
+
+static bool encode_map(enc *e, const cpay_map *m, const cpay_msg_table *et, uint32_t num,
+                       const char *name, int depth) {
+  if (!m || m->size == 0) return true;
+  if (!(e->flags & CPAY_ENCODE_DETERMINISTIC) || m->size == 1) {
+    for (size_t i = m->size; i-- > 0;) {
+      if (!encode_map_entry(e, &m->entries[i], et, num, name, depth)) return false;
+    }
+    return true;
+  }
+  const cpay__map_entry **sorted = cpay_arena_malloc(e->arena, m->size * sizeof(sorted[0]));
+  if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, "out of memory while encoding", num, name);
+  for (size_t i = 0; i < m->size; i++) sorted[i] = &m->entries[i];
+  qsort(sorted, m->size, sizeof(sorted[0]), map_cmp_for(m->key_type));
+  for (size_t i = m->size; i-- > 0;) {
+    if (!encode_map_entry(e, sorted[i], et, num, name, depth)) return false;
+  }
+  return true;
+}
+
+static bool encode_array(enc *e, const cpay_array *arr, const cpay_field *f,
+                         const cpay_sub *subs, const char *name, int depth) {
+  size_t n = arr->size;
+  if (n == 0) return true;
+  size_t esz = cpay__type_size(f->type);
+  const char *data = arr->data;
+  if (cpay__type_is_msg(f->type)) {
+    void *const *elems = arr->data;
+    for (size_t i = n; i-- > 0;) {
+      if (!encode_sub(e, elems[i], subs[f->sub].msg, f->number, name, depth,
+                      f->type == CPAY_TYPE_GROUP))
+        return false;
+    }
+    return true;
+  }
+  if ((f->mode & CPAY_MODE_PACKED) && cpay__type_packable(f->type)) {
+    size_t per = cpay__type_wire_type(f->type) == CPAY_WT_VARINT ? CPAY_MAX_VARINT_LEN : esz;
+    if (f->type == CPAY_TYPE_BOOL) per = 1;
+    if (n > (SIZE_MAX - 2 * CPAY_MAX_VARINT_LEN) / per) {
+      return fail(e, CPAY_ERR_TOO_LARGE, "array too large", f->number, name);
+    }
+    if (!reserve(e, n * per + 2 * CPAY_MAX_VARINT_LEN)) return false;
+    size_t mark = used(e);
+    for (size_t i = n; i-- > 0;) scalar_unchecked(e, f->type, data + i * esz);
+    varint_unchecked(e, used(e) - mark);
+    varint_unchecked(e, ((uint64_t)f->number << 3) | CPAY_WT_LEN);
+    return true;
+  }
+  for (size_t i = n; i-- > 0;) {
+    if (!put_value(e, f->type, data + i * esz, f->number)) return false;
+  }
+  return true;
+}
+
+// Writes field `f` of `msg` (storage at `base`). `force` writes implicit-
+// presence zero values too (extensions).
+static bool encode_field(enc *e, const void *msg, const void *base, const cpay_field *f,
+                         const cpay_sub *subs, const char *name, int depth, bool force) {
+  const void *src = (const char *)base + f->offset;
+  switch (f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      return encode_array(e, src, f, subs, name, depth);
+    case CPAY_MODE_MAP:
+      return encode_map(e, *(const cpay_map *const *)src, subs[f->sub].msg, f->number, name,
+                        depth);
+    default:
+      break;
+  }
+  if (f->presence > 0 && !cpay__type_is_msg(f->type)) {
+    // (A message's presence is its pointer, even for a required one that
+    // also has a presence bit.)
+    if (!cpay__has(msg, (uint32_t)f->presence - 1)) return true;
+  } else if (f->presence < 0) {
+    if (*(const uint32_t *)((const char *)msg - f->presence) != f->number) return true;
+  } else if (!force && !cpay__type_is_msg(f->type) && is_zero(f->type, src)) {
+    return true;
+  }
+  if (cpay__type_is_msg(f->type)) {
+    const void *sub = *(void *const *)src;
+    if (!sub) return true;
+    return encode_sub(e, sub, subs[f->sub].msg, f->number, name, depth,
+                      f->type == CPAY_TYPE_GROUP);
+  }
+  return put_value(e, f->type, src, f->number);
+}
+
+static bool encode_ext(enc *e, const void *msg, const cpay__ext_entry *x,
+                       const cpay_msg_table *t, int depth) {
+  const cpay_ext *ext = x->ext;
+  if ((t->flags & CPAY_MSG_MESSAGE_SET) && ext->field.type == CPAY_TYPE_MESSAGE &&
+      (ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+    // Message-set item: group 1 { type_id = 2; message = 3 }.
+    if (!x->val.value.msg) return true;
+    if (!put_tag(e, 1, CPAY_WT_EGROUP)) return false;
+    if (!encode_sub(e, x->val.value.msg, ext->sub.msg, 3, ext->full_name, depth, false)) {
+      return false;
+    }
+    if (!put_varint(e, ext->field.number)) return false;
+    if (!put_tag(e, 2, CPAY_WT_VARINT)) return false;
+    return put_tag(e, 1, CPAY_WT_SGROUP);
+  }
+  cpay_field ef = ext->field;
+  ef.offset = 0;
+  ef.presence = 0;
+  ef.sub = 0;
+  return encode_field(e, msg, &x->val, &ef, &ext->sub, ext->full_name, depth, true);
+}
+
+// A quick test, inlined into the field loop, for the common case of a field
+// with nothing to write (most fields of most messages).
+static inline bool field_absent(const void *msg, const cpay_field *f) {
+  const char *src = (const char *)msg + f->offset;
+  if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
+    if (f->presence == 0) {
+      // Implicit presence, or a message (present when non-NULL).
+      if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
+        return ((const cpay_str *)src)->size == 0;
+      }
+      if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
+      return is_zero(f->type, src);
+    }
+    if (f->presence < 0) {
+      return *(const uint32_t *)((const char *)msg - f->presence) != f->number;
+    }
+    if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
+    return !cpay__has(msg, (uint32_t)f->presence - 1);
+  }
+  if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) return ((const cpay_array *)src)->size == 0;
+  return *(const cpay_map *const *)src == NULL;
+}
+
+static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth) {
+  if (t->required_count && !(e->flags & CPAY_ENCODE_ALLOW_PARTIAL)) {
+    int missing = cpay__msg_missing_required(msg, t);
+    if (missing >= 0) {
+      for (uint32_t i = 0; i < t->field_count; i++) {
+        if (t->fields[i].presence == missing + 1) {
+          char what[128];
+          snprintf(what, sizeof(what), "missing required field of %s",
+                   t->full_name ? t->full_name : "?");
+          return fail(e, CPAY_ERR_REQUIRED, what, t->fields[i].number,
+                      t->field_names ? t->field_names[i] : "?");
+        }
+      }
+      return fail(e, CPAY_ERR_REQUIRED, "missing required field", 0, NULL);
+    }
+  }
+  const cpay_msg_internal *in = cpay__msg_internal(msg);
+  uint32_t j = 0;
+  if (in) {
+    if (in->unknown_size && !(e->flags & CPAY_ENCODE_SKIP_UNKNOWN)) {
+      if (!put_bytes(e, in->unknown, in->unknown_size)) return false;
+    }
+    j = in->ext_count;
+  }
+  uint32_t i = t->field_count;
+  if (j == 0) {
+    // No extensions: the plain loop.
+    const char *const *names = t->field_names;
+    while (i-- > 0) {
+      const cpay_field *f = &t->fields[i];
+      if (CPAY_LIKELY(field_absent(msg, f))) continue;
+      if (!encode_field(e, msg, msg, f, t->subs, names ? names[i] : NULL, depth, false)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  while (i > 0 || j > 0) {
+    if (j > 0 && (i == 0 || in->exts[j - 1].ext->field.number > t->fields[i - 1].number)) {
+      j--;
+      if (!encode_ext(e, msg, &in->exts[j], t, depth)) return false;
+    } else {
+      i--;
+      const cpay_field *f = &t->fields[i];
+      if (field_absent(msg, f)) continue;
+      if (!encode_field(e, msg, msg, f, t->subs, t->field_names ? t->field_names[i] : NULL,
+                        depth, false))
+        return false;
+    }
+  }
+  return true;
+}
+
+cpay_code cpay_encode(const void *msg, const cpay_msg_table *t, cpay_arena *a,
+                      const cpay_encode_opts *opts, cpay_bytes *out, cpay_status *st) {
+  if (out) *out = (cpay_bytes){NULL, 0};
+  if (!msg || !t || !a || !out) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_encode: NULL argument");
+  }
+  uint8_t empty[1];
+  enc e = {
+      .buf = empty,
+      .ptr = empty,
+      .limit = empty,
+      .arena = a,
+      .st = st,
+      .flags = opts ? opts->flags : 0,
+      .max_depth = opts && opts->max_depth > 0 ? opts->max_depth : CPAY_DEFAULT_MAX_DEPTH,
+      .code = CPAY_OK,
+  };
+  if (!encode_msg(&e, msg, t, 0)) return e.code;
+  out->size = used(&e);
+  out->data = out->size ? e.ptr : NULL;
+  return CPAY_OK;
+}

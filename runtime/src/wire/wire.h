@@ -1,0 +1,177 @@
+// Wire-format helpers shared by the decoder and encoder: wire types, varint
+// and zigzag coding, per-type storage sizes, UTF-8 validation.
+#ifndef CPAY_WIRE_WIRE_H_
+#define CPAY_WIRE_WIRE_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpay/gencode.h"
+
+enum {
+  CPAY_WT_VARINT = 0,
+  CPAY_WT_FIXED64 = 1,
+  CPAY_WT_LEN = 2,
+  CPAY_WT_SGROUP = 3,
+  CPAY_WT_EGROUP = 4,
+  CPAY_WT_FIXED32 = 5,
+};
+
+#define CPAY_MAX_FIELD_NUMBER ((1u << 29) - 1)
+#define CPAY_MAX_VARINT_LEN 10
+
+// The wire type a field of `type` uses when not packed.
+static inline int cpay__type_wire_type(uint8_t type) {
+  static const int8_t wt[19] = {
+      -1,
+      CPAY_WT_FIXED64,  // double
+      CPAY_WT_FIXED32,  // float
+      CPAY_WT_VARINT,   // int64
+      CPAY_WT_VARINT,   // uint64
+      CPAY_WT_VARINT,   // int32
+      CPAY_WT_FIXED64,  // fixed64
+      CPAY_WT_FIXED32,  // fixed32
+      CPAY_WT_VARINT,   // bool
+      CPAY_WT_LEN,      // string
+      CPAY_WT_SGROUP,   // group
+      CPAY_WT_LEN,      // message
+      CPAY_WT_LEN,      // bytes
+      CPAY_WT_VARINT,   // uint32
+      CPAY_WT_VARINT,   // enum
+      CPAY_WT_FIXED32,  // sfixed32
+      CPAY_WT_FIXED64,  // sfixed64
+      CPAY_WT_VARINT,   // sint32
+      CPAY_WT_VARINT,   // sint64
+  };
+  return type < 19 ? wt[type] : -1;
+}
+
+// Bytes one value of `type` occupies in a message struct or array.
+static inline size_t cpay__type_size(uint8_t type) {
+  switch (type) {
+    case CPAY_TYPE_DOUBLE:
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      return 8;
+    case CPAY_TYPE_FLOAT:
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+    case CPAY_TYPE_ENUM:
+    case CPAY_TYPE_SFIXED32:
+    case CPAY_TYPE_SINT32:
+      return 4;
+    case CPAY_TYPE_BOOL:
+      return 1;
+    case CPAY_TYPE_STRING:
+      return sizeof(cpay_str);
+    case CPAY_TYPE_BYTES:
+      return sizeof(cpay_bytes);
+    case CPAY_TYPE_MESSAGE:
+    case CPAY_TYPE_GROUP:
+      return sizeof(void *);
+    default:
+      return 0;
+  }
+}
+
+// The same for scalar types only, from a table (no branches).
+static inline size_t cpay__type_size_fast(uint8_t type) {
+  static const uint8_t sizes[19] = {0, 8, 4, 8, 8, 4, 8, 4, 1, 0, 0, 0, 0, 4, 4, 4, 8, 4, 8};
+  return type < 19 ? sizes[type] : 0;
+}
+
+static inline bool cpay__type_is_msg(uint8_t type) {
+  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
+}
+
+// Scalars that may be packed: everything but strings, bytes and messages.
+static inline bool cpay__type_packable(uint8_t type) {
+  int wt = cpay__type_wire_type(type);
+  return wt == CPAY_WT_VARINT || wt == CPAY_WT_FIXED32 || wt == CPAY_WT_FIXED64;
+}
+
+static inline uint64_t cpay__zigzag_enc64(int64_t v) {
+  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline uint32_t cpay__zigzag_enc32(int32_t v) {
+  return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+}
+static inline int64_t cpay__zigzag_dec64(uint64_t v) {
+  return (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+}
+static inline int32_t cpay__zigzag_dec32(uint32_t v) {
+  return (int32_t)((v >> 1) ^ (~(v & 1) + 1));
+}
+
+static inline size_t cpay__varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+// Writes `v` at `p` (room for 10 bytes needed); returns the bytes written.
+static inline size_t cpay__varint_put(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+// Reads a varint in [p, end). Returns the position after it, or NULL when it
+// is truncated or longer than 10 bytes (cpay__varint_error tells which).
+// One- and two-byte varints, the vast majority, take the inline path.
+const uint8_t *cpay__varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *out);
+
+static inline const uint8_t *cpay__varint_get(const uint8_t *p, const uint8_t *end,
+                                              uint64_t *out) {
+  if (CPAY_LIKELY(end - p >= 2)) {
+    if (CPAY_LIKELY(p[0] < 0x80)) {
+      *out = p[0];
+      return p + 1;
+    }
+    if (p[1] < 0x80) {
+      *out = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
+      return p + 2;
+    }
+  }
+  return cpay__varint_get_slow(p, end, out);
+}
+
+// True when the varint at p is truncated (else it is overlong).
+bool cpay__varint_truncated(const uint8_t *p, const uint8_t *end);
+
+static inline uint32_t cpay__load32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+         ((uint32_t)p[3] << 24);
+}
+static inline uint64_t cpay__load64(const uint8_t *p) {
+  return (uint64_t)cpay__load32(p) | ((uint64_t)cpay__load32(p + 4) << 32);
+}
+static inline void cpay__store32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+static inline void cpay__store64(uint8_t *p, uint64_t v) {
+  cpay__store32(p, (uint32_t)v);
+  cpay__store32(p + 4, (uint32_t)(v >> 32));
+}
+
+// True when [p, p + n) is valid UTF-8 (no overlongs, surrogates or values
+// above U+10FFFF).
+bool cpay__utf8_valid(const char *p, size_t n);
+
+#endif  // CPAY_WIRE_WIRE_H_
