@@ -296,6 +296,7 @@ static const uint8_t *decode_packed(dec *d, const uint8_t *p, const uint8_t *end
   p = read_len(d, p, end, f->number, name, &len);
   if (!p) return NULL;
   const uint8_t *pe = p + len;
+  if (len == 0) return pe;  // an empty packed run adds nothing (and arr may have no storage yet)
   size_t esz = cpay__type_size(f->type);
   int wt = cpay__type_wire_type(f->type);
   if (wt != CPAY_WT_VARINT) {
