@@ -227,6 +227,18 @@ START_TEST(test_decode_packed_bad_length) {
 }
 END_TEST
 
+// Regression (found by fuzz_decode): an empty packed run on a field with no
+// storage yet must add nothing and touch no pointer.
+START_TEST(test_decode_empty_packed) {
+  wbuf w = {.n = 0};
+  w_lenbytes(&w, 31, "", 0);  // varint elements
+  w_lenbytes(&w, 33, "", 0);  // fixed32 elements
+  test_T3 *m = t3(&w, CPAY_OK);
+  ck_assert_uint_eq(m->r_i32.size, 0);
+  ck_assert_uint_eq(m->r_fx32.size, 0);
+}
+END_TEST
+
 START_TEST(test_decode_oneof) {
   wbuf w = {.n = 0};
   w_vfield(&w, 51, 7);
@@ -838,6 +850,7 @@ Suite *decode_suite(void) {
   tcase_add_test(tc, test_decode_packed_and_unpacked_accepted);
   tcase_add_test(tc, test_decode_large_packed_grows);
   tcase_add_test(tc, test_decode_packed_bad_length);
+  tcase_add_test(tc, test_decode_empty_packed);
   tcase_add_test(tc, test_decode_oneof);
   tcase_add_test(tc, test_decode_maps);
   tcase_add_test(tc, test_decode_map_bad_utf8_key);
