@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "breaking/breaking.h"
 #include "cpay/port.h"
 #include "framework/params.h"
 #include "framework/plugin.h"
@@ -21,6 +22,8 @@ static const char kUsage[] =
     "  api_macro=IDENT  put IDENT before every extern declaration in the headers\n"
     "                   (e.g. a macro expanding to __declspec(dllexport) or a\n"
     "                   visibility attribute, for shared libraries)\n"
+    "  breaking_lock=FILE  fail if the files break the history recorded in FILE,\n"
+    "                   a cpay-breaking lock file (see docs/breaking.md)\n"
     "\n"
     "Options:\n"
     "  --version        print the version and exit\n"
@@ -28,8 +31,10 @@ static const char kUsage[] =
 
 static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
   cpg_options opts = {NULL};
+  char *breaking_lock = NULL;
   const cpf_param_spec specs[] = {
       {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
+      {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "cpay-breaking lock file to check against"},
   };
   char *err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
   if (err) {
@@ -37,6 +42,13 @@ static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
     cpf_diag_plain(diag, msg);
     free(msg);
     free(err);
+    free(opts.api_macro);
+    free(breaking_lock);
+    return;
+  }
+  bool compatible = breaking_lock == NULL || brk_check_lock(pool, breaking_lock, diag);
+  free(breaking_lock);
+  if (!compatible) {
     free(opts.api_macro);
     return;
   }

@@ -1,0 +1,151 @@
+// cpay-breaking's engine: schema snapshots, the lock file, the rule table and
+// the comparison. Used by the cpay-breaking executable and by protoc-gen-cpay's
+// `breaking_lock=` parameter.
+//
+// Every input (a schema loaded into a cpm_pool, or a lock file) becomes a
+// snapshot: a flat, sorted list of blocks (files, messages, enums, extension
+// sets, services), each with its items (fields, enum values, extensions, RPCs)
+// described by plain strings. A schema snapshot has only live entries and
+// source positions; a lock snapshot also keeps deleted entries and has no
+// positions. One comparison, old snapshot against new snapshot, serves both
+// the pairwise check (--against) and the history check (--lock): an entry the
+// old side marks deleted is history, and reusing its number or name with a
+// different meaning is a finding.
+#ifndef CPAY_PLUGIN_BREAKING_BREAKING_H_
+#define CPAY_PLUGIN_BREAKING_BREAKING_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framework/buf.h"
+#include "framework/diag.h"
+#include "model.h"
+
+// ---- snapshots ----------------------------------------------------------
+
+typedef enum brk_kind {
+  BRK_FILE = 0,
+  BRK_MESSAGE = 1,
+  BRK_ENUM = 2,
+  BRK_EXTEND = 3,  // the extensions of one extendee, named by the extendee
+  BRK_SERVICE = 4,
+} brk_kind;
+
+// A field, enum value, extension or RPC. Strings are owned by the snapshot.
+typedef struct brk_item {
+  int32_t number;       // fields, values, extensions; 0 for RPCs
+  const char *name;     // field/value/RPC name; an extension's full name
+  const char *type;     // fields, extensions: "int32", ".pkg.Msg", "enum:.pkg.E",
+                        // "group:.pkg.G", "map<string,.pkg.V>"; RPCs: input type
+  const char *label;    // "optional", "implicit", "required", "repeated"; RPCs:
+                        // "unary", "client_streaming", "server_streaming", "bidi_streaming"
+  const char *json;     // fields: JSON name
+  const char *oneof;    // fields: the real oneof they belong to, or NULL
+  const char *output;   // RPCs: output type
+  const char *def;      // fields: the default as descriptor.proto writes it, or NULL
+  bool packed;
+  bool deleted;         // lock only: no longer in the latest recorded version
+  const char *file;     // virtual path of the declaring file
+  int line, col;        // 0 when unknown (lock)
+} brk_item;
+
+typedef struct brk_block {
+  brk_kind kind;
+  const char *name;  // full name without leading dot; a file's path for BRK_FILE
+  const char *file;  // declaring file (BRK_EXTEND: NULL)
+  bool deleted;      // lock only
+  int line, col;
+  // BRK_FILE
+  const char *package;
+  int syntax;  // 2 or 3
+  // BRK_MESSAGE / BRK_ENUM
+  cpm_range *reserved;
+  size_t reserved_count;
+  const char **reserved_names;
+  size_t reserved_name_count;
+  cpm_range *ext_ranges;  // messages
+  size_t ext_range_count;
+  bool message_set;       // messages
+  bool closed;            // enums
+  brk_item *items;        // sorted by number, then name
+  size_t item_count;
+} brk_block;
+
+typedef struct brk_snap {
+  brk_block *blocks;  // sorted by kind, then name
+  size_t block_count;
+  const char *prefix;  // prepended (with '/') to file names in findings; "" for none
+  bool is_lock;
+  // Ownership: every string and array above.
+  void **owned;
+  size_t owned_count, owned_cap;
+} brk_snap;
+
+// The snapshot of pool->to_generate. `prefix` is shown before file names.
+brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix);
+// Parses a lock file. NULL with *err (malloc'd) when it is malformed.
+brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err);
+// The lock text for `snap` (deterministic; malloc'd).
+char *brk_lock_format(const brk_snap *snap);
+// The history after recording `cur` on top of `lock` (NULL: a new lock): every
+// entry of `lock` is kept, those absent from `cur` marked deleted.
+brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur);
+void brk_snap_free(brk_snap *snap);
+
+const brk_block *brk_snap_find(const brk_snap *snap, brk_kind kind, const char *name);
+
+// ---- rules and findings -------------------------------------------------
+
+typedef enum brk_category {
+  BRK_CAT_WIRE = 0,       // breaks binary readers and gRPC clients
+  BRK_CAT_WIRE_JSON = 1,  // also breaks JSON (and text format) readers
+  BRK_CAT_ALL = 2,        // also breaks source code using the generated API
+} brk_category;
+
+typedef struct brk_rule {
+  const char *id;
+  brk_category category;
+  bool note;  // informational: a compatible change, never fails the check
+  const char *summary;
+} brk_rule;
+
+extern const brk_rule brk_rules[];
+extern const size_t brk_rule_count;
+const char *brk_category_name(brk_category c);
+
+typedef struct brk_finding {
+  const brk_rule *rule;
+  char *file;  // display path
+  int line, col;
+  char *message;
+  char *fix;      // NULL or a suggestion (e.g. the `reserved` lines to add)
+  char *subject;  // what the finding is about; (rule, subject) is unique
+} brk_finding;
+
+typedef struct brk_findings {
+  brk_finding *v;
+  size_t count, cap;
+} brk_findings;
+
+// Compares `cur` (a schema) with `old` (a schema or a lock) and appends the
+// findings of rules in `max_cat` and below, skipping any (rule, subject)
+// already present.
+void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat,
+                 brk_findings *out);
+// Sorts by file, line, column, rule.
+void brk_findings_sort(brk_findings *f);
+size_t brk_findings_errors(const brk_findings *f);
+void brk_findings_free(brk_findings *f);
+
+typedef enum brk_format { BRK_FMT_TEXT, BRK_FMT_JSON, BRK_FMT_GITHUB } brk_format;
+void brk_findings_print(const brk_findings *f, brk_format fmt, cpf_buf *out);
+
+// ---- inside protoc-gen-cpay ---------------------------------------------
+
+// The breaking_lock= parameter: checks pool->to_generate against the lock at
+// `lock_path` (all rules) and adds each breaking change to `diag` as
+// `file.proto:line:col: [RULE_ID] message`. Returns true when compatible.
+bool brk_check_lock(const cpm_pool *pool, const char *lock_path, cpf_diag *diag);
+
+#endif  // CPAY_PLUGIN_BREAKING_BREAKING_H_

@@ -1,0 +1,1008 @@
+// The comparison of two snapshots (see breaking.h). The old side is a schema
+// (--against) or a lock (--lock); the new side is always a schema. Entries the
+// old side marks deleted are history: a new entry that gives their number or
+// name another meaning is a reuse.
+#include "breaking/breaking.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ctx {
+  const brk_snap *old, *cur;
+  brk_category max;
+  brk_findings *out;
+  // Package renames (FILE_PACKAGE_CHANGED): names on the old side are mapped
+  // to the new package before they are compared.
+  const char *pkg_from[32];
+  const char *pkg_to[32];
+  size_t npkg;
+  // Strings made for messages, freed at the end of brk_compare.
+  char **tmp;
+  size_t tmp_count;
+} ctx;
+
+typedef enum compat { SAME, COMPAT, COMPAT_JSON, INCOMPAT } compat;
+
+static const brk_rule *rule(const char *id) {
+  for (size_t i = 0; i < brk_rule_count; i++) {
+    if (strcmp(brk_rules[i].id, id) == 0) return &brk_rules[i];
+  }
+  abort();  // a rule ID missing from the table is a programming error
+}
+
+static char *display(const char *prefix, const char *file) {
+  if (prefix == NULL || *prefix == '\0') return cpf_xstrdup(file ? file : "<unknown>");
+  return cpf_xasprintf("%s/%s", prefix, file ? file : "<unknown>");
+}
+
+typedef struct where {
+  const char *prefix;
+  const char *file;
+  int line, col;
+} where;
+
+static where at_cur_item(const ctx *c, const brk_item *it) {
+  where w = {c->cur->prefix, it->file, it->line, it->col};
+  return w;
+}
+
+static where at_cur_block(const ctx *c, const brk_block *b) {
+  where w = {c->cur->prefix, b->file, b->line, b->col};
+  return w;
+}
+
+// Where a deleted element was: its old position, or (a lock keeps none) the
+// new declaration of its parent, where the fix goes, or the old file.
+static where at_old(const ctx *c, const char *file, int line, int col, const brk_block *cur_parent) {
+  if (!c->old->is_lock && line > 0) {
+    where w = {c->old->prefix, file, line, col};
+    return w;
+  }
+  if (cur_parent) return at_cur_block(c, cur_parent);
+  where w = {c->old->is_lock ? c->cur->prefix : c->old->prefix, file, 0, 0};
+  return w;
+}
+
+static void report(ctx *c, const char *id, where w, const char *subject, char *fix,
+                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+// Takes ownership of `fix`.
+static void report(ctx *c, const char *id, where w, const char *subject, char *fix,
+                   const char *fmt, ...) {
+  const brk_rule *r = rule(id);
+  if (r->category > c->max) goto out_free_fix;
+  for (size_t i = 0; i < c->out->count; i++) {
+    if (c->out->v[i].rule == r && strcmp(c->out->v[i].subject, subject) == 0) goto out_free_fix;
+  }
+  if (c->out->count == c->out->cap) {
+    c->out->cap = c->out->cap ? c->out->cap * 2 : 16;
+    c->out->v = cpf_xrealloc(c->out->v, c->out->cap * sizeof(*c->out->v));
+  }
+  brk_finding *f = &c->out->v[c->out->count++];
+  f->rule = r;
+  f->file = display(w.prefix, w.file);
+  f->line = w.line;
+  f->col = w.col;
+  cpf_buf msg = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  cpf_buf_vprintf(&msg, fmt, ap);
+  va_end(ap);
+  f->message = cpf_buf_take(&msg);
+  f->fix = fix;
+  f->subject = cpf_xstrdup(subject);
+  return;
+out_free_fix:
+  free(fix);
+}
+
+// ---- names and types ----------------------------------------------------
+
+// A type string as a reader of .proto files writes it: ".pkg.M" is
+// "pkg.M", "enum:.pkg.E" is "pkg.E (enum)", "map<string,.pkg.V>" is
+// "map<string, pkg.V>". Owned by the context.
+static const char *pt(ctx *c, const char *t) {
+  cpf_buf b = {0};
+  const char *p = t;
+  if (strncmp(p, "enum:", 5) == 0) p += 5;
+  if (strncmp(p, "group:", 6) == 0) {
+    cpf_buf_puts(&b, "group ");
+    p += 6;
+  }
+  for (; *p; p++) {
+    if (*p == '.' && (p == t || p[-1] == ':' || p[-1] == '<' || p[-1] == ',' || p[-1] == ' ')) {
+      continue;
+    }
+    if (strncmp(p, "enum:", 5) == 0) {
+      p += 4;
+      continue;
+    }
+    cpf_buf_append(&b, p, 1);
+    if (*p == ',') cpf_buf_puts(&b, " ");
+  }
+  char *r = b.data ? cpf_buf_take(&b) : cpf_xstrdup("");
+  c->tmp = cpf_xrealloc(c->tmp, (c->tmp_count + 1) * sizeof *c->tmp);
+  c->tmp[c->tmp_count++] = r;
+  return r;
+}
+
+// `name` (a full name, with or without a leading dot, or a type string) with
+// old packages replaced by new ones. Malloc'd.
+static char *map_name(const ctx *c, const char *name) {
+  if (name == NULL) return NULL;
+  char *s = cpf_xstrdup(name);
+  for (size_t i = 0; i < c->npkg; i++) {
+    size_t fl = strlen(c->pkg_from[i]);
+    cpf_buf b = {0};
+    const char *p = s;
+    while (*p) {
+      // A name starts the string or follows ':', '<' or ',', with or
+      // without its leading dot.
+      const char *q = (p > s && p[-1] == '.') ? p - 1 : p;
+      bool boundary = q == s || q[-1] == ':' || q[-1] == '<' || q[-1] == ',';
+      if (boundary && strncmp(p, c->pkg_from[i], fl) == 0 && p[fl] == '.') {
+        cpf_buf_puts(&b, c->pkg_to[i]);
+        p += fl;
+      } else {
+        cpf_buf_append(&b, p, 1);
+        p++;
+      }
+    }
+    free(s);
+    s = b.data ? cpf_buf_take(&b) : cpf_xstrdup("");
+  }
+  return s;
+}
+
+static bool same(const char *a, const char *b) {
+  if (a == NULL || b == NULL) return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static bool live(const brk_block *b, const brk_item *it) { return !b->deleted && !it->deleted; }
+
+static bool in_ranges(const cpm_range *r, size_t n, int32_t num) {
+  for (size_t i = 0; i < n; i++) {
+    if (num >= r[i].start && num <= r[i].end) return true;
+  }
+  return false;
+}
+
+static bool covered(const cpm_range *r, size_t n, cpm_range want) {
+  int64_t pos = want.start;
+  bool progress = true;
+  while (progress && pos <= want.end) {
+    progress = false;
+    for (size_t i = 0; i < n; i++) {
+      if (r[i].start <= pos && r[i].end >= pos) {
+        pos = (int64_t)r[i].end + 1;
+        progress = true;
+      }
+    }
+  }
+  return pos > want.end;
+}
+
+static bool has_name(const char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(names[i], name) == 0) return true;
+  }
+  return false;
+}
+
+static char *range_text(cpm_range r) {
+  if (r.start == r.end) return cpf_xasprintf("%d", (int)r.start);
+  if (r.end == 536870911) return cpf_xasprintf("%d to max", (int)r.start);
+  return cpf_xasprintf("%d to %d", (int)r.start, (int)r.end);
+}
+
+static bool is_msg_type(const char *t) { return t[0] == '.'; }
+static bool is_enum_type(const char *t) { return strncmp(t, "enum:", 5) == 0; }
+static bool is_map_type(const char *t) { return strncmp(t, "map<", 4) == 0; }
+static bool is_group_type(const char *t) { return strncmp(t, "group:", 6) == 0; }
+
+// Wire-compatible groups (protobuf's "Updating A Message Type").
+static int wire_group(const char *t) {
+  static const struct {
+    const char *name;
+    int group;
+  } groups[] = {
+      {"int32", 1}, {"int64", 1}, {"uint32", 1}, {"uint64", 1}, {"bool", 1},
+      {"sint32", 2}, {"sint64", 2}, {"fixed32", 3}, {"sfixed32", 3},
+      {"fixed64", 4}, {"sfixed64", 4}, {"string", 5}, {"bytes", 5},
+  };
+  if (is_enum_type(t)) return 1;
+  if (is_msg_type(t)) return 5;
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+    if (strcmp(groups[i].name, t) == 0) return groups[i].group;
+  }
+  return 0;
+}
+
+static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int depth);
+
+static bool eq_enum(const ctx *c, const char *old_t, const char *new_t) {
+  const brk_block *a = brk_snap_find(c->old, BRK_ENUM, old_t + 6);  // "enum:."
+  const brk_block *b = brk_snap_find(c->cur, BRK_ENUM, new_t + 6);
+  if (!a || !b) return false;
+  size_t na = 0;
+  for (size_t i = 0; i < a->item_count; i++) {
+    if (!live(a, &a->items[i])) continue;
+    na++;
+    bool found = false;
+    for (size_t k = 0; k < b->item_count; k++) {
+      found |= b->items[k].number == a->items[i].number && same(b->items[k].name, a->items[i].name);
+    }
+    if (!found) return false;
+  }
+  return na == b->item_count;
+}
+
+// Compares a field type before (old, not yet mapped) and after.
+static compat classify(const ctx *c, const char *old_t, const char *new_t) {
+  char *m = map_name(c, old_t);
+  compat r;
+  if (strcmp(m, new_t) == 0) {
+    r = SAME;
+  } else if (is_msg_type(old_t) && is_msg_type(new_t)) {
+    r = eq_message(c, old_t, new_t, 0) ? COMPAT : INCOMPAT;
+  } else if (is_group_type(old_t) || is_group_type(new_t) || is_map_type(old_t) ||
+             is_map_type(new_t)) {
+    r = INCOMPAT;
+  } else if (is_enum_type(old_t) && is_enum_type(new_t)) {
+    r = eq_enum(c, old_t, new_t) ? COMPAT : COMPAT_JSON;
+  } else {
+    int ga = wire_group(old_t), gb = wire_group(new_t);
+    if (ga == 0 || ga != gb || (is_msg_type(old_t) && strcmp(new_t, "bytes") != 0) ||
+        (is_msg_type(new_t) && strcmp(old_t, "bytes") != 0)) {
+      r = INCOMPAT;
+    } else if (ga == 5 || is_enum_type(old_t) || is_enum_type(new_t) ||
+               strcmp(old_t, "bool") == 0 || strcmp(new_t, "bool") == 0) {
+      // base64 vs text, names vs numbers, true vs 1: the JSON form differs.
+      r = COMPAT_JSON;
+    } else {
+      r = COMPAT;
+    }
+  }
+  free(m);
+  return r;
+}
+
+// Two message types are equivalent when their fields have the same numbers,
+// labels and (equivalent) types: a renamed message.
+static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int depth) {
+  const brk_block *a = brk_snap_find(c->old, BRK_MESSAGE, old_t + 1);
+  const brk_block *b = brk_snap_find(c->cur, BRK_MESSAGE, new_t + 1);
+  if (!a || !b || depth > 8) return false;
+  size_t k = 0;
+  for (size_t i = 0; i < a->item_count; i++) {
+    const brk_item *x = &a->items[i];
+    if (!live(a, x)) continue;
+    if (k >= b->item_count) return false;
+    const brk_item *y = &b->items[k++];
+    if (x->number != y->number || !same(x->label, y->label)) return false;
+    char *m = map_name(c, x->type);
+    bool ok = strcmp(m, y->type) == 0 ||
+              (is_msg_type(x->type) && is_msg_type(y->type) && eq_message(c, x->type, y->type, depth + 1));
+    free(m);
+    if (!ok) return false;
+  }
+  return k == b->item_count;
+}
+
+// "map<K,V>" into K and V (malloc'd).
+static void split_map(const char *t, char **k, char **v) {
+  const char *comma = strchr(t, ',');
+  *k = cpf_xasprintf("%.*s", (int)(comma - (t + 4)), t + 4);
+  *v = cpf_xasprintf("%.*s", (int)(strlen(comma + 1) - 1), comma + 1);
+}
+
+static bool is_length_delimited(const char *t) {
+  return is_msg_type(t) || strcmp(t, "string") == 0 || strcmp(t, "bytes") == 0;
+}
+
+// The next number no field, reserved range or extension range has ever used.
+static int32_t next_free(const brk_block *ob, const brk_block *nb) {
+  int32_t n = 0;
+  const brk_block *bs[2] = {ob, nb};
+  for (int s = 0; s < 2; s++) {
+    const brk_block *b = bs[s];
+    if (!b) continue;
+    for (size_t i = 0; i < b->item_count; i++) n = b->items[i].number > n ? b->items[i].number : n;
+    for (size_t i = 0; i < b->reserved_count; i++) {
+      if (b->reserved[i].end < 536870911 && b->reserved[i].end > n) n = b->reserved[i].end;
+    }
+  }
+  n++;
+  if (n >= 19000 && n <= 19999) n = 20000;
+  while (nb && in_ranges(nb->ext_ranges, nb->ext_range_count, n)) n++;
+  return n;
+}
+
+static const char *pt(ctx *c, const char *t);
+
+static char *describe(ctx *c, const brk_item *it) {
+  return cpf_xasprintf("%s %s %s", it->label, pt(c, it->type), it->name);
+}
+
+// ---- messages and fields ------------------------------------------------
+
+static void type_change(ctx *c, const char *rule_id, const char *what, where w, const char *subj,
+                        const char *old_t, const char *new_t) {
+  compat k = classify(c, old_t, new_t);
+  if (k == SAME) return;
+  if (k == INCOMPAT) {
+    report(c, rule_id, w, subj, NULL, "%s changed type from %s to %s, which is not wire-compatible",
+           what, pt(c, old_t), pt(c, new_t));
+    return;
+  }
+  char *nsubj = cpf_xasprintf("%s:%s", subj, rule_id);
+  const char *detail;
+  bool o64 = strstr(old_t, "64") != NULL, n64 = strstr(new_t, "64") != NULL;
+  if (is_msg_type(old_t) && is_msg_type(new_t)) {
+    detail = "the message was renamed, its fields are the same";
+  } else if (is_enum_type(old_t) || is_enum_type(new_t)) {
+    detail = "enum values travel as their numbers";
+  } else if (wire_group(new_t) == 5) {
+    detail = "string readers need valid UTF-8, message readers a valid encoding";
+  } else if (strcmp(old_t, "bool") == 0 || strcmp(new_t, "bool") == 0) {
+    detail = "bool readers see every non-zero value as true";
+  } else if (o64 != n64) {
+    detail = "readers of the narrower type truncate larger values";
+  } else {
+    detail = "values are reinterpreted with the other signedness";
+  }
+  report(c, "FIELD_TYPE_WIRE_COMPATIBLE", w, nsubj, NULL,
+         "%s changed type from %s to %s: wire-compatible (%s)", what, pt(c, old_t), pt(c, new_t),
+         detail);
+  free(nsubj);
+  if (k == COMPAT_JSON) {
+    report(c, "FIELD_JSON_TYPE_CHANGED", w, subj, NULL,
+           "%s changed type from %s to %s: wire-compatible, but its JSON encoding differs", what,
+           pt(c, old_t), pt(c, new_t));
+  }
+}
+
+static bool entry_matches(const ctx *c, const char *map_t, const char *msg_t, bool map_is_old) {
+  const brk_snap *ms = map_is_old ? c->cur : c->old;
+  const brk_block *e = brk_snap_find(ms, BRK_MESSAGE, msg_t + 1);
+  if (!e || e->item_count != 2) return false;
+  char *k, *v;
+  split_map(map_t, &k, &v);
+  char *mk = map_is_old ? map_name(c, k) : cpf_xstrdup(k);
+  char *mv = map_is_old ? map_name(c, v) : cpf_xstrdup(v);
+  bool ok = e->items[0].number == 1 && e->items[1].number == 2 && strcmp(e->items[0].type, mk) == 0 &&
+            strcmp(e->items[1].type, mv) == 0;
+  free(k);
+  free(v);
+  free(mk);
+  free(mv);
+  return ok;
+}
+
+static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, const brk_item *o,
+                          const brk_item *f) {
+  char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
+  char *what = cpf_xasprintf("field %d \"%s\" of message %s", (int)f->number, f->name, nb->name);
+  where w = at_cur_item(c, f);
+  if (!same(o->name, f->name)) {
+    report(c, "FIELD_RENAMED", w, subj, cpf_xasprintf("keep the name \"%s\" (JSON and text format use it)", o->name),
+           "field %d of message %s was renamed from \"%s\" to \"%s\"", (int)f->number, nb->name,
+           o->name, f->name);
+  } else if (o->json && f->json && !same(o->json, f->json)) {
+    report(c, "FIELD_JSON_NAME_CHANGED", w, subj, NULL, "%s changed its JSON name from \"%s\" to \"%s\"",
+           what, o->json, f->json);
+  }
+  if (is_map_type(o->type) && is_map_type(f->type)) {
+    char *ok_, *ov, *nk, *nv;
+    split_map(o->type, &ok_, &ov);
+    split_map(f->type, &nk, &nv);
+    char *kw = cpf_xasprintf("the key of map %s", what), *vw = cpf_xasprintf("the value of map %s", what);
+    char *ks = cpf_xasprintf("%s/key", subj), *vs = cpf_xasprintf("%s/value", subj);
+    type_change(c, "MAP_KEY_TYPE_CHANGED", kw, w, ks, ok_, nk);
+    type_change(c, "MAP_VALUE_TYPE_CHANGED", vw, w, vs, ov, nv);
+    free(ok_); free(ov); free(nk); free(nv); free(kw); free(vw); free(ks); free(vs);
+  } else if (is_map_type(o->type) != is_map_type(f->type)) {
+    bool map_old = is_map_type(o->type);
+    const char *map_t = map_old ? o->type : f->type, *other = map_old ? f->type : o->type;
+    if (is_msg_type(other) && same(o->label, f->label) && entry_matches(c, map_t, other, map_old)) {
+      report(c, "MAP_REPEATED_CHANGED", w, subj, NULL,
+             "%s changed from %s%s to %s%s: wire-compatible, but JSON writes a map as an "
+             "object and a repeated field as an array",
+             what, map_old ? "" : "repeated ", pt(c, o->type), map_old ? "repeated " : "",
+             pt(c, f->type));
+    } else {
+      report(c, "FIELD_TYPE_CHANGED", w, subj, NULL,
+             "%s changed type from %s to %s, which is not wire-compatible", what, pt(c, o->type),
+             pt(c, f->type));
+    }
+  } else {
+    type_change(c, "FIELD_TYPE_CHANGED", what, w, subj, o->type, f->type);
+  }
+  if (!same(o->label, f->label)) {
+    bool orep = strcmp(o->label, "repeated") == 0, nrep = strcmp(f->label, "repeated") == 0;
+    if (strcmp(o->label, "required") == 0 || strcmp(f->label, "required") == 0) {
+      report(c, "FIELD_REQUIRED_CHANGED", w, subj, NULL,
+             "%s changed from %s to %s: readers reject messages without a required field", what,
+             o->label, f->label);
+    } else if (orep != nrep) {
+      if (is_length_delimited(f->type) && is_length_delimited(o->type)) {
+        report(c, "FIELD_LABEL_JSON_CHANGED", w, subj, NULL,
+               "%s changed from %s to %s: wire-compatible (a singular reader keeps the last "
+               "element), but JSON writes one value as a scalar and the other as an array",
+               what, o->label, f->label);
+      } else {
+        report(c, "FIELD_LABEL_CHANGED", w, subj, NULL,
+               "%s changed from %s to %s: repeated scalars are packed, which singular readers "
+               "cannot parse",
+               what, o->label, f->label);
+      }
+    } else if (same(o->oneof, f->oneof)) {  // oneof moves are reported below
+      report(c, "FIELD_PRESENCE_CHANGED", w, subj, NULL,
+             "%s changed from %s to %s presence: has_ accessors change and zero values are %s", what,
+             strcmp(o->label, "optional") == 0 ? "explicit" : "implicit",
+             strcmp(f->label, "optional") == 0 ? "explicit" : "implicit",
+             strcmp(f->label, "optional") == 0 ? "now written" : "no longer written");
+    }
+  }
+  if (!same(o->oneof, f->oneof)) {
+    bool new_oneof = f->oneof != NULL;
+    size_t members = 0;
+    for (size_t i = 0; f->oneof && i < ob->item_count; i++) {
+      if (same(ob->items[i].oneof, f->oneof)) new_oneof = false;
+    }
+    for (size_t i = 0; f->oneof && i < nb->item_count; i++) members += same(nb->items[i].oneof, f->oneof);
+    if (o->oneof == NULL && new_oneof && members == 1) {
+      report(c, "FIELD_MOVED_INTO_NEW_ONEOF", w, subj, NULL,
+             "%s moved into the new oneof %s: safe, as it is its only member", what, f->oneof);
+    } else if (o->oneof == NULL) {
+      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
+             "%s moved into oneof %s: setting another member now clears it", what, f->oneof);
+    } else if (f->oneof == NULL) {
+      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
+             "%s moved out of oneof %s: readers may see several members set", what, o->oneof);
+    } else {
+      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL, "%s moved from oneof %s to oneof %s", what,
+             o->oneof, f->oneof);
+    }
+  }
+  if (o->packed != f->packed && strcmp(o->label, "repeated") == 0 && strcmp(f->label, "repeated") == 0) {
+    report(c, "FIELD_PACKED_CHANGED", w, subj, NULL,
+           "%s is now written %s: parsers accept both encodings", what,
+           f->packed ? "packed" : "unpacked");
+  }
+  if (!same(o->def, f->def)) {
+    bool quote = strcmp(f->type, "string") == 0 || strcmp(f->type, "bytes") == 0;
+    char *od = o->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", o->def) : cpf_xstrdup("none");
+    char *nd = f->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", f->def) : cpf_xstrdup("none");
+    report(c, "FIELD_DEFAULT_CHANGED", w, subj, NULL,
+           "%s changed its default from %s to %s: readers of unset fields see different values",
+           what, od, nd);
+    free(od);
+    free(nd);
+  }
+  free(subj);
+  free(what);
+}
+
+static const brk_item *find_number(const brk_block *b, int32_t n) {
+  for (size_t i = 0; b && i < b->item_count; i++) {
+    if (b->items[i].number == n && live(b, &b->items[i])) return &b->items[i];
+  }
+  return NULL;
+}
+
+static const brk_item *find_name(const brk_block *b, const char *name) {
+  for (size_t i = 0; b && i < b->item_count; i++) {
+    if (strcmp(b->items[i].name, name) == 0 && live(b, &b->items[i])) return &b->items[i];
+  }
+  return NULL;
+}
+
+static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
+  // Old fields: changed or deleted.
+  for (size_t i = 0; i < ob->item_count; i++) {
+    const brk_item *o = &ob->items[i];
+    if (!live(ob, o)) continue;
+    const brk_item *f = find_number(nb, o->number);
+    if (f) {
+      compare_field(c, ob, nb, o, f);
+      continue;
+    }
+    if (find_name(nb, o->name)) continue;  // renumbered: reported below
+    bool num_res = in_ranges(nb->reserved, nb->reserved_count, o->number);
+    bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
+    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
+    where w = at_old(c, o->file, o->line, o->col, nb);
+    if (!num_res) {
+      char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to message %s", (int)o->number, nb->name)
+                           : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to message %s",
+                                           (int)o->number, o->name, nb->name);
+      report(c, "FIELD_DELETED", w, subj, fix,
+             "field %d \"%s\" of message %s was deleted without reserving its number", (int)o->number,
+             o->name, nb->name);
+    } else if (!name_res) {
+      report(c, "FIELD_DELETED_NAME_NOT_RESERVED", w, subj,
+             cpf_xasprintf("add `reserved \"%s\";` to message %s", o->name, nb->name),
+             "field %d \"%s\" of message %s was deleted; its number is reserved but not its name",
+             (int)o->number, o->name, nb->name);
+    }
+    free(subj);
+  }
+  // Old oneofs that are gone.
+  for (size_t i = 0; i < ob->item_count; i++) {
+    const brk_item *o = &ob->items[i];
+    if (!live(ob, o) || !o->oneof) continue;
+    bool seen_before = false, still = false;
+    for (size_t k = 0; k < i; k++) seen_before |= live(ob, &ob->items[k]) && same(ob->items[k].oneof, o->oneof);
+    for (size_t k = 0; k < nb->item_count; k++) still |= same(nb->items[k].oneof, o->oneof);
+    if (seen_before || still) continue;
+    char *subj = cpf_xasprintf("%s/%s", nb->name, o->oneof);
+    report(c, "ONEOF_DELETED", at_cur_block(c, nb), subj, NULL, "oneof %s of message %s was deleted",
+           o->oneof, nb->name);
+    free(subj);
+  }
+  // New fields: renumbered, or reusing a number or name.
+  for (size_t i = 0; i < nb->item_count; i++) {
+    const brk_item *f = &nb->items[i];
+    if (find_number(ob, f->number)) continue;
+    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
+    where w = at_cur_item(c, f);
+    const brk_item *renum = find_name(ob, f->name);
+    if (renum) {
+      bool res = in_ranges(nb->reserved, nb->reserved_count, renum->number);
+      report(c, "FIELD_RENUMBERED", w, subj,
+             res ? NULL : cpf_xasprintf("keep number %d; to replace the field, add `reserved %d;` and use a new name", (int)renum->number, (int)renum->number),
+             "field \"%s\" of message %s changed number from %d to %d", f->name, nb->name,
+             (int)renum->number, (int)f->number);
+    }
+    const brk_item *was = NULL;
+    bool restored = false, name_hist = false;
+    int32_t name_num = 0;
+    for (size_t k = 0; k < ob->item_count; k++) {
+      const brk_item *h = &ob->items[k];
+      if (h->number == f->number) {
+        char *m = map_name(c, h->type);
+        if (same(h->name, f->name) && strcmp(m, f->type) == 0 && same(h->label, f->label)) {
+          restored = true;
+        } else if (!was) {
+          was = h;
+        }
+        free(m);
+      } else if (same(h->name, f->name) && !live(ob, h)) {
+        name_hist = true;
+        name_num = h->number;
+      }
+    }
+    if (was && !restored) {
+      char *a = describe(c, was), *b = describe(c, f);
+      report(c, "FIELD_NUMBER_REUSED", w, subj,
+             cpf_xasprintf("use a number never used before, e.g. %d, and add `reserved %d;`",
+                           (int)next_free(ob, nb), (int)f->number),
+             "field number %d of message %s was `%s` (deleted), now reused for `%s`", (int)f->number,
+             nb->name, a, b);
+      free(a);
+      free(b);
+    } else if (!was && !ob->deleted && in_ranges(ob->reserved, ob->reserved_count, f->number)) {
+      report(c, "FIELD_NUMBER_REUSED", w, subj,
+             cpf_xasprintf("use a number never used before, e.g. %d", (int)next_free(ob, nb)),
+             "field %d \"%s\" of message %s uses a number that was reserved", (int)f->number, f->name,
+             nb->name);
+    }
+    char *nsubj = cpf_xasprintf("%s/%s", nb->name, f->name);
+    if (!renum && name_hist && !restored) {
+      report(c, "FIELD_NAME_REUSED", w, nsubj, NULL,
+             "field name \"%s\" of message %s was field %d (deleted), now field %d: JSON and text "
+             "format readers will confuse them",
+             f->name, nb->name, (int)name_num, (int)f->number);
+    } else if (!renum && !ob->deleted && has_name(ob->reserved_names, ob->reserved_name_count, f->name)) {
+      report(c, "FIELD_NAME_REUSED", w, nsubj, NULL,
+             "field \"%s\" of message %s uses a name that was reserved", f->name, nb->name);
+    }
+    free(nsubj);
+    free(subj);
+  }
+}
+
+static void compare_reserved(ctx *c, const brk_block *ob, const brk_block *nb, const char *what,
+                             const char *range_rule, const char *name_rule) {
+  for (size_t i = 0; i < ob->reserved_count; i++) {
+    if (covered(nb->reserved, nb->reserved_count, ob->reserved[i])) continue;
+    char *r = range_text(ob->reserved[i]);
+    char *subj = cpf_xasprintf("%s/reserved/%s", nb->name, r);
+    report(c, range_rule, at_cur_block(c, nb), subj, cpf_xasprintf("restore `reserved %s;`", r),
+           "reserved range %s of %s %s was removed or shrunk", r, what, nb->name);
+    free(subj);
+    free(r);
+  }
+  for (size_t i = 0; i < ob->reserved_name_count; i++) {
+    if (has_name(nb->reserved_names, nb->reserved_name_count, ob->reserved_names[i])) continue;
+    char *subj = cpf_xasprintf("%s/reserved/%s", nb->name, ob->reserved_names[i]);
+    report(c, name_rule, at_cur_block(c, nb), subj,
+           cpf_xasprintf("restore `reserved \"%s\";`", ob->reserved_names[i]),
+           "reserved name \"%s\" of %s %s was removed", ob->reserved_names[i], what, nb->name);
+    free(subj);
+  }
+}
+
+static const brk_block *counterpart(const ctx *c, const brk_block *ob) {
+  char *m = map_name(c, ob->name);
+  const brk_block *nb = brk_snap_find(c->cur, ob->kind, m);
+  free(m);
+  return nb;
+}
+
+static void compare_messages(ctx *c) {
+  for (size_t i = 0; i < c->old->block_count; i++) {
+    const brk_block *ob = &c->old->blocks[i];
+    if (ob->kind != BRK_MESSAGE) continue;
+    const brk_block *nb = counterpart(c, ob);
+    if (nb == NULL) {
+      if (ob->deleted) continue;
+      // A message with the same fields, new in the same scope: a rename.
+      char *mo = map_name(c, ob->name);
+      const char *dot = strrchr(mo, '.');
+      size_t scope = dot ? (size_t)(dot - mo) : 0;
+      const brk_block *renamed = NULL;
+      for (size_t k = 0; k < c->cur->block_count && !renamed; k++) {
+        const brk_block *cb = &c->cur->blocks[k];
+        if (cb->kind != BRK_MESSAGE || brk_snap_find(c->old, BRK_MESSAGE, cb->name)) continue;
+        const char *cd = strrchr(cb->name, '.');
+        size_t cscope = cd ? (size_t)(cd - cb->name) : 0;
+        if (cscope != scope || strncmp(cb->name, mo, scope) != 0) continue;
+        char *ot = cpf_xasprintf(".%s", ob->name), *nt = cpf_xasprintf(".%s", cb->name);
+        if (eq_message(c, ot, nt, 0)) renamed = cb;
+        free(ot);
+        free(nt);
+      }
+      free(mo);
+      if (renamed) {
+        report(c, "MESSAGE_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
+               "message %s was renamed to %s: wire-compatible where it is a field type, but "
+               "google.protobuf.Any type URLs, reflection and generated code use the full name",
+               ob->name, renamed->name);
+      } else {
+        report(c, "MESSAGE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name,
+               cpf_xstrdup("keep the message and mark it `option deprecated = true;`"),
+               "message %s was deleted", ob->name);
+      }
+      continue;
+    }
+    if (!ob->deleted) {
+      if (!same(ob->file, nb->file)) {
+        report(c, "MESSAGE_MOVED", at_cur_block(c, nb), nb->name, NULL,
+               "message %s moved from %s to %s: code that includes the old file's header breaks",
+               nb->name, ob->file, nb->file);
+      }
+      if (ob->message_set != nb->message_set) {
+        report(c, "MESSAGE_SET_CHANGED", at_cur_block(c, nb), nb->name, NULL,
+               "message %s %s message_set_wire_format", nb->name,
+               nb->message_set ? "turned on" : "turned off");
+      }
+      for (size_t k = 0; k < ob->ext_range_count; k++) {
+        if (covered(nb->ext_ranges, nb->ext_range_count, ob->ext_ranges[k])) continue;
+        char *r = range_text(ob->ext_ranges[k]);
+        char *subj = cpf_xasprintf("%s/extensions/%s", nb->name, r);
+        report(c, "EXTENSION_RANGE_REMOVED", at_cur_block(c, nb), subj,
+               cpf_xasprintf("restore `extensions %s;`", r),
+               "extension range %s of message %s was removed or shrunk", r, nb->name);
+        free(subj);
+        free(r);
+      }
+      compare_reserved(c, ob, nb, "message", "RESERVED_RANGE_REMOVED", "RESERVED_NAME_REMOVED");
+    }
+    compare_fields(c, ob, nb);
+  }
+}
+
+// ---- enums --------------------------------------------------------------
+
+static const brk_item *find_pair(const brk_block *b, int32_t n, const char *name) {
+  for (size_t i = 0; b && i < b->item_count; i++) {
+    if (b->items[i].number == n && strcmp(b->items[i].name, name) == 0 && live(b, &b->items[i])) {
+      return &b->items[i];
+    }
+  }
+  return NULL;
+}
+
+static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
+  for (size_t i = 0; i < ob->item_count; i++) {
+    const brk_item *o = &ob->items[i];
+    if (!live(ob, o) || find_pair(nb, o->number, o->name)) continue;
+    char *subj = cpf_xasprintf("%s#%s", nb->name, o->name);
+    const brk_item *byname = find_name(nb, o->name), *bynum = find_number(nb, o->number);
+    if (byname) {
+      report(c, "ENUM_VALUE_RENUMBERED", at_cur_item(c, byname), subj, NULL,
+             "enum value %s of %s changed number from %d to %d", o->name, nb->name, (int)o->number,
+             (int)byname->number);
+    } else if (bynum && !find_pair(ob, bynum->number, bynum->name)) {
+      report(c, "ENUM_VALUE_RENAMED", at_cur_item(c, bynum), subj,
+             cpf_xasprintf("keep the name %s (JSON and text format use it)", o->name),
+             "enum value %d of %s was renamed from %s to %s", (int)o->number, nb->name, o->name,
+             bynum->name);
+    } else {
+      bool num_res = bynum || in_ranges(nb->reserved, nb->reserved_count, o->number);
+      bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
+      where w = at_old(c, o->file, o->line, o->col, nb);
+      if (!num_res) {
+        char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to enum %s", (int)o->number, nb->name)
+                             : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to enum %s",
+                                             (int)o->number, o->name, nb->name);
+        report(c, "ENUM_VALUE_DELETED", w, subj, fix,
+               "enum value %s (%d) of %s was deleted without reserving its number", o->name,
+               (int)o->number, nb->name);
+      } else if (!name_res) {
+        report(c, "ENUM_VALUE_DELETED_NAME_NOT_RESERVED", w, subj,
+               cpf_xasprintf("add `reserved \"%s\";` to enum %s", o->name, nb->name),
+               "enum value %s (%d) of %s was deleted; its name is not reserved", o->name,
+               (int)o->number, nb->name);
+      }
+    }
+    free(subj);
+  }
+  for (size_t i = 0; i < nb->item_count; i++) {
+    const brk_item *v = &nb->items[i];
+    if (find_number(ob, v->number) || find_name(ob, v->name)) continue;
+    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)v->number);
+    where w = at_cur_item(c, v);
+    const brk_item *was = NULL, *name_was = NULL;
+    bool restored = false;
+    for (size_t k = 0; k < ob->item_count; k++) {
+      const brk_item *h = &ob->items[k];
+      if (h->number == v->number && same(h->name, v->name)) restored = true;
+      else if (h->number == v->number && !was) was = h;
+      else if (same(h->name, v->name) && !name_was) name_was = h;
+    }
+    if (!restored && was) {
+      report(c, "ENUM_VALUE_NUMBER_REUSED", w, subj, NULL,
+             "enum value number %d of %s was %s (deleted), now reused for %s", (int)v->number,
+             nb->name, was->name, v->name);
+    } else if (!restored && !ob->deleted && in_ranges(ob->reserved, ob->reserved_count, v->number)) {
+      report(c, "ENUM_VALUE_NUMBER_REUSED", w, subj, NULL,
+             "enum value %s of %s uses number %d, which was reserved", v->name, nb->name,
+             (int)v->number);
+    }
+    free(subj);
+    subj = cpf_xasprintf("%s#%s", nb->name, v->name);
+    if (!restored && name_was) {
+      report(c, "ENUM_VALUE_NAME_REUSED", w, subj, NULL,
+             "enum value name %s of %s was number %d (deleted), now %d", v->name, nb->name,
+             (int)name_was->number, (int)v->number);
+    } else if (!restored && !ob->deleted &&
+               has_name(ob->reserved_names, ob->reserved_name_count, v->name)) {
+      report(c, "ENUM_VALUE_NAME_REUSED", w, subj, NULL,
+             "enum value %s of %s uses a name that was reserved", v->name, nb->name);
+    }
+    free(subj);
+  }
+}
+
+static void compare_enums(ctx *c) {
+  for (size_t i = 0; i < c->old->block_count; i++) {
+    const brk_block *ob = &c->old->blocks[i];
+    if (ob->kind != BRK_ENUM) continue;
+    const brk_block *nb = counterpart(c, ob);
+    if (nb == NULL) {
+      if (!ob->deleted) {
+        report(c, "ENUM_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name,
+               cpf_xstrdup("keep the enum and mark it `option deprecated = true;`"),
+               "enum %s was deleted", ob->name);
+      }
+      continue;
+    }
+    if (!ob->deleted) {
+      if (!same(ob->file, nb->file)) {
+        report(c, "ENUM_MOVED", at_cur_block(c, nb), nb->name, NULL,
+               "enum %s moved from %s to %s: code that includes the old file's header breaks",
+               nb->name, ob->file, nb->file);
+      }
+      if (ob->closed != nb->closed) {
+        report(c, "ENUM_OPENNESS_CHANGED", at_cur_block(c, nb), nb->name, NULL,
+               "enum %s changed from %s to %s: %s", nb->name, ob->closed ? "closed" : "open",
+               nb->closed ? "closed" : "open",
+               nb->closed ? "unknown values now go to the unknown fields instead of the field"
+                          : "unknown values are now stored in the field instead of the unknown fields");
+      }
+      compare_reserved(c, ob, nb, "enum", "ENUM_RESERVED_RANGE_REMOVED", "ENUM_RESERVED_NAME_REMOVED");
+    }
+    compare_values(c, ob, nb);
+  }
+}
+
+// ---- extensions ---------------------------------------------------------
+
+static void compare_extensions(ctx *c) {
+  for (size_t i = 0; i < c->old->block_count; i++) {
+    const brk_block *ob = &c->old->blocks[i];
+    if (ob->kind != BRK_EXTEND) continue;
+    for (size_t k = 0; k < ob->item_count; k++) {
+      const brk_item *o = &ob->items[k];
+      if (!live(ob, o)) continue;
+      char *mname = map_name(c, o->name);
+      const brk_item *f = NULL;
+      const brk_block *fb = NULL;
+      for (size_t j = 0; j < c->cur->block_count && !f; j++) {
+        const brk_block *cb = &c->cur->blocks[j];
+        if (cb->kind != BRK_EXTEND) continue;
+        for (size_t m = 0; m < cb->item_count; m++) {
+          if (strcmp(cb->items[m].name, mname) == 0) {
+            f = &cb->items[m];
+            fb = cb;
+          }
+        }
+      }
+      free(mname);
+      if (!f) {
+        report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL), o->name, NULL,
+               "extension %s (%d of %s) was deleted", o->name, (int)o->number, ob->name);
+        continue;
+      }
+      where w = at_cur_item(c, f);
+      char *ext = map_name(c, ob->name);
+      if (strcmp(ext, fb->name) != 0) {
+        report(c, "EXTENSION_EXTENDEE_CHANGED", w, f->name, NULL,
+               "extension %s now extends %s instead of %s", f->name, fb->name, ob->name);
+      }
+      free(ext);
+      if (o->number != f->number) {
+        report(c, "EXTENSION_NUMBER_CHANGED", w, f->name, NULL,
+               "extension %s changed number from %d to %d", f->name, (int)o->number, (int)f->number);
+      }
+      char *what = cpf_xasprintf("extension %s", f->name);
+      type_change(c, "EXTENSION_TYPE_CHANGED", what, w, f->name, o->type, f->type);
+      free(what);
+      if ((strcmp(o->label, "repeated") == 0) != (strcmp(f->label, "repeated") == 0)) {
+        report(c, "EXTENSION_LABEL_CHANGED", w, f->name, NULL, "extension %s changed from %s to %s",
+               f->name, o->label, f->label);
+      }
+    }
+  }
+  for (size_t i = 0; i < c->cur->block_count; i++) {
+    const brk_block *nb = &c->cur->blocks[i];
+    if (nb->kind != BRK_EXTEND) continue;
+    const brk_block *ob = brk_snap_find(c->old, BRK_EXTEND, nb->name);
+    if (!ob) continue;
+    for (size_t k = 0; k < nb->item_count; k++) {
+      const brk_item *f = &nb->items[k];
+      const brk_item *was = NULL;
+      bool same_ext = false;
+      for (size_t m = 0; m < ob->item_count; m++) {
+        if (ob->items[m].number != f->number) continue;
+        char *mn = map_name(c, ob->items[m].name);
+        if (strcmp(mn, f->name) == 0) same_ext = true;
+        else if (!was) was = &ob->items[m];
+        free(mn);
+      }
+      if (was && !same_ext) {
+        char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
+        report(c, "EXTENSION_NUMBER_REUSED", at_cur_item(c, f), subj, NULL,
+               "extension number %d of %s was %s%s, now reused for %s", (int)f->number, nb->name,
+               was->name, live(ob, was) ? "" : " (deleted)", f->name);
+        free(subj);
+      }
+    }
+  }
+}
+
+// ---- services -----------------------------------------------------------
+
+static void compare_services(ctx *c) {
+  for (size_t i = 0; i < c->old->block_count; i++) {
+    const brk_block *ob = &c->old->blocks[i];
+    if (ob->kind != BRK_SERVICE || ob->deleted) continue;
+    const brk_block *nb = counterpart(c, ob);
+    if (nb == NULL) {
+      report(c, "SERVICE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name, NULL,
+             "service %s was deleted: clients calling /%s/* get UNIMPLEMENTED", ob->name, ob->name);
+      continue;
+    }
+    for (size_t k = 0; k < ob->item_count; k++) {
+      const brk_item *o = &ob->items[k];
+      if (!live(ob, o)) continue;
+      char *subj = cpf_xasprintf("%s/%s", nb->name, o->name);
+      const brk_item *f = find_name(nb, o->name);
+      if (f) {
+        where w = at_cur_item(c, f);
+        if (classify(c, o->type, f->type) != SAME && classify(c, o->type, f->type) != COMPAT) {
+          report(c, "RPC_REQUEST_TYPE_CHANGED", w, subj, NULL,
+                 "rpc %s of %s changed its request type from %s to %s", o->name, nb->name,
+                 pt(c, o->type), pt(c, f->type));
+        }
+        if (classify(c, o->output, f->output) != SAME && classify(c, o->output, f->output) != COMPAT) {
+          report(c, "RPC_RESPONSE_TYPE_CHANGED", w, subj, NULL,
+                 "rpc %s of %s changed its response type from %s to %s", o->name, nb->name,
+                 pt(c, o->output), pt(c, f->output));
+        }
+        if (!same(o->label, f->label)) {
+          report(c, "RPC_STREAMING_CHANGED", w, subj, NULL,
+                 "rpc %s of %s changed from %s to %s: existing clients fail", o->name, nb->name,
+                 o->label, f->label);
+        }
+      } else {
+        const brk_item *renamed = NULL;
+        for (size_t m = 0; m < nb->item_count && !renamed; m++) {
+          const brk_item *g = &nb->items[m];
+          if (!find_name(ob, g->name) && same(g->label, o->label) &&
+              classify(c, o->type, g->type) <= COMPAT && classify(c, o->output, g->output) <= COMPAT) {
+            renamed = g;
+          }
+        }
+        if (renamed) {
+          report(c, "RPC_RENAMED", at_cur_item(c, renamed), subj,
+                 cpf_xasprintf("keep rpc %s (e.g. deprecated, calling the same handler)", o->name),
+                 "rpc %s of %s was renamed to %s: clients calling /%s/%s get UNIMPLEMENTED", o->name,
+                 nb->name, renamed->name, ob->name, o->name);
+        } else {
+          report(c, "RPC_DELETED", at_old(c, o->file, o->line, o->col, nb), subj, NULL,
+                 "rpc %s of %s was deleted: clients calling /%s/%s get UNIMPLEMENTED", o->name,
+                 nb->name, ob->name, o->name);
+        }
+      }
+      free(subj);
+    }
+  }
+}
+
+// ---- files --------------------------------------------------------------
+
+static void compare_files(ctx *c) {
+  for (size_t i = 0; i < c->old->block_count; i++) {
+    const brk_block *ob = &c->old->blocks[i];
+    if (ob->kind != BRK_FILE || ob->deleted) continue;
+    const brk_block *nb = brk_snap_find(c->cur, BRK_FILE, ob->name);
+    if (nb == NULL) {
+      report(c, "FILE_DELETED", at_old(c, ob->name, 0, 0, NULL), ob->name, NULL,
+             "file %s was deleted", ob->name);
+      continue;
+    }
+    where w = at_cur_block(c, nb);
+    w.line = w.col = 0;
+    const char *op = ob->package ? ob->package : "", *np = nb->package ? nb->package : "";
+    if (strcmp(op, np) != 0) {
+      report(c, "FILE_PACKAGE_CHANGED", w, ob->name, NULL,
+             "package of %s changed from \"%s\" to \"%s\": full names of its types, Any type URLs "
+             "and RPC method paths change",
+             nb->name, op, np);
+    }
+    if (ob->syntax != nb->syntax) {
+      report(c, "FILE_SYNTAX_CHANGED", w, ob->name, NULL,
+             "%s changed from proto%d to proto%d: %s", nb->name, ob->syntax, nb->syntax,
+             nb->syntax == 3
+                 ? "its enums become open, string fields are checked for valid UTF-8, and "
+                   "singular fields without `optional` lose presence"
+                 : "its enums become closed, string fields are no longer checked for valid UTF-8");
+    }
+  }
+}
+
+void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat, brk_findings *out) {
+  ctx c;
+  memset(&c, 0, sizeof c);
+  c.old = old;
+  c.cur = cur;
+  c.max = max_cat;
+  c.out = out;
+  for (size_t i = 0; i < old->block_count; i++) {
+    const brk_block *ob = &old->blocks[i];
+    if (ob->kind != BRK_FILE || ob->deleted || !ob->package || !*ob->package) continue;
+    const brk_block *nb = brk_snap_find(cur, BRK_FILE, ob->name);
+    if (nb && nb->package && *nb->package && strcmp(ob->package, nb->package) != 0 && c.npkg < 32) {
+      c.pkg_from[c.npkg] = ob->package;
+      c.pkg_to[c.npkg] = nb->package;
+      c.npkg++;
+    }
+  }
+  compare_files(&c);
+  compare_messages(&c);
+  compare_enums(&c);
+  compare_extensions(&c);
+  compare_services(&c);
+  for (size_t i = 0; i < c.tmp_count; i++) free(c.tmp[i]);
+  free(c.tmp);
+}

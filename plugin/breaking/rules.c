@@ -1,0 +1,207 @@
+// The rule table (IDs are stable: CI configurations and docs name them) and
+// the output of findings as text, JSON lines or GitHub Actions annotations.
+#include "breaking/breaking.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define W BRK_CAT_WIRE
+#define J BRK_CAT_WIRE_JSON
+#define A BRK_CAT_ALL
+
+const brk_rule brk_rules[] = {
+    {"FILE_DELETED", A, false, "a file was deleted"},
+    {"FILE_PACKAGE_CHANGED", W, false, "a file's package changed (type names, Any URLs and RPC paths change)"},
+    {"FILE_SYNTAX_CHANGED", W, false, "a file switched between proto2 and proto3 (UTF-8 checks, enum openness, presence)"},
+    {"MESSAGE_DELETED", A, false, "a message was deleted"},
+    {"MESSAGE_RENAMED", A, false, "a message was renamed (same fields); wire-safe, but Any type URLs and reflection change"},
+    {"MESSAGE_MOVED", A, false, "a message moved to another file"},
+    {"MESSAGE_SET_CHANGED", W, false, "message_set_wire_format was turned on or off"},
+    {"EXTENSION_RANGE_REMOVED", W, false, "an extension range was removed or shrunk"},
+    {"RESERVED_RANGE_REMOVED", W, false, "a reserved number range of a message was removed or shrunk"},
+    {"RESERVED_NAME_REMOVED", J, false, "a reserved field name was removed"},
+    {"ONEOF_DELETED", A, false, "a oneof was deleted"},
+    {"FIELD_DELETED", W, false, "a field was deleted without reserving its number"},
+    {"FIELD_DELETED_NAME_NOT_RESERVED", J, false, "a field was deleted, its number reserved but not its name"},
+    {"FIELD_NUMBER_REUSED", W, false, "a field uses a number that was reserved or meant another field"},
+    {"FIELD_NAME_REUSED", J, false, "a field uses a name that was reserved or belonged to another number"},
+    {"FIELD_RENUMBERED", W, false, "a field kept its name and changed its number"},
+    {"FIELD_RENAMED", J, false, "a field number got a new name (breaks JSON and text format)"},
+    {"FIELD_JSON_NAME_CHANGED", J, false, "a field's JSON name changed"},
+    {"FIELD_TYPE_CHANGED", W, false, "a field's type changed to a wire-incompatible one"},
+    {"FIELD_TYPE_WIRE_COMPATIBLE", W, true, "a field's type changed within a wire-compatible group"},
+    {"FIELD_JSON_TYPE_CHANGED", J, false, "a wire-compatible type change that changes the JSON encoding"},
+    {"FIELD_LABEL_CHANGED", W, false, "a scalar field changed between singular and repeated"},
+    {"FIELD_LABEL_JSON_CHANGED", J, false, "a string/bytes/message field changed between singular and repeated"},
+    {"FIELD_REQUIRED_CHANGED", W, false, "a field became required or stopped being required"},
+    {"FIELD_PRESENCE_CHANGED", A, false, "a field switched between explicit (optional) and implicit presence"},
+    {"FIELD_PACKED_CHANGED", W, true, "a repeated field switched between packed and unpacked encoding"},
+    {"FIELD_ONEOF_CHANGED", W, false, "a field moved into, out of or between oneofs"},
+    {"FIELD_MOVED_INTO_NEW_ONEOF", W, true, "a single field moved into a new oneof (safe)"},
+    {"FIELD_DEFAULT_CHANGED", A, false, "a field's default value changed"},
+    {"MAP_KEY_TYPE_CHANGED", W, false, "a map's key type changed"},
+    {"MAP_VALUE_TYPE_CHANGED", W, false, "a map's value type changed"},
+    {"MAP_REPEATED_CHANGED", J, false, "a map became a repeated entry message or back (wire-safe, JSON differs)"},
+    {"ENUM_DELETED", A, false, "an enum was deleted"},
+    {"ENUM_MOVED", A, false, "an enum moved to another file"},
+    {"ENUM_OPENNESS_CHANGED", W, false, "an enum changed between closed (proto2) and open (proto3)"},
+    {"ENUM_RESERVED_RANGE_REMOVED", W, false, "a reserved number range of an enum was removed or shrunk"},
+    {"ENUM_RESERVED_NAME_REMOVED", J, false, "a reserved enum value name was removed"},
+    {"ENUM_VALUE_DELETED", W, false, "an enum value was deleted without reserving its number"},
+    {"ENUM_VALUE_DELETED_NAME_NOT_RESERVED", J, false, "an enum value was deleted, its number reserved but not its name"},
+    {"ENUM_VALUE_RENUMBERED", W, false, "an enum value kept its name and changed its number"},
+    {"ENUM_VALUE_RENAMED", J, false, "an enum number got a new name (JSON uses names)"},
+    {"ENUM_VALUE_NUMBER_REUSED", W, false, "an enum value uses a number that was reserved or meant another value"},
+    {"ENUM_VALUE_NAME_REUSED", J, false, "an enum value uses a name that was reserved or had another number"},
+    {"EXTENSION_DELETED", A, false, "an extension was deleted"},
+    {"EXTENSION_NUMBER_CHANGED", W, false, "an extension's number changed"},
+    {"EXTENSION_NUMBER_REUSED", W, false, "an extension number of an extendee now means another extension"},
+    {"EXTENSION_TYPE_CHANGED", W, false, "an extension's type changed to a wire-incompatible one"},
+    {"EXTENSION_LABEL_CHANGED", W, false, "an extension changed between singular and repeated"},
+    {"EXTENSION_EXTENDEE_CHANGED", W, false, "an extension now extends another message"},
+    {"SERVICE_DELETED", W, false, "a service was deleted (all its method paths are gone)"},
+    {"RPC_DELETED", W, false, "an RPC was deleted (its method path is gone)"},
+    {"RPC_RENAMED", W, false, "an RPC was renamed (its old method path is gone)"},
+    {"RPC_REQUEST_TYPE_CHANGED", W, false, "an RPC's request type changed"},
+    {"RPC_RESPONSE_TYPE_CHANGED", W, false, "an RPC's response type changed"},
+    {"RPC_STREAMING_CHANGED", W, false, "an RPC's streaming mode changed"},
+};
+const size_t brk_rule_count = sizeof brk_rules / sizeof brk_rules[0];
+
+#undef W
+#undef J
+#undef A
+
+const char *brk_category_name(brk_category c) {
+  switch (c) {
+    case BRK_CAT_WIRE: return "wire";
+    case BRK_CAT_WIRE_JSON: return "wire-json";
+    case BRK_CAT_ALL: return "all";
+  }
+  return "?";
+}
+
+static int cmp_finding(const void *a, const void *b) {
+  const brk_finding *x = a, *y = b;
+  int c = strcmp(x->file, y->file);
+  if (c) return c;
+  if (x->line != y->line) return x->line < y->line ? -1 : 1;
+  if (x->col != y->col) return x->col < y->col ? -1 : 1;
+  c = strcmp(x->rule->id, y->rule->id);
+  if (c) return c;
+  return strcmp(x->subject, y->subject);
+}
+
+void brk_findings_sort(brk_findings *f) {
+  if (f->count) qsort(f->v, f->count, sizeof *f->v, cmp_finding);
+}
+
+size_t brk_findings_errors(const brk_findings *f) {
+  size_t n = 0;
+  for (size_t i = 0; i < f->count; i++) n += !f->v[i].rule->note;
+  return n;
+}
+
+void brk_findings_free(brk_findings *f) {
+  for (size_t i = 0; i < f->count; i++) {
+    free(f->v[i].file);
+    free(f->v[i].message);
+    free(f->v[i].fix);
+    free(f->v[i].subject);
+  }
+  free(f->v);
+  memset(f, 0, sizeof *f);
+}
+
+static void put_json_string(cpf_buf *out, const char *s) {
+  cpf_buf_puts(out, "\"");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      cpf_buf_printf(out, "\\%c", *p);
+    } else if (*p == '\n') {
+      cpf_buf_puts(out, "\\n");
+    } else if (*p < 0x20) {
+      cpf_buf_printf(out, "\\u%04x", *p);
+    } else {
+      cpf_buf_append(out, (const char *)p, 1);
+    }
+  }
+  cpf_buf_puts(out, "\"");
+}
+
+// GitHub workflow commands: data escapes %, CR, LF; properties also : and ,.
+static void put_gh(cpf_buf *out, const char *s, bool property) {
+  for (const char *p = s; *p; p++) {
+    switch (*p) {
+      case '%': cpf_buf_puts(out, "%25"); break;
+      case '\r': cpf_buf_puts(out, "%0D"); break;
+      case '\n': cpf_buf_puts(out, "%0A"); break;
+      case ':': cpf_buf_puts(out, property ? "%3A" : ":"); break;
+      case ',': cpf_buf_puts(out, property ? "%2C" : ","); break;
+      default: cpf_buf_append(out, p, 1);
+    }
+  }
+}
+
+static void put_pos(cpf_buf *out, const brk_finding *f) {
+  if (f->line > 0) {
+    cpf_buf_printf(out, "%s:%d:%d: ", f->file, f->line, f->col);
+  } else {
+    cpf_buf_printf(out, "%s: ", f->file);
+  }
+}
+
+void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
+  for (size_t i = 0; i < fs->count; i++) {
+    const brk_finding *f = &fs->v[i];
+    switch (fmt) {
+      case BRK_FMT_TEXT:
+        put_pos(out, f);
+        cpf_buf_printf(out, "%s: [%s] %s\n", f->rule->note ? "note" : "error", f->rule->id,
+                       f->message);
+        if (f->fix) {
+          // One note line per fix line, each at the same position.
+          const char *p = f->fix;
+          while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            put_pos(out, f);
+            cpf_buf_printf(out, "note: %.*s\n", (int)len, p);
+            p += len + (nl != NULL);
+          }
+        }
+        break;
+      case BRK_FMT_JSON:
+        cpf_buf_puts(out, "{\"rule\":");
+        put_json_string(out, f->rule->id);
+        cpf_buf_printf(out, ",\"category\":\"%s\",\"severity\":\"%s\",\"breaking\":%s,\"path\":",
+                       brk_category_name(f->rule->category), f->rule->note ? "note" : "error",
+                       f->rule->note ? "false" : "true");
+        put_json_string(out, f->file);
+        cpf_buf_printf(out, ",\"line\":%d,\"column\":%d,\"message\":", f->line, f->col);
+        put_json_string(out, f->message);
+        cpf_buf_puts(out, ",\"fix\":");
+        if (f->fix) {
+          put_json_string(out, f->fix);
+        } else {
+          cpf_buf_puts(out, "null");
+        }
+        cpf_buf_puts(out, "}\n");
+        break;
+      case BRK_FMT_GITHUB:
+        cpf_buf_printf(out, "::%s file=", f->rule->note ? "notice" : "error");
+        put_gh(out, f->file, true);
+        if (f->line > 0) cpf_buf_printf(out, ",line=%d,col=%d", f->line, f->col);
+        cpf_buf_puts(out, ",title=");
+        put_gh(out, f->rule->id, true);
+        cpf_buf_puts(out, "::");
+        put_gh(out, f->message, false);
+        if (f->fix) {
+          put_gh(out, "\n", false);
+          put_gh(out, f->fix, false);
+        }
+        cpf_buf_puts(out, "\n");
+        break;
+    }
+  }
+}
