@@ -16,7 +16,8 @@ static const char kUsage[] =
     "usage: protoc --plugin=protoc-gen-cpay=PATH --cpay_out=[PARAMS:]DIR file.proto...\n"
     "\n"
     "Generates file.cpay.h and file.cpay.c (C11; the headers also compile as C++)\n"
-    "for each .proto file, for use with libcpay.\n"
+    "for each .proto file, for use with libcpay, and file.cpay_grpc.h and\n"
+    "file.cpay_grpc.c for files with services, for use with libcpay-grpc.\n"
     "\n"
     "Parameters (comma-separated, also through --cpay_opt=):\n"
     "  api_macro=IDENT  put IDENT before every extern declaration in the headers\n"
@@ -79,6 +80,24 @@ static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
       cpf_output_add(out, cname, cpf_buf_take(&g.c), cs);
       free(hname);
       free(cname);
+      if (g.file->service_count > 0) {
+        cpg_gen_grpc(&g);
+        if (g.bug) {
+          char *msg = cpf_xasprintf("%s: internal error in protoc-gen-cpay: %s", g.file->name, g.bug);
+          cpf_diag_plain(diag, msg);
+          free(msg);
+          free(g.bug);
+        } else {
+          char *gh = cpf_xasprintf("%.*s.cpay_grpc.h", (int)len, base);
+          char *gc = cpf_xasprintf("%.*s.cpay_grpc.c", (int)len, base);
+          hs = g.h.size;
+          cs = g.c.size;
+          cpf_output_add(out, gh, cpf_buf_take(&g.h), hs);
+          cpf_output_add(out, gc, cpf_buf_take(&g.c), cs);
+          free(gh);
+          free(gc);
+        }
+      }
     }
     cpf_buf_free(&g.h);
     cpf_buf_free(&g.c);

@@ -69,5 +69,7 @@ void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_file(cpg_gen *g);
+// foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
+void cpg_gen_grpc(cpg_gen *g);
 
 #endif  // CPAY_PLUGIN_GEN_GEN_H_

@@ -1,0 +1,519 @@
+// libcpay-grpc's behaviour through its public API, client and server in one
+// process: status table, deadlines (default and per call), metadata (ASCII
+// and -bin, validation), interceptors on both sides, message size limits,
+// compression, the worker limit, graceful and forced shutdown, streaming,
+// health, and TLS with a certificate made by openssl at test time.
+#define _POSIX_C_SOURCE 200809L
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grpc/health/v1/health.cpay_grpc.h"
+#include "testsvc.h"
+
+static testsvc g_t;
+static cpay_server *g_srv;
+static int g_port;
+static char g_target[32];
+
+static void setup(void) {
+  memset(&g_t, 0, sizeof g_t);
+  cpay_server_opts opts = {.workers = 4, .max_recv_size = 64 * 1024};
+  g_srv = testsvc_server(&g_t, &opts, &g_port);
+  ck_assert_ptr_nonnull(g_srv);
+  snprintf(g_target, sizeof g_target, "127.0.0.1:%d", g_port);
+}
+
+static void teardown(void) { cpay_server_free(g_srv); }
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static payments_v1_ChargeRequest *req_for(cpay_arena *a, const char *customer, const char *key) {
+  payments_v1_ChargeRequest *r = payments_v1_ChargeRequest_new(a);
+  r->customer_id = cpay_str_from_c(customer);
+  r->idempotency_key = cpay_str_from_c(key);
+  return r;
+}
+
+START_TEST(test_grpc_code_table) {
+  for (int c = 0; c <= 16; c++) {
+    cpay_grpc_code back;
+    ck_assert(cpay_grpc_code_from_name(cpay_grpc_code_name((cpay_grpc_code)c), &back));
+    ck_assert_int_eq(back, c);
+  }
+  ck_assert_str_eq(cpay_grpc_code_name(CPAY_GRPC_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
+  ck_assert_str_eq(cpay_grpc_code_name((cpay_grpc_code)17), "UNKNOWN_CODE");
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_OK), CPAY_OK);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_INVALID_ARGUMENT), CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_RESOURCE_EXHAUSTED), CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_TOO_LARGE), CPAY_GRPC_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_MALFORMED), CPAY_GRPC_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(test_grpc_unary_metadata) {
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  static const uint8_t bin[] = {0, 1, 2, 0xff, '\n'};
+  cpay_md md[2] = {{CPAY_STR("x-request-id"), CPAY_STR("r-1")},
+                   {CPAY_STR("x-bin-bin"), {(const char *)bin, sizeof bin}}};
+  cpay_rpc_result res = {.arena = a};
+  cpay_call_opts opts = {.metadata = md, .metadata_count = 2, .result = &res};
+  payments_v1_ChargeResponse *resp;
+  cpay_status st = {0};
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "key-1"), a, &resp, &st),
+                   CPAY_OK);
+  ck_assert(cpay_str_eq(resp->transaction_id, CPAY_STR("key-1")));
+  ck_assert_int_eq(res.code, CPAY_GRPC_OK);
+  ck_assert(cpay_str_eq(cpay_md_get(res.initial_md, res.initial_md_count, "x-request-id"), CPAY_STR("r-1")));
+  cpay_str b = cpay_md_get(res.trailing_md, res.trailing_md_count, "x-bin-bin");
+  ck_assert_uint_eq(b.size, sizeof bin);
+  ck_assert_mem_eq(b.data, bin, sizeof bin);
+  // Keys must be lower-case, values printable unless -bin.
+  cpay_md bad[1] = {{CPAY_STR("Upper"), CPAY_STR("v")}};
+  opts = (cpay_call_opts){.metadata = bad, .metadata_count = 1};
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, &st),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  cpay_md bad2[1] = {{CPAY_STR("x-text"), CPAY_STR("a\nb")}};
+  opts = (cpay_call_opts){.metadata = bad2, .metadata_count = 1};
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(atomic_load(&g_t.unary_calls), 1);  // the bad calls never left
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+}
+END_TEST
+
+START_TEST(test_grpc_deadlines) {
+  cpay_channel_opts copts = {.default_timeout_ms = 150};
+  cpay_channel *ch = cpay_channel_new(g_target, &copts, NULL);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+  cpay_status st = {0};
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.result = &res};
+  double t0 = now_ms();
+  cpay_code c = payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "sleep:3000", "k"), a, &resp, &st);
+  double took = now_ms() - t0;
+  ck_assert_int_ne(c, CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_DEADLINE_EXCEEDED);
+  ck_assert_msg(strncmp(st.msg, "DEADLINE_EXCEEDED: ", 19) == 0, "%s", st.msg);
+  ck_assert_msg(took < 1500, "the channel's default deadline was not applied (%.0f ms)", took);
+  // A per-call timeout overrides the default.
+  opts.timeout_ms = 2000;
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "sleep:400", "k"), a, &resp, &st),
+                   CPAY_OK);
+  // The handler saw the cancellation of the first call and stopped early.
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+}
+END_TEST
+
+static cpay_code deny_all(void *ctx, cpay_client_info *info, cpay_status *st) {
+  (*(int *)ctx)++;
+  ck_assert_str_eq(cpay_client_info_method(info)->path, "/payments.v1.PaymentService/ChargeCard");
+  return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "no calls today");
+}
+
+static cpay_code add_token(void *ctx, cpay_client_info *info, cpay_status *st) {
+  (*(int *)ctx)++;
+  return cpay_client_info_add_metadata(info, "authorization", CPAY_STR("Bearer t"));
+}
+
+static cpay_code need_token(void *ctx, cpay_server_call *call, const cpay_method *m) {
+  if (cpay_str_eq(cpay_server_call_metadata_get(call, "authorization"), CPAY_STR("Bearer t"))) {
+    return CPAY_OK;
+  }
+  return cpay_server_call_set_status(call, CPAY_GRPC_PERMISSION_DENIED, "token needed for %s", m->name);
+}
+
+START_TEST(test_grpc_interceptors) {
+  // Server side: a fresh server with a token check.
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  cpay_status st = {0};
+  cpay_server *srv = cpay_server_new(NULL, &st);
+  int port;
+  ck_assert_int_eq(payments_v1_PaymentService_register(srv, &testsvc_handlers, &t), CPAY_OK);
+  ck_assert_int_eq(cpay_server_add_interceptor(srv, need_token, NULL, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_listen(srv, "127.0.0.1:0", NULL, &port, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_start(srv, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_add_interceptor(srv, need_token, NULL, &st), CPAY_ERR_INVALID_ARGUMENT);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+
+  int denied = 0, added = 0;
+  cpay_client_interceptor deny[] = {{deny_all, &denied}};
+  cpay_channel_opts copts = {.interceptors = deny, .interceptor_count = 1};
+  cpay_channel *ch = cpay_channel_new(target, &copts, NULL);
+  cpay_status_clear(&st);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "c", "k"), a, &resp, &st),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_str_eq(st.msg, "no calls today");
+  ck_assert_int_eq(denied, 1);
+  cpay_channel_free(ch);
+
+  ch = cpay_channel_new(target, NULL, NULL);
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.result = &res};
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_PERMISSION_DENIED);
+  ck_assert_str_eq(res.message, "token needed for ChargeCard");
+  cpay_channel_free(ch);
+
+  cpay_client_interceptor chain[] = {{add_token, &added}, {add_token, &added}};
+  copts = (cpay_channel_opts){.interceptors = chain, .interceptor_count = 2};
+  ch = cpay_channel_new(target, &copts, NULL);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  ck_assert_int_eq(added, 2);
+  ck_assert_int_eq(atomic_load(&t.unary_calls), 1);
+  cpay_channel_free(ch);
+  cpay_arena_free(a);
+  cpay_server_free(srv);
+}
+END_TEST
+
+START_TEST(test_grpc_size_limits_and_compression) {
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.result = &res};
+  // The server accepts 64 KiB.
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  payments_v1_ChargeRequest *big = req_for(a, "c", "k");
+  char *desc = cpay_arena_realloc(a, NULL, 0, 100000);
+  memset(desc, 'd', 100000);
+  payments_v1_ChargeRequest_set_description(big, (cpay_str){desc, 100000});
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
+  // The limit counts decompressed bytes: gzip does not sneak it past.
+  opts.compression = "gzip";
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_TOO_LARGE);
+  payments_v1_ChargeRequest_set_description(big, (cpay_str){desc, 30000});
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_OK);
+  opts.compression = "deflate";
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_OK);
+  opts.compression = "zstd-nope";
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  cpay_channel_free(ch);
+  // A client limit on responses.
+  cpay_channel_opts copts = {.max_recv_size = 1000};
+  ch = cpay_channel_new(g_target, &copts, NULL);
+  opts = (cpay_call_opts){.result = &res};
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "big:5000", "k"), a, &resp, NULL),
+                   CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "big:500", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  cpay_channel_free(ch);
+  cpay_arena_free(a);
+}
+END_TEST
+
+typedef struct slow_job {
+  const char *customer;
+  int64_t timeout_ms;
+  cpay_code code;
+  cpay_grpc_code grpc;
+} slow_job;
+
+static void *slow_call(void *arg) {
+  slow_job *j = arg;
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.timeout_ms = j->timeout_ms, .result = &res};
+  j->code = payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, j->customer, "k"), a, &resp, NULL);
+  j->grpc = res.code;
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+  return NULL;
+}
+
+START_TEST(test_grpc_worker_limit) {
+  // 4 workers: 8 calls of 300 ms take two rounds, never more than 4 at once.
+  pthread_t th[8];
+  slow_job jobs[8];
+  double t0 = now_ms();
+  for (int i = 0; i < 8; i++) {
+    jobs[i] = (slow_job){"sleep:300", 10000, 0, 0};
+    pthread_create(&th[i], NULL, slow_call, &jobs[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    ck_assert_int_eq(jobs[i].code, CPAY_OK);
+  }
+  double took = now_ms() - t0;
+  ck_assert_int_eq(atomic_load(&g_t.max_active), 4);
+  ck_assert_msg(took >= 590, "8 calls on 4 workers took %.0f ms", took);
+}
+END_TEST
+
+START_TEST(test_grpc_graceful_shutdown) {
+  pthread_t th;
+  slow_job j = {"sleep:500", 10000, -1, -1};
+  pthread_create(&th, NULL, slow_call, &j);
+  testsvc_sleep_ms(150);  // the call is running
+  double t0 = now_ms();
+  cpay_server_shutdown(g_srv, 5000);
+  double took = now_ms() - t0;
+  pthread_join(th, NULL);
+  ck_assert_int_eq(j.code, CPAY_OK);  // drained
+  ck_assert_msg(took >= 200 && took < 3000, "shutdown took %.0f ms", took);
+  cpay_server_shutdown(g_srv, 0);  // idempotent
+}
+END_TEST
+
+START_TEST(test_grpc_forced_shutdown) {
+  pthread_t th;
+  slow_job j = {"sleep:20000", 30000, -1, -1};
+  pthread_create(&th, NULL, slow_call, &j);
+  testsvc_sleep_ms(150);
+  double t0 = now_ms();
+  cpay_server_shutdown(g_srv, 200);
+  double took = now_ms() - t0;
+  pthread_join(th, NULL);
+  ck_assert_int_ne(j.code, CPAY_OK);
+  ck_assert_msg(j.grpc == CPAY_GRPC_CANCELLED || j.grpc == CPAY_GRPC_UNAVAILABLE, "%s",
+                cpay_grpc_code_name(j.grpc));
+  ck_assert_msg(took < 2000, "forced shutdown took %.0f ms", took);
+}
+END_TEST
+
+START_TEST(test_grpc_streams) {
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  cpay_call *call;
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->since_unix = 50;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions(ch, NULL, sreq, &call, &st), CPAY_OK);
+  int n = 0;
+  payments_v1_Transaction *t;
+  while (payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st) == CPAY_OK && t) {
+    ck_assert_int_eq(t->amount_cents, n);
+    n++;
+  }
+  ck_assert_int_eq(n, 50);
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions_finish(call, &st), CPAY_OK);
+  cpay_call_free(call);
+
+  ck_assert_int_eq(payments_v1_PaymentService_BatchCharge(ch, NULL, &call, &st), CPAY_OK);
+  for (int i = 0; i < 20; i++) {
+    payments_v1_ChargeRequest *r = req_for(a, "c", "k");
+    r->amount_cents = i % 5;  // every fifth fails
+    ck_assert_int_eq(payments_v1_PaymentService_BatchCharge_send(call, r, &st), CPAY_OK);
+  }
+  payments_v1_BatchChargeResponse *br;
+  ck_assert_int_eq(payments_v1_PaymentService_BatchCharge_finish(call, a, &br, &st), CPAY_OK);
+  ck_assert_int_eq(br->total, 20);
+  ck_assert_int_eq(br->failed, 4);
+  cpay_call_free(call);
+
+  ck_assert_int_eq(payments_v1_PaymentService_PaymentChat(ch, NULL, &call, &st), CPAY_OK);
+  for (int i = 0; i < 10; i++) {
+    payments_v1_PaymentMessage *m = payments_v1_PaymentMessage_new(a), *back;
+    m->sent_at_unix = i;
+    ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_send(call, m, &st), CPAY_OK);
+    ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_recv(call, a, &back, &st), CPAY_OK);
+    ck_assert_int_eq(back->sent_at_unix, i);
+  }
+  ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_close_send(call, &st), CPAY_OK);
+  payments_v1_PaymentMessage *end;
+  ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_recv(call, a, &end, &st), CPAY_OK);
+  ck_assert_ptr_null(end);
+  ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_finish(call, &st), CPAY_OK);
+  // Misuse is an error, not a crash.
+  ck_assert_int_eq(payments_v1_PaymentService_PaymentChat_send(call, end ? end : payments_v1_PaymentMessage_new(a), &st),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  cpay_call_free(call);
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+}
+END_TEST
+
+START_TEST(test_grpc_health_shutdown) {
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  grpc_health_v1_HealthCheckRequest *req = grpc_health_v1_HealthCheckRequest_new(a);
+  req->service = CPAY_STR("payments.v1.PaymentService");
+  grpc_health_v1_HealthCheckResponse *resp;
+  ck_assert_int_eq(grpc_health_v1_Health_Check(ch, NULL, req, a, &resp, &st), CPAY_OK);
+  ck_assert_int_eq(resp->status, grpc_health_v1_HealthCheckResponse_SERVING);
+  cpay_server_set_serving(g_srv, "payments.v1.PaymentService", false);
+  ck_assert_int_eq(grpc_health_v1_Health_Check(ch, NULL, req, a, &resp, &st), CPAY_OK);
+  ck_assert_int_eq(resp->status, grpc_health_v1_HealthCheckResponse_NOT_SERVING);
+  cpay_server_set_serving(g_srv, "payments.v1.PaymentService", true);
+  cpay_call *call;
+  ck_assert_int_eq(grpc_health_v1_Health_Watch(ch, NULL, req, &call, &st), CPAY_OK);
+  ck_assert_int_eq(grpc_health_v1_Health_Watch_recv(call, a, &resp, &st), CPAY_OK);
+  ck_assert_int_eq(resp->status, grpc_health_v1_HealthCheckResponse_SERVING);
+  cpay_server_shutdown(g_srv, 3000);
+  ck_assert_int_eq(grpc_health_v1_Health_Watch_recv(call, a, &resp, &st), CPAY_OK);
+  ck_assert_ptr_nonnull(resp);
+  ck_assert_int_eq(resp->status, grpc_health_v1_HealthCheckResponse_NOT_SERVING);
+  cpay_call_free(call);
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+}
+END_TEST
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = calloc(1, 65536);
+  size_t n = fread(buf, 1, 65535, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+START_TEST(test_grpc_tls) {
+  if (system("command -v openssl >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "# openssl not found: TLS test skipped\n");
+    return;
+  }
+  char dir[] = "/tmp/cpay-tls-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+           "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
+           ">/dev/null 2>&1", dir, dir);
+  ck_assert_int_eq(system(cmd), 0);
+  char path[256];
+  snprintf(path, sizeof path, "%s/cert.pem", dir);
+  char *cert = slurp(path);
+  snprintf(path, sizeof path, "%s/key.pem", dir);
+  char *key = slurp(path);
+  ck_assert(cert && key);
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  cpay_status st = {0};
+  cpay_server *srv = cpay_server_new(NULL, &st);
+  int port;
+  cpay_server_tls_opts stls = {.cert_chain = cert, .private_key = key};
+  ck_assert_int_eq(payments_v1_PaymentService_register(srv, &testsvc_handlers, &t), CPAY_OK);
+  ck_assert_int_eq(cpay_server_listen(srv, "127.0.0.1:0", &stls, &port, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_start(srv, &st), CPAY_OK);
+  char target[32];
+  // By address, with the name the certificate holds given explicitly
+  // (GRPC_SSL_TARGET_NAME_OVERRIDE_ARG underneath).
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+
+  cpay_tls_opts tls = {.root_certs = cert, .server_name = "localhost"};
+  cpay_channel_opts copts = {.tls = &tls, .default_timeout_ms = 5000};
+  cpay_channel *ch = cpay_channel_new(target, &copts, &st);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "c", "tls"), a, &resp, &st),
+                   CPAY_OK);
+  ck_assert(cpay_str_eq(resp->transaction_id, CPAY_STR("tls")));
+  cpay_channel_free(ch);
+
+  // A name the certificate does not hold fails the handshake.
+  cpay_tls_opts wrong = {.root_certs = cert, .server_name = "payments.example.com"};
+  copts = (cpay_channel_opts){.tls = &wrong, .default_timeout_ms = 2000};
+  ch = cpay_channel_new(target, &copts, &st);
+  cpay_rpc_result bad = {0};
+  cpay_call_opts bopts = {.result = &bad};
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &bopts, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  ck_assert_int_eq(bad.code, CPAY_GRPC_UNAVAILABLE);
+  cpay_channel_free(ch);
+
+  // Plaintext against the TLS port fails cleanly.
+  copts = (cpay_channel_opts){.default_timeout_ms = 2000};
+  ch = cpay_channel_new(target, &copts, &st);
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.result = &res};
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_UNAVAILABLE);
+  cpay_channel_free(ch);
+  cpay_server_free(srv);
+
+  // Mutual TLS: the server requires a client certificate signed by its CA
+  // (the self-signed certificate is its own CA).
+  memset(&t, 0, sizeof t);
+  srv = cpay_server_new(NULL, &st);
+  cpay_server_tls_opts mtls = {.cert_chain = cert, .private_key = key, .client_root_certs = cert,
+                               .require_client_cert = true};
+  ck_assert_int_eq(payments_v1_PaymentService_register(srv, &testsvc_handlers, &t), CPAY_OK);
+  ck_assert_int_eq(cpay_server_listen(srv, "127.0.0.1:0", &mtls, &port, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_start(srv, &st), CPAY_OK);
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_tls_opts with_cert = {.root_certs = cert, .cert_chain = cert, .private_key = key,
+                             .server_name = "localhost"};
+  copts = (cpay_channel_opts){.tls = &with_cert, .default_timeout_ms = 5000};
+  ch = cpay_channel_new(target, &copts, &st);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "c", "mtls"), a, &resp, &st),
+                   CPAY_OK);
+  cpay_channel_free(ch);
+  copts = (cpay_channel_opts){.tls = &tls, .default_timeout_ms = 2000};  // no client cert
+  ch = cpay_channel_new(target, &copts, &st);
+  bad = (cpay_rpc_result){0};
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &bopts, req_for(a, "c", "k"), a, &resp, NULL),
+                   CPAY_OK);
+  ck_assert_int_eq(bad.code, CPAY_GRPC_UNAVAILABLE);
+  ck_assert_int_eq(atomic_load(&t.unary_calls), 1);
+  cpay_channel_free(ch);
+  // A certificate without its key is refused before anything is sent.
+  cpay_tls_opts half = {.root_certs = cert, .cert_chain = cert};
+  copts = (cpay_channel_opts){.tls = &half};
+  cpay_status_clear(&st);
+  ck_assert_ptr_null(cpay_channel_new(target, &copts, &st));
+  ck_assert_int_eq(st.code, CPAY_ERR_INVALID_ARGUMENT);
+
+  cpay_arena_free(a);
+  cpay_server_free(srv);
+  free(cert);
+  free(key);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static Suite *grpc_suite(void) {
+  Suite *s = suite_create("grpc");
+  TCase *tc = tcase_create("api");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_grpc_code_table);
+  tcase_add_test(tc, test_grpc_unary_metadata);
+  tcase_add_test(tc, test_grpc_deadlines);
+  tcase_add_test(tc, test_grpc_interceptors);
+  tcase_add_test(tc, test_grpc_size_limits_and_compression);
+  tcase_add_test(tc, test_grpc_worker_limit);
+  tcase_add_test(tc, test_grpc_graceful_shutdown);
+  tcase_add_test(tc, test_grpc_forced_shutdown);
+  tcase_add_test(tc, test_grpc_streams);
+  tcase_add_test(tc, test_grpc_health_shutdown);
+  tcase_add_test(tc, test_grpc_tls);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(grpc_suite());
+  srunner_set_tap(sr, "-");
+  srunner_run_all(sr, CK_SILENT);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
