@@ -73,7 +73,7 @@ def compile_expected(args, expected_dir):
     errors = []
     cc = shlex.split(args.cc)
     cxx = shlex.split(args.cxx)
-    inc = ["-I", args.include, "-I", expected_dir]
+    inc = [f for d in args.include for f in ("-I", d)] + ["-I", expected_dir]
     with tempfile.TemporaryDirectory() as tmp:
         for rel in sorted(files_under(expected_dir)):
             path = os.path.join(expected_dir, rel)
@@ -165,7 +165,8 @@ def main():
     ap.add_argument("--protoc", required=True)
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--root", required=True, help="tests/golden")
-    ap.add_argument("--include", required=True, help="runtime/include")
+    ap.add_argument("--include", required=True, action="append",
+                    help="runtime/include (source and build trees; repeatable)")
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--cxx", default="c++")
     ap.add_argument("--link-lib", default="", help="libcpay to link the generated code against")

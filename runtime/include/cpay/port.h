@@ -1,12 +1,10 @@
 // Portability macros shared by every cpay header: symbol export, attributes,
-// and the one place the version numbers live.
+// and the generated-code version (the release version is in cpay/version.h).
 #ifndef CPAY_PORT_H_
 #define CPAY_PORT_H_
 
-#define CPAY_VERSION_MAJOR 0
-#define CPAY_VERSION_MINOR 1
-#define CPAY_VERSION_PATCH 0
-#define CPAY_VERSION_STRING "0.1.0"
+// CPAY_VERSION_MAJOR/MINOR/PATCH/STRING, generated from the project version.
+#include "cpay/version.h"
 
 // Generated code checks this against the value it was generated for.
 #define CPAY_GENCODE_VERSION 1
