@@ -1,0 +1,236 @@
+#!/bin/sh
+# The integration suite: consumer projects built out of tree against cpay
+# installed into a temporary prefix (meson install --destdir), the way users
+# meet cpay. One case per run:
+#   run.sh CASE BUILD_ROOT SOURCE_ROOT PREFIX LIBDIR BINDIR VERSION
+# CASE: make | meson | meson-subproject | cmake | buf | version | gencode-mismatch
+# Each case exits 0 on success, 1 on failure, 77 (skip) only when buf can
+# neither be found nor downloaded.
+set -eu
+
+case=$1 build_root=$2 source_root=$3 prefix=$4 libdir=$5 bindir=$6 version=$7
+here=$source_root/tests/integration
+proto_dir=$source_root/proto
+consumer_dir=$here/consumer
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cpay-integration-$case.XXXXXX")
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+fail() {
+  echo "integration $case: $*" >&2
+  exit 1
+}
+
+# Runs a program and checks its output line (each consumer prints "...: ok").
+run_ok() {
+  out=$("$@") || fail "$* exited with status $?"
+  echo "$out"
+  case $out in *": ok"*) ;; *) fail "$* did not report ok" ;; esac
+}
+
+# Fails unless $1 depends (or, with "no", does not depend) on libcpay*.so.
+check_needed() {
+  want=$1 exe=$2
+  needed=$(readelf -d "$exe" | sed -n 's/.*(NEEDED).*\[\(libcpay[^]]*\)\].*/\1/p' | tr '\n' ' ')
+  if [ "$want" = no ] && [ -n "$needed" ]; then
+    fail "$exe should be linked statically with cpay but needs: $needed"
+  fi
+  if [ "$want" != no ] && ! echo "$needed" | grep -q "$want"; then
+    fail "$exe should need $want, needs: ${needed:-nothing from cpay}"
+  fi
+  return 0
+}
+
+install_cpay() {
+  meson install -C "$build_root" --no-rebuild --quiet --destdir "$work/dest" >"$work/install.log" 2>&1 ||
+    { cat "$work/install.log" >&2; fail "meson install failed"; }
+  root=$work/dest$prefix
+  # meson keeps libdir and bindir relative to the prefix unless they are not.
+  case $libdir in /*) lib=$work/dest$libdir ;; *) lib=$root/$libdir ;; esac
+  case $bindir in /*) bin=$work/dest$bindir ;; *) bin=$root/$bindir ;; esac
+  export PKG_CONFIG_PATH="$lib/pkgconfig"
+  export PATH="$bin:$PATH"
+  export LD_LIBRARY_PATH="$lib"
+  unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR 2>/dev/null || true
+  # The installed plugin is the one every case runs.
+  [ "$(command -v protoc-gen-cpay)" = "$bin/protoc-gen-cpay" ] ||
+    fail "protoc-gen-cpay on PATH is $(command -v protoc-gen-cpay), not the installed one"
+}
+
+case $case in
+make)
+  install_cpay
+  mkdir "$work/make" && cd "$work/make"
+  make -f "$here/make/Makefile" PROTO_DIR="$proto_dir" SRC_DIR="$consumer_dir" \
+    >"$work/make.log" 2>&1 || { cat "$work/make.log" >&2; fail "make failed"; }
+  run_ok ./roundtrip
+  run_ok ./roundtrip-static
+  run_ok ./grpc_call
+  run_ok ./grpc_call-static
+  check_needed libcpay.so ./roundtrip
+  check_needed libcpay-grpc.so ./grpc_call
+  check_needed no ./roundtrip-static
+  check_needed no ./grpc_call-static
+  # -static: nothing at all is loaded at run time.
+  readelf -d ./roundtrip-static | grep -q NEEDED && fail "roundtrip-static is not fully static"
+  ;;
+
+meson)
+  install_cpay
+  meson setup "$work/build" "$here/meson" -Dproto_dir="$proto_dir" \
+    -Dconsumer_dir="$consumer_dir" >"$work/setup.log" 2>&1 ||
+    { cat "$work/setup.log" >&2; fail "meson setup failed"; }
+  grep -q "Run-time dependency cpay found: YES $version" "$work/setup.log" ||
+    { cat "$work/setup.log" >&2; fail "cpay $version was not found through pkg-config"; }
+  meson compile -C "$work/build" >"$work/compile.log" 2>&1 ||
+    { cat "$work/compile.log" >&2; fail "meson compile failed"; }
+  run_ok "$work/build/roundtrip"
+  run_ok "$work/build/roundtrip-static"
+  run_ok "$work/build/grpc_call"
+  check_needed libcpay.so "$work/build/roundtrip"
+  check_needed no "$work/build/roundtrip-static"
+  check_needed libcpay-grpc.so "$work/build/grpc_call"
+  ;;
+
+meson-subproject)
+  # No install: cpay's source tree is the consumer's subprojects/cpay.
+  cp -r "$here/meson" "$work/src"
+  mkdir "$work/src/subprojects"
+  ln -s "$source_root" "$work/src/subprojects/cpay"
+  meson setup "$work/build" "$work/src" --force-fallback-for=cpay \
+    -Dproto_dir="$proto_dir" -Dconsumer_dir="$consumer_dir" -Dstatic_check=false \
+    -Dcpay:tests=false -Dcpay:default_library=static >"$work/setup.log" 2>&1 ||
+    { cat "$work/setup.log" >&2; fail "meson setup failed"; }
+  grep -q "^Executing subproject cpay" "$work/setup.log" &&
+    grep -q "Dependency cpay found: YES $version (overridden)" "$work/setup.log" &&
+    grep -q "Dependency cpay-grpc found: YES $version (overridden)" "$work/setup.log" ||
+    { cat "$work/setup.log" >&2; fail "cpay was not taken from the subproject"; }
+  grep -q "Program protoc-gen-cpay found: YES (overridden)" "$work/setup.log" ||
+    { cat "$work/setup.log" >&2; fail "protoc-gen-cpay was not the subproject's"; }
+  meson compile -C "$work/build" -j 2 >"$work/compile.log" 2>&1 ||
+    { cat "$work/compile.log" >&2; fail "meson compile failed"; }
+  run_ok "$work/build/roundtrip"
+  run_ok "$work/build/grpc_call"
+  check_needed no "$work/build/roundtrip"
+  ;;
+
+cmake)
+  install_cpay
+  cmake -S "$here/cmake" -B "$work/build" -DCMAKE_PREFIX_PATH="$root" \
+    -DPROTO_DIR="$proto_dir" -DCONSUMER_DIR="$consumer_dir" >"$work/configure.log" 2>&1 ||
+    { cat "$work/configure.log" >&2; fail "cmake configure failed"; }
+  cmake --build "$work/build" >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log" >&2; fail "cmake build failed"; }
+  run_ok "$work/build/roundtrip"
+  run_ok "$work/build/roundtrip_static"
+  run_ok "$work/build/grpc_call"
+  run_ok "$work/build/grpc_call_static"
+  check_needed libcpay.so "$work/build/roundtrip"
+  check_needed no "$work/build/roundtrip_static"
+  check_needed libcpay-grpc.so "$work/build/grpc_call"
+  check_needed no "$work/build/grpc_call_static"
+  # The version file: 0.x accepts the same minor only, never a newer one.
+  major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
+  for wanted in "$major.$((minor + 1))" "$((major + 1)).0"; do
+    mkdir "$work/v$wanted"
+    printf 'cmake_minimum_required(VERSION 3.13)\nproject(v C)\nfind_package(cpay %s REQUIRED)\n' \
+      "$wanted" >"$work/v$wanted/CMakeLists.txt"
+    if cmake -S "$work/v$wanted" -B "$work/v$wanted/b" -DCMAKE_PREFIX_PATH="$root" \
+         >"$work/v$wanted.log" 2>&1; then
+      fail "find_package(cpay $wanted) accepted cpay $version"
+    fi
+    grep -q "$version" "$work/v$wanted.log" || fail "find_package(cpay $wanted) did not name $version"
+  done
+  ;;
+
+buf)
+  install_cpay
+  buf_version=1.47.2
+  cache=${CPAY_BUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpay/buf-$buf_version}
+  buf=$cache/node_modules/.bin/buf
+  if ! "$buf" --version >/dev/null 2>&1; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "integration buf: SKIP: no npm to install @bufbuild/buf (tools/setup-deps installs it)"
+      exit 77
+    fi
+    mkdir -p "$(dirname "$cache")"
+    tmp_cache=$cache.tmp.$$
+    if ! npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
+         "@bufbuild/buf@$buf_version" >"$work/npm.log" 2>&1; then
+      cat "$work/npm.log"
+      rm -rf "$tmp_cache"
+      echo "integration buf: SKIP: npm could not download @bufbuild/buf@$buf_version (offline?)"
+      exit 77
+    fi
+    rm -rf "$cache"
+    mv "$tmp_cache" "$cache"
+  fi
+  "$buf" --version
+  mkdir "$work/buf" && cd "$work/buf"
+  cp "$here/buf/buf.gen.yaml" .
+  "$buf" generate "$proto_dir" || fail "buf generate failed"
+  # buf compiles the schema itself: the result must be what protoc gives.
+  mkdir "$work/protoc"
+  protoc --plugin=protoc-gen-cpay="$(pkg-config --variable=protoc_gen_cpay cpay)" \
+    --cpay_out="$work/protoc" -I"$proto_dir" "$proto_dir/payments.proto"
+  diff -r "$work/protoc" gen || fail "buf generate and protoc --cpay_out differ"
+  cc -std=c11 -Wall -Wextra -Werror -Igen $(pkg-config --cflags cpay-grpc) -o roundtrip \
+    "$consumer_dir/roundtrip.c" gen/payments.cpay.c $(pkg-config --libs cpay)
+  cc -std=c11 -Wall -Wextra -Werror -Igen $(pkg-config --cflags cpay-grpc) -o grpc_call \
+    "$consumer_dir/grpc_call.c" gen/payments.cpay.c gen/payments.cpay_grpc.c \
+    -L"$(pkg-config --variable=libdir cpay)" -Wl,-Bstatic -lcpay-grpc -lcpay-wkt -lcpay \
+    -Wl,-Bdynamic $(pkg-config --libs grpc) -pthread
+  run_ok ./roundtrip
+  run_ok ./grpc_call
+  check_needed no ./grpc_call
+  ;;
+
+version)
+  install_cpay
+  out=$(protoc-gen-cpay --version) || fail "protoc-gen-cpay --version failed"
+  [ "$out" = "protoc-gen-cpay $version" ] || fail "--version printed '$out', want 'protoc-gen-cpay $version'"
+  protoc-gen-cpay --help >"$work/help" 2>&1 || fail "protoc-gen-cpay --help failed"
+  grep -q "^usage: protoc --plugin=protoc-gen-cpay" "$work/help" || fail "--help printed no usage line"
+  [ "$(pkg-config --modversion cpay)" = "$version" ] || fail "cpay.pc has $(pkg-config --modversion cpay)"
+  [ "$(pkg-config --modversion cpay-grpc)" = "$version" ] || fail "cpay-grpc.pc has another version"
+  grep -q "^#define CPAY_VERSION_STRING \"$version\"$" "$(pkg-config --variable=includedir cpay)/cpay/version.h" ||
+    fail "installed cpay/version.h does not say $version"
+  protoc --plugin=protoc-gen-cpay="$(command -v protoc-gen-cpay)" --cpay_out="$work" \
+    -I"$proto_dir" "$proto_dir/payments.proto"
+  for f in payments.cpay.h payments.cpay.c payments.cpay_grpc.h payments.cpay_grpc.c; do
+    head -n 1 "$work/$f" | grep -q "^// Generated by protoc-gen-cpay $version from payments.proto. DO NOT EDIT.$" ||
+      fail "$f banner: $(head -n 1 "$work/$f")"
+  done
+  echo "protoc-gen-cpay, cpay.pc, cpay-grpc.pc, cpay/version.h and banners all say $version"
+  ;;
+
+gencode-mismatch)
+  install_cpay
+  inc=$(pkg-config --variable=includedir cpay)
+  protoc --plugin=protoc-gen-cpay="$(command -v protoc-gen-cpay)" --cpay_out="$work" \
+    -I"$proto_dir" "$proto_dir/payments.proto"
+  # Control: the matching runtime headers compile the generated code.
+  for f in payments.cpay.c payments.cpay_grpc.c; do
+    cc -std=c11 -Werror -I"$work" -I"$inc" -c -o "$work/ok.o" "$work/$f" ||
+      fail "$f does not compile against the installed headers"
+  done
+  # The same headers from a runtime whose generated-code version moved on.
+  cp -r "$inc/cpay" "$work/newer-cpay" && mkdir "$work/newer" && mv "$work/newer-cpay" "$work/newer/cpay"
+  sed -i 's/^#define CPAY_GENCODE_VERSION .*/#define CPAY_GENCODE_VERSION 999/' "$work/newer/cpay/port.h"
+  grep -q "CPAY_GENCODE_VERSION 999" "$work/newer/cpay/port.h" || fail "port.h has no CPAY_GENCODE_VERSION"
+  for f in payments.cpay.c payments.cpay_grpc.c; do
+    if cc -std=c11 -I"$work" -I"$work/newer" -c -o "$work/bad.o" "$work/$f" 2>"$work/err"; then
+      fail "$f compiled against a runtime with another CPAY_GENCODE_VERSION"
+    fi
+    cat "$work/err"
+    grep -q 'payments\.cpay\(_grpc\)\?\.h:[0-9]*:[0-9]*: error: #error "regenerate with a matching protoc-gen-cpay"' "$work/err" ||
+      fail "$f: no #error from the generated header's version check"
+  done
+  ;;
+
+*)
+  fail "unknown case"
+  ;;
+esac
+echo "integration $case: ok"
