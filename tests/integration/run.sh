@@ -87,6 +87,7 @@ meson)
     { cat "$work/compile.log" >&2; fail "meson compile failed"; }
   run_ok "$work/build/roundtrip"
   run_ok "$work/build/roundtrip-static"
+  run_ok "$work/build/wkt_roundtrip"
   run_ok "$work/build/grpc_call"
   check_needed libcpay.so "$work/build/roundtrip"
   check_needed no "$work/build/roundtrip-static"
@@ -111,12 +112,15 @@ meson-subproject)
   meson compile -C "$work/build" -j 2 >"$work/compile.log" 2>&1 ||
     { cat "$work/compile.log" >&2; fail "meson compile failed"; }
   run_ok "$work/build/roundtrip"
+  run_ok "$work/build/wkt_roundtrip"
   run_ok "$work/build/grpc_call"
   check_needed no "$work/build/roundtrip"
   ;;
 
 cmake)
   install_cpay
+  # Ninja is there (meson needs it) and is quicker than make here.
+  export CMAKE_GENERATOR=Ninja
   cmake -S "$here/cmake" -B "$work/build" -DCMAKE_PREFIX_PATH="$root" \
     -DPROTO_DIR="$proto_dir" -DCONSUMER_DIR="$consumer_dir" >"$work/configure.log" 2>&1 ||
     { cat "$work/configure.log" >&2; fail "cmake configure failed"; }
@@ -124,12 +128,24 @@ cmake)
     { cat "$work/build.log" >&2; fail "cmake build failed"; }
   run_ok "$work/build/roundtrip"
   run_ok "$work/build/roundtrip_static"
+  run_ok "$work/build/wkt_roundtrip"
   run_ok "$work/build/grpc_call"
   run_ok "$work/build/grpc_call_static"
   check_needed libcpay.so "$work/build/roundtrip"
   check_needed no "$work/build/roundtrip_static"
+  check_needed libcpay.so "$work/build/wkt_roundtrip"
   check_needed libcpay-grpc.so "$work/build/grpc_call"
   check_needed no "$work/build/grpc_call_static"
+  # CPAY_USE_STATIC_LIBS=ON: cpay::cpay and cpay::cpay-grpc are the archives.
+  cmake -S "$here/cmake" -B "$work/static" -DCMAKE_PREFIX_PATH="$root" -DCPAY_USE_STATIC_LIBS=ON \
+    -DPROTO_DIR="$proto_dir" -DCONSUMER_DIR="$consumer_dir" >"$work/configure-static.log" 2>&1 ||
+    { cat "$work/configure-static.log" >&2; fail "cmake configure (CPAY_USE_STATIC_LIBS) failed"; }
+  cmake --build "$work/static" --target roundtrip grpc_call wkt_roundtrip >"$work/build-static.log" 2>&1 ||
+    { cat "$work/build-static.log" >&2; fail "cmake build (CPAY_USE_STATIC_LIBS) failed"; }
+  for exe in roundtrip grpc_call wkt_roundtrip; do
+    run_ok "$work/static/$exe"
+    check_needed no "$work/static/$exe"
+  done
   # The version file: 0.x accepts the same minor only, never a newer one.
   major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
   for wanted in "$major.$((minor + 1))" "$((major + 1)).0"; do
