@@ -176,8 +176,10 @@ void cpg_gen_file(cpg_gen *g) {
     CPG_RENDER(g, &includes, "include",
                {"path", cpg_str(g, "\"%s\"", replace_suffix(g, f->deps[i]->name, ".cpay.h"))});
   }
+  // Both versions come from the runtime headers the plugin is built with.
   CPG_RENDER(g, &g->h, "header_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"guard", guard}, {"includes", cpf_buf_str(&includes)});
+             {"guard", guard}, {"includes", cpf_buf_str(&includes)},
+             {"gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION)});
   cpf_buf_append(&g->h, cpf_buf_str(&body), body.size);
   CPG_RENDER(g, &g->h, "header_end", {"guard", guard});
   cpf_buf_free(&body);

@@ -244,7 +244,8 @@ void cpg_gen_grpc(cpg_gen *g) {
   const char *guard = guard_of(g, header);
   const char *prefix = cpn_file_prefix(g->names, f);
   CPG_RENDER(g, &g->h, "grpc_header_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"guard", guard}, {"msg_header", strip_proto(g, f->name, ".cpay.h")});
+             {"guard", guard}, {"msg_header", strip_proto(g, f->name, ".cpay.h")},
+             {"gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION)});
   const char *slash = strrchr(header, '/');
   CPG_RENDER(g, &g->c, "grpc_source_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
              {"header", slash ? slash + 1 : header});
