@@ -3,7 +3,8 @@
 # installed into a temporary prefix (meson install --destdir), the way users
 # meet cpay. One case per run:
 #   run.sh CASE BUILD_ROOT SOURCE_ROOT PREFIX LIBDIR BINDIR VERSION
-# CASE: make | meson | meson-subproject | cmake | buf | version | gencode-mismatch
+# CASE: make | meson | meson-subproject | cmake | buf | docs | version |
+#       gencode-mismatch
 # Each case exits 0 on success, 1 on failure, 77 (skip) only when buf can
 # neither be found nor downloaded.
 set -eu
@@ -200,6 +201,28 @@ buf)
   run_ok ./roundtrip
   run_ok ./grpc_call
   check_needed no ./grpc_call
+  ;;
+
+docs)
+  # The recipes of docs/integration.md, copied from the page, each building
+  # "app" from main.c (grpc_call.c) and proto/payments.proto.
+  install_cpay
+  python3 "$here/extract_docs.py" "$source_root/docs/integration.md" "$work"
+  for d in cmake make meson; do
+    mkdir "$work/$d/proto"
+    cp "$proto_dir/payments.proto" "$work/$d/proto/"
+    cp "$consumer_dir/grpc_call.c" "$work/$d/main.c"
+  done
+  (cd "$work/cmake" && cmake -S . -B build -G Ninja -DCMAKE_PREFIX_PATH="$root" &&
+    cmake --build build) >"$work/cmake.log" 2>&1 ||
+    { cat "$work/cmake.log" >&2; fail "the CMake recipe does not build"; }
+  (cd "$work/make" && make app) >"$work/make.log" 2>&1 ||
+    { cat "$work/make.log" >&2; fail "the make recipe does not build"; }
+  (cd "$work/meson" && meson setup build && meson compile -C build) >"$work/meson.log" 2>&1 ||
+    { cat "$work/meson.log" >&2; fail "the meson recipe does not build"; }
+  run_ok "$work/cmake/build/app"
+  run_ok "$work/make/app"
+  run_ok "$work/meson/build/app"
   ;;
 
 version)
