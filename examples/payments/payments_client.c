@@ -1,7 +1,7 @@
 // payments-client: drives every call mode of PaymentService against a
 // server and checks what comes back, printing one line per step.
 //
-//   payments-client [--target HOST:PORT] [--token TOKEN]
+//   payments-client [--target HOST:PORT] [--token TOKEN] [--json]
 //                   [--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]
 //
 // Steps: unary charges (success, idempotent retry, INVALID_ARGUMENT, a
@@ -9,7 +9,8 @@
 // streaming, bidirectional chat, an unknown method (UNIMPLEMENTED), the
 // health service and reflection's service list (--skip-extras leaves out the
 // last two). Client interceptors add `authorization` (with --token) and a
-// fresh `x-request-id` to every call. Exits 0 when every step behaved.
+// fresh `x-request-id` to every call. With --json, every response message is
+// also printed in the proto3 JSON mapping. Exits 0 when every step behaved.
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
@@ -20,11 +21,27 @@
 #include <time.h>
 
 #include "cpay/grpc.h"
+#include "cpay/json.h"
 #include "grpc/health/v1/health.cpay_grpc.h"
 #include "grpc/reflection/v1/reflection.cpay_grpc.h"
 #include "payments.cpay_grpc.h"
 
 static int failures;
+static bool print_json;  // --json
+
+// With --json, prints `msg` (of JSON table `t`) indented under the step's line.
+static void show_json(const void *msg, const cpay_json_msg *t, cpay_arena *a) {
+  if (!print_json || !msg) return;
+  cpay_json_encode_opts jo = {0};
+  jo.indent = 2;
+  cpay_str text;
+  cpay_status st = {0};
+  if (cpay_json_encode(msg, t, a, &jo, &text, &st) != CPAY_OK) {
+    fprintf(stderr, "payments-client: json: %s\n", cpay_status_msg(&st));
+    return;
+  }
+  printf("%.*s\n", (int)text.size, text.data);
+}
 
 static void report(bool ok, const char *step, const char *fmt, ...) CPAY_PRINTF(3, 4);
 
@@ -104,6 +121,7 @@ static void unary_steps(cpay_channel *ch, cpay_arena *a, const char *customer, c
   report(c == CPAY_OK && resp && resp->status == payments_v1_CHARGE_STATUS_SUCCESS,
          "ChargeCard", "%s -> %.*s", c == CPAY_OK ? "charged 19.99 USD" : cpay_status_msg(&st),
          resp ? (int)resp->transaction_id.size : 0, resp ? resp->transaction_id.data : "");
+  show_json(resp, &payments_v1_ChargeResponse_json, a);
   cpay_str echoed = cpay_md_get(res.initial_md, res.initial_md_count, "x-request-id");
   cpay_str trailer = cpay_md_get(res.trailing_md, res.trailing_md_count, "x-request-id");
   report(cpay_str_eq(echoed, CPAY_STR("echo-me-42")) && cpay_str_eq(trailer, CPAY_STR("echo-me-42")),
@@ -157,6 +175,7 @@ static void stream_steps(cpay_channel *ch, cpay_arena *a, const char *customer) 
     got++;
     printf("       transaction %.*s: %" PRId64 " %.*s\n", (int)t->id.size, t->id.data,
            t->amount_cents, (int)t->currency.size, t->currency.data);
+    show_json(t, &payments_v1_Transaction_json, a);
   }
   // The server would keep streaming live transactions: leave mid-stream.
   cpay_call_cancel(call);
@@ -193,6 +212,7 @@ static void batch_steps(cpay_channel *ch, cpay_arena *a, const char *customer) {
          c == CPAY_OK ? "" : cpay_status_msg(&st),
          resp && resp->failed_idempotency_keys.size ? (int)resp->failed_idempotency_keys.data[0].size : 0,
          resp && resp->failed_idempotency_keys.size ? resp->failed_idempotency_keys.data[0].data : "");
+  show_json(resp, &payments_v1_BatchChargeResponse_json, a);
 }
 
 static void chat_steps(cpay_channel *ch, cpay_arena *a) {
@@ -213,6 +233,7 @@ static void chat_steps(cpay_channel *ch, cpay_arena *a) {
       answered++;
       printf("       %.*s: %.*s\n", (int)reply->sender.size, reply->sender.data,
              (int)reply->text.size, reply->text.data);
+      show_json(reply, &payments_v1_PaymentMessage_json, a);
     }
   }
   if (c == CPAY_OK) c = payments_v1_PaymentService_PaymentChat_close_send(call, &st);
@@ -283,6 +304,10 @@ int main(int argc, char **argv) {
       extras = false;
       continue;
     }
+    if (strcmp(argv[i], "--json") == 0) {
+      print_json = true;
+      continue;
+    }
     if (i + 1 >= argc) goto usage;
     if (strcmp(argv[i], "--target") == 0) {
       target = argv[++i];
@@ -341,7 +366,7 @@ int main(int argc, char **argv) {
   printf("%s\n", failures ? "payments-client: some steps FAILED" : "payments-client: all steps ok");
   return failures ? 1 : 0;
 usage:
-  fprintf(stderr, "usage: payments-client [--target HOST:PORT] [--token TOKEN] [--tls-ca PEM "
-                  "[--tls-server-name NAME]] [--skip-extras]\n");
+  fprintf(stderr, "usage: payments-client [--target HOST:PORT] [--token TOKEN] [--json] "
+                  "[--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]\n");
   return 2;
 }

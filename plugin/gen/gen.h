@@ -69,6 +69,9 @@ void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_file(cpg_gen *g);
+// JSON (gen_json.c): declarations for the header, tables and functions for the source.
+void cpg_gen_json_header(cpg_gen *g, cpf_buf *out);
+void cpg_gen_json_source(cpg_gen *g, cpf_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);
 

@@ -167,11 +167,14 @@ void cpg_gen_file(cpg_gen *g) {
     CPG_RENDER(g, &g->c, "register_def_empty", {"prefix", prefix});
   }
   free(exts.items);
+  cpg_gen_json_header(g, &g->h);
+  cpg_gen_json_source(g, &g->c);
   body = g->h;
   g->h = saved_h;
 
   cpf_buf includes = {0};
   if (g->needs_math) CPG_RENDER(g, &includes, "include", {"path", "<math.h>"});
+  CPG_RENDER(g, &includes, "include", {"path", "\"cpay/json.h\""});
   for (size_t i = 0; i < f->dep_count; i++) {
     CPG_RENDER(g, &includes, "include",
                {"path", cpg_str(g, "\"%s\"", replace_suffix(g, f->deps[i]->name, ".cpay.h"))});

@@ -1,8 +1,8 @@
 // The conformance testee: answers the official protobuf conformance runner
 // over stdin/stdout. Each request and response is a 4-byte little-endian
 // length followed by a serialized ConformanceRequest/ConformanceResponse
-// (../shared/conformance/README.md). Binary input and output are answered;
-// other formats are answered `skipped` until cpay supports them.
+// (../shared/conformance/README.md). Binary and JSON input and output are
+// answered; text format is answered `skipped` until cpay supports it.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +16,27 @@ typedef conformance_ConformanceResponse response;
 
 static const struct {
   const char *name;
-  const cpay_msg_table *table;
+  const cpay_json_msg *json;
 } known_types[] = {
     {"protobuf_test_messages.proto3.TestAllTypesProto3",
-     &protobuf_test_messages_proto3_TestAllTypesProto3_table},
+     &protobuf_test_messages_proto3_TestAllTypesProto3_json},
     {"protobuf_test_messages.proto2.TestAllTypesProto2",
-     &protobuf_test_messages_proto2_TestAllTypesProto2_table},
-    {"conformance.FailureSet", &conformance_FailureSet_table},
+     &protobuf_test_messages_proto2_TestAllTypesProto2_json},
+    {"conformance.FailureSet", &conformance_FailureSet_json},
 };
 
-static const cpay_msg_table *find_type(cpay_str name) {
+static const cpay_json_msg *find_type(cpay_str name) {
   for (size_t i = 0; i < sizeof known_types / sizeof known_types[0]; i++) {
-    if (cpay_str_eq(name, cpay_str_from_c(known_types[i].name))) return known_types[i].table;
+    if (cpay_str_eq(name, cpay_str_from_c(known_types[i].name))) return known_types[i].json;
   }
   return NULL;
 }
+
+// What the testee keeps between requests.
+typedef struct registries {
+  const cpay_extreg *ext;
+  const cpay_json_registry *json;
+} registries;
 
 // Copies `msg` onto the arena as a cpay_str ({NULL, 0} on failure).
 static cpay_str arena_text(cpay_arena *a, const char *msg) {
@@ -39,21 +45,23 @@ static cpay_str arena_text(cpay_arena *a, const char *msg) {
 
 // Fills `resp` for `req`. Failures to answer are themselves answers
 // (parse_error, serialize_error, runtime_error), so this cannot fail.
-static void answer(const request *req, response *resp, const cpay_extreg *reg,
-                   cpay_arena *a) {
-  const cpay_msg_table *t = find_type(req->message_type);
-  if (!t) {
+static void answer(const request *req, response *resp, const registries *reg, cpay_arena *a) {
+  const cpay_json_msg *jt = find_type(req->message_type);
+  if (!jt) {
     conformance_ConformanceResponse_set_runtime_error(resp,
                                                       arena_text(a, "unknown message type"));
     return;
   }
-  if (conformance_ConformanceRequest_which_payload(req) !=
-      conformance_ConformanceRequest_payload_protobuf_payload) {
-    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("only binary input so far"));
+  const cpay_msg_table *t = jt->table;
+  conformance_ConformanceRequest_payload_case in = conformance_ConformanceRequest_which_payload(req);
+  if (in != conformance_ConformanceRequest_payload_protobuf_payload &&
+      in != conformance_ConformanceRequest_payload_json_payload) {
+    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("text format is not supported"));
     return;
   }
-  if (req->requested_output_format != conformance_PROTOBUF) {
-    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("only binary output so far"));
+  if (req->requested_output_format != conformance_PROTOBUF &&
+      req->requested_output_format != conformance_JSON) {
+    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("text format is not supported"));
     return;
   }
 
@@ -64,11 +72,35 @@ static void answer(const request *req, response *resp, const cpay_extreg *reg,
     conformance_ConformanceResponse_set_runtime_error(resp, CPAY_STR("out of memory"));
     return;
   }
-  cpay_decode_opts dopts = {0};
-  dopts.extreg = reg;
-  if (cpay_decode(req->protobuf_payload.data, req->protobuf_payload.size, msg, t, a, &dopts,
-                  &st) != CPAY_OK) {
+  cpay_code code;
+  if (in == conformance_ConformanceRequest_payload_json_payload) {
+    cpay_json_decode_opts jopts = {0};
+    jopts.registry = reg->json;
+    if (req->test_category == conformance_JSON_IGNORE_UNKNOWN_PARSING_TEST) {
+      jopts.flags |= CPAY_JSON_IGNORE_UNKNOWN;
+    }
+    code = cpay_json_decode(req->json_payload.data, req->json_payload.size, msg, jt, a, &jopts,
+                            &st);
+  } else {
+    cpay_decode_opts dopts = {0};
+    dopts.extreg = reg->ext;
+    code = cpay_decode(req->protobuf_payload.data, req->protobuf_payload.size, msg, t, a,
+                       &dopts, &st);
+  }
+  if (code != CPAY_OK) {
     conformance_ConformanceResponse_set_parse_error(resp, arena_text(a, cpay_status_msg(&st)));
+    return;
+  }
+  if (req->requested_output_format == conformance_JSON) {
+    cpay_json_encode_opts jopts = {0};
+    jopts.registry = reg->json;
+    cpay_str text;
+    if (cpay_json_encode(msg, jt, a, &jopts, &text, &st) != CPAY_OK) {
+      conformance_ConformanceResponse_set_serialize_error(resp,
+                                                          arena_text(a, cpay_status_msg(&st)));
+      return;
+    }
+    conformance_ConformanceResponse_set_json_payload(resp, text);
     return;
   }
   cpay_bytes out;
@@ -85,7 +117,7 @@ static bool read_exact(void *buf, size_t n) { return fread(buf, 1, n, stdin) == 
 static bool write_exact(const void *buf, size_t n) { return fwrite(buf, 1, n, stdout) == n; }
 
 // Serves one request. Returns 1 when served, 0 at a clean EOF, -1 on error.
-static int serve_one(cpay_arena *a, const cpay_extreg *reg) {
+static int serve_one(cpay_arena *a, const registries *reg) {
   uint8_t len_le[4];
   size_t got = fread(len_le, 1, 4, stdin);
   if (got == 0 && feof(stdin)) return 0;
@@ -130,13 +162,17 @@ int main(void) {
   // between them so memory stays flat over the run.
   cpay_arena *reg_arena = cpay_arena_new();
   cpay_arena *a = cpay_arena_new();
-  cpay_extreg *reg = reg_arena ? cpay_extreg_new(reg_arena) : NULL;
-  if (!a || !reg || test_messages_proto2_proto_register_extensions(reg) != CPAY_OK) {
+  cpay_extreg *ext = reg_arena ? cpay_extreg_new(reg_arena) : NULL;
+  cpay_json_registry *json = reg_arena ? cpay_json_registry_new(reg_arena) : NULL;
+  if (!a || !ext || !json || test_messages_proto2_proto_register_extensions(ext) != CPAY_OK ||
+      test_messages_proto2_proto_json_register(json) != CPAY_OK ||
+      test_messages_proto3_proto_json_register(json) != CPAY_OK) {
     fprintf(stderr, "cpay-conformance: out of memory\n");
     return EXIT_FAILURE;
   }
+  registries reg = {ext, json};
   int r;
-  while ((r = serve_one(a, reg)) == 1) cpay_arena_reset(a);
+  while ((r = serve_one(a, &reg)) == 1) cpay_arena_reset(a);
   cpay_arena_free(a);
   cpay_arena_free(reg_arena);
   return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

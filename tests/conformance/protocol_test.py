@@ -2,8 +2,9 @@
 """Drives cpay-conformance the way the official runner does.
 
 Sends a FailureSet probe, binary round trips of both test message types,
-a malformed payload and a JSON request, and checks each answer arrives in
-order with the expected result. Usage: protocol_test.py TESTEE SCHEMA_DIR
+a malformed payload, JSON in and out (with the ignore-unknown category and
+a JSON parse error), and a text-format request, and checks each answer
+arrives in order with the expected result. Usage: protocol_test.py TESTEE SCHEMA_DIR
 """
 import os
 import struct
@@ -42,7 +43,19 @@ m2.data.group_int32 = 9
 add("protobuf_test_messages.proto2.TestAllTypesProto2", "protobuf_payload",
     m2.SerializeToString() + b"\xa8\x1f\x01")  # plus unknown field 500 = 1
 add("protobuf_test_messages.proto3.TestAllTypesProto3", "protobuf_payload", b"\x0a\x05ab")
-add("protobuf_test_messages.proto3.TestAllTypesProto3", "json_payload", "{}", cf.JSON)
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "json_payload",
+    '{"optionalInt32": -7, "optionalNestedMessage": {"a": 42}, "oneofUint32": 5,'
+    ' "optionalTimestamp": "1970-01-01T00:00:01.5Z"}', cf.JSON)
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "protobuf_payload",
+    m3.SerializeToString(), cf.JSON)
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "json_payload",
+    '{"optionalNestedMessage": {"a": "x"}}', cf.PROTOBUF)
+requests.append(cf.ConformanceRequest(
+    message_type="protobuf_test_messages.proto3.TestAllTypesProto3",
+    json_payload='{"unknownName": 1, "optionalInt32": 2}', requested_output_format=cf.PROTOBUF,
+    test_category=cf.JSON_IGNORE_UNKNOWN_PARSING_TEST))
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "text_payload", "optional_int32: 1",
+    cf.TEXT_FORMAT)
 
 stdin = b"".join(struct.pack("<I", len(r.SerializeToString())) + r.SerializeToString()
                  for r in requests)
@@ -80,5 +93,23 @@ if len(answers) == len(requests):
     expect(answers[3].WhichOneof("result") == "parse_error"
            and "offset" in answers[3].parse_error,
            "truncated payload is a parse error naming the offset: " + answers[3].parse_error)
-    expect(answers[4].WhichOneof("result") == "skipped", "JSON input skipped")
+    from google.protobuf import json_format
+    want = p3.TestAllTypesProto3(optional_int32=-7, oneof_uint32=5)
+    want.optional_nested_message.a = 42
+    want.optional_timestamp.seconds, want.optional_timestamp.nanos = 1, 500000000
+    expect(answers[4].WhichOneof("result") == "json_payload"
+           and json_format.Parse(answers[4].json_payload, p3.TestAllTypesProto3()) == want,
+           "JSON round trip equal: " + str(answers[4]))
+    expect(answers[5].WhichOneof("result") == "json_payload"
+           and json_format.Parse(answers[5].json_payload, p3.TestAllTypesProto3()) == m3,
+           "binary in, JSON out equal: " + str(answers[5]))
+    expect(answers[6].WhichOneof("result") == "parse_error"
+           and answers[6].parse_error.startswith("$.optionalNestedMessage.a: ")
+           and "offset 32" in answers[6].parse_error,
+           "JSON parse error names the path and offset: " + str(answers[6]))
+    expect(answers[7].WhichOneof("result") == "protobuf_payload"
+           and p3.TestAllTypesProto3.FromString(answers[7].protobuf_payload)
+           == p3.TestAllTypesProto3(optional_int32=2),
+           "ignore-unknown category skips unknown JSON keys: " + str(answers[7]))
+    expect(answers[8].WhichOneof("result") == "skipped", "text format skipped")
 sys.exit(1 if failures else 0)

@@ -91,9 +91,10 @@ typedef struct cpay_encode_opts {
   int max_depth;   // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_encode_opts;
 
-// Serializes `msg` into bytes allocated on `a`; `out` is valid while `a` is.
-// Fields are written in field-number order, then extensions, then unknown
-// fields. `opts` may be NULL.
+// Serializes `msg` into bytes allocated on `a`; `out` is valid while `a` is
+// (out->data is never NULL on success, even for an empty message). Fields
+// are written in field-number order, then extensions, then unknown fields.
+// `opts` may be NULL.
 CPAY_API CPAY_NODISCARD cpay_code cpay_encode(const void *msg,
                                               const cpay_msg_table *t,
                                               cpay_arena *a,

@@ -7,7 +7,7 @@ bool cpay__array_reserve(cpay_array *arr, size_t elem_size, size_t extra, cpay_a
   if (arr->cap - arr->size >= extra) return true;
   if (extra > (SIZE_MAX / elem_size) - arr->size) return false;
   size_t want = arr->size + extra;
-  size_t cap = arr->cap ? arr->cap * 2 : 4;
+  size_t cap = arr->cap ? arr->cap * 2 : 8;
   if (cap < want) cap = want;
   if (cap > SIZE_MAX / elem_size) cap = want;
   void *data = cpay_arena_realloc(a, arr->data, arr->cap * elem_size, cap * elem_size);

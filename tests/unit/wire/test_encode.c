@@ -41,6 +41,7 @@ START_TEST(test_encode_empty) {
   test_T3 *m = cpay_msg_new(&test_T3_table, arena);
   cpay_bytes out = enc3(m);
   ck_assert_uint_eq(out.size, 0);
+  ck_assert_ptr_nonnull(out.data);  // callers may memcpy/fwrite it as is
 }
 END_TEST
 
@@ -389,6 +390,30 @@ START_TEST(test_encode_large_string_grows_buffer) {
 }
 END_TEST
 
+START_TEST(test_encode_output_survives_later_allocations) {
+  // The encoder writes into the free end of the arena's current block and
+  // gives back the space before the output: later allocations (and later
+  // encodes) must not overlap earlier outputs.
+  test_T3 *m = cpay_msg_new(&test_T3_table, arena);
+  m->str = CPAY_STR("testing");
+  cpay_bytes a = enc3(m);
+  m->i32 = 150;
+  cpay_bytes b = enc3(m);
+  for (int i = 0; i < 1000; i++) {  // fills the rest of the block exactly
+    char *p = cpay_arena_malloc(arena, 8);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 0xee, 8);
+  }
+  char *r = cpay_arena_malloc(arena, 8);
+  ck_assert_ptr_nonnull(r);
+  r = cpay_arena_realloc(arena, r, 8, 3000);  // the last allocation grows
+  ck_assert_ptr_nonnull(r);
+  memset(r, 0xdd, 3000);
+  ck_assert_enc(a, "\x72\x07testing");
+  ck_assert_enc(b, "\x08\x96\x01\x72\x07testing");
+}
+END_TEST
+
 Suite *encode_suite(void) {
   Suite *s = suite_create("encode");
   TCase *tc = tcase_create("core");
@@ -408,6 +433,7 @@ Suite *encode_suite(void) {
   tcase_add_test(tc, test_encode_round_trip_everything);
   tcase_add_test(tc, test_encode_round_trip_unknown_and_closed_enum);
   tcase_add_test(tc, test_encode_large_string_grows_buffer);
+  tcase_add_test(tc, test_encode_output_survives_later_allocations);
   suite_add_tcase(s, tc);
   return s;
 }

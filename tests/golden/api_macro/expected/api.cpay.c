@@ -71,3 +71,68 @@ cpay_code api_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_api_E__json_names[] = {
+    "E_ZERO",
+};
+static const int32_t golden_api_E__json_numbers[] = {
+    0,
+};
+const cpay_json_enum golden_api_E_json = {
+    .full_name = "golden.api.E",
+    .names = golden_api_E__json_names,
+    .numbers = golden_api_E__json_numbers,
+    .count = 1,
+    .closed = false,
+};
+
+static const char *const golden_api_M__json_names[] = {
+    "a",
+};
+static const cpay_json_msg *const golden_api_M__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_api_M__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_api_M__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_api_M__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_api_M_json = {
+    .table = &golden_api_M_table,
+    .json_names = golden_api_M__json_names,
+    .msgs = golden_api_M__json_msgs,
+    .enums = golden_api_M__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_api_M__json_by_json_name,
+    .by_name = golden_api_M__json_by_name,
+};
+
+cpay_code golden_api_M_to_json(
+    const golden_api_M *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_api_M_json, arena, opts, out, st);
+}
+
+cpay_code golden_api_M_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_api_M **out, cpay_status *st) {
+  *out = NULL;
+  golden_api_M *msg = golden_api_M_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_api_M_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const api_proto__json_msgs[] = {
+    &golden_api_M_json,
+};
+
+cpay_code api_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, api_proto__json_msgs, 1);
+}

@@ -3,6 +3,7 @@
 #define API_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -55,6 +56,24 @@ static inline void golden_api_M_clear_a(golden_api_M *msg) {
 
 // Adds the extensions declared in api.proto (not those of its imports) to `r`.
 CPAY_API CPAY_NODISCARD cpay_code api_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+CPAY_API extern const cpay_json_enum golden_api_E_json;
+CPAY_API extern const cpay_json_msg golden_api_M_json;
+
+// golden.api.M as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_json(
+    const golden_api_M *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.api.M on `arena` (*out set on success).
+CPAY_API CPAY_NODISCARD cpay_code golden_api_M_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_api_M **out, cpay_status *st);
+
+// Adds the messages of api.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_API CPAY_NODISCARD cpay_code api_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -405,3 +405,405 @@ cpay_code collisions_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_clash_switch__json_names[] = {
+    "switch_UNSPECIFIED",
+    "NULL",
+};
+static const int32_t golden_clash_switch__json_numbers[] = {
+    0,
+    1,
+};
+const cpay_json_enum golden_clash_switch_json = {
+    .full_name = "golden.clash.switch",
+    .names = golden_clash_switch__json_names,
+    .numbers = golden_clash_switch__json_numbers,
+    .count = 2,
+    .closed = false,
+};
+
+static const char *const golden_clash_Keywords__json_names[] = {
+    "int",
+    "register",
+    "default",
+    "auto",
+    "delete",
+    "class",
+    "bool",
+    "true",
+    "hdr",
+    "hasbits",
+    "foo",
+    "fooSize",
+    "choiceCase",
+    "template",
+    "made",
+    "struct",
+};
+static const cpay_json_msg *const golden_clash_Keywords__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    &golden_clash_Keywords_new__json,
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_clash_Keywords__json_by_json_name[] = {
+    3,
+    6,
+    12,
+    5,
+    2,
+    4,
+    10,
+    11,
+    9,
+    8,
+    0,
+    14,
+    1,
+    15,
+    13,
+    7,
+};
+static const uint16_t golden_clash_Keywords__json_by_name[] = {
+    3,
+    6,
+    12,
+    5,
+    2,
+    4,
+    10,
+    11,
+    9,
+    8,
+    0,
+    14,
+    1,
+    15,
+    13,
+    7,
+};
+const cpay_json_msg golden_clash_Keywords_json = {
+    .table = &golden_clash_Keywords_table,
+    .json_names = golden_clash_Keywords__json_names,
+    .msgs = golden_clash_Keywords__json_msgs,
+    .enums = golden_clash_Keywords__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords__json_by_json_name,
+    .by_name = golden_clash_Keywords__json_by_name,
+};
+
+cpay_code golden_clash_Keywords_to_json(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Keywords_new___json_names[] = {
+    "x",
+};
+static const cpay_json_msg *const golden_clash_Keywords_new___json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords_new___json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Keywords_new___json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Keywords_new___json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_clash_Keywords_new__json = {
+    .table = &golden_clash_Keywords_new__table,
+    .json_names = golden_clash_Keywords_new___json_names,
+    .msgs = golden_clash_Keywords_new___json_msgs,
+    .enums = golden_clash_Keywords_new___json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords_new___json_by_json_name,
+    .by_name = golden_clash_Keywords_new___json_by_name,
+};
+
+cpay_code golden_clash_Keywords_new__to_json(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_new__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Keywords_table___json_names[] = {
+    "y",
+};
+static const cpay_json_msg *const golden_clash_Keywords_table___json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords_table___json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Keywords_table___json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Keywords_table___json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_clash_Keywords_table__json = {
+    .table = &golden_clash_Keywords_table__table,
+    .json_names = golden_clash_Keywords_table___json_names,
+    .msgs = golden_clash_Keywords_table___json_msgs,
+    .enums = golden_clash_Keywords_table___json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords_table___json_by_json_name,
+    .by_name = golden_clash_Keywords_table___json_by_name,
+};
+
+cpay_code golden_clash_Keywords_table__to_json(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_table__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_table__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Keywords_foo_get___json_names[] = {
+    "z",
+};
+static const cpay_json_msg *const golden_clash_Keywords_foo_get___json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords_foo_get___json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Keywords_foo_get___json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Keywords_foo_get___json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_clash_Keywords_foo_get__json = {
+    .table = &golden_clash_Keywords_foo_get__table,
+    .json_names = golden_clash_Keywords_foo_get___json_names,
+    .msgs = golden_clash_Keywords_foo_get___json_msgs,
+    .enums = golden_clash_Keywords_foo_get___json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords_foo_get___json_by_json_name,
+    .by_name = golden_clash_Keywords_foo_get___json_by_name,
+};
+
+cpay_code golden_clash_Keywords_foo_get__to_json(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_foo_get__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_foo_get__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Keywords_new____json_names[] = {
+    "a",
+};
+static const cpay_json_msg *const golden_clash_Keywords_new____json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords_new____json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Keywords_new____json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Keywords_new____json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_clash_Keywords_new___json = {
+    .table = &golden_clash_Keywords_new___table,
+    .json_names = golden_clash_Keywords_new____json_names,
+    .msgs = golden_clash_Keywords_new____json_msgs,
+    .enums = golden_clash_Keywords_new____json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords_new____json_by_json_name,
+    .by_name = golden_clash_Keywords_new____json_by_name,
+};
+
+cpay_code golden_clash_Keywords_new___to_json(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_new___json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new___from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Other__json_names[] = {
+    "new",
+    "namespace",
+    "this",
+    "keywords",
+};
+static const cpay_json_msg *const golden_clash_Other__json_msgs[] = {
+    NULL,
+    NULL,
+    &golden_clash_Other_ThisEntry_json,
+    &golden_clash_Keywords_new___json,
+};
+static const cpay_json_enum *const golden_clash_Other__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_clash_Other__json_by_json_name[] = {
+    3,
+    1,
+    0,
+    2,
+};
+static const uint16_t golden_clash_Other__json_by_name[] = {
+    3,
+    1,
+    0,
+    2,
+};
+const cpay_json_msg golden_clash_Other_json = {
+    .table = &golden_clash_Other_table,
+    .json_names = golden_clash_Other__json_names,
+    .msgs = golden_clash_Other__json_msgs,
+    .enums = golden_clash_Other__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Other__json_by_json_name,
+    .by_name = golden_clash_Other__json_by_name,
+};
+
+cpay_code golden_clash_Other_to_json(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Other_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Other_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_clash_Other_ThisEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_clash_Other_ThisEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Other_ThisEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_clash_Other_ThisEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_clash_Other_ThisEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_clash_Other_ThisEntry_json = {
+    .table = &golden_clash_Other_ThisEntry_table,
+    .json_names = golden_clash_Other_ThisEntry__json_names,
+    .msgs = golden_clash_Other_ThisEntry__json_msgs,
+    .enums = golden_clash_Other_ThisEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Other_ThisEntry__json_by_json_name,
+    .by_name = golden_clash_Other_ThisEntry__json_by_name,
+};
+
+static const cpay_json_msg *const collisions_proto__json_msgs[] = {
+    &golden_clash_Keywords_json,
+    &golden_clash_Keywords_new__json,
+    &golden_clash_Keywords_table__json,
+    &golden_clash_Keywords_foo_get__json,
+    &golden_clash_Keywords_new___json,
+    &golden_clash_Other_json,
+};
+
+cpay_code collisions_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, collisions_proto__json_msgs, 6);
+}

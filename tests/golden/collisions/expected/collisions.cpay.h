@@ -3,6 +3,7 @@
 #define COLLISIONS_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -467,6 +468,80 @@ static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
 
 // Adds the extensions declared in collisions.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code collisions_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_clash_switch_json;
+extern const cpay_json_msg golden_clash_Keywords_json;
+extern const cpay_json_msg golden_clash_Keywords_new__json;
+extern const cpay_json_msg golden_clash_Keywords_table__json;
+extern const cpay_json_msg golden_clash_Keywords_foo_get__json;
+extern const cpay_json_msg golden_clash_Keywords_new___json;
+extern const cpay_json_msg golden_clash_Other_json;
+extern const cpay_json_msg golden_clash_Other_ThisEntry_json;
+
+// golden.clash.Keywords as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_json(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st);
+
+// golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st);
+
+// golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_json(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.table on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st);
+
+// golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+
+// golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_json(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords_new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st);
+
+// golden.clash.Other as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Other on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Other_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st);
+
+// Adds the messages of collisions.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code collisions_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -107,3 +107,100 @@ cpay_code closed_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_enums2_Level__json_names[] = {
+    "LEVEL_LOW",
+    "LEVEL_HIGH",
+    "LEVEL_NEGATIVE",
+    "LEVEL_FAR",
+};
+static const int32_t golden_enums2_Level__json_numbers[] = {
+    1,
+    5,
+    -3,
+    1000,
+};
+const cpay_json_enum golden_enums2_Level_json = {
+    .full_name = "golden.enums2.Level",
+    .names = golden_enums2_Level__json_names,
+    .numbers = golden_enums2_Level__json_numbers,
+    .count = 4,
+    .closed = true,
+};
+
+static const char *const golden_enums2_Gauge_Mode__json_names[] = {
+    "MODE_A",
+    "MODE_B",
+};
+static const int32_t golden_enums2_Gauge_Mode__json_numbers[] = {
+    2,
+    3,
+};
+const cpay_json_enum golden_enums2_Gauge_Mode_json = {
+    .full_name = "golden.enums2.Gauge.Mode",
+    .names = golden_enums2_Gauge_Mode__json_names,
+    .numbers = golden_enums2_Gauge_Mode__json_numbers,
+    .count = 2,
+    .closed = true,
+};
+
+static const char *const golden_enums2_Gauge__json_names[] = {
+    "level",
+    "mode",
+    "history",
+};
+static const cpay_json_msg *const golden_enums2_Gauge__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_enums2_Gauge__json_enums[] = {
+    &golden_enums2_Level_json,
+    &golden_enums2_Gauge_Mode_json,
+    &golden_enums2_Level_json,
+};
+static const uint16_t golden_enums2_Gauge__json_by_json_name[] = {
+    2,
+    0,
+    1,
+};
+static const uint16_t golden_enums2_Gauge__json_by_name[] = {
+    2,
+    0,
+    1,
+};
+const cpay_json_msg golden_enums2_Gauge_json = {
+    .table = &golden_enums2_Gauge_table,
+    .json_names = golden_enums2_Gauge__json_names,
+    .msgs = golden_enums2_Gauge__json_msgs,
+    .enums = golden_enums2_Gauge__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_enums2_Gauge__json_by_json_name,
+    .by_name = golden_enums2_Gauge__json_by_name,
+};
+
+cpay_code golden_enums2_Gauge_to_json(
+    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_enums2_Gauge_json, arena, opts, out, st);
+}
+
+cpay_code golden_enums2_Gauge_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_enums2_Gauge **out, cpay_status *st) {
+  *out = NULL;
+  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums2_Gauge_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const closed_proto__json_msgs[] = {
+    &golden_enums2_Gauge_json,
+};
+
+cpay_code closed_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, closed_proto__json_msgs, 1);
+}

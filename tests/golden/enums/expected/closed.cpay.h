@@ -3,6 +3,7 @@
 #define CLOSED_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -108,6 +109,25 @@ static inline void golden_enums2_Gauge_clear_history(golden_enums2_Gauge *msg) {
 
 // Adds the extensions declared in closed.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code closed_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_enums2_Level_json;
+extern const cpay_json_enum golden_enums2_Gauge_Mode_json;
+extern const cpay_json_msg golden_enums2_Gauge_json;
+
+// golden.enums2.Gauge as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_json(
+    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.enums2.Gauge on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_enums2_Gauge_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_enums2_Gauge **out, cpay_status *st);
+
+// Adds the messages of closed.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code closed_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

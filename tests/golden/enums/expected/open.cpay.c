@@ -104,3 +104,106 @@ cpay_code open_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_enums_Color__json_names[] = {
+    "COLOR_UNSPECIFIED",
+    "COLOR_RED",
+    "COLOR_CRIMSON",
+    "COLOR_MINUS",
+    "COLOR_MIN",
+    "COLOR_MAX",
+    "COLOR_BIG",
+};
+static const int32_t golden_enums_Color__json_numbers[] = {
+    0,
+    1,
+    1,
+    -1,
+    INT32_MIN,
+    2147483647,
+    100,
+};
+const cpay_json_enum golden_enums_Color_json = {
+    .full_name = "golden.enums.Color",
+    .names = golden_enums_Color__json_names,
+    .numbers = golden_enums_Color__json_numbers,
+    .count = 7,
+    .closed = false,
+};
+
+static const char *const golden_enums_Paint_Finish__json_names[] = {
+    "FINISH_UNSPECIFIED",
+    "FINISH_GLOSS",
+};
+static const int32_t golden_enums_Paint_Finish__json_numbers[] = {
+    0,
+    1,
+};
+const cpay_json_enum golden_enums_Paint_Finish_json = {
+    .full_name = "golden.enums.Paint.Finish",
+    .names = golden_enums_Paint_Finish__json_names,
+    .numbers = golden_enums_Paint_Finish__json_numbers,
+    .count = 2,
+    .closed = false,
+};
+
+static const char *const golden_enums_Paint__json_names[] = {
+    "color",
+    "finish",
+    "palette",
+};
+static const cpay_json_msg *const golden_enums_Paint__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_enums_Paint__json_enums[] = {
+    &golden_enums_Color_json,
+    &golden_enums_Paint_Finish_json,
+    &golden_enums_Color_json,
+};
+static const uint16_t golden_enums_Paint__json_by_json_name[] = {
+    0,
+    1,
+    2,
+};
+static const uint16_t golden_enums_Paint__json_by_name[] = {
+    0,
+    1,
+    2,
+};
+const cpay_json_msg golden_enums_Paint_json = {
+    .table = &golden_enums_Paint_table,
+    .json_names = golden_enums_Paint__json_names,
+    .msgs = golden_enums_Paint__json_msgs,
+    .enums = golden_enums_Paint__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_enums_Paint__json_by_json_name,
+    .by_name = golden_enums_Paint__json_by_name,
+};
+
+cpay_code golden_enums_Paint_to_json(
+    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_enums_Paint_json, arena, opts, out, st);
+}
+
+cpay_code golden_enums_Paint_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_enums_Paint **out, cpay_status *st) {
+  *out = NULL;
+  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums_Paint_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const open_proto__json_msgs[] = {
+    &golden_enums_Paint_json,
+};
+
+cpay_code open_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, open_proto__json_msgs, 1);
+}

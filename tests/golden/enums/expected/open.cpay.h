@@ -3,6 +3,7 @@
 #define OPEN_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -102,6 +103,25 @@ static inline void golden_enums_Paint_clear_palette(golden_enums_Paint *msg) {
 
 // Adds the extensions declared in open.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code open_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_enums_Color_json;
+extern const cpay_json_enum golden_enums_Paint_Finish_json;
+extern const cpay_json_msg golden_enums_Paint_json;
+
+// golden.enums.Paint as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_enums_Paint_to_json(
+    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.enums.Paint on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_enums_Paint_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_enums_Paint **out, cpay_status *st);
+
+// Adds the messages of open.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code open_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

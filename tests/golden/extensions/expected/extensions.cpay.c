@@ -312,3 +312,206 @@ static const cpay_ext *const extensions_proto__exts[] = {
 cpay_code extensions_proto_register_extensions(cpay_extreg *r) {
   return cpay__extreg_add_all(r, extensions_proto__exts, 9);
 }
+// ---- JSON
+
+static const char *const golden_ext_Tone__json_names[] = {
+    "TONE_LOW",
+    "TONE_HIGH",
+};
+static const int32_t golden_ext_Tone__json_numbers[] = {
+    1,
+    2,
+};
+const cpay_json_enum golden_ext_Tone_json = {
+    .full_name = "golden.ext.Tone",
+    .names = golden_ext_Tone__json_names,
+    .numbers = golden_ext_Tone__json_numbers,
+    .count = 2,
+    .closed = true,
+};
+
+static const char *const golden_ext_Base__json_names[] = {
+    "id",
+};
+static const cpay_json_msg *const golden_ext_Base__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_ext_Base__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_ext_Base__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_ext_Base__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_ext_Base_json = {
+    .table = &golden_ext_Base_table,
+    .json_names = golden_ext_Base__json_names,
+    .msgs = golden_ext_Base__json_msgs,
+    .enums = golden_ext_Base__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_ext_Base__json_by_json_name,
+    .by_name = golden_ext_Base__json_by_name,
+};
+
+cpay_code golden_ext_Base_to_json(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Base_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Base_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Base *msg = golden_ext_Base_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Base_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_ext_Note__json_names[] = {
+    "text",
+};
+static const cpay_json_msg *const golden_ext_Note__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_ext_Note__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_ext_Note__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_ext_Note__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_ext_Note_json = {
+    .table = &golden_ext_Note_table,
+    .json_names = golden_ext_Note__json_names,
+    .msgs = golden_ext_Note__json_msgs,
+    .enums = golden_ext_Note__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_ext_Note__json_by_json_name,
+    .by_name = golden_ext_Note__json_by_name,
+};
+
+cpay_code golden_ext_Note_to_json(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Note_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Note_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Note *msg = golden_ext_Note_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Note_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const cpay_json_msg golden_ext_Container_json = {
+    .table = &golden_ext_Container_table,
+    .json_names = NULL,
+    .msgs = NULL,
+    .enums = NULL,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = NULL,
+    .by_name = NULL,
+};
+
+cpay_code golden_ext_Container_to_json(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Container_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Container_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Container *msg = golden_ext_Container_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_ext_Item__json_names[] = {
+    "name",
+};
+static const cpay_json_msg *const golden_ext_Item__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_ext_Item__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_ext_Item__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_ext_Item__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_ext_Item_json = {
+    .table = &golden_ext_Item_table,
+    .json_names = golden_ext_Item__json_names,
+    .msgs = golden_ext_Item__json_msgs,
+    .enums = golden_ext_Item__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_ext_Item__json_by_json_name,
+    .by_name = golden_ext_Item__json_by_name,
+};
+
+cpay_code golden_ext_Item_to_json(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Item *msg = golden_ext_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_ext golden_ext_count__json = {&golden_ext_count, NULL, NULL};
+static const cpay_json_ext golden_ext_label__json = {&golden_ext_label, NULL, NULL};
+static const cpay_json_ext golden_ext_tone__json = {&golden_ext_tone, NULL, &golden_ext_Tone_json};
+static const cpay_json_ext golden_ext_tags__json = {&golden_ext_tags, NULL, NULL};
+static const cpay_json_ext golden_ext_packed_values__json = {&golden_ext_packed_values, NULL, NULL};
+static const cpay_json_ext golden_ext_ratio__json = {&golden_ext_ratio, NULL, NULL};
+static const cpay_json_ext golden_ext_Note_note__json = {&golden_ext_Note_note, &golden_ext_Note_json, NULL};
+static const cpay_json_ext golden_ext_Note_nested_numbers__json = {&golden_ext_Note_nested_numbers, NULL, NULL};
+static const cpay_json_ext golden_ext_Item_item_ext__json = {&golden_ext_Item_item_ext, &golden_ext_Item_json, NULL};
+static const cpay_json_ext *const extensions_proto__json_exts[] = {
+    &golden_ext_count__json,
+    &golden_ext_label__json,
+    &golden_ext_tone__json,
+    &golden_ext_tags__json,
+    &golden_ext_packed_values__json,
+    &golden_ext_ratio__json,
+    &golden_ext_Note_note__json,
+    &golden_ext_Note_nested_numbers__json,
+    &golden_ext_Item_item_ext__json,
+};
+
+static const cpay_json_msg *const extensions_proto__json_msgs[] = {
+    &golden_ext_Base_json,
+    &golden_ext_Note_json,
+    &golden_ext_Container_json,
+    &golden_ext_Item_json,
+};
+
+cpay_code extensions_proto_json_register(cpay_json_registry *r) {
+  if (cpay_json_registry_add_exts(r, extensions_proto__json_exts, 9) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_json_registry_add_all(r, extensions_proto__json_msgs, 4);
+}

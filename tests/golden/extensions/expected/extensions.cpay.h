@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include <math.h>
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -183,6 +184,57 @@ extern const cpay_ext golden_ext_Item_item_ext;
 
 // Adds the extensions declared in extensions.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code extensions_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_ext_Tone_json;
+extern const cpay_json_msg golden_ext_Base_json;
+extern const cpay_json_msg golden_ext_Note_json;
+extern const cpay_json_msg golden_ext_Container_json;
+extern const cpay_json_msg golden_ext_Item_json;
+
+// golden.ext.Base as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Base_to_json(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Base on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Base_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st);
+
+// golden.ext.Note as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Note on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Note_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st);
+
+// golden.ext.Container as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Container_to_json(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Container on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Container_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st);
+
+// golden.ext.Item as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st);
+
+// Adds the messages of extensions.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code extensions_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -588,3 +588,703 @@ cpay_code maps_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_maps_State__json_names[] = {
+    "STATE_UNSPECIFIED",
+    "STATE_ON",
+};
+static const int32_t golden_maps_State__json_numbers[] = {
+    0,
+    1,
+};
+const cpay_json_enum golden_maps_State_json = {
+    .full_name = "golden.maps.State",
+    .names = golden_maps_State__json_names,
+    .numbers = golden_maps_State__json_numbers,
+    .count = 2,
+    .closed = false,
+};
+
+static const char *const golden_maps_Value__json_names[] = {
+    "v",
+};
+static const cpay_json_msg *const golden_maps_Value__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Value__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_maps_Value__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_maps_Value__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_maps_Value_json = {
+    .table = &golden_maps_Value_table,
+    .json_names = golden_maps_Value__json_names,
+    .msgs = golden_maps_Value__json_msgs,
+    .enums = golden_maps_Value__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Value__json_by_json_name,
+    .by_name = golden_maps_Value__json_by_name,
+};
+
+cpay_code golden_maps_Value_to_json(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_maps_Value_json, arena, opts, out, st);
+}
+
+cpay_code golden_maps_Value_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st) {
+  *out = NULL;
+  golden_maps_Value *msg = golden_maps_Value_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Value_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_maps_Maps__json_names[] = {
+    "int32Key",
+    "int64Key",
+    "uint32Key",
+    "uint64Key",
+    "sint32Key",
+    "sint64Key",
+    "fixed32Key",
+    "fixed64Key",
+    "sfixed32Key",
+    "sfixed64Key",
+    "boolKey",
+    "stringKey",
+    "bytesValue",
+    "floatValue",
+    "doubleValue",
+    "enumValue",
+    "messageValue",
+};
+static const cpay_json_msg *const golden_maps_Maps__json_msgs[] = {
+    &golden_maps_Maps_Int32KeyEntry_json,
+    &golden_maps_Maps_Int64KeyEntry_json,
+    &golden_maps_Maps_Uint32KeyEntry_json,
+    &golden_maps_Maps_Uint64KeyEntry_json,
+    &golden_maps_Maps_Sint32KeyEntry_json,
+    &golden_maps_Maps_Sint64KeyEntry_json,
+    &golden_maps_Maps_Fixed32KeyEntry_json,
+    &golden_maps_Maps_Fixed64KeyEntry_json,
+    &golden_maps_Maps_Sfixed32KeyEntry_json,
+    &golden_maps_Maps_Sfixed64KeyEntry_json,
+    &golden_maps_Maps_BoolKeyEntry_json,
+    &golden_maps_Maps_StringKeyEntry_json,
+    &golden_maps_Maps_BytesValueEntry_json,
+    &golden_maps_Maps_FloatValueEntry_json,
+    &golden_maps_Maps_DoubleValueEntry_json,
+    &golden_maps_Maps_EnumValueEntry_json,
+    &golden_maps_Maps_MessageValueEntry_json,
+};
+static const cpay_json_enum *const golden_maps_Maps__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps__json_by_json_name[] = {
+    10,
+    12,
+    14,
+    15,
+    6,
+    7,
+    13,
+    0,
+    1,
+    16,
+    8,
+    9,
+    4,
+    5,
+    11,
+    2,
+    3,
+};
+static const uint16_t golden_maps_Maps__json_by_name[] = {
+    10,
+    12,
+    14,
+    15,
+    6,
+    7,
+    13,
+    0,
+    1,
+    16,
+    8,
+    9,
+    4,
+    5,
+    11,
+    2,
+    3,
+};
+const cpay_json_msg golden_maps_Maps_json = {
+    .table = &golden_maps_Maps_table,
+    .json_names = golden_maps_Maps__json_names,
+    .msgs = golden_maps_Maps__json_msgs,
+    .enums = golden_maps_Maps__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps__json_by_json_name,
+    .by_name = golden_maps_Maps__json_by_name,
+};
+
+cpay_code golden_maps_Maps_to_json(
+    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_maps_Maps_json, arena, opts, out, st);
+}
+
+cpay_code golden_maps_Maps_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_maps_Maps **out, cpay_status *st) {
+  *out = NULL;
+  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_maps_Maps_Int32KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Int32KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Int32KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Int32KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Int32KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Int32KeyEntry_json = {
+    .table = &golden_maps_Maps_Int32KeyEntry_table,
+    .json_names = golden_maps_Maps_Int32KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Int32KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Int32KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Int32KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Int32KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Int64KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Int64KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Int64KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Int64KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Int64KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Int64KeyEntry_json = {
+    .table = &golden_maps_Maps_Int64KeyEntry_table,
+    .json_names = golden_maps_Maps_Int64KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Int64KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Int64KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Int64KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Int64KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Uint32KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Uint32KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Uint32KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Uint32KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Uint32KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Uint32KeyEntry_json = {
+    .table = &golden_maps_Maps_Uint32KeyEntry_table,
+    .json_names = golden_maps_Maps_Uint32KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Uint32KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Uint32KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Uint32KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Uint32KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Uint64KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Uint64KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Uint64KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Uint64KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Uint64KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Uint64KeyEntry_json = {
+    .table = &golden_maps_Maps_Uint64KeyEntry_table,
+    .json_names = golden_maps_Maps_Uint64KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Uint64KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Uint64KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Uint64KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Uint64KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Sint32KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Sint32KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Sint32KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Sint32KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Sint32KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Sint32KeyEntry_json = {
+    .table = &golden_maps_Maps_Sint32KeyEntry_table,
+    .json_names = golden_maps_Maps_Sint32KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Sint32KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Sint32KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Sint32KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Sint32KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Sint64KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Sint64KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Sint64KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Sint64KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Sint64KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Sint64KeyEntry_json = {
+    .table = &golden_maps_Maps_Sint64KeyEntry_table,
+    .json_names = golden_maps_Maps_Sint64KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Sint64KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Sint64KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Sint64KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Sint64KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Fixed32KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Fixed32KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Fixed32KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Fixed32KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Fixed32KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Fixed32KeyEntry_json = {
+    .table = &golden_maps_Maps_Fixed32KeyEntry_table,
+    .json_names = golden_maps_Maps_Fixed32KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Fixed32KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Fixed32KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Fixed32KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Fixed32KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Fixed64KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Fixed64KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Fixed64KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Fixed64KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Fixed64KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Fixed64KeyEntry_json = {
+    .table = &golden_maps_Maps_Fixed64KeyEntry_table,
+    .json_names = golden_maps_Maps_Fixed64KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Fixed64KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Fixed64KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Fixed64KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Fixed64KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Sfixed32KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Sfixed32KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Sfixed32KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Sfixed32KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Sfixed32KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Sfixed32KeyEntry_json = {
+    .table = &golden_maps_Maps_Sfixed32KeyEntry_table,
+    .json_names = golden_maps_Maps_Sfixed32KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Sfixed32KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Sfixed32KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Sfixed32KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Sfixed32KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_Sfixed64KeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_Sfixed64KeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_Sfixed64KeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_Sfixed64KeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_Sfixed64KeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_Sfixed64KeyEntry_json = {
+    .table = &golden_maps_Maps_Sfixed64KeyEntry_table,
+    .json_names = golden_maps_Maps_Sfixed64KeyEntry__json_names,
+    .msgs = golden_maps_Maps_Sfixed64KeyEntry__json_msgs,
+    .enums = golden_maps_Maps_Sfixed64KeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_Sfixed64KeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_Sfixed64KeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_BoolKeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_BoolKeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_BoolKeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_BoolKeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_BoolKeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_BoolKeyEntry_json = {
+    .table = &golden_maps_Maps_BoolKeyEntry_table,
+    .json_names = golden_maps_Maps_BoolKeyEntry__json_names,
+    .msgs = golden_maps_Maps_BoolKeyEntry__json_msgs,
+    .enums = golden_maps_Maps_BoolKeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_BoolKeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_BoolKeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_StringKeyEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_StringKeyEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_StringKeyEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_StringKeyEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_StringKeyEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_StringKeyEntry_json = {
+    .table = &golden_maps_Maps_StringKeyEntry_table,
+    .json_names = golden_maps_Maps_StringKeyEntry__json_names,
+    .msgs = golden_maps_Maps_StringKeyEntry__json_msgs,
+    .enums = golden_maps_Maps_StringKeyEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_StringKeyEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_StringKeyEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_BytesValueEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_BytesValueEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_BytesValueEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_BytesValueEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_BytesValueEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_BytesValueEntry_json = {
+    .table = &golden_maps_Maps_BytesValueEntry_table,
+    .json_names = golden_maps_Maps_BytesValueEntry__json_names,
+    .msgs = golden_maps_Maps_BytesValueEntry__json_msgs,
+    .enums = golden_maps_Maps_BytesValueEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_BytesValueEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_BytesValueEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_FloatValueEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_FloatValueEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_FloatValueEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_FloatValueEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_FloatValueEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_FloatValueEntry_json = {
+    .table = &golden_maps_Maps_FloatValueEntry_table,
+    .json_names = golden_maps_Maps_FloatValueEntry__json_names,
+    .msgs = golden_maps_Maps_FloatValueEntry__json_msgs,
+    .enums = golden_maps_Maps_FloatValueEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_FloatValueEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_FloatValueEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_DoubleValueEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_DoubleValueEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_DoubleValueEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_DoubleValueEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_DoubleValueEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_DoubleValueEntry_json = {
+    .table = &golden_maps_Maps_DoubleValueEntry_table,
+    .json_names = golden_maps_Maps_DoubleValueEntry__json_names,
+    .msgs = golden_maps_Maps_DoubleValueEntry__json_msgs,
+    .enums = golden_maps_Maps_DoubleValueEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_DoubleValueEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_DoubleValueEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_EnumValueEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_EnumValueEntry__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_maps_Maps_EnumValueEntry__json_enums[] = {
+    NULL,
+    &golden_maps_State_json,
+};
+static const uint16_t golden_maps_Maps_EnumValueEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_EnumValueEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_EnumValueEntry_json = {
+    .table = &golden_maps_Maps_EnumValueEntry_table,
+    .json_names = golden_maps_Maps_EnumValueEntry__json_names,
+    .msgs = golden_maps_Maps_EnumValueEntry__json_msgs,
+    .enums = golden_maps_Maps_EnumValueEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_EnumValueEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_EnumValueEntry__json_by_name,
+};
+
+static const char *const golden_maps_Maps_MessageValueEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_maps_Maps_MessageValueEntry__json_msgs[] = {
+    NULL,
+    &golden_maps_Value_json,
+};
+static const cpay_json_enum *const golden_maps_Maps_MessageValueEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_maps_Maps_MessageValueEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_maps_Maps_MessageValueEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_maps_Maps_MessageValueEntry_json = {
+    .table = &golden_maps_Maps_MessageValueEntry_table,
+    .json_names = golden_maps_Maps_MessageValueEntry__json_names,
+    .msgs = golden_maps_Maps_MessageValueEntry__json_msgs,
+    .enums = golden_maps_Maps_MessageValueEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_maps_Maps_MessageValueEntry__json_by_json_name,
+    .by_name = golden_maps_Maps_MessageValueEntry__json_by_name,
+};
+
+static const cpay_json_msg *const maps_proto__json_msgs[] = {
+    &golden_maps_Value_json,
+    &golden_maps_Maps_json,
+};
+
+cpay_code maps_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, maps_proto__json_msgs, 2);
+}

@@ -3,6 +3,7 @@
 #define MAPS_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -1074,6 +1075,52 @@ static inline void golden_maps_Maps_clear_message_value(golden_maps_Maps *msg) {
 
 // Adds the extensions declared in maps.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code maps_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_maps_State_json;
+extern const cpay_json_msg golden_maps_Value_json;
+extern const cpay_json_msg golden_maps_Maps_json;
+extern const cpay_json_msg golden_maps_Maps_Int32KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Int64KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Uint32KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Uint64KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Sint32KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Sint64KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Fixed32KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Fixed64KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Sfixed32KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_Sfixed64KeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_BoolKeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_StringKeyEntry_json;
+extern const cpay_json_msg golden_maps_Maps_BytesValueEntry_json;
+extern const cpay_json_msg golden_maps_Maps_FloatValueEntry_json;
+extern const cpay_json_msg golden_maps_Maps_DoubleValueEntry_json;
+extern const cpay_json_msg golden_maps_Maps_EnumValueEntry_json;
+extern const cpay_json_msg golden_maps_Maps_MessageValueEntry_json;
+
+// golden.maps.Value as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Value_to_json(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.maps.Value on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Value_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st);
+
+// golden.maps.Maps as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
+    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.maps.Maps on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Maps_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_maps_Maps **out, cpay_status *st);
+
+// Adds the messages of maps.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code maps_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

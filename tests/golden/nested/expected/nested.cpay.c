@@ -349,3 +349,289 @@ cpay_code nested_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_nested_Tree__json_names[] = {
+    "root",
+    "parent",
+};
+static const cpay_json_msg *const golden_nested_Tree__json_msgs[] = {
+    &golden_nested_Tree_Node_json,
+    &golden_nested_Tree_json,
+};
+static const cpay_json_enum *const golden_nested_Tree__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_nested_Tree__json_by_json_name[] = {
+    1,
+    0,
+};
+static const uint16_t golden_nested_Tree__json_by_name[] = {
+    1,
+    0,
+};
+const cpay_json_msg golden_nested_Tree_json = {
+    .table = &golden_nested_Tree_table,
+    .json_names = golden_nested_Tree__json_names,
+    .msgs = golden_nested_Tree__json_msgs,
+    .enums = golden_nested_Tree__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Tree__json_by_json_name,
+    .by_name = golden_nested_Tree__json_by_name,
+};
+
+cpay_code golden_nested_Tree_to_json(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_nested_Tree_Node__json_names[] = {
+    "leaf",
+    "children",
+    "owner",
+};
+static const cpay_json_msg *const golden_nested_Tree_Node__json_msgs[] = {
+    &golden_nested_Tree_Node_Leaf_json,
+    &golden_nested_Tree_Node_json,
+    &golden_nested_Tree_json,
+};
+static const cpay_json_enum *const golden_nested_Tree_Node__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_nested_Tree_Node__json_by_json_name[] = {
+    1,
+    0,
+    2,
+};
+static const uint16_t golden_nested_Tree_Node__json_by_name[] = {
+    1,
+    0,
+    2,
+};
+const cpay_json_msg golden_nested_Tree_Node_json = {
+    .table = &golden_nested_Tree_Node_table,
+    .json_names = golden_nested_Tree_Node__json_names,
+    .msgs = golden_nested_Tree_Node__json_msgs,
+    .enums = golden_nested_Tree_Node__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Tree_Node__json_by_json_name,
+    .by_name = golden_nested_Tree_Node__json_by_name,
+};
+
+cpay_code golden_nested_Tree_Node_to_json(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_Node_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_nested_Tree_Node_Leaf__json_names[] = {
+    "label",
+};
+static const cpay_json_msg *const golden_nested_Tree_Node_Leaf__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_nested_Tree_Node_Leaf__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_nested_Tree_Node_Leaf__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_nested_Tree_Node_Leaf__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_nested_Tree_Node_Leaf_json = {
+    .table = &golden_nested_Tree_Node_Leaf_table,
+    .json_names = golden_nested_Tree_Node_Leaf__json_names,
+    .msgs = golden_nested_Tree_Node_Leaf__json_msgs,
+    .enums = golden_nested_Tree_Node_Leaf__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Tree_Node_Leaf__json_by_json_name,
+    .by_name = golden_nested_Tree_Node_Leaf__json_by_name,
+};
+
+cpay_code golden_nested_Tree_Node_Leaf_to_json(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_Node_Leaf_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_nested_Outer__json_names[] = {
+    "middle",
+    "shortcut",
+};
+static const cpay_json_msg *const golden_nested_Outer__json_msgs[] = {
+    &golden_nested_Outer_Middle_json,
+    &golden_nested_Outer_Middle_Inner_json,
+};
+static const cpay_json_enum *const golden_nested_Outer__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_nested_Outer__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_nested_Outer__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_nested_Outer_json = {
+    .table = &golden_nested_Outer_table,
+    .json_names = golden_nested_Outer__json_names,
+    .msgs = golden_nested_Outer__json_msgs,
+    .enums = golden_nested_Outer__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Outer__json_by_json_name,
+    .by_name = golden_nested_Outer__json_by_name,
+};
+
+cpay_code golden_nested_Outer_to_json(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_nested_Outer_Middle__json_names[] = {
+    "inner",
+};
+static const cpay_json_msg *const golden_nested_Outer_Middle__json_msgs[] = {
+    &golden_nested_Outer_Middle_Inner_json,
+};
+static const cpay_json_enum *const golden_nested_Outer_Middle__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_nested_Outer_Middle__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_nested_Outer_Middle__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_nested_Outer_Middle_json = {
+    .table = &golden_nested_Outer_Middle_table,
+    .json_names = golden_nested_Outer_Middle__json_names,
+    .msgs = golden_nested_Outer_Middle__json_msgs,
+    .enums = golden_nested_Outer_Middle__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Outer_Middle__json_by_json_name,
+    .by_name = golden_nested_Outer_Middle__json_by_name,
+};
+
+cpay_code golden_nested_Outer_Middle_to_json(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_Middle_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_nested_Outer_Middle_Inner__json_names[] = {
+    "value",
+};
+static const cpay_json_msg *const golden_nested_Outer_Middle_Inner__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_nested_Outer_Middle_Inner__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_nested_Outer_Middle_Inner__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_nested_Outer_Middle_Inner__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_nested_Outer_Middle_Inner_json = {
+    .table = &golden_nested_Outer_Middle_Inner_table,
+    .json_names = golden_nested_Outer_Middle_Inner__json_names,
+    .msgs = golden_nested_Outer_Middle_Inner__json_msgs,
+    .enums = golden_nested_Outer_Middle_Inner__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_nested_Outer_Middle_Inner__json_by_json_name,
+    .by_name = golden_nested_Outer_Middle_Inner__json_by_name,
+};
+
+cpay_code golden_nested_Outer_Middle_Inner_to_json(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_Middle_Inner_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const nested_proto__json_msgs[] = {
+    &golden_nested_Tree_json,
+    &golden_nested_Tree_Node_json,
+    &golden_nested_Tree_Node_Leaf_json,
+    &golden_nested_Outer_json,
+    &golden_nested_Outer_Middle_json,
+    &golden_nested_Outer_Middle_Inner_json,
+};
+
+cpay_code nested_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, nested_proto__json_msgs, 6);
+}

@@ -3,6 +3,7 @@
 #define NESTED_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -285,6 +286,78 @@ static inline void golden_nested_Outer_Middle_Inner_clear_value(golden_nested_Ou
 
 // Adds the extensions declared in nested.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code nested_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_nested_Tree_json;
+extern const cpay_json_msg golden_nested_Tree_Node_json;
+extern const cpay_json_msg golden_nested_Tree_Node_Leaf_json;
+extern const cpay_json_msg golden_nested_Outer_json;
+extern const cpay_json_msg golden_nested_Outer_Middle_json;
+extern const cpay_json_msg golden_nested_Outer_Middle_Inner_json;
+
+// golden.nested.Tree as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_to_json(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st);
+
+// golden.nested.Tree.Node as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree.Node on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st);
+
+// golden.nested.Tree.Node.Leaf as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_json(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+
+// golden.nested.Outer as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Outer on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st);
+
+// golden.nested.Outer.Middle as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_json(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Outer.Middle on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st);
+
+// golden.nested.Outer.Middle.Inner as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Outer.Middle.Inner on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+
+// Adds the messages of nested.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code nested_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -145,3 +145,153 @@ cpay_code oneofs_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_oneofs_Kind__json_names[] = {
+    "KIND_UNSPECIFIED",
+    "KIND_A",
+};
+static const int32_t golden_oneofs_Kind__json_numbers[] = {
+    0,
+    1,
+};
+const cpay_json_enum golden_oneofs_Kind_json = {
+    .full_name = "golden.oneofs.Kind",
+    .names = golden_oneofs_Kind__json_names,
+    .numbers = golden_oneofs_Kind__json_numbers,
+    .count = 2,
+    .closed = false,
+};
+
+static const char *const golden_oneofs_Payment__json_names[] = {
+    "id",
+    "cardToken",
+    "bank",
+    "voucher",
+    "blob",
+    "kind",
+    "after",
+    "flag",
+    "amount",
+};
+static const cpay_json_msg *const golden_oneofs_Payment__json_msgs[] = {
+    NULL,
+    NULL,
+    &golden_oneofs_BankAccount_json,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_oneofs_Payment__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    &golden_oneofs_Kind_json,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_oneofs_Payment__json_by_json_name[] = {
+    6,
+    8,
+    2,
+    4,
+    1,
+    7,
+    0,
+    5,
+    3,
+};
+static const uint16_t golden_oneofs_Payment__json_by_name[] = {
+    6,
+    8,
+    2,
+    4,
+    1,
+    7,
+    0,
+    5,
+    3,
+};
+const cpay_json_msg golden_oneofs_Payment_json = {
+    .table = &golden_oneofs_Payment_table,
+    .json_names = golden_oneofs_Payment__json_names,
+    .msgs = golden_oneofs_Payment__json_msgs,
+    .enums = golden_oneofs_Payment__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_oneofs_Payment__json_by_json_name,
+    .by_name = golden_oneofs_Payment__json_by_name,
+};
+
+cpay_code golden_oneofs_Payment_to_json(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_oneofs_Payment_json, arena, opts, out, st);
+}
+
+cpay_code golden_oneofs_Payment_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st) {
+  *out = NULL;
+  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_Payment_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_oneofs_BankAccount__json_names[] = {
+    "iban",
+};
+static const cpay_json_msg *const golden_oneofs_BankAccount__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_oneofs_BankAccount__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_oneofs_BankAccount__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_oneofs_BankAccount__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_oneofs_BankAccount_json = {
+    .table = &golden_oneofs_BankAccount_table,
+    .json_names = golden_oneofs_BankAccount__json_names,
+    .msgs = golden_oneofs_BankAccount__json_msgs,
+    .enums = golden_oneofs_BankAccount__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_oneofs_BankAccount__json_by_json_name,
+    .by_name = golden_oneofs_BankAccount__json_by_name,
+};
+
+cpay_code golden_oneofs_BankAccount_to_json(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_oneofs_BankAccount_json, arena, opts, out, st);
+}
+
+cpay_code golden_oneofs_BankAccount_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_oneofs_BankAccount **out, cpay_status *st) {
+  *out = NULL;
+  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const oneofs_proto__json_msgs[] = {
+    &golden_oneofs_Payment_json,
+    &golden_oneofs_BankAccount_json,
+};
+
+cpay_code oneofs_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, oneofs_proto__json_msgs, 2);
+}

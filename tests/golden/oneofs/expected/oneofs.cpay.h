@@ -3,6 +3,7 @@
 #define ONEOFS_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -236,6 +237,35 @@ static inline void golden_oneofs_BankAccount_clear_iban(golden_oneofs_BankAccoun
 
 // Adds the extensions declared in oneofs.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code oneofs_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_oneofs_Kind_json;
+extern const cpay_json_msg golden_oneofs_Payment_json;
+extern const cpay_json_msg golden_oneofs_BankAccount_json;
+
+// golden.oneofs.Payment as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_json(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.oneofs.Payment on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st);
+
+// golden.oneofs.BankAccount as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.oneofs.BankAccount on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_oneofs_BankAccount **out, cpay_status *st);
+
+// Adds the messages of oneofs.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code oneofs_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -137,3 +137,147 @@ cpay_code presence_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_presence_Sub__json_names[] = {
+    "x",
+};
+static const cpay_json_msg *const golden_presence_Sub__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_presence_Sub__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_presence_Sub__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_presence_Sub__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_presence_Sub_json = {
+    .table = &golden_presence_Sub_table,
+    .json_names = golden_presence_Sub__json_names,
+    .msgs = golden_presence_Sub__json_msgs,
+    .enums = golden_presence_Sub__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_presence_Sub__json_by_json_name,
+    .by_name = golden_presence_Sub__json_by_name,
+};
+
+cpay_code golden_presence_Sub_to_json(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_presence_Sub_json, arena, opts, out, st);
+}
+
+cpay_code golden_presence_Sub_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st) {
+  *out = NULL;
+  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Sub_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_presence_Presence__json_names[] = {
+    "optInt",
+    "plainInt",
+    "optString",
+    "plainString",
+    "optBytes",
+    "optBool",
+    "optDouble",
+    "sub",
+    "optSub",
+    "choiceInt",
+    "optFloat",
+};
+static const cpay_json_msg *const golden_presence_Presence__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    &golden_presence_Sub_json,
+    &golden_presence_Sub_json,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_presence_Presence__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_presence_Presence__json_by_json_name[] = {
+    9,
+    5,
+    4,
+    6,
+    10,
+    0,
+    2,
+    8,
+    1,
+    3,
+    7,
+};
+static const uint16_t golden_presence_Presence__json_by_name[] = {
+    9,
+    5,
+    4,
+    6,
+    10,
+    0,
+    2,
+    8,
+    1,
+    3,
+    7,
+};
+const cpay_json_msg golden_presence_Presence_json = {
+    .table = &golden_presence_Presence_table,
+    .json_names = golden_presence_Presence__json_names,
+    .msgs = golden_presence_Presence__json_msgs,
+    .enums = golden_presence_Presence__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_presence_Presence__json_by_json_name,
+    .by_name = golden_presence_Presence__json_by_name,
+};
+
+cpay_code golden_presence_Presence_to_json(
+    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_presence_Presence_json, arena, opts, out, st);
+}
+
+cpay_code golden_presence_Presence_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_presence_Presence **out, cpay_status *st) {
+  *out = NULL;
+  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const presence_proto__json_msgs[] = {
+    &golden_presence_Sub_json,
+    &golden_presence_Presence_json,
+};
+
+cpay_code presence_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, presence_proto__json_msgs, 2);
+}

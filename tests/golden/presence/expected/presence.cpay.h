@@ -3,6 +3,7 @@
 #define PRESENCE_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -209,6 +210,34 @@ static inline void golden_presence_Presence_set_opt_float(golden_presence_Presen
 
 // Adds the extensions declared in presence.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code presence_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_presence_Sub_json;
+extern const cpay_json_msg golden_presence_Presence_json;
+
+// golden.presence.Sub as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Sub_to_json(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.presence.Sub on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Sub_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st);
+
+// golden.presence.Presence as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
+    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.presence.Presence on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Presence_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_presence_Presence **out, cpay_status *st);
+
+// Adds the messages of presence.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code presence_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -205,3 +205,238 @@ cpay_code defaults_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_defaults_Fruit__json_names[] = {
+    "FRUIT_APPLE",
+    "FRUIT_PEAR",
+};
+static const int32_t golden_defaults_Fruit__json_numbers[] = {
+    1,
+    2,
+};
+const cpay_json_enum golden_defaults_Fruit_json = {
+    .full_name = "golden.defaults.Fruit",
+    .names = golden_defaults_Fruit__json_names,
+    .numbers = golden_defaults_Fruit__json_numbers,
+    .count = 2,
+    .closed = true,
+};
+
+static const char *const golden_defaults_Defaults__json_names[] = {
+    "d",
+    "dInf",
+    "dNegInf",
+    "dNan",
+    "f",
+    "fInf",
+    "i64",
+    "u64",
+    "i32",
+    "fx64",
+    "fx32",
+    "b",
+    "s",
+    "by",
+    "u32",
+    "sf32",
+    "sf64",
+    "si32",
+    "si64",
+    "fruit",
+    "fruitFirst",
+    "zero",
+    "emptyString",
+    "dNegZero",
+    "dBig",
+};
+static const cpay_json_msg *const golden_defaults_Defaults__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_defaults_Defaults__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    &golden_defaults_Fruit_json,
+    &golden_defaults_Fruit_json,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_defaults_Defaults__json_by_json_name[] = {
+    11,
+    13,
+    0,
+    24,
+    1,
+    3,
+    2,
+    23,
+    22,
+    4,
+    5,
+    19,
+    20,
+    10,
+    9,
+    8,
+    6,
+    12,
+    15,
+    16,
+    17,
+    18,
+    14,
+    7,
+    21,
+};
+static const uint16_t golden_defaults_Defaults__json_by_name[] = {
+    11,
+    13,
+    0,
+    24,
+    1,
+    3,
+    2,
+    23,
+    22,
+    4,
+    5,
+    19,
+    20,
+    10,
+    9,
+    8,
+    6,
+    12,
+    15,
+    16,
+    17,
+    18,
+    14,
+    7,
+    21,
+};
+const cpay_json_msg golden_defaults_Defaults_json = {
+    .table = &golden_defaults_Defaults_table,
+    .json_names = golden_defaults_Defaults__json_names,
+    .msgs = golden_defaults_Defaults__json_msgs,
+    .enums = golden_defaults_Defaults__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_defaults_Defaults__json_by_json_name,
+    .by_name = golden_defaults_Defaults__json_by_name,
+};
+
+cpay_code golden_defaults_Defaults_to_json(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_defaults_Defaults_json, arena, opts, out, st);
+}
+
+cpay_code golden_defaults_Defaults_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st) {
+  *out = NULL;
+  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_defaults_NoDefaults__json_names[] = {
+    "a",
+    "b",
+};
+static const cpay_json_msg *const golden_defaults_NoDefaults__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_defaults_NoDefaults__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_defaults_NoDefaults__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_defaults_NoDefaults__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_defaults_NoDefaults_json = {
+    .table = &golden_defaults_NoDefaults_table,
+    .json_names = golden_defaults_NoDefaults__json_names,
+    .msgs = golden_defaults_NoDefaults__json_msgs,
+    .enums = golden_defaults_NoDefaults__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_defaults_NoDefaults__json_by_json_name,
+    .by_name = golden_defaults_NoDefaults__json_by_name,
+};
+
+cpay_code golden_defaults_NoDefaults_to_json(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_defaults_NoDefaults_json, arena, opts, out, st);
+}
+
+cpay_code golden_defaults_NoDefaults_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_defaults_NoDefaults **out, cpay_status *st) {
+  *out = NULL;
+  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const defaults_proto__json_msgs[] = {
+    &golden_defaults_Defaults_json,
+    &golden_defaults_NoDefaults_json,
+};
+
+cpay_code defaults_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, defaults_proto__json_msgs, 2);
+}

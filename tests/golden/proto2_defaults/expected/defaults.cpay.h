@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include <math.h>
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -403,6 +404,35 @@ static inline void golden_defaults_NoDefaults_set_b(golden_defaults_NoDefaults *
 
 // Adds the extensions declared in defaults.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code defaults_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_defaults_Fruit_json;
+extern const cpay_json_msg golden_defaults_Defaults_json;
+extern const cpay_json_msg golden_defaults_NoDefaults_json;
+
+// golden.defaults.Defaults as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_json(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.defaults.Defaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st);
+
+// golden.defaults.NoDefaults as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.defaults.NoDefaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_defaults_NoDefaults **out, cpay_status *st);
+
+// Adds the messages of defaults.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code defaults_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -66,3 +66,69 @@ cpay_code repeated2_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_repeated2_Lists__json_names[] = {
+    "unpackedInts",
+    "packedInts",
+    "packedFixed",
+    "strings",
+};
+static const cpay_json_msg *const golden_repeated2_Lists__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_repeated2_Lists__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_repeated2_Lists__json_by_json_name[] = {
+    2,
+    1,
+    3,
+    0,
+};
+static const uint16_t golden_repeated2_Lists__json_by_name[] = {
+    2,
+    1,
+    3,
+    0,
+};
+const cpay_json_msg golden_repeated2_Lists_json = {
+    .table = &golden_repeated2_Lists_table,
+    .json_names = golden_repeated2_Lists__json_names,
+    .msgs = golden_repeated2_Lists__json_msgs,
+    .enums = golden_repeated2_Lists__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_repeated2_Lists__json_by_json_name,
+    .by_name = golden_repeated2_Lists__json_by_name,
+};
+
+cpay_code golden_repeated2_Lists_to_json(
+    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_repeated2_Lists_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated2_Lists_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated2_Lists **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated2_Lists_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const repeated2_proto__json_msgs[] = {
+    &golden_repeated2_Lists_json,
+};
+
+cpay_code repeated2_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, repeated2_proto__json_msgs, 1);
+}

@@ -130,3 +130,132 @@ cpay_code repeated3_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_repeated3_Lists__json_names[] = {
+    "packedInts",
+    "unpackedInts",
+    "doubles",
+    "bools",
+    "strings",
+    "blobs",
+    "items",
+    "zigzag",
+};
+static const cpay_json_msg *const golden_repeated3_Lists__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    &golden_repeated3_Item_json,
+    NULL,
+};
+static const cpay_json_enum *const golden_repeated3_Lists__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_repeated3_Lists__json_by_json_name[] = {
+    5,
+    3,
+    2,
+    6,
+    0,
+    4,
+    1,
+    7,
+};
+static const uint16_t golden_repeated3_Lists__json_by_name[] = {
+    5,
+    3,
+    2,
+    6,
+    0,
+    4,
+    1,
+    7,
+};
+const cpay_json_msg golden_repeated3_Lists_json = {
+    .table = &golden_repeated3_Lists_table,
+    .json_names = golden_repeated3_Lists__json_names,
+    .msgs = golden_repeated3_Lists__json_msgs,
+    .enums = golden_repeated3_Lists__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_repeated3_Lists__json_by_json_name,
+    .by_name = golden_repeated3_Lists__json_by_name,
+};
+
+cpay_code golden_repeated3_Lists_to_json(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_repeated3_Lists_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated3_Lists_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated3_Lists **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Lists_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_repeated3_Item__json_names[] = {
+    "name",
+};
+static const cpay_json_msg *const golden_repeated3_Item__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_repeated3_Item__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_repeated3_Item__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_repeated3_Item__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_repeated3_Item_json = {
+    .table = &golden_repeated3_Item_table,
+    .json_names = golden_repeated3_Item__json_names,
+    .msgs = golden_repeated3_Item__json_msgs,
+    .enums = golden_repeated3_Item__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_repeated3_Item__json_by_json_name,
+    .by_name = golden_repeated3_Item__json_by_name,
+};
+
+cpay_code golden_repeated3_Item_to_json(
+    const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_repeated3_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated3_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated3_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const repeated3_proto__json_msgs[] = {
+    &golden_repeated3_Lists_json,
+    &golden_repeated3_Item_json,
+};
+
+cpay_code repeated3_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, repeated3_proto__json_msgs, 2);
+}

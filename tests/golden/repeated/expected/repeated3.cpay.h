@@ -3,6 +3,7 @@
 #define REPEATED3_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -248,6 +249,34 @@ static inline void golden_repeated3_Item_clear_name(golden_repeated3_Item *msg) 
 
 // Adds the extensions declared in repeated3.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code repeated3_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_repeated3_Lists_json;
+extern const cpay_json_msg golden_repeated3_Item_json;
+
+// golden.repeated3.Lists as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_json(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.repeated3.Lists on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated3_Lists **out, cpay_status *st);
+
+// golden.repeated3.Item as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_repeated3_Item_to_json(
+    const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.repeated3.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_repeated3_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated3_Item **out, cpay_status *st);
+
+// Adds the messages of repeated3.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code repeated3_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

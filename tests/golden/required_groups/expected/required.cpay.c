@@ -238,3 +238,218 @@ cpay_code required_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_required_Order__json_names[] = {
+    "quantity",
+    "id",
+    "amount",
+    "item",
+    "shipping",
+    "line",
+    "note",
+};
+static const cpay_json_msg *const golden_required_Order__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    &golden_required_Item_json,
+    &golden_required_Order_Shipping_json,
+    &golden_required_Order_Line_json,
+    NULL,
+};
+static const cpay_json_enum *const golden_required_Order__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_required_Order__json_by_json_name[] = {
+    2,
+    1,
+    3,
+    5,
+    6,
+    0,
+    4,
+};
+static const uint16_t golden_required_Order__json_by_name[] = {
+    2,
+    1,
+    3,
+    5,
+    6,
+    0,
+    4,
+};
+const cpay_json_msg golden_required_Order_json = {
+    .table = &golden_required_Order_table,
+    .json_names = golden_required_Order__json_names,
+    .msgs = golden_required_Order__json_msgs,
+    .enums = golden_required_Order__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_required_Order__json_by_json_name,
+    .by_name = golden_required_Order__json_by_name,
+};
+
+cpay_code golden_required_Order_to_json(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order *msg = golden_required_Order_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_required_Order_Shipping__json_names[] = {
+    "address",
+    "zip",
+};
+static const cpay_json_msg *const golden_required_Order_Shipping__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_required_Order_Shipping__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_required_Order_Shipping__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_required_Order_Shipping__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_required_Order_Shipping_json = {
+    .table = &golden_required_Order_Shipping_table,
+    .json_names = golden_required_Order_Shipping__json_names,
+    .msgs = golden_required_Order_Shipping__json_msgs,
+    .enums = golden_required_Order_Shipping__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_required_Order_Shipping__json_by_json_name,
+    .by_name = golden_required_Order_Shipping__json_by_name,
+};
+
+cpay_code golden_required_Order_Shipping_to_json(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_Shipping_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_Shipping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_required_Order_Line__json_names[] = {
+    "sku",
+};
+static const cpay_json_msg *const golden_required_Order_Line__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_required_Order_Line__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_required_Order_Line__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_required_Order_Line__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_required_Order_Line_json = {
+    .table = &golden_required_Order_Line_table,
+    .json_names = golden_required_Order_Line__json_names,
+    .msgs = golden_required_Order_Line__json_msgs,
+    .enums = golden_required_Order_Line__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_required_Order_Line__json_by_json_name,
+    .by_name = golden_required_Order_Line__json_by_name,
+};
+
+cpay_code golden_required_Order_Line_to_json(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_Line_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_Line_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_required_Item__json_names[] = {
+    "name",
+};
+static const cpay_json_msg *const golden_required_Item__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_required_Item__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_required_Item__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_required_Item__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_required_Item_json = {
+    .table = &golden_required_Item_table,
+    .json_names = golden_required_Item__json_names,
+    .msgs = golden_required_Item__json_msgs,
+    .enums = golden_required_Item__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_required_Item__json_by_json_name,
+    .by_name = golden_required_Item__json_by_name,
+};
+
+cpay_code golden_required_Item_to_json(
+    const golden_required_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Item *msg = golden_required_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const required_proto__json_msgs[] = {
+    &golden_required_Order_json,
+    &golden_required_Order_Shipping_json,
+    &golden_required_Order_Line_json,
+    &golden_required_Item_json,
+};
+
+cpay_code required_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, required_proto__json_msgs, 4);
+}

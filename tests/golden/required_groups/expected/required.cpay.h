@@ -3,6 +3,7 @@
 #define REQUIRED_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -266,6 +267,56 @@ static inline void golden_required_Item_set_name(golden_required_Item *msg, cpay
 
 // Adds the extensions declared in required.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code required_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_required_Order_json;
+extern const cpay_json_msg golden_required_Order_Shipping_json;
+extern const cpay_json_msg golden_required_Order_Line_json;
+extern const cpay_json_msg golden_required_Item_json;
+
+// golden.required.Order as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_to_json(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st);
+
+// golden.required.Order.Shipping as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order.Shipping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st);
+
+// golden.required.Order.Line as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Line_to_json(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order.Line on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Line_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st);
+
+// golden.required.Item as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Item_to_json(
+    const golden_required_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Item **out, cpay_status *st);
+
+// Adds the messages of required.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code required_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -188,3 +188,195 @@ cpay_code scalars_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_scalars_Scalars__json_names[] = {
+    "fDouble",
+    "fFloat",
+    "fInt64",
+    "fUint64",
+    "fInt32",
+    "fFixed64",
+    "fFixed32",
+    "fBool",
+    "fString",
+    "fBytes",
+    "fUint32",
+    "fSfixed32",
+    "fSfixed64",
+    "fSint32",
+    "fSint64",
+};
+static const cpay_json_msg *const golden_scalars_Scalars__json_msgs[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_scalars_Scalars__json_enums[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+static const uint16_t golden_scalars_Scalars__json_by_json_name[] = {
+    7,
+    9,
+    0,
+    6,
+    5,
+    1,
+    4,
+    2,
+    11,
+    12,
+    13,
+    14,
+    8,
+    10,
+    3,
+};
+static const uint16_t golden_scalars_Scalars__json_by_name[] = {
+    7,
+    9,
+    0,
+    6,
+    5,
+    1,
+    4,
+    2,
+    11,
+    12,
+    13,
+    14,
+    8,
+    10,
+    3,
+};
+const cpay_json_msg golden_scalars_Scalars_json = {
+    .table = &golden_scalars_Scalars_table,
+    .json_names = golden_scalars_Scalars__json_names,
+    .msgs = golden_scalars_Scalars__json_msgs,
+    .enums = golden_scalars_Scalars__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_scalars_Scalars__json_by_json_name,
+    .by_name = golden_scalars_Scalars__json_by_name,
+};
+
+cpay_code golden_scalars_Scalars_to_json(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Scalars_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Scalars_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Scalars_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const cpay_json_msg golden_scalars_Empty_json = {
+    .table = &golden_scalars_Empty_table,
+    .json_names = NULL,
+    .msgs = NULL,
+    .enums = NULL,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = NULL,
+    .by_name = NULL,
+};
+
+cpay_code golden_scalars_Empty_to_json(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Empty_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Empty_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_scalars_Old__json_names[] = {
+    "legacy",
+};
+static const cpay_json_msg *const golden_scalars_Old__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_scalars_Old__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_scalars_Old__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_scalars_Old__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_scalars_Old_json = {
+    .table = &golden_scalars_Old_table,
+    .json_names = golden_scalars_Old__json_names,
+    .msgs = golden_scalars_Old__json_msgs,
+    .enums = golden_scalars_Old__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_scalars_Old__json_by_json_name,
+    .by_name = golden_scalars_Old__json_by_name,
+};
+
+cpay_code golden_scalars_Old_to_json(
+    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Old_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Old_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Old **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const scalars_proto__json_msgs[] = {
+    &golden_scalars_Scalars_json,
+    &golden_scalars_Empty_json,
+    &golden_scalars_Old_json,
+};
+
+cpay_code scalars_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, scalars_proto__json_msgs, 3);
+}

@@ -3,6 +3,7 @@
 #define SCALARS_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -201,6 +202,45 @@ static inline void golden_scalars_Old_clear_legacy(golden_scalars_Old *msg) {
 
 // Adds the extensions declared in scalars.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code scalars_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_scalars_Scalars_json;
+extern const cpay_json_msg golden_scalars_Empty_json;
+extern const cpay_json_msg golden_scalars_Old_json;
+
+// golden.scalars.Scalars as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_json(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.scalars.Scalars on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st);
+
+// golden.scalars.Empty as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Empty_to_json(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.scalars.Empty on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Empty_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st);
+
+// golden.scalars.Old as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
+    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.scalars.Old on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Old_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Old **out, cpay_status *st);
+
+// Adds the messages of scalars.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code scalars_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -118,3 +118,103 @@ cpay_code services_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_svc_Ping__json_names[] = {
+    "text",
+};
+static const cpay_json_msg *const golden_svc_Ping__json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_svc_Ping__json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_svc_Ping__json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_svc_Ping__json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_svc_Ping_json = {
+    .table = &golden_svc_Ping_table,
+    .json_names = golden_svc_Ping__json_names,
+    .msgs = golden_svc_Ping__json_msgs,
+    .enums = golden_svc_Ping__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_svc_Ping__json_by_json_name,
+    .by_name = golden_svc_Ping__json_by_name,
+};
+
+cpay_code golden_svc_Ping_to_json(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_svc_Ping_json, arena, opts, out, st);
+}
+
+cpay_code golden_svc_Ping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st) {
+  *out = NULL;
+  golden_svc_Ping *msg = golden_svc_Ping_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Ping_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_svc_Pong__json_names[] = {
+    "text",
+    "fee",
+};
+static const cpay_json_msg *const golden_svc_Pong__json_msgs[] = {
+    NULL,
+    &golden_shared_Money_json,
+};
+static const cpay_json_enum *const golden_svc_Pong__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_svc_Pong__json_by_json_name[] = {
+    1,
+    0,
+};
+static const uint16_t golden_svc_Pong__json_by_name[] = {
+    1,
+    0,
+};
+const cpay_json_msg golden_svc_Pong_json = {
+    .table = &golden_svc_Pong_table,
+    .json_names = golden_svc_Pong__json_names,
+    .msgs = golden_svc_Pong__json_msgs,
+    .enums = golden_svc_Pong__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_svc_Pong__json_by_json_name,
+    .by_name = golden_svc_Pong__json_by_name,
+};
+
+cpay_code golden_svc_Pong_to_json(
+    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_svc_Pong_json, arena, opts, out, st);
+}
+
+cpay_code golden_svc_Pong_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_svc_Pong **out, cpay_status *st) {
+  *out = NULL;
+  golden_svc_Pong *msg = golden_svc_Pong_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Pong_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const services_proto__json_msgs[] = {
+    &golden_svc_Ping_json,
+    &golden_svc_Pong_json,
+};
+
+cpay_code services_proto_json_register(cpay_json_registry *r) {
+  if (shared_proto_json_register(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_json_registry_add_all(r, services_proto__json_msgs, 2);
+}

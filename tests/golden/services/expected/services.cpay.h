@@ -3,6 +3,7 @@
 #define SERVICES_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 #include "shared.cpay.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -91,6 +92,34 @@ static inline void golden_svc_Pong_clear_fee(golden_svc_Pong *msg) {
 
 // Adds the extensions declared in services.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code services_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_svc_Ping_json;
+extern const cpay_json_msg golden_svc_Pong_json;
+
+// golden.svc.Ping as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Ping_to_json(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.svc.Ping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Ping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st);
+
+// golden.svc.Pong as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Pong_to_json(
+    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.svc.Pong on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Pong_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_svc_Pong **out, cpay_status *st);
+
+// Adds the messages of services.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code services_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -62,3 +62,59 @@ cpay_code shared_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_shared_Money__json_names[] = {
+    "cents",
+    "currency",
+};
+static const cpay_json_msg *const golden_shared_Money__json_msgs[] = {
+    NULL,
+    NULL,
+};
+static const cpay_json_enum *const golden_shared_Money__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_shared_Money__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_shared_Money__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_shared_Money_json = {
+    .table = &golden_shared_Money_table,
+    .json_names = golden_shared_Money__json_names,
+    .msgs = golden_shared_Money__json_msgs,
+    .enums = golden_shared_Money__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_shared_Money__json_by_json_name,
+    .by_name = golden_shared_Money__json_by_name,
+};
+
+cpay_code golden_shared_Money_to_json(
+    const golden_shared_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_shared_Money_json, arena, opts, out, st);
+}
+
+cpay_code golden_shared_Money_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_shared_Money **out, cpay_status *st) {
+  *out = NULL;
+  golden_shared_Money *msg = golden_shared_Money_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_shared_Money_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const cpay_json_msg *const shared_proto__json_msgs[] = {
+    &golden_shared_Money_json,
+};
+
+cpay_code shared_proto_json_register(cpay_json_registry *r) {
+  return cpay_json_registry_add_all(r, shared_proto__json_msgs, 1);
+}

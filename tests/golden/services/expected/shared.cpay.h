@@ -3,6 +3,7 @@
 #define SHARED_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -53,6 +54,23 @@ static inline void golden_shared_Money_clear_currency(golden_shared_Money *msg) 
 
 // Adds the extensions declared in shared.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code shared_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_shared_Money_json;
+
+// golden.shared.Money as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_shared_Money_to_json(
+    const golden_shared_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.shared.Money on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_shared_Money_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_shared_Money **out, cpay_status *st);
+
+// Adds the messages of shared.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code shared_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -98,3 +98,100 @@ cpay_code app_app_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
+// ---- JSON
+
+static const char *const golden_app_Invoice__json_names[] = {
+    "total",
+    "lines",
+    "currency",
+    "bySku",
+};
+static const cpay_json_msg *const golden_app_Invoice__json_msgs[] = {
+    &golden_common_Money_json,
+    &golden_common_Money_json,
+    NULL,
+    &golden_app_Invoice_BySkuEntry_json,
+};
+static const cpay_json_enum *const golden_app_Invoice__json_enums[] = {
+    NULL,
+    NULL,
+    &golden_common_Currency_json,
+    NULL,
+};
+static const uint16_t golden_app_Invoice__json_by_json_name[] = {
+    3,
+    2,
+    1,
+    0,
+};
+static const uint16_t golden_app_Invoice__json_by_name[] = {
+    3,
+    2,
+    1,
+    0,
+};
+const cpay_json_msg golden_app_Invoice_json = {
+    .table = &golden_app_Invoice_table,
+    .json_names = golden_app_Invoice__json_names,
+    .msgs = golden_app_Invoice__json_msgs,
+    .enums = golden_app_Invoice__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_app_Invoice__json_by_json_name,
+    .by_name = golden_app_Invoice__json_by_name,
+};
+
+cpay_code golden_app_Invoice_to_json(
+    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_app_Invoice_json, arena, opts, out, st);
+}
+
+cpay_code golden_app_Invoice_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_app_Invoice **out, cpay_status *st) {
+  *out = NULL;
+  golden_app_Invoice *msg = golden_app_Invoice_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_app_Invoice_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+static const char *const golden_app_Invoice_BySkuEntry__json_names[] = {
+    "key",
+    "value",
+};
+static const cpay_json_msg *const golden_app_Invoice_BySkuEntry__json_msgs[] = {
+    NULL,
+    &golden_common_Money_json,
+};
+static const cpay_json_enum *const golden_app_Invoice_BySkuEntry__json_enums[] = {
+    NULL,
+    NULL,
+};
+static const uint16_t golden_app_Invoice_BySkuEntry__json_by_json_name[] = {
+    0,
+    1,
+};
+static const uint16_t golden_app_Invoice_BySkuEntry__json_by_name[] = {
+    0,
+    1,
+};
+const cpay_json_msg golden_app_Invoice_BySkuEntry_json = {
+    .table = &golden_app_Invoice_BySkuEntry_table,
+    .json_names = golden_app_Invoice_BySkuEntry__json_names,
+    .msgs = golden_app_Invoice_BySkuEntry__json_msgs,
+    .enums = golden_app_Invoice_BySkuEntry__json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_app_Invoice_BySkuEntry__json_by_json_name,
+    .by_name = golden_app_Invoice_BySkuEntry__json_by_name,
+};
+
+static const cpay_json_msg *const app_app_proto__json_msgs[] = {
+    &golden_app_Invoice_json,
+};
+
+cpay_code app_app_proto_json_register(cpay_json_registry *r) {
+  if (common_money_proto_json_register(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_json_registry_add_all(r, app_app_proto__json_msgs, 1);
+}

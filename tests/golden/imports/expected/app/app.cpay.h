@@ -3,6 +3,7 @@
 #define APP_APP_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 #include "common/money.cpay.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -140,6 +141,24 @@ static inline void golden_app_Invoice_clear_by_sku(golden_app_Invoice *msg) {
 
 // Adds the extensions declared in app/app.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code app_app_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_msg golden_app_Invoice_json;
+extern const cpay_json_msg golden_app_Invoice_BySkuEntry_json;
+
+// golden.app.Invoice as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_app_Invoice_to_json(
+    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.app.Invoice on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_app_Invoice_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_app_Invoice **out, cpay_status *st);
+
+// Adds the messages of app/app.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code app_app_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -3,6 +3,7 @@
 #define COMMON_MONEY_CPAY_H_
 
 #include "cpay/gencode.h"
+#include "cpay/json.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -63,6 +64,24 @@ static inline void golden_common_Money_clear_currency(golden_common_Money *msg) 
 
 // Adds the extensions declared in common/money.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code common_money_proto_register_extensions(cpay_extreg *r);
+
+// JSON tables (see cpay/json.h).
+extern const cpay_json_enum golden_common_Currency_json;
+extern const cpay_json_msg golden_common_Money_json;
+
+// golden.common.Money as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_common_Money_to_json(
+    const golden_common_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.common.Money on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_common_Money_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_common_Money **out, cpay_status *st);
+
+// Adds the messages of common/money.proto and of its imports to `r`, so that
+// google.protobuf.Any values holding them can be written and read as JSON.
+CPAY_NODISCARD cpay_code common_money_proto_json_register(cpay_json_registry *r);
 
 CPAY_EXTERN_C_END
 

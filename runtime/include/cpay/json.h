@@ -1,0 +1,165 @@
+// Proto3 JSON (https://protobuf.dev/programming-guides/proto3/#json): an
+// encoder and a parser driven by the binary tables of cpay/gencode.h plus a
+// separate JSON table per message and enum (JSON names, enum value names).
+// Generated code emits those tables next to the binary ones but nothing else
+// refers to them, so a program that never calls the JSON functions does not
+// need them (link with --gc-sections to drop them from static binaries).
+//
+// Generated files wrap these functions in typed ones
+// (payments_v1_ChargeRequest_to_json / _from_json) and register their
+// messages into a cpay_json_registry so that google.protobuf.Any can be
+// printed and parsed. The well-known types have their special JSON forms.
+//
+// Thread safety: encoding and parsing touch only their arguments; a
+// registry may be read from many threads once it is no longer added to.
+// Numbers go through snprintf/strtod: LC_NUMERIC must be "C" (the default).
+#ifndef CPAY_JSON_H_
+#define CPAY_JSON_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpay/arena.h"
+#include "cpay/message.h"
+#include "cpay/port.h"
+#include "cpay/status.h"
+
+CPAY_EXTERN_C_BEGIN
+
+// ---- tables (emitted by protoc-gen-cpay; not a user API) -------------------
+
+// The well-known types with a special JSON form (cpay_json_msg.wkt).
+enum {
+  CPAY_WKT_NONE = 0,
+  CPAY_WKT_ANY,
+  CPAY_WKT_TIMESTAMP,
+  CPAY_WKT_DURATION,
+  CPAY_WKT_FIELD_MASK,
+  CPAY_WKT_STRUCT,
+  CPAY_WKT_VALUE,
+  CPAY_WKT_LIST_VALUE,
+  CPAY_WKT_EMPTY,
+  CPAY_WKT_WRAPPER,  // google.protobuf.*Value: the JSON of field 1 alone
+};
+
+// The names of an enum's values, in declaration order (aliases included).
+typedef struct cpay_json_enum {
+  const char *full_name;        // e.g. "payments.v1.ChargeStatus"
+  const char *const *names;     // "CHARGE_STATUS_SUCCESS"
+  const int32_t *numbers;       // parallel to names
+  uint32_t count;
+  bool closed;                  // proto2 enum: unknown numbers are rejected
+} cpay_json_enum;
+
+typedef struct cpay_json_msg cpay_json_msg;
+
+// The JSON view of a message: arrays parallel to table->fields.
+struct cpay_json_msg {
+  const cpay_msg_table *table;
+  const char *const *json_names;       // lowerCamelCase or the json_name option
+  const cpay_json_msg *const *msgs;    // message, group and map fields (NULL otherwise)
+  const cpay_json_enum *const *enums;  // enum fields, also map values (NULL otherwise)
+  uint8_t wkt;                         // CPAY_WKT_*
+  const uint16_t *by_json_name;        // field indexes sorted by JSON name (bytewise)
+  const uint16_t *by_name;             // field indexes sorted by proto name
+};
+
+// The JSON view of an extension, written and read as "[full.name]".
+typedef struct cpay_json_ext {
+  const cpay_ext *ext;
+  const cpay_json_msg *msg;   // message extensions (NULL otherwise)
+  const cpay_json_enum *enm;  // enum extensions (NULL otherwise)
+} cpay_json_ext;
+
+// ---- the type registry for google.protobuf.Any -------------------------------
+
+// A set of message types found by full name ("payments.v1.ChargeRequest").
+// Generated files add theirs with <file prefix>_json_register(r), which also
+// registers the types of their imports; cpay_wkt_json_register() (cpay/wkt.h)
+// adds every well-known type.
+typedef struct cpay_json_registry cpay_json_registry;
+
+// A new empty registry on `a` (it lives as long as `a`); NULL when out of memory.
+CPAY_API cpay_json_registry *cpay_json_registry_new(cpay_arena *a);
+// Adds `m` (adding a type twice is a no-op).
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add(cpay_json_registry *r,
+                                                        const cpay_json_msg *m);
+// Adds every table of `ms`; generated registration functions call this.
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add_all(cpay_json_registry *r,
+                                                            const cpay_json_msg *const *ms,
+                                                            size_t count);
+// The type named `full_name` (not NUL-terminated), or NULL.
+CPAY_API const cpay_json_msg *cpay_json_registry_find(const cpay_json_registry *r,
+                                                      const char *full_name, size_t len);
+// Extensions: registered by the same generated functions; the parser
+// accepts "[pkg.ext_name]" keys for those registered, the encoder writes
+// every extension set in a message (message and enum extensions must be
+// registered).
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add_exts(cpay_json_registry *r,
+                                                             const cpay_json_ext *const *xs,
+                                                             size_t count);
+CPAY_API const cpay_json_ext *cpay_json_registry_find_ext(const cpay_json_registry *r,
+                                                          const char *full_name, size_t len);
+
+// ---- encoding ------------------------------------------------------------------
+
+enum {
+  // Also write fields that hold their default value: proto3 scalars without
+  // presence, empty repeated fields ([]) and empty maps ({}).
+  CPAY_JSON_EMIT_DEFAULTS = 1u << 0,
+  // Use the .proto field names ("amount_cents") instead of the JSON names
+  // ("amountCents").
+  CPAY_JSON_PROTO_NAMES = 1u << 1,
+  // Write enum values as numbers instead of names.
+  CPAY_JSON_ENUMS_AS_INTS = 1u << 2,
+};
+
+typedef struct cpay_json_encode_opts {
+  uint32_t flags;                       // CPAY_JSON_*
+  int indent;                           // spaces per level; 0: one compact line
+  const cpay_json_registry *registry;   // types for Any; NULL: none
+  int max_depth;                        // 0: CPAY_DEFAULT_MAX_DEPTH
+} cpay_json_encode_opts;
+
+// Writes `msg` (described by `t`) as proto3 JSON into text allocated on `a`,
+// NUL-terminated (the NUL is not counted in out->size). `opts` may be NULL.
+// Fails with CPAY_ERR_INVALID_ARGUMENT for values that have no JSON form: a
+// Timestamp or Duration out of range, a FieldMask path that does not
+// round-trip, a Value holding NaN or infinity, an Any whose type is not in the
+// registry; with CPAY_ERR_UTF8 for a string that is not UTF-8.
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t,
+                                                   cpay_arena *a,
+                                                   const cpay_json_encode_opts *opts,
+                                                   cpay_str *out, cpay_status *st);
+
+// ---- parsing -------------------------------------------------------------------
+
+enum {
+  // Skip object keys that name no field, and enum names that name no value
+  // (the field, element or map entry is then left out).
+  CPAY_JSON_IGNORE_UNKNOWN = 1u << 0,
+};
+
+typedef struct cpay_json_decode_opts {
+  uint32_t flags;                       // CPAY_JSON_IGNORE_UNKNOWN
+  const cpay_json_registry *registry;   // types for Any; NULL: none
+  int max_depth;                        // 0: CPAY_DEFAULT_MAX_DEPTH
+} cpay_json_decode_opts;
+
+// Parses `len` bytes of JSON (UTF-8) and merges the object into `msg`, a
+// message of type `t` on `a`. Strings are copied onto `a`. `opts` may be
+// NULL. Strict: RFC 8259 syntax only (no comments, trailing commas, single
+// quotes, NaN literals), no duplicate keys, values of the field's type and
+// range, valid UTF-8 and escapes. On error `st` names the JSON path and the
+// byte offset, e.g.
+// "$.optionalNestedMessage.a: expected a number, got string at offset 37",
+// and `msg` may hold part of the input.
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_decode(const char *json, size_t len, void *msg,
+                                                   const cpay_json_msg *t, cpay_arena *a,
+                                                   const cpay_json_decode_opts *opts,
+                                                   cpay_status *st);
+
+CPAY_EXTERN_C_END
+
+#endif  // CPAY_JSON_H_

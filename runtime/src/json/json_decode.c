@@ -1,0 +1,896 @@
+// The JSON parser's second half: the syntax tree (json_dom.c) into a
+// message, through the binary table and the JSON table. The rules follow
+// the proto3 JSON mapping as Python's json_format applies it: both field
+// names accepted, one value per field and per oneof, null clears a field
+// (except google.protobuf.Value and NullValue), numbers as JSON numbers or
+// strings, range checks, special forms for the well-known types.
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json_internal.h"
+
+typedef struct dec {
+  cpay_arena *a;
+  cpay_status *st;
+  uint32_t flags;
+  const cpay_json_registry *reg;
+  int max_depth;
+  int depth;
+  char path[192];
+  size_t plen;
+} dec;
+
+// ---- errors and paths ---------------------------------------------------------------
+
+static cpay_code fail(dec *d, cpay_code code, size_t off, const char *fmt, ...)
+    CPAY_PRINTF(4, 5);
+
+static cpay_code fail(dec *d, cpay_code code, size_t off, const char *fmt, ...) {
+  char what[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return cpay_status_set(d->st, code, "%s: %s at offset %zu", d->path, what, off);
+}
+
+static cpay_code oom(dec *d) { return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "out of memory"); }
+
+static size_t push(dec *d, const char *fmt, ...) CPAY_PRINTF(2, 3);
+
+// Appends to the path (truncated with "..." when too long); returns the old length.
+static size_t push(dec *d, const char *fmt, ...) {
+  size_t old = d->plen;
+  if (d->plen + 4 >= sizeof d->path) return old;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(d->path + d->plen, sizeof d->path - d->plen, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof d->path - d->plen) {
+    memcpy(d->path + sizeof d->path - 4, "...", 4);
+    d->plen = sizeof d->path - 1;
+  } else {
+    d->plen += (size_t)n;
+  }
+  return old;
+}
+
+static void pop(dec *d, size_t old) {
+  d->plen = old;
+  d->path[old] = '\0';
+}
+
+static int clip(size_t n) { return n > 64 ? 64 : (int)n; }
+
+static cpay_code expected(dec *d, const cpay__jv *v, const char *what) {
+  return fail(d, CPAY_ERR_MALFORMED, v->off, "expected %s, got %s", what,
+              cpay__jkind_name(v->kind));
+}
+
+// ---- numbers --------------------------------------------------------------------------
+
+static bool is_digits(const char *s, size_t n) {
+  if (n == 0) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+// The JSON number grammar (for numbers written inside strings).
+static bool number_grammar(const char *s, size_t n) {
+  size_t i = 0;
+  if (i < n && s[i] == '-') i++;
+  if (i >= n || s[i] < '0' || s[i] > '9') return false;
+  if (s[i] == '0') {
+    i++;
+  } else {
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  }
+  if (i < n && s[i] == '.') {
+    i++;
+    if (i >= n || s[i] < '0' || s[i] > '9') return false;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    if (i >= n || s[i] < '0' || s[i] > '9') return false;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  }
+  return i == n;
+}
+
+// strtod on a counted string (copied: the text is not NUL-terminated).
+// Long numbers are copied onto the arena; NaN when out of memory, which
+// callers reject as out of range.
+static double to_double(dec *d, const char *s, size_t n) {
+  char buf[64];
+  char *tmp = buf;
+  if (n >= sizeof buf) {
+    tmp = cpay_arena_malloc(d->a, n + 1);
+    if (!tmp) return NAN;
+  }
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  return strtod(tmp, NULL);
+}
+
+// An integer field's value: a JSON number (integral, exponent allowed) or a
+// string of decimal digits. is_signed selects the output.
+static cpay_code parse_integer(dec *d, const cpay__jv *v, bool is_signed, int64_t min,
+                               uint64_t max, int64_t *si, uint64_t *ui) {
+  const char *s;
+  size_t n;
+  if (v->kind == CPAY__JNUM || v->kind == CPAY__JSTR) {
+    s = v->s.data;
+    n = v->s.size;
+  } else {
+    return expected(d, v, "an integer");
+  }
+  bool neg = n > 0 && s[0] == '-';
+  bool plain = is_digits(s + neg, n - neg);
+  if (v->kind == CPAY__JSTR && !plain) {
+    return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid integer \"%.*s\"", clip(n), s);
+  }
+  if (plain) {
+    // Exact: never through a double.
+    uint64_t mag = 0;
+    for (size_t i = neg; i < n; i++) {
+      unsigned dg = (unsigned)(s[i] - '0');
+      if (mag > (UINT64_MAX - dg) / 10) goto out_range;
+      mag = mag * 10 + dg;
+    }
+    if (neg) {
+      if (!is_signed) {
+        if (mag != 0) goto out_range;
+        *ui = 0;
+        return CPAY_OK;
+      }
+      if (mag > (uint64_t)0 - (uint64_t)min) goto out_range;
+      *si = (int64_t)((uint64_t)0 - mag);
+      return CPAY_OK;
+    }
+    if (mag > max) goto out_range;
+    if (is_signed) {
+      *si = (int64_t)mag;
+    } else {
+      *ui = mag;
+    }
+    return CPAY_OK;
+  }
+  double x = to_double(d, s, n);
+  if (!isfinite(x) || x != floor(x)) {
+    return fail(d, CPAY_ERR_MALFORMED, v->off, "not an integer: %.*s", clip(n), s);
+  }
+  if (is_signed) {
+    if (x < (double)min || x >= (double)max + 1.0) goto out_range;
+    *si = (int64_t)x;
+  } else {
+    if (x < 0 || x >= (double)max + 1.0) goto out_range;
+    *ui = (uint64_t)x;
+  }
+  return CPAY_OK;
+out_range:
+  return fail(d, CPAY_ERR_MALFORMED, v->off, "integer out of range: %.*s", clip(n), s);
+}
+
+static cpay_code parse_double(dec *d, const cpay__jv *v, bool is_float, double *out) {
+  if (v->kind == CPAY__JSTR) {
+    if (cpay_str_eq(v->s, CPAY_STR("NaN"))) {
+      *out = NAN;
+      return CPAY_OK;
+    }
+    if (cpay_str_eq(v->s, CPAY_STR("Infinity"))) {
+      *out = INFINITY;
+      return CPAY_OK;
+    }
+    if (cpay_str_eq(v->s, CPAY_STR("-Infinity"))) {
+      *out = -INFINITY;
+      return CPAY_OK;
+    }
+    if (!number_grammar(v->s.data, v->s.size)) {
+      return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid number \"%.*s\"", clip(v->s.size),
+                  v->s.data);
+    }
+  } else if (v->kind != CPAY__JNUM) {
+    return expected(d, v, "a number");
+  }
+  double x = to_double(d, v->s.data, v->s.size);
+  // A float accepts what rounds to a finite float (FLT_MAX's shortest text
+  // 3.4028235e38 is slightly above FLT_MAX as a double).
+  if (!isfinite(x) || (is_float && isinf((float)x))) {
+    return fail(d, CPAY_ERR_MALFORMED, v->off, "number out of range for %s: %.*s",
+                is_float ? "float" : "double", clip(v->s.size), v->s.data);
+  }
+  *out = x;
+  return CPAY_OK;
+}
+
+// ---- values ------------------------------------------------------------------------------
+
+static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt);
+
+static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_json_enum *e, int32_t *out,
+                            bool *skip) {
+  if (v->kind == CPAY__JSTR) {
+    for (uint32_t i = 0; e && i < e->count; i++) {
+      if (cpay_str_eq(v->s, cpay_str_from_c(e->names[i]))) {
+        *out = e->numbers[i];
+        return CPAY_OK;
+      }
+    }
+    bool neg = v->s.size > 0 && v->s.data[0] == '-';
+    if (!is_digits(v->s.data + neg, v->s.size - neg)) {
+      if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) {
+        *skip = true;
+        return CPAY_OK;
+      }
+      return fail(d, CPAY_ERR_MALFORMED, v->off, "unknown value \"%.*s\" of enum %s",
+                  clip(v->s.size), v->s.data, e ? e->full_name : "?");
+    }
+  } else if (v->kind != CPAY__JNUM) {
+    return expected(d, v, "an enum name or number");
+  }
+  int64_t n;
+  cpay_code c = parse_integer(d, v, true, INT32_MIN, INT32_MAX, &n, NULL);
+  if (c) return c;
+  if (e && e->closed) {
+    bool known = false;
+    for (uint32_t i = 0; i < e->count && !known; i++) known = e->numbers[i] == n;
+    if (!known) {
+      return fail(d, CPAY_ERR_MALFORMED, v->off, "unknown value %" PRId64 " of enum %s", n,
+                  e->full_name);
+    }
+  }
+  *out = (int32_t)n;
+  return CPAY_OK;
+}
+
+// One value of type `type` into its storage `p` (for messages: the pointer
+// slot, a message is created when NULL). *skip: an unknown enum name was
+// ignored and nothing was stored.
+static cpay_code parse_single(dec *d, const cpay__jv *v, uint8_t type, const cpay_json_msg *jt,
+                              const cpay_json_enum *je, void *p, bool *skip) {
+  cpay_code c;
+  int64_t si;
+  uint64_t ui;
+  double x;
+  switch (type) {
+    case CPAY_TYPE_DOUBLE:
+      if ((c = parse_double(d, v, false, &x))) return c;
+      memcpy(p, &x, sizeof x);
+      return CPAY_OK;
+    case CPAY_TYPE_FLOAT: {
+      if ((c = parse_double(d, v, true, &x))) return c;
+      float f = (float)x;
+      memcpy(p, &f, sizeof f);
+      return CPAY_OK;
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      if ((c = parse_integer(d, v, true, INT64_MIN, INT64_MAX, &si, NULL))) return c;
+      *(int64_t *)p = si;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      if ((c = parse_integer(d, v, false, 0, UINT64_MAX, NULL, &ui))) return c;
+      *(uint64_t *)p = ui;
+      return CPAY_OK;
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_SFIXED32:
+    case CPAY_TYPE_SINT32:
+      if ((c = parse_integer(d, v, true, INT32_MIN, INT32_MAX, &si, NULL))) return c;
+      *(int32_t *)p = (int32_t)si;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      if ((c = parse_integer(d, v, false, 0, UINT32_MAX, NULL, &ui))) return c;
+      *(uint32_t *)p = (uint32_t)ui;
+      return CPAY_OK;
+    case CPAY_TYPE_BOOL:
+      if (v->kind != CPAY__JTRUE && v->kind != CPAY__JFALSE) return expected(d, v, "a bool");
+      *(bool *)p = v->kind == CPAY__JTRUE;
+      return CPAY_OK;
+    case CPAY_TYPE_ENUM: {
+      if (v->kind == CPAY__JNULL && je && strcmp(je->full_name, "google.protobuf.NullValue") == 0) {
+        *(int32_t *)p = 0;
+        return CPAY_OK;
+      }
+      int32_t e = 0;
+      if ((c = parse_enum(d, v, je, &e, skip))) return c;
+      if (!*skip) *(int32_t *)p = e;
+      return CPAY_OK;
+    }
+    case CPAY_TYPE_STRING:
+      if (v->kind != CPAY__JSTR) return expected(d, v, "a string");
+      *(cpay_str *)p = v->s;
+      return CPAY_OK;
+    case CPAY_TYPE_BYTES: {
+      if (v->kind != CPAY__JSTR) return expected(d, v, "a base64 string");
+      uint8_t *out = cpay_arena_malloc(d->a, v->s.size * 3 / 4 + 3);
+      size_t n;
+      if (!out) return oom(d);
+      if (!cpay__base64_decode(v->s.data, v->s.size, out, &n)) {
+        return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid base64");
+      }
+      *(cpay_bytes *)p = (cpay_bytes){out, n};
+      return CPAY_OK;
+    }
+    default: {
+      void **slot = p;
+      if (!*slot) {
+        *slot = cpay_msg_new(jt->table, d->a);
+        if (!*slot) return oom(d);
+      }
+      return parse_message(d, v, *slot, jt);
+    }
+  }
+}
+
+static bool is_msg_type(uint8_t type) {
+  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
+}
+
+// Whether null is a value (not "absent") for elements of this type.
+static bool null_is_value(uint8_t type, const cpay_json_msg *jt, const cpay_json_enum *je) {
+  if (is_msg_type(type)) return jt && jt->wkt == CPAY_WKT_VALUE;
+  if (type == CPAY_TYPE_ENUM) return je && strcmp(je->full_name, "google.protobuf.NullValue") == 0;
+  return false;
+}
+
+// Resets singular field `f` to its default and clears its presence.
+static void clear_field(void *msg, const cpay_msg_table *t, const cpay_field *f) {
+  void *p = cpay__json_ptr(msg, f);
+  if (f->presence < 0) {
+    uint32_t *cs = (uint32_t *)((char *)msg - f->presence);
+    if (*cs != f->number) return;
+    *cs = 0;
+  } else if (f->presence > 0) {
+    cpay__clear_has(msg, (uint32_t)f->presence - 1);
+  }
+  size_t n = cpay__json_elem_size(f->type);
+  if (t->defaults && f->presence >= 0) {
+    memcpy(p, (const char *)t->defaults + f->offset, n);
+  } else {
+    memset(p, 0, n);
+  }
+}
+
+static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpay_value *k) {
+  cpay__jv kv = {0};
+  kv.kind = CPAY__JSTR;
+  kv.off = m->key_off;
+  kv.s = m->key;
+  int64_t si;
+  uint64_t ui;
+  cpay_code c;
+  memset(k, 0, sizeof(*k));
+  switch (type) {
+    case CPAY_TYPE_STRING:
+      k->str = m->key;
+      return CPAY_OK;
+    case CPAY_TYPE_BOOL:
+      if (cpay_str_eq(m->key, CPAY_STR("true"))) {
+        k->b = true;
+      } else if (cpay_str_eq(m->key, CPAY_STR("false"))) {
+        k->b = false;
+      } else {
+        return fail(d, CPAY_ERR_MALFORMED, m->key_off, "invalid bool map key \"%.*s\"",
+                    clip(m->key.size), m->key.data);
+      }
+      return CPAY_OK;
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SINT64:
+    case CPAY_TYPE_SFIXED64:
+      if ((c = parse_integer(d, &kv, true, INT64_MIN, INT64_MAX, &si, NULL))) return c;
+      k->i64 = si;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      if ((c = parse_integer(d, &kv, false, 0, UINT64_MAX, NULL, &ui))) return c;
+      k->u64 = ui;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      if ((c = parse_integer(d, &kv, false, 0, UINT32_MAX, NULL, &ui))) return c;
+      k->u32 = (uint32_t)ui;
+      return CPAY_OK;
+    default:
+      if ((c = parse_integer(d, &kv, true, INT32_MIN, INT32_MAX, &si, NULL))) return c;
+      k->i32 = (int32_t)si;
+      return CPAY_OK;
+  }
+}
+
+static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_json_msg *entry) {
+  if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
+  const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
+  if (!*mp) {
+    *mp = cpay_map_new(d->a, kf->type, vf->type);
+    if (!*mp) return oom(d);
+  }
+  for (size_t i = 0; i < v->u.obj.n; i++) {
+    const cpay__jmember *m = &v->u.obj.m[i];
+    size_t saved = push(d, "[\"%.*s\"]", clip(m->key.size), m->key.data);
+    cpay_value k, val;
+    cpay_code c = parse_map_key(d, m, kf->type, &k);
+    if (c) return c;
+    memset(&val, 0, sizeof val);
+    if (m->val->kind == CPAY__JNULL && !null_is_value(vf->type, entry->msgs[1], entry->enums[1])) {
+      return fail(d, CPAY_ERR_MALFORMED, m->val->off, "null is not allowed as a map value");
+    }
+    bool skip = false;
+    if (is_msg_type(vf->type)) {
+      void *sub = NULL;
+      if ((c = parse_single(d, m->val, vf->type, entry->msgs[1], NULL, &sub, &skip))) return c;
+      val.msg = sub;
+    } else if (vf->type == CPAY_TYPE_BYTES) {
+      cpay_bytes b;
+      if ((c = parse_single(d, m->val, vf->type, NULL, NULL, &b, &skip))) return c;
+      val.str = (cpay_str){(const char *)b.data, b.size};
+    } else {
+      if ((c = parse_single(d, m->val, vf->type, NULL, entry->enums[1], &val, &skip))) return c;
+    }
+    pop(d, saved);
+    if (skip) continue;
+    if (cpay_map_set(*mp, k, val, d->a) != CPAY_OK) return oom(d);
+  }
+  return CPAY_OK;
+}
+
+static cpay_code parse_array(dec *d, const cpay__jv *v, cpay_array *arr, const cpay_field *f,
+                             const cpay_json_msg *jt, const cpay_json_enum *je) {
+  if (v->kind != CPAY__JARR) return expected(d, v, "an array");
+  size_t es = cpay__json_elem_size(f->type);
+  for (size_t i = 0; i < v->u.arr.n; i++) {
+    const cpay__jv *item = v->u.arr.items[i];
+    size_t saved = push(d, "[%zu]", i);
+    if (item->kind == CPAY__JNULL && !null_is_value(f->type, jt, je)) {
+      return fail(d, CPAY_ERR_MALFORMED, item->off, "null is not allowed in a repeated field");
+    }
+    union {
+      cpay_value v;
+      void *msg;
+    } tmp;
+    memset(&tmp, 0, sizeof tmp);
+    bool skip = false;
+    cpay_code c = parse_single(d, item, f->type, jt, je, &tmp, &skip);
+    if (c) return c;
+    pop(d, saved);
+    if (skip) continue;
+    void *slot = cpay__array_add(arr, es, d->a);
+    if (!slot) return oom(d);
+    memcpy(slot, &tmp, es);
+  }
+  return CPAY_OK;
+}
+
+// ---- well-known types ----------------------------------------------------------------------
+
+static void *field_ptr(void *msg, const cpay_msg_table *t, uint32_t number) {
+  int i = cpay__json_field_index(t, number);
+  return i < 0 ? NULL : cpay__json_ptr(msg, &t->fields[i]);
+}
+
+static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt);
+
+static cpay_code parse_struct(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+  if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
+  int fi = cpay__json_field_index(jt->table, 1);
+  return parse_map(d, v, cpay__json_ptr(msg, &jt->table->fields[fi]), jt->msgs[fi]);
+}
+
+static cpay_code parse_list(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+  if (v->kind != CPAY__JARR) return expected(d, v, "an array");
+  int fi = cpay__json_field_index(jt->table, 1);
+  const cpay_field *f = &jt->table->fields[fi];
+  return parse_array(d, v, cpay__json_ptr(msg, f), f, jt->msgs[fi], NULL);
+}
+
+static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+  const cpay_msg_table *t = jt->table;
+  uint32_t number;
+  switch (v->kind) {
+    case CPAY__JNULL:
+      number = 1;
+      break;
+    case CPAY__JNUM:
+      number = 2;
+      break;
+    case CPAY__JSTR:
+      number = 3;
+      break;
+    case CPAY__JTRUE:
+    case CPAY__JFALSE:
+      number = 4;
+      break;
+    case CPAY__JOBJ:
+      number = 5;
+      break;
+    default:
+      number = 6;
+      break;
+  }
+  int fi = cpay__json_field_index(t, number);
+  if (fi < 0) return fail(d, CPAY_ERR_INTERNAL, v->off, "malformed google.protobuf.Value table");
+  const cpay_field *f = &t->fields[fi];
+  void *p = cpay__json_ptr(msg, f);
+  // Switching the oneof member: start from zero.
+  if (!cpay__json_field_set(msg, f)) memset(p, 0, cpay__json_elem_size(f->type));
+  cpay_code c;
+  switch (number) {
+    case 1:
+      *(int32_t *)p = 0;
+      break;
+    case 2: {
+      double x = to_double(d, v->s.data, v->s.size);
+      if (!isfinite(x)) {
+        return fail(d, CPAY_ERR_MALFORMED, v->off, "number out of range: %.*s",
+                    clip(v->s.size), v->s.data);
+      }
+      memcpy(p, &x, sizeof x);
+      break;
+    }
+    case 3:
+      *(cpay_str *)p = v->s;
+      break;
+    case 4:
+      *(bool *)p = v->kind == CPAY__JTRUE;
+      break;
+    default: {
+      void **slot = p;
+      if (!*slot) {
+        *slot = cpay_msg_new(jt->msgs[fi]->table, d->a);
+        if (!*slot) return oom(d);
+      }
+      if (++d->depth > d->max_depth) {
+        return fail(d, CPAY_ERR_DEPTH, v->off, "nesting deeper than %d", d->max_depth);
+      }
+      c = number == 5 ? parse_struct(d, v, *slot, jt->msgs[fi])
+                      : parse_list(d, v, *slot, jt->msgs[fi]);
+      d->depth--;
+      if (c) return c;
+      break;
+    }
+  }
+  cpay__json_mark(msg, f);
+  return CPAY_OK;
+}
+
+static cpay_code parse_field_mask(dec *d, const cpay__jv *v, void *msg, const cpay_msg_table *t) {
+  if (v->kind != CPAY__JSTR) return expected(d, v, "a string");
+  cpay_array *paths = field_ptr(msg, t, 1);
+  const char *s = v->s.data, *end = s + v->s.size;
+  if (s == end) return CPAY_OK;
+  for (;;) {
+    const char *comma = memchr(s, ',', (size_t)(end - s));
+    const char *stop = comma ? comma : end;
+    size_t upper = 0;
+    for (const char *q = s; q < stop; q++) {
+      if (*q == '_') {
+        return fail(d, CPAY_ERR_MALFORMED, v->off,
+                    "field mask path \"%.*s\" must be in lowerCamelCase", clip((size_t)(stop - s)),
+                    s);
+      }
+      if (*q >= 'A' && *q <= 'Z') upper++;
+    }
+    char *out = cpay_arena_malloc(d->a, (size_t)(stop - s) + upper + 1);
+    if (!out) return oom(d);
+    size_t n = 0;
+    for (const char *q = s; q < stop; q++) {
+      if (*q >= 'A' && *q <= 'Z') {
+        out[n++] = '_';
+        out[n++] = (char)(*q - 'A' + 'a');
+      } else {
+        out[n++] = *q;
+      }
+    }
+    cpay_str *slot = cpay__array_add(paths, sizeof(cpay_str), d->a);
+    if (!slot) return oom(d);
+    *slot = (cpay_str){out, n};
+    if (!comma) break;
+    s = comma + 1;
+  }
+  return CPAY_OK;
+}
+
+static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+                              bool in_any);
+
+static cpay_code parse_ext(dec *d, const cpay__jv *v, void *msg, const cpay_json_ext *x) {
+  const cpay_field *f = &x->ext->field;
+  bool repeated = (f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY;
+  if (v->kind == CPAY__JNULL && (repeated || !null_is_value(f->type, x->msg, x->enm))) {
+    cpay_msg_clear_ext(msg, x->ext);
+    return CPAY_OK;
+  }
+  void *p = cpay_msg_mutable_ext(msg, x->ext, d->a);
+  if (!p) return oom(d);
+  if (repeated) return parse_array(d, v, p, f, x->msg, x->enm);
+  bool skip = false;
+  cpay_code c = parse_single(d, v, f->type, x->msg, x->enm, p, &skip);
+  if (!c && skip) cpay_msg_clear_ext(msg, x->ext);
+  return c;
+}
+
+static const cpay__jmember *member(const cpay__jv *obj, const char *key) {
+  for (size_t i = 0; i < obj->u.obj.n; i++) {
+    if (cpay_str_eq(obj->u.obj.m[i].key, cpay_str_from_c(key))) return &obj->u.obj.m[i];
+  }
+  return NULL;
+}
+
+static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+  if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
+  if (v->u.obj.n == 0) return CPAY_OK;
+  const cpay__jmember *tm = member(v, "@type");
+  if (!tm) return fail(d, CPAY_ERR_MALFORMED, v->off, "google.protobuf.Any without \"@type\"");
+  if (tm->val->kind != CPAY__JSTR) {
+    size_t saved = push(d, ".@type");
+    cpay_code c = expected(d, tm->val, "a string");
+    pop(d, saved);
+    return c;
+  }
+  cpay_str url = tm->val->s;
+  cpay_str name = cpay__any_type_name(url);
+  const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
+  if (!inner) {
+    return fail(d, CPAY_ERR_MALFORMED, tm->val->off, "type \"%.*s\" is not in the registry",
+                clip(name.size), name.data);
+  }
+  void *sub = cpay_msg_new(inner->table, d->a);
+  if (!sub) return oom(d);
+  cpay_code c;
+  if (inner->wkt != CPAY_WKT_NONE && inner->wkt != CPAY_WKT_EMPTY) {
+    const cpay__jmember *vm = NULL;
+    for (size_t i = 0; i < v->u.obj.n; i++) {
+      const cpay__jmember *m = &v->u.obj.m[i];
+      if (cpay_str_eq(m->key, CPAY_STR("@type"))) continue;
+      if (cpay_str_eq(m->key, CPAY_STR("value"))) {
+        vm = m;
+        continue;
+      }
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off,
+                  "unexpected key \"%.*s\" in an Any holding %s", clip(m->key.size), m->key.data,
+                  inner->table->full_name);
+    }
+    if (!vm) return fail(d, CPAY_ERR_MALFORMED, v->off, "google.protobuf.Any without \"value\"");
+    size_t saved = push(d, ".value");
+    c = parse_message(d, vm->val, sub, inner);
+    pop(d, saved);
+  } else {
+    c = parse_fields(d, v, sub, inner, true);
+  }
+  if (c) return c;
+  cpay_bytes bytes;
+  cpay_encode_opts eo = {0};
+  eo.flags = CPAY_ENCODE_DETERMINISTIC | CPAY_ENCODE_ALLOW_PARTIAL;
+  if ((c = cpay_encode(sub, inner->table, d->a, &eo, &bytes, d->st))) return c;
+  *(cpay_str *)field_ptr(msg, jt->table, 1) = url;
+  *(cpay_bytes *)field_ptr(msg, jt->table, 2) = bytes;
+  return CPAY_OK;
+}
+
+// The special form of a well-known type; *done false when `jt` has none.
+static cpay_code parse_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+                           bool *done) {
+  const cpay_msg_table *t = jt->table;
+  *done = true;
+  switch (jt->wkt) {
+    case CPAY_WKT_TIMESTAMP:
+    case CPAY_WKT_DURATION: {
+      if (v->kind != CPAY__JSTR) return expected(d, v, "a string");
+      int64_t s;
+      int32_t n;
+      bool ok = jt->wkt == CPAY_WKT_TIMESTAMP ? cpay__parse_timestamp(v->s.data, v->s.size, &s, &n)
+                                               : cpay__parse_duration(v->s.data, v->s.size, &s, &n);
+      if (!ok) {
+        return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid %s \"%.*s\"",
+                    jt->wkt == CPAY_WKT_TIMESTAMP ? "timestamp" : "duration", clip(v->s.size),
+                    v->s.data);
+      }
+      *(int64_t *)field_ptr(msg, t, 1) = s;
+      *(int32_t *)field_ptr(msg, t, 2) = n;
+      return CPAY_OK;
+    }
+    case CPAY_WKT_FIELD_MASK:
+      return parse_field_mask(d, v, msg, t);
+    case CPAY_WKT_STRUCT:
+      return parse_struct(d, v, msg, jt);
+    case CPAY_WKT_LIST_VALUE:
+      return parse_list(d, v, msg, jt);
+    case CPAY_WKT_VALUE:
+      return parse_value_wkt(d, v, msg, jt);
+    case CPAY_WKT_WRAPPER: {
+      const cpay_field *f = &t->fields[cpay__json_field_index(t, 1)];
+      if (v->kind == CPAY__JNULL) return expected(d, v, "a value");
+      bool skip = false;
+      return parse_single(d, v, f->type, NULL, NULL, cpay__json_ptr(msg, f), &skip);
+    }
+    case CPAY_WKT_ANY:
+      return parse_any(d, v, msg, jt);
+    default:
+      *done = false;
+      return CPAY_OK;
+  }
+}
+
+// ---- messages ----------------------------------------------------------------------------
+
+// Bytewise comparison of `key` with the C string `name` (as strcmp).
+static int cmp_key(cpay_str key, const char *name) {
+  size_t i = 0;
+  for (; i < key.size; i++) {
+    unsigned char a = (unsigned char)key.data[i], b = (unsigned char)name[i];
+    if (b == 0 || a != b) return b == 0 ? 1 : (a < b ? -1 : 1);
+  }
+  return name[i] == 0 ? 0 : -1;
+}
+
+// Binary search of `names` through the sorted index `order`.
+static int search(const char *const *names, const uint16_t *order, uint32_t n, cpay_str key) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    int c = cmp_key(key, names[order[mid]]);
+    if (c == 0) return order[mid];
+    if (c < 0) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return -1;
+}
+
+// The field `key` names: its JSON name first, then its proto name.
+static int find_field(const cpay_json_msg *jt, cpay_str key) {
+  const cpay_msg_table *t = jt->table;
+  if (t->field_count == 0) return -1;
+  int i = search(jt->json_names, jt->by_json_name, t->field_count, key);
+  if (i < 0) i = search(t->field_names, jt->by_name, t->field_count, key);
+  return i;
+}
+
+static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+                             uint32_t i) {
+  const cpay_msg_table *t = jt->table;
+  const cpay_field *f = &t->fields[i];
+  void *p = cpay__json_ptr(msg, f);
+  uint8_t mode = f->mode & CPAY_MODE_MASK;
+  if (v->kind == CPAY__JNULL && !(mode == CPAY_MODE_SCALAR &&
+                                  null_is_value(f->type, jt->msgs[i], jt->enums[i]))) {
+    // null: the field's default (Python's ClearField).
+    if (mode == CPAY_MODE_ARRAY) {
+      ((cpay_array *)p)->size = 0;
+    } else if (mode == CPAY_MODE_MAP) {
+      cpay_map_clear(*(cpay_map **)p);
+    } else {
+      clear_field(msg, t, f);
+    }
+    return CPAY_OK;
+  }
+  if (mode == CPAY_MODE_ARRAY) return parse_array(d, v, p, f, jt->msgs[i], jt->enums[i]);
+  if (mode == CPAY_MODE_MAP) return parse_map(d, v, p, jt->msgs[i]);
+  // A different oneof member may be stored in the union: start from zero.
+  if (f->presence < 0 && !cpay__json_field_set(msg, f)) {
+    memset(p, 0, cpay__json_elem_size(f->type));
+  }
+  bool skip = false;
+  union {
+    cpay_value v;
+    void *msg;
+  } tmp;
+  memset(&tmp, 0, sizeof tmp);
+  size_t es = cpay__json_elem_size(f->type);
+  // Messages merge in place; scalars go through tmp so that a skipped enum
+  // leaves the field untouched.
+  void *dst = is_msg_type(f->type) ? p : (void *)&tmp;
+  cpay_code c = parse_single(d, v, f->type, jt->msgs[i], jt->enums[i], dst, &skip);
+  if (c || skip) return c;
+  if (dst != p) memcpy(p, &tmp, es);
+  cpay__json_mark(msg, f);
+  return CPAY_OK;
+}
+
+static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+                              bool in_any) {
+  if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
+  const cpay_msg_table *t = jt->table;
+  uint8_t seen_small[64];
+  uint8_t *seen = seen_small;
+  if (t->field_count > sizeof seen_small) {
+    seen = cpay_arena_malloc(d->a, t->field_count);
+    if (!seen) return oom(d);
+  }
+  memset(seen, 0, t->field_count);
+  for (size_t k = 0; k < v->u.obj.n; k++) {
+    const cpay__jmember *m = &v->u.obj.m[k];
+    if (in_any && cpay_str_eq(m->key, CPAY_STR("@type"))) continue;
+    int i = find_field(jt, m->key);
+    if (i < 0 && m->key.size > 2 && m->key.data[0] == '[' &&
+        m->key.data[m->key.size - 1] == ']') {
+      const cpay_json_ext *x = cpay_json_registry_find_ext(d->reg, m->key.data + 1,
+                                                           m->key.size - 2);
+      if (x && x->ext->extendee == t) {
+        size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
+        cpay_code c = parse_ext(d, m->val, msg, x);
+        if (c) return c;
+        pop(d, saved);
+        continue;
+      }
+    }
+    if (i < 0) {
+      if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) continue;
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "message %s has no field named \"%.*s\"",
+                  t->full_name, clip(m->key.size), m->key.data);
+    }
+    const cpay_field *f = &t->fields[i];
+    if (seen[i]) {
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "field \"%s\" given more than once",
+                  t->field_names[i]);
+    }
+    seen[i] = 1;
+    if (f->presence < 0 && m->val->kind != CPAY__JNULL) {
+      // One member per oneof: the members share the case offset.
+      for (uint32_t o = 0; o < t->field_count; o++) {
+        if (o != (uint32_t)i && seen[o] == 2 && t->fields[o].presence == f->presence) {
+          return fail(d, CPAY_ERR_MALFORMED, m->key_off,
+                      "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
+                      t->field_names[i]);
+        }
+      }
+      seen[i] = 2;
+    }
+    size_t saved = push(d, ".%s", jt->json_names[i]);
+    cpay_code c = parse_field(d, m->val, msg, jt, (uint32_t)i);
+    if (c) return c;
+    pop(d, saved);
+  }
+  return CPAY_OK;
+}
+
+static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+  if (++d->depth > d->max_depth) {
+    return fail(d, CPAY_ERR_DEPTH, v->off, "nesting deeper than %d", d->max_depth);
+  }
+  bool done;
+  cpay_code c = parse_wkt(d, v, msg, jt, &done);
+  if (!c && !done) c = parse_fields(d, v, msg, jt, false);
+  d->depth--;
+  return c;
+}
+
+cpay_code cpay_json_decode(const char *json, size_t len, void *msg, const cpay_json_msg *t,
+                           cpay_arena *a, const cpay_json_decode_opts *opts, cpay_status *st) {
+  if (!msg || !t || !a || (!json && len)) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_json_decode: NULL argument");
+  }
+  dec d = {0};
+  d.a = a;
+  d.st = st;
+  if (opts) {
+    d.flags = opts->flags;
+    d.reg = opts->registry;
+    d.max_depth = opts->max_depth;
+  }
+  if (d.max_depth <= 0) d.max_depth = CPAY_DEFAULT_MAX_DEPTH;
+  d.path[0] = '$';
+  d.path[1] = '\0';
+  d.plen = 1;
+  cpay__jv *root;
+  // Syntax nesting may exceed message nesting by one level per message
+  // (a map or array inside it).
+  cpay_code c = cpay__json_dom(json ? json : "", len, a, 2 * d.max_depth + 1, &root, st);
+  if (c) return c;
+  return parse_message(&d, root, msg, t);
+}

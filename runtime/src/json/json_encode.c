@@ -1,0 +1,637 @@
+// The JSON encoder: walks a message through its binary table and its JSON
+// table, writing into one growing buffer on the arena. Fields come out in
+// field-number order; the well-known types take their special forms.
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json/json_internal.h"
+#include "message/internal.h"
+
+typedef struct writer {
+  char *buf;
+  size_t len;
+  size_t cap;
+  cpay_arena *a;
+  cpay_status *st;
+  uint32_t flags;
+  int indent;
+  int depth;  // indentation level
+  int nest;   // message nesting, checked against max_depth
+  int max_depth;
+  const cpay_json_registry *reg;
+} writer;
+
+static cpay_code oom(writer *w) {
+  return cpay_status_set(w->st, CPAY_ERR_NO_MEMORY, "out of memory");
+}
+
+static cpay_code reserve(writer *w, size_t n) {
+  if (w->cap - w->len >= n) return CPAY_OK;
+  size_t ncap = w->cap ? w->cap * 2 : 256;
+  while (ncap - w->len < n) ncap *= 2;
+  char *p = cpay_arena_realloc(w->a, w->buf, w->cap, ncap);
+  if (!p) return oom(w);
+  w->buf = p;
+  w->cap = ncap;
+  return CPAY_OK;
+}
+
+static cpay_code put(writer *w, const char *s, size_t n) {
+  cpay_code c = reserve(w, n);
+  if (c) return c;
+  memcpy(w->buf + w->len, s, n);
+  w->len += n;
+  return CPAY_OK;
+}
+
+static cpay_code puts_(writer *w, const char *s) { return put(w, s, strlen(s)); }
+
+static cpay_code newline(writer *w) {
+  if (w->indent <= 0) return CPAY_OK;
+  size_t n = 1 + (size_t)w->indent * (size_t)w->depth;
+  cpay_code c = reserve(w, n);
+  if (c) return c;
+  w->buf[w->len++] = '\n';
+  memset(w->buf + w->len, ' ', n - 1);
+  w->len += n - 1;
+  return CPAY_OK;
+}
+
+static cpay_code put_string(writer *w, const char *s, size_t n) {
+  if (!cpay__utf8_ok(s, n)) {
+    return cpay_status_set(w->st, CPAY_ERR_UTF8, "string is not valid UTF-8");
+  }
+  cpay_code c = reserve(w, n * 6 + 2);
+  if (c) return c;
+  char *o = w->buf + w->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    switch (ch) {
+      case '"':
+        *o++ = '\\';
+        *o++ = '"';
+        break;
+      case '\\':
+        *o++ = '\\';
+        *o++ = '\\';
+        break;
+      case '\n':
+        *o++ = '\\';
+        *o++ = 'n';
+        break;
+      case '\r':
+        *o++ = '\\';
+        *o++ = 'r';
+        break;
+      case '\t':
+        *o++ = '\\';
+        *o++ = 't';
+        break;
+      case '\b':
+        *o++ = '\\';
+        *o++ = 'b';
+        break;
+      case '\f':
+        *o++ = '\\';
+        *o++ = 'f';
+        break;
+      default:
+        if (ch < 0x20 || ch == 0x7F) {
+          o += sprintf(o, "\\u%04x", ch);
+        } else {
+          *o++ = (char)ch;
+        }
+    }
+  }
+  *o++ = '"';
+  w->len = (size_t)(o - w->buf);
+  return CPAY_OK;
+}
+
+static cpay_code put_double(writer *w, double d, bool is_float) {
+  if (isnan(d)) return puts_(w, "\"NaN\"");
+  if (isinf(d)) return puts_(w, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  char buf[32];
+  size_t n = is_float ? cpay__fmt_float((float)d, buf) : cpay__fmt_double(d, buf);
+  return put(w, buf, n);
+}
+
+static cpay_code put_bytes(writer *w, const uint8_t *p, size_t n) {
+  cpay_code c = reserve(w, 4 * ((n + 2) / 3) + 2);
+  if (c) return c;
+  w->buf[w->len++] = '"';
+  w->len += cpay__base64_encode(p, n, w->buf + w->len);
+  w->buf[w->len++] = '"';
+  return CPAY_OK;
+}
+
+static cpay_code put_enum(writer *w, const cpay_json_enum *e, int32_t v) {
+  char buf[16];
+  // NullValue's one value is null; other numbers (an open enum may hold
+  // them) stay numbers so that they survive a round trip.
+  if (v == 0 && e && strcmp(e->full_name, "google.protobuf.NullValue") == 0) {
+    return puts_(w, "null");
+  }
+  if (e && !(w->flags & CPAY_JSON_ENUMS_AS_INTS)) {
+    for (uint32_t i = 0; i < e->count; i++) {
+      if (e->numbers[i] == v) return put_string(w, e->names[i], strlen(e->names[i]));
+    }
+  }
+  int n = snprintf(buf, sizeof buf, "%" PRId32, v);
+  return put(w, buf, (size_t)n);
+}
+
+static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt);
+
+// One value of a field's type stored at `p`. `jt`/`je`: the field's
+// message or enum JSON table.
+static cpay_code put_value(writer *w, uint8_t type, const void *p, const cpay_json_msg *jt,
+                           const cpay_json_enum *je) {
+  char buf[32];
+  int n;
+  switch (type) {
+    case CPAY_TYPE_DOUBLE: {
+      double d;
+      memcpy(&d, p, sizeof d);
+      return put_double(w, d, false);
+    }
+    case CPAY_TYPE_FLOAT: {
+      float f;
+      memcpy(&f, p, sizeof f);
+      return put_double(w, f, true);
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      n = snprintf(buf, sizeof buf, "\"%" PRId64 "\"", *(const int64_t *)p);
+      return put(w, buf, (size_t)n);
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      n = snprintf(buf, sizeof buf, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+      return put(w, buf, (size_t)n);
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_SFIXED32:
+    case CPAY_TYPE_SINT32:
+      n = snprintf(buf, sizeof buf, "%" PRId32, *(const int32_t *)p);
+      return put(w, buf, (size_t)n);
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      n = snprintf(buf, sizeof buf, "%" PRIu32, *(const uint32_t *)p);
+      return put(w, buf, (size_t)n);
+    case CPAY_TYPE_BOOL:
+      return puts_(w, *(const bool *)p ? "true" : "false");
+    case CPAY_TYPE_ENUM:
+      return put_enum(w, je, *(const int32_t *)p);
+    case CPAY_TYPE_STRING: {
+      const cpay_str *s = p;
+      return put_string(w, s->data, s->size);
+    }
+    case CPAY_TYPE_BYTES: {
+      const cpay_bytes *b = p;
+      return put_bytes(w, b->data, b->size);
+    }
+    default: {
+      const void *sub = *(void *const *)p;
+      if (!sub) return puts_(w, "null");
+      return put_message(w, sub, jt);
+    }
+  }
+}
+
+static const cpay_field *field_by_number(const cpay_msg_table *t, uint32_t number) {
+  int i = cpay__json_field_index(t, number);
+  return i < 0 ? NULL : &t->fields[i];
+}
+
+// ---- well-known types -------------------------------------------------------------
+
+static cpay_code invalid(writer *w, const char *type, const char *what) {
+  return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT, "%s: %s", type, what);
+}
+
+static void seconds_nanos(const void *msg, const cpay_msg_table *t, int64_t *s, int32_t *n) {
+  const cpay_field *fs = field_by_number(t, 1), *fn = field_by_number(t, 2);
+  *s = fs ? *(const int64_t *)cpay__json_cptr(msg, fs) : 0;
+  *n = fn ? *(const int32_t *)cpay__json_cptr(msg, fn) : 0;
+}
+
+static cpay_code put_field_mask(writer *w, const void *msg, const cpay_msg_table *t) {
+  const cpay_field *f = field_by_number(t, 1);
+  const cpay_array *paths = cpay__json_cptr(msg, f);
+  const cpay_str *items = paths->data;
+  size_t total = 0;
+  for (size_t i = 0; i < paths->size; i++) total += items[i].size + 1;
+  char *out = cpay_arena_malloc(w->a, total + 1);
+  if (!out) return oom(w);
+  size_t n = 0;
+  for (size_t i = 0; i < paths->size; i++) {
+    if (i) out[n++] = ',';
+    bool under = false;
+    for (size_t k = 0; k < items[i].size; k++) {
+      char c = items[i].data[k];
+      if (c >= 'A' && c <= 'Z') {
+        return invalid(w, "google.protobuf.FieldMask",
+                       "path must not contain upper-case letters");
+      }
+      if (under) {
+        if (!(c >= 'a' && c <= 'z')) {
+          return invalid(w, "google.protobuf.FieldMask",
+                         "the character after '_' in a path must be a lower-case letter");
+        }
+        out[n++] = (char)(c - 'a' + 'A');
+        under = false;
+      } else if (c == '_') {
+        under = true;
+      } else {
+        out[n++] = c;
+      }
+    }
+    if (under) {
+      return invalid(w, "google.protobuf.FieldMask", "a path must not end with '_'");
+    }
+  }
+  return put_string(w, out, n);
+}
+
+static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *jt);
+
+static cpay_code put_struct(writer *w, const void *msg, const cpay_json_msg *jt) {
+  const cpay_field *f = field_by_number(jt->table, 1);
+  int fi = cpay__json_field_index(jt->table, 1);
+  const cpay_map *m = *(cpay_map *const *)cpay__json_cptr(msg, f);
+  const cpay_json_msg *entry = jt->msgs[fi];
+  const cpay_json_msg *value_jt = entry->msgs[1];
+  cpay_code c = puts_(w, "{");
+  if (c) return c;
+  w->depth++;
+  size_t it = 0;
+  cpay_value k, v;
+  bool first = true;
+  while (cpay_map_next(m, &it, &k, &v)) {
+    if (!first && (c = puts_(w, ","))) return c;
+    first = false;
+    if ((c = newline(w)) || (c = put_string(w, k.str.data, k.str.size)) ||
+        (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
+      return c;
+    }
+    c = v.msg ? put_wkt_value(w, v.msg, value_jt) : puts_(w, "null");
+    if (c) return c;
+  }
+  w->depth--;
+  if (!first && (c = newline(w))) return c;
+  return puts_(w, "}");
+}
+
+static cpay_code put_list(writer *w, const void *msg, const cpay_json_msg *jt) {
+  const cpay_field *f = field_by_number(jt->table, 1);
+  int fi = cpay__json_field_index(jt->table, 1);
+  const cpay_array *arr = cpay__json_cptr(msg, f);
+  void *const *items = arr->data;
+  cpay_code c = puts_(w, "[");
+  if (c) return c;
+  w->depth++;
+  for (size_t i = 0; i < arr->size; i++) {
+    if (i && (c = puts_(w, ","))) return c;
+    if ((c = newline(w))) return c;
+    c = items[i] ? put_wkt_value(w, items[i], jt->msgs[fi]) : puts_(w, "null");
+    if (c) return c;
+  }
+  w->depth--;
+  if (arr->size && (c = newline(w))) return c;
+  return puts_(w, "]");
+}
+
+static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *jt) {
+  const cpay_msg_table *t = jt->table;
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    const cpay_field *f = &t->fields[i];
+    if (!cpay__json_field_set(msg, f)) continue;
+    const void *p = cpay__json_cptr(msg, f);
+    switch (f->number) {
+      case 1:
+        return puts_(w, "null");
+      case 2: {
+        double d;
+        memcpy(&d, p, sizeof d);
+        if (!isfinite(d)) {
+          return invalid(w, "google.protobuf.Value", "number_value must be finite");
+        }
+        return put_double(w, d, false);
+      }
+      case 3:
+        return put_value(w, CPAY_TYPE_STRING, p, NULL, NULL);
+      case 4:
+        return put_value(w, CPAY_TYPE_BOOL, p, NULL, NULL);
+      case 5:
+      case 6: {
+        if (++w->nest > w->max_depth) {
+          return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+                                 w->max_depth);
+        }
+        cpay_code c = f->number == 5 ? put_struct(w, *(void *const *)p, jt->msgs[i])
+                                     : put_list(w, *(void *const *)p, jt->msgs[i]);
+        w->nest--;
+        return c;
+      }
+      default:
+        break;
+    }
+  }
+  // A Value with no kind set: python's json_format and C++ print null.
+  return puts_(w, "null");
+}
+
+static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt);
+
+// The special form of a well-known type, or a plain object when `jt` has none.
+static cpay_code put_wkt(writer *w, const void *msg, const cpay_json_msg *jt, bool *done) {
+  char buf[40];
+  const cpay_msg_table *t = jt->table;
+  *done = true;
+  switch (jt->wkt) {
+    case CPAY_WKT_TIMESTAMP: {
+      int64_t s;
+      int32_t n;
+      seconds_nanos(msg, t, &s, &n);
+      if (!cpay__fmt_timestamp(s, n, buf)) {
+        return invalid(w, "google.protobuf.Timestamp",
+                       "out of range (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)");
+      }
+      return put_string(w, buf, strlen(buf));
+    }
+    case CPAY_WKT_DURATION: {
+      int64_t s;
+      int32_t n;
+      seconds_nanos(msg, t, &s, &n);
+      if (!cpay__fmt_duration(s, n, buf)) {
+        return invalid(w, "google.protobuf.Duration",
+                       "out of range (+-315576000000s) or seconds and nanos differ in sign");
+      }
+      return put_string(w, buf, strlen(buf));
+    }
+    case CPAY_WKT_FIELD_MASK:
+      return put_field_mask(w, msg, t);
+    case CPAY_WKT_STRUCT:
+      return put_struct(w, msg, jt);
+    case CPAY_WKT_LIST_VALUE:
+      return put_list(w, msg, jt);
+    case CPAY_WKT_VALUE:
+      return put_wkt_value(w, msg, jt);
+    case CPAY_WKT_WRAPPER: {
+      const cpay_field *f = field_by_number(t, 1);
+      return put_value(w, f->type, cpay__json_cptr(msg, f), NULL, NULL);
+    }
+    case CPAY_WKT_ANY:
+      return put_any(w, msg, jt);
+    default:
+      *done = false;
+      return CPAY_OK;
+  }
+}
+
+// Writes the fields of `msg` as members of an open object; *first tracks
+// the separator.
+static cpay_code put_fields(writer *w, const void *msg, const cpay_json_msg *jt, bool *first) {
+  const cpay_msg_table *t = jt->table;
+  bool proto_names = w->flags & CPAY_JSON_PROTO_NAMES;
+  bool defaults = w->flags & CPAY_JSON_EMIT_DEFAULTS;
+  cpay_code c;
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    const cpay_field *f = &t->fields[i];
+    const void *p = cpay__json_cptr(msg, f);
+    uint8_t mode = f->mode & CPAY_MODE_MASK;
+    size_t count = 0;
+    if (mode == CPAY_MODE_ARRAY) {
+      count = ((const cpay_array *)p)->size;
+      if (count == 0 && !defaults) continue;
+    } else if (mode == CPAY_MODE_MAP) {
+      count = cpay_map_size(*(cpay_map *const *)p);
+      if (count == 0 && !defaults) continue;
+    } else if (!cpay__json_field_set(msg, f)) {
+      // Defaults: only fields without presence (as Python's json_format).
+      bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
+      if (!defaults || f->presence != 0 || is_msg) continue;
+    }
+    const char *name = proto_names ? t->field_names[i] : jt->json_names[i];
+    if (!*first && (c = puts_(w, ","))) return c;
+    *first = false;
+    if ((c = newline(w)) || (c = put_string(w, name, strlen(name))) ||
+        (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
+      return c;
+    }
+    if (mode == CPAY_MODE_ARRAY) {
+      const cpay_array *arr = p;
+      size_t es = cpay__json_elem_size(f->type);
+      if ((c = puts_(w, "["))) return c;
+      w->depth++;
+      for (size_t k = 0; k < count; k++) {
+        if (k && (c = puts_(w, ","))) return c;
+        if ((c = newline(w))) return c;
+        c = put_value(w, f->type, (const char *)arr->data + k * es, jt->msgs[i], jt->enums[i]);
+        if (c) return c;
+      }
+      w->depth--;
+      if (count && (c = newline(w))) return c;
+      if ((c = puts_(w, "]"))) return c;
+    } else if (mode == CPAY_MODE_MAP) {
+      const cpay_map *m = *(cpay_map *const *)p;
+      const cpay_json_msg *entry = jt->msgs[i];
+      const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
+      if ((c = puts_(w, "{"))) return c;
+      w->depth++;
+      size_t it = 0;
+      cpay_value k, v;
+      bool mfirst = true;
+      while (cpay_map_next(m, &it, &k, &v)) {
+        if (!mfirst && (c = puts_(w, ","))) return c;
+        mfirst = false;
+        if ((c = newline(w))) return c;
+        char kb[32];
+        int kn = 0;
+        switch (kf->type) {
+          case CPAY_TYPE_STRING:
+            c = put_string(w, k.str.data, k.str.size);
+            break;
+          case CPAY_TYPE_BOOL:
+            c = puts_(w, k.b ? "\"true\"" : "\"false\"");
+            break;
+          case CPAY_TYPE_INT64:
+          case CPAY_TYPE_SINT64:
+          case CPAY_TYPE_SFIXED64:
+            kn = snprintf(kb, sizeof kb, "\"%" PRId64 "\"", k.i64);
+            c = put(w, kb, (size_t)kn);
+            break;
+          case CPAY_TYPE_UINT64:
+          case CPAY_TYPE_FIXED64:
+            kn = snprintf(kb, sizeof kb, "\"%" PRIu64 "\"", k.u64);
+            c = put(w, kb, (size_t)kn);
+            break;
+          case CPAY_TYPE_UINT32:
+          case CPAY_TYPE_FIXED32:
+            kn = snprintf(kb, sizeof kb, "\"%" PRIu32 "\"", k.u32);
+            c = put(w, kb, (size_t)kn);
+            break;
+          default:
+            kn = snprintf(kb, sizeof kb, "\"%" PRId32 "\"", k.i32);
+            c = put(w, kb, (size_t)kn);
+            break;
+        }
+        if (c || (c = puts_(w, w->indent > 0 ? ": " : ":"))) return c;
+        if (vf->type == CPAY_TYPE_MESSAGE || vf->type == CPAY_TYPE_GROUP) {
+          // An absent message value is the empty message.
+          const void *sub = v.msg;
+          if (!sub) {
+            sub = cpay_msg_new(entry->table->subs[vf->sub].msg, w->a);
+            if (!sub) return oom(w);
+          }
+          c = put_message(w, sub, entry->msgs[1]);
+        } else {
+          c = put_value(w, vf->type, &v, NULL, entry->enums[1]);
+        }
+        if (c) return c;
+      }
+      w->depth--;
+      if (!mfirst && (c = newline(w))) return c;
+      if ((c = puts_(w, "}"))) return c;
+    } else {
+      if ((c = put_value(w, f->type, p, jt->msgs[i], jt->enums[i]))) return c;
+    }
+  }
+  return CPAY_OK;
+}
+
+// Extensions set in `msg`, as "[full.name]" members.
+static cpay_code put_exts(writer *w, const void *msg, bool *first) {
+  const cpay_msg_internal *in = cpay__msg_internal(msg);
+  cpay_code c;
+  for (uint32_t i = 0; in && i < in->ext_count; i++) {
+    const cpay__ext_entry *e = &in->exts[i];
+    const cpay_field *f = &e->ext->field;
+    const cpay_json_ext *x = cpay__json_registry_ext_of(w->reg, e->ext);
+    bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
+    if (!x && (is_msg || f->type == CPAY_TYPE_ENUM)) {
+      return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT,
+                             "extension %s is not in the JSON registry", e->ext->full_name);
+    }
+    const cpay_json_msg *jm = x ? x->msg : NULL;
+    const cpay_json_enum *je = x ? x->enm : NULL;
+    if (!*first && (c = puts_(w, ","))) return c;
+    *first = false;
+    if ((c = newline(w)) || (c = puts_(w, "\"[")) ||
+        (c = puts_(w, e->ext->full_name)) || (c = puts_(w, "]\"")) ||
+        (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
+      return c;
+    }
+    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
+      size_t es = cpay__json_elem_size(f->type);
+      if ((c = puts_(w, "["))) return c;
+      w->depth++;
+      for (size_t k = 0; k < e->val.array.size; k++) {
+        if (k && (c = puts_(w, ","))) return c;
+        if ((c = newline(w))) return c;
+        c = put_value(w, f->type, (const char *)e->val.array.data + k * es, jm, je);
+        if (c) return c;
+      }
+      w->depth--;
+      if (e->val.array.size && (c = newline(w))) return c;
+      if ((c = puts_(w, "]"))) return c;
+    } else if ((c = put_value(w, f->type, &e->val, jm, je))) {
+      return c;
+    }
+  }
+  return CPAY_OK;
+}
+
+static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
+  const cpay_msg_table *t = jt->table;
+  const cpay_str *url = cpay__json_cptr(msg, field_by_number(t, 1));
+  const cpay_bytes *value = cpay__json_cptr(msg, field_by_number(t, 2));
+  if (url->size == 0) {
+    if (value->size != 0) return invalid(w, "google.protobuf.Any", "value without type_url");
+    return puts_(w, "{}");
+  }
+  cpay_str name = cpay__any_type_name(*url);
+  const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
+  if (!inner) {
+    return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT,
+                           "google.protobuf.Any: type \"%.*s\" is not in the registry",
+                           (int)(name.size > 100 ? 100 : name.size), name.data);
+  }
+  void *sub = cpay_msg_new(inner->table, w->a);
+  if (!sub) return oom(w);
+  cpay_decode_opts dopts = {0};
+  dopts.flags = CPAY_DECODE_ALLOW_PARTIAL;
+  dopts.max_depth = w->max_depth - w->nest;
+  if (dopts.max_depth <= 0) {
+    return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+                           w->max_depth);
+  }
+  cpay_code c = cpay_decode(value->data, value->size, sub, inner->table, w->a, &dopts, w->st);
+  if (c) return c;
+  if ((c = puts_(w, "{"))) return c;
+  w->depth++;
+  if ((c = newline(w)) || (c = puts_(w, "\"@type\"")) ||
+      (c = puts_(w, w->indent > 0 ? ": " : ":")) || (c = put_string(w, url->data, url->size))) {
+    return c;
+  }
+  bool first = false;
+  if (inner->wkt != CPAY_WKT_NONE && inner->wkt != CPAY_WKT_EMPTY) {
+    if ((c = puts_(w, ",")) || (c = newline(w)) || (c = puts_(w, "\"value\"")) ||
+        (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
+      return c;
+    }
+    bool done;
+    if ((c = put_wkt(w, sub, inner, &done))) return c;
+  } else if ((c = put_fields(w, sub, inner, &first)) || (c = put_exts(w, sub, &first))) {
+    return c;
+  }
+  w->depth--;
+  if ((c = newline(w))) return c;
+  return puts_(w, "}");
+}
+
+static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt) {
+  if (++w->nest > w->max_depth) {
+    return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+                           w->max_depth);
+  }
+  bool done;
+  cpay_code c = put_wkt(w, msg, jt, &done);
+  if (c) return c;
+  if (!done) {
+    if ((c = puts_(w, "{"))) return c;
+    w->depth++;
+    bool first = true;
+    if ((c = put_fields(w, msg, jt, &first)) || (c = put_exts(w, msg, &first))) return c;
+    w->depth--;
+    if (!first && (c = newline(w))) return c;
+    if ((c = puts_(w, "}"))) return c;
+  }
+  w->nest--;
+  return CPAY_OK;
+}
+
+cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t, cpay_arena *a,
+                           const cpay_json_encode_opts *opts, cpay_str *out, cpay_status *st) {
+  if (!msg || !t || !a || !out) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_json_encode: NULL argument");
+  }
+  writer w = {0};
+  w.a = a;
+  w.st = st;
+  if (opts) {
+    w.flags = opts->flags;
+    w.indent = opts->indent > 0 ? opts->indent : 0;
+    w.reg = opts->registry;
+    w.max_depth = opts->max_depth;
+  }
+  if (w.max_depth <= 0) w.max_depth = CPAY_DEFAULT_MAX_DEPTH;
+  cpay_code c = put_message(&w, msg, t);
+  if (!c) c = put(&w, "", 1);
+  if (c) return c;
+  *out = (cpay_str){w.buf, w.len - 1};
+  return CPAY_OK;
+}
