@@ -4,7 +4,7 @@
 # meet cpay. One case per run:
 #   run.sh CASE BUILD_ROOT SOURCE_ROOT PREFIX LIBDIR BINDIR VERSION
 # CASE: make | meson | meson-subproject | cmake | buf | docs | version |
-#       gencode-mismatch
+#       headers | gencode-mismatch
 # Each case exits 0 on success, 1 on failure, 77 (skip) only when buf can
 # neither be found nor downloaded.
 set -eu
@@ -242,6 +242,27 @@ version)
       fail "$f banner: $(head -n 1 "$work/$f")"
   done
   echo "protoc-gen-cpay, cpay.pc, cpay-grpc.pc, cpay/version.h and banners all say $version"
+  ;;
+
+headers)
+  # Every installed header compiles alone, as C11 and as C++17, from the
+  # installed include directory only: nothing it needs was left uninstalled.
+  install_cpay
+  inc=$(pkg-config --variable=includedir cpay)
+  count=0
+  for h in "$inc"/cpay/*.h "$inc"/google/protobuf/*.cpay.h; do
+    rel=${h#"$inc"/}
+    # (The typedef keeps a macros-only header's unit from being empty.)
+    printf '#include "%s"\ntypedef int not_empty;\n' "$rel" >"$work/one.c"
+    cp "$work/one.c" "$work/one.cc"
+    cc -std=c11 -Wall -Wextra -Wpedantic -Werror -I"$inc" -c -o "$work/one.o" "$work/one.c" ||
+      fail "$rel does not compile alone as C11"
+    c++ -std=c++17 -Wall -Wextra -Werror -I"$inc" -c -o "$work/one.o" "$work/one.cc" ||
+      fail "$rel does not compile alone as C++17"
+    count=$((count + 1))
+  done
+  [ "$count" -ge 15 ] || fail "only $count installed headers"
+  echo "$count installed headers compile alone as C11 and C++17"
   ;;
 
 gencode-mismatch)
