@@ -540,6 +540,27 @@ cpay_code golden_clash_Keywords_from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_to_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_json, arena);
+}
+
 static const char *const golden_clash_Keywords_new___json_names[] = {
     "x",
 };
@@ -580,6 +601,27 @@ cpay_code golden_clash_Keywords_new__from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_clash_Keywords_new__to_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new__json, arena);
 }
 
 static const char *const golden_clash_Keywords_table___json_names[] = {
@@ -624,6 +666,27 @@ cpay_code golden_clash_Keywords_table__from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_table__to_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_table__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_table__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_table__json, arena);
+}
+
 static const char *const golden_clash_Keywords_foo_get___json_names[] = {
     "z",
 };
@@ -666,6 +729,27 @@ cpay_code golden_clash_Keywords_foo_get__from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_foo_get__to_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_foo_get__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__json, arena);
+}
+
 static const char *const golden_clash_Keywords_new____json_names[] = {
     "a",
 };
@@ -706,6 +790,27 @@ cpay_code golden_clash_Keywords_new___from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_clash_Keywords_new___to_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new___json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new___from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new___json, arena);
 }
 
 static const char *const golden_clash_Other__json_names[] = {
@@ -763,6 +868,27 @@ cpay_code golden_clash_Other_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_clash_Other_to_text(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Other_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Other_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Other_json, arena);
 }
 
 static const char *const golden_clash_Other_ThisEntry__json_names[] = {

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -489,6 +490,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords **out, cpay_status *st);
 
+// golden.clash.Keywords as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena);
+
 // golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
@@ -498,6 +511,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
 CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_new_ **out, cpay_status *st);
+
+// golden.clash.Keywords.new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena);
 
 // golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -509,6 +534,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_table_ **out, cpay_status *st);
 
+// golden.clash.Keywords.table as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.table on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena);
+
 // golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
@@ -518,6 +555,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
 CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+
+// golden.clash.Keywords.foo_get as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena);
 
 // golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -529,6 +578,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_new__ **out, cpay_status *st);
 
+// golden.clash.Keywords_new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords_new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena);
+
 // golden.clash.Other as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
@@ -538,6 +599,18 @@ CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
 CPAY_NODISCARD cpay_code golden_clash_Other_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Other **out, cpay_status *st);
+
+// golden.clash.Other as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Other_to_text(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Other on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Other_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena);
 
 // Adds the messages of collisions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
