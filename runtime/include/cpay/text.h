@@ -68,7 +68,8 @@ typedef struct cpay_text_decode_opts {
 } cpay_text_decode_opts;
 
 // Parses `len` bytes of text format and merges them into `msg`, a message of
-// type `t` on `a`. Strings are copied onto `a`. `opts` may be NULL. Accepts
+// type `t` on `a`. Strings are copied onto `a`, NUL-terminated (the NUL is
+// not counted in their size). `opts` may be NULL. Accepts
 // '#' comments; ':' (optional before a message); ',' or ';' after a field;
 // messages in {} or <>; repeated fields as repeated keys or [a, b] lists;
 // integers in decimal, hex (0x) and octal (0); floats with an optional f

@@ -259,7 +259,8 @@ static cpay_code unescape(dec *d, char *o, size_t *n) {
   return CPAY_OK;
 }
 
-// One or more adjacent string tokens, concatenated, on the arena.
+// One or more adjacent string tokens, concatenated, on the arena and
+// NUL-terminated (the NUL not counted).
 static cpay_code read_string(dec *d, bool utf8, const char *field, cpay_str *out) {
   if (d->tok.kind != T_STRING) return unexpected(d, "a string");
   uint32_t line = d->tok.line, col = d->tok.col;
@@ -267,8 +268,9 @@ static cpay_code read_string(dec *d, bool utf8, const char *field, cpay_str *out
   size_t len = 0, cap = 0;
   cpay_code c;
   while (d->tok.kind == T_STRING) {
-    if (cap - len < d->tok.n) {
-      size_t ncap = cap * 2 + d->tok.n;
+    // Room for the token's bytes (escapes only shrink) and a NUL.
+    if (cap - len < d->tok.n + 1) {
+      size_t ncap = cap * 2 + d->tok.n + 1;
       char *p = cpay_arena_realloc(d->a, buf, cap, ncap);
       if (!p) return oom(d);
       buf = p;
@@ -279,10 +281,11 @@ static cpay_code read_string(dec *d, bool utf8, const char *field, cpay_str *out
     len += n;
     if ((c = next(d))) return c;
   }
+  buf[len] = '\0';
   if (utf8 && !cpay__utf8_ok(buf, len)) {
     return fail_at(d, line, col, "field %s: string is not valid UTF-8", field);
   }
-  *out = (cpay_str){buf ? buf : "", len};
+  *out = (cpay_str){buf, len};
   return CPAY_OK;
 }
 
@@ -625,7 +628,7 @@ static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
   for (;;) {
     if (d->tok.kind != T_IDENT && !at(d, '.') && !at(d, '/')) return unexpected(d, "a name");
     if (at(d, '/')) *has_slash = true;
-    if (cap - len < d->tok.n) {
+    if (cap - len < d->tok.n + 1) {
       size_t ncap = cap * 2 + d->tok.n + 16;
       char *p = cpay_arena_realloc(d->a, buf, cap, ncap);
       if (!p) return oom(d);
@@ -637,6 +640,7 @@ static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
     if ((c = next(d))) return c;
     if (at(d, ']')) break;
   }
+  buf[len] = '\0';
   *out = (cpay_str){buf, len};
   return next(d);
 }
@@ -773,7 +777,9 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
       tg.msg = msg;
       if ((c = next(d))) return c;
     } else {
-      return unexpected(d, "a field name");
+      return unexpected(d, close == '}'   ? "a field name or '}'"
+                           : close == '>' ? "a field name or '>'"
+                                          : "a field name");
     }
     if ((c = parse_field_value(d, &tg))) return c;
   separator:
