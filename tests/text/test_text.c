@@ -182,6 +182,11 @@ START_TEST(test_text_proto2_groups_extensions_closed_enums) {
          "\"data\"");
   fails2("optional_nested_enum: 7",
          "1:23: unknown value 7 for enum field optional_nested_enum");
+  // Proto2 strings need not be UTF-8 (the binary decoder does not check
+  // them either), so whatever it accepts prints and reads back.
+  all2 *raw = parse2("optional_string: '\\377'");
+  ck_assert_uint_eq(raw->optional_string.size, 1);
+  ck_assert_str_eq(to_text2(raw, 0), "optional_string: \"\\377\"\n");
   fails2("[protobuf_test_messages.proto2.nope]: 1",
          "1:1: unknown extension \"protobuf_test_messages.proto2.nope\" of "
          "protobuf_test_messages.proto2.TestAllTypesProto2");

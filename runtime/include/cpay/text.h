@@ -77,13 +77,14 @@ typedef struct cpay_text_decode_opts {
 // quotes, adjacent ones concatenated, with C escapes (\a \b \f \n \r \t \v
 // \\ \' \" \? octal, \x hex, \u and \U code points other than
 // surrogates, which the conformance suite rejects even in pairs); enums by
-// name or number; bools as true/false/True/False/t/f/1/0; groups by their type name;
-// map entries as { key: .. value: .. }; registered extensions as
-// [full.name] and Any as [prefix/full.name] { .. }.
+// name or number; bools as true/false/True/False/t/f/1/0; groups by their
+// type name; map entries as { key: .. value: .. }; registered extensions
+// as [full.name] and Any as [prefix/full.name] { .. }.
 // Strict: unknown field names, a singular field or oneof given twice,
-// out-of-range numbers, unknown enum names, bad escapes, strings that are
-// not UTF-8 (string fields) fail with CPAY_ERR_MALFORMED and a message
-// "line:column: what" (1-based, column in bytes), e.g.
+// out-of-range numbers, unknown enum names, bad escapes, and strings that
+// are not UTF-8 in fields where the binary decoder checks it too (proto3)
+// fail with CPAY_ERR_MALFORMED and a message "line:column: what" (1-based,
+// column in bytes), e.g.
 // "3:17: integer out of range for field optional_int32 (int32)";
 // `msg` may then hold part of the input. Required fields are not checked.
 CPAY_API CPAY_NODISCARD cpay_code cpay_text_decode(const char *text, size_t len, void *msg,

@@ -453,8 +453,10 @@ static const char *type_name(uint8_t type) {
 }
 
 // One value of `type` into `p` (storage as in gencode.h). `closed`: the
-// enum's known values when unknown numbers must be rejected.
-static cpay_code parse_value(dec *d, const char *field, uint8_t type, view sub,
+// enum's known values when unknown numbers must be rejected. `utf8`: a
+// string field that must hold UTF-8 (CPAY_MODE_UTF8, as the binary decoder
+// checks it), so that whatever the decoder accepts prints and reads back.
+static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8, view sub,
                              const cpay_json_enum *je, const cpay_enum_table *closed, void *p) {
   cpay_code c;
   uint64_t u;
@@ -527,7 +529,7 @@ static cpay_code parse_value(dec *d, const char *field, uint8_t type, view sub,
       return CPAY_OK;
     }
     case CPAY_TYPE_STRING:
-      return read_string(d, true, field, p);
+      return read_string(d, utf8, field, p);
     case CPAY_TYPE_BYTES:
       return read_string(d, false, field, p);
     default:
@@ -552,6 +554,7 @@ typedef struct target {
 static cpay_code parse_element(dec *d, const target *tg) {
   const cpay_field *f = tg->f;
   uint8_t mode = f->mode & CPAY_MODE_MASK;
+  bool utf8 = (f->mode & CPAY_MODE_UTF8) != 0;
   size_t es = cpay__json_elem_size(f->type);
   union {
     cpay_value v;
@@ -577,7 +580,7 @@ static cpay_code parse_element(dec *d, const target *tg) {
     return CPAY_OK;
   }
   if (mode == CPAY_MODE_ARRAY) {
-    if ((c = parse_value(d, tg->name, f->type, tg->sub, tg->je, tg->closed, &tmp))) return c;
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
     void *slot = cpay__array_add(tg->p, es, d->a);
     if (!slot) return oom(d);
     memcpy(slot, &tmp, es);
@@ -585,9 +588,9 @@ static cpay_code parse_element(dec *d, const target *tg) {
   }
   if (is_msg_type(f->type)) {
     if (tg->msg && f->presence < 0 && !cpay__json_field_set(tg->msg, f)) *(void **)tg->p = NULL;
-    if ((c = parse_value(d, tg->name, f->type, tg->sub, tg->je, tg->closed, tg->p))) return c;
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, tg->p))) return c;
   } else {
-    if ((c = parse_value(d, tg->name, f->type, tg->sub, tg->je, tg->closed, &tmp))) return c;
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
     memcpy(tg->p, &tmp, es);
   }
   if (tg->msg) cpay__json_mark(tg->msg, f);
