@@ -629,7 +629,11 @@ static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
   size_t len = 0, cap = 0;
   *has_slash = false;
   for (;;) {
-    if (d->tok.kind != T_IDENT && !at(d, '.') && !at(d, '/')) return unexpected(d, "a name");
+    // Type URLs may hold host names: digits and '-' too.
+    if (d->tok.kind != T_IDENT && d->tok.kind != T_NUMBER && !at(d, '.') && !at(d, '/') &&
+        !at(d, '-')) {
+      return unexpected(d, "a name");
+    }
     if (at(d, '/')) *has_slash = true;
     if (cap - len < d->tok.n + 1) {
       size_t ncap = cap * 2 + d->tok.n + 16;

@@ -433,6 +433,13 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   const cpay_str *url = cpay__json_cptr(msg, &v.t->fields[ui]);
   const cpay_bytes *value = cpay__json_cptr(msg, &v.t->fields[vi]);
   if (url->size == 0 || !w->reg) return CPAY_OK;
+  // Only a URL the parser reads back between brackets is printed there.
+  for (size_t i = 0; i < url->size; i++) {
+    char ch = url->data[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '/' || ch == '-';
+    if (!ok) return CPAY_OK;
+  }
   cpay_str name = cpay__any_type_name(*url);
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) return CPAY_OK;
