@@ -350,6 +350,11 @@ START_TEST(test_text_depth_limit) {
   ck_assert_int_eq(cpay_text_decode(text, strlen(text), m, &ALL3(json), arena, &o, &st),
                    CPAY_ERR_MALFORMED);
   ck_assert_str_eq(cpay_status_msg(&st), "1:221: nesting deeper than 10");
+  o.flags = 1;
+  cpay_status_clear(&st);
+  ck_assert_int_eq(cpay_text_decode("", 0, m, &ALL3(json), arena, &o, &st),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_str_eq(cpay_status_msg(&st), "cpay_text_decode: unknown flags 0x1");
   m = parse3(text);
   cpay_text_encode_opts eo = {0};
   eo.max_depth = 10;

@@ -62,7 +62,7 @@ CPAY_API const char *cpay_text_debug(const void *msg, const cpay_json_msg *t, cp
 // ---- parsing -------------------------------------------------------------------
 
 typedef struct cpay_text_decode_opts {
-  uint32_t flags;                      // none yet; must be 0
+  uint32_t flags;                      // none yet: others fail (INVALID_ARGUMENT)
   const cpay_json_registry *registry;  // types for Any and extensions; NULL: none
   int max_depth;                       // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_text_decode_opts;

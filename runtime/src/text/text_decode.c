@@ -806,6 +806,12 @@ cpay_code cpay_text_decode(const char *text, size_t len, void *msg, const cpay_j
   d.a = a;
   d.st = st;
   if (opts) {
+    // Reserved for options to come, which must not be mistaken for ones
+    // this version ignores.
+    if (opts->flags != 0) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "cpay_text_decode: unknown flags 0x%" PRIx32, opts->flags);
+    }
     d.reg = opts->registry;
     d.max_depth = opts->max_depth;
   }
