@@ -63,6 +63,7 @@ static bool single_line(const writer *w) { return w->flags & CPAY_TEXT_SINGLE_LI
 static cpay_code begin_field(writer *w) {
   if (single_line(w)) return w->len ? put(w, " ", 1) : CPAY_OK;
   size_t n = 2 * (size_t)w->depth;
+  if (n == 0) return CPAY_OK;
   cpay_code c = reserve(w, n);
   if (c) return c;
   memset(w->buf + w->len, ' ', n);
