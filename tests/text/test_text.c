@@ -165,6 +165,25 @@ START_TEST(test_text_print_special_floats_repeated_maps) {
 }
 END_TEST
 
+START_TEST(test_text_print_maps_sorted_by_key) {
+  all3 *m = parse3("map_string_string [{key: 'c' value: '3'}, {key: 'ab' value: '2'}, "
+                   "{key: 'a' value: '1'}] "
+                   "map_int32_int32 [{key: 10}, {key: -1}, {key: 2}] "
+                   "map_bool_bool [{key: true}, {key: false}] "
+                   "map_uint64_uint64 [{key: 18446744073709551615}, {key: 1}]");
+  ck_assert_str_eq(to_text3(m, CPAY_TEXT_SINGLE_LINE),
+                   "map_int32_int32 { key: -1 value: 0 } map_int32_int32 { key: 2 value: 0 } "
+                   "map_int32_int32 { key: 10 value: 0 } "
+                   "map_uint64_uint64 { key: 1 value: 0 } "
+                   "map_uint64_uint64 { key: 18446744073709551615 value: 0 } "
+                   "map_bool_bool { key: false value: false } "
+                   "map_bool_bool { key: true value: false } "
+                   "map_string_string { key: \"a\" value: \"1\" } "
+                   "map_string_string { key: \"ab\" value: \"2\" } "
+                   "map_string_string { key: \"c\" value: \"3\" }");
+}
+END_TEST
+
 START_TEST(test_text_proto2_groups_extensions_closed_enums) {
   all2 *m = parse2("Data { group_int32: 1 } [protobuf_test_messages.proto2.extension_int32]: 5 "
                    "optional_nested_enum: 2");
@@ -370,6 +389,7 @@ static Suite *text_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_text_print_scalars_and_nesting);
   tcase_add_test(tc, test_text_print_special_floats_repeated_maps);
+  tcase_add_test(tc, test_text_print_maps_sorted_by_key);
   tcase_add_test(tc, test_text_proto2_groups_extensions_closed_enums);
   tcase_add_test(tc, test_text_unknown_fields_printed_on_request);
   tcase_add_test(tc, test_text_parse_integers);

@@ -43,7 +43,8 @@ typedef struct cpay_text_encode_opts {
 // Writes `msg` (described by `t`) as text format into text allocated on `a`,
 // NUL-terminated (the NUL is not counted in out->size). Multi-line output
 // indents by two spaces per level and ends each field with a newline.
-// Fields come in field-number order, then extensions, then unknown fields.
+// Fields come in field-number order, then extensions, then unknown fields;
+// map entries are sorted by key.
 // Strings and bytes are escaped (non-printable and non-ASCII bytes as
 // three-digit octal). An Any whose type is in the registry is printed
 // expanded; otherwise as its type_url and value fields. An extension not in

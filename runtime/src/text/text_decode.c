@@ -19,7 +19,7 @@ typedef enum tkind {
   T_EOF,
   T_IDENT,   // [A-Za-z_][A-Za-z0-9_]*
   T_NUMBER,  // starts with a digit or '.' and a digit
-  T_STRING,  // one quoted string (escapes undone in `text`)
+  T_STRING,  // one quoted string, escapes still in (unescape() undoes them)
   T_PUNCT,   // one character: { } < > [ ] : , ; - / .
 } tkind;
 

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json/json_internal.h"
@@ -212,26 +213,70 @@ static cpay_code put_entry(writer *w, const cpay_field *f, const char *name, boo
   return end_field(w);
 }
 
-static cpay_code put_map(writer *w, const cpay_field *f, const char *name, const cpay_map *m,
-                         view entry) {
+typedef struct map_item {
+  cpay_value k, v;
+} map_item;
+
+static int cmp_str(const void *a, const void *b) {
+  cpay_str x = ((const map_item *)a)->k.str, y = ((const map_item *)b)->k.str;
+  int c = memcmp(x.data, y.data, x.size < y.size ? x.size : y.size);
+  return c ? c : (x.size > y.size) - (x.size < y.size);
+}
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = ((const map_item *)a)->k.i32, y = ((const map_item *)b)->k.i32;
+  return (x > y) - (x < y);
+}
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = ((const map_item *)a)->k.u32, y = ((const map_item *)b)->k.u32;
+  return (x > y) - (x < y);
+}
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = ((const map_item *)a)->k.i64, y = ((const map_item *)b)->k.i64;
+  return (x > y) - (x < y);
+}
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = ((const map_item *)a)->k.u64, y = ((const map_item *)b)->k.u64;
+  return (x > y) - (x < y);
+}
+static int cmp_bool(const void *a, const void *b) {
+  return (int)((const map_item *)a)->k.b - (int)((const map_item *)b)->k.b;
+}
+
+static int (*key_order(uint8_t type))(const void *, const void *) {
+  switch (type) {
+    case CPAY_TYPE_STRING: return cmp_str;
+    case CPAY_TYPE_BOOL: return cmp_bool;
+    case CPAY_TYPE_INT64: case CPAY_TYPE_SINT64: case CPAY_TYPE_SFIXED64: return cmp_i64;
+    case CPAY_TYPE_UINT64: case CPAY_TYPE_FIXED64: return cmp_u64;
+    case CPAY_TYPE_UINT32: case CPAY_TYPE_FIXED32: return cmp_u32;
+    default: return cmp_i32;
+  }
+}
+
+// Entries sorted by key, as protoc prints them, so that the output does not
+// depend on the map's hash order.
+static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view entry) {
   const cpay_field *kf = &entry.t->fields[0], *vf = &entry.t->fields[1];
   view vsub = {NULL, NULL};
   if (is_msg_type(vf->type)) vsub = sub_view(entry, 1);
   const cpay_json_enum *je = entry.j ? entry.j->enums[1] : NULL;
-  size_t it = 0;
-  cpay_value k, v;
+  size_t n = cpay_map_size(m), it = 0, i = 0;
+  map_item *items = cpay_arena_malloc(w->a, n * sizeof *items);
+  if (!items) return oom(w);
+  while (i < n && cpay_map_next(m, &it, &items[i].k, &items[i].v)) i++;
+  qsort(items, i, sizeof *items, key_order(kf->type));
   cpay_code c;
-  while (cpay_map_next(m, &it, &k, &v)) {
+  for (size_t k = 0; k < i; k++) {
     if ((c = begin_field(w)) || (c = puts_(w, name)) || (c = puts_(w, " {"))) return c;
     if ((c = end_field(w))) return c;
     w->depth++;
-    if ((c = put_entry(w, kf, "key", false, &k, vsub, NULL))) return c;
-    if (is_msg_type(vf->type) && !v.msg) {
+    if ((c = put_entry(w, kf, "key", false, &items[k].k, vsub, NULL))) return c;
+    if (is_msg_type(vf->type) && !items[k].v.msg) {
       // An absent message value is the empty message.
-      v.msg = cpay_msg_new(vsub.t, w->a);
-      if (!v.msg) return oom(w);
+      items[k].v.msg = cpay_msg_new(vsub.t, w->a);
+      if (!items[k].v.msg) return oom(w);
     }
-    if ((c = put_entry(w, vf, "value", false, &v, vsub, je))) return c;
+    if ((c = put_entry(w, vf, "value", false, &items[k].v, vsub, je))) return c;
     w->depth--;
     if ((c = begin_field(w)) || (c = puts_(w, "}")) || (c = end_field(w))) return c;
   }
@@ -257,7 +302,7 @@ static cpay_code put_fields(writer *w, const void *msg, view v) {
       }
     } else if (mode == CPAY_MODE_MAP) {
       const cpay_map *m = *(cpay_map *const *)p;
-      if (m && (c = put_map(w, f, t->field_names[i], m, sub))) return c;
+      if (m && cpay_map_size(m) && (c = put_map(w, t->field_names[i], m, sub))) return c;
     } else if (cpay__json_field_set(msg, f)) {
       if ((c = put_entry(w, f, t->field_names[i], false, p, sub, je))) return c;
     }
