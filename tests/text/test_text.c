@@ -344,10 +344,12 @@ START_TEST(test_text_any) {
   // expanded, as it would not.
   round_trip3("optional_any { [my-host1.example/protobuf_test_messages.proto3.TestAllTypesProto3] "
               "{ optional_int32: 1 } }",
-              "optional_any {\n  [my-host1.example/protobuf_test_messages.proto3.TestAllTypesProto3] {\n"
+              "optional_any {\n"
+              "  [my-host1.example/protobuf_test_messages.proto3.TestAllTypesProto3] {\n"
               "    optional_int32: 1\n  }\n}\n");
   round_trip3("optional_any { type_url: 'a b/protobuf_test_messages.proto3.TestAllTypesProto3' }",
-              "optional_any {\n  type_url: \"a b/protobuf_test_messages.proto3.TestAllTypesProto3\"\n}\n");
+              "optional_any {\n"
+              "  type_url: \"a b/protobuf_test_messages.proto3.TestAllTypesProto3\"\n}\n");
   round_trip3("optional_any { type_url: 'x/y' value: '\\001' }",
               "optional_any {\n  type_url: \"x/y\"\n  value: \"\\001\"\n}\n");
   fails3("optional_any { [type.googleapis.com/nope.Nope] {} }",

@@ -59,7 +59,9 @@ static int clip(size_t n) { return n > 64 ? 64 : (int)n; }
 
 static cpay_code oom(dec *d) { return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "out of memory"); }
 
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Reads the next token into d->tok, skipping whitespace and comments.
@@ -124,7 +126,8 @@ static cpay_code next(dec *d) {
     d->pos++;
     t->kind = T_PUNCT;
   } else {
-    return fail_at(d, t->line, t->col, "unexpected character '%c'", c >= 0x20 && c < 0x7F ? c : '?');
+    return fail_at(d, t->line, t->col, "unexpected character '%c'",
+                   c >= 0x20 && c < 0x7F ? c : '?');
   }
   t->n = d->pos - start;
   return CPAY_OK;
@@ -221,7 +224,10 @@ static cpay_code unescape(dec *d, char *o, size_t *n) {
       case '\\': case '\'': case '"': case '?': o[k++] = e; break;
       case 'x': case 'X': {
         int v = 0, digits = 0;
-        while (digits < 2 && i < end && hexval(s[i]) >= 0) v = v * 16 + hexval(s[i++]), digits++;
+        while (digits < 2 && i < end && hexval(s[i]) >= 0) {
+          v = v * 16 + hexval(s[i++]);
+          digits++;
+        }
         if (!digits) return fail_at(d, t->line, col, "\\x must be followed by a hex digit");
         o[k++] = (char)v;
         break;
@@ -247,7 +253,10 @@ static cpay_code unescape(dec *d, char *o, size_t *n) {
       default:
         if (e >= '0' && e <= '7') {
           int v = e - '0', digits = 1;
-          while (digits < 3 && i < end && s[i] >= '0' && s[i] <= '7') v = v * 8 + (s[i++] - '0'), digits++;
+          while (digits < 3 && i < end && s[i] >= '0' && s[i] <= '7') {
+            v = v * 8 + (s[i++] - '0');
+            digits++;
+          }
           if (v > 255) return fail_at(d, t->line, col, "octal escape out of range");
           o[k++] = (char)v;
           break;
