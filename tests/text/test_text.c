@@ -361,6 +361,27 @@ START_TEST(test_text_any) {
 }
 END_TEST
 
+START_TEST(test_text_debug_never_fails) {
+  all3 *m = parse3("optional_string: 'x' repeated_int32: [1, 2, 3]");
+  // An arena that cannot hold the output: a fixed string, not NULL or a crash.
+  cpay_arena_opts ao = {0};
+  ao.max_bytes = 200;
+  ao.block_size = 200;
+  cpay_arena *tiny = cpay_arena_new_opts(&ao);
+  ck_assert_ptr_nonnull(tiny);
+  ck_assert_str_eq(ALL3(debug_text)(m, tiny), "<out of memory>");
+  cpay_arena_free(tiny);
+  ck_assert_str_eq(cpay_text_debug(NULL, &ALL3(json), arena), "<null>");
+  ck_assert_str_eq(ALL3(debug_text)(m, arena),
+                   "optional_string: \"x\" repeated_int32: 1 repeated_int32: 2 repeated_int32: 3");
+  // And the regular printer reports the same condition as an error.
+  tiny = cpay_arena_new_opts(&ao);
+  cpay_str out;
+  ck_assert_int_eq(ALL3(to_text)(m, tiny, NULL, &out, &st), CPAY_ERR_NO_MEMORY);
+  cpay_arena_free(tiny);
+}
+END_TEST
+
 START_TEST(test_text_depth_limit) {
   char text[4096] = "";
   for (int i = 0; i < 20; i++) strcat(text, "recursive_message { ");
@@ -399,6 +420,7 @@ static Suite *text_suite(void) {
   tcase_add_test(tc, test_text_parse_strings);
   tcase_add_test(tc, test_text_parse_syntax);
   tcase_add_test(tc, test_text_any);
+  tcase_add_test(tc, test_text_debug_never_fails);
   tcase_add_test(tc, test_text_depth_limit);
   suite_add_tcase(s, tc);
   return s;
