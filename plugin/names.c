@@ -254,6 +254,8 @@ static const char *const kMsgPats[] = {
     // JSON (gen_json.c)
     "%2_json", "%2_to_json", "%2_from_json", "%2__json_names", "%2__json_msgs",
     "%2__json_enums", "%2__json_by_json_name", "%2__json_by_name",
+    // Text format (gen_json.c, templates/text_*.tmpl)
+    "%2_to_text", "%2_from_text", "%2_debug_text",
 };
 static const char *const kEntryPats[] = {
     "%2", "%2_table", "%2__fields", "%2__subs", "%2__names", "%2__defaults",

@@ -175,6 +175,7 @@ void cpg_gen_file(cpg_gen *g) {
   cpf_buf includes = {0};
   if (g->needs_math) CPG_RENDER(g, &includes, "include", {"path", "<math.h>"});
   CPG_RENDER(g, &includes, "include", {"path", "\"cpay/json.h\""});
+  CPG_RENDER(g, &includes, "include", {"path", "\"cpay/text.h\""});
   for (size_t i = 0; i < f->dep_count; i++) {
     CPG_RENDER(g, &includes, "include",
                {"path", cpg_str(g, "\"%s\"", replace_suffix(g, f->deps[i]->name, ".cpay.h"))});

@@ -1,9 +1,10 @@
 // Proto3 JSON support in generated code: a JSON table per message (field
 // JSON names and the JSON tables of submessages and enums, parallel to the
 // binary table's fields) and per enum (value names), the typed
-// _to_json/_from_json wrappers, and the registration of the file's
-// messages for google.protobuf.Any. Only JSON code refers to these tables,
-// so programs that never use JSON need not link them.
+// _to_json/_from_json wrappers, the text format wrappers that share the
+// same tables (_to_text/_from_text/_debug_text), and the registration of
+// the file's messages for google.protobuf.Any. Only JSON and text code
+// refers to these tables, so programs that use neither need not link them.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,9 @@ static void enum_decl(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
 static void msg_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   if (m->map_entry) return;
   CPG_RENDER(g, out, "json_msg_decls", {"api", g->api}, {"full_name", m->full_name},
+             {"msg", cpn_message(g->names, m)});
+  // Text format shares the JSON tables (cpay/text.h).
+  CPG_RENDER(g, out, "text_msg_decls", {"api", g->api}, {"full_name", m->full_name},
              {"msg", cpn_message(g->names, m)});
 }
 
@@ -168,7 +172,10 @@ static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   CPG_RENDER(g, out, "json_msg_table", {"arrays", cpf_buf_str(&arrays)}, {"msg", msg},
              {"names", names_ref}, {"msgs", msgs_ref}, {"enums", enums_ref},
              {"wkt", wkt_kind(m)}, {"by_json_name", by_json_ref}, {"by_name", by_name_ref});
-  if (!m->map_entry) CPG_RENDER(g, out, "json_msg_funcs", {"msg", msg});
+  if (!m->map_entry) {
+    CPG_RENDER(g, out, "json_msg_funcs", {"msg", msg});
+    CPG_RENDER(g, out, "text_msg_funcs", {"msg", msg});
+  }
   cpf_buf_free(&names);
   cpf_buf_free(&msgs);
   cpf_buf_free(&enums);

@@ -1,15 +1,15 @@
 // The conformance testee: answers the official protobuf conformance runner
 // over stdin/stdout. Each request and response is a 4-byte little-endian
 // length followed by a serialized ConformanceRequest/ConformanceResponse
-// (../shared/conformance/README.md). Binary and JSON input and output are
-// answered; text format is answered `skipped` until cpay supports it.
+// (../shared/conformance/README.md). Binary, JSON and text format input and
+// output are all answered.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "conformance.cpay.h"
 #include "test_messages_proto2.cpay.h"
 #include "test_messages_proto3.cpay.h"
+#include "cpay/text.h"
 
 typedef conformance_ConformanceRequest request;
 typedef conformance_ConformanceResponse response;
@@ -55,13 +55,15 @@ static void answer(const request *req, response *resp, const registries *reg, cp
   const cpay_msg_table *t = jt->table;
   conformance_ConformanceRequest_payload_case in = conformance_ConformanceRequest_which_payload(req);
   if (in != conformance_ConformanceRequest_payload_protobuf_payload &&
-      in != conformance_ConformanceRequest_payload_json_payload) {
-    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("text format is not supported"));
+      in != conformance_ConformanceRequest_payload_json_payload &&
+      in != conformance_ConformanceRequest_payload_text_payload) {
+    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("unsupported input format"));
     return;
   }
   if (req->requested_output_format != conformance_PROTOBUF &&
-      req->requested_output_format != conformance_JSON) {
-    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("text format is not supported"));
+      req->requested_output_format != conformance_JSON &&
+      req->requested_output_format != conformance_TEXT_FORMAT) {
+    conformance_ConformanceResponse_set_skipped(resp, CPAY_STR("unsupported output format"));
     return;
   }
 
@@ -80,6 +82,11 @@ static void answer(const request *req, response *resp, const registries *reg, cp
       jopts.flags |= CPAY_JSON_IGNORE_UNKNOWN;
     }
     code = cpay_json_decode(req->json_payload.data, req->json_payload.size, msg, jt, a, &jopts,
+                            &st);
+  } else if (in == conformance_ConformanceRequest_payload_text_payload) {
+    cpay_text_decode_opts topts = {0};
+    topts.registry = reg->json;
+    code = cpay_text_decode(req->text_payload.data, req->text_payload.size, msg, jt, a, &topts,
                             &st);
   } else {
     cpay_decode_opts dopts = {0};
@@ -101,6 +108,19 @@ static void answer(const request *req, response *resp, const registries *reg, cp
       return;
     }
     conformance_ConformanceResponse_set_json_payload(resp, text);
+    return;
+  }
+  if (req->requested_output_format == conformance_TEXT_FORMAT) {
+    cpay_text_encode_opts topts = {0};
+    topts.registry = reg->json;
+    if (req->print_unknown_fields) topts.flags |= CPAY_TEXT_PRINT_UNKNOWN;
+    cpay_str text;
+    if (cpay_text_encode(msg, jt, a, &topts, &text, &st) != CPAY_OK) {
+      conformance_ConformanceResponse_set_serialize_error(resp,
+                                                          arena_text(a, cpay_status_msg(&st)));
+      return;
+    }
+    conformance_ConformanceResponse_set_text_payload(resp, text);
     return;
   }
   cpay_bytes out;

@@ -3,7 +3,8 @@
 
 Sends a FailureSet probe, binary round trips of both test message types,
 a malformed payload, JSON in and out (with the ignore-unknown category and
-a JSON parse error), and a text-format request, and checks each answer
+a JSON parse error), and text format in and out (with unknown fields
+printed on request), and checks each answer
 arrives in order with the expected result. Usage: protocol_test.py TESTEE SCHEMA_DIR
 """
 import os
@@ -54,8 +55,15 @@ requests.append(cf.ConformanceRequest(
     message_type="protobuf_test_messages.proto3.TestAllTypesProto3",
     json_payload='{"unknownName": 1, "optionalInt32": 2}', requested_output_format=cf.PROTOBUF,
     test_category=cf.JSON_IGNORE_UNKNOWN_PARSING_TEST))
-add("protobuf_test_messages.proto3.TestAllTypesProto3", "text_payload", "optional_int32: 1",
-    cf.TEXT_FORMAT)
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "text_payload",
+    "optional_int32: 1  # a comment\noptional_string: 'a' \"b\"", cf.TEXT_FORMAT)
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "text_payload", "optional_int32: 1.5",
+    cf.PROTOBUF)
+# Field 999 (varint 7) is unknown to TestAllTypesProto3.
+requests.append(cf.ConformanceRequest(
+    message_type="protobuf_test_messages.proto3.TestAllTypesProto3",
+    protobuf_payload=b"\xb8\x3e\x07", requested_output_format=cf.TEXT_FORMAT,
+    print_unknown_fields=True))
 
 stdin = b"".join(struct.pack("<I", len(r.SerializeToString())) + r.SerializeToString()
                  for r in requests)
@@ -111,5 +119,11 @@ if len(answers) == len(requests):
            and p3.TestAllTypesProto3.FromString(answers[7].protobuf_payload)
            == p3.TestAllTypesProto3(optional_int32=2),
            "ignore-unknown category skips unknown JSON keys: " + str(answers[7]))
-    expect(answers[8].WhichOneof("result") == "skipped", "text format skipped")
+    expect(answers[8].text_payload == 'optional_int32: 1\noptional_string: "ab"\n',
+           "text format in and out: " + str(answers[8]))
+    expect(answers[9].WhichOneof("result") == "parse_error"
+           and answers[9].parse_error.startswith("1:17: "),
+           "text parse error has line:column: " + str(answers[9]))
+    expect(answers[10].text_payload == "999: 7\n",
+           "unknown fields printed on request: " + str(answers[10]))
 sys.exit(1 if failures else 0)

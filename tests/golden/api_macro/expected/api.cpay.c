@@ -129,6 +129,27 @@ cpay_code golden_api_M_from_json(
   return code;
 }
 
+cpay_code golden_api_M_to_text(
+    const golden_api_M *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_api_M_json, arena, opts, out, st);
+}
+
+cpay_code golden_api_M_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_api_M **out, cpay_status *st) {
+  *out = NULL;
+  golden_api_M *msg = golden_api_M_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_api_M_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_api_M_json, arena);
+}
+
 static const cpay_json_msg *const api_proto__json_msgs[] = {
     &golden_api_M_json,
 };

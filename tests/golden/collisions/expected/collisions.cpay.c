@@ -35,6 +35,7 @@ static const cpay_field golden_clash_Keywords__fields[] = {
     {14, offsetof(golden_clash_Keywords, template_), -(int32_t)offsetof(golden_clash_Keywords, choice_case), 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // template
     {16, offsetof(golden_clash_Keywords, made), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // made
     {17, offsetof(golden_clash_Keywords, struct_), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // struct
+    {18, offsetof(golden_clash_Keywords, as_text), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // as_text
 };
 static const char *const golden_clash_Keywords__names[] = {
     "int",
@@ -53,9 +54,11 @@ static const char *const golden_clash_Keywords__names[] = {
     "template",
     "made",
     "struct",
+    "as_text",
 };
 static const cpay_sub golden_clash_Keywords__subs[] = {
     {.msg = &golden_clash_Keywords_new__table},
+    {.msg = &golden_clash_Keywords_to_text__table},
 };
 const cpay_msg_table golden_clash_Keywords_table = {
     .fields = golden_clash_Keywords__fields,
@@ -64,7 +67,7 @@ const cpay_msg_table golden_clash_Keywords_table = {
     .full_name = "golden.clash.Keywords",
     .field_names = golden_clash_Keywords__names,
     .size = sizeof(golden_clash_Keywords),
-    .field_count = 16,
+    .field_count = 17,
     .dense_below = 14,
     .required_count = 0,
     .hasbit_count = 1,
@@ -261,6 +264,59 @@ cpay_code golden_clash_Keywords_foo_get__serialize_ex(
   return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, opts, out, st);
 }
 
+// ---- golden.clash.Keywords.to_text
+
+static const cpay_field golden_clash_Keywords_to_text___fields[] = {
+    {1, offsetof(golden_clash_Keywords_to_text_, w), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // w
+};
+static const char *const golden_clash_Keywords_to_text___names[] = {
+    "w",
+};
+const cpay_msg_table golden_clash_Keywords_to_text__table = {
+    .fields = golden_clash_Keywords_to_text___fields,
+    .subs = NULL,
+    .defaults = NULL,
+    .full_name = "golden.clash.Keywords.to_text",
+    .field_names = golden_clash_Keywords_to_text___names,
+    .size = sizeof(golden_clash_Keywords_to_text_),
+    .field_count = 1,
+    .dense_below = 1,
+    .required_count = 0,
+    .hasbit_count = 0,
+    .flags = 0,
+};
+
+golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena) {
+  return (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
+}
+
+cpay_code golden_clash_Keywords_to_text__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  return golden_clash_Keywords_to_text__parse_ex(buf, len, arena, NULL, out, st);
+}
+
+cpay_code golden_clash_Keywords_to_text__parse_ex(
+    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_to_text__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+cpay_code golden_clash_Keywords_to_text__serialize(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, NULL, out, st);
+}
+
+cpay_code golden_clash_Keywords_to_text__serialize_ex(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, opts, out, st);
+}
+
 // ---- golden.clash.Keywords_new
 
 static const cpay_field golden_clash_Keywords_new____fields[] = {
@@ -440,6 +496,7 @@ static const char *const golden_clash_Keywords__json_names[] = {
     "template",
     "made",
     "struct",
+    "asText",
 };
 static const cpay_json_msg *const golden_clash_Keywords__json_msgs[] = {
     NULL,
@@ -458,6 +515,7 @@ static const cpay_json_msg *const golden_clash_Keywords__json_msgs[] = {
     NULL,
     &golden_clash_Keywords_new__json,
     NULL,
+    &golden_clash_Keywords_to_text__json,
 };
 static const cpay_json_enum *const golden_clash_Keywords__json_enums[] = {
     NULL,
@@ -476,8 +534,10 @@ static const cpay_json_enum *const golden_clash_Keywords__json_enums[] = {
     NULL,
     NULL,
     NULL,
+    NULL,
 };
 static const uint16_t golden_clash_Keywords__json_by_json_name[] = {
+    16,
     3,
     6,
     12,
@@ -496,6 +556,7 @@ static const uint16_t golden_clash_Keywords__json_by_json_name[] = {
     7,
 };
 static const uint16_t golden_clash_Keywords__json_by_name[] = {
+    16,
     3,
     6,
     12,
@@ -540,6 +601,27 @@ cpay_code golden_clash_Keywords_from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_to_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_json, arena);
+}
+
 static const char *const golden_clash_Keywords_new___json_names[] = {
     "x",
 };
@@ -580,6 +662,27 @@ cpay_code golden_clash_Keywords_new__from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_clash_Keywords_new__to_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new__json, arena);
 }
 
 static const char *const golden_clash_Keywords_table___json_names[] = {
@@ -624,6 +727,27 @@ cpay_code golden_clash_Keywords_table__from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_table__to_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_table__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_table__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_table__json, arena);
+}
+
 static const char *const golden_clash_Keywords_foo_get___json_names[] = {
     "z",
 };
@@ -666,6 +790,90 @@ cpay_code golden_clash_Keywords_foo_get__from_json(
   return code;
 }
 
+cpay_code golden_clash_Keywords_foo_get__to_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_foo_get__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__json, arena);
+}
+
+static const char *const golden_clash_Keywords_to_text___json_names[] = {
+    "w",
+};
+static const cpay_json_msg *const golden_clash_Keywords_to_text___json_msgs[] = {
+    NULL,
+};
+static const cpay_json_enum *const golden_clash_Keywords_to_text___json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Keywords_to_text___json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Keywords_to_text___json_by_name[] = {
+    0,
+};
+const cpay_json_msg golden_clash_Keywords_to_text__json = {
+    .table = &golden_clash_Keywords_to_text__table,
+    .json_names = golden_clash_Keywords_to_text___json_names,
+    .msgs = golden_clash_Keywords_to_text___json_msgs,
+    .enums = golden_clash_Keywords_to_text___json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Keywords_to_text___json_by_json_name,
+    .by_name = golden_clash_Keywords_to_text___json_by_name,
+};
+
+cpay_code golden_clash_Keywords_to_text__to_json(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_to_text__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_to_text__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+cpay_code golden_clash_Keywords_to_text__to_text(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_to_text__json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_to_text__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_to_text__json, arena);
+}
+
 static const char *const golden_clash_Keywords_new____json_names[] = {
     "a",
 };
@@ -706,6 +914,27 @@ cpay_code golden_clash_Keywords_new___from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_clash_Keywords_new___to_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new___json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Keywords_new___from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new___json, arena);
 }
 
 static const char *const golden_clash_Other__json_names[] = {
@@ -765,6 +994,27 @@ cpay_code golden_clash_Other_from_json(
   return code;
 }
 
+cpay_code golden_clash_Other_to_text(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Other_json, arena, opts, out, st);
+}
+
+cpay_code golden_clash_Other_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st) {
+  *out = NULL;
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Other_json, arena);
+}
+
 static const char *const golden_clash_Other_ThisEntry__json_names[] = {
     "key",
     "value",
@@ -800,10 +1050,11 @@ static const cpay_json_msg *const collisions_proto__json_msgs[] = {
     &golden_clash_Keywords_new__json,
     &golden_clash_Keywords_table__json,
     &golden_clash_Keywords_foo_get__json,
+    &golden_clash_Keywords_to_text__json,
     &golden_clash_Keywords_new___json,
     &golden_clash_Other_json,
 };
 
 cpay_code collisions_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, collisions_proto__json_msgs, 6);
+  return cpay_json_registry_add_all(r, collisions_proto__json_msgs, 7);
 }

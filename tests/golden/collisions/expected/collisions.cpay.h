@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -15,6 +16,7 @@ typedef struct golden_clash_Keywords golden_clash_Keywords;
 typedef struct golden_clash_Keywords_new_ golden_clash_Keywords_new_;
 typedef struct golden_clash_Keywords_table_ golden_clash_Keywords_table_;
 typedef struct golden_clash_Keywords_foo_get_ golden_clash_Keywords_foo_get_;
+typedef struct golden_clash_Keywords_to_text_ golden_clash_Keywords_to_text_;
 typedef struct golden_clash_Keywords_new__ golden_clash_Keywords_new__;
 typedef struct golden_clash_Other golden_clash_Other;
 typedef struct golden_clash_Other_ThisEntry golden_clash_Other_ThisEntry;
@@ -33,6 +35,7 @@ extern const cpay_msg_table golden_clash_Keywords_table;
 extern const cpay_msg_table golden_clash_Keywords_new__table;
 extern const cpay_msg_table golden_clash_Keywords_table__table;
 extern const cpay_msg_table golden_clash_Keywords_foo_get__table;
+extern const cpay_msg_table golden_clash_Keywords_to_text__table;
 extern const cpay_msg_table golden_clash_Keywords_new___table;
 extern const cpay_msg_table golden_clash_Other_table;
 extern const cpay_msg_table golden_clash_Other_ThisEntry_table;
@@ -64,6 +67,7 @@ struct golden_clash_Keywords {
   };
   golden_clash_Keywords_new_ *made;  // 16
   int32_t struct_;  // 17, optional: see _has_struct_()
+  golden_clash_Keywords_to_text_ *as_text;  // 18
 };
 
 // golden.clash.Keywords.new
@@ -82,6 +86,13 @@ struct golden_clash_Keywords_table_ {
 struct golden_clash_Keywords_foo_get_ {
   cpay_msg_header hdr;  // unknown fields and extensions
   int32_t z;  // 1
+};
+
+// Its type would be the text format function Keywords_to_text.
+// golden.clash.Keywords.to_text
+struct golden_clash_Keywords_to_text_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t w;  // 1
 };
 
 // golden.clash.Keywords_new
@@ -269,6 +280,17 @@ static inline void golden_clash_Keywords_set_struct_(golden_clash_Keywords *msg,
   msg->struct_ = value;
   cpay__set_has(msg, 0);
 }
+static inline bool golden_clash_Keywords_has_as_text(const golden_clash_Keywords *msg) {
+  return msg->as_text != NULL;
+}
+// The submessage, created on `arena` on first use; NULL only when out of memory.
+static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_mutable_as_text(golden_clash_Keywords *msg, cpay_arena *arena) {
+  if (msg->as_text == NULL) msg->as_text = (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
+  return msg->as_text;
+}
+static inline void golden_clash_Keywords_clear_as_text(golden_clash_Keywords *msg) {
+  msg->as_text = NULL;
+}
 
 // ---- golden.clash.Keywords.new
 
@@ -340,6 +362,30 @@ static inline void golden_clash_Keywords_foo_get__set_z(golden_clash_Keywords_fo
 }
 static inline void golden_clash_Keywords_foo_get__clear_z(golden_clash_Keywords_foo_get_ *msg) {
   msg->z = 0;
+}
+
+// ---- golden.clash.Keywords.to_text
+
+// A new message on `arena`, with defaults set; NULL only when out of memory.
+golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena);
+// Parses binary protobuf into a new message on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st);
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__parse_ex(
+    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+// Serializes `msg` into bytes on `arena`.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__serialize(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__serialize_ex(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
+    cpay_status *st);
+
+static inline void golden_clash_Keywords_to_text__set_w(golden_clash_Keywords_to_text_ *msg, int32_t value) {
+  msg->w = value;
+}
+static inline void golden_clash_Keywords_to_text__clear_w(golden_clash_Keywords_to_text_ *msg) {
+  msg->w = 0;
 }
 
 // ---- golden.clash.Keywords_new
@@ -475,6 +521,7 @@ extern const cpay_json_msg golden_clash_Keywords_json;
 extern const cpay_json_msg golden_clash_Keywords_new__json;
 extern const cpay_json_msg golden_clash_Keywords_table__json;
 extern const cpay_json_msg golden_clash_Keywords_foo_get__json;
+extern const cpay_json_msg golden_clash_Keywords_to_text__json;
 extern const cpay_json_msg golden_clash_Keywords_new___json;
 extern const cpay_json_msg golden_clash_Other_json;
 extern const cpay_json_msg golden_clash_Other_ThisEntry_json;
@@ -489,6 +536,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords **out, cpay_status *st);
 
+// golden.clash.Keywords as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena);
+
 // golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
@@ -498,6 +557,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
 CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_new_ **out, cpay_status *st);
+
+// golden.clash.Keywords.new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena);
 
 // golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -509,6 +580,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_table_ **out, cpay_status *st);
 
+// golden.clash.Keywords.table as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.table on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena);
+
 // golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
@@ -518,6 +601,40 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
 CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+
+// golden.clash.Keywords.foo_get as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena);
+
+// golden.clash.Keywords.to_text as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_json(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+
+// golden.clash.Keywords.to_text as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_text(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena);
 
 // golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -529,6 +646,18 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Keywords_new__ **out, cpay_status *st);
 
+// golden.clash.Keywords_new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords_new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena);
+
 // golden.clash.Other as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
@@ -538,6 +667,18 @@ CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
 CPAY_NODISCARD cpay_code golden_clash_Other_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Other **out, cpay_status *st);
+
+// golden.clash.Other as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Other_to_text(
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Other on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Other_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Other **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena);
 
 // Adds the messages of collisions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

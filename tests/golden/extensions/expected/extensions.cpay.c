@@ -372,6 +372,27 @@ cpay_code golden_ext_Base_from_json(
   return code;
 }
 
+cpay_code golden_ext_Base_to_text(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Base_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Base_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Base *msg = golden_ext_Base_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Base_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Base_json, arena);
+}
+
 static const char *const golden_ext_Note__json_names[] = {
     "text",
 };
@@ -414,6 +435,27 @@ cpay_code golden_ext_Note_from_json(
   return code;
 }
 
+cpay_code golden_ext_Note_to_text(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Note_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Note_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Note *msg = golden_ext_Note_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Note_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Note_json, arena);
+}
+
 const cpay_json_msg golden_ext_Container_json = {
     .table = &golden_ext_Container_table,
     .json_names = NULL,
@@ -439,6 +481,27 @@ cpay_code golden_ext_Container_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_ext_Container_to_text(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Container_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Container_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Container *msg = golden_ext_Container_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Container_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Container_json, arena);
 }
 
 static const char *const golden_ext_Item__json_names[] = {
@@ -481,6 +544,27 @@ cpay_code golden_ext_Item_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_ext_Item_to_text(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_ext_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_ext_Item *msg = golden_ext_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Item_json, arena);
 }
 
 static const cpay_json_ext golden_ext_count__json = {&golden_ext_count, NULL, NULL};

@@ -5,6 +5,7 @@
 #include "cpay/gencode.h"
 #include <math.h>
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -202,6 +203,18 @@ CPAY_NODISCARD cpay_code golden_ext_Base_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_ext_Base **out, cpay_status *st);
 
+// golden.ext.Base as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Base_to_text(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Base on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Base_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena);
+
 // golden.ext.Note as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
@@ -211,6 +224,18 @@ CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
 CPAY_NODISCARD cpay_code golden_ext_Note_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_ext_Note **out, cpay_status *st);
+
+// golden.ext.Note as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Note_to_text(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Note on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Note_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena);
 
 // golden.ext.Container as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -222,6 +247,18 @@ CPAY_NODISCARD cpay_code golden_ext_Container_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_ext_Container **out, cpay_status *st);
 
+// golden.ext.Container as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Container_to_text(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Container on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Container_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena);
+
 // golden.ext.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
@@ -231,6 +268,18 @@ CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
 CPAY_NODISCARD cpay_code golden_ext_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_ext_Item **out, cpay_status *st);
+
+// golden.ext.Item as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Item_to_text(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena);
 
 // Adds the messages of extensions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

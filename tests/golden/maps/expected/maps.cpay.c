@@ -648,6 +648,27 @@ cpay_code golden_maps_Value_from_json(
   return code;
 }
 
+cpay_code golden_maps_Value_to_text(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_maps_Value_json, arena, opts, out, st);
+}
+
+cpay_code golden_maps_Value_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st) {
+  *out = NULL;
+  golden_maps_Value *msg = golden_maps_Value_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Value_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_maps_Value_json, arena);
+}
+
 static const char *const golden_maps_Maps__json_names[] = {
     "int32Key",
     "int64Key",
@@ -768,6 +789,27 @@ cpay_code golden_maps_Maps_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_maps_Maps_to_text(
+    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_maps_Maps_json, arena, opts, out, st);
+}
+
+cpay_code golden_maps_Maps_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_maps_Maps **out, cpay_status *st) {
+  *out = NULL;
+  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Maps_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_maps_Maps_json, arena);
 }
 
 static const char *const golden_maps_Maps_Int32KeyEntry__json_names[] = {

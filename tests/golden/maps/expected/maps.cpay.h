@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -1108,6 +1109,18 @@ CPAY_NODISCARD cpay_code golden_maps_Value_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_maps_Value **out, cpay_status *st);
 
+// golden.maps.Value as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Value_to_text(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.maps.Value on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Value_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena);
+
 // golden.maps.Maps as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
@@ -1117,6 +1130,18 @@ CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
 CPAY_NODISCARD cpay_code golden_maps_Maps_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_maps_Maps **out, cpay_status *st);
+
+// golden.maps.Maps as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Maps_to_text(
+    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.maps.Maps on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Maps_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_maps_Maps **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena);
 
 // Adds the messages of maps.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

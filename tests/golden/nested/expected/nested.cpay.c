@@ -398,6 +398,27 @@ cpay_code golden_nested_Tree_from_json(
   return code;
 }
 
+cpay_code golden_nested_Tree_to_text(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_json, arena);
+}
+
 static const char *const golden_nested_Tree_Node__json_names[] = {
     "leaf",
     "children",
@@ -450,6 +471,27 @@ cpay_code golden_nested_Tree_Node_from_json(
   return code;
 }
 
+cpay_code golden_nested_Tree_Node_to_text(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_Node_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_json, arena);
+}
+
 static const char *const golden_nested_Tree_Node_Leaf__json_names[] = {
     "label",
 };
@@ -490,6 +532,27 @@ cpay_code golden_nested_Tree_Node_Leaf_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_nested_Tree_Node_Leaf_to_text(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Tree_Node_Leaf_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_json, arena);
 }
 
 static const char *const golden_nested_Outer__json_names[] = {
@@ -539,6 +602,27 @@ cpay_code golden_nested_Outer_from_json(
   return code;
 }
 
+cpay_code golden_nested_Outer_to_text(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_json, arena);
+}
+
 static const char *const golden_nested_Outer_Middle__json_names[] = {
     "inner",
 };
@@ -581,6 +665,27 @@ cpay_code golden_nested_Outer_Middle_from_json(
   return code;
 }
 
+cpay_code golden_nested_Outer_Middle_to_text(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_Middle_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_json, arena);
+}
+
 static const char *const golden_nested_Outer_Middle_Inner__json_names[] = {
     "value",
 };
@@ -621,6 +726,27 @@ cpay_code golden_nested_Outer_Middle_Inner_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_nested_Outer_Middle_Inner_to_text(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, out, st);
+}
+
+cpay_code golden_nested_Outer_Middle_Inner_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  *out = NULL;
+  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_json, arena);
 }
 
 static const cpay_json_msg *const nested_proto__json_msgs[] = {

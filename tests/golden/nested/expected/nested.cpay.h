@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -305,6 +306,18 @@ CPAY_NODISCARD cpay_code golden_nested_Tree_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Tree **out, cpay_status *st);
 
+// golden.nested.Tree as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_to_text(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena);
+
 // golden.nested.Tree.Node as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
@@ -314,6 +327,18 @@ CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
 CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Tree_Node **out, cpay_status *st);
+
+// golden.nested.Tree.Node as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_text(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree.Node on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena);
 
 // golden.nested.Tree.Node.Leaf as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -325,6 +350,18 @@ CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Tree_Node_Leaf **out, cpay_status *st);
 
+// golden.nested.Tree.Node.Leaf as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_text(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena);
+
 // golden.nested.Outer as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
@@ -334,6 +371,18 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
 CPAY_NODISCARD cpay_code golden_nested_Outer_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Outer **out, cpay_status *st);
+
+// golden.nested.Outer as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_to_text(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Outer on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena);
 
 // golden.nested.Outer.Middle as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -345,6 +394,18 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Outer_Middle **out, cpay_status *st);
 
+// golden.nested.Outer.Middle as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_text(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Outer.Middle on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena);
+
 // golden.nested.Outer.Middle.Inner as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
@@ -354,6 +415,18 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
 CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+
+// golden.nested.Outer.Middle.Inner as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_text(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Outer.Middle.Inner on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena);
 
 // Adds the messages of nested.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -245,6 +245,27 @@ cpay_code golden_oneofs_Payment_from_json(
   return code;
 }
 
+cpay_code golden_oneofs_Payment_to_text(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_oneofs_Payment_json, arena, opts, out, st);
+}
+
+cpay_code golden_oneofs_Payment_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st) {
+  *out = NULL;
+  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_Payment_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_oneofs_Payment_json, arena);
+}
+
 static const char *const golden_oneofs_BankAccount__json_names[] = {
     "iban",
 };
@@ -285,6 +306,27 @@ cpay_code golden_oneofs_BankAccount_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_oneofs_BankAccount_to_text(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_oneofs_BankAccount_json, arena, opts, out, st);
+}
+
+cpay_code golden_oneofs_BankAccount_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_oneofs_BankAccount **out, cpay_status *st) {
+  *out = NULL;
+  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_oneofs_BankAccount_json, arena);
 }
 
 static const cpay_json_msg *const oneofs_proto__json_msgs[] = {

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -253,6 +254,18 @@ CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_oneofs_Payment **out, cpay_status *st);
 
+// golden.oneofs.Payment as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_text(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.oneofs.Payment on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena);
+
 // golden.oneofs.BankAccount as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
@@ -262,6 +275,18 @@ CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
 CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_oneofs_BankAccount **out, cpay_status *st);
+
+// golden.oneofs.BankAccount as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_text(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.oneofs.BankAccount on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_oneofs_BankAccount **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena);
 
 // Adds the messages of oneofs.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -181,6 +181,27 @@ cpay_code golden_presence_Sub_from_json(
   return code;
 }
 
+cpay_code golden_presence_Sub_to_text(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_presence_Sub_json, arena, opts, out, st);
+}
+
+cpay_code golden_presence_Sub_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st) {
+  *out = NULL;
+  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Sub_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_presence_Sub_json, arena);
+}
+
 static const char *const golden_presence_Presence__json_names[] = {
     "optInt",
     "plainInt",
@@ -271,6 +292,27 @@ cpay_code golden_presence_Presence_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_presence_Presence_to_text(
+    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_presence_Presence_json, arena, opts, out, st);
+}
+
+cpay_code golden_presence_Presence_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_presence_Presence **out, cpay_status *st) {
+  *out = NULL;
+  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_presence_Presence_json, arena);
 }
 
 static const cpay_json_msg *const presence_proto__json_msgs[] = {

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -225,6 +226,18 @@ CPAY_NODISCARD cpay_code golden_presence_Sub_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_presence_Sub **out, cpay_status *st);
 
+// golden.presence.Sub as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Sub_to_text(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.presence.Sub on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Sub_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena);
+
 // golden.presence.Presence as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
@@ -234,6 +247,18 @@ CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
 CPAY_NODISCARD cpay_code golden_presence_Presence_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_presence_Presence **out, cpay_status *st);
+
+// golden.presence.Presence as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Presence_to_text(
+    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.presence.Presence on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Presence_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_presence_Presence **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena);
 
 // Adds the messages of presence.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -385,6 +385,27 @@ cpay_code golden_defaults_Defaults_from_json(
   return code;
 }
 
+cpay_code golden_defaults_Defaults_to_text(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_defaults_Defaults_json, arena, opts, out, st);
+}
+
+cpay_code golden_defaults_Defaults_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st) {
+  *out = NULL;
+  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_defaults_Defaults_json, arena);
+}
+
 static const char *const golden_defaults_NoDefaults__json_names[] = {
     "a",
     "b",
@@ -430,6 +451,27 @@ cpay_code golden_defaults_NoDefaults_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_defaults_NoDefaults_to_text(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_defaults_NoDefaults_json, arena, opts, out, st);
+}
+
+cpay_code golden_defaults_NoDefaults_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_defaults_NoDefaults **out, cpay_status *st) {
+  *out = NULL;
+  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_defaults_NoDefaults_json, arena);
 }
 
 static const cpay_json_msg *const defaults_proto__json_msgs[] = {

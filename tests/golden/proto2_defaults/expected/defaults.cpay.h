@@ -5,6 +5,7 @@
 #include "cpay/gencode.h"
 #include <math.h>
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -420,6 +421,18 @@ CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_defaults_Defaults **out, cpay_status *st);
 
+// golden.defaults.Defaults as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_text(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.defaults.Defaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena);
+
 // golden.defaults.NoDefaults as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
@@ -429,6 +442,18 @@ CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
 CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_defaults_NoDefaults **out, cpay_status *st);
+
+// golden.defaults.NoDefaults as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_text(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.defaults.NoDefaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_defaults_NoDefaults **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena);
 
 // Adds the messages of defaults.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

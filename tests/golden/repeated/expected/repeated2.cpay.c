@@ -125,6 +125,27 @@ cpay_code golden_repeated2_Lists_from_json(
   return code;
 }
 
+cpay_code golden_repeated2_Lists_to_text(
+    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_repeated2_Lists_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated2_Lists_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_repeated2_Lists **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated2_Lists_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_repeated2_Lists_json, arena);
+}
+
 static const cpay_json_msg *const repeated2_proto__json_msgs[] = {
     &golden_repeated2_Lists_json,
 };

@@ -209,6 +209,27 @@ cpay_code golden_repeated3_Lists_from_json(
   return code;
 }
 
+cpay_code golden_repeated3_Lists_to_text(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_repeated3_Lists_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated3_Lists_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_repeated3_Lists **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Lists_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_repeated3_Lists_json, arena);
+}
+
 static const char *const golden_repeated3_Item__json_names[] = {
     "name",
 };
@@ -249,6 +270,27 @@ cpay_code golden_repeated3_Item_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Item_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_repeated3_Item_to_text(
+    const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_repeated3_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_repeated3_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_repeated3_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_repeated3_Item_json, arena);
 }
 
 static const cpay_json_msg *const repeated3_proto__json_msgs[] = {

@@ -312,6 +312,27 @@ cpay_code golden_required_Order_from_json(
   return code;
 }
 
+cpay_code golden_required_Order_to_text(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order *msg = golden_required_Order_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_json, arena);
+}
+
 static const char *const golden_required_Order_Shipping__json_names[] = {
     "address",
     "zip",
@@ -359,6 +380,27 @@ cpay_code golden_required_Order_Shipping_from_json(
   return code;
 }
 
+cpay_code golden_required_Order_Shipping_to_text(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_Shipping_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_Shipping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_Shipping_json, arena);
+}
+
 static const char *const golden_required_Order_Line__json_names[] = {
     "sku",
 };
@@ -401,6 +443,27 @@ cpay_code golden_required_Order_Line_from_json(
   return code;
 }
 
+cpay_code golden_required_Order_Line_to_text(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_Line_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Order_Line_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_Line_json, arena);
+}
+
 static const char *const golden_required_Item__json_names[] = {
     "name",
 };
@@ -441,6 +504,27 @@ cpay_code golden_required_Item_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_required_Item_to_text(
+    const golden_required_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Item_json, arena, opts, out, st);
+}
+
+cpay_code golden_required_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Item **out, cpay_status *st) {
+  *out = NULL;
+  golden_required_Item *msg = golden_required_Item_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Item_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Item_json, arena);
 }
 
 static const cpay_json_msg *const required_proto__json_msgs[] = {

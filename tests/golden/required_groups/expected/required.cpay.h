@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -284,6 +285,18 @@ CPAY_NODISCARD cpay_code golden_required_Order_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_required_Order **out, cpay_status *st);
 
+// golden.required.Order as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_to_text(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena);
+
 // golden.required.Order.Shipping as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
@@ -293,6 +306,18 @@ CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
 CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_required_Order_Shipping **out, cpay_status *st);
+
+// golden.required.Order.Shipping as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_text(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order.Shipping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena);
 
 // golden.required.Order.Line as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -304,6 +329,18 @@ CPAY_NODISCARD cpay_code golden_required_Order_Line_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_required_Order_Line **out, cpay_status *st);
 
+// golden.required.Order.Line as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Line_to_text(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order.Line on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Line_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena);
+
 // golden.required.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_required_Item_to_json(
@@ -313,6 +350,18 @@ CPAY_NODISCARD cpay_code golden_required_Item_to_json(
 CPAY_NODISCARD cpay_code golden_required_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_required_Item **out, cpay_status *st);
+
+// golden.required.Item as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Item_to_text(
+    const golden_required_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Item **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena);
 
 // Adds the messages of required.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -302,6 +302,27 @@ cpay_code golden_scalars_Scalars_from_json(
   return code;
 }
 
+cpay_code golden_scalars_Scalars_to_text(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Scalars_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Scalars_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Scalars_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Scalars_json, arena);
+}
+
 const cpay_json_msg golden_scalars_Empty_json = {
     .table = &golden_scalars_Empty_table,
     .json_names = NULL,
@@ -327,6 +348,27 @@ cpay_code golden_scalars_Empty_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_scalars_Empty_to_text(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Empty_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Empty_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Empty_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Empty_json, arena);
 }
 
 static const char *const golden_scalars_Old__json_names[] = {
@@ -369,6 +411,27 @@ cpay_code golden_scalars_Old_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_scalars_Old_to_text(
+    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Old_json, arena, opts, out, st);
+}
+
+cpay_code golden_scalars_Old_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Old **out, cpay_status *st) {
+  *out = NULL;
+  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Old_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Old_json, arena);
 }
 
 static const cpay_json_msg *const scalars_proto__json_msgs[] = {

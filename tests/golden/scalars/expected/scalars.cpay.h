@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -218,6 +219,18 @@ CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_scalars_Scalars **out, cpay_status *st);
 
+// golden.scalars.Scalars as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_text(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.scalars.Scalars on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena);
+
 // golden.scalars.Empty as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_scalars_Empty_to_json(
@@ -228,6 +241,18 @@ CPAY_NODISCARD cpay_code golden_scalars_Empty_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_scalars_Empty **out, cpay_status *st);
 
+// golden.scalars.Empty as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Empty_to_text(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.scalars.Empty on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Empty_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena);
+
 // golden.scalars.Old as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
@@ -237,6 +262,18 @@ CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
 CPAY_NODISCARD cpay_code golden_scalars_Old_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_scalars_Old **out, cpay_status *st);
+
+// golden.scalars.Old as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Old_to_text(
+    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.scalars.Old on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Old_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Old **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena);
 
 // Adds the messages of scalars.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

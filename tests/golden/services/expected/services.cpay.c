@@ -162,6 +162,27 @@ cpay_code golden_svc_Ping_from_json(
   return code;
 }
 
+cpay_code golden_svc_Ping_to_text(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_svc_Ping_json, arena, opts, out, st);
+}
+
+cpay_code golden_svc_Ping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st) {
+  *out = NULL;
+  golden_svc_Ping *msg = golden_svc_Ping_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Ping_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_svc_Ping_json, arena);
+}
+
 static const char *const golden_svc_Pong__json_names[] = {
     "text",
     "fee",
@@ -207,6 +228,27 @@ cpay_code golden_svc_Pong_from_json(
   cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Pong_json, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
+}
+
+cpay_code golden_svc_Pong_to_text(
+    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_svc_Pong_json, arena, opts, out, st);
+}
+
+cpay_code golden_svc_Pong_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_svc_Pong **out, cpay_status *st) {
+  *out = NULL;
+  golden_svc_Pong *msg = golden_svc_Pong_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Pong_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_svc_Pong_json, arena);
 }
 
 static const cpay_json_msg *const services_proto__json_msgs[] = {

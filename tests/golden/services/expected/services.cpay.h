@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 #include "shared.cpay.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -107,6 +108,18 @@ CPAY_NODISCARD cpay_code golden_svc_Ping_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_svc_Ping **out, cpay_status *st);
 
+// golden.svc.Ping as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Ping_to_text(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.svc.Ping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Ping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena);
+
 // golden.svc.Pong as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_svc_Pong_to_json(
@@ -116,6 +129,18 @@ CPAY_NODISCARD cpay_code golden_svc_Pong_to_json(
 CPAY_NODISCARD cpay_code golden_svc_Pong_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_svc_Pong **out, cpay_status *st);
+
+// golden.svc.Pong as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Pong_to_text(
+    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.svc.Pong on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Pong_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_svc_Pong **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena);
 
 // Adds the messages of services.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -111,6 +111,27 @@ cpay_code golden_shared_Money_from_json(
   return code;
 }
 
+cpay_code golden_shared_Money_to_text(
+    const golden_shared_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_shared_Money_json, arena, opts, out, st);
+}
+
+cpay_code golden_shared_Money_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_shared_Money **out, cpay_status *st) {
+  *out = NULL;
+  golden_shared_Money *msg = golden_shared_Money_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_shared_Money_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_shared_Money_json, arena);
+}
+
 static const cpay_json_msg *const shared_proto__json_msgs[] = {
     &golden_shared_Money_json,
 };

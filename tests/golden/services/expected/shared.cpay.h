@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
 #error "regenerate with a matching protoc-gen-cpay"
@@ -67,6 +68,18 @@ CPAY_NODISCARD cpay_code golden_shared_Money_to_json(
 CPAY_NODISCARD cpay_code golden_shared_Money_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_shared_Money **out, cpay_status *st);
+
+// golden.shared.Money as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_shared_Money_to_text(
+    const golden_shared_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.shared.Money on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_shared_Money_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_shared_Money **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena);
 
 // Adds the messages of shared.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -157,6 +157,27 @@ cpay_code golden_app_Invoice_from_json(
   return code;
 }
 
+cpay_code golden_app_Invoice_to_text(
+    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_app_Invoice_json, arena, opts, out, st);
+}
+
+cpay_code golden_app_Invoice_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_app_Invoice **out, cpay_status *st) {
+  *out = NULL;
+  golden_app_Invoice *msg = golden_app_Invoice_new(arena);
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_app_Invoice_json, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+
+const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_app_Invoice_json, arena);
+}
+
 static const char *const golden_app_Invoice_BySkuEntry__json_names[] = {
     "key",
     "value",

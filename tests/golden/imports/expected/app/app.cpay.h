@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/text.h"
 #include "common/money.cpay.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -155,6 +156,18 @@ CPAY_NODISCARD cpay_code golden_app_Invoice_to_json(
 CPAY_NODISCARD cpay_code golden_app_Invoice_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_app_Invoice **out, cpay_status *st);
+
+// golden.app.Invoice as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_app_Invoice_to_text(
+    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.app.Invoice on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_app_Invoice_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_app_Invoice **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena);
 
 // Adds the messages of app/app.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

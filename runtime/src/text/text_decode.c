@@ -1,0 +1,832 @@
+// The text format parser: a tokenizer that tracks line and column, and a
+// recursive descent over messages that stores values through the binary
+// table and finds names through it and the JSON table (enum names). Any in
+// expanded form is parsed into its type, then serialized into `value`.
+#include "cpay/text.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json_internal.h"
+#include "message/internal.h"
+
+typedef enum tkind {
+  T_EOF,
+  T_IDENT,   // [A-Za-z_][A-Za-z0-9_]*
+  T_NUMBER,  // starts with a digit or '.' and a digit
+  T_STRING,  // one quoted string, escapes still in (unescape() undoes them)
+  T_PUNCT,   // one character: { } < > [ ] : , ; - / .
+} tkind;
+
+typedef struct token {
+  tkind kind;
+  const char *p;  // where it starts in the input
+  size_t n;       // its length in the input
+  uint32_t line, col;
+} token;
+
+typedef struct dec {
+  const char *s;
+  size_t len, pos;
+  uint32_t line;
+  size_t line_start;
+  token tok;  // the current (lookahead) token
+  cpay_arena *a;
+  cpay_status *st;
+  const cpay_json_registry *reg;
+  int depth, max_depth;
+} dec;
+
+static cpay_code fail_at(dec *d, uint32_t line, uint32_t col, const char *fmt, ...)
+    CPAY_PRINTF(4, 5);
+
+static cpay_code fail_at(dec *d, uint32_t line, uint32_t col, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return cpay_status_set(d->st, CPAY_ERR_MALFORMED, "%" PRIu32 ":%" PRIu32 ": %s", line, col,
+                         msg);
+}
+
+static int clip(size_t n) { return n > 64 ? 64 : (int)n; }
+
+static cpay_code oom(dec *d) { return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "out of memory"); }
+
+static bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads the next token into d->tok, skipping whitespace and comments.
+static cpay_code next(dec *d) {
+  for (;;) {
+    if (d->pos >= d->len) break;
+    char c = d->s[d->pos];
+    if (c == '\n') {
+      d->pos++;
+      d->line++;
+      d->line_start = d->pos;
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+      d->pos++;
+    } else if (c == '#') {
+      while (d->pos < d->len && d->s[d->pos] != '\n') d->pos++;
+    } else {
+      break;
+    }
+  }
+  token *t = &d->tok;
+  t->p = d->s + d->pos;
+  t->line = d->line;
+  t->col = (uint32_t)(d->pos - d->line_start) + 1;
+  if (d->pos >= d->len) {
+    t->kind = T_EOF;
+    t->n = 0;
+    return CPAY_OK;
+  }
+  size_t start = d->pos;
+  char c = d->s[d->pos];
+  if (is_alpha(c)) {
+    while (d->pos < d->len && (is_alpha(d->s[d->pos]) || is_digit(d->s[d->pos]))) d->pos++;
+    t->kind = T_IDENT;
+  } else if (is_digit(c) || (c == '.' && d->pos + 1 < d->len && is_digit(d->s[d->pos + 1]))) {
+    // Digits, letters (hex, exponent, suffix), dots and an exponent's sign;
+    // the value's parser decides what is well formed.
+    while (d->pos < d->len) {
+      char x = d->s[d->pos];
+      if (is_digit(x) || is_alpha(x) || x == '.') {
+        d->pos++;
+      } else if ((x == '+' || x == '-') && (d->s[d->pos - 1] == 'e' || d->s[d->pos - 1] == 'E') &&
+                 !(d->pos - start > 1 && (d->s[start + 1] == 'x' || d->s[start + 1] == 'X'))) {
+        d->pos++;
+      } else {
+        break;
+      }
+    }
+    t->kind = T_NUMBER;
+  } else if (c == '"' || c == '\'') {
+    d->pos++;
+    while (d->pos < d->len && d->s[d->pos] != c) {
+      if (d->s[d->pos] == '\n') break;
+      if (d->s[d->pos] == '\\' && d->pos + 1 < d->len) d->pos++;
+      d->pos++;
+    }
+    if (d->pos >= d->len || d->s[d->pos] != c) {
+      return fail_at(d, t->line, t->col, "unterminated string");
+    }
+    d->pos++;
+    t->kind = T_STRING;
+  } else if (strchr("{}<>[]:,;-/.", c)) {
+    d->pos++;
+    t->kind = T_PUNCT;
+  } else {
+    return fail_at(d, t->line, t->col, "unexpected character '%c'",
+                   c >= 0x20 && c < 0x7F ? c : '?');
+  }
+  t->n = d->pos - start;
+  return CPAY_OK;
+}
+
+static bool at(const dec *d, char c) {
+  return d->tok.kind == T_PUNCT && d->tok.p[0] == c;
+}
+
+static cpay_code unexpected(dec *d, const char *what) {
+  const token *t = &d->tok;
+  if (t->kind == T_EOF) return fail_at(d, t->line, t->col, "expected %s, got end of input", what);
+  return fail_at(d, t->line, t->col, "expected %s, got \"%.*s\"", what, clip(t->n), t->p);
+}
+
+static cpay_code expect(dec *d, char c) {
+  if (!at(d, c)) {
+    char what[8] = {'\'', c, '\'', 0};
+    return unexpected(d, what);
+  }
+  return next(d);
+}
+
+static bool tok_is(const token *t, const char *s) {
+  return t->kind == T_IDENT && t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+// ---- strings -------------------------------------------------------------------
+
+static int hexval(char c) {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static size_t put_utf8(uint32_t cp, char *o) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6);
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12);
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | cp >> 18);
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+// Reads `n` hex digits of a \u or \U escape at s[*i]; -1 when malformed.
+static int64_t read_hex(const char *s, size_t end, size_t *i, int n) {
+  int64_t v = 0;
+  for (int k = 0; k < n; k++) {
+    if (*i >= end || hexval(s[*i]) < 0) return -1;
+    v = v * 16 + hexval(s[(*i)++]);
+  }
+  return v;
+}
+
+// Undoes the escapes of the string token d->tok into `o` (room for its
+// length); returns the number of bytes written through *n.
+static cpay_code unescape(dec *d, char *o, size_t *n) {
+  const token *t = &d->tok;
+  const char *s = t->p;
+  size_t end = t->n - 1, i = 1, k = 0;
+  while (i < end) {
+    char c = s[i];
+    uint32_t col = t->col + (uint32_t)i;
+    if (c != '\\') {
+      o[k++] = c;
+      i++;
+      continue;
+    }
+    i++;
+    char e = s[i++];
+    switch (e) {
+      case 'a': o[k++] = '\a'; break;
+      case 'b': o[k++] = '\b'; break;
+      case 'f': o[k++] = '\f'; break;
+      case 'n': o[k++] = '\n'; break;
+      case 'r': o[k++] = '\r'; break;
+      case 't': o[k++] = '\t'; break;
+      case 'v': o[k++] = '\v'; break;
+      case '\\': case '\'': case '"': case '?': o[k++] = e; break;
+      case 'x': case 'X': {
+        int v = 0, digits = 0;
+        while (digits < 2 && i < end && hexval(s[i]) >= 0) {
+          v = v * 16 + hexval(s[i++]);
+          digits++;
+        }
+        if (!digits) return fail_at(d, t->line, col, "\\x must be followed by a hex digit");
+        o[k++] = (char)v;
+        break;
+      }
+      case 'u':
+      case 'U': {
+        int64_t cp = read_hex(s, end, &i, e == 'u' ? 4 : 8);
+        if (cp < 0) {
+          return fail_at(d, t->line, col, "\\%c must be followed by %d hex digits", e,
+                         e == 'u' ? 4 : 8);
+        }
+        // Escapes name code points, and surrogates are none: a pair of
+        // \u escapes is rejected too, as the conformance suite (v21.12)
+        // requires of every implementation.
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+          return fail_at(d, t->line, col, "surrogate code point in \\%c escape", e);
+        } else if (cp > 0x10FFFF) {
+          return fail_at(d, t->line, col, "code point out of range in \\U escape");
+        }
+        k += put_utf8((uint32_t)cp, o + k);
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {
+          int v = e - '0', digits = 1;
+          while (digits < 3 && i < end && s[i] >= '0' && s[i] <= '7') {
+            v = v * 8 + (s[i++] - '0');
+            digits++;
+          }
+          if (v > 255) return fail_at(d, t->line, col, "octal escape out of range");
+          o[k++] = (char)v;
+          break;
+        }
+        return fail_at(d, t->line, col, "invalid escape \\%c", e >= 0x20 && e < 0x7F ? e : '?');
+    }
+  }
+  *n = k;
+  return CPAY_OK;
+}
+
+// One or more adjacent string tokens, concatenated, on the arena and
+// NUL-terminated (the NUL not counted).
+static cpay_code read_string(dec *d, bool utf8, const char *field, cpay_str *out) {
+  if (d->tok.kind != T_STRING) return unexpected(d, "a string");
+  uint32_t line = d->tok.line, col = d->tok.col;
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  cpay_code c;
+  while (d->tok.kind == T_STRING) {
+    // Room for the token's bytes (escapes only shrink) and a NUL.
+    if (cap - len < d->tok.n + 1) {
+      size_t ncap = cap * 2 + d->tok.n + 1;
+      char *p = cpay_arena_realloc(d->a, buf, cap, ncap);
+      if (!p) return oom(d);
+      buf = p;
+      cap = ncap;
+    }
+    size_t n = 0;
+    if ((c = unescape(d, buf + len, &n))) return c;
+    len += n;
+    if ((c = next(d))) return c;
+  }
+  buf[len] = '\0';
+  if (utf8 && !cpay__utf8_ok(buf, len)) {
+    return fail_at(d, line, col, "field %s: string is not valid UTF-8", field);
+  }
+  *out = (cpay_str){buf, len};
+  return CPAY_OK;
+}
+
+// ---- numbers -------------------------------------------------------------------
+
+// An optional '-' then a number token. `neg` set; d->tok is the number.
+static cpay_code read_sign(dec *d, bool *neg) {
+  *neg = false;
+  if (at(d, '-')) {
+    *neg = true;
+    return next(d);
+  }
+  return CPAY_OK;
+}
+
+// The magnitude of an integer token (decimal, 0x hex, 0 octal); false when
+// it is not an integer or exceeds UINT64_MAX (*overflow then).
+static bool parse_uint(const token *t, uint64_t *out, bool *overflow) {
+  const char *s = t->p;
+  size_t n = t->n, i = 0;
+  unsigned base = 10;
+  *overflow = false;
+  if (t->kind != T_NUMBER) return false;
+  if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    i = 2;
+  } else if (n > 1 && s[0] == '0') {
+    base = 8;
+    i = 1;
+  }
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    int x = hexval(s[i]);
+    if (x < 0 || (unsigned)x >= base) return false;
+    if (v > (UINT64_MAX - (uint64_t)x) / base) {
+      *overflow = true;
+      for (i++; i < n; i++) {
+        x = hexval(s[i]);
+        if (x < 0 || (unsigned)x >= base) *overflow = false;
+      }
+      return false;
+    }
+    v = v * base + (uint64_t)x;
+  }
+  *out = v;
+  return true;
+}
+
+static cpay_code read_int(dec *d, const char *field, const char *tname, bool is_signed,
+                          int64_t min, uint64_t max, uint64_t *out) {
+  bool neg;
+  cpay_code c = read_sign(d, &neg);
+  if (c) return c;
+  const token t = d->tok;
+  uint64_t v;
+  bool overflow;
+  if (!parse_uint(&t, &v, &overflow)) {
+    if (overflow) {
+      return fail_at(d, t.line, t.col, "integer out of range for field %s (%s)", field, tname);
+    }
+    return unexpected(d, "an integer");
+  }
+  if (neg) {
+    if (!is_signed || v > (uint64_t)0 - (uint64_t)min) {
+      return fail_at(d, t.line, t.col, "integer out of range for field %s (%s)", field, tname);
+    }
+    v = (uint64_t)0 - v;
+  } else if (v > max) {
+    return fail_at(d, t.line, t.col, "integer out of range for field %s (%s)", field, tname);
+  }
+  *out = v;
+  return next(d);
+}
+
+static bool ident_ci(const token *t, const char *s) {
+  if (t->kind != T_IDENT || t->n != strlen(s)) return false;
+  for (size_t i = 0; i < t->n; i++) {
+    char c = t->p[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != s[i]) return false;
+  }
+  return true;
+}
+
+static cpay_code read_float(dec *d, double *out) {
+  bool neg;
+  cpay_code c = read_sign(d, &neg);
+  if (c) return c;
+  const token t = d->tok;
+  double v;
+  if (ident_ci(&t, "inf") || ident_ci(&t, "infinity")) {
+    v = INFINITY;
+  } else if (ident_ci(&t, "nan")) {
+    v = NAN;
+  } else if (t.kind == T_NUMBER) {
+    char buf[128];
+    size_t n = t.n;
+    if (n > 1 && (t.p[n - 1] == 'f' || t.p[n - 1] == 'F') &&
+        !(t.p[0] == '0' && n > 1 && (t.p[1] == 'x' || t.p[1] == 'X'))) {
+      n--;  // the 1.5f suffix
+    }
+    if (n >= sizeof buf) return fail_at(d, t.line, t.col, "number too long");
+    memcpy(buf, t.p, n);
+    buf[n] = '\0';
+    // Decimal only: no hex or octal (strtod would read hex), no leading
+    // zeros before other digits.
+    bool ok = n > 0;
+    for (size_t i = 0; i < n && ok; i++) {
+      char x = buf[i];
+      bool prev_e = i > 0 && (buf[i - 1] == 'e' || buf[i - 1] == 'E');
+      ok = is_digit(x) || x == '.' || x == 'e' || x == 'E' || ((x == '+' || x == '-') && prev_e);
+    }
+    if (ok && n > 1 && buf[0] == '0' && is_digit(buf[1])) ok = false;
+    char *endp;
+    errno = 0;
+    v = ok ? strtod(buf, &endp) : 0;
+    if (!ok || endp != buf + n) return unexpected(d, "a number");
+  } else {
+    return unexpected(d, "a number");
+  }
+  *out = neg ? -v : v;
+  return next(d);
+}
+
+// ---- values ----------------------------------------------------------------------
+
+typedef struct view {
+  const cpay_msg_table *t;
+  const cpay_json_msg *j;
+} view;
+
+static bool is_msg_type(uint8_t type) {
+  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
+}
+
+static cpay_code parse_message(dec *d, void *msg, view v, char close);
+
+// Parses one message value ("{ ... }" or "< ... >") into *slot (created
+// when NULL).
+static cpay_code parse_sub(dec *d, void **slot, view v) {
+  char close;
+  if (at(d, '{')) close = '}';
+  else if (at(d, '<')) close = '>';
+  else return unexpected(d, "'{' or '<'");
+  cpay_code c = next(d);
+  if (c) return c;
+  if (!*slot) {
+    *slot = cpay_msg_new(v.t, d->a);
+    if (!*slot) return oom(d);
+  }
+  if (++d->depth > d->max_depth) {
+    return fail_at(d, d->tok.line, d->tok.col, "nesting deeper than %d", d->max_depth);
+  }
+  if ((c = parse_message(d, *slot, v, close))) return c;
+  d->depth--;
+  return next(d);  // past the closing brace
+}
+
+static const char *type_name(uint8_t type) {
+  static const char *const names[] = {"",       "double",   "float",    "int64",  "uint64",
+                                      "int32",  "fixed64",  "fixed32",  "bool",   "string",
+                                      "group",  "message",  "bytes",    "uint32", "enum",
+                                      "sfixed32", "sfixed64", "sint32", "sint64"};
+  return type < sizeof names / sizeof names[0] ? names[type] : "?";
+}
+
+// One value of `type` into `p` (storage as in gencode.h). `closed`: the
+// enum's known values when unknown numbers must be rejected. `utf8`: a
+// string field that must hold UTF-8 (CPAY_MODE_UTF8, as the binary decoder
+// checks it), so that whatever the decoder accepts prints and reads back.
+static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8, view sub,
+                             const cpay_json_enum *je, const cpay_enum_table *closed, void *p) {
+  cpay_code c;
+  uint64_t u;
+  double x;
+  const char *tn = type_name(type);
+  switch (type) {
+    case CPAY_TYPE_DOUBLE:
+      if ((c = read_float(d, &x))) return c;
+      memcpy(p, &x, sizeof x);
+      return CPAY_OK;
+    case CPAY_TYPE_FLOAT: {
+      if ((c = read_float(d, &x))) return c;
+      float f = (float)x;
+      memcpy(p, &f, sizeof f);
+      return CPAY_OK;
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      if ((c = read_int(d, field, tn, true, INT64_MIN, INT64_MAX, &u))) return c;
+      *(int64_t *)p = (int64_t)u;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      if ((c = read_int(d, field, tn, false, 0, UINT64_MAX, &u))) return c;
+      *(uint64_t *)p = u;
+      return CPAY_OK;
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_SFIXED32:
+    case CPAY_TYPE_SINT32:
+      if ((c = read_int(d, field, tn, true, INT32_MIN, INT32_MAX, &u))) return c;
+      *(int32_t *)p = (int32_t)u;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      if ((c = read_int(d, field, tn, false, 0, UINT32_MAX, &u))) return c;
+      *(uint32_t *)p = (uint32_t)u;
+      return CPAY_OK;
+    case CPAY_TYPE_BOOL: {
+      const token *t = &d->tok;
+      if (tok_is(t, "true") || tok_is(t, "True") || tok_is(t, "t") ||
+          (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '1')) {
+        *(bool *)p = true;
+      } else if (tok_is(t, "false") || tok_is(t, "False") || tok_is(t, "f") ||
+                 (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '0')) {
+        *(bool *)p = false;
+      } else {
+        return unexpected(d, "true or false");
+      }
+      return next(d);
+    }
+    case CPAY_TYPE_ENUM: {
+      const token t = d->tok;
+      if (t.kind == T_IDENT) {
+        for (uint32_t i = 0; je && i < je->count; i++) {
+          if (strlen(je->names[i]) == t.n && memcmp(je->names[i], t.p, t.n) == 0) {
+            *(int32_t *)p = je->numbers[i];
+            return next(d);
+          }
+        }
+        return fail_at(d, t.line, t.col, "unknown value \"%.*s\" for enum field %s", clip(t.n),
+                       t.p, field);
+      }
+      if ((c = read_int(d, field, tn, true, INT32_MIN, INT32_MAX, &u))) return c;
+      if (closed && !cpay_enum_table_has(closed, (int32_t)u)) {
+        return fail_at(d, t.line, t.col, "unknown value %" PRId32 " for enum field %s",
+                       (int32_t)u, field);
+      }
+      *(int32_t *)p = (int32_t)u;
+      return CPAY_OK;
+    }
+    case CPAY_TYPE_STRING:
+      return read_string(d, utf8, field, p);
+    case CPAY_TYPE_BYTES:
+      return read_string(d, false, field, p);
+    default:
+      return parse_sub(d, p, sub);
+  }
+}
+
+// ---- fields ------------------------------------------------------------------
+
+// Where a field's values go and what they are.
+typedef struct target {
+  const char *name;
+  const cpay_field *f;  // type and mode
+  view sub;             // message, group or map entry
+  const cpay_json_enum *je;
+  const cpay_enum_table *closed;
+  void *p;              // the storage
+  void *msg;            // the message holding it (presence), NULL for extensions
+} target;
+
+// One element of `tg` (after ':' or within a list).
+static cpay_code parse_element(dec *d, const target *tg) {
+  const cpay_field *f = tg->f;
+  uint8_t mode = f->mode & CPAY_MODE_MASK;
+  bool utf8 = (f->mode & CPAY_MODE_UTF8) != 0;
+  size_t es = cpay__json_elem_size(f->type);
+  union {
+    cpay_value v;
+    void *msg;
+  } tmp;
+  memset(&tmp, 0, sizeof tmp);
+  cpay_code c;
+  if (mode == CPAY_MODE_MAP) {
+    void *entry = NULL;
+    if ((c = parse_sub(d, &entry, tg->sub))) return c;
+    const cpay_field *kf = &tg->sub.t->fields[0], *vf = &tg->sub.t->fields[1];
+    cpay_map **mp = tg->p;
+    if (!*mp) {
+      *mp = cpay_map_new(d->a, kf->type, vf->type);
+      if (!*mp) return oom(d);
+    }
+    cpay_value k, v;
+    memset(&k, 0, sizeof k);
+    memset(&v, 0, sizeof v);
+    memcpy(&k, (char *)entry + kf->offset, cpay__json_elem_size(kf->type));
+    memcpy(&v, (char *)entry + vf->offset, cpay__json_elem_size(vf->type));
+    if (cpay_map_set(*mp, k, v, d->a) != CPAY_OK) return oom(d);
+    return CPAY_OK;
+  }
+  if (mode == CPAY_MODE_ARRAY) {
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
+    void *slot = cpay__array_add(tg->p, es, d->a);
+    if (!slot) return oom(d);
+    memcpy(slot, &tmp, es);
+    return CPAY_OK;
+  }
+  if (is_msg_type(f->type)) {
+    if (tg->msg && f->presence < 0 && !cpay__json_field_set(tg->msg, f)) *(void **)tg->p = NULL;
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, tg->p))) return c;
+  } else {
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
+    memcpy(tg->p, &tmp, es);
+  }
+  if (tg->msg) cpay__json_mark(tg->msg, f);
+  return CPAY_OK;
+}
+
+// After the field name: [':'] value, or ':' '[' values ']'.
+static cpay_code parse_field_value(dec *d, const target *tg) {
+  const cpay_field *f = tg->f;
+  uint8_t mode = f->mode & CPAY_MODE_MASK;
+  bool msgish = is_msg_type(f->type) || mode == CPAY_MODE_MAP;
+  cpay_code c;
+  if (at(d, ':')) {
+    if ((c = next(d))) return c;
+  } else if (!msgish) {
+    return unexpected(d, "':'");
+  }
+  if (at(d, '[') && mode != CPAY_MODE_SCALAR) {
+    if ((c = next(d))) return c;
+    if (at(d, ']')) return next(d);
+    for (;;) {
+      if ((c = parse_element(d, tg))) return c;
+      if (at(d, ']')) return next(d);
+      if ((c = expect(d, ','))) return c;
+    }
+  }
+  if (msgish && !at(d, '{') && !at(d, '<')) return unexpected(d, "'{' or '<'");
+  return parse_element(d, tg);
+}
+
+// "[a.b.c]" or "[host/a.b.c]": the name inside the brackets, on the arena.
+static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
+  cpay_code c = next(d);  // past '['
+  if (c) return c;
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  *has_slash = false;
+  for (;;) {
+    // Type URLs may hold host names: digits and '-' too.
+    if (d->tok.kind != T_IDENT && d->tok.kind != T_NUMBER && !at(d, '.') && !at(d, '/') &&
+        !at(d, '-')) {
+      return unexpected(d, "a name");
+    }
+    if (at(d, '/')) *has_slash = true;
+    if (cap - len < d->tok.n + 1) {
+      size_t ncap = cap * 2 + d->tok.n + 16;
+      char *p = cpay_arena_realloc(d->a, buf, cap, ncap);
+      if (!p) return oom(d);
+      buf = p;
+      cap = ncap;
+    }
+    memcpy(buf + len, d->tok.p, d->tok.n);
+    len += d->tok.n;
+    if ((c = next(d))) return c;
+    if (at(d, ']')) break;
+  }
+  buf[len] = '\0';
+  *out = (cpay_str){buf, len};
+  return next(d);
+}
+
+// "[prefix/pkg.Type] { ... }" inside an Any: parses the message and stores
+// it serialized.
+static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uint32_t line,
+                                    uint32_t col) {
+  cpay_str name = cpay__any_type_name(url);
+  const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
+  if (!inner) {
+    return fail_at(d, line, col, "type \"%.*s\" is not in the registry", clip(url.size),
+                   url.data);
+  }
+  cpay_code c;
+  if (at(d, ':') && (c = next(d))) return c;
+  void *sub = NULL;
+  view iv = {inner->table, inner};
+  if ((c = parse_sub(d, &sub, iv))) return c;
+  cpay_bytes bytes;
+  cpay_encode_opts eopts = {0};
+  eopts.flags = CPAY_ENCODE_ALLOW_PARTIAL;
+  if ((c = cpay_encode(sub, inner->table, d->a, &eopts, &bytes, d->st))) return c;
+  int ui = cpay__json_field_index(v.t, 1), vi = cpay__json_field_index(v.t, 2);
+  *(cpay_str *)cpay__json_ptr(msg, &v.t->fields[ui]) = url;
+  *(cpay_bytes *)cpay__json_ptr(msg, &v.t->fields[vi]) = bytes;
+  return CPAY_OK;
+}
+
+static int find_name(const cpay_msg_table *t, const char *s, size_t n) {
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    const cpay_field *f = &t->fields[i];
+    const char *name = t->field_names[i];
+    if (f->type == CPAY_TYPE_GROUP) {
+      // Groups go by their type's name.
+      const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
+      name = dot ? dot + 1 : full;
+    }
+    if (strlen(name) == n && memcmp(name, s, n) == 0) return (int)i;
+  }
+  return -1;
+}
+
+// Fields until `close` (or the end of input when close is 0); leaves d->tok
+// at `close`.
+static cpay_code parse_message(dec *d, void *msg, view v, char close) {
+  const cpay_msg_table *t = v.t;
+  uint8_t seen_small[64];
+  uint8_t *seen = seen_small;
+  if (t->field_count > sizeof seen_small) {
+    seen = cpay_arena_malloc(d->a, t->field_count);
+    if (!seen) return oom(d);
+  }
+  memset(seen, 0, t->field_count);
+  bool is_any = v.j && v.j->wkt == CPAY_WKT_ANY;
+  bool any_expanded = false, any_fields = false;
+  cpay_code c;
+  for (;;) {
+    if (close ? at(d, close) : d->tok.kind == T_EOF) return CPAY_OK;
+    if (d->tok.kind == T_EOF) return unexpected(d, close == '}' ? "'}'" : "'>'");
+    uint32_t line = d->tok.line, col = d->tok.col;
+    target tg;
+    memset(&tg, 0, sizeof tg);
+    if (at(d, '[')) {
+      cpay_str name = {NULL, 0};
+      bool slash = false;
+      if ((c = read_bracketed(d, &name, &slash))) return c;
+      if (slash) {
+        if (!is_any) {
+          return fail_at(d, line, col, "\"[%.*s]\" names a type, but %s is not an Any",
+                         clip(name.size), name.data, t->full_name);
+        }
+        if (any_expanded || any_fields) {
+          return fail_at(d, line, col, "an Any holds one expanded message and no other fields");
+        }
+        any_expanded = true;
+        if ((c = parse_any_expanded(d, msg, v, name, line, col))) return c;
+        goto separator;
+      }
+      const cpay_json_ext *x = cpay_json_registry_find_ext(d->reg, name.data, name.size);
+      if (!x || x->ext->extendee != t) {
+        return fail_at(d, line, col, "unknown extension \"%.*s\" of %s", clip(name.size),
+                       name.data, t->full_name);
+      }
+      tg.name = x->ext->full_name;
+      tg.f = &x->ext->field;
+      tg.sub.t = is_msg_type(tg.f->type) ? x->ext->sub.msg : NULL;
+      tg.sub.j = x->msg;
+      tg.je = x->enm;
+      tg.closed = (tg.f->mode & CPAY_MODE_CLOSED_ENUM) ? x->ext->sub.enm : NULL;
+      bool repeated = (tg.f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY;
+      if (!repeated && cpay_msg_get_ext(msg, x->ext)) {
+        return fail_at(d, line, col, "extension %s given more than once", tg.name);
+      }
+      tg.p = cpay_msg_mutable_ext(msg, x->ext, d->a);
+      if (!tg.p) return oom(d);
+    } else if (d->tok.kind == T_IDENT) {
+      int i = find_name(t, d->tok.p, d->tok.n);
+      if (i < 0) {
+        return fail_at(d, line, col, "message %s has no field named \"%.*s\"", t->full_name,
+                       clip(d->tok.n), d->tok.p);
+      }
+      const cpay_field *f = &t->fields[i];
+      uint8_t mode = f->mode & CPAY_MODE_MASK;
+      if (mode == CPAY_MODE_SCALAR) {
+        if (seen[i]) {
+          return fail_at(d, line, col, "field %s given more than once", t->field_names[i]);
+        }
+        if (f->presence < 0) {
+          for (uint32_t o = 0; o < t->field_count; o++) {
+            if (seen[o] && t->fields[o].presence == f->presence) {
+              return fail_at(d, line, col, "fields %s and %s belong to the same oneof",
+                             t->field_names[o], t->field_names[i]);
+            }
+          }
+        }
+        seen[i] = 1;
+      }
+      if (is_any) {
+        if (any_expanded) {
+          return fail_at(d, line, col, "an Any holds one expanded message and no other fields");
+        }
+        any_fields = true;
+      }
+      tg.name = t->field_names[i];
+      tg.f = f;
+      if (is_msg_type(f->type) || mode == CPAY_MODE_MAP) {
+        tg.sub.t = t->subs[f->sub].msg;
+        tg.sub.j = v.j ? v.j->msgs[i] : NULL;
+      }
+      tg.je = v.j ? v.j->enums[i] : NULL;
+      tg.closed = (f->mode & CPAY_MODE_CLOSED_ENUM) ? t->subs[f->sub].enm : NULL;
+      tg.p = cpay__json_ptr(msg, f);
+      tg.msg = msg;
+      if ((c = next(d))) return c;
+    } else {
+      return unexpected(d, close == '}'   ? "a field name or '}'"
+                           : close == '>' ? "a field name or '>'"
+                                          : "a field name");
+    }
+    if ((c = parse_field_value(d, &tg))) return c;
+  separator:
+    if ((at(d, ';') || at(d, ',')) && (c = next(d))) return c;
+  }
+}
+
+cpay_code cpay_text_decode(const char *text, size_t len, void *msg, const cpay_json_msg *t,
+                           cpay_arena *a, const cpay_text_decode_opts *opts, cpay_status *st) {
+  if (!msg || !t || !a || (!text && len)) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_text_decode: NULL argument");
+  }
+  dec d = {0};
+  d.s = text ? text : "";
+  d.len = len;
+  d.line = 1;
+  d.a = a;
+  d.st = st;
+  if (opts) {
+    // Reserved for options to come, which must not be mistaken for ones
+    // this version ignores.
+    if (opts->flags != 0) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "cpay_text_decode: unknown flags 0x%" PRIx32, opts->flags);
+    }
+    d.reg = opts->registry;
+    d.max_depth = opts->max_depth;
+  }
+  if (d.max_depth <= 0) d.max_depth = CPAY_DEFAULT_MAX_DEPTH;
+  cpay_code c = next(&d);
+  if (c) return c;
+  view v = {t->table, t};
+  return parse_message(&d, msg, v, 0);
+}
