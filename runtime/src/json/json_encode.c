@@ -7,14 +7,11 @@
 #include <string.h>
 
 #include "json/json_internal.h"
+#include "mem/outbuf.h"
 #include "message/internal.h"
 
 typedef struct writer {
-  char *buf;
-  size_t len;
-  size_t cap;
-  cpay_arena *a;
-  cpay_status *st;
+  cpay__outbuf out;  // buffer, arena and status
   uint32_t flags;
   int indent;
   int depth;  // indentation level
@@ -24,26 +21,13 @@ typedef struct writer {
 } writer;
 
 static cpay_code oom(writer *w) {
-  return cpay_status_set(w->st, CPAY_ERR_NO_MEMORY, "out of memory");
+  return cpay_status_set(w->out.st, CPAY_ERR_NO_MEMORY, "out of memory");
 }
 
-static cpay_code reserve(writer *w, size_t n) {
-  if (w->cap - w->len >= n) return CPAY_OK;
-  size_t ncap = w->cap ? w->cap * 2 : 256;
-  while (ncap - w->len < n) ncap *= 2;
-  char *p = cpay_arena_realloc(w->a, w->buf, w->cap, ncap);
-  if (!p) return oom(w);
-  w->buf = p;
-  w->cap = ncap;
-  return CPAY_OK;
-}
+static cpay_code reserve(writer *w, size_t n) { return cpay__outbuf_reserve(&w->out, n); }
 
 static cpay_code put(writer *w, const char *s, size_t n) {
-  cpay_code c = reserve(w, n);
-  if (c) return c;
-  memcpy(w->buf + w->len, s, n);
-  w->len += n;
-  return CPAY_OK;
+  return cpay__outbuf_put(&w->out, s, n);
 }
 
 static cpay_code puts_(writer *w, const char *s) { return put(w, s, strlen(s)); }
@@ -53,19 +37,19 @@ static cpay_code newline(writer *w) {
   size_t n = 1 + (size_t)w->indent * (size_t)w->depth;
   cpay_code c = reserve(w, n);
   if (c) return c;
-  w->buf[w->len++] = '\n';
-  memset(w->buf + w->len, ' ', n - 1);
-  w->len += n - 1;
+  w->out.buf[w->out.len++] = '\n';
+  memset(w->out.buf + w->out.len, ' ', n - 1);
+  w->out.len += n - 1;
   return CPAY_OK;
 }
 
 static cpay_code put_string(writer *w, const char *s, size_t n) {
   if (!cpay__utf8_ok(s, n)) {
-    return cpay_status_set(w->st, CPAY_ERR_UTF8, "string is not valid UTF-8");
+    return cpay_status_set(w->out.st, CPAY_ERR_UTF8, "string is not valid UTF-8");
   }
   cpay_code c = reserve(w, n * 6 + 2);
   if (c) return c;
-  char *o = w->buf + w->len;
+  char *o = w->out.buf + w->out.len;
   *o++ = '"';
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
@@ -107,7 +91,7 @@ static cpay_code put_string(writer *w, const char *s, size_t n) {
     }
   }
   *o++ = '"';
-  w->len = (size_t)(o - w->buf);
+  w->out.len = (size_t)(o - w->out.buf);
   return CPAY_OK;
 }
 
@@ -122,9 +106,9 @@ static cpay_code put_double(writer *w, double d, bool is_float) {
 static cpay_code put_bytes(writer *w, const uint8_t *p, size_t n) {
   cpay_code c = reserve(w, 4 * ((n + 2) / 3) + 2);
   if (c) return c;
-  w->buf[w->len++] = '"';
-  w->len += cpay__base64_encode(p, n, w->buf + w->len);
-  w->buf[w->len++] = '"';
+  w->out.buf[w->out.len++] = '"';
+  w->out.len += cpay__base64_encode(p, n, w->out.buf + w->out.len);
+  w->out.buf[w->out.len++] = '"';
   return CPAY_OK;
 }
 
@@ -209,7 +193,7 @@ static const cpay_field *field_by_number(const cpay_msg_table *t, uint32_t numbe
 // ---- well-known types -------------------------------------------------------------
 
 static cpay_code invalid(writer *w, const char *type, const char *what) {
-  return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT, "%s: %s", type, what);
+  return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT, "%s: %s", type, what);
 }
 
 static void seconds_nanos(const void *msg, const cpay_msg_table *t, int64_t *s, int32_t *n) {
@@ -224,7 +208,7 @@ static cpay_code put_field_mask(writer *w, const void *msg, const cpay_msg_table
   const cpay_str *items = paths->data;
   size_t total = 0;
   for (size_t i = 0; i < paths->size; i++) total += items[i].size + 1;
-  char *out = cpay_arena_malloc(w->a, total + 1);
+  char *out = cpay_arena_malloc(w->out.a, total + 1);
   if (!out) return oom(w);
   size_t n = 0;
   for (size_t i = 0; i < paths->size; i++) {
@@ -328,7 +312,7 @@ static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *
       case 5:
       case 6: {
         if (++w->nest > w->max_depth) {
-          return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+          return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                                  w->max_depth);
         }
         cpay_code c = f->number == 5 ? put_struct(w, *(void *const *)p, jt->msgs[i])
@@ -484,7 +468,7 @@ static cpay_code put_fields(writer *w, const void *msg, const cpay_json_msg *jt,
           // An absent message value is the empty message.
           const void *sub = v.msg;
           if (!sub) {
-            sub = cpay_msg_new(entry->table->subs[vf->sub].msg, w->a);
+            sub = cpay_msg_new(entry->table->subs[vf->sub].msg, w->out.a);
             if (!sub) return oom(w);
           }
           c = put_message(w, sub, entry->msgs[1]);
@@ -513,7 +497,7 @@ static cpay_code put_exts(writer *w, const void *msg, bool *first) {
     const cpay_json_ext *x = cpay__json_registry_ext_of(w->reg, e->ext);
     bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
     if (!x && (is_msg || f->type == CPAY_TYPE_ENUM)) {
-      return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT,
+      return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
                              "extension %s is not in the JSON registry", e->ext->full_name);
     }
     const cpay_json_msg *jm = x ? x->msg : NULL;
@@ -556,20 +540,20 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
   cpay_str name = cpay__any_type_name(*url);
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) {
-    return cpay_status_set(w->st, CPAY_ERR_INVALID_ARGUMENT,
+    return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
                            "google.protobuf.Any: type \"%.*s\" is not in the registry",
                            (int)(name.size > 100 ? 100 : name.size), name.data);
   }
-  void *sub = cpay_msg_new(inner->table, w->a);
+  void *sub = cpay_msg_new(inner->table, w->out.a);
   if (!sub) return oom(w);
   cpay_decode_opts dopts = {0};
   dopts.flags = CPAY_DECODE_ALLOW_PARTIAL;
   dopts.max_depth = w->max_depth - w->nest;
   if (dopts.max_depth <= 0) {
-    return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+    return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                            w->max_depth);
   }
-  cpay_code c = cpay_decode(value->data, value->size, sub, inner->table, w->a, &dopts, w->st);
+  cpay_code c = cpay_decode(value->data, value->size, sub, inner->table, w->out.a, &dopts, w->out.st);
   if (c) return c;
   if ((c = puts_(w, "{"))) return c;
   w->depth++;
@@ -595,7 +579,7 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
 
 static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt) {
   if (++w->nest > w->max_depth) {
-    return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+    return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                            w->max_depth);
   }
   bool done;
@@ -620,8 +604,8 @@ cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t, cpay_arena *
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_json_encode: NULL argument");
   }
   writer w = {0};
-  w.a = a;
-  w.st = st;
+  w.out.a = a;
+  w.out.st = st;
   if (opts) {
     w.flags = opts->flags;
     w.indent = opts->indent > 0 ? opts->indent : 0;
@@ -632,6 +616,6 @@ cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t, cpay_arena *
   cpay_code c = put_message(&w, msg, t);
   if (!c) c = put(&w, "", 1);
   if (c) return c;
-  *out = (cpay_str){w.buf, w.len - 1};
+  *out = (cpay_str){w.out.buf, w.out.len - 1};
   return CPAY_OK;
 }

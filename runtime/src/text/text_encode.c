@@ -12,14 +12,11 @@
 #include <string.h>
 
 #include "json/json_internal.h"
+#include "mem/outbuf.h"
 #include "message/internal.h"
 
 typedef struct writer {
-  char *buf;
-  size_t len;
-  size_t cap;
-  cpay_arena *a;
-  cpay_status *st;
+  cpay__outbuf out;  // buffer, arena and status
   uint32_t flags;
   int depth;
   int max_depth;
@@ -34,26 +31,13 @@ typedef struct view {
 } view;
 
 static cpay_code oom(writer *w) {
-  return cpay_status_set(w->st, CPAY_ERR_NO_MEMORY, "out of memory");
+  return cpay_status_set(w->out.st, CPAY_ERR_NO_MEMORY, "out of memory");
 }
 
-static cpay_code reserve(writer *w, size_t n) {
-  if (w->cap - w->len >= n) return CPAY_OK;
-  size_t ncap = w->cap ? w->cap * 2 : 256;
-  while (ncap - w->len < n) ncap *= 2;
-  char *p = cpay_arena_realloc(w->a, w->buf, w->cap, ncap);
-  if (!p) return oom(w);
-  w->buf = p;
-  w->cap = ncap;
-  return CPAY_OK;
-}
+static cpay_code reserve(writer *w, size_t n) { return cpay__outbuf_reserve(&w->out, n); }
 
 static cpay_code put(writer *w, const char *s, size_t n) {
-  cpay_code c = reserve(w, n);
-  if (c) return c;
-  memcpy(w->buf + w->len, s, n);
-  w->len += n;
-  return CPAY_OK;
+  return cpay__outbuf_put(&w->out, s, n);
 }
 
 static cpay_code puts_(writer *w, const char *s) { return put(w, s, strlen(s)); }
@@ -62,13 +46,13 @@ static bool single_line(const writer *w) { return w->flags & CPAY_TEXT_SINGLE_LI
 
 // Starts a field: indentation, or a space between fields on one line.
 static cpay_code begin_field(writer *w) {
-  if (single_line(w)) return w->len ? put(w, " ", 1) : CPAY_OK;
+  if (single_line(w)) return w->out.len ? put(w, " ", 1) : CPAY_OK;
   size_t n = 2 * (size_t)w->depth;
   if (n == 0) return CPAY_OK;
   cpay_code c = reserve(w, n);
   if (c) return c;
-  memset(w->buf + w->len, ' ', n);
-  w->len += n;
+  memset(w->out.buf + w->out.len, ' ', n);
+  w->out.len += n;
   return CPAY_OK;
 }
 
@@ -79,7 +63,7 @@ static cpay_code end_field(writer *w) { return single_line(w) ? CPAY_OK : put(w,
 static cpay_code put_quoted(writer *w, const char *s, size_t n) {
   cpay_code c = reserve(w, n * 4 + 2);
   if (c) return c;
-  char *o = w->buf + w->len;
+  char *o = w->out.buf + w->out.len;
   *o++ = '"';
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
@@ -102,7 +86,7 @@ static cpay_code put_quoted(writer *w, const char *s, size_t n) {
     }
   }
   *o++ = '"';
-  w->len = (size_t)(o - w->buf);
+  w->out.len = (size_t)(o - w->out.buf);
   return CPAY_OK;
 }
 
@@ -261,7 +245,7 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
   if (is_msg_type(vf->type)) vsub = sub_view(entry, 1);
   const cpay_json_enum *je = entry.j ? entry.j->enums[1] : NULL;
   size_t n = cpay_map_size(m), it = 0, i = 0;
-  map_item *items = cpay_arena_malloc(w->a, n * sizeof *items);
+  map_item *items = cpay_arena_malloc(w->out.a, n * sizeof *items);
   if (!items) return oom(w);
   while (i < n && cpay_map_next(m, &it, &items[i].k, &items[i].v)) i++;
   qsort(items, i, sizeof *items, key_order(kf->type));
@@ -273,7 +257,7 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
     if ((c = put_entry(w, kf, "key", false, &items[k].k, vsub, NULL))) return c;
     if (is_msg_type(vf->type) && !items[k].v.msg) {
       // An absent message value is the empty message.
-      items[k].v.msg = cpay_msg_new(vsub.t, w->a);
+      items[k].v.msg = cpay_msg_new(vsub.t, w->out.a);
       if (!items[k].v.msg) return oom(w);
     }
     if ((c = put_entry(w, vf, "value", false, &items[k].v, vsub, je))) return c;
@@ -489,7 +473,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   cpay_str name = cpay__any_type_name(*url);
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) return CPAY_OK;
-  void *sub = cpay_msg_new(inner->table, w->a);
+  void *sub = cpay_msg_new(inner->table, w->out.a);
   if (!sub) return oom(w);
   cpay_decode_opts dopts = {0};
   dopts.flags = CPAY_DECODE_ALLOW_PARTIAL;
@@ -497,7 +481,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   if (dopts.max_depth <= 0) return CPAY_OK;
   cpay_status ignored;
   cpay_status_clear(&ignored);
-  if (cpay_decode(value->data, value->size, sub, inner->table, w->a, &dopts, &ignored)) {
+  if (cpay_decode(value->data, value->size, sub, inner->table, w->out.a, &dopts, &ignored)) {
     return CPAY_OK;  // not a valid message: print the raw fields
   }
   *done = true;
@@ -514,7 +498,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
 // The fields of `msg` at the current depth (no braces).
 static cpay_code put_message(writer *w, const void *msg, view v) {
   if (w->depth > w->max_depth) {
-    return cpay_status_set(w->st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
+    return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                            w->max_depth);
   }
   cpay_code c;
@@ -529,7 +513,7 @@ static cpay_code put_message(writer *w, const void *msg, view v) {
 static cpay_code encode(writer *w, const void *msg, view v, cpay_str *out) {
   cpay_code c;
   if ((c = put_message(w, msg, v)) || (c = put(w, "", 1))) return c;
-  *out = (cpay_str){w->buf, w->len - 1};
+  *out = (cpay_str){w->out.buf, w->out.len - 1};
   return CPAY_OK;
 }
 
@@ -539,8 +523,8 @@ cpay_code cpay_text_encode(const void *msg, const cpay_json_msg *t, cpay_arena *
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_text_encode: NULL argument");
   }
   writer w = {0};
-  w.a = a;
-  w.st = st;
+  w.out.a = a;
+  w.out.st = st;
   if (opts) {
     w.flags = opts->flags;
     w.reg = opts->registry;
@@ -554,7 +538,7 @@ cpay_code cpay_text_encode(const void *msg, const cpay_json_msg *t, cpay_arena *
 const char *cpay_text_debug(const void *msg, const cpay_json_msg *t, cpay_arena *a) {
   if (!msg || !t || !a) return "<null>";
   writer w = {0};
-  w.a = a;
+  w.out.a = a;
   w.flags = CPAY_TEXT_SINGLE_LINE | CPAY_TEXT_PRINT_UNKNOWN;
   w.max_depth = CPAY_DEFAULT_MAX_DEPTH;
   view v = {t->table, t};
