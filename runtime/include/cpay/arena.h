@@ -55,6 +55,13 @@ CPAY_API void cpay_arena_reset(cpay_arena *a);
 // Bytes of blocks the arena holds (including the initial block).
 CPAY_API size_t cpay_arena_space_allocated(const cpay_arena *a);
 
+// Why the arena last failed to allocate, for error messages: "out of
+// memory: " and "the arena's byte limit (max_bytes) is reached", "the arena's
+// fixed buffer is full" (an initial block and no allocator), "the block
+// allocator failed" or "allocation too large". "out of memory" when nothing
+// failed. The string is static.
+CPAY_API const char *cpay_arena_error(const cpay_arena *a);
+
 // Grows (or shrinks) an allocation; the old contents are copied. `ptr` must
 // be the last or any earlier allocation of `a` of `old_size` bytes; growing
 // the last allocation is done in place when it fits. NULL when out of memory.

@@ -40,7 +40,9 @@ static cpay_code fail(dec *d, cpay_code code, size_t off, const char *fmt, ...) 
   return cpay_status_set(d->st, code, "%s: %s at offset %zu", d->path, what, off);
 }
 
-static cpay_code oom(dec *d) { return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "out of memory"); }
+static cpay_code oom(dec *d) {
+  return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "%s", cpay_arena_error(d->a));
+}
 
 static size_t push(dec *d, const char *fmt, ...) CPAY_PRINTF(2, 3);
 

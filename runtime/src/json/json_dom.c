@@ -77,7 +77,7 @@ static cpay_code fail(reader *r, const char *at, const char *what) {
 }
 
 static cpay_code oom(reader *r) {
-  return cpay_status_set(r->st, CPAY_ERR_NO_MEMORY, "out of memory");
+  return cpay_status_set(r->st, CPAY_ERR_NO_MEMORY, "%s", cpay_arena_error(r->a));
 }
 
 static void skip_ws(reader *r) {

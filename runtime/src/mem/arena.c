@@ -28,6 +28,17 @@ struct cpay_arena {
   size_t max_bytes;       // 0: unlimited
   size_t next_size;       // size of the next normal block
   bool owns_first;        // first block came from the allocator
+  uint8_t why;            // why the last block could not be had: a kWhy index
+};
+
+// What cpay_arena_error() says, by cpay_arena.why.
+enum { WHY_NONE, WHY_FIXED, WHY_LIMIT, WHY_ALLOC, WHY_HUGE };
+static const char *const kWhy[] = {
+    [WHY_NONE] = "out of memory",
+    [WHY_FIXED] = "out of memory: the arena's fixed buffer is full",
+    [WHY_LIMIT] = "out of memory: the arena's byte limit (max_bytes) is reached",
+    [WHY_ALLOC] = "out of memory: the block allocator failed",
+    [WHY_HUGE] = "out of memory: allocation too large",
 };
 
 #define ALIGN_UP(x) (((x) + (CPAY_ARENA_ALIGN - 1)) & ~(size_t)(CPAY_ARENA_ALIGN - 1))
@@ -48,12 +59,22 @@ static void *malloc_fn(void *ctx, void *ptr, size_t old_size, size_t new_size) {
 
 static const cpay_alloc default_alloc = {malloc_fn, NULL};
 
-// Obtains a block of `size` bytes (header included), respecting max_bytes.
+// Obtains a block of `size` bytes (header included), respecting max_bytes;
+// NULL (with the reason in a->why) when it cannot.
 static block *new_block(cpay_arena *a, size_t size) {
-  if (!a->alloc.fn) return NULL;
-  if (a->max_bytes && (a->space > a->max_bytes || size > a->max_bytes - a->space)) return NULL;
+  if (!a->alloc.fn) {
+    a->why = WHY_FIXED;
+    return NULL;
+  }
+  if (a->max_bytes && (a->space > a->max_bytes || size > a->max_bytes - a->space)) {
+    a->why = WHY_LIMIT;
+    return NULL;
+  }
   block *b = a->alloc.fn(a->alloc.ctx, NULL, 0, size);
-  if (!b) return NULL;
+  if (!b) {
+    a->why = WHY_ALLOC;
+    return NULL;
+  }
   b->size = size;
   b->next = a->blocks;
   a->blocks = b;
@@ -152,9 +173,16 @@ void cpay_arena_reset(cpay_arena *a) {
 
 size_t cpay_arena_space_allocated(const cpay_arena *a) { return a ? a->space : 0; }
 
+const char *cpay_arena_error(const cpay_arena *a) {
+  return kWhy[a ? a->why : WHY_NONE];
+}
+
 void *cpay__arena_malloc_slow(cpay_arena *a, size_t size) {
   // `size` is already aligned by cpay_arena_malloc().
-  if (size > SIZE_MAX - BLOCK_HDR) return NULL;
+  if (size > SIZE_MAX - BLOCK_HDR) {
+    a->why = WHY_HUGE;
+    return NULL;
+  }
   size_t need = size + BLOCK_HDR;
   if (need > a->next_size / 2) {
     // Large: a block of its own, keeping the current bump region.

@@ -13,7 +13,7 @@ typedef struct cpay__outbuf {
   size_t len;
   size_t cap;
   cpay_arena *a;
-  cpay_status *st;  // receives "out of memory"; may be NULL
+  cpay_status *st;  // receives the arena's failure; may be NULL
 } cpay__outbuf;
 
 // Makes room for `n` more bytes (doubling, 256 at first).
@@ -22,7 +22,7 @@ static inline cpay_code cpay__outbuf_reserve(cpay__outbuf *o, size_t n) {
   size_t ncap = o->cap ? o->cap * 2 : 256;
   while (ncap - o->len < n) ncap *= 2;
   char *p = cpay_arena_realloc(o->a, o->buf, o->cap, ncap);
-  if (!p) return cpay_status_set(o->st, CPAY_ERR_NO_MEMORY, "out of memory");
+  if (!p) return cpay_status_set(o->st, CPAY_ERR_NO_MEMORY, "%s", cpay_arena_error(o->a));
   o->buf = p;
   o->cap = ncap;
   return CPAY_OK;

@@ -57,7 +57,9 @@ static cpay_code fail_at(dec *d, uint32_t line, uint32_t col, const char *fmt, .
 
 static int clip(size_t n) { return n > 64 ? 64 : (int)n; }
 
-static cpay_code oom(dec *d) { return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "out of memory"); }
+static cpay_code oom(dec *d) {
+  return cpay_status_set(d->st, CPAY_ERR_NO_MEMORY, "%s", cpay_arena_error(d->a));
+}
 
 static bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';

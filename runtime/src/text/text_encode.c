@@ -31,7 +31,7 @@ typedef struct view {
 } view;
 
 static cpay_code oom(writer *w) {
-  return cpay_status_set(w->out.st, CPAY_ERR_NO_MEMORY, "out of memory");
+  return cpay_status_set(w->out.st, CPAY_ERR_NO_MEMORY, "%s", cpay_arena_error(w->out.a));
 }
 
 static cpay_code reserve(writer *w, size_t n) { return cpay__outbuf_reserve(&w->out, n); }

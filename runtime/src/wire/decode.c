@@ -67,7 +67,7 @@ static const uint8_t *fail_varint(dec *d, uint32_t number, const char *name,
 }
 
 static const uint8_t *fail_oom(dec *d, uint32_t number, const char *name, const uint8_t *at) {
-  return fail(d, CPAY_ERR_NO_MEMORY, number, name, at, "out of memory");
+  return fail(d, CPAY_ERR_NO_MEMORY, number, name, at, "%s", cpay_arena_error(d->arena));
 }
 
 static inline const char *field_name(const cpay_msg_table *t, const cpay_field *f) {

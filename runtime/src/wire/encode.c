@@ -55,7 +55,7 @@ static bool grow(enc *e, size_t need) {
     ncap *= 2;
   }
   uint8_t *nb = cpay_arena_malloc(e->arena, ncap);
-  if (!nb) return fail(e, CPAY_ERR_NO_MEMORY, "out of memory while encoding", 0, NULL);
+  if (!nb) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), 0, NULL);
   if (u) memcpy(nb + ncap - u, e->ptr, u);
   e->buf = nb;
   e->limit = nb + ncap;
@@ -287,7 +287,7 @@ static bool encode_map(enc *e, const cpay_map *m, const cpay_msg_table *et, uint
     return true;
   }
   const cpay__map_entry **sorted = cpay_arena_malloc(e->arena, m->size * sizeof(sorted[0]));
-  if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, "out of memory while encoding", num, name);
+  if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), num, name);
   for (size_t i = 0; i < m->size; i++) sorted[i] = &m->entries[i];
   qsort(sorted, m->size, sizeof(sorted[0]), map_cmp_for(m->key_type));
   for (size_t i = m->size; i-- > 0;) {

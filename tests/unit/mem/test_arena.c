@@ -98,7 +98,10 @@ START_TEST(test_arena_failing_allocator) {
   for (int i = 0; i < 10000 && (p = cpay_arena_malloc(a, 100)) != NULL; i++) {
   }
   ck_assert_ptr_null(p);
+  ck_assert_str_eq(cpay_arena_error(a), "out of memory: the block allocator failed");
   ck_assert_ptr_null(cpay_arena_malloc(a, 1 << 20));  // large allocations fail too
+  ck_assert_ptr_null(cpay_arena_malloc(a, SIZE_MAX - 8));
+  ck_assert_str_eq(cpay_arena_error(a), "out of memory: allocation too large");
   cpay_arena_free(a);
   ck_assert_uint_eq(ta.live_bytes, 0);
 }
@@ -115,6 +118,17 @@ START_TEST(test_arena_byte_limit) {
   ck_assert_uint_le(cpay_arena_space_allocated(a), 10000);
   ck_assert_uint_gt(got, 7000);
   ck_assert_ptr_null(cpay_arena_malloc(a, 20000));
+  ck_assert_str_eq(cpay_arena_error(a),
+                   "out of memory: the arena's byte limit (max_bytes) is reached");
+  cpay_arena_free(a);
+
+  // A caller buffer without an allocator: the buffer is all there is.
+  _Alignas(8) char buf[512];
+  cpay_arena_opts fixed = {.initial_block = buf, .initial_size = sizeof(buf)};
+  a = cpay_arena_new_opts(&fixed);
+  ck_assert_str_eq(cpay_arena_error(a), "out of memory");  // nothing failed yet
+  ck_assert_ptr_null(cpay_arena_malloc(a, 1024));
+  ck_assert_str_eq(cpay_arena_error(a), "out of memory: the arena's fixed buffer is full");
   cpay_arena_free(a);
   ck_assert_uint_eq(ta.live_bytes, 0);
 }

@@ -767,7 +767,7 @@ START_TEST(test_decode_fails_cleanly_at_every_allocation) {
       ck_assert_uint_eq(m->r_msg.size, 8);
     } else {
       ck_assert_int_eq(code, CPAY_ERR_NO_MEMORY);
-      if (m) ck_assert_msg(strstr(s.msg, "out of memory at offset") != NULL, "%s", s.msg);
+      if (m) ck_assert_msg(strstr(s.msg, "out of memory: the block allocator failed at offset") != NULL, "%s", s.msg);
     }
     cpay_arena_free(a);
     ck_assert_uint_eq(ta.live_bytes, 0);
@@ -785,7 +785,7 @@ START_TEST(test_decode_byte_limit) {
   cpay_arena *a = cpay_arena_new_opts(&ao);
   test_T3 *m = cpay_msg_new(&test_T3_table, a);
   ck_assert_int_eq(cpay_decode(w.b, w.n, m, &test_T3_table, a, NULL, &st), CPAY_ERR_NO_MEMORY);
-  ck_assert_status_has("field 15 (byt): out of memory at offset 1");
+  ck_assert_status_has("field 15 (byt): out of memory: the arena's byte limit (max_bytes) is reached at offset 1");
   cpay_arena_free(a);
 }
 END_TEST
