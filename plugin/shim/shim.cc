@@ -18,6 +18,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/stubs/strutil.h>
 
 #include <unistd.h>
 
@@ -44,10 +45,29 @@ namespace {
 namespace pb = google::protobuf;
 namespace pbc = google::protobuf::compiler;
 
+// `s` with control bytes and DEL as \xNN (newlines too unless kept), so that
+// an error message quoting hostile input stays readable and a NUL does not
+// end it.
+std::string Printable(const std::string &s, bool keep_newlines = false) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 // A failure with a message for the caller (bad input, not a bug).
 class LoadError : public std::runtime_error {
  public:
-  explicit LoadError(const std::string &what) : std::runtime_error(what) {}
+  // what() is a C string: the text is made printable first, or a NUL in a
+  // quoted name would cut the message short.
+  explicit LoadError(const std::string &what) : std::runtime_error(Printable(what, true)) {}
 };
 
 // Owns every block of a model. Blocks are zeroed, so C structs start with
@@ -73,7 +93,17 @@ class Store {
     return static_cast<T *>(Block(1, sizeof(T)));
   }
 
+  // A C string: the model's names and texts end at their NUL, so a string
+  // holding one would silently lose its tail; such descriptors are refused.
   const char *Str(const std::string &s) {
+    if (s.find('\0') != std::string::npos)
+      throw LoadError("a name or text in the descriptors contains a NUL byte: \"" + Printable(s) +
+                      "\"");
+    return Bytes(s);
+  }
+
+  // Arbitrary bytes (with a NUL after them, for convenience).
+  const char *Bytes(const std::string &s) {
     char *p = static_cast<char *>(Block(s.size() + 1, 1));
     std::memcpy(p, s.data(), s.size());
     return p;
@@ -194,11 +224,16 @@ class Lowerer {
   template <typename D>
   const char **ReservedNames(const D *d) {
     const char **out = store_.Array<const char *>(static_cast<size_t>(d->reserved_name_count()));
-    for (int i = 0; i < d->reserved_name_count(); i++) out[i] = store_.Str(d->reserved_name(i));
+    for (int i = 0; i < d->reserved_name_count(); i++) {
+      // descriptor.proto allows any string; an empty one could reserve nothing.
+      if (d->reserved_name(i).empty()) throw LoadError(d->full_name() + ": empty reserved name");
+      out[i] = store_.Str(d->reserved_name(i));
+    }
     return out;
   }
 
   cpm_file *LowerFile(const pb::FileDescriptor *fd) {
+    if (fd->name().empty()) throw LoadError("a file in the descriptors has an empty name");
     cpm_file *f = store_.One<cpm_file>();
     files_[fd] = f;
     box_->impl->files[fd->name()] = f;
@@ -407,7 +442,7 @@ class Lowerer {
         case pb::FieldDescriptor::CPPTYPE_BOOL: dv->b = fd->default_value_bool(); break;
         case pb::FieldDescriptor::CPPTYPE_STRING: {
           const std::string &s = fd->default_value_string();
-          dv->bytes = store_.Str(s);  // NUL-terminated too, for convenience
+          dv->bytes = store_.Bytes(s);
           dv->bytes_size = s.size();
           break;
         }
@@ -416,7 +451,10 @@ class Lowerer {
       }
       pb::FieldDescriptorProto proto;
       fd->CopyTo(&proto);
-      dv->text = store_.Str(proto.default_value());
+      // A string default may hold NUL bytes (written "\0" in the .proto);
+      // its text is then C-escaped so that none of it is lost.
+      const std::string &text = proto.default_value();
+      dv->text = store_.Str(text.find('\0') == std::string::npos ? text : pb::CEscape(text));
     }
     field_links_.emplace_back(cf, fd);
   }
