@@ -100,7 +100,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static void snap_sort(brk_snap *s) {
-  qsort(s->blocks, s->block_count, sizeof *s->blocks, cmp_block);
+  if (s->block_count) qsort(s->blocks, s->block_count, sizeof *s->blocks, cmp_block);
   for (size_t i = 0; i < s->block_count; i++) {
     brk_block *b = &s->blocks[i];
     if (b->item_count) qsort(b->items, b->item_count, sizeof *b->items, cmp_item);
@@ -297,8 +297,10 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
 
 static const char *const kKindNames[] = {"file", "message", "enum", "extend", "service"};
 
-// Tokens are separated by spaces; bytes that could break that (controls,
-// spaces, '%', non-ASCII) are written as %XX.
+// Tokens are separated by spaces. Every string of the schema is written as
+// one token, with the bytes that could break that (controls, spaces, '%',
+// non-ASCII) as %XX: a descriptor set may hold any bytes in a file path or a
+// reserved name, and the lock must give them back unchanged.
 static void put_escaped(cpf_buf *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
@@ -316,8 +318,9 @@ static int hexval(char c) {
   return -1;
 }
 
-static char *unescape(const char *s) {
-  char *r = cpf_xmalloc(strlen(s) + 1), *w = r;
+// Decodes the %XX escapes of a token in place.
+static void unescape(char *s) {
+  char *w = s;
   for (const char *p = s; *p; p++) {
     if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
       *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
@@ -327,7 +330,12 @@ static char *unescape(const char *s) {
     }
   }
   *w = '\0';
-  return r;
+}
+
+// " " and `s` as one escaped token.
+static void put_tok(cpf_buf *out, const char *s) {
+  cpf_buf_puts(out, " ");
+  put_escaped(out, s);
 }
 
 static void put_ranges(cpf_buf *out, const char *key, const cpm_range *r, size_t n) {
@@ -353,38 +361,62 @@ char *brk_lock_format(const brk_snap *s) {
                "cpay-lock 1\n");
   for (size_t i = 0; i < s->block_count; i++) {
     const brk_block *b = &s->blocks[i];
-    cpf_buf_printf(&out, "\n%s %s%s\n", kKindNames[b->kind], b->name,
-                   b->deleted ? " deleted" : "");
+    cpf_buf_printf(&out, "\n%s", kKindNames[b->kind]);
+    put_tok(&out, b->name);
+    cpf_buf_puts(&out, b->deleted ? " deleted\n" : "\n");
     if (b->kind == BRK_FILE) {
-      if (b->package && *b->package) cpf_buf_printf(&out, "  package %s\n", b->package);
+      if (b->package && *b->package) {
+        cpf_buf_puts(&out, "  package");
+        put_tok(&out, b->package);
+        cpf_buf_puts(&out, "\n");
+      }
       cpf_buf_printf(&out, "  syntax proto%d\n", b->syntax);
       continue;
     }
-    if (b->file) cpf_buf_printf(&out, "  file %s\n", b->file);
+    if (b->file) {
+      cpf_buf_puts(&out, "  file");
+      put_tok(&out, b->file);
+      cpf_buf_puts(&out, "\n");
+    }
     if (b->closed) cpf_buf_puts(&out, "  closed\n");
     if (b->message_set) cpf_buf_puts(&out, "  message_set\n");
     for (size_t k = 0; k < b->item_count; k++) {
       const brk_item *it = &b->items[k];
       switch (b->kind) {
         case BRK_MESSAGE:
-          cpf_buf_printf(&out, "  field %d %s %s %s json=", (int)it->number, it->name,
-                         it->type, it->label);
+          cpf_buf_printf(&out, "  field %d", (int)it->number);
+          put_tok(&out, it->name);
+          put_tok(&out, it->type);
+          cpf_buf_printf(&out, " %s json=", it->label);
           put_escaped(&out, it->json ? it->json : "");
-          if (it->oneof) cpf_buf_printf(&out, " oneof=%s", it->oneof);
+          if (it->oneof) {
+            cpf_buf_puts(&out, " oneof=");
+            put_escaped(&out, it->oneof);
+          }
           if (it->packed) cpf_buf_puts(&out, " packed");
           if (it->def) {
             cpf_buf_puts(&out, " default=");
             put_escaped(&out, it->def);
           }
           break;
-        case BRK_ENUM: cpf_buf_printf(&out, "  value %d %s", (int)it->number, it->name); break;
+        case BRK_ENUM:
+          cpf_buf_printf(&out, "  value %d", (int)it->number);
+          put_tok(&out, it->name);
+          break;
         case BRK_EXTEND:
-          cpf_buf_printf(&out, "  extension %d %s %s %s file=%s", (int)it->number, it->name,
-                         it->type, it->label, it->file);
+          cpf_buf_printf(&out, "  extension %d", (int)it->number);
+          put_tok(&out, it->name);
+          put_tok(&out, it->type);
+          cpf_buf_printf(&out, " %s file=", it->label);
+          put_escaped(&out, it->file);
           if (it->packed) cpf_buf_puts(&out, " packed");
           break;
         case BRK_SERVICE:
-          cpf_buf_printf(&out, "  rpc %s %s %s %s", it->name, it->type, it->output, it->label);
+          cpf_buf_puts(&out, "  rpc");
+          put_tok(&out, it->name);
+          put_tok(&out, it->type);
+          put_tok(&out, it->output);
+          cpf_buf_printf(&out, " %s", it->label);
           break;
         case BRK_FILE: break;
       }
@@ -393,9 +425,7 @@ char *brk_lock_format(const brk_snap *s) {
     put_ranges(&out, "reserved", b->reserved, b->reserved_count);
     if (b->reserved_name_count) {
       cpf_buf_puts(&out, "  reserved_names");
-      for (size_t k = 0; k < b->reserved_name_count; k++) {
-        cpf_buf_printf(&out, " %s", b->reserved_names[k]);
-      }
+      for (size_t k = 0; k < b->reserved_name_count; k++) put_tok(&out, b->reserved_names[k]);
       cpf_buf_puts(&out, "\n");
     }
     put_ranges(&out, "extensions", b->ext_ranges, b->ext_range_count);
@@ -403,16 +433,21 @@ char *brk_lock_format(const brk_snap *s) {
   return cpf_buf_take(&out);
 }
 
-// Splits `line` in place at spaces. Returns the number of tokens (at most max).
-static size_t split(char *line, char **tok, size_t max) {
+// Splits `line` in place at spaces and decodes each token's escapes. Returns
+// the number of tokens; *tok (malloc'd) has room for every one.
+static size_t split(char *line, char ***tok) {
+  size_t max = 1;
+  for (const char *p = line; *p; p++) max += *p == ' ';
+  *tok = cpf_xmalloc(max * sizeof(char *));
   size_t n = 0;
   char *p = line;
-  while (*p && n < max) {
+  while (*p) {
     while (*p == ' ') p++;
     if (!*p) break;
-    tok[n++] = p;
+    (*tok)[n++] = p;
     while (*p && *p != ' ') p++;
     if (*p) *p++ = '\0';
+    unescape((*tok)[n - 1]);
   }
   return n;
 }
@@ -460,11 +495,11 @@ static bool parse_item_opts(brk_snap *s, brk_item *it, char **tok, size_t n) {
     } else if (strcmp(tok[i], "packed") == 0) {
       it->packed = true;
     } else if (strncmp(tok[i], "json=", 5) == 0) {
-      it->json = stake(s, unescape(tok[i] + 5));
+      it->json = sdup(s, tok[i] + 5);
     } else if (strncmp(tok[i], "oneof=", 6) == 0) {
       it->oneof = sdup(s, tok[i] + 6);
     } else if (strncmp(tok[i], "default=", 8) == 0) {
-      it->def = stake(s, unescape(tok[i] + 8));
+      it->def = sdup(s, tok[i] + 8);
     } else if (strncmp(tok[i], "file=", 5) == 0) {
       it->file = sdup(s, tok[i] + 5);
     } else {
@@ -474,8 +509,24 @@ static bool parse_item_opts(brk_snap *s, brk_item *it, char **tok, size_t n) {
   return true;
 }
 
+// Why a block of a lock cannot stand as it is, or NULL.
+static const char *block_incomplete(const brk_block *b) {
+  if (b->kind == BRK_FILE && b->syntax == 0) return "file block without a `syntax` line";
+  return NULL;
+}
+
 brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err) {
   brk_snap *s = snap_new("", true);
+  // A NUL byte would end the text early and drop the history after it.
+  const char *nul = memchr(text, '\0', size);
+  if (nul) {
+    int at_line = 1;
+    for (const char *p = text; p < nul; p++) at_line += *p == '\n';
+    *err = cpf_xasprintf("%s:%d: NUL byte at offset %zu (a lock file is text)", path, at_line,
+                         (size_t)(nul - text));
+    brk_snap_free(s);
+    return NULL;
+  }
   char *copy = cpf_xmalloc(size + 1);
   memcpy(copy, text, size);
   copy[size] = '\0';
@@ -484,15 +535,16 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
   int lineno = 0;
   char *line = copy;
   const char *why = NULL;
+  char **tok = NULL;  // the tokens of the current line
+  int block_line = 0;  // where the current block starts
   while (line && *line) {
     char *nl = strchr(line, '\n');
     if (nl) *nl = '\0';
     lineno++;
     size_t len = strlen(line);
     if (len && line[len - 1] == '\r') line[--len] = '\0';
-    char *tok[16];
     bool indented = line[0] == ' ';
-    size_t n = (line[0] == '#') ? 0 : split(line, tok, 16);
+    size_t n = (line[0] == '#') ? 0 : split(line, &tok);
     if (n == 0) goto next;
     if (!seen_header) {
       if (n != 2 || strcmp(tok[0], "cpay-lock") != 0) {
@@ -515,6 +567,11 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
         why = "expected `file|message|enum|extend|service NAME [deleted]`";
         goto fail;
       }
+      if (cur != (size_t)-1 && (why = block_incomplete(&s->blocks[cur])) != NULL) {
+        lineno = block_line;
+        goto fail;
+      }
+      block_line = lineno;
       cur = add_block(s, (brk_kind)kind, tok[1]);
       s->blocks[cur].deleted = n == 3;
       if (kind == BRK_FILE) s->blocks[cur].file = s->blocks[cur].name;
@@ -527,8 +584,9 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
     brk_block *b = &s->blocks[cur];
     if (strcmp(tok[0], "package") == 0 && n == 2) {
       b->package = sdup(s, tok[1]);
-    } else if (strcmp(tok[0], "syntax") == 0 && n == 2 && strncmp(tok[1], "proto", 5) == 0) {
-      b->syntax = atoi(tok[1] + 5);
+    } else if (strcmp(tok[0], "syntax") == 0 && n == 2 &&
+               (strcmp(tok[1], "proto2") == 0 || strcmp(tok[1], "proto3") == 0)) {
+      b->syntax = tok[1][5] - '0';
     } else if (strcmp(tok[0], "file") == 0 && n == 2) {
       b->file = sdup(s, tok[1]);
     } else if (strcmp(tok[0], "closed") == 0 && n == 1) {
@@ -576,8 +634,8 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->type = sdup(s, tok[3]);
       it->label = intern_label(tok[4]);
       if (!parse_int(tok[1], &it->number) || !it->label ||
-          !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad extension line";
+          !parse_item_opts(s, it, tok + 5, n - 5) || !it->file) {
+        why = "bad extension line (expected `extension NUMBER NAME TYPE LABEL file=FILE`)";
         goto fail;
       }
     } else if (strcmp(tok[0], "rpc") == 0 && b->kind == BRK_SERVICE && n >= 5) {
@@ -596,6 +654,8 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       goto fail;
     }
   next:
+    free(tok);
+    tok = NULL;
     line = nl ? nl + 1 : NULL;
   }
   if (!seen_header) {
@@ -603,11 +663,16 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
     lineno = 1;
     goto fail;
   }
+  if (cur != (size_t)-1 && (why = block_incomplete(&s->blocks[cur])) != NULL) {
+    lineno = block_line;
+    goto fail;
+  }
   free(copy);
   snap_sort(s);
   return s;
 fail:
   *err = cpf_xasprintf("%s:%d: %s", path, lineno, why);
+  free(tok);
   free(copy);
   brk_snap_free(s);
   return NULL;
