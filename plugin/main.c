@@ -4,7 +4,6 @@
 //
 // writes DIR/foo.cpay.h and DIR/foo.cpay.c. See --help for the parameters.
 #include <stdlib.h>
-#include <string.h>
 
 #include "breaking/breaking.h"
 #include "cpay/port.h"
@@ -53,60 +52,8 @@ static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
     free(opts.api_macro);
     return;
   }
-  cpn_names *names = cpn_names_new(pool);
-  char *api = opts.api_macro ? cpf_xasprintf("%s ", opts.api_macro) : cpf_xstrdup("");
-  for (size_t i = 0; i < pool->to_generate_count; i++) {
-    cpg_gen g = {0};
-    g.file = pool->to_generate[i];
-    g.names = names;
-    g.diag = diag;
-    g.opts = &opts;
-    g.api = api;
-    cpg_gen_file(&g);
-    if (g.bug) {
-      char *msg = cpf_xasprintf("%s: internal error in protoc-gen-cpay: %s", g.file->name, g.bug);
-      cpf_diag_plain(diag, msg);
-      free(msg);
-      free(g.bug);
-    }
-    if (cpf_diag_ok(diag)) {
-      const char *base = g.file->name;
-      size_t len = strlen(base);
-      if (len > 6 && strcmp(base + len - 6, ".proto") == 0) len -= 6;
-      char *hname = cpf_xasprintf("%.*s.cpay.h", (int)len, base);
-      char *cname = cpf_xasprintf("%.*s.cpay.c", (int)len, base);
-      size_t hs = g.h.size, cs = g.c.size;
-      cpf_output_add(out, hname, cpf_buf_take(&g.h), hs);
-      cpf_output_add(out, cname, cpf_buf_take(&g.c), cs);
-      free(hname);
-      free(cname);
-      if (g.file->service_count > 0) {
-        cpg_gen_grpc(&g);
-        if (g.bug) {
-          char *msg = cpf_xasprintf("%s: internal error in protoc-gen-cpay: %s", g.file->name, g.bug);
-          cpf_diag_plain(diag, msg);
-          free(msg);
-          free(g.bug);
-        } else {
-          char *gh = cpf_xasprintf("%.*s.cpay_grpc.h", (int)len, base);
-          char *gc = cpf_xasprintf("%.*s.cpay_grpc.c", (int)len, base);
-          hs = g.h.size;
-          cs = g.c.size;
-          cpf_output_add(out, gh, cpf_buf_take(&g.h), hs);
-          cpf_output_add(out, gc, cpf_buf_take(&g.c), cs);
-          free(gh);
-          free(gc);
-        }
-      }
-    }
-    cpf_buf_free(&g.h);
-    cpf_buf_free(&g.c);
-    for (size_t k = 0; k < g.tmp_count; k++) free(g.tmps[k]);
-    free(g.tmps);
-  }
-  free(api);
+  cpg_generate(pool, &opts, out, diag);
   free(opts.api_macro);
-  cpn_names_free(names);
 }
 
 int main(int argc, char **argv) {

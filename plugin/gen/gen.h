@@ -8,6 +8,7 @@
 
 #include "framework/buf.h"
 #include "framework/diag.h"
+#include "framework/plugin.h"
 #include "model.h"
 #include "names.h"
 #include "render.h"
@@ -74,5 +75,9 @@ void cpg_gen_json_header(cpg_gen *g, cpf_buf *out);
 void cpg_gen_json_source(cpg_gen *g, cpf_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);
+
+// Generates every file of pool->to_generate into `out` (generate.c); errors
+// go to `diag`.
+void cpg_generate(const cpm_pool *pool, const cpg_options *opts, cpf_output *out, cpf_diag *diag);
 
 #endif  // CPAY_PLUGIN_GEN_GEN_H_

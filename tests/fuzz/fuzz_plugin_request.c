@@ -1,18 +1,51 @@
 // Fuzz target for the plugin's input: a CodeGeneratorRequest as protoc would
-// send it, parsed and lowered into the C model by the shim. Bad requests
-// must fail with an error message, never crash or leak.
+// send it, parsed and lowered into the C model by the shim, its parameter
+// parsed, C code generated for every file to generate and the response
+// encoded, as protoc-gen-cpay does (except that a breaking_lock= parameter is
+// parsed but no lock file is read). Bad requests must fail with an error
+// message; whatever loads must generate or report why, never crash or leak.
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model.h"
+#include "framework/params.h"
+#include "gen/gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *err = NULL;
   cpm_pool *pool = cpm_load_request(data, size, &err);
-  if (!pool && !err) abort();  // a failure must say why
+  if (!pool) {
+    if (!err) abort();  // a failure must say why
+    free(err);
+    return 0;
+  }
+  cpg_options opts = {NULL};
+  char *breaking_lock = NULL;
+  const cpf_param_spec specs[] = {
+      {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
+      {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "lock file"},
+  };
+  err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
+  cpf_output out = {0};
+  cpf_diag diag = {0};
+  if (err) {
+    if (err[0] == '\0') abort();
+    free(err);
+  } else {
+    cpg_generate(pool, &opts, &out, &diag);
+    uint8_t *resp = NULL;
+    size_t resp_size = 0;
+    bool ok = cpf_diag_ok(&diag)
+                  ? cpm_encode_response(NULL, out.files, out.count, &resp, &resp_size)
+                  : cpm_encode_response(cpf_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
+    if (!ok) abort();
+    free(resp);
+  }
+  free(opts.api_macro);
+  free(breaking_lock);
+  cpf_diag_free(&diag);
+  cpf_output_free(&out);
   cpm_pool_free(pool);
-  free(err);
   return 0;
 }
