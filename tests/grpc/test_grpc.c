@@ -223,6 +223,53 @@ START_TEST(test_grpc_size_limits_and_compression) {
 }
 END_TEST
 
+// The server's metadata and per-call memory limits: requests past them end
+// with RESOURCE_EXHAUSTED (and say why), smaller ones pass, and the server
+// keeps serving.
+START_TEST(test_grpc_metadata_and_memory_limits) {
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  int port;
+  cpay_server_opts sopts = {.workers = 2, .max_metadata_size = 2048, .max_call_memory = 32 * 1024};
+  cpay_server *srv = testsvc_server(&t, &sopts, &port);
+  ck_assert_ptr_nonnull(srv);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_channel *ch = cpay_channel_new(target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.result = &res};
+  cpay_status st = {0};
+
+  char *pad = cpay_arena_realloc(a, NULL, 0, 60000);
+  memset(pad, 'p', 60000);
+  cpay_md md[1] = {{CPAY_STR("x-pad"), {pad, 4000}}};
+  opts.metadata = md;
+  opts.metadata_count = 1;
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, &st),
+                   CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
+  md[0].value.size = 500;
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, &st),
+                   CPAY_OK);
+
+  // 40000 bytes fit the 64 KiB message limit but not the 32 KiB of memory.
+  opts = (cpay_call_opts){.result = &res};
+  payments_v1_ChargeRequest *big = req_for(a, "c", "k");
+  payments_v1_ChargeRequest_set_description(big, (cpay_str){pad, 40000});
+  ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, &st), CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
+  ck_assert_msg(strstr(res.message, "byte limit") != NULL, "%s", res.message);
+  payments_v1_ChargeRequest_set_description(big, (cpay_str){pad, 4000});
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, &st), CPAY_OK);
+
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+  cpay_server_free(srv);
+}
+END_TEST
+
 typedef struct slow_job {
   const char *customer;
   int64_t timeout_ms;
@@ -496,6 +543,7 @@ static Suite *grpc_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_grpc_code_table);
   tcase_add_test(tc, test_grpc_unary_metadata);
+  tcase_add_test(tc, test_grpc_metadata_and_memory_limits);
   tcase_add_test(tc, test_grpc_deadlines);
   tcase_add_test(tc, test_grpc_interceptors);
   tcase_add_test(tc, test_grpc_size_limits_and_compression);

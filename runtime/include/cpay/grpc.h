@@ -168,6 +168,9 @@ typedef struct cpay_channel_opts {
   int keepalive_timeout_ms;  // 0: C-core's default (20 s)
   int max_send_size;         // bytes; 0: unlimited (C-core's default)
   int max_recv_size;         // bytes; 0: 4 MiB (C-core's default); -1: unlimited
+  // Largest metadata (headers or trailers) accepted from the server, in
+  // bytes; 0: 8 KiB (C-core's default).
+  int max_metadata_size;
   // A service config (JSON), e.g. a retry policy. NULL with retry_unavailable
   // set: cpay's default, retrying every method up to 4 attempts on UNAVAILABLE.
   const char *service_config_json;
@@ -269,6 +272,8 @@ typedef struct cpay_server_tls_opts {
   bool require_client_cert;       // reject clients without a valid cert
 } cpay_server_tls_opts;
 
+#define CPAY_SERVER_DEFAULT_CALL_MEMORY ((size_t)64 << 20)
+
 typedef struct cpay_server_opts {
   // Worker threads, and so the number of handlers running at once; calls
   // beyond that wait in C-core's queue. 0: 16.
@@ -276,6 +281,15 @@ typedef struct cpay_server_opts {
   int max_streams_per_connection;  // HTTP/2 MAX_CONCURRENT_STREAMS; 0: C-core's
   int max_recv_size;               // bytes; 0: 4 MiB (C-core's default); -1: unlimited
   int max_send_size;               // bytes; 0: unlimited
+  // Largest request metadata accepted, in bytes; 0: 8 KiB (C-core's
+  // default). Larger headers end the call with RESOURCE_EXHAUSTED.
+  int max_metadata_size;
+  // Memory one call may use on its arena (the decoded requests, the
+  // metadata copies and whatever the handler allocates there), in bytes;
+  // 0: CPAY_SERVER_DEFAULT_CALL_MEMORY. A request that would decode beyond
+  // it is answered RESOURCE_EXHAUSTED: it bounds how much a small hostile
+  // message (say, millions of empty sub-messages) can make the server hold.
+  size_t max_call_memory;
   int keepalive_time_ms;           // 0: C-core's default (2 h)
   int keepalive_timeout_ms;        // 0: C-core's default (20 s)
   // The smallest interval between client keepalive pings the server

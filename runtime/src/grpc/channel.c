@@ -119,7 +119,7 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   }
   if (opts->compression && !(ch->compression = xstrdup(opts->compression))) goto out_nomem;
 
-  grpc_arg args[12];
+  grpc_arg args[14];
   size_t n = 0;
   if (opts->keepalive_time_ms > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = opts->keepalive_time_ms}};
@@ -134,6 +134,9 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   }
   if (opts->max_recv_size) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = opts->max_recv_size}};
+  }
+  if (opts->max_metadata_size > 0) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = opts->max_metadata_size}};
   }
   const char *config = opts->service_config_json;
   if (!config && opts->retry_unavailable) config = kRetryConfig;

@@ -138,9 +138,10 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
   }
   srv->opts = *opts;
   if (!srv->opts.workers) srv->opts.workers = DEFAULT_WORKERS;
+  if (!srv->opts.max_call_memory) srv->opts.max_call_memory = CPAY_SERVER_DEFAULT_CALL_MEMORY;
   pthread_mutex_init(&srv->mu, NULL);
   pthread_mutex_init(&srv->req_mu, NULL);
-  grpc_arg args[8];
+  grpc_arg args[10];
   size_t n = 0;
   if (opts->max_streams_per_connection > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = opts->max_streams_per_connection}};
@@ -150,6 +151,9 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
   }
   if (opts->max_send_size) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = opts->max_send_size}};
+  }
+  if (opts->max_metadata_size > 0) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = opts->max_metadata_size}};
   }
   if (opts->keepalive_time_ms > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = opts->keepalive_time_ms}};
@@ -318,6 +322,13 @@ cpay_code cpay_server_call_add_trailing_metadata(cpay_server_call *sc, const cha
   return cpay__md_out_add(&sc->trail_md, cpay_str_from_c(key), value, NULL);
 }
 
+// The status for a request that does not decode: INTERNAL, as gRPC's own
+// servers answer unparsable requests, or RESOURCE_EXHAUSTED when it would
+// take more than the call's memory (max_call_memory).
+static cpay_grpc_code undecodable_status(cpay_code c) {
+  return c == CPAY_ERR_NO_MEMORY ? CPAY_GRPC_RESOURCE_EXHAUSTED : CPAY_GRPC_INTERNAL;
+}
+
 static cpay_code recv_raw(cpay_server_call *sc, cpay_arena *arena, const cpay_msg_table *t,
                           void **msg, cpay_status *st) {
   *msg = NULL;
@@ -335,7 +346,7 @@ static cpay_code recv_raw(cpay_server_call *sc, cpay_arena *arena, const cpay_ms
   cpay_code c = cpay__bb_to_msg(bb, t, arena, msg, &dst);
   grpc_byte_buffer_destroy(bb);
   if (c != CPAY_OK) {
-    cpay_server_call_set_status(sc, CPAY_GRPC_INTERNAL, "request could not be decoded as %s: %s",
+    cpay_server_call_set_status(sc, undecodable_status(c), "request could not be decoded as %s: %s",
                                 t->full_name, cpay_status_msg(&dst));
     cpay_status_set(st, c, "request could not be decoded as %s: %s", t->full_name,
                     cpay_status_msg(&dst));
@@ -408,8 +419,9 @@ static void serve(cpay_server_call *sc, const method_entry *me) {
   if (m->kind == CPAY_METHOD_UNARY || m->kind == CPAY_METHOD_SERVER_STREAMING) {
     if (sc->payload) {
       cpay_status dst = {0};
-      if (cpay__bb_to_msg(sc->payload, m->request, sc->arena, &req, &dst) != CPAY_OK) {
-        cpay_server_call_set_status(sc, CPAY_GRPC_INTERNAL, "request could not be decoded as %s: %s",
+      cpay_code c = cpay__bb_to_msg(sc->payload, m->request, sc->arena, &req, &dst);
+      if (c != CPAY_OK) {
+        cpay_server_call_set_status(sc, undecodable_status(c), "request could not be decoded as %s: %s",
                                     m->request->full_name, cpay_status_msg(&dst));
         return;
       }
@@ -583,7 +595,8 @@ cpay_code cpay_server_start(cpay_server *srv, cpay_status *st) {
   for (int i = 0; i < n; i++) {
     worker *w = &srv->workers[i];
     w->srv = srv;
-    w->arena = cpay_arena_new();
+    cpay_arena_opts ao = {.max_bytes = srv->opts.max_call_memory};
+    w->arena = cpay_arena_new_opts(&ao);
     w->scratch = cpay_arena_new();
     if (!w->arena || !w->scratch) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for workers");
   }
