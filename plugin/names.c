@@ -32,11 +32,23 @@ static const char *const kKeywords[] = {
     "uint64_t", "main",
 };
 
+#define KEYWORD_COUNT (sizeof kKeywords / sizeof kKeywords[0])
+
+static int cmp_str(const void *x, const void *y) {
+  return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+// Every candidate name is checked, so the lookup is a binary search in a
+// sorted copy of kKeywords (made once; the plugin is single-threaded).
 bool cpn_is_keyword(const char *s) {
-  for (size_t i = 0; i < sizeof kKeywords / sizeof kKeywords[0]; i++) {
-    if (strcmp(kKeywords[i], s) == 0) return true;
+  static const char *sorted[KEYWORD_COUNT];
+  static bool ready;
+  if (!ready) {
+    memcpy(sorted, kKeywords, sizeof sorted);
+    qsort(sorted, KEYWORD_COUNT, sizeof sorted[0], cmp_str);
+    ready = true;
   }
-  return false;
+  return bsearch(&s, sorted, KEYWORD_COUNT, sizeof sorted[0], cmp_str) != NULL;
 }
 
 static bool reserved_prefix(const char *s) {

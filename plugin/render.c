@@ -13,11 +13,13 @@ struct cpr_template {
 extern const struct cpr_template cpr_templates[];
 extern const size_t cpr_template_count;
 
+static int cmp_template(const void *key, const void *elem) {
+  return strcmp(key, ((const struct cpr_template *)elem)->name);
+}
+
+// tools/embed.c sorts the templates by name.
 static const struct cpr_template *find_template(const char *name) {
-  for (size_t i = 0; i < cpr_template_count; i++) {
-    if (strcmp(cpr_templates[i].name, name) == 0) return &cpr_templates[i];
-  }
-  return NULL;
+  return bsearch(name, cpr_templates, cpr_template_count, sizeof cpr_templates[0], cmp_template);
 }
 
 bool cpr_has_template(const char *tmpl) { return find_template(tmpl) != NULL; }

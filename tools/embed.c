@@ -4,8 +4,10 @@
 //
 // Usage: embed OUTPUT.c FILE.tmpl...
 // Each template is named after its file name without directory and without
-// the ".tmpl" suffix. The output defines `cpr_templates` and
-// `cpr_template_count` (see plugin/render.h).
+// the ".tmpl" suffix. The output defines `cpr_templates`, sorted by name (so
+// that the plugin finds a template by binary search), and
+// `cpr_template_count` (see plugin/render.h). Two templates of one name are
+// an error.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,31 @@ static const char *base_name(const char *path) {
   return slash != NULL ? slash + 1 : path;
 }
 
+// The template name of a path: its base name without ".tmpl".
+static int name_len(const char *base) {
+  size_t len = strlen(base);
+  if (len > 5 && strcmp(base + len - 5, ".tmpl") == 0) len -= 5;
+  return (int)len;
+}
+
+static int cmp_names(const void *x, const void *y) {
+  const char *a = base_name(*(char *const *)x), *b = base_name(*(char *const *)y);
+  int la = name_len(a), lb = name_len(b);
+  int c = strncmp(a, b, (size_t)(la < lb ? la : lb));
+  return c ? c : (la > lb) - (la < lb);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: embed OUTPUT.c FILE.tmpl...\n");
     return 1;
+  }
+  qsort(argv + 2, (size_t)(argc - 2), sizeof argv[0], cmp_names);
+  for (int i = 3; i < argc; i++) {
+    if (cmp_names(&argv[i - 1], &argv[i]) == 0) {
+      fprintf(stderr, "embed: %s and %s have the same template name\n", argv[i - 1], argv[i]);
+      return 1;
+    }
   }
   FILE *out = fopen(argv[1], "wb");
   if (out == NULL) {
@@ -55,9 +78,7 @@ int main(int argc, char **argv) {
   fprintf(out, "\nconst struct cpr_template cpr_templates[] = {\n");
   for (int i = 2; i < argc; i++) {
     const char *b = base_name(argv[i]);
-    size_t len = strlen(b);
-    if (len > 5 && strcmp(b + len - 5, ".tmpl") == 0) len -= 5;
-    fprintf(out, "  {\"%.*s\", tmpl_%d, sizeof(tmpl_%d) - 1},\n", (int)len, b, i - 2, i - 2);
+    fprintf(out, "  {\"%.*s\", tmpl_%d, sizeof(tmpl_%d) - 1},\n", name_len(b), b, i - 2, i - 2);
   }
   if (argc == 2) fprintf(out, "  {NULL, NULL, 0},\n");
   fprintf(out, "};\nconst size_t cpr_template_count = %d;\n", argc - 2);
