@@ -22,7 +22,7 @@ static const cpay_file_descriptor *find_file(const cpay_server *srv, cpay_str na
     const cpay_service_desc *svc = cpay__server_service(srv, i);
     for (size_t k = 0; k < svc->file_count; k++) {
       const cpay_file_descriptor *f = &svc->files[k];
-      if (strlen(f->name) == name.size && memcmp(f->name, name.data, name.size) == 0) return f;
+      if (cpay_str_eq(cpay_str_from_c(f->name), name)) return f;
     }
   }
   return NULL;
@@ -37,7 +37,7 @@ static bool name_is(cpay_str want, cpay_str prefix, cpay_str name) {
       return false;
     }
   }
-  return memcmp(want.data + need - name.size, name.data, name.size) == 0;
+  return name.size == 0 || memcmp(want.data + need - name.size, name.data, name.size) == 0;
 }
 
 static bool starts_scope(cpay_str want, cpay_str prefix, cpay_str name) {

@@ -203,7 +203,8 @@ typedef struct map_item {
 
 static int cmp_str(const void *a, const void *b) {
   cpay_str x = ((const map_item *)a)->k.str, y = ((const map_item *)b)->k.str;
-  int c = memcmp(x.data, y.data, x.size < y.size ? x.size : y.size);
+  size_t n = x.size < y.size ? x.size : y.size;
+  int c = n ? memcmp(x.data, y.data, n) : 0;  // an empty key may have NULL data
   return c ? c : (x.size > y.size) - (x.size < y.size);
 }
 static int cmp_i32(const void *a, const void *b) {
