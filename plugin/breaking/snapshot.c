@@ -595,12 +595,12 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       b->message_set = true;
     } else if (strcmp(tok[0], "reserved") == 0) {
       if (!parse_ranges(tok + 1, n - 1, &b->reserved, &b->reserved_count)) {
-        why = "bad number range";
+        why = "bad number range (expected `reserved N|N-M...`)";
         goto fail;
       }
     } else if (strcmp(tok[0], "extensions") == 0) {
       if (!parse_ranges(tok + 1, n - 1, &b->ext_ranges, &b->ext_range_count)) {
-        why = "bad number range";
+        why = "bad number range (expected `extensions N|N-M...`)";
         goto fail;
       }
     } else if (strcmp(tok[0], "reserved_names") == 0) {
@@ -617,7 +617,9 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->label = intern_label(tok[4]);
       if (!parse_int(tok[1], &it->number) || !it->label ||
           !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad field line";
+        why = "bad field line (expected `field NUMBER NAME TYPE LABEL json=NAME [oneof=NAME] "
+              "[packed] [default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
+              "repeated)";
         goto fail;
       }
     } else if (strcmp(tok[0], "value") == 0 && b->kind == BRK_ENUM && n >= 3) {
@@ -625,7 +627,7 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->file = b->file;
       it->name = sdup(s, tok[2]);
       if (!parse_int(tok[1], &it->number) || !parse_item_opts(s, it, tok + 3, n - 3)) {
-        why = "bad value line";
+        why = "bad value line (expected `value NUMBER NAME [deleted]`)";
         goto fail;
       }
     } else if (strcmp(tok[0], "extension") == 0 && b->kind == BRK_EXTEND && n >= 5) {
@@ -635,7 +637,8 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->label = intern_label(tok[4]);
       if (!parse_int(tok[1], &it->number) || !it->label ||
           !parse_item_opts(s, it, tok + 5, n - 5) || !it->file) {
-        why = "bad extension line (expected `extension NUMBER NAME TYPE LABEL file=FILE`)";
+        why = "bad extension line (expected `extension NUMBER NAME TYPE LABEL file=FILE [packed] "
+              "[deleted]`)";
         goto fail;
       }
     } else if (strcmp(tok[0], "rpc") == 0 && b->kind == BRK_SERVICE && n >= 5) {
@@ -646,7 +649,8 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->output = sdup(s, tok[3]);
       it->label = intern_label(tok[4]);
       if (!it->label || !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad rpc line";
+        why = "bad rpc line (expected `rpc NAME INPUT OUTPUT KIND [deleted]`, KIND one of unary, "
+              "client_streaming, server_streaming, bidi_streaming)";
         goto fail;
       }
     } else {
