@@ -332,8 +332,9 @@ static void run_op(op o, const kind *k, const sample *s, cpay_arena *a, counter 
     } else if (out->code != CPAY_OK) {
       out->partial = ec;
       out->partial_st = est;
-      // Every field parsed so far must be readable, too.
-      if (!cpay_text_debug(target, k->j, scratch)) out->partial = CPAY_ERR_INTERNAL;
+      // Every field parsed so far must print, too (in the counted sweeps
+      // only: the byte-limit and buffer sweeps fail at the same points).
+      if (c && !cpay_text_debug(target, k->j, scratch)) out->partial = CPAY_ERR_INTERNAL;
     }
     out->data = bytes.data;
     out->size = bytes.size;
