@@ -381,6 +381,42 @@ START_TEST(test_json_proto2_extensions_and_groups) {
 }
 END_TEST
 
+// Numbers of 64 characters or more are copied onto the arena to be read:
+// running out of memory there is CPAY_ERR_NO_MEMORY, not "out of range".
+START_TEST(test_json_long_numbers_out_of_memory) {
+  const char *json = "{\"optionalDouble\": 1.000000000000000000000000000000000000000000000000"
+                     "0000000000000000001, \"optionalInt64\": 1.0000000000000000000000000000"
+                     "0000000000000000000000000000000000000e3, \"optionalValue\": 2.50000000"
+                     "000000000000000000000000000000000000000000000000000000000000}";
+  all3 *want = parse_ok(json);
+  ck_assert(want->optional_double == 1.0);
+  ck_assert_int_eq(want->optional_int64, 1000);
+  int failures = 0;
+  for (size_t limit = 8;; limit += 8) {
+    ck_assert_uint_lt(limit, 1u << 20);
+    cpay_arena_opts ao = {0};
+    ao.block_size = 1;  // every allocation past the first block is a block of its own
+    ao.max_bytes = limit;
+    cpay_arena *a = cpay_arena_new_opts(&ao);
+    all3 *m = a ? ALL3(new)(a) : NULL;
+    if (!m) {
+      cpay_arena_free(a);
+      continue;
+    }
+    cpay_json_decode_opts o = {0};
+    o.registry = reg;
+    cpay_status_clear(&st);
+    cpay_code c = cpay_json_decode(json, strlen(json), m, &ALL3(json), a, &o, &st);
+    cpay_arena_free(a);
+    if (c == CPAY_OK) break;
+    ck_assert_msg(c == CPAY_ERR_NO_MEMORY, "limit %zu: %s", limit, cpay_status_msg(&st));
+    ck_assert_str_eq(cpay_status_msg(&st), "out of memory");
+    failures++;
+  }
+  ck_assert_int_gt(failures, 0);
+}
+END_TEST
+
 START_TEST(test_json_depth_limit) {
   char buf[4096];
   size_t n = 0;
@@ -442,6 +478,7 @@ static Suite *json_suite(void) {
   tcase_add_test(tc, test_json_any);
   tcase_add_test(tc, test_json_registry);
   tcase_add_test(tc, test_json_proto2_extensions_and_groups);
+  tcase_add_test(tc, test_json_long_numbers_out_of_memory);
   tcase_add_test(tc, test_json_depth_limit);
   tcase_add_test(tc, test_json_wkt_helpers);
   suite_add_tcase(s, tc);

@@ -361,6 +361,49 @@ START_TEST(test_text_any) {
 }
 END_TEST
 
+// An Any whose value needs memory to expand: running out of it is an error,
+// not a reason to print the raw type_url and value instead.
+START_TEST(test_text_any_out_of_memory) {
+  // The inner string is longer than what is left of the arena's first
+  // block; the long outer one has grown the output buffer so far that the
+  // raw form would fit without more memory.
+  char pad[601];
+  memset(pad, 'x', 600);
+  pad[600] = '\0';
+  char text[1024];
+  snprintf(text, sizeof text,
+           "optional_string: '%s' optional_any { [x/protobuf_test_messages.proto3."
+           "TestAllTypesProto3] { optional_string: '0123456789012345678901234567890123456789"
+           "012345678901234567890123456789' } }",
+           pad);
+  all3 *m = parse3(text);
+  const char *want = to_text3(m, 0);
+  cpay_text_encode_opts o = {0};
+  o.registry = reg;
+  int failures = 0;
+  // block_size 1: every allocation past the first block is a block of its
+  // own, so some limit stops the string inside the Any.
+  for (size_t limit = 8;; limit += 8) {
+    ck_assert_uint_lt(limit, 1u << 20);
+    cpay_arena_opts ao = {0};
+    ao.block_size = 1;
+    ao.max_bytes = limit;
+    cpay_arena *a = cpay_arena_new_opts(&ao);
+    if (!a) continue;
+    cpay_status_clear(&st);
+    cpay_str out;
+    cpay_code c = ALL3(to_text)(m, a, &o, &out, &st);
+    if (c == CPAY_OK) ck_assert_str_eq(out.data, want);
+    cpay_arena_free(a);
+    if (c == CPAY_OK) break;
+    ck_assert_int_eq(c, CPAY_ERR_NO_MEMORY);
+    ck_assert_str_eq(cpay_status_msg(&st), "out of memory");
+    failures++;
+  }
+  ck_assert_int_gt(failures, 0);
+}
+END_TEST
+
 START_TEST(test_text_debug_never_fails) {
   all3 *m = parse3("optional_string: 'x' repeated_int32: [1, 2, 3]");
   // An arena that cannot hold the output: a fixed string, not NULL or a crash.
@@ -420,6 +463,7 @@ static Suite *text_suite(void) {
   tcase_add_test(tc, test_text_parse_strings);
   tcase_add_test(tc, test_text_parse_syntax);
   tcase_add_test(tc, test_text_any);
+  tcase_add_test(tc, test_text_any_out_of_memory);
   tcase_add_test(tc, test_text_debug_never_fails);
   tcase_add_test(tc, test_text_depth_limit);
   suite_add_tcase(s, tc);

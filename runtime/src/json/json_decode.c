@@ -111,18 +111,18 @@ static bool number_grammar(const char *s, size_t n) {
 }
 
 // strtod on a counted string (copied: the text is not NUL-terminated).
-// Long numbers are copied onto the arena; NaN when out of memory, which
-// callers reject as out of range.
-static double to_double(dec *d, const char *s, size_t n) {
+// Long numbers are copied onto the arena.
+static cpay_code to_double(dec *d, const char *s, size_t n, double *out) {
   char buf[64];
   char *tmp = buf;
   if (n >= sizeof buf) {
     tmp = cpay_arena_malloc(d->a, n + 1);
-    if (!tmp) return NAN;
+    if (!tmp) return oom(d);
   }
   memcpy(tmp, s, n);
   tmp[n] = '\0';
-  return strtod(tmp, NULL);
+  *out = strtod(tmp, NULL);
+  return CPAY_OK;
 }
 
 // An integer field's value: a JSON number (integral, exponent allowed) or a
@@ -168,7 +168,9 @@ static cpay_code parse_integer(dec *d, const cpay__jv *v, bool is_signed, int64_
     }
     return CPAY_OK;
   }
-  double x = to_double(d, s, n);
+  double x;
+  cpay_code c = to_double(d, s, n, &x);
+  if (c) return c;
   if (!isfinite(x) || x != floor(x)) {
     return fail(d, CPAY_ERR_MALFORMED, v->off, "not an integer: %.*s", clip(n), s);
   }
@@ -205,7 +207,9 @@ static cpay_code parse_double(dec *d, const cpay__jv *v, bool is_float, double *
   } else if (v->kind != CPAY__JNUM) {
     return expected(d, v, "a number");
   }
-  double x = to_double(d, v->s.data, v->s.size);
+  double x;
+  cpay_code c = to_double(d, v->s.data, v->s.size, &x);
+  if (c) return c;
   // A float accepts what rounds to a finite float (FLT_MAX's shortest text
   // 3.4028235e38 is slightly above FLT_MAX as a double).
   if (!isfinite(x) || (is_float && isinf((float)x))) {
@@ -534,7 +538,8 @@ static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpa
       *(int32_t *)p = 0;
       break;
     case 2: {
-      double x = to_double(d, v->s.data, v->s.size);
+      double x;
+      if ((c = to_double(d, v->s.data, v->s.size, &x))) return c;
       if (!isfinite(x)) {
         return fail(d, CPAY_ERR_MALFORMED, v->off, "number out of range: %.*s",
                     clip(v->s.size), v->s.data);

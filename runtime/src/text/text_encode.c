@@ -482,9 +482,12 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   if (dopts.max_depth <= 0) return CPAY_OK;
   cpay_status ignored;
   cpay_status_clear(&ignored);
-  if (cpay_decode(value->data, value->size, sub, inner->table, w->out.a, &dopts, &ignored)) {
-    return CPAY_OK;  // not a valid message: print the raw fields
-  }
+  cpay_code dc = cpay_decode(value->data, value->size, sub, inner->table, w->out.a, &dopts,
+                             &ignored);
+  // Running out of memory is an error; only a value that is not a valid
+  // message is printed as raw fields.
+  if (dc == CPAY_ERR_NO_MEMORY) return oom(w);
+  if (dc != CPAY_OK) return CPAY_OK;
   *done = true;
   cpay_code c;
   if ((c = begin_field(w)) || (c = puts_(w, "[")) || (c = put(w, url->data, url->size)) ||

@@ -286,13 +286,30 @@ static bool encode_map(enc *e, const cpay_map *m, const cpay_msg_table *et, uint
     }
     return true;
   }
-  const cpay__map_entry **sorted = cpay_arena_malloc(e->arena, m->size * sizeof(sorted[0]));
-  if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), num, name);
+  // The sorted order lives as long as the map is being written. It takes
+  // the free front of the output buffer when that has room: cpay_encode()
+  // lends the output the rest of the arena's block, so an arena on a fixed
+  // caller buffer has nothing else to give.
+  const cpay__map_entry **sorted;
+  size_t bytes = m->size * sizeof(sorted[0]);
+  uint8_t *front = e->buf;
+  uint8_t *carved = NULL;
+  uintptr_t at = ((uintptr_t)front + (CPAY_ARENA_ALIGN - 1)) & ~(uintptr_t)(CPAY_ARENA_ALIGN - 1);
+  if (at <= (uintptr_t)e->ptr && (uintptr_t)e->ptr - at >= bytes) {
+    sorted = (const cpay__map_entry **)(void *)(front + (at - (uintptr_t)front));
+    carved = (uint8_t *)sorted + bytes;
+    e->buf = carved;
+  } else {
+    sorted = cpay_arena_malloc(e->arena, bytes);
+    if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), num, name);
+  }
   for (size_t i = 0; i < m->size; i++) sorted[i] = &m->entries[i];
   qsort(sorted, m->size, sizeof(sorted[0]), map_cmp_for(m->key_type));
   for (size_t i = m->size; i-- > 0;) {
     if (!encode_map_entry(e, sorted[i], et, num, name, depth)) return false;
   }
+  // Give the front back, unless the output has moved to a larger buffer.
+  if (carved && e->buf == carved) e->buf = front;
   return true;
 }
 

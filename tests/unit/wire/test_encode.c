@@ -285,6 +285,43 @@ START_TEST(test_encode_no_memory) {
 }
 END_TEST
 
+// Deterministic order needs memory for the sorted entries while the output
+// is written into the rest of the arena's block; an arena on a caller
+// buffer has nothing else to give, yet must encode when the bytes fit.
+START_TEST(test_encode_deterministic_in_fixed_buffer) {
+  const char *keys[] = {"b", "a", "c"};
+  test_T3 *v = cpay_msg_new(&test_T3_table, arena);
+  v->m_str_i32 = str_i32_map(keys, 3);
+  test_T3 *m = cpay_msg_new(&test_T3_table, arena);
+  m->m_str_i32 = str_i32_map(keys, 3);
+  m->m_i32_msg = cpay_map_new(arena, CPAY_TYPE_INT32, CPAY_TYPE_MESSAGE);
+  ck_assert_int_eq(cpay_map_set(m->m_i32_msg, (cpay_value){.i32 = 2}, (cpay_value){.msg = v},
+                                arena), CPAY_OK);
+  ck_assert_int_eq(cpay_map_set(m->m_i32_msg, (cpay_value){.i32 = 1}, (cpay_value){.msg = v},
+                                arena), CPAY_OK);
+#define SORTED "\xea\x03\x05\x0a\x01" "a\x10\x01" "\xea\x03\x05\x0a\x01" "b\x10\x00" \
+               "\xea\x03\x05\x0a\x01" "c\x10\x02"
+  static const char want[] = SORTED "\xf2\x03\x1c\x08\x01\x12\x18" SORTED
+                             "\xf2\x03\x1c\x08\x02\x12\x18" SORTED;
+#undef SORTED
+  _Alignas(8) char buf[1024];
+  cpay_arena_opts ao = {.initial_block = buf, .initial_size = sizeof(buf)};
+  cpay_arena *a = cpay_arena_new_opts(&ao);
+  ck_assert_ptr_nonnull(a);
+  cpay_encode_opts o = {.flags = CPAY_ENCODE_DETERMINISTIC};
+  cpay_bytes out;
+  ck_assert_msg(cpay_encode(m, &test_T3_table, a, &o, &out, &st) == CPAY_OK, "%s", st.msg);
+  ck_assert_bytes(out.data, out.size, want, sizeof(want) - 1);
+  // The space in front of the output is the arena's again; using it leaves
+  // the output alone.
+  char *p = cpay_arena_malloc(a, 128);
+  ck_assert_ptr_nonnull(p);
+  memset(p, 0xee, 128);
+  ck_assert_bytes(out.data, out.size, want, sizeof(want) - 1);
+  cpay_arena_free(a);
+}
+END_TEST
+
 // A message using every kind of field, for round trips.
 static test_T3 *full_t3(int depth) {
   test_T3 *m = cpay_msg_new(&test_T3_table, arena);
@@ -430,6 +467,7 @@ Suite *encode_suite(void) {
   tcase_add_test(tc, test_encode_message_set);
   tcase_add_test(tc, test_encode_depth_limit);
   tcase_add_test(tc, test_encode_no_memory);
+  tcase_add_test(tc, test_encode_deterministic_in_fixed_buffer);
   tcase_add_test(tc, test_encode_round_trip_everything);
   tcase_add_test(tc, test_encode_round_trip_unknown_and_closed_enum);
   tcase_add_test(tc, test_encode_large_string_grows_buffer);
