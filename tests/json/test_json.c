@@ -410,7 +410,8 @@ START_TEST(test_json_long_numbers_out_of_memory) {
     cpay_arena_free(a);
     if (c == CPAY_OK) break;
     ck_assert_msg(c == CPAY_ERR_NO_MEMORY, "limit %zu: %s", limit, cpay_status_msg(&st));
-    ck_assert_str_eq(cpay_status_msg(&st), "out of memory");
+    ck_assert_str_eq(cpay_status_msg(&st),
+                     "out of memory: the arena's byte limit (max_bytes) is reached");
     failures++;
   }
   ck_assert_int_gt(failures, 0);

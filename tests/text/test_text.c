@@ -397,7 +397,8 @@ START_TEST(test_text_any_out_of_memory) {
     cpay_arena_free(a);
     if (c == CPAY_OK) break;
     ck_assert_int_eq(c, CPAY_ERR_NO_MEMORY);
-    ck_assert_str_eq(cpay_status_msg(&st), "out of memory");
+    ck_assert_str_eq(cpay_status_msg(&st),
+                     "out of memory: the arena's byte limit (max_bytes) is reached");
     failures++;
   }
   ck_assert_int_gt(failures, 0);
