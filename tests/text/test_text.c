@@ -434,7 +434,7 @@ START_TEST(test_text_depth_limit) {
   o.max_depth = 10;
   all3 *m = ALL3(new)(arena);
   ck_assert_int_eq(cpay_text_decode(text, strlen(text), m, &ALL3(json), arena, &o, &st),
-                   CPAY_ERR_MALFORMED);
+                   CPAY_ERR_DEPTH);
   ck_assert_str_eq(cpay_status_msg(&st), "1:221: nesting deeper than 10");
   o.flags = 1;
   cpay_status_clear(&st);

@@ -55,6 +55,13 @@ static cpay_code fail_at(dec *d, uint32_t line, uint32_t col, const char *fmt, .
                          msg);
 }
 
+// Nesting past max_depth, at the current token: CPAY_ERR_DEPTH, as in the
+// binary and JSON parsers.
+static cpay_code fail_depth(dec *d) {
+  return cpay_status_set(d->st, CPAY_ERR_DEPTH, "%" PRIu32 ":%" PRIu32 ": nesting deeper than %d",
+                         d->tok.line, d->tok.col, d->max_depth);
+}
+
 static int clip(size_t n) { return n > 64 ? 64 : (int)n; }
 
 static cpay_code oom(dec *d) {
@@ -448,7 +455,7 @@ static cpay_code parse_sub(dec *d, void **slot, view v) {
     if (!*slot) return oom(d);
   }
   if (++d->depth > d->max_depth) {
-    return fail_at(d, d->tok.line, d->tok.col, "nesting deeper than %d", d->max_depth);
+    return fail_depth(d);
   }
   if ((c = parse_message(d, *slot, v, close))) return c;
   d->depth--;
