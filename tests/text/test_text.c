@@ -350,6 +350,10 @@ START_TEST(test_text_any) {
   round_trip3("optional_any { type_url: 'a b/protobuf_test_messages.proto3.TestAllTypesProto3' }",
               "optional_any {\n"
               "  type_url: \"a b/protobuf_test_messages.proto3.TestAllTypesProto3\"\n}\n");
+  // Without a '/' the bracket form would read back as an extension: raw.
+  round_trip3("optional_any { type_url: 'protobuf_test_messages.proto3.ForeignMessage' }",
+              "optional_any {\n"
+              "  type_url: \"protobuf_test_messages.proto3.ForeignMessage\"\n}\n");
   round_trip3("optional_any { type_url: 'x/y' value: '\\001' }",
               "optional_any {\n  type_url: \"x/y\"\n  value: \"\\001\"\n}\n");
   fails3("optional_any { [type.googleapis.com/nope.Nope] {} }",
