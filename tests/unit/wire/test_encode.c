@@ -270,6 +270,21 @@ START_TEST(test_encode_depth_limit) {
 }
 END_TEST
 
+// A message type without fields (its table's field array is NULL) keeps
+// and writes back its unknown fields; under UBSan this also checks that the
+// encoder does no arithmetic on the NULL array.
+START_TEST(test_encode_message_without_fields) {
+  static const cpay_msg_table empty_table = {.full_name = "test.Empty", .size = sizeof(test_MS)};
+  static const uint8_t in[] = {0x08, 0x2a, 0x12, 0x01, 'x'};
+  test_MS *m = cpay_msg_new(&empty_table, arena);
+  ck_assert_int_eq(cpay_decode(in, sizeof in, m, &empty_table, arena, NULL, &st), CPAY_OK);
+  cpay_bytes out;
+  ck_assert_int_eq(cpay_encode(m, &empty_table, arena, NULL, &out, &st), CPAY_OK);
+  ck_assert_uint_eq(out.size, sizeof in);
+  ck_assert_mem_eq(out.data, in, sizeof in);
+}
+END_TEST
+
 START_TEST(test_encode_no_memory) {
   _Alignas(8) char buf[600];
   cpay_arena_opts ao = {.initial_block = buf, .initial_size = sizeof(buf)};
@@ -466,6 +481,7 @@ Suite *encode_suite(void) {
   tcase_add_test(tc, test_encode_unknown_and_extensions);
   tcase_add_test(tc, test_encode_message_set);
   tcase_add_test(tc, test_encode_depth_limit);
+  tcase_add_test(tc, test_encode_message_without_fields);
   tcase_add_test(tc, test_encode_no_memory);
   tcase_add_test(tc, test_encode_deterministic_in_fixed_buffer);
   tcase_add_test(tc, test_encode_round_trip_everything);
