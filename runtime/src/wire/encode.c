@@ -642,9 +642,11 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
   const uint32_t *hasbits = (const uint32_t *)(base + CPAY_HASBITS_OFFSET);
   const uint32_t required = t->required_count;
   uint8_t *ptr = e->ptr;
-  // A message without fields may have a NULL table (and NULL + 0 is UB).
+  // A message without fields may have a NULL table: no arithmetic on it,
+  // not even NULL + 0 or a decrement that is compared afterwards.
   const cpay_field *end = t->field_count ? fields + t->field_count : fields;
-  for (const cpay_field *f = end; f-- != fields;) {
+  for (const cpay_field *f = end; f != fields;) {
+    --f;
     int32_t pr = f->presence;
     if (pr > 0) {
       // Explicit presence (proto2, proto3 optional): for everything but
