@@ -40,7 +40,8 @@ typedef struct soak_opts {
   int workers;        // passed to the server (--workers); 0: its default
   bool rss_check;
   double rss_limit_pct;  // fail when the server's RSS grows this much or more
-  double warmup_pct;     // the warm sample is taken after this share of the run
+  double warmup_pct;     // the warm level is taken after this share of the run ...
+  double warmup_min_s;   // ... and no earlier than this
   uint32_t only;         // with --only: bit 1 << action for each action to run
 } soak_opts;
 

@@ -427,9 +427,11 @@ static void charge_cancel(soak_client *c) {
   soak_expect(c, A_CHARGE_CANCEL, SOAK_CHARGE, rc, &s.res, &s.st, BIT(CPAY_GRPC_CANCELLED));
 }
 
-// A description longer than the server's --max-recv-size.
+// A description longer than the server's --max-recv-size: mostly just
+// over it, one in eight up to 64 KiB over.
 static cpay_str oversized(soak_client *c) {
-  size_t n = (size_t)soak.opts.max_recv_size + (size_t)soak_range(c, 1, 65536);
+  size_t over = (size_t)soak_range(c, 1, soak_range(c, 0, 7) ? 4096 : 65536);
+  size_t n = (size_t)soak.opts.max_recv_size + over;
   char *p = cpay_arena_malloc(c->arena, n);
   if (!p) return CPAY_STR("");
   memset(p, 'o', n);
