@@ -127,7 +127,6 @@ typedef struct soak_state {
   int port;
   int64_t start_unix;
   atomic_bool stop;
-  atomic_bool load_over;  // the final check runs: no other charges
   atomic_long calls[SOAK_METHODS][SOAK_CODES];
   atomic_long no_status[SOAK_METHODS];  // calls that failed without a gRPC status
   atomic_long actions[A_COUNT];

@@ -462,9 +462,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   soak.start_unix = (int64_t)time(NULL);
-  printf("payments-soak: server pid %d on 127.0.0.1:%d (--max-stored %d, --max-recv-size %d%s)\n",
-         (int)sp.pid, soak.port, o->max_stored, o->max_recv_size,
-         o->workers ? ", --workers set" : "");
+  printf("payments-soak: server pid %d on 127.0.0.1:%d (--max-stored %d, --max-recv-size %d",
+         (int)sp.pid, soak.port, o->max_stored, o->max_recv_size);
+  if (o->workers) printf(", --workers %d", o->workers);
+  printf(")\n");
 
   soak_client *clients = calloc((size_t)o->clients, sizeof *clients);
   pthread_t *threads = calloc((size_t)o->clients, sizeof *threads);
@@ -508,8 +509,8 @@ int main(int argc, char **argv) {
       timeline[tenth - 1] = kib;
       thread_line[tenth - 1] = nthreads;
     }
-    // The warm sample waits until both of the server's rings are full, so
-    // it measures what stays, not the store filling up.
+    // The warm-up also waits until both of the server's rings are full, so
+    // the levels compare what stays, not the store filling up.
     bool full = atomic_load(&soak.max_tid) >= (uint64_t)o->max_stored &&
                 atomic_load(&soak.successes) >= (uint64_t)o->max_stored;
     if (warm_ms < 0 && t >= warm_at && full) warm_ms = t;
@@ -538,7 +539,6 @@ int main(int argc, char **argv) {
   // The final check: with no load any more, every customer's transactions.
   if (!crashed && setup_ok) {
     soak_sleep_ms(SETTLE_MS);  // abandoned calls still queued in the server land first
-    atomic_store(&soak.load_over, true);
     for (int i = 0; i < started && server_alive(&sp); i++) soak_client_final_check(&clients[i]);
     crashed = !server_alive(&sp);
   }
