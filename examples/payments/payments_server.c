@@ -3,6 +3,7 @@
 //
 //   payments-server [--listen HOST:PORT] [--workers N] [--require-token TOKEN]
 //                   [--tls-cert PEM --tls-key PEM] [--max-recv-size BYTES]
+//                   [--max-stored N]
 //
 // ChargeCard validates the request (INVALID_ARGUMENT otherwise) and charges
 // once per idempotency key: a repeated key returns the stored response.
@@ -13,10 +14,25 @@
 // message as it arrives. Every call's x-request-id is echoed back in the
 // initial and trailing metadata; x-simulate-latency-ms delays ChargeCard
 // (to try deadlines). SIGINT / SIGTERM shut down gracefully (5 s drain).
+//
+// Everything is kept in memory, in two fixed-capacity rings of --max-stored
+// entries each (default 100000, about 42 MiB once both are full): the
+// idempotency keys of the last N charges (declined ones included) and the
+// last N transactions. The oldest entry makes room for a new one, so memory
+// stays flat however long the server runs. An evicted key is forgotten, like
+// a key past a real processor's retention window (Stripe keeps them 24 h): a
+// retry after that charges again, so clients retry within the window only.
+// An evicted transaction no longer streams. With glibc, malloc uses two
+// arenas (MALLOC_ARENA_MAX overrides), so memory does not grow in steps as
+// C-core adds threads under load.
 #define _POSIX_C_SOURCE 200809L
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,15 +44,24 @@
 #include "payments.cpay_grpc.h"
 
 #define DECLINE_ABOVE_CENTS 500000
+#define MAX_KEY_BYTES 255
+#define DEFAULT_MAX_STORED 100000
+#define LIMIT_MAX_STORED 10000000
 
+// The first response for an idempotency key. Fixed size, so the ring of them
+// is allocated once.
 typedef struct charge {
-  char *key;
-  payments_v1_ChargeResponse resp;  // strings point into `strings`
-  char *strings;
+  char key[MAX_KEY_BYTES];
+  uint8_t key_len;
+  uint32_t next;  // the next charge in its hash bucket, as index + 1; 0 ends
+  char tid[24];   // "txn_000042", NUL-terminated
+  char ref[24];   // "auth_000042" or "decl_000042"
+  payments_v1_ChargeStatus status;
+  int64_t processed_at;
 } charge;
 
 typedef struct txn {
-  char id[40];
+  char id[24];
   char customer[64];
   char currency[8];
   int64_t amount_cents;
@@ -46,11 +71,18 @@ typedef struct txn {
 typedef struct store {
   pthread_mutex_t mu;
   pthread_cond_t added;
+  size_t cap;  // --max-stored: entries in each ring
+  // Charge number n (1-based, the n of its transaction id) lives at
+  // charges[(n - 1) % cap] until charge n + cap replaces it.
   charge *charges;
-  size_t charge_count, charge_cap;
+  uint64_t charge_total;
+  // Hash index over the live charges: heads of chains of index + 1.
+  uint32_t *buckets;
+  size_t bucket_mask;
+  // Transaction number n (0-based, in the order stored) lives at
+  // txns[n % cap] until transaction n + cap replaces it.
   txn *txns;
-  size_t txn_count, txn_cap;
-  uint64_t next_id;
+  uint64_t txn_total;
 } store;
 
 typedef struct server_ctx {
@@ -63,6 +95,30 @@ static int64_t now_unix(void) { return (int64_t)time(NULL); }
 static void sleep_ms(int64_t ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+// Allocates both rings for `cap` entries each. calloc leaves the pages
+// untouched until they are written, so memory grows while the rings fill
+// and stays flat after. False when out of memory.
+static bool store_init(store *s, size_t cap) {
+  memset(s, 0, sizeof *s);
+  size_t buckets = 1;
+  while (buckets < cap) buckets *= 2;
+  s->cap = cap;
+  s->bucket_mask = buckets - 1;
+  s->charges = calloc(cap, sizeof *s->charges);
+  s->txns = calloc(cap, sizeof *s->txns);
+  s->buckets = calloc(buckets, sizeof *s->buckets);
+  if (!s->charges || !s->txns || !s->buckets) return false;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->added, NULL);
+  return true;
+}
+
+static void store_free(store *s) {
+  free(s->charges);
+  free(s->txns);
+  free(s->buckets);
 }
 
 static bool valid_currency(cpay_str c) {
@@ -79,91 +135,80 @@ static const char *invalid_reason(const payments_v1_ChargeRequest *req) {
   if (req->amount_cents <= 0) return "amount_cents must be positive";
   if (!valid_currency(req->currency)) return "currency must be an ISO 4217 code such as USD";
   if (req->idempotency_key.size == 0) return "idempotency_key is required";
-  if (req->idempotency_key.size > 255) return "idempotency_key is longer than 255 bytes";
+  if (req->idempotency_key.size > MAX_KEY_BYTES) return "idempotency_key is longer than 255 bytes";
   if (req->customer_id.size >= sizeof ((txn *)0)->customer) return "customer_id is too long";
   return NULL;
 }
 
+static size_t key_bucket(const store *s, cpay_str key) {
+  uint64_t h = 14695981039346656037u;  // FNV-1a
+  for (size_t i = 0; i < key.size; i++) h = (h ^ (unsigned char)key.data[i]) * 1099511628211u;
+  return (size_t)(h & s->bucket_mask);
+}
+
 static charge *find_charge(store *s, cpay_str key) {
-  for (size_t i = 0; i < s->charge_count; i++) {
-    if (strlen(s->charges[i].key) == key.size && memcmp(s->charges[i].key, key.data, key.size) == 0) {
-      return &s->charges[i];
-    }
+  for (uint32_t i = s->buckets[key_bucket(s, key)]; i; i = s->charges[i - 1].next) {
+    charge *c = &s->charges[i - 1];
+    if (c->key_len == key.size && memcmp(c->key, key.data, key.size) == 0) return c;
   }
   return NULL;
 }
 
-// Copies a stored response onto the call's message (strings are copied
-// onto the arena, so the store may grow meanwhile).
-static void copy_resp(const payments_v1_ChargeResponse *from, payments_v1_ChargeResponse *to,
-                      cpay_arena *a) {
-  to->transaction_id = cpay_str_dup(a, from->transaction_id);
-  to->status = from->status;
-  to->processor_reference = cpay_str_dup(a, from->processor_reference);
-  to->processed_at_unix = from->processed_at_unix;
+// Takes the oldest charge, at `slot`, out of the hash index before its slot
+// is reused: its key is forgotten.
+static void evict_charge(store *s, size_t slot) {
+  charge *old = &s->charges[slot];
+  uint32_t *link = &s->buckets[key_bucket(s, (cpay_str){old->key, old->key_len})];
+  while (*link != slot + 1) link = &s->charges[*link - 1].next;
+  *link = old->next;
 }
 
-// Charges a valid request once per idempotency key. False when out of memory.
-static bool charge_once(store *s, const payments_v1_ChargeRequest *req,
+// Copies a stored response onto the call's message (strings are copied
+// onto the arena: the slot may be reused once the lock is released).
+static void copy_resp(const charge *c, payments_v1_ChargeResponse *to, cpay_arena *a) {
+  to->transaction_id = cpay_str_dup(a, cpay_str_from_c(c->tid));
+  to->status = c->status;
+  to->processor_reference = cpay_str_dup(a, cpay_str_from_c(c->ref));
+  to->processed_at_unix = c->processed_at;
+}
+
+// Charges a valid request once per remembered idempotency key. Never fails:
+// the rings were allocated at startup.
+static void charge_once(store *s, const payments_v1_ChargeRequest *req,
                         payments_v1_ChargeResponse *out, cpay_arena *a) {
-  bool ok = false;
   pthread_mutex_lock(&s->mu);
   charge *c = find_charge(s, req->idempotency_key);
   if (c) {
-    copy_resp(&c->resp, out, a);
+    copy_resp(c, out, a);
     pthread_mutex_unlock(&s->mu);
-    return true;
+    return;
   }
-  if (s->charge_count == s->charge_cap) {
-    size_t cap = s->charge_cap ? s->charge_cap * 2 : 64;
-    charge *cs = realloc(s->charges, cap * sizeof *cs);
-    if (!cs) goto out_unlock;
-    s->charges = cs;
-    s->charge_cap = cap;
-  }
+  uint64_t id = ++s->charge_total;
+  size_t slot = (size_t)((id - 1) % s->cap);
+  if (id > s->cap) evict_charge(s, slot);
+  c = &s->charges[slot];
   bool declined = req->amount_cents > DECLINE_ABOVE_CENTS;
-  uint64_t id = ++s->next_id;
-  char tid[40], ref[48];
-  snprintf(tid, sizeof tid, "txn_%06" PRIu64, id);
-  snprintf(ref, sizeof ref, "%s_%06" PRIu64, declined ? "decl" : "auth", id);
-  c = &s->charges[s->charge_count];
-  memset(c, 0, sizeof *c);
-  c->key = strndup(req->idempotency_key.data, req->idempotency_key.size);
-  c->strings = malloc(sizeof tid + sizeof ref);
-  if (!c->key || !c->strings) {
-    free(c->key);
-    free(c->strings);
-    goto out_unlock;
-  }
-  memcpy(c->strings, tid, sizeof tid);
-  memcpy(c->strings + sizeof tid, ref, sizeof ref);
-  c->resp.transaction_id = cpay_str_from_c(c->strings);
-  c->resp.processor_reference = cpay_str_from_c(c->strings + sizeof tid);
-  c->resp.status = declined ? payments_v1_CHARGE_STATUS_DECLINED : payments_v1_CHARGE_STATUS_SUCCESS;
-  c->resp.processed_at_unix = now_unix();
-  s->charge_count++;
+  memcpy(c->key, req->idempotency_key.data, req->idempotency_key.size);
+  c->key_len = (uint8_t)req->idempotency_key.size;
+  snprintf(c->tid, sizeof c->tid, "txn_%06" PRIu64, id);
+  snprintf(c->ref, sizeof c->ref, "%s_%06" PRIu64, declined ? "decl" : "auth", id);
+  c->status = declined ? payments_v1_CHARGE_STATUS_DECLINED : payments_v1_CHARGE_STATUS_SUCCESS;
+  c->processed_at = now_unix();
+  size_t b = key_bucket(s, req->idempotency_key);
+  c->next = s->buckets[b];
+  s->buckets[b] = (uint32_t)(slot + 1);
   if (!declined) {
-    if (s->txn_count == s->txn_cap) {
-      size_t cap = s->txn_cap ? s->txn_cap * 2 : 64;
-      txn *ts = realloc(s->txns, cap * sizeof *ts);
-      if (!ts) goto out_unlock;
-      s->txns = ts;
-      s->txn_cap = cap;
-    }
-    txn *t = &s->txns[s->txn_count++];
+    txn *t = &s->txns[s->txn_total++ % s->cap];
     memset(t, 0, sizeof *t);
-    memcpy(t->id, tid, sizeof tid);
+    memcpy(t->id, c->tid, sizeof t->id);
     memcpy(t->customer, req->customer_id.data, req->customer_id.size);
     memcpy(t->currency, req->currency.data, req->currency.size);
     t->amount_cents = req->amount_cents;
-    t->created_at = c->resp.processed_at_unix;
+    t->created_at = c->processed_at;
     pthread_cond_broadcast(&s->added);
   }
-  copy_resp(&c->resp, out, a);
-  ok = true;
-out_unlock:
+  copy_resp(c, out, a);
   pthread_mutex_unlock(&s->mu);
-  return ok;
 }
 
 static int64_t str_to_i64(cpay_str s) {
@@ -202,9 +247,7 @@ static cpay_code charge_card(void *ctx, cpay_server_call *call, const payments_v
   }
   const char *why = invalid_reason(req);
   if (why) return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "%s", why);
-  if (!charge_once(&sc->st, req, resp, cpay_server_call_arena(call))) {
-    return cpay_server_call_set_status(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-  }
+  charge_once(&sc->st, req, resp, cpay_server_call_arena(call));
   return CPAY_OK;
 }
 
@@ -224,12 +267,12 @@ static cpay_code stream_transactions(void *ctx, cpay_server_call *call,
   if (req->customer_id.size == 0) {
     return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "customer_id is required");
   }
-  size_t next = 0;  // index of the next transaction to look at
+  uint64_t next = 0;  // number of the next transaction to look at
   for (;;) {
     txn batch[16];
     size_t n = 0;
     pthread_mutex_lock(&s->mu);
-    if (next == s->txn_count) {
+    if (next == s->txn_total) {
       // Wakes on a new transaction, and every 100 ms to notice a client
       // that left or a deadline that passed.
       struct timespec until;
@@ -241,8 +284,11 @@ static cpay_code stream_transactions(void *ctx, cpay_server_call *call,
       }
       pthread_cond_timedwait(&s->added, &s->mu, &until);
     }
-    while (next < s->txn_count && n < 16) {
-      const txn *t = &s->txns[next++];
+    // Transactions evicted meanwhile are skipped (a slow reader of a busy
+    // server misses them, as it would miss them when starting later).
+    if (s->txn_total - next > s->cap) next = s->txn_total - s->cap;
+    while (next < s->txn_total && n < 16) {
+      const txn *t = &s->txns[next++ % s->cap];
       if (strlen(t->customer) == req->customer_id.size &&
           memcmp(t->customer, req->customer_id.data, req->customer_id.size) == 0 &&
           t->created_at >= req->since_unix) {
@@ -283,8 +329,11 @@ static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
     out->total++;
     payments_v1_ChargeResponse resp;
     memset(&resp, 0, sizeof resp);
-    bool ok = invalid_reason(req) == NULL && charge_once(&sc->st, req, &resp, scratch) &&
-              resp.status == payments_v1_CHARGE_STATUS_SUCCESS;
+    bool ok = invalid_reason(req) == NULL;
+    if (ok) {
+      charge_once(&sc->st, req, &resp, scratch);
+      ok = resp.status == payments_v1_CHARGE_STATUS_SUCCESS;
+    }
     if (ok) {
       out->succeeded++;
       continue;
@@ -371,17 +420,26 @@ static char *read_file(const char *path) {
 static int usage(void) {
   fprintf(stderr,
           "usage: payments-server [--listen HOST:PORT] [--workers N] [--require-token TOKEN]\n"
-          "                       [--tls-cert PEM --tls-key PEM] [--max-recv-size BYTES]\n");
+          "                       [--tls-cert PEM --tls-key PEM] [--max-recv-size BYTES]\n"
+          "                       [--max-stored N]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
+#if defined(M_ARENA_MAX)
+  // glibc gives each new thread a malloc arena of its own (up to 8 per core)
+  // and keeps every arena's high-water mark, so the resident size would step
+  // up each time C-core's thread pool grows under load. Two arenas keep it
+  // flat; MALLOC_ARENA_MAX in the environment still decides when set.
+  if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+#endif
   const char *listen = "127.0.0.1:50051";
   const char *cert_path = NULL, *key_path = NULL;
   server_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   cpay_server_opts opts;
   memset(&opts, 0, sizeof opts);
+  size_t max_stored = DEFAULT_MAX_STORED;
   for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -398,13 +456,26 @@ int main(int argc, char **argv) {
       key_path = v;
     } else if (strcmp(a, "--max-recv-size") == 0) {
       opts.max_recv_size = atoi(v);
+    } else if (strcmp(a, "--max-stored") == 0) {
+      char *end;
+      errno = 0;
+      long long n = strtoll(v, &end, 10);
+      if (errno || end == v || *end || n < 1 || n > LIMIT_MAX_STORED) {
+        fprintf(stderr, "payments-server: --max-stored must be a number from 1 to %d, not %s\n",
+                LIMIT_MAX_STORED, v);
+        return 2;
+      }
+      max_stored = (size_t)n;
     } else {
       return usage();
     }
   }
   if ((cert_path == NULL) != (key_path == NULL)) return usage();
-  pthread_mutex_init(&ctx.st.mu, NULL);
-  pthread_cond_init(&ctx.st.added, NULL);
+  if (!store_init(&ctx.st, max_stored)) {
+    fprintf(stderr, "payments-server: out of memory for a store of %zu charges\n", max_stored);
+    store_free(&ctx.st);
+    return 1;
+  }
 
   // Signals go to sigwait below, not to the worker threads.
   sigset_t sigs;
@@ -457,11 +528,6 @@ out:
   cpay_server_free(srv);
   free(cert);
   free(key);
-  for (size_t i = 0; i < ctx.st.charge_count; i++) {
-    free(ctx.st.charges[i].key);
-    free(ctx.st.charges[i].strings);
-  }
-  free(ctx.st.charges);
-  free(ctx.st.txns);
+  store_free(&ctx.st);
   return rc;
 }

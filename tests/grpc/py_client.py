@@ -1,9 +1,11 @@
 """A Python grpcio client against cpay's payments-server: every call mode,
 errors, deadlines, metadata, cancellation, health, reflection, bad input on
-the wire, auth, and graceful shutdown with health NOT_SERVING.
+the wire, auth, graceful shutdown with health NOT_SERVING, and the bounded
+store (--max-stored).
 
 usage: py_client.py PROTOC PROTO_DIR PAYMENTS_SERVER"""
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -201,4 +203,39 @@ except grpc.RpcError as e:
 C.check(proc.wait(timeout=10) == 0, "server exits 0 after SIGTERM")
 print(proc.stdout.read(), end="")
 ch.close()
+
+# --max-stored bounds memory: the oldest idempotency key and the oldest
+# transaction make room for new ones.
+proc, port = start_server([server_bin, "--listen", "127.0.0.1:0", "--max-stored", "3"])
+ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+charge = unary("ChargeCard", pb.ChargeRequest, pb.ChargeResponse)
+stream_tx = ch.unary_stream(SVC + "StreamTransactions",
+                            request_serializer=pb.TransactionStreamRequest.SerializeToString,
+                            response_deserializer=pb.Transaction.FromString)
+
+
+def ev_charge(key, amount):
+    return charge(pb.ChargeRequest(customer_id="py-ev", amount_cents=amount, currency="USD",
+                                   idempotency_key=key), timeout=5)
+
+
+first = [ev_charge("ev-%d" % i, 900000 if i == 2 else 100 + i) for i in range(1, 6)]
+C.check([r.transaction_id for r in first] == ["txn_%06d" % i for i in range(1, 6)] and
+        first[1].status == pb.CHARGE_STATUS_DECLINED, "max-stored: five charges")
+C.check(ev_charge("ev-4", 104).transaction_id == "txn_000004" and
+        ev_charge("ev-3", 103).transaction_id == "txn_000003",
+        "max-stored: the last 3 keys are remembered")
+it = stream_tx(pb.TransactionStreamRequest(customer_id="py-ev"), timeout=1)
+got = []
+code, _ = code_of(lambda: [got.append(t.amount_cents) for t in it])
+C.check(code == grpc.StatusCode.DEADLINE_EXCEEDED and got == [103, 104, 105],
+        "max-stored: the last 3 transactions stream", str(got))
+C.check(ev_charge("ev-1", 101).transaction_id == "txn_000006",
+        "max-stored: an evicted key is forgotten and charged again")
+proc.send_signal(signal.SIGTERM)
+C.check(proc.wait(timeout=10) == 0, "max-stored server exits 0 after SIGTERM")
+ch.close()
+bad = subprocess.run([server_bin, "--max-stored", "0"], capture_output=True, text=True)
+C.check(bad.returncode == 2 and "--max-stored must be a number from 1" in bad.stderr,
+        "--max-stored 0 is refused", bad.stderr.strip())
 sys.exit(C.done())
