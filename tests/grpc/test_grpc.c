@@ -250,9 +250,14 @@ START_TEST(test_grpc_metadata_and_memory_limits) {
   ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, &st),
                    CPAY_OK);
   ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
+  // C-core may end the connection after headers past the limit (the HPACK
+  // state is then in doubt), so the next call gets a channel of its own.
+  cpay_channel_free(ch);
+  ch = cpay_channel_new(target, NULL, NULL);
   md[0].value.size = 500;
-  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, &st),
-                   CPAY_OK);
+  ck_assert_msg(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp,
+                                                      &st) == CPAY_OK,
+                "%s", cpay_status_msg(&st));
 
   // 40000 bytes fit the 64 KiB message limit but not the 32 KiB of memory.
   opts = (cpay_call_opts){.result = &res};
