@@ -237,6 +237,42 @@ const char *cpg_mode(cpg_gen *g, const cpm_field *f) {
   return cpg_own(g, cpf_buf_take(&b));
 }
 
+// The length of the valid UTF-8 sequence at p (of at most n bytes), 0 if
+// there is none.
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  if (p[0] < 0x80) return 1;
+  size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+  if (len == 0 || len > n || p[0] > 0xf4) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  }
+  uint32_t cp = p[0] & (0xff >> (len + 1));
+  for (size_t i = 1; i < len; i++) cp = (cp << 6) | (p[i] & 0x3f);
+  bool shortest = len == 2 || (len == 3 && cp >= 0x800) || (len == 4 && cp >= 0x10000);
+  if (!shortest || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return 0;
+  return len;
+}
+
+// Appends comment text: control bytes become spaces and bytes that are not
+// UTF-8 become U+FFFD, so that generated files are valid UTF-8 (protoc
+// requires it of a response) whatever the .proto's encoding.
+static void put_comment_text(cpf_buf *b, const char *text, size_t len) {
+  const unsigned char *p = (const unsigned char *)text;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_seq(p + i, len - i);
+    if (n == 0) {
+      cpf_buf_puts(b, "\xef\xbf\xbd");
+      i++;
+    } else if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f) && p[i] != '\t') {
+      cpf_buf_puts(b, " ");
+      i++;
+    } else {
+      cpf_buf_append(b, text + i, n);
+      i += n;
+    }
+  }
+}
+
 const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
   const char *text = loc->leading_comments;
   if (text == NULL || *text == '\0') return "";
@@ -257,7 +293,9 @@ const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
         break;
       }
     }
-    cpf_buf_printf(&b, "%s//%s%.*s\n", indent, (len > 0 && p[0] != ' ') ? " " : "", (int)len, p);
+    cpf_buf_printf(&b, "%s//%s", indent, (len > 0 && p[0] != ' ') ? " " : "");
+    put_comment_text(&b, p, len);
+    cpf_buf_puts(&b, "\n");
     p += nl ? (size_t)(nl - p) + 1 : strlen(p);
   }
   return cpg_own(g, cpf_buf_take(&b));
