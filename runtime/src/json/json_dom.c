@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json/json_internal.h"
+#include "wire/wire.h"
 
 // Where the reader is, for error messages: one frame per open container.
 typedef struct frame {
@@ -103,29 +104,6 @@ static bool read_hex4(reader *r, const char *p, uint32_t *out) {
   }
   *out = v;
   return true;
-}
-
-static size_t put_utf8(char *o, uint32_t cp) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | cp >> 6);
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | cp >> 12);
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | cp >> 18);
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
 }
 
 // Length of the UTF-8 sequence at p (valid, shortest form, no surrogates),
@@ -228,7 +206,7 @@ static cpay_code read_string(reader *r, cpay_str *out) {
           r->p += 6;
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
-        n += put_utf8(o + n, cp);
+        n += cpay__utf8_put(o + n, cp);
         break;
       }
       default:

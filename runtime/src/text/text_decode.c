@@ -14,6 +14,7 @@
 
 #include "json/json_internal.h"
 #include "message/internal.h"
+#include "wire/wire.h"
 
 typedef enum tkind {
   T_EOF,
@@ -173,29 +174,6 @@ static int hexval(char c) {
   return -1;
 }
 
-static size_t put_utf8(uint32_t cp, char *o) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | cp >> 6);
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | cp >> 12);
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | cp >> 18);
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 // Reads `n` hex digits of a \u or \U escape at s[*i]; -1 when malformed.
 static int64_t read_hex(const char *s, size_t end, size_t *i, int n) {
   int64_t v = 0;
@@ -256,7 +234,7 @@ static cpay_code unescape(dec *d, char *o, size_t *n) {
         } else if (cp > 0x10FFFF) {
           return fail_at(d, t->line, col, "code point out of range in \\U escape");
         }
-        k += put_utf8((uint32_t)cp, o + k);
+        k += cpay__utf8_put(o + k, (uint32_t)cp);
         break;
       }
       default:

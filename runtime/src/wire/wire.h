@@ -174,4 +174,8 @@ static inline void cpay__store64(uint8_t *p, uint64_t v) {
 // above U+10FFFF).
 bool cpay__utf8_valid(const char *p, size_t n);
 
+// Writes code point `cp` (at most U+10FFFF, not a surrogate: the caller
+// checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many.
+size_t cpay__utf8_put(char *o, uint32_t cp);
+
 #endif  // CPAY_WIRE_WIRE_H_
