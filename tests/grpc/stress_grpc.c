@@ -1,6 +1,7 @@
 // Thousands of calls against an in-process server, many of them abandoned
 // mid-stream in every way a client can disappear: cancel, free without
-// finish, half-read streams, and whole channels closed while streams run.
+// finish, half-read streams, and whole channels closed while streams run,
+// also a channel shared by threads that read and free their calls as it closes.
 // Run in the sanitizer build, LeakSanitizer then proves that every call's
 // memory is freed on both sides; the counters prove the server saw each
 // stream end.
@@ -134,6 +135,71 @@ static void *client_thread(void *arg) {
   return NULL;
 }
 
+// One channel shared by several threads, each reading a stream on it, is
+// closed under them. Half the readers free their call at about the same
+// moment (racing cpay_channel_free's cancellation); the others read on and
+// must see their stream end CANCELLED.
+#define CLOSE_READERS 6
+
+typedef struct close_reader {
+  cpay_channel *ch;
+  int index;
+  atomic_int *ready;
+} close_reader;
+
+static void *close_reader_thread(void *arg) {
+  close_reader *cr = arg;
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.timeout_ms = 30000, .result = &res};
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->customer_id = CPAY_STR("forever");
+  cpay_call *call;
+  payments_v1_Transaction *t = NULL;
+  if (payments_v1_PaymentService_StreamTransactions(cr->ch, &opts, sreq, &call, &st) != CPAY_OK ||
+      payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st) != CPAY_OK || !t) {
+    fail("stream before close", &st);
+    atomic_fetch_add(cr->ready, 1);
+    cpay_arena_free(a);
+    return NULL;
+  }
+  atomic_fetch_add(&g_streams, 1);
+  atomic_fetch_add(cr->ready, 1);
+  if (cr->index % 2) {
+    cpay_call_free(call);  // races the close
+  } else {
+    while (payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st) == CPAY_OK && t) {
+      cpay_arena_reset(a);
+    }
+    if (payments_v1_PaymentService_StreamTransactions_finish(call, &st) == CPAY_OK ||
+        res.code != CPAY_GRPC_CANCELLED) {
+      fail("stream of a closed channel", &st);
+    }
+    cpay_call_free(call);
+  }
+  cpay_arena_free(a);
+  return NULL;
+}
+
+static void close_under_readers(int rounds) {
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", g_port);
+  for (int r = 0; r < rounds; r++) {
+    atomic_int ready = 0;
+    close_reader cr[CLOSE_READERS];
+    pthread_t tids[CLOSE_READERS];
+    cpay_channel *ch = cpay_channel_new(target, NULL, NULL);
+    for (int i = 0; i < CLOSE_READERS; i++) {
+      cr[i] = (close_reader){ch, i, &ready};
+      pthread_create(&tids[i], NULL, close_reader_thread, &cr[i]);
+    }
+    while (atomic_load(&ready) < CLOSE_READERS) testsvc_sleep_ms(1);
+    cpay_channel_free(ch);
+    for (int i = 0; i < CLOSE_READERS; i++) pthread_join(tids[i], NULL);
+  }
+}
+
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 8;
   int rounds = argc > 2 ? atoi(argv[2]) : 100;
@@ -147,6 +213,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < threads; i++) pthread_create(&tids[i], NULL, client_thread, &j);
   for (int i = 0; i < threads; i++) pthread_join(tids[i], NULL);
   free(tids);
+  close_under_readers(rounds / 10 + 1);
   // Every stream handler must end on its own (the clients are gone).
   for (int i = 0; i < 500 && atomic_load(&t.streams_ended) < atomic_load(&t.streams_started); i++) {
     testsvc_sleep_ms(10);

@@ -2,6 +2,7 @@
 // process: status table, deadlines (default and per call), metadata (ASCII
 // and -bin, validation), interceptors on both sides, message size limits,
 // compression, the worker limit, graceful and forced shutdown, streaming,
+// closing a channel with calls running, finishing an undrained stream,
 // health, and TLS with a certificate made by openssl at test time.
 #define _POSIX_C_SOURCE 200809L
 
@@ -398,6 +399,108 @@ START_TEST(test_grpc_streams) {
 }
 END_TEST
 
+typedef struct blocked_job {
+  cpay_channel *ch;
+  cpay_code code;
+  cpay_rpc_result res;
+  double took;
+} blocked_job;
+
+// A unary call the handler holds for 20 s, on the job's channel.
+static void *blocked_call(void *arg) {
+  blocked_job *j = arg;
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeResponse *resp;
+  cpay_call_opts opts = {.timeout_ms = 30000, .result = &j->res};
+  double t0 = now_ms();
+  j->code = payments_v1_PaymentService_ChargeCard(j->ch, &opts, req_for(a, "sleep:20000", "k"), a,
+                                                  &resp, NULL);
+  j->took = now_ms() - t0;
+  cpay_arena_free(a);
+  return NULL;
+}
+
+START_TEST(test_grpc_channel_free_cancels_calls) {
+  // A stream with messages still coming, and a unary call blocked in
+  // another thread: freeing their channel ends both at once, CANCELLED.
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  cpay_rpc_result res = {0};
+  cpay_call_opts sopts = {.timeout_ms = 30000, .result = &res};
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->customer_id = CPAY_STR("forever");
+  cpay_call *call;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions(ch, &sopts, sreq, &call, &st), CPAY_OK);
+  payments_v1_Transaction *t;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st), CPAY_OK);
+  ck_assert_ptr_nonnull(t);
+
+  blocked_job j = {.ch = ch, .code = CPAY_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, blocked_call, &j);
+  while (atomic_load(&g_t.active) < 2) testsvc_sleep_ms(5);  // both handlers run
+
+  double t0 = now_ms();
+  cpay_channel_free(ch);
+  pthread_join(th, NULL);
+  ck_assert_int_ne(j.code, CPAY_OK);
+  ck_assert_int_eq(j.res.code, CPAY_GRPC_CANCELLED);
+  ck_assert_str_eq(j.res.message, "the channel was closed");
+  ck_assert_msg(j.took < 5000, "the blocked call ran on for %.0f ms", j.took);
+
+  // The stream's call outlives its channel: reading ends, the status says why.
+  cpay_code rc;
+  while ((rc = payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st)) == CPAY_OK && t) {
+  }
+  ck_assert_int_ne(payments_v1_PaymentService_StreamTransactions_finish(call, &st), CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_CANCELLED);
+  ck_assert_msg(strstr(st.msg, "the channel was closed"), "%s", st.msg);
+  ck_assert_msg(now_ms() - t0 < 5000, "the stream ran on for %.0f ms", now_ms() - t0);
+  cpay_call_free(call);
+  cpay_arena_free(a);
+  // The server saw both calls cancelled and its handlers returned.
+  for (int i = 0; i < 400 && atomic_load(&g_t.active) > 0; i++) testsvc_sleep_ms(5);
+  ck_assert_int_eq(atomic_load(&g_t.active), 0);
+  ck_assert_int_eq(atomic_load(&g_t.streams_saw_cancel), 1);
+}
+END_TEST
+
+START_TEST(test_grpc_finish_undrained_stream) {
+  // finish on a stream with responses unread waits for the deadline (C-core
+  // gives the status after the last message); cancel first to stop early.
+  cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  cpay_rpc_result res = {0};
+  cpay_call_opts opts = {.timeout_ms = 600, .result = &res};
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->since_unix = 50;
+  cpay_call *call;
+  payments_v1_Transaction *t;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions(ch, &opts, sreq, &call, &st), CPAY_OK);
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st), CPAY_OK);
+  double t0 = now_ms();
+  ck_assert_int_ne(payments_v1_PaymentService_StreamTransactions_finish(call, &st), CPAY_OK);
+  double took = now_ms() - t0;
+  ck_assert_int_eq(res.code, CPAY_GRPC_DEADLINE_EXCEEDED);
+  ck_assert_msg(took > 300, "finish returned after %.0f ms", took);
+  cpay_call_free(call);
+
+  opts.timeout_ms = 30000;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions(ch, &opts, sreq, &call, &st), CPAY_OK);
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st), CPAY_OK);
+  t0 = now_ms();
+  cpay_call_cancel(call);
+  ck_assert_int_ne(payments_v1_PaymentService_StreamTransactions_finish(call, &st), CPAY_OK);
+  ck_assert_int_eq(res.code, CPAY_GRPC_CANCELLED);
+  ck_assert_msg(now_ms() - t0 < 5000, "finish after cancel took %.0f ms", now_ms() - t0);
+  cpay_call_free(call);
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+}
+END_TEST
+
 START_TEST(test_grpc_health_shutdown) {
   cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
   cpay_arena *a = cpay_arena_new();
@@ -556,6 +659,8 @@ static Suite *grpc_suite(void) {
   tcase_add_test(tc, test_grpc_graceful_shutdown);
   tcase_add_test(tc, test_grpc_forced_shutdown);
   tcase_add_test(tc, test_grpc_streams);
+  tcase_add_test(tc, test_grpc_channel_free_cancels_calls);
+  tcase_add_test(tc, test_grpc_finish_undrained_stream);
   tcase_add_test(tc, test_grpc_health_shutdown);
   tcase_add_test(tc, test_grpc_tls);
   suite_add_tcase(s, tc);

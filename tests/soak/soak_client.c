@@ -1037,11 +1037,11 @@ static cpay_call *start_busy_call(soak_client *c, soak_action a, cpay_channel *c
   return call;
 }
 
-// The client drops its channel with a stream running and frees the call
+// The client drops its channel with a call running and frees the call
 // without waiting for it, as a client that goes away does: the server sees
-// the call cancelled. (C-core keeps a destroyed channel's calls running, so
-// the call has no status of its own to check; connection_cut is the
-// disconnect with one.)
+// the call cancelled. (The status the client's call gets, CANCELLED, is
+// checked by test_grpc_channel_free_cancels_calls; connection_cut is the
+// disconnect whose status the soak checks.)
 static void channel_drop(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHANNEL_DROP], 1);
   call_setup s;

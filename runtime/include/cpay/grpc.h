@@ -190,7 +190,9 @@ CPAY_API cpay_channel *cpay_channel_new(const char *target, const cpay_channel_o
 // CPAY_ERR_NOT_FOUND with the last connectivity state in `st`).
 CPAY_API CPAY_NODISCARD cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms,
                                                          cpay_status *st);
-// Closes the channel; calls still running fail with CANCELLED. Accepts NULL.
+// Closes the channel. Calls still running on it are cancelled: they end
+// with CANCELLED ("the channel was closed"), also in a thread blocked in
+// one of them, and are freed with cpay_call_free as usual. Accepts NULL.
 CPAY_API void cpay_channel_free(cpay_channel *ch);
 
 // ---- calls (client) --------------------------------------------------------
@@ -244,7 +246,12 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_call_close_send(cpay_call *call, cpay_sta
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_recv(cpay_call *call, cpay_arena *arena,
                                                  void **msg, cpay_status *st);
 // Half-closes if needed, receives the single response of a client-streaming
-// call when `resp` is non-NULL, and waits for the status.
+// call when `resp` is non-NULL, and waits for the status. C-core gives the
+// status only after the last response message has been received: on a
+// server-streaming or bidi call, receive until *msg is NULL first, or finish
+// waits for the server to end the call or for the deadline. To stop reading
+// early, cpay_call_cancel before finishing (the status is then CANCELLED),
+// or just cpay_call_free.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_finish(cpay_call *call, cpay_arena *arena,
                                                    void **resp, cpay_status *st);
 // The server's initial metadata (waits for it); valid until cpay_call_free.

@@ -33,8 +33,14 @@ typedef struct reg_entry {
   void *handle;
 } reg_entry;
 
+// The channel struct outlives cpay_channel_free while calls made on it are
+// still to be freed: each holds a reference, so a call never points at freed
+// memory. `calls` lists those calls, for cpay_channel_free to cancel.
 struct cpay_channel {
   grpc_channel *ch;
+  atomic_int refs;  // the owner's, until cpay_channel_free, plus one per call
+  pthread_mutex_t calls_mu;
+  cpay_call *calls;
   pthread_mutex_t reg_mu;
   reg_entry regs[REG_SLOTS];
   int64_t default_timeout_ms;
@@ -52,6 +58,7 @@ struct cpay_client_info {
 
 struct cpay_call {
   cpay_channel *ch;
+  cpay_call *prev, *next;  // in ch->calls
   const cpay_method *method;
   grpc_call *call;
   grpc_completion_queue *cq;
@@ -160,6 +167,8 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
     creds = grpc_insecure_credentials_create();
   }
   ch->ch = grpc_channel_create(target, creds, &cargs);
+  atomic_init(&ch->refs, 1);
+  pthread_mutex_init(&ch->calls_mu, NULL);
   pthread_mutex_init(&ch->reg_mu, NULL);
   grpc_channel_credentials_release(creds);
   return ch;
@@ -194,15 +203,29 @@ cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_sta
                          (long long)timeout_ms, kNames[s]);
 }
 
-void cpay_channel_free(cpay_channel *ch) {
-  if (!ch) return;
-  grpc_channel_destroy(ch->ch);
+static void channel_unref(cpay_channel *ch) {
+  if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1) return;
+  pthread_mutex_destroy(&ch->calls_mu);
   pthread_mutex_destroy(&ch->reg_mu);
   for (size_t i = 0; i < REG_SLOTS; i++) free(atomic_load(&ch->regs[i].path));
   free(ch->icpts);
   free(ch->compression);
   free(ch);
   cpay__grpc_unref();
+}
+
+// C-core lets a destroyed channel's calls run on to their deadlines; cpay
+// cancels them, so that a thread blocked in one of them returns at once.
+void cpay_channel_free(cpay_channel *ch) {
+  if (!ch) return;
+  pthread_mutex_lock(&ch->calls_mu);
+  for (cpay_call *c = ch->calls; c; c = c->next) {
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_CANCELLED, "the channel was closed", NULL);
+  }
+  pthread_mutex_unlock(&ch->calls_mu);
+  grpc_channel_destroy(ch->ch);
+  ch->ch = NULL;
+  channel_unref(ch);
 }
 
 // ---- interceptors ------------------------------------------------------
@@ -350,6 +373,12 @@ static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_cal
   }
   grpc_metadata_array_init(&c->init_md);
   grpc_metadata_array_init(&c->trail_md);
+  atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  pthread_mutex_lock(&ch->calls_mu);
+  c->next = ch->calls;
+  if (c->next) c->next->prev = c;
+  ch->calls = c;
+  pthread_mutex_unlock(&ch->calls_mu);
   if (c->result) {
     c->result->code = CPAY_GRPC_OK;
     c->result->message[0] = '\0';
@@ -623,6 +652,17 @@ void cpay_call_cancel(cpay_call *c) {
 
 void cpay_call_free(cpay_call *c) {
   if (!c) return;
+  // Off the channel's list before grpc_call_unref, so that a concurrent
+  // cpay_channel_free never cancels a released call.
+  cpay_channel *ch = c->ch;
+  pthread_mutex_lock(&ch->calls_mu);
+  if (c->prev) {
+    c->prev->next = c->next;
+  } else {
+    ch->calls = c->next;
+  }
+  if (c->next) c->next->prev = c->prev;
+  pthread_mutex_unlock(&ch->calls_mu);
   if (!c->status_done) {
     grpc_call_cancel(c->call, NULL);
     grpc_completion_queue_pluck(c->cq, &c->tag_status, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -638,4 +678,5 @@ void cpay_call_free(cpay_call *c) {
   cpay_arena_free(c->arena);
   cpay_arena_free(c->scratch);
   free(c);
+  channel_unref(ch);
 }
