@@ -891,17 +891,31 @@ static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, v
       }
       const cpay_ext *ext = cpay_extreg_find(d->extreg, t, num);
       int match = ext ? wire_match(&ext->field, wt) : MATCH_NONE;
+      cpay_field ef;
+      if (match != MATCH_NONE) {
+        ef = ext->field;
+        ef.offset = 0;
+        ef.presence = 0;
+        ef.sub = 0;
+        // A closed enum's value outside the enum is an unknown field, and
+        // the extension stays absent (falls through to the unknown path).
+        uint64_t v;
+        if (wt == CPAY_WT_VARINT && cpay__varint_get(p, end, &v) &&
+            closed_enum_rejects(&ef, &ext->sub, v)) {
+          match = MATCH_NONE;
+        }
+      }
       if (match != MATCH_NONE) {
         bool created;
         cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, d->arena, &created);
         if (!e) return fail_oom(d, num, ext->full_name, tag_p);
-        cpay_field ef = ext->field;
-        ef.offset = 0;
-        ef.presence = 0;
-        ef.sub = 0;
         p = decode_field(d, p, end, msg, &e->val, &ef, &ext->sub, ext->full_name, tag_p, wt,
                          match, depth);
         if (!p) return NULL;
+        // A packed run of rejected values leaves a new repeated entry empty.
+        if (created && (ef.mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && e->val.array.size == 0) {
+          cpay_msg_clear_ext(msg, ext);
+        }
         continue;
       }
     }

@@ -673,9 +673,9 @@ END_TEST
 
 static const cpay_extreg *test_registry(void) {
   cpay_extreg *r = cpay_extreg_new(arena);
-  const cpay_ext *all[] = {&test_ext_i32, &test_ext_msg, &test_ext_rep, &test_ext_str,
-                           &test_ms_item};
-  ck_assert_int_eq(cpay__extreg_add_all(r, all, 5), CPAY_OK);
+  const cpay_ext *all[] = {&test_ext_i32, &test_ext_msg,   &test_ext_rep,   &test_ext_str,
+                           &test_ms_item, &test_ext_color, &test_ext_colors};
+  ck_assert_int_eq(cpay__extreg_add_all(r, all, 7), CPAY_OK);
   return r;
 }
 
@@ -706,6 +706,60 @@ START_TEST(test_decode_extensions) {
   m = t2_opts(&w, CPAY_OK, NULL);
   ck_assert_ptr_null(cpay_msg_get_ext(m, &test_ext_i32));
   ck_assert_uint_eq(cpay_msg_unknown(m).size, w.n - 2);
+}
+END_TEST
+
+static void ck_encodes_to(const void *m, const wbuf *w) {
+  cpay_bytes out;
+  ck_assert_int_eq(cpay_encode(m, &test_T2_table, arena, NULL, &out, &st), CPAY_OK);
+  ck_assert_uint_eq(out.size, w->n);
+  ck_assert_mem_eq(out.data, w->b, w->n);
+}
+
+START_TEST(test_decode_closed_enum_extensions) {
+  // A value outside a closed enum is an unknown field: the extension stays
+  // absent (never present with its default) and the bytes survive as they were.
+  cpay_decode_opts o = {.extreg = test_registry()};
+  wbuf w = {.n = 0};
+  w_vfield(&w, 1, 1);  // the required field
+  w_vfield(&w, 104, 7);
+  test_T2 *m = t2_opts(&w, CPAY_OK, &o);
+  ck_assert_ptr_null(cpay_msg_get_ext(m, &test_ext_color));
+  ck_assert_uint_eq(cpay_msg_unknown(m).size, 3);
+  ck_encodes_to(m, &w);
+
+  // After a known value, the known one stays.
+  wbuf w2 = {.n = 0};
+  w_vfield(&w2, 1, 1);  // the required field
+  w_vfield(&w2, 104, TEST_GREEN);
+  w_vfield(&w2, 104, 7);
+  m = t2_opts(&w2, CPAY_OK, &o);
+  const int32_t *color = cpay_msg_get_ext(m, &test_ext_color);
+  ck_assert_ptr_nonnull(color);
+  ck_assert_int_eq(*color, TEST_GREEN);
+  ck_assert_uint_eq(cpay_msg_unknown(m).size, 3);
+
+  // Repeated, unpacked and packed: only the known values are elements.
+  wbuf w3 = {.n = 0};
+  w_vfield(&w3, 1, 1);  // the required field
+  w_vfield(&w3, 105, TEST_RED);
+  w_vfield(&w3, 105, 7);
+  w_lenbytes(&w3, 105, "\x09\x03", 2);
+  m = t2_opts(&w3, CPAY_OK, &o);
+  const cpay_array *colors = cpay_msg_get_ext(m, &test_ext_colors);
+  ck_assert_ptr_nonnull(colors);
+  ck_assert_uint_eq(colors->size, 2);
+  ck_assert_int_eq(((int32_t *)colors->data)[0], TEST_RED);
+  ck_assert_int_eq(((int32_t *)colors->data)[1], TEST_BLUE);
+  ck_assert_uint_eq(cpay_msg_unknown(m).size, 6);  // 105:7 and 105:9
+
+  // A packed run of unknown values alone leaves the extension absent.
+  wbuf w4 = {.n = 0};
+  w_vfield(&w4, 1, 1);  // the required field
+  w_lenbytes(&w4, 105, "\x07\x09", 2);
+  m = t2_opts(&w4, CPAY_OK, &o);
+  ck_assert_ptr_null(cpay_msg_get_ext(m, &test_ext_colors));
+  ck_assert_uint_eq(cpay_msg_unknown(m).size, 6);
 }
 END_TEST
 
@@ -869,6 +923,7 @@ Suite *decode_suite(void) {
   tcase_add_test(tc, test_decode_defaults_and_hasbits);
   tcase_add_test(tc, test_decode_required);
   tcase_add_test(tc, test_decode_extensions);
+  tcase_add_test(tc, test_decode_closed_enum_extensions);
   tcase_add_test(tc, test_decode_message_set);
   tcase_add_test(tc, test_decode_fails_cleanly_at_every_allocation);
   tcase_add_test(tc, test_decode_byte_limit);

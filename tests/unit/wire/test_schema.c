@@ -225,6 +225,22 @@ const cpay_ext test_ext_str = {
     .default_value = &ext_str_default,
 };
 
+static const int32_t ext_color_default = TEST_BLUE;
+
+const cpay_ext test_ext_color = {
+    .field = {104, 0, 0, 0, CPAY_TYPE_ENUM, CE},
+    .extendee = &test_T2_table,
+    .sub = {.enm = &test_Color_table},
+    .full_name = "test.ext_color",
+    .default_value = &ext_color_default,
+};
+const cpay_ext test_ext_colors = {
+    .field = {105, 0, 0, 0, CPAY_TYPE_ENUM, A | CE},
+    .extendee = &test_T2_table,
+    .sub = {.enm = &test_Color_table},
+    .full_name = "test.ext_colors",
+};
+
 // ---- test.MS ----------------------------------------------------------------
 
 const cpay_msg_table test_MS_table = {

@@ -122,6 +122,8 @@ extern const cpay_ext test_ext_i32;   // 100 int32
 extern const cpay_ext test_ext_msg;   // 101 T2.G
 extern const cpay_ext test_ext_rep;   // 102 repeated int32
 extern const cpay_ext test_ext_str;   // 103 string, default "dflt"
+extern const cpay_ext test_ext_color;   // 104 closed enum Color, default TEST_BLUE
+extern const cpay_ext test_ext_colors;  // 105 repeated closed enum Color
 extern const cpay_ext test_ms_item;   // 1000 on test.MS, T2.G
 
 // ---- wire builder -----------------------------------------------------------
