@@ -351,17 +351,28 @@ class Lowerer {
     m->extension_range_count = static_cast<size_t>(d->extension_range_count());
     m->extension_ranges = store_.Array<cpm_range>(m->extension_range_count);
     for (int i = 0; i < d->extension_range_count(); i++) {
-      m->extension_ranges[i].start = d->extension_range(i)->start;
-      m->extension_ranges[i].end = d->extension_range(i)->end - 1;  // exclusive -> inclusive
+      m->extension_ranges[i] = Inclusive(d, "extension range", d->extension_range(i)->start,
+                                         d->extension_range(i)->end);
     }
     m->reserved_range_count = static_cast<size_t>(d->reserved_range_count());
     m->reserved_ranges = store_.Array<cpm_range>(m->reserved_range_count);
     for (int i = 0; i < d->reserved_range_count(); i++) {
-      m->reserved_ranges[i].start = d->reserved_range(i)->start;
-      m->reserved_ranges[i].end = d->reserved_range(i)->end - 1;  // exclusive -> inclusive
+      m->reserved_ranges[i] = Inclusive(d, "reserved range", d->reserved_range(i)->start,
+                                        d->reserved_range(i)->end);
     }
     m->reserved_name_count = static_cast<size_t>(d->reserved_name_count());
     m->reserved_names = ReservedNames(d);
+  }
+
+  // A message's range [start, end) as the model's inclusive one. libprotobuf
+  // 3.21 checks only that a reserved range starts above 0, so a hand-made
+  // descriptor can give an end at or below the start (even INT_MIN).
+  static cpm_range Inclusive(const pb::Descriptor *d, const char *what, int start, int end) {
+    if (end <= start) {
+      throw LoadError(d->full_name() + ": " + what + " from " + std::to_string(start) +
+                      " to " + std::to_string(end) + " (exclusive) is empty");
+    }
+    return cpm_range{start, end - 1};
   }
 
   void LowerEnum(const pb::EnumDescriptor *ed, const cpm_file *f, const cpm_message *parent,

@@ -80,6 +80,30 @@ START_TEST(test_shim_api_unresolved_type_in_set) {
 }
 END_TEST
 
+// A message whose reserved range ends at or below its start: libprotobuf
+// 3.21 builds it, the shim refuses it (an end of INT_MIN once overflowed).
+START_TEST(test_shim_api_empty_reserved_range) {
+  // file { name "r.proto", message_type { name "M", reserved_range { start 5, end E } } }
+  static const uint8_t end_5[] = {0x0a, 0x14, 0x0a, 0x07, 0x72, 0x2e, 0x70, 0x72,
+                                  0x6f, 0x74, 0x6f, 0x22, 0x09, 0x0a, 0x01, 0x4d,
+                                  0x4a, 0x04, 0x08, 0x05, 0x10, 0x05};
+  static const uint8_t end_min[] = {0x0a, 0x1d, 0x0a, 0x07, 0x72, 0x2e, 0x70, 0x72, 0x6f, 0x74,
+                                    0x6f, 0x22, 0x12, 0x0a, 0x01, 0x4d, 0x4a, 0x0d, 0x08, 0x05,
+                                    0x10, 0x80, 0x80, 0x80, 0x80, 0xf8, 0xff, 0xff, 0xff, 0xff,
+                                    0x01};
+  char *err = NULL;
+  ck_assert_ptr_null(cpm_load_descriptor_set(end_5, sizeof end_5, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_str_eq(err, "M: reserved range from 5 to 5 (exclusive) is empty");
+  free(err);
+  err = NULL;
+  ck_assert_ptr_null(cpm_load_descriptor_set(end_min, sizeof end_min, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_str_eq(err, "M: reserved range from 5 to -2147483648 (exclusive) is empty");
+  free(err);
+}
+END_TEST
+
 START_TEST(test_shim_api_missing_file) {
   const char *dirs[] = {"/nonexistent-cpay-dir"};
   const char *files[] = {"nope.proto"};
@@ -118,6 +142,7 @@ static Suite *shim_api_suite(void) {
   tcase_add_test(tc, test_shim_api_empty_request_is_empty_pool);
   tcase_add_test(tc, test_shim_api_malformed_inputs_fail);
   tcase_add_test(tc, test_shim_api_unresolved_type_in_set);
+  tcase_add_test(tc, test_shim_api_empty_reserved_range);
   tcase_add_test(tc, test_shim_api_missing_file);
   tcase_add_test(tc, test_shim_api_well_known_type_fallback);
   tcase_add_test(tc, test_shim_api_free_null);
