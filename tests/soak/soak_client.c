@@ -785,19 +785,41 @@ static void check_batch(soak_client *c, soak_action a, customer *cu, const batch
   }
 }
 
+// The streaming calls come in four variants, listed in soak.h in this
+// order after their plain action.
+typedef enum { V_PLAIN, V_DEADLINE, V_CANCEL, V_OVERSIZED } stream_variant;
+#define VARIANTS_IN_ORDER(x)                                                        \
+  (A_##x##_DEADLINE - A_##x == V_DEADLINE && A_##x##_CANCEL - A_##x == V_CANCEL && \
+   A_##x##_OVERSIZED - A_##x == V_OVERSIZED)
+_Static_assert(VARIANTS_IN_ORDER(BATCH) && VARIANTS_IN_ORDER(CHAT),
+               "soak.h lists each streaming call's variants in stream_variant's order");
+#undef VARIANTS_IN_ORDER
+
+// Sets a streaming call's deadline for its variant and returns the statuses
+// the call may end with: the plain call must succeed, a short deadline may
+// or may not cut it off, a cancel and an oversized message must end it.
+static uint32_t variant_plan(soak_client *c, stream_variant v, int64_t *timeout) {
+  *timeout = CALL_TIMEOUT_MS;
+  switch (v) {
+    case V_DEADLINE:
+      *timeout = soak_range(c, 1, 25);
+      return BIT(CPAY_GRPC_OK) | BIT(CPAY_GRPC_DEADLINE_EXCEEDED);
+    case V_CANCEL:
+      return BIT(CPAY_GRPC_CANCELLED);
+    case V_OVERSIZED:
+      return BIT(CPAY_GRPC_RESOURCE_EXHAUSTED);
+    case V_PLAIN:
+      break;
+  }
+  return BIT(CPAY_GRPC_OK);
+}
+
 static void batch(soak_client *c, soak_action a) {
   atomic_fetch_add(&soak.actions[a], 1);
   customer *cu = pick_customer(c);
-  int64_t timeout = CALL_TIMEOUT_MS;
-  uint32_t allowed = BIT(CPAY_GRPC_OK);
-  if (a == A_BATCH_DEADLINE) {
-    timeout = soak_range(c, 1, 25);
-    allowed |= BIT(CPAY_GRPC_DEADLINE_EXCEEDED);
-  } else if (a == A_BATCH_CANCEL) {
-    allowed = BIT(CPAY_GRPC_CANCELLED);
-  } else if (a == A_BATCH_OVERSIZED) {
-    allowed = BIT(CPAY_GRPC_RESOURCE_EXHAUSTED);
-  }
+  stream_variant v = (stream_variant)(a - A_BATCH);
+  int64_t timeout;
+  uint32_t allowed = variant_plan(c, v, &timeout);
   batch_item items[SOAK_MAX_BATCH];
   int n = (int)soak_range(c, 1, SOAK_MAX_BATCH);
   call_setup s;
@@ -809,11 +831,11 @@ static void batch(soak_client *c, soak_action a) {
     return;
   }
   payments_v1_BatchChargeResponse *resp = NULL;
-  if (a == A_BATCH_CANCEL) {
+  if (v == V_CANCEL) {
     (void)send_batch(c, cu, call, items, (int)soak_range(c, 0, n), true, &s.st, &rc);
     cpay_call_cancel(call);
     rc = payments_v1_PaymentService_BatchCharge_finish(call, c->arena, &resp, &s.st);
-  } else if (a == A_BATCH_OVERSIZED) {
+  } else if (v == V_OVERSIZED) {
     (void)send_batch(c, cu, call, items, (int)soak_range(c, 0, 2), true, &s.st, &rc);
     uint32_t idx = key_new(c, cu, false);
     payments_v1_ChargeRequest *req = charge_req(c, cu, idx);
@@ -824,7 +846,7 @@ static void batch(soak_client *c, soak_action a) {
     }
     rc = payments_v1_PaymentService_BatchCharge_finish(call, c->arena, &resp, &s.st);
   } else {
-    int sent = send_batch(c, cu, call, items, n, a == A_BATCH_DEADLINE, &s.st, &rc);
+    int sent = send_batch(c, cu, call, items, n, v == V_DEADLINE, &s.st, &rc);
     rc = payments_v1_PaymentService_BatchCharge_finish(call, c->arena, &resp, &s.st);
     if (rc == CPAY_OK && sent != n) {
       soak_wrong(c, a, "batch: only %d of %d sends succeeded, yet the call ended OK", sent, n);
@@ -908,20 +930,13 @@ static void drain_chat(soak_client *c, soak_action a, cpay_call *call, const cha
 
 static void chat(soak_client *c, soak_action a) {
   atomic_fetch_add(&soak.actions[a], 1);
-  int64_t timeout = CALL_TIMEOUT_MS;
-  uint32_t allowed = BIT(CPAY_GRPC_OK);
-  if (a == A_CHAT_DEADLINE) {
-    timeout = soak_range(c, 1, 25);
-    allowed |= BIT(CPAY_GRPC_DEADLINE_EXCEEDED);
-  } else if (a == A_CHAT_CANCEL) {
-    allowed = BIT(CPAY_GRPC_CANCELLED);
-  } else if (a == A_CHAT_OVERSIZED) {
-    allowed = BIT(CPAY_GRPC_RESOURCE_EXHAUSTED);
-  }
+  stream_variant v = (stream_variant)(a - A_CHAT);
+  int64_t timeout;
+  uint32_t allowed = variant_plan(c, v, &timeout);
   int n = (int)soak_range(c, 1, 6);
-  if (a == A_CHAT_CANCEL || a == A_CHAT_OVERSIZED) n = (int)soak_range(c, 0, 2);
+  if (v == V_CANCEL || v == V_OVERSIZED) n = (int)soak_range(c, 0, 2);
   // Interleaved (each answer read before the next line) or all lines first.
-  bool interleave = a != A_CHAT || soak_range(c, 0, 1);
+  bool interleave = v != V_PLAIN || soak_range(c, 0, 1);
   chat_line lines[6];
   call_setup s;
   setup(c, &s, timeout, -1);
@@ -950,10 +965,10 @@ static void chat(soak_client *c, soak_action a) {
       }
     }
   }
-  if (a == A_CHAT_CANCEL) {
+  if (v == V_CANCEL) {
     cpay_call_cancel(call);
   } else {
-    if (a == A_CHAT_OVERSIZED && !ended) {
+    if (v == V_OVERSIZED && !ended) {
       payments_v1_PaymentMessage *m = payments_v1_PaymentMessage_new(c->arena);
       if (m) {
         m->text = oversized(c);
