@@ -307,6 +307,16 @@ START_TEST(test_json_any) {
               "$.optionalAny: type \"nope.Nope\" is not in the registry at offset 26");
   parse_fails("{\"optionalAny\": {\"a\": 1}}",
               "$.optionalAny: google.protobuf.Any without \"@type\" at offset 16");
+  // A type URL needs a host and a name, as in upb and C++ protobuf.
+  parse_fails("{\"optionalAny\": {\"@type\": \"google.protobuf.Empty\"}}",
+              "$.optionalAny: type URL \"google.protobuf.Empty\" is not of the form "
+              "\"host/full.Name\" at offset 26");
+  parse_fails("{\"optionalAny\": {\"@type\": \"/google.protobuf.Empty\"}}",
+              "$.optionalAny: type URL \"/google.protobuf.Empty\" is not of the form "
+              "\"host/full.Name\" at offset 26");
+  parse_fails("{\"optionalAny\": {\"@type\": \"type.googleapis.com/\"}}",
+              "$.optionalAny: type URL \"type.googleapis.com/\" is not of the form "
+              "\"host/full.Name\" at offset 26");
   // Without a registry, Any cannot be read.
   const char *j = "{\"optionalAny\": {\"@type\": \"type.googleapis.com/google.protobuf.Empty\"}}";
   all3 *m = NULL;
@@ -352,6 +362,13 @@ START_TEST(test_json_registry) {
   ck_assert_int_eq(ALL3(to_json)(m, arena, NULL, &out, &st), CPAY_ERR_INVALID_ARGUMENT);
   ck_assert_str_eq(cpay_status_msg(&st), "google.protobuf.Any: type "
                                          "\"google.protobuf.Duration\" is not in the registry");
+  // Nor one whose URL has no host, which JSON readers refuse.
+  any->type_url = CPAY_STR("google.protobuf.Duration");
+  cpay_status_clear(&st);
+  ck_assert_int_eq(ALL3(to_json)(m, arena, &o, &out, &st), CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_str_eq(cpay_status_msg(&st), "google.protobuf.Any: type URL "
+                                         "\"google.protobuf.Duration\" is not of the form "
+                                         "\"host/full.Name\"");
 }
 END_TEST
 

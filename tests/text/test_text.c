@@ -354,6 +354,13 @@ START_TEST(test_text_any) {
   round_trip3("optional_any { type_url: 'protobuf_test_messages.proto3.ForeignMessage' }",
               "optional_any {\n"
               "  type_url: \"protobuf_test_messages.proto3.ForeignMessage\"\n}\n");
+  // Nor is a URL without a host, which cannot be read back either.
+  round_trip3("optional_any { type_url: '/protobuf_test_messages.proto3.ForeignMessage' }",
+              "optional_any {\n"
+              "  type_url: \"/protobuf_test_messages.proto3.ForeignMessage\"\n}\n");
+  fails3("optional_any { [/protobuf_test_messages.proto3.ForeignMessage] {} }",
+         "1:16: type URL \"/protobuf_test_messages.proto3.ForeignMessage\" is not of the form "
+         "\"host/full.Name\"");
   round_trip3("optional_any { type_url: 'x/y' value: '\\001' }",
               "optional_any {\n  type_url: \"x/y\"\n  value: \"\\001\"\n}\n");
   fails3("optional_any { [type.googleapis.com/nope.Nope] {} }",

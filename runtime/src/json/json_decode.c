@@ -647,8 +647,12 @@ static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json
     pop(d, saved);
     return c;
   }
-  cpay_str url = tm->val->s;
-  cpay_str name = cpay__any_type_name(url);
+  cpay_str url = tm->val->s, name;
+  if (!cpay__any_url_name(url, &name)) {
+    return fail(d, CPAY_ERR_MALFORMED, tm->val->off,
+                "type URL \"%.*s\" is not of the form \"host/full.Name\"", clip(url.size),
+                url.data);
+  }
   const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
   if (!inner) {
     return fail(d, CPAY_ERR_MALFORMED, tm->val->off, "type \"%.*s\" is not in the registry",

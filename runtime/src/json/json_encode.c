@@ -537,7 +537,13 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
     if (value->size != 0) return invalid(w, "google.protobuf.Any", "value without type_url");
     return puts_(w, "{}");
   }
-  cpay_str name = cpay__any_type_name(*url);
+  cpay_str name;
+  if (!cpay__any_url_name(*url, &name)) {
+    return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
+                           "google.protobuf.Any: type URL \"%.*s\" is not of the form "
+                           "\"host/full.Name\"",
+                           (int)(url->size > 100 ? 100 : url->size), url->data);
+  }
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) {
     return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,

@@ -652,7 +652,11 @@ static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
 // it serialized.
 static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uint32_t line,
                                     uint32_t col) {
-  cpay_str name = cpay__any_type_name(url);
+  cpay_str name;
+  if (!cpay__any_url_name(url, &name)) {
+    return fail_at(d, line, col, "type URL \"%.*s\" is not of the form \"host/full.Name\"",
+                   clip(url.size), url.data);
+  }
   const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
   if (!inner) {
     return fail_at(d, line, col, "type \"%.*s\" is not in the registry", clip(url.size),

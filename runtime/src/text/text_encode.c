@@ -465,18 +465,16 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   const cpay_bytes *value = cpay__json_cptr(msg, &v.t->fields[vi]);
   if (url->size == 0 || !w->reg) return CPAY_OK;
   // Only a URL the parser reads back between brackets is printed there: one
-  // with a '/' (without, "[a.b.C]" would read as an extension) and no byte
-  // outside the URL alphabet.
-  bool slash = false;
+  // of the form "host/full.Name" (without a '/', "[a.b.C]" would read as an
+  // extension) and no byte outside the URL alphabet.
   for (size_t i = 0; i < url->size; i++) {
     char ch = url->data[i];
     bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '_' || ch == '.' || ch == '/' || ch == '-';
     if (!ok) return CPAY_OK;
-    slash |= ch == '/';
   }
-  if (!slash) return CPAY_OK;
-  cpay_str name = cpay__any_type_name(*url);
+  cpay_str name;
+  if (!cpay__any_url_name(*url, &name)) return CPAY_OK;
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) return CPAY_OK;
   void *sub = cpay_msg_new(inner->table, w->out.a);
