@@ -3,7 +3,7 @@
 // and -bin, validation), interceptors on both sides, message size limits,
 // compression, the worker limit, graceful and forced shutdown, streaming,
 // closing a channel with calls running, finishing an undrained stream,
-// health, and TLS with a certificate made by openssl at test time.
+// channels with their own connection, health, and TLS with a certificate made by openssl at test time.
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
@@ -466,6 +466,46 @@ START_TEST(test_grpc_channel_free_cancels_calls) {
 }
 END_TEST
 
+// The client address and port the server sees for a call on `ch`, as a C
+// string on `a`.
+static char *peer_of(cpay_channel *ch, cpay_arena *a) {
+  cpay_status st = {0};
+  payments_v1_ChargeResponse *resp = NULL;
+  cpay_code rc = payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "peer", "k"), a, &resp, &st);
+  ck_assert_msg(rc == CPAY_OK, "%s", st.msg);
+  cpay_str peer = resp->processor_reference;
+  ck_assert_uint_gt(peer.size, 0);
+  char *s = cpay_arena_malloc(a, peer.size + 1);
+  ck_assert_ptr_nonnull(s);
+  memcpy(s, peer.data, peer.size);
+  s[peer.size] = '\0';
+  return s;
+}
+
+START_TEST(test_grpc_own_connection) {
+  // Two channels to one target share a connection unless own_connection.
+  cpay_arena *a = cpay_arena_new();
+  cpay_channel *s1 = cpay_channel_new(g_target, NULL, NULL);
+  cpay_channel *s2 = cpay_channel_new(g_target, NULL, NULL);
+  char *q1 = peer_of(s1, a), *q2 = peer_of(s2, a);
+  ck_assert_str_eq(q1, q2);
+  cpay_channel_opts o = {.own_connection = true};
+  cpay_channel *o1 = cpay_channel_new(g_target, &o, NULL);
+  cpay_channel *o2 = cpay_channel_new(g_target, &o, NULL);
+  char *p1 = peer_of(o1, a), *p2 = peer_of(o2, a);
+  ck_assert_str_ne(p1, p2);
+  ck_assert_str_ne(p1, q1);
+  // Each keeps its own connection from call to call.
+  char *p1_again = peer_of(o1, a);
+  ck_assert_str_eq(p1, p1_again);
+  cpay_channel_free(o2);
+  cpay_channel_free(o1);
+  cpay_channel_free(s2);
+  cpay_channel_free(s1);
+  cpay_arena_free(a);
+}
+END_TEST
+
 START_TEST(test_grpc_finish_undrained_stream) {
   // finish on a stream with responses unread waits for the deadline (C-core
   // gives the status after the last message); cancel first to stop early.
@@ -661,6 +701,7 @@ static Suite *grpc_suite(void) {
   tcase_add_test(tc, test_grpc_streams);
   tcase_add_test(tc, test_grpc_channel_free_cancels_calls);
   tcase_add_test(tc, test_grpc_finish_undrained_stream);
+  tcase_add_test(tc, test_grpc_own_connection);
   tcase_add_test(tc, test_grpc_health_shutdown);
   tcase_add_test(tc, test_grpc_tls);
   suite_add_tcase(s, tc);

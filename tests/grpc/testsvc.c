@@ -53,6 +53,10 @@ static cpay_code charge(void *ctx, cpay_server_call *call, const payments_v1_Cha
     memset(s, 'r', (size_t)big);
     resp->processor_reference = (cpay_str){s, (size_t)big};
   }
+  if (cpay_str_eq(req->customer_id, CPAY_STR("peer"))) {
+    resp->processor_reference =
+        cpay_str_dup(cpay_server_call_arena(call), cpay_str_from_c(cpay_server_call_peer(call)));
+  }
   resp->transaction_id = req->idempotency_key;
   resp->status = payments_v1_CHARGE_STATUS_SUCCESS;
   const char *keys[] = {"x-request-id", "x-bin-bin"};

@@ -18,7 +18,8 @@ typedef struct testsvc {
 } testsvc;
 
 // ChargeCard: customer_id "sleep:N" sleeps N ms (watching for cancellation);
-// "big:N" answers with an N-byte processor_reference; otherwise echoes the
+// "big:N" answers with an N-byte processor_reference, "peer" with the
+// client's address and port (cpay_server_call_peer); otherwise echoes the
 // idempotency key as transaction_id and copies x-request-id and any
 // x-bin-bin metadata into the initial and trailing metadata.
 // StreamTransactions: since_unix messages, or endless ("forever") until

@@ -179,6 +179,11 @@ typedef struct cpay_channel_opts {
   const char *compression;
   const cpay_client_interceptor *interceptors;  // copied
   size_t interceptor_count;
+  // false: channels to the same target with the same options share their
+  // connection (C-core's default); true: this channel opens its own, e.g. to
+  // spread load over several connections (each carries at most the server's
+  // limit of concurrent streams, often 100).
+  bool own_connection;
 } cpay_channel_opts;
 
 // A channel to `target` ("host:port", "unix:/path", "dns:///name:port").

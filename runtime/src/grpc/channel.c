@@ -126,7 +126,7 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   }
   if (opts->compression && !(ch->compression = xstrdup(opts->compression))) goto out_nomem;
 
-  grpc_arg args[14];
+  grpc_arg args[15];
   size_t n = 0;
   if (opts->keepalive_time_ms > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = opts->keepalive_time_ms}};
@@ -150,6 +150,9 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   if (config) {
     args[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG, {.string = (char *)config}};
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 1}};
+  }
+  if (opts->own_connection) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}};
   }
   if (opts->tls && opts->tls->server_name) {
     args[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)opts->tls->server_name}};
