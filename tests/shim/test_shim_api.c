@@ -48,6 +48,14 @@ START_TEST(test_shim_api_empty_request_is_empty_pool) {
 }
 END_TEST
 
+// Loads a FileDescriptorSet that must fail; returns the error (free it).
+static char *set_error(const uint8_t *set, size_t size) {
+  char *err = NULL;
+  ck_assert_ptr_null(cpm_load_descriptor_set(set, size, &err));
+  ck_assert_ptr_nonnull(err);
+  return err;
+}
+
 START_TEST(test_shim_api_malformed_inputs_fail) {
   static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x07, 0x12};
   char *err = NULL;
@@ -55,10 +63,7 @@ START_TEST(test_shim_api_malformed_inputs_fail) {
   ck_assert_ptr_nonnull(err);
   ck_assert_str_eq(err, "malformed CodeGeneratorRequest");
   free(err);
-  err = NULL;
-  ck_assert_ptr_null(cpm_load_descriptor_set(junk, sizeof junk, &err));
-  ck_assert_ptr_nonnull(err);
-  free(err);
+  free(set_error(junk, sizeof junk));
   // err may be NULL when the caller does not want the text.
   ck_assert_ptr_null(cpm_load_descriptor_set(junk, sizeof junk, NULL));
 }
@@ -72,9 +77,7 @@ START_TEST(test_shim_api_unresolved_type_in_set) {
       0x0a, 30,  0x0a, 7,    'u',  '.', 'p', 'r', 'o', 't', 'o', 0x22, 19, 0x0a, 1, 'M',
       0x12, 14,  0x0a, 1,    'f',  0x18, 1,  0x20, 1,  0x32, 5, '.', 'N', 'o', 'p', 'e',
   };
-  char *err = NULL;
-  ck_assert_ptr_null(cpm_load_descriptor_set(set, sizeof set, &err));
-  ck_assert_ptr_nonnull(err);
+  char *err = set_error(set, sizeof set);
   ck_assert_msg(strstr(err, "u.proto: M.f: \".Nope\" is not defined.") != NULL, "%s", err);
   free(err);
 }
@@ -91,14 +94,10 @@ START_TEST(test_shim_api_empty_reserved_range) {
                                     0x6f, 0x22, 0x12, 0x0a, 0x01, 0x4d, 0x4a, 0x0d, 0x08, 0x05,
                                     0x10, 0x80, 0x80, 0x80, 0x80, 0xf8, 0xff, 0xff, 0xff, 0xff,
                                     0x01};
-  char *err = NULL;
-  ck_assert_ptr_null(cpm_load_descriptor_set(end_5, sizeof end_5, &err));
-  ck_assert_ptr_nonnull(err);
+  char *err = set_error(end_5, sizeof end_5);
   ck_assert_str_eq(err, "M: reserved range from 5 to 5 (exclusive) is empty");
   free(err);
-  err = NULL;
-  ck_assert_ptr_null(cpm_load_descriptor_set(end_min, sizeof end_min, &err));
-  ck_assert_ptr_nonnull(err);
+  err = set_error(end_min, sizeof end_min);
   ck_assert_str_eq(err, "M: reserved range from 5 to -2147483648 (exclusive) is empty");
   free(err);
 }
