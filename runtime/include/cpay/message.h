@@ -39,6 +39,11 @@ CPAY_API cpay_str cpay_str_from_c(const char *s);
 // Copies `s` onto the arena; {NULL, 0} only when out of memory (or s empty).
 CPAY_API cpay_str cpay_str_dup(cpay_arena *a, cpay_str s);
 CPAY_API bool cpay_str_eq(cpay_str a, cpay_str b);
+// Sets *name to the full type name a google.protobuf.Any type URL ends in,
+// after its last '/' ("type.googleapis.com/pkg.Msg" gives "pkg.Msg"). False
+// when the URL is not of the form "host/full.Name": no '/', or nothing
+// before or after it (upb and C++ protobuf refuse those too).
+CPAY_API bool cpay_any_type_name(cpay_str url, cpay_str *name);
 
 typedef struct cpay_msg_table cpay_msg_table;  // see cpay/gencode.h
 typedef struct cpay_ext cpay_ext;              // an extension, see cpay/gencode.h

@@ -648,7 +648,7 @@ static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json
     return c;
   }
   cpay_str url = tm->val->s, name;
-  if (!cpay__any_url_name(url, &name)) {
+  if (!cpay_any_type_name(url, &name)) {
     return fail(d, CPAY_ERR_MALFORMED, tm->val->off,
                 "type URL \"%.*s\" is not of the form \"host/full.Name\"", clip(url.size),
                 url.data);

@@ -538,7 +538,7 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
     return puts_(w, "{}");
   }
   cpay_str name;
-  if (!cpay__any_url_name(*url, &name)) {
+  if (!cpay_any_type_name(*url, &name)) {
     return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
                            "google.protobuf.Any: type URL \"%.*s\" is not of the form "
                            "\"host/full.Name\"",

@@ -98,11 +98,6 @@ static inline const void *cpay__json_cptr(const void *msg, const cpay_field *f) 
   return (const char *)msg + f->offset;
 }
 
-// Sets *name to the full type name an Any type URL ends in, after its last
-// '/'. False when the URL is not of the form "host/full.Name": no '/', or
-// nothing before or after it (upb and C++ protobuf refuse those too).
-bool cpay__any_url_name(cpay_str url, cpay_str *name);
-
 bool cpay__utf8_ok(const char *p, size_t n);
 
 // The registered JSON view of extension `x`, or NULL.

@@ -352,13 +352,6 @@ void cpay__json_mark(void *msg, const cpay_field *f) {
   }
 }
 
-bool cpay__any_url_name(cpay_str url, cpay_str *name) {
-  size_t i = url.size;
-  while (i > 0 && url.data[i - 1] != '/') i--;
-  *name = (cpay_str){url.data + i, url.size - i};
-  return i > 1 && i < url.size;
-}
-
 // ---- registry --------------------------------------------------------------------
 
 struct cpay_json_registry {

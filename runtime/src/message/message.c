@@ -25,6 +25,17 @@ bool cpay_str_eq(cpay_str a, cpay_str b) {
   return a.size == b.size && (a.size == 0 || memcmp(a.data, b.data, a.size) == 0);
 }
 
+bool cpay_any_type_name(cpay_str url, cpay_str *name) {
+  if (url.size == 0) {  // an absent type_url is {NULL, 0}: no arithmetic on it
+    *name = (cpay_str){NULL, 0};
+    return false;
+  }
+  size_t i = url.size;
+  while (i > 0 && url.data[i - 1] != '/') i--;
+  *name = (cpay_str){url.data + i, url.size - i};
+  return i > 1 && i < url.size;
+}
+
 void *cpay_msg_new(const cpay_msg_table *t, cpay_arena *a) {
   void *msg = cpay_arena_malloc(a, t->size);
   if (!msg) return NULL;

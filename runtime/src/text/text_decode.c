@@ -653,7 +653,7 @@ static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
 static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uint32_t line,
                                     uint32_t col) {
   cpay_str name;
-  if (!cpay__any_url_name(url, &name)) {
+  if (!cpay_any_type_name(url, &name)) {
     return fail_at(d, line, col, "type URL \"%.*s\" is not of the form \"host/full.Name\"",
                    clip(url.size), url.data);
   }

@@ -474,7 +474,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
     if (!ok) return CPAY_OK;
   }
   cpay_str name;
-  if (!cpay__any_url_name(*url, &name)) return CPAY_OK;
+  if (!cpay_any_type_name(*url, &name)) return CPAY_OK;
   const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
   if (!inner) return CPAY_OK;
   void *sub = cpay_msg_new(inner->table, w->out.a);
