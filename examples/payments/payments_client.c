@@ -4,16 +4,20 @@
 //   payments-client [--target HOST:PORT] [--token TOKEN] [--json]
 //                   [--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]
 //
-// Steps: unary charges (success, idempotent retry, INVALID_ARGUMENT, a
-// deadline that expires), server streaming with a mid-stream cancel, client
-// streaming, bidirectional chat, an unknown method (UNIMPLEMENTED), the
-// health service and reflection's service list (--skip-extras leaves out the
-// last two). Client interceptors add `authorization` (with --token) and a
-// fresh `x-request-id` to every call. With --json, every response message is
-// also printed in the proto3 JSON mapping. Exits 0 when every step behaved.
+// Steps: unary charges (success, idempotent retry, INVALID_ARGUMENT with its
+// google.rpc.BadRequest detail, a deadline that expires), server streaming
+// with a mid-stream cancel, a live subscription that gets a charge made after
+// it started, client streaming, bidirectional chat, an asynchronous fan-out
+// (many charges in flight from one thread), an unknown method
+// (UNIMPLEMENTED), the health service and reflection's service list
+// (--skip-extras leaves out the last two). Client interceptors add
+// `authorization` (with --token) and a fresh `x-request-id` to every call.
+// With --json, every response message is also printed in the proto3 JSON
+// mapping. Exits 0 when every step behaved.
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <time.h>
 
 #include "cpay/grpc.h"
+#include "cpay/grpc_details.h"
 #include "cpay/json.h"
 #include "grpc/health/v1/health.cpay_grpc.h"
 #include "grpc/reflection/v1/reflection.cpay_grpc.h"
@@ -136,13 +141,21 @@ static void unary_steps(cpay_channel *ch, cpay_arena *a, const char *customer, c
          "ChargeCard idempotent retry", "same key gives %.*s",
          again ? (int)again->transaction_id.size : 0, again ? again->transaction_id.data : "");
 
+  // The server names the field in a google.rpc.BadRequest detail.
   cpay_status_clear(&st);
-  cpay_rpc_result bad = {0};
+  cpay_rpc_result bad = {.arena = a};
   opts = (cpay_call_opts){.timeout_ms = 5000, .result = &bad};
   c = payments_v1_PaymentService_ChargeCard(ch, &opts, charge_req(a, customer, -5, "USD", "neg"), a,
                                             &resp, &st);
-  report(c != CPAY_OK && bad.code == CPAY_GRPC_INVALID_ARGUMENT, "ChargeCard invalid amount",
-         "%s", cpay_status_msg(&st));
+  google_rpc_BadRequest *br = NULL;
+  cpay_code dc = cpay_get_BadRequest(&bad, a, &br, NULL);
+  const google_rpc_BadRequest_FieldViolation *v =
+      dc == CPAY_OK && br->field_violations.size ? br->field_violations.data[0] : NULL;
+  report(c == CPAY_ERR_INVALID_ARGUMENT && bad.code == CPAY_GRPC_INVALID_ARGUMENT && v &&
+             cpay_str_eq(v->field, CPAY_STR("amount_cents")),
+         "ChargeCard invalid amount", "%s; BadRequest: %.*s: %.*s", cpay_status_msg(&st),
+         v ? (int)v->field.size : 0, v ? v->field.data : "", v ? (int)v->description.size : 0,
+         v ? v->description.data : "");
 
   cpay_status_clear(&st);
   cpay_md slow[1] = {{CPAY_STR("x-simulate-latency-ms"), CPAY_STR("2000")}};
@@ -150,8 +163,142 @@ static void unary_steps(cpay_channel *ch, cpay_arena *a, const char *customer, c
   opts = (cpay_call_opts){.timeout_ms = 200, .metadata = slow, .metadata_count = 1, .result = &late};
   c = payments_v1_PaymentService_ChargeCard(ch, &opts, charge_req(a, customer, 100, "USD", "slow"), a,
                                             &resp, &st);
-  report(c != CPAY_OK && late.code == CPAY_GRPC_DEADLINE_EXCEEDED, "ChargeCard 200 ms deadline",
-         "%s", cpay_status_msg(&st));
+  report(c == CPAY_ERR_DEADLINE_EXCEEDED && late.code == CPAY_GRPC_DEADLINE_EXCEEDED,
+         "ChargeCard 200 ms deadline", "%s", cpay_status_msg(&st));
+}
+
+// ---- asynchronous calls: their callbacks run on the channel's loop thread,
+// and this thread waits for them on `mu` / `cv`.
+
+typedef struct waiter {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int subscribed;   // the live subscription's headers came
+  int received;     // live transactions received
+  int done;         // calls that ended
+  int ok;           // ... with OK
+  char last_id[32];
+} waiter;
+
+static void waiter_init(waiter *w) {
+  memset(w, 0, sizeof *w);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+}
+
+static void waiter_destroy(waiter *w) {
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+}
+
+// Waits until *count reaches `want` or 5 s pass; true when it did.
+static bool wait_for(waiter *w, const int *count, int want) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&w->mu);
+  int rc = 0;
+  while (*count < want && rc == 0) rc = pthread_cond_timedwait(&w->cv, &w->mu, &until);
+  bool reached = *count >= want;
+  pthread_mutex_unlock(&w->mu);
+  return reached;
+}
+
+static void live_metadata(void *state, cpay_call *call, const cpay_md *md, size_t count) {
+  (void)call;
+  (void)md;
+  (void)count;
+  waiter *w = state;
+  pthread_mutex_lock(&w->mu);
+  w->subscribed++;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+static void live_message(void *state, cpay_call *call, payments_v1_Transaction *t) {
+  waiter *w = state;
+  if (!t) return;  // the end of the stream: on_done follows
+  pthread_mutex_lock(&w->mu);
+  w->received++;
+  snprintf(w->last_id, sizeof w->last_id, "%.*s", (int)t->id.size, t->id.data);
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  // Keep one read pending: the next transaction, or the end.
+  cpay_code c = payments_v1_PaymentService_StreamTransactions_read(call, NULL, NULL);
+  (void)c;  // fails only once the call is over: on_done follows
+}
+
+static void count_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
+  (void)call;
+  waiter *w = state;
+  pthread_mutex_lock(&w->mu);
+  w->done++;
+  w->ok += res->code == CPAY_GRPC_OK;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+// A live subscription: a charge made after it started arrives on it.
+static void live_steps(cpay_channel *ch, cpay_arena *a, const char *customer) {
+  char live[64], key[64];
+  snprintf(live, sizeof live, "%s-live", customer);
+  snprintf(key, sizeof key, "%s-live-1", customer);
+  waiter w;
+  waiter_init(&w);
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->customer_id = cpay_str_from_c(live);
+  static const payments_v1_PaymentService_StreamTransactions_client_reactor kLive = {
+      .on_message = live_message, .on_metadata = live_metadata, .on_done = count_done};
+  cpay_call_opts opts = {.timeout_ms = 10000};
+  cpay_status st = {0};
+  cpay_call *call = NULL;
+  cpay_code c = payments_v1_PaymentService_StreamTransactions_async(ch, &opts, sreq, &kLive, &w,
+                                                                    &call, &st);
+  if (c == CPAY_OK) c = payments_v1_PaymentService_StreamTransactions_read(call, NULL, &st);
+  bool subscribed = c == CPAY_OK && wait_for(&w, &w.subscribed, 1);
+  payments_v1_ChargeResponse *resp = NULL;
+  if (subscribed) {
+    c = payments_v1_PaymentService_ChargeCard(ch, NULL, charge_req(a, live, 4200, "USD", key), a,
+                                              &resp, &st);
+  }
+  bool got = c == CPAY_OK && wait_for(&w, &w.received, 1);
+  // The feed never ends on its own: leave it (this cancels it and drops
+  // the reference _async gave us; on_done still comes).
+  cpay_call_free(call);
+  bool ended = call && wait_for(&w, &w.done, 1);
+  report(subscribed && got && ended && resp && cpay_str_eq(resp->transaction_id, cpay_str_from_c(w.last_id)),
+         "StreamTransactions live", "subscribed, charged, got %s while subscribed %s", w.last_id,
+         cpay_status_msg(&st));
+  waiter_destroy(&w);
+}
+
+// Many charges in flight at once, all started from this one thread.
+#define FAN_OUT 64
+
+static void fan_out_steps(cpay_channel *ch, cpay_arena *a, const char *customer) {
+  static const payments_v1_PaymentService_ChargeCard_client_reactor kCharge = {.on_done = count_done};
+  waiter w;
+  waiter_init(&w);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int started = 0;
+  cpay_status st = {0};
+  for (int i = 0; i < FAN_OUT; i++) {
+    char *key = cpay_arena_realloc(a, NULL, 0, 64);
+    snprintf(key, 64, "%s-fan-%d", customer, i);
+    // The request is encoded when the call starts: it need not outlive it.
+    if (payments_v1_PaymentService_ChargeCard_async(ch, NULL, charge_req(a, customer, 100 + i, "USD", key),
+                                                    &kCharge, &w, NULL, &st) == CPAY_OK) {
+      started++;
+    }
+  }
+  bool all = wait_for(&w, &w.done, started);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  report(all && started == FAN_OUT && w.ok == FAN_OUT, "ChargeCard async fan-out",
+         "%d charges from one thread, %d answered OK in %.1f ms %s", started, w.ok, ms,
+         cpay_status_msg(&st));
+  waiter_destroy(&w);
 }
 
 static void stream_steps(cpay_channel *ch, cpay_arena *a, const char *customer) {
@@ -248,7 +395,7 @@ static void chat_steps(cpay_channel *ch, cpay_arena *a) {
 static void unknown_method_step(cpay_channel *ch, cpay_arena *a) {
   static const cpay_method kRefund = {"/payments.v1.PaymentService/Refund", "Refund",
                                       CPAY_METHOD_UNARY, &payments_v1_ChargeRequest_table,
-                                      &payments_v1_ChargeResponse_table};
+                                      &payments_v1_ChargeResponse_table, NULL, NULL};
   cpay_status st = {0};
   cpay_rpc_result res = {0};
   cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};
@@ -355,8 +502,10 @@ int main(int argc, char **argv) {
     snprintf(key, sizeof key, "%s-first", customer);
     unary_steps(ch, a, customer, key);
     stream_steps(ch, a, customer);
+    live_steps(ch, a, customer);
     batch_steps(ch, a, customer);
     chat_steps(ch, a);
+    fan_out_steps(ch, a, customer);
     unknown_method_step(ch, a);
     if (extras) extra_steps(ch, a);
   }

@@ -1,30 +1,40 @@
 // payments-server: proto/payments.proto's PaymentService on libcpay-grpc,
 // with the standard health and reflection services.
 //
-//   payments-server [--listen HOST:PORT] [--workers N] [--require-token TOKEN]
-//                   [--tls-cert PEM --tls-key PEM] [--max-recv-size BYTES]
-//                   [--max-stored N]
+//   payments-server [--listen HOST:PORT] [--threads N] [--workers N]
+//                   [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]
+//                   [--max-recv-size BYTES] [--max-stored N] [--max-calls N]
+//                   [--compression NAME]
 //
-// ChargeCard validates the request (INVALID_ARGUMENT otherwise) and charges
-// once per idempotency key: a repeated key returns the stored response.
-// Amounts above 500000 cents are declined. StreamTransactions sends the
-// customer's transactions since a time, then live ones until the client
-// leaves or its deadline passes. BatchCharge charges a client stream and
-// answers with the totals and the failed keys. PaymentChat answers each
-// message as it arrives. Every call's x-request-id is echoed back in the
-// initial and trailing metadata; x-simulate-latency-ms delays ChargeCard
-// (to try deadlines). SIGINT / SIGTERM shut down gracefully (5 s drain).
+// It uses both handler styles of libcpay-grpc. ChargeCard and BatchCharge
+// are blocking handlers on the worker pool (--workers): they validate,
+// compute and return. ChargeCard charges once per idempotency key (a
+// repeated key returns the stored response), declines amounts above 500000
+// cents, and answers an invalid request INVALID_ARGUMENT with a
+// google.rpc.BadRequest detail naming the field. StreamTransactions and
+// PaymentChat are reactors on the event threads (--threads), holding no
+// thread while they wait. StreamTransactions is a live feed: it sends the
+// customer's stored transactions since a time, then every new one as the
+// charge that makes it happens, from whichever thread runs that ChargeCard,
+// until the client leaves; a subscriber that reads so slowly that the
+// transactions it has still to get leave the store is ended with
+// RESOURCE_EXHAUSTED, and at shutdown every subscription ends UNAVAILABLE.
+// PaymentChat answers each message as it arrives, reading the next only
+// once the answer is queued. Every call's x-request-id is echoed back in the
+// initial and trailing metadata; x-simulate-latency-ms delays ChargeCard (to
+// try deadlines). SIGINT / SIGTERM shut down gracefully (5 s drain).
 //
 // Everything is kept in memory, in two fixed-capacity rings of --max-stored
-// entries each (default 100000, about 42 MiB once both are full): the
+// entries each (default 100000, about 45 MiB once both are full): the
 // idempotency keys of the last N charges (declined ones included) and the
-// last N transactions. The oldest entry makes room for a new one, so memory
-// stays flat however long the server runs. An evicted key is forgotten, like
-// a key past a real processor's retention window (Stripe keeps them 24 h): a
-// retry after that charges again, so clients retry within the window only.
-// An evicted transaction no longer streams. With glibc, malloc uses two
-// arenas (MALLOC_ARENA_MAX overrides), so memory does not grow in steps as
-// C-core adds threads under load.
+// last N transactions, with an index of the customers that have either a
+// transaction in the ring or a subscription. The oldest entry makes room for
+// a new one, so memory stays flat however long the server runs. An evicted
+// key is forgotten, like a key past a real processor's retention window
+// (Stripe keeps them 24 h): a retry after that charges again, so clients
+// retry within the window only. An evicted transaction no longer streams.
+// With glibc, malloc uses two arenas (MALLOC_ARENA_MAX overrides), so memory
+// does not grow in steps as C-core adds threads under load.
 #define _POSIX_C_SOURCE 200809L
 
 #include <ctype.h>
@@ -41,10 +51,12 @@
 #include <time.h>
 
 #include "cpay/grpc.h"
+#include "cpay/grpc_details.h"
 #include "payments.cpay_grpc.h"
 
 #define DECLINE_ABOVE_CENTS 500000
 #define MAX_KEY_BYTES 255
+#define MAX_CUSTOMER_BYTES 63
 #define DEFAULT_MAX_STORED 100000
 #define LIMIT_MAX_STORED 10000000
 
@@ -60,17 +72,45 @@ typedef struct charge {
   int64_t processed_at;
 } charge;
 
+// A stored transaction. Those of one customer form a chain in the order
+// stored, so a subscriber walks its own customer's transactions only.
 typedef struct txn {
   char id[24];
-  char customer[64];
+  char customer[MAX_CUSTOMER_BYTES + 1];
   char currency[8];
   int64_t amount_cents;
   int64_t created_at;
+  uint64_t next_same;  // number + 1 of the customer's next transaction; 0: none yet
 } txn;
+
+typedef struct subscriber subscriber;
+
+// A customer with transactions in the ring or a live subscription.
+typedef struct customer {
+  struct customer *next;  // in its hash bucket
+  char id[MAX_CUSTOMER_BYTES + 1];
+  uint64_t first;  // number + 1 of its oldest stored transaction; 0: none
+  uint64_t last;   // number + 1 of its newest; 0: none
+  subscriber *subs;
+} customer;
+
+typedef struct server_ctx server_ctx;
+
+// One StreamTransactions call (a reactor): where it is in its customer's
+// chain. The call is touched only under the store's lock, and leaves the
+// list in on_done, so no thread writes to a call that has ended.
+struct subscriber {
+  subscriber *prev, *next;  // in customer->subs
+  customer *cu;
+  cpay_server_call *call;
+  server_ctx *sc;
+  int64_t since;
+  uint64_t cursor;  // number + 1 of the next transaction to look at; 0: up to date
+  bool ended;       // finished by the server (too slow, shutting down)
+};
 
 typedef struct store {
   pthread_mutex_t mu;
-  pthread_cond_t added;
   size_t cap;  // --max-stored: entries in each ring
   // Charge number n (1-based, the n of its transaction id) lives at
   // charges[(n - 1) % cap] until charge n + cap replaces it.
@@ -83,12 +123,15 @@ typedef struct store {
   // txns[n % cap] until transaction n + cap replaces it.
   txn *txns;
   uint64_t txn_total;
+  // Customers by id: at most cap with transactions, plus the subscribed.
+  customer **customers;
+  bool shutting_down;  // no new subscriptions
 } store;
 
-typedef struct server_ctx {
+struct server_ctx {
   store st;
   const char *token;  // required bearer token, or NULL
-} server_ctx;
+};
 
 static int64_t now_unix(void) { return (int64_t)time(NULL); }
 
@@ -97,9 +140,9 @@ static void sleep_ms(int64_t ms) {
   nanosleep(&ts, NULL);
 }
 
-// Allocates both rings for `cap` entries each. calloc leaves the pages
-// untouched until they are written, so memory grows while the rings fill
-// and stays flat after. False when out of memory.
+// Allocates both rings and the indexes for `cap` entries each. calloc
+// leaves the pages untouched until they are written, so memory grows while
+// the rings fill and stays flat after. False when out of memory.
 static bool store_init(store *s, size_t cap) {
   memset(s, 0, sizeof *s);
   size_t buckets = 1;
@@ -109,13 +152,20 @@ static bool store_init(store *s, size_t cap) {
   s->charges = calloc(cap, sizeof *s->charges);
   s->txns = calloc(cap, sizeof *s->txns);
   s->buckets = calloc(buckets, sizeof *s->buckets);
-  if (!s->charges || !s->txns || !s->buckets) return false;
+  s->customers = calloc(buckets, sizeof *s->customers);
+  if (!s->charges || !s->txns || !s->buckets || !s->customers) return false;
   pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->added, NULL);
   return true;
 }
 
 static void store_free(store *s) {
+  for (size_t i = 0; s->customers && i <= s->bucket_mask; i++) {
+    for (customer *cu = s->customers[i], *next; cu; cu = next) {
+      next = cu->next;
+      free(cu);
+    }
+  }
+  free(s->customers);
   free(s->charges);
   free(s->txns);
   free(s->buckets);
@@ -129,22 +179,28 @@ static bool valid_currency(cpay_str c) {
   return true;
 }
 
-// Why `req` cannot be charged, or NULL.
-static const char *invalid_reason(const payments_v1_ChargeRequest *req) {
+// Why `req` cannot be charged (*field names the culprit), or NULL.
+static const char *invalid_reason(const payments_v1_ChargeRequest *req, const char **field) {
+  *field = "customer_id";
   if (req->customer_id.size == 0) return "customer_id is required";
+  if (req->customer_id.size > MAX_CUSTOMER_BYTES) return "customer_id is too long";
+  *field = "amount_cents";
   if (req->amount_cents <= 0) return "amount_cents must be positive";
+  *field = "currency";
   if (!valid_currency(req->currency)) return "currency must be an ISO 4217 code such as USD";
+  *field = "idempotency_key";
   if (req->idempotency_key.size == 0) return "idempotency_key is required";
   if (req->idempotency_key.size > MAX_KEY_BYTES) return "idempotency_key is longer than 255 bytes";
-  if (req->customer_id.size >= sizeof ((txn *)0)->customer) return "customer_id is too long";
   return NULL;
 }
 
-static size_t key_bucket(const store *s, cpay_str key) {
-  uint64_t h = 14695981039346656037u;  // FNV-1a
-  for (size_t i = 0; i < key.size; i++) h = (h ^ (unsigned char)key.data[i]) * 1099511628211u;
-  return (size_t)(h & s->bucket_mask);
+static uint64_t fnv1a(cpay_str s) {
+  uint64_t h = 14695981039346656037u;
+  for (size_t i = 0; i < s.size; i++) h = (h ^ (unsigned char)s.data[i]) * 1099511628211u;
+  return h;
 }
+
+static size_t key_bucket(const store *s, cpay_str key) { return (size_t)(fnv1a(key) & s->bucket_mask); }
 
 static charge *find_charge(store *s, cpay_str key) {
   for (uint32_t i = s->buckets[key_bucket(s, key)]; i; i = s->charges[i - 1].next) {
@@ -161,6 +217,104 @@ static void evict_charge(store *s, size_t slot) {
   uint32_t *link = &s->buckets[key_bucket(s, (cpay_str){old->key, old->key_len})];
   while (*link != slot + 1) link = &s->charges[*link - 1].next;
   *link = old->next;
+}
+
+// ---- customers and the live feed (store lock held) -------------------------------
+
+static customer **customer_link(store *s, cpay_str id) {
+  customer **link = &s->customers[fnv1a(id) & s->bucket_mask];
+  while (*link && !cpay_str_eq(cpay_str_from_c((*link)->id), id)) link = &(*link)->next;
+  return link;
+}
+
+// The customer `id` (at most MAX_CUSTOMER_BYTES), added when missing; NULL
+// when out of memory.
+static customer *customer_get(store *s, cpay_str id) {
+  customer **link = customer_link(s, id);
+  if (*link) return *link;
+  customer *cu = calloc(1, sizeof *cu);
+  if (!cu) return NULL;
+  memcpy(cu->id, id.data, id.size);
+  *link = cu;
+  return cu;
+}
+
+// Forgets a customer with nothing stored and nobody subscribed.
+static void customer_drop_if_idle(store *s, customer *cu) {
+  if (cu->first || cu->subs) return;
+  customer **link = customer_link(s, cpay_str_from_c(cu->id));
+  *link = cu->next;
+  free(cu);
+}
+
+static void fill_txn(const txn *t, payments_v1_Transaction *out) {
+  memset(out, 0, sizeof *out);
+  out->id = cpay_str_from_c(t->id);
+  out->customer_id = cpay_str_from_c(t->customer);
+  out->amount_cents = t->amount_cents;
+  out->currency = cpay_str_from_c(t->currency);
+  out->created_at_unix = t->created_at;
+}
+
+// Sends `sub` what it has not seen, until its send queue is full (its
+// on_ready comes back here) or it is up to date. A subscriber whose next
+// transaction already left the ring fell behind for good: it ends with
+// RESOURCE_EXHAUSTED, rather than silently missing transactions.
+static void pump(store *s, subscriber *sub) {
+  while (sub->cursor && !sub->ended) {
+    uint64_t n = sub->cursor - 1;
+    if (n + s->cap < s->txn_total) {
+      sub->ended = true;
+      cpay_server_call_fail(sub->call, CPAY_GRPC_RESOURCE_EXHAUSTED,
+                            "subscriber too slow: %" PRIu64 " transactions were stored since "
+                            "the next one it had to get, which the store (--max-stored %zu) no "
+                            "longer holds; subscribe again with since_unix",
+                            s->txn_total - n, s->cap);
+      return;
+    }
+    const txn *t = &s->txns[n % s->cap];
+    if (t->created_at >= sub->since) {
+      payments_v1_Transaction msg;
+      fill_txn(t, &msg);
+      cpay_code c = payments_v1_PaymentService_StreamTransactions_write_response(sub->call, &msg, NULL);
+      if (c == CPAY_ERR_WOULD_BLOCK) return;
+      if (c != CPAY_OK) return;  // the call is ending: on_done follows
+    }
+    sub->cursor = t->next_same;
+  }
+}
+
+// Takes the oldest transaction out of its customer's chain before its slot
+// is reused.
+static void evict_txn(store *s, const txn *old) {
+  customer *cu = *customer_link(s, cpay_str_from_c(old->customer));
+  if (!cu) return;
+  cu->first = old->next_same;
+  if (!cu->first) cu->last = 0;
+  customer_drop_if_idle(s, cu);
+}
+
+// Stores a transaction and sends it to the customer's subscribers.
+static void add_txn(store *s, const payments_v1_ChargeRequest *req, const charge *c) {
+  uint64_t n = s->txn_total;
+  txn *t = &s->txns[n % s->cap];
+  if (n >= s->cap) evict_txn(s, t);
+  memset(t, 0, sizeof *t);
+  memcpy(t->id, c->tid, sizeof t->id);
+  memcpy(t->customer, req->customer_id.data, req->customer_id.size);
+  memcpy(t->currency, req->currency.data, req->currency.size);
+  t->amount_cents = req->amount_cents;
+  t->created_at = c->processed_at;
+  s->txn_total++;
+  customer *cu = customer_get(s, req->customer_id);
+  if (!cu) return;  // out of memory: stored, but not streamed live
+  if (cu->last) s->txns[(cu->last - 1) % s->cap].next_same = n + 1;
+  if (!cu->first) cu->first = n + 1;
+  cu->last = n + 1;
+  for (subscriber *sub = cu->subs; sub; sub = sub->next) {
+    if (!sub->cursor) sub->cursor = n + 1;
+    pump(s, sub);
+  }
 }
 
 // Copies a stored response onto the call's message (strings are copied
@@ -197,16 +351,7 @@ static void charge_once(store *s, const payments_v1_ChargeRequest *req,
   size_t b = key_bucket(s, req->idempotency_key);
   c->next = s->buckets[b];
   s->buckets[b] = (uint32_t)(slot + 1);
-  if (!declined) {
-    txn *t = &s->txns[s->txn_total++ % s->cap];
-    memset(t, 0, sizeof *t);
-    memcpy(t->id, c->tid, sizeof t->id);
-    memcpy(t->customer, req->customer_id.data, req->customer_id.size);
-    memcpy(t->currency, req->currency.data, req->currency.size);
-    t->amount_cents = req->amount_cents;
-    t->created_at = c->processed_at;
-    pthread_cond_broadcast(&s->added);
-  }
+  if (!declined) add_txn(s, req, c);
   copy_resp(c, out, a);
   pthread_mutex_unlock(&s->mu);
 }
@@ -229,7 +374,23 @@ static void echo_request_id(cpay_server_call *call) {
   (void)b;
 }
 
-// ---- handlers ---------------------------------------------------------------
+// ---- ChargeCard and BatchCharge: blocking handlers ------------------------------
+
+// INVALID_ARGUMENT with the reason, and a google.rpc.BadRequest detail that
+// names the field, for clients that read rich error details.
+static cpay_code reject(cpay_server_call *call, const char *field, const char *why) {
+  cpay_arena *a = cpay_server_call_arena(call);
+  google_rpc_BadRequest *br = google_rpc_BadRequest_new(a);
+  google_rpc_BadRequest_FieldViolation *v = br ? google_rpc_BadRequest_add_field_violations(br, a) : NULL;
+  if (v) {
+    v->field = cpay_str_from_c(field);
+    v->description = cpay_str_from_c(why);
+    // Without the detail the status still says why.
+    cpay_code ignored = cpay_add_BadRequest(call, br, NULL);
+    (void)ignored;
+  }
+  return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "%s", why);
+}
 
 static cpay_code charge_card(void *ctx, cpay_server_call *call, const payments_v1_ChargeRequest *req,
                              payments_v1_ChargeResponse *resp) {
@@ -245,67 +406,11 @@ static cpay_code charge_card(void *ctx, cpay_server_call *call, const payments_v
       sleep_ms(10);
     }
   }
-  const char *why = invalid_reason(req);
-  if (why) return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "%s", why);
+  const char *field;
+  const char *why = invalid_reason(req, &field);
+  if (why) return reject(call, field, why);
   charge_once(&sc->st, req, resp, cpay_server_call_arena(call));
   return CPAY_OK;
-}
-
-static void fill_txn(const txn *t, payments_v1_Transaction *out) {
-  out->id = cpay_str_from_c(t->id);
-  out->customer_id = cpay_str_from_c(t->customer);
-  out->amount_cents = t->amount_cents;
-  out->currency = cpay_str_from_c(t->currency);
-  out->created_at_unix = t->created_at;
-}
-
-static cpay_code stream_transactions(void *ctx, cpay_server_call *call,
-                                     const payments_v1_TransactionStreamRequest *req) {
-  server_ctx *sc = ctx;
-  store *s = &sc->st;
-  echo_request_id(call);
-  if (req->customer_id.size == 0) {
-    return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "customer_id is required");
-  }
-  uint64_t next = 0;  // number of the next transaction to look at
-  for (;;) {
-    txn batch[16];
-    size_t n = 0;
-    pthread_mutex_lock(&s->mu);
-    if (next == s->txn_total) {
-      // Wakes on a new transaction, and every 100 ms to notice a client
-      // that left or a deadline that passed.
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_nsec += 100 * 1000 * 1000;
-      if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&s->added, &s->mu, &until);
-    }
-    // Transactions evicted meanwhile are skipped (a slow reader of a busy
-    // server misses them, as it would miss them when starting later).
-    if (s->txn_total - next > s->cap) next = s->txn_total - s->cap;
-    while (next < s->txn_total && n < 16) {
-      const txn *t = &s->txns[next++ % s->cap];
-      if (strlen(t->customer) == req->customer_id.size &&
-          memcmp(t->customer, req->customer_id.data, req->customer_id.size) == 0 &&
-          t->created_at >= req->since_unix) {
-        batch[n++] = *t;
-      }
-    }
-    pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < n; i++) {
-      payments_v1_Transaction msg;
-      memset(&msg, 0, sizeof msg);
-      fill_txn(&batch[i], &msg);
-      if (payments_v1_PaymentService_StreamTransactions_send_response(call, &msg, NULL) != CPAY_OK) {
-        return CPAY_OK;  // the client left; nobody reads the status
-      }
-    }
-    if (cpay_server_call_is_cancelled(call)) return CPAY_OK;
-  }
 }
 
 static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
@@ -329,7 +434,8 @@ static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
     out->total++;
     payments_v1_ChargeResponse resp;
     memset(&resp, 0, sizeof resp);
-    bool ok = invalid_reason(req) == NULL;
+    const char *field;
+    bool ok = invalid_reason(req, &field) == NULL;
     if (ok) {
       charge_once(&sc->st, req, &resp, scratch);
       ok = resp.status == payments_v1_CHARGE_STATUS_SUCCESS;
@@ -350,40 +456,189 @@ static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
   return payments_v1_PaymentService_BatchCharge_send_response(call, out, NULL);
 }
 
-static cpay_code payment_chat(void *ctx, cpay_server_call *call) {
-  echo_request_id(call);
-  cpay_arena *scratch = cpay_arena_new();
-  if (!scratch) return cpay_server_call_set_status(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-  cpay_code code;
-  for (;;) {
-    cpay_arena_reset(scratch);
-    payments_v1_PaymentMessage *in;
-    code = payments_v1_PaymentService_PaymentChat_recv_request(call, scratch, &in, NULL);
-    if (code != CPAY_OK || !in) break;
-    payments_v1_PaymentMessage *reply = payments_v1_PaymentMessage_new(scratch);
-    char *text = reply ? cpay_arena_realloc(scratch, NULL, 0, in->text.size + 64) : NULL;
-    if (!text) {
-      code = cpay_server_call_set_status(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-      break;
-    }
-    int len = snprintf(text, in->text.size + 64, "support received: %.*s", (int)in->text.size,
-                       in->text.data);
-    reply->text = (cpay_str){text, (size_t)len};
-    reply->sender = CPAY_STR("support");
-    reply->sent_at_unix = now_unix();
-    if (payments_v1_PaymentMessage_has_transaction_id(in)) {
-      payments_v1_PaymentMessage_set_transaction_id(reply, in->transaction_id);
-    }
-    code = payments_v1_PaymentService_PaymentChat_send_response(call, reply, NULL);
-    if (code != CPAY_OK) break;
-  }
-  cpay_arena_free(scratch);
-  return code;
+// ---- StreamTransactions: a reactor, the live feed ----------------------------------
+
+static void subscriber_ready(void *state, cpay_server_call *call) {
+  (void)call;
+  subscriber *sub = state;
+  store *s = &sub->sc->st;
+  pthread_mutex_lock(&s->mu);
+  pump(s, sub);
+  pthread_mutex_unlock(&s->mu);
 }
+
+static void subscriber_done(void *state, cpay_server_call *call) {
+  (void)call;
+  subscriber *sub = state;
+  store *s = &sub->sc->st;
+  pthread_mutex_lock(&s->mu);
+  if (sub->prev) {
+    sub->prev->next = sub->next;
+  } else {
+    sub->cu->subs = sub->next;
+  }
+  if (sub->next) sub->next->prev = sub->prev;
+  customer_drop_if_idle(s, sub->cu);
+  pthread_mutex_unlock(&s->mu);
+  free(sub);
+}
+
+static const payments_v1_PaymentService_StreamTransactions_reactor kSubscriberReactor = {
+    .on_ready = subscriber_ready,
+    .on_done = subscriber_done,
+};
+
+static void stream_transactions(void *ctx, cpay_server_call *call,
+                                const payments_v1_TransactionStreamRequest *req) {
+  server_ctx *sc = ctx;
+  store *s = &sc->st;
+  echo_request_id(call);
+  if (req->customer_id.size == 0 || req->customer_id.size > MAX_CUSTOMER_BYTES) {
+    cpay_server_call_fail(call, CPAY_GRPC_INVALID_ARGUMENT, req->customer_id.size
+                                                                ? "customer_id is too long"
+                                                                : "customer_id is required");
+    return;
+  }
+  subscriber *sub = calloc(1, sizeof *sub);
+  if (!sub) {
+    cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory for a subscriber");
+    return;
+  }
+  sub->call = call;
+  sub->sc = sc;
+  sub->since = req->since_unix;
+  // The headers go out at once: the client knows it is subscribed. A call
+  // that already ended fails later writes too.
+  cpay_code sent = cpay_server_call_send_initial_metadata(call, NULL);
+  (void)sent;
+  pthread_mutex_lock(&s->mu);
+  customer *cu = s->shutting_down ? NULL : customer_get(s, req->customer_id);
+  if (!cu) {
+    pthread_mutex_unlock(&s->mu);
+    free(sub);
+    cpay_server_call_fail(call, CPAY_GRPC_UNAVAILABLE,
+                          s->shutting_down ? "the server is shutting down" : "out of memory");
+    return;
+  }
+  payments_v1_PaymentService_StreamTransactions_react(call, &kSubscriberReactor, sub);
+  sub->cu = cu;
+  sub->next = cu->subs;
+  if (sub->next) sub->next->prev = sub;
+  cu->subs = sub;
+  sub->cursor = cu->first;
+  pump(s, sub);
+  pthread_mutex_unlock(&s->mu);
+}
+
+// At shutdown every subscription ends UNAVAILABLE, so that clients
+// subscribe again elsewhere and the drain does not wait for them.
+static void end_subscriptions(void *ctx) {
+  store *s = &((server_ctx *)ctx)->st;
+  pthread_mutex_lock(&s->mu);
+  s->shutting_down = true;
+  for (size_t i = 0; i <= s->bucket_mask; i++) {
+    for (customer *cu = s->customers[i]; cu; cu = cu->next) {
+      for (subscriber *sub = cu->subs; sub; sub = sub->next) {
+        if (sub->ended) continue;
+        sub->ended = true;
+        cpay_server_call_fail(sub->call, CPAY_GRPC_UNAVAILABLE, "the server is shutting down");
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+// ---- PaymentChat: a reactor that answers each line ----------------------------------
+
+// One chat: the line being answered and its answer live on `a`, reset once
+// the answer is queued; the next line is read only then, so a client that
+// sends without reading is held back by HTTP/2 flow control, not buffered.
+typedef struct chat {
+  cpay_arena *a;
+  payments_v1_PaymentMessage *unsent;  // an answer that met a full send queue
+} chat;
+
+static void chat_next(chat *ch, cpay_server_call *call) {
+  cpay_arena_reset(ch->a);
+  ch->unsent = NULL;
+  if (payments_v1_PaymentService_PaymentChat_read_request(call, ch->a, NULL) != CPAY_OK) {
+    cpay_server_call_finish(call);
+  }
+}
+
+static void chat_send(chat *ch, cpay_server_call *call, payments_v1_PaymentMessage *reply) {
+  cpay_code c = payments_v1_PaymentService_PaymentChat_write_response(call, reply, NULL);
+  if (c == CPAY_ERR_WOULD_BLOCK) {
+    ch->unsent = reply;  // on_ready sends it
+  } else if (c == CPAY_OK) {
+    chat_next(ch, call);
+  }
+}
+
+static void chat_message(void *state, cpay_server_call *call, payments_v1_PaymentMessage *in) {
+  chat *ch = state;
+  if (!in) {  // the client is done
+    cpay_server_call_finish(call);
+    return;
+  }
+  payments_v1_PaymentMessage *reply = payments_v1_PaymentMessage_new(ch->a);
+  char *text = reply ? cpay_arena_realloc(ch->a, NULL, 0, in->text.size + 64) : NULL;
+  if (!text) {
+    cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  int len = snprintf(text, in->text.size + 64, "support received: %.*s", (int)in->text.size,
+                     in->text.data);
+  reply->text = (cpay_str){text, (size_t)len};
+  reply->sender = CPAY_STR("support");
+  reply->sent_at_unix = now_unix();
+  if (payments_v1_PaymentMessage_has_transaction_id(in)) {
+    payments_v1_PaymentMessage_set_transaction_id(reply, in->transaction_id);
+  }
+  chat_send(ch, call, reply);
+}
+
+static void chat_ready(void *state, cpay_server_call *call) {
+  chat *ch = state;
+  if (ch->unsent) chat_send(ch, call, ch->unsent);
+}
+
+static void chat_done(void *state, cpay_server_call *call) {
+  (void)call;
+  chat *ch = state;
+  cpay_arena_free(ch->a);
+  free(ch);
+}
+
+static const payments_v1_PaymentService_PaymentChat_reactor kChatReactor = {
+    .on_message = chat_message,
+    .on_ready = chat_ready,
+    .on_done = chat_done,
+};
+
+static void payment_chat(void *ctx, cpay_server_call *call) {
+  (void)ctx;
+  echo_request_id(call);
+  chat *ch = calloc(1, sizeof *ch);
+  if (ch && !(ch->a = cpay_arena_new())) {
+    free(ch);
+    ch = NULL;
+  }
+  if (!ch) {
+    cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  payments_v1_PaymentService_PaymentChat_react(call, &kChatReactor, ch);
+  chat_next(ch, call);
+}
+
+// ---- interceptor, options, main ------------------------------------------------------
 
 // Checks `authorization: Bearer <token>` on every PaymentService call when
 // the server was started with --require-token.
-static cpay_code check_token(void *ctx, cpay_server_call *call, const cpay_method *m) {
+static cpay_code check_token(void *ctx, cpay_server_call *call, const cpay_method *m,
+                             const void *req) {
+  (void)req;
   server_ctx *sc = ctx;
   if (!sc->token || strncmp(m->path, "/payments.v1.", 13) != 0) return CPAY_OK;
   cpay_str auth = cpay_server_call_metadata_get(call, "authorization");
@@ -419,10 +674,21 @@ static char *read_file(const char *path) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: payments-server [--listen HOST:PORT] [--workers N] [--require-token TOKEN]\n"
-          "                       [--tls-cert PEM --tls-key PEM] [--max-recv-size BYTES]\n"
-          "                       [--max-stored N]\n");
+          "usage: payments-server [--listen HOST:PORT] [--threads N] [--workers N]\n"
+          "                       [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]\n"
+          "                       [--max-recv-size BYTES] [--max-stored N] [--max-calls N]\n"
+          "                       [--compression NAME]\n");
   return 2;
+}
+
+// A whole number from `lo` to `hi`, or false.
+static bool parse_num(const char *v, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || end == v || *end || n < lo || n > hi) return false;
+  *out = n;
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -443,24 +709,28 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    long long n = 0;
     if (!v) return usage();
     if (strcmp(a, "--listen") == 0) {
       listen = v;
-    } else if (strcmp(a, "--workers") == 0) {
-      opts.workers = atoi(v);
+    } else if (strcmp(a, "--threads") == 0 && parse_num(v, 1, 1024, &n)) {
+      opts.threads = (int)n;
+    } else if (strcmp(a, "--workers") == 0 && parse_num(v, 1, 4096, &n)) {
+      opts.workers = (int)n;
+    } else if (strcmp(a, "--max-calls") == 0 && parse_num(v, 1, 100000000, &n)) {
+      opts.max_calls = (int)n;
     } else if (strcmp(a, "--require-token") == 0) {
       ctx.token = v;
     } else if (strcmp(a, "--tls-cert") == 0) {
       cert_path = v;
     } else if (strcmp(a, "--tls-key") == 0) {
       key_path = v;
+    } else if (strcmp(a, "--compression") == 0) {
+      opts.compression = v;
     } else if (strcmp(a, "--max-recv-size") == 0) {
       opts.max_recv_size = atoi(v);
     } else if (strcmp(a, "--max-stored") == 0) {
-      char *end;
-      errno = 0;
-      long long n = strtoll(v, &end, 10);
-      if (errno || end == v || *end || n < 1 || n > LIMIT_MAX_STORED) {
+      if (!parse_num(v, 1, LIMIT_MAX_STORED, &n)) {
         fprintf(stderr, "payments-server: --max-stored must be a number from 1 to %d, not %s\n",
                 LIMIT_MAX_STORED, v);
         return 2;
@@ -476,8 +746,10 @@ int main(int argc, char **argv) {
     store_free(&ctx.st);
     return 1;
   }
+  opts.on_shutdown = end_subscriptions;
+  opts.on_shutdown_ctx = &ctx;
 
-  // Signals go to sigwait below, not to the worker threads.
+  // Signals go to sigwait below, not to the server's threads.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
@@ -502,13 +774,15 @@ int main(int argc, char **argv) {
   }
   const payments_v1_PaymentService_handlers handlers = {
       .ChargeCard = charge_card,
-      .StreamTransactions = stream_transactions,
       .BatchCharge = batch_charge,
-      .PaymentChat = payment_chat,
+      .on_StreamTransactions = stream_transactions,
+      .on_PaymentChat = payment_chat,
   };
+  const cpay_server_interceptor auth = {.on_call = check_token, .ctx = &ctx};
   int port = 0;
-  if (payments_v1_PaymentService_register(srv, &handlers, &ctx) != CPAY_OK ||
-      cpay_server_add_interceptor(srv, check_token, &ctx, &st) != CPAY_OK ||
+  if (cpay_server_add_service(srv, &payments_v1_PaymentService_service, &handlers, sizeof handlers,
+                              &ctx, &st) != CPAY_OK ||
+      cpay_server_add_interceptor(srv, &auth, &st) != CPAY_OK ||
       cpay_server_enable_health(srv, &st) != CPAY_OK ||
       cpay_server_enable_reflection(srv, &st) != CPAY_OK ||
       cpay_server_listen(srv, listen, cert ? &tls : NULL, &port, &st) != CPAY_OK ||

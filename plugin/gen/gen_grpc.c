@@ -34,12 +34,17 @@ static const char *kind_const(const cpm_method *m) {
 }
 
 // Per-method names: the method name, with `_` appended while it is a C
-// keyword or it (or one of its helpers, e.g. Foo_send) collides with a
-// service-level name (X_register, X_methods...) or another method's names.
-// Methods are named in declaration order, so the result is deterministic.
-static const char *const kHelperSuffixes[] = {"",      "_send",         "_recv",          "_finish",
-                                              "_close_send", "_recv_request", "_send_response"};
-static const char *const kServiceNames[] = {"register", "methods", "service", "handlers"};
+// keyword or it (or one of its helpers, e.g. Foo_send, or its reactor
+// member on_Foo) collides with a service-level name (X_register,
+// X_methods...) or another method's names. Methods are named in
+// declaration order, so the result is deterministic.
+static const char *const kHelperSuffixes[] = {
+    "",          "_send",       "_recv",          "_finish",         "_close_send",
+    "_recv_request", "_send_response", "_async",  "_read",           "_write",
+    "_client_reactor", "_reactor", "_react",      "_read_request",   "_write_response",
+    "__server_deliver", "__client_deliver"};
+static const char *const kServiceNames[] = {"register", "methods", "service", "handlers",
+                                            "_style", "_dispatch"};
 
 typedef struct name_set {
   const char **items;
@@ -62,6 +67,15 @@ static void set_add(name_set *s, const char *name) {
   s->items[s->count++] = name;
 }
 
+// The names method `base` takes: its helpers, and its reactor member.
+static bool names_free(cpg_gen *g, const name_set *used, const char *base) {
+  if (cpn_is_keyword(base) || set_has(used, cpg_str(g, "on_%s", base))) return false;
+  for (size_t k = 0; k < sizeof kHelperSuffixes / sizeof kHelperSuffixes[0]; k++) {
+    if (set_has(used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]))) return false;
+  }
+  return true;
+}
+
 static const char **method_names(cpg_gen *g, const cpm_service *svc) {
   name_set used = {0};
   for (size_t i = 0; i < sizeof kServiceNames / sizeof kServiceNames[0]; i++) {
@@ -70,17 +84,11 @@ static const char **method_names(cpg_gen *g, const cpm_service *svc) {
   const char **names = cpf_xrealloc(NULL, (svc->method_count + 1) * sizeof *names);
   for (size_t i = 0; i < svc->method_count; i++) {
     const char *base = svc->methods[i].name;
-    for (;;) {
-      bool clash = cpn_is_keyword(base);
-      for (size_t k = 0; !clash && k < sizeof kHelperSuffixes / sizeof kHelperSuffixes[0]; k++) {
-        clash = set_has(&used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]));
-      }
-      if (!clash) break;
-      base = cpg_str(g, "%s_", base);
-    }
+    while (!names_free(g, &used, base)) base = cpg_str(g, "%s_", base);
     for (size_t k = 0; k < sizeof kHelperSuffixes / sizeof kHelperSuffixes[0]; k++) {
       set_add(&used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]));
     }
+    set_add(&used, cpg_str(g, "on_%s", base));
     names[i] = base;
   }
   free(used.items);
@@ -139,45 +147,133 @@ static size_t gen_descriptors(cpg_gen *g, const char *prefix) {
   return files.count;
 }
 
-static void gen_method_client(cpg_gen *g, const char *svc, const cpm_method *m, size_t index,
-                              const char *fn, const char *req, const char *resp, const char *path) {
+// One method's names and types, as the templates use them.
+typedef struct method_ctx {
+  const cpm_method *m;
+  const char *svc;    // the service's C prefix
+  const char *fn;     // svc_Method: the prefix of every helper
+  const char *req;    // C type names
+  const char *resp;
+  const char *path;   // "/pkg.Service/Method"
+  const char *index;  // in the methods table
+} method_ctx;
+
+// The blocking and asynchronous client stubs of one method.
+static void gen_method_client(cpg_gen *g, const method_ctx *x) {
+  const cpm_method *m = x->m;
   const char *doc = cpg_doc(g, &m->loc, "");
-  const char *idx = cpg_str(g, "%zu", index);
   if (!m->client_streaming && !m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_unary", {"doc", doc}, {"path", path}, {"fn", fn},
-               {"req", req}, {"resp", resp}, {"svc", svc}, {"index", idx});
-    return;
-  }
-  if (!m->client_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_start_req", {"doc", doc}, {"path", path}, {"fn", fn},
-               {"req", req}, {"svc", svc}, {"index", idx});
+    CPG_RENDER(g, &g->h, "grpc_client_unary", {"doc", doc}, {"path", x->path}, {"fn", x->fn},
+               {"req", x->req}, {"resp", x->resp}, {"svc", x->svc}, {"index", x->index});
+  } else if (!m->client_streaming) {
+    CPG_RENDER(g, &g->h, "grpc_client_start_req", {"doc", doc}, {"path", x->path}, {"fn", x->fn},
+               {"req", x->req}, {"svc", x->svc}, {"index", x->index});
   } else {
+    const char *fn = x->fn;
     const char *what = m->server_streaming ? "bidirectional streaming" : "client streaming";
     const char *steps = m->server_streaming
                             ? cpg_str(g, "%s_send and %s_recv in any order, %s_close_send "
                                          "when done sending, %s_finish", fn, fn, fn, fn)
                             : cpg_str(g, "%s_send each request, %s_finish for the response",
                                       fn, fn);
-    CPG_RENDER(g, &g->h, "grpc_client_start", {"doc", doc}, {"path", path}, {"fn", fn},
-               {"what", what}, {"steps", steps}, {"svc", svc}, {"index", idx});
-    CPG_RENDER(g, &g->h, "grpc_client_send", {"fn", fn}, {"req", req});
-  }
-  if (m->client_streaming && m->server_streaming) {
+    CPG_RENDER(g, &g->h, "grpc_client_start", {"doc", doc}, {"path", x->path}, {"fn", fn},
+               {"what", what}, {"steps", steps}, {"svc", x->svc}, {"index", x->index});
+    CPG_RENDER(g, &g->h, "grpc_client_send", {"fn", fn}, {"req", x->req});
     CPG_RENDER(g, &g->h, "grpc_client_close_send", {"fn", fn});
   }
   if (m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_recv", {"fn", fn}, {"resp", resp});
-    CPG_RENDER(g, &g->h, "grpc_client_finish", {"fn", fn});
-  } else {
-    CPG_RENDER(g, &g->h, "grpc_client_finish_resp", {"fn", fn}, {"resp", resp});
+    CPG_RENDER(g, &g->h, "grpc_client_recv", {"fn", x->fn}, {"resp", x->resp});
+    CPG_RENDER(g, &g->h, "grpc_client_finish", {"fn", x->fn});
+  } else if (m->client_streaming) {
+    CPG_RENDER(g, &g->h, "grpc_client_finish_resp", {"fn", x->fn}, {"resp", x->resp});
   }
+  const char *on_message = m->server_streaming
+                               ? cpg_str(g, "Each response after %s_read; NULL at the end of "
+                                            "the stream.", x->fn)
+                               : "The response, before on_done (when the status is OK).";
+  bool one_req = !m->client_streaming;
+  CPG_RENDER(g, &g->h, "grpc_client_reactor", {"path", x->path}, {"fn", x->fn},
+             {"resp", x->resp}, {"on_message", on_message},
+             {"req_param", one_req ? cpg_str(g, " const %s *req,", x->req) : ""},
+             {"req_arg", one_req ? "req" : "NULL"}, {"svc", x->svc}, {"index", x->index});
+  if (m->server_streaming) CPG_RENDER(g, &g->h, "grpc_client_read", {"fn", x->fn});
+  if (m->client_streaming) CPG_RENDER(g, &g->h, "grpc_client_write", {"fn", x->fn}, {"req", x->req});
+}
+
+// The server-side helpers of one method: blocking recv and send, the typed
+// reactor, its reads and writes.
+static void gen_method_server(cpg_gen *g, const method_ctx *x) {
+  const cpm_method *m = x->m;
   if (m->client_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_server_recv", {"fn", fn}, {"req", req}, {"path", path});
+    CPG_RENDER(g, &g->h, "grpc_server_recv", {"fn", x->fn}, {"req", x->req}, {"path", x->path});
   }
-  CPG_RENDER(g, &g->h, "grpc_server_send", {"fn", fn}, {"resp", resp}, {"path", path},
-             {"what", m->server_streaming ? "one response of the stream"
-                                          : "the single response (with the status, when the "
-                                            "handler returns)"});
+  if (m->client_streaming || m->server_streaming) {
+    CPG_RENDER(g, &g->h, "grpc_server_send", {"fn", x->fn}, {"resp", x->resp}, {"path", x->path},
+               {"what", m->server_streaming ? "one response of the stream"
+                                            : "the single response (with the status, when the "
+                                              "handler returns)"});
+  }
+  const char *on_message = m->client_streaming
+                               ? cpg_str(g, "Each request after %s_read_request; NULL once the "
+                                            "client half-closed.", x->fn)
+                               : "Unused: the request comes with the start handler.";
+  CPG_RENDER(g, &g->h, "grpc_server_reactor", {"path", x->path}, {"fn", x->fn}, {"req", x->req},
+             {"on_message", on_message});
+  if (m->client_streaming) CPG_RENDER(g, &g->h, "grpc_server_read", {"fn", x->fn}, {"path", x->path});
+  if (m->server_streaming) {
+    CPG_RENDER(g, &g->h, "grpc_server_write", {"fn", x->fn}, {"resp", x->resp}, {"path", x->path});
+  }
+}
+
+// The handler-table members, the dispatch and style cases, the typed
+// deliver functions and the method row of one method.
+typedef struct service_bufs {
+  cpf_buf members, reactor_members, cases, style_cases, delivers, rows;
+} service_bufs;
+
+static void gen_method_tables(cpg_gen *g, const method_ctx *x, const char *member,
+                              service_bufs *b) {
+  const cpm_method *m = x->m;
+  const char *params, *blocking_args, *on_params, *reactor_args, *what, *on_what;
+  const char *req_cast = cpg_str(g, "(const %s *)req", x->req);
+  const char *resp_cast = cpg_str(g, "(%s *)resp", x->resp);
+  if (!m->client_streaming && !m->server_streaming) {
+    params = on_params = cpg_str(g, ", const %s *req,\n      %s *resp", x->req, x->resp);
+    blocking_args = reactor_args = cpg_str(g, ", %s, %s", req_cast, resp_cast);
+    what = "fill `resp` (allocated on the call's arena)";
+    on_what = "fill `resp`, then finish";
+  } else if (!m->client_streaming) {
+    params = on_params = cpg_str(g, ", const %s *req", x->req);
+    blocking_args = reactor_args = cpg_str(g, ", %s", req_cast);
+    what = cpg_str(g, "send with %s_send_response", x->fn);
+    on_what = cpg_str(g, "write with %s_write_response, then finish", x->fn);
+  } else {
+    params = "";
+    blocking_args = "";
+    what = m->server_streaming
+               ? cpg_str(g, "%s_recv_request and %s_send_response", x->fn, x->fn)
+               : cpg_str(g, "%s_recv_request until NULL, then %s_send_response once", x->fn,
+                         x->fn);
+    if (m->server_streaming) {
+      on_params = reactor_args = "";
+      on_what = cpg_str(g, "%s_read_request and %s_write_response, then finish", x->fn, x->fn);
+    } else {
+      on_params = cpg_str(g, ", %s *resp", x->resp);
+      reactor_args = cpg_str(g, ", %s", resp_cast);
+      on_what = cpg_str(g, "%s_read_request until NULL, fill `resp`, then finish", x->fn);
+    }
+  }
+  CPG_RENDER(g, &b->members, "grpc_handler", {"path", x->path}, {"member", member},
+             {"what", what}, {"params", params});
+  CPG_RENDER(g, &b->reactor_members, "grpc_handler_on", {"path", x->path}, {"member", member},
+             {"what", on_what}, {"params", on_params});
+  CPG_RENDER(g, &b->cases, "grpc_case", {"index", x->index}, {"member", member},
+             {"blocking_args", blocking_args}, {"reactor_args", reactor_args});
+  CPG_RENDER(g, &b->style_cases, "grpc_style_case", {"index", x->index}, {"member", member});
+  CPG_RENDER(g, &b->delivers, "grpc_deliver", {"path", x->path}, {"fn", x->fn}, {"req", x->req},
+             {"resp", x->resp});
+  CPG_RENDER(g, &b->rows, "grpc_method_row", {"path", x->path}, {"name", m->name},
+             {"kind", kind_const(m)}, {"req", x->req}, {"resp", x->resp}, {"fn", x->fn});
 }
 
 static void gen_service(cpg_gen *g, const cpm_service *s, const char *prefix, size_t nfiles) {
@@ -190,51 +286,35 @@ static void gen_service(cpg_gen *g, const cpm_service *s, const char *prefix, si
   svc = cpg_own(g, c_svc);
   const char *count = cpg_str(g, "%zu", s->method_count);
   const char **names = method_names(g, s);
-  cpf_buf members = {0}, rows = {0}, cases = {0};
+  method_ctx *xs = cpf_xrealloc(NULL, (s->method_count + 1) * sizeof *xs);
+  service_bufs b = {0};
   for (size_t i = 0; i < s->method_count; i++) {
     const cpm_method *m = &s->methods[i];
-    const char *path = cpg_str(g, "/%s/%s", s->full_name, m->name);
-    const char *fn = cpg_str(g, "%s_%s", svc, names[i]);
-    const char *req = cpn_message(g->names, m->input);
-    const char *resp = cpn_message(g->names, m->output);
-    const char *member = names[i];
-    const char *idx = cpg_str(g, "%zu", i);
-    CPG_RENDER(g, &rows, "grpc_method_row", {"path", path}, {"name", m->name},
-               {"kind", kind_const(m)}, {"req", req}, {"resp", resp});
-    if (!m->client_streaming && !m->server_streaming) {
-      CPG_RENDER(g, &members, "grpc_handler_unary", {"path", path}, {"member", member},
-                 {"req", req}, {"resp", resp});
-      CPG_RENDER(g, &cases, "grpc_case_unary", {"index", idx}, {"member", member}, {"req", req},
-                 {"resp", resp});
-    } else if (!m->client_streaming) {
-      CPG_RENDER(g, &members, "grpc_handler_req", {"path", path}, {"member", member},
-                 {"req", req}, {"fn", fn});
-      CPG_RENDER(g, &cases, "grpc_case_req", {"index", idx}, {"member", member}, {"req", req});
-    } else {
-      const char *what = m->server_streaming
-                             ? cpg_str(g, "%s_recv_request and %s_send_response", fn, fn)
-                             : cpg_str(g, "%s_recv_request until NULL, then %s_send_response "
-                                          "once", fn, fn);
-      CPG_RENDER(g, &members, "grpc_handler_stream", {"path", path}, {"member", member},
-                 {"what", what});
-      CPG_RENDER(g, &cases, "grpc_case_stream", {"index", idx}, {"member", member});
-    }
+    xs[i] = (method_ctx){m, svc, cpg_str(g, "%s_%s", svc, names[i]), cpn_message(g->names, m->input),
+                         cpn_message(g->names, m->output), cpg_str(g, "/%s/%s", s->full_name, m->name),
+                         cpg_str(g, "%zu", i)};
+    gen_method_tables(g, &xs[i], names[i], &b);
   }
   CPG_RENDER(g, &g->h, "grpc_service_decl", {"doc", cpg_doc(g, &s->loc, "")},
              {"full_name", s->full_name}, {"api", g->api}, {"svc", svc}, {"count", count},
-             {"members", cpf_buf_str(&members)});
+             {"members", cpf_buf_str(&b.members)},
+             {"reactor_members", cpf_buf_str(&b.reactor_members)});
   for (size_t i = 0; i < s->method_count; i++) {
-    const cpm_method *m = &s->methods[i];
-    gen_method_client(g, svc, m, i, cpg_str(g, "%s_%s", svc, names[i]),
-                      cpn_message(g->names, m->input), cpn_message(g->names, m->output),
-                      cpg_str(g, "/%s/%s", s->full_name, m->name));
+    gen_method_client(g, &xs[i]);
+    gen_method_server(g, &xs[i]);
   }
   CPG_RENDER(g, &g->c, "grpc_service_def", {"full_name", s->full_name}, {"svc", svc},
-             {"count", count}, {"rows", cpf_buf_str(&rows)}, {"cases", cpf_buf_str(&cases)},
-             {"prefix", prefix}, {"file_count", cpg_str(g, "%zu", nfiles)});
-  cpf_buf_free(&members);
-  cpf_buf_free(&rows);
-  cpf_buf_free(&cases);
+             {"count", count}, {"rows", cpf_buf_str(&b.rows)}, {"cases", cpf_buf_str(&b.cases)},
+             {"style_cases", cpf_buf_str(&b.style_cases)},
+             {"delivers", cpf_buf_str(&b.delivers)}, {"prefix", prefix},
+             {"file_count", cpg_str(g, "%zu", nfiles)});
+  cpf_buf_free(&b.members);
+  cpf_buf_free(&b.reactor_members);
+  cpf_buf_free(&b.cases);
+  cpf_buf_free(&b.style_cases);
+  cpf_buf_free(&b.delivers);
+  cpf_buf_free(&b.rows);
+  free(xs);
   free(names);
 }
 

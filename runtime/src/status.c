@@ -6,16 +6,9 @@
 #include <stdio.h>
 
 static const char *const code_strs[] = {
-    [CPAY_OK] = "ok",
-    [CPAY_ERR_MALFORMED] = "malformed input",
-    [CPAY_ERR_NO_MEMORY] = "out of memory",
-    [CPAY_ERR_DEPTH] = "nesting too deep",
-    [CPAY_ERR_UTF8] = "invalid utf-8",
-    [CPAY_ERR_REQUIRED] = "missing required field",
-    [CPAY_ERR_INVALID_ARGUMENT] = "invalid argument",
-    [CPAY_ERR_TOO_LARGE] = "too large",
-    [CPAY_ERR_NOT_FOUND] = "not found",
-    [CPAY_ERR_INTERNAL] = "internal error",
+#define CODE_STR(name, num, text, grpc, is_grpc) [CPAY_##name] = text,
+    CPAY_CODE_TABLE(CODE_STR)
+#undef CODE_STR
 };
 
 const char *cpay_code_str(cpay_code code) {

@@ -1,21 +1,28 @@
 """A Python grpcio client against cpay's payments-server: every call mode,
 errors, deadlines, metadata, cancellation, health, reflection, bad input on
-the wire, auth, graceful shutdown with health NOT_SERVING, and the bounded
-store (--max-stored).
+the wire, auth, rich error details (google.rpc.Status written by cpay, read
+the way grpc_status does), a status message longer than 255 bytes, graceful
+shutdown with health NOT_SERVING, the bounded store (--max-stored), a live
+subscriber that stops reading (ended RESOURCE_EXHAUSTED once it fell out of
+the store, having missed nothing before), and response compression
+(--compression gzip, seen in C-core's compression trace).
 
-usage: py_client.py PROTOC PROTO_DIR PAYMENTS_SERVER"""
+usage: py_client.py PROTOC PROTO_DIR PAYMENTS_SERVER RPC_PROTO_DIR WKT_PROTO_DIR"""
+import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import grpc
 
-from common import Checks, load_protos, start_server
+from common import DETAILS_KEY, Checks, load_protos, start_server, status_from_call
 
-protoc, proto_dir, server_bin = sys.argv[1:4]
-pb, health_pb, r1, r1a = load_protos(protoc, proto_dir)
+protoc, proto_dir, server_bin, rpc_proto_dir, wkt_dir = sys.argv[1:6]
+pb, health_pb, r1, r1a, _, details_pb = load_protos(protoc, proto_dir, rpc_proto_dir, wkt_dir)
 C = Checks()
 TOKEN = "s3cret"
 AUTH = [("authorization", "Bearer " + TOKEN)]
@@ -66,6 +73,62 @@ code, details = code_of(lambda: charge(pb.ChargeRequest(customer_id="py-1", amou
                                                         currency="USD", idempotency_key="z"),
                                        metadata=AUTH, timeout=5))
 C.check(code == grpc.StatusCode.INVALID_ARGUMENT and "amount" in details, "INVALID_ARGUMENT", details)
+
+
+def call_of(fn):
+    """The finished call of fn(): its grpc.RpcError, or None when it succeeded."""
+    try:
+        fn()
+        return None
+    except grpc.RpcError as e:
+        return e
+
+
+def rich_status(call):
+    """(status_from_call(call), why it failed or "")."""
+    try:
+        return status_from_call(call), ""
+    except ValueError as e:
+        return None, str(e)
+
+
+# Rich error details written by cpay: INVALID_ARGUMENT with a BadRequest.
+err = call_of(lambda: charge(pb.ChargeRequest(customer_id="py-1", amount_cents=-5, currency="USD",
+                                              idempotency_key="py-neg"), metadata=AUTH, timeout=5))
+st, why = rich_status(err) if err else (None, "the call succeeded")
+anys = list(st.details) if st else []
+br = details_pb.BadRequest()
+unpacked = len(anys) == 1 and anys[0].Unpack(br)
+C.check(st is not None and st.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and
+        st.message == err.details() and len(anys) == 1 and
+        anys[0].type_url == "type.googleapis.com/google.rpc.BadRequest" and unpacked and
+        len(br.field_violations) >= 1 and br.field_violations[0].field == "amount_cents",
+        "INVALID_ARGUMENT carries a google.rpc.Status with a BadRequest",
+        why or "%s; %s" % (st and st.message, [a.type_url for a in anys]) +
+        ("; %s: %s" % (br.field_violations[0].field, br.field_violations[0].description)
+         if br.field_violations else ""))
+resp_ok, ok_call = charge.with_call(pb.ChargeRequest(customer_id="py-rich", amount_cents=5, currency="USD",
+                                                     idempotency_key="py-rich-1"),
+                                    metadata=AUTH, timeout=5)
+st, why = rich_status(ok_call)
+C.check(resp_ok.status == pb.CHARGE_STATUS_SUCCESS and st is None and not why and
+        all(k != DETAILS_KEY for k, _ in ok_call.trailing_metadata()),
+        "a successful call carries no %s" % DETAILS_KEY, why)
+err = call_of(lambda: charge(pb.ChargeRequest(customer_id="py-rich", amount_cents=5, currency="USD",
+                                              idempotency_key="py-noauth"), timeout=5))
+st, why = rich_status(err) if err else (None, "the call succeeded")
+C.check(err is not None and err.code() == grpc.StatusCode.UNAUTHENTICATED and st is None and not why,
+        "an error without details carries no %s" % DETAILS_KEY, why)
+
+# A status message longer than 255 bytes arrives whole. The example server
+# puts no client text in its messages; the runtime's "unknown method <path>"
+# does.
+long_path = SVC + "Refund" + "x" * 1000
+err = call_of(lambda: ch.unary_unary(long_path)(b"", metadata=AUTH, timeout=5))
+want = "unknown method " + long_path
+C.check(err is not None and err.code() == grpc.StatusCode.UNIMPLEMENTED and err.details() == want,
+        "a %d-byte status message arrives whole" % len(want),
+        "got %d bytes" % len(err.details() or "") if err else "the call succeeded")
 code, details = code_of(lambda: charge(req, metadata=AUTH + [("x-simulate-latency-ms", "3000")],
                                        timeout=0.3))
 C.check(code == grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", str(code))
@@ -235,6 +298,86 @@ C.check(ev_charge("ev-1", 101).transaction_id == "txn_000006",
 proc.send_signal(signal.SIGTERM)
 C.check(proc.wait(timeout=10) == 0, "max-stored server exits 0 after SIGTERM")
 ch.close()
+
+# A subscriber that stops reading: the server holds what its send queue and
+# HTTP/2's windows take (the client's window kept at 64 KiB: no BDP probing),
+# then the subscriber falls behind; once its next transaction has left the
+# store (--max-stored 20) the feed ends it RESOURCE_EXHAUSTED, and what it
+# got before is every transaction up to there, in order, none missing.
+proc, port = start_server([server_bin, "--listen", "127.0.0.1:0", "--max-stored", "20"])
+sub_ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=[("grpc.http2.bdp_probe", 0)])
+ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+charge = unary("ChargeCard", pb.ChargeRequest, pb.ChargeResponse)
+slow = sub_ch.unary_stream(SVC + "StreamTransactions",
+                           request_serializer=pb.TransactionStreamRequest.SerializeToString,
+                           response_deserializer=pb.Transaction.FromString)
+it = slow(pb.TransactionStreamRequest(customer_id="py-slow"), timeout=60)
+it.initial_metadata()  # subscribed
+CHARGES = 8000
+for i in range(1, CHARGES + 1):
+    charge(pb.ChargeRequest(customer_id="py-slow", amount_cents=i, currency="USD",
+                            idempotency_key="slow-%d" % i), timeout=5)
+got = []
+code, details = code_of(lambda: [got.append(t.amount_cents) for t in it])
+C.check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "subscriber too slow" in details,
+        "a subscriber that stops reading is ended RESOURCE_EXHAUSTED", "%s: %s" % (code, details))
+C.check(0 < len(got) < CHARGES and got == list(range(1, len(got) + 1)),
+        "the slow subscriber got every transaction up to its end, in order",
+        "%d of %d" % (len(got), CHARGES))
+proc.send_signal(signal.SIGTERM)
+C.check(proc.wait(timeout=10) == 0, "slow-subscriber server exits 0 after SIGTERM")
+ch.close()
+sub_ch.close()
+
+
+# Response compression: --compression gzip makes C-core compress the server's
+# messages (its compression trace logs "Compressed[gzip] N bytes vs. M
+# bytes"); without it nothing is compressed.
+def traced_chat(extra_args):
+    """Runs a server with C-core's compression trace on, sends one 20 KB chat
+    line and returns (answers, server stderr, server exit code)."""
+    log = tempfile.NamedTemporaryFile(prefix="cpay-grpc-trace-", suffix=".log", delete=False)
+    sproc, sport = start_server([server_bin, "--listen", "127.0.0.1:0"] + extra_args, stderr=log,
+                                env={"GRPC_TRACE": "compression", "GRPC_VERBOSITY": "DEBUG"})
+    tch = grpc.insecure_channel("127.0.0.1:%d" % sport)
+    tchat = tch.stream_stream(SVC + "PaymentChat", request_serializer=pb.PaymentMessage.SerializeToString,
+                              response_deserializer=pb.PaymentMessage.FromString)
+    try:
+        answers = list(tchat(iter([pb.PaymentMessage(text=LINE, sender="py", transaction_id="tz")]),
+                             timeout=10))
+    except grpc.RpcError as e:
+        answers = [e.code()]
+    finally:
+        tch.close()
+        sproc.send_signal(signal.SIGTERM)
+        try:
+            rc = sproc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sproc.kill()
+            rc = sproc.wait(timeout=10)
+        sproc.stdout.close()
+        log.close()
+    with open(log.name, errors="replace") as f:
+        text = f.read()
+    os.unlink(log.name)
+    return answers, text, rc
+
+
+LINE = "please refund my order, it arrived broken. " * 470  # about 20 KB
+want_answer = [("support received: " + LINE, "tz")]
+answers, log, rc = traced_chat(["--compression", "gzip"])
+m = re.search(r"Compressed\[gzip\] (\d+) bytes vs\. (\d+) bytes", log)
+C.check(m is not None and int(m.group(1)) > len(LINE) and int(m.group(2)) < int(m.group(1)) // 10,
+        "--compression gzip: C-core compressed the answer", m.group(0) if m else log[-300:])
+C.check([(a.text, a.transaction_id) for a in answers if not isinstance(a, grpc.StatusCode)] ==
+        want_answer and len(answers) == 1 and rc == 0, "--compression gzip: the client got the answer",
+        str(answers)[:80] + " exit %d" % rc)
+answers, log, rc = traced_chat([])
+C.check("Compressed[" not in log and
+        [(a.text, a.transaction_id) for a in answers if not isinstance(a, grpc.StatusCode)] ==
+        want_answer and len(answers) == 1 and rc == 0, "no --compression: nothing compressed",
+        "%d log lines, exit %d" % (log.count("\n"), rc))
+
 bad = subprocess.run([server_bin, "--max-stored", "0"], capture_output=True, text=True)
 C.check(bad.returncode == 2 and "--max-stored must be a number from 1" in bad.stderr,
         "--max-stored 0 is refused", bad.stderr.strip())

@@ -1,9 +1,11 @@
 """A Python grpcio server of proto/payments.proto (plus grpc.health.v1 Check
 and grpc.reflection.v1 list_services), written with generic handlers, and
 cpay's payments-client run against it: the same checks as py_client.py from
-the other side. The server requires the token the client is given.
+the other side. The server requires the token the client is given. An
+invalid ChargeCard fails INVALID_ARGUMENT with a google.rpc.BadRequest detail
+naming the field, written by grpcio and read by cpay.
 
-usage: py_server.py PROTOC PROTO_DIR PAYMENTS_CLIENT"""
+usage: py_server.py PROTOC PROTO_DIR PAYMENTS_CLIENT RPC_PROTO_DIR WKT_PROTO_DIR"""
 import subprocess
 import sys
 import threading
@@ -12,10 +14,10 @@ from concurrent import futures
 
 import grpc
 
-from common import load_protos
+from common import abort_with_details, load_protos
 
-protoc, proto_dir, client_bin = sys.argv[1:4]
-pb, health_pb, r1, _ = load_protos(protoc, proto_dir)
+protoc, proto_dir, client_bin, rpc_proto_dir, wkt_dir = sys.argv[1:6]
+pb, health_pb, r1, _, _, details_pb = load_protos(protoc, proto_dir, rpc_proto_dir, wkt_dir)
 TOKEN = "py-token"
 lock = threading.Condition()
 charges = {}   # idempotency key -> ChargeResponse
@@ -32,14 +34,15 @@ def echo(ctx):
 
 
 def invalid(req):
+    """(field, why) of the first invalid field of `req`, or None."""
     if not req.customer_id:
-        return "customer_id is required"
+        return "customer_id", "customer_id is required"
     if req.amount_cents <= 0:
-        return "amount_cents must be positive"
+        return "amount_cents", "amount_cents must be positive"
     if len(req.currency) != 3 or not req.currency.isupper():
-        return "currency must be an ISO 4217 code"
+        return "currency", "currency must be an ISO 4217 code"
     if not req.idempotency_key:
-        return "idempotency_key is required"
+        return "idempotency_key", "idempotency_key is required"
     return None
 
 
@@ -68,9 +71,12 @@ def charge_card(req, ctx):
         end = time.time() + int(md["x-simulate-latency-ms"]) / 1000.0
         while time.time() < end and ctx.is_active():
             time.sleep(0.01)
-    why = invalid(req)
-    if why:
-        ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+    bad = invalid(req)
+    if bad:
+        field, why = bad
+        detail = details_pb.BadRequest()
+        detail.field_violations.add(field=field, description=why)
+        abort_with_details(ctx, grpc.StatusCode.INVALID_ARGUMENT, why, [detail])
     return charge_once(req)
 
 
@@ -188,6 +194,12 @@ def run(args, want_rc, name):
     return p.stdout
 
 out = run(["--token", TOKEN], 0, "payments-client against the Python server")
+# The client read grpcio's google.rpc.BadRequest detail with cpay_get_BadRequest.
+line = next((ln for ln in out.splitlines() if "ChargeCard invalid amount" in ln), "")
+ok = line.startswith("ok") and "BadRequest: amount_cents: amount_cents must be positive" in line
+print("%s client read the BadRequest detail written by grpcio: %s" % ("ok  " if ok else "FAIL",
+                                                                        line.strip()))
+failed += 0 if ok else 1
 ok = len(seen_request_ids) >= 8 and len(set(seen_request_ids)) >= 7
 print("%s client interceptor sent x-request-id on every call (%d seen)" % ("ok  " if ok else "FAIL",
                                                                           len(seen_request_ids)))

@@ -3,7 +3,9 @@
 // and -bin, validation), interceptors on both sides, message size limits,
 // compression, the worker limit, graceful and forced shutdown, streaming,
 // closing a channel with calls running, finishing an undrained stream,
-// channels with their own connection, health, and TLS with a certificate made by openssl at test time.
+// channels with their own connection, health, and TLS with a certificate
+// made by openssl at test time. Every test but the worker limit runs twice:
+// against testsvc's blocking handlers and against its reactors.
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
@@ -17,17 +19,31 @@
 #include "testsvc.h"
 
 static testsvc g_t;
+static const payments_v1_PaymentService_handlers *g_handlers;
 static cpay_server *g_srv;
 static int g_port;
 static char g_target[32];
 
-static void setup(void) {
+static atomic_int g_shutdown_began;
+
+static void note_shutdown(void *ctx) {
+  (void)ctx;
+  atomic_store(&g_shutdown_began, 1);
+}
+
+static void setup_with(const payments_v1_PaymentService_handlers *h) {
   memset(&g_t, 0, sizeof g_t);
-  cpay_server_opts opts = {.workers = 4, .max_recv_size = 64 * 1024};
-  g_srv = testsvc_server(&g_t, &opts, &g_port);
+  g_handlers = h;
+  atomic_store(&g_shutdown_began, 0);
+  cpay_server_opts opts = {.workers = 4, .max_recv_size = 64 * 1024, .on_shutdown = note_shutdown};
+  g_srv = testsvc_server_with(&g_t, h, &opts, &g_port);
   ck_assert_ptr_nonnull(g_srv);
   snprintf(g_target, sizeof g_target, "127.0.0.1:%d", g_port);
 }
+
+static void setup(void) { setup_with(&testsvc_handlers); }
+
+static void setup_reactor(void) { setup_with(&testsvc_reactor_handlers); }
 
 static void teardown(void) { cpay_server_free(g_srv); }
 
@@ -45,18 +61,35 @@ static payments_v1_ChargeRequest *req_for(cpay_arena *a, const char *customer, c
 }
 
 START_TEST(test_grpc_code_table) {
+  // Every gRPC code has a name and a cpay code of its own, and a cpay code
+  // named after a gRPC code is sent as that code: no two gRPC codes meet
+  // in one cpay code, so a caller tells a deadline from a bug.
+  bool seen[64] = {false};
   for (int c = 0; c <= 16; c++) {
     cpay_grpc_code back;
     ck_assert(cpay_grpc_code_from_name(cpay_grpc_code_name((cpay_grpc_code)c), &back));
     ck_assert_int_eq(back, c);
+    cpay_code cc = cpay_grpc_code_to_cpay((cpay_grpc_code)c);
+    ck_assert_int_lt(cc, 64);
+    ck_assert_msg(!seen[cc], "gRPC code %d shares cpay code %d", c, cc);
+    seen[cc] = true;
+    ck_assert_int_eq(cpay_grpc_code_from_cpay(cc), c);
+    ck_assert_str_ne(cpay_code_str(cc), "unknown code");
   }
   ck_assert_str_eq(cpay_grpc_code_name(CPAY_GRPC_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
   ck_assert_str_eq(cpay_grpc_code_name((cpay_grpc_code)17), "UNKNOWN_CODE");
   ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_OK), CPAY_OK);
-  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_INVALID_ARGUMENT), CPAY_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_RESOURCE_EXHAUSTED), CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_DEADLINE_EXCEEDED), CPAY_ERR_DEADLINE_EXCEEDED);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_UNAVAILABLE), CPAY_ERR_UNAVAILABLE);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_CANCELLED), CPAY_ERR_CANCELLED);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay(CPAY_GRPC_RESOURCE_EXHAUSTED), CPAY_ERR_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(cpay_grpc_code_to_cpay((cpay_grpc_code)99), CPAY_ERR_UNKNOWN);
+  // cpay's own codes are sent as the closest gRPC code.
   ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_TOO_LARGE), CPAY_GRPC_RESOURCE_EXHAUSTED);
   ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_MALFORMED), CPAY_GRPC_INVALID_ARGUMENT);
+  ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_NO_MEMORY), CPAY_GRPC_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(cpay_grpc_code_from_cpay(CPAY_ERR_WOULD_BLOCK), CPAY_GRPC_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(cpay_grpc_code_from_cpay((cpay_code)999), CPAY_GRPC_UNKNOWN);
 }
 END_TEST
 
@@ -129,7 +162,8 @@ static cpay_code add_token(void *ctx, cpay_client_info *info, cpay_status *st) {
   return cpay_client_info_add_metadata(info, "authorization", CPAY_STR("Bearer t"));
 }
 
-static cpay_code need_token(void *ctx, cpay_server_call *call, const cpay_method *m) {
+static cpay_code need_token(void *ctx, cpay_server_call *call, const cpay_method *m,
+                            const void *req) {
   if (cpay_str_eq(cpay_server_call_metadata_get(call, "authorization"), CPAY_STR("Bearer t"))) {
     return CPAY_OK;
   }
@@ -144,10 +178,10 @@ START_TEST(test_grpc_interceptors) {
   cpay_server *srv = cpay_server_new(NULL, &st);
   int port;
   ck_assert_int_eq(payments_v1_PaymentService_register(srv, &testsvc_handlers, &t), CPAY_OK);
-  ck_assert_int_eq(cpay_server_add_interceptor(srv, need_token, NULL, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_server_add_interceptor(srv, &(cpay_server_interceptor){need_token, NULL, NULL}, &st), CPAY_OK);
   ck_assert_int_eq(cpay_server_listen(srv, "127.0.0.1:0", NULL, &port, &st), CPAY_OK);
   ck_assert_int_eq(cpay_server_start(srv, &st), CPAY_OK);
-  ck_assert_int_eq(cpay_server_add_interceptor(srv, need_token, NULL, &st), CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(cpay_server_add_interceptor(srv, &(cpay_server_interceptor){need_token, NULL, NULL}, &st), CPAY_ERR_INVALID_ARGUMENT);
   char target[32];
   snprintf(target, sizeof target, "127.0.0.1:%d", port);
   cpay_arena *a = cpay_arena_new();
@@ -170,7 +204,7 @@ START_TEST(test_grpc_interceptors) {
   ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "c", "k"), a, &resp, NULL),
                    CPAY_OK);
   ck_assert_int_eq(res.code, CPAY_GRPC_PERMISSION_DENIED);
-  ck_assert_str_eq(res.message, "token needed for ChargeCard");
+  ck_assert_str_eq(res.message.data, "token needed for ChargeCard");
   cpay_channel_free(ch);
 
   cpay_client_interceptor chain[] = {{add_token, &added}, {add_token, &added}};
@@ -197,11 +231,11 @@ START_TEST(test_grpc_size_limits_and_compression) {
   char *desc = cpay_arena_realloc(a, NULL, 0, 100000);
   memset(desc, 'd', 100000);
   payments_v1_ChargeRequest_set_description(big, (cpay_str){desc, 100000});
-  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_RESOURCE_EXHAUSTED);
   ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
   // The limit counts decompressed bytes: gzip does not sneak it past.
   opts.compression = "gzip";
-  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_TOO_LARGE);
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_ERR_RESOURCE_EXHAUSTED);
   payments_v1_ChargeRequest_set_description(big, (cpay_str){desc, 30000});
   ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, NULL), CPAY_OK);
   opts.compression = "deflate";
@@ -215,7 +249,7 @@ START_TEST(test_grpc_size_limits_and_compression) {
   ch = cpay_channel_new(g_target, &copts, NULL);
   opts = (cpay_call_opts){.result = &res};
   ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "big:5000", "k"), a, &resp, NULL),
-                   CPAY_ERR_TOO_LARGE);
+                   CPAY_ERR_RESOURCE_EXHAUSTED);
   ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
   ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "big:500", "k"), a, &resp, NULL),
                    CPAY_OK);
@@ -232,7 +266,7 @@ START_TEST(test_grpc_metadata_and_memory_limits) {
   memset(&t, 0, sizeof t);
   int port;
   cpay_server_opts sopts = {.workers = 2, .max_metadata_size = 2048, .max_call_memory = 32 * 1024};
-  cpay_server *srv = testsvc_server(&t, &sopts, &port);
+  cpay_server *srv = testsvc_server_with(&t, g_handlers, &sopts, &port);
   ck_assert_ptr_nonnull(srv);
   char target[32];
   snprintf(target, sizeof target, "127.0.0.1:%d", port);
@@ -266,7 +300,7 @@ START_TEST(test_grpc_metadata_and_memory_limits) {
   payments_v1_ChargeRequest_set_description(big, (cpay_str){pad, 40000});
   ck_assert_int_ne(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, &st), CPAY_OK);
   ck_assert_int_eq(res.code, CPAY_GRPC_RESOURCE_EXHAUSTED);
-  ck_assert_msg(strstr(res.message, "byte limit") != NULL, "%s", res.message);
+  ck_assert_msg(strstr(res.message.data, "byte limit") != NULL, "%s", res.message.data);
   payments_v1_ChargeRequest_set_description(big, (cpay_str){pad, 4000});
   ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, &opts, big, a, &resp, &st), CPAY_OK);
 
@@ -316,17 +350,32 @@ START_TEST(test_grpc_worker_limit) {
 }
 END_TEST
 
+// A second cpay_server_shutdown, from another thread once the first has
+// begun: returns when the first has (the grace is the first's).
+static void *second_shutdown(void *arg) {
+  for (int i = 0; i < 2000 && !atomic_load(&g_shutdown_began); i++) testsvc_sleep_ms(1);
+  double t0 = now_ms();
+  cpay_server_shutdown(g_srv, 0);
+  *(double *)arg = now_ms() - t0;
+  return NULL;
+}
+
 START_TEST(test_grpc_graceful_shutdown) {
-  pthread_t th;
+  pthread_t th, th2;
   slow_job j = {"sleep:500", 10000, -1, -1};
   pthread_create(&th, NULL, slow_call, &j);
   testsvc_sleep_ms(150);  // the call is running
   double t0 = now_ms();
+  double took2 = -1;
+  // The first shutdown (5 s of grace) begins; a second one while it waits.
+  pthread_create(&th2, NULL, second_shutdown, &took2);
   cpay_server_shutdown(g_srv, 5000);
   double took = now_ms() - t0;
+  pthread_join(th2, NULL);
   pthread_join(th, NULL);
-  ck_assert_int_eq(j.code, CPAY_OK);  // drained
+  ck_assert_int_eq(j.code, CPAY_OK);  // drained, not cut short by the second
   ck_assert_msg(took >= 200 && took < 3000, "shutdown took %.0f ms", took);
+  ck_assert_msg(took2 >= 100, "the second shutdown returned after %.0f ms, before the first", took2);
   cpay_server_shutdown(g_srv, 0);  // idempotent
 }
 END_TEST
@@ -436,7 +485,7 @@ START_TEST(test_grpc_channel_free_cancels_calls) {
   ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, &st), CPAY_OK);
   ck_assert_ptr_nonnull(t);
 
-  blocked_job j = {.ch = ch, .code = CPAY_OK};
+  blocked_job j = {.ch = ch, .code = CPAY_OK, .res = {.arena = a}};
   pthread_t th;
   pthread_create(&th, NULL, blocked_call, &j);
   while (atomic_load(&g_t.active) < 2) testsvc_sleep_ms(5);  // both handlers run
@@ -446,7 +495,7 @@ START_TEST(test_grpc_channel_free_cancels_calls) {
   pthread_join(th, NULL);
   ck_assert_int_ne(j.code, CPAY_OK);
   ck_assert_int_eq(j.res.code, CPAY_GRPC_CANCELLED);
-  ck_assert_str_eq(j.res.message, "the channel was closed");
+  ck_assert_str_eq(j.res.message.data, "the channel was closed");
   ck_assert_msg(j.took < 5000, "the blocked call ran on for %.0f ms", j.took);
 
   // The stream's call outlives its channel: reading ends, the status says why.
@@ -684,10 +733,8 @@ START_TEST(test_grpc_tls) {
 }
 END_TEST
 
-static Suite *grpc_suite(void) {
-  Suite *s = suite_create("grpc");
-  TCase *tc = tcase_create("api");
-  tcase_add_checked_fixture(tc, setup, teardown);
+// The tests that hold for both handler styles.
+static void add_common(TCase *tc) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_grpc_code_table);
   tcase_add_test(tc, test_grpc_unary_metadata);
@@ -695,7 +742,6 @@ static Suite *grpc_suite(void) {
   tcase_add_test(tc, test_grpc_deadlines);
   tcase_add_test(tc, test_grpc_interceptors);
   tcase_add_test(tc, test_grpc_size_limits_and_compression);
-  tcase_add_test(tc, test_grpc_worker_limit);
   tcase_add_test(tc, test_grpc_graceful_shutdown);
   tcase_add_test(tc, test_grpc_forced_shutdown);
   tcase_add_test(tc, test_grpc_streams);
@@ -704,7 +750,19 @@ static Suite *grpc_suite(void) {
   tcase_add_test(tc, test_grpc_own_connection);
   tcase_add_test(tc, test_grpc_health_shutdown);
   tcase_add_test(tc, test_grpc_tls);
+}
+
+static Suite *grpc_suite(void) {
+  Suite *s = suite_create("grpc");
+  TCase *tc = tcase_create("api");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  add_common(tc);
+  tcase_add_test(tc, test_grpc_worker_limit);
   suite_add_tcase(s, tc);
+  TCase *rc = tcase_create("reactor");
+  tcase_add_checked_fixture(rc, setup_reactor, teardown);
+  add_common(rc);
+  suite_add_tcase(s, rc);
   return s;
 }
 

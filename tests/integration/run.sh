@@ -250,7 +250,7 @@ headers)
   install_cpay
   inc=$(pkg-config --variable=includedir cpay)
   count=0
-  for h in "$inc"/cpay/*.h "$inc"/google/protobuf/*.cpay.h; do
+  for h in "$inc"/cpay/*.h "$inc"/google/protobuf/*.cpay.h "$inc"/google/rpc/*.cpay.h; do
     rel=${h#"$inc"/}
     # (The typedef keeps a macros-only header's unit from being empty.)
     printf '#include "%s"\ntypedef int not_empty;\n' "$rel" >"$work/one.c"

@@ -1,12 +1,14 @@
 // payments-soak's shared state: options, counters, the customers and keys a
-// client thread has used, and the functions its three files export.
+// client thread has used, and the functions its four files export.
 //
 // soak_main.c runs the server process, the client threads, the memory
 // samples, the final check and the report; soak_client.c is one client
 // thread's actions through libcpay-grpc and their verification;
-// soak_raw.c is what libcpay-grpc cannot send: undecodable payloads
-// (through gRPC C-core), raw TCP drops, and a proxy that resets a
-// connection mid-call.
+// soak_sub.c is its live subscriptions (StreamTransactions through the
+// asynchronous API): short ones that watch the client's own charges arrive,
+// and long-lived ones held open across the other actions; soak_raw.c is
+// what libcpay-grpc cannot send: undecodable payloads (through gRPC
+// C-core), raw TCP drops, and a proxy that resets a connection mid-call.
 #ifndef CPAY_TESTS_SOAK_SOAK_H_
 #define CPAY_TESTS_SOAK_SOAK_H_
 
@@ -29,6 +31,9 @@
 #define SOAK_DECLINED_BASE 600000
 #define SOAK_CUSTOMERS_PER_CLIENT 4
 #define SOAK_MAX_BATCH 8
+// Keys an active customer keeps free beyond a batch: one for its final
+// check and two for subscriber sentinels (soak_sub.c).
+#define SOAK_KEYS_RESERVED 3
 
 typedef struct soak_opts {
   const char *server;  // the payments-server binary
@@ -72,6 +77,12 @@ typedef enum soak_action {
   A_RAW_GARBAGE,
   A_CONN_CUT,
   A_TCP_DROP,
+  A_SUBSCRIBE,      // subscribe, charge, see each charge arrive, cancel
+  A_SUB_CANCEL,     // the same, cancelled at a random moment
+  A_SUB_DEADLINE,   // the same, ended by a short deadline
+  A_SUB_CLOSE,      // the same, ended by closing the whole channel
+  A_WATCH_CYCLE,    // a long-lived subscriber checked, ended, reopened
+  A_SUB_SHUTDOWN,   // a subscriber open while the server shuts down
   A_VERIFY,
   A_COUNT
 } soak_action;
@@ -119,7 +130,17 @@ typedef struct soak_client {
   size_t retired_count, retired_cap;
   uint32_t generation;  // customers created so far
   void *raw;            // a C-core channel for raw calls (soak_raw.c)
+  void *subs;           // the client's subscriptions (soak_sub.c)
 } soak_client;
+
+// What one stream of a customer's transactions has shown so far.
+typedef struct txn_walk {
+  int64_t since;
+  uint32_t last;  // the last transaction number
+  int64_t last_at;
+  uint8_t seen[SOAK_KEYS_PER_CUSTOMER / 8];
+  int count;
+} txn_walk;
 
 // Global state; counters are updated by every thread.
 typedef struct soak_state {
@@ -138,6 +159,11 @@ typedef struct soak_state {
   atomic_long txns_checked;
   atomic_long customers_checked;
   atomic_long double_charges;
+  atomic_long subs_opened;      // asynchronous subscriptions started
+  atomic_long watchers_opened;  // of which long-lived
+  atomic_long live_txns;        // transactions subscribers received (all checked)
+  atomic_long charges_awaited;  // charges seen to arrive on a subscription
+  atomic_long exact_checks;     // subscriptions found to hold exactly their charges
 } soak_state;
 
 extern soak_state soak;
@@ -170,6 +196,53 @@ void soak_client_free(soak_client *c);
 // of 1 << code); false (with a wrong reply reported) otherwise.
 bool soak_expect(soak_client *c, soak_action a, int method, cpay_code rc,
                  const cpay_rpc_result *res, const cpay_status *st, uint32_t allowed);
+// A random active customer with room for a batch and SOAK_KEYS_RESERVED
+// more keys; retires a full one (closing its subscribers) and replaces it.
+customer *soak_pick_customer(soak_client *c);
+// Charges a new key of `cu` (an amount the server declines when `declined`)
+// with a blocking ChargeCard that must succeed; checks and records the
+// reply. Returns its transaction number (0 when the call failed, which is
+// reported) and the key's index in *idx.
+uint32_t soak_charge_key(soak_client *c, soak_action a, customer *cu, bool declined,
+                         uint32_t *idx);
+// Checks one streamed transaction of `cu` against the keys the client sent
+// (the key its amount names, its currency, its transaction id, no key
+// twice, in order, since w->since) and records it in `w`; returns its
+// number (0 if bad). From the client's thread only.
+uint32_t soak_check_txn(soak_client *c, soak_action a, customer *cu, txn_walk *w,
+                        const payments_v1_Transaction *t);
+// "txn_000042" -> 42; 0 when `s` is not `prefix` and a number.
+uint32_t soak_parse_tid(cpay_str s, const char *prefix);
+// A channel to `target` of the client's own (its own connection).
+cpay_channel *soak_new_channel(const soak_client *c, const char *target);
+
+// ---- soak_sub.c ------------------------------------------------------------
+
+// Allocates the client's subscription state; false with a message printed.
+bool soak_sub_init(soak_client *c);
+// Before each action: checks what the long-lived subscribers received and
+// opens those that are closed.
+void soak_sub_tend(soak_client *c);
+// A_SUBSCRIBE, A_SUB_CANCEL, A_SUB_DEADLINE or A_SUB_CLOSE.
+void soak_sub_subscribe(soak_client *c, soak_action a);
+// A_WATCH_CYCLE.
+void soak_sub_watch_cycle(soak_client *c);
+// `cu` was retired: its long-lived subscribers are checked and ended.
+void soak_sub_customer_retired(soak_client *c, customer *cu);
+// The client's channel was freed (action `a`): every subscriber on it must
+// have ended CANCELLED, "the channel was closed". Call before a new channel
+// is made.
+void soak_sub_channel_closed(soak_client *c, soak_action a);
+// The end of the run, before the customer checks: each long-lived
+// subscriber must hold exactly its customer's charges since it subscribed;
+// then all are ended.
+void soak_sub_final_check(soak_client *c);
+// Opens a subscription to stay open while the server shuts down, and, once
+// the server has exited, checks it ended UNAVAILABLE.
+void soak_sub_shutdown_open(soak_client *c);
+void soak_sub_shutdown_check(soak_client *c);
+// After the channel is freed. Accepts a client whose init failed.
+void soak_sub_free(soak_client *c);
 
 // ---- soak_raw.c ------------------------------------------------------------
 

@@ -36,12 +36,13 @@ static customer *customer_new(soak_client *c) {
   return cu;
 }
 
-// A random active customer with room for a whole batch and the check's own
-// charge; a full one is retired (checked a while later) and replaced.
-static customer *pick_customer(soak_client *c) {
+// A random active customer with room for a whole batch, the check's own
+// charge and two subscriber sentinels (soak_sub.c); a full one is retired
+// (checked a while later) and replaced, and its subscribers are closed.
+customer *soak_pick_customer(soak_client *c) {
   int i = (int)soak_range(c, 0, SOAK_CUSTOMERS_PER_CLIENT - 1);
   customer *cu = c->active[i];
-  if (cu->used + SOAK_MAX_BATCH + 2 <= SOAK_KEYS_PER_CUSTOMER) return cu;
+  if (cu->used + SOAK_MAX_BATCH + SOAK_KEYS_RESERVED <= SOAK_KEYS_PER_CUSTOMER) return cu;
   if (c->retired_count == c->retired_cap) {
     size_t cap = c->retired_cap ? c->retired_cap * 2 : 8;
     customer **r = realloc(c->retired, cap * sizeof *r);
@@ -55,6 +56,7 @@ static customer *pick_customer(soak_client *c) {
   cu->retired_ms = soak_now_ms();
   c->retired[c->retired_count++] = cu;
   c->active[i] = customer_new(c);
+  soak_sub_customer_retired(c, cu);
   return c->active[i];
 }
 
@@ -141,7 +143,7 @@ static void key_charged(key_rec *k, uint32_t tid, int64_t at) {
 }
 
 // "txn_000042" -> 42; 0 when `s` is not a transaction id.
-static uint32_t parse_tid(cpay_str s, const char *prefix) {
+uint32_t soak_parse_tid(cpay_str s, const char *prefix) {
   size_t pl = strlen(prefix);
   if (s.size < pl + 6 || s.size > pl + 9 || memcmp(s.data, prefix, pl) != 0) return 0;
   uint32_t n = 0;
@@ -187,8 +189,8 @@ bool soak_expect(soak_client *c, soak_action a, int method, cpay_code rc,
   }
   atomic_fetch_add(&soak.calls[method][code], 1);
   if (allowed & BIT(code)) return true;
-  soak_wrong(c, a, "status %s (%s), expected %s", cpay_grpc_code_name(res->code), res->message,
-             want);
+  soak_wrong(c, a, "status %s (%.*s), expected %s", cpay_grpc_code_name(res->code),
+             (int)res->message.size, res->message.data, want);
   return false;
 }
 
@@ -249,7 +251,7 @@ static payments_v1_ChargeRequest *charge_req(soak_client *c, const customer *cu,
 static void check_charge_reply(soak_client *c, soak_action a, customer *cu, uint32_t idx,
                                const payments_v1_ChargeResponse *resp) {
   key_rec *k = &cu->keys[idx];
-  uint32_t n = parse_tid(resp->transaction_id, "txn_");
+  uint32_t n = soak_parse_tid(resp->transaction_id, "txn_");
   if (!n) {
     soak_wrong(c, a, "key %s-k%" PRIu32 ": transaction_id '%.*s' is not txn_<number>", cu->id, idx,
                (int)resp->transaction_id.size, resp->transaction_id.data);
@@ -262,7 +264,7 @@ static void check_charge_reply(soak_client *c, soak_action a, customer *cu, uint
                idx, key_amount(k, idx), (int)resp->status, (int)want);
   }
   const char *ref_prefix = k->declined ? "decl_" : "auth_";
-  if (parse_tid(resp->processor_reference, ref_prefix) != n ||
+  if (soak_parse_tid(resp->processor_reference, ref_prefix) != n ||
       resp->processor_reference.size != resp->transaction_id.size + 1) {
     soak_wrong(c, a, "key %s-k%" PRIu32 ": processor_reference '%.*s' does not match %.*s",
                cu->id, idx, (int)resp->processor_reference.size, resp->processor_reference.data,
@@ -292,7 +294,7 @@ static void check_charge_reply(soak_client *c, soak_action a, customer *cu, uint
 
 // A charge that must succeed: a new key, a declined amount, or a retry.
 static void charge(soak_client *c, soak_action a) {
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   int64_t idx = a == A_CHARGE_RETRY ? pick_retry(c, cu) : -1;
   if (idx < 0) {
     if (a == A_CHARGE_RETRY) a = A_CHARGE_NEW;
@@ -313,10 +315,26 @@ static void charge(soak_client *c, soak_action a) {
   check_echo(c, a, &s);
 }
 
+uint32_t soak_charge_key(soak_client *c, soak_action a, customer *cu, bool declined,
+                         uint32_t *idx) {
+  *idx = key_new(c, cu, declined);
+  payments_v1_ChargeRequest *req = charge_req(c, cu, *idx);
+  if (!req) return 0;
+  key_sending(&cu->keys[*idx]);
+  call_setup s;
+  setup(c, &s, CALL_TIMEOUT_MS, -1);
+  payments_v1_ChargeResponse *resp;
+  cpay_code rc = payments_v1_PaymentService_ChargeCard(c->ch, &s.opts, req, c->arena, &resp, &s.st);
+  if (!soak_expect(c, a, SOAK_CHARGE, rc, &s.res, &s.st, BIT(CPAY_GRPC_OK))) return 0;
+  check_charge_reply(c, a, cu, *idx, resp);
+  check_echo(c, a, &s);
+  return soak_parse_tid(resp->transaction_id, "txn_");
+}
+
 // One request with exactly one defect, and the server's message for it.
 static void charge_invalid(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHARGE_INVALID], 1);
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   uint32_t idx = key_new(c, cu, false);
   payments_v1_ChargeRequest *req = charge_req(c, cu, idx);
   if (!req) return;
@@ -364,9 +382,9 @@ static void charge_invalid(soak_client *c) {
                    BIT(CPAY_GRPC_INVALID_ARGUMENT))) {
     return;
   }
-  if (strcmp(s.res.message, want) != 0) {
-    soak_wrong(c, A_CHARGE_INVALID, "INVALID_ARGUMENT says '%s', expected '%s'", s.res.message,
-               want);
+  if (!cpay_str_eq(s.res.message, cpay_str_from_c(want))) {
+    soak_wrong(c, A_CHARGE_INVALID, "INVALID_ARGUMENT says '%.*s', expected '%s'",
+               (int)s.res.message.size, s.res.message.data, want);
   }
 }
 
@@ -374,7 +392,7 @@ static void charge_invalid(soak_client *c) {
 // deadline the call must end DEADLINE_EXCEEDED; otherwise it may succeed.
 static void charge_deadline(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHARGE_DEADLINE], 1);
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   int64_t idx = soak_range(c, 0, 2) == 0 ? pick_retry(c, cu) : -1;
   if (idx < 0) idx = key_new(c, cu, soak_range(c, 0, 4) == 0);
   payments_v1_ChargeRequest *req = charge_req(c, cu, (uint32_t)idx);
@@ -407,7 +425,7 @@ static void charge_deadline(soak_client *c) {
 // The server holds the charge for 300-600 ms; the client cancels within 50.
 static void charge_cancel(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHARGE_CANCEL], 1);
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   uint32_t idx = key_new(c, cu, false);
   payments_v1_ChargeRequest *req = charge_req(c, cu, idx);
   if (!req) return;
@@ -440,7 +458,7 @@ static cpay_str oversized(soak_client *c) {
 
 static void charge_oversized(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHARGE_OVERSIZED], 1);
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   uint32_t idx = key_new(c, cu, false);
   payments_v1_ChargeRequest *req = charge_req(c, cu, idx);
   if (!req) return;
@@ -456,21 +474,11 @@ static void charge_oversized(soak_client *c) {
 
 // ---- StreamTransactions ---------------------------------------------------------
 
-// What one stream of a customer's transactions has shown so far.
-typedef struct txn_walk {
-  int64_t since;
-  uint32_t last;  // the last transaction number
-  int64_t last_at;
-  uint8_t seen[SOAK_KEYS_PER_CUSTOMER / 8];
-  int count;
-} txn_walk;
-
-// Checks one streamed transaction of `cu`; returns its number (0 if bad).
-static uint32_t check_txn(soak_client *c, soak_action a, customer *cu, txn_walk *w,
-                          const payments_v1_Transaction *t) {
+uint32_t soak_check_txn(soak_client *c, soak_action a, customer *cu, txn_walk *w,
+                        const payments_v1_Transaction *t) {
   atomic_fetch_add(&soak.txns_checked, 1);
   w->count++;
-  uint32_t n = parse_tid(t->id, "txn_");
+  uint32_t n = soak_parse_tid(t->id, "txn_");
   if (!cpay_str_eq(t->customer_id, cpay_str_from_c(cu->id))) {
     soak_wrong(c, a, "stream of %s sent %.*s of customer '%.*s'", cu->id, (int)t->id.size,
                t->id.data, (int)t->customer_id.size, t->customer_id.data);
@@ -533,7 +541,7 @@ static customer *customer_with_keys(soak_client *c) {
     customer *cu = c->active[soak_range(c, 0, SOAK_CUSTOMERS_PER_CLIENT - 1)];
     if (cu->used) return cu;
   }
-  return pick_customer(c);
+  return soak_pick_customer(c);
 }
 
 // The stream never ends on its own (it waits for live transactions), so a
@@ -567,16 +575,16 @@ static void stream(soak_client *c) {
         soak_wrong(c, A_STREAM, "a stream without customer_id sent %.*s", (int)t->id.size,
                    t->id.data);
       } else {
-        check_txn(c, A_STREAM, cu, &w, t);
+        soak_check_txn(c, A_STREAM, cu, &w, t);
       }
     }
     if (rc == CPAY_OK) rc = payments_v1_PaymentService_StreamTransactions_finish(call, &s.st);
     cpay_call_free(call);
   }
   if (!soak_expect(c, A_STREAM, SOAK_STREAM, rc, &s.res, &s.st, allowed)) return;
-  if (no_customer && strcmp(s.res.message, "customer_id is required") != 0) {
-    soak_wrong(c, A_STREAM, "INVALID_ARGUMENT says '%s', expected 'customer_id is required'",
-               s.res.message);
+  if (no_customer && !cpay_str_eq(s.res.message, CPAY_STR("customer_id is required"))) {
+    soak_wrong(c, A_STREAM, "INVALID_ARGUMENT says '%.*s', expected 'customer_id is required'",
+               (int)s.res.message.size, s.res.message.data);
   }
 }
 
@@ -611,7 +619,7 @@ static void stream_cancel(soak_client *c) {
     if (read_one) {
       payments_v1_Transaction *t;
       rc = payments_v1_PaymentService_StreamTransactions_recv(call, c->arena, &t, &s.st);
-      if (rc == CPAY_OK && t) check_txn(c, A_STREAM_CANCEL, cu, &w, t);
+      if (rc == CPAY_OK && t) soak_check_txn(c, A_STREAM_CANCEL, cu, &w, t);
     }
     cpay_call_cancel(call);
     if (rc == CPAY_OK) rc = payments_v1_PaymentService_StreamTransactions_finish(call, &s.st);
@@ -623,8 +631,8 @@ static void stream_cancel(soak_client *c) {
 // ---- customer checks --------------------------------------------------------------
 
 // Charges one more key of `cu` (the sentinel), then streams all of `cu`'s
-// transactions up to the sentinel's: every one is checked by check_txn, so
-// a key charged twice shows. `final` (no load any more, nothing evicted
+// transactions up to the sentinel's: every one is checked by soak_check_txn,
+// so a key charged twice shows. `final` (no load any more, nothing evicted
 // meanwhile) also requires every charge the server must still hold.
 static void check_customer(soak_client *c, customer *cu, bool final) {
   atomic_fetch_add(&soak.actions[A_VERIFY], 1);
@@ -656,7 +664,7 @@ static void check_customer(soak_client *c, customer *cu, bool final) {
       payments_v1_Transaction *t;
       rc = payments_v1_PaymentService_StreamTransactions_recv(call, c->arena, &t, &s.st);
       if (rc != CPAY_OK || !t) break;
-      reached = check_txn(c, A_VERIFY, cu, &w, t) == sentinel;
+      reached = soak_check_txn(c, A_VERIFY, cu, &w, t) == sentinel;
     }
     if (reached) cpay_call_cancel(call);
     if (rc == CPAY_OK) rc = payments_v1_PaymentService_StreamTransactions_finish(call, &s.st);
@@ -816,7 +824,7 @@ static uint32_t variant_plan(soak_client *c, stream_variant v, int64_t *timeout)
 
 static void batch(soak_client *c, soak_action a) {
   atomic_fetch_add(&soak.actions[a], 1);
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   stream_variant v = (stream_variant)(a - A_BATCH);
   int64_t timeout;
   uint32_t allowed = variant_plan(c, v, &timeout);
@@ -996,7 +1004,7 @@ static void chat(soak_client *c, soak_action a) {
 // and arguments share one TCP connection; a receive limit that differs per
 // client (4 MiB + its index: replies are far smaller) gives each client its
 // own connection, as separate client processes would have.
-static cpay_channel *new_channel(const soak_client *c, const char *target) {
+cpay_channel *soak_new_channel(const soak_client *c, const char *target) {
   cpay_channel_opts o = {.default_timeout_ms = CALL_TIMEOUT_MS,
                          .max_recv_size = (4 << 20) + c->index};
   cpay_status st = {0};
@@ -1012,7 +1020,7 @@ static cpay_channel *new_channel(const soak_client *c, const char *target) {
 // a batch with charges in it, a charge held by the server, a stream.
 static cpay_call *start_busy_call(soak_client *c, soak_action a, cpay_channel *ch, int method,
                                   call_setup *s, cpay_code *rc) {
-  customer *cu = pick_customer(c);
+  customer *cu = soak_pick_customer(c);
   cpay_call *call = NULL;
   if (method == SOAK_CHARGE) {
     uint32_t idx = key_new(c, cu, false);
@@ -1056,7 +1064,10 @@ static cpay_call *start_busy_call(soak_client *c, soak_action a, cpay_channel *c
 // without waiting for it, as a client that goes away does: the server sees
 // the call cancelled. (The status the client's call gets, CANCELLED, is
 // checked by test_grpc_channel_free_cancels_calls; connection_cut is the
-// disconnect whose status the soak checks.)
+// disconnect whose status the soak checks.) The client's long-lived
+// subscribers are on the channel too: they must end CANCELLED ("the channel
+// was closed") before cpay_channel_free returns, and are opened again on the
+// new channel.
 static void channel_drop(soak_client *c) {
   atomic_fetch_add(&soak.actions[A_CHANNEL_DROP], 1);
   call_setup s;
@@ -1066,9 +1077,10 @@ static void channel_drop(soak_client *c) {
   cpay_call *call = start_busy_call(c, A_CHANNEL_DROP, c->ch, method, &s, &rc);
   cpay_channel_free(c->ch);
   c->ch = NULL;
+  soak_sub_channel_closed(c, A_CHANNEL_DROP);
   cpay_call_free(call);
   if (rc != CPAY_OK) soak_expect(c, A_CHANNEL_DROP, method, rc, &s.res, &s.st, 0);
-  c->ch = new_channel(c, c->target);
+  c->ch = soak_new_channel(c, c->target);
 }
 
 // A call on a connection of its own, through a proxy that resets the
@@ -1079,7 +1091,7 @@ static void connection_cut(soak_client *c) {
   if (!p) exit(1);
   char target[32];
   snprintf(target, sizeof target, "127.0.0.1:%d", soak_proxy_port(p));
-  cpay_channel *ch = new_channel(c, target);
+  cpay_channel *ch = soak_new_channel(c, target);
   call_setup s;
   setup(c, &s, CALL_TIMEOUT_MS, -1);
   cpay_code rc = CPAY_OK;
@@ -1116,8 +1128,8 @@ bool soak_client_init(soak_client *c, int index) {
     return false;
   }
   for (int i = 0; i < SOAK_CUSTOMERS_PER_CLIENT; i++) c->active[i] = customer_new(c);
-  c->ch = new_channel(c, c->target);
-  return true;
+  c->ch = soak_new_channel(c, c->target);
+  return soak_sub_init(c);
 }
 
 typedef struct weighted {
@@ -1134,6 +1146,8 @@ static const weighted kMix[] = {
     {A_BATCH_OVERSIZED, 2}, {A_CHAT, 8},            {A_CHAT_DEADLINE, 2},
     {A_CHAT_CANCEL, 3},     {A_CHAT_OVERSIZED, 2},  {A_CHANNEL_DROP, 2},
     {A_RAW_GARBAGE, 5},     {A_CONN_CUT, 2},  {A_TCP_DROP, 2},
+    {A_SUBSCRIBE, 4},       {A_SUB_CANCEL, 4},      {A_SUB_DEADLINE, 2},
+    {A_SUB_CLOSE, 1},       {A_WATCH_CYCLE, 3},
 };
 
 static int mix_weight(size_t i) {
@@ -1143,6 +1157,7 @@ static int mix_weight(size_t i) {
 
 void soak_client_step(soak_client *c) {
   cpay_arena_reset(c->arena);
+  soak_sub_tend(c);
   if (c->retired_count && soak_now_ms() - c->retired[0]->retired_ms >= RETIRED_CHECK_DELAY_MS) {
     // Checked a while after retiring, so abandoned charges have landed.
     customer *cu = c->retired[0];
@@ -1210,6 +1225,16 @@ void soak_client_step(soak_client *c) {
     case A_TCP_DROP:
       soak_tcp_drop(c);
       break;
+    case A_SUBSCRIBE:
+    case A_SUB_CANCEL:
+    case A_SUB_DEADLINE:
+    case A_SUB_CLOSE:
+      soak_sub_subscribe(c, a);
+      break;
+    case A_WATCH_CYCLE:
+      soak_sub_watch_cycle(c);
+      break;
+    case A_SUB_SHUTDOWN:
     case A_VERIFY:
     case A_COUNT:
       break;
@@ -1217,6 +1242,7 @@ void soak_client_step(soak_client *c) {
 }
 
 void soak_client_final_check(soak_client *c) {
+  soak_sub_final_check(c);
   for (size_t i = 0; i < c->retired_count; i++) {
     cpay_arena_reset(c->arena);
     check_customer(c, c->retired[i], true);
@@ -1230,6 +1256,7 @@ void soak_client_final_check(soak_client *c) {
 void soak_client_free(soak_client *c) {
   soak_raw_free(c);
   cpay_channel_free(c->ch);
+  soak_sub_free(c);
   cpay_arena_free(c->arena);
   for (int i = 0; i < SOAK_CUSTOMERS_PER_CLIENT; i++) free(c->active[i]);
   for (size_t i = 0; i < c->retired_count; i++) free(c->retired[i]);

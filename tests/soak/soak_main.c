@@ -1,12 +1,15 @@
 // payments-soak: a soak test of payments-server. Starts the real server
 // binary on a free loopback port, runs client threads against it for a set
 // time (every call mode, random deadlines and cancellations, abrupt
-// disconnects, oversized and undecodable messages; soak_client.c and
-// soak_raw.c), checks every reply, then checks every customer's
-// transactions for double charges, stops the server with SIGTERM and
-// requires a clean exit. The server's resident memory is sampled every
-// 100 ms; its level at the end of the load must not exceed its level after
-// the warm-up by the limit or more (levels: medians of samples).
+// disconnects, oversized and undecodable messages, live subscriptions held
+// open throughout; soak_client.c, soak_sub.c and soak_raw.c), checks every
+// reply, then checks that each open subscription got exactly its
+// customer's charges and every customer's transactions for double charges,
+// stops the server with SIGTERM with a subscription per client open (each
+// must end UNAVAILABLE) and requires a clean exit. The server's resident
+// memory is sampled every 100 ms; its level at the end of the load must not
+// exceed its level after the warm-up by the limit or more (levels: medians
+// of samples).
 //
 //   payments-soak --server PATH [--clients N] [--seconds S] [--seed N]
 //                 [--max-stored N] [--max-recv-size BYTES] [--workers N]
@@ -69,6 +72,12 @@ const char *const soak_action_names[A_COUNT] = {
     [A_RAW_GARBAGE] = "raw-garbage",
     [A_CONN_CUT] = "connection-cut",
     [A_TCP_DROP] = "tcp-drop",
+    [A_SUBSCRIBE] = "subscribe",
+    [A_SUB_CANCEL] = "subscribe-cancel",
+    [A_SUB_DEADLINE] = "subscribe-deadline",
+    [A_SUB_CLOSE] = "subscribe-close",
+    [A_WATCH_CYCLE] = "watch-cycle",
+    [A_SUB_SHUTDOWN] = "subscribe-shutdown",
     [A_VERIFY] = "customer-check",
 };
 
@@ -536,15 +545,15 @@ int main(int argc, char **argv) {
   free(log.t);
   free(log.kib);
 
-  // The final check: with no load any more, every customer's transactions.
+  // The final check: with no load any more, the open subscriptions and
+  // every customer's transactions. Then a subscription per client to be
+  // open while the server shuts down.
   if (!crashed && setup_ok) {
     soak_sleep_ms(SETTLE_MS);  // abandoned calls still queued in the server land first
     for (int i = 0; i < started && server_alive(&sp); i++) soak_client_final_check(&clients[i]);
+    for (int i = 0; i < started && server_alive(&sp); i++) soak_sub_shutdown_open(&clients[i]);
     crashed = !server_alive(&sp);
   }
-  for (int i = 0; i < o->clients; i++) soak_client_free(&clients[i]);
-  free(clients);
-  free(threads);
 
   // SIGTERM: the server drains and must exit 0.
   char how[160] = "not stopped";
@@ -569,6 +578,12 @@ int main(int argc, char **argv) {
   }
   server_drain_output(&sp);
   close(sp.out);
+  if (clean_exit) {
+    for (int i = 0; i < started; i++) soak_sub_shutdown_check(&clients[i]);
+  }
+  for (int i = 0; i < o->clients; i++) soak_client_free(&clients[i]);
+  free(clients);
+  free(threads);
   grpc_shutdown();
 
   // ---- report ----
@@ -579,6 +594,12 @@ int main(int argc, char **argv) {
          (uint64_t)atomic_load(&soak.keys_sent), atomic_load(&soak.retries),
          atomic_load(&soak.customers_checked), atomic_load(&soak.txns_checked),
          atomic_load(&soak.double_charges));
+  printf("subscriptions: %ld opened (%ld long-lived), %ld transactions streamed to them and "
+         "checked, %ld charges seen to arrive, %ld found to hold exactly their customer's "
+         "charges\n",
+         atomic_load(&soak.subs_opened), atomic_load(&soak.watchers_opened),
+         atomic_load(&soak.live_txns), atomic_load(&soak.charges_awaited),
+         atomic_load(&soak.exact_checks));
   printf("load: %.1f s, %ld calls (%.0f/s)\n", load_ms / 1000.0, total_calls(-1, -1),
          total_calls(-1, -1) * 1000.0 / (double)(load_ms ? load_ms : 1));
   bool rss_ok = true;
@@ -622,6 +643,17 @@ int main(int argc, char **argv) {
   }
   if (atomic_load(&soak.customers_checked) == 0 || atomic_load(&soak.txns_checked) == 0) {
     printf("payments-soak: no customer's transactions were checked\n");
+    all_modes = false;
+  }
+  // A subscriber must have seen a charge arrive, and a long-lived one must
+  // have been found exact, when those actions ran.
+  if (atomic_load(&soak.actions[A_SUBSCRIBE]) + atomic_load(&soak.actions[A_SUB_CANCEL]) > 0 &&
+      atomic_load(&soak.charges_awaited) == 0) {
+    printf("payments-soak: no charge was seen to arrive on a subscription\n");
+    all_modes = false;
+  }
+  if (atomic_load(&soak.watchers_opened) > 0 && atomic_load(&soak.exact_checks) == 0) {
+    printf("payments-soak: no long-lived subscriber was checked to hold exactly its charges\n");
     all_modes = false;
   }
   bool pass = setup_ok && !crashed && clean_exit && wrong == 0 && rss_ok && all_modes;

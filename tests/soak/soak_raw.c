@@ -158,7 +158,7 @@ static bool raw_expect(soak_client *c, soak_action a, int method, grpc_status_co
   cpay_rpc_result res;
   memset(&res, 0, sizeof res);
   res.code = (cpay_grpc_code)code;
-  snprintf(res.message, sizeof res.message, "%s", message);
+  res.message = cpay_str_from_c(message);
   cpay_status st = {0};
   return soak_expect(c, a, method, CPAY_OK, &res, &st, allowed);
 }

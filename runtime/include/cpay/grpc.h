@@ -1,22 +1,41 @@
-// libcpay-grpc: gRPC clients and servers over gRPC C-core, blocking-first.
+// libcpay-grpc: gRPC clients and servers over gRPC C-core, event-driven.
 //
-// A cpay_channel talks to one target; unary calls block until the answer
-// (or the deadline) and streaming calls return a cpay_call with blocking
-// send / recv / close_send / finish. A cpay_server listens on addresses and
-// runs handlers on a pool of worker threads, one call per worker at a time.
-// Generated code (foo.cpay_grpc.h) wraps all of this in typed functions, so
-// programs rarely call the generic cpay_call_* / cpay_server_add_service
-// functions below directly.
+// Threads. A cpay_loop is a small fixed set of event threads sharing one
+// C-core completion queue (CQ_NEXT). A call's operations complete on
+// whichever of them takes the completion, and its callbacks run one at a
+// time, in order (never two of one call at once). A call that waits (for
+// the network, the peer's next message, or the application) holds no
+// thread, so one server holds tens of thousands of open streams on about
+// one thread per core. Servers own a loop (or share one given in their
+// options); a channel starts a one-thread loop of its own on its first
+// asynchronous call (or uses one given in its options).
+//
+// Two styles, both typed by generated code (foo.cpay_grpc.h):
+// - Blocking: unary calls return the response; streaming calls return a
+//   cpay_call with blocking send / recv / close_send / finish. Blocking
+//   client calls are driven by the threads that wait in them (no event
+//   thread is used), and one thread may receive on a call while another
+//   sends on it. Blocking server handlers run on a bounded worker pool.
+// - Reactors: asynchronous client calls (cpay_call_start_async) and reactor
+//   server handlers report events by callback (message received, ready to
+//   send more, cancelled, done) and never block a thread. Writes may be
+//   started from any thread; each call buffers at most `send_queue_bytes`
+//   of written messages and then refuses more with CPAY_ERR_WOULD_BLOCK
+//   until its ready callback says there is room.
+// Health and reflection are reactors: they never wait for the worker pool.
 //
 // Results: every fallible function returns a cpay_code and fills an optional
-// cpay_status. When an RPC ends with a gRPC status other than OK, the cpay
-// code is mapped from it through one table (cpay_grpc_code_to_cpay), the
-// cpay_status message reads "DEADLINE_EXCEEDED: <server message>", and the
-// exact gRPC code, message and metadata land in cpay_call_opts.result.
+// cpay_status. A call that ends with a gRPC status other than OK returns the
+// cpay code named after it (CPAY_ERR_DEADLINE_EXCEEDED, CPAY_ERR_UNAVAILABLE,
+// ...; the table is in cpay/status.h), the cpay_status reads
+// "DEADLINE_EXCEEDED: <server message>" (cut at CPAY_STATUS_MSG_SIZE), and
+// the exact code, the whole message, the metadata and any rich error details
+// (google.rpc.Status) are in the call's cpay_rpc_result.
 //
-// Thread safety: channels and servers are thread-safe; a cpay_call is used
-// by one thread at a time; a cpay_server_call only by its handler's thread
-// (cpay_server_call_is_cancelled too).
+// Thread safety: loops, channels and servers are thread-safe. On a call
+// (client or server), any function may be called from any thread, except
+// that one blocking operation of each kind (send, recv) runs at a time, and
+// callbacks of one call never run concurrently with each other.
 #ifndef CPAY_GRPC_H_
 #define CPAY_GRPC_H_
 
@@ -58,12 +77,12 @@ typedef enum cpay_grpc_code {
 CPAY_API const char *cpay_grpc_code_name(cpay_grpc_code code);
 // The code named `name` (as above); false when there is none.
 CPAY_API bool cpay_grpc_code_from_name(const char *name, cpay_grpc_code *out);
-// The cpay_code a client function returns for an RPC that ended with `code`
-// (CPAY_OK for CPAY_GRPC_OK; CPAY_ERR_INTERNAL for codes without a closer
-// cpay code).
+// The cpay_code a client function returns for a call that ended with `code`
+// (CPAY_OK for CPAY_GRPC_OK, CPAY_ERR_DEADLINE_EXCEEDED for
+// CPAY_GRPC_DEADLINE_EXCEEDED, ...; CPAY_ERR_UNKNOWN outside 0..16).
 CPAY_API cpay_code cpay_grpc_code_to_cpay(cpay_grpc_code code);
-// The gRPC status a server sends for a handler that returned `code` without
-// setting a status (CPAY_GRPC_OK for CPAY_OK).
+// The gRPC status a server sends for a handler that failed with `code`
+// without setting a status (CPAY_GRPC_OK for CPAY_OK).
 CPAY_API cpay_grpc_code cpay_grpc_code_from_cpay(cpay_code code);
 
 // ---- metadata --------------------------------------------------------------
@@ -89,12 +108,28 @@ typedef enum cpay_method_kind {
   CPAY_METHOD_BIDI_STREAMING = 3,
 } cpay_method_kind;
 
+typedef struct cpay_call cpay_call;
+typedef struct cpay_server_call cpay_server_call;
+
+// Any function, kept in a reactor for its typed caller (below).
+typedef void cpay_fn(void);
+// Generated per method: call `fn`, a typed on_message callback cast to
+// cpay_fn *, with `msg` as the method's request (server) or response
+// (client) type. C calls a function only through its own type, so the
+// generated code, which knows the type, makes the call.
+typedef void cpay_server_deliver_fn(cpay_fn *fn, void *state, cpay_server_call *call, void *msg);
+typedef void cpay_client_deliver_fn(cpay_fn *fn, void *state, cpay_call *call, void *msg);
+
 typedef struct cpay_method {
   const char *path;  // "/payments.v1.PaymentService/ChargeCard"
   const char *name;  // "ChargeCard"
   cpay_method_kind kind;
   const cpay_msg_table *request;
   const cpay_msg_table *response;
+  // Set by generated code; NULL in a hand-written method, whose reactors'
+  // on_message then has the untyped shape (void *state, call, void *msg).
+  cpay_server_deliver_fn *server_deliver;
+  cpay_client_deliver_fn *client_deliver;
 } cpay_method;
 
 // A serialized google.protobuf.FileDescriptorProto, for server reflection.
@@ -104,11 +139,20 @@ typedef struct cpay_file_descriptor {
   size_t size;
 } cpay_file_descriptor;
 
-typedef struct cpay_server_call cpay_server_call;
+// Which handler a service's handler table sets for a method.
+typedef enum cpay_handler_style {
+  CPAY_HANDLER_NONE = 0,      // neither: the method answers UNIMPLEMENTED
+  CPAY_HANDLER_BLOCKING = 1,  // runs on the worker pool
+  CPAY_HANDLER_REACTOR = 2,   // starts on an event thread and must not block
+  CPAY_HANDLER_BOTH = 3,      // an error, refused by cpay_server_add_service
+} cpay_handler_style;
 
-// Calls the typed handler for method `index` of the service from the
-// handler table `handlers`. For unary methods `req` and `resp` are set; for
-// server streaming `req` only; for client and bidi streaming neither.
+// Generated per service. `style` tells which handler the table `handlers`
+// sets for method `index`; `dispatch` runs it: a blocking handler returns
+// its result, a reactor start returns CPAY_OK at once. `req` is set for
+// unary and server-streaming methods, `resp` for unary and (reactors only)
+// client-streaming methods.
+typedef cpay_handler_style cpay_service_style_fn(const void *handlers, size_t index);
 typedef cpay_code cpay_service_dispatch_fn(const void *handlers, size_t index, void *ctx,
                                            cpay_server_call *call, const void *req,
                                            void *resp);
@@ -121,7 +165,24 @@ typedef struct cpay_service_desc {
   // The file declaring the service first, then its imports, transitively.
   const cpay_file_descriptor *files;
   size_t file_count;
+  cpay_service_style_fn *style;
 } cpay_service_desc;
+
+// ---- event loops -----------------------------------------------------------
+
+typedef struct cpay_loop cpay_loop;
+
+typedef struct cpay_loop_opts {
+  int threads;  // event threads; 0: one per online CPU
+} cpay_loop_opts;
+
+// A loop with its threads running, to share among servers and channels
+// (a server's handlers calling other services on the server's own threads,
+// say). `opts` may be NULL. NULL with `st` set on failure.
+CPAY_API cpay_loop *cpay_loop_new(const cpay_loop_opts *opts, cpay_status *st);
+// Stops the threads and frees the loop. Free every server and channel that
+// uses it first. Must not be called from one of its threads. Accepts NULL.
+CPAY_API void cpay_loop_free(cpay_loop *loop);
 
 // ---- channels (client) -----------------------------------------------------
 
@@ -133,6 +194,8 @@ typedef struct cpay_client_info cpay_client_info;
 CPAY_API const cpay_method *cpay_client_info_method(const cpay_client_info *info);
 // The call's options (never NULL; a zeroed struct when the caller passed NULL).
 CPAY_API const cpay_call_opts *cpay_client_info_opts(const cpay_client_info *info);
+// The request (unary and server-streaming calls), or NULL.
+CPAY_API const void *cpay_client_info_request(const cpay_client_info *info);
 // Metadata so far: the caller's, then what earlier interceptors added.
 // Valid until the next cpay_client_info_add_metadata.
 CPAY_API const cpay_md *cpay_client_info_metadata(const cpay_client_info *info, size_t *count);
@@ -142,8 +205,9 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_client_info_add_metadata(cpay_client_info
                                                                const char *key,
                                                                cpay_str value);
 
-// Runs before every call on the channel, in the order given. A non-OK return
-// fails the call before anything is sent, with that code and `st`'s message.
+// Runs before every call on the channel, in the order given, on the thread
+// starting the call. A non-OK return fails the call before anything is sent,
+// with that code and `st`'s message.
 typedef cpay_code cpay_client_interceptor_fn(void *ctx, cpay_client_info *info,
                                              cpay_status *st);
 typedef struct cpay_client_interceptor {
@@ -158,6 +222,10 @@ typedef struct cpay_tls_opts {
   const char *private_key;  // ... and its key (both or neither)
   const char *server_name;  // optional: expected name in the server cert
 } cpay_tls_opts;
+
+// Bytes of written messages a call holds before refusing more (client and
+// server): 0 in the options below means this.
+#define CPAY_DEFAULT_SEND_QUEUE_BYTES ((size_t)64 << 10)
 
 typedef struct cpay_channel_opts {
   const cpay_tls_opts *tls;  // NULL: plaintext (insecure)
@@ -184,6 +252,13 @@ typedef struct cpay_channel_opts {
   // spread load over several connections (each carries at most the server's
   // limit of concurrent streams, often 100).
   bool own_connection;
+  // Where asynchronous calls run their callbacks: NULL starts a loop of one
+  // thread, owned by the channel, on the first asynchronous call. Blocking
+  // calls never use it. A shared loop must outlive the channel.
+  cpay_loop *loop;
+  // Written-but-unsent bytes per call before writes are refused; 0:
+  // CPAY_DEFAULT_SEND_QUEUE_BYTES.
+  size_t send_queue_bytes;
 } cpay_channel_opts;
 
 // A channel to `target` ("host:port", "unix:/path", "dns:///name:port").
@@ -192,27 +267,54 @@ typedef struct cpay_channel_opts {
 CPAY_API cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
                                         cpay_status *st);
 // Waits until the channel is connected or `timeout_ms` passes (then
-// CPAY_ERR_NOT_FOUND with the last connectivity state in `st`).
+// CPAY_ERR_UNAVAILABLE with the last connectivity state in `st`).
 CPAY_API CPAY_NODISCARD cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms,
                                                          cpay_status *st);
 // Closes the channel. Calls still running on it are cancelled: they end
 // with CANCELLED ("the channel was closed"), also in a thread blocked in
-// one of them, and are freed with cpay_call_free as usual. Accepts NULL.
+// one of them; blocking calls are still freed with cpay_call_free, and
+// asynchronous ones still get their on_done. A call started meanwhile (by
+// one of those callbacks, say) fails to start, CPAY_ERR_CANCELLED. Waits
+// until the on_done have returned, which run on the loop: so not from any
+// callback of its calls, nor from any thread of the loop it uses. Accepts
+// NULL.
 CPAY_API void cpay_channel_free(cpay_channel *ch);
 
 // ---- calls (client) --------------------------------------------------------
 
-// The outcome of a call, filled when it ends (unary call returns, finish).
+// One google.protobuf.Any of a rich error status (google.rpc.Status.details).
+typedef struct cpay_rpc_detail {
+  cpay_str type_url;  // "type.googleapis.com/google.rpc.BadRequest"
+  cpay_bytes value;   // the serialized message
+} cpay_rpc_detail;
+
+// The outcome of a call.
 typedef struct cpay_rpc_result {
   cpay_grpc_code code;
-  char message[CPAY_STATUS_MSG_SIZE];  // the server's status message (truncated)
-  // In: the arena the metadata below is copied to; NULL: not collected.
+  cpay_str message;  // the server's status message, whole (NUL-terminated)
+  // In (blocking calls): the arena the strings, metadata and details below
+  // are copied to; NULL: the arena given to cpay_unary_call or
+  // cpay_call_finish, or, when that is NULL too, memory of the call's that
+  // lives until cpay_call_free. Asynchronous calls ignore it: their result
+  // lives until on_done returns.
   cpay_arena *arena;
   cpay_md *initial_md;  // the server's initial metadata
   size_t initial_md_count;
   cpay_md *trailing_md;  // the server's trailing metadata
   size_t trailing_md_count;
+  // The details of a rich error status: the server's grpc-status-details-bin
+  // trailer (a google.rpc.Status whose code matched the call's), or none.
+  cpay_rpc_detail *details;
+  size_t detail_count;
 } cpay_rpc_result;
+
+// Decodes the first detail of type `t` in `res` onto `arena`.
+// CPAY_ERR_NOT_FOUND when there is none; the decoder's code when it does not
+// decode. See cpay/grpc_details.h for typed forms (google.rpc.BadRequest...).
+CPAY_API CPAY_NODISCARD cpay_code cpay_rpc_result_detail(const cpay_rpc_result *res,
+                                                        const cpay_msg_table *t,
+                                                        cpay_arena *arena, void **out,
+                                                        cpay_status *st);
 
 struct cpay_call_opts {
   // Relative deadline: 0 takes the channel default, negative means none.
@@ -221,33 +323,42 @@ struct cpay_call_opts {
   size_t metadata_count;
   bool wait_for_ready;      // queue while the channel is not connected
   const char *compression;  // overrides the channel's ("identity", "gzip", ...)
-  cpay_rpc_result *result;  // optional out: status and metadata
+  cpay_rpc_result *result;  // blocking calls: optional out, status and metadata
+  // The server call this call is made for: it inherits that call's deadline
+  // (the earlier of the two applies) and is cancelled when it is. NULL: the
+  // server call whose handler or callback is running on this thread, if any.
+  cpay_server_call *parent;
+  bool detached;  // inherit from no server call, not even this thread's
 };
-
-typedef struct cpay_call cpay_call;
 
 // A unary call: blocks until the response or the status. *resp is
 // allocated on `arena`. Returns CPAY_OK, an error from the interceptors or
-// the codec, or the cpay code mapped from the gRPC status.
+// the codec, or the cpay code of the gRPC status.
 CPAY_API CPAY_NODISCARD cpay_code cpay_unary_call(cpay_channel *ch, const cpay_method *m,
                                                   const cpay_call_opts *opts, const void *req,
                                                   cpay_arena *arena, void **resp,
                                                   cpay_status *st);
-// Starts a streaming call. For server streaming `req` is the one request
-// (sent and half-closed at once); otherwise it must be NULL. The call is
-// owned by the caller: cpay_call_free it (after cpay_call_finish, or to
-// cancel). *call is NULL when the call could not start.
+// Starts a blocking streaming call. For server streaming (and unary) `req`
+// is the one request (sent and half-closed at once); otherwise it must be
+// NULL. Owned by the caller: cpay_call_free it (after cpay_call_finish, or
+// to cancel). *call is NULL when the call could not start.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_start(cpay_channel *ch, const cpay_method *m,
                                                   const cpay_call_opts *opts, const void *req,
                                                   cpay_call **call, cpay_status *st);
-// Sends one request message (client and bidi streaming). Fails when the
-// call has ended (the status is then available from cpay_call_finish).
+// Sends one request message (client and bidi streaming) and returns once
+// C-core has taken it for the connection (it then goes out under HTTP/2
+// flow control, as the server reads). Fails once the call has ended: with
+// the code of its status when that has arrived, else CPAY_ERR_CANCELLED
+// (cpay_call_finish then gives the status). Blocking calls only:
+// asynchronous ones use cpay_call_write.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_send(cpay_call *call, const void *msg,
                                                  cpay_status *st);
-// Half-closes: tells the server no more requests follow.
+// Half-closes once the queued messages are sent: no more requests follow.
+// Does not wait.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_close_send(cpay_call *call, cpay_status *st);
 // Receives one response message onto `arena`; *msg is NULL at the end of
-// the stream (then call cpay_call_finish for the status).
+// the stream (then call cpay_call_finish for the status). May run on one
+// thread while cpay_call_send runs on another.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_recv(cpay_call *call, cpay_arena *arena,
                                                  void **msg, cpay_status *st);
 // Half-closes if needed, receives the single response of a client-streaming
@@ -256,25 +367,88 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_call_recv(cpay_call *call, cpay_arena *ar
 // server-streaming or bidi call, receive until *msg is NULL first, or finish
 // waits for the server to end the call or for the deadline. To stop reading
 // early, cpay_call_cancel before finishing (the status is then CANCELLED),
-// or just cpay_call_free.
+// or just cpay_call_free. Blocking calls only.
 CPAY_API CPAY_NODISCARD cpay_code cpay_call_finish(cpay_call *call, cpay_arena *arena,
                                                    void **resp, cpay_status *st);
-// The server's initial metadata (waits for it); valid until cpay_call_free.
+// The server's initial metadata (a blocking call waits for it); valid until
+// cpay_call_free.
 CPAY_API const cpay_md *cpay_call_initial_metadata(cpay_call *call, size_t *count);
-// Cancels the call (the server sees CANCELLED). Safe to call repeatedly.
+// Cancels the call (the server sees CANCELLED). Safe to call repeatedly,
+// from any thread, while the caller holds the call: until cpay_call_free,
+// or, for an asynchronous call started without a reference, in its
+// callbacks.
 CPAY_API void cpay_call_cancel(cpay_call *call);
-// Cancels the call if it has not finished and frees it. Accepts NULL.
+// Releases the caller's call. A blocking call is cancelled if it has not
+// finished, and freed. An asynchronous call (started with a reference) is
+// cancelled if it has not ended; its callbacks still come, on_done last,
+// and it is freed when that has returned. From any thread, also inside the
+// call's own callbacks. Accepts NULL.
 CPAY_API void cpay_call_free(cpay_call *call);
+
+// The callbacks of an asynchronous call. They run on the channel's loop,
+// one at a time, and must not block. Any may be NULL.
+typedef struct cpay_call_reactor {
+  // A response message, decoded onto the arena given to cpay_call_read, or
+  // the call's own arena (valid until on_done returns). Server and bidi
+  // streaming: after each cpay_call_read, NULL at the end of the stream.
+  // Unary and client streaming: the single response, on its own, before
+  // on_done (a call whose OK status comes without a response, or with one
+  // that does not decode, ends INTERNAL instead). After on_metadata. The
+  // typed form is the generated X_client_reactor.
+  cpay_fn *on_message;
+  // The server's initial metadata (valid until on_done returns).
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  // A write was refused with CPAY_ERR_WOULD_BLOCK and there is room again.
+  void (*on_ready)(void *state, cpay_call *call);
+  // The last callback: the call has ended, with `result` (valid until
+  // on_done returns). Its memory goes when this has returned and the
+  // caller's reference (if it took one) was released with cpay_call_free.
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} cpay_call_reactor;
+
+// Starts an asynchronous call: returns at once; `r` (copied) and `state`
+// receive its events on the channel's loop. `req` as for cpay_call_start.
+// With `call` non-NULL, *call receives a reference to the call, for
+// cpay_call_read, _write, _close_send and _cancel from any thread, until
+// you cpay_call_free it (before or after it ended). With `call` NULL the
+// call is reachable only in its callbacks, and goes after on_done. A call
+// that fails to start returns its error and never calls back.
+CPAY_API CPAY_NODISCARD cpay_code cpay_call_start_async(cpay_channel *ch, const cpay_method *m,
+                                                        const cpay_call_opts *opts,
+                                                        const void *req,
+                                                        const cpay_call_reactor *r,
+                                                        void *state, cpay_call **call,
+                                                        cpay_status *st);
+// Asks for the next response message (server and bidi streaming) onto
+// `arena` (NULL: the call's arena); on_message delivers it. One read at a
+// time: CPAY_ERR_INVALID_ARGUMENT while one is pending.
+CPAY_API CPAY_NODISCARD cpay_code cpay_call_read(cpay_call *call, cpay_arena *arena,
+                                                 cpay_status *st);
+// Queues one request message (client and bidi streaming) and returns at
+// once: CPAY_OK, CPAY_ERR_WOULD_BLOCK when the send queue is full (the
+// message is not taken; on_ready follows when there is room),
+// CPAY_ERR_CANCELLED once the call has ended, or CPAY_ERR_INVALID_ARGUMENT
+// after cpay_call_close_send or on a blocking call.
+CPAY_API CPAY_NODISCARD cpay_code cpay_call_write(cpay_call *call, const void *msg,
+                                                  cpay_status *st);
 
 // ---- servers ---------------------------------------------------------------
 
 typedef struct cpay_server cpay_server;
 
-// Runs on the worker thread before the handler (in the order added). A
-// non-OK return rejects the call: with the status set by
+// Server interceptors run on the event thread, before the handler, and must
+// not block. A non-OK return rejects the call: with the status set by
 // cpay_server_call_set_status, or the one mapped from the returned code.
-typedef cpay_code cpay_server_interceptor_fn(void *ctx, cpay_server_call *call,
-                                             const cpay_method *method);
+typedef struct cpay_server_interceptor {
+  // When a call starts, after its request is decoded: `req` for unary and
+  // server-streaming methods, NULL for client and bidi streaming.
+  cpay_code (*on_call)(void *ctx, cpay_server_call *call, const cpay_method *m,
+                       const void *req);
+  // Each request message of a client or bidi stream, before the handler.
+  cpay_code (*on_message)(void *ctx, cpay_server_call *call, const cpay_method *m,
+                          const void *msg);
+  void *ctx;
+} cpay_server_interceptor;
 
 // TLS for a listening address. Strings are PEM, copied.
 typedef struct cpay_server_tls_opts {
@@ -287,9 +461,19 @@ typedef struct cpay_server_tls_opts {
 #define CPAY_SERVER_DEFAULT_CALL_MEMORY ((size_t)64 << 20)
 
 typedef struct cpay_server_opts {
-  // Worker threads, and so the number of handlers running at once; calls
-  // beyond that wait in C-core's queue. 0: 16.
+  // Event threads of the server's own loop; 0: one per online CPU.
+  int threads;
+  // A loop to run on instead (shared with channels, say); it must outlive
+  // the server. `threads` is then ignored.
+  cpay_loop *loop;
+  // Worker threads for blocking handlers, started as needed; 0: 16.
   int workers;
+  // Blocking calls waiting for a free worker; a call beyond that is answered
+  // RESOURCE_EXHAUSTED at once. 0: 1024.
+  int max_queued;
+  // Calls in progress at once, of every kind; beyond it a new call is
+  // answered RESOURCE_EXHAUSTED at once. 0: no limit.
+  int max_calls;
   int max_streams_per_connection;  // HTTP/2 MAX_CONCURRENT_STREAMS; 0: C-core's
   int max_recv_size;               // bytes; 0: 4 MiB (C-core's default); -1: unlimited
   int max_send_size;               // bytes; 0: unlimited
@@ -302,11 +486,31 @@ typedef struct cpay_server_opts {
   // it is answered RESOURCE_EXHAUSTED: it bounds how much a small hostile
   // message (say, millions of empty sub-messages) can make the server hold.
   size_t max_call_memory;
-  int keepalive_time_ms;           // 0: C-core's default (2 h)
-  int keepalive_timeout_ms;        // 0: C-core's default (20 s)
+  // Written-but-unsent bytes per call before writes are refused; 0:
+  // CPAY_DEFAULT_SEND_QUEUE_BYTES.
+  size_t send_queue_bytes;
+  // A client that reads nothing for this long while responses wait for it
+  // that the handler cannot hand on (a write was refused and on_ready is
+  // owed, a blocking send waits for room, or the call finished with
+  // responses unsent) has the call ended RESOURCE_EXHAUSTED: a waiting
+  // blocking send returns CPAY_ERR_RESOURCE_EXHAUSTED, a reactor gets
+  // on_cancel (also when it stopped writing to wait for on_ready), and
+  // later writes fail. 0: 30 s; negative: never.
+  int64_t send_stall_timeout_ms;
+  // Compression of responses: NULL or "identity", "deflate", "gzip";
+  // per call with cpay_server_call_set_compression.
+  const char *compression;
+  int keepalive_time_ms;     // 0: C-core's default (2 h)
+  int keepalive_timeout_ms;  // 0: C-core's default (20 s)
   // The smallest interval between client keepalive pings the server
   // accepts; 0: C-core's default (5 min).
   int keepalive_min_ping_interval_ms;
+  // Called once when shutdown begins, after new calls are refused and health
+  // says NOT_SERVING, on the thread calling cpay_server_shutdown: end
+  // long-lived streams here (subscriptions, say) so they drain within the
+  // grace period. Optional.
+  void (*on_shutdown)(void *ctx);
+  void *on_shutdown_ctx;
 } cpay_server_opts;
 
 // A server (not yet listening). `opts` may be NULL. NULL with `st` set on
@@ -321,42 +525,54 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_listen(cpay_server *srv, const cha
 // Registers a service; `handlers` (handlers_size bytes) is copied and passed
 // to svc->dispatch. Generated foo_Service_register() functions call this.
 // Before cpay_server_start only. Also makes the service's files available to
-// reflection.
+// reflection. CPAY_ERR_INVALID_ARGUMENT when a method has both a blocking
+// and a reactor handler.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_add_service(cpay_server *srv,
                                                           const cpay_service_desc *svc,
                                                           const void *handlers,
                                                           size_t handlers_size, void *ctx,
                                                           cpay_status *st);
-// Adds an interceptor (before cpay_server_start).
-CPAY_API CPAY_NODISCARD cpay_code cpay_server_add_interceptor(cpay_server *srv,
-                                                              cpay_server_interceptor_fn *fn,
-                                                              void *ctx, cpay_status *st);
+// Adds an interceptor, copied (before cpay_server_start). They run in the
+// order added.
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_add_interceptor(
+    cpay_server *srv, const cpay_server_interceptor *icpt, cpay_status *st);
 // Adds grpc.health.v1.Health (Check and Watch). The overall server ("")
 // and every registered service report SERVING once the server starts, and
-// NOT_SERVING as soon as shutdown begins. Before cpay_server_start only.
+// NOT_SERVING as soon as shutdown begins (Watch streams then end). Before
+// cpay_server_start only.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_enable_health(cpay_server *srv, cpay_status *st);
-// Sets the health of `service` ("" for the whole server); wakes watchers.
+// Sets the health of `service` ("" for the whole server); tells watchers.
 CPAY_API void cpay_server_set_serving(cpay_server *srv, const char *service, bool serving);
 // Adds grpc.reflection.v1 and v1alpha ServerReflection, answering from the
 // descriptors of the registered services (and health / reflection itself).
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_enable_reflection(cpay_server *srv,
                                                                 cpay_status *st);
-// Starts the workers. After this, only cpay_server_set_serving and
+// Starts serving. After this, only cpay_server_set_serving and
 // cpay_server_shutdown may be called.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_start(cpay_server *srv, cpay_status *st);
-// Stops accepting calls, marks health NOT_SERVING, lets running calls finish
-// for up to `grace_ms` (negative: wait forever), then cancels the rest and
-// waits for the workers. Idempotent.
+// Stops accepting calls, marks health NOT_SERVING, runs on_shutdown, lets
+// running calls finish for up to `grace_ms` (negative: wait forever), then
+// cancels the rest: their cancellation callbacks run, their writes fail
+// and their reads end. Returns when every call has ended, which includes
+// every blocking handler having returned: a handler that ignores
+// cancellation delays it (poll cpay_server_call_is_cancelled, or use
+// cpay_server_call_on_cancel, in long handlers). A second caller waits for
+// the first. Not from an event thread or a handler.
 CPAY_API void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms);
 // Shuts down (grace 0) if needed and frees the server. Accepts NULL.
 CPAY_API void cpay_server_free(cpay_server *srv);
 
-// ---- the handler's view of a call ------------------------------------------
+// ---- a call on the server (both handler styles) ----------------------------
+//
+// A server call is valid until its on_done returns (reactors) or its
+// blocking handler returns. Code on other threads that keeps the pointer
+// (a list of subscribers, say) must drop it by then: remove it in on_done
+// under the lock it writes under.
 
 CPAY_API const cpay_method *cpay_server_call_method(const cpay_server_call *call);
-// "ipv4:127.0.0.1:40312"; valid during the handler.
+// "ipv4:127.0.0.1:40312".
 CPAY_API const char *cpay_server_call_peer(cpay_server_call *call);
-// The client's metadata; valid during the handler.
+// The client's metadata.
 CPAY_API const cpay_md *cpay_server_call_metadata(const cpay_server_call *call, size_t *count);
 // The value of the first client metadata entry named `key`, or {NULL, 0}.
 CPAY_API cpay_str cpay_server_call_metadata_get(const cpay_server_call *call, const char *key);
@@ -365,31 +581,116 @@ CPAY_API int64_t cpay_server_call_time_left_ms(const cpay_server_call *call);
 // True once the client cancelled, the deadline passed, the connection
 // dropped or the server is being forced down.
 CPAY_API bool cpay_server_call_is_cancelled(cpay_server_call *call);
-// An arena that lives until the call ends (requests and responses of unary
-// calls live there too).
+// Runs `fn` once, on an event thread, when the call is cancelled as above
+// (soon after, if it already is); never for a call that ends
+// normally. For blocking handlers too: a handler that is busy learns of the
+// cancellation without polling. Replaces an earlier one; once this returns,
+// the earlier one is not running and never runs again (except when called
+// from that callback itself), and neither is the handler's once the
+// blocking handler has returned, so `arg` may point into its stack.
+CPAY_API void cpay_server_call_on_cancel(cpay_server_call *call,
+                                         void (*fn)(void *arg, cpay_server_call *call),
+                                         void *arg);
+// An arena that lives until the call ends (unary requests and responses
+// live there too). Not thread-safe: use it from one thread at a time.
 CPAY_API cpay_arena *cpay_server_call_arena(cpay_server_call *call);
-// Adds initial metadata (sent with the first response, or with the status).
-// CPAY_ERR_INVALID_ARGUMENT once it has been sent or for a bad key.
+// Adds initial metadata (sent with the first response, the status, or
+// cpay_server_call_send_initial_metadata). CPAY_ERR_INVALID_ARGUMENT once
+// it has been sent or for a bad key.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_add_initial_metadata(
     cpay_server_call *call, const char *key, cpay_str value);
+// Sends the initial metadata now, without waiting for a response (a
+// subscription confirms it is registered, say). Does not wait.
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_send_initial_metadata(
+    cpay_server_call *call, cpay_status *st);
 // Adds trailing metadata (sent with the status).
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_add_trailing_metadata(
     cpay_server_call *call, const char *key, cpay_str value);
-// Sets the status sent when the handler returns (the first one set wins).
-// Returns the cpay code mapped from `code`, so a handler can write
+// Compresses this call's responses with `name` ("identity", "deflate",
+// "gzip"), overriding the server's; before the initial metadata is sent.
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_set_compression(cpay_server_call *call,
+                                                                  const char *name,
+                                                                  cpay_status *st);
+// Sets the status sent when the call ends (the first one set wins); the
+// message may be of any length. Returns the cpay code of `code`, so a
+// blocking handler can write
 // `return cpay_server_call_set_status(call, CPAY_GRPC_INVALID_ARGUMENT, "...");`.
 CPAY_API cpay_code cpay_server_call_set_status(cpay_server_call *call, cpay_grpc_code code,
                                                const char *fmt, ...) CPAY_PRINTF(3, 4);
+// Adds a rich error detail: `msg` of table `t`, sent packed in a
+// google.protobuf.Any inside the grpc-status-details-bin trailer (a
+// google.rpc.Status) when the call ends with a status other than OK. See
+// cpay/grpc_details.h for typed forms (google.rpc.BadRequest...).
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_add_detail(cpay_server_call *call,
+                                                             const cpay_msg_table *t,
+                                                             const void *msg,
+                                                             cpay_status *st);
+
+// ---- blocking handlers ------------------------------------------------------
+
 // Receives one request (client and bidi streaming) onto `arena`; *msg is
-// NULL when the client half-closed. An undecodable message fails with
-// CPAY_ERR_MALFORMED and sets the call's status to INTERNAL.
+// NULL when the client half-closed. An undecodable message fails with its
+// decoder code and ends the call INTERNAL (RESOURCE_EXHAUSTED when it would
+// take more than max_call_memory). Not on an event thread (a reactor reads
+// with cpay_server_call_read): CPAY_ERR_INVALID_ARGUMENT.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_recv(cpay_server_call *call,
                                                         cpay_arena *arena, void **msg,
                                                         cpay_status *st);
 // Sends one response (server and bidi streaming; the single response of a
-// client-streaming call). Fails once the client is gone.
+// client-streaming call): queues it, waiting only while the send queue is
+// full (on an event thread it returns CPAY_ERR_WOULD_BLOCK instead). Fails
+// with CPAY_ERR_CANCELLED once the client is gone, and with
+// CPAY_ERR_RESOURCE_EXHAUSTED when the client read nothing for
+// send_stall_timeout_ms (the call is then ended).
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_send(cpay_server_call *call,
                                                         const void *msg, cpay_status *st);
+
+// ---- reactor handlers -------------------------------------------------------
+
+// The events of a reactor call, after its start handler (the handler
+// table's on_<Method>). They run on the server's event threads, one at a
+// time, in order, and must not block. Any may be NULL. The typed form is the generated
+// X_reactor, set with X_react.
+typedef struct cpay_server_reactor {
+  // A request message (client and bidi streaming) after each
+  // cpay_server_call_read, decoded onto the arena given there; NULL once
+  // the client half-closed. A request that does not decode, or that an
+  // interceptor rejects, ends the call with that status instead: no
+  // on_message, and on_done follows.
+  cpay_fn *on_message;
+  // A write was refused with CPAY_ERR_WOULD_BLOCK and there is room again.
+  void (*on_ready)(void *state, cpay_server_call *call);
+  // The client cancelled, the deadline passed or the connection dropped.
+  // Writes fail from now on; finishing is optional.
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  // The last callback: the call has ended. Free `state` here.
+  void (*on_done)(void *state, cpay_server_call *call);
+} cpay_server_reactor;
+
+// Sets the call's reactor (copied) and `state`; usually in the start
+// handler, before any read or write.
+CPAY_API void cpay_server_call_react(cpay_server_call *call, const cpay_server_reactor *r,
+                                     void *state);
+// Asks for the next request message (client and bidi streaming) onto
+// `arena` (NULL: the call's arena); on_message delivers it. One read at a
+// time: CPAY_ERR_INVALID_ARGUMENT while one is pending.
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_read(cpay_server_call *call,
+                                                        cpay_arena *arena, cpay_status *st);
+// Queues one response (server and bidi streaming) and returns at once, from
+// any thread: CPAY_OK, CPAY_ERR_WOULD_BLOCK when the send queue is full
+// (the message is not taken; on_ready follows when there is room),
+// CPAY_ERR_CANCELLED once the call was cancelled, or
+// CPAY_ERR_INVALID_ARGUMENT after cpay_server_call_finish.
+CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_write(cpay_server_call *call,
+                                                         const void *msg, cpay_status *st);
+// Ends the call once the queued responses are sent, with the status set by
+// cpay_server_call_set_status, or OK; for unary and client-streaming
+// methods an OK status carries the response the start handler was given.
+// From any thread; later calls do nothing.
+CPAY_API void cpay_server_call_finish(cpay_server_call *call);
+// cpay_server_call_set_status, then cpay_server_call_finish.
+CPAY_API void cpay_server_call_fail(cpay_server_call *call, cpay_grpc_code code,
+                                    const char *fmt, ...) CPAY_PRINTF(3, 4);
 
 CPAY_EXTERN_C_END
 

@@ -1,7 +1,11 @@
-// Client side: channels over grpc_channel, and calls driven by one
-// CQ_PLUCK completion queue each, so every operation blocks in the caller's
-// thread without any thread of cpay's own.
+// Client side: channels over grpc_channel, and calls on the call core of
+// rpc.c. An asynchronous call is bound to the queue of the channel's loop
+// and reports to its reactor on the loop's threads. A blocking call is the
+// same call bound to a private queue that the threads waiting in it drive,
+// so a blocking client uses no thread of cpay's own and a completion never
+// hops between threads.
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 
+#include "cpay/gencode.h"
 #include "grpc/internal.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -33,50 +38,79 @@ typedef struct reg_entry {
   void *handle;
 } reg_entry;
 
-// The channel struct outlives cpay_channel_free while calls made on it are
-// still to be freed: each holds a reference, so a call never points at freed
-// memory. `calls` lists those calls, for cpay_channel_free to cancel.
+// The channel struct outlives cpay_channel_free while blocking calls made on
+// it are still to be freed: each holds a reference, so a call never points
+// at freed memory. `calls` lists the live calls, for cpay_channel_free to
+// cancel.
 struct cpay_channel {
   grpc_channel *ch;
   atomic_int refs;  // the owner's, until cpay_channel_free, plus one per call
   pthread_mutex_t calls_mu;
+  pthread_cond_t calls_cv;  // an asynchronous call was freed
   cpay_call *calls;
+  int async_calls;  // asynchronous ones whose on_done has not returned yet
+  bool closing;     // cpay_channel_free runs: new calls are cancelled at once
   pthread_mutex_t reg_mu;
   reg_entry regs[REG_SLOTS];
   int64_t default_timeout_ms;
   char *compression;
   cpay_client_interceptor *icpts;
   size_t icpt_count;
+  size_t send_queue_bytes;
+  cpay_loop *loop;  // shared, or own_loop
+  cpay_loop *own_loop;
 };
 
 struct cpay_client_info {
   const cpay_method *method;
   const cpay_call_opts *opts;
+  const void *req;
   cpay__md_out md;
   cpay_md *view;
 };
 
 struct cpay_call {
+  cpay__rpc rpc;  // first: rpc.c's callbacks find the call from it
   cpay_channel *ch;
-  cpay_call *prev, *next;  // in ch->calls
+  cpay_call *prev, *next;  // in ch->calls, when listed
+  bool listed;
   const cpay_method *method;
-  grpc_call *call;
-  grpc_completion_queue *cq;
-  cpay_arena *arena;    // the unary request's bytes, the initial metadata view
-  cpay_arena *scratch;  // encoding of streamed requests, reset after each
+  bool async;
+  cpay_call_reactor reactor;
+  void *state;
+  cpay_rpc_result *user_result;  // blocking: opts->result
+  cpay_rpc_result result;        // asynchronous: what on_done gets
   cpay__md_out md_out;
   grpc_metadata_array init_md;
   grpc_metadata_array trail_md;
   grpc_status_code status;
   grpc_slice details;
-  cpay_rpc_result *result;
   cpay_md *init_view;
   size_t init_count;
   bool init_received;
-  bool half_closed;
-  bool status_done;
-  int tag_op;
-  int tag_status;
+  bool status_received;
+  bool close_started;
+  bool done;  // the end was delivered (on_done) or seen by a blocking finish
+  // A unary call's response, received with its one batch, and the arena it
+  // is decoded onto.
+  grpc_byte_buffer *unary_bb;
+  cpay_arena *resp_arena;
+  // Asynchronous calls: the single response of a client-streaming call
+  // arrived; a message read before the initial metadata was delivered,
+  // held until it has been.
+  bool got_response;
+  bool md_delivered;
+  bool held;
+  void *held_msg;
+  // The outcome of the last blocking read, for cpay_call_recv.
+  bool read_ready;
+  void *read_msg;
+  cpay_code read_code;
+  cpay_status read_err;
+  cpay__op op_start;
+  cpay__op op_init;
+  cpay__op op_status;
+  cpay__op op_close;
   // The arena starts here, so most calls never allocate a block. Last:
   // call_new zeroes everything before it.
   _Alignas(16) unsigned char arena_buf[1024];
@@ -90,11 +124,6 @@ static char *xstrdup(const char *s) {
   return p;
 }
 
-static bool valid_compression(const char *name) {
-  grpc_compression_algorithm alg;
-  return grpc_compression_algorithm_parse(grpc_slice_from_static_string(name), &alg) != 0;
-}
-
 cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
                                cpay_status *st) {
   static const cpay_channel_opts kDefaults;
@@ -103,7 +132,7 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
     cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "channel target is empty");
     return NULL;
   }
-  if (opts->compression && !valid_compression(opts->compression)) {
+  if (opts->compression && !cpay__valid_compression(opts->compression)) {
     cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "unknown compression %s", opts->compression);
     return NULL;
   }
@@ -118,6 +147,7 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
     return NULL;
   }
   ch->default_timeout_ms = opts->default_timeout_ms ? opts->default_timeout_ms : DEFAULT_TIMEOUT_MS;
+  ch->send_queue_bytes = opts->send_queue_bytes;
   if (opts->interceptor_count) {
     ch->icpts = malloc(opts->interceptor_count * sizeof *ch->icpts);
     if (!ch->icpts) goto out_nomem;
@@ -125,6 +155,12 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
     ch->icpt_count = opts->interceptor_count;
   }
   if (opts->compression && !(ch->compression = xstrdup(opts->compression))) goto out_nomem;
+  ch->loop = opts->loop;
+  if (!ch->loop) {
+    // Its thread starts with the first asynchronous call.
+    if (!(ch->own_loop = cpay__loop_new(1, st))) goto out_free;
+    ch->loop = ch->own_loop;
+  }
 
   grpc_arg args[15];
   size_t n = 0;
@@ -172,14 +208,17 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   ch->ch = grpc_channel_create(target, creds, &cargs);
   atomic_init(&ch->refs, 1);
   pthread_mutex_init(&ch->calls_mu, NULL);
+  pthread_cond_init(&ch->calls_cv, NULL);
   pthread_mutex_init(&ch->reg_mu, NULL);
   grpc_channel_credentials_release(creds);
   return ch;
 
 out_nomem:
+  cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a channel");
+out_free:
+  free(ch->compression);
   free(ch->icpts);
   free(ch);
-  cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a channel");
   return NULL;
 }
 
@@ -202,13 +241,14 @@ cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_sta
   if (s == GRPC_CHANNEL_READY) return CPAY_OK;
   static const char *const kNames[] = {"idle", "connecting", "ready", "transient failure",
                                        "shutdown"};
-  return cpay_status_set(st, CPAY_ERR_NOT_FOUND, "channel not ready after %lld ms (%s)",
+  return cpay_status_set(st, CPAY_ERR_UNAVAILABLE, "channel not ready after %lld ms (%s)",
                          (long long)timeout_ms, kNames[s]);
 }
 
 static void channel_unref(cpay_channel *ch) {
   if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1) return;
   pthread_mutex_destroy(&ch->calls_mu);
+  pthread_cond_destroy(&ch->calls_cv);
   pthread_mutex_destroy(&ch->reg_mu);
   for (size_t i = 0; i < REG_SLOTS; i++) free(atomic_load(&ch->regs[i].path));
   free(ch->icpts);
@@ -222,12 +262,20 @@ static void channel_unref(cpay_channel *ch) {
 void cpay_channel_free(cpay_channel *ch) {
   if (!ch) return;
   pthread_mutex_lock(&ch->calls_mu);
+  ch->closing = true;
   for (cpay_call *c = ch->calls; c; c = c->next) {
-    grpc_call_cancel_with_status(c->call, GRPC_STATUS_CANCELLED, "the channel was closed", NULL);
+    grpc_call_cancel_with_status(c->rpc.call, GRPC_STATUS_CANCELLED, "the channel was closed",
+                                 NULL);
   }
+  // Asynchronous calls end on the loop: their on_done must have run before
+  // the loop (if it is the channel's own) stops.
+  while (ch->async_calls > 0) pthread_cond_wait(&ch->calls_cv, &ch->calls_mu);
   pthread_mutex_unlock(&ch->calls_mu);
   grpc_channel_destroy(ch->ch);
   ch->ch = NULL;
+  cpay_loop_free(ch->own_loop);
+  ch->own_loop = NULL;
+  ch->loop = NULL;
   channel_unref(ch);
 }
 
@@ -236,6 +284,8 @@ void cpay_channel_free(cpay_channel *ch) {
 const cpay_method *cpay_client_info_method(const cpay_client_info *info) { return info->method; }
 
 const cpay_call_opts *cpay_client_info_opts(const cpay_client_info *info) { return info->opts; }
+
+const void *cpay_client_info_request(const cpay_client_info *info) { return info->req; }
 
 const cpay_md *cpay_client_info_metadata(const cpay_client_info *info, size_t *count) {
   cpay_client_info *mut = (cpay_client_info *)info;
@@ -261,7 +311,7 @@ cpay_code cpay_client_info_add_metadata(cpay_client_info *info, const char *key,
   return cpay__md_out_add(&info->md, cpay_str_from_c(key), value, NULL);
 }
 
-// ---- calls ---------------------------------------------------------------
+// ---- starting calls --------------------------------------------------------
 
 static size_t reg_hash(const char *path) {
   uint32_t h = 2166136261u;  // FNV-1a
@@ -301,25 +351,12 @@ static void *registered(cpay_channel *ch, const cpay_method *m) {
   return handle;
 }
 
-static void *block_alloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
-  if (new_size == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return malloc(new_size);
-}
+static const cpay__rpc_vt kCallVt;
 
-static const cpay_alloc kMalloc = {block_alloc, NULL};
-
-static cpay_code fail_rpc(cpay_call *c, cpay_status *st);
-
-// Runs the interceptors, then creates the grpc_call with its metadata.
-static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
-                          cpay_call **out, cpay_status *st) {
-  static const cpay_call_opts kNoOpts;
-  if (!opts) opts = &kNoOpts;
-  *out = NULL;
-  cpay_client_info info = {m, opts, {0}, NULL};
+// Runs the interceptors and builds the metadata the call starts with.
+static cpay_code intercept(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                           const void *req, cpay__md_out *md, cpay_status *st) {
+  cpay_client_info info = {m, opts, req, {0}, NULL};
   cpay_code code = CPAY_OK;
   for (size_t i = 0; i < opts->metadata_count && code == CPAY_OK; i++) {
     code = cpay__md_out_add(&info.md, opts->metadata[i].key, opts->metadata[i].value, st);
@@ -331,7 +368,7 @@ static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_cal
   free(info.view);
   const char *comp = opts->compression ? opts->compression : ch->compression;
   if (code == CPAY_OK && comp) {
-    if (!valid_compression(comp)) {
+    if (!cpay__valid_compression(comp)) {
       code = cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "unknown compression %s", comp);
     } else {
       // C-core takes a per-call compression algorithm through this
@@ -344,159 +381,506 @@ static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_cal
     cpay__md_out_free(&info.md);
     return code;
   }
+  *md = info.md;
+  return CPAY_OK;
+}
+
+// The grpc_call of the server call this call inherits from, or NULL.
+static grpc_call *parent_of(const cpay_call_opts *opts) {
+  if (opts->detached) return NULL;
+  cpay_server_call *p = opts->parent ? opts->parent : cpay__current_server_call();
+  return p ? cpay__server_call_grpc(p) : NULL;
+}
+
+// A new call on `ch`: on the channel's loop when `async`, else on a
+// private queue. The grpc_call exists; nothing is started yet.
+static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                          const void *req, bool async, cpay_call **out, cpay_status *st) {
+  static const cpay_call_opts kNoOpts;
+  if (!opts) opts = &kNoOpts;
+  *out = NULL;
+  if (!ch->ch) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "the channel was closed");
+  if (async && cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  cpay__md_out md;
+  cpay_code code = intercept(ch, m, opts, req, &md, st);
+  if (code != CPAY_OK) return code;
   cpay_call *c = malloc(sizeof *c);
   cpay_arena *arena = NULL;
   if (c) {
     memset(c, 0, offsetof(cpay_call, arena_buf));
     cpay_arena_opts ao = {.initial_block = c->arena_buf, .initial_size = sizeof c->arena_buf,
-                          .alloc = &kMalloc};
+                          .alloc = &cpay__malloc_blocks};
     arena = cpay_arena_new_opts(&ao);
   }
-  if (!c || !arena) {
+  grpc_completion_queue *cq = NULL;
+  if (arena) cq = async ? cpay__loop_cq(ch->loop) : grpc_completion_queue_create_for_next(NULL);
+  if (!cq) {
     free(c);
-    cpay__md_out_free(&info.md);
+    cpay__md_out_free(&md);
     return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a call");
   }
+  cpay__rpc_init(&c->rpc, &kCallVt, arena, ch->send_queue_bytes, 0);
+  c->op_start.rpc = c->op_init.rpc = c->op_status.rpc = c->op_close.rpc = &c->rpc;
+  c->rpc.cq = cq;
+  c->rpc.private_cq = !async;
+  c->rpc.loop = async ? ch->loop : NULL;
+  c->rpc.send_t = m->request;
+  c->rpc.recv_t = m->response;
   c->ch = ch;
   c->method = m;
-  c->arena = arena;
-  c->md_out = info.md;
-  c->result = opts->result;
+  c->async = async;
+  c->md_out = md;
+  c->user_result = async ? NULL : opts->result;
   c->details = grpc_empty_slice();
-  int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
-  c->cq = grpc_completion_queue_create_for_pluck(NULL);
-  void *reg = registered(ch, m);
-  if (reg) {
-    c->call = grpc_channel_create_registered_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  reg, cpay__deadline_in(timeout), NULL);
-  } else {
-    c->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                       grpc_slice_from_static_string(m->path), NULL,
-                                       cpay__deadline_in(timeout), NULL);
-  }
+  c->resp_arena = arena;
   grpc_metadata_array_init(&c->init_md);
   grpc_metadata_array_init(&c->trail_md);
+  int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
+  grpc_call *parent = parent_of(opts);
+  void *reg = registered(ch, m);
+  if (reg) {
+    c->rpc.call = grpc_channel_create_registered_call(ch->ch, parent, GRPC_PROPAGATE_DEFAULTS, cq,
+                                                      reg, cpay__deadline_in(timeout), NULL);
+  } else {
+    c->rpc.call = grpc_channel_create_call(ch->ch, parent, GRPC_PROPAGATE_DEFAULTS, cq,
+                                           grpc_slice_from_static_string(m->path), NULL,
+                                           cpay__deadline_in(timeout), NULL);
+  }
   atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  // Listed (and counted) unless cpay_channel_free has begun: a call started
+  // meanwhile (from a callback, say) is refused, or it would keep the
+  // channel waiting.
   pthread_mutex_lock(&ch->calls_mu);
-  c->next = ch->calls;
-  if (c->next) c->next->prev = c;
-  ch->calls = c;
+  c->listed = !ch->closing;
+  if (c->listed) {
+    c->next = ch->calls;
+    if (c->next) c->next->prev = c;
+    ch->calls = c;
+    if (async) ch->async_calls++;
+  }
   pthread_mutex_unlock(&ch->calls_mu);
-  if (c->result) {
-    c->result->code = CPAY_GRPC_OK;
-    c->result->message[0] = '\0';
-    c->result->initial_md = c->result->trailing_md = NULL;
-    c->result->initial_md_count = c->result->trailing_md_count = 0;
+  if (!c->listed) {
+    cpay__rpc_unref(&c->rpc);
+    return cpay_status_set(st, CPAY_ERR_CANCELLED, "%s: the channel was closed", m->path);
+  }
+  if (c->user_result) {
+    cpay_arena *keep = c->user_result->arena;
+    memset(c->user_result, 0, sizeof *c->user_result);
+    c->user_result->arena = keep;
   }
   *out = c;
   return CPAY_OK;
 }
 
-static uint32_t initial_md_flags(const cpay_call_opts *opts) {
-  return opts && opts->wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+static void on_start(cpay__op *op, bool ok);
+static void on_unary(cpay__op *op, bool ok);
+static void on_init(cpay__op *op, bool ok);
+static void on_status(cpay__op *op, bool ok);
+static void on_close(cpay__op *op, bool ok);
+
+// Starts the batches every call begins with: for a unary call (op_start
+// is on_unary) one batch with everything; otherwise the initial metadata
+// (with the request and the half-close, when there is one request), and
+// the receipt of the initial metadata and of the status. mu held.
+static bool start_batches(cpay_call *c, grpc_byte_buffer *req, uint32_t md_flags) {
+  grpc_op ops[6];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[n].flags = md_flags;
+  ops[n].data.send_initial_metadata.count = c->md_out.count;
+  ops[n++].data.send_initial_metadata.metadata = c->md_out.items;
+  if (req) {
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = req;
+    ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    c->rpc.closing = true;
+    c->close_started = true;
+  }
+  if (c->op_start.fn == on_unary) {
+    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &c->unary_bb;
+    ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[n].data.recv_status_on_client.trailing_metadata = &c->trail_md;
+    ops[n].data.recv_status_on_client.status = &c->status;
+    ops[n++].data.recv_status_on_client.status_details = &c->details;
+    return cpay__rpc_start_batch(&c->rpc, ops, n, &c->op_start);
+  }
+  if (!cpay__rpc_start_batch(&c->rpc, ops, n, &c->op_start)) return false;
+  if (c->async && c->method->kind == CPAY_METHOD_CLIENT_STREAMING) {
+    // The single response is read on its own, onto the call's arena. Here,
+    // under the lock: once the batches run the call may end at any time.
+    (void)cpay__rpc_read_locked(&c->rpc, NULL, NULL);  // fails only once ended
+  }
+  grpc_op init = {0};
+  init.op = GRPC_OP_RECV_INITIAL_METADATA;
+  init.data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
+  grpc_op status = {0};
+  status.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  status.data.recv_status_on_client.trailing_metadata = &c->trail_md;
+  status.data.recv_status_on_client.status = &c->status;
+  status.data.recv_status_on_client.status_details = &c->details;
+  return cpay__rpc_start_batch(&c->rpc, &init, 1, &c->op_init) &&
+         cpay__rpc_start_batch(&c->rpc, &status, 1, &c->op_status);
 }
 
-// Runs one batch and waits for it. False when the batch failed (the call
-// has ended).
-static bool run_batch(cpay_call *c, const grpc_op *ops, size_t n, void *tag) {
-  grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
-  if (e != GRPC_CALL_OK) return false;
-  grpc_event ev = grpc_completion_queue_pluck(c->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  return ev.type == GRPC_OP_COMPLETE && ev.success;
+static void call_unref(cpay_call *c);
+static void async_ended(cpay_call *c);
+
+static bool no_batches(cpay__rpc *r, void *arg) {
+  (void)arg;
+  return r->batches == 0;
 }
+
+// Starts `c` with `req` (NULL for client and bidi streaming); on failure
+// releases it and returns the error.
+static cpay_code call_begin(cpay_call *c, const cpay_call_opts *opts, const void *req,
+                            cpay_status *st) {
+  const cpay_method *m = c->method;
+  bool one_req = m->kind == CPAY_METHOD_SERVER_STREAMING || m->kind == CPAY_METHOD_UNARY;
+  grpc_byte_buffer *bb = NULL;
+  cpay_code code = CPAY_OK;
+  if (one_req) code = cpay__msg_to_bb(req, m->request, &bb, st);
+  if (code == CPAY_OK) {
+    pthread_mutex_lock(&c->rpc.mu);
+    bool started = start_batches(c, bb, opts && opts->wait_for_ready
+                                            ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0);
+    if (!started) {
+      // A batch C-core took still completes, but calls nothing back.
+      grpc_call_cancel(c->rpc.call, NULL);
+      c->done = true;
+      code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the call could not be started", m->path);
+    }
+    pthread_mutex_unlock(&c->rpc.mu);
+  }
+  if (bb) grpc_byte_buffer_destroy(bb);  // C-core holds its own reference
+  if (code != CPAY_OK) {
+    if (c->async) {
+      async_ended(c);  // no on_done will come
+    } else {
+      // A batch C-core took completes on the private queue: take it off.
+      pthread_mutex_lock(&c->rpc.mu);
+      (void)cpay__rpc_wait(&c->rpc, no_batches, NULL, 0);
+      pthread_mutex_unlock(&c->rpc.mu);
+    }
+    call_unref(c);
+  }
+  return code;
+}
+
+static cpay_code check_req(const cpay_method *m, const void *req, cpay_status *st) {
+  bool one_req = m->kind == CPAY_METHOD_SERVER_STREAMING || m->kind == CPAY_METHOD_UNARY;
+  if (one_req == (req != NULL)) return CPAY_OK;
+  return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                         "%s: a request is passed for unary and server streaming methods only",
+                         m->path);
+}
+
+// ---- completions ---------------------------------------------------------------
 
 static void note_initial_md(cpay_call *c) {
   c->init_received = true;
-  if (cpay__md_in_copy(&c->init_md, c->arena, &c->init_view, &c->init_count) != CPAY_OK) {
+  if (cpay__md_in_copy(&c->init_md, c->rpc.arena, &c->init_view, &c->init_count) != CPAY_OK) {
     c->init_count = 0;
   }
-  if (c->result && c->result->arena) {
-    (void)cpay__md_in_copy(&c->init_md, c->result->arena, &c->result->initial_md,
-                           &c->result->initial_md_count);
-  }
 }
 
-// Waits for the status (its batch was started with the call) and turns it
-// into the cpay result.
-static cpay_code finish_status(cpay_call *c, cpay_status *st) {
-  if (!c->status_done) {
-    grpc_completion_queue_pluck(c->cq, &c->tag_status, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    c->status_done = true;
-  }
-  if (c->result) {
-    c->result->code = (cpay_grpc_code)c->status;
-    size_t n = GRPC_SLICE_LENGTH(c->details);
-    if (n >= sizeof c->result->message) n = sizeof c->result->message - 1;
-    memcpy(c->result->message, GRPC_SLICE_START_PTR(c->details), n);
-    c->result->message[n] = '\0';
-    if (c->result->arena) {
-      (void)cpay__md_in_copy(&c->trail_md, c->result->arena, &c->result->trailing_md,
-                             &c->result->trailing_md_count);
+// The result of the call, onto `a`: code, message, metadata, details.
+static void fill_result(cpay_call *c, cpay_rpc_result *res, cpay_arena *a) {
+  res->code = (cpay_grpc_code)c->status;
+  res->message = cpay__slice_dup(a, c->details);
+  (void)cpay__md_in_copy(&c->init_md, a, &res->initial_md, &res->initial_md_count);
+  (void)cpay__md_in_copy(&c->trail_md, a, &res->trailing_md, &res->trailing_md_count);
+  res->details = NULL;
+  res->detail_count = 0;
+  if (c->status == GRPC_STATUS_OK) return;
+  for (size_t i = 0; i < c->trail_md.count; i++) {
+    const grpc_metadata *md = &c->trail_md.metadata[i];
+    if (!grpc_slice_str_cmp(md->key, "grpc-status-details-bin")) {
+      // A trailer that does not decode or contradicts the status is left
+      // out, as grpc_status does; the status itself stands.
+      (void)cpay__status_details_decode(GRPC_SLICE_START_PTR(md->value),
+                                        GRPC_SLICE_LENGTH(md->value), res->code, a,
+                                        &res->details, &res->detail_count, NULL);
+      break;
     }
   }
-  if (c->status == GRPC_STATUS_OK) return CPAY_OK;
-  return fail_rpc(c, st);
 }
 
-static cpay_code fail_rpc(cpay_call *c, cpay_status *st) {
+static void deliver_message(cpay_call *c, void *msg) {
+  if (!c->reactor.on_message) return;
+  if (c->method->client_deliver) {
+    c->method->client_deliver(c->reactor.on_message, c->state, c, msg);
+  } else {
+    ((void (*)(void *, cpay_call *, void *))c->reactor.on_message)(c->state, c, msg);
+  }
+}
+
+static void deliver_metadata(cpay_call *c) {
+  if (c->reactor.on_metadata) c->reactor.on_metadata(c->state, c, c->init_view, c->init_count);
+}
+
+static void on_start(cpay__op *op, bool ok) {
+  (void)ok;  // a failed send shows in the status
+  cpay_call *c = CPAY__CONTAINER_OF(op, cpay_call, op_start);
+  cpay__rpc_batch_end(&c->rpc);
+}
+
+// An OK status without a usable response ends the call INTERNAL, as
+// gRPC's own clients report it: what on_done gets.
+static void fail_response(cpay_call *c, const char *fmt, ...) CPAY_PRINTF(2, 3);
+
+static void fail_response(cpay_call *c, const char *fmt, ...) {
+  char buf[CPAY_STATUS_MSG_SIZE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  c->status = GRPC_STATUS_INTERNAL;
+  grpc_slice_unref(c->details);
+  c->details = grpc_slice_from_copied_string(buf);
+}
+
+static void on_unary(cpay__op *op, bool ok) {
+  (void)ok;
+  cpay_call *c = CPAY__CONTAINER_OF(op, cpay_call, op_start);
+  pthread_mutex_lock(&c->rpc.mu);
+  note_initial_md(c);
+  c->status_received = true;
+  bool deliver = c->async && !c->done;
+  pthread_mutex_unlock(&c->rpc.mu);
+  if (deliver) {
+    deliver_metadata(c);
+    void *resp = NULL;
+    cpay_status dst = {0};
+    if (c->status != GRPC_STATUS_OK) {
+      // on_done reports it
+    } else if (!c->unary_bb) {
+      fail_response(c, "%s: OK status without a response", c->method->path);
+    } else if (cpay__bb_to_msg(c->unary_bb, c->method->response, c->rpc.arena, &resp, &dst) !=
+               CPAY_OK) {
+      fail_response(c, "%s: the response could not be decoded as %s: %s", c->method->path,
+                    c->method->response->full_name, cpay_status_msg(&dst));
+    } else {
+      deliver_message(c, resp);
+    }
+  }
+  cpay__rpc_batch_end(&c->rpc);
+}
+
+static void on_init(cpay__op *op, bool ok) {
+  (void)ok;
+  cpay_call *c = CPAY__CONTAINER_OF(op, cpay_call, op_init);
+  pthread_mutex_lock(&c->rpc.mu);
+  note_initial_md(c);
+  bool deliver = c->async && !c->done;
+  pthread_mutex_unlock(&c->rpc.mu);
+  if (deliver) {
+    deliver_metadata(c);
+    // Completions of separate batches come in any order: a message read
+    // first waited for this.
+    pthread_mutex_lock(&c->rpc.mu);
+    c->md_delivered = true;
+    bool held = c->held;
+    c->held = false;
+    pthread_mutex_unlock(&c->rpc.mu);
+    if (held) deliver_message(c, c->held_msg);
+  }
+  cpay__rpc_batch_end(&c->rpc);
+}
+
+static void on_status(cpay__op *op, bool ok) {
+  (void)ok;
+  cpay_call *c = CPAY__CONTAINER_OF(op, cpay_call, op_status);
+  pthread_mutex_lock(&c->rpc.mu);
+  c->status_received = true;
+  cpay__rpc_fail_sends(&c->rpc);
+  pthread_mutex_unlock(&c->rpc.mu);
+  cpay__rpc_batch_end(&c->rpc);
+}
+
+static void on_close(cpay__op *op, bool ok) {
+  (void)ok;
+  cpay_call *c = CPAY__CONTAINER_OF(op, cpay_call, op_close);
+  cpay__rpc_batch_end(&c->rpc);
+}
+
+// The queue is empty after close_send: half-close. mu held.
+static void call_drained(cpay__rpc *r) {
+  cpay_call *c = (cpay_call *)r;
+  if (c->close_started) return;
+  c->close_started = true;
+  grpc_op op = {0};
+  op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  (void)cpay__rpc_start_batch(r, &op, 1, &c->op_close);  // a refusal shows in the status
+}
+
+static void call_read_done(cpay__rpc *r, void *msg, cpay_code code, const cpay_status *err) {
+  cpay_call *c = (cpay_call *)r;
+  cpay_status why = {0};
+  if (code != CPAY_OK) {
+    // The call ends INTERNAL, also when the server's OK status is in
+    // already (call_batch_done then says so).
+    cpay_status_set(&why, code, "%s: the response could not be decoded as %s: %s",
+                    c->method->path, c->method->response->full_name, cpay_status_msg(err));
+    grpc_call_cancel_with_status(r->call, GRPC_STATUS_INTERNAL, cpay_status_msg(&why), NULL);
+  }
+  if (c->async) {
+    pthread_mutex_lock(&r->mu);
+    if (msg) c->got_response = true;
+    if (code != CPAY_OK) {
+      c->read_code = code;
+      c->read_err = why;
+    }
+    // The single response of a client stream comes alone, or not at all;
+    // a response that did not decode is not the end of the stream.
+    bool skip = (!msg && c->method->kind == CPAY_METHOD_CLIENT_STREAMING) || code != CPAY_OK;
+    bool hold = !skip && !c->md_delivered;
+    if (hold) {
+      c->held = true;
+      c->held_msg = msg;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!hold && !skip) deliver_message(c, msg);
+    return;
+  }
+  pthread_mutex_lock(&r->mu);
+  c->read_ready = true;
+  c->read_msg = msg;
+  c->read_code = code;
+  c->read_err = *err;
+  cpay__rpc_wake(r);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static void call_ready(cpay__rpc *r) {
+  cpay_call *c = (cpay_call *)r;
+  if (c->async && c->reactor.on_ready) c->reactor.on_ready(c->state, c);
+}
+
+// After each batch: an asynchronous call whose status is in and whose
+// batches are all done ends here, with on_done.
+static void call_batch_done(cpay__rpc *r) {
+  cpay_call *c = (cpay_call *)r;
+  if (!c->async) return;
+  pthread_mutex_lock(&r->mu);
+  bool end = c->status_received && r->batches == 0 && !c->done;
+  if (end) {
+    c->done = true;
+    cpay__rpc_end(r);
+  }
+  pthread_mutex_unlock(&r->mu);
+  if (!end) return;
+  if (c->status == GRPC_STATUS_OK && c->read_code != CPAY_OK) {
+    fail_response(c, "%s", cpay_status_msg(&c->read_err));
+  } else if (c->status == GRPC_STATUS_OK && c->method->kind == CPAY_METHOD_CLIENT_STREAMING &&
+             !c->got_response) {
+    fail_response(c, "%s: OK status without a response", c->method->path);
+  }
+  fill_result(c, &c->result, r->arena);
+  if (c->reactor.on_done) c->reactor.on_done(c->state, c, &c->result);
+  async_ended(c);
+  call_unref(c);
+}
+
+// The last reference went: off the channel's list, and freed.
+static void call_free(cpay__rpc *r) {
+  cpay_call *c = (cpay_call *)r;
+  cpay_channel *ch = c->ch;
+  if (c->listed) {
+    pthread_mutex_lock(&ch->calls_mu);
+    if (c->prev) {
+      c->prev->next = c->next;
+    } else {
+      ch->calls = c->next;
+    }
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&ch->calls_mu);
+  }
+  if (c->rpc.call) grpc_call_unref(c->rpc.call);
+  if (c->rpc.private_cq) {
+    grpc_completion_queue_shutdown(c->rpc.cq);
+    while (grpc_completion_queue_next(c->rpc.cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(c->rpc.cq);
+  }
+  if (c->unary_bb) grpc_byte_buffer_destroy(c->unary_bb);
+  grpc_metadata_array_destroy(&c->init_md);
+  grpc_metadata_array_destroy(&c->trail_md);
+  grpc_slice_unref(c->details);
+  cpay__md_out_free(&c->md_out);
+  cpay__rpc_destroy(&c->rpc);
+  cpay_arena_free(c->rpc.arena);
+  free(c);
+  channel_unref(ch);
+}
+
+static const cpay__rpc_vt kCallVt = {
+    .before_send = NULL,
+    .drained = call_drained,
+    .read_done = call_read_done,
+    .ready = call_ready,
+    .batch_done = call_batch_done,
+    .free = call_free,
+};
+
+// Drops a reference: the runtime's (after on_done, or a blocking call's
+// end) or the caller's (cpay_call_free).
+static void call_unref(cpay_call *c) { cpay__rpc_unref(&c->rpc); }
+
+// An asynchronous call has delivered its on_done (or never will): the
+// channel no longer waits for it.
+static void async_ended(cpay_call *c) {
+  cpay_channel *ch = c->ch;
+  pthread_mutex_lock(&ch->calls_mu);
+  if (--ch->async_calls == 0) pthread_cond_broadcast(&ch->calls_cv);
+  pthread_mutex_unlock(&ch->calls_mu);
+}
+
+// ---- blocking calls ------------------------------------------------------------
+
+static bool status_in(cpay__rpc *r, void *arg) {
+  (void)arg;
+  cpay_call *c = (cpay_call *)r;
+  return c->status_received && r->batches == 0;
+}
+
+// Waits for the status and turns it into the caller's result and code.
+// `a`: where the result goes when the caller's result names no arena.
+static cpay_code finish_status(cpay_call *c, cpay_arena *a, cpay_status *st) {
+  pthread_mutex_lock(&c->rpc.mu);
+  (void)cpay__rpc_wait(&c->rpc, status_in, NULL, 0);
+  c->done = true;
+  pthread_mutex_unlock(&c->rpc.mu);
+  cpay_rpc_result *res = c->user_result;
+  if (res) fill_result(c, res, res->arena ? res->arena : a ? a : c->rpc.arena);
+  if (c->status == GRPC_STATUS_OK) return CPAY_OK;
   cpay_grpc_code code = (cpay_grpc_code)c->status;
   return cpay_status_set(st, cpay_grpc_code_to_cpay(code), "%s: %.*s", cpay_grpc_code_name(code),
                          (int)GRPC_SLICE_LENGTH(c->details),
                          (const char *)GRPC_SLICE_START_PTR(c->details));
 }
 
-static bool start_status(cpay_call *c) {
-  grpc_op op = {0};
-  op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  op.data.recv_status_on_client.trailing_metadata = &c->trail_md;
-  op.data.recv_status_on_client.status = &c->status;
-  op.data.recv_status_on_client.status_details = &c->details;
-  return grpc_call_start_batch(c->call, &op, 1, &c->tag_status, NULL) == GRPC_CALL_OK;
-}
-
 cpay_code cpay_unary_call(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
                           const void *req, cpay_arena *arena, void **resp, cpay_status *st) {
   *resp = NULL;
   cpay_call *c;
-  cpay_code code = call_new(ch, m, opts, &c, st);
+  cpay_code code = call_new(ch, m, opts, req, false, &c, st);
   if (code != CPAY_OK) return code;
-  grpc_byte_buffer *out_bb = NULL, *in_bb = NULL;
-  code = cpay__msg_to_bb(req, m->request, c->arena, &out_bb, st);
-  if (code != CPAY_OK) goto out_free;
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].flags = initial_md_flags(opts);
-  ops[0].data.send_initial_metadata.count = c->md_out.count;
-  ops[0].data.send_initial_metadata.metadata = c->md_out.items;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = out_bb;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &in_bb;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.trailing_metadata = &c->trail_md;
-  ops[5].data.recv_status_on_client.status = &c->status;
-  ops[5].data.recv_status_on_client.status_details = &c->details;
-  bool ran = run_batch(c, ops, 6, &c->tag_status);
-  c->status_done = true;  // completed, or never started
-  if (!ran) {
-    code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the call could not be started", m->path);
-    goto out_free;
+  c->op_start.fn = on_unary;
+  code = call_begin(c, opts, req, st);
+  if (code != CPAY_OK) return code;
+  code = finish_status(c, arena, st);
+  if (code == CPAY_OK) {
+    if (!c->unary_bb) {
+      code = cpay_status_set(st, CPAY_ERR_MALFORMED, "%s: OK status without a response", m->path);
+    } else {
+      code = cpay__bb_to_msg(c->unary_bb, m->response, arena, resp, st);
+    }
   }
-  note_initial_md(c);
-  code = finish_status(c, st);
-  if (code != CPAY_OK) goto out_free;
-  if (!in_bb) {
-    code = cpay_status_set(st, CPAY_ERR_MALFORMED, "%s: OK status without a response", m->path);
-    goto out_free;
-  }
-  code = cpay__bb_to_msg(in_bb, m->response, arena, resp, st);
-out_free:
-  if (out_bb) grpc_byte_buffer_destroy(out_bb);
-  if (in_bb) grpc_byte_buffer_destroy(in_bb);
   cpay_call_free(c);
   return code;
 }
@@ -504,129 +888,91 @@ out_free:
 cpay_code cpay_call_start(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
                           const void *req, cpay_call **call, cpay_status *st) {
   *call = NULL;
-  bool one_req = m->kind == CPAY_METHOD_SERVER_STREAMING || m->kind == CPAY_METHOD_UNARY;
-  if (one_req != (req != NULL)) {
-    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
-                           "%s: a request is passed to cpay_call_start for unary and server "
-                           "streaming methods only", m->path);
-  }
-  cpay_call *c;
-  cpay_code code = call_new(ch, m, opts, &c, st);
+  cpay_code code = check_req(m, req, st);
   if (code != CPAY_OK) return code;
-  grpc_byte_buffer *bb = NULL;
-  if (req) {
-    code = cpay__msg_to_bb(req, m->request, c->arena, &bb, st);
-    if (code != CPAY_OK) goto out_fail;
-  }
-  grpc_op ops[3];
-  memset(ops, 0, sizeof ops);
-  size_t n = 0;
-  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[n].flags = initial_md_flags(opts);
-  ops[n].data.send_initial_metadata.count = c->md_out.count;
-  ops[n++].data.send_initial_metadata.metadata = c->md_out.items;
-  if (bb) {
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = bb;
-    ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    c->half_closed = true;
-  }
-  if (!start_status(c)) {
-    c->status_done = true;
-    code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the call could not be started", m->path);
-    goto out_fail;
-  }
-  if (!run_batch(c, ops, n, &c->tag_op)) {
-    code = finish_status(c, st);
-    if (code == CPAY_OK) {
-      code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the request could not be sent", m->path);
-    }
-    goto out_fail;
-  }
-  if (bb) grpc_byte_buffer_destroy(bb);
-  *call = c;
-  return CPAY_OK;
-out_fail:
-  if (bb) grpc_byte_buffer_destroy(bb);
-  cpay_call_free(c);
+  cpay_call *c;
+  code = call_new(ch, m, opts, req, false, &c, st);
+  if (code != CPAY_OK) return code;
+  // A unary call started here runs as a stream of one message.
+  c->op_start.fn = on_start;
+  c->op_init.fn = on_init;
+  c->op_status.fn = on_status;
+  c->op_close.fn = on_close;
+  code = call_begin(c, opts, req, st);
+  if (code == CPAY_OK) *call = c;
   return code;
+}
+
+static cpay_code refuse_async(cpay_call *c, const char *fn, const char *instead,
+                              cpay_status *st) {
+  return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "%s: %s on an asynchronous call (use %s)",
+                         c->method->path, fn, instead);
 }
 
 cpay_code cpay_call_send(cpay_call *c, const void *msg, cpay_status *st) {
-  if (c->half_closed) {
-    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "%s: send after close_send",
+  if (c->async) return refuse_async(c, "cpay_call_send", "cpay_call_write", st);
+  cpay_code code = cpay__rpc_write(&c->rpc, msg, CPAY__WRITE_FOR_SENT, st);
+  if (code != CPAY_ERR_CANCELLED) return code;
+  // The call ended: its status says why when it is in; waiting for it
+  // here could wait for the deadline.
+  pthread_mutex_lock(&c->rpc.mu);
+  bool in = c->status_received;
+  pthread_mutex_unlock(&c->rpc.mu);
+  if (!in || c->status == GRPC_STATUS_OK) {
+    return cpay_status_set(st, CPAY_ERR_CANCELLED,
+                           "%s: the call has ended; cpay_call_finish gives its status",
                            c->method->path);
   }
-  if (!c->scratch && !(c->scratch = cpay_arena_new())) {
-    return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  }
-  grpc_byte_buffer *bb;
-  // The byte buffer holds a copy: reset at once, so a long stream runs in
-  // constant memory.
-  cpay_code code = cpay__msg_to_bb(msg, c->method->request, c->scratch, &bb, st);
-  cpay_arena_reset(c->scratch);
-  if (code != CPAY_OK) return code;
-  grpc_op op = {0};
-  op.op = GRPC_OP_SEND_MESSAGE;
-  op.data.send_message.send_message = bb;
-  bool ok = run_batch(c, &op, 1, &c->tag_op);
-  grpc_byte_buffer_destroy(bb);
-  if (ok) return CPAY_OK;
-  code = finish_status(c, st);
-  if (code == CPAY_OK) {
-    code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the server ended the call", c->method->path);
-  }
-  return code;
+  cpay_grpc_code gc = (cpay_grpc_code)c->status;
+  return cpay_status_set(st, cpay_grpc_code_to_cpay(gc), "%s: %s: %.*s", c->method->path,
+                         cpay_grpc_code_name(gc), (int)GRPC_SLICE_LENGTH(c->details),
+                         (const char *)GRPC_SLICE_START_PTR(c->details));
+}
+
+static void close_send(cpay_call *c) {
+  pthread_mutex_lock(&c->rpc.mu);
+  cpay__rpc_close(&c->rpc);
+  pthread_mutex_unlock(&c->rpc.mu);
 }
 
 cpay_code cpay_call_close_send(cpay_call *c, cpay_status *st) {
-  if (c->half_closed) return CPAY_OK;
-  c->half_closed = true;
-  grpc_op op = {0};
-  op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  if (run_batch(c, &op, 1, &c->tag_op)) return CPAY_OK;
-  cpay_code code = finish_status(c, st);
-  return code == CPAY_OK ? CPAY_OK : code;
+  (void)st;
+  close_send(c);
+  return CPAY_OK;
+}
+
+static bool read_in(cpay__rpc *r, void *arg) {
+  (void)arg;
+  return ((cpay_call *)r)->read_ready;
 }
 
 cpay_code cpay_call_recv(cpay_call *c, cpay_arena *arena, void **msg, cpay_status *st) {
   *msg = NULL;
-  grpc_byte_buffer *bb = NULL;
-  grpc_op ops[2];
-  memset(ops, 0, sizeof ops);
-  size_t n = 0;
-  bool want_init = !c->init_received;
-  if (want_init) {
-    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
+  if (c->async) return refuse_async(c, "cpay_call_recv", "cpay_call_read", st);
+  pthread_mutex_lock(&c->rpc.mu);
+  c->read_ready = false;
+  pthread_mutex_unlock(&c->rpc.mu);
+  cpay_code code = cpay__rpc_read(&c->rpc, arena, st);
+  if (code != CPAY_OK) return code;
+  pthread_mutex_lock(&c->rpc.mu);
+  (void)cpay__rpc_wait(&c->rpc, read_in, NULL, 0);
+  pthread_mutex_unlock(&c->rpc.mu);
+  *msg = c->read_msg;
+  if (c->read_code != CPAY_OK) {
+    return cpay_status_set(st, c->read_code, "%s: %s", c->method->path,
+                           cpay_status_msg(&c->read_err));
   }
-  ops[n].op = GRPC_OP_RECV_MESSAGE;
-  ops[n++].data.recv_message.recv_message = &bb;
-  bool ok = run_batch(c, ops, n, &c->tag_op);
-  if (want_init) note_initial_md(c);
-  if (!ok || !bb) {
-    if (bb) grpc_byte_buffer_destroy(bb);
-    return CPAY_OK;  // the end of the stream; cpay_call_finish has the status
-  }
-  cpay_code code = cpay__bb_to_msg(bb, c->method->response, arena, msg, st);
-  grpc_byte_buffer_destroy(bb);
-  if (code != CPAY_OK) {
-    grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL,
-                                 "the response could not be decoded", NULL);
-  }
-  return code;
+  return CPAY_OK;
 }
 
 cpay_code cpay_call_finish(cpay_call *c, cpay_arena *arena, void **resp, cpay_status *st) {
   if (resp) *resp = NULL;
-  if (!c->half_closed) {
-    cpay_code ignored = cpay_call_close_send(c, NULL);  // a failure shows in the status
-    (void)ignored;
-  }
+  if (c->async) return refuse_async(c, "cpay_call_finish", "on_done", st);
+  close_send(c);
   void *msg = NULL;
   cpay_code code = CPAY_OK;
   if (resp) code = cpay_call_recv(c, arena, &msg, st);
-  cpay_code sc = finish_status(c, st);
+  cpay_code sc = finish_status(c, arena, st);
   if (sc != CPAY_OK) return sc;
   if (code != CPAY_OK) return code;
   if (resp && !msg) {
@@ -637,49 +983,95 @@ cpay_code cpay_call_finish(cpay_call *c, cpay_arena *arena, void **resp, cpay_st
   return CPAY_OK;
 }
 
+static bool init_in(cpay__rpc *r, void *arg) {
+  (void)arg;
+  cpay_call *c = (cpay_call *)r;
+  return c->init_received || c->status_received;
+}
+
 const cpay_md *cpay_call_initial_metadata(cpay_call *c, size_t *count) {
-  if (!c->init_received && !c->status_done) {
-    grpc_op op = {0};
-    op.op = GRPC_OP_RECV_INITIAL_METADATA;
-    op.data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
-    (void)run_batch(c, &op, 1, &c->tag_op);
-    note_initial_md(c);
-  }
-  *count = c->init_count;
-  return c->init_view;
+  pthread_mutex_lock(&c->rpc.mu);
+  if (!c->async) (void)cpay__rpc_wait(&c->rpc, init_in, NULL, 0);
+  *count = c->init_received ? c->init_count : 0;
+  const cpay_md *md = c->init_received ? c->init_view : NULL;
+  pthread_mutex_unlock(&c->rpc.mu);
+  return md;
 }
 
 void cpay_call_cancel(cpay_call *c) {
-  if (c && !c->status_done) grpc_call_cancel(c->call, NULL);
+  if (c) grpc_call_cancel(c->rpc.call, NULL);
 }
 
 void cpay_call_free(cpay_call *c) {
   if (!c) return;
-  // Off the channel's list before grpc_call_unref, so that a concurrent
-  // cpay_channel_free never cancels a released call.
-  cpay_channel *ch = c->ch;
-  pthread_mutex_lock(&ch->calls_mu);
-  if (c->prev) {
-    c->prev->next = c->next;
-  } else {
-    ch->calls = c->next;
+  if (c->async) {
+    // The caller's reference: cancel a call still running, and let it go
+    // (its on_done still comes, and the runtime's reference lasts until it
+    // returns).
+    pthread_mutex_lock(&c->rpc.mu);
+    if (!c->done) grpc_call_cancel(c->rpc.call, NULL);
+    pthread_mutex_unlock(&c->rpc.mu);
+    call_unref(c);
+    return;
   }
-  if (c->next) c->next->prev = c->prev;
-  pthread_mutex_unlock(&ch->calls_mu);
-  if (!c->status_done) {
-    grpc_call_cancel(c->call, NULL);
-    grpc_completion_queue_pluck(c->cq, &c->tag_status, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  pthread_mutex_lock(&c->rpc.mu);
+  if (!c->status_received) grpc_call_cancel(c->rpc.call, NULL);
+  // Every batch must have completed (on this thread, which drives the
+  // queue) before the call goes.
+  (void)cpay__rpc_wait(&c->rpc, status_in, NULL, 0);
+  cpay__rpc_end(&c->rpc);
+  pthread_mutex_unlock(&c->rpc.mu);
+  call_unref(c);
+}
+
+// ---- asynchronous calls ------------------------------------------------------------
+
+cpay_code cpay_call_start_async(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                                const void *req, const cpay_call_reactor *r, void *state,
+                                cpay_call **call, cpay_status *st) {
+  if (call) *call = NULL;
+  cpay_code code = check_req(m, req, st);
+  if (code != CPAY_OK) return code;
+  cpay_call *c;
+  code = call_new(ch, m, opts, req, true, &c, st);
+  if (code != CPAY_OK) return code;
+  if (r) c->reactor = *r;
+  c->state = state;
+  c->op_start.fn = m->kind == CPAY_METHOD_UNARY ? on_unary : on_start;
+  c->op_init.fn = on_init;
+  c->op_status.fn = on_status;
+  c->op_close.fn = on_close;
+  // The caller's reference, kept until cpay_call_free. Set before the call
+  // starts: callbacks may come before this returns.
+  if (call) {
+    cpay__rpc_ref(&c->rpc);
+    *call = c;
   }
-  grpc_call_unref(c->call);
-  grpc_completion_queue_shutdown(c->cq);
-  grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  grpc_completion_queue_destroy(c->cq);
-  grpc_metadata_array_destroy(&c->init_md);
-  grpc_metadata_array_destroy(&c->trail_md);
-  grpc_slice_unref(c->details);
-  cpay__md_out_free(&c->md_out);
-  cpay_arena_free(c->arena);
-  cpay_arena_free(c->scratch);
-  free(c);
-  channel_unref(ch);
+  code = call_begin(c, opts, req, st);
+  if (code != CPAY_OK) {
+    if (call) {
+      *call = NULL;
+      call_unref(c);
+    }
+    return code;
+  }
+  return CPAY_OK;
+}
+
+cpay_code cpay_call_read(cpay_call *c, cpay_arena *arena, cpay_status *st) {
+  if (!c->async) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                           "%s: cpay_call_read on a blocking call (use cpay_call_recv)",
+                           c->method->path);
+  }
+  return cpay__rpc_read(&c->rpc, arena, st);
+}
+
+cpay_code cpay_call_write(cpay_call *c, const void *msg, cpay_status *st) {
+  if (!c->async) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                           "%s: cpay_call_write on a blocking call (use cpay_call_send)",
+                           c->method->path);
+  }
+  return cpay__rpc_write(&c->rpc, msg, CPAY__WRITE_NOWAIT, st);
 }

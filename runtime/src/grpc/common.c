@@ -1,9 +1,15 @@
 // Helpers shared by the client and the server: metadata, byte buffers,
 // deadlines, and the grpc_init reference.
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/compression.h>
 #include <grpc/slice.h>
 
 #include "grpc/internal.h"
@@ -18,6 +24,17 @@ void cpay__grpc_unref(void) { grpc_shutdown_blocking(); }
 gpr_timespec cpay__deadline_in(int64_t ms) {
   if (ms < 0) return gpr_inf_future(GPR_CLOCK_MONOTONIC);
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+int64_t cpay__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+bool cpay__valid_compression(const char *name) {
+  grpc_compression_algorithm alg;
+  return grpc_compression_algorithm_parse(grpc_slice_from_static_string(name), &alg) != 0;
 }
 
 static bool ends_with_bin(cpay_str key) {
@@ -78,10 +95,24 @@ void cpay__md_out_free(cpay__md_out *md) {
   memset(md, 0, sizeof *md);
 }
 
-static cpay_str copy_slice(cpay_arena *a, grpc_slice s) {
-  cpay_str in = {(const char *)GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s)};
-  if (in.size == 0) return (cpay_str){"", 0};
-  return cpay_str_dup(a, in);
+cpay_str cpay__slice_dup(cpay_arena *a, grpc_slice s) {
+  size_t n = GRPC_SLICE_LENGTH(s);
+  if (n == 0) return (cpay_str){"", 0};
+  char *p = cpay_arena_malloc(a, n + 1);
+  if (!p) return (cpay_str){NULL, 0};
+  memcpy(p, GRPC_SLICE_START_PTR(s), n);
+  p[n] = '\0';
+  return (cpay_str){p, n};
+}
+
+cpay_str cpay__vformat(cpay_arena *a, const char *fmt, va_list ap) {
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  char *buf = n >= 0 ? cpay_arena_malloc(a, (size_t)n + 1) : NULL;
+  if (buf) vsnprintf(buf, (size_t)n + 1, fmt, again);
+  va_end(again);
+  return buf ? (cpay_str){buf, (size_t)n} : (cpay_str){NULL, 0};
 }
 
 cpay_code cpay__md_in_copy(const grpc_metadata_array *in, cpay_arena *a, cpay_md **out,
@@ -92,8 +123,8 @@ cpay_code cpay__md_in_copy(const grpc_metadata_array *in, cpay_arena *a, cpay_md
   cpay_md *md = cpay_arena_realloc(a, NULL, 0, in->count * sizeof *md);
   if (!md) return CPAY_ERR_NO_MEMORY;
   for (size_t i = 0; i < in->count; i++) {
-    md[i].key = copy_slice(a, in->metadata[i].key);
-    md[i].value = copy_slice(a, in->metadata[i].value);
+    md[i].key = cpay__slice_dup(a, in->metadata[i].key);
+    md[i].value = cpay__slice_dup(a, in->metadata[i].value);
     if (!md[i].key.data || !md[i].value.data) return CPAY_ERR_NO_MEMORY;
   }
   *out = md;
@@ -101,15 +132,35 @@ cpay_code cpay__md_in_copy(const grpc_metadata_array *in, cpay_arena *a, cpay_md
   return CPAY_OK;
 }
 
-cpay_code cpay__msg_to_bb(const void *msg, const cpay_msg_table *t, cpay_arena *scratch,
-                          grpc_byte_buffer **out, cpay_status *st) {
+static void *block_alloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+  (void)ctx;
+  (void)old_size;
+  if (new_size == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return malloc(new_size);
+}
+
+const cpay_alloc cpay__malloc_blocks = {block_alloc, NULL};
+
+cpay_code cpay__msg_to_bb(const void *msg, const cpay_msg_table *t, grpc_byte_buffer **out,
+                          cpay_status *st) {
+  // Encoded on the stack when it fits (most messages), then copied into
+  // the slice C-core sends, so writes from any thread share nothing.
+  _Alignas(16) unsigned char buf[2048];
+  cpay_arena_opts ao = {.initial_block = buf, .initial_size = sizeof buf, .alloc = &cpay__malloc_blocks};
+  cpay_arena *scratch = cpay_arena_new_opts(&ao);
+  if (!scratch) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory to encode a message");
   cpay_bytes bytes;
   cpay_code c = cpay_encode(msg, t, scratch, NULL, &bytes, st);
-  if (c != CPAY_OK) return c;
-  grpc_slice s = grpc_slice_from_copied_buffer((const char *)bytes.data, bytes.size);
-  *out = grpc_raw_byte_buffer_create(&s, 1);
-  grpc_slice_unref(s);
-  return CPAY_OK;
+  if (c == CPAY_OK) {
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)bytes.data, bytes.size);
+    *out = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+  }
+  cpay_arena_free(scratch);
+  return c;
 }
 
 cpay_code cpay__bb_to_msg(grpc_byte_buffer *bb, const cpay_msg_table *t, cpay_arena *a,

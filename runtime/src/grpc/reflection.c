@@ -164,7 +164,7 @@ static cpay_code answer(const cpay_server *srv, const refl_req *req, refl_resp *
   resp->valid_host = req->host;
   resp->original_request = (refl_req *)req;
   switch (grpc_reflection_v1_ServerReflectionRequest_which_message_request(req)) {
-    case 7: {  // list_services
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_list_services: {
       grpc_reflection_v1_ListServiceResponse *list =
           grpc_reflection_v1_ServerReflectionResponse_mutable_list_services_response(resp, a);
       if (!list) return CPAY_ERR_NO_MEMORY;
@@ -176,7 +176,7 @@ static cpay_code answer(const cpay_server *srv, const refl_req *req, refl_resp *
       }
       return CPAY_OK;
     }
-    case 3: {  // file_by_filename
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_file_by_filename: {
       const cpay_file_descriptor *f = find_file(srv, req->file_by_filename);
       if (!f) {
         set_error(resp, a, CPAY_GRPC_NOT_FOUND, "file not found");
@@ -184,7 +184,7 @@ static cpay_code answer(const cpay_server *srv, const refl_req *req, refl_resp *
       }
       return answer_files(srv, f, resp, a);
     }
-    case 4: {  // file_containing_symbol
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_file_containing_symbol: {
       const cpay_file_descriptor *f = file_of_symbol(srv, req->file_containing_symbol, a);
       if (!f) {
         set_error(resp, a, CPAY_GRPC_NOT_FOUND, "symbol not found");
@@ -192,70 +192,128 @@ static cpay_code answer(const cpay_server *srv, const refl_req *req, refl_resp *
       }
       return answer_files(srv, f, resp, a);
     }
-    case 5:  // file_containing_extension
-    case 6:  // all_extension_numbers_of_type
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_file_containing_extension:
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_all_extension_numbers_of_type:
       set_error(resp, a, CPAY_GRPC_NOT_FOUND, "extensions are not indexed by this server");
       return CPAY_OK;
+    case grpc_reflection_v1_ServerReflectionRequest_message_request_NOT_SET:
     default:
       set_error(resp, a, CPAY_GRPC_INVALID_ARGUMENT, "empty reflection request");
       return CPAY_OK;
   }
 }
 
-static cpay_code reflection_info(void *ctx, cpay_server_call *call) {
-  const cpay_server *srv = ctx;
-  cpay_arena *a = cpay_arena_new();
-  if (!a) return cpay_server_call_set_status(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-  cpay_code c = CPAY_OK;
-  for (;;) {
-    cpay_arena_reset(a);
-    void *in = NULL;
-    c = cpay_server_call_recv(call, a, &in, NULL);
-    if (c != CPAY_OK || !in) break;
-    refl_resp *resp = grpc_reflection_v1_ServerReflectionResponse_new(a);
-    if (!resp) {
-      c = CPAY_ERR_NO_MEMORY;
-      break;
-    }
-    c = answer(srv, in, resp, a);
-    if (c != CPAY_OK) break;
-    c = cpay_server_call_send(call, resp, NULL);
-    if (c != CPAY_OK) break;
+// One ServerReflectionInfo stream: each request is answered before the next
+// is read, so a client that sends without reading holds at most one
+// answer here plus the send queue.
+typedef struct refl_stream {
+  const cpay_server *srv;
+  cpay_arena *a;      // the request being answered and its answer
+  refl_resp *unsent;  // an answer that met a full send queue
+} refl_stream;
+
+static void refl_next(refl_stream *r, cpay_server_call *call) {
+  cpay_arena_reset(r->a);
+  if (cpay_server_call_read(call, r->a, NULL) != CPAY_OK) cpay_server_call_finish(call);
+}
+
+// Writes `resp`, or keeps it for on_ready; reads the next request once
+// it is queued.
+static void refl_send(refl_stream *r, cpay_server_call *call, refl_resp *resp) {
+  cpay_code c = cpay_server_call_write(call, resp, NULL);
+  if (c == CPAY_ERR_WOULD_BLOCK) {
+    r->unsent = resp;
+    return;
   }
-  cpay_arena_free(a);
-  return c;
+  r->unsent = NULL;
+  if (c != CPAY_OK) {
+    cpay_server_call_finish(call);
+    return;
+  }
+  refl_next(r, call);
 }
 
-static cpay_code dispatch_alpha(const void *handlers, size_t index, void *ctx,
-                                cpay_server_call *call, const void *req, void *resp) {
-  return reflection_info(ctx, call);
+static void refl_message(void *state, cpay_server_call *call, refl_req *req) {
+  refl_stream *r = state;
+  if (!req) {  // the client is done asking
+    cpay_server_call_finish(call);
+    return;
+  }
+  refl_resp *resp = grpc_reflection_v1_ServerReflectionResponse_new(r->a);
+  if (!resp || answer(r->srv, req, resp, r->a) != CPAY_OK) {
+    cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory for an answer");
+    return;
+  }
+  refl_send(r, call, resp);
 }
 
-// v1alpha under its own name and files, with v1's (wire-identical) messages.
-static const cpay_method kAlphaMethods[1] = {
-    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "ServerReflectionInfo",
-     CPAY_METHOD_BIDI_STREAMING, &grpc_reflection_v1_ServerReflectionRequest_table,
-     &grpc_reflection_v1_ServerReflectionResponse_table},
+static void refl_ready(void *state, cpay_server_call *call) {
+  refl_stream *r = state;
+  if (r->unsent) refl_send(r, call, r->unsent);
+}
+
+static void refl_done(void *state, cpay_server_call *call) {
+  (void)call;
+  refl_stream *r = state;
+  cpay_arena_free(r->a);
+  free(r);
+}
+
+static const grpc_reflection_v1_ServerReflection_ServerReflectionInfo_reactor kReactor = {
+    .on_message = refl_message,
+    .on_ready = refl_ready,
+    .on_done = refl_done,
 };
 
+static void reflection_info(void *ctx, cpay_server_call *call) {
+  refl_stream *r = calloc(1, sizeof *r);
+  if (r && !(r->a = cpay_arena_new())) {
+    free(r);
+    r = NULL;
+  }
+  if (!r) {
+    cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  r->srv = ctx;
+  grpc_reflection_v1_ServerReflection_ServerReflectionInfo_react(call, &kReactor, r);
+  refl_next(r, call);
+}
+
+// v1alpha is wire-identical to v1: its service is v1's method under the
+// v1alpha path, with v1alpha's name and files.
+static cpay_method alpha_method;
 static cpay_service_desc alpha;
 static pthread_once_t alpha_once = PTHREAD_ONCE_INIT;
 
-static void init_alpha(void) {
-  alpha = (cpay_service_desc){grpc_reflection_v1alpha_ServerReflection_service.full_name,
-                              kAlphaMethods,
-                              1,
-                              dispatch_alpha,
-                              grpc_reflection_v1alpha_ServerReflection_service.files,
-                              grpc_reflection_v1alpha_ServerReflection_service.file_count};
+static cpay_handler_style alpha_style(const void *handlers, size_t index) {
+  (void)handlers;
+  (void)index;
+  return CPAY_HANDLER_REACTOR;
 }
 
-static cpay_code v1_info(void *ctx, cpay_server_call *call) { return reflection_info(ctx, call); }
+static cpay_code alpha_dispatch(const void *handlers, size_t index, void *ctx,
+                                cpay_server_call *call, const void *req, void *resp) {
+  (void)handlers;
+  (void)index;
+  (void)req;
+  (void)resp;
+  reflection_info(ctx, call);
+  return CPAY_OK;
+}
+
+static void init_alpha(void) {
+  const cpay_service_desc *a = &grpc_reflection_v1alpha_ServerReflection_service;
+  alpha_method = grpc_reflection_v1_ServerReflection_methods[0];
+  alpha_method.path = a->methods[0].path;
+  alpha = (cpay_service_desc){a->full_name, &alpha_method, 1, alpha_dispatch,
+                              a->files,     a->file_count,  alpha_style};
+}
 
 cpay_code cpay_server_enable_reflection(cpay_server *srv, cpay_status *st) {
   grpc_reflection_v1_ServerReflection_handlers h;
   memset(&h, 0, sizeof h);
-  h.ServerReflectionInfo = v1_info;
+  h.on_ServerReflectionInfo = reflection_info;
   cpay_code c = cpay_server_add_service(srv, &grpc_reflection_v1_ServerReflection_service, &h,
                                         sizeof h, srv, st);
   if (c != CPAY_OK) return c;

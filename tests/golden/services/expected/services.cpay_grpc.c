@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 // services.proto (serialized FileDescriptorProto, for server reflection).
-static const uint8_t services_proto__grpc_file_0[526] = {
+static const uint8_t services_proto__grpc_file_0[619] = {
     0x0a, 0x0e, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x73, 0x2e, 0x70, 0x72, 0x6f, 0x74, 0x6f,
     0x12, 0x0a, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x1a, 0x0c, 0x73, 0x68,
     0x61, 0x72, 0x65, 0x64, 0x2e, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x22, 0x14, 0x0a, 0x04, 0x50, 0x69,
@@ -26,7 +26,7 @@ static const uint8_t services_proto__grpc_file_0[526] = {
     0x2e, 0x0a, 0x04, 0x43, 0x68, 0x61, 0x74, 0x12, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e,
     0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x69, 0x6e, 0x67, 0x1a, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64,
     0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x6f, 0x6e, 0x67, 0x28, 0x01, 0x30, 0x01, 0x32,
-    0xc4, 0x01, 0x0a, 0x07, 0x41, 0x77, 0x6b, 0x77, 0x61, 0x72, 0x64, 0x12, 0x2e, 0x0a, 0x08, 0x72,
+    0xa1, 0x02, 0x0a, 0x07, 0x41, 0x77, 0x6b, 0x77, 0x61, 0x72, 0x64, 0x12, 0x2e, 0x0a, 0x08, 0x72,
     0x65, 0x67, 0x69, 0x73, 0x74, 0x65, 0x72, 0x12, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e,
     0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x69, 0x6e, 0x67, 0x1a, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64,
     0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x6f, 0x6e, 0x67, 0x12, 0x2c, 0x0a, 0x06, 0x73,
@@ -38,7 +38,13 @@ static const uint8_t services_proto__grpc_file_0[526] = {
     0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x6f, 0x6e, 0x67, 0x12, 0x2b, 0x0a, 0x03, 0x53, 0x61, 0x79,
     0x12, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x69,
     0x6e, 0x67, 0x1a, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e,
-    0x50, 0x6f, 0x6e, 0x67, 0x28, 0x01, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+    0x50, 0x6f, 0x6e, 0x67, 0x28, 0x01, 0x12, 0x2e, 0x0a, 0x08, 0x6f, 0x6e, 0x5f, 0x53, 0x70, 0x65,
+    0x61, 0x6b, 0x12, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e,
+    0x50, 0x69, 0x6e, 0x67, 0x1a, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76,
+    0x63, 0x2e, 0x50, 0x6f, 0x6e, 0x67, 0x12, 0x2b, 0x0a, 0x05, 0x53, 0x70, 0x65, 0x61, 0x6b, 0x12,
+    0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50, 0x69, 0x6e,
+    0x67, 0x1a, 0x10, 0x2e, 0x67, 0x6f, 0x6c, 0x64, 0x65, 0x6e, 0x2e, 0x73, 0x76, 0x63, 0x2e, 0x50,
+    0x6f, 0x6e, 0x67, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 };
 
 // shared.proto (serialized FileDescriptorProto, for server reflection).
@@ -52,18 +58,78 @@ static const uint8_t services_proto__grpc_file_1[79] = {
 
 // services.proto and its imports, for server reflection.
 static const cpay_file_descriptor services_proto__grpc_files[2] = {
-    {"services.proto", services_proto__grpc_file_0, 526},
+    {"services.proto", services_proto__grpc_file_0, 619},
     {"shared.proto", services_proto__grpc_file_1, 79},
 };
 
 // ---- service golden.svc.Echo ----
 
+// /golden.svc.Echo/Say: the typed on_message callbacks of its reactors.
+static void golden_svc_Echo_Say__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Echo_Say__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Echo/Listen: the typed on_message callbacks of its reactors.
+static void golden_svc_Echo_Listen__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Echo_Listen__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Echo/Tell: the typed on_message callbacks of its reactors.
+static void golden_svc_Echo_Tell__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Echo_Tell__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_shared_Money *))fn)(state, call, (golden_shared_Money *)msg);
+}
+
+// /golden.svc.Echo/Chat: the typed on_message callbacks of its reactors.
+static void golden_svc_Echo_Chat__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Echo_Chat__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
 const cpay_method golden_svc_Echo_methods[4] = {
-    {"/golden.svc.Echo/Say", "Say", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table},
-    {"/golden.svc.Echo/Listen", "Listen", CPAY_METHOD_SERVER_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table},
-    {"/golden.svc.Echo/Tell", "Tell", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_shared_Money_table},
-    {"/golden.svc.Echo/Chat", "Chat", CPAY_METHOD_BIDI_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table},
+    {"/golden.svc.Echo/Say", "Say", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Echo_Say__server_deliver, golden_svc_Echo_Say__client_deliver},
+    {"/golden.svc.Echo/Listen", "Listen", CPAY_METHOD_SERVER_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Echo_Listen__server_deliver, golden_svc_Echo_Listen__client_deliver},
+    {"/golden.svc.Echo/Tell", "Tell", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_shared_Money_table,
+     golden_svc_Echo_Tell__server_deliver, golden_svc_Echo_Tell__client_deliver},
+    {"/golden.svc.Echo/Chat", "Chat", CPAY_METHOD_BIDI_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Echo_Chat__server_deliver, golden_svc_Echo_Chat__client_deliver},
 };
+
+static cpay_handler_style golden_svc_Echo__style(const void *handlers, size_t index) {
+  const golden_svc_Echo_handlers *h = (const golden_svc_Echo_handlers *)handlers;
+  switch (index) {
+    case 0:
+      return (cpay_handler_style)((h->Say != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Say != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 1:
+      return (cpay_handler_style)((h->Listen != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Listen != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 2:
+      return (cpay_handler_style)((h->Tell != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Tell != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 3:
+      return (cpay_handler_style)((h->Chat != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Chat != NULL ? CPAY_HANDLER_REACTOR : 0));
+    default:
+      return CPAY_HANDLER_NONE;
+  }
+}
 
 static cpay_code golden_svc_Echo__dispatch(const void *handlers, size_t index, void *ctx,
                                  cpay_server_call *call, const void *req, void *resp) {
@@ -72,17 +138,25 @@ static cpay_code golden_svc_Echo__dispatch(const void *handlers, size_t index, v
   (void)resp;
   switch (index) {
     case 0:
-      if (h->Say == NULL) break;
-      return h->Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->Say != NULL) return h->Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_Say == NULL) break;
+      h->on_Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
     case 1:
-      if (h->Listen == NULL) break;
-      return h->Listen(ctx, call, (const golden_svc_Ping *)req);
+      if (h->Listen != NULL) return h->Listen(ctx, call, (const golden_svc_Ping *)req);
+      if (h->on_Listen == NULL) break;
+      h->on_Listen(ctx, call, (const golden_svc_Ping *)req);
+      return CPAY_OK;
     case 2:
-      if (h->Tell == NULL) break;
-      return h->Tell(ctx, call);
+      if (h->Tell != NULL) return h->Tell(ctx, call);
+      if (h->on_Tell == NULL) break;
+      h->on_Tell(ctx, call, (golden_shared_Money *)resp);
+      return CPAY_OK;
     case 3:
-      if (h->Chat == NULL) break;
-      return h->Chat(ctx, call);
+      if (h->Chat != NULL) return h->Chat(ctx, call);
+      if (h->on_Chat == NULL) break;
+      h->on_Chat(ctx, call);
+      return CPAY_OK;
     default:
       break;
   }
@@ -92,6 +166,7 @@ static cpay_code golden_svc_Echo__dispatch(const void *handlers, size_t index, v
 
 const cpay_service_desc golden_svc_Echo_service = {
     "golden.svc.Echo", golden_svc_Echo_methods, 4, golden_svc_Echo__dispatch, services_proto__grpc_files, 2,
+    golden_svc_Echo__style,
 };
 
 cpay_code golden_svc_Echo_register(cpay_server *srv, const golden_svc_Echo_handlers *h, void *ctx) {
@@ -100,12 +175,100 @@ cpay_code golden_svc_Echo_register(cpay_server *srv, const golden_svc_Echo_handl
 
 // ---- service golden.svc.Awkward ----
 
-const cpay_method golden_svc_Awkward_methods[4] = {
-    {"/golden.svc.Awkward/register", "register", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table},
-    {"/golden.svc.Awkward/switch", "switch", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table},
-    {"/golden.svc.Awkward/Say_send", "Say_send", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table},
-    {"/golden.svc.Awkward/Say", "Say", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table},
+// /golden.svc.Awkward/register: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_register___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_register___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Awkward/switch: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_switch___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_switch___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Awkward/Say_send: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_Say_send__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_Say_send__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Awkward/Say: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_Say___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_Say___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Awkward/on_Speak: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_on_Speak__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_on_Speak__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+// /golden.svc.Awkward/Speak: the typed on_message callbacks of its reactors.
+static void golden_svc_Awkward_Speak___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+}
+
+static void golden_svc_Awkward_Speak___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
+}
+
+const cpay_method golden_svc_Awkward_methods[6] = {
+    {"/golden.svc.Awkward/register", "register", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_register___server_deliver, golden_svc_Awkward_register___client_deliver},
+    {"/golden.svc.Awkward/switch", "switch", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_switch___server_deliver, golden_svc_Awkward_switch___client_deliver},
+    {"/golden.svc.Awkward/Say_send", "Say_send", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_Say_send__server_deliver, golden_svc_Awkward_Say_send__client_deliver},
+    {"/golden.svc.Awkward/Say", "Say", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_Say___server_deliver, golden_svc_Awkward_Say___client_deliver},
+    {"/golden.svc.Awkward/on_Speak", "on_Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_on_Speak__server_deliver, golden_svc_Awkward_on_Speak__client_deliver},
+    {"/golden.svc.Awkward/Speak", "Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+     golden_svc_Awkward_Speak___server_deliver, golden_svc_Awkward_Speak___client_deliver},
 };
+
+static cpay_handler_style golden_svc_Awkward__style(const void *handlers, size_t index) {
+  const golden_svc_Awkward_handlers *h = (const golden_svc_Awkward_handlers *)handlers;
+  switch (index) {
+    case 0:
+      return (cpay_handler_style)((h->register_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_register_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 1:
+      return (cpay_handler_style)((h->switch_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_switch_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 2:
+      return (cpay_handler_style)((h->Say_send != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Say_send != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 3:
+      return (cpay_handler_style)((h->Say_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Say_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 4:
+      return (cpay_handler_style)((h->on_Speak != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_on_Speak != NULL ? CPAY_HANDLER_REACTOR : 0));
+    case 5:
+      return (cpay_handler_style)((h->Speak_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+                                  (h->on_Speak_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+    default:
+      return CPAY_HANDLER_NONE;
+  }
+}
 
 static cpay_code golden_svc_Awkward__dispatch(const void *handlers, size_t index, void *ctx,
                                  cpay_server_call *call, const void *req, void *resp) {
@@ -114,26 +277,45 @@ static cpay_code golden_svc_Awkward__dispatch(const void *handlers, size_t index
   (void)resp;
   switch (index) {
     case 0:
-      if (h->register_ == NULL) break;
-      return h->register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->register_ != NULL) return h->register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_register_ == NULL) break;
+      h->on_register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
     case 1:
-      if (h->switch_ == NULL) break;
-      return h->switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->switch_ != NULL) return h->switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_switch_ == NULL) break;
+      h->on_switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
     case 2:
-      if (h->Say_send == NULL) break;
-      return h->Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->Say_send != NULL) return h->Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_Say_send == NULL) break;
+      h->on_Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
     case 3:
-      if (h->Say_ == NULL) break;
-      return h->Say_(ctx, call);
+      if (h->Say_ != NULL) return h->Say_(ctx, call);
+      if (h->on_Say_ == NULL) break;
+      h->on_Say_(ctx, call, (golden_svc_Pong *)resp);
+      return CPAY_OK;
+    case 4:
+      if (h->on_Speak != NULL) return h->on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_on_Speak == NULL) break;
+      h->on_on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
+    case 5:
+      if (h->Speak_ != NULL) return h->Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      if (h->on_Speak_ == NULL) break;
+      h->on_Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      return CPAY_OK;
     default:
       break;
   }
   return cpay_server_call_set_status(call, CPAY_GRPC_UNIMPLEMENTED, "%s is not implemented",
-                                     index < 4 ? golden_svc_Awkward_methods[index].path : "method");
+                                     index < 6 ? golden_svc_Awkward_methods[index].path : "method");
 }
 
 const cpay_service_desc golden_svc_Awkward_service = {
-    "golden.svc.Awkward", golden_svc_Awkward_methods, 4, golden_svc_Awkward__dispatch, services_proto__grpc_files, 2,
+    "golden.svc.Awkward", golden_svc_Awkward_methods, 6, golden_svc_Awkward__dispatch, services_proto__grpc_files, 2,
+    golden_svc_Awkward__style,
 };
 
 cpay_code golden_svc_Awkward_register(cpay_server *srv, const golden_svc_Awkward_handlers *h, void *ctx) {

@@ -19,9 +19,13 @@ CPAY_EXTERN_C_BEGIN
 extern const cpay_method golden_svc_Echo_methods[4];
 extern const cpay_service_desc golden_svc_Echo_service;
 
-// The server skeleton: one handler per method; a NULL handler answers
-// UNIMPLEMENTED. Handlers run on the server's worker threads. A handler
-// returns CPAY_OK, or sets a status with cpay_server_call_set_status.
+// The server skeleton. Set, per method, one of two handlers, or neither
+// (the method then answers UNIMPLEMENTED):
+// - <Method>, blocking: runs on the server's worker pool and returns
+//   CPAY_OK, or sets a status with cpay_server_call_set_status;
+// - on_<Method>, a reactor: starts on an event thread, must not block, and
+//   ends the call with cpay_server_call_finish (or _fail), now or later,
+//   from any thread.
 typedef struct golden_svc_Echo_handlers {
   // /golden.svc.Echo/Say:
   // fill `resp` (allocated on the call's arena).
@@ -36,10 +40,25 @@ typedef struct golden_svc_Echo_handlers {
   // /golden.svc.Echo/Chat:
   // golden_svc_Echo_Chat_recv_request and golden_svc_Echo_Chat_send_response.
   cpay_code (*Chat)(void *ctx, cpay_server_call *call);
+  // /golden.svc.Echo/Say as a reactor:
+  // fill `resp`, then finish.
+  void (*on_Say)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Echo/Listen as a reactor:
+  // write with golden_svc_Echo_Listen_write_response, then finish.
+  void (*on_Listen)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req);
+  // /golden.svc.Echo/Tell as a reactor:
+  // golden_svc_Echo_Tell_read_request until NULL, fill `resp`, then finish.
+  void (*on_Tell)(void *ctx, cpay_server_call *call, golden_shared_Money *resp);
+  // /golden.svc.Echo/Chat as a reactor:
+  // golden_svc_Echo_Chat_read_request and golden_svc_Echo_Chat_write_response, then finish.
+  void (*on_Chat)(void *ctx, cpay_server_call *call);
 } golden_svc_Echo_handlers;
 
 // Registers golden.svc.Echo on `srv` (before cpay_server_start). The table is
-// copied; `ctx` is passed to every handler.
+// copied; `ctx` is passed to every handler. CPAY_ERR_INVALID_ARGUMENT when a
+// method has both handlers (cpay_server_add_service with &golden_svc_Echo_service
+// says which).
 CPAY_NODISCARD cpay_code golden_svc_Echo_register(
     cpay_server *srv, const golden_svc_Echo_handlers *h, void *ctx);
 
@@ -53,6 +72,45 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Say(
   cpay_code code = cpay_unary_call(ch, &golden_svc_Echo_methods[0], opts, req, arena, &out, st);
   *resp = (golden_svc_Pong *)out;
   return code;
+}
+
+// /golden.svc.Echo/Say, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Echo_Say_client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Echo_Say_client_reactor;
+
+// Starts /golden.svc.Echo/Say asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Say_async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Echo_Say_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Echo_methods[0], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Echo/Say, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Echo_Say_reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Echo_Say_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Echo_Say_react(
+    cpay_server_call *call, const golden_svc_Echo_Say_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
 }
 
 // One request, a stream of responses.
@@ -80,11 +138,65 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_finish(cpay_call *
   return cpay_call_finish(call, NULL, NULL, st);
 }
 
+// /golden.svc.Echo/Listen, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Echo_Listen_client_reactor {
+  // Each response after golden_svc_Echo_Listen_read; NULL at the end of the stream.
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Echo_Listen_client_reactor;
+
+// Starts /golden.svc.Echo/Listen asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Echo_Listen_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Echo_methods[1], opts, req, &cr, state, call, st);
+}
+
+// Asynchronous: asks for the next response onto `arena` (NULL: the call's);
+// on_message gets it.
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_read(
+    cpay_call *call, cpay_arena *arena, cpay_status *st) {
+  return cpay_call_read(call, arena, st);
+}
+
 // Server side of /golden.svc.Echo/Listen:
 // sends one response of the stream.
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_send_response(
     cpay_server_call *call, const golden_svc_Pong *msg, cpay_status *st) {
   return cpay_server_call_send(call, msg, st);
+}
+
+// /golden.svc.Echo/Listen, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Echo_Listen_reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Echo_Listen_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Echo_Listen_react(
+    cpay_server_call *call, const golden_svc_Echo_Listen_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
+// Reactor side of /golden.svc.Echo/Listen: queues a response, from any thread;
+// CPAY_ERR_WOULD_BLOCK when the send queue is full (on_ready follows when
+// there is room).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_write_response(
+    cpay_server_call *call, const golden_svc_Pong *msg, cpay_status *st) {
+  return cpay_server_call_write(call, msg, st);
 }
 
 // A stream of requests, one response.
@@ -101,6 +213,10 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_send(
   return cpay_call_send(call, msg, st);
 }
 
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_close_send(cpay_call *call, cpay_status *st) {
+  return cpay_call_close_send(call, st);
+}
+
 // Half-closes, receives the response onto `arena` and waits for the status.
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_finish(
     cpay_call *call, cpay_arena *arena, golden_shared_Money **resp, cpay_status *st) {
@@ -108,6 +224,34 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_finish(
   cpay_code code = cpay_call_finish(call, arena, &out, st);
   *resp = (golden_shared_Money *)out;
   return code;
+}
+
+// /golden.svc.Echo/Tell, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Echo_Tell_client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_shared_Money *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Echo_Tell_client_reactor;
+
+// Starts /golden.svc.Echo/Tell asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_async(
+    cpay_channel *ch, const cpay_call_opts *opts,
+    const golden_svc_Echo_Tell_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Echo_methods[2], opts, NULL, &cr, state, call, st);
+}
+
+// Asynchronous: queues a request; CPAY_ERR_WOULD_BLOCK when the send queue
+// is full (on_ready follows when there is room).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_write(
+    cpay_call *call, const golden_svc_Ping *msg, cpay_status *st) {
+  return cpay_call_write(call, msg, st);
 }
 
 // Server side of /golden.svc.Echo/Tell: the next request onto
@@ -125,6 +269,31 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_recv_request(
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_send_response(
     cpay_server_call *call, const golden_shared_Money *msg, cpay_status *st) {
   return cpay_server_call_send(call, msg, st);
+}
+
+// /golden.svc.Echo/Tell, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Echo_Tell_reactor {
+  // Each request after golden_svc_Echo_Tell_read_request; NULL once the client half-closed.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Echo_Tell_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Echo_Tell_react(
+    cpay_server_call *call, const golden_svc_Echo_Tell_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
+// Reactor side of /golden.svc.Echo/Tell: asks for the next request onto `arena`
+// (NULL: the call's); on_message gets it, NULL once the client half-closed.
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_read_request(
+    cpay_server_call *call, cpay_arena *arena, cpay_status *st) {
+  return cpay_server_call_read(call, arena, st);
 }
 
 // Both sides stream.
@@ -159,6 +328,41 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_finish(cpay_call *ca
   return cpay_call_finish(call, NULL, NULL, st);
 }
 
+// /golden.svc.Echo/Chat, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Echo_Chat_client_reactor {
+  // Each response after golden_svc_Echo_Chat_read; NULL at the end of the stream.
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Echo_Chat_client_reactor;
+
+// Starts /golden.svc.Echo/Chat asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_async(
+    cpay_channel *ch, const cpay_call_opts *opts,
+    const golden_svc_Echo_Chat_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Echo_methods[3], opts, NULL, &cr, state, call, st);
+}
+
+// Asynchronous: asks for the next response onto `arena` (NULL: the call's);
+// on_message gets it.
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_read(
+    cpay_call *call, cpay_arena *arena, cpay_status *st) {
+  return cpay_call_read(call, arena, st);
+}
+
+// Asynchronous: queues a request; CPAY_ERR_WOULD_BLOCK when the send queue
+// is full (on_ready follows when there is room).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_write(
+    cpay_call *call, const golden_svc_Ping *msg, cpay_status *st) {
+  return cpay_call_write(call, msg, st);
+}
+
 // Server side of /golden.svc.Echo/Chat: the next request onto
 // `arena`; *req is NULL once the client has half-closed.
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_recv_request(
@@ -176,16 +380,53 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_send_response(
   return cpay_server_call_send(call, msg, st);
 }
 
+// /golden.svc.Echo/Chat, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Echo_Chat_reactor {
+  // Each request after golden_svc_Echo_Chat_read_request; NULL once the client half-closed.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Echo_Chat_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Echo_Chat_react(
+    cpay_server_call *call, const golden_svc_Echo_Chat_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
+// Reactor side of /golden.svc.Echo/Chat: asks for the next request onto `arena`
+// (NULL: the call's); on_message gets it, NULL once the client half-closed.
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_read_request(
+    cpay_server_call *call, cpay_arena *arena, cpay_status *st) {
+  return cpay_server_call_read(call, arena, st);
+}
+
+// Reactor side of /golden.svc.Echo/Chat: queues a response, from any thread;
+// CPAY_ERR_WOULD_BLOCK when the send queue is full (on_ready follows when
+// there is room).
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_write_response(
+    cpay_server_call *call, const golden_svc_Pong *msg, cpay_status *st) {
+  return cpay_server_call_write(call, msg, st);
+}
+
 // Names that need care in C.
 // ---- service golden.svc.Awkward ----
 
 // The methods, in declaration order, and the service for cpay_server_add_service.
-extern const cpay_method golden_svc_Awkward_methods[4];
+extern const cpay_method golden_svc_Awkward_methods[6];
 extern const cpay_service_desc golden_svc_Awkward_service;
 
-// The server skeleton: one handler per method; a NULL handler answers
-// UNIMPLEMENTED. Handlers run on the server's worker threads. A handler
-// returns CPAY_OK, or sets a status with cpay_server_call_set_status.
+// The server skeleton. Set, per method, one of two handlers, or neither
+// (the method then answers UNIMPLEMENTED):
+// - <Method>, blocking: runs on the server's worker pool and returns
+//   CPAY_OK, or sets a status with cpay_server_call_set_status;
+// - on_<Method>, a reactor: starts on an event thread, must not block, and
+//   ends the call with cpay_server_call_finish (or _fail), now or later,
+//   from any thread.
 typedef struct golden_svc_Awkward_handlers {
   // /golden.svc.Awkward/register:
   // fill `resp` (allocated on the call's arena).
@@ -202,10 +443,43 @@ typedef struct golden_svc_Awkward_handlers {
   // /golden.svc.Awkward/Say:
   // golden_svc_Awkward_Say__recv_request until NULL, then golden_svc_Awkward_Say__send_response once.
   cpay_code (*Say_)(void *ctx, cpay_server_call *call);
+  // /golden.svc.Awkward/on_Speak:
+  // fill `resp` (allocated on the call's arena).
+  cpay_code (*on_Speak)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/Speak:
+  // fill `resp` (allocated on the call's arena).
+  cpay_code (*Speak_)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/register as a reactor:
+  // fill `resp`, then finish.
+  void (*on_register_)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/switch as a reactor:
+  // fill `resp`, then finish.
+  void (*on_switch_)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/Say_send as a reactor:
+  // fill `resp`, then finish.
+  void (*on_Say_send)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/Say as a reactor:
+  // golden_svc_Awkward_Say__read_request until NULL, fill `resp`, then finish.
+  void (*on_Say_)(void *ctx, cpay_server_call *call, golden_svc_Pong *resp);
+  // /golden.svc.Awkward/on_Speak as a reactor:
+  // fill `resp`, then finish.
+  void (*on_on_Speak)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
+  // /golden.svc.Awkward/Speak as a reactor:
+  // fill `resp`, then finish.
+  void (*on_Speak_)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
+      golden_svc_Pong *resp);
 } golden_svc_Awkward_handlers;
 
 // Registers golden.svc.Awkward on `srv` (before cpay_server_start). The table is
-// copied; `ctx` is passed to every handler.
+// copied; `ctx` is passed to every handler. CPAY_ERR_INVALID_ARGUMENT when a
+// method has both handlers (cpay_server_add_service with &golden_svc_Awkward_service
+// says which).
 CPAY_NODISCARD cpay_code golden_svc_Awkward_register(
     cpay_server *srv, const golden_svc_Awkward_handlers *h, void *ctx);
 
@@ -220,6 +494,45 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_register_(
   return code;
 }
 
+// /golden.svc.Awkward/register, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_register__client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_register__client_reactor;
+
+// Starts /golden.svc.Awkward/register asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_register__async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Awkward_register__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[0], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Awkward/register, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_register__reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_register__reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_register__react(
+    cpay_server_call *call, const golden_svc_Awkward_register__reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
 // /golden.svc.Awkward/switch (unary): blocks until the response or the
 // status; *resp is allocated on `arena`.
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_switch_(
@@ -231,6 +544,45 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_switch_(
   return code;
 }
 
+// /golden.svc.Awkward/switch, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_switch__client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_switch__client_reactor;
+
+// Starts /golden.svc.Awkward/switch asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_switch__async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Awkward_switch__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[1], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Awkward/switch, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_switch__reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_switch__reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_switch__react(
+    cpay_server_call *call, const golden_svc_Awkward_switch__reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
 // /golden.svc.Awkward/Say_send (unary): blocks until the response or the
 // status; *resp is allocated on `arena`.
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say_send(
@@ -240,6 +592,45 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say_send(
   cpay_code code = cpay_unary_call(ch, &golden_svc_Awkward_methods[2], opts, req, arena, &out, st);
   *resp = (golden_svc_Pong *)out;
   return code;
+}
+
+// /golden.svc.Awkward/Say_send, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_Say_send_client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_Say_send_client_reactor;
+
+// Starts /golden.svc.Awkward/Say_send asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say_send_async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Awkward_Say_send_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[2], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Awkward/Say_send, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_Say_send_reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_Say_send_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_Say_send_react(
+    cpay_server_call *call, const golden_svc_Awkward_Say_send_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
 }
 
 // /golden.svc.Awkward/Say (client streaming): starts the call;
@@ -255,6 +646,10 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__send(
   return cpay_call_send(call, msg, st);
 }
 
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__close_send(cpay_call *call, cpay_status *st) {
+  return cpay_call_close_send(call, st);
+}
+
 // Half-closes, receives the response onto `arena` and waits for the status.
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__finish(
     cpay_call *call, cpay_arena *arena, golden_svc_Pong **resp, cpay_status *st) {
@@ -262,6 +657,34 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__finish(
   cpay_code code = cpay_call_finish(call, arena, &out, st);
   *resp = (golden_svc_Pong *)out;
   return code;
+}
+
+// /golden.svc.Awkward/Say, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_Say__client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_Say__client_reactor;
+
+// Starts /golden.svc.Awkward/Say asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__async(
+    cpay_channel *ch, const cpay_call_opts *opts,
+    const golden_svc_Awkward_Say__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[3], opts, NULL, &cr, state, call, st);
+}
+
+// Asynchronous: queues a request; CPAY_ERR_WOULD_BLOCK when the send queue
+// is full (on_ready follows when there is room).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__write(
+    cpay_call *call, const golden_svc_Ping *msg, cpay_status *st) {
+  return cpay_call_write(call, msg, st);
 }
 
 // Server side of /golden.svc.Awkward/Say: the next request onto
@@ -279,6 +702,132 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__recv_request(
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__send_response(
     cpay_server_call *call, const golden_svc_Pong *msg, cpay_status *st) {
   return cpay_server_call_send(call, msg, st);
+}
+
+// /golden.svc.Awkward/Say, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_Say__reactor {
+  // Each request after golden_svc_Awkward_Say__read_request; NULL once the client half-closed.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_Say__reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_Say__react(
+    cpay_server_call *call, const golden_svc_Awkward_Say__reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
+// Reactor side of /golden.svc.Awkward/Say: asks for the next request onto `arena`
+// (NULL: the call's); on_message gets it, NULL once the client half-closed.
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__read_request(
+    cpay_server_call *call, cpay_arena *arena, cpay_status *st) {
+  return cpay_server_call_read(call, arena, st);
+}
+
+// Its reactor member would be on_Speak, the blocking member of on_Speak.
+// /golden.svc.Awkward/on_Speak (unary): blocks until the response or the
+// status; *resp is allocated on `arena`.
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_on_Speak(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    cpay_arena *arena, golden_svc_Pong **resp, cpay_status *st) {
+  void *out = NULL;
+  cpay_code code = cpay_unary_call(ch, &golden_svc_Awkward_methods[4], opts, req, arena, &out, st);
+  *resp = (golden_svc_Pong *)out;
+  return code;
+}
+
+// /golden.svc.Awkward/on_Speak, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_on_Speak_client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_on_Speak_client_reactor;
+
+// Starts /golden.svc.Awkward/on_Speak asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_on_Speak_async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Awkward_on_Speak_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[4], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Awkward/on_Speak, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_on_Speak_reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_on_Speak_reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_on_Speak_react(
+    cpay_server_call *call, const golden_svc_Awkward_on_Speak_reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
+}
+
+// /golden.svc.Awkward/Speak (unary): blocks until the response or the
+// status; *resp is allocated on `arena`.
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Speak_(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    cpay_arena *arena, golden_svc_Pong **resp, cpay_status *st) {
+  void *out = NULL;
+  cpay_code code = cpay_unary_call(ch, &golden_svc_Awkward_methods[5], opts, req, arena, &out, st);
+  *resp = (golden_svc_Pong *)out;
+  return code;
+}
+
+// /golden.svc.Awkward/Speak, asynchronously: the callbacks of a call (a
+// cpay_call_reactor with a typed on_message). They run on the channel's
+// loop and must not block.
+typedef struct golden_svc_Awkward_Speak__client_reactor {
+  // The response, before on_done (when the status is OK).
+  void (*on_message)(void *state, cpay_call *call, golden_svc_Pong *msg);
+  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);
+  void (*on_ready)(void *state, cpay_call *call);
+  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
+} golden_svc_Awkward_Speak__client_reactor;
+
+// Starts /golden.svc.Awkward/Speak asynchronously: returns at once, events go to `r` (copied)
+// and `state`. With `call`, *call is a reference to keep until
+// cpay_call_free (which cancels the call if it is still running).
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Speak__async(
+    cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
+    const golden_svc_Awkward_Speak__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
+  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[5], opts, req, &cr, state, call, st);
+}
+
+// /golden.svc.Awkward/Speak, served by a reactor: the events of a call (a
+// cpay_server_reactor with a typed on_message). They run on the server's
+// event threads, one at a time, and must not block.
+typedef struct golden_svc_Awkward_Speak__reactor {
+  // Unused: the request comes with the start handler.
+  void (*on_message)(void *state, cpay_server_call *call, golden_svc_Ping *msg);
+  void (*on_ready)(void *state, cpay_server_call *call);
+  void (*on_cancel)(void *state, cpay_server_call *call);
+  void (*on_done)(void *state, cpay_server_call *call);
+} golden_svc_Awkward_Speak__reactor;
+
+// Sets the call's reactor (copied) and `state`.
+static inline void golden_svc_Awkward_Speak__react(
+    cpay_server_call *call, const golden_svc_Awkward_Speak__reactor *r, void *state) {
+  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, r->on_cancel, r->on_done};
+  cpay_server_call_react(call, &sr, state);
 }
 
 CPAY_EXTERN_C_END
