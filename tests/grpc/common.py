@@ -6,6 +6,7 @@ starting a server process and reading its port, and a tiny check recorder."""
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,9 @@ def load_protos(protoc, proto_dir, rpc_proto_dir, wkt_dir):
     # google/__init__.py), so out/google/rpc joins it.
     from google.rpc import status_pb2 as st, error_details_pb2 as ed
     status_pb2 = st
+    # Imported: the generated files are no longer needed.
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)
     return payments_pb2, health_pb2, r1, r1a, st, ed
 
 
