@@ -24,6 +24,9 @@
 #include "grpc/health/v1/health.cpay_grpc.h"
 #include "testsvc.h"
 
+// The messages of each stream running when the server is shut down.
+#define DRAIN_MESSAGES 200
+
 static int g_failures;
 
 static void check(bool ok, const char *what) {
@@ -183,16 +186,24 @@ static void drain_finite_streams(int n, cpay_loop *loop) {
   cpay_channel *ch = cpay_channel_new(target, &copts, NULL);
   static fleet f;
   memset(&f, 0, sizeof f);
-  // 200 messages each: they are still running when shutdown begins.
-  int opened = open_streams(ch, &f, n, "finite", 200);
+  // DRAIN_MESSAGES each: they are still running when shutdown begins.
+  int opened = open_streams(ch, &f, n, "finite", DRAIN_MESSAGES);
   check(opened == n && wait_for(&t.streams_started, n, 60000), "finite streams running");
   double t0 = now_ms();
   cpay_server_shutdown(srv, 60000);
   double took = now_ms() - t0;
   printf("     drained %d running streams in %.0f ms (grace 60 s)\n", n, took);
-  check(wait_for(&f.done, n, 30000) && atomic_load(&f.by_code[CPAY_GRPC_OK]) == n,
+  bool all_done = wait_for(&f.done, n, 30000);
+  printf("     %d of %d streams ended, %d of %d messages; statuses:", atomic_load(&f.done), n,
+         atomic_load(&f.messages), n * DRAIN_MESSAGES);
+  for (int c = 0; c <= 16; c++) {
+    int k = atomic_load(&f.by_code[c]);
+    if (k) printf(" %d %s", k, cpay_grpc_code_name((cpay_grpc_code)c));
+  }
+  printf("\n");
+  check(all_done && atomic_load(&f.by_code[CPAY_GRPC_OK]) == n,
         "every stream finished OK during the drain");
-  check(atomic_load(&f.messages) == n * 200, "every message of every stream arrived");
+  check(atomic_load(&f.messages) == n * DRAIN_MESSAGES, "every message of every stream arrived");
   cpay_server_free(srv);
   cpay_channel_free(ch);
 }

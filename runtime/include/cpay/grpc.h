@@ -629,7 +629,8 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_add_detail(cpay_server_call *
 // ---- blocking handlers ------------------------------------------------------
 
 // Receives one request (client and bidi streaming) onto `arena`; *msg is
-// NULL when the client half-closed. An undecodable message fails with its
+// NULL when the client half-closed or the call is over (then
+// cpay_server_call_is_cancelled is already true if it was cancelled). An undecodable message fails with its
 // decoder code and ends the call INTERNAL (RESOURCE_EXHAUSTED when it would
 // take more than max_call_memory). Not on an event thread (a reactor reads
 // with cpay_server_call_read): CPAY_ERR_INVALID_ARGUMENT.
@@ -639,7 +640,8 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_recv(cpay_server_call *call,
 // Sends one response (server and bidi streaming; the single response of a
 // client-streaming call): queues it, waiting only while the send queue is
 // full (on an event thread it returns CPAY_ERR_WOULD_BLOCK instead). Fails
-// with CPAY_ERR_CANCELLED once the client is gone, and with
+// with CPAY_ERR_CANCELLED once the client is gone (and
+// cpay_server_call_is_cancelled is then true if it cancelled), and with
 // CPAY_ERR_RESOURCE_EXHAUSTED when the client read nothing for
 // send_stall_timeout_ms (the call is then ended).
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_call_send(cpay_server_call *call,
@@ -655,8 +657,9 @@ typedef struct cpay_server_reactor {
   // A request message (client and bidi streaming) after each
   // cpay_server_call_read, decoded onto the arena given there; NULL once
   // the client half-closed. A request that does not decode, or that an
-  // interceptor rejects, ends the call with that status instead: no
-  // on_message, and on_done follows.
+  // interceptor rejects, ends the call with that status instead, and a
+  // cancelled call gets on_cancel: no on_message then, and on_done
+  // follows.
   cpay_fn *on_message;
   // A write was refused with CPAY_ERR_WOULD_BLOCK and there is room again.
   void (*on_ready)(void *state, cpay_server_call *call);

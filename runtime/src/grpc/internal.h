@@ -120,10 +120,11 @@ struct cpay__rpc {
   // The stall: while the producer is held back (a write was refused and
   // on_ready is owed, a blocking write waits for room, or the sending side
   // closed with messages unsent) and no send completes for stall_ms, the
-  // peer reads nothing: the call is ended. stall_from is when that began
-  // or the last send completed, 0 while the producer is not held back.
+  // peer reads nothing: the call is ended. The clock runs from stall_from,
+  // when sent_ok was stall_mark; 0 while the producer is not held back.
   int64_t stall_ms;  // 0: never
   int64_t stall_from;
+  uint64_t stall_mark;
   int room_waiters;  // blocking writes waiting for room
   // On a loop, `stall` ends a stalled call even when nothing writes any
   // more (a reactor waiting for on_ready). stall_armed: armed, or its
@@ -148,7 +149,8 @@ struct cpay__rpc {
   bool ended;
   cpay__op op_send;
   bool reading;
-  bool read_eos;  // the end of the stream was read
+  bool read_eos;     // the end of the stream was read
+  bool read_broken;  // a read failed: the call is over, not just half-closed
   cpay_arena *read_arena;
   grpc_byte_buffer *read_bb;
   cpay__op op_read;

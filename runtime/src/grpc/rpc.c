@@ -122,8 +122,9 @@ bool cpay__rpc_post(cpay__rpc *r, cpay__op *op) { return cpay__rpc_start_batch(r
 
 void cpay__rpc_batch_end(cpay__rpc *r) {
   pthread_mutex_lock(&r->mu);
-  r->batches--;
-  cpay__rpc_wake(r);
+  // The op functions wake the waiters for what they changed; this wakes
+  // those waiting for every batch to end.
+  if (--r->batches == 0) cpay__rpc_wake(r);
   pthread_mutex_unlock(&r->mu);
   r->vt->batch_done(r);
   cpay__rpc_unref(r);
@@ -178,20 +179,34 @@ static void stall_arm(cpay__rpc *r) {
   }
 }
 
+// Restarts the stall clock: now, at the count of messages sent. mu held.
+static void stall_restart(cpay__rpc *r, int64_t now) {
+  r->stall_from = now;
+  r->stall_mark = r->sent_ok;
+}
+
 // The producer is now held back; starts the stall clock (and, on a loop,
 // the timer) unless it runs. mu held.
 static void stall_watch(cpay__rpc *r) {
   if (r->stall_ms <= 0 || r->send_failed || r->ended) return;
-  if (!r->stall_from) r->stall_from = cpay__now_ms();
+  if (!r->stall_from) stall_restart(r, cpay__now_ms());
   if (r->loop && !r->stall_armed) stall_arm(r);
 }
 
-// A send completed: progress. mu held.
+// Whether the call has stalled by `now`: when sends completed since the
+// clock started, it starts again (no clock is read per message sent; a
+// stall is seen between one and two stall_ms after the last send). mu held.
+static bool stalled_by(cpay__rpc *r, int64_t now) {
+  if (r->sent_ok != r->stall_mark) {
+    stall_restart(r, now);
+    return false;
+  }
+  return now - r->stall_from >= r->stall_ms;
+}
+
+// A send completed; a producer no longer held back stops the clock. mu held.
 static void stall_progress(cpay__rpc *r) {
-  if (!r->stall_from) return;
-  if (held_back(r) && !r->send_failed) {
-    r->stall_from = cpay__now_ms();
-  } else {
+  if (r->stall_from && (!held_back(r) || r->send_failed)) {
     r->stall_from = 0;
     stall_disarm(r);
   }
@@ -214,10 +229,10 @@ static void on_stall(cpay__timer *t) {
     r->stall_from = 0;
   } else if (r->stall_from) {
     int64_t now = cpay__now_ms();
-    if (now - r->stall_from >= r->stall_ms) {
+    if (stalled_by(r, now)) {
       stall_end(r, now);
     } else {
-      stall_arm(r);  // sends completed since: wait from the last one
+      stall_arm(r);  // sends completed meanwhile: wait again from now
     }
   }
   pthread_mutex_unlock(&r->mu);
@@ -277,10 +292,13 @@ static void on_send(cpay__op *op, bool ok) {
   }
   // Room again at half the bound, so that a producer refills in batches
   // rather than one message per completion.
-  bool ready = r->want_ready && !r->send_failed && r->q_bytes <= r->q_limit / 2;
+  bool half = r->q_bytes <= r->q_limit / 2;
+  bool ready = r->want_ready && !r->send_failed && half;
   if (ready) r->want_ready = false;
   stall_progress(r);
-  cpay__rpc_wake(r);
+  // A writer waiting for room is woken at half the bound too, and refills
+  // in a batch: not one wake-up per message sent.
+  if (!r->room_waiters || half || r->send_failed || r->closing) cpay__rpc_wake(r);
   pthread_mutex_unlock(&r->mu);
   if (ready && r->vt->ready) r->vt->ready(r);
   cpay__rpc_batch_end(r);
@@ -339,7 +357,7 @@ static cpay_code queue_one(cpay__rpc *r, grpc_byte_buffer *bb, cpay__write_wait 
     if (r->q_bytes < r->q_limit) break;
     if (r->stall_from) {
       int64_t now = cpay__now_ms();
-      if (now - r->stall_from >= r->stall_ms) {
+      if (stalled_by(r, now)) {
         stall_end(r, now);
         return ended_error(r, st);
       }
@@ -427,6 +445,7 @@ static void on_read(cpay__op *op, bool ok) {
   pthread_mutex_lock(&r->mu);
   r->reading = false;
   if (!msg) r->read_eos = true;
+  if (!ok) r->read_broken = true;
   pthread_mutex_unlock(&r->mu);
   r->vt->read_done(r, msg, code, &err);
   cpay__rpc_batch_end(r);

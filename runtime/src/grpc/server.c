@@ -660,6 +660,7 @@ static void on_close(cpay__op *op, bool ok) {
   cpay_server_call *sc = CPAY__CONTAINER_OF(op, cpay_server_call, op_close);
   pthread_mutex_lock(&sc->rpc.mu);
   sc->close_done = true;
+  cpay__rpc_wake(&sc->rpc);  // await_close
   // A failed batch tells nothing of how the call ended: take it as
   // cancelled, so that nothing waits for a client that is gone.
   bool cancelled = !ok || sc->close_cancelled != 0;
@@ -751,15 +752,30 @@ static void server_read_done(cpay__rpc *r, void *msg, cpay_code code, const cpay
   }
   cpay_fn *on_message = sc->reactor.on_message;
   void *state = sc->state;
+  bool broken = r->read_broken;
   pthread_mutex_unlock(&r->mu);
   // A reactor gets NULL only for the client's half-close; a refused
-  // request ends the call, and on_done follows.
-  if (blocking || refused || !on_message) return;
+  // request or a failed read (the call is over) end the call, and on_cancel
+  // or on_done follow.
+  if (blocking || refused || broken || !on_message) return;
   if (sc->method->server_deliver) {
     WITH_CURRENT(sc, sc->method->server_deliver(on_message, state, sc, msg));
   } else {
     WITH_CURRENT(sc, ((void (*)(void *, cpay_server_call *, void *))on_message)(state, sc, msg));
   }
+}
+
+static bool close_in(cpay__rpc *r, void *arg) {
+  (void)arg;
+  return ((cpay_server_call *)r)->close_done;
+}
+
+// After an operation failed because the call is over: waits until C-core
+// has said how it ended (it does at once then), so that a handler that
+// asks cpay_server_call_is_cancelled next gets the answer. Not on an event
+// thread, which may be the one to run that completion. mu held.
+static void await_close(cpay_server_call *sc) {
+  if (!cpay__on_event_thread()) (void)cpay__rpc_wait(&sc->rpc, close_in, NULL, 0);
 }
 
 cpay_code cpay_server_call_read(cpay_server_call *sc, cpay_arena *arena, cpay_status *st) {
@@ -791,6 +807,7 @@ cpay_code cpay_server_call_recv(cpay_server_call *sc, cpay_arena *arena, void **
   (void)cpay__rpc_wait(&sc->rpc, read_in, NULL, 0);
   *msg = sc->read_msg;
   code = sc->read_code;
+  if (sc->rpc.read_broken) await_close(sc);
   pthread_mutex_unlock(&sc->rpc.mu);
   if (code != CPAY_OK) {
     return cpay_status_set(st, code, "%s: %.*s", sc->method->path, (int)sc->msg.size,
@@ -832,7 +849,13 @@ cpay_code cpay_server_call_send(cpay_server_call *sc, const void *msg, cpay_stat
   }
   cpay_code code = check_streaming(sc, st);
   if (code != CPAY_OK) return code;
-  return cpay__rpc_write(&sc->rpc, msg, CPAY__WRITE_FOR_ROOM, st);
+  code = cpay__rpc_write(&sc->rpc, msg, CPAY__WRITE_FOR_ROOM, st);
+  if (code == CPAY_ERR_CANCELLED) {
+    pthread_mutex_lock(&sc->rpc.mu);
+    await_close(sc);
+    pthread_mutex_unlock(&sc->rpc.mu);
+  }
+  return code;
 }
 
 // ---- a new call ----------------------------------------------------------------------
