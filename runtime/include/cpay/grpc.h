@@ -495,7 +495,8 @@ typedef struct cpay_server_opts {
   // responses unsent) has the call ended RESOURCE_EXHAUSTED: a waiting
   // blocking send returns CPAY_ERR_RESOURCE_EXHAUSTED, a reactor gets
   // on_cancel (also when it stopped writing to wait for on_ready), and
-  // later writes fail. 0: 30 s; negative: never.
+  // later writes fail. Noticed within twice the time. 0: 30 s; negative:
+  // never.
   int64_t send_stall_timeout_ms;
   // Compression of responses: NULL or "identity", "deflate", "gzip";
   // per call with cpay_server_call_set_compression.
