@@ -7,7 +7,9 @@ Scenarios:
                flight (blocking calls from that many threads on one channel)
                and StreamTransactions messages/s on one stream, each client
                against each server; plus cpay's asynchronous client keeping
-               32 calls in flight from one event thread.
+               32 calls in flight from one event thread. Each figure is the
+               median of R rounds that take every pair in turn, with the CPU
+               time each client and server used per call.
   subscribers  for each server and each number of streams N (10, 1000,
                10000), a fresh server: its threads and resident size idle,
                then with N live subscriptions open, held by one cpay
@@ -22,7 +24,7 @@ Prints one markdown table per scenario, with cpay / C++ ratios, and the
 issue's targets. Exits 1 if a measurement failed (the tables show which).
 
 usage: run.py --cpay BIN --cxx BIN [--only matrix|subscribers] [--short]
-              [--seconds S] [--messages N] [--streams 10,1000,10000]
+              [--seconds S] [--rounds R] [--messages N] [--streams 10,1000,10000]
               [--health-checks K] [--fanouts F] [--hold-seconds S]
 
 Every process it starts is stopped by its PID, listens on 127.0.0.1 only,
@@ -128,16 +130,28 @@ def stop_all():
 
 
 def run(cmd, prefix, timeout):
-    """Runs a client to its end; the fields of its `prefix` line."""
+    """Runs a client to its end: the fields of its `prefix` line and the CPU
+    time (us) it had used by then."""
     p = Proc(cmd)
     try:
         fields = p.expect(prefix, timeout)
+        cpu = cpu_us(p.pid)  # a client that has exited is a zombie until waited for
         rc = p.wait(timeout)
     finally:
         p.stop(0)
     if rc != 0:
         raise Failure("%s exited with status %d" % (p.name(), rc))
-    return fields
+    return fields, cpu
+
+
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_us(pid):
+    """User + system CPU time of a process (all its threads), in us."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) * TICK_US  # fields 14 and 15: utime, stime
 
 
 def proc_status(pid):
@@ -163,6 +177,20 @@ def thread_names(pid):
     except OSError:
         return "?"
     return ", ".join("%d %s" % (c, n) for n, c in sorted(names.items(), key=lambda x: (-x[1], x[0])))
+
+
+def own_threads(pid):
+    """The threads a process named after itself (C-core names its own)."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            me = f.read().strip()
+        n = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                n += f.read().strip() == me
+        return n
+    except OSError:
+        return None
 
 
 def start_server(bin_):
@@ -208,84 +236,134 @@ def lat(r, which=(1, 3)):
 # ---- matrix ------------------------------------------------------------------------
 
 
+def measure(failures, what, server, cmd, prefix, timeout, ops_of):
+    """One client run against a server: (ops/s, p50, p90, p99, client CPU us
+    per op, server CPU us per op), or None. The server serves nothing else
+    meanwhile, so its CPU time over the run is this client's."""
+    def go():
+        before = cpu_us(server.pid)
+        fields, client_cpu = run(cmd, prefix, timeout)
+        server_cpu = cpu_us(server.pid) - before
+        rate, lats, ops = ops_of(fields)
+        return (rate,) + lats + (client_cpu / ops, server_cpu / ops)
+    return attempt(failures, what, go)
+
+
+def unary_fields(f):
+    return float(f[5]), (float(f[6]), float(f[7]), float(f[8])), int(f[3])
+
+
+def stream_fields(f):
+    return float(f[3]), (None, None, None), int(f[1])
+
+
+def median_of(runs):
+    """The median, item by item, of the rounds that were measured."""
+    runs = [r for r in runs if r is not None]
+    if not runs:
+        return None
+    return tuple(None if r[0] is None else statistics.median(x for x in r)
+                 for r in zip(*runs))
+
+
 def matrix(a, impls, failures):
     servers = {}
-    rows = {}
-    asyncs = {}
+    cells = {}  # (client, server, kind) -> [one measurement per round]
     try:
         for name, b in impls.items():
             servers[name] = start_server(b)
-        for client, cbin in impls.items():
-            for server, (_, target) in servers.items():
-                r = {}
-                for conc in (1, 32):
-                    r["unary%d" % conc] = attempt(
-                        failures, "%s unary x%d -> %s" % (client, conc, server),
-                        lambda: result(run([cbin, "unary", target, str(conc), str(a.seconds)],
-                                           "RESULT", a.seconds + 60)))
-                r["stream"] = attempt(
-                    failures, "%s stream -> %s" % (client, server),
-                    lambda: float(run([cbin, "stream", target, str(a.messages)], "STREAM",
-                                      10 + a.messages / 10000)[3]))
-                rows[(client, server)] = r
-                log("measured %s client -> %s server" % (client, server))
-        for server, (_, target) in servers.items():
-            asyncs[server] = attempt(
-                failures, "cpay unary-async x32 -> %s" % server,
-                lambda: result(run([impls["cpay"], "unary-async", target, "32", str(a.seconds)],
-                                   "RESULT", a.seconds + 60)))
+        # Rounds go through every pair in turn, so that a slow spell of the
+        # shared machine lands on all of them; each cell is the median.
+        for rnd in range(a.rounds):
+            for client, cbin in impls.items():
+                for server, (srv, target) in servers.items():
+                    for conc in (1, 32):
+                        cells.setdefault((client, server, "unary%d" % conc), []).append(measure(
+                            failures, "%s unary x%d -> %s" % (client, conc, server), srv,
+                            [cbin, "unary", target, str(conc), str(a.seconds)], "RESULT",
+                            a.seconds + 60, unary_fields))
+                    cells.setdefault((client, server, "stream"), []).append(measure(
+                        failures, "%s stream -> %s" % (client, server), srv,
+                        [cbin, "stream", target, str(a.messages)], "STREAM",
+                        10 + a.messages / 10000, stream_fields))
+            for server, (srv, target) in servers.items():
+                cells.setdefault(("cpay async", server, "unary32"), []).append(measure(
+                    failures, "cpay unary-async x32 -> %s" % server, srv,
+                    [impls["cpay"], "unary-async", target, "32", str(a.seconds)], "RESULT",
+                    a.seconds + 60, unary_fields))
+            log("matrix: round %d of %d measured" % (rnd + 1, a.rounds))
     finally:
         for p, _ in servers.values():
             p.stop()
+    m = {k: median_of(v) for k, v in cells.items()}
+
+    def get(c, s, k, i):
+        r = m.get((c, s, k))
+        return None if r is None else r[i]
 
     print("### Unary and streaming throughput (matrix)")
     print()
     print("Unary ChargeCard calls/s and latency p50/p90/p99 (us) at 1 and 32 calls in flight "
           "(blocking calls, one thread each, one channel); StreamTransactions messages/s on one "
-          "stream of %d. %.1f s per measurement." % (a.messages, a.seconds))
+          "stream of %d. %.1f s per measurement; each figure is the median of %d rounds that "
+          "take every pair in turn." % (a.messages, a.seconds, a.rounds))
     print()
     print("| client -> server | unary x1 calls/s | x1 p50/p90/p99 | unary x32 calls/s | x32 p50/p90/p99 | stream msgs/s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for (c, s), r in rows.items():
-        u1, u32 = r["unary1"], r["unary32"]
+    pairs = [(c, s) for c in impls for s in impls]
+    for c, s in pairs:
+        u1, u32 = m.get((c, s, "unary1")), m.get((c, s, "unary32"))
         print("| %s -> %s | %s | %s | %s | %s | %s |" % (
             c, s, fmt(u1 and u1[0]), lat(u1, (1, 2, 3)), fmt(u32 and u32[0]),
-            lat(u32, (1, 2, 3)), fmt(r["stream"])))
-    for s, r in asyncs.items():
+            lat(u32, (1, 2, 3)), fmt(get(c, s, "stream", 0))))
+    for s in impls:
+        r = m.get(("cpay async", s, "unary32"))
         print("| cpay async (1 event thread) -> %s | | | %s | %s | |" % (
             s, fmt(r and r[0]), lat(r, (1, 2, 3))))
     print()
-    cp, cx = rows[("cpay", "cpay")], rows[("C++", "C++")]
-    sc, ss = rows[("C++", "cpay")], rows[("cpay", "C++")]
+    print("CPU time per call (per message for the stream), in us, client / server: user + system "
+          "time of each process (/proc/PID/stat) over the run, divided by the calls made. These "
+          "vary far less than the rates on a shared machine.")
+    print()
+    print("| client -> server | unary x1 | unary x32 | stream |")
+    print("| --- | ---: | ---: | ---: |")
 
-    def thr(r, k):
-        v = r[k]
-        return None if v is None else (v if k == "stream" else v[0])
+    def cpu(c, s, k):
+        r = m.get((c, s, k))
+        return "FAILED" if r is None else "%.1f / %.1f" % (r[4], r[5])
+    for c, s in pairs:
+        print("| %s -> %s | %s | %s | %s |" % (c, s, cpu(c, s, "unary1"), cpu(c, s, "unary32"),
+                                              cpu(c, s, "stream")))
+    for s in impls:
+        print("| cpay async (1 event thread) -> %s | | %s | |" % (s, cpu("cpay async", s, "unary32")))
+    print()
 
-    def p(r, k, i):
-        return None if r[k] is None else r[k][i]
-
-    print("Ratios cpay / C++ (end to end: cpay client and server against C++ client and server):")
+    def row(what, c, x):
+        print("| %s | %s |" % (what, ratio(c, x)))
+    print("Ratios cpay / C++ (end to end: cpay client and server against C++ client and server; "
+          "server only: both servers serving the C++ client; client only: both clients against "
+          "the C++ server):")
     print()
     print("| measure | cpay/C++ |")
     print("| --- | ---: |")
-    print("| unary x1 calls/s | %s |" % ratio(thr(cp, "unary1"), thr(cx, "unary1")))
-    print("| unary x32 calls/s | %s |" % ratio(thr(cp, "unary32"), thr(cx, "unary32")))
-    print("| stream msgs/s | %s |" % ratio(thr(cp, "stream"), thr(cx, "stream")))
-    print("| unary x1 p50 latency (lower is better) | %s |" % ratio(p(cp, "unary1", 1), p(cx, "unary1", 1)))
-    print("| unary x32 p99 latency (lower is better) | %s |" % ratio(p(cp, "unary32", 3), p(cx, "unary32", 3)))
-    print("| server only (C++ client): unary x32 | %s |" % ratio(thr(sc, "unary32"), thr(cx, "unary32")))
-    print("| server only (C++ client): stream | %s |" % ratio(thr(sc, "stream"), thr(cx, "stream")))
-    print("| client only (C++ server): unary x32 | %s |" % ratio(thr(ss, "unary32"), thr(cx, "unary32")))
-    print("| client only (C++ server): stream | %s |" % ratio(thr(ss, "stream"), thr(cx, "stream")))
-    au = asyncs.get("cpay")
-    print("| cpay async x32, 1 thread, vs C++ sync x32, 32 threads | %s |" % ratio(
-        au and au[0], thr(cx, "unary32")))
+    C, X = "cpay", "C++"
+    for k, label in (("unary1", "unary x1"), ("unary32", "unary x32"), ("stream", "stream")):
+        row(label + (" msgs/s" if k == "stream" else " calls/s"), get(C, C, k, 0), get(X, X, k, 0))
+    row("unary x1 p50 latency (lower is better)", get(C, C, "unary1", 1), get(X, X, "unary1", 1))
+    row("unary x32 p99 latency (lower is better)", get(C, C, "unary32", 3), get(X, X, "unary32", 3))
+    for k, label in (("unary32", "unary x32"), ("stream", "stream")):
+        row("server only: " + label, get(X, C, k, 0), get(X, X, k, 0))
+        row("client only: " + label, get(C, X, k, 0), get(X, X, k, 0))
+    for k, label in (("unary1", "unary x1"), ("unary32", "unary x32"), ("stream", "stream")):
+        row("server CPU per call, " + label + " (lower is better)", get(X, C, k, 5), get(X, X, k, 5))
+        row("client CPU per call, " + label + " (lower is better)", get(C, X, k, 4), get(X, X, k, 4))
+    row("cpay async x32, 1 thread, vs C++ sync x32, 32 threads", get("cpay async", C, "unary32", 0),
+        get(X, X, "unary32", 0))
     print()
     return {
-        "unary x1": (thr(cp, "unary1"), thr(cx, "unary1")),
-        "unary x32": (thr(cp, "unary32"), thr(cx, "unary32")),
-        "stream": (thr(cp, "stream"), thr(cx, "stream")),
+        "unary x1": (get(C, C, "unary1", 0), get(X, X, "unary1", 0)),
+        "unary x32": (get(C, C, "unary32", 0), get(X, X, "unary32", 0)),
+        "stream": (get(C, C, "stream", 0), get(X, X, "stream", 0)),
     }
 
 
@@ -304,17 +382,18 @@ def subscriber_run(a, impls, server, n, failures):
         # measures health while nothing is open.
         run([cpay, "health", target, "100"], "RESULT", 60)
         m["health_idle"] = attempt(failures, what + ": health idle", lambda: result(
-            run([cpay, "health", target, str(a.health_checks)], "RESULT", 60 + a.health_checks / 100)))
+            run([cpay, "health", target, str(a.health_checks)], "RESULT", 60 + a.health_checks / 100)[0]))
         m["idle"] = proc_status(srv.pid)
         sub = Proc([cpay, "subscribe", target, str(n), CUSTOMER], stdin=True)
         f = sub.expect("SUBSCRIBED", 120 + n / 100)
         m["sub"] = (int(f[2]), int(f[3]), int(f[4]))  # threads, rss kB, rss kB before the streams
         m["open"] = proc_status(srv.pid)
         m["names"] = thread_names(srv.pid)
+        m["own"] = own_threads(srv.pid)
         m["health"] = attempt(failures, what + ": health", lambda: result(
-            run([cpay, "health", target, str(a.health_checks)], "RESULT", 60 + a.health_checks / 100)))
+            run([cpay, "health", target, str(a.health_checks)], "RESULT", 60 + a.health_checks / 100)[0]))
         m["unary"] = attempt(failures, what + ": unary x1", lambda: result(
-            run([cpay, "unary", target, "1", str(a.seconds)], "RESULT", a.seconds + 60)))
+            run([cpay, "unary", target, "1", str(a.seconds)], "RESULT", a.seconds + 60)[0]))
         fan = []
         for _ in range(a.fanouts):
             sub.send("fanout")
@@ -328,7 +407,7 @@ def subscriber_run(a, impls, server, n, failures):
         log("measured %s" % what)
         f = attempt(failures, what + ": C++ hold", lambda: run(
             [cxx, "hold", target, str(n), str(a.hold_seconds)], "HOLD",
-            a.hold_seconds * 11 + 60))
+            a.hold_seconds * 11 + 60)[0])
         m["hold"] = f and (int(f[2]), int(f[3]))
     except Failure as e:
         failures.append("%s: %s" % (what, e))
@@ -492,15 +571,25 @@ def targets(a, impls, tp, subs):
         ok = h is not None and h[3] < 5000
         lines.append("%s health p99 under 5 ms with %d open: %s us" % (
             "MET    " if ok else "NOT MET", big, fmt(h and h[3], "%.0f")))
+        # C-core sizes its own pools (event_engine, timers) per process, at
+        # start and under the warm-up, before any stream is open: so a fresh
+        # server per row may differ from another by one of them. What the
+        # target is about is what the streams add: nothing, at either count,
+        # and the program's own threads (named after it) the same.
         lo, hi = min(a.streams), big
         r_lo, r_hi = runs.get(("cpay", lo), {}), runs.get(("cpay", hi), {})
         t_lo, t_hi = r_lo.get("open"), r_hi.get("open")
         i_lo, i_hi = r_lo.get("idle"), r_hi.get("idle")
-        ok = t_lo is not None and t_hi is not None and t_lo[0] == t_hi[0]
-        lines.append("%s cpay server threads the same at %d and %d streams: %s and %s "
-                     "(idle: %s and %s)" % (
-                         "MET    " if ok else "NOT MET", lo, hi, fmt(t_lo and t_lo[0]),
-                         fmt(t_hi and t_hi[0]), fmt(i_lo and i_lo[0]), fmt(i_hi and i_hi[0])))
+        o_lo, o_hi = r_lo.get("own"), r_hi.get("own")
+        ok = None not in (t_lo, t_hi, i_lo, i_hi, o_lo, o_hi) and t_lo[0] == i_lo[0] and \
+            t_hi[0] == i_hi[0] and o_lo == o_hi
+        lines.append("%s cpay server threads the same at %d and %d streams: the streams add %s and %s; "
+                     "the program's own %s and %s; in all, with C-core's, %s and %s (idle: %s and %s)" % (
+                         "MET    " if ok else "NOT MET", lo, hi,
+                         fmt(t_lo and i_lo and t_lo[0] - i_lo[0]),
+                         fmt(t_hi and i_hi and t_hi[0] - i_hi[0]), fmt(o_lo), fmt(o_hi),
+                         fmt(t_lo and t_lo[0]), fmt(t_hi and t_hi[0]), fmt(i_lo and i_lo[0]),
+                         fmt(i_hi and i_hi[0])))
     for k, (c, x) in (tp or {}).items():
         ok = c is not None and x is not None and c > x
         lines.append("%s ahead of C++ on %s: cpay/C++ %s" % ("MET    " if ok else "NOT MET", k,
@@ -517,13 +606,14 @@ def main():
     ap.add_argument("--only", choices=["matrix", "subscribers"], help="run one scenario")
     ap.add_argument("--short", action="store_true", help="a quick smoke run")
     ap.add_argument("--seconds", type=float)
+    ap.add_argument("--rounds", type=int, help="matrix rounds; each figure is their median")
     ap.add_argument("--messages", type=int)
     ap.add_argument("--streams", help="comma-separated stream counts (10 is always added)")
     ap.add_argument("--health-checks", type=int)
     ap.add_argument("--fanouts", type=int)
     ap.add_argument("--hold-seconds", type=float)
     a = ap.parse_args()
-    defaults = {"seconds": (3.0, 0.5), "messages": (300000, 30000), "streams": ("1000,10000", "1000"),
+    defaults = {"seconds": (3.0, 0.5), "rounds": (3, 1), "messages": (300000, 30000), "streams": ("1000,10000", "1000"),
                 "health_checks": (2000, 200), "fanouts": (5, 2), "hold_seconds": (2.0, 1.0)}
     for k, (full, short) in defaults.items():
         if getattr(a, k) is None:

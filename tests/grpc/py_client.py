@@ -1,6 +1,7 @@
 """A Python grpcio client against cpay's payments-server: every call mode,
 errors, deadlines, metadata, cancellation, health, reflection, bad input on
-the wire, auth, rich error details (google.rpc.Status written by cpay, read
+the wire, auth, 96 live streams on 8 workers (no thread each; health, charges
+and a fan-out to all answer), rich error details (google.rpc.Status written by cpay, read
 the way grpc_status does), a status message longer than 255 bytes, graceful
 shutdown with health NOT_SERVING, the bounded store (--max-stored), a live
 subscriber that stops reading (ended RESOURCE_EXHAUSTED once it fell out of
@@ -246,11 +247,49 @@ for mod, pkg in [(r1, "v1"), (r1a, "v1alpha")]:
     C.check(rs[4].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0],
             "reflection %s unknown symbol -> NOT_FOUND" % pkg)
 
-# Graceful shutdown: a Watch sees SERVING, then NOT_SERVING when the server
-# is told to stop; an in-flight slow call still completes.
+# Many live streams on a server of 8 workers: 64 subscribers and 32 health
+# Watch streams. Served one thread per call, 16 of them made the server
+# answer nothing, health included; now they hold no thread: the server's
+# thread count does not move, health and charges answer at once, and one
+# charge reaches every subscriber.
 watch = ch.unary_stream("/grpc.health.v1.Health/Watch",
                         request_serializer=health_pb.HealthCheckRequest.SerializeToString,
                         response_deserializer=health_pb.HealthCheckResponse.FromString)
+
+
+def threads_of(pid):
+    """(all threads, the program's own): C-core names its threads, which its
+    pools may add under load; the program's keep the program's name."""
+    me = open("/proc/%d/comm" % pid).read()
+    names = [open("/proc/%d/task/%s/comm" % (pid, t)).read() for t in os.listdir("/proc/%d/task" % pid)]
+    return len(names), names.count(me)
+
+
+threads_before = threads_of(proc.pid)
+subs = [stream_tx(pb.TransactionStreamRequest(customer_id="py-many"), metadata=AUTH, timeout=30)
+        for _ in range(64)]
+watches = [watch(health_pb.HealthCheckRequest(service="payments.v1.PaymentService"), timeout=30)
+           for _ in range(32)]
+for s in subs:
+    s.initial_metadata()  # the feed sends its headers once the subscriber is in
+C.check(all(next(w).status == health_pb.HealthCheckResponse.SERVING for w in watches),
+        "32 health Watch streams open")
+C.check(check(health_pb.HealthCheckRequest(service=""), timeout=3).status ==
+        health_pb.HealthCheckResponse.SERVING, "health Check answers with 96 streams open")
+many = charge(pb.ChargeRequest(customer_id="py-many", amount_cents=4242, currency="USD",
+                               idempotency_key="py-many-1"), metadata=AUTH, timeout=3)
+C.check(many.status == pb.CHARGE_STATUS_SUCCESS, "ChargeCard answers with 96 streams open")
+C.check(all(next(s).id == many.transaction_id for s in subs),
+        "the charge reaches all 64 subscribers")
+threads_open = threads_of(proc.pid)
+C.check(threads_open[1] == threads_before[1] and threads_open[0] <= threads_before[0] + 4,
+        "no thread per stream", "threads (the program's own) %d (%d) before, %d (%d) with 96 "
+        "streams open" % (threads_before + threads_open))
+for call in subs + watches:
+    call.cancel()
+
+# Graceful shutdown: a Watch sees SERVING, then NOT_SERVING when the server
+# is told to stop; an in-flight slow call still completes.
 w = watch(health_pb.HealthCheckRequest(service="payments.v1.PaymentService"), timeout=20)
 C.check(next(w).status == health_pb.HealthCheckResponse.SERVING, "health Watch SERVING")
 slow = charge.future(pb.ChargeRequest(customer_id="py-3", amount_cents=5, currency="USD",
