@@ -44,6 +44,7 @@ typedef struct brk_item {
   const char *oneof;    // fields: the real oneof they belong to, or NULL
   const char *output;   // RPCs: output type
   const char *def;      // fields: the default as descriptor.proto writes it, or NULL
+  const char *idem;     // RPCs: "no_side_effects", "idempotent", or NULL (unknown)
   bool packed;
   bool deleted;         // lock only: no longer in the latest recorded version
   const char *file;     // virtual path of the declaring file

@@ -22,7 +22,10 @@ typedef struct ctx {
   size_t tmp_count;
 } ctx;
 
-typedef enum compat { SAME, COMPAT, COMPAT_JSON, INCOMPAT } compat;
+// How a type change reads: the same type, compatible on the wire (and in
+// JSON), on the wire only, an enum swapped for an unrelated one (the bytes
+// parse, the numbers mean other values), or incompatible.
+typedef enum compat { SAME, COMPAT, COMPAT_JSON, UNRELATED_ENUM, INCOMPAT } compat;
 
 static const brk_rule *rule(const char *id) {
   for (size_t i = 0; i < brk_rule_count; i++) {
@@ -226,7 +229,9 @@ static int wire_group(const char *t) {
 
 static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int depth);
 
-static bool eq_enum(const ctx *c, const char *old_t, const char *new_t) {
+// Whether two enum types ("enum:.pkg.E") have the same values: the same
+// numbers, and with `names` the same names too.
+static bool eq_enum(const ctx *c, const char *old_t, const char *new_t, bool names) {
   const brk_block *a = brk_snap_find(c->old, BRK_ENUM, old_t + 6);  // "enum:."
   const brk_block *b = brk_snap_find(c->cur, BRK_ENUM, new_t + 6);
   if (!a || !b) return false;
@@ -236,11 +241,22 @@ static bool eq_enum(const ctx *c, const char *old_t, const char *new_t) {
     na++;
     bool found = false;
     for (size_t k = 0; k < b->item_count; k++) {
-      found |= b->items[k].number == a->items[i].number && same(b->items[k].name, a->items[i].name);
+      found |= b->items[k].number == a->items[i].number &&
+               (!names || same(b->items[k].name, a->items[i].name));
     }
     if (!found) return false;
   }
   return na == b->item_count;
+}
+
+// Whether `new_name` can be `old_name` renamed: the old name is gone from
+// the new schema and the new one was not in the old (history aside).
+static bool renamed_pair(const ctx *c, brk_kind kind, const char *old_name, const char *new_name) {
+  char *m = map_name(c, old_name);
+  const brk_block *still = brk_snap_find(c->cur, kind, m);
+  const brk_block *before = brk_snap_find(c->old, kind, new_name);
+  free(m);
+  return still == NULL && (before == NULL || before->deleted);
 }
 
 // Compares a field type before (old, not yet mapped) and after.
@@ -255,7 +271,13 @@ static compat classify(const ctx *c, const char *old_t, const char *new_t) {
              is_map_type(new_t)) {
     r = INCOMPAT;
   } else if (is_enum_type(old_t) && is_enum_type(new_t)) {
-    r = eq_enum(c, old_t, new_t) ? COMPAT : COMPAT_JSON;
+    // Another enum is the same one only when it is the old one renamed, with
+    // the same numbers (and names, or JSON differs).
+    if (!renamed_pair(c, BRK_ENUM, old_t + 6, new_t + 6) || !eq_enum(c, old_t, new_t, false)) {
+      r = UNRELATED_ENUM;
+    } else {
+      r = eq_enum(c, old_t, new_t, true) ? COMPAT : COMPAT_JSON;
+    }
   } else {
     int ga = wire_group(old_t), gb = wire_group(new_t);
     if (ga == 0 || ga != gb || (is_msg_type(old_t) && strcmp(new_t, "bytes") != 0) ||
@@ -341,11 +363,21 @@ static void type_change(ctx *c, const char *rule_id, const char *what, where w, 
            what, pt(c, old_t), pt(c, new_t));
     return;
   }
+  if (k == UNRELATED_ENUM) {
+    report(c, rule_id, w, subj, NULL,
+           "%s changed type from enum %s to enum %s, which is not the old one renamed with the "
+           "same numbers: the numbers on the wire parse, but now name other values",
+           what, pt(c, old_t), pt(c, new_t));
+    return;
+  }
   char *nsubj = cpf_xasprintf("%s:%s", subj, rule_id);
   const char *detail;
   bool o64 = strstr(old_t, "64") != NULL, n64 = strstr(new_t, "64") != NULL;
   if (is_msg_type(old_t) && is_msg_type(new_t)) {
     detail = "the message was renamed, its fields are the same";
+  } else if (is_enum_type(old_t) && is_enum_type(new_t)) {
+    detail = k == COMPAT ? "the enum was renamed, its values are the same"
+                         : "the enum was renamed, its values have the same numbers";
   } else if (is_enum_type(old_t) || is_enum_type(new_t)) {
     detail = "enum values travel as their numbers";
   } else if (wire_group(new_t) == 5) {
@@ -385,8 +417,58 @@ static bool entry_matches(const ctx *c, const char *map_t, const char *msg_t, bo
   return ok;
 }
 
+// The live members of oneof `name` in b.
+static size_t oneof_members(const brk_block *b, const char *name) {
+  size_t n = 0;
+  for (size_t i = 0; name && i < b->item_count; i++) n += live(b, &b->items[i]) && same(b->items[i].oneof, name);
+  return n;
+}
+
+// Whether oneof `nname` of the new message is oneof `oname` renamed: the old
+// name is gone, the new one is new, and the members are the same numbers.
+static bool oneof_renamed(const brk_block *ob, const char *oname, const brk_block *nb,
+                          const char *nname) {
+  if (!oname || !nname || same(oname, nname) || oneof_members(nb, oname) ||
+      oneof_members(ob, nname)) {
+    return false;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < ob->item_count; i++) {
+    const brk_item *o = &ob->items[i];
+    if (!live(ob, o) || !same(o->oneof, oname)) continue;
+    const brk_item *f = NULL;
+    for (size_t k = 0; k < nb->item_count && !f; k++) {
+      if (nb->items[k].number == o->number) f = &nb->items[k];
+    }
+    if (!f || !same(f->oneof, nname)) return false;
+    n++;
+  }
+  return n == oneof_members(nb, nname);
+}
+
+// How a field's oneof changed, when it did.
+typedef enum oneof_move {
+  ONEOF_SAME,
+  ONEOF_RENAME,    // its oneof was renamed (reported once, per oneof)
+  ONEOF_INTO_NEW,  // alone into a new oneof: safe
+  ONEOF_OUT_SOLE,  // out of a oneof it was alone in: safe
+  ONEOF_UNSAFE,
+} oneof_move;
+
+static oneof_move classify_oneof(const brk_block *ob, const brk_block *nb, const brk_item *o,
+                                 const brk_item *f) {
+  if (same(o->oneof, f->oneof)) return ONEOF_SAME;
+  if (oneof_renamed(ob, o->oneof, nb, f->oneof)) return ONEOF_RENAME;
+  if (!o->oneof && oneof_members(ob, f->oneof) == 0 && oneof_members(nb, f->oneof) == 1) {
+    return ONEOF_INTO_NEW;
+  }
+  if (!f->oneof && oneof_members(ob, o->oneof) == 1) return ONEOF_OUT_SOLE;
+  return ONEOF_UNSAFE;
+}
+
 static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, const brk_item *o,
                           const brk_item *f) {
+  oneof_move move = classify_oneof(ob, nb, o, f);
   char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
   char *what = cpf_xasprintf("field %d \"%s\" of message %s", (int)f->number, f->name, nb->name);
   where w = at_cur_item(c, f);
@@ -442,7 +524,7 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
                "cannot parse",
                what, o->label, f->label);
       }
-    } else if (same(o->oneof, f->oneof)) {  // oneof moves are reported below
+    } else if (move != ONEOF_UNSAFE) {  // unsafe oneof moves are reported below
       report(c, "FIELD_PRESENCE_CHANGED", w, subj, NULL,
              "%s changed from %s to %s presence: has_ accessors change and zero values are %s", what,
              strcmp(o->label, "optional") == 0 ? "explicit" : "implicit",
@@ -450,26 +532,30 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
              strcmp(f->label, "optional") == 0 ? "now written" : "no longer written");
     }
   }
-  if (!same(o->oneof, f->oneof)) {
-    bool new_oneof = f->oneof != NULL;
-    size_t members = 0;
-    for (size_t i = 0; f->oneof && i < ob->item_count; i++) {
-      if (same(ob->items[i].oneof, f->oneof)) new_oneof = false;
-    }
-    for (size_t i = 0; f->oneof && i < nb->item_count; i++) members += same(nb->items[i].oneof, f->oneof);
-    if (o->oneof == NULL && new_oneof && members == 1) {
+  switch (move) {
+    case ONEOF_SAME:
+    case ONEOF_RENAME:
+      break;
+    case ONEOF_INTO_NEW:
       report(c, "FIELD_MOVED_INTO_NEW_ONEOF", w, subj, NULL,
              "%s moved into the new oneof %s: safe, as it is its only member", what, f->oneof);
-    } else if (o->oneof == NULL) {
-      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
-             "%s moved into oneof %s: setting another member now clears it", what, f->oneof);
-    } else if (f->oneof == NULL) {
-      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
-             "%s moved out of oneof %s: readers may see several members set", what, o->oneof);
-    } else {
-      report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL, "%s moved from oneof %s to oneof %s", what,
-             o->oneof, f->oneof);
-    }
+      break;
+    case ONEOF_OUT_SOLE:
+      report(c, "FIELD_MOVED_OUT_OF_SOLE_ONEOF", w, subj, NULL,
+             "%s moved out of oneof %s: safe, as it was its only member", what, o->oneof);
+      break;
+    case ONEOF_UNSAFE:
+      if (o->oneof == NULL) {
+        report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
+               "%s moved into oneof %s: setting another member now clears it", what, f->oneof);
+      } else if (f->oneof == NULL) {
+        report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL,
+               "%s moved out of oneof %s: readers may see several members set", what, o->oneof);
+      } else {
+        report(c, "FIELD_ONEOF_CHANGED", w, subj, NULL, "%s moved from oneof %s to oneof %s", what,
+               o->oneof, f->oneof);
+      }
+      break;
   }
   if (o->packed != f->packed && strcmp(o->label, "repeated") == 0 && strcmp(f->label, "repeated") == 0) {
     report(c, "FIELD_PACKED_CHANGED", w, subj, NULL,
@@ -481,8 +567,9 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
     char *od = o->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", o->def) : cpf_xstrdup("none");
     char *nd = f->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", f->def) : cpf_xstrdup("none");
     report(c, "FIELD_DEFAULT_CHANGED", w, subj, NULL,
-           "%s changed its default from %s to %s: readers of unset fields see different values",
-           what, od, nd);
+           "%s changed its default from %s to %s: a message without the field reads as %s to "
+           "old readers and %s to new ones (defaults are never sent)",
+           what, od, nd, o->def ? od : "the type's default", f->def ? nd : "the type's default");
     free(od);
     free(nd);
   }
@@ -515,6 +602,16 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
       continue;
     }
     if (find_name(nb, o->name)) continue;  // renumbered: reported below
+    if (strcmp(o->label, "required") == 0) {
+      char *rsubj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
+      report(c, "FIELD_REQUIRED_DELETED", at_old(c, o->file, o->line, o->col, nb), rsubj,
+             cpf_xasprintf("keep field %d \"%s\" (as optional, once every reader is built with "
+                           "it optional)", (int)o->number, o->name),
+             "required field %d \"%s\" of message %s was deleted: readers built before reject "
+             "every message written without it",
+             (int)o->number, o->name, nb->name);
+      free(rsubj);
+    }
     bool num_res = in_ranges(nb->reserved, nb->reserved_count, o->number);
     bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
     char *subj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
@@ -543,8 +640,18 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     for (size_t k = 0; k < nb->item_count; k++) still |= same(nb->items[k].oneof, o->oneof);
     if (seen_before || still) continue;
     char *subj = cpf_xasprintf("%s/%s", nb->name, o->oneof);
-    report(c, "ONEOF_DELETED", at_cur_block(c, nb), subj, NULL, "oneof %s of message %s was deleted",
-           o->oneof, nb->name);
+    const brk_item *now = find_number(nb, o->number);
+    if (now && oneof_renamed(ob, o->oneof, nb, now->oneof)) {
+      report(c, "ONEOF_RENAMED", at_cur_item(c, now), subj, NULL,
+             "oneof %s of message %s was renamed to %s: neither the binary nor the JSON encoding "
+             "has oneof names, but generated code uses them",
+             o->oneof, nb->name, now->oneof);
+    } else {
+      report(c, "ONEOF_DELETED", at_cur_block(c, nb), subj, NULL,
+             "oneof %s of message %s was deleted: generated code for it (its case, its "
+             "accessors) goes away",
+             o->oneof, nb->name);
+    }
     free(subj);
   }
   // New fields: renumbered, or reusing a number or name.
@@ -554,6 +661,13 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
     where w = at_cur_item(c, f);
     const brk_item *renum = find_name(ob, f->name);
+    if (strcmp(f->label, "required") == 0 && !renum && !ob->deleted) {
+      report(c, "FIELD_REQUIRED_ADDED", w, subj,
+             cpf_xasprintf("make it optional (required fields can never be added safely)"),
+             "required field %d \"%s\" was added to message %s: new readers reject every "
+             "message from writers built before, which never set it",
+             (int)f->number, f->name, nb->name);
+    }
     if (renum) {
       bool res = in_ranges(nb->reserved, nb->reserved_count, renum->number);
       report(c, "FIELD_RENUMBERED", w, subj,
@@ -630,11 +744,76 @@ static void compare_reserved(ctx *c, const brk_block *ob, const brk_block *nb, c
   }
 }
 
+
 static const brk_block *counterpart(const ctx *c, const brk_block *ob) {
   char *m = map_name(c, ob->name);
   const brk_block *nb = brk_snap_find(c->cur, ob->kind, m);
   free(m);
   return nb;
+}
+
+// Whether the live items of two blocks have the same names, in number order.
+static bool same_item_names(const brk_block *a, const brk_block *b) {
+  size_t k = 0;
+  for (size_t i = 0; i < a->item_count; i++) {
+    if (!live(a, &a->items[i])) continue;
+    if (k >= b->item_count || !same(a->items[i].name, b->items[k].name)) return false;
+    k++;
+  }
+  return k == b->item_count;
+}
+
+// How well `cb` (new) matches `ob` (old) as its rename: 0 not at all; 1 the
+// same fields (numbers, labels, types) or enum numbers; 2 with the same
+// names too.
+static int rename_match(const ctx *c, const brk_block *ob, const brk_block *cb) {
+  const char *prefix = ob->kind == BRK_ENUM ? "enum:." : ".";
+  char *ot = cpf_xasprintf("%s%s", prefix, ob->name), *nt = cpf_xasprintf("%s%s", prefix, cb->name);
+  bool eq = ob->kind == BRK_ENUM ? eq_enum(c, ot, nt, false) : eq_message(c, ot, nt, 0);
+  free(ot);
+  free(nt);
+  return eq ? 1 + same_item_names(ob, cb) : 0;
+}
+
+// The scope of a full name: its length up to the last dot.
+static size_t scope_len(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot ? (size_t)(dot - name) : 0;
+}
+
+// Whether `cb` is new in the schema and in the scope `ob` had (`mo`: ob's
+// name with packages mapped).
+static bool rename_candidate(const ctx *c, const brk_block *cb, brk_kind kind, const char *mo) {
+  size_t scope = scope_len(mo);
+  return cb->kind == kind && !brk_snap_find(c->old, kind, cb->name) && scope_len(cb->name) == scope &&
+         strncmp(cb->name, mo, scope) == 0;
+}
+
+// The block of the new schema that is `ob` (a message or an enum) renamed:
+// new, in the same scope, the best match by rename_match. A block that some
+// other old one matches with names and all is that one's, not this one's.
+// NULL when there is none.
+static const brk_block *find_renamed(const ctx *c, const brk_block *ob) {
+  char *mo = map_name(c, ob->name);
+  const brk_block *best = NULL;
+  int best_score = 0;
+  for (size_t k = 0; k < c->cur->block_count; k++) {
+    const brk_block *cb = &c->cur->blocks[k];
+    if (!rename_candidate(c, cb, ob->kind, mo)) continue;
+    int score = rename_match(c, ob, cb);
+    if (score <= best_score) continue;
+    bool claimed = false;
+    for (size_t j = 0; j < c->old->block_count && score < 2 && !claimed; j++) {
+      const brk_block *other = &c->old->blocks[j];
+      claimed = other != ob && other->kind == ob->kind && !other->deleted &&
+                !counterpart(c, other) && rename_match(c, other, cb) == 2;
+    }
+    if (claimed) continue;
+    best = cb;
+    best_score = score;
+  }
+  free(mo);
+  return best;
 }
 
 static void compare_messages(ctx *c) {
@@ -644,23 +823,7 @@ static void compare_messages(ctx *c) {
     const brk_block *nb = counterpart(c, ob);
     if (nb == NULL) {
       if (ob->deleted) continue;
-      // A message with the same fields, new in the same scope: a rename.
-      char *mo = map_name(c, ob->name);
-      const char *dot = strrchr(mo, '.');
-      size_t scope = dot ? (size_t)(dot - mo) : 0;
-      const brk_block *renamed = NULL;
-      for (size_t k = 0; k < c->cur->block_count && !renamed; k++) {
-        const brk_block *cb = &c->cur->blocks[k];
-        if (cb->kind != BRK_MESSAGE || brk_snap_find(c->old, BRK_MESSAGE, cb->name)) continue;
-        const char *cd = strrchr(cb->name, '.');
-        size_t cscope = cd ? (size_t)(cd - cb->name) : 0;
-        if (cscope != scope || strncmp(cb->name, mo, scope) != 0) continue;
-        char *ot = cpf_xasprintf(".%s", ob->name), *nt = cpf_xasprintf(".%s", cb->name);
-        if (eq_message(c, ot, nt, 0)) renamed = cb;
-        free(ot);
-        free(nt);
-      }
-      free(mo);
+      const brk_block *renamed = find_renamed(c, ob);
       if (renamed) {
         report(c, "MESSAGE_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
                "message %s was renamed to %s: wire-compatible where it is a field type, but "
@@ -789,11 +952,28 @@ static void compare_enums(ctx *c) {
     if (ob->kind != BRK_ENUM) continue;
     const brk_block *nb = counterpart(c, ob);
     if (nb == NULL) {
-      if (!ob->deleted) {
+      if (ob->deleted) continue;
+      const brk_block *renamed = find_renamed(c, ob);
+      char *ot = renamed ? cpf_xasprintf("enum:.%s", ob->name) : NULL;
+      char *nt = renamed ? cpf_xasprintf("enum:.%s", renamed->name) : NULL;
+      if (renamed && eq_enum(c, ot, nt, true)) {
+        report(c, "ENUM_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
+               "enum %s was renamed to %s: where it is a field type the wire (numbers) and JSON "
+               "(value names) are unchanged, but reflection and generated code use the full name",
+               ob->name, renamed->name);
+      } else if (renamed) {
+        report(c, "ENUM_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
+               "enum %s was renamed to %s, its values too: where it is a field type the wire "
+               "(numbers) is unchanged but JSON (value names) is not, and reflection and "
+               "generated code use the full name",
+               ob->name, renamed->name);
+      } else {
         report(c, "ENUM_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name,
                cpf_xstrdup("keep the enum and mark it `option deprecated = true;`"),
                "enum %s was deleted", ob->name);
       }
+      free(ot);
+      free(nt);
       continue;
     }
     if (!ob->deleted) {
@@ -839,8 +1019,13 @@ static void compare_extensions(ctx *c) {
       }
       free(mname);
       if (!f) {
-        report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL), o->name, NULL,
-               "extension %s (%d of %s) was deleted", o->name, (int)o->number, ob->name);
+        report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL), o->name,
+               cpf_xasprintf("keep the extension (`[deprecated = true]`) so that number %d stays "
+                             "taken; a lock that records the deletion also remembers it",
+                             (int)o->number),
+               "extension %s (%d of %s) was deleted: nothing stops its number from being given "
+               "to another extension, which old readers would parse as this one",
+               o->name, (int)o->number, ob->name);
         continue;
       }
       where w = at_cur_item(c, f);
@@ -892,6 +1077,17 @@ static void compare_extensions(ctx *c) {
 
 // ---- services -----------------------------------------------------------
 
+// idempotency_level in promise order: unknown, idempotent, no side effects.
+static int idem_rank(const char *l) {
+  if (l == NULL) return 0;
+  return strcmp(l, "idempotent") == 0 ? 1 : 2;
+}
+
+static const char *idem_name(const char *l) {
+  return l == NULL ? "IDEMPOTENCY_UNKNOWN"
+                   : strcmp(l, "idempotent") == 0 ? "IDEMPOTENT" : "NO_SIDE_EFFECTS";
+}
+
 static void compare_services(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
     const brk_block *ob = &c->old->blocks[i];
@@ -923,6 +1119,19 @@ static void compare_services(ctx *c) {
           report(c, "RPC_STREAMING_CHANGED", w, subj, NULL,
                  "rpc %s of %s changed from %s to %s: existing clients fail", o->name, nb->name,
                  o->label, f->label);
+        }
+        int ol = idem_rank(o->idem), nl = idem_rank(f->idem);
+        if (ol > nl) {
+          report(c, "RPC_IDEMPOTENCY_WEAKENED", w, subj, NULL,
+                 "rpc %s of %s lowered its idempotency_level from %s to %s: clients built "
+                 "before may retry it, or call it with HTTP GET (Connect, gRPC-Web), as if "
+                 "calling it twice were harmless",
+                 o->name, nb->name, idem_name(o->idem), idem_name(f->idem));
+        } else if (ol < nl) {
+          report(c, "RPC_IDEMPOTENCY_STRENGTHENED", w, subj, NULL,
+                 "rpc %s of %s raised its idempotency_level from %s to %s: safe for clients "
+                 "built before, the server must now keep the promise",
+                 o->name, nb->name, idem_name(o->idem), idem_name(f->idem));
         }
       } else {
         const brk_item *renamed = NULL;

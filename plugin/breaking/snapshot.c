@@ -245,6 +245,16 @@ static void add_message(brk_snap *s, const cpm_message *m) {
   add_extensions(s, m->extensions, m->extension_count);
 }
 
+// The idempotency levels, interned (NULL stays NULL: unknown); NULL for
+// anything else too, so callers check that a non-NULL input was known.
+static const char *intern_idem(const char *l) {
+  static const char *const levels[] = {"no_side_effects", "idempotent"};
+  for (size_t i = 0; l && i < sizeof levels / sizeof levels[0]; i++) {
+    if (strcmp(levels[i], l) == 0) return levels[i];
+  }
+  return NULL;
+}
+
 static const char *rpc_mode(const cpm_method *m) {
   if (m->client_streaming && m->server_streaming) return "bidi_streaming";
   if (m->client_streaming) return "client_streaming";
@@ -277,6 +287,9 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
         it->type = stake(s, cpf_xasprintf(".%s", m->input->full_name));
         it->output = stake(s, cpf_xasprintf(".%s", m->output->full_name));
         it->label = rpc_mode(m);
+        it->idem = intern_idem(m->idempotency_level == 1   ? "no_side_effects"
+                               : m->idempotency_level == 2 ? "idempotent"
+                                                           : NULL);
         it->file = f->name;
         it->line = m->loc.line;
         it->col = m->loc.col;
@@ -417,6 +430,7 @@ char *brk_lock_format(const brk_snap *s) {
           put_tok(&out, it->type);
           put_tok(&out, it->output);
           cpf_buf_printf(&out, " %s", it->label);
+          if (it->idem) cpf_buf_printf(&out, " idempotency=%s", it->idem);
           break;
         case BRK_FILE: break;
       }
@@ -502,6 +516,8 @@ static bool parse_item_opts(brk_snap *s, brk_item *it, char **tok, size_t n) {
       it->def = sdup(s, tok[i] + 8);
     } else if (strncmp(tok[i], "file=", 5) == 0) {
       it->file = sdup(s, tok[i] + 5);
+    } else if (strncmp(tok[i], "idempotency=", 12) == 0) {
+      if ((it->idem = intern_idem(tok[i] + 12)) == NULL) return false;
     } else {
       return false;
     }
@@ -649,8 +665,9 @@ brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char *
       it->output = sdup(s, tok[3]);
       it->label = intern_label(tok[4]);
       if (!it->label || !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad rpc line (expected `rpc NAME INPUT OUTPUT KIND [deleted]`, KIND one of unary, "
-              "client_streaming, server_streaming, bidi_streaming)";
+        why = "bad rpc line (expected `rpc NAME INPUT OUTPUT KIND [idempotency=LEVEL] [deleted]`, "
+              "KIND one of unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
+              "no_side_effects or idempotent)";
         goto fail;
       }
     } else {
@@ -693,7 +710,7 @@ static bool same_item(const brk_item *a, const brk_item *b) {
   return a->number == b->number && same_str(a->name, b->name) && same_str(a->type, b->type) &&
          same_str(a->label, b->label) && same_str(a->json, b->json) &&
          same_str(a->oneof, b->oneof) && same_str(a->output, b->output) &&
-         same_str(a->def, b->def) && a->packed == b->packed;
+         same_str(a->def, b->def) && a->idem == b->idem && a->packed == b->packed;
 }
 
 static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool deleted) {
@@ -705,6 +722,7 @@ static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool dele
   dst->oneof = sdup(s, src->oneof);
   dst->output = sdup(s, src->output);
   dst->def = sdup(s, src->def);
+  dst->idem = intern_idem(src->idem);
   dst->packed = src->packed;
   dst->deleted = deleted;
   dst->file = sdup(s, src->file);
