@@ -78,6 +78,7 @@ typedef struct brk_snap {
   size_t block_count;
   const char *prefix;  // prepended (with '/') to file names in findings; "" for none
   bool is_lock;
+  int version;  // a lock's format version (1: no check lines); 0 for a schema
   // Ownership: every string and array above.
   void **owned;
   size_t owned_count, owned_cap;
@@ -85,8 +86,13 @@ typedef struct brk_snap {
 
 // The snapshot of pool->to_generate. `prefix` is shown before file names.
 brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix);
-// Parses a lock file. NULL with *err (malloc'd) when it is malformed.
+// Parses a lock file. NULL with *err (malloc'd, "PATH:LINE: why") when it is
+// malformed, cut short, or (version 2) does not match its check lines.
 brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err);
+// The same; with verify false the check and end hashes are not compared
+// (what is left is the grammar: for fuzzing it).
+brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, bool verify,
+                              char **err);
 // The lock text for `snap` (deterministic; malloc'd).
 char *brk_lock_format(const brk_snap *snap);
 // The history after recording `cur` on top of `lock` (NULL: a new lock): every

@@ -472,6 +472,13 @@ int main(int argc, char **argv) {
       goto out;
     }
     cpf_buf_free(&text);
+    if (lock && lock->version < 2) {
+      fprintf(stderr,
+              "cpay-breaking: note: %s is a version %d lock, without check lines: a cut or "
+              "edited copy cannot be told from the real one; --update-lock rewrites it as "
+              "version 2\n",
+              lock_path, lock->version);
+    }
   }
   if ((cur = load_snap("NEW", new_spec, &incs)) == NULL) goto out;
   if (against && (old = load_snap("OLD", against, &incs)) == NULL) goto out;

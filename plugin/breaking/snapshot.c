@@ -2,6 +2,8 @@
 // written to the lock file, and merged when a new version is recorded.
 #include "breaking/breaking.h"
 
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,7 @@ static void snap_sort(brk_snap *s) {
 }
 
 const brk_block *brk_snap_find(const brk_snap *s, brk_kind kind, const char *name) {
+  if (s->block_count == 0) return NULL;  // bsearch wants a base even for no elements
   brk_block key;
   memset(&key, 0, sizeof key);
   key.kind = kind;
@@ -306,9 +309,49 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
   return s;
 }
 
+// ---- comparing items ----------------------------------------------------
+
+static bool same_str(const char *a, const char *b) {
+  if (a == NULL || b == NULL) return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static bool same_item(const brk_item *a, const brk_item *b) {
+  return a->number == b->number && same_str(a->name, b->name) && same_str(a->type, b->type) &&
+         same_str(a->label, b->label) && same_str(a->json, b->json) &&
+         same_str(a->oneof, b->oneof) && same_str(a->output, b->output) &&
+         same_str(a->def, b->def) && a->idem == b->idem && a->packed == b->packed;
+}
+
 // ---- the lock file ------------------------------------------------------
+//
+// Version 2 guards its history: every block ends with `check HASH`, the
+// FNV-1a 64 hash of the block's lines (each as written, with its '\n';
+// comments and blank lines aside), and the file ends with `end N HASH`: the
+// number of blocks and the hash of the header line and every block's check
+// line. So an edit inside a block names that block, a block added, dropped
+// or moved names the end line, and a lock cut anywhere, even between two
+// blocks, lacks its end line. Version 1 (no checks) is still read.
 
 static const char *const kKindNames[] = {"file", "message", "enum", "extend", "service"};
+
+#define LOCK_VERSION 2
+#define MAX_FIELD_NUMBER 536870911
+
+static uint64_t fnv_init(void) { return 0xcbf29ce484222325ULL; }
+
+static uint64_t fnv_add(uint64_t h, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// h over `line` and its newline.
+static uint64_t fnv_line(uint64_t h, const char *line, size_t n) {
+  return fnv_add(fnv_add(h, line, n), "\n", 1);
+}
 
 // Tokens are separated by spaces. Every string of the schema is written as
 // one token, with the bytes that could break that (controls, spaces, '%',
@@ -322,27 +365,6 @@ static void put_escaped(cpf_buf *out, const char *s) {
       cpf_buf_append(out, (const char *)p, 1);
     }
   }
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Decodes the %XX escapes of a token in place.
-static void unescape(char *s) {
-  char *w = s;
-  for (const char *p = s; *p; p++) {
-    if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-      *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-      p += 2;
-    } else {
-      *w++ = *p;
-    }
-  }
-  *w = '\0';
 }
 
 // " " and `s` as one escaped token.
@@ -364,126 +386,230 @@ static void put_ranges(cpf_buf *out, const char *key, const cpm_range *r, size_t
   cpf_buf_puts(out, "\n");
 }
 
+static void put_item(cpf_buf *out, brk_kind kind, const brk_item *it) {
+  switch (kind) {
+    case BRK_MESSAGE:
+      cpf_buf_printf(out, "  field %d", (int)it->number);
+      put_tok(out, it->name);
+      put_tok(out, it->type);
+      cpf_buf_printf(out, " %s json=", it->label);
+      put_escaped(out, it->json ? it->json : "");
+      if (it->oneof) {
+        cpf_buf_puts(out, " oneof=");
+        put_escaped(out, it->oneof);
+      }
+      if (it->packed) cpf_buf_puts(out, " packed");
+      if (it->def) {
+        cpf_buf_puts(out, " default=");
+        put_escaped(out, it->def);
+      }
+      break;
+    case BRK_ENUM:
+      cpf_buf_printf(out, "  value %d", (int)it->number);
+      put_tok(out, it->name);
+      break;
+    case BRK_EXTEND:
+      cpf_buf_printf(out, "  extension %d", (int)it->number);
+      put_tok(out, it->name);
+      put_tok(out, it->type);
+      cpf_buf_printf(out, " %s file=", it->label);
+      put_escaped(out, it->file);
+      if (it->packed) cpf_buf_puts(out, " packed");
+      break;
+    case BRK_SERVICE:
+      cpf_buf_puts(out, "  rpc");
+      put_tok(out, it->name);
+      put_tok(out, it->type);
+      put_tok(out, it->output);
+      cpf_buf_printf(out, " %s", it->label);
+      if (it->idem) cpf_buf_printf(out, " idempotency=%s", it->idem);
+      break;
+    case BRK_FILE: break;
+  }
+  cpf_buf_puts(out, it->deleted ? " deleted\n" : "\n");
+}
+
+// The lines of one block, without its check line.
+static void put_block(cpf_buf *out, const brk_block *b) {
+  cpf_buf_printf(out, "%s", kKindNames[b->kind]);
+  put_tok(out, b->name);
+  cpf_buf_puts(out, b->deleted ? " deleted\n" : "\n");
+  if (b->kind == BRK_FILE) {
+    if (b->package && *b->package) {
+      cpf_buf_puts(out, "  package");
+      put_tok(out, b->package);
+      cpf_buf_puts(out, "\n");
+    }
+    cpf_buf_printf(out, "  syntax proto%d\n", b->syntax);
+    return;
+  }
+  if (b->file) {
+    cpf_buf_puts(out, "  file");
+    put_tok(out, b->file);
+    cpf_buf_puts(out, "\n");
+  }
+  if (b->closed) cpf_buf_puts(out, "  closed\n");
+  if (b->message_set) cpf_buf_puts(out, "  message_set\n");
+  for (size_t k = 0; k < b->item_count; k++) put_item(out, b->kind, &b->items[k]);
+  put_ranges(out, "reserved", b->reserved, b->reserved_count);
+  if (b->reserved_name_count) {
+    cpf_buf_puts(out, "  reserved_names");
+    for (size_t k = 0; k < b->reserved_name_count; k++) put_tok(out, b->reserved_names[k]);
+    cpf_buf_puts(out, "\n");
+  }
+  put_ranges(out, "extensions", b->ext_ranges, b->ext_range_count);
+}
+
 char *brk_lock_format(const brk_snap *s) {
   cpf_buf out = {0};
   cpf_buf_puts(&out,
                "# cpay-breaking lock file: every number and name each message, enum,\n"
                "# extension and RPC of this schema has used, deleted ones included.\n"
                "# Written by `cpay-breaking --lock FILE --update-lock`; keep it in version\n"
-               "# control and review its diffs. See docs/breaking.md.\n"
-               "cpay-lock 1\n");
+               "# control and review its diffs. Edits by hand fail its check lines.\n"
+               "# See docs/breaking.md.\n");
+  char header[32];
+  snprintf(header, sizeof header, "cpay-lock %d", LOCK_VERSION);
+  cpf_buf_printf(&out, "%s\n", header);
+  uint64_t end = fnv_line(fnv_init(), header, strlen(header));
   for (size_t i = 0; i < s->block_count; i++) {
-    const brk_block *b = &s->blocks[i];
-    cpf_buf_printf(&out, "\n%s", kKindNames[b->kind]);
-    put_tok(&out, b->name);
-    cpf_buf_puts(&out, b->deleted ? " deleted\n" : "\n");
-    if (b->kind == BRK_FILE) {
-      if (b->package && *b->package) {
-        cpf_buf_puts(&out, "  package");
-        put_tok(&out, b->package);
-        cpf_buf_puts(&out, "\n");
-      }
-      cpf_buf_printf(&out, "  syntax proto%d\n", b->syntax);
-      continue;
-    }
-    if (b->file) {
-      cpf_buf_puts(&out, "  file");
-      put_tok(&out, b->file);
-      cpf_buf_puts(&out, "\n");
-    }
-    if (b->closed) cpf_buf_puts(&out, "  closed\n");
-    if (b->message_set) cpf_buf_puts(&out, "  message_set\n");
-    for (size_t k = 0; k < b->item_count; k++) {
-      const brk_item *it = &b->items[k];
-      switch (b->kind) {
-        case BRK_MESSAGE:
-          cpf_buf_printf(&out, "  field %d", (int)it->number);
-          put_tok(&out, it->name);
-          put_tok(&out, it->type);
-          cpf_buf_printf(&out, " %s json=", it->label);
-          put_escaped(&out, it->json ? it->json : "");
-          if (it->oneof) {
-            cpf_buf_puts(&out, " oneof=");
-            put_escaped(&out, it->oneof);
-          }
-          if (it->packed) cpf_buf_puts(&out, " packed");
-          if (it->def) {
-            cpf_buf_puts(&out, " default=");
-            put_escaped(&out, it->def);
-          }
-          break;
-        case BRK_ENUM:
-          cpf_buf_printf(&out, "  value %d", (int)it->number);
-          put_tok(&out, it->name);
-          break;
-        case BRK_EXTEND:
-          cpf_buf_printf(&out, "  extension %d", (int)it->number);
-          put_tok(&out, it->name);
-          put_tok(&out, it->type);
-          cpf_buf_printf(&out, " %s file=", it->label);
-          put_escaped(&out, it->file);
-          if (it->packed) cpf_buf_puts(&out, " packed");
-          break;
-        case BRK_SERVICE:
-          cpf_buf_puts(&out, "  rpc");
-          put_tok(&out, it->name);
-          put_tok(&out, it->type);
-          put_tok(&out, it->output);
-          cpf_buf_printf(&out, " %s", it->label);
-          if (it->idem) cpf_buf_printf(&out, " idempotency=%s", it->idem);
-          break;
-        case BRK_FILE: break;
-      }
-      cpf_buf_puts(&out, it->deleted ? " deleted\n" : "\n");
-    }
-    put_ranges(&out, "reserved", b->reserved, b->reserved_count);
-    if (b->reserved_name_count) {
-      cpf_buf_puts(&out, "  reserved_names");
-      for (size_t k = 0; k < b->reserved_name_count; k++) put_tok(&out, b->reserved_names[k]);
-      cpf_buf_puts(&out, "\n");
-    }
-    put_ranges(&out, "extensions", b->ext_ranges, b->ext_range_count);
+    cpf_buf block = {0};
+    put_block(&block, &s->blocks[i]);
+    char check[17];
+    snprintf(check, sizeof check, "%016llx",
+             (unsigned long long)fnv_add(fnv_init(), block.data, block.size));
+    end = fnv_line(end, check, 16);
+    cpf_buf_puts(&out, "\n");
+    cpf_buf_append(&out, block.data, block.size);
+    cpf_buf_printf(&out, "  check %s\n", check);
+    free(block.data);
   }
+  cpf_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
   return cpf_buf_take(&out);
 }
 
-// Splits `line` in place at spaces and decodes each token's escapes. Returns
-// the number of tokens; *tok (malloc'd) has room for every one.
-static size_t split(char *line, char ***tok) {
+// ---- parsing ------------------------------------------------------------
+
+typedef struct parser {
+  brk_snap *s;
+  const char *path;
+  bool verify;      // check lines and the end line must match
+  int version;      // 0 until the header
+  int lineno;
+  char *err;        // the first error, malloc'd
+  size_t cur;       // the block being read, or (size_t)-1
+  int *block_lines; // the first line of each block, by index
+  int *item_lines;  // the line of each item of the current block
+  uint64_t block_hash;
+  bool block_checked;
+  unsigned attrs;   // the attribute lines the current block has had
+  uint64_t end_hash;
+  bool ended;
+} parser;
+
+static bool fail_at(parser *p, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static bool fail_at(parser *p, int line, const char *fmt, ...) {
+  if (p->err) return false;
+  cpf_buf b = {0};
+  cpf_buf_printf(&b, "%s:%d: ", p->path, line);
+  va_list ap;
+  va_start(ap, fmt);
+  cpf_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  p->err = cpf_buf_take(&b);
+  return false;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Decodes the %XX escapes of a token in place; false (with the error) for
+// a '%' without two hex digits, or a byte that should have been escaped.
+static bool unescape(parser *p, char *s) {
+  char *w = s;
+  for (const char *q = s; *q; q++) {
+    unsigned char c = (unsigned char)*q;
+    if (c == '%') {
+      if (hexval(q[1]) < 0 || hexval(q[2]) < 0) {
+        return fail_at(p, p->lineno, "bad escape \"%.3s\" (a %% starts %%XX, two hex digits)", q);
+      }
+      *w++ = (char)(hexval(q[1]) * 16 + hexval(q[2]));
+      q += 2;
+    } else if (c < 0x20 || c >= 0x7f) {
+      return fail_at(p, p->lineno, "byte 0x%02X must be written %%%02X", c, c);
+    } else {
+      *w++ = *q;
+    }
+  }
+  *w = '\0';
+  return true;
+}
+
+// Splits `line` in place at single spaces and decodes each token. Returns
+// the number of tokens (0 with p->err set on a bad escape); *tok (malloc'd)
+// has room for every one.
+static size_t split(parser *p, char *line, char ***tok) {
   size_t max = 1;
-  for (const char *p = line; *p; p++) max += *p == ' ';
+  for (const char *q = line; *q; q++) max += *q == ' ';
   *tok = cpf_xmalloc(max * sizeof(char *));
   size_t n = 0;
-  char *p = line;
-  while (*p) {
-    while (*p == ' ') p++;
-    if (!*p) break;
-    (*tok)[n++] = p;
-    while (*p && *p != ' ') p++;
-    if (*p) *p++ = '\0';
-    unescape((*tok)[n - 1]);
+  char *q = line;
+  while (*q) {
+    while (*q == ' ') q++;
+    if (!*q) break;
+    (*tok)[n++] = q;
+    while (*q && *q != ' ') q++;
+    if (*q) *q++ = '\0';
+    if (!unescape(p, (*tok)[n - 1])) return 0;
   }
   return n;
 }
 
-static bool parse_int(const char *s, int32_t *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < -2147483647L - 1 || v > 2147483647L) return false;
+// A decimal number in [lo, hi], written as the lock writes it (no sign but
+// '-', no leading zeros, no spaces).
+static bool parse_num(const char *s, int64_t lo, int64_t hi, int32_t *out) {
+  const char *d = s[0] == '-' ? s + 1 : s;
+  if (!*d || (d[0] == '0' && d[1]) || (s[0] == '-' && d[0] == '0')) return false;
+  int64_t v = 0;
+  for (const char *q = d; *q; q++) {
+    if (*q < '0' || *q > '9' || v > 4294967296LL) return false;
+    v = v * 10 + (*q - '0');
+  }
+  if (s[0] == '-') v = -v;
+  if (v < lo || v > hi) return false;
   *out = (int32_t)v;
   return true;
 }
 
-static bool parse_ranges(char **tok, size_t n, cpm_range **out, size_t *count) {
+// `N` or `N-M` with lo <= N <= M <= hi, each.
+static bool parse_ranges(parser *p, char **tok, size_t n, int64_t lo, int64_t hi, cpm_range **out,
+                         size_t *count, const char *what) {
+  if (n == 0) return fail_at(p, p->lineno, "`%s` without ranges", what);
   for (size_t i = 0; i < n; i++) {
     cpm_range r;
     char *dash = strchr(tok[i] + 1, '-');
+    bool ok;
     if (dash) {
       *dash = '\0';
-      if (!parse_int(tok[i], &r.start) || !parse_int(dash + 1, &r.end)) return false;
+      ok = parse_num(tok[i], lo, hi, &r.start) && parse_num(dash + 1, lo, hi, &r.end) &&
+           r.start < r.end;
+      *dash = '-';
     } else {
-      if (!parse_int(tok[i], &r.start)) return false;
+      ok = parse_num(tok[i], lo, hi, &r.start);
       r.end = r.start;
+    }
+    if (!ok) {
+      return fail_at(p, p->lineno, "bad %s range \"%s\" (N or N-M, N < M, from %lld to %lld)",
+                     what, tok[i], (long long)lo, (long long)hi);
     }
     *out = cpf_xrealloc(*out, (*count + 1) * sizeof **out);
     (*out)[(*count)++] = r;
@@ -501,217 +627,455 @@ static const char *intern_label(const char *l) {
   return NULL;
 }
 
-// Parses `key=value` options and flags after an item's positional tokens.
-static bool parse_item_opts(brk_snap *s, brk_item *it, char **tok, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(tok[i], "deleted") == 0) {
-      it->deleted = true;
-    } else if (strcmp(tok[i], "packed") == 0) {
-      it->packed = true;
-    } else if (strncmp(tok[i], "json=", 5) == 0) {
-      it->json = sdup(s, tok[i] + 5);
-    } else if (strncmp(tok[i], "oneof=", 6) == 0) {
-      it->oneof = sdup(s, tok[i] + 6);
-    } else if (strncmp(tok[i], "default=", 8) == 0) {
-      it->def = sdup(s, tok[i] + 8);
-    } else if (strncmp(tok[i], "file=", 5) == 0) {
-      it->file = sdup(s, tok[i] + 5);
-    } else if (strncmp(tok[i], "idempotency=", 12) == 0) {
-      if ((it->idem = intern_idem(tok[i] + 12)) == NULL) return false;
-    } else {
-      return false;
-    }
+static bool is_field_label(const char *l) { return l && l != intern_label("unary") &&
+                                                   l != intern_label("client_streaming") &&
+                                                   l != intern_label("server_streaming") &&
+                                                   l != intern_label("bidi_streaming"); }
+
+// A full name as the lock writes it: ".pkg.Name" (leading) or "pkg.Name".
+static bool is_name(const char *s, bool leading_dot) {
+  if (leading_dot && *s++ != '.') return false;
+  if (!*s || *s == '.') return false;
+  for (; *s; s++) {
+    if (*s == '.' && (s[1] == '.' || s[1] == '\0')) return false;
   }
   return true;
 }
 
-// Why a block of a lock cannot stand as it is, or NULL.
-static const char *block_incomplete(const brk_block *b) {
-  if (b->kind == BRK_FILE && b->syntax == 0) return "file block without a `syntax` line";
-  return NULL;
+// A field or extension type: a scalar, ".pkg.M", "enum:.pkg.E",
+// "group:.pkg.G" or "map<K,V>" of those.
+static bool is_type(const char *t, bool in_map) {
+  static const char *const scalars[] = {"double", "float", "int64", "uint64", "int32", "fixed64",
+                                        "fixed32", "bool", "string", "bytes", "uint32",
+                                        "sfixed32", "sfixed64", "sint32", "sint64"};
+  for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
+    if (strcmp(t, scalars[i]) == 0) return true;
+  }
+  if (t[0] == '.') return is_name(t, true);
+  if (strncmp(t, "enum:", 5) == 0) return is_name(t + 5, true);
+  if (strncmp(t, "group:", 6) == 0) return !in_map && is_name(t + 6, true);
+  if (!in_map && strncmp(t, "map<", 4) == 0) {
+    size_t len = strlen(t);
+    const char *comma = strchr(t, ',');
+    if (len < 8 || t[len - 1] != '>' || !comma) return false;
+    char *k = cpf_xasprintf("%.*s", (int)(comma - (t + 4)), t + 4);
+    char *v = cpf_xasprintf("%.*s", (int)(t + len - 1 - (comma + 1)), comma + 1);
+    bool ok = is_type(k, true) && k[0] != '.' && strncmp(k, "enum:", 5) != 0 &&
+              strcmp(k, "double") != 0 && strcmp(k, "float") != 0 && strcmp(k, "bytes") != 0 &&
+              is_type(v, true);
+    free(k);
+    free(v);
+    return ok;
+  }
+  return false;
 }
 
-brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err) {
-  brk_snap *s = snap_new("", true);
+// The options after an item's positional tokens, each allowed by `allowed`
+// (a space-separated list of keys, "key=" for valued ones) and at most once.
+static bool parse_item_opts(parser *p, brk_item *it, char **tok, size_t n, const char *allowed,
+                            const char *usage) {
+  unsigned seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    static const char *const keys[] = {"deleted", "packed", "json=", "oneof=", "default=",
+                                       "file=", "idempotency="};
+    size_t k = 0, klen = 0;
+    for (; k < sizeof keys / sizeof keys[0]; k++) {
+      klen = strlen(keys[k]);
+      bool valued = keys[k][klen - 1] == '=';
+      if (valued ? strncmp(tok[i], keys[k], klen) == 0 : strcmp(tok[i], keys[k]) == 0) break;
+    }
+    char key[16];
+    snprintf(key, sizeof key, " %s", k < sizeof keys / sizeof keys[0] ? keys[k] : "");
+    char list[96];
+    snprintf(list, sizeof list, " %s", allowed);
+    if (k == sizeof keys / sizeof keys[0] || !strstr(list, key)) {
+      return fail_at(p, p->lineno, "unexpected \"%s\" (expected %s)", tok[i], usage);
+    }
+    if (seen & (1u << k)) return fail_at(p, p->lineno, "\"%s\" given twice", keys[k]);
+    seen |= 1u << k;
+    const char *v = tok[i] + klen;
+    brk_snap *s = p->s;
+    switch (k) {
+      case 0: it->deleted = true; break;
+      case 1: it->packed = true; break;
+      case 2: it->json = sdup(s, v); break;
+      case 3:
+        if (!*v) return fail_at(p, p->lineno, "empty oneof= name");
+        it->oneof = sdup(s, v);
+        break;
+      case 4: it->def = sdup(s, v); break;
+      case 5:
+        if (!*v) return fail_at(p, p->lineno, "empty file= path");
+        it->file = sdup(s, v);
+        break;
+      case 6:
+        if ((it->idem = intern_idem(v)) == NULL) {
+          return fail_at(p, p->lineno, "idempotency= must be no_side_effects or idempotent");
+        }
+        break;
+    }
+  }
+  if (strstr(allowed, "json=") && !(seen & (1u << 2))) {
+    return fail_at(p, p->lineno, "field line without json= (expected %s)", usage);
+  }
+  if (strstr(allowed, "file=") && !(seen & (1u << 5))) {
+    return fail_at(p, p->lineno, "extension line without file= (expected %s)", usage);
+  }
+  return true;
+}
+
+// Whether a new item of block `b` clashes with one before it: two live
+// meanings of one number (enum aliases share a number, not a name), two
+// live entries of one name, or the same entry twice.
+static bool item_clash(parser *p, const brk_block *b, const brk_item *it) {
+  for (size_t i = 0; i + 1 < b->item_count; i++) {
+    const brk_item *o = &b->items[i];
+    bool same_name = strcmp(o->name, it->name) == 0;
+    const char *why = NULL;
+    if (!o->deleted && !it->deleted) {
+      if (b->kind == BRK_ENUM) {
+        if (o->number == it->number && same_name) why = "a second live entry for this value";
+      } else if (b->kind != BRK_SERVICE && o->number == it->number) {
+        why = "a second live entry for this number";
+      } else if (same_name) {
+        why = "a second live entry for this name";
+      }
+    } else if (o->deleted && it->deleted && same_item(o, it)) {
+      why = "the same deleted entry twice";
+    }
+    if (why) return fail_at(p, p->lineno, "%s (the first is at line %d)", why, p->item_lines[i]);
+  }
+  return true;
+}
+
+enum {
+  ATTR_PACKAGE = 1 << 0,
+  ATTR_SYNTAX = 1 << 1,
+  ATTR_FILE = 1 << 2,
+  ATTR_CLOSED = 1 << 3,
+  ATTR_MESSAGE_SET = 1 << 4,
+  ATTR_RESERVED = 1 << 5,
+  ATTR_RESERVED_NAMES = 1 << 6,
+  ATTR_EXTENSIONS = 1 << 7,
+};
+
+// An attribute line at most once per block, and only in the kinds it
+// belongs to.
+static bool attr(parser *p, const brk_block *b, unsigned bit, unsigned kinds, const char *name) {
+  if (!(kinds & (1u << b->kind))) {
+    return fail_at(p, p->lineno, "`%s` does not belong in a %s block", name, kKindNames[b->kind]);
+  }
+  if (p->attrs & bit) return fail_at(p, p->lineno, "a second `%s` line in this block", name);
+  p->attrs |= bit;
+  return true;
+}
+
+#define K(kind) (1u << (kind))
+
+// One indented line of block `b`, split into n tokens.
+static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
+  brk_snap *s = p->s;
+  const char *w = tok[0];
+  if (strcmp(w, "package") == 0 && n == 2) {
+    if (!attr(p, b, ATTR_PACKAGE, K(BRK_FILE), w)) return false;
+    if (!is_name(tok[1], false)) return fail_at(p, p->lineno, "bad package name \"%s\"", tok[1]);
+    b->package = sdup(s, tok[1]);
+  } else if (strcmp(w, "syntax") == 0 && n == 2) {
+    if (!attr(p, b, ATTR_SYNTAX, K(BRK_FILE), w)) return false;
+    if (strcmp(tok[1], "proto2") != 0 && strcmp(tok[1], "proto3") != 0) {
+      return fail_at(p, p->lineno, "bad syntax \"%s\" (proto2 or proto3)", tok[1]);
+    }
+    b->syntax = tok[1][5] - '0';
+  } else if (strcmp(w, "file") == 0 && n == 2) {
+    if (!attr(p, b, ATTR_FILE, K(BRK_MESSAGE) | K(BRK_ENUM) | K(BRK_SERVICE), w)) return false;
+    b->file = sdup(s, tok[1]);
+  } else if (strcmp(w, "closed") == 0 && n == 1) {
+    if (!attr(p, b, ATTR_CLOSED, K(BRK_ENUM), w)) return false;
+    b->closed = true;
+  } else if (strcmp(w, "message_set") == 0 && n == 1) {
+    if (!attr(p, b, ATTR_MESSAGE_SET, K(BRK_MESSAGE), w)) return false;
+    b->message_set = true;
+  } else if (strcmp(w, "reserved") == 0) {
+    if (!attr(p, b, ATTR_RESERVED, K(BRK_MESSAGE) | K(BRK_ENUM), w)) return false;
+    bool msg = b->kind == BRK_MESSAGE;
+    return parse_ranges(p, tok + 1, n - 1, msg ? 1 : INT32_MIN, msg ? MAX_FIELD_NUMBER : INT32_MAX,
+                        &b->reserved, &b->reserved_count, "reserved");
+  } else if (strcmp(w, "extensions") == 0) {
+    if (!attr(p, b, ATTR_EXTENSIONS, K(BRK_MESSAGE), w)) return false;
+    return parse_ranges(p, tok + 1, n - 1, 1, MAX_FIELD_NUMBER, &b->ext_ranges,
+                        &b->ext_range_count, "extensions");
+  } else if (strcmp(w, "reserved_names") == 0) {
+    if (!attr(p, b, ATTR_RESERVED_NAMES, K(BRK_MESSAGE) | K(BRK_ENUM), w)) return false;
+    if (n < 2) return fail_at(p, p->lineno, "`reserved_names` without names");
+    for (size_t i = 1; i < n; i++) {
+      for (size_t k = 0; k < b->reserved_name_count; k++) {
+        if (strcmp(b->reserved_names[k], tok[i]) == 0) {
+          return fail_at(p, p->lineno, "reserved name \"%s\" twice", tok[i]);
+        }
+      }
+      b->reserved_names = cpf_xrealloc(b->reserved_names,
+                                       (b->reserved_name_count + 1) * sizeof(char *));
+      b->reserved_names[b->reserved_name_count++] = sdup(s, tok[i]);
+    }
+  } else if (strcmp(w, "field") == 0 && b->kind == BRK_MESSAGE) {
+    const char *usage = "`field NUMBER NAME TYPE LABEL json=NAME [oneof=NAME] [packed] "
+                        "[default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
+                        "repeated";
+    if (n < 5) return fail_at(p, p->lineno, "bad field line (expected %s)", usage);
+    brk_item *it = add_item(b);
+    it->file = b->file;
+    it->name = sdup(s, tok[2]);
+    it->type = sdup(s, tok[3]);
+    it->label = intern_label(tok[4]);
+    if (!parse_num(tok[1], 1, MAX_FIELD_NUMBER, &it->number)) {
+      return fail_at(p, p->lineno, "bad field number \"%s\" (1 to %d)", tok[1], MAX_FIELD_NUMBER);
+    }
+    if (!is_type(tok[3], false)) return fail_at(p, p->lineno, "bad field type \"%s\"", tok[3]);
+    if (!is_field_label(it->label)) return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
+    if (!parse_item_opts(p, it, tok + 5, n - 5, "json= oneof= packed default= deleted", usage)) return false;
+  } else if (strcmp(w, "value") == 0 && b->kind == BRK_ENUM) {
+    if (n < 3) return fail_at(p, p->lineno, "bad value line (expected `value NUMBER NAME [deleted]`)");
+    brk_item *it = add_item(b);
+    it->file = b->file;
+    it->name = sdup(s, tok[2]);
+    if (!parse_num(tok[1], INT32_MIN, INT32_MAX, &it->number)) {
+      return fail_at(p, p->lineno, "bad enum value number \"%s\"", tok[1]);
+    }
+    if (!parse_item_opts(p, it, tok + 3, n - 3, "deleted", "`value NUMBER NAME [deleted]`")) return false;
+  } else if (strcmp(w, "extension") == 0 && b->kind == BRK_EXTEND) {
+    const char *usage = "`extension NUMBER NAME TYPE LABEL file=FILE [packed] [deleted]`";
+    if (n < 5) return fail_at(p, p->lineno, "bad extension line (expected %s)", usage);
+    brk_item *it = add_item(b);
+    it->name = sdup(s, tok[2]);
+    it->type = sdup(s, tok[3]);
+    it->label = intern_label(tok[4]);
+    if (!parse_num(tok[1], 1, MAX_FIELD_NUMBER, &it->number)) {
+      return fail_at(p, p->lineno, "bad extension number \"%s\" (1 to %d)", tok[1], MAX_FIELD_NUMBER);
+    }
+    if (!is_name(tok[2], false)) return fail_at(p, p->lineno, "bad extension name \"%s\"", tok[2]);
+    if (!is_type(tok[3], false) || strncmp(tok[3], "map<", 4) == 0) {
+      return fail_at(p, p->lineno, "bad extension type \"%s\"", tok[3]);
+    }
+    if (!is_field_label(it->label) || it->label == intern_label("implicit")) {
+      return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
+    }
+    if (!parse_item_opts(p, it, tok + 5, n - 5, "file= packed deleted", usage)) return false;
+  } else if (strcmp(w, "rpc") == 0 && b->kind == BRK_SERVICE) {
+    const char *usage = "`rpc NAME INPUT OUTPUT KIND [idempotency=LEVEL] [deleted]`, KIND one of "
+                        "unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
+                        "no_side_effects or idempotent";
+    if (n < 5) return fail_at(p, p->lineno, "bad rpc line (expected %s)", usage);
+    brk_item *it = add_item(b);
+    it->file = b->file;
+    it->name = sdup(s, tok[1]);
+    it->type = sdup(s, tok[2]);
+    it->output = sdup(s, tok[3]);
+    it->label = intern_label(tok[4]);
+    if (!is_name(tok[2], true) || !is_name(tok[3], true)) {
+      return fail_at(p, p->lineno, "bad rpc types \"%s\" \"%s\" (.pkg.Message)", tok[2], tok[3]);
+    }
+    if (!it->label || is_field_label(it->label)) {
+      return fail_at(p, p->lineno, "bad rpc kind \"%s\" (expected %s)", tok[4], usage);
+    }
+    if (!parse_item_opts(p, it, tok + 5, n - 5, "idempotency= deleted", usage)) return false;
+  } else {
+    return fail_at(p, p->lineno, "unknown line \"%s\" in a %s block", w, kKindNames[b->kind]);
+  }
+  if (b->item_count && (strcmp(w, "field") == 0 || strcmp(w, "value") == 0 ||
+                        strcmp(w, "extension") == 0 || strcmp(w, "rpc") == 0)) {
+    p->item_lines = cpf_xrealloc(p->item_lines, b->item_count * sizeof(int));
+    p->item_lines[b->item_count - 1] = p->lineno;
+    if (!item_clash(p, b, &b->items[b->item_count - 1])) return false;
+  }
+  return true;
+}
+
+#undef K
+
+// Ends the block being read: complete, and (version 2) checked.
+static bool end_block(parser *p) {
+  if (p->cur == (size_t)-1) return true;
+  const brk_block *b = &p->s->blocks[p->cur];
+  int line = p->block_lines[p->cur];
+  if (b->kind == BRK_FILE && b->syntax == 0) {
+    return fail_at(p, line, "file block without a `syntax` line");
+  }
+  if (p->version >= 2 && !p->block_checked) {
+    return fail_at(p, line, "block `%s %s` has no `check` line: the lock was cut short or edited "
+                   "outside cpay-breaking", kKindNames[b->kind], b->name);
+  }
+  p->cur = (size_t)-1;
+  return true;
+}
+
+// The header line, a block's first line, a check line or the end line.
+static bool parse_line(parser *p, char *raw, size_t len) {
+  char **tok = NULL;
+  bool ok = false;
+  bool indented = raw[0] == ' ';
+  char *copy = cpf_xasprintf("%.*s", (int)len, raw);  // split() changes it
+  size_t n = split(p, copy, &tok);
+  if (p->err) goto out;
+  if (p->version == 0) {
+    if (n != 2 || strcmp(tok[0], "cpay-lock") != 0 || indented) {
+      fail_at(p, p->lineno, "expected `cpay-lock %d` first", LOCK_VERSION);
+    } else if (strcmp(tok[1], "1") != 0 && strcmp(tok[1], "2") != 0) {
+      fail_at(p, p->lineno, "unsupported lock file version \"%s\" (this cpay-breaking reads 1 and 2)",
+              tok[1]);
+    } else {
+      p->version = tok[1][0] - '0';
+      p->end_hash = fnv_line(fnv_init(), raw, len);
+      ok = true;
+    }
+    goto out;
+  }
+  if (p->ended) {
+    fail_at(p, p->lineno, "text after the `end` line");
+    goto out;
+  }
+  if (!indented && p->version >= 2 && strcmp(tok[0], "end") == 0) {
+    int32_t count;
+    if (!end_block(p)) goto out;
+    if (n != 3 || !parse_num(tok[1], 0, INT32_MAX, &count) || strlen(tok[2]) != 16) {
+      fail_at(p, p->lineno, "bad end line (expected `end BLOCKS HASH`)");
+    } else if ((size_t)count != p->s->block_count) {
+      fail_at(p, p->lineno, "the end line counts %d blocks, the lock has %zu: blocks were added "
+              "or removed outside cpay-breaking", (int)count, p->s->block_count);
+    } else {
+      char want[17];
+      snprintf(want, sizeof want, "%016llx", (unsigned long long)p->end_hash);
+      if (p->verify && strcmp(want, tok[2]) != 0) {
+        fail_at(p, p->lineno, "the end line's hash does not match the blocks: blocks were "
+                "changed, moved or replaced outside cpay-breaking");
+      } else {
+        p->ended = ok = true;
+      }
+    }
+    goto out;
+  }
+  if (!indented) {
+    int kind = -1;
+    for (int k = 0; k < 5; k++) {
+      if (strcmp(tok[0], kKindNames[k]) == 0) kind = k;
+    }
+    if (kind < 0 || n < 2 || n > 3 || (n == 3 && strcmp(tok[2], "deleted") != 0)) {
+      fail_at(p, p->lineno, "expected `file|message|enum|extend|service NAME [deleted]`%s",
+              p->version >= 2 ? " or `end BLOCKS HASH`" : "");
+      goto out;
+    }
+    if (!end_block(p)) goto out;
+    size_t first = find_block_index(p->s, (brk_kind)kind, tok[1]);
+    if (first != (size_t)-1) {
+      fail_at(p, p->lineno, "a second `%s %s` block (the first is at line %d)", tok[0], tok[1],
+              p->block_lines[first]);
+      goto out;
+    }
+    if (kind != BRK_FILE && !is_name(tok[1], false)) {
+      fail_at(p, p->lineno, "bad %s name \"%s\"", tok[0], tok[1]);
+      goto out;
+    }
+    p->cur = add_block(p->s, (brk_kind)kind, tok[1]);
+    p->block_lines = cpf_xrealloc(p->block_lines, p->s->block_count * sizeof(int));
+    p->block_lines[p->cur] = p->lineno;
+    brk_block *b = &p->s->blocks[p->cur];
+    b->deleted = n == 3;
+    if (kind == BRK_FILE) b->file = b->name;
+    p->block_hash = fnv_line(fnv_init(), raw, len);
+    p->block_checked = false;
+    p->attrs = 0;
+    ok = true;
+    goto out;
+  }
+  if (p->cur == (size_t)-1) {
+    fail_at(p, p->lineno, "indented line outside a block");
+    goto out;
+  }
+  brk_block *b = &p->s->blocks[p->cur];
+  if (p->block_checked) {
+    fail_at(p, p->lineno, "a line after the block's `check` line");
+    goto out;
+  }
+  if (p->version >= 2 && strcmp(tok[0], "check") == 0) {
+    char want[17];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)p->block_hash);
+    if (n != 2 || strlen(tok[1]) != 16) {
+      fail_at(p, p->lineno, "bad check line (expected `check HASH`)");
+    } else if (p->verify && strcmp(want, tok[1]) != 0) {
+      fail_at(p, p->block_lines[p->cur], "block `%s %s` (lines %d-%d) does not match its check "
+              "line: it was edited outside cpay-breaking; restore it from version control",
+              kKindNames[b->kind], b->name, p->block_lines[p->cur], p->lineno);
+    } else {
+      p->block_checked = ok = true;
+      p->end_hash = fnv_line(p->end_hash, tok[1], 16);
+    }
+    goto out;
+  }
+  p->block_hash = fnv_line(p->block_hash, raw, len);
+  ok = parse_block_line(p, b, tok, n);
+out:
+  free(tok);
+  free(copy);
+  return ok;
+}
+
+brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, bool verify,
+                              char **err) {
+  parser p;
+  memset(&p, 0, sizeof p);
+  p.s = snap_new("", true);
+  p.path = path;
+  p.verify = verify;
+  p.cur = (size_t)-1;
   // A NUL byte would end the text early and drop the history after it.
   const char *nul = memchr(text, '\0', size);
   if (nul) {
     int at_line = 1;
-    for (const char *p = text; p < nul; p++) at_line += *p == '\n';
-    *err = cpf_xasprintf("%s:%d: NUL byte at offset %zu (a lock file is text)", path, at_line,
-                         (size_t)(nul - text));
-    brk_snap_free(s);
+    for (const char *q = text; q < nul; q++) at_line += *q == '\n';
+    fail_at(&p, at_line, "NUL byte at offset %zu (a lock file is text)", (size_t)(nul - text));
+  }
+  const char *q = text, *end = text + size;
+  while (!p.err && q < end) {
+    const char *nl = memchr(q, '\n', (size_t)(end - q));
+    size_t len = nl ? (size_t)(nl - q) : (size_t)(end - q);
+    char *raw = (char *)q;  // read only: parse_line copies it
+    p.lineno++;
+    if (len && raw[len - 1] == '\r') len--;
+    bool blank = true;
+    for (size_t i = 0; i < len; i++) blank &= raw[i] == ' ' || raw[i] == '\t';
+    if (!blank && raw[0] != '#') {
+      if (p.version >= 2 && p.ended) {
+        fail_at(&p, p.lineno, "text after the `end` line");
+      } else if (parse_line(&p, raw, len) && p.ended && !nl) {
+        fail_at(&p, p.lineno, "the `end` line has no newline: the lock was cut short");
+      }
+    }
+    q = nl ? nl + 1 : end;
+  }
+  if (!p.err && p.version == 0) {
+    fail_at(&p, 1, "empty lock file (expected `cpay-lock %d`)", LOCK_VERSION);
+  }
+  if (!p.err) end_block(&p);
+  if (!p.err && p.version >= 2 && !p.ended) {
+    fail_at(&p, p.lineno, "the lock ends at line %d without its `end` line: it was cut short; "
+            "restore it from version control", p.lineno);
+  }
+  free(p.block_lines);
+  free(p.item_lines);
+  if (p.err) {
+    *err = p.err;
+    brk_snap_free(p.s);
     return NULL;
   }
-  char *copy = cpf_xmalloc(size + 1);
-  memcpy(copy, text, size);
-  copy[size] = '\0';
-  bool seen_header = false;
-  size_t cur = (size_t)-1;
-  int lineno = 0;
-  char *line = copy;
-  const char *why = NULL;
-  char **tok = NULL;  // the tokens of the current line
-  int block_line = 0;  // where the current block starts
-  while (line && *line) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = '\0';
-    lineno++;
-    size_t len = strlen(line);
-    if (len && line[len - 1] == '\r') line[--len] = '\0';
-    bool indented = line[0] == ' ';
-    size_t n = (line[0] == '#') ? 0 : split(line, &tok);
-    if (n == 0) goto next;
-    if (!seen_header) {
-      if (n != 2 || strcmp(tok[0], "cpay-lock") != 0) {
-        why = "expected `cpay-lock 1` first";
-        goto fail;
-      }
-      if (strcmp(tok[1], "1") != 0) {
-        why = "unsupported lock file version (this cpay-breaking reads version 1)";
-        goto fail;
-      }
-      seen_header = true;
-      goto next;
-    }
-    if (!indented) {
-      int kind = -1;
-      for (int k = 0; k < 5; k++) {
-        if (strcmp(tok[0], kKindNames[k]) == 0) kind = k;
-      }
-      if (kind < 0 || n < 2 || n > 3 || (n == 3 && strcmp(tok[2], "deleted") != 0)) {
-        why = "expected `file|message|enum|extend|service NAME [deleted]`";
-        goto fail;
-      }
-      if (cur != (size_t)-1 && (why = block_incomplete(&s->blocks[cur])) != NULL) {
-        lineno = block_line;
-        goto fail;
-      }
-      block_line = lineno;
-      cur = add_block(s, (brk_kind)kind, tok[1]);
-      s->blocks[cur].deleted = n == 3;
-      if (kind == BRK_FILE) s->blocks[cur].file = s->blocks[cur].name;
-      goto next;
-    }
-    if (cur == (size_t)-1) {
-      why = "indented line outside a block";
-      goto fail;
-    }
-    brk_block *b = &s->blocks[cur];
-    if (strcmp(tok[0], "package") == 0 && n == 2) {
-      b->package = sdup(s, tok[1]);
-    } else if (strcmp(tok[0], "syntax") == 0 && n == 2 &&
-               (strcmp(tok[1], "proto2") == 0 || strcmp(tok[1], "proto3") == 0)) {
-      b->syntax = tok[1][5] - '0';
-    } else if (strcmp(tok[0], "file") == 0 && n == 2) {
-      b->file = sdup(s, tok[1]);
-    } else if (strcmp(tok[0], "closed") == 0 && n == 1) {
-      b->closed = true;
-    } else if (strcmp(tok[0], "message_set") == 0 && n == 1) {
-      b->message_set = true;
-    } else if (strcmp(tok[0], "reserved") == 0) {
-      if (!parse_ranges(tok + 1, n - 1, &b->reserved, &b->reserved_count)) {
-        why = "bad number range (expected `reserved N|N-M...`)";
-        goto fail;
-      }
-    } else if (strcmp(tok[0], "extensions") == 0) {
-      if (!parse_ranges(tok + 1, n - 1, &b->ext_ranges, &b->ext_range_count)) {
-        why = "bad number range (expected `extensions N|N-M...`)";
-        goto fail;
-      }
-    } else if (strcmp(tok[0], "reserved_names") == 0) {
-      for (size_t i = 1; i < n; i++) {
-        b->reserved_names = cpf_xrealloc(b->reserved_names,
-                                         (b->reserved_name_count + 1) * sizeof(char *));
-        b->reserved_names[b->reserved_name_count++] = sdup(s, tok[i]);
-      }
-    } else if (strcmp(tok[0], "field") == 0 && b->kind == BRK_MESSAGE && n >= 5) {
-      brk_item *it = add_item(b);
-      it->file = b->file;
-      it->name = sdup(s, tok[2]);
-      it->type = sdup(s, tok[3]);
-      it->label = intern_label(tok[4]);
-      if (!parse_int(tok[1], &it->number) || !it->label ||
-          !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad field line (expected `field NUMBER NAME TYPE LABEL json=NAME [oneof=NAME] "
-              "[packed] [default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
-              "repeated)";
-        goto fail;
-      }
-    } else if (strcmp(tok[0], "value") == 0 && b->kind == BRK_ENUM && n >= 3) {
-      brk_item *it = add_item(b);
-      it->file = b->file;
-      it->name = sdup(s, tok[2]);
-      if (!parse_int(tok[1], &it->number) || !parse_item_opts(s, it, tok + 3, n - 3)) {
-        why = "bad value line (expected `value NUMBER NAME [deleted]`)";
-        goto fail;
-      }
-    } else if (strcmp(tok[0], "extension") == 0 && b->kind == BRK_EXTEND && n >= 5) {
-      brk_item *it = add_item(b);
-      it->name = sdup(s, tok[2]);
-      it->type = sdup(s, tok[3]);
-      it->label = intern_label(tok[4]);
-      if (!parse_int(tok[1], &it->number) || !it->label ||
-          !parse_item_opts(s, it, tok + 5, n - 5) || !it->file) {
-        why = "bad extension line (expected `extension NUMBER NAME TYPE LABEL file=FILE [packed] "
-              "[deleted]`)";
-        goto fail;
-      }
-    } else if (strcmp(tok[0], "rpc") == 0 && b->kind == BRK_SERVICE && n >= 5) {
-      brk_item *it = add_item(b);
-      it->file = b->file;
-      it->name = sdup(s, tok[1]);
-      it->type = sdup(s, tok[2]);
-      it->output = sdup(s, tok[3]);
-      it->label = intern_label(tok[4]);
-      if (!it->label || !parse_item_opts(s, it, tok + 5, n - 5)) {
-        why = "bad rpc line (expected `rpc NAME INPUT OUTPUT KIND [idempotency=LEVEL] [deleted]`, "
-              "KIND one of unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
-              "no_side_effects or idempotent)";
-        goto fail;
-      }
-    } else {
-      why = "unknown line";
-      goto fail;
-    }
-  next:
-    free(tok);
-    tok = NULL;
-    line = nl ? nl + 1 : NULL;
-  }
-  if (!seen_header) {
-    why = "empty lock file (expected `cpay-lock 1`)";
-    lineno = 1;
-    goto fail;
-  }
-  if (cur != (size_t)-1 && (why = block_incomplete(&s->blocks[cur])) != NULL) {
-    lineno = block_line;
-    goto fail;
-  }
-  free(copy);
-  snap_sort(s);
-  return s;
-fail:
-  *err = cpf_xasprintf("%s:%d: %s", path, lineno, why);
-  free(tok);
-  free(copy);
-  brk_snap_free(s);
-  return NULL;
+  p.s->version = p.version;
+  snap_sort(p.s);
+  return p.s;
+}
+
+brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err) {
+  return brk_lock_parse_opts(text, size, path, true, err);
 }
 
 // ---- merging ------------------------------------------------------------
-
-static bool same_str(const char *a, const char *b) {
-  if (a == NULL || b == NULL) return a == b;
-  return strcmp(a, b) == 0;
-}
-
-static bool same_item(const brk_item *a, const brk_item *b) {
-  return a->number == b->number && same_str(a->name, b->name) && same_str(a->type, b->type) &&
-         same_str(a->label, b->label) && same_str(a->json, b->json) &&
-         same_str(a->oneof, b->oneof) && same_str(a->output, b->output) &&
-         same_str(a->def, b->def) && a->idem == b->idem && a->packed == b->packed;
-}
 
 static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool deleted) {
   dst->number = src->number;

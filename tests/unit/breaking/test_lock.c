@@ -1,0 +1,298 @@
+// The lock file's integrity and its strict parser (docs/breaking.md, "The
+// lock file"): every golden lock parses, every proper prefix of it, every
+// lock with one content line deleted and every lock with one byte of a
+// content line changed is refused with "PATH:LINE: why"; and malformed
+// entries are refused with the line they are on.
+#define _POSIX_C_SOURCE 200809L
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaking/breaking.h"
+
+Suite *lock_suite(void);
+
+// The golden locks: CPAY_LOCKS_DIR/*.lock, each read whole.
+typedef struct golden {
+  char *name;
+  char *text;
+  size_t size;
+} golden;
+
+static golden g_locks[32];
+static size_t g_count;
+
+static void load_locks(void) {
+  if (g_count) return;
+  const char *dir = getenv("CPAY_LOCKS_DIR");
+  ck_assert_msg(dir != NULL, "CPAY_LOCKS_DIR is not set");
+  DIR *d = opendir(dir);
+  ck_assert_msg(d != NULL, "cannot open %s", dir);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && g_count < 32) {
+    size_t len = strlen(e->d_name);
+    if (len < 6 || strcmp(e->d_name + len - 5, ".lock") != 0) continue;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    golden *g = &g_locks[g_count++];
+    g->name = strdup(e->d_name);
+    g->text = malloc((size_t)size + 1);
+    ck_assert_uint_eq(fread(g->text, 1, (size_t)size, f), (size_t)size);
+    g->text[size] = '\0';
+    g->size = (size_t)size;
+    fclose(f);
+  }
+  closedir(d);
+  ck_assert_msg(g_count >= 5, "found %zu golden locks in %s", g_count, dir);
+}
+
+// Parses `text`; returns whether it was accepted. A refusal must say where.
+static bool accepted(const char *text, size_t size, const char *what) {
+  char *err = NULL;
+  brk_snap *s = brk_lock_parse(text, size, "t.lock", &err);
+  if (s) {
+    brk_snap_free(s);
+    return true;
+  }
+  ck_assert_msg(err != NULL && strncmp(err, "t.lock:", 7) == 0 && err[7] >= '1' && err[7] <= '9',
+                "%s: an error without a line: %s", what, err ? err : "(none)");
+  free(err);
+  return false;
+}
+
+// Whether line [start, end) of a lock is content (not blank, not a comment).
+static bool content_line(const char *start, const char *end) {
+  if (start == end || *start == '#') return false;
+  for (const char *p = start; p < end; p++) {
+    if (*p != ' ') return true;
+  }
+  return false;
+}
+
+START_TEST(test_lock_golden_locks_parse_and_format_back) {
+  load_locks();
+  for (size_t i = 0; i < g_count; i++) {
+    char *err = NULL;
+    brk_snap *s = brk_lock_parse(g_locks[i].text, g_locks[i].size, "t.lock", &err);
+    ck_assert_msg(s != NULL, "%s: %s", g_locks[i].name, err ? err : "");
+    ck_assert_int_eq(s->version, 2);
+    char *again = brk_lock_format(s);
+    ck_assert_msg(strcmp(again, g_locks[i].text) == 0, "%s does not format back to itself",
+                  g_locks[i].name);
+    free(again);
+    brk_snap_free(s);
+  }
+}
+END_TEST
+
+START_TEST(test_lock_every_prefix_refused) {
+  load_locks();
+  size_t prefixes = 0;
+  for (size_t i = 0; i < g_count; i++) {
+    for (size_t n = 0; n < g_locks[i].size; n++, prefixes++) {
+      char what[128];
+      snprintf(what, sizeof what, "%s cut to %zu bytes", g_locks[i].name, n);
+      ck_assert_msg(!accepted(g_locks[i].text, n, what), "%s was accepted", what);
+    }
+  }
+  ck_assert_uint_gt(prefixes, 5000);
+}
+END_TEST
+
+START_TEST(test_lock_every_content_line_deleted_refused) {
+  load_locks();
+  for (size_t i = 0; i < g_count; i++) {
+    const char *t = g_locks[i].text, *end = t + g_locks[i].size;
+    int line = 0;
+    for (const char *p = t; p < end; line++) {
+      const char *nl = memchr(p, '\n', (size_t)(end - p));
+      const char *next = nl ? nl + 1 : end;
+      if (content_line(p, nl ? nl : end)) {
+        size_t before = (size_t)(p - t), after = (size_t)(end - next);
+        char *cut = malloc(before + after + 1);
+        memcpy(cut, t, before);
+        memcpy(cut + before, next, after);
+        char what[128];
+        snprintf(what, sizeof what, "%s without line %d", g_locks[i].name, line + 1);
+        ck_assert_msg(!accepted(cut, before + after, what), "%s was accepted", what);
+        free(cut);
+      }
+      p = next;
+    }
+  }
+}
+END_TEST
+
+START_TEST(test_lock_every_byte_changed_refused) {
+  load_locks();
+  for (size_t i = 0; i < g_count; i++) {
+    char *t = g_locks[i].text;
+    const char *line = t;
+    for (size_t k = 0; k < g_locks[i].size; k++) {
+      if (k == 0 || t[k - 1] == '\n') line = t + k;
+      const char *nl = memchr(line, '\n', g_locks[i].size - (size_t)(line - t));
+      if (!content_line(line, nl ? nl : t + g_locks[i].size)) continue;
+      t[k] ^= 1;
+      char what[128];
+      snprintf(what, sizeof what, "%s with byte %zu changed", g_locks[i].name, k);
+      ck_assert_msg(!accepted(t, g_locks[i].size, what), "%s was accepted", what);
+      t[k] ^= 1;
+    }
+  }
+}
+END_TEST
+
+// A lock of its lines, with check and end lines made by the writer: the
+// grammar, not the hashes, decides.
+static char *err_of(const char *text) {
+  char *err = NULL;
+  brk_snap *s = brk_lock_parse_opts(text, strlen(text), "t.lock", false, &err);
+  if (s) {
+    brk_snap_free(s);
+    return NULL;
+  }
+  return err;
+}
+
+static void refused(const char *text, const char *want) {
+  char *err = err_of(text);
+  ck_assert_msg(err != NULL, "accepted: %s", text);
+  ck_assert_msg(strstr(err, want) != NULL, "wanted \"%s\", got \"%s\"", want, err);
+  free(err);
+}
+
+#define HEAD "cpay-lock 1\nfile a.proto\n  syntax proto3\n"
+
+START_TEST(test_lock_strict_entries) {
+  ck_assert_ptr_null(err_of(HEAD "message p.M\n  field 1 a int32 implicit json=a\n"));
+  refused(HEAD "message p.M\n  field -1 a int32 implicit json=a\n", "t.lock:5: bad field number \"-1\"");
+  refused(HEAD "message p.M\n  field 0 a int32 implicit json=a\n", "t.lock:5: bad field number");
+  refused(HEAD "message p.M\n  field 536870912 a int32 implicit json=a\n", "bad field number");
+  refused(HEAD "message p.M\n  field 01 a int32 implicit json=a\n", "bad field number");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a%2\n", "t.lock:5: bad escape \"%2\"");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a%zz\n", "bad escape");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a\n  field 1 b int32 implicit json=b\n",
+          "t.lock:6: a second live entry for this number (the first is at line 5)");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a\n  field 2 a int32 implicit json=a\n",
+          "t.lock:6: a second live entry for this name");
+  ck_assert_ptr_null(err_of(HEAD "message p.M\n  field 1 a string implicit json=a deleted\n"
+                                 "  field 1 a int32 implicit json=a\n"));
+  refused(HEAD "message p.M\n  field 1 a string implicit json=a deleted\n"
+               "  field 1 a string implicit json=a deleted\n",
+          "t.lock:6: the same deleted entry twice");
+  refused(HEAD "message p.M\nmessage p.M\n", "t.lock:5: a second `message p.M` block (the first is at line 4)");
+  refused(HEAD "message p.M\n  file a.proto\n  file b.proto\n", "t.lock:6: a second `file` line");
+  refused(HEAD "message p.M\n  closed\n", "`closed` does not belong in a message block");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit\n", "field line without json=");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a json=b\n", "\"json=\" given twice");
+  refused(HEAD "message p.M\n  field 1 a int32 implicit json=a idempotency=idempotent\n",
+          "unexpected \"idempotency=idempotent\"");
+  refused(HEAD "message p.M\n  field 1 a int33 implicit json=a\n", "bad field type \"int33\"");
+  refused(HEAD "message p.M\n  field 1 a map<float,int32> repeated json=a\n", "bad field type");
+  refused(HEAD "message p.M\n  field 1 a int32 unary json=a\n", "bad label \"unary\"");
+  refused(HEAD "message p.M\n  reserved 5-3\n", "bad reserved range \"5-3\"");
+  refused(HEAD "message p.M\n  reserved 0\n", "bad reserved range \"0\"");
+  ck_assert_ptr_null(err_of(HEAD "enum p.E\n  reserved -5--2 7\n  value -1 X\n  value -1 Y\n"));
+  refused(HEAD "enum p.E\n  value 1 X\n  value 1 X\n", "a second live entry for this value");
+  refused(HEAD "service p.S\n  rpc Get .p.R .p.R unary\n  rpc Get .p.R .p.R unary\n",
+          "a second live entry for this name");
+  refused(HEAD "service p.S\n  rpc Get .p.R .p.R unary idempotency=sometimes\n",
+          "idempotency= must be no_side_effects or idempotent");
+  refused(HEAD "service p.S\n  rpc Get p.R .p.R unary\n", "bad rpc types");
+  refused(HEAD "extend p.M\n  extension 5 p.x int32 optional\n", "extension line without file=");
+  refused(HEAD "message p.M\n  field 1 a\001 int32 implicit json=a\n", "byte 0x01 must be written %01");
+  refused("cpay-lock 3\n", "t.lock:1: unsupported lock file version \"3\"");
+  refused("", "t.lock:1: empty lock file");
+}
+END_TEST
+
+START_TEST(test_lock_version_2_structure) {
+  // The grammar of check and end lines (hashes not compared here).
+  const char *ok = "cpay-lock 2\n\nfile a.proto\n  syntax proto3\n  check 0000000000000000\n\n"
+                   "end 1 0000000000000000\n";
+  ck_assert_ptr_null(err_of(ok));
+  refused("cpay-lock 2\n\nfile a.proto\n  syntax proto3\n\nend 1 0000000000000000\n",
+          "t.lock:3: block `file a.proto` has no `check` line");
+  refused("cpay-lock 2\n\nfile a.proto\n  syntax proto3\n  check 0000000000000000\n",
+          "t.lock:5: the lock ends at line 5 without its `end` line");
+  refused("cpay-lock 2\n\nfile a.proto\n  syntax proto3\n  check 0000000000000000\n\n"
+          "end 2 0000000000000000\n",
+          "t.lock:7: the end line counts 2 blocks, the lock has 1");
+  refused("cpay-lock 2\n\nfile a.proto\n  syntax proto3\n  check 0000000000000000\n"
+          "  package p\n\nend 1 0000000000000000\n",
+          "t.lock:6: a line after the block's `check` line");
+  refused("cpay-lock 2\n\nfile a.proto\n  syntax proto3\n  check 0000000000000000\n\n"
+          "end 1 0000000000000000\nmessage p.M\n",
+          "t.lock:8: text after the `end` line");
+  ck_assert_ptr_null(err_of("cpay-lock 2\n\nend 0 0000000000000000\n# a comment\n\n"));
+  refused("cpay-lock 2\n\nend 0 0000000000000000", "the `end` line has no newline");
+  // Version 1 has neither.
+  refused("cpay-lock 1\n\nend 0 0000000000000000\n", "expected `file|message|enum|extend|service");
+}
+END_TEST
+
+START_TEST(test_lock_hashes_name_the_block) {
+  load_locks();
+  // Change one field's name (and nothing else) in a golden lock: the error
+  // names the block's first line.
+  const golden *g = NULL;
+  for (size_t i = 0; i < g_count && !g; i++) {
+    if (strcmp(g_locks[i].name, "payments.lock") == 0) g = &g_locks[i];
+  }
+  ck_assert_ptr_nonnull(g);
+  char *t = strdup(g->text);
+  char *f = strstr(t, "  field 2 customer_id ");
+  ck_assert_ptr_nonnull(f);
+  f[10] = 'C';
+  char *err = NULL;
+  ck_assert_ptr_null(brk_lock_parse(t, strlen(t), "t.lock", &err));
+  ck_assert_msg(strstr(err, "does not match its check line") && strstr(err, "block `message "),
+                "%s", err);
+  free(err);
+  free(t);
+  // Drop a whole block, its check line and all: the end line says so.
+  t = strdup(g->text);
+  char *b = strstr(t, "\nenum ");
+  ck_assert_ptr_nonnull(b);
+  char *e = strstr(b + 1, "\n\n");
+  memmove(b, e, strlen(e) + 1);
+  ck_assert_ptr_null(brk_lock_parse(t, strlen(t), "t.lock", &err));
+  ck_assert_msg(strstr(err, "the end line counts") != NULL, "%s", err);
+  free(err);
+  free(t);
+}
+END_TEST
+
+START_TEST(test_lock_find_in_empty_lock) {
+  char *err = NULL;
+  brk_snap *s = brk_lock_parse("cpay-lock 1\n", 12, "t.lock", &err);
+  ck_assert_ptr_nonnull(s);
+  ck_assert_ptr_null(brk_snap_find(s, BRK_MESSAGE, "p.M"));  // no bsearch on a NULL base
+  ck_assert_int_eq(s->version, 1);
+  brk_snap_free(s);
+}
+END_TEST
+
+Suite *lock_suite(void) {
+  Suite *s = suite_create("lock");
+  TCase *tc = tcase_create("lock");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_lock_golden_locks_parse_and_format_back);
+  tcase_add_test(tc, test_lock_every_prefix_refused);
+  tcase_add_test(tc, test_lock_every_content_line_deleted_refused);
+  tcase_add_test(tc, test_lock_every_byte_changed_refused);
+  tcase_add_test(tc, test_lock_strict_entries);
+  tcase_add_test(tc, test_lock_version_2_structure);
+  tcase_add_test(tc, test_lock_hashes_name_the_block);
+  tcase_add_test(tc, test_lock_find_in_empty_lock);
+  suite_add_tcase(s, tc);
+  return s;
+}
