@@ -200,6 +200,8 @@ struct cpm_file {
   const char *name;     // path as imported, e.g. "payments/v1/payments.proto"
   const char *package;  // "" when none
   cpm_syntax syntax;
+  cpm_loc package_loc;  // the `package` statement (line 0: none, or no source info)
+  cpm_loc syntax_loc;   // the `syntax` statement (line 0: none, or no source info)
   const cpm_file **deps;
   size_t dep_count;
   const int *public_deps;  // indices into deps

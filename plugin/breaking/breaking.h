@@ -60,6 +60,8 @@ typedef struct brk_block {
   // BRK_FILE
   const char *package;
   int syntax;  // 2 or 3
+  int package_line, package_col;  // 0 when unknown (a lock, no source info)
+  int syntax_line, syntax_col;
   // BRK_MESSAGE / BRK_ENUM
   cpm_range *reserved;
   size_t reserved_count;
@@ -98,6 +100,9 @@ char *brk_lock_format(const brk_snap *snap);
 // The history after recording `cur` on top of `lock` (NULL: a new lock): every
 // entry of `lock` is kept, those absent from `cur` marked deleted.
 brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur);
+// The latest version a lock recorded: its live blocks and entries, as a
+// schema snapshot without positions.
+brk_snap *brk_lock_live(const brk_snap *lock);
 void brk_snap_free(brk_snap *snap);
 
 const brk_block *brk_snap_find(const brk_snap *snap, brk_kind kind, const char *name);
@@ -128,6 +133,7 @@ typedef struct brk_finding {
   char *message;
   char *fix;      // NULL or a suggestion (e.g. the `reserved` lines to add)
   char *subject;  // what the finding is about; (rule, subject) is unique
+  char *accepted;  // NULL, or the lock that recorded this break (--force): then a note
 } brk_finding;
 
 typedef struct brk_findings {
@@ -142,6 +148,12 @@ void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat,
                  brk_findings *out);
 // Sorts by file, line, column, rule.
 void brk_findings_sort(brk_findings *f);
+// Whether `f` has a finding of `rule` about `subject`.
+bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *subject);
+// Moves the findings of `from` into `into`, but those whose (rule, subject)
+// `into` has already; `from` is left empty.
+void brk_findings_move(brk_findings *into, brk_findings *from);
+// The breaking findings: neither notes nor accepted.
 size_t brk_findings_errors(const brk_findings *f);
 void brk_findings_free(brk_findings *f);
 

@@ -55,15 +55,35 @@ static where at_cur_block(const ctx *c, const brk_block *b) {
   return w;
 }
 
-// Where a deleted element was: its old position, or (a lock keeps none) the
-// new declaration of its parent, where the fix goes, or the old file.
-static where at_old(const ctx *c, const char *file, int line, int col, const brk_block *cur_parent) {
-  if (!c->old->is_lock && line > 0) {
-    where w = {c->old->prefix, file, line, col};
+static char *map_name(const ctx *c, const char *name);
+
+// Where to report a deleted element: in the new schema, so that annotations
+// land on the files being changed. That is its parent's new declaration
+// (`cur_parent`, where a `reserved` line goes) or, for an element named
+// `full_name`, the innermost enclosing message that still exists, or else
+// its file when that still exists (no line). Only an element whose file is
+// gone is reported in the old file, at its old position.
+static where at_old(const ctx *c, const char *file, int line, int col, const brk_block *cur_parent,
+                    const char *full_name) {
+  if (cur_parent) return at_cur_block(c, cur_parent);
+  if (full_name) {
+    char *scope = map_name(c, full_name);
+    for (char *dot = strrchr(scope, '.'); dot; dot = strrchr(scope, '.')) {
+      *dot = '\0';
+      const brk_block *m = brk_snap_find(c->cur, BRK_MESSAGE, scope);
+      if (m) {
+        free(scope);
+        return at_cur_block(c, m);
+      }
+    }
+    free(scope);
+  }
+  if (file && brk_snap_find(c->cur, BRK_FILE, file)) {
+    where w = {c->cur->prefix, file, 0, 0};
     return w;
   }
-  if (cur_parent) return at_cur_block(c, cur_parent);
-  where w = {c->old->is_lock ? c->cur->prefix : c->old->prefix, file, 0, 0};
+  where w = {c->old->is_lock ? c->cur->prefix : c->old->prefix, file,
+             c->old->is_lock ? 0 : line, c->old->is_lock ? 0 : col};
   return w;
 }
 
@@ -80,7 +100,10 @@ static void report(ctx *c, const char *id, where w, const char *subject, char *f
   const brk_rule *r = rule(id);
   if (r->category > c->max) goto out_free_fix;
   for (size_t i = 0; i < c->out->count; i++) {
-    if (c->out->v[i].rule == r && strcmp(c->out->v[i].subject, subject) == 0) goto out_free_fix;
+    // One finding per (rule, subject); a break accepted in the lock does not
+    // hide one the lock itself finds.
+    const brk_finding *e = &c->out->v[i];
+    if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) goto out_free_fix;
   }
   if (c->out->count == c->out->cap) {
     c->out->cap = c->out->cap ? c->out->cap * 2 : 16;
@@ -99,6 +122,7 @@ static void report(ctx *c, const char *id, where w, const char *subject, char *f
   f->message = cpf_buf_take(&msg);
   f->fix = fix;
   f->subject = cpf_xstrdup(subject);
+  f->accepted = NULL;
   return;
 out_free_fix:
   free(fix);
@@ -604,7 +628,7 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     if (find_name(nb, o->name)) continue;  // renumbered: reported below
     if (strcmp(o->label, "required") == 0) {
       char *rsubj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
-      report(c, "FIELD_REQUIRED_DELETED", at_old(c, o->file, o->line, o->col, nb), rsubj,
+      report(c, "FIELD_REQUIRED_DELETED", at_old(c, o->file, o->line, o->col, nb, NULL), rsubj,
              cpf_xasprintf("keep field %d \"%s\" (as optional, once every reader is built with "
                            "it optional)", (int)o->number, o->name),
              "required field %d \"%s\" of message %s was deleted: readers built before reject "
@@ -615,7 +639,7 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     bool num_res = in_ranges(nb->reserved, nb->reserved_count, o->number);
     bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
     char *subj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
-    where w = at_old(c, o->file, o->line, o->col, nb);
+    where w = at_old(c, o->file, o->line, o->col, nb, NULL);
     if (!num_res) {
       char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to message %s", (int)o->number, nb->name)
                            : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to message %s",
@@ -830,7 +854,7 @@ static void compare_messages(ctx *c) {
                "google.protobuf.Any type URLs, reflection and generated code use the full name",
                ob->name, renamed->name);
       } else {
-        report(c, "MESSAGE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name,
+        report(c, "MESSAGE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name,
                cpf_xstrdup("keep the message and mark it `option deprecated = true;`"),
                "message %s was deleted", ob->name);
       }
@@ -892,7 +916,7 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
     } else {
       bool num_res = bynum || in_ranges(nb->reserved, nb->reserved_count, o->number);
       bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
-      where w = at_old(c, o->file, o->line, o->col, nb);
+      where w = at_old(c, o->file, o->line, o->col, nb, NULL);
       if (!num_res) {
         char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to enum %s", (int)o->number, nb->name)
                              : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to enum %s",
@@ -968,7 +992,7 @@ static void compare_enums(ctx *c) {
                "generated code use the full name",
                ob->name, renamed->name);
       } else {
-        report(c, "ENUM_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name,
+        report(c, "ENUM_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name,
                cpf_xstrdup("keep the enum and mark it `option deprecated = true;`"),
                "enum %s was deleted", ob->name);
       }
@@ -1019,7 +1043,7 @@ static void compare_extensions(ctx *c) {
       }
       free(mname);
       if (!f) {
-        report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL), o->name,
+        report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL, o->name), o->name,
                cpf_xasprintf("keep the extension (`[deprecated = true]`) so that number %d stays "
                              "taken; a lock that records the deletion also remembers it",
                              (int)o->number),
@@ -1094,7 +1118,7 @@ static void compare_services(ctx *c) {
     if (ob->kind != BRK_SERVICE || ob->deleted) continue;
     const brk_block *nb = counterpart(c, ob);
     if (nb == NULL) {
-      report(c, "SERVICE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL), ob->name, NULL,
+      report(c, "SERVICE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name, NULL,
              "service %s was deleted: clients calling /%s/* get UNIMPLEMENTED", ob->name, ob->name);
       continue;
     }
@@ -1148,7 +1172,7 @@ static void compare_services(ctx *c) {
                  "rpc %s of %s was renamed to %s: clients calling /%s/%s get UNIMPLEMENTED", o->name,
                  nb->name, renamed->name, ob->name, o->name);
         } else {
-          report(c, "RPC_DELETED", at_old(c, o->file, o->line, o->col, nb), subj, NULL,
+          report(c, "RPC_DELETED", at_old(c, o->file, o->line, o->col, nb, NULL), subj, NULL,
                  "rpc %s of %s was deleted: clients calling /%s/%s get UNIMPLEMENTED", o->name,
                  nb->name, ob->name, o->name);
         }
@@ -1166,20 +1190,24 @@ static void compare_files(ctx *c) {
     if (ob->kind != BRK_FILE || ob->deleted) continue;
     const brk_block *nb = brk_snap_find(c->cur, BRK_FILE, ob->name);
     if (nb == NULL) {
-      report(c, "FILE_DELETED", at_old(c, ob->name, 0, 0, NULL), ob->name, NULL,
+      report(c, "FILE_DELETED", at_old(c, ob->name, 0, 0, NULL, NULL), ob->name, NULL,
              "file %s was deleted", ob->name);
       continue;
     }
     where w = at_cur_block(c, nb);
-    w.line = w.col = 0;
     const char *op = ob->package ? ob->package : "", *np = nb->package ? nb->package : "";
     if (strcmp(op, np) != 0) {
+      // At the package statement; a removed one: the top of the file.
+      w.line = nb->package_line;
+      w.col = nb->package_col;
       report(c, "FILE_PACKAGE_CHANGED", w, ob->name, NULL,
              "package of %s changed from \"%s\" to \"%s\": full names of its types, Any type URLs "
              "and RPC method paths change",
              nb->name, op, np);
     }
     if (ob->syntax != nb->syntax) {
+      w.line = nb->syntax_line;
+      w.col = nb->syntax_col;
       report(c, "FILE_SYNTAX_CHANGED", w, ob->name, NULL,
              "%s changed from proto%d to proto%d: %s", nb->name, ob->syntax, nb->syntax,
              nb->syntax == 3

@@ -200,16 +200,122 @@ static char *git_reason(const char *log) {
   return r;
 }
 
-static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, char **err) {
+// The first line a command prints (its stdout), or NULL when it fails.
+static char *run_line(char *const argv[], const char *log) {
+  if (run(argv, log) != 0) return NULL;
+  cpf_buf b = {0};
+  char *err = NULL;
+  char *r = NULL;
+  if (read_file(log, &b, &err)) r = cpf_xasprintf("%.*s", (int)strcspn(cpf_buf_str(&b), "\n"), cpf_buf_str(&b));
+  free(err);
+  cpf_buf_free(&b);
+  return r;
+}
+
+// `base` (a directory inside the repository, "" for its root, "a/b/") joined
+// with `rel` ("../proto", "."), with "." and ".." resolved; NULL when it
+// leaves the repository.
+static char *repo_join(const char *base, const char *rel) {
+  char *all = cpf_xasprintf("%s/%s", base, rel);
+  char **parts = cpf_xmalloc((strlen(all) + 1) * sizeof *parts);
+  size_t n = 0;
+  bool ok = true;
+  for (char *save = NULL, *p = strtok_r(all, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if (strcmp(p, ".") == 0) continue;
+    if (strcmp(p, "..") == 0) {
+      if (n == 0) ok = false;
+      else n--;
+      continue;
+    }
+    parts[n++] = p;
+  }
+  cpf_buf b = {0};
+  for (size_t i = 0; ok && i < n; i++) cpf_buf_printf(&b, "%s%s", i ? "/" : "", parts[i]);
+  char *r = ok ? (b.data ? cpf_buf_take(&b) : cpf_xstrdup("")) : NULL;
+  cpf_buf_free(&b);
+  free(parts);
+  free(all);
+  return r;
+}
+
+// The git repository around the working directory: its top and where the
+// working directory is inside it ("" at the top, else "dir/"). False when
+// there is none.
+typedef struct repo {
+  char *top;
+  char *here;
+} repo;
+
+// A file for a command's output, in TMPDIR; malloc'd path (unlink and free).
+static char *tmp_file(void) {
+  const char *dir = getenv("TMPDIR");
+  char *path = cpf_xasprintf("%s/cpay-breaking-XXXXXX", dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    free(path);
+    return NULL;
+  }
+  close(fd);
+  return path;
+}
+
+// Finds the repository; `log` receives the commands' output (NULL: a
+// temporary file).
+static bool repo_find(repo *r, const char *log) {
+  char *own = log ? NULL : tmp_file();
+  if (!log && !own) return false;
+  if (!log) log = own;
+  char *top[] = {"git", "rev-parse", "--show-toplevel", NULL};
+  char *pre[] = {"git", "rev-parse", "--show-prefix", NULL};
+  r->top = run_line(top, log);
+  r->here = r->top ? run_line(pre, log) : NULL;
+  if (own) {
+    unlink(own);
+    free(own);
+  }
+  if (!r->here) {
+    free(r->top);
+    r->top = NULL;
+    return false;
+  }
+  return true;
+}
+
+static void repo_free(repo *r) {
+  free(r->top);
+  free(r->here);
+}
+
+// Whether `rev` has `path` (repository-relative; "" is the root).
+static bool rev_has(const char *top, const char *rev, const char *path, const char *log) {
+  char *obj = cpf_xasprintf("%s:%s", rev, path);
+  char *argv[] = {"git", "-C", (char *)top, "cat-file", "-e", obj, NULL};
+  bool has = run(argv, log) == 0;
+  free(obj);
+  return has;
+}
+
+// NEW as given on the command line, for load_git.
+static const char *g_new_spec;
+
+// A git input: REV's files below DIR, DIR relative to the working directory
+// as paths on the command line are (so it works from any directory of the
+// repository). When DIR is NEW's own directory and REV does not have it yet,
+// the schema is new: an empty OLD, with a note (the change that adds the
+// schema compares with nothing). Any other DIR that REV lacks is an error,
+// so that a mistyped path cannot pass a check.
+static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, char **err,
+                          bool *empty) {
   const char *rev_dir = spec + 4;
   const char *colon = strchr(rev_dir, ':');
   char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - rev_dir), rev_dir) : cpf_xstrdup(rev_dir);
   char *dir = colon ? norm_prefix(colon + 1) : cpf_xstrdup("");
   cpm_pool *pool = NULL;
-  char tmpl[] = "/tmp/cpay-breaking-XXXXXX";
+  repo rp = {0};
+  char *full = NULL;
   const char *tmpdir_env = getenv("TMPDIR");
   char *tmp = tmpdir_env && *tmpdir_env ? cpf_xasprintf("%s/cpay-breaking-XXXXXX", tmpdir_env)
-                                        : cpf_xstrdup(tmpl);
+                                        : cpf_xstrdup("/tmp/cpay-breaking-XXXXXX");
   if (*rev == '\0') {
     *err = cpf_xasprintf("%s: missing revision (expected git:REV[:DIR])", spec);
     goto out_free;
@@ -218,27 +324,55 @@ static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, c
     *err = cpf_xasprintf("cannot create a temporary directory: %s", strerror(errno));
     goto out_free;
   }
-  char *verify = cpf_xasprintf("%s^{commit}", rev);
-  char *check[] = {"git", "rev-parse", "--quiet", "--verify", verify, NULL};
   char *log = cpf_xasprintf("%s/git.log", tmp);
+  if (!repo_find(&rp, log)) {
+    char *why = git_reason(log);
+    *err = cpf_xasprintf("%s: the working directory is not in a git repository%s", spec, why);
+    free(why);
+    goto out_log;
+  }
+  full = repo_join(rp.here, dir);
+  if (!full) {
+    *err = cpf_xasprintf("%s: %s is outside the repository (%s)", spec, dir, rp.top);
+    goto out_log;
+  }
+  char *verify = cpf_xasprintf("%s^{commit}", rev);
+  char *check[] = {"git", "-C", rp.top, "rev-parse", "--quiet", "--verify", verify, NULL};
   int rc = run(check, log);
   free(verify);
   if (rc != 0) {
     char *why = git_reason(log);
     *err = cpf_xasprintf("%s: %s is not a commit of the git repository here%s", spec, rev, why);
     free(why);
-    free(log);
-    goto out_rm;
+    goto out_log;
+  }
+  *prefix = cpf_xstrdup(dir);
+  if (*full && !rev_has(rp.top, rev, full, log)) {
+    char *new_dir = g_new_spec && g_new_spec[0] != '/' && strncmp(g_new_spec, "git:", 4) != 0
+                        ? repo_join(rp.here, g_new_spec)
+                        : NULL;
+    struct stat st;
+    if (new_dir && strcmp(new_dir, full) == 0 && stat(g_new_spec, &st) == 0 && S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "cpay-breaking: note: %s has no %s yet: a new schema, with nothing to "
+              "compare it with\n", rev, full);
+      *empty = true;
+    } else {
+      *err = cpf_xasprintf("%s: %s has no %s%s", spec, rev, full,
+                           new_dir ? " (and it is not NEW's directory, which would make it a new "
+                                     "schema)" : "");
+    }
+    free(new_dir);
+    goto out_log;
   }
   char *tar = cpf_xasprintf("%s/tree.tar", tmp);
   char *tree = cpf_xasprintf("%s/tree", tmp);
-  char *treeish = *dir ? cpf_xasprintf("%s:%s", rev, dir) : cpf_xstrdup(rev);
+  char *treeish = *full ? cpf_xasprintf("%s:%s", rev, full) : cpf_xstrdup(rev);
   char *out_opt = cpf_xasprintf("--output=%s", tar);
-  char *archive[] = {"git", "archive", "--format=tar", out_opt, treeish, NULL};
+  char *archive[] = {"git", "-C", rp.top, "archive", "--format=tar", out_opt, treeish, NULL};
   char *untar[] = {"tar", "-xf", tar, "-C", tree, NULL};
   if (mkdir(tree, 0700) != 0 || run(archive, log) != 0) {
     char *why = git_reason(log);
-    *err = cpf_xasprintf("%s: cannot read %s from git%s", spec, *dir ? treeish : rev, why);
+    *err = cpf_xasprintf("%s: cannot read %s from git%s", spec, treeish, why);
     free(why);
   } else if (run(untar, log) != 0) {
     char *why = git_reason(log);
@@ -246,16 +380,21 @@ static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, c
     free(why);
   } else {
     pool = load_dir(tree, incs, err);
-    *prefix = cpf_xstrdup(dir);
   }
   free(tar);
   free(tree);
   free(treeish);
   free(out_opt);
+out_log:
   free(log);
-out_rm:
   rm_tree(tmp);
 out_free:
+  if (!pool && !*empty) {
+    free(*prefix);
+    *prefix = NULL;
+  }
+  repo_free(&rp);
+  free(full);
   free(tmp);
   free(rev);
   free(dir);
@@ -263,9 +402,11 @@ out_free:
 }
 
 // Loads NEW or OLD. On success *prefix is the path shown before file names.
-static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix, char **err) {
+static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix, char **err,
+                            bool *empty) {
   *prefix = NULL;
-  if (strncmp(spec, "git:", 4) == 0) return load_git(spec, incs, prefix, err);
+  *empty = false;
+  if (strncmp(spec, "git:", 4) == 0) return load_git(spec, incs, prefix, err, empty);
   struct stat st;
   if (stat(spec, &st) != 0) {
     *err = cpf_xasprintf("cannot read %s: %s", spec, strerror(errno));
@@ -307,18 +448,58 @@ static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix,
   return pool;
 }
 
+// What to write instead of buf's git input (".git#branch=main,subdir=proto").
+static char *buf_style_hint(const char *spec) {
+  const char *hash = strchr(spec, '#');
+  char *rev = NULL, *sub = NULL;
+  for (const char *p = hash ? hash + 1 : ""; *p;) {
+    size_t n = strcspn(p, ",");
+    const char *eq = memchr(p, '=', n);
+    if (eq) {
+      size_t kl = (size_t)(eq - p);
+      char *v = cpf_xasprintf("%.*s", (int)(n - kl - 1), eq + 1);
+      if ((kl == 6 && strncmp(p, "branch", 6) == 0) || (kl == 3 && strncmp(p, "tag", 3) == 0) ||
+          (kl == 3 && strncmp(p, "ref", 3) == 0)) {
+        free(rev);
+        rev = v;
+      } else if (kl == 6 && strncmp(p, "subdir", 6) == 0) {
+        free(sub);
+        sub = v;
+      } else {
+        free(v);
+      }
+    }
+    p += n + (p[n] == ',');
+  }
+  char *hint = cpf_xasprintf("cpay-breaking reads a git revision as git:REV[:DIR], DIR relative to "
+                             "the working directory; buf's %s is git:%s%s%s",
+                             spec, rev ? rev : "REV", sub ? ":" : "", sub ? sub : "");
+  free(rev);
+  free(sub);
+  return hint;
+}
+
 static brk_snap *load_snap(const char *what, const char *spec, const strvec *incs) {
   char *prefix = NULL, *err = NULL;
-  cpm_pool *pool = load_input(spec, incs, &prefix, &err);
-  if (!pool) {
+  bool empty = false;
+  cpm_pool *pool = load_input(spec, incs, &prefix, &err, &empty);
+  if (!pool && !empty) {
     fprintf(stderr, "cpay-breaking: cannot load %s %s:\n%s\n", what, spec, err ? err : "unknown error");
+    if (strstr(spec, ".git#") || strncmp(spec, ".git", 4) == 0 || strstr(spec, "#branch=") ||
+        strstr(spec, "#tag=") || strstr(spec, "#ref=")) {
+      char *hint = buf_style_hint(spec);
+      fprintf(stderr, "cpay-breaking: hint: %s\n", hint);
+      free(hint);
+    }
     free(err);
     free(prefix);
     return NULL;
   }
-  brk_snap *s = brk_snap_from_pool(pool, prefix);
-  cpm_pool_free(pool);
+  static const cpm_pool kNoFiles;
+  brk_snap *s = brk_snap_from_pool(pool ? pool : &kNoFiles, prefix);
+  if (pool) cpm_pool_free(pool);
   free(prefix);
+  free(err);
   return s;
 }
 
@@ -334,6 +515,149 @@ static bool write_lock(const char *path, const char *text) {
   }
   free(tmp);
   return ok;
+}
+
+// ---- inputs that do not line up ----------------------------------------------
+
+// "3 files, 12 messages, 4 enums, 1 service" of a lock's block counts.
+static char *describe_lock(const size_t counts[5]) {
+  static const char *const what[5][2] = {{"file", "files"}, {"message", "messages"},
+                                         {"enum", "enums"}, {"extended message", "extended messages"},
+                                         {"service", "services"}};
+  cpf_buf b = {0};
+  for (int k = 0; k < 5; k++) {
+    if (!counts[k] && k != 0) continue;
+    cpf_buf_printf(&b, "%s%zu %s", b.size ? ", " : "", counts[k], what[k][counts[k] != 1]);
+  }
+  return cpf_buf_take(&b);
+}
+
+// Whether the base revision of a git OLD has the lock that is missing here:
+// if it has, the branch lost it, and the history it kept with it (an error,
+// with how to restore it); if not, this is the change that adds the schema
+// (a note). Each call says so on stderr once.
+typedef enum lock_base { LOCK_BASE_UNKNOWN, LOCK_BASE_HAS, LOCK_BASE_LACKS } lock_base;
+
+static lock_base lock_in_base(const char *lock_path, const char *against) {
+  static lock_base known = LOCK_BASE_UNKNOWN;
+  static bool asked;
+  if (asked) return known;
+  asked = true;
+  const char *colon = strchr(against + 4, ':');
+  char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - (against + 4)), against + 4)
+                    : cpf_xstrdup(against + 4);
+  repo rp = {0};
+  char *full = NULL;
+  if (repo_find(&rp, NULL) && (full = repo_join(rp.here, lock_path)) != NULL) {
+    if (rev_has(rp.top, rev, full, "/dev/null")) {
+      known = LOCK_BASE_HAS;
+      fprintf(stderr, "cpay-breaking: %s does not exist, but %s has it: the history it keeps "
+              "would be lost; restore it (git checkout %s -- %s)\n", lock_path, rev, rev, lock_path);
+    } else {
+      known = LOCK_BASE_LACKS;
+      fprintf(stderr, "cpay-breaking: note: %s does not exist, nor in %s: no history to check "
+              "yet (create it with --update-lock)\n", lock_path, rev);
+    }
+  }
+  free(full);
+  repo_free(&rp);
+  free(rev);
+  return known;
+}
+
+// GitHub places annotations by paths from the repository's top: findings
+// made from a subdirectory get the path from there.
+static void paths_from_repo_top(brk_findings *found) {
+  repo rp = {0};
+  if (!repo_find(&rp, NULL)) return;
+  for (size_t i = 0; i < found->count && *rp.here; i++) {
+    char *f = found->v[i].file;
+    if (f[0] == '/') continue;
+    char *joined = repo_join(rp.here, f);
+    if (joined) {
+      free(found->v[i].file);
+      found->v[i].file = joined;
+    }
+  }
+  repo_free(&rp);
+}
+
+// Whether OLD and NEW share files, or a directory of one explains why not
+// (then a hint and false): comparing `git:main` (proto/api.proto) with
+// `proto` (api.proto) would report every element as deleted and added.
+static bool roots_line_up(const brk_snap *old, const brk_snap *cur, const char *against,
+                          const char *new_spec) {
+  size_t old_files = 0, new_files = 0;
+  for (size_t i = 0; i < old->block_count; i++) {
+    const brk_block *b = &old->blocks[i];
+    if (b->kind != BRK_FILE) continue;
+    old_files++;
+    if (brk_snap_find(cur, BRK_FILE, b->name)) return true;
+  }
+  for (size_t i = 0; i < cur->block_count; i++) new_files += cur->blocks[i].kind == BRK_FILE;
+  if (!old_files || !new_files) return true;
+  for (size_t i = 0; i < old->block_count; i++) {
+    const brk_block *o = &old->blocks[i];
+    if (o->kind != BRK_FILE) continue;
+    for (size_t k = 0; k < cur->block_count; k++) {
+      const brk_block *n = &cur->blocks[k];
+      if (n->kind != BRK_FILE) continue;
+      size_t ol = strlen(o->name), nl = strlen(n->name);
+      const char *longer = ol > nl ? o->name : n->name, *shorter = ol > nl ? n->name : o->name;
+      size_t ll = ol > nl ? ol : nl, sl = ol > nl ? nl : ol;
+      if (ll == sl || longer[ll - sl - 1] != '/' || strcmp(longer + ll - sl, shorter) != 0) continue;
+      int dl = (int)(ll - sl - 1);
+      bool old_deeper = ol > nl;
+      const char *spec = old_deeper ? against : new_spec;
+      fprintf(stderr, "cpay-breaking: OLD (%s) and NEW (%s) have no file in common: OLD has %s, "
+              "NEW has %s; their roots do not line up.\n", against, new_spec, o->name, n->name);
+      // The input whose files are one directory deeper, given as that directory.
+      char *fixed;
+      if (strncmp(spec, "git:", 4) == 0) {
+        fixed = strchr(spec + 4, ':') ? cpf_xasprintf("%s/%.*s", spec, dl, longer)
+                                      : cpf_xasprintf("%s:%.*s", spec, dl, longer);
+      } else if (strcmp(spec, ".") == 0) {
+        fixed = cpf_xasprintf("%.*s", dl, longer);
+      } else {
+        fixed = cpf_xasprintf("%s/%.*s", spec, dl, longer);
+      }
+      fprintf(stderr, "cpay-breaking: hint: %s %s\n", old_deeper ? "--against" : "give NEW as",
+              fixed);
+      free(fixed);
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---- acknowledged breaks ----------------------------------------------------
+
+// A break between OLD and NEW that the lock has recorded (the lock's latest
+// version breaks OLD the same way, which only `--update-lock --force` writes)
+// is acknowledged: reviewed in the lock's diff, it becomes a note. Returns
+// how many findings of `found` it turned into notes.
+static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const char *lock_path,
+                              brk_category cat, brk_findings *found) {
+  brk_snap *live = brk_lock_live(lock);
+  brk_findings recorded = {0};
+  brk_compare(old, live, cat, &recorded);
+  size_t n = 0;
+  for (size_t i = 0; i < found->count; i++) {
+    brk_finding *f = &found->v[i];
+    if (f->rule->note) continue;
+    for (size_t k = 0; k < recorded.count; k++) {
+      const brk_finding *r = &recorded.v[k];
+      if (r->rule == f->rule && strcmp(r->subject, f->subject) == 0 &&
+          strcmp(r->message, f->message) == 0) {
+        f->accepted = cpf_xstrdup(lock_path);
+        n++;
+        break;
+      }
+    }
+  }
+  brk_findings_free(&recorded);
+  brk_snap_free(live);
+  return n;
 }
 
 // ---- main -----------------------------------------------------------------
@@ -453,12 +777,20 @@ int main(int argc, char **argv) {
     status = usage_error("--force only applies to --update-lock", NULL);
     goto out;
   }
+  bool lock_existed = false;
   if (lock_path) {
     cpf_buf text = {0};
     char *err = NULL;
     struct stat st;
-    if (stat(lock_path, &st) != 0 && errno == ENOENT && update) {
+    bool missing = stat(lock_path, &st) != 0 && errno == ENOENT;
+    lock_existed = !missing;
+    if (missing && update) {
       // A new lock: created from NEW below.
+    } else if (missing && against && strncmp(against, "git:", 4) == 0 &&
+               lock_in_base(lock_path, against) != LOCK_BASE_UNKNOWN) {
+      // Lost on this branch (an error), or the change that adds the schema
+      // (no history yet, in the base either): lock_in_base said which.
+      if (lock_in_base(lock_path, against) == LOCK_BASE_HAS) goto out;
     } else if (!read_file(lock_path, &text, &err)) {
       fprintf(stderr, "cpay-breaking: cannot load the lock: %s%s\n", err,
               update ? "" : " (create it with --update-lock)");
@@ -480,10 +812,14 @@ int main(int argc, char **argv) {
               lock_path, lock->version);
     }
   }
+  g_new_spec = new_spec;
   if ((cur = load_snap("NEW", new_spec, &incs)) == NULL) goto out;
   if (against && (old = load_snap("OLD", against, &incs)) == NULL) goto out;
+  if (old && !roots_line_up(old, cur, against, new_spec)) goto out;
   if (old) brk_compare(old, cur, cat, &found);
+  size_t accepted = old && lock ? accept_recorded(old, lock, lock_path, cat, &found) : 0;
   if (lock) brk_compare(lock, cur, cat, &found);
+  if (fmt == BRK_FMT_GITHUB) paths_from_repo_top(&found);
   brk_findings_sort(&found);
   cpf_buf out = {0};
   brk_findings_print(&found, fmt, &out);
@@ -495,6 +831,10 @@ int main(int argc, char **argv) {
   if (errors && fmt == BRK_FMT_TEXT) {
     fprintf(stderr, "cpay-breaking: %zu breaking change%s\n", errors, errors == 1 ? "" : "s");
   }
+  if (accepted && fmt == BRK_FMT_TEXT) {
+    fprintf(stderr, "cpay-breaking: %zu breaking change%s accepted: recorded in %s\n", accepted,
+            accepted == 1 ? "" : "s", lock_path);
+  }
   if (update) {
     if (errors && !force) {
       fprintf(stderr, "cpay-breaking: %s not updated (use --update-lock --force to accept the breaking changes)\n",
@@ -502,15 +842,29 @@ int main(int argc, char **argv) {
     } else {
       brk_snap *merged = brk_lock_merge(lock, cur);
       char *text = brk_lock_format(merged);
+      char *before = lock ? brk_lock_format(lock) : NULL;
+      bool lock_changed = !before || strcmp(before, text) != 0;
+      size_t merged_counts[5] = {0};
+      for (size_t i = 0; i < merged->block_count; i++) merged_counts[merged->blocks[i].kind]++;
       bool ok = write_lock(lock_path, text);
+      free(before);
       free(text);
       brk_snap_free(merged);
       if (!ok) {
         status = 2;
       } else {
-        if (errors) {
+        if (!lock_existed) {
+          char *what = describe_lock(merged_counts);
+          fprintf(stderr, "cpay-breaking: created %s, recording %s; commit it with the schema\n",
+                  lock_path, what);
+          free(what);
+        } else if (errors) {
           fprintf(stderr, "cpay-breaking: %s updated, accepting %zu breaking change%s\n", lock_path,
                   errors, errors == 1 ? "" : "s");
+        } else if (!lock_changed) {
+          fprintf(stderr, "cpay-breaking: %s is up to date\n", lock_path);
+        } else {
+          fprintf(stderr, "cpay-breaking: %s updated\n", lock_path);
         }
         status = 0;
       }

@@ -105,17 +105,44 @@ void brk_findings_sort(brk_findings *f) {
 
 size_t brk_findings_errors(const brk_findings *f) {
   size_t n = 0;
-  for (size_t i = 0; i < f->count; i++) n += !f->v[i].rule->note;
+  for (size_t i = 0; i < f->count; i++) n += !f->v[i].rule->note && !f->v[i].accepted;
   return n;
 }
 
-void brk_findings_free(brk_findings *f) {
+bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *subject) {
   for (size_t i = 0; i < f->count; i++) {
-    free(f->v[i].file);
-    free(f->v[i].message);
-    free(f->v[i].fix);
-    free(f->v[i].subject);
+    if (f->v[i].rule == rule && strcmp(f->v[i].subject, subject) == 0) return true;
   }
+  return false;
+}
+
+static void finding_free(brk_finding *f) {
+  free(f->file);
+  free(f->message);
+  free(f->fix);
+  free(f->subject);
+  free(f->accepted);
+}
+
+void brk_findings_move(brk_findings *into, brk_findings *from) {
+  for (size_t i = 0; i < from->count; i++) {
+    brk_finding *f = &from->v[i];
+    if (brk_findings_has(into, f->rule, f->subject)) {
+      finding_free(f);
+      continue;
+    }
+    if (into->count == into->cap) {
+      into->cap = into->cap ? into->cap * 2 : 16;
+      into->v = cpf_xrealloc(into->v, into->cap * sizeof(*into->v));
+    }
+    into->v[into->count++] = *f;
+  }
+  free(from->v);
+  memset(from, 0, sizeof *from);
+}
+
+void brk_findings_free(brk_findings *f) {
+  for (size_t i = 0; i < f->count; i++) finding_free(&f->v[i]);
   free(f->v);
   memset(f, 0, sizeof *f);
 }
@@ -161,11 +188,13 @@ static void put_pos(cpf_buf *out, const brk_finding *f) {
 void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
   for (size_t i = 0; i < fs->count; i++) {
     const brk_finding *f = &fs->v[i];
+    bool breaking = !f->rule->note && !f->accepted;
     switch (fmt) {
       case BRK_FMT_TEXT:
         put_pos(out, f);
-        cpf_buf_printf(out, "%s: [%s] %s\n", f->rule->note ? "note" : "error", f->rule->id,
-                       f->message);
+        cpf_buf_printf(out, "%s: [%s] %s", breaking ? "error" : "note", f->rule->id, f->message);
+        if (f->accepted) cpf_buf_printf(out, " (accepted: recorded in %s)", f->accepted);
+        cpf_buf_puts(out, "\n");
         if (f->fix) {
           // One note line per fix line, each at the same position.
           const char *p = f->fix;
@@ -182,8 +211,8 @@ void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
         cpf_buf_puts(out, "{\"rule\":");
         put_json_string(out, f->rule->id);
         cpf_buf_printf(out, ",\"category\":\"%s\",\"severity\":\"%s\",\"breaking\":%s,\"path\":",
-                       brk_category_name(f->rule->category), f->rule->note ? "note" : "error",
-                       f->rule->note ? "false" : "true");
+                       brk_category_name(f->rule->category), breaking ? "error" : "note",
+                       breaking ? "true" : "false");
         put_json_string(out, f->file);
         cpf_buf_printf(out, ",\"line\":%d,\"column\":%d,\"message\":", f->line, f->col);
         put_json_string(out, f->message);
@@ -193,16 +222,27 @@ void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
         } else {
           cpf_buf_puts(out, "null");
         }
+        cpf_buf_puts(out, ",\"accepted_in\":");
+        if (f->accepted) {
+          put_json_string(out, f->accepted);
+        } else {
+          cpf_buf_puts(out, "null");
+        }
         cpf_buf_puts(out, "}\n");
         break;
       case BRK_FMT_GITHUB:
-        cpf_buf_printf(out, "::%s file=", f->rule->note ? "notice" : "error");
+        cpf_buf_printf(out, "::%s file=", breaking ? "error" : "notice");
         put_gh(out, f->file, true);
         if (f->line > 0) cpf_buf_printf(out, ",line=%d,col=%d", f->line, f->col);
         cpf_buf_puts(out, ",title=");
         put_gh(out, f->rule->id, true);
         cpf_buf_puts(out, "::");
         put_gh(out, f->message, false);
+        if (f->accepted) {
+          put_gh(out, " (accepted: recorded in ", false);
+          put_gh(out, f->accepted, false);
+          put_gh(out, ")", false);
+        }
         if (f->fix) {
           put_gh(out, "\n", false);
           put_gh(out, f->fix, false);

@@ -273,6 +273,10 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
     s->blocks[bi].file = s->blocks[bi].name;
     s->blocks[bi].package = sdup(s, f->package);
     s->blocks[bi].syntax = (int)f->syntax;
+    s->blocks[bi].package_line = f->package_loc.line;
+    s->blocks[bi].package_col = f->package_loc.col;
+    s->blocks[bi].syntax_line = f->syntax_loc.line;
+    s->blocks[bi].syntax_col = f->syntax_loc.col;
     for (size_t i = 0; i < f->message_count; i++) add_message(s, &f->messages[i]);
     for (size_t i = 0; i < f->enum_count; i++) add_enum(s, &f->enums[i]);
     add_extensions(s, f->extensions, f->extension_count);
@@ -1146,6 +1150,22 @@ brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur) {
       } else {
         copy_item(r, add_item(b), &src->items[k], false);
       }
+    }
+  }
+  snap_sort(r);
+  return r;
+}
+
+brk_snap *brk_lock_live(const brk_snap *lock) {
+  brk_snap *r = snap_new("", false);
+  for (size_t i = 0; i < lock->block_count; i++) {
+    const brk_block *src = &lock->blocks[i];
+    if (src->deleted) continue;
+    size_t bi = add_block(r, src->kind, src->name);  // before taking a pointer: it reallocs
+    brk_block *b = &r->blocks[bi];
+    copy_attrs(r, b, src);
+    for (size_t k = 0; k < src->item_count; k++) {
+      if (!src->items[k].deleted) copy_item(r, add_item(b), &src->items[k], false);
     }
   }
   snap_sort(r);

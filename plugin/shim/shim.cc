@@ -220,6 +220,16 @@ class Lowerer {
     loc->trailing_comments = store_.StrOrNull(sl.trailing_comments);
   }
 
+  // The location of a part of a file (a SourceCodeInfo path).
+  void FillPathLoc(const pb::FileDescriptor *fd, const std::vector<int> &path, const cpm_file *file,
+                   cpm_loc *loc) {
+    loc->file = file;
+    pb::SourceLocation sl;
+    if (!fd->GetSourceLocation(path, &sl)) return;
+    loc->line = sl.start_line + 1;
+    loc->col = sl.start_column + 1;
+  }
+
   // Copies the reserved names of a message or enum descriptor.
   template <typename D>
   const char **ReservedNames(const D *d) {
@@ -242,6 +252,8 @@ class Lowerer {
     f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPM_SYNTAX_PROTO3
                                                                    : CPM_SYNTAX_PROTO2;
     f->deprecated = fd->options().deprecated();
+    FillPathLoc(fd, {pb::FileDescriptorProto::kPackageFieldNumber}, f, &f->package_loc);
+    FillPathLoc(fd, {pb::FileDescriptorProto::kSyntaxFieldNumber}, f, &f->syntax_loc);
 
     f->dep_count = static_cast<size_t>(fd->dependency_count());
     f->deps = store_.Array<const cpm_file *>(f->dep_count);
