@@ -153,12 +153,37 @@ bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *s
 // Moves the findings of `from` into `into`, but those whose (rule, subject)
 // `into` has already; `from` is left empty.
 void brk_findings_move(brk_findings *into, brk_findings *from);
+// Frees the strings of one finding (not the finding).
+void brk_finding_clear(brk_finding *f);
 // The breaking findings: neither notes nor accepted.
 size_t brk_findings_errors(const brk_findings *f);
 void brk_findings_free(brk_findings *f);
 
-typedef enum brk_format { BRK_FMT_TEXT, BRK_FMT_JSON, BRK_FMT_GITHUB } brk_format;
+typedef enum brk_format { BRK_FMT_TEXT, BRK_FMT_JSON, BRK_FMT_GITHUB, BRK_FMT_JUNIT } brk_format;
 void brk_findings_print(const brk_findings *f, brk_format fmt, cpf_buf *out);
+
+// ---- configuration ------------------------------------------------------
+
+// The `breaking:` section of a buf.yaml (version v1 or v2) or of a
+// cpay-breaking.yaml of the same shape: `use` and `except` (cpay's rule IDs
+// and categories, or buf's, mapped to the cpay rules that report the same
+// changes), `ignore` (paths), `ignore_only` (rule or category -> paths) and
+// `ignore_unstable_packages`.
+typedef struct brk_config brk_config;
+
+// Parses a configuration; paths in it are relative to `dir` (absolute).
+// `module` (NEW's directory relative to `dir`, or NULL) picks a buf.yaml v2
+// module's own `breaking` section. NULL with *err ("PATH:LINE: why") when it
+// is malformed or names an unknown rule; notes (buf rules cpay does not
+// check) are appended to `notes`.
+brk_config *brk_config_parse(const char *text, size_t size, const char *path, const char *dir,
+                             const char *module, char **err, cpf_buf *notes);
+void brk_config_free(brk_config *c);
+// Whether the configuration drops a finding: its rule is not used, or its
+// file (`abs_file`, absolute) is ignored for it, or its package is unstable.
+bool brk_config_ignores(const brk_config *c, const brk_finding *f, const char *abs_file,
+                        const char *package);
+const char *brk_config_path(const brk_config *c);
 
 // ---- inside protoc-gen-cpay ---------------------------------------------
 

@@ -19,7 +19,8 @@
 #include "cpay/port.h"
 
 static const char kUsage[] =
-    "usage: cpay-breaking [-I DIR]... [--rules wire|wire-json|all] [--format text|json|github]\n"
+    "usage: cpay-breaking [-I DIR]... [--rules wire|wire-json|all]\n"
+    "                     [--format text|json|github|junit] [--config FILE | --no-config]\n"
     "                     [--lock FILE [--update-lock [--force]]] [--against OLD] NEW\n"
     "\n"
     "Reports changes of NEW that break readers or writers of OLD (--against) or of\n"
@@ -38,7 +39,13 @@ static const char kUsage[] =
     "  --rules CAT      wire: binary readers and gRPC; wire-json: also JSON and\n"
     "                   text format; all (default): also generated source code\n"
     "  --format FMT     text (default), json (one object per line), github\n"
-    "                   (GitHub Actions annotations)\n"
+    "                   (GitHub Actions annotations), junit (JUnit XML)\n"
+    "  --config FILE    the breaking settings: the `breaking:` section of a\n"
+    "                   buf.yaml or cpay-breaking.yaml (use, except, ignore,\n"
+    "                   ignore_only, ignore_unstable_packages); without it, the\n"
+    "                   first cpay-breaking.yaml or buf.yaml from NEW's directory\n"
+    "                   up to the repository's top is read\n"
+    "  --no-config      read no configuration file\n"
     "  --against OLD    the previous version to compare with\n"
     "  --lock FILE      also compare with the history in FILE; without --against,\n"
     "                   with the history alone\n"
@@ -630,6 +637,143 @@ static bool roots_line_up(const brk_snap *old, const brk_snap *cur, const char *
   return true;
 }
 
+// ---- configuration -------------------------------------------------------------
+
+// `path` made absolute (from the working directory) and lexically normal.
+static char *absolute(const char *path) {
+  char cwd[4096];
+  if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) return NULL;
+  char *joined = repo_join(path[0] == '/' ? "" : cwd, path);
+  char *r = joined ? cpf_xasprintf("/%s", joined) : NULL;
+  free(joined);
+  return r;
+}
+
+// Loads `path`, or (NULL) the first cpay-breaking.yaml or buf.yaml from
+// NEW's directory up to the repository's top (or only NEW's directory and
+// the working one outside a repository). False (after saying why) when a
+// file is there but unusable.
+static bool load_config(const char *path, const char *new_spec, brk_config **out) {
+  *out = NULL;
+  char *found = NULL;
+  if (path) {
+    found = cpf_xstrdup(path);
+  } else {
+    struct stat st;
+    bool is_dir = strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0 && S_ISDIR(st.st_mode);
+    bool is_file = !is_dir && strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0;
+    char *start;
+    if (is_dir) {
+      start = cpf_xstrdup(new_spec);
+    } else if (is_file && strrchr(new_spec, '/')) {
+      start = cpf_xasprintf("%.*s", (int)(strrchr(new_spec, '/') - new_spec), new_spec);
+    } else {
+      start = cpf_xstrdup(".");
+    }
+    char *dir = absolute(start);
+    free(start);
+    repo rp = {0};
+    bool in_repo = repo_find(&rp, NULL);
+    char cwd[4096];
+    const char *stop = in_repo ? rp.top : (getcwd(cwd, sizeof cwd) ? cwd : "/");
+    while (dir && !found) {
+      static const char *const names[] = {"cpay-breaking.yaml", "buf.yaml"};
+      for (int k = 0; k < 2 && !found; k++) {
+        char *cand = cpf_xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, names[k]);
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+          found = cand;
+        } else {
+          free(cand);
+        }
+      }
+      // Up to the stop directory, never above it.
+      size_t sl = strlen(stop);
+      bool inside = strncmp(dir, stop, sl) == 0 && (dir[sl] == '/' || dir[sl] == '\0');
+      if (!inside || strcmp(dir, stop) == 0) break;
+      char *slash = strrchr(dir, '/');
+      if (slash == dir) {
+        dir[1] = '\0';
+      } else {
+        *slash = '\0';
+      }
+    }
+    free(dir);
+    repo_free(&rp);
+    if (!found) return true;
+    // Shown from the working directory where it is below it.
+    size_t cl = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+    if (cl && strncmp(found, cwd, cl) == 0 && found[cl] == '/') {
+      char *rel = cpf_xstrdup(found + cl + 1);
+      free(found);
+      found = rel;
+    }
+  }
+  cpf_buf text = {0};
+  char *err = NULL;
+  bool ok = read_file(found, &text, &err);
+  char *abs = ok ? absolute(found) : NULL;
+  if (ok && abs) {
+    *strrchr(abs, '/') = '\0';
+    char *new_abs = strncmp(new_spec, "git:", 4) != 0 ? absolute(new_spec) : NULL;
+    size_t al = strlen(abs);
+    const char *module = new_abs && strncmp(new_abs, abs, al) == 0 &&
+                                 (new_abs[al] == '/' || new_abs[al] == '\0')
+                             ? new_abs + al + (new_abs[al] == '/')
+                             : NULL;
+    cpf_buf notes = {0};
+    *out = brk_config_parse(cpf_buf_str(&text), text.size, found, *abs ? abs : "/", module, &err,
+                            &notes);
+    fputs(cpf_buf_str(&notes), stderr);
+    cpf_buf_free(&notes);
+    free(new_abs);
+    ok = *out != NULL;
+  }
+  if (!ok) {
+    fprintf(stderr, "cpay-breaking: cannot use the configuration: %s\n", err ? err : found);
+  } else if (!path) {
+    fprintf(stderr, "cpay-breaking: note: breaking settings from %s\n", found);
+  }
+  free(abs);
+  free(err);
+  free(found);
+  cpf_buf_free(&text);
+  return ok;
+}
+
+// The package of the file a finding is in, from NEW (or OLD for a file
+// that is gone).
+static const char *package_of(const brk_snap *snap, const char *display) {
+  if (!snap) return NULL;
+  const char *name = display;
+  size_t pl = strlen(snap->prefix);
+  if (pl) {
+    if (strncmp(display, snap->prefix, pl) != 0 || display[pl] != '/') return NULL;
+    name = display + pl + 1;
+  }
+  const brk_block *f = brk_snap_find(snap, BRK_FILE, name);
+  return f ? f->package : NULL;
+}
+
+// Drops the findings the configuration does not want.
+static void apply_config(const brk_config *c, const brk_snap *old, const brk_snap *cur,
+                         brk_findings *found) {
+  size_t kept = 0;
+  for (size_t i = 0; i < found->count; i++) {
+    brk_finding *f = &found->v[i];
+    char *abs = absolute(f->file);
+    const char *pkg = package_of(cur, f->file);
+    if (!pkg) pkg = package_of(old, f->file);
+    bool drop = brk_config_ignores(c, f, abs ? abs : f->file, pkg);
+    free(abs);
+    if (drop) {
+      brk_finding_clear(f);
+      continue;
+    }
+    found->v[kept++] = *f;
+  }
+  found->count = kept;
+}
+
 // ---- acknowledged breaks ----------------------------------------------------
 
 // A break between OLD and NEW that the lock has recorded (the lock's latest
@@ -670,7 +814,9 @@ static int usage_error(const char *msg, const char *arg) {
 int main(int argc, char **argv) {
   strvec incs = {0};
   const char *rules = "all", *format = "text", *lock_path = NULL, *against = NULL, *new_spec = NULL;
-  bool update = false, force = false;
+  const char *config_path = NULL;
+  bool update = false, force = false, no_config = false;
+  brk_config *config = NULL;
   int status = 2;
   brk_snap *cur = NULL, *old = NULL, *lock = NULL;
   brk_findings found = {0};
@@ -698,15 +844,18 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--force") == 0) {
       force = true;
       continue;
+    } else if (strcmp(a, "--no-config") == 0) {
+      no_config = true;
+      continue;
     } else if (strncmp(a, "-I", 2) == 0 && a[2]) {
       strvec_push(&incs, cpf_xstrdup(a + 2));
       continue;
     }
-    const char *keys[] = {"-I", "--rules", "--format", "--lock", "--against"};
-    const char **dests[] = {NULL, &rules, &format, &lock_path, &against};
+    const char *keys[] = {"-I", "--rules", "--format", "--lock", "--against", "--config"};
+    const char **dests[] = {NULL, &rules, &format, &lock_path, &against, &config_path};
     const char *val = NULL;
     int key = -1;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
       size_t kl = strlen(keys[k]);
       if (strcmp(a, keys[k]) == 0) {
         if (i + 1 >= argc) {
@@ -757,8 +906,10 @@ int main(int argc, char **argv) {
     fmt = BRK_FMT_JSON;
   } else if (strcmp(format, "github") == 0) {
     fmt = BRK_FMT_GITHUB;
+  } else if (strcmp(format, "junit") == 0) {
+    fmt = BRK_FMT_JUNIT;
   } else {
-    status = usage_error("--format must be text, json or github, not", format);
+    status = usage_error("--format must be text, json, github or junit, not", format);
     goto out;
   }
   if (!new_spec) {
@@ -777,6 +928,11 @@ int main(int argc, char **argv) {
     status = usage_error("--force only applies to --update-lock", NULL);
     goto out;
   }
+  if (config_path && no_config) {
+    status = usage_error("--config and --no-config exclude each other", NULL);
+    goto out;
+  }
+  if (!no_config && !load_config(config_path, new_spec, &config)) goto out;
   bool lock_existed = false;
   if (lock_path) {
     cpf_buf text = {0};
@@ -819,6 +975,7 @@ int main(int argc, char **argv) {
   if (old) brk_compare(old, cur, cat, &found);
   size_t accepted = old && lock ? accept_recorded(old, lock, lock_path, cat, &found) : 0;
   if (lock) brk_compare(lock, cur, cat, &found);
+  if (config) apply_config(config, old, cur, &found);
   if (fmt == BRK_FMT_GITHUB) paths_from_repo_top(&found);
   brk_findings_sort(&found);
   cpf_buf out = {0};
@@ -871,6 +1028,7 @@ int main(int argc, char **argv) {
     }
   }
 out:
+  brk_config_free(config);
   brk_findings_free(&found);
   brk_snap_free(cur);
   brk_snap_free(old);

@@ -116,7 +116,7 @@ bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *s
   return false;
 }
 
-static void finding_free(brk_finding *f) {
+void brk_finding_clear(brk_finding *f) {
   free(f->file);
   free(f->message);
   free(f->fix);
@@ -128,7 +128,7 @@ void brk_findings_move(brk_findings *into, brk_findings *from) {
   for (size_t i = 0; i < from->count; i++) {
     brk_finding *f = &from->v[i];
     if (brk_findings_has(into, f->rule, f->subject)) {
-      finding_free(f);
+      brk_finding_clear(f);
       continue;
     }
     if (into->count == into->cap) {
@@ -142,7 +142,7 @@ void brk_findings_move(brk_findings *into, brk_findings *from) {
 }
 
 void brk_findings_free(brk_findings *f) {
-  for (size_t i = 0; i < f->count; i++) finding_free(&f->v[i]);
+  for (size_t i = 0; i < f->count; i++) brk_finding_clear(&f->v[i]);
   free(f->v);
   memset(f, 0, sizeof *f);
 }
@@ -185,7 +185,95 @@ static void put_pos(cpf_buf *out, const brk_finding *f) {
   }
 }
 
+// XML text or attribute content: markup escaped, control bytes XML 1.0 does
+// not allow replaced.
+static void put_xml(cpf_buf *out, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+      case '&': cpf_buf_puts(out, "&amp;"); break;
+      case '<': cpf_buf_puts(out, "&lt;"); break;
+      case '>': cpf_buf_puts(out, "&gt;"); break;
+      case '"': cpf_buf_puts(out, "&quot;"); break;
+      case '\n': cpf_buf_puts(out, "&#10;"); break;
+      default:
+        if (*p < 0x20 && *p != '\t') {
+          cpf_buf_puts(out, "?");
+        } else {
+          cpf_buf_append(out, (const char *)p, 1);
+        }
+    }
+  }
+}
+
+// JUnit XML (as CI systems read test reports): a test suite per file, a test
+// case per finding (a failure for a break; notes pass, their text as
+// output); no finding at all is one passing case, so that a report exists.
+static void print_junit(const brk_findings *fs, cpf_buf *out) {
+  size_t failures = brk_findings_errors(fs);
+  size_t tests = fs->count ? fs->count : 1;
+  cpf_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<testsuites name=\"cpay-breaking\" tests=\"%zu\" failures=\"%zu\">\n",
+                 tests, failures);
+  if (fs->count == 0) {
+    cpf_buf_puts(out, "  <testsuite name=\"cpay-breaking\" tests=\"1\" failures=\"0\">\n"
+                      "    <testcase classname=\"cpay-breaking\" name=\"compatible\"/>\n"
+                      "  </testsuite>\n");
+  }
+  for (size_t i = 0; i < fs->count;) {
+    size_t end = i;
+    size_t fail = 0;
+    while (end < fs->count && strcmp(fs->v[end].file, fs->v[i].file) == 0) {
+      fail += !fs->v[end].rule->note && !fs->v[end].accepted;
+      end++;
+    }
+    cpf_buf_puts(out, "  <testsuite name=\"");
+    put_xml(out, fs->v[i].file);
+    cpf_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\">\n", end - i, fail);
+    for (size_t k = i; k < end; k++) {
+      const brk_finding *f = &fs->v[k];
+      cpf_buf pos = {0};
+      put_pos(&pos, f);
+      pos.size -= 2;  // without ": "
+      pos.data[pos.size] = '\0';
+      cpf_buf_puts(out, "    <testcase classname=\"");
+      put_xml(out, f->file);
+      cpf_buf_printf(out, "\" name=\"%s ", f->rule->id);
+      put_xml(out, f->subject);
+      cpf_buf_puts(out, "\">\n");
+      bool breaking = !f->rule->note && !f->accepted;
+      cpf_buf_printf(out, "      <%s", breaking ? "failure" : "system-out");
+      if (breaking) {
+        cpf_buf_printf(out, " type=\"%s\" message=\"", f->rule->id);
+        put_xml(out, f->message);
+        cpf_buf_puts(out, "\"");
+      }
+      cpf_buf_puts(out, ">");
+      put_xml(out, cpf_buf_str(&pos));
+      cpf_buf_printf(out, ": %s: [%s] ", breaking ? "error" : "note", f->rule->id);
+      put_xml(out, f->message);
+      if (f->accepted) {
+        cpf_buf_puts(out, " (accepted: recorded in ");
+        put_xml(out, f->accepted);
+        cpf_buf_puts(out, ")");
+      }
+      if (f->fix) {
+        cpf_buf_puts(out, "&#10;fix: ");
+        put_xml(out, f->fix);
+      }
+      cpf_buf_printf(out, "</%s>\n    </testcase>\n", breaking ? "failure" : "system-out");
+      cpf_buf_free(&pos);
+    }
+    cpf_buf_puts(out, "  </testsuite>\n");
+    i = end;
+  }
+  cpf_buf_puts(out, "</testsuites>\n");
+}
+
 void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
+  if (fmt == BRK_FMT_JUNIT) {
+    print_junit(fs, out);
+    return;
+  }
   for (size_t i = 0; i < fs->count; i++) {
     const brk_finding *f = &fs->v[i];
     bool breaking = !f->rule->note && !f->accepted;
@@ -249,6 +337,7 @@ void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
         }
         cpf_buf_puts(out, "\n");
         break;
+      case BRK_FMT_JUNIT: break;  // above
     }
   }
 }
