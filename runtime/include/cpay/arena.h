@@ -36,7 +36,7 @@ typedef struct cpay_arena_opts {
                             // With an initial block, NULL alloc means "never
                             // allocate": the arena is limited to that buffer.
   size_t max_bytes;      // 0: no limit; else total block bytes allowed
-  size_t block_size;     // size of the first allocated block; 0: 4096
+  size_t block_size;     // size of the first allocated block; 0: 768
 } cpay_arena_opts;
 
 // A new arena on malloc; NULL only when out of memory.
@@ -49,7 +49,11 @@ CPAY_API cpay_arena *cpay_arena_new_opts(const cpay_arena_opts *opts);
 // Frees every block and the arena itself. Accepts NULL.
 CPAY_API void cpay_arena_free(cpay_arena *a);
 
-// Drops everything allocated so far but keeps the first block for reuse.
+// Drops everything allocated so far. Keeps the first block and, for the next
+// use, the newest other blocks while the arena then holds at most 64 KiB
+// (or, with a first block over 32 KiB, twice the first block): an arena
+// reset after each message settles at what one message needs, within that
+// bound, and stops allocating. Block growth starts over.
 CPAY_API void cpay_arena_reset(cpay_arena *a);
 
 // Bytes of blocks the arena holds (including the initial block).
@@ -72,7 +76,8 @@ CPAY_API void *cpay_arena_realloc(cpay_arena *a, void *ptr, size_t old_size,
 CPAY_API void *cpay__arena_malloc_slow(cpay_arena *a, size_t size);
 
 // The first member of every cpay_arena: the bump region of the current block.
-// Exposed only so that the fast path below can be inlined.
+// Exposed only so that the fast path below can be inlined. Both ends are
+// multiples of CPAY_ARENA_ALIGN.
 typedef struct cpay__arena_head {
   char *ptr;
   char *end;
@@ -80,13 +85,14 @@ typedef struct cpay__arena_head {
 
 #define CPAY_ARENA_ALIGN 8
 
-// `size` bytes aligned to 8, uninitialised; NULL when out of memory.
+// `size` bytes aligned to 8, uninitialised; NULL when out of memory (also
+// for sizes so large that rounding them up would wrap). Since the free
+// region is a multiple of 8, a size that fits still fits once rounded up.
 static inline void *cpay_arena_malloc(cpay_arena *a, size_t size) {
   cpay__arena_head *h = (cpay__arena_head *)a;
-  size = (size + (CPAY_ARENA_ALIGN - 1)) & ~(size_t)(CPAY_ARENA_ALIGN - 1);
-  if (CPAY_LIKELY((size_t)(h->end - h->ptr) >= size)) {
+  if (CPAY_LIKELY(size <= (size_t)(h->end - h->ptr))) {
     void *p = h->ptr;
-    h->ptr += size;
+    h->ptr += (size + (CPAY_ARENA_ALIGN - 1)) & ~(size_t)(CPAY_ARENA_ALIGN - 1);
     return p;
   }
   return cpay__arena_malloc_slow(a, size);

@@ -4,10 +4,15 @@
 // caller's initial buffer or the first allocated block), so creating an
 // arena costs one allocation or none. Blocks grow geometrically; a request
 // too large for the normal growth goes to a block of its own so that the
-// current bump region is not wasted.
+// current bump region is not wasted. A reset keeps the first block and, as
+// spares, the newest other blocks up to a bounded total, and starts the
+// growth over, so that an arena reused message after message holds what one
+// message needs and stops allocating.
 #include "cpay/arena.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +26,15 @@ struct cpay_arena {
   cpay__arena_head head;  // must stay first: cpay_arena_malloc() reads it
   cpay_alloc alloc;       // fn NULL: cannot allocate blocks
   block *blocks;          // allocated blocks, newest first (the first block last)
+  block *spares;          // kept by a reset for the next blocks needed, newest first;
+                          // not in `blocks`
   char *first_start;      // bump start of the first block (after this struct)
   char *first_end;
   size_t space;           // bytes of all blocks, including the first
   size_t first_space;     // bytes of the first block
   size_t max_bytes;       // 0: unlimited
   size_t next_size;       // size of the next normal block
+  size_t base_size;       // next_size after a reset
   bool owns_first;        // first block came from the allocator
   uint8_t why;            // why the last block could not be had: a kWhy index
 };
@@ -44,8 +52,10 @@ static const char *const kWhy[] = {
 #define ALIGN_UP(x) (((x) + (CPAY_ARENA_ALIGN - 1)) & ~(size_t)(CPAY_ARENA_ALIGN - 1))
 #define BLOCK_HDR ALIGN_UP(sizeof(block))
 #define ARENA_HDR ALIGN_UP(sizeof(struct cpay_arena))
-#define DEFAULT_BLOCK 4096
+#define ALIGN_DOWN(x) ((x) & ~(uintptr_t)(CPAY_ARENA_ALIGN - 1))
+#define DEFAULT_BLOCK 768
 #define MAX_BLOCK ((size_t)1 << 20)
+#define SPARE_MAX ((size_t)64 << 10)
 
 static void *malloc_fn(void *ctx, void *ptr, size_t old_size, size_t new_size) {
   (void)ctx;
@@ -58,6 +68,13 @@ static void *malloc_fn(void *ctx, void *ptr, size_t old_size, size_t new_size) {
 }
 
 static const cpay_alloc default_alloc = {malloc_fn, NULL};
+
+// Puts block `b` at the head of the
+// chain.
+static void link_block(cpay_arena *a, block *b) {
+  b->next = a->blocks;
+  a->blocks = b;
+}
 
 // Obtains a block of `size` bytes (header included), respecting max_bytes;
 // NULL (with the reason in a->why) when it cannot.
@@ -76,8 +93,7 @@ static block *new_block(cpay_arena *a, size_t size) {
     return NULL;
   }
   b->size = size;
-  b->next = a->blocks;
-  a->blocks = b;
+  link_block(a, b);
   a->space += size;
   return b;
 }
@@ -129,24 +145,35 @@ cpay_arena *cpay_arena_new_opts(const cpay_arena_opts *opts) {
   a->alloc = alloc;
   a->blocks = owns_first ? (block *)(start - BLOCK_HDR) : NULL;
   a->first_start = start + ARENA_HDR;
-  a->first_end = end;
+  a->first_end = (char *)ALIGN_DOWN((uintptr_t)end);
+  if (a->first_start > a->first_end) a->first_end = a->first_start;
   a->head.ptr = a->first_start;
-  a->head.end = end;
+  a->head.end = a->first_end;
   a->space = space;
   a->first_space = space;
   a->max_bytes = o.max_bytes;
-  a->next_size = block_size * 2;
+  a->base_size = block_size > MAX_BLOCK / 2 ? MAX_BLOCK : block_size * 2;
+  a->next_size = a->base_size;
   a->owns_first = owns_first;
   return a;
 }
 
-// Frees every allocated block except `keep` (which may be NULL).
-static void free_blocks(cpay_arena *a, block *keep) {
+// Frees every block of the chain but `keep1` and `keep2` (either may be NULL).
+static void free_blocks(cpay_arena *a, const block *keep1, const block *keep2) {
   cpay_alloc alloc = a->alloc;
   block *b = a->blocks;
   while (b) {
     block *next = b->next;
-    if (b != keep) alloc.fn(alloc.ctx, b, b->size, 0);
+    if (b != keep1 && b != keep2) alloc.fn(alloc.ctx, b, b->size, 0);
+    b = next;
+  }
+}
+
+// Frees a chain of blocks.
+static void free_chain(cpay_arena *a, block *b) {
+  while (b) {
+    block *next = b->next;
+    a->alloc.fn(a->alloc.ctx, b, b->size, 0);
     b = next;
   }
 }
@@ -156,17 +183,58 @@ void cpay_arena_free(cpay_arena *a) {
   // The arena lives in the first block: copy what we need before freeing.
   block *first = a->owns_first ? (block *)((char *)a - BLOCK_HDR) : NULL;
   cpay_alloc alloc = a->alloc;
-  free_blocks(a, first);
+  free_blocks(a, first, NULL);
+  free_chain(a, a->spares);
   if (first) alloc.fn(alloc.ctx, first, first->size, 0);
 }
 
 void cpay_arena_reset(cpay_arena *a) {
   if (!a) return;
   block *first = a->owns_first ? (block *)((char *)a - BLOCK_HDR) : NULL;
-  free_blocks(a, first);
+  if (a->blocks == first) {
+    // Nothing beyond the first block was needed (the spares, if any, are
+    // still spares): the common case of an arena sized for its messages.
+    a->head.ptr = a->first_start;
+    a->head.end = a->first_end;
+    return;
+  }
+  // The spares: the blocks beyond the first, newest (largest) first, as long
+  // as the arena then holds at most 64 KiB (or, past a 32 KiB first block,
+  // twice the first block); the rest, and spares left over from before, go.
+  size_t keep_max = a->first_space > SPARE_MAX / 2 ? a->first_space : SPARE_MAX - a->first_space;
+  block *old_spares = a->spares, *kept = NULL, **tail = &kept;
+  size_t kept_bytes = 0;
+  block *b = a->blocks;
+  while (b && b != first) {
+    block *next = b->next;
+    if (kept_bytes + b->size <= keep_max) {
+      kept_bytes += b->size;
+      b->next = NULL;
+      *tail = b;
+      tail = &b->next;
+    } else {
+      a->alloc.fn(a->alloc.ctx, b, b->size, 0);
+    }
+    b = next;
+  }
+  // Spares kept before and not used this time: keep them too while they fit.
+  for (b = old_spares; b;) {
+    block *next = b->next;
+    if (kept_bytes + b->size <= keep_max) {
+      kept_bytes += b->size;
+      b->next = NULL;
+      *tail = b;
+      tail = &b->next;
+    } else {
+      a->alloc.fn(a->alloc.ctx, b, b->size, 0);
+    }
+    b = next;
+  }
+  a->spares = kept;
   a->blocks = first;
   if (first) first->next = NULL;
-  a->space = a->first_space;
+  a->space = a->first_space + kept_bytes;
+  a->next_size = a->base_size;
   a->head.ptr = a->first_start;
   a->head.end = a->first_end;
 }
@@ -177,21 +245,39 @@ const char *cpay_arena_error(const cpay_arena *a) {
   return kWhy[a ? a->why : WHY_NONE];
 }
 
+// A spare that can serve a block of `want` bytes (the first that fits,
+// newest first); it rejoins the chain. NULL when none can.
+static block *take_spare(cpay_arena *a, size_t want) {
+  for (block **link = &a->spares; *link; link = &(*link)->next) {
+    block *b = *link;
+    if (b->size < want) continue;
+    *link = b->next;
+    link_block(a, b);
+    return b;
+  }
+  return NULL;
+}
+
 void *cpay__arena_malloc_slow(cpay_arena *a, size_t size) {
-  // `size` is already aligned by cpay_arena_malloc().
-  if (size > SIZE_MAX - BLOCK_HDR) {
+  // Rounded up here, where a size near SIZE_MAX cannot wrap. No object is
+  // larger than PTRDIFF_MAX, so such sizes never reach the allocator.
+  if (size > (size_t)PTRDIFF_MAX - BLOCK_HDR - CPAY_ARENA_ALIGN) {
     a->why = WHY_HUGE;
     return NULL;
   }
+  size = ALIGN_UP(size);
   size_t need = size + BLOCK_HDR;
   if (need > a->next_size / 2) {
     // Large: a block of its own, keeping the current bump region.
-    block *b = new_block(a, need);
+    block *b = take_spare(a, need);
+    if (!b) b = new_block(a, need);
     return b ? (char *)b + BLOCK_HDR : NULL;
   }
   size_t bsize = a->next_size;
-  block *b = new_block(a, bsize);
-  if (!b) {
+  block *b = take_spare(a, need);
+  if (b) {
+    bsize = b->size;
+  } else if ((b = new_block(a, bsize)) == NULL) {
     // Under a byte limit a smaller block may still fit.
     bsize = need;
     b = new_block(a, bsize);
@@ -201,25 +287,25 @@ void *cpay__arena_malloc_slow(cpay_arena *a, size_t size) {
   }
   char *p = (char *)b + BLOCK_HDR;
   a->head.ptr = p + size;
-  a->head.end = (char *)b + bsize;
+  a->head.end = (char *)ALIGN_DOWN((uintptr_t)b + bsize);
   return p;
 }
 
 void *cpay_arena_realloc(cpay_arena *a, void *ptr, size_t old_size, size_t new_size) {
   if (!ptr) return cpay_arena_malloc(a, new_size);
-  size_t old_al = ALIGN_UP(old_size);
-  size_t new_al = ALIGN_UP(new_size);
   char *p = ptr;
-  if (p + old_al == a->head.ptr) {
-    // The last allocation: grow or shrink in place when it fits.
-    if (new_al <= old_al || (size_t)(a->head.end - p) >= new_al) {
-      a->head.ptr = p + new_al;
+  if (p + ALIGN_UP(old_size) == a->head.ptr) {
+    // The last allocation: grow or shrink in place when it fits. new_size is
+    // rounded up only once it is known to fit (the region's end is aligned),
+    // so a huge size cannot wrap.
+    if (new_size <= old_size || new_size <= (size_t)(a->head.end - p)) {
+      a->head.ptr = p + ALIGN_UP(new_size);
       return ptr;
     }
   } else if (new_size <= old_size) {
     return ptr;
   }
-  void *q = cpay_arena_malloc(a, new_size);
+  void *q = cpay_arena_malloc(a, new_size);  // refuses sizes that would wrap
   if (!q) return NULL;
   memcpy(q, ptr, old_size < new_size ? old_size : new_size);
   return q;
