@@ -82,11 +82,6 @@ char *cpf_buf_take(cpf_buf *b) {
   return p;
 }
 
-void cpf_buf_reset(cpf_buf *b) {
-  b->size = 0;
-  if (b->data) b->data[0] = '\0';
-}
-
 void cpf_buf_free(cpf_buf *b) {
   free(b->data);
   b->data = NULL;

@@ -29,7 +29,6 @@ void cpf_buf_vprintf(cpf_buf *b, const char *fmt, va_list ap)
 const char *cpf_buf_str(const cpf_buf *b);
 // Hands the malloc'd contents to the caller and resets the buffer.
 char *cpf_buf_take(cpf_buf *b);
-void cpf_buf_reset(cpf_buf *b);
 void cpf_buf_free(cpf_buf *b);
 
 // malloc/strdup that exit(1) with a message when out of memory.

@@ -270,7 +270,6 @@ cpay_code cpay__detail_pack(const cpay_msg_table *t, const void *msg, cpay_arena
 
 // ---- server internals shared with health.c and reflection.c ----------------------
 
-bool cpay__server_shutting_down(const cpay_server *srv);
 // Registered services (for reflection's list and file lookups).
 size_t cpay__server_service_count(const cpay_server *srv);
 const cpay_service_desc *cpay__server_service(const cpay_server *srv, size_t i);

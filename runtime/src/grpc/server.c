@@ -156,7 +156,7 @@ cpay_server_call *cpay__current_server_call(void) { return tl_current; }
 
 grpc_call *cpay__server_call_grpc(cpay_server_call *sc) { return sc->rpc.call; }
 
-bool cpay__server_shutting_down(const cpay_server *srv) {
+static bool server_shutting_down(const cpay_server *srv) {
   return atomic_load(&((cpay_server *)srv)->shutting_down);
 }
 
@@ -1263,5 +1263,5 @@ cpay_code cpay_server_enable_health(cpay_server *srv, cpay_status *st) {
 }
 
 void cpay_server_set_serving(cpay_server *srv, const char *service, bool serving) {
-  if (srv->health && !cpay__server_shutting_down(srv)) cpay__health_set(srv->health, service, serving);
+  if (srv->health && !server_shutting_down(srv)) cpay__health_set(srv->health, service, serving);
 }

@@ -106,46 +106,6 @@ static bool read_hex4(reader *r, const char *p, uint32_t *out) {
   return true;
 }
 
-// Length of the UTF-8 sequence at p (valid, shortest form, no surrogates),
-// or 0.
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  if (c < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if ((size_t)(end - p) < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80) return 0;
-    cp = cp << 6 | (p[i] & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return n;
-}
-
-bool cpay__utf8_ok(const char *p, size_t n) {
-  if (n == 0) return true;  // p may be NULL
-  const unsigned char *u = (const unsigned char *)p, *end = u + n;
-  while (u < end) {
-    size_t k = utf8_seq(u, end);
-    if (k == 0) return false;
-    u += k;
-  }
-  return true;
-}
-
 // At the opening quote. Decodes into arena memory.
 static cpay_code read_string(reader *r, cpay_str *out) {
   const char *start = r->p++;
@@ -161,11 +121,14 @@ static cpay_code read_string(reader *r, cpay_str *out) {
     unsigned char c = (unsigned char)*r->p;
     if (c < 0x20) return fail(r, r->p, "control character in string");
     if (c != '\\') {
-      size_t k = utf8_seq((const unsigned char *)r->p, (const unsigned char *)r->end);
-      if (k == 0) return fail(r, r->p, "invalid UTF-8 in string");
-      memcpy(o + n, r->p, k);
-      n += k;
-      r->p += k;
+      // A run of plain characters (it ends at an ASCII byte, never inside a
+      // sequence), checked and copied at once.
+      const char *run = r->p;
+      while (r->p < q && *r->p != '\\' && (unsigned char)*r->p >= 0x20) r->p++;
+      size_t len = (size_t)(r->p - run), ok = cpay__utf8_valid_prefix(run, len);
+      if (ok != len) return fail(r, run + ok, "invalid UTF-8 in string");
+      memcpy(o + n, run, len);
+      n += len;
       continue;
     }
     const char *esc = r->p;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json/json_internal.h"
+#include "wire/wire.h"
 #include "mem/outbuf.h"
 #include "message/internal.h"
 
@@ -44,7 +45,7 @@ static cpay_code newline(writer *w) {
 }
 
 static cpay_code put_string(writer *w, const char *s, size_t n) {
-  if (!cpay__utf8_ok(s, n)) {
+  if (!cpay__utf8_valid(s, n)) {
     return cpay_status_set(w->out.st, CPAY_ERR_UTF8, "string is not valid UTF-8");
   }
   cpay_code c = reserve(w, n * 6 + 2);

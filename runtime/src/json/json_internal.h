@@ -98,8 +98,6 @@ static inline const void *cpay__json_cptr(const void *msg, const cpay_field *f) 
   return (const char *)msg + f->offset;
 }
 
-bool cpay__utf8_ok(const char *p, size_t n);
-
 // The registered JSON view of extension `x`, or NULL.
 const cpay_json_ext *cpay__json_registry_ext_of(const cpay_json_registry *r, const cpay_ext *x);
 

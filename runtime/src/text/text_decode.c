@@ -278,7 +278,7 @@ static cpay_code read_string(dec *d, bool utf8, const char *field, cpay_str *out
     if ((c = next(d))) return c;
   }
   buf[len] = '\0';
-  if (utf8 && !cpay__utf8_ok(buf, len)) {
+  if (utf8 && !cpay__utf8_valid(buf, len)) {
     return fail_at(d, line, col, "field %s: string is not valid UTF-8", field);
   }
   *out = (cpay_str){buf, len};

@@ -173,6 +173,8 @@ static inline void cpay__store64(uint8_t *p, uint64_t v) {
 // True when [p, p + n) is valid UTF-8 (no overlongs, surrogates or values
 // above U+10FFFF).
 bool cpay__utf8_valid(const char *p, size_t n);
+// How many bytes at the start of [p, p + n) are valid UTF-8 (n when all).
+size_t cpay__utf8_valid_prefix(const char *p, size_t n);
 
 // Writes code point `cp` (at most U+10FFFF, not a surrogate: the caller
 // checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many.
