@@ -83,7 +83,7 @@ def code_size(args):
                 if lib == "cpay":
                     gen = ["protoc", "--plugin=protoc-gen-cpay=" + args.plugin, "--cpay_out=" + out]
                     src = os.path.join(out, proto.replace(".proto", ".cpay.c"))
-                    cflags = ["-I" + args.cpay_include, "-I" + out]
+                    cflags = ["-I" + d for d in args.cpay_include] + ["-I" + out]
                 elif lib == "protobuf-c":
                     gen = ["protoc-c", "--c_out=" + out]
                     src = os.path.join(out, proto.replace(".proto", ".pb-c.c"))
@@ -120,7 +120,8 @@ def main():
     ap.add_argument("--libs", default=",".join(LIBS))
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--plugin", help="protoc-gen-cpay, for the code-size table")
-    ap.add_argument("--cpay-include", help="cpay's runtime/include")
+    ap.add_argument("--cpay-include", action="append", default=[],
+                    help="cpay's runtime/include, and the build's (cpay/version.h); repeatable")
     ap.add_argument("--wkt", default="/usr/include", help="where google/protobuf/*.proto are")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--no-extra", action="store_true", help="skip code size and memory")
