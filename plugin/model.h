@@ -253,11 +253,6 @@ cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err);
 
 void cpm_pool_free(cpm_pool *pool);
 
-// Lookups by full name (no leading dot); NULL when absent.
-const cpm_message *cpm_pool_find_message(const cpm_pool *pool, const char *full_name);
-const cpm_enum *cpm_pool_find_enum(const cpm_pool *pool, const char *full_name);
-const cpm_file *cpm_pool_find_file(const cpm_pool *pool, const char *name);
-
 // One generated file for the CodeGeneratorResponse.
 typedef struct cpm_out_file {
   const char *name;

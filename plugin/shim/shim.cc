@@ -137,9 +137,6 @@ static_assert(std::is_standard_layout<PoolBox>::value, "PoolBox must start with 
 
 struct PoolImpl {
   Store store;
-  std::unordered_map<std::string, const cpm_message *> messages;
-  std::unordered_map<std::string, const cpm_enum *> enums;
-  std::unordered_map<std::string, const cpm_file *> files;
 };
 
 PoolBox *BoxOf(const cpm_pool *pool) {
@@ -246,7 +243,6 @@ class Lowerer {
     if (fd->name().empty()) throw LoadError("a file in the descriptors has an empty name");
     cpm_file *f = store_.One<cpm_file>();
     files_[fd] = f;
-    box_->impl->files[fd->name()] = f;
     f->name = store_.Str(fd->name());
     f->package = store_.Str(fd->package());
     f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPM_SYNTAX_PROTO3
@@ -307,7 +303,6 @@ class Lowerer {
   void LowerMessage(const pb::Descriptor *d, const cpm_file *f, const cpm_message *parent,
                     cpm_message *m) {
     messages_[d] = m;
-    box_->impl->messages[d->full_name()] = m;
     m->name = store_.Str(d->name());
     m->full_name = store_.Str(d->full_name());
     m->file = f;
@@ -390,7 +385,6 @@ class Lowerer {
   void LowerEnum(const pb::EnumDescriptor *ed, const cpm_file *f, const cpm_message *parent,
                  cpm_enum *e) {
     enums_[ed] = e;
-    box_->impl->enums[ed->full_name()] = e;
     e->name = store_.Str(ed->name());
     e->full_name = store_.Str(ed->full_name());
     e->file = f;
@@ -790,39 +784,6 @@ void cpm_pool_free(cpm_pool *pool) {
   PoolBox *box = BoxOf(pool);
   delete box->impl;
   delete box;
-}
-
-const cpm_message *cpm_pool_find_message(const cpm_pool *pool, const char *full_name) {
-  if (pool == nullptr || full_name == nullptr) return nullptr;
-  try {
-    const auto &map = BoxOf(pool)->impl->messages;
-    auto it = map.find(full_name);
-    return it == map.end() ? nullptr : it->second;
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-const cpm_enum *cpm_pool_find_enum(const cpm_pool *pool, const char *full_name) {
-  if (pool == nullptr || full_name == nullptr) return nullptr;
-  try {
-    const auto &map = BoxOf(pool)->impl->enums;
-    auto it = map.find(full_name);
-    return it == map.end() ? nullptr : it->second;
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-const cpm_file *cpm_pool_find_file(const cpm_pool *pool, const char *name) {
-  if (pool == nullptr || name == nullptr) return nullptr;
-  try {
-    const auto &map = BoxOf(pool)->impl->files;
-    auto it = map.find(name);
-    return it == map.end() ? nullptr : it->second;
-  } catch (...) {
-    return nullptr;
-  }
 }
 
 bool cpm_encode_response(const char *error, const cpm_out_file *files, size_t count,

@@ -21,6 +21,55 @@
 static int failures;
 static const cpm_pool *g_pool;  // the pool being dumped
 
+// Lookups by full name over the model itself (the checks below use them to
+// see that every link points at the model's own node).
+static const cpm_message *find_message_in(const cpm_message *ms, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(ms[i].full_name, name) == 0) return &ms[i];
+    const cpm_message *r = find_message_in(ms[i].nested, ms[i].nested_count, name);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+static const cpm_message *find_message(const cpm_pool *pool, const char *name) {
+  for (size_t i = 0; i < pool->file_count; i++) {
+    const cpm_message *r =
+        find_message_in(pool->files[i]->messages, pool->files[i]->message_count, name);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+static const cpm_enum *find_enum_in(const cpm_enum *es, size_t ne, const cpm_message *ms, size_t nm,
+                                    const char *name) {
+  for (size_t i = 0; i < ne; i++) {
+    if (strcmp(es[i].full_name, name) == 0) return &es[i];
+  }
+  for (size_t i = 0; i < nm; i++) {
+    const cpm_enum *r = find_enum_in(ms[i].enums, ms[i].enum_count, ms[i].nested,
+                                     ms[i].nested_count, name);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+static const cpm_enum *find_enum(const cpm_pool *pool, const char *name) {
+  for (size_t i = 0; i < pool->file_count; i++) {
+    const cpm_file *f = pool->files[i];
+    const cpm_enum *r = find_enum_in(f->enums, f->enum_count, f->messages, f->message_count, name);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+static const cpm_file *find_file(const cpm_pool *pool, const char *name) {
+  for (size_t i = 0; i < pool->file_count; i++) {
+    if (strcmp(pool->files[i]->name, name) == 0) return pool->files[i];
+  }
+  return NULL;
+}
+
 static void check(bool ok, const char *what, const char *name) {
   if (!ok) {
     fprintf(stderr, "model check failed: %s: %s\n", what, name);
@@ -179,7 +228,7 @@ static void dump_field(int depth, const cpm_field *f, const cpm_message *parent,
   if (f->message_type != NULL) {
     indent(depth);
     printf("message_type: %s\n", f->message_type->full_name);
-    check(f->message_type == cpm_pool_find_message(g_pool, f->message_type->full_name),
+    check(f->message_type == find_message(g_pool, f->message_type->full_name),
           "message_type points into the pool", f->full_name);
   }
   check((f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP) == (f->message_type != NULL),
@@ -187,7 +236,7 @@ static void dump_field(int depth, const cpm_field *f, const cpm_message *parent,
   if (f->enum_type != NULL) {
     indent(depth);
     printf("enum_type: %s\n", f->enum_type->full_name);
-    check(f->enum_type == cpm_pool_find_enum(g_pool, f->enum_type->full_name),
+    check(f->enum_type == find_enum(g_pool, f->enum_type->full_name),
           "enum_type points into the pool", f->full_name);
   }
   check((f->type == CPM_TYPE_ENUM) == (f->enum_type != NULL),
@@ -229,7 +278,7 @@ static void dump_enum(int depth, const cpm_pool *pool, const cpm_enum *e,
   put_loc(depth, &e->loc, file);
   check(e->parent == parent, "enum parent", e->full_name);
   check(e->file == file, "enum file", e->full_name);
-  check(cpm_pool_find_enum(pool, e->full_name) == e, "cpm_pool_find_enum", e->full_name);
+  check(find_enum(pool, e->full_name) == e, "enum found by its full name", e->full_name);
   for (size_t i = 0; i < e->value_count; i++) {
     const cpm_enum_value *v = &e->values[i];
     indent(depth);
@@ -258,7 +307,7 @@ static void dump_message(int depth, const cpm_pool *pool, const cpm_message *m,
   put_loc(depth, &m->loc, file);
   check(m->parent == parent, "message parent", m->full_name);
   check(m->file == file, "message file", m->full_name);
-  check(cpm_pool_find_message(pool, m->full_name) == m, "cpm_pool_find_message", m->full_name);
+  check(find_message(pool, m->full_name) == m, "message found by its full name", m->full_name);
   for (size_t i = 0; i < m->field_count; i++) dump_field(depth, &m->fields[i], m, i, file);
   indent(depth);
   printf("real_oneof_count: %zu\n", m->real_oneof_count);
@@ -334,7 +383,7 @@ static void dump_file(const cpm_pool *pool, const cpm_file *f) {
   for (size_t i = 0; i < f->public_dep_count; i++) printf(" %d", f->public_deps[i]);
   printf("\n  descriptor: %zu bytes fnv1a %016" PRIx64 "\n", f->descriptor_size,
          fnv1a(f->descriptor, f->descriptor_size));
-  check(cpm_pool_find_file(pool, f->name) == f, "cpm_pool_find_file", f->name);
+  check(find_file(pool, f->name) == f, "file found by its name", f->name);
   for (size_t i = 0; i < f->message_count; i++) dump_message(1, pool, &f->messages[i], NULL, f);
   for (size_t i = 0; i < f->enum_count; i++) dump_enum(1, pool, &f->enums[i], NULL, f);
   for (size_t i = 0; i < f->extension_count; i++) {
@@ -363,9 +412,6 @@ static void dump_pool(const cpm_pool *pool) {
     }
     dump_file(pool, f);
   }
-  check(cpm_pool_find_message(pool, "no.such.Message") == NULL, "find absent message", "");
-  check(cpm_pool_find_enum(pool, "no.such.Enum") == NULL, "find absent enum", "");
-  check(cpm_pool_find_file(pool, "no/such.proto") == NULL, "find absent file", "");
 }
 
 static int read_file(const char *path, uint8_t **data, size_t *size) {

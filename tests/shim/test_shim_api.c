@@ -41,9 +41,6 @@ START_TEST(test_shim_api_empty_request_is_empty_pool) {
   ck_assert_uint_eq(pool->to_generate_count, 0);
   ck_assert_str_eq(pool->parameter, "");
   ck_assert_int_eq(pool->compiler_version[0], 0);
-  ck_assert_ptr_null(cpm_pool_find_message(pool, "a.B"));
-  ck_assert_ptr_null(cpm_pool_find_enum(pool, "a.E"));
-  ck_assert_ptr_null(cpm_pool_find_file(pool, "a.proto"));
   cpm_pool_free(pool);
 }
 END_TEST
@@ -121,8 +118,10 @@ START_TEST(test_shim_api_well_known_type_fallback) {
   char *err = NULL;
   cpm_pool *pool = cpm_load_protos(dirs, 1, files, 1, &err);
   ck_assert_msg(pool != NULL, "%s", err ? err : "");
-  const cpm_message *m = cpm_pool_find_message(pool, "google.protobuf.Duration");
-  ck_assert_ptr_nonnull(m);
+  ck_assert_uint_eq(pool->to_generate_count, 1);
+  ck_assert_uint_ge(pool->to_generate[0]->message_count, 1);
+  const cpm_message *m = &pool->to_generate[0]->messages[0];
+  ck_assert_str_eq(m->full_name, "google.protobuf.Duration");
   ck_assert_str_eq(m->file->name, "google/protobuf/duration.proto");
   ck_assert_uint_eq(pool->to_generate_count, 1);
   ck_assert_ptr_eq(pool->to_generate[0], m->file);
