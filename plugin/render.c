@@ -22,8 +22,6 @@ static const struct cpr_template *find_template(const char *name) {
   return bsearch(name, cpr_templates, cpr_template_count, sizeof cpr_templates[0], cmp_template);
 }
 
-bool cpr_has_template(const char *tmpl) { return find_template(tmpl) != NULL; }
-
 static void set_err(char **err, char *msg) {
   if (err != NULL && *err == NULL) {
     *err = msg;

@@ -25,7 +25,4 @@ bool cpr_render(cpf_buf *out, const char *tmpl, const cpr_var *vars, size_t coun
 bool cpr_render_text(cpf_buf *out, const char *name, const char *text, size_t size,
                      const cpr_var *vars, size_t count, char **err);
 
-// True when the embedded template `tmpl` exists.
-bool cpr_has_template(const char *tmpl);
-
 #endif  // CPAY_PLUGIN_RENDER_H_
