@@ -171,15 +171,10 @@ static bool lfail(loader *l, int line, const char *fmt, ...)
     ;
 
 static bool lfail(loader *l, int line, const char *fmt, ...) {
-  if (!l->err) {
-    cpf_buf b = {0};
-    cpf_buf_printf(&b, "%s:%d: ", l->c->path, line);
-    va_list ap;
-    va_start(ap, fmt);
-    cpf_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    l->err = cpf_buf_take(&b);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  cpf_error_at(&l->err, l->c->path, line, fmt, ap);
+  va_end(ap);
   return false;
 }
 

@@ -542,14 +542,13 @@ static char *describe_lock(const size_t counts[5]) {
 // Whether the base revision of a git OLD has the lock that is missing here:
 // if it has, the branch lost it, and the history it kept with it (an error,
 // with how to restore it); if not, this is the change that adds the schema
-// (a note). Each call says so on stderr once.
+// (a note). Says which on stderr; UNKNOWN (silently) when OLD is no git
+// revision or there is no repository.
 typedef enum lock_base { LOCK_BASE_UNKNOWN, LOCK_BASE_HAS, LOCK_BASE_LACKS } lock_base;
 
 static lock_base lock_in_base(const char *lock_path, const char *against) {
-  static lock_base known = LOCK_BASE_UNKNOWN;
-  static bool asked;
-  if (asked) return known;
-  asked = true;
+  if (!against || strncmp(against, "git:", 4) != 0) return LOCK_BASE_UNKNOWN;
+  lock_base known = LOCK_BASE_UNKNOWN;
   const char *colon = strchr(against + 4, ':');
   char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - (against + 4)), against + 4)
                     : cpf_xstrdup(against + 4);
@@ -934,6 +933,7 @@ int main(int argc, char **argv) {
   }
   if (!no_config && !load_config(config_path, new_spec, &config)) goto out;
   bool lock_existed = false;
+  lock_base base;
   if (lock_path) {
     cpf_buf text = {0};
     char *err = NULL;
@@ -942,11 +942,10 @@ int main(int argc, char **argv) {
     lock_existed = !missing;
     if (missing && update) {
       // A new lock: created from NEW below.
-    } else if (missing && against && strncmp(against, "git:", 4) == 0 &&
-               lock_in_base(lock_path, against) != LOCK_BASE_UNKNOWN) {
+    } else if (missing && (base = lock_in_base(lock_path, against)) != LOCK_BASE_UNKNOWN) {
       // Lost on this branch (an error), or the change that adds the schema
       // (no history yet, in the base either): lock_in_base said which.
-      if (lock_in_base(lock_path, against) == LOCK_BASE_HAS) goto out;
+      if (base == LOCK_BASE_HAS) goto out;
     } else if (!read_file(lock_path, &text, &err)) {
       fprintf(stderr, "cpay-breaking: cannot load the lock: %s%s\n", err,
               update ? "" : " (create it with --update-lock)");

@@ -518,14 +518,10 @@ static bool fail_at(parser *p, int line, const char *fmt, ...)
     ;
 
 static bool fail_at(parser *p, int line, const char *fmt, ...) {
-  if (p->err) return false;
-  cpf_buf b = {0};
-  cpf_buf_printf(&b, "%s:%d: ", p->path, line);
   va_list ap;
   va_start(ap, fmt);
-  cpf_buf_vprintf(&b, fmt, ap);
+  cpf_error_at(&p->err, p->path, line, fmt, ap);
   va_end(ap);
-  p->err = cpf_buf_take(&b);
   return false;
 }
 

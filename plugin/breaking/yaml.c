@@ -30,14 +30,10 @@ static bool fail(parser *p, int lineno, const char *fmt, ...)
     ;
 
 static bool fail(parser *p, int lineno, const char *fmt, ...) {
-  if (p->err) return false;
-  cpf_buf b = {0};
-  cpf_buf_printf(&b, "%s:%d: ", p->path, lineno);
   va_list ap;
   va_start(ap, fmt);
-  cpf_buf_vprintf(&b, fmt, ap);
+  cpf_error_at(&p->err, p->path, lineno, fmt, ap);
   va_end(ap);
-  p->err = cpf_buf_take(&b);
   return false;
 }
 
@@ -359,12 +355,10 @@ static bool split_lines(parser *p, const char *text, size_t size) {
     }
     if (cut > (size_t)indent) {
       char *t = cpf_xasprintf("%.*s", (int)(cut - (size_t)indent), q + indent);
-      if (no == 1 || p->count == 0) {
-        if (strcmp(t, "---") == 0) {  // the start of the (only) document
-          free(t);
-          q = nl ? nl + 1 : end;
-          continue;
-        }
+      if (p->count == 0 && strcmp(t, "---") == 0) {  // the start of the (only) document
+        free(t);
+        q = nl ? nl + 1 : end;
+        continue;
       }
       if (strcmp(t, "---") == 0 || strcmp(t, "...") == 0) {
         free(t);

@@ -66,6 +66,15 @@ void cpf_buf_vprintf(cpf_buf *b, const char *fmt, va_list ap) {
   b->size += (size_t)n;
 }
 
+bool cpf_error_at(char **err, const char *path, int line, const char *fmt, va_list ap) {
+  if (*err) return false;
+  cpf_buf b = {0};
+  cpf_buf_printf(&b, "%s:%d: ", path, line);
+  cpf_buf_vprintf(&b, fmt, ap);
+  *err = cpf_buf_take(&b);
+  return false;
+}
+
 void cpf_buf_printf(cpf_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

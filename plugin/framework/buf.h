@@ -5,6 +5,7 @@
 #define CPAY_PLUGIN_FRAMEWORK_BUF_H_
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cpf_buf {
@@ -23,6 +24,15 @@ void cpf_buf_printf(cpf_buf *b, const char *fmt, ...)
 void cpf_buf_vprintf(cpf_buf *b, const char *fmt, va_list ap)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 0)))
+#endif
+    ;
+// The first error of a reader of text: sets *err to a malloc'd
+// "PATH:LINE: message" unless it is already set (the first error wins).
+// Returns false, for `return cpf_error_at(...)` in the reader's own
+// printf-checked wrapper.
+bool cpf_error_at(char **err, const char *path, int line, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 0)))
 #endif
     ;
 // The contents as a C string ("" when empty); valid until the next write.

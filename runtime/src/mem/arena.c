@@ -188,6 +188,26 @@ void cpay_arena_free(cpay_arena *a) {
   if (first) alloc.fn(alloc.ctx, first, first->size, 0);
 }
 
+// The spares a reset builds: a list in the order blocks are offered, up to
+// `max` bytes.
+typedef struct spare_list {
+  block *head;
+  block **tail;
+  size_t bytes, max;
+} spare_list;
+
+// Appends `b` to the spares when it fits, else frees it.
+static void keep_or_free(cpay_arena *a, spare_list *l, block *b) {
+  if (l->bytes + b->size > l->max) {
+    a->alloc.fn(a->alloc.ctx, b, b->size, 0);
+    return;
+  }
+  l->bytes += b->size;
+  b->next = NULL;
+  *l->tail = b;
+  l->tail = &b->next;
+}
+
 void cpay_arena_reset(cpay_arena *a) {
   if (!a) return;
   block *first = a->owns_first ? (block *)((char *)a - BLOCK_HDR) : NULL;
@@ -202,35 +222,19 @@ void cpay_arena_reset(cpay_arena *a) {
   // as the arena then holds at most 64 KiB (or, past a 32 KiB first block,
   // twice the first block); the rest, and spares left over from before, go.
   size_t keep_max = a->first_space > SPARE_MAX / 2 ? a->first_space : SPARE_MAX - a->first_space;
-  block *old_spares = a->spares, *kept = NULL, **tail = &kept;
-  size_t kept_bytes = 0;
-  block *b = a->blocks;
-  while (b && b != first) {
-    block *next = b->next;
-    if (kept_bytes + b->size <= keep_max) {
-      kept_bytes += b->size;
-      b->next = NULL;
-      *tail = b;
-      tail = &b->next;
-    } else {
-      a->alloc.fn(a->alloc.ctx, b, b->size, 0);
-    }
-    b = next;
+  block *old_spares = a->spares;
+  spare_list kept = {NULL, &kept.head, 0, keep_max};
+  for (block *b = a->blocks, *next; b && b != first; b = next) {
+    next = b->next;
+    keep_or_free(a, &kept, b);
   }
-  // Spares kept before and not used this time: keep them too while they fit.
-  for (b = old_spares; b;) {
-    block *next = b->next;
-    if (kept_bytes + b->size <= keep_max) {
-      kept_bytes += b->size;
-      b->next = NULL;
-      *tail = b;
-      tail = &b->next;
-    } else {
-      a->alloc.fn(a->alloc.ctx, b, b->size, 0);
-    }
-    b = next;
+  // Spares kept before and not used this time: kept too while they fit.
+  for (block *b = old_spares, *next; b; b = next) {
+    next = b->next;
+    keep_or_free(a, &kept, b);
   }
-  a->spares = kept;
+  size_t kept_bytes = kept.bytes;
+  a->spares = kept.head;
   a->blocks = first;
   if (first) first->next = NULL;
   a->space = a->first_space + kept_bytes;
