@@ -264,21 +264,21 @@ static const char *const kMsgPats[] = {
     "%2", "%2_table", "%2_new", "%2_parse", "%2_parse_ex", "%2_serialize", "%2_serialize_ex",
     "%2__fields", "%2__subs", "%2__names", "%2__defaults",
     // JSON (gen_json.c)
-    "%2_json", "%2_to_json", "%2_from_json", "%2__json_names", "%2__json_msgs",
+    "%2_desc", "%2_to_json", "%2_from_json", "%2__json_names", "%2__json_msgs",
     "%2__json_enums", "%2__json_by_json_name", "%2__json_by_name",
     // Text format (gen_json.c, templates/text_*.tmpl)
     "%2_to_text", "%2_from_text", "%2_debug_text",
 };
 static const char *const kEntryPats[] = {
     "%2", "%2_table", "%2__fields", "%2__subs", "%2__names", "%2__defaults",
-    "%2_json", "%2__json_names", "%2__json_msgs", "%2__json_enums", "%2__json_by_json_name",
+    "%2_desc", "%2__json_names", "%2__json_msgs", "%2__json_enums", "%2__json_by_json_name",
     "%2__json_by_name",
 };
 static const char *const kEnumPats[] = {"%2", "%2_table", "%2_name", "%2__values",
-                                        "%2_json", "%2__json_names", "%2__json_numbers"};
+                                        "%2_desc", "%2__json_names", "%2__json_numbers"};
 static const char *const kOnePat[] = {"%2"};
-static const char *const kExtPats[] = {"%2", "%2__default", "%2__json"};
-static const char *const kFilePats[] = {"%2_register_extensions", "%2__exts", "%2_json_register",
+static const char *const kExtPats[] = {"%2", "%2__default", "%2__desc"};
+static const char *const kFilePats[] = {"%2_register_extensions", "%2__exts", "%2_register_types",
                                         "%2__json_msgs", "%2__json_exts"};
 static const char *const kOneofPats[] = {"%1_%2_case", "%1_which_%2", "%1_clear_%2",
                                          "%1_%2_NOT_SET"};

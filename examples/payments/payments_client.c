@@ -35,7 +35,7 @@ static int failures;
 static bool print_json;  // --json
 
 // With --json, prints `msg` (of JSON table `t`) indented under the step's line.
-static void show_json(const void *msg, const cpay_json_msg *t, cpay_arena *a) {
+static void show_json(const void *msg, const cpay_msg_desc *t, cpay_arena *a) {
   if (!print_json || !msg) return;
   cpay_json_encode_opts jo = {0};
   jo.indent = 2;
@@ -126,7 +126,7 @@ static void unary_steps(cpay_channel *ch, cpay_arena *a, const char *customer, c
   report(c == CPAY_OK && resp && resp->status == payments_v1_CHARGE_STATUS_SUCCESS,
          "ChargeCard", "%s -> %.*s", c == CPAY_OK ? "charged 19.99 USD" : cpay_status_msg(&st),
          resp ? (int)resp->transaction_id.size : 0, resp ? resp->transaction_id.data : "");
-  show_json(resp, &payments_v1_ChargeResponse_json, a);
+  show_json(resp, &payments_v1_ChargeResponse_desc, a);
   cpay_str echoed = cpay_md_get(res.initial_md, res.initial_md_count, "x-request-id");
   cpay_str trailer = cpay_md_get(res.trailing_md, res.trailing_md_count, "x-request-id");
   report(cpay_str_eq(echoed, CPAY_STR("echo-me-42")) && cpay_str_eq(trailer, CPAY_STR("echo-me-42")),
@@ -322,7 +322,7 @@ static void stream_steps(cpay_channel *ch, cpay_arena *a, const char *customer) 
     got++;
     printf("       transaction %.*s: %" PRId64 " %.*s\n", (int)t->id.size, t->id.data,
            t->amount_cents, (int)t->currency.size, t->currency.data);
-    show_json(t, &payments_v1_Transaction_json, a);
+    show_json(t, &payments_v1_Transaction_desc, a);
   }
   // The server would keep streaming live transactions: leave mid-stream.
   cpay_call_cancel(call);
@@ -359,7 +359,7 @@ static void batch_steps(cpay_channel *ch, cpay_arena *a, const char *customer) {
          c == CPAY_OK ? "" : cpay_status_msg(&st),
          resp && resp->failed_idempotency_keys.size ? (int)resp->failed_idempotency_keys.data[0].size : 0,
          resp && resp->failed_idempotency_keys.size ? resp->failed_idempotency_keys.data[0].data : "");
-  show_json(resp, &payments_v1_BatchChargeResponse_json, a);
+  show_json(resp, &payments_v1_BatchChargeResponse_desc, a);
 }
 
 static void chat_steps(cpay_channel *ch, cpay_arena *a) {
@@ -380,7 +380,7 @@ static void chat_steps(cpay_channel *ch, cpay_arena *a) {
       answered++;
       printf("       %.*s: %.*s\n", (int)reply->sender.size, reply->sender.data,
              (int)reply->text.size, reply->text.data);
-      show_json(reply, &payments_v1_PaymentMessage_json, a);
+      show_json(reply, &payments_v1_PaymentMessage_desc, a);
     }
   }
   if (c == CPAY_OK) c = payments_v1_PaymentService_PaymentChat_close_send(call, &st);

@@ -146,11 +146,11 @@ static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
     const cpm_field *f = sorted[i];
     CPG_RENDER(g, &names, "array_row", {"value", cpg_c_string(g, f->json_name, strlen(f->json_name))});
     const char *sub = "NULL";
-    if (cpg_is_message(f)) sub = cpg_str(g, "&%s_json", cpn_message(g->names, f->message_type));
+    if (cpg_is_message(f)) sub = cpg_str(g, "&%s_desc", cpn_message(g->names, f->message_type));
     CPG_RENDER(g, &msgs, "array_row", {"value", sub});
     const char *en = "NULL";
     if (f->type == CPM_TYPE_ENUM && f->enum_type) {
-      en = cpg_str(g, "&%s_json", cpn_enum(g->names, f->enum_type));
+      en = cpg_str(g, "&%s_desc", cpn_enum(g->names, f->enum_type));
     }
     CPG_RENDER(g, &enums, "array_row", {"value", en});
   }
@@ -162,9 +162,9 @@ static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
     enums_ref = cpg_str(g, "%s__json_enums", msg);
     CPG_RENDER(g, &arrays, "static_array", {"type", "char *const"}, {"name", names_ref},
                {"rows", cpf_buf_str(&names)});
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_json_msg *const"}, {"name", msgs_ref},
+    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_msg_desc *const"}, {"name", msgs_ref},
                {"rows", cpf_buf_str(&msgs)});
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_json_enum *const"},
+    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_enum_desc *const"},
                {"name", enums_ref}, {"rows", cpf_buf_str(&enums)});
     by_json_ref = name_index(g, sorted, n, true, cpg_str(g, "%s__json_by_json_name", msg), &arrays);
     by_name_ref = name_index(g, sorted, n, false, cpg_str(g, "%s__json_by_name", msg), &arrays);
@@ -211,7 +211,7 @@ static void enum_table(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
 
 static void register_row(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   if (m->map_entry) return;
-  CPG_RENDER(g, out, "array_row", {"value", cpg_str(g, "&%s_json", cpn_message(g->names, m))});
+  CPG_RENDER(g, out, "array_row", {"value", cpg_str(g, "&%s_desc", cpn_message(g->names, m))});
 }
 
 static void ext_rows(cpg_gen *g, const cpm_field *xs, size_t count, cpf_buf *defs,
@@ -220,12 +220,12 @@ static void ext_rows(cpg_gen *g, const cpm_field *xs, size_t count, cpf_buf *def
     const cpm_field *x = &xs[i];
     const char *name = cpn_extension(g->names, x);
     const char *msg = "NULL", *en = "NULL";
-    if (cpg_is_message(x)) msg = cpg_str(g, "&%s_json", cpn_message(g->names, x->message_type));
+    if (cpg_is_message(x)) msg = cpg_str(g, "&%s_desc", cpn_message(g->names, x->message_type));
     if (x->type == CPM_TYPE_ENUM && x->enum_type) {
-      en = cpg_str(g, "&%s_json", cpn_enum(g->names, x->enum_type));
+      en = cpg_str(g, "&%s_desc", cpn_enum(g->names, x->enum_type));
     }
     CPG_RENDER(g, defs, "json_ext", {"ext", name}, {"msg", msg}, {"enum", en});
-    CPG_RENDER(g, rows, "array_row", {"value", cpg_str(g, "&%s__json", name)});
+    CPG_RENDER(g, rows, "array_row", {"value", cpg_str(g, "&%s__desc", name)});
   }
 }
 
@@ -258,7 +258,7 @@ void cpg_gen_json_source(cpg_gen *g, cpf_buf *out) {
   if (xrows.size) {
     const char *arr = cpg_str(g, "%s__json_exts", prefix);
     cpf_buf_append(&arrays, xdefs.data, xdefs.size);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_json_ext *const"}, {"name", arr},
+    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_ext_desc *const"}, {"name", arr},
                {"rows", cpf_buf_str(&xrows)});
     cpf_buf_puts(&arrays, "\n");
     size_t count = 0;
@@ -270,10 +270,10 @@ void cpg_gen_json_source(cpg_gen *g, cpf_buf *out) {
   const char *last = "((void)r, CPAY_OK)";
   if (rows.size) {
     const char *arr = cpg_str(g, "%s__json_msgs", prefix);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_json_msg *const"}, {"name", arr},
+    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_msg_desc *const"}, {"name", arr},
                {"rows", cpf_buf_str(&rows)});
     cpf_buf_puts(&arrays, "\n");
-    last = cpg_str(g, "cpay_json_registry_add_all(r, %s, %zu)", arr, msg_count);
+    last = cpg_str(g, "cpay_registry_add_all(r, %s, %zu)", arr, msg_count);
   } else if (deps.size) {
     last = "CPAY_OK";
   }

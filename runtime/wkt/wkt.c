@@ -79,19 +79,19 @@ cpay_code cpay_duration_to_ms(const google_protobuf_Duration *d, int64_t *ms, cp
   return CPAY_OK;
 }
 
-cpay_code cpay_wkt_json_register(cpay_json_registry *r) {
-  cpay_code (*const fns[])(cpay_json_registry *) = {
-      google_protobuf_any_proto_json_register,
-      google_protobuf_api_proto_json_register,
-      google_protobuf_descriptor_proto_json_register,
-      google_protobuf_duration_proto_json_register,
-      google_protobuf_empty_proto_json_register,
-      google_protobuf_field_mask_proto_json_register,
-      google_protobuf_source_context_proto_json_register,
-      google_protobuf_struct_proto_json_register,
-      google_protobuf_timestamp_proto_json_register,
-      google_protobuf_type_proto_json_register,
-      google_protobuf_wrappers_proto_json_register,
+cpay_code cpay_wkt_register_types(cpay_registry *r) {
+  cpay_code (*const fns[])(cpay_registry *) = {
+      google_protobuf_any_proto_register_types,
+      google_protobuf_api_proto_register_types,
+      google_protobuf_descriptor_proto_register_types,
+      google_protobuf_duration_proto_register_types,
+      google_protobuf_empty_proto_register_types,
+      google_protobuf_field_mask_proto_register_types,
+      google_protobuf_source_context_proto_register_types,
+      google_protobuf_struct_proto_register_types,
+      google_protobuf_timestamp_proto_register_types,
+      google_protobuf_type_proto_register_types,
+      google_protobuf_wrappers_proto_register_types,
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     cpay_code c = fns[i](r);

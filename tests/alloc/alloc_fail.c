@@ -140,12 +140,12 @@ static void counter_disarm(counter *c) { c->fail_at = 0; }
 // One message type under test.
 typedef struct kind {
   const char *name;
-  const cpay_json_msg *j;
+  const cpay_msg_desc *j;
 } kind;
 
 static const kind kinds[] = {
-    {"proto3", &protobuf_test_messages_proto3_TestAllTypesProto3_json},
-    {"proto2", &protobuf_test_messages_proto2_TestAllTypesProto2_json},
+    {"proto3", &protobuf_test_messages_proto3_TestAllTypesProto3_desc},
+    {"proto2", &protobuf_test_messages_proto2_TestAllTypesProto2_desc},
 };
 enum { KIND_COUNT = sizeof(kinds) / sizeof(kinds[0]) };
 
@@ -163,7 +163,7 @@ typedef struct sample {
 #define MAX_SAMPLES 64
 
 static cpay_arena *g_arena;  // samples and registries; freed at exit
-static cpay_json_registry *g_reg;
+static cpay_registry *g_reg;
 static cpay_extreg *g_ext;
 static sample g_samples[KIND_COUNT][MAX_SAMPLES];
 static size_t g_nsamples[KIND_COUNT];
@@ -580,12 +580,12 @@ START_TEST(test_alloc_registries) {
     ck_assert_ptr_nonnull(a);
     counter_arm(&c, n, true);
     cpay_code code = CPAY_ERR_NO_MEMORY;
-    cpay_json_registry *r = cpay_json_registry_new(a);
+    cpay_registry *r = cpay_registry_new(a);
     cpay_extreg *x = cpay_extreg_new(a);
     if (r && x) {
-      code = cpay_wkt_json_register(r);
-      if (!code) code = test_messages_proto3_proto_json_register(r);
-      if (!code) code = test_messages_proto2_proto_json_register(r);
+      code = cpay_wkt_register_types(r);
+      if (!code) code = test_messages_proto3_proto_register_types(r);
+      if (!code) code = test_messages_proto2_proto_register_types(r);
       if (!code) code = test_messages_proto2_proto_register_extensions(x);
     }
     counter_disarm(&c);
@@ -596,8 +596,8 @@ START_TEST(test_alloc_registries) {
     } else {
       ck_assert_msg(code == CPAY_OK, "registries at %zu: %s", n, cpay_code_str(code));
       const char *name = "protobuf_test_messages.proto2.TestAllTypesProto2";
-      ck_assert_ptr_eq(cpay_json_registry_find(r, name, strlen(name)),
-                       &protobuf_test_messages_proto2_TestAllTypesProto2_json);
+      ck_assert_ptr_eq(cpay_registry_find(r, name, strlen(name)),
+                       &protobuf_test_messages_proto2_TestAllTypesProto2_desc);
     }
     cpay_arena_free(a);
     ck_assert_msg(c.live_blocks == 0 && c.misuse == 0, "registries at %zu: leak or misuse", n);
@@ -700,7 +700,7 @@ static bool add_sample(size_t ki, const char *name, form f, const uint8_t *data,
     cpay_json_encode_opts o = {0};
     o.registry = g_reg;
     s->has_json = cpay_json_encode(msg, k->j, g_arena, &o, &s->json, &st) == CPAY_OK;
-    if (!s->has_json && k->j == &protobuf_test_messages_proto3_TestAllTypesProto3_json) {
+    if (!s->has_json && k->j == &protobuf_test_messages_proto3_TestAllTypesProto3_desc) {
       // The interop message's repeated_any holds a type_url ("u") the
       // registry cannot resolve, so it has no JSON form: the JSON operations
       // take a shallow copy without repeated_any.
@@ -778,11 +778,11 @@ static void add_corpus(size_t ki, const char *corpus, const char *sub, form f) {
 
 static void load(const char *interop, const char *corpus) {
   g_arena = cpay_arena_new();
-  g_reg = g_arena ? cpay_json_registry_new(g_arena) : NULL;
+  g_reg = g_arena ? cpay_registry_new(g_arena) : NULL;
   g_ext = g_arena ? cpay_extreg_new(g_arena) : NULL;
-  if (!g_reg || !g_ext || cpay_wkt_json_register(g_reg) != CPAY_OK ||
-      test_messages_proto3_proto_json_register(g_reg) != CPAY_OK ||
-      test_messages_proto2_proto_json_register(g_reg) != CPAY_OK ||
+  if (!g_reg || !g_ext || cpay_wkt_register_types(g_reg) != CPAY_OK ||
+      test_messages_proto3_proto_register_types(g_reg) != CPAY_OK ||
+      test_messages_proto2_proto_register_types(g_reg) != CPAY_OK ||
       test_messages_proto2_proto_register_extensions(g_ext) != CPAY_OK) {
     fprintf(stderr, "alloc-fail: cannot build the registries\n");
     exit(EXIT_FAILURE);

@@ -16,16 +16,16 @@ typedef conformance_ConformanceResponse response;
 
 static const struct {
   const char *name;
-  const cpay_json_msg *json;
+  const cpay_msg_desc *json;
 } known_types[] = {
     {"protobuf_test_messages.proto3.TestAllTypesProto3",
-     &protobuf_test_messages_proto3_TestAllTypesProto3_json},
+     &protobuf_test_messages_proto3_TestAllTypesProto3_desc},
     {"protobuf_test_messages.proto2.TestAllTypesProto2",
-     &protobuf_test_messages_proto2_TestAllTypesProto2_json},
-    {"conformance.FailureSet", &conformance_FailureSet_json},
+     &protobuf_test_messages_proto2_TestAllTypesProto2_desc},
+    {"conformance.FailureSet", &conformance_FailureSet_desc},
 };
 
-static const cpay_json_msg *find_type(cpay_str name) {
+static const cpay_msg_desc *find_type(cpay_str name) {
   for (size_t i = 0; i < sizeof known_types / sizeof known_types[0]; i++) {
     if (cpay_str_eq(name, cpay_str_from_c(known_types[i].name))) return known_types[i].json;
   }
@@ -35,7 +35,7 @@ static const cpay_json_msg *find_type(cpay_str name) {
 // What the testee keeps between requests.
 typedef struct registries {
   const cpay_extreg *ext;
-  const cpay_json_registry *json;
+  const cpay_registry *json;
 } registries;
 
 // Copies `msg` onto the arena as a cpay_str ({NULL, 0} on failure).
@@ -46,7 +46,7 @@ static cpay_str arena_text(cpay_arena *a, const char *msg) {
 // Fills `resp` for `req`. Failures to answer are themselves answers
 // (parse_error, serialize_error, runtime_error), so this cannot fail.
 static void answer(const request *req, response *resp, const registries *reg, cpay_arena *a) {
-  const cpay_json_msg *jt = find_type(req->message_type);
+  const cpay_msg_desc *jt = find_type(req->message_type);
   if (!jt) {
     conformance_ConformanceResponse_set_runtime_error(resp,
                                                       arena_text(a, "unknown message type"));
@@ -183,10 +183,10 @@ int main(void) {
   cpay_arena *reg_arena = cpay_arena_new();
   cpay_arena *a = cpay_arena_new();
   cpay_extreg *ext = reg_arena ? cpay_extreg_new(reg_arena) : NULL;
-  cpay_json_registry *json = reg_arena ? cpay_json_registry_new(reg_arena) : NULL;
+  cpay_registry *json = reg_arena ? cpay_registry_new(reg_arena) : NULL;
   if (!a || !ext || !json || test_messages_proto2_proto_register_extensions(ext) != CPAY_OK ||
-      test_messages_proto2_proto_json_register(json) != CPAY_OK ||
-      test_messages_proto3_proto_json_register(json) != CPAY_OK) {
+      test_messages_proto2_proto_register_types(json) != CPAY_OK ||
+      test_messages_proto3_proto_register_types(json) != CPAY_OK) {
     fprintf(stderr, "cpay-conformance: out of memory\n");
     return EXIT_FAILURE;
   }

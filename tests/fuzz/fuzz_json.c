@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fail(const char *what, const cpay_json_msg *t, const cpay_status *st) {
+static void fail(const char *what, const cpay_msg_desc *t, const cpay_status *st) {
   fprintf(stderr, "fuzz_json: %s (%s): %s\n", what, t->table->full_name, cpay_status_msg(st));
   abort();
 }
@@ -26,8 +26,8 @@ static bool printable_failure(const cpay_status *st) {
   return st->code == CPAY_ERR_NO_MEMORY || st->code == CPAY_ERR_DEPTH;
 }
 
-static void check_one(const uint8_t *data, size_t size, const cpay_json_msg *t,
-                      const cpay_json_registry *reg, uint32_t flags, size_t max_bytes) {
+static void check_one(const uint8_t *data, size_t size, const cpay_msg_desc *t,
+                      const cpay_registry *reg, uint32_t flags, size_t max_bytes) {
   cpay_arena_opts ao = {0};
   ao.max_bytes = max_bytes;
   cpay_arena *a = cpay_arena_new_opts(&ao);
@@ -79,18 +79,18 @@ out_free_arena:
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static cpay_arena *reg_arena;
-  static cpay_json_registry *reg;
+  static cpay_registry *reg;
   if (!reg) {
     reg_arena = cpay_arena_new();
-    reg = reg_arena ? cpay_json_registry_new(reg_arena) : NULL;
-    if (!reg || cpay_wkt_json_register(reg) != CPAY_OK ||
-        test_messages_proto3_proto_json_register(reg) != CPAY_OK ||
-        test_messages_proto2_proto_json_register(reg) != CPAY_OK) {
+    reg = reg_arena ? cpay_registry_new(reg_arena) : NULL;
+    if (!reg || cpay_wkt_register_types(reg) != CPAY_OK ||
+        test_messages_proto3_proto_register_types(reg) != CPAY_OK ||
+        test_messages_proto2_proto_register_types(reg) != CPAY_OK) {
       abort();
     }
   }
-  const cpay_json_msg *tables[] = {&protobuf_test_messages_proto3_TestAllTypesProto3_json,
-                                   &protobuf_test_messages_proto2_TestAllTypesProto2_json};
+  const cpay_msg_desc *tables[] = {&protobuf_test_messages_proto3_TestAllTypesProto3_desc,
+                                   &protobuf_test_messages_proto2_TestAllTypesProto2_desc};
   for (size_t i = 0; i < 2; i++) {
     check_one(data, size, tables[i], reg, 0, 64u << 20);
     check_one(data, size, tables[i], reg, CPAY_JSON_IGNORE_UNKNOWN, 64u << 20);

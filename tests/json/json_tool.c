@@ -14,10 +14,10 @@
 
 static const struct {
   const char *name;
-  const cpay_json_msg *json;
+  const cpay_msg_desc *json;
 } cases[] = {
-    {"proto3_all", &protobuf_test_messages_proto3_TestAllTypesProto3_json},
-    {"proto2_all", &protobuf_test_messages_proto2_TestAllTypesProto2_json},
+    {"proto3_all", &protobuf_test_messages_proto3_TestAllTypesProto3_desc},
+    {"proto2_all", &protobuf_test_messages_proto2_TestAllTypesProto2_desc},
 };
 
 static int die(const char *what, const cpay_status *st) {
@@ -49,7 +49,7 @@ static bool has_arg(int argc, char **argv, const char *s) {
 
 int main(int argc, char **argv) {
   if (argc < 3) return die("usage: json-tool to-json|from-json CASE [OPTIONS]", NULL);
-  const cpay_json_msg *jt = NULL;
+  const cpay_msg_desc *jt = NULL;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     if (strcmp(cases[i].name, argv[2]) == 0) jt = cases[i].json;
   }
@@ -57,11 +57,11 @@ int main(int argc, char **argv) {
   cpay_status st;
   cpay_status_clear(&st);
   cpay_arena *a = cpay_arena_new();
-  cpay_json_registry *reg = a ? cpay_json_registry_new(a) : NULL;
+  cpay_registry *reg = a ? cpay_registry_new(a) : NULL;
   cpay_extreg *ext = a ? cpay_extreg_new(a) : NULL;
-  if (!reg || !ext || cpay_wkt_json_register(reg) != CPAY_OK ||
-      test_messages_proto3_proto_json_register(reg) != CPAY_OK ||
-      test_messages_proto2_proto_json_register(reg) != CPAY_OK ||
+  if (!reg || !ext || cpay_wkt_register_types(reg) != CPAY_OK ||
+      test_messages_proto3_proto_register_types(reg) != CPAY_OK ||
+      test_messages_proto2_proto_register_types(reg) != CPAY_OK ||
       test_messages_proto2_proto_register_extensions(ext) != CPAY_OK) {
     cpay_arena_free(a);
     return die("out of memory", NULL);

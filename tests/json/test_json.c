@@ -18,16 +18,16 @@ typedef protobuf_test_messages_proto3_TestAllTypesProto3 all3;
 #define ALL3(name) protobuf_test_messages_proto3_TestAllTypesProto3_##name
 
 static cpay_arena *arena;
-static cpay_json_registry *reg;
+static cpay_registry *reg;
 static cpay_status st;
 
 static void setup(void) {
   arena = cpay_arena_new();
-  reg = cpay_json_registry_new(arena);
+  reg = cpay_registry_new(arena);
   ck_assert_ptr_nonnull(reg);
-  ck_assert_int_eq(cpay_wkt_json_register(reg), CPAY_OK);
-  ck_assert_int_eq(test_messages_proto3_proto_json_register(reg), CPAY_OK);
-  ck_assert_int_eq(test_messages_proto2_proto_json_register(reg), CPAY_OK);
+  ck_assert_int_eq(cpay_wkt_register_types(reg), CPAY_OK);
+  ck_assert_int_eq(test_messages_proto3_proto_register_types(reg), CPAY_OK);
+  ck_assert_int_eq(test_messages_proto2_proto_register_types(reg), CPAY_OK);
   cpay_status_clear(&st);
 }
 
@@ -326,23 +326,23 @@ END_TEST
 
 START_TEST(test_json_registry) {
   const char *name = "protobuf_test_messages.proto3.TestAllTypesProto3";
-  ck_assert_ptr_eq(cpay_json_registry_find(reg, name, strlen(name)), &ALL3(json));
-  ck_assert_ptr_eq(cpay_json_registry_find(reg, "google.protobuf.Duration", 24),
-                   &google_protobuf_Duration_json);
-  ck_assert_ptr_null(cpay_json_registry_find(reg, name, strlen(name) - 1));
-  ck_assert_ptr_null(cpay_json_registry_find(reg, "", 0));
-  cpay_json_registry *empty = cpay_json_registry_new(arena);
-  ck_assert_ptr_null(cpay_json_registry_find(empty, name, strlen(name)));
+  ck_assert_ptr_eq(cpay_registry_find(reg, name, strlen(name)), &ALL3(desc));
+  ck_assert_ptr_eq(cpay_registry_find(reg, "google.protobuf.Duration", 24),
+                   &google_protobuf_Duration_desc);
+  ck_assert_ptr_null(cpay_registry_find(reg, name, strlen(name) - 1));
+  ck_assert_ptr_null(cpay_registry_find(reg, "", 0));
+  cpay_registry *empty = cpay_registry_new(arena);
+  ck_assert_ptr_null(cpay_registry_find(empty, name, strlen(name)));
   // Adding again is a no-op; many types grow the table.
-  ck_assert_int_eq(test_messages_proto3_proto_json_register(empty), CPAY_OK);
-  ck_assert_int_eq(test_messages_proto3_proto_json_register(empty), CPAY_OK);
-  ck_assert_int_eq(google_protobuf_descriptor_proto_json_register(empty), CPAY_OK);
-  ck_assert_ptr_eq(cpay_json_registry_find(empty, name, strlen(name)), &ALL3(json));
-  ck_assert_ptr_eq(cpay_json_registry_find(empty, "google.protobuf.FileDescriptorSet", 33),
-                   &google_protobuf_FileDescriptorSet_json);
+  ck_assert_int_eq(test_messages_proto3_proto_register_types(empty), CPAY_OK);
+  ck_assert_int_eq(test_messages_proto3_proto_register_types(empty), CPAY_OK);
+  ck_assert_int_eq(google_protobuf_descriptor_proto_register_types(empty), CPAY_OK);
+  ck_assert_ptr_eq(cpay_registry_find(empty, name, strlen(name)), &ALL3(desc));
+  ck_assert_ptr_eq(cpay_registry_find(empty, "google.protobuf.FileDescriptorSet", 33),
+                   &google_protobuf_FileDescriptorSet_desc);
   const char *ext = "protobuf_test_messages.proto2.extension_int32";
-  ck_assert_ptr_nonnull(cpay_json_registry_find_ext(reg, ext, strlen(ext)));
-  ck_assert_ptr_null(cpay_json_registry_find_ext(empty, ext, strlen(ext)));
+  ck_assert_ptr_nonnull(cpay_registry_find_ext(reg, ext, strlen(ext)));
+  ck_assert_ptr_null(cpay_registry_find_ext(empty, ext, strlen(ext)));
 
   // An Any whose bytes do not parse as its type cannot be printed.
   all3 *m = ALL3(new)(arena);
@@ -423,7 +423,7 @@ START_TEST(test_json_long_numbers_out_of_memory) {
     cpay_json_decode_opts o = {0};
     o.registry = reg;
     cpay_status_clear(&st);
-    cpay_code c = cpay_json_decode(json, strlen(json), m, &ALL3(json), a, &o, &st);
+    cpay_code c = cpay_json_decode(json, strlen(json), m, &ALL3(desc), a, &o, &st);
     cpay_arena_free(a);
     if (c == CPAY_OK) break;
     ck_assert_msg(c == CPAY_ERR_NO_MEMORY, "limit %zu: %s", limit, cpay_status_msg(&st));

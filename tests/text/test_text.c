@@ -19,16 +19,16 @@ typedef protobuf_test_messages_proto2_TestAllTypesProto2 all2;
 #define ALL2(name) protobuf_test_messages_proto2_TestAllTypesProto2_##name
 
 static cpay_arena *arena;
-static cpay_json_registry *reg;
+static cpay_registry *reg;
 static cpay_status st;
 
 static void setup(void) {
   arena = cpay_arena_new();
-  reg = cpay_json_registry_new(arena);
+  reg = cpay_registry_new(arena);
   ck_assert_ptr_nonnull(reg);
-  ck_assert_int_eq(cpay_wkt_json_register(reg), CPAY_OK);
-  ck_assert_int_eq(test_messages_proto3_proto_json_register(reg), CPAY_OK);
-  ck_assert_int_eq(test_messages_proto2_proto_json_register(reg), CPAY_OK);
+  ck_assert_int_eq(cpay_wkt_register_types(reg), CPAY_OK);
+  ck_assert_int_eq(test_messages_proto3_proto_register_types(reg), CPAY_OK);
+  ck_assert_int_eq(test_messages_proto2_proto_register_types(reg), CPAY_OK);
   cpay_status_clear(&st);
 }
 
@@ -426,7 +426,7 @@ START_TEST(test_text_debug_never_fails) {
   ck_assert_ptr_nonnull(tiny);
   ck_assert_str_eq(ALL3(debug_text)(m, tiny), "<out of memory>");
   cpay_arena_free(tiny);
-  ck_assert_str_eq(cpay_text_debug(NULL, &ALL3(json), arena), "<null>");
+  ck_assert_str_eq(cpay_text_debug(NULL, &ALL3(desc), arena), "<null>");
   ck_assert_str_eq(ALL3(debug_text)(m, arena),
                    "optional_string: \"x\" repeated_int32: 1 repeated_int32: 2 repeated_int32: 3");
   // And the regular printer reports the same condition as an error.
@@ -444,19 +444,19 @@ START_TEST(test_text_depth_limit) {
   cpay_text_decode_opts o = {0};
   o.max_depth = 10;
   all3 *m = ALL3(new)(arena);
-  ck_assert_int_eq(cpay_text_decode(text, strlen(text), m, &ALL3(json), arena, &o, &st),
+  ck_assert_int_eq(cpay_text_decode(text, strlen(text), m, &ALL3(desc), arena, &o, &st),
                    CPAY_ERR_DEPTH);
   ck_assert_str_eq(cpay_status_msg(&st), "1:221: nesting deeper than 10");
   o.flags = 1;
   cpay_status_clear(&st);
-  ck_assert_int_eq(cpay_text_decode("", 0, m, &ALL3(json), arena, &o, &st),
+  ck_assert_int_eq(cpay_text_decode("", 0, m, &ALL3(desc), arena, &o, &st),
                    CPAY_ERR_INVALID_ARGUMENT);
   ck_assert_str_eq(cpay_status_msg(&st), "cpay_text_decode: unknown flags 0x1");
   m = parse3(text);
   cpay_text_encode_opts eo = {0};
   eo.max_depth = 10;
   cpay_str out;
-  ck_assert_int_eq(cpay_text_encode(m, &ALL3(json), arena, &eo, &out, &st), CPAY_ERR_DEPTH);
+  ck_assert_int_eq(cpay_text_encode(m, &ALL3(desc), arena, &eo, &out, &st), CPAY_ERR_DEPTH);
   ck_assert_str_eq(ALL3(debug_text)(m, arena), to_text3(m, CPAY_TEXT_SINGLE_LINE));
 }
 END_TEST

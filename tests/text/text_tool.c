@@ -32,11 +32,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: text-tool to-text|from-text proto2|proto3\n");
     return 2;
   }
-  const cpay_json_msg *jt;
+  const cpay_msg_desc *jt;
   if (strcmp(argv[2], "proto2") == 0) {
-    jt = &protobuf_test_messages_proto2_TestAllTypesProto2_json;
+    jt = &protobuf_test_messages_proto2_TestAllTypesProto2_desc;
   } else if (strcmp(argv[2], "proto3") == 0) {
-    jt = &protobuf_test_messages_proto3_TestAllTypesProto3_json;
+    jt = &protobuf_test_messages_proto3_TestAllTypesProto3_desc;
   } else {
     fprintf(stderr, "text-tool: unknown message %s\n", argv[2]);
     return 2;
@@ -45,12 +45,12 @@ int main(int argc, char **argv) {
   cpay_status st;
   cpay_status_clear(&st);
   cpay_arena *a = cpay_arena_new();
-  cpay_json_registry *reg = a ? cpay_json_registry_new(a) : NULL;
+  cpay_registry *reg = a ? cpay_registry_new(a) : NULL;
   cpay_extreg *ext = a ? cpay_extreg_new(a) : NULL;
   cpay_bytes in;
   void *msg = a ? cpay_msg_new(jt->table, a) : NULL;
-  if (!reg || !ext || !msg || test_messages_proto2_proto_json_register(reg) != CPAY_OK ||
-      test_messages_proto3_proto_json_register(reg) != CPAY_OK ||
+  if (!reg || !ext || !msg || test_messages_proto2_proto_register_types(reg) != CPAY_OK ||
+      test_messages_proto3_proto_register_types(reg) != CPAY_OK ||
       test_messages_proto2_proto_register_extensions(ext) != CPAY_OK || !read_all(a, &in)) {
     fprintf(stderr, "text-tool: out of memory or unreadable input\n");
     goto out_free_arena;

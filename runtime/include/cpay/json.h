@@ -7,7 +7,7 @@
 //
 // Generated files wrap these functions in typed ones
 // (payments_v1_ChargeRequest_to_json / _from_json) and register their
-// messages into a cpay_json_registry so that google.protobuf.Any can be
+// messages into a cpay_registry so that google.protobuf.Any can be
 // printed and parsed. The well-known types have their special JSON forms.
 //
 // Thread safety: encoding and parsing touch only their arguments; a
@@ -23,84 +23,10 @@
 #include "cpay/arena.h"
 #include "cpay/message.h"
 #include "cpay/port.h"
+#include "cpay/reflect.h"
 #include "cpay/status.h"
 
 CPAY_EXTERN_C_BEGIN
-
-// ---- tables (emitted by protoc-gen-cpay; not a user API) -------------------
-
-// The well-known types with a special JSON form (cpay_json_msg.wkt).
-enum {
-  CPAY_WKT_NONE = 0,
-  CPAY_WKT_ANY,
-  CPAY_WKT_TIMESTAMP,
-  CPAY_WKT_DURATION,
-  CPAY_WKT_FIELD_MASK,
-  CPAY_WKT_STRUCT,
-  CPAY_WKT_VALUE,
-  CPAY_WKT_LIST_VALUE,
-  CPAY_WKT_EMPTY,
-  CPAY_WKT_WRAPPER,  // google.protobuf.*Value: the JSON of field 1 alone
-};
-
-// The names of an enum's values, in declaration order (aliases included).
-typedef struct cpay_json_enum {
-  const char *full_name;        // e.g. "payments.v1.ChargeStatus"
-  const char *const *names;     // "CHARGE_STATUS_SUCCESS"
-  const int32_t *numbers;       // parallel to names
-  uint32_t count;
-  bool closed;                  // proto2 enum: unknown numbers are rejected
-} cpay_json_enum;
-
-typedef struct cpay_json_msg cpay_json_msg;
-
-// The JSON view of a message: arrays parallel to table->fields.
-struct cpay_json_msg {
-  const cpay_msg_table *table;
-  const char *const *json_names;       // lowerCamelCase or the json_name option
-  const cpay_json_msg *const *msgs;    // message, group and map fields (NULL otherwise)
-  const cpay_json_enum *const *enums;  // enum fields, also map values (NULL otherwise)
-  uint8_t wkt;                         // CPAY_WKT_*
-  const uint16_t *by_json_name;        // field indexes sorted by JSON name (bytewise)
-  const uint16_t *by_name;             // field indexes sorted by proto name
-};
-
-// The JSON view of an extension, written and read as "[full.name]".
-typedef struct cpay_json_ext {
-  const cpay_ext *ext;
-  const cpay_json_msg *msg;   // message extensions (NULL otherwise)
-  const cpay_json_enum *enm;  // enum extensions (NULL otherwise)
-} cpay_json_ext;
-
-// ---- the type registry for google.protobuf.Any -------------------------------
-
-// A set of message types found by full name ("payments.v1.ChargeRequest").
-// Generated files add theirs with <file prefix>_json_register(r), which also
-// registers the types of their imports; cpay_wkt_json_register() (cpay/wkt.h)
-// adds every well-known type.
-typedef struct cpay_json_registry cpay_json_registry;
-
-// A new empty registry on `a` (it lives as long as `a`); NULL when out of memory.
-CPAY_API cpay_json_registry *cpay_json_registry_new(cpay_arena *a);
-// Adds `m` (adding a type twice is a no-op).
-CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add(cpay_json_registry *r,
-                                                        const cpay_json_msg *m);
-// Adds every table of `ms`; generated registration functions call this.
-CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add_all(cpay_json_registry *r,
-                                                            const cpay_json_msg *const *ms,
-                                                            size_t count);
-// The type named `full_name` (not NUL-terminated), or NULL.
-CPAY_API const cpay_json_msg *cpay_json_registry_find(const cpay_json_registry *r,
-                                                      const char *full_name, size_t len);
-// Extensions: registered by the same generated functions; the parser
-// accepts "[pkg.ext_name]" keys for those registered, the encoder writes
-// every extension set in a message (message and enum extensions must be
-// registered).
-CPAY_API CPAY_NODISCARD cpay_code cpay_json_registry_add_exts(cpay_json_registry *r,
-                                                             const cpay_json_ext *const *xs,
-                                                             size_t count);
-CPAY_API const cpay_json_ext *cpay_json_registry_find_ext(const cpay_json_registry *r,
-                                                          const char *full_name, size_t len);
 
 // ---- encoding ------------------------------------------------------------------
 
@@ -118,7 +44,7 @@ enum {
 typedef struct cpay_json_encode_opts {
   uint32_t flags;                       // CPAY_JSON_*
   int indent;                           // spaces per level; 0: one compact line
-  const cpay_json_registry *registry;   // types for Any; NULL: none
+  const cpay_registry *registry;   // types for Any; NULL: none
   int max_depth;                        // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_json_encode_opts;
 
@@ -128,7 +54,7 @@ typedef struct cpay_json_encode_opts {
 // Timestamp or Duration out of range, a FieldMask path that does not
 // round-trip, a Value holding NaN or infinity, an Any whose type is not in the
 // registry; with CPAY_ERR_UTF8 for a string that is not UTF-8.
-CPAY_API CPAY_NODISCARD cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t,
+CPAY_API CPAY_NODISCARD cpay_code cpay_json_encode(const void *msg, const cpay_msg_desc *t,
                                                    cpay_arena *a,
                                                    const cpay_json_encode_opts *opts,
                                                    cpay_str *out, cpay_status *st);
@@ -143,7 +69,7 @@ enum {
 
 typedef struct cpay_json_decode_opts {
   uint32_t flags;                       // CPAY_JSON_IGNORE_UNKNOWN
-  const cpay_json_registry *registry;   // types for Any; NULL: none
+  const cpay_registry *registry;   // types for Any; NULL: none
   int max_depth;                        // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_json_decode_opts;
 
@@ -156,7 +82,7 @@ typedef struct cpay_json_decode_opts {
 // "$.optionalNestedMessage.a: expected a number, got string at offset 37",
 // and `msg` may hold part of the input.
 CPAY_API CPAY_NODISCARD cpay_code cpay_json_decode(const char *json, size_t len, void *msg,
-                                                   const cpay_json_msg *t, cpay_arena *a,
+                                                   const cpay_msg_desc *t, cpay_arena *a,
                                                    const cpay_json_decode_opts *opts,
                                                    cpay_status *st);
 

@@ -1,7 +1,7 @@
 // Protobuf text format (https://protobuf.dev/reference/protobuf/textformat-spec/):
 // a printer and a parser driven by the binary tables of cpay/gencode.h and
-// the name tables of cpay/json.h (proto field names, enum value names), with
-// the same type registry for extensions ("[pkg.ext]") and expanded Any
+// the descriptions of cpay/reflect.h (proto field names, enum value names),
+// with the registry of types for extensions ("[pkg.ext]") and expanded Any
 // ("[type.googleapis.com/pkg.Msg] { ... }").
 //
 // Generated files wrap these in typed functions (payments_v1_ChargeRequest_to_text,
@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 #include "cpay/arena.h"
-#include "cpay/json.h"
 #include "cpay/message.h"
 #include "cpay/port.h"
+#include "cpay/reflect.h"
 #include "cpay/status.h"
 
 CPAY_EXTERN_C_BEGIN
@@ -36,7 +36,7 @@ enum {
 
 typedef struct cpay_text_encode_opts {
   uint32_t flags;                      // CPAY_TEXT_*
-  const cpay_json_registry *registry;  // types for Any and extensions; NULL: none
+  const cpay_registry *registry;  // types for Any and extensions; NULL: none
   int max_depth;                       // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_text_encode_opts;
 
@@ -50,7 +50,7 @@ typedef struct cpay_text_encode_opts {
 // expanded; otherwise as its type_url and value fields. An extension not in
 // the registry is printed with enums as numbers. Fails only when out of
 // memory (CPAY_ERR_NO_MEMORY) or nesting exceeds max_depth (CPAY_ERR_DEPTH).
-CPAY_API CPAY_NODISCARD cpay_code cpay_text_encode(const void *msg, const cpay_json_msg *t,
+CPAY_API CPAY_NODISCARD cpay_code cpay_text_encode(const void *msg, const cpay_msg_desc *t,
                                                    cpay_arena *a,
                                                    const cpay_text_encode_opts *opts,
                                                    cpay_str *out, cpay_status *st);
@@ -58,13 +58,13 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_text_encode(const void *msg, const cpay_j
 // A one-line text form of `msg` for logs and debuggers; never fails: when
 // out of memory or too deep it returns a fixed string saying so. The result
 // lives on `a` (or is static); no registry, so Any is printed unexpanded.
-CPAY_API const char *cpay_text_debug(const void *msg, const cpay_json_msg *t, cpay_arena *a);
+CPAY_API const char *cpay_text_debug(const void *msg, const cpay_msg_desc *t, cpay_arena *a);
 
 // ---- parsing -------------------------------------------------------------------
 
 typedef struct cpay_text_decode_opts {
   uint32_t flags;                      // none yet: others fail (INVALID_ARGUMENT)
-  const cpay_json_registry *registry;  // types for Any and extensions; NULL: none
+  const cpay_registry *registry;  // types for Any and extensions; NULL: none
   int max_depth;                       // 0: CPAY_DEFAULT_MAX_DEPTH
 } cpay_text_decode_opts;
 
@@ -89,7 +89,7 @@ typedef struct cpay_text_decode_opts {
 // "3:17: integer out of range for field optional_int32 (int32)";
 // `msg` may then hold part of the input. Required fields are not checked.
 CPAY_API CPAY_NODISCARD cpay_code cpay_text_decode(const char *text, size_t len, void *msg,
-                                                   const cpay_json_msg *t, cpay_arena *a,
+                                                   const cpay_msg_desc *t, cpay_arena *a,
                                                    const cpay_text_decode_opts *opts,
                                                    cpay_status *st);
 

@@ -19,7 +19,7 @@ typedef struct dec {
   cpay_arena *a;
   cpay_status *st;
   uint32_t flags;
-  const cpay_json_registry *reg;
+  const cpay_registry *reg;
   int max_depth;
   int depth;
   char path[192];
@@ -222,9 +222,9 @@ static cpay_code parse_double(dec *d, const cpay__jv *v, bool is_float, double *
 
 // ---- values ------------------------------------------------------------------------------
 
-static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt);
+static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt);
 
-static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_json_enum *e, int32_t *out,
+static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, int32_t *out,
                             bool *skip) {
   if (v->kind == CPAY__JSTR) {
     for (uint32_t i = 0; e && i < e->count; i++) {
@@ -263,8 +263,8 @@ static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_json_enum *e, 
 // One value of type `type` into its storage `p` (for messages: the pointer
 // slot, a message is created when NULL). *skip: an unknown enum name was
 // ignored and nothing was stored.
-static cpay_code parse_single(dec *d, const cpay__jv *v, uint8_t type, const cpay_json_msg *jt,
-                              const cpay_json_enum *je, void *p, bool *skip) {
+static cpay_code parse_single(dec *d, const cpay__jv *v, uint8_t type, const cpay_msg_desc *jt,
+                              const cpay_enum_desc *je, void *p, bool *skip) {
   cpay_code c;
   int64_t si;
   uint64_t ui;
@@ -347,7 +347,7 @@ static bool is_msg_type(uint8_t type) {
 }
 
 // Whether null is a value (not "absent") for elements of this type.
-static bool null_is_value(uint8_t type, const cpay_json_msg *jt, const cpay_json_enum *je) {
+static bool null_is_value(uint8_t type, const cpay_msg_desc *jt, const cpay_enum_desc *je) {
   if (is_msg_type(type)) return jt && jt->wkt == CPAY_WKT_VALUE;
   if (type == CPAY_TYPE_ENUM) return je && strcmp(je->full_name, "google.protobuf.NullValue") == 0;
   return false;
@@ -417,7 +417,7 @@ static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpa
   }
 }
 
-static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_json_msg *entry) {
+static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_msg_desc *entry) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
   const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
   if (!*mp) {
@@ -454,7 +454,7 @@ static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_
 }
 
 static cpay_code parse_array(dec *d, const cpay__jv *v, cpay_array *arr, const cpay_field *f,
-                             const cpay_json_msg *jt, const cpay_json_enum *je) {
+                             const cpay_msg_desc *jt, const cpay_enum_desc *je) {
   if (v->kind != CPAY__JARR) return expected(d, v, "an array");
   size_t es = cpay__json_elem_size(f->type);
   for (size_t i = 0; i < v->u.arr.n; i++) {
@@ -487,22 +487,22 @@ static void *field_ptr(void *msg, const cpay_msg_table *t, uint32_t number) {
   return i < 0 ? NULL : cpay__json_ptr(msg, &t->fields[i]);
 }
 
-static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt);
+static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt);
 
-static cpay_code parse_struct(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+static cpay_code parse_struct(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
   int fi = cpay__json_field_index(jt->table, 1);
   return parse_map(d, v, cpay__json_ptr(msg, &jt->table->fields[fi]), jt->msgs[fi]);
 }
 
-static cpay_code parse_list(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+static cpay_code parse_list(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (v->kind != CPAY__JARR) return expected(d, v, "an array");
   int fi = cpay__json_field_index(jt->table, 1);
   const cpay_field *f = &jt->table->fields[fi];
   return parse_array(d, v, cpay__json_ptr(msg, f), f, jt->msgs[fi], NULL);
 }
 
-static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   const cpay_msg_table *t = jt->table;
   uint32_t number;
   switch (v->kind) {
@@ -610,10 +610,10 @@ static cpay_code parse_field_mask(dec *d, const cpay__jv *v, void *msg, const cp
   return CPAY_OK;
 }
 
-static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                               bool in_any);
 
-static cpay_code parse_ext(dec *d, const cpay__jv *v, void *msg, const cpay_json_ext *x) {
+static cpay_code parse_ext(dec *d, const cpay__jv *v, void *msg, const cpay_ext_desc *x) {
   const cpay_field *f = &x->ext->field;
   bool repeated = (f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY;
   if (v->kind == CPAY__JNULL && (repeated || !null_is_value(f->type, x->msg, x->enm))) {
@@ -636,7 +636,7 @@ static const cpay__jmember *member(const cpay__jv *obj, const char *key) {
   return NULL;
 }
 
-static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
   if (v->u.obj.n == 0) return CPAY_OK;
   const cpay__jmember *tm = member(v, "@type");
@@ -653,7 +653,7 @@ static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json
                 "type URL \"%.*s\" is not of the form \"host/full.Name\"", clip(url.size),
                 url.data);
   }
-  const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
+  const cpay_msg_desc *inner = cpay_registry_find(d->reg, name.data, name.size);
   if (!inner) {
     return fail(d, CPAY_ERR_MALFORMED, tm->val->off, "type \"%.*s\" is not in the registry",
                 clip(name.size), name.data);
@@ -692,7 +692,7 @@ static cpay_code parse_any(dec *d, const cpay__jv *v, void *msg, const cpay_json
 }
 
 // The special form of a well-known type; *done false when `jt` has none.
-static cpay_code parse_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+static cpay_code parse_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                            bool *done) {
   const cpay_msg_table *t = jt->table;
   *done = true;
@@ -764,7 +764,7 @@ static int search(const char *const *names, const uint16_t *order, uint32_t n, c
 }
 
 // The field `key` names: its JSON name first, then its proto name.
-static int find_field(const cpay_json_msg *jt, cpay_str key) {
+static int find_field(const cpay_msg_desc *jt, cpay_str key) {
   const cpay_msg_table *t = jt->table;
   if (t->field_count == 0) return -1;
   int i = search(jt->json_names, jt->by_json_name, t->field_count, key);
@@ -772,7 +772,7 @@ static int find_field(const cpay_json_msg *jt, cpay_str key) {
   return i;
 }
 
-static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                              uint32_t i) {
   const cpay_msg_table *t = jt->table;
   const cpay_field *f = &t->fields[i];
@@ -813,7 +813,7 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_js
   return CPAY_OK;
 }
 
-static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt,
+static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                               bool in_any) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
   const cpay_msg_table *t = jt->table;
@@ -830,8 +830,8 @@ static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_j
     int i = find_field(jt, m->key);
     if (i < 0 && m->key.size > 2 && m->key.data[0] == '[' &&
         m->key.data[m->key.size - 1] == ']') {
-      const cpay_json_ext *x = cpay_json_registry_find_ext(d->reg, m->key.data + 1,
-                                                           m->key.size - 2);
+      const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, m->key.data + 1,
+                                                      m->key.size - 2);
       if (x && x->ext->extendee == t) {
         size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
         cpay_code c = parse_ext(d, m->val, msg, x);
@@ -870,7 +870,7 @@ static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_j
   return CPAY_OK;
 }
 
-static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_json_msg *jt) {
+static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (++d->depth > d->max_depth) {
     return fail(d, CPAY_ERR_DEPTH, v->off, "nesting deeper than %d", d->max_depth);
   }
@@ -881,7 +881,7 @@ static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_
   return c;
 }
 
-cpay_code cpay_json_decode(const char *json, size_t len, void *msg, const cpay_json_msg *t,
+cpay_code cpay_json_decode(const char *json, size_t len, void *msg, const cpay_msg_desc *t,
                            cpay_arena *a, const cpay_json_decode_opts *opts, cpay_status *st) {
   if (!msg || !t || !a || (!json && len)) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_json_decode: NULL argument");

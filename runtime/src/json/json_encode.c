@@ -18,7 +18,7 @@ typedef struct writer {
   int depth;  // indentation level
   int nest;   // message nesting, checked against max_depth
   int max_depth;
-  const cpay_json_registry *reg;
+  const cpay_registry *reg;
 } writer;
 
 static cpay_code oom(writer *w) {
@@ -113,7 +113,7 @@ static cpay_code put_bytes(writer *w, const uint8_t *p, size_t n) {
   return CPAY_OK;
 }
 
-static cpay_code put_enum(writer *w, const cpay_json_enum *e, int32_t v) {
+static cpay_code put_enum(writer *w, const cpay_enum_desc *e, int32_t v) {
   char buf[16];
   // NullValue's one value is null; other numbers (an open enum may hold
   // them) stay numbers so that they survive a round trip.
@@ -129,12 +129,12 @@ static cpay_code put_enum(writer *w, const cpay_json_enum *e, int32_t v) {
   return put(w, buf, (size_t)n);
 }
 
-static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt);
+static cpay_code put_message(writer *w, const void *msg, const cpay_msg_desc *jt);
 
 // One value of a field's type stored at `p`. `jt`/`je`: the field's
 // message or enum JSON table.
-static cpay_code put_value(writer *w, uint8_t type, const void *p, const cpay_json_msg *jt,
-                           const cpay_json_enum *je) {
+static cpay_code put_value(writer *w, uint8_t type, const void *p, const cpay_msg_desc *jt,
+                           const cpay_enum_desc *je) {
   char buf[32];
   int n;
   switch (type) {
@@ -241,14 +241,14 @@ static cpay_code put_field_mask(writer *w, const void *msg, const cpay_msg_table
   return put_string(w, out, n);
 }
 
-static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *jt);
+static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_msg_desc *jt);
 
-static cpay_code put_struct(writer *w, const void *msg, const cpay_json_msg *jt) {
+static cpay_code put_struct(writer *w, const void *msg, const cpay_msg_desc *jt) {
   const cpay_field *f = field_by_number(jt->table, 1);
   int fi = cpay__json_field_index(jt->table, 1);
   const cpay_map *m = *(cpay_map *const *)cpay__json_cptr(msg, f);
-  const cpay_json_msg *entry = jt->msgs[fi];
-  const cpay_json_msg *value_jt = entry->msgs[1];
+  const cpay_msg_desc *entry = jt->msgs[fi];
+  const cpay_msg_desc *value_jt = entry->msgs[1];
   cpay_code c = puts_(w, "{");
   if (c) return c;
   w->depth++;
@@ -270,7 +270,7 @@ static cpay_code put_struct(writer *w, const void *msg, const cpay_json_msg *jt)
   return puts_(w, "}");
 }
 
-static cpay_code put_list(writer *w, const void *msg, const cpay_json_msg *jt) {
+static cpay_code put_list(writer *w, const void *msg, const cpay_msg_desc *jt) {
   const cpay_field *f = field_by_number(jt->table, 1);
   int fi = cpay__json_field_index(jt->table, 1);
   const cpay_array *arr = cpay__json_cptr(msg, f);
@@ -289,7 +289,7 @@ static cpay_code put_list(writer *w, const void *msg, const cpay_json_msg *jt) {
   return puts_(w, "]");
 }
 
-static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *jt) {
+static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_msg_desc *jt) {
   const cpay_msg_table *t = jt->table;
   for (uint32_t i = 0; i < t->field_count; i++) {
     const cpay_field *f = &t->fields[i];
@@ -329,10 +329,10 @@ static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_json_msg *
   return puts_(w, "null");
 }
 
-static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt);
+static cpay_code put_any(writer *w, const void *msg, const cpay_msg_desc *jt);
 
 // The special form of a well-known type, or a plain object when `jt` has none.
-static cpay_code put_wkt(writer *w, const void *msg, const cpay_json_msg *jt, bool *done) {
+static cpay_code put_wkt(writer *w, const void *msg, const cpay_msg_desc *jt, bool *done) {
   char buf[40];
   const cpay_msg_table *t = jt->table;
   *done = true;
@@ -379,7 +379,7 @@ static cpay_code put_wkt(writer *w, const void *msg, const cpay_json_msg *jt, bo
 
 // Writes the fields of `msg` as members of an open object; *first tracks
 // the separator.
-static cpay_code put_fields(writer *w, const void *msg, const cpay_json_msg *jt, bool *first) {
+static cpay_code put_fields(writer *w, const void *msg, const cpay_msg_desc *jt, bool *first) {
   const cpay_msg_table *t = jt->table;
   bool proto_names = w->flags & CPAY_JSON_PROTO_NAMES;
   bool defaults = w->flags & CPAY_JSON_EMIT_DEFAULTS;
@@ -423,7 +423,7 @@ static cpay_code put_fields(writer *w, const void *msg, const cpay_json_msg *jt,
       if ((c = puts_(w, "]"))) return c;
     } else if (mode == CPAY_MODE_MAP) {
       const cpay_map *m = *(cpay_map *const *)p;
-      const cpay_json_msg *entry = jt->msgs[i];
+      const cpay_msg_desc *entry = jt->msgs[i];
       const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
       if ((c = puts_(w, "{"))) return c;
       w->depth++;
@@ -495,14 +495,14 @@ static cpay_code put_exts(writer *w, const void *msg, bool *first) {
   for (uint32_t i = 0; in && i < in->ext_count; i++) {
     const cpay__ext_entry *e = &in->exts[i];
     const cpay_field *f = &e->ext->field;
-    const cpay_json_ext *x = cpay__json_registry_ext_of(w->reg, e->ext);
+    const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, e->ext);
     bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
     if (!x && (is_msg || f->type == CPAY_TYPE_ENUM)) {
       return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
                              "extension %s is not in the JSON registry", e->ext->full_name);
     }
-    const cpay_json_msg *jm = x ? x->msg : NULL;
-    const cpay_json_enum *je = x ? x->enm : NULL;
+    const cpay_msg_desc *jm = x ? x->msg : NULL;
+    const cpay_enum_desc *je = x ? x->enm : NULL;
     if (!*first && (c = puts_(w, ","))) return c;
     *first = false;
     if ((c = newline(w)) || (c = puts_(w, "\"[")) ||
@@ -530,7 +530,7 @@ static cpay_code put_exts(writer *w, const void *msg, bool *first) {
   return CPAY_OK;
 }
 
-static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
+static cpay_code put_any(writer *w, const void *msg, const cpay_msg_desc *jt) {
   const cpay_msg_table *t = jt->table;
   const cpay_str *url = cpay__json_cptr(msg, field_by_number(t, 1));
   const cpay_bytes *value = cpay__json_cptr(msg, field_by_number(t, 2));
@@ -545,7 +545,7 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
                            "\"host/full.Name\"",
                            (int)(url->size > 100 ? 100 : url->size), url->data);
   }
-  const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
+  const cpay_msg_desc *inner = cpay_registry_find(w->reg, name.data, name.size);
   if (!inner) {
     return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
                            "google.protobuf.Any: type \"%.*s\" is not in the registry",
@@ -584,7 +584,7 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_json_msg *jt) {
   return puts_(w, "}");
 }
 
-static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt) {
+static cpay_code put_message(writer *w, const void *msg, const cpay_msg_desc *jt) {
   if (++w->nest > w->max_depth) {
     return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                            w->max_depth);
@@ -605,7 +605,7 @@ static cpay_code put_message(writer *w, const void *msg, const cpay_json_msg *jt
   return CPAY_OK;
 }
 
-cpay_code cpay_json_encode(const void *msg, const cpay_json_msg *t, cpay_arena *a,
+cpay_code cpay_json_encode(const void *msg, const cpay_msg_desc *t, cpay_arena *a,
                            const cpay_json_encode_opts *opts, cpay_str *out, cpay_status *st) {
   if (!msg || !t || !a || !out) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_json_encode: NULL argument");

@@ -10,6 +10,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "reflect/reflect.h"
 
 // ---- syntax tree ---------------------------------------------------------------
 
@@ -97,8 +98,5 @@ static inline void *cpay__json_ptr(void *msg, const cpay_field *f) {
 static inline const void *cpay__json_cptr(const void *msg, const cpay_field *f) {
   return (const char *)msg + f->offset;
 }
-
-// The registered JSON view of extension `x`, or NULL.
-const cpay_json_ext *cpay__json_registry_ext_of(const cpay_json_registry *r, const cpay_ext *x);
 
 #endif  // CPAY_JSON_JSON_INTERNAL_H_

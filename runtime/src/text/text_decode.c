@@ -39,7 +39,7 @@ typedef struct dec {
   token tok;  // the current (lookahead) token
   cpay_arena *a;
   cpay_status *st;
-  const cpay_json_registry *reg;
+  const cpay_registry *reg;
   int depth, max_depth;
 } dec;
 
@@ -410,7 +410,7 @@ static cpay_code read_float(dec *d, double *out) {
 
 typedef struct view {
   const cpay_msg_table *t;
-  const cpay_json_msg *j;
+  const cpay_msg_desc *j;
 } view;
 
 static bool is_msg_type(uint8_t type) {
@@ -453,7 +453,7 @@ static const char *type_name(uint8_t type) {
 // string field that must hold UTF-8 (CPAY_MODE_UTF8, as the binary decoder
 // checks it), so that whatever the decoder accepts prints and reads back.
 static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8, view sub,
-                             const cpay_json_enum *je, const cpay_enum_table *closed, void *p) {
+                             const cpay_enum_desc *je, const cpay_enum_table *closed, void *p) {
   cpay_code c;
   uint64_t u;
   double x;
@@ -540,7 +540,7 @@ typedef struct target {
   const char *name;
   const cpay_field *f;  // type and mode
   view sub;             // message, group or map entry
-  const cpay_json_enum *je;
+  const cpay_enum_desc *je;
   const cpay_enum_table *closed;
   void *p;              // the storage
   void *msg;            // the message holding it (presence), NULL for extensions
@@ -657,7 +657,7 @@ static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uin
     return fail_at(d, line, col, "type URL \"%.*s\" is not of the form \"host/full.Name\"",
                    clip(url.size), url.data);
   }
-  const cpay_json_msg *inner = cpay_json_registry_find(d->reg, name.data, name.size);
+  const cpay_msg_desc *inner = cpay_registry_find(d->reg, name.data, name.size);
   if (!inner) {
     return fail_at(d, line, col, "type \"%.*s\" is not in the registry", clip(url.size),
                    url.data);
@@ -727,7 +727,7 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
         if ((c = parse_any_expanded(d, msg, v, name, line, col))) return c;
         goto separator;
       }
-      const cpay_json_ext *x = cpay_json_registry_find_ext(d->reg, name.data, name.size);
+      const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, name.data, name.size);
       if (!x || x->ext->extendee != t) {
         return fail_at(d, line, col, "unknown extension \"%.*s\" of %s", clip(name.size),
                        name.data, t->full_name);
@@ -794,7 +794,7 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
   }
 }
 
-cpay_code cpay_text_decode(const char *text, size_t len, void *msg, const cpay_json_msg *t,
+cpay_code cpay_text_decode(const char *text, size_t len, void *msg, const cpay_msg_desc *t,
                            cpay_arena *a, const cpay_text_decode_opts *opts, cpay_status *st) {
   if (!msg || !t || !a || (!text && len)) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_text_decode: NULL argument");

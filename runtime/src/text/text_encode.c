@@ -20,14 +20,14 @@ typedef struct writer {
   uint32_t flags;
   int depth;
   int max_depth;
-  const cpay_json_registry *reg;
+  const cpay_registry *reg;
 } writer;
 
 // A message type as the printer sees it: the binary table always, the JSON
 // table when known.
 typedef struct view {
   const cpay_msg_table *t;
-  const cpay_json_msg *j;
+  const cpay_msg_desc *j;
 } view;
 
 static cpay_code oom(writer *w) {
@@ -108,7 +108,7 @@ static view sub_view(view v, uint32_t i) {
 
 // One value of a field's type stored at `p`; messages get "{ ... }".
 static cpay_code put_value(writer *w, uint8_t type, const void *p, view sub,
-                           const cpay_json_enum *je) {
+                           const cpay_enum_desc *je) {
   char buf[32];
   int n;
   switch (type) {
@@ -184,7 +184,7 @@ static cpay_code put_name(writer *w, const cpay_field *f, const char *name, view
 
 // "name: value" or "name { ... }", then the end of the line.
 static cpay_code put_entry(writer *w, const cpay_field *f, const char *name, bool ext,
-                           const void *p, view sub, const cpay_json_enum *je) {
+                           const void *p, view sub, const cpay_enum_desc *je) {
   cpay_code c = begin_field(w);
   if (c) return c;
   if (ext) {
@@ -244,7 +244,7 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
   const cpay_field *kf = &entry.t->fields[0], *vf = &entry.t->fields[1];
   view vsub = {NULL, NULL};
   if (is_msg_type(vf->type)) vsub = sub_view(entry, 1);
-  const cpay_json_enum *je = entry.j ? entry.j->enums[1] : NULL;
+  const cpay_enum_desc *je = entry.j ? entry.j->enums[1] : NULL;
   size_t n = cpay_map_size(m), it = 0, i = 0;
   map_item *items = cpay_arena_malloc(w->out.a, n * sizeof *items);
   if (!items) return oom(w);
@@ -277,7 +277,7 @@ static cpay_code put_fields(writer *w, const void *msg, view v) {
     uint8_t mode = f->mode & CPAY_MODE_MASK;
     view sub = {NULL, NULL};
     if (is_msg_type(f->type) || mode == CPAY_MODE_MAP) sub = sub_view(v, i);
-    const cpay_json_enum *je = v.j ? v.j->enums[i] : NULL;
+    const cpay_enum_desc *je = v.j ? v.j->enums[i] : NULL;
     if (mode == CPAY_MODE_ARRAY) {
       const cpay_array *arr = p;
       size_t es = cpay__json_elem_size(f->type);
@@ -301,13 +301,13 @@ static cpay_code put_exts(writer *w, const void *msg) {
   for (uint32_t i = 0; in && i < in->ext_count; i++) {
     const cpay__ext_entry *e = &in->exts[i];
     const cpay_field *f = &e->ext->field;
-    const cpay_json_ext *x = cpay__json_registry_ext_of(w->reg, e->ext);
+    const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, e->ext);
     view sub = {NULL, NULL};
     if (is_msg_type(f->type)) {
       sub.t = e->ext->sub.msg;
       sub.j = x ? x->msg : NULL;
     }
-    const cpay_json_enum *je = x ? x->enm : NULL;
+    const cpay_enum_desc *je = x ? x->enm : NULL;
     // Groups in extensions go by their field name, like other extensions.
     cpay_field ef = *f;
     if (ef.type == CPAY_TYPE_GROUP) ef.type = CPAY_TYPE_MESSAGE;
@@ -475,7 +475,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   }
   cpay_str name;
   if (!cpay_any_type_name(*url, &name)) return CPAY_OK;
-  const cpay_json_msg *inner = cpay_json_registry_find(w->reg, name.data, name.size);
+  const cpay_msg_desc *inner = cpay_registry_find(w->reg, name.data, name.size);
   if (!inner) return CPAY_OK;
   void *sub = cpay_msg_new(inner->table, w->out.a);
   if (!sub) return oom(w);
@@ -524,7 +524,7 @@ static cpay_code encode(writer *w, const void *msg, view v, cpay_str *out) {
   return CPAY_OK;
 }
 
-cpay_code cpay_text_encode(const void *msg, const cpay_json_msg *t, cpay_arena *a,
+cpay_code cpay_text_encode(const void *msg, const cpay_msg_desc *t, cpay_arena *a,
                            const cpay_text_encode_opts *opts, cpay_str *out, cpay_status *st) {
   if (!msg || !t || !a || !out) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "cpay_text_encode: NULL argument");
@@ -542,7 +542,7 @@ cpay_code cpay_text_encode(const void *msg, const cpay_json_msg *t, cpay_arena *
   return encode(&w, msg, v, out);
 }
 
-const char *cpay_text_debug(const void *msg, const cpay_json_msg *t, cpay_arena *a) {
+const char *cpay_text_debug(const void *msg, const cpay_msg_desc *t, cpay_arena *a) {
   if (!msg || !t || !a) return "<null>";
   writer w = {0};
   w.out.a = a;

@@ -44,7 +44,7 @@ CPAY_NODISCARD cpay_code cpay_duration_to_ms(const google_protobuf_Duration *d, 
                                              cpay_status *st);
 
 // Adds every well-known message type to `r` (Any can then hold any of them).
-CPAY_NODISCARD cpay_code cpay_wkt_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code cpay_wkt_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

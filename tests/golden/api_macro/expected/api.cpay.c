@@ -79,7 +79,7 @@ static const char *const golden_api_E__json_names[] = {
 static const int32_t golden_api_E__json_numbers[] = {
     0,
 };
-const cpay_json_enum golden_api_E_json = {
+const cpay_enum_desc golden_api_E_desc = {
     .full_name = "golden.api.E",
     .names = golden_api_E__json_names,
     .numbers = golden_api_E__json_numbers,
@@ -90,10 +90,10 @@ const cpay_json_enum golden_api_E_json = {
 static const char *const golden_api_M__json_names[] = {
     "a",
 };
-static const cpay_json_msg *const golden_api_M__json_msgs[] = {
+static const cpay_msg_desc *const golden_api_M__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_api_M__json_enums[] = {
+static const cpay_enum_desc *const golden_api_M__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_api_M__json_by_json_name[] = {
@@ -102,7 +102,7 @@ static const uint16_t golden_api_M__json_by_json_name[] = {
 static const uint16_t golden_api_M__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_api_M_json = {
+const cpay_msg_desc golden_api_M_desc = {
     .table = &golden_api_M_table,
     .json_names = golden_api_M__json_names,
     .msgs = golden_api_M__json_msgs,
@@ -115,7 +115,7 @@ const cpay_json_msg golden_api_M_json = {
 cpay_code golden_api_M_to_json(
     const golden_api_M *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_api_M_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_api_M_desc, arena, opts, out, st);
 }
 
 cpay_code golden_api_M_from_json(
@@ -124,7 +124,7 @@ cpay_code golden_api_M_from_json(
   *out = NULL;
   golden_api_M *msg = golden_api_M_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_api_M_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_api_M_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -132,7 +132,7 @@ cpay_code golden_api_M_from_json(
 cpay_code golden_api_M_to_text(
     const golden_api_M *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_api_M_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_api_M_desc, arena, opts, out, st);
 }
 
 cpay_code golden_api_M_from_text(
@@ -141,19 +141,19 @@ cpay_code golden_api_M_from_text(
   *out = NULL;
   golden_api_M *msg = golden_api_M_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_api_M_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_api_M_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_api_M_json, arena);
+  return cpay_text_debug(msg, &golden_api_M_desc, arena);
 }
 
-static const cpay_json_msg *const api_proto__json_msgs[] = {
-    &golden_api_M_json,
+static const cpay_msg_desc *const api_proto__json_msgs[] = {
+    &golden_api_M_desc,
 };
 
-cpay_code api_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, api_proto__json_msgs, 1);
+cpay_code api_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, api_proto__json_msgs, 1);
 }

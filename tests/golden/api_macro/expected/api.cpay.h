@@ -59,8 +59,8 @@ static inline void golden_api_M_clear_a(golden_api_M *msg) {
 CPAY_API CPAY_NODISCARD cpay_code api_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-CPAY_API extern const cpay_json_enum golden_api_E_json;
-CPAY_API extern const cpay_json_msg golden_api_M_json;
+CPAY_API extern const cpay_enum_desc golden_api_E_desc;
+CPAY_API extern const cpay_msg_desc golden_api_M_desc;
 
 // golden.api.M as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -86,7 +86,7 @@ CPAY_API const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena
 
 // Adds the messages of api.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_API CPAY_NODISCARD cpay_code api_proto_json_register(cpay_json_registry *r);
+CPAY_API CPAY_NODISCARD cpay_code api_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

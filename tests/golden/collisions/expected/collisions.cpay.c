@@ -471,7 +471,7 @@ static const int32_t golden_clash_switch__json_numbers[] = {
     0,
     1,
 };
-const cpay_json_enum golden_clash_switch_json = {
+const cpay_enum_desc golden_clash_switch_desc = {
     .full_name = "golden.clash.switch",
     .names = golden_clash_switch__json_names,
     .numbers = golden_clash_switch__json_numbers,
@@ -498,7 +498,7 @@ static const char *const golden_clash_Keywords__json_names[] = {
     "struct",
     "asText",
 };
-static const cpay_json_msg *const golden_clash_Keywords__json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords__json_msgs[] = {
     NULL,
     NULL,
     NULL,
@@ -513,11 +513,11 @@ static const cpay_json_msg *const golden_clash_Keywords__json_msgs[] = {
     NULL,
     NULL,
     NULL,
-    &golden_clash_Keywords_new__json,
+    &golden_clash_Keywords_new__desc,
     NULL,
-    &golden_clash_Keywords_to_text__json,
+    &golden_clash_Keywords_to_text__desc,
 };
-static const cpay_json_enum *const golden_clash_Keywords__json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -574,7 +574,7 @@ static const uint16_t golden_clash_Keywords__json_by_name[] = {
     13,
     7,
 };
-const cpay_json_msg golden_clash_Keywords_json = {
+const cpay_msg_desc golden_clash_Keywords_desc = {
     .table = &golden_clash_Keywords_table,
     .json_names = golden_clash_Keywords__json_names,
     .msgs = golden_clash_Keywords__json_msgs,
@@ -587,7 +587,7 @@ const cpay_json_msg golden_clash_Keywords_json = {
 cpay_code golden_clash_Keywords_to_json(
     const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_from_json(
@@ -596,7 +596,7 @@ cpay_code golden_clash_Keywords_from_json(
   *out = NULL;
   golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -604,7 +604,7 @@ cpay_code golden_clash_Keywords_from_json(
 cpay_code golden_clash_Keywords_to_text(
     const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_from_text(
@@ -613,22 +613,22 @@ cpay_code golden_clash_Keywords_from_text(
   *out = NULL;
   golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_desc, arena);
 }
 
 static const char *const golden_clash_Keywords_new___json_names[] = {
     "x",
 };
-static const cpay_json_msg *const golden_clash_Keywords_new___json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords_new___json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Keywords_new___json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords_new___json_enums[] = {
     NULL,
 };
 static const uint16_t golden_clash_Keywords_new___json_by_json_name[] = {
@@ -637,7 +637,7 @@ static const uint16_t golden_clash_Keywords_new___json_by_json_name[] = {
 static const uint16_t golden_clash_Keywords_new___json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_clash_Keywords_new__json = {
+const cpay_msg_desc golden_clash_Keywords_new__desc = {
     .table = &golden_clash_Keywords_new__table,
     .json_names = golden_clash_Keywords_new___json_names,
     .msgs = golden_clash_Keywords_new___json_msgs,
@@ -650,7 +650,7 @@ const cpay_json_msg golden_clash_Keywords_new__json = {
 cpay_code golden_clash_Keywords_new__to_json(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_new__json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_new__from_json(
@@ -659,7 +659,7 @@ cpay_code golden_clash_Keywords_new__from_json(
   *out = NULL;
   golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -667,7 +667,7 @@ cpay_code golden_clash_Keywords_new__from_json(
 cpay_code golden_clash_Keywords_new__to_text(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_new__json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_new__from_text(
@@ -676,22 +676,22 @@ cpay_code golden_clash_Keywords_new__from_text(
   *out = NULL;
   golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_new__json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_new__desc, arena);
 }
 
 static const char *const golden_clash_Keywords_table___json_names[] = {
     "y",
 };
-static const cpay_json_msg *const golden_clash_Keywords_table___json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords_table___json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Keywords_table___json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords_table___json_enums[] = {
     NULL,
 };
 static const uint16_t golden_clash_Keywords_table___json_by_json_name[] = {
@@ -700,7 +700,7 @@ static const uint16_t golden_clash_Keywords_table___json_by_json_name[] = {
 static const uint16_t golden_clash_Keywords_table___json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_clash_Keywords_table__json = {
+const cpay_msg_desc golden_clash_Keywords_table__desc = {
     .table = &golden_clash_Keywords_table__table,
     .json_names = golden_clash_Keywords_table___json_names,
     .msgs = golden_clash_Keywords_table___json_msgs,
@@ -713,7 +713,7 @@ const cpay_json_msg golden_clash_Keywords_table__json = {
 cpay_code golden_clash_Keywords_table__to_json(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_table__json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_table__from_json(
@@ -722,7 +722,7 @@ cpay_code golden_clash_Keywords_table__from_json(
   *out = NULL;
   golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -730,7 +730,7 @@ cpay_code golden_clash_Keywords_table__from_json(
 cpay_code golden_clash_Keywords_table__to_text(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_table__json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_table__from_text(
@@ -739,22 +739,22 @@ cpay_code golden_clash_Keywords_table__from_text(
   *out = NULL;
   golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_table__json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_table__desc, arena);
 }
 
 static const char *const golden_clash_Keywords_foo_get___json_names[] = {
     "z",
 };
-static const cpay_json_msg *const golden_clash_Keywords_foo_get___json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords_foo_get___json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Keywords_foo_get___json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords_foo_get___json_enums[] = {
     NULL,
 };
 static const uint16_t golden_clash_Keywords_foo_get___json_by_json_name[] = {
@@ -763,7 +763,7 @@ static const uint16_t golden_clash_Keywords_foo_get___json_by_json_name[] = {
 static const uint16_t golden_clash_Keywords_foo_get___json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_clash_Keywords_foo_get__json = {
+const cpay_msg_desc golden_clash_Keywords_foo_get__desc = {
     .table = &golden_clash_Keywords_foo_get__table,
     .json_names = golden_clash_Keywords_foo_get___json_names,
     .msgs = golden_clash_Keywords_foo_get___json_msgs,
@@ -776,7 +776,7 @@ const cpay_json_msg golden_clash_Keywords_foo_get__json = {
 cpay_code golden_clash_Keywords_foo_get__to_json(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_foo_get__json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_foo_get__from_json(
@@ -785,7 +785,7 @@ cpay_code golden_clash_Keywords_foo_get__from_json(
   *out = NULL;
   golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -793,7 +793,7 @@ cpay_code golden_clash_Keywords_foo_get__from_json(
 cpay_code golden_clash_Keywords_foo_get__to_text(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_foo_get__from_text(
@@ -802,22 +802,22 @@ cpay_code golden_clash_Keywords_foo_get__from_text(
   *out = NULL;
   golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__desc, arena);
 }
 
 static const char *const golden_clash_Keywords_to_text___json_names[] = {
     "w",
 };
-static const cpay_json_msg *const golden_clash_Keywords_to_text___json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords_to_text___json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Keywords_to_text___json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords_to_text___json_enums[] = {
     NULL,
 };
 static const uint16_t golden_clash_Keywords_to_text___json_by_json_name[] = {
@@ -826,7 +826,7 @@ static const uint16_t golden_clash_Keywords_to_text___json_by_json_name[] = {
 static const uint16_t golden_clash_Keywords_to_text___json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_clash_Keywords_to_text__json = {
+const cpay_msg_desc golden_clash_Keywords_to_text__desc = {
     .table = &golden_clash_Keywords_to_text__table,
     .json_names = golden_clash_Keywords_to_text___json_names,
     .msgs = golden_clash_Keywords_to_text___json_msgs,
@@ -839,7 +839,7 @@ const cpay_json_msg golden_clash_Keywords_to_text__json = {
 cpay_code golden_clash_Keywords_to_text__to_json(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_to_text__json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_to_text__from_json(
@@ -848,7 +848,7 @@ cpay_code golden_clash_Keywords_to_text__from_json(
   *out = NULL;
   golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -856,7 +856,7 @@ cpay_code golden_clash_Keywords_to_text__from_json(
 cpay_code golden_clash_Keywords_to_text__to_text(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_to_text__json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_to_text__from_text(
@@ -865,22 +865,22 @@ cpay_code golden_clash_Keywords_to_text__from_text(
   *out = NULL;
   golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_to_text__json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_to_text__desc, arena);
 }
 
 static const char *const golden_clash_Keywords_new____json_names[] = {
     "a",
 };
-static const cpay_json_msg *const golden_clash_Keywords_new____json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Keywords_new____json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Keywords_new____json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Keywords_new____json_enums[] = {
     NULL,
 };
 static const uint16_t golden_clash_Keywords_new____json_by_json_name[] = {
@@ -889,7 +889,7 @@ static const uint16_t golden_clash_Keywords_new____json_by_json_name[] = {
 static const uint16_t golden_clash_Keywords_new____json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_clash_Keywords_new___json = {
+const cpay_msg_desc golden_clash_Keywords_new___desc = {
     .table = &golden_clash_Keywords_new___table,
     .json_names = golden_clash_Keywords_new____json_names,
     .msgs = golden_clash_Keywords_new____json_msgs,
@@ -902,7 +902,7 @@ const cpay_json_msg golden_clash_Keywords_new___json = {
 cpay_code golden_clash_Keywords_new___to_json(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_new___json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_new___from_json(
@@ -911,7 +911,7 @@ cpay_code golden_clash_Keywords_new___from_json(
   *out = NULL;
   golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -919,7 +919,7 @@ cpay_code golden_clash_Keywords_new___from_json(
 cpay_code golden_clash_Keywords_new___to_text(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_new___json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Keywords_new___from_text(
@@ -928,13 +928,13 @@ cpay_code golden_clash_Keywords_new___from_text(
   *out = NULL;
   golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_new___json, arena);
+  return cpay_text_debug(msg, &golden_clash_Keywords_new___desc, arena);
 }
 
 static const char *const golden_clash_Other__json_names[] = {
@@ -943,13 +943,13 @@ static const char *const golden_clash_Other__json_names[] = {
     "this",
     "keywords",
 };
-static const cpay_json_msg *const golden_clash_Other__json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Other__json_msgs[] = {
     NULL,
     NULL,
-    &golden_clash_Other_ThisEntry_json,
-    &golden_clash_Keywords_new___json,
+    &golden_clash_Other_ThisEntry_desc,
+    &golden_clash_Keywords_new___desc,
 };
-static const cpay_json_enum *const golden_clash_Other__json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Other__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -967,7 +967,7 @@ static const uint16_t golden_clash_Other__json_by_name[] = {
     0,
     2,
 };
-const cpay_json_msg golden_clash_Other_json = {
+const cpay_msg_desc golden_clash_Other_desc = {
     .table = &golden_clash_Other_table,
     .json_names = golden_clash_Other__json_names,
     .msgs = golden_clash_Other__json_msgs,
@@ -980,7 +980,7 @@ const cpay_json_msg golden_clash_Other_json = {
 cpay_code golden_clash_Other_to_json(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Other_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Other_from_json(
@@ -989,7 +989,7 @@ cpay_code golden_clash_Other_from_json(
   *out = NULL;
   golden_clash_Other *msg = golden_clash_Other_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -997,7 +997,7 @@ cpay_code golden_clash_Other_from_json(
 cpay_code golden_clash_Other_to_text(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Other_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
 }
 
 cpay_code golden_clash_Other_from_text(
@@ -1006,24 +1006,24 @@ cpay_code golden_clash_Other_from_text(
   *out = NULL;
   golden_clash_Other *msg = golden_clash_Other_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Other_json, arena);
+  return cpay_text_debug(msg, &golden_clash_Other_desc, arena);
 }
 
 static const char *const golden_clash_Other_ThisEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_clash_Other_ThisEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_clash_Other_ThisEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_clash_Other_ThisEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_clash_Other_ThisEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1035,7 +1035,7 @@ static const uint16_t golden_clash_Other_ThisEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_clash_Other_ThisEntry_json = {
+const cpay_msg_desc golden_clash_Other_ThisEntry_desc = {
     .table = &golden_clash_Other_ThisEntry_table,
     .json_names = golden_clash_Other_ThisEntry__json_names,
     .msgs = golden_clash_Other_ThisEntry__json_msgs,
@@ -1045,16 +1045,16 @@ const cpay_json_msg golden_clash_Other_ThisEntry_json = {
     .by_name = golden_clash_Other_ThisEntry__json_by_name,
 };
 
-static const cpay_json_msg *const collisions_proto__json_msgs[] = {
-    &golden_clash_Keywords_json,
-    &golden_clash_Keywords_new__json,
-    &golden_clash_Keywords_table__json,
-    &golden_clash_Keywords_foo_get__json,
-    &golden_clash_Keywords_to_text__json,
-    &golden_clash_Keywords_new___json,
-    &golden_clash_Other_json,
+static const cpay_msg_desc *const collisions_proto__json_msgs[] = {
+    &golden_clash_Keywords_desc,
+    &golden_clash_Keywords_new__desc,
+    &golden_clash_Keywords_table__desc,
+    &golden_clash_Keywords_foo_get__desc,
+    &golden_clash_Keywords_to_text__desc,
+    &golden_clash_Keywords_new___desc,
+    &golden_clash_Other_desc,
 };
 
-cpay_code collisions_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, collisions_proto__json_msgs, 7);
+cpay_code collisions_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, collisions_proto__json_msgs, 7);
 }

@@ -516,15 +516,15 @@ static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
 CPAY_NODISCARD cpay_code collisions_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_clash_switch_json;
-extern const cpay_json_msg golden_clash_Keywords_json;
-extern const cpay_json_msg golden_clash_Keywords_new__json;
-extern const cpay_json_msg golden_clash_Keywords_table__json;
-extern const cpay_json_msg golden_clash_Keywords_foo_get__json;
-extern const cpay_json_msg golden_clash_Keywords_to_text__json;
-extern const cpay_json_msg golden_clash_Keywords_new___json;
-extern const cpay_json_msg golden_clash_Other_json;
-extern const cpay_json_msg golden_clash_Other_ThisEntry_json;
+extern const cpay_enum_desc golden_clash_switch_desc;
+extern const cpay_msg_desc golden_clash_Keywords_desc;
+extern const cpay_msg_desc golden_clash_Keywords_new__desc;
+extern const cpay_msg_desc golden_clash_Keywords_table__desc;
+extern const cpay_msg_desc golden_clash_Keywords_foo_get__desc;
+extern const cpay_msg_desc golden_clash_Keywords_to_text__desc;
+extern const cpay_msg_desc golden_clash_Keywords_new___desc;
+extern const cpay_msg_desc golden_clash_Other_desc;
+extern const cpay_msg_desc golden_clash_Other_ThisEntry_desc;
 
 // golden.clash.Keywords as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -682,7 +682,7 @@ const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_ar
 
 // Adds the messages of collisions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code collisions_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code collisions_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

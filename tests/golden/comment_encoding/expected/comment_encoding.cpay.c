@@ -65,10 +65,10 @@ cpay_code comment_encoding_proto_register_extensions(cpay_extreg *r) {
 static const char *const golden_comments_Note__json_names[] = {
     "text",
 };
-static const cpay_json_msg *const golden_comments_Note__json_msgs[] = {
+static const cpay_msg_desc *const golden_comments_Note__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_comments_Note__json_enums[] = {
+static const cpay_enum_desc *const golden_comments_Note__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_comments_Note__json_by_json_name[] = {
@@ -77,7 +77,7 @@ static const uint16_t golden_comments_Note__json_by_json_name[] = {
 static const uint16_t golden_comments_Note__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_comments_Note_json = {
+const cpay_msg_desc golden_comments_Note_desc = {
     .table = &golden_comments_Note_table,
     .json_names = golden_comments_Note__json_names,
     .msgs = golden_comments_Note__json_msgs,
@@ -90,7 +90,7 @@ const cpay_json_msg golden_comments_Note_json = {
 cpay_code golden_comments_Note_to_json(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_comments_Note_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_comments_Note_desc, arena, opts, out, st);
 }
 
 cpay_code golden_comments_Note_from_json(
@@ -99,7 +99,7 @@ cpay_code golden_comments_Note_from_json(
   *out = NULL;
   golden_comments_Note *msg = golden_comments_Note_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_comments_Note_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_comments_Note_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -107,7 +107,7 @@ cpay_code golden_comments_Note_from_json(
 cpay_code golden_comments_Note_to_text(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_comments_Note_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_comments_Note_desc, arena, opts, out, st);
 }
 
 cpay_code golden_comments_Note_from_text(
@@ -116,19 +116,19 @@ cpay_code golden_comments_Note_from_text(
   *out = NULL;
   golden_comments_Note *msg = golden_comments_Note_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_comments_Note_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_comments_Note_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_comments_Note_json, arena);
+  return cpay_text_debug(msg, &golden_comments_Note_desc, arena);
 }
 
-static const cpay_json_msg *const comment_encoding_proto__json_msgs[] = {
-    &golden_comments_Note_json,
+static const cpay_msg_desc *const comment_encoding_proto__json_msgs[] = {
+    &golden_comments_Note_desc,
 };
 
-cpay_code comment_encoding_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, comment_encoding_proto__json_msgs, 1);
+cpay_code comment_encoding_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, comment_encoding_proto__json_msgs, 1);
 }

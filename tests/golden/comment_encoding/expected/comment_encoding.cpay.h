@@ -53,7 +53,7 @@ static inline void golden_comments_Note_clear_text(golden_comments_Note *msg) {
 CPAY_NODISCARD cpay_code comment_encoding_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_comments_Note_json;
+extern const cpay_msg_desc golden_comments_Note_desc;
 
 // golden.comments.Note as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -79,7 +79,7 @@ const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpa
 
 // Adds the messages of comment_encoding.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code comment_encoding_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code comment_encoding_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -121,7 +121,7 @@ static const int32_t golden_enums2_Level__json_numbers[] = {
     -3,
     1000,
 };
-const cpay_json_enum golden_enums2_Level_json = {
+const cpay_enum_desc golden_enums2_Level_desc = {
     .full_name = "golden.enums2.Level",
     .names = golden_enums2_Level__json_names,
     .numbers = golden_enums2_Level__json_numbers,
@@ -137,7 +137,7 @@ static const int32_t golden_enums2_Gauge_Mode__json_numbers[] = {
     2,
     3,
 };
-const cpay_json_enum golden_enums2_Gauge_Mode_json = {
+const cpay_enum_desc golden_enums2_Gauge_Mode_desc = {
     .full_name = "golden.enums2.Gauge.Mode",
     .names = golden_enums2_Gauge_Mode__json_names,
     .numbers = golden_enums2_Gauge_Mode__json_numbers,
@@ -150,15 +150,15 @@ static const char *const golden_enums2_Gauge__json_names[] = {
     "mode",
     "history",
 };
-static const cpay_json_msg *const golden_enums2_Gauge__json_msgs[] = {
+static const cpay_msg_desc *const golden_enums2_Gauge__json_msgs[] = {
     NULL,
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_enums2_Gauge__json_enums[] = {
-    &golden_enums2_Level_json,
-    &golden_enums2_Gauge_Mode_json,
-    &golden_enums2_Level_json,
+static const cpay_enum_desc *const golden_enums2_Gauge__json_enums[] = {
+    &golden_enums2_Level_desc,
+    &golden_enums2_Gauge_Mode_desc,
+    &golden_enums2_Level_desc,
 };
 static const uint16_t golden_enums2_Gauge__json_by_json_name[] = {
     2,
@@ -170,7 +170,7 @@ static const uint16_t golden_enums2_Gauge__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_enums2_Gauge_json = {
+const cpay_msg_desc golden_enums2_Gauge_desc = {
     .table = &golden_enums2_Gauge_table,
     .json_names = golden_enums2_Gauge__json_names,
     .msgs = golden_enums2_Gauge__json_msgs,
@@ -183,7 +183,7 @@ const cpay_json_msg golden_enums2_Gauge_json = {
 cpay_code golden_enums2_Gauge_to_json(
     const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_enums2_Gauge_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
 }
 
 cpay_code golden_enums2_Gauge_from_json(
@@ -192,7 +192,7 @@ cpay_code golden_enums2_Gauge_from_json(
   *out = NULL;
   golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums2_Gauge_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -200,7 +200,7 @@ cpay_code golden_enums2_Gauge_from_json(
 cpay_code golden_enums2_Gauge_to_text(
     const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_enums2_Gauge_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
 }
 
 cpay_code golden_enums2_Gauge_from_text(
@@ -209,19 +209,19 @@ cpay_code golden_enums2_Gauge_from_text(
   *out = NULL;
   golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums2_Gauge_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_enums2_Gauge_json, arena);
+  return cpay_text_debug(msg, &golden_enums2_Gauge_desc, arena);
 }
 
-static const cpay_json_msg *const closed_proto__json_msgs[] = {
-    &golden_enums2_Gauge_json,
+static const cpay_msg_desc *const closed_proto__json_msgs[] = {
+    &golden_enums2_Gauge_desc,
 };
 
-cpay_code closed_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, closed_proto__json_msgs, 1);
+cpay_code closed_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, closed_proto__json_msgs, 1);
 }

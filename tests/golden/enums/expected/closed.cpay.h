@@ -112,9 +112,9 @@ static inline void golden_enums2_Gauge_clear_history(golden_enums2_Gauge *msg) {
 CPAY_NODISCARD cpay_code closed_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_enums2_Level_json;
-extern const cpay_json_enum golden_enums2_Gauge_Mode_json;
-extern const cpay_json_msg golden_enums2_Gauge_json;
+extern const cpay_enum_desc golden_enums2_Level_desc;
+extern const cpay_enum_desc golden_enums2_Gauge_Mode_desc;
+extern const cpay_msg_desc golden_enums2_Gauge_desc;
 
 // golden.enums2.Gauge as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -140,7 +140,7 @@ const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_
 
 // Adds the messages of closed.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code closed_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code closed_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

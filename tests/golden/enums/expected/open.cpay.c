@@ -124,7 +124,7 @@ static const int32_t golden_enums_Color__json_numbers[] = {
     2147483647,
     100,
 };
-const cpay_json_enum golden_enums_Color_json = {
+const cpay_enum_desc golden_enums_Color_desc = {
     .full_name = "golden.enums.Color",
     .names = golden_enums_Color__json_names,
     .numbers = golden_enums_Color__json_numbers,
@@ -140,7 +140,7 @@ static const int32_t golden_enums_Paint_Finish__json_numbers[] = {
     0,
     1,
 };
-const cpay_json_enum golden_enums_Paint_Finish_json = {
+const cpay_enum_desc golden_enums_Paint_Finish_desc = {
     .full_name = "golden.enums.Paint.Finish",
     .names = golden_enums_Paint_Finish__json_names,
     .numbers = golden_enums_Paint_Finish__json_numbers,
@@ -153,15 +153,15 @@ static const char *const golden_enums_Paint__json_names[] = {
     "finish",
     "palette",
 };
-static const cpay_json_msg *const golden_enums_Paint__json_msgs[] = {
+static const cpay_msg_desc *const golden_enums_Paint__json_msgs[] = {
     NULL,
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_enums_Paint__json_enums[] = {
-    &golden_enums_Color_json,
-    &golden_enums_Paint_Finish_json,
-    &golden_enums_Color_json,
+static const cpay_enum_desc *const golden_enums_Paint__json_enums[] = {
+    &golden_enums_Color_desc,
+    &golden_enums_Paint_Finish_desc,
+    &golden_enums_Color_desc,
 };
 static const uint16_t golden_enums_Paint__json_by_json_name[] = {
     0,
@@ -173,7 +173,7 @@ static const uint16_t golden_enums_Paint__json_by_name[] = {
     1,
     2,
 };
-const cpay_json_msg golden_enums_Paint_json = {
+const cpay_msg_desc golden_enums_Paint_desc = {
     .table = &golden_enums_Paint_table,
     .json_names = golden_enums_Paint__json_names,
     .msgs = golden_enums_Paint__json_msgs,
@@ -186,7 +186,7 @@ const cpay_json_msg golden_enums_Paint_json = {
 cpay_code golden_enums_Paint_to_json(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_enums_Paint_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
 }
 
 cpay_code golden_enums_Paint_from_json(
@@ -195,7 +195,7 @@ cpay_code golden_enums_Paint_from_json(
   *out = NULL;
   golden_enums_Paint *msg = golden_enums_Paint_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums_Paint_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums_Paint_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -203,7 +203,7 @@ cpay_code golden_enums_Paint_from_json(
 cpay_code golden_enums_Paint_to_text(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_enums_Paint_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
 }
 
 cpay_code golden_enums_Paint_from_text(
@@ -212,19 +212,19 @@ cpay_code golden_enums_Paint_from_text(
   *out = NULL;
   golden_enums_Paint *msg = golden_enums_Paint_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums_Paint_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums_Paint_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_enums_Paint_json, arena);
+  return cpay_text_debug(msg, &golden_enums_Paint_desc, arena);
 }
 
-static const cpay_json_msg *const open_proto__json_msgs[] = {
-    &golden_enums_Paint_json,
+static const cpay_msg_desc *const open_proto__json_msgs[] = {
+    &golden_enums_Paint_desc,
 };
 
-cpay_code open_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, open_proto__json_msgs, 1);
+cpay_code open_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, open_proto__json_msgs, 1);
 }

@@ -106,9 +106,9 @@ static inline void golden_enums_Paint_clear_palette(golden_enums_Paint *msg) {
 CPAY_NODISCARD cpay_code open_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_enums_Color_json;
-extern const cpay_json_enum golden_enums_Paint_Finish_json;
-extern const cpay_json_msg golden_enums_Paint_json;
+extern const cpay_enum_desc golden_enums_Color_desc;
+extern const cpay_enum_desc golden_enums_Paint_Finish_desc;
+extern const cpay_msg_desc golden_enums_Paint_desc;
 
 // golden.enums.Paint as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -134,7 +134,7 @@ const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_ar
 
 // Adds the messages of open.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code open_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code open_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

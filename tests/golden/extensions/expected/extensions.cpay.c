@@ -322,7 +322,7 @@ static const int32_t golden_ext_Tone__json_numbers[] = {
     1,
     2,
 };
-const cpay_json_enum golden_ext_Tone_json = {
+const cpay_enum_desc golden_ext_Tone_desc = {
     .full_name = "golden.ext.Tone",
     .names = golden_ext_Tone__json_names,
     .numbers = golden_ext_Tone__json_numbers,
@@ -333,10 +333,10 @@ const cpay_json_enum golden_ext_Tone_json = {
 static const char *const golden_ext_Base__json_names[] = {
     "id",
 };
-static const cpay_json_msg *const golden_ext_Base__json_msgs[] = {
+static const cpay_msg_desc *const golden_ext_Base__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_ext_Base__json_enums[] = {
+static const cpay_enum_desc *const golden_ext_Base__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_ext_Base__json_by_json_name[] = {
@@ -345,7 +345,7 @@ static const uint16_t golden_ext_Base__json_by_json_name[] = {
 static const uint16_t golden_ext_Base__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_ext_Base_json = {
+const cpay_msg_desc golden_ext_Base_desc = {
     .table = &golden_ext_Base_table,
     .json_names = golden_ext_Base__json_names,
     .msgs = golden_ext_Base__json_msgs,
@@ -358,7 +358,7 @@ const cpay_json_msg golden_ext_Base_json = {
 cpay_code golden_ext_Base_to_json(
     const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Base_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Base_from_json(
@@ -367,7 +367,7 @@ cpay_code golden_ext_Base_from_json(
   *out = NULL;
   golden_ext_Base *msg = golden_ext_Base_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Base_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Base_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -375,7 +375,7 @@ cpay_code golden_ext_Base_from_json(
 cpay_code golden_ext_Base_to_text(
     const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Base_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Base_from_text(
@@ -384,22 +384,22 @@ cpay_code golden_ext_Base_from_text(
   *out = NULL;
   golden_ext_Base *msg = golden_ext_Base_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Base_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Base_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Base_json, arena);
+  return cpay_text_debug(msg, &golden_ext_Base_desc, arena);
 }
 
 static const char *const golden_ext_Note__json_names[] = {
     "text",
 };
-static const cpay_json_msg *const golden_ext_Note__json_msgs[] = {
+static const cpay_msg_desc *const golden_ext_Note__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_ext_Note__json_enums[] = {
+static const cpay_enum_desc *const golden_ext_Note__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_ext_Note__json_by_json_name[] = {
@@ -408,7 +408,7 @@ static const uint16_t golden_ext_Note__json_by_json_name[] = {
 static const uint16_t golden_ext_Note__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_ext_Note_json = {
+const cpay_msg_desc golden_ext_Note_desc = {
     .table = &golden_ext_Note_table,
     .json_names = golden_ext_Note__json_names,
     .msgs = golden_ext_Note__json_msgs,
@@ -421,7 +421,7 @@ const cpay_json_msg golden_ext_Note_json = {
 cpay_code golden_ext_Note_to_json(
     const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Note_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Note_from_json(
@@ -430,7 +430,7 @@ cpay_code golden_ext_Note_from_json(
   *out = NULL;
   golden_ext_Note *msg = golden_ext_Note_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Note_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Note_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -438,7 +438,7 @@ cpay_code golden_ext_Note_from_json(
 cpay_code golden_ext_Note_to_text(
     const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Note_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Note_from_text(
@@ -447,16 +447,16 @@ cpay_code golden_ext_Note_from_text(
   *out = NULL;
   golden_ext_Note *msg = golden_ext_Note_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Note_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Note_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Note_json, arena);
+  return cpay_text_debug(msg, &golden_ext_Note_desc, arena);
 }
 
-const cpay_json_msg golden_ext_Container_json = {
+const cpay_msg_desc golden_ext_Container_desc = {
     .table = &golden_ext_Container_table,
     .json_names = NULL,
     .msgs = NULL,
@@ -469,7 +469,7 @@ const cpay_json_msg golden_ext_Container_json = {
 cpay_code golden_ext_Container_to_json(
     const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Container_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Container_from_json(
@@ -478,7 +478,7 @@ cpay_code golden_ext_Container_from_json(
   *out = NULL;
   golden_ext_Container *msg = golden_ext_Container_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -486,7 +486,7 @@ cpay_code golden_ext_Container_from_json(
 cpay_code golden_ext_Container_to_text(
     const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Container_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Container_from_text(
@@ -495,22 +495,22 @@ cpay_code golden_ext_Container_from_text(
   *out = NULL;
   golden_ext_Container *msg = golden_ext_Container_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Container_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Container_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Container_json, arena);
+  return cpay_text_debug(msg, &golden_ext_Container_desc, arena);
 }
 
 static const char *const golden_ext_Item__json_names[] = {
     "name",
 };
-static const cpay_json_msg *const golden_ext_Item__json_msgs[] = {
+static const cpay_msg_desc *const golden_ext_Item__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_ext_Item__json_enums[] = {
+static const cpay_enum_desc *const golden_ext_Item__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_ext_Item__json_by_json_name[] = {
@@ -519,7 +519,7 @@ static const uint16_t golden_ext_Item__json_by_json_name[] = {
 static const uint16_t golden_ext_Item__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_ext_Item_json = {
+const cpay_msg_desc golden_ext_Item_desc = {
     .table = &golden_ext_Item_table,
     .json_names = golden_ext_Item__json_names,
     .msgs = golden_ext_Item__json_msgs,
@@ -532,7 +532,7 @@ const cpay_json_msg golden_ext_Item_json = {
 cpay_code golden_ext_Item_to_json(
     const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Item_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Item_from_json(
@@ -541,7 +541,7 @@ cpay_code golden_ext_Item_from_json(
   *out = NULL;
   golden_ext_Item *msg = golden_ext_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -549,7 +549,7 @@ cpay_code golden_ext_Item_from_json(
 cpay_code golden_ext_Item_to_text(
     const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Item_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_ext_Item_from_text(
@@ -558,44 +558,44 @@ cpay_code golden_ext_Item_from_text(
   *out = NULL;
   golden_ext_Item *msg = golden_ext_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Item_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Item_json, arena);
+  return cpay_text_debug(msg, &golden_ext_Item_desc, arena);
 }
 
-static const cpay_json_ext golden_ext_count__json = {&golden_ext_count, NULL, NULL};
-static const cpay_json_ext golden_ext_label__json = {&golden_ext_label, NULL, NULL};
-static const cpay_json_ext golden_ext_tone__json = {&golden_ext_tone, NULL, &golden_ext_Tone_json};
-static const cpay_json_ext golden_ext_tags__json = {&golden_ext_tags, NULL, NULL};
-static const cpay_json_ext golden_ext_packed_values__json = {&golden_ext_packed_values, NULL, NULL};
-static const cpay_json_ext golden_ext_ratio__json = {&golden_ext_ratio, NULL, NULL};
-static const cpay_json_ext golden_ext_Note_note__json = {&golden_ext_Note_note, &golden_ext_Note_json, NULL};
-static const cpay_json_ext golden_ext_Note_nested_numbers__json = {&golden_ext_Note_nested_numbers, NULL, NULL};
-static const cpay_json_ext golden_ext_Item_item_ext__json = {&golden_ext_Item_item_ext, &golden_ext_Item_json, NULL};
-static const cpay_json_ext *const extensions_proto__json_exts[] = {
-    &golden_ext_count__json,
-    &golden_ext_label__json,
-    &golden_ext_tone__json,
-    &golden_ext_tags__json,
-    &golden_ext_packed_values__json,
-    &golden_ext_ratio__json,
-    &golden_ext_Note_note__json,
-    &golden_ext_Note_nested_numbers__json,
-    &golden_ext_Item_item_ext__json,
+static const cpay_ext_desc golden_ext_count__desc = {&golden_ext_count, NULL, NULL};
+static const cpay_ext_desc golden_ext_label__desc = {&golden_ext_label, NULL, NULL};
+static const cpay_ext_desc golden_ext_tone__desc = {&golden_ext_tone, NULL, &golden_ext_Tone_desc};
+static const cpay_ext_desc golden_ext_tags__desc = {&golden_ext_tags, NULL, NULL};
+static const cpay_ext_desc golden_ext_packed_values__desc = {&golden_ext_packed_values, NULL, NULL};
+static const cpay_ext_desc golden_ext_ratio__desc = {&golden_ext_ratio, NULL, NULL};
+static const cpay_ext_desc golden_ext_Note_note__desc = {&golden_ext_Note_note, &golden_ext_Note_desc, NULL};
+static const cpay_ext_desc golden_ext_Note_nested_numbers__desc = {&golden_ext_Note_nested_numbers, NULL, NULL};
+static const cpay_ext_desc golden_ext_Item_item_ext__desc = {&golden_ext_Item_item_ext, &golden_ext_Item_desc, NULL};
+static const cpay_ext_desc *const extensions_proto__json_exts[] = {
+    &golden_ext_count__desc,
+    &golden_ext_label__desc,
+    &golden_ext_tone__desc,
+    &golden_ext_tags__desc,
+    &golden_ext_packed_values__desc,
+    &golden_ext_ratio__desc,
+    &golden_ext_Note_note__desc,
+    &golden_ext_Note_nested_numbers__desc,
+    &golden_ext_Item_item_ext__desc,
 };
 
-static const cpay_json_msg *const extensions_proto__json_msgs[] = {
-    &golden_ext_Base_json,
-    &golden_ext_Note_json,
-    &golden_ext_Container_json,
-    &golden_ext_Item_json,
+static const cpay_msg_desc *const extensions_proto__json_msgs[] = {
+    &golden_ext_Base_desc,
+    &golden_ext_Note_desc,
+    &golden_ext_Container_desc,
+    &golden_ext_Item_desc,
 };
 
-cpay_code extensions_proto_json_register(cpay_json_registry *r) {
-  if (cpay_json_registry_add_exts(r, extensions_proto__json_exts, 9) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
-  return cpay_json_registry_add_all(r, extensions_proto__json_msgs, 4);
+cpay_code extensions_proto_register_types(cpay_registry *r) {
+  if (cpay_registry_add_exts(r, extensions_proto__json_exts, 9) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_registry_add_all(r, extensions_proto__json_msgs, 4);
 }

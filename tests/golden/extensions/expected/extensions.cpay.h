@@ -187,11 +187,11 @@ extern const cpay_ext golden_ext_Item_item_ext;
 CPAY_NODISCARD cpay_code extensions_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_ext_Tone_json;
-extern const cpay_json_msg golden_ext_Base_json;
-extern const cpay_json_msg golden_ext_Note_json;
-extern const cpay_json_msg golden_ext_Container_json;
-extern const cpay_json_msg golden_ext_Item_json;
+extern const cpay_enum_desc golden_ext_Tone_desc;
+extern const cpay_msg_desc golden_ext_Base_desc;
+extern const cpay_msg_desc golden_ext_Note_desc;
+extern const cpay_msg_desc golden_ext_Container_desc;
+extern const cpay_msg_desc golden_ext_Item_desc;
 
 // golden.ext.Base as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -283,7 +283,7 @@ const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *a
 
 // Adds the messages of extensions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code extensions_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code extensions_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

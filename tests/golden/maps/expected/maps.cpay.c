@@ -598,7 +598,7 @@ static const int32_t golden_maps_State__json_numbers[] = {
     0,
     1,
 };
-const cpay_json_enum golden_maps_State_json = {
+const cpay_enum_desc golden_maps_State_desc = {
     .full_name = "golden.maps.State",
     .names = golden_maps_State__json_names,
     .numbers = golden_maps_State__json_numbers,
@@ -609,10 +609,10 @@ const cpay_json_enum golden_maps_State_json = {
 static const char *const golden_maps_Value__json_names[] = {
     "v",
 };
-static const cpay_json_msg *const golden_maps_Value__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Value__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Value__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Value__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_maps_Value__json_by_json_name[] = {
@@ -621,7 +621,7 @@ static const uint16_t golden_maps_Value__json_by_json_name[] = {
 static const uint16_t golden_maps_Value__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_maps_Value_json = {
+const cpay_msg_desc golden_maps_Value_desc = {
     .table = &golden_maps_Value_table,
     .json_names = golden_maps_Value__json_names,
     .msgs = golden_maps_Value__json_msgs,
@@ -634,7 +634,7 @@ const cpay_json_msg golden_maps_Value_json = {
 cpay_code golden_maps_Value_to_json(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_maps_Value_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
 }
 
 cpay_code golden_maps_Value_from_json(
@@ -643,7 +643,7 @@ cpay_code golden_maps_Value_from_json(
   *out = NULL;
   golden_maps_Value *msg = golden_maps_Value_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Value_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Value_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -651,7 +651,7 @@ cpay_code golden_maps_Value_from_json(
 cpay_code golden_maps_Value_to_text(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_maps_Value_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
 }
 
 cpay_code golden_maps_Value_from_text(
@@ -660,13 +660,13 @@ cpay_code golden_maps_Value_from_text(
   *out = NULL;
   golden_maps_Value *msg = golden_maps_Value_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Value_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Value_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_maps_Value_json, arena);
+  return cpay_text_debug(msg, &golden_maps_Value_desc, arena);
 }
 
 static const char *const golden_maps_Maps__json_names[] = {
@@ -688,26 +688,26 @@ static const char *const golden_maps_Maps__json_names[] = {
     "enumValue",
     "messageValue",
 };
-static const cpay_json_msg *const golden_maps_Maps__json_msgs[] = {
-    &golden_maps_Maps_Int32KeyEntry_json,
-    &golden_maps_Maps_Int64KeyEntry_json,
-    &golden_maps_Maps_Uint32KeyEntry_json,
-    &golden_maps_Maps_Uint64KeyEntry_json,
-    &golden_maps_Maps_Sint32KeyEntry_json,
-    &golden_maps_Maps_Sint64KeyEntry_json,
-    &golden_maps_Maps_Fixed32KeyEntry_json,
-    &golden_maps_Maps_Fixed64KeyEntry_json,
-    &golden_maps_Maps_Sfixed32KeyEntry_json,
-    &golden_maps_Maps_Sfixed64KeyEntry_json,
-    &golden_maps_Maps_BoolKeyEntry_json,
-    &golden_maps_Maps_StringKeyEntry_json,
-    &golden_maps_Maps_BytesValueEntry_json,
-    &golden_maps_Maps_FloatValueEntry_json,
-    &golden_maps_Maps_DoubleValueEntry_json,
-    &golden_maps_Maps_EnumValueEntry_json,
-    &golden_maps_Maps_MessageValueEntry_json,
+static const cpay_msg_desc *const golden_maps_Maps__json_msgs[] = {
+    &golden_maps_Maps_Int32KeyEntry_desc,
+    &golden_maps_Maps_Int64KeyEntry_desc,
+    &golden_maps_Maps_Uint32KeyEntry_desc,
+    &golden_maps_Maps_Uint64KeyEntry_desc,
+    &golden_maps_Maps_Sint32KeyEntry_desc,
+    &golden_maps_Maps_Sint64KeyEntry_desc,
+    &golden_maps_Maps_Fixed32KeyEntry_desc,
+    &golden_maps_Maps_Fixed64KeyEntry_desc,
+    &golden_maps_Maps_Sfixed32KeyEntry_desc,
+    &golden_maps_Maps_Sfixed64KeyEntry_desc,
+    &golden_maps_Maps_BoolKeyEntry_desc,
+    &golden_maps_Maps_StringKeyEntry_desc,
+    &golden_maps_Maps_BytesValueEntry_desc,
+    &golden_maps_Maps_FloatValueEntry_desc,
+    &golden_maps_Maps_DoubleValueEntry_desc,
+    &golden_maps_Maps_EnumValueEntry_desc,
+    &golden_maps_Maps_MessageValueEntry_desc,
 };
-static const cpay_json_enum *const golden_maps_Maps__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -764,7 +764,7 @@ static const uint16_t golden_maps_Maps__json_by_name[] = {
     2,
     3,
 };
-const cpay_json_msg golden_maps_Maps_json = {
+const cpay_msg_desc golden_maps_Maps_desc = {
     .table = &golden_maps_Maps_table,
     .json_names = golden_maps_Maps__json_names,
     .msgs = golden_maps_Maps__json_msgs,
@@ -777,7 +777,7 @@ const cpay_json_msg golden_maps_Maps_json = {
 cpay_code golden_maps_Maps_to_json(
     const golden_maps_Maps *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_maps_Maps_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
 }
 
 cpay_code golden_maps_Maps_from_json(
@@ -786,7 +786,7 @@ cpay_code golden_maps_Maps_from_json(
   *out = NULL;
   golden_maps_Maps *msg = golden_maps_Maps_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -794,7 +794,7 @@ cpay_code golden_maps_Maps_from_json(
 cpay_code golden_maps_Maps_to_text(
     const golden_maps_Maps *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_maps_Maps_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
 }
 
 cpay_code golden_maps_Maps_from_text(
@@ -803,24 +803,24 @@ cpay_code golden_maps_Maps_from_text(
   *out = NULL;
   golden_maps_Maps *msg = golden_maps_Maps_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Maps_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Maps_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_maps_Maps_json, arena);
+  return cpay_text_debug(msg, &golden_maps_Maps_desc, arena);
 }
 
 static const char *const golden_maps_Maps_Int32KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Int32KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Int32KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Int32KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Int32KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -832,7 +832,7 @@ static const uint16_t golden_maps_Maps_Int32KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Int32KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Int32KeyEntry_desc = {
     .table = &golden_maps_Maps_Int32KeyEntry_table,
     .json_names = golden_maps_Maps_Int32KeyEntry__json_names,
     .msgs = golden_maps_Maps_Int32KeyEntry__json_msgs,
@@ -846,11 +846,11 @@ static const char *const golden_maps_Maps_Int64KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Int64KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Int64KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Int64KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Int64KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -862,7 +862,7 @@ static const uint16_t golden_maps_Maps_Int64KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Int64KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Int64KeyEntry_desc = {
     .table = &golden_maps_Maps_Int64KeyEntry_table,
     .json_names = golden_maps_Maps_Int64KeyEntry__json_names,
     .msgs = golden_maps_Maps_Int64KeyEntry__json_msgs,
@@ -876,11 +876,11 @@ static const char *const golden_maps_Maps_Uint32KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Uint32KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Uint32KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Uint32KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Uint32KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -892,7 +892,7 @@ static const uint16_t golden_maps_Maps_Uint32KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Uint32KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Uint32KeyEntry_desc = {
     .table = &golden_maps_Maps_Uint32KeyEntry_table,
     .json_names = golden_maps_Maps_Uint32KeyEntry__json_names,
     .msgs = golden_maps_Maps_Uint32KeyEntry__json_msgs,
@@ -906,11 +906,11 @@ static const char *const golden_maps_Maps_Uint64KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Uint64KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Uint64KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Uint64KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Uint64KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -922,7 +922,7 @@ static const uint16_t golden_maps_Maps_Uint64KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Uint64KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Uint64KeyEntry_desc = {
     .table = &golden_maps_Maps_Uint64KeyEntry_table,
     .json_names = golden_maps_Maps_Uint64KeyEntry__json_names,
     .msgs = golden_maps_Maps_Uint64KeyEntry__json_msgs,
@@ -936,11 +936,11 @@ static const char *const golden_maps_Maps_Sint32KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Sint32KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Sint32KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Sint32KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Sint32KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -952,7 +952,7 @@ static const uint16_t golden_maps_Maps_Sint32KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Sint32KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Sint32KeyEntry_desc = {
     .table = &golden_maps_Maps_Sint32KeyEntry_table,
     .json_names = golden_maps_Maps_Sint32KeyEntry__json_names,
     .msgs = golden_maps_Maps_Sint32KeyEntry__json_msgs,
@@ -966,11 +966,11 @@ static const char *const golden_maps_Maps_Sint64KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Sint64KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Sint64KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Sint64KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Sint64KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -982,7 +982,7 @@ static const uint16_t golden_maps_Maps_Sint64KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Sint64KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Sint64KeyEntry_desc = {
     .table = &golden_maps_Maps_Sint64KeyEntry_table,
     .json_names = golden_maps_Maps_Sint64KeyEntry__json_names,
     .msgs = golden_maps_Maps_Sint64KeyEntry__json_msgs,
@@ -996,11 +996,11 @@ static const char *const golden_maps_Maps_Fixed32KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Fixed32KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Fixed32KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Fixed32KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Fixed32KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1012,7 +1012,7 @@ static const uint16_t golden_maps_Maps_Fixed32KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Fixed32KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Fixed32KeyEntry_desc = {
     .table = &golden_maps_Maps_Fixed32KeyEntry_table,
     .json_names = golden_maps_Maps_Fixed32KeyEntry__json_names,
     .msgs = golden_maps_Maps_Fixed32KeyEntry__json_msgs,
@@ -1026,11 +1026,11 @@ static const char *const golden_maps_Maps_Fixed64KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Fixed64KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Fixed64KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Fixed64KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Fixed64KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1042,7 +1042,7 @@ static const uint16_t golden_maps_Maps_Fixed64KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Fixed64KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Fixed64KeyEntry_desc = {
     .table = &golden_maps_Maps_Fixed64KeyEntry_table,
     .json_names = golden_maps_Maps_Fixed64KeyEntry__json_names,
     .msgs = golden_maps_Maps_Fixed64KeyEntry__json_msgs,
@@ -1056,11 +1056,11 @@ static const char *const golden_maps_Maps_Sfixed32KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Sfixed32KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Sfixed32KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Sfixed32KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Sfixed32KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1072,7 +1072,7 @@ static const uint16_t golden_maps_Maps_Sfixed32KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Sfixed32KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Sfixed32KeyEntry_desc = {
     .table = &golden_maps_Maps_Sfixed32KeyEntry_table,
     .json_names = golden_maps_Maps_Sfixed32KeyEntry__json_names,
     .msgs = golden_maps_Maps_Sfixed32KeyEntry__json_msgs,
@@ -1086,11 +1086,11 @@ static const char *const golden_maps_Maps_Sfixed64KeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_Sfixed64KeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_Sfixed64KeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_Sfixed64KeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_Sfixed64KeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1102,7 +1102,7 @@ static const uint16_t golden_maps_Maps_Sfixed64KeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_Sfixed64KeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_Sfixed64KeyEntry_desc = {
     .table = &golden_maps_Maps_Sfixed64KeyEntry_table,
     .json_names = golden_maps_Maps_Sfixed64KeyEntry__json_names,
     .msgs = golden_maps_Maps_Sfixed64KeyEntry__json_msgs,
@@ -1116,11 +1116,11 @@ static const char *const golden_maps_Maps_BoolKeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_BoolKeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_BoolKeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_BoolKeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_BoolKeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1132,7 +1132,7 @@ static const uint16_t golden_maps_Maps_BoolKeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_BoolKeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_BoolKeyEntry_desc = {
     .table = &golden_maps_Maps_BoolKeyEntry_table,
     .json_names = golden_maps_Maps_BoolKeyEntry__json_names,
     .msgs = golden_maps_Maps_BoolKeyEntry__json_msgs,
@@ -1146,11 +1146,11 @@ static const char *const golden_maps_Maps_StringKeyEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_StringKeyEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_StringKeyEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_StringKeyEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_StringKeyEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1162,7 +1162,7 @@ static const uint16_t golden_maps_Maps_StringKeyEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_StringKeyEntry_json = {
+const cpay_msg_desc golden_maps_Maps_StringKeyEntry_desc = {
     .table = &golden_maps_Maps_StringKeyEntry_table,
     .json_names = golden_maps_Maps_StringKeyEntry__json_names,
     .msgs = golden_maps_Maps_StringKeyEntry__json_msgs,
@@ -1176,11 +1176,11 @@ static const char *const golden_maps_Maps_BytesValueEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_BytesValueEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_BytesValueEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_BytesValueEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_BytesValueEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1192,7 +1192,7 @@ static const uint16_t golden_maps_Maps_BytesValueEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_BytesValueEntry_json = {
+const cpay_msg_desc golden_maps_Maps_BytesValueEntry_desc = {
     .table = &golden_maps_Maps_BytesValueEntry_table,
     .json_names = golden_maps_Maps_BytesValueEntry__json_names,
     .msgs = golden_maps_Maps_BytesValueEntry__json_msgs,
@@ -1206,11 +1206,11 @@ static const char *const golden_maps_Maps_FloatValueEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_FloatValueEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_FloatValueEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_FloatValueEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_FloatValueEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1222,7 +1222,7 @@ static const uint16_t golden_maps_Maps_FloatValueEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_FloatValueEntry_json = {
+const cpay_msg_desc golden_maps_Maps_FloatValueEntry_desc = {
     .table = &golden_maps_Maps_FloatValueEntry_table,
     .json_names = golden_maps_Maps_FloatValueEntry__json_names,
     .msgs = golden_maps_Maps_FloatValueEntry__json_msgs,
@@ -1236,11 +1236,11 @@ static const char *const golden_maps_Maps_DoubleValueEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_DoubleValueEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_DoubleValueEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_DoubleValueEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_DoubleValueEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1252,7 +1252,7 @@ static const uint16_t golden_maps_Maps_DoubleValueEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_DoubleValueEntry_json = {
+const cpay_msg_desc golden_maps_Maps_DoubleValueEntry_desc = {
     .table = &golden_maps_Maps_DoubleValueEntry_table,
     .json_names = golden_maps_Maps_DoubleValueEntry__json_names,
     .msgs = golden_maps_Maps_DoubleValueEntry__json_msgs,
@@ -1266,13 +1266,13 @@ static const char *const golden_maps_Maps_EnumValueEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_EnumValueEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_EnumValueEntry__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_maps_Maps_EnumValueEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_EnumValueEntry__json_enums[] = {
     NULL,
-    &golden_maps_State_json,
+    &golden_maps_State_desc,
 };
 static const uint16_t golden_maps_Maps_EnumValueEntry__json_by_json_name[] = {
     0,
@@ -1282,7 +1282,7 @@ static const uint16_t golden_maps_Maps_EnumValueEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_EnumValueEntry_json = {
+const cpay_msg_desc golden_maps_Maps_EnumValueEntry_desc = {
     .table = &golden_maps_Maps_EnumValueEntry_table,
     .json_names = golden_maps_Maps_EnumValueEntry__json_names,
     .msgs = golden_maps_Maps_EnumValueEntry__json_msgs,
@@ -1296,11 +1296,11 @@ static const char *const golden_maps_Maps_MessageValueEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_maps_Maps_MessageValueEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_maps_Maps_MessageValueEntry__json_msgs[] = {
     NULL,
-    &golden_maps_Value_json,
+    &golden_maps_Value_desc,
 };
-static const cpay_json_enum *const golden_maps_Maps_MessageValueEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_maps_Maps_MessageValueEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -1312,7 +1312,7 @@ static const uint16_t golden_maps_Maps_MessageValueEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_maps_Maps_MessageValueEntry_json = {
+const cpay_msg_desc golden_maps_Maps_MessageValueEntry_desc = {
     .table = &golden_maps_Maps_MessageValueEntry_table,
     .json_names = golden_maps_Maps_MessageValueEntry__json_names,
     .msgs = golden_maps_Maps_MessageValueEntry__json_msgs,
@@ -1322,11 +1322,11 @@ const cpay_json_msg golden_maps_Maps_MessageValueEntry_json = {
     .by_name = golden_maps_Maps_MessageValueEntry__json_by_name,
 };
 
-static const cpay_json_msg *const maps_proto__json_msgs[] = {
-    &golden_maps_Value_json,
-    &golden_maps_Maps_json,
+static const cpay_msg_desc *const maps_proto__json_msgs[] = {
+    &golden_maps_Value_desc,
+    &golden_maps_Maps_desc,
 };
 
-cpay_code maps_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, maps_proto__json_msgs, 2);
+cpay_code maps_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, maps_proto__json_msgs, 2);
 }

@@ -1078,26 +1078,26 @@ static inline void golden_maps_Maps_clear_message_value(golden_maps_Maps *msg) {
 CPAY_NODISCARD cpay_code maps_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_maps_State_json;
-extern const cpay_json_msg golden_maps_Value_json;
-extern const cpay_json_msg golden_maps_Maps_json;
-extern const cpay_json_msg golden_maps_Maps_Int32KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Int64KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Uint32KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Uint64KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Sint32KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Sint64KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Fixed32KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Fixed64KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Sfixed32KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_Sfixed64KeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_BoolKeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_StringKeyEntry_json;
-extern const cpay_json_msg golden_maps_Maps_BytesValueEntry_json;
-extern const cpay_json_msg golden_maps_Maps_FloatValueEntry_json;
-extern const cpay_json_msg golden_maps_Maps_DoubleValueEntry_json;
-extern const cpay_json_msg golden_maps_Maps_EnumValueEntry_json;
-extern const cpay_json_msg golden_maps_Maps_MessageValueEntry_json;
+extern const cpay_enum_desc golden_maps_State_desc;
+extern const cpay_msg_desc golden_maps_Value_desc;
+extern const cpay_msg_desc golden_maps_Maps_desc;
+extern const cpay_msg_desc golden_maps_Maps_Int32KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Int64KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Uint32KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Uint64KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Sint32KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Sint64KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Fixed32KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Fixed64KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Sfixed32KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_Sfixed64KeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_BoolKeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_StringKeyEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_BytesValueEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_FloatValueEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_DoubleValueEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_EnumValueEntry_desc;
+extern const cpay_msg_desc golden_maps_Maps_MessageValueEntry_desc;
 
 // golden.maps.Value as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -1145,7 +1145,7 @@ const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena 
 
 // Adds the messages of maps.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code maps_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code maps_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -355,11 +355,11 @@ static const char *const golden_nested_Tree__json_names[] = {
     "root",
     "parent",
 };
-static const cpay_json_msg *const golden_nested_Tree__json_msgs[] = {
-    &golden_nested_Tree_Node_json,
-    &golden_nested_Tree_json,
+static const cpay_msg_desc *const golden_nested_Tree__json_msgs[] = {
+    &golden_nested_Tree_Node_desc,
+    &golden_nested_Tree_desc,
 };
-static const cpay_json_enum *const golden_nested_Tree__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Tree__json_enums[] = {
     NULL,
     NULL,
 };
@@ -371,7 +371,7 @@ static const uint16_t golden_nested_Tree__json_by_name[] = {
     1,
     0,
 };
-const cpay_json_msg golden_nested_Tree_json = {
+const cpay_msg_desc golden_nested_Tree_desc = {
     .table = &golden_nested_Tree_table,
     .json_names = golden_nested_Tree__json_names,
     .msgs = golden_nested_Tree__json_msgs,
@@ -384,7 +384,7 @@ const cpay_json_msg golden_nested_Tree_json = {
 cpay_code golden_nested_Tree_to_json(
     const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_from_json(
@@ -393,7 +393,7 @@ cpay_code golden_nested_Tree_from_json(
   *out = NULL;
   golden_nested_Tree *msg = golden_nested_Tree_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -401,7 +401,7 @@ cpay_code golden_nested_Tree_from_json(
 cpay_code golden_nested_Tree_to_text(
     const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_from_text(
@@ -410,13 +410,13 @@ cpay_code golden_nested_Tree_from_text(
   *out = NULL;
   golden_nested_Tree *msg = golden_nested_Tree_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Tree_desc, arena);
 }
 
 static const char *const golden_nested_Tree_Node__json_names[] = {
@@ -424,12 +424,12 @@ static const char *const golden_nested_Tree_Node__json_names[] = {
     "children",
     "owner",
 };
-static const cpay_json_msg *const golden_nested_Tree_Node__json_msgs[] = {
-    &golden_nested_Tree_Node_Leaf_json,
-    &golden_nested_Tree_Node_json,
-    &golden_nested_Tree_json,
+static const cpay_msg_desc *const golden_nested_Tree_Node__json_msgs[] = {
+    &golden_nested_Tree_Node_Leaf_desc,
+    &golden_nested_Tree_Node_desc,
+    &golden_nested_Tree_desc,
 };
-static const cpay_json_enum *const golden_nested_Tree_Node__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Tree_Node__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -444,7 +444,7 @@ static const uint16_t golden_nested_Tree_Node__json_by_name[] = {
     0,
     2,
 };
-const cpay_json_msg golden_nested_Tree_Node_json = {
+const cpay_msg_desc golden_nested_Tree_Node_desc = {
     .table = &golden_nested_Tree_Node_table,
     .json_names = golden_nested_Tree_Node__json_names,
     .msgs = golden_nested_Tree_Node__json_msgs,
@@ -457,7 +457,7 @@ const cpay_json_msg golden_nested_Tree_Node_json = {
 cpay_code golden_nested_Tree_Node_to_json(
     const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_Node_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_Node_from_json(
@@ -466,7 +466,7 @@ cpay_code golden_nested_Tree_Node_from_json(
   *out = NULL;
   golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -474,7 +474,7 @@ cpay_code golden_nested_Tree_Node_from_json(
 cpay_code golden_nested_Tree_Node_to_text(
     const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_Node_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_Node_from_text(
@@ -483,22 +483,22 @@ cpay_code golden_nested_Tree_Node_from_text(
   *out = NULL;
   golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_Node_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_desc, arena);
 }
 
 static const char *const golden_nested_Tree_Node_Leaf__json_names[] = {
     "label",
 };
-static const cpay_json_msg *const golden_nested_Tree_Node_Leaf__json_msgs[] = {
+static const cpay_msg_desc *const golden_nested_Tree_Node_Leaf__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_nested_Tree_Node_Leaf__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Tree_Node_Leaf__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_nested_Tree_Node_Leaf__json_by_json_name[] = {
@@ -507,7 +507,7 @@ static const uint16_t golden_nested_Tree_Node_Leaf__json_by_json_name[] = {
 static const uint16_t golden_nested_Tree_Node_Leaf__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_nested_Tree_Node_Leaf_json = {
+const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc = {
     .table = &golden_nested_Tree_Node_Leaf_table,
     .json_names = golden_nested_Tree_Node_Leaf__json_names,
     .msgs = golden_nested_Tree_Node_Leaf__json_msgs,
@@ -520,7 +520,7 @@ const cpay_json_msg golden_nested_Tree_Node_Leaf_json = {
 cpay_code golden_nested_Tree_Node_Leaf_to_json(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_Node_Leaf_from_json(
@@ -529,7 +529,7 @@ cpay_code golden_nested_Tree_Node_Leaf_from_json(
   *out = NULL;
   golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -537,7 +537,7 @@ cpay_code golden_nested_Tree_Node_Leaf_from_json(
 cpay_code golden_nested_Tree_Node_Leaf_to_text(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Tree_Node_Leaf_from_text(
@@ -546,24 +546,24 @@ cpay_code golden_nested_Tree_Node_Leaf_from_text(
   *out = NULL;
   golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_desc, arena);
 }
 
 static const char *const golden_nested_Outer__json_names[] = {
     "middle",
     "shortcut",
 };
-static const cpay_json_msg *const golden_nested_Outer__json_msgs[] = {
-    &golden_nested_Outer_Middle_json,
-    &golden_nested_Outer_Middle_Inner_json,
+static const cpay_msg_desc *const golden_nested_Outer__json_msgs[] = {
+    &golden_nested_Outer_Middle_desc,
+    &golden_nested_Outer_Middle_Inner_desc,
 };
-static const cpay_json_enum *const golden_nested_Outer__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Outer__json_enums[] = {
     NULL,
     NULL,
 };
@@ -575,7 +575,7 @@ static const uint16_t golden_nested_Outer__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_nested_Outer_json = {
+const cpay_msg_desc golden_nested_Outer_desc = {
     .table = &golden_nested_Outer_table,
     .json_names = golden_nested_Outer__json_names,
     .msgs = golden_nested_Outer__json_msgs,
@@ -588,7 +588,7 @@ const cpay_json_msg golden_nested_Outer_json = {
 cpay_code golden_nested_Outer_to_json(
     const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_from_json(
@@ -597,7 +597,7 @@ cpay_code golden_nested_Outer_from_json(
   *out = NULL;
   golden_nested_Outer *msg = golden_nested_Outer_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -605,7 +605,7 @@ cpay_code golden_nested_Outer_from_json(
 cpay_code golden_nested_Outer_to_text(
     const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_from_text(
@@ -614,22 +614,22 @@ cpay_code golden_nested_Outer_from_text(
   *out = NULL;
   golden_nested_Outer *msg = golden_nested_Outer_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Outer_desc, arena);
 }
 
 static const char *const golden_nested_Outer_Middle__json_names[] = {
     "inner",
 };
-static const cpay_json_msg *const golden_nested_Outer_Middle__json_msgs[] = {
-    &golden_nested_Outer_Middle_Inner_json,
+static const cpay_msg_desc *const golden_nested_Outer_Middle__json_msgs[] = {
+    &golden_nested_Outer_Middle_Inner_desc,
 };
-static const cpay_json_enum *const golden_nested_Outer_Middle__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Outer_Middle__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_nested_Outer_Middle__json_by_json_name[] = {
@@ -638,7 +638,7 @@ static const uint16_t golden_nested_Outer_Middle__json_by_json_name[] = {
 static const uint16_t golden_nested_Outer_Middle__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_nested_Outer_Middle_json = {
+const cpay_msg_desc golden_nested_Outer_Middle_desc = {
     .table = &golden_nested_Outer_Middle_table,
     .json_names = golden_nested_Outer_Middle__json_names,
     .msgs = golden_nested_Outer_Middle__json_msgs,
@@ -651,7 +651,7 @@ const cpay_json_msg golden_nested_Outer_Middle_json = {
 cpay_code golden_nested_Outer_Middle_to_json(
     const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_Middle_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_Middle_from_json(
@@ -660,7 +660,7 @@ cpay_code golden_nested_Outer_Middle_from_json(
   *out = NULL;
   golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -668,7 +668,7 @@ cpay_code golden_nested_Outer_Middle_from_json(
 cpay_code golden_nested_Outer_Middle_to_text(
     const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_Middle_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_Middle_from_text(
@@ -677,22 +677,22 @@ cpay_code golden_nested_Outer_Middle_from_text(
   *out = NULL;
   golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_Middle_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_desc, arena);
 }
 
 static const char *const golden_nested_Outer_Middle_Inner__json_names[] = {
     "value",
 };
-static const cpay_json_msg *const golden_nested_Outer_Middle_Inner__json_msgs[] = {
+static const cpay_msg_desc *const golden_nested_Outer_Middle_Inner__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_nested_Outer_Middle_Inner__json_enums[] = {
+static const cpay_enum_desc *const golden_nested_Outer_Middle_Inner__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_nested_Outer_Middle_Inner__json_by_json_name[] = {
@@ -701,7 +701,7 @@ static const uint16_t golden_nested_Outer_Middle_Inner__json_by_json_name[] = {
 static const uint16_t golden_nested_Outer_Middle_Inner__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_nested_Outer_Middle_Inner_json = {
+const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc = {
     .table = &golden_nested_Outer_Middle_Inner_table,
     .json_names = golden_nested_Outer_Middle_Inner__json_names,
     .msgs = golden_nested_Outer_Middle_Inner__json_msgs,
@@ -714,7 +714,7 @@ const cpay_json_msg golden_nested_Outer_Middle_Inner_json = {
 cpay_code golden_nested_Outer_Middle_Inner_to_json(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_Middle_Inner_from_json(
@@ -723,7 +723,7 @@ cpay_code golden_nested_Outer_Middle_Inner_from_json(
   *out = NULL;
   golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -731,7 +731,7 @@ cpay_code golden_nested_Outer_Middle_Inner_from_json(
 cpay_code golden_nested_Outer_Middle_Inner_to_text(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
 }
 
 cpay_code golden_nested_Outer_Middle_Inner_from_text(
@@ -740,24 +740,24 @@ cpay_code golden_nested_Outer_Middle_Inner_from_text(
   *out = NULL;
   golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_json, arena);
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_desc, arena);
 }
 
-static const cpay_json_msg *const nested_proto__json_msgs[] = {
-    &golden_nested_Tree_json,
-    &golden_nested_Tree_Node_json,
-    &golden_nested_Tree_Node_Leaf_json,
-    &golden_nested_Outer_json,
-    &golden_nested_Outer_Middle_json,
-    &golden_nested_Outer_Middle_Inner_json,
+static const cpay_msg_desc *const nested_proto__json_msgs[] = {
+    &golden_nested_Tree_desc,
+    &golden_nested_Tree_Node_desc,
+    &golden_nested_Tree_Node_Leaf_desc,
+    &golden_nested_Outer_desc,
+    &golden_nested_Outer_Middle_desc,
+    &golden_nested_Outer_Middle_Inner_desc,
 };
 
-cpay_code nested_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, nested_proto__json_msgs, 6);
+cpay_code nested_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, nested_proto__json_msgs, 6);
 }

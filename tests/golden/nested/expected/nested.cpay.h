@@ -289,12 +289,12 @@ static inline void golden_nested_Outer_Middle_Inner_clear_value(golden_nested_Ou
 CPAY_NODISCARD cpay_code nested_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_nested_Tree_json;
-extern const cpay_json_msg golden_nested_Tree_Node_json;
-extern const cpay_json_msg golden_nested_Tree_Node_Leaf_json;
-extern const cpay_json_msg golden_nested_Outer_json;
-extern const cpay_json_msg golden_nested_Outer_Middle_json;
-extern const cpay_json_msg golden_nested_Outer_Middle_Inner_json;
+extern const cpay_msg_desc golden_nested_Tree_desc;
+extern const cpay_msg_desc golden_nested_Tree_Node_desc;
+extern const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc;
+extern const cpay_msg_desc golden_nested_Outer_desc;
+extern const cpay_msg_desc golden_nested_Outer_Middle_desc;
+extern const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc;
 
 // golden.nested.Tree as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -430,7 +430,7 @@ const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Oute
 
 // Adds the messages of nested.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code nested_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code nested_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

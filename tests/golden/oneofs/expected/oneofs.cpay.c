@@ -155,7 +155,7 @@ static const int32_t golden_oneofs_Kind__json_numbers[] = {
     0,
     1,
 };
-const cpay_json_enum golden_oneofs_Kind_json = {
+const cpay_enum_desc golden_oneofs_Kind_desc = {
     .full_name = "golden.oneofs.Kind",
     .names = golden_oneofs_Kind__json_names,
     .numbers = golden_oneofs_Kind__json_numbers,
@@ -174,10 +174,10 @@ static const char *const golden_oneofs_Payment__json_names[] = {
     "flag",
     "amount",
 };
-static const cpay_json_msg *const golden_oneofs_Payment__json_msgs[] = {
+static const cpay_msg_desc *const golden_oneofs_Payment__json_msgs[] = {
     NULL,
     NULL,
-    &golden_oneofs_BankAccount_json,
+    &golden_oneofs_BankAccount_desc,
     NULL,
     NULL,
     NULL,
@@ -185,13 +185,13 @@ static const cpay_json_msg *const golden_oneofs_Payment__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_oneofs_Payment__json_enums[] = {
+static const cpay_enum_desc *const golden_oneofs_Payment__json_enums[] = {
     NULL,
     NULL,
     NULL,
     NULL,
     NULL,
-    &golden_oneofs_Kind_json,
+    &golden_oneofs_Kind_desc,
     NULL,
     NULL,
     NULL,
@@ -218,7 +218,7 @@ static const uint16_t golden_oneofs_Payment__json_by_name[] = {
     5,
     3,
 };
-const cpay_json_msg golden_oneofs_Payment_json = {
+const cpay_msg_desc golden_oneofs_Payment_desc = {
     .table = &golden_oneofs_Payment_table,
     .json_names = golden_oneofs_Payment__json_names,
     .msgs = golden_oneofs_Payment__json_msgs,
@@ -231,7 +231,7 @@ const cpay_json_msg golden_oneofs_Payment_json = {
 cpay_code golden_oneofs_Payment_to_json(
     const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_oneofs_Payment_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
 }
 
 cpay_code golden_oneofs_Payment_from_json(
@@ -240,7 +240,7 @@ cpay_code golden_oneofs_Payment_from_json(
   *out = NULL;
   golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_Payment_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -248,7 +248,7 @@ cpay_code golden_oneofs_Payment_from_json(
 cpay_code golden_oneofs_Payment_to_text(
     const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_oneofs_Payment_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
 }
 
 cpay_code golden_oneofs_Payment_from_text(
@@ -257,22 +257,22 @@ cpay_code golden_oneofs_Payment_from_text(
   *out = NULL;
   golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_Payment_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_oneofs_Payment_json, arena);
+  return cpay_text_debug(msg, &golden_oneofs_Payment_desc, arena);
 }
 
 static const char *const golden_oneofs_BankAccount__json_names[] = {
     "iban",
 };
-static const cpay_json_msg *const golden_oneofs_BankAccount__json_msgs[] = {
+static const cpay_msg_desc *const golden_oneofs_BankAccount__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_oneofs_BankAccount__json_enums[] = {
+static const cpay_enum_desc *const golden_oneofs_BankAccount__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_oneofs_BankAccount__json_by_json_name[] = {
@@ -281,7 +281,7 @@ static const uint16_t golden_oneofs_BankAccount__json_by_json_name[] = {
 static const uint16_t golden_oneofs_BankAccount__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_oneofs_BankAccount_json = {
+const cpay_msg_desc golden_oneofs_BankAccount_desc = {
     .table = &golden_oneofs_BankAccount_table,
     .json_names = golden_oneofs_BankAccount__json_names,
     .msgs = golden_oneofs_BankAccount__json_msgs,
@@ -294,7 +294,7 @@ const cpay_json_msg golden_oneofs_BankAccount_json = {
 cpay_code golden_oneofs_BankAccount_to_json(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_oneofs_BankAccount_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
 }
 
 cpay_code golden_oneofs_BankAccount_from_json(
@@ -303,7 +303,7 @@ cpay_code golden_oneofs_BankAccount_from_json(
   *out = NULL;
   golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -311,7 +311,7 @@ cpay_code golden_oneofs_BankAccount_from_json(
 cpay_code golden_oneofs_BankAccount_to_text(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_oneofs_BankAccount_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
 }
 
 cpay_code golden_oneofs_BankAccount_from_text(
@@ -320,20 +320,20 @@ cpay_code golden_oneofs_BankAccount_from_text(
   *out = NULL;
   golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_oneofs_BankAccount_json, arena);
+  return cpay_text_debug(msg, &golden_oneofs_BankAccount_desc, arena);
 }
 
-static const cpay_json_msg *const oneofs_proto__json_msgs[] = {
-    &golden_oneofs_Payment_json,
-    &golden_oneofs_BankAccount_json,
+static const cpay_msg_desc *const oneofs_proto__json_msgs[] = {
+    &golden_oneofs_Payment_desc,
+    &golden_oneofs_BankAccount_desc,
 };
 
-cpay_code oneofs_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, oneofs_proto__json_msgs, 2);
+cpay_code oneofs_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, oneofs_proto__json_msgs, 2);
 }

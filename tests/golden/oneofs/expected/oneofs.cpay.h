@@ -240,9 +240,9 @@ static inline void golden_oneofs_BankAccount_clear_iban(golden_oneofs_BankAccoun
 CPAY_NODISCARD cpay_code oneofs_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_oneofs_Kind_json;
-extern const cpay_json_msg golden_oneofs_Payment_json;
-extern const cpay_json_msg golden_oneofs_BankAccount_json;
+extern const cpay_enum_desc golden_oneofs_Kind_desc;
+extern const cpay_msg_desc golden_oneofs_Payment_desc;
+extern const cpay_msg_desc golden_oneofs_BankAccount_desc;
 
 // golden.oneofs.Payment as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -290,7 +290,7 @@ const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount
 
 // Adds the messages of oneofs.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code oneofs_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code oneofs_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

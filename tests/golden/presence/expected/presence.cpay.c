@@ -142,10 +142,10 @@ cpay_code presence_proto_register_extensions(cpay_extreg *r) {
 static const char *const golden_presence_Sub__json_names[] = {
     "x",
 };
-static const cpay_json_msg *const golden_presence_Sub__json_msgs[] = {
+static const cpay_msg_desc *const golden_presence_Sub__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_presence_Sub__json_enums[] = {
+static const cpay_enum_desc *const golden_presence_Sub__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_presence_Sub__json_by_json_name[] = {
@@ -154,7 +154,7 @@ static const uint16_t golden_presence_Sub__json_by_json_name[] = {
 static const uint16_t golden_presence_Sub__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_presence_Sub_json = {
+const cpay_msg_desc golden_presence_Sub_desc = {
     .table = &golden_presence_Sub_table,
     .json_names = golden_presence_Sub__json_names,
     .msgs = golden_presence_Sub__json_msgs,
@@ -167,7 +167,7 @@ const cpay_json_msg golden_presence_Sub_json = {
 cpay_code golden_presence_Sub_to_json(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_presence_Sub_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
 }
 
 cpay_code golden_presence_Sub_from_json(
@@ -176,7 +176,7 @@ cpay_code golden_presence_Sub_from_json(
   *out = NULL;
   golden_presence_Sub *msg = golden_presence_Sub_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Sub_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Sub_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -184,7 +184,7 @@ cpay_code golden_presence_Sub_from_json(
 cpay_code golden_presence_Sub_to_text(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_presence_Sub_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
 }
 
 cpay_code golden_presence_Sub_from_text(
@@ -193,13 +193,13 @@ cpay_code golden_presence_Sub_from_text(
   *out = NULL;
   golden_presence_Sub *msg = golden_presence_Sub_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Sub_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Sub_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_presence_Sub_json, arena);
+  return cpay_text_debug(msg, &golden_presence_Sub_desc, arena);
 }
 
 static const char *const golden_presence_Presence__json_names[] = {
@@ -215,7 +215,7 @@ static const char *const golden_presence_Presence__json_names[] = {
     "choiceInt",
     "optFloat",
 };
-static const cpay_json_msg *const golden_presence_Presence__json_msgs[] = {
+static const cpay_msg_desc *const golden_presence_Presence__json_msgs[] = {
     NULL,
     NULL,
     NULL,
@@ -223,12 +223,12 @@ static const cpay_json_msg *const golden_presence_Presence__json_msgs[] = {
     NULL,
     NULL,
     NULL,
-    &golden_presence_Sub_json,
-    &golden_presence_Sub_json,
+    &golden_presence_Sub_desc,
+    &golden_presence_Sub_desc,
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_presence_Presence__json_enums[] = {
+static const cpay_enum_desc *const golden_presence_Presence__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -267,7 +267,7 @@ static const uint16_t golden_presence_Presence__json_by_name[] = {
     3,
     7,
 };
-const cpay_json_msg golden_presence_Presence_json = {
+const cpay_msg_desc golden_presence_Presence_desc = {
     .table = &golden_presence_Presence_table,
     .json_names = golden_presence_Presence__json_names,
     .msgs = golden_presence_Presence__json_msgs,
@@ -280,7 +280,7 @@ const cpay_json_msg golden_presence_Presence_json = {
 cpay_code golden_presence_Presence_to_json(
     const golden_presence_Presence *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_presence_Presence_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
 }
 
 cpay_code golden_presence_Presence_from_json(
@@ -289,7 +289,7 @@ cpay_code golden_presence_Presence_from_json(
   *out = NULL;
   golden_presence_Presence *msg = golden_presence_Presence_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -297,7 +297,7 @@ cpay_code golden_presence_Presence_from_json(
 cpay_code golden_presence_Presence_to_text(
     const golden_presence_Presence *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_presence_Presence_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
 }
 
 cpay_code golden_presence_Presence_from_text(
@@ -306,20 +306,20 @@ cpay_code golden_presence_Presence_from_text(
   *out = NULL;
   golden_presence_Presence *msg = golden_presence_Presence_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_presence_Presence_json, arena);
+  return cpay_text_debug(msg, &golden_presence_Presence_desc, arena);
 }
 
-static const cpay_json_msg *const presence_proto__json_msgs[] = {
-    &golden_presence_Sub_json,
-    &golden_presence_Presence_json,
+static const cpay_msg_desc *const presence_proto__json_msgs[] = {
+    &golden_presence_Sub_desc,
+    &golden_presence_Presence_desc,
 };
 
-cpay_code presence_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, presence_proto__json_msgs, 2);
+cpay_code presence_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, presence_proto__json_msgs, 2);
 }

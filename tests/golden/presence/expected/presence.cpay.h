@@ -213,8 +213,8 @@ static inline void golden_presence_Presence_set_opt_float(golden_presence_Presen
 CPAY_NODISCARD cpay_code presence_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_presence_Sub_json;
-extern const cpay_json_msg golden_presence_Presence_json;
+extern const cpay_msg_desc golden_presence_Sub_desc;
+extern const cpay_msg_desc golden_presence_Presence_desc;
 
 // golden.presence.Sub as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -262,7 +262,7 @@ const char *golden_presence_Presence_debug_text(const golden_presence_Presence *
 
 // Adds the messages of presence.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code presence_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code presence_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -215,7 +215,7 @@ static const int32_t golden_defaults_Fruit__json_numbers[] = {
     1,
     2,
 };
-const cpay_json_enum golden_defaults_Fruit_json = {
+const cpay_enum_desc golden_defaults_Fruit_desc = {
     .full_name = "golden.defaults.Fruit",
     .names = golden_defaults_Fruit__json_names,
     .numbers = golden_defaults_Fruit__json_numbers,
@@ -250,7 +250,7 @@ static const char *const golden_defaults_Defaults__json_names[] = {
     "dNegZero",
     "dBig",
 };
-static const cpay_json_msg *const golden_defaults_Defaults__json_msgs[] = {
+static const cpay_msg_desc *const golden_defaults_Defaults__json_msgs[] = {
     NULL,
     NULL,
     NULL,
@@ -277,7 +277,7 @@ static const cpay_json_msg *const golden_defaults_Defaults__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_defaults_Defaults__json_enums[] = {
+static const cpay_enum_desc *const golden_defaults_Defaults__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -297,8 +297,8 @@ static const cpay_json_enum *const golden_defaults_Defaults__json_enums[] = {
     NULL,
     NULL,
     NULL,
-    &golden_defaults_Fruit_json,
-    &golden_defaults_Fruit_json,
+    &golden_defaults_Fruit_desc,
+    &golden_defaults_Fruit_desc,
     NULL,
     NULL,
     NULL,
@@ -358,7 +358,7 @@ static const uint16_t golden_defaults_Defaults__json_by_name[] = {
     7,
     21,
 };
-const cpay_json_msg golden_defaults_Defaults_json = {
+const cpay_msg_desc golden_defaults_Defaults_desc = {
     .table = &golden_defaults_Defaults_table,
     .json_names = golden_defaults_Defaults__json_names,
     .msgs = golden_defaults_Defaults__json_msgs,
@@ -371,7 +371,7 @@ const cpay_json_msg golden_defaults_Defaults_json = {
 cpay_code golden_defaults_Defaults_to_json(
     const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_defaults_Defaults_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
 }
 
 cpay_code golden_defaults_Defaults_from_json(
@@ -380,7 +380,7 @@ cpay_code golden_defaults_Defaults_from_json(
   *out = NULL;
   golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -388,7 +388,7 @@ cpay_code golden_defaults_Defaults_from_json(
 cpay_code golden_defaults_Defaults_to_text(
     const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_defaults_Defaults_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
 }
 
 cpay_code golden_defaults_Defaults_from_text(
@@ -397,24 +397,24 @@ cpay_code golden_defaults_Defaults_from_text(
   *out = NULL;
   golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_defaults_Defaults_json, arena);
+  return cpay_text_debug(msg, &golden_defaults_Defaults_desc, arena);
 }
 
 static const char *const golden_defaults_NoDefaults__json_names[] = {
     "a",
     "b",
 };
-static const cpay_json_msg *const golden_defaults_NoDefaults__json_msgs[] = {
+static const cpay_msg_desc *const golden_defaults_NoDefaults__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_defaults_NoDefaults__json_enums[] = {
+static const cpay_enum_desc *const golden_defaults_NoDefaults__json_enums[] = {
     NULL,
     NULL,
 };
@@ -426,7 +426,7 @@ static const uint16_t golden_defaults_NoDefaults__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_defaults_NoDefaults_json = {
+const cpay_msg_desc golden_defaults_NoDefaults_desc = {
     .table = &golden_defaults_NoDefaults_table,
     .json_names = golden_defaults_NoDefaults__json_names,
     .msgs = golden_defaults_NoDefaults__json_msgs,
@@ -439,7 +439,7 @@ const cpay_json_msg golden_defaults_NoDefaults_json = {
 cpay_code golden_defaults_NoDefaults_to_json(
     const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_defaults_NoDefaults_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
 }
 
 cpay_code golden_defaults_NoDefaults_from_json(
@@ -448,7 +448,7 @@ cpay_code golden_defaults_NoDefaults_from_json(
   *out = NULL;
   golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -456,7 +456,7 @@ cpay_code golden_defaults_NoDefaults_from_json(
 cpay_code golden_defaults_NoDefaults_to_text(
     const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_defaults_NoDefaults_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
 }
 
 cpay_code golden_defaults_NoDefaults_from_text(
@@ -465,20 +465,20 @@ cpay_code golden_defaults_NoDefaults_from_text(
   *out = NULL;
   golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_defaults_NoDefaults_json, arena);
+  return cpay_text_debug(msg, &golden_defaults_NoDefaults_desc, arena);
 }
 
-static const cpay_json_msg *const defaults_proto__json_msgs[] = {
-    &golden_defaults_Defaults_json,
-    &golden_defaults_NoDefaults_json,
+static const cpay_msg_desc *const defaults_proto__json_msgs[] = {
+    &golden_defaults_Defaults_desc,
+    &golden_defaults_NoDefaults_desc,
 };
 
-cpay_code defaults_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, defaults_proto__json_msgs, 2);
+cpay_code defaults_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, defaults_proto__json_msgs, 2);
 }

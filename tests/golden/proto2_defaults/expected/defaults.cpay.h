@@ -407,9 +407,9 @@ static inline void golden_defaults_NoDefaults_set_b(golden_defaults_NoDefaults *
 CPAY_NODISCARD cpay_code defaults_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_defaults_Fruit_json;
-extern const cpay_json_msg golden_defaults_Defaults_json;
-extern const cpay_json_msg golden_defaults_NoDefaults_json;
+extern const cpay_enum_desc golden_defaults_Fruit_desc;
+extern const cpay_msg_desc golden_defaults_Defaults_desc;
+extern const cpay_msg_desc golden_defaults_NoDefaults_desc;
 
 // golden.defaults.Defaults as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -457,7 +457,7 @@ const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaul
 
 // Adds the messages of defaults.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code defaults_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code defaults_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -74,13 +74,13 @@ static const char *const golden_repeated2_Lists__json_names[] = {
     "packedFixed",
     "strings",
 };
-static const cpay_json_msg *const golden_repeated2_Lists__json_msgs[] = {
+static const cpay_msg_desc *const golden_repeated2_Lists__json_msgs[] = {
     NULL,
     NULL,
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_repeated2_Lists__json_enums[] = {
+static const cpay_enum_desc *const golden_repeated2_Lists__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -98,7 +98,7 @@ static const uint16_t golden_repeated2_Lists__json_by_name[] = {
     3,
     0,
 };
-const cpay_json_msg golden_repeated2_Lists_json = {
+const cpay_msg_desc golden_repeated2_Lists_desc = {
     .table = &golden_repeated2_Lists_table,
     .json_names = golden_repeated2_Lists__json_names,
     .msgs = golden_repeated2_Lists__json_msgs,
@@ -111,7 +111,7 @@ const cpay_json_msg golden_repeated2_Lists_json = {
 cpay_code golden_repeated2_Lists_to_json(
     const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_repeated2_Lists_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_repeated2_Lists_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated2_Lists_from_json(
@@ -120,7 +120,7 @@ cpay_code golden_repeated2_Lists_from_json(
   *out = NULL;
   golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated2_Lists_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated2_Lists_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -128,7 +128,7 @@ cpay_code golden_repeated2_Lists_from_json(
 cpay_code golden_repeated2_Lists_to_text(
     const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_repeated2_Lists_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_repeated2_Lists_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated2_Lists_from_text(
@@ -137,19 +137,19 @@ cpay_code golden_repeated2_Lists_from_text(
   *out = NULL;
   golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated2_Lists_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated2_Lists_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_repeated2_Lists_json, arena);
+  return cpay_text_debug(msg, &golden_repeated2_Lists_desc, arena);
 }
 
-static const cpay_json_msg *const repeated2_proto__json_msgs[] = {
-    &golden_repeated2_Lists_json,
+static const cpay_msg_desc *const repeated2_proto__json_msgs[] = {
+    &golden_repeated2_Lists_desc,
 };
 
-cpay_code repeated2_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, repeated2_proto__json_msgs, 1);
+cpay_code repeated2_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, repeated2_proto__json_msgs, 1);
 }

@@ -131,7 +131,7 @@ static inline void golden_repeated2_Lists_clear_strings(golden_repeated2_Lists *
 CPAY_NODISCARD cpay_code repeated2_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_repeated2_Lists_json;
+extern const cpay_msg_desc golden_repeated2_Lists_desc;
 
 // golden.repeated2.Lists as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -157,7 +157,7 @@ const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg,
 
 // Adds the messages of repeated2.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code repeated2_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code repeated2_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -142,17 +142,17 @@ static const char *const golden_repeated3_Lists__json_names[] = {
     "items",
     "zigzag",
 };
-static const cpay_json_msg *const golden_repeated3_Lists__json_msgs[] = {
+static const cpay_msg_desc *const golden_repeated3_Lists__json_msgs[] = {
     NULL,
     NULL,
     NULL,
     NULL,
     NULL,
     NULL,
-    &golden_repeated3_Item_json,
+    &golden_repeated3_Item_desc,
     NULL,
 };
-static const cpay_json_enum *const golden_repeated3_Lists__json_enums[] = {
+static const cpay_enum_desc *const golden_repeated3_Lists__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -182,7 +182,7 @@ static const uint16_t golden_repeated3_Lists__json_by_name[] = {
     1,
     7,
 };
-const cpay_json_msg golden_repeated3_Lists_json = {
+const cpay_msg_desc golden_repeated3_Lists_desc = {
     .table = &golden_repeated3_Lists_table,
     .json_names = golden_repeated3_Lists__json_names,
     .msgs = golden_repeated3_Lists__json_msgs,
@@ -195,7 +195,7 @@ const cpay_json_msg golden_repeated3_Lists_json = {
 cpay_code golden_repeated3_Lists_to_json(
     const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_repeated3_Lists_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_repeated3_Lists_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated3_Lists_from_json(
@@ -204,7 +204,7 @@ cpay_code golden_repeated3_Lists_from_json(
   *out = NULL;
   golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Lists_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Lists_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -212,7 +212,7 @@ cpay_code golden_repeated3_Lists_from_json(
 cpay_code golden_repeated3_Lists_to_text(
     const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_repeated3_Lists_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_repeated3_Lists_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated3_Lists_from_text(
@@ -221,22 +221,22 @@ cpay_code golden_repeated3_Lists_from_text(
   *out = NULL;
   golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Lists_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Lists_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_repeated3_Lists_json, arena);
+  return cpay_text_debug(msg, &golden_repeated3_Lists_desc, arena);
 }
 
 static const char *const golden_repeated3_Item__json_names[] = {
     "name",
 };
-static const cpay_json_msg *const golden_repeated3_Item__json_msgs[] = {
+static const cpay_msg_desc *const golden_repeated3_Item__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_repeated3_Item__json_enums[] = {
+static const cpay_enum_desc *const golden_repeated3_Item__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_repeated3_Item__json_by_json_name[] = {
@@ -245,7 +245,7 @@ static const uint16_t golden_repeated3_Item__json_by_json_name[] = {
 static const uint16_t golden_repeated3_Item__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_repeated3_Item_json = {
+const cpay_msg_desc golden_repeated3_Item_desc = {
     .table = &golden_repeated3_Item_table,
     .json_names = golden_repeated3_Item__json_names,
     .msgs = golden_repeated3_Item__json_msgs,
@@ -258,7 +258,7 @@ const cpay_json_msg golden_repeated3_Item_json = {
 cpay_code golden_repeated3_Item_to_json(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_repeated3_Item_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_repeated3_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated3_Item_from_json(
@@ -267,7 +267,7 @@ cpay_code golden_repeated3_Item_from_json(
   *out = NULL;
   golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Item_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -275,7 +275,7 @@ cpay_code golden_repeated3_Item_from_json(
 cpay_code golden_repeated3_Item_to_text(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_repeated3_Item_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_repeated3_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_repeated3_Item_from_text(
@@ -284,20 +284,20 @@ cpay_code golden_repeated3_Item_from_text(
   *out = NULL;
   golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Item_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_repeated3_Item_json, arena);
+  return cpay_text_debug(msg, &golden_repeated3_Item_desc, arena);
 }
 
-static const cpay_json_msg *const repeated3_proto__json_msgs[] = {
-    &golden_repeated3_Lists_json,
-    &golden_repeated3_Item_json,
+static const cpay_msg_desc *const repeated3_proto__json_msgs[] = {
+    &golden_repeated3_Lists_desc,
+    &golden_repeated3_Item_desc,
 };
 
-cpay_code repeated3_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, repeated3_proto__json_msgs, 2);
+cpay_code repeated3_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, repeated3_proto__json_msgs, 2);
 }

@@ -252,8 +252,8 @@ static inline void golden_repeated3_Item_clear_name(golden_repeated3_Item *msg) 
 CPAY_NODISCARD cpay_code repeated3_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_repeated3_Lists_json;
-extern const cpay_json_msg golden_repeated3_Item_json;
+extern const cpay_msg_desc golden_repeated3_Lists_desc;
+extern const cpay_msg_desc golden_repeated3_Item_desc;
 
 // golden.repeated3.Lists as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -301,7 +301,7 @@ const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, c
 
 // Adds the messages of repeated3.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code repeated3_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code repeated3_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

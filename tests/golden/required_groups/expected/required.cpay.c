@@ -249,16 +249,16 @@ static const char *const golden_required_Order__json_names[] = {
     "line",
     "note",
 };
-static const cpay_json_msg *const golden_required_Order__json_msgs[] = {
+static const cpay_msg_desc *const golden_required_Order__json_msgs[] = {
     NULL,
     NULL,
     NULL,
-    &golden_required_Item_json,
-    &golden_required_Order_Shipping_json,
-    &golden_required_Order_Line_json,
+    &golden_required_Item_desc,
+    &golden_required_Order_Shipping_desc,
+    &golden_required_Order_Line_desc,
     NULL,
 };
-static const cpay_json_enum *const golden_required_Order__json_enums[] = {
+static const cpay_enum_desc *const golden_required_Order__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -285,7 +285,7 @@ static const uint16_t golden_required_Order__json_by_name[] = {
     0,
     4,
 };
-const cpay_json_msg golden_required_Order_json = {
+const cpay_msg_desc golden_required_Order_desc = {
     .table = &golden_required_Order_table,
     .json_names = golden_required_Order__json_names,
     .msgs = golden_required_Order__json_msgs,
@@ -298,7 +298,7 @@ const cpay_json_msg golden_required_Order_json = {
 cpay_code golden_required_Order_to_json(
     const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_from_json(
@@ -307,7 +307,7 @@ cpay_code golden_required_Order_from_json(
   *out = NULL;
   golden_required_Order *msg = golden_required_Order_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -315,7 +315,7 @@ cpay_code golden_required_Order_from_json(
 cpay_code golden_required_Order_to_text(
     const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_from_text(
@@ -324,24 +324,24 @@ cpay_code golden_required_Order_from_text(
   *out = NULL;
   golden_required_Order *msg = golden_required_Order_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_json, arena);
+  return cpay_text_debug(msg, &golden_required_Order_desc, arena);
 }
 
 static const char *const golden_required_Order_Shipping__json_names[] = {
     "address",
     "zip",
 };
-static const cpay_json_msg *const golden_required_Order_Shipping__json_msgs[] = {
+static const cpay_msg_desc *const golden_required_Order_Shipping__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_required_Order_Shipping__json_enums[] = {
+static const cpay_enum_desc *const golden_required_Order_Shipping__json_enums[] = {
     NULL,
     NULL,
 };
@@ -353,7 +353,7 @@ static const uint16_t golden_required_Order_Shipping__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_required_Order_Shipping_json = {
+const cpay_msg_desc golden_required_Order_Shipping_desc = {
     .table = &golden_required_Order_Shipping_table,
     .json_names = golden_required_Order_Shipping__json_names,
     .msgs = golden_required_Order_Shipping__json_msgs,
@@ -366,7 +366,7 @@ const cpay_json_msg golden_required_Order_Shipping_json = {
 cpay_code golden_required_Order_Shipping_to_json(
     const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_Shipping_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_Shipping_from_json(
@@ -375,7 +375,7 @@ cpay_code golden_required_Order_Shipping_from_json(
   *out = NULL;
   golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -383,7 +383,7 @@ cpay_code golden_required_Order_Shipping_from_json(
 cpay_code golden_required_Order_Shipping_to_text(
     const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_Shipping_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_Shipping_from_text(
@@ -392,22 +392,22 @@ cpay_code golden_required_Order_Shipping_from_text(
   *out = NULL;
   golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_Shipping_json, arena);
+  return cpay_text_debug(msg, &golden_required_Order_Shipping_desc, arena);
 }
 
 static const char *const golden_required_Order_Line__json_names[] = {
     "sku",
 };
-static const cpay_json_msg *const golden_required_Order_Line__json_msgs[] = {
+static const cpay_msg_desc *const golden_required_Order_Line__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_required_Order_Line__json_enums[] = {
+static const cpay_enum_desc *const golden_required_Order_Line__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_required_Order_Line__json_by_json_name[] = {
@@ -416,7 +416,7 @@ static const uint16_t golden_required_Order_Line__json_by_json_name[] = {
 static const uint16_t golden_required_Order_Line__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_required_Order_Line_json = {
+const cpay_msg_desc golden_required_Order_Line_desc = {
     .table = &golden_required_Order_Line_table,
     .json_names = golden_required_Order_Line__json_names,
     .msgs = golden_required_Order_Line__json_msgs,
@@ -429,7 +429,7 @@ const cpay_json_msg golden_required_Order_Line_json = {
 cpay_code golden_required_Order_Line_to_json(
     const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_Line_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_Line_from_json(
@@ -438,7 +438,7 @@ cpay_code golden_required_Order_Line_from_json(
   *out = NULL;
   golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -446,7 +446,7 @@ cpay_code golden_required_Order_Line_from_json(
 cpay_code golden_required_Order_Line_to_text(
     const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_Line_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Order_Line_from_text(
@@ -455,22 +455,22 @@ cpay_code golden_required_Order_Line_from_text(
   *out = NULL;
   golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_Line_json, arena);
+  return cpay_text_debug(msg, &golden_required_Order_Line_desc, arena);
 }
 
 static const char *const golden_required_Item__json_names[] = {
     "name",
 };
-static const cpay_json_msg *const golden_required_Item__json_msgs[] = {
+static const cpay_msg_desc *const golden_required_Item__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_required_Item__json_enums[] = {
+static const cpay_enum_desc *const golden_required_Item__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_required_Item__json_by_json_name[] = {
@@ -479,7 +479,7 @@ static const uint16_t golden_required_Item__json_by_json_name[] = {
 static const uint16_t golden_required_Item__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_required_Item_json = {
+const cpay_msg_desc golden_required_Item_desc = {
     .table = &golden_required_Item_table,
     .json_names = golden_required_Item__json_names,
     .msgs = golden_required_Item__json_msgs,
@@ -492,7 +492,7 @@ const cpay_json_msg golden_required_Item_json = {
 cpay_code golden_required_Item_to_json(
     const golden_required_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Item_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Item_from_json(
@@ -501,7 +501,7 @@ cpay_code golden_required_Item_from_json(
   *out = NULL;
   golden_required_Item *msg = golden_required_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -509,7 +509,7 @@ cpay_code golden_required_Item_from_json(
 cpay_code golden_required_Item_to_text(
     const golden_required_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Item_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
 }
 
 cpay_code golden_required_Item_from_text(
@@ -518,22 +518,22 @@ cpay_code golden_required_Item_from_text(
   *out = NULL;
   golden_required_Item *msg = golden_required_Item_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Item_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Item_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Item_json, arena);
+  return cpay_text_debug(msg, &golden_required_Item_desc, arena);
 }
 
-static const cpay_json_msg *const required_proto__json_msgs[] = {
-    &golden_required_Order_json,
-    &golden_required_Order_Shipping_json,
-    &golden_required_Order_Line_json,
-    &golden_required_Item_json,
+static const cpay_msg_desc *const required_proto__json_msgs[] = {
+    &golden_required_Order_desc,
+    &golden_required_Order_Shipping_desc,
+    &golden_required_Order_Line_desc,
+    &golden_required_Item_desc,
 };
 
-cpay_code required_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, required_proto__json_msgs, 4);
+cpay_code required_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, required_proto__json_msgs, 4);
 }

@@ -270,10 +270,10 @@ static inline void golden_required_Item_set_name(golden_required_Item *msg, cpay
 CPAY_NODISCARD cpay_code required_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_required_Order_json;
-extern const cpay_json_msg golden_required_Order_Shipping_json;
-extern const cpay_json_msg golden_required_Order_Line_json;
-extern const cpay_json_msg golden_required_Item_json;
+extern const cpay_msg_desc golden_required_Order_desc;
+extern const cpay_msg_desc golden_required_Order_Shipping_desc;
+extern const cpay_msg_desc golden_required_Order_Line_desc;
+extern const cpay_msg_desc golden_required_Item_desc;
 
 // golden.required.Order as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -365,7 +365,7 @@ const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpa
 
 // Adds the messages of required.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code required_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code required_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

@@ -207,7 +207,7 @@ static const char *const golden_scalars_Scalars__json_names[] = {
     "fSint32",
     "fSint64",
 };
-static const cpay_json_msg *const golden_scalars_Scalars__json_msgs[] = {
+static const cpay_msg_desc *const golden_scalars_Scalars__json_msgs[] = {
     NULL,
     NULL,
     NULL,
@@ -224,7 +224,7 @@ static const cpay_json_msg *const golden_scalars_Scalars__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_scalars_Scalars__json_enums[] = {
+static const cpay_enum_desc *const golden_scalars_Scalars__json_enums[] = {
     NULL,
     NULL,
     NULL,
@@ -275,7 +275,7 @@ static const uint16_t golden_scalars_Scalars__json_by_name[] = {
     10,
     3,
 };
-const cpay_json_msg golden_scalars_Scalars_json = {
+const cpay_msg_desc golden_scalars_Scalars_desc = {
     .table = &golden_scalars_Scalars_table,
     .json_names = golden_scalars_Scalars__json_names,
     .msgs = golden_scalars_Scalars__json_msgs,
@@ -288,7 +288,7 @@ const cpay_json_msg golden_scalars_Scalars_json = {
 cpay_code golden_scalars_Scalars_to_json(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Scalars_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Scalars_from_json(
@@ -297,7 +297,7 @@ cpay_code golden_scalars_Scalars_from_json(
   *out = NULL;
   golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Scalars_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -305,7 +305,7 @@ cpay_code golden_scalars_Scalars_from_json(
 cpay_code golden_scalars_Scalars_to_text(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Scalars_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Scalars_from_text(
@@ -314,16 +314,16 @@ cpay_code golden_scalars_Scalars_from_text(
   *out = NULL;
   golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Scalars_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Scalars_json, arena);
+  return cpay_text_debug(msg, &golden_scalars_Scalars_desc, arena);
 }
 
-const cpay_json_msg golden_scalars_Empty_json = {
+const cpay_msg_desc golden_scalars_Empty_desc = {
     .table = &golden_scalars_Empty_table,
     .json_names = NULL,
     .msgs = NULL,
@@ -336,7 +336,7 @@ const cpay_json_msg golden_scalars_Empty_json = {
 cpay_code golden_scalars_Empty_to_json(
     const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Empty_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Empty_from_json(
@@ -345,7 +345,7 @@ cpay_code golden_scalars_Empty_from_json(
   *out = NULL;
   golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -353,7 +353,7 @@ cpay_code golden_scalars_Empty_from_json(
 cpay_code golden_scalars_Empty_to_text(
     const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Empty_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Empty_from_text(
@@ -362,22 +362,22 @@ cpay_code golden_scalars_Empty_from_text(
   *out = NULL;
   golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Empty_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Empty_json, arena);
+  return cpay_text_debug(msg, &golden_scalars_Empty_desc, arena);
 }
 
 static const char *const golden_scalars_Old__json_names[] = {
     "legacy",
 };
-static const cpay_json_msg *const golden_scalars_Old__json_msgs[] = {
+static const cpay_msg_desc *const golden_scalars_Old__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_scalars_Old__json_enums[] = {
+static const cpay_enum_desc *const golden_scalars_Old__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_scalars_Old__json_by_json_name[] = {
@@ -386,7 +386,7 @@ static const uint16_t golden_scalars_Old__json_by_json_name[] = {
 static const uint16_t golden_scalars_Old__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_scalars_Old_json = {
+const cpay_msg_desc golden_scalars_Old_desc = {
     .table = &golden_scalars_Old_table,
     .json_names = golden_scalars_Old__json_names,
     .msgs = golden_scalars_Old__json_msgs,
@@ -399,7 +399,7 @@ const cpay_json_msg golden_scalars_Old_json = {
 cpay_code golden_scalars_Old_to_json(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Old_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Old_from_json(
@@ -408,7 +408,7 @@ cpay_code golden_scalars_Old_from_json(
   *out = NULL;
   golden_scalars_Old *msg = golden_scalars_Old_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -416,7 +416,7 @@ cpay_code golden_scalars_Old_from_json(
 cpay_code golden_scalars_Old_to_text(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Old_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
 }
 
 cpay_code golden_scalars_Old_from_text(
@@ -425,21 +425,21 @@ cpay_code golden_scalars_Old_from_text(
   *out = NULL;
   golden_scalars_Old *msg = golden_scalars_Old_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Old_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Old_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Old_json, arena);
+  return cpay_text_debug(msg, &golden_scalars_Old_desc, arena);
 }
 
-static const cpay_json_msg *const scalars_proto__json_msgs[] = {
-    &golden_scalars_Scalars_json,
-    &golden_scalars_Empty_json,
-    &golden_scalars_Old_json,
+static const cpay_msg_desc *const scalars_proto__json_msgs[] = {
+    &golden_scalars_Scalars_desc,
+    &golden_scalars_Empty_desc,
+    &golden_scalars_Old_desc,
 };
 
-cpay_code scalars_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, scalars_proto__json_msgs, 3);
+cpay_code scalars_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, scalars_proto__json_msgs, 3);
 }

@@ -205,9 +205,9 @@ static inline void golden_scalars_Old_clear_legacy(golden_scalars_Old *msg) {
 CPAY_NODISCARD cpay_code scalars_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_scalars_Scalars_json;
-extern const cpay_json_msg golden_scalars_Empty_json;
-extern const cpay_json_msg golden_scalars_Old_json;
+extern const cpay_msg_desc golden_scalars_Scalars_desc;
+extern const cpay_msg_desc golden_scalars_Empty_desc;
+extern const cpay_msg_desc golden_scalars_Old_desc;
 
 // golden.scalars.Scalars as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -277,7 +277,7 @@ const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_ar
 
 // Adds the messages of scalars.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code scalars_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code scalars_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

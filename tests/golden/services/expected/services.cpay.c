@@ -123,10 +123,10 @@ cpay_code services_proto_register_extensions(cpay_extreg *r) {
 static const char *const golden_svc_Ping__json_names[] = {
     "text",
 };
-static const cpay_json_msg *const golden_svc_Ping__json_msgs[] = {
+static const cpay_msg_desc *const golden_svc_Ping__json_msgs[] = {
     NULL,
 };
-static const cpay_json_enum *const golden_svc_Ping__json_enums[] = {
+static const cpay_enum_desc *const golden_svc_Ping__json_enums[] = {
     NULL,
 };
 static const uint16_t golden_svc_Ping__json_by_json_name[] = {
@@ -135,7 +135,7 @@ static const uint16_t golden_svc_Ping__json_by_json_name[] = {
 static const uint16_t golden_svc_Ping__json_by_name[] = {
     0,
 };
-const cpay_json_msg golden_svc_Ping_json = {
+const cpay_msg_desc golden_svc_Ping_desc = {
     .table = &golden_svc_Ping_table,
     .json_names = golden_svc_Ping__json_names,
     .msgs = golden_svc_Ping__json_msgs,
@@ -148,7 +148,7 @@ const cpay_json_msg golden_svc_Ping_json = {
 cpay_code golden_svc_Ping_to_json(
     const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_svc_Ping_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_svc_Ping_desc, arena, opts, out, st);
 }
 
 cpay_code golden_svc_Ping_from_json(
@@ -157,7 +157,7 @@ cpay_code golden_svc_Ping_from_json(
   *out = NULL;
   golden_svc_Ping *msg = golden_svc_Ping_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Ping_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Ping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -165,7 +165,7 @@ cpay_code golden_svc_Ping_from_json(
 cpay_code golden_svc_Ping_to_text(
     const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_svc_Ping_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_svc_Ping_desc, arena, opts, out, st);
 }
 
 cpay_code golden_svc_Ping_from_text(
@@ -174,24 +174,24 @@ cpay_code golden_svc_Ping_from_text(
   *out = NULL;
   golden_svc_Ping *msg = golden_svc_Ping_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Ping_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Ping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_svc_Ping_json, arena);
+  return cpay_text_debug(msg, &golden_svc_Ping_desc, arena);
 }
 
 static const char *const golden_svc_Pong__json_names[] = {
     "text",
     "fee",
 };
-static const cpay_json_msg *const golden_svc_Pong__json_msgs[] = {
+static const cpay_msg_desc *const golden_svc_Pong__json_msgs[] = {
     NULL,
-    &golden_shared_Money_json,
+    &golden_shared_Money_desc,
 };
-static const cpay_json_enum *const golden_svc_Pong__json_enums[] = {
+static const cpay_enum_desc *const golden_svc_Pong__json_enums[] = {
     NULL,
     NULL,
 };
@@ -203,7 +203,7 @@ static const uint16_t golden_svc_Pong__json_by_name[] = {
     1,
     0,
 };
-const cpay_json_msg golden_svc_Pong_json = {
+const cpay_msg_desc golden_svc_Pong_desc = {
     .table = &golden_svc_Pong_table,
     .json_names = golden_svc_Pong__json_names,
     .msgs = golden_svc_Pong__json_msgs,
@@ -216,7 +216,7 @@ const cpay_json_msg golden_svc_Pong_json = {
 cpay_code golden_svc_Pong_to_json(
     const golden_svc_Pong *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_svc_Pong_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_svc_Pong_desc, arena, opts, out, st);
 }
 
 cpay_code golden_svc_Pong_from_json(
@@ -225,7 +225,7 @@ cpay_code golden_svc_Pong_from_json(
   *out = NULL;
   golden_svc_Pong *msg = golden_svc_Pong_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Pong_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Pong_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -233,7 +233,7 @@ cpay_code golden_svc_Pong_from_json(
 cpay_code golden_svc_Pong_to_text(
     const golden_svc_Pong *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_svc_Pong_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_svc_Pong_desc, arena, opts, out, st);
 }
 
 cpay_code golden_svc_Pong_from_text(
@@ -242,21 +242,21 @@ cpay_code golden_svc_Pong_from_text(
   *out = NULL;
   golden_svc_Pong *msg = golden_svc_Pong_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Pong_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Pong_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_svc_Pong_json, arena);
+  return cpay_text_debug(msg, &golden_svc_Pong_desc, arena);
 }
 
-static const cpay_json_msg *const services_proto__json_msgs[] = {
-    &golden_svc_Ping_json,
-    &golden_svc_Pong_json,
+static const cpay_msg_desc *const services_proto__json_msgs[] = {
+    &golden_svc_Ping_desc,
+    &golden_svc_Pong_desc,
 };
 
-cpay_code services_proto_json_register(cpay_json_registry *r) {
-  if (shared_proto_json_register(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
-  return cpay_json_registry_add_all(r, services_proto__json_msgs, 2);
+cpay_code services_proto_register_types(cpay_registry *r) {
+  if (shared_proto_register_types(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_registry_add_all(r, services_proto__json_msgs, 2);
 }

@@ -95,8 +95,8 @@ static inline void golden_svc_Pong_clear_fee(golden_svc_Pong *msg) {
 CPAY_NODISCARD cpay_code services_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_svc_Ping_json;
-extern const cpay_json_msg golden_svc_Pong_json;
+extern const cpay_msg_desc golden_svc_Ping_desc;
+extern const cpay_msg_desc golden_svc_Pong_desc;
 
 // golden.svc.Ping as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -144,7 +144,7 @@ const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *a
 
 // Adds the messages of services.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code services_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code services_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

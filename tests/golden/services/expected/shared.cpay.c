@@ -68,11 +68,11 @@ static const char *const golden_shared_Money__json_names[] = {
     "cents",
     "currency",
 };
-static const cpay_json_msg *const golden_shared_Money__json_msgs[] = {
+static const cpay_msg_desc *const golden_shared_Money__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_shared_Money__json_enums[] = {
+static const cpay_enum_desc *const golden_shared_Money__json_enums[] = {
     NULL,
     NULL,
 };
@@ -84,7 +84,7 @@ static const uint16_t golden_shared_Money__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_shared_Money_json = {
+const cpay_msg_desc golden_shared_Money_desc = {
     .table = &golden_shared_Money_table,
     .json_names = golden_shared_Money__json_names,
     .msgs = golden_shared_Money__json_msgs,
@@ -97,7 +97,7 @@ const cpay_json_msg golden_shared_Money_json = {
 cpay_code golden_shared_Money_to_json(
     const golden_shared_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_shared_Money_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_shared_Money_desc, arena, opts, out, st);
 }
 
 cpay_code golden_shared_Money_from_json(
@@ -106,7 +106,7 @@ cpay_code golden_shared_Money_from_json(
   *out = NULL;
   golden_shared_Money *msg = golden_shared_Money_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_shared_Money_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_shared_Money_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -114,7 +114,7 @@ cpay_code golden_shared_Money_from_json(
 cpay_code golden_shared_Money_to_text(
     const golden_shared_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_shared_Money_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_shared_Money_desc, arena, opts, out, st);
 }
 
 cpay_code golden_shared_Money_from_text(
@@ -123,19 +123,19 @@ cpay_code golden_shared_Money_from_text(
   *out = NULL;
   golden_shared_Money *msg = golden_shared_Money_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_shared_Money_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_shared_Money_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_shared_Money_json, arena);
+  return cpay_text_debug(msg, &golden_shared_Money_desc, arena);
 }
 
-static const cpay_json_msg *const shared_proto__json_msgs[] = {
-    &golden_shared_Money_json,
+static const cpay_msg_desc *const shared_proto__json_msgs[] = {
+    &golden_shared_Money_desc,
 };
 
-cpay_code shared_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, shared_proto__json_msgs, 1);
+cpay_code shared_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, shared_proto__json_msgs, 1);
 }

@@ -57,7 +57,7 @@ static inline void golden_shared_Money_clear_currency(golden_shared_Money *msg) 
 CPAY_NODISCARD cpay_code shared_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_shared_Money_json;
+extern const cpay_msg_desc golden_shared_Money_desc;
 
 // golden.shared.Money as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -83,7 +83,7 @@ const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_
 
 // Adds the messages of shared.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code shared_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code shared_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

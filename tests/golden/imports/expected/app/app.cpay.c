@@ -106,16 +106,16 @@ static const char *const golden_app_Invoice__json_names[] = {
     "currency",
     "bySku",
 };
-static const cpay_json_msg *const golden_app_Invoice__json_msgs[] = {
-    &golden_common_Money_json,
-    &golden_common_Money_json,
+static const cpay_msg_desc *const golden_app_Invoice__json_msgs[] = {
+    &golden_common_Money_desc,
+    &golden_common_Money_desc,
     NULL,
-    &golden_app_Invoice_BySkuEntry_json,
+    &golden_app_Invoice_BySkuEntry_desc,
 };
-static const cpay_json_enum *const golden_app_Invoice__json_enums[] = {
+static const cpay_enum_desc *const golden_app_Invoice__json_enums[] = {
     NULL,
     NULL,
-    &golden_common_Currency_json,
+    &golden_common_Currency_desc,
     NULL,
 };
 static const uint16_t golden_app_Invoice__json_by_json_name[] = {
@@ -130,7 +130,7 @@ static const uint16_t golden_app_Invoice__json_by_name[] = {
     1,
     0,
 };
-const cpay_json_msg golden_app_Invoice_json = {
+const cpay_msg_desc golden_app_Invoice_desc = {
     .table = &golden_app_Invoice_table,
     .json_names = golden_app_Invoice__json_names,
     .msgs = golden_app_Invoice__json_msgs,
@@ -143,7 +143,7 @@ const cpay_json_msg golden_app_Invoice_json = {
 cpay_code golden_app_Invoice_to_json(
     const golden_app_Invoice *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_app_Invoice_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_app_Invoice_desc, arena, opts, out, st);
 }
 
 cpay_code golden_app_Invoice_from_json(
@@ -152,7 +152,7 @@ cpay_code golden_app_Invoice_from_json(
   *out = NULL;
   golden_app_Invoice *msg = golden_app_Invoice_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_app_Invoice_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_app_Invoice_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -160,7 +160,7 @@ cpay_code golden_app_Invoice_from_json(
 cpay_code golden_app_Invoice_to_text(
     const golden_app_Invoice *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_app_Invoice_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_app_Invoice_desc, arena, opts, out, st);
 }
 
 cpay_code golden_app_Invoice_from_text(
@@ -169,24 +169,24 @@ cpay_code golden_app_Invoice_from_text(
   *out = NULL;
   golden_app_Invoice *msg = golden_app_Invoice_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_app_Invoice_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_app_Invoice_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_app_Invoice_json, arena);
+  return cpay_text_debug(msg, &golden_app_Invoice_desc, arena);
 }
 
 static const char *const golden_app_Invoice_BySkuEntry__json_names[] = {
     "key",
     "value",
 };
-static const cpay_json_msg *const golden_app_Invoice_BySkuEntry__json_msgs[] = {
+static const cpay_msg_desc *const golden_app_Invoice_BySkuEntry__json_msgs[] = {
     NULL,
-    &golden_common_Money_json,
+    &golden_common_Money_desc,
 };
-static const cpay_json_enum *const golden_app_Invoice_BySkuEntry__json_enums[] = {
+static const cpay_enum_desc *const golden_app_Invoice_BySkuEntry__json_enums[] = {
     NULL,
     NULL,
 };
@@ -198,7 +198,7 @@ static const uint16_t golden_app_Invoice_BySkuEntry__json_by_name[] = {
     0,
     1,
 };
-const cpay_json_msg golden_app_Invoice_BySkuEntry_json = {
+const cpay_msg_desc golden_app_Invoice_BySkuEntry_desc = {
     .table = &golden_app_Invoice_BySkuEntry_table,
     .json_names = golden_app_Invoice_BySkuEntry__json_names,
     .msgs = golden_app_Invoice_BySkuEntry__json_msgs,
@@ -208,11 +208,11 @@ const cpay_json_msg golden_app_Invoice_BySkuEntry_json = {
     .by_name = golden_app_Invoice_BySkuEntry__json_by_name,
 };
 
-static const cpay_json_msg *const app_app_proto__json_msgs[] = {
-    &golden_app_Invoice_json,
+static const cpay_msg_desc *const app_app_proto__json_msgs[] = {
+    &golden_app_Invoice_desc,
 };
 
-cpay_code app_app_proto_json_register(cpay_json_registry *r) {
-  if (common_money_proto_json_register(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
-  return cpay_json_registry_add_all(r, app_app_proto__json_msgs, 1);
+cpay_code app_app_proto_register_types(cpay_registry *r) {
+  if (common_money_proto_register_types(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  return cpay_registry_add_all(r, app_app_proto__json_msgs, 1);
 }

@@ -144,8 +144,8 @@ static inline void golden_app_Invoice_clear_by_sku(golden_app_Invoice *msg) {
 CPAY_NODISCARD cpay_code app_app_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_msg golden_app_Invoice_json;
-extern const cpay_json_msg golden_app_Invoice_BySkuEntry_json;
+extern const cpay_msg_desc golden_app_Invoice_desc;
+extern const cpay_msg_desc golden_app_Invoice_BySkuEntry_desc;
 
 // golden.app.Invoice as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -171,7 +171,7 @@ const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_ar
 
 // Adds the messages of app/app.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code app_app_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code app_app_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 

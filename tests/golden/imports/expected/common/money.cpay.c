@@ -85,7 +85,7 @@ static const int32_t golden_common_Currency__json_numbers[] = {
     0,
     1,
 };
-const cpay_json_enum golden_common_Currency_json = {
+const cpay_enum_desc golden_common_Currency_desc = {
     .full_name = "golden.common.Currency",
     .names = golden_common_Currency__json_names,
     .numbers = golden_common_Currency__json_numbers,
@@ -97,13 +97,13 @@ static const char *const golden_common_Money__json_names[] = {
     "units",
     "currency",
 };
-static const cpay_json_msg *const golden_common_Money__json_msgs[] = {
+static const cpay_msg_desc *const golden_common_Money__json_msgs[] = {
     NULL,
     NULL,
 };
-static const cpay_json_enum *const golden_common_Money__json_enums[] = {
+static const cpay_enum_desc *const golden_common_Money__json_enums[] = {
     NULL,
-    &golden_common_Currency_json,
+    &golden_common_Currency_desc,
 };
 static const uint16_t golden_common_Money__json_by_json_name[] = {
     1,
@@ -113,7 +113,7 @@ static const uint16_t golden_common_Money__json_by_name[] = {
     1,
     0,
 };
-const cpay_json_msg golden_common_Money_json = {
+const cpay_msg_desc golden_common_Money_desc = {
     .table = &golden_common_Money_table,
     .json_names = golden_common_Money__json_names,
     .msgs = golden_common_Money__json_msgs,
@@ -126,7 +126,7 @@ const cpay_json_msg golden_common_Money_json = {
 cpay_code golden_common_Money_to_json(
     const golden_common_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_common_Money_json, arena, opts, out, st);
+  return cpay_json_encode(msg, &golden_common_Money_desc, arena, opts, out, st);
 }
 
 cpay_code golden_common_Money_from_json(
@@ -135,7 +135,7 @@ cpay_code golden_common_Money_from_json(
   *out = NULL;
   golden_common_Money *msg = golden_common_Money_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_common_Money_json, arena, opts, st);
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_common_Money_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -143,7 +143,7 @@ cpay_code golden_common_Money_from_json(
 cpay_code golden_common_Money_to_text(
     const golden_common_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_common_Money_json, arena, opts, out, st);
+  return cpay_text_encode(msg, &golden_common_Money_desc, arena, opts, out, st);
 }
 
 cpay_code golden_common_Money_from_text(
@@ -152,19 +152,19 @@ cpay_code golden_common_Money_from_text(
   *out = NULL;
   golden_common_Money *msg = golden_common_Money_new(arena);
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_common_Money_json, arena, opts, st);
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_common_Money_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 
 const char *golden_common_Money_debug_text(const golden_common_Money *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_common_Money_json, arena);
+  return cpay_text_debug(msg, &golden_common_Money_desc, arena);
 }
 
-static const cpay_json_msg *const common_money_proto__json_msgs[] = {
-    &golden_common_Money_json,
+static const cpay_msg_desc *const common_money_proto__json_msgs[] = {
+    &golden_common_Money_desc,
 };
 
-cpay_code common_money_proto_json_register(cpay_json_registry *r) {
-  return cpay_json_registry_add_all(r, common_money_proto__json_msgs, 1);
+cpay_code common_money_proto_register_types(cpay_registry *r) {
+  return cpay_registry_add_all(r, common_money_proto__json_msgs, 1);
 }

@@ -67,8 +67,8 @@ static inline void golden_common_Money_clear_currency(golden_common_Money *msg) 
 CPAY_NODISCARD cpay_code common_money_proto_register_extensions(cpay_extreg *r);
 
 // JSON tables (see cpay/json.h).
-extern const cpay_json_enum golden_common_Currency_json;
-extern const cpay_json_msg golden_common_Money_json;
+extern const cpay_enum_desc golden_common_Currency_desc;
+extern const cpay_msg_desc golden_common_Money_desc;
 
 // golden.common.Money as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
@@ -94,7 +94,7 @@ const char *golden_common_Money_debug_text(const golden_common_Money *msg, cpay_
 
 // Adds the messages of common/money.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
-CPAY_NODISCARD cpay_code common_money_proto_json_register(cpay_json_registry *r);
+CPAY_NODISCARD cpay_code common_money_proto_register_types(cpay_registry *r);
 
 CPAY_EXTERN_C_END
 
