@@ -1,0 +1,126 @@
+// A bump allocator over 64 KiB chunks; larger requests get a chunk of their
+// own. Each chunk starts with the link to the previous one.
+#include "framework/pool.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framework/buf.h"
+
+enum { CHUNK = 64 * 1024, ALIGN = 16 };
+
+typedef struct chunk {
+  struct chunk *prev;
+  max_align_t data[];
+} chunk;
+
+struct cpf_pool {
+  chunk *chunks;  // newest first
+  char *ptr;      // free space in the newest bump chunk
+  char *end;
+  void **owned;   // malloc'd blocks taken with cpf_pool_own
+  size_t owned_count, owned_cap;
+};
+
+cpf_pool *cpf_pool_new(void) {
+  cpf_pool *p = cpf_xmalloc(sizeof(*p));
+  memset(p, 0, sizeof(*p));
+  return p;
+}
+
+void cpf_pool_free(cpf_pool *p) {
+  if (p == NULL) return;
+  chunk *c = p->chunks;
+  while (c != NULL) {
+    chunk *prev = c->prev;
+    free(c);
+    c = prev;
+  }
+  for (size_t i = 0; i < p->owned_count; i++) free(p->owned[i]);
+  free(p->owned);
+  free(p);
+}
+
+// A chunk with `size` bytes of room, linked behind the newest one so that
+// the bump region stays where it is.
+static void *new_chunk(cpf_pool *p, size_t size) {
+  if (size > SIZE_MAX - sizeof(chunk)) {
+    fputs("out of memory\n", stderr);
+    exit(1);
+  }
+  chunk *c = cpf_xmalloc(sizeof(chunk) + size);
+  if (p->chunks == NULL) {
+    c->prev = NULL;
+    p->chunks = c;
+  } else {
+    c->prev = p->chunks->prev;
+    p->chunks->prev = c;
+  }
+  return c->data;
+}
+
+void *cpf_pool_alloc(cpf_pool *p, size_t size) {
+  size_t rounded = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+  if (rounded < size) rounded = SIZE_MAX;  // new_chunk reports it
+  void *r;
+  if (rounded > CHUNK / 4) {
+    r = new_chunk(p, rounded);
+  } else {
+    if ((size_t)(p->end - p->ptr) < rounded || p->ptr == NULL) {
+      chunk *c = cpf_xmalloc(sizeof(chunk) + CHUNK);
+      c->prev = p->chunks;
+      p->chunks = c;
+      p->ptr = (char *)c->data;
+      p->end = p->ptr + CHUNK;
+    }
+    r = p->ptr;
+    p->ptr += rounded;
+  }
+  memset(r, 0, size);
+  return r;
+}
+
+char *cpf_pool_strndup(cpf_pool *p, const char *s, size_t size) {
+  char *r = cpf_pool_alloc(p, size + 1);
+  if (size) memcpy(r, s, size);
+  r[size] = '\0';
+  return r;
+}
+
+char *cpf_pool_strdup(cpf_pool *p, const char *s) {
+  return s == NULL ? NULL : cpf_pool_strndup(p, s, strlen(s));
+}
+
+char *cpf_pool_vprintf(cpf_pool *p, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) {
+    fputs("bad format\n", stderr);
+    exit(1);
+  }
+  char *r = cpf_pool_alloc(p, (size_t)n + 1);
+  vsnprintf(r, (size_t)n + 1, fmt, ap);
+  return r;
+}
+
+char *cpf_pool_printf(cpf_pool *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *r = cpf_pool_vprintf(p, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+void *cpf_pool_own(cpf_pool *p, void *block) {
+  if (block == NULL) return NULL;
+  if (p->owned_count == p->owned_cap) {
+    p->owned_cap = p->owned_cap ? p->owned_cap * 2 : 16;
+    p->owned = cpf_xrealloc(p->owned, p->owned_cap * sizeof(*p->owned));
+  }
+  p->owned[p->owned_count++] = block;
+  return block;
+}
