@@ -266,7 +266,7 @@ static const char *const kMsgPats[] = {
     // JSON (gen_json.c)
     "%2_desc", "%2_to_json", "%2_from_json", "%2__json_names", "%2__json_msgs",
     "%2__json_enums", "%2__json_by_json_name", "%2__json_by_name",
-    // Text format (gen_json.c, templates/text_*.tmpl)
+    // Text format (gen_json.c)
     "%2_to_text", "%2_from_text", "%2_debug_text",
 };
 static const char *const kEntryPats[] = {

@@ -1,28 +1,42 @@
-// Template rendering: fills `$name$` holes in the templates embedded from
-// templates/*.tmpl (by tools/embed.c). `$$` is a literal dollar sign.
-// Rendering fails on an unknown template, an unknown variable, a variable
-// passed but not used, or an unterminated hole: all are plugin bugs, which
-// the generator reports as an internal error rather than emitting bad code.
+// The code printer: the one way the generator emits code. The text of a
+// construct sits in the generator's C code, next to the logic that decides
+// it, with `$name$` holes; the variables follow the text as name, value
+// pairs of strings ended by CPR_END, as upb's generator passes arguments
+// after its output() text:
+//
+//   cpr_print(out, &err,
+//             "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+//             "  return msg->$field$ != NULL;\n"
+//             "}\n",
+//             "msg", msg, "field", field, CPR_END);
+//
+// `$$` is a literal dollar sign. Printing fails on a hole that names no
+// variable, a variable the text does not use, a name given twice, a NULL
+// value (or a list one short of its end) and an unterminated hole: all are
+// plugin bugs, which the generator reports as an internal error rather than
+// emitting bad code.
 #ifndef CPAY_PLUGIN_RENDER_H_
 #define CPAY_PLUGIN_RENDER_H_
 
+#include <stdarg.h>
 #include <stdbool.h>
-#include <stddef.h>
 
 #include "framework/buf.h"
 
-typedef struct cpr_var {
-  const char *name;
-  const char *value;
-} cpr_var;
+// The end of a variable list: a null pointer of the type the printer reads
+// (a bare NULL may be an int 0, which va_arg must not read as a pointer).
+#define CPR_END ((const char *)0)
 
-// Appends template `tmpl` filled with `vars` to `out`. On failure returns
-// false, leaves `out` unchanged and (if `err` is non-NULL and *err is NULL)
-// sets *err to a malloc'd message naming the template and the variable.
-bool cpr_render(cpf_buf *out, const char *tmpl, const cpr_var *vars, size_t count, char **err);
-
-// The same for a template text given directly (used by unit tests).
-bool cpr_render_text(cpf_buf *out, const char *name, const char *text, size_t size,
-                     const cpr_var *vars, size_t count, char **err);
+// Appends `text` with its holes filled to `out`. On failure returns false,
+// leaves `out` unchanged and (if `err` is non-NULL and *err is NULL) sets
+// *err to a malloc'd message naming the text's first line and the variable.
+// gcc and clang check that the list ends with CPR_END (a null pointer).
+bool cpr_print(cpf_buf *out, char **err, const char *text, ...)
+#if defined(__GNUC__)
+    __attribute__((sentinel))
+#endif
+    ;
+// The same with the variables in `vars`.
+bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list vars);
 
 #endif  // CPAY_PLUGIN_RENDER_H_

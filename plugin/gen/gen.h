@@ -1,5 +1,7 @@
 // The C generator: turns one .proto file of the model into foo.cpay.h and
-// foo.cpay.c by filling templates. Shared state and helpers of gen_*.c.
+// foo.cpay.c. Every line of them is printed by cpg_print (render.h), whose
+// text sits in gen_*.c beside the logic that chooses it. Shared state and
+// helpers of gen_*.c.
 #ifndef CPAY_PLUGIN_GEN_GEN_H_
 #define CPAY_PLUGIN_GEN_GEN_H_
 
@@ -9,6 +11,7 @@
 #include "framework/buf.h"
 #include "framework/diag.h"
 #include "framework/plugin.h"
+#include "framework/pool.h"
 #include "model.h"
 #include "names.h"
 #include "render.h"
@@ -23,29 +26,34 @@ typedef struct cpg_gen {
   cpn_names *names;
   cpf_diag *diag;
   const cpg_options *opts;
+  cpf_pool *pool;     // the generator's temporaries, freed after the run
   const char *api;    // "" or "API_MACRO "
-  char *bug;          // first internal (template) error
+  char *bug;          // first internal (printer) error
   cpf_buf h;          // the header
   cpf_buf c;          // the source
   bool needs_math;    // a default uses INFINITY or NAN
-  char **tmps;        // strings freed with the generator
-  size_t tmp_count;
-  size_t tmp_cap;
 } cpg_gen;
 
-// A printf'd string owned by `g`.
+// A printf'd string on g->pool: a value for a hole (a number, a name), not code.
 const char *cpg_str(cpg_gen *g, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-// Takes ownership of a malloc'd string.
-const char *cpg_own(cpg_gen *g, char *s);
+// Hands the contents of `b` to g->pool; "" when empty.
+const char *cpg_take(cpg_gen *g, cpf_buf *b);
+// `items` (`count` elements of `size` bytes) with room for one more, on
+// g->pool: a copy twice as large when full (*cap says how large it is).
+void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size);
 
-void cpg_render(cpg_gen *g, cpf_buf *out, const char *tmpl, const cpr_var *vars, size_t count);
-#define CPG_RENDER(g, out, tmpl, ...)                                 \
-  cpg_render((g), (out), (tmpl), (const cpr_var[]){__VA_ARGS__},      \
-             sizeof((const cpr_var[]){__VA_ARGS__}) / sizeof(cpr_var))
+// Appends `text` with its `$name$` holes filled to `out`; the variables
+// follow as name, value pairs ended by CPR_END (see render.h). A mistake in
+// them becomes g->bug, reported as an internal error.
+void cpg_print(cpg_gen *g, cpf_buf *out, const char *text, ...)
+#if defined(__GNUC__)
+    __attribute__((sentinel))
+#endif
+    ;
 
 // Field helpers.
 bool cpg_is_message(const cpm_field *f);  // message or group
@@ -63,6 +71,10 @@ const char *cpg_mode(cpg_gen *g, const cpm_field *f);
 // The leading comments of an element as `//` lines indented by `indent`
 // ("" when none).
 const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent);
+
+// Every extension declared in g->file, file-level ones first, then nested
+// ones in message order (an array on g->pool).
+const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count);
 
 // The two files for g->file.
 void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src);

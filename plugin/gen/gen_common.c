@@ -1,5 +1,5 @@
-// Helpers shared by the generator files: string ownership, rendering, C
-// types and literals.
+// Helpers shared by the generator files: the printer, temporaries, C types
+// and literals.
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,26 +9,54 @@
 
 #include "gen/gen.h"
 
-const char *cpg_own(cpg_gen *g, char *s) {
-  if (g->tmp_count == g->tmp_cap) {
-    g->tmp_cap = g->tmp_cap ? g->tmp_cap * 2 : 256;
-    g->tmps = cpf_xrealloc(g->tmps, g->tmp_cap * sizeof(char *));
-  }
-  g->tmps[g->tmp_count++] = s;
+const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *s = cpf_pool_vprintf(g->pool, fmt, ap);
+  va_end(ap);
   return s;
 }
 
-const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
-  cpf_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  cpf_buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  return cpg_own(g, cpf_buf_take(&b));
+const char *cpg_take(cpg_gen *g, cpf_buf *b) {
+  if (b->data == NULL) return "";
+  return cpf_pool_own(g->pool, cpf_buf_take(b));
 }
 
-void cpg_render(cpg_gen *g, cpf_buf *out, const char *tmpl, const cpr_var *vars, size_t count) {
-  cpr_render(out, tmpl, vars, count, &g->bug);
+void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size) {
+  if (count < *cap) return items;
+  *cap = *cap ? *cap * 2 : 16;
+  void *bigger = cpf_pool_alloc(g->pool, *cap * size);
+  if (count) memcpy(bigger, items, count * size);
+  return bigger;
+}
+
+static void collect_exts(cpg_gen *g, const cpm_field *xs, size_t count, const cpm_message *msgs,
+                         size_t msg_count, const cpm_field ***out, size_t *n, size_t *cap) {
+  for (size_t i = 0; i < count; i++) {
+    *out = cpg_grow(g, *out, *n, cap, sizeof(**out));
+    (*out)[(*n)++] = &xs[i];
+  }
+  for (size_t i = 0; i < msg_count; i++) {
+    collect_exts(g, msgs[i].extensions, msgs[i].extension_count, msgs[i].nested,
+                 msgs[i].nested_count, out, n, cap);
+  }
+}
+
+const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count) {
+  const cpm_file *f = g->file;
+  const cpm_field **exts = NULL;
+  size_t cap = 0;
+  *count = 0;
+  collect_exts(g, f->extensions, f->extension_count, f->messages, f->message_count, &exts, count,
+               &cap);
+  return exts;
+}
+
+void cpg_print(cpg_gen *g, cpf_buf *out, const char *text, ...) {
+  va_list ap;
+  va_start(ap, text);
+  cpr_vprint(out, &g->bug, text, ap);
+  va_end(ap);
 }
 
 bool cpg_is_message(const cpm_field *f) {
@@ -135,7 +163,7 @@ const char *cpg_c_string(cpg_gen *g, const char *data, size_t size) {
     }
   }
   cpf_buf_puts(&b, "\"");
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 const char *cpg_int32_literal(cpg_gen *g, int32_t v) {
@@ -234,7 +262,7 @@ const char *cpg_mode(cpg_gen *g, const cpm_field *f) {
   if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
     cpf_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
   }
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 // The length of the valid UTF-8 sequence at p (of at most n bytes), 0 if
@@ -298,5 +326,5 @@ const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
     cpf_buf_puts(&b, "\n");
     p += nl ? (size_t)(nl - p) + 1 : strlen(p);
   }
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }

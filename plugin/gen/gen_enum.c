@@ -10,51 +10,89 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src) {
-  const char *name = cpn_enum(g->names, e);
-  cpf_buf values = {0};
-  cpf_buf cases = {0};
-  uint64_t low_mask = 0;
-  int32_t *outside = cpf_xmalloc(e->value_count * sizeof(int32_t));
-  size_t outside_count = 0;
+// Whether `v` is the first value of its enum with its number (the others are
+// aliases: lookups by number give the first).
+static bool first_with_number(const cpm_enum *e, size_t i) {
+  for (size_t k = 0; k < i; k++) {
+    if (e->values[k].number == e->values[i].number) return false;
+  }
+  return true;
+}
+
+static void enum_decl(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *out) {
+  cpg_print(g, out,
+            "$doc$// $full_name$\n"
+            "typedef enum $enum$ {\n",
+            "doc", cpg_doc(g, &e->loc, ""), "full_name", e->full_name, "enum", name, CPR_END);
   for (size_t i = 0; i < e->value_count; i++) {
     const cpm_enum_value *v = &e->values[i];
-    const char *num = cpg_int32_literal(g, v->number);
-    CPG_RENDER(g, &values, "enum_value", {"doc", cpg_doc(g, &v->loc, "  ")},
-               {"name", cpn_enum_value(g->names, v)}, {"number", num});
-    bool first = true;
-    for (size_t k = 0; k < i; k++) first = first && e->values[k].number != v->number;
-    if (!first) continue;  // an alias: the switch names the first value
-    CPG_RENDER(g, &cases, "enum_case", {"number", num}, {"name", v->name});
-    if (v->number >= 0 && v->number < 64) {
-      low_mask |= UINT64_C(1) << v->number;
+    cpg_print(g, out, "$doc$  $name$ = $number$,\n", "doc", cpg_doc(g, &v->loc, "  "), "name",
+              cpn_enum_value(g->names, v), "number", cpg_int32_literal(g, v->number), CPR_END);
+  }
+  cpg_print(g, out,
+            "} $enum$;\n"
+            "\n"
+            "$api$extern const cpay_enum_table $enum$_table;\n"
+            "// The name of `value` (the first one for aliases); NULL when unknown.\n"
+            "$api$const char *$enum$_name(int32_t value);\n"
+            "\n",
+            "enum", name, "api", g->api, CPR_END);
+}
+
+// The binary table: values 0..63 as a bit mask, the others in a sorted array.
+static void enum_table(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *out) {
+  uint64_t low_mask = 0;
+  int32_t *outside = cpf_pool_alloc(g->pool, (e->value_count + 1) * sizeof(int32_t));
+  size_t outside_count = 0;
+  for (size_t i = 0; i < e->value_count; i++) {
+    int32_t n = e->values[i].number;
+    if (!first_with_number(e, i)) continue;
+    if (n >= 0 && n < 64) {
+      low_mask |= UINT64_C(1) << n;
     } else {
-      outside[outside_count++] = v->number;
+      outside[outside_count++] = n;
     }
   }
   qsort(outside, outside_count, sizeof(int32_t), cmp_i32);
-  CPG_RENDER(g, hdr, "enum", {"doc", cpg_doc(g, &e->loc, "")}, {"full_name", e->full_name}, {"enum", name},
-             {"values", cpf_buf_str(&values)}, {"api", g->api});
-
-  cpf_buf arr = {0};
   const char *values_ref = "NULL";
   if (outside_count > 0) {
-    cpf_buf rows = {0};
+    values_ref = cpg_str(g, "%s__values", name);
+    cpg_print(g, out, "static const int32_t $array$[] = {\n", "array", values_ref, CPR_END);
     for (size_t i = 0; i < outside_count; i++) {
-      CPG_RENDER(g, &rows, "array_row", {"value", cpg_int32_literal(g, outside[i])});
+      cpg_print(g, out, "    $value$,\n", "value", cpg_int32_literal(g, outside[i]), CPR_END);
     }
-    const char *arr_name = cpg_str(g, "%s__values", name);
-    CPG_RENDER(g, &arr, "static_array", {"type", "int32_t"}, {"name", arr_name},
-               {"rows", cpf_buf_str(&rows)});
-    cpf_buf_free(&rows);
-    values_ref = arr_name;
+    cpg_print(g, out, "};\n", CPR_END);
   }
-  CPG_RENDER(g, src, "enum_table", {"values_array", cpf_buf_str(&arr)}, {"enum", name},
-             {"low_mask", cpg_str(g, "UINT64_C(0x%016" PRIx64 ")", low_mask)},
-             {"count", cpg_str(g, "%zu", outside_count)}, {"values_ref", values_ref},
-             {"cases", cpf_buf_str(&cases)});
-  cpf_buf_free(&arr);
-  cpf_buf_free(&values);
-  cpf_buf_free(&cases);
-  free(outside);
+  cpg_print(g, out, "const cpay_enum_table $enum$_table = {$low_mask$, $count$, $values$};\n\n",
+            "enum", name, "low_mask", cpg_str(g, "UINT64_C(0x%016" PRIx64 ")", low_mask),
+            "count", cpg_str(g, "%zu", outside_count), "values", values_ref, CPR_END);
+}
+
+static void enum_name_fn(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *out) {
+  cpg_print(g, out,
+            "const char *$enum$_name(int32_t value) {\n"
+            "  switch (value) {\n",
+            "enum", name, CPR_END);
+  for (size_t i = 0; i < e->value_count; i++) {
+    if (!first_with_number(e, i)) continue;
+    cpg_print(g, out,
+              "    case $number$:\n"
+              "      return \"$name$\";\n",
+              "number", cpg_int32_literal(g, e->values[i].number), "name", e->values[i].name,
+              CPR_END);
+  }
+  cpg_print(g, out,
+            "    default:\n"
+            "      return NULL;\n"
+            "  }\n"
+            "}\n"
+            "\n",
+            CPR_END);
+}
+
+void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src) {
+  const char *name = cpn_enum(g->names, e);
+  enum_decl(g, e, name, hdr);
+  enum_table(g, e, name, src);
+  enum_name_fn(g, e, name, src);
 }

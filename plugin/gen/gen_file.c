@@ -19,11 +19,12 @@ static void each_message(cpg_gen *g, const cpm_message *msgs, size_t count, msg_
 }
 
 static void forward(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  CPG_RENDER(g, out, "msg_forward", {"msg", cpn_message(g->names, m)});
+  cpg_print(g, out, "typedef struct $msg$ $msg$;\n", "msg", cpn_message(g->names, m), CPR_END);
 }
 
 static void table_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  CPG_RENDER(g, out, "msg_table_decl", {"msg", cpn_message(g->names, m)}, {"api", g->api});
+  cpg_print(g, out, "$api$extern const cpay_msg_table $msg$_table;\n", "api", g->api, "msg",
+            cpn_message(g->names, m), CPR_END);
 }
 
 static void enums_of(cpg_gen *g, const cpm_message *msgs, size_t count) {
@@ -33,45 +34,22 @@ static void enums_of(cpg_gen *g, const cpm_message *msgs, size_t count) {
   }
 }
 
-// Every extension, file-level first, then nested ones in message order.
-typedef struct ext_list {
-  const cpm_field **items;
-  size_t count;
-  size_t cap;
-} ext_list;
-
-static void ext_push(ext_list *l, const cpm_field *x) {
-  if (l->count == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 16;
-    l->items = cpf_xrealloc(l->items, l->cap * sizeof(*l->items));
-  }
-  l->items[l->count++] = x;
-}
-
-static void collect_nested_exts(const cpm_message *msgs, size_t count, ext_list *l) {
-  for (size_t i = 0; i < count; i++) {
-    for (size_t k = 0; k < msgs[i].extension_count; k++) ext_push(l, &msgs[i].extensions[k]);
-    collect_nested_exts(msgs[i].nested, msgs[i].nested_count, l);
-  }
+// What an extension holds, for its comment: "repeated int32_t", "pkg_Msg".
+static const char *ext_what(cpg_gen *g, const cpm_field *x) {
+  const char *type = cpg_scalar_ctype(x->type);
+  if (cpg_is_message(x)) type = cpn_message(g->names, x->message_type);
+  if (x->type == CPM_TYPE_ENUM) type = cpn_enum(g->names, x->enum_type);
+  return cpg_str(g, "%s%s", x->label == CPM_LABEL_REPEATED ? "repeated " : "", type);
 }
 
 static void gen_extension(cpg_gen *g, const cpm_field *x) {
   const char *name = cpn_extension(g->names, x);
-  const char *extendee = cpn_message(g->names, x->extendee);
-  const char *what;
-  if (cpg_is_message(x)) {
-    what = cpg_str(g, "%s%s", x->label == CPM_LABEL_REPEATED ? "repeated " : "",
-                   cpn_message(g->names, x->message_type));
-  } else if (x->type == CPM_TYPE_ENUM) {
-    what = cpg_str(g, "%s%s", x->label == CPM_LABEL_REPEATED ? "repeated " : "",
-                   cpn_enum(g->names, x->enum_type));
-  } else {
-    what = cpg_str(g, "%s%s", x->label == CPM_LABEL_REPEATED ? "repeated " : "",
-                   cpg_scalar_ctype(x->type));
-  }
-  CPG_RENDER(g, &g->h, "ext_decl", {"full_name", x->full_name}, {"extendee", x->extendee->full_name},
-             {"comment", cpg_str(g, "field %d, %s", (int)x->number, what)}, {"api", g->api},
-             {"ext", name});
+  cpg_print(g, &g->h,
+            "// Extension $full_name$ of $extendee$ (field $number$, $what$).\n"
+            "$api$extern const cpay_ext $ext$;\n",
+            "full_name", x->full_name, "extendee", x->extendee->full_name, "number",
+            cpg_str(g, "%d", (int)x->number), "what", ext_what(g, x), "api", g->api, "ext", name,
+            CPR_END);
   const char *sub = ".msg = NULL";
   if (cpg_is_message(x)) {
     sub = cpg_str(g, ".msg = &%s_table", cpn_message(g->names, x->message_type));
@@ -79,23 +57,62 @@ static void gen_extension(cpg_gen *g, const cpm_field *x) {
     sub = cpg_str(g, ".enm = &%s_table", cpn_enum(g->names, x->enum_type));
   }
   const char *lit = cpg_default_literal(g, x);
-  cpf_buf def = {0};
   const char *default_ref = "NULL";
   if (lit) {
-    CPG_RENDER(g, &def, "ext_default", {"ctype", cpg_scalar_ctype(x->type)}, {"ext", name},
-               {"value", lit});
+    cpg_print(g, &g->c, "static const $ctype$ $ext$__default = $value$;\n", "ctype",
+              cpg_scalar_ctype(x->type), "ext", name, "value", lit, CPR_END);
     default_ref = cpg_str(g, "&%s__default", name);
   }
-  CPG_RENDER(g, &g->c, "ext_def", {"default_def", cpf_buf_str(&def)}, {"ext", name},
-             {"number", cpg_str(g, "%d", (int)x->number)}, {"type", cpg_type_const(x->type)},
-             {"mode", cpg_mode(g, x)}, {"extendee", extendee}, {"sub", sub},
-             {"full_name", x->full_name}, {"default_ref", default_ref});
-  cpf_buf_free(&def);
+  cpg_print(g, &g->c,
+            "const cpay_ext $ext$ = {\n"
+            "    {$number$, 0, 0, 0, $type$, $mode$},\n"
+            "    &$extendee$_table,\n"
+            "    {$sub$},\n"
+            "    \"$full_name$\",\n"
+            "    $default_ref$,\n"
+            "};\n"
+            "\n",
+            "ext", name, "number", cpg_str(g, "%d", (int)x->number), "type",
+            cpg_type_const(x->type), "mode", cpg_mode(g, x), "extendee",
+            cpn_message(g->names, x->extendee), "sub", sub, "full_name", x->full_name,
+            "default_ref", default_ref, CPR_END);
   if (x->extendee->message_set_wire_format && !(cpg_is_message(x) && x->label != CPM_LABEL_REPEATED)) {
     cpf_diag_error(g->diag, &x->loc, g->file->name,
                    "extension %s of message set %s must be a singular message", x->full_name,
                    x->extendee->full_name);
   }
+}
+
+// <file>_register_extensions: the declaration, and the definition over an
+// array of the file's extensions.
+static void register_extensions(cpg_gen *g, const cpm_field **exts, size_t count) {
+  const char *prefix = cpn_file_prefix(g->names, g->file);
+  cpg_print(g, &g->h,
+            "// Adds the extensions declared in $source$ (not those of its imports) to `r`.\n"
+            "$api$CPAY_NODISCARD cpay_code $prefix$_register_extensions(cpay_extreg *r);\n"
+            "\n",
+            "source", g->file->name, "api", g->api, "prefix", prefix, CPR_END);
+  if (count == 0) {
+    cpg_print(g, &g->c,
+              "cpay_code $prefix$_register_extensions(cpay_extreg *r) {\n"
+              "  (void)r;\n"
+              "  return CPAY_OK;\n"
+              "}\n",
+              "prefix", prefix, CPR_END);
+    return;
+  }
+  cpg_print(g, &g->c, "static const cpay_ext *const $prefix$__exts[] = {\n", "prefix", prefix,
+            CPR_END);
+  for (size_t i = 0; i < count; i++) {
+    cpg_print(g, &g->c, "    &$ext$,\n", "ext", cpn_extension(g->names, exts[i]), CPR_END);
+  }
+  cpg_print(g, &g->c,
+            "};\n"
+            "\n"
+            "cpay_code $prefix$_register_extensions(cpay_extreg *r) {\n"
+            "  return cpay__extreg_add_all(r, $prefix$__exts, $count$);\n"
+            "}\n",
+            "prefix", prefix, "count", cpg_str(g, "%zu", count), CPR_END);
 }
 
 static const char *replace_suffix(cpg_gen *g, const char *path, const char *suffix) {
@@ -112,7 +129,7 @@ static const char *guard_of(cpg_gen *g, const char *header) {
     cpf_buf_append(&b, &c, 1);
   }
   cpf_buf_puts(&b, "_");
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 static void walk_tables(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
@@ -125,76 +142,71 @@ void cpg_gen_file(cpg_gen *g) {
   const char *guard = guard_of(g, header);
 
   // The body first: it tells whether <math.h> is needed.
-  cpf_buf body = {0};
-  cpf_buf fwd = {0};
-  each_message(g, f->messages, f->message_count, forward, &fwd);
-  if (fwd.size) {
-    cpf_buf_append(&body, fwd.data, fwd.size);
-    cpf_buf_puts(&body, "\n");
-  }
-  cpf_buf_free(&fwd);
   cpf_buf saved_h = g->h;
-  g->h = body;
+  g->h = (cpf_buf){0};
+  each_message(g, f->messages, f->message_count, forward, &g->h);
+  if (g->h.size) cpg_print(g, &g->h, "\n", CPR_END);
   for (size_t i = 0; i < f->enum_count; i++) cpg_gen_enum(g, &f->enums[i], &g->h, &g->c);
   enums_of(g, f->messages, f->message_count);
-  cpf_buf decls = {0};
-  each_message(g, f->messages, f->message_count, table_decl, &decls);
-  if (decls.size) {
-    cpf_buf_append(&g->h, decls.data, decls.size);
-    cpf_buf_puts(&g->h, "\n");
-  }
-  cpf_buf_free(&decls);
+  size_t before = g->h.size;
+  each_message(g, f->messages, f->message_count, table_decl, &g->h);
+  if (g->h.size > before) cpg_print(g, &g->h, "\n", CPR_END);
   each_message(g, f->messages, f->message_count, cpg_gen_message_struct, &g->h);
   each_message(g, f->messages, f->message_count, cpg_gen_message_api, &g->h);
   each_message(g, f->messages, f->message_count, walk_tables, &g->c);
-  ext_list exts = {0};
-  for (size_t i = 0; i < f->extension_count; i++) ext_push(&exts, &f->extensions[i]);
-  collect_nested_exts(f->messages, f->message_count, &exts);
-  for (size_t i = 0; i < exts.count; i++) gen_extension(g, exts.items[i]);
-  if (exts.count) cpf_buf_puts(&g->h, "\n");
-  const char *prefix = cpn_file_prefix(g->names, f);
-  CPG_RENDER(g, &g->h, "register_decl", {"source", f->name}, {"api", g->api}, {"prefix", prefix});
-  if (exts.count) {
-    cpf_buf rows = {0};
-    for (size_t i = 0; i < exts.count; i++) {
-      CPG_RENDER(g, &rows, "array_row",
-                 {"value", cpg_str(g, "&%s", cpn_extension(g->names, exts.items[i]))});
-    }
-    CPG_RENDER(g, &g->c, "register_def", {"prefix", prefix}, {"rows", cpf_buf_str(&rows)},
-               {"count", cpg_str(g, "%zu", exts.count)});
-    cpf_buf_free(&rows);
-  } else {
-    CPG_RENDER(g, &g->c, "register_def_empty", {"prefix", prefix});
-  }
-  free(exts.items);
+  size_t ext_count;
+  const cpm_field **exts = cpg_file_extensions(g, &ext_count);
+  for (size_t i = 0; i < ext_count; i++) gen_extension(g, exts[i]);
+  if (ext_count) cpg_print(g, &g->h, "\n", CPR_END);
+  register_extensions(g, exts, ext_count);
   cpg_gen_json_header(g, &g->h);
   cpg_gen_json_source(g, &g->c);
-  body = g->h;
+  cpf_buf body = g->h;
   g->h = saved_h;
 
-  cpf_buf includes = {0};
-  if (g->needs_math) CPG_RENDER(g, &includes, "include", {"path", "<math.h>"});
-  CPG_RENDER(g, &includes, "include", {"path", "\"cpay/json.h\""});
-  CPG_RENDER(g, &includes, "include", {"path", "\"cpay/text.h\""});
-  for (size_t i = 0; i < f->dep_count; i++) {
-    CPG_RENDER(g, &includes, "include",
-               {"path", cpg_str(g, "\"%s\"", replace_suffix(g, f->deps[i]->name, ".cpay.h"))});
-  }
   // Both versions come from the runtime headers the plugin is built with.
-  CPG_RENDER(g, &g->h, "header_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"guard", guard}, {"includes", cpf_buf_str(&includes)},
-             {"gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION)});
-  cpf_buf_append(&g->h, cpf_buf_str(&body), body.size);
-  CPG_RENDER(g, &g->h, "header_end", {"guard", guard});
-  cpf_buf_free(&body);
-  cpf_buf_free(&includes);
+  cpg_print(g, &g->h,
+            "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
+            "#ifndef $guard$\n"
+            "#define $guard$\n"
+            "\n"
+            "#include \"cpay/gencode.h\"\n",
+            "version", CPAY_VERSION_STRING, "source", f->name, "guard", guard, CPR_END);
+  if (g->needs_math) cpg_print(g, &g->h, "#include <math.h>\n", CPR_END);
+  cpg_print(g, &g->h,
+            "#include \"cpay/json.h\"\n"
+            "#include \"cpay/text.h\"\n",
+            CPR_END);
+  for (size_t i = 0; i < f->dep_count; i++) {
+    cpg_print(g, &g->h, "#include \"$header$\"\n", "header",
+              replace_suffix(g, f->deps[i]->name, ".cpay.h"), CPR_END);
+  }
+  cpg_print(g, &g->h,
+            "\n"
+            "#if CPAY_GENCODE_VERSION != $gencode_version$\n"
+            "#error \"regenerate with a matching protoc-gen-cpay\"\n"
+            "#endif\n"
+            "\n"
+            "CPAY_EXTERN_C_BEGIN\n"
+            "\n"
+            "$body$"
+            "CPAY_EXTERN_C_END\n"
+            "\n"
+            "#endif  // $guard$\n",
+            "gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION), "body", cpg_take(g, &body),
+            "guard", guard, CPR_END);
 
-  cpf_buf src = {0};
   // The source includes its header by file name: it sits beside it.
+  cpf_buf src = {0};
   const char *slash = strrchr(header, '/');
-  CPG_RENDER(g, &src, "source_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"header", slash ? slash + 1 : header});
-  cpf_buf_append(&src, cpf_buf_str(&g->c), g->c.size);
-  cpf_buf_free(&g->c);
+  cpg_print(g, &src,
+            "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
+            "#include \"$header$\"\n"
+            "\n"
+            "#include <stddef.h>\n"
+            "\n"
+            "$body$",
+            "version", CPAY_VERSION_STRING, "source", f->name, "header",
+            slash ? slash + 1 : header, "body", cpg_take(g, &g->c), CPR_END);
   g->c = src;
 }

@@ -23,7 +23,7 @@ static const char *guard_of(cpg_gen *g, const char *header) {
     cpf_buf_append(&b, &c, 1);
   }
   cpf_buf_puts(&b, "_");
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 static const char *kind_const(const cpm_method *m) {
@@ -59,11 +59,8 @@ static bool set_has(const name_set *s, const char *name) {
   return false;
 }
 
-static void set_add(name_set *s, const char *name) {
-  if (s->count == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 32;
-    s->items = cpf_xrealloc(s->items, s->cap * sizeof *s->items);
-  }
+static void set_add(cpg_gen *g, name_set *s, const char *name) {
+  s->items = cpg_grow(g, s->items, s->count, &s->cap, sizeof *s->items);
   s->items[s->count++] = name;
 }
 
@@ -79,19 +76,18 @@ static bool names_free(cpg_gen *g, const name_set *used, const char *base) {
 static const char **method_names(cpg_gen *g, const cpm_service *svc) {
   name_set used = {0};
   for (size_t i = 0; i < sizeof kServiceNames / sizeof kServiceNames[0]; i++) {
-    set_add(&used, kServiceNames[i]);
+    set_add(g, &used, kServiceNames[i]);
   }
-  const char **names = cpf_xrealloc(NULL, (svc->method_count + 1) * sizeof *names);
+  const char **names = cpf_pool_alloc(g->pool, (svc->method_count + 1) * sizeof *names);
   for (size_t i = 0; i < svc->method_count; i++) {
     const char *base = svc->methods[i].name;
     while (!names_free(g, &used, base)) base = cpg_str(g, "%s_", base);
     for (size_t k = 0; k < sizeof kHelperSuffixes / sizeof kHelperSuffixes[0]; k++) {
-      set_add(&used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]));
+      set_add(g, &used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]));
     }
-    set_add(&used, cpg_str(g, "on_%s", base));
+    set_add(g, &used, cpg_str(g, "on_%s", base));
     names[i] = base;
   }
-  free(used.items);
   return names;
 }
 
@@ -102,16 +98,13 @@ typedef struct file_list {
   size_t cap;
 } file_list;
 
-static void collect_files(file_list *l, const cpm_file *f) {
+static void collect_files(cpg_gen *g, file_list *l, const cpm_file *f) {
   for (size_t i = 0; i < l->count; i++) {
     if (l->items[i] == f) return;
   }
-  if (l->count == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 8;
-    l->items = cpf_xrealloc(l->items, l->cap * sizeof *l->items);
-  }
+  l->items = cpg_grow(g, l->items, l->count, &l->cap, sizeof *l->items);
   l->items[l->count++] = f;
-  for (size_t i = 0; i < f->dep_count; i++) collect_files(l, f->deps[i]);
+  for (size_t i = 0; i < f->dep_count; i++) collect_files(g, l, f->deps[i]);
 }
 
 static const char *hex_rows(cpg_gen *g, const uint8_t *data, size_t size) {
@@ -121,83 +114,253 @@ static const char *hex_rows(cpg_gen *g, const uint8_t *data, size_t size) {
     cpf_buf_printf(&b, " 0x%02x,", data[i]);
     if (i % 16 == 15 || i + 1 == size) cpf_buf_puts(&b, "\n");
   }
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 static size_t gen_descriptors(cpg_gen *g, const char *prefix) {
   file_list files = {0};
-  collect_files(&files, g->file);
-  cpf_buf rows = {0};
+  collect_files(g, &files, g->file);
   for (size_t i = 0; i < files.count; i++) {
     const cpm_file *f = files.items[i];
-    const char *var = cpg_str(g, "%s__grpc_file_%zu", prefix, i);
-    const char *size = cpg_str(g, "%zu", f->descriptor_size);
     if (f->descriptor_size == 0) {
       g->bug = g->bug ? g->bug : cpf_xasprintf("no descriptor for %s", f->name);
       continue;
     }
-    CPG_RENDER(g, &g->c, "grpc_descriptor", {"name", f->name}, {"var", var}, {"size", size},
-               {"bytes", hex_rows(g, f->descriptor, f->descriptor_size)});
-    CPG_RENDER(g, &rows, "grpc_file_row", {"name", f->name}, {"var", var}, {"size", size});
+    cpg_print(g, &g->c,
+              "// $name$ (serialized FileDescriptorProto, for server reflection).\n"
+              "static const uint8_t $prefix$__grpc_file_$i$[$size$] = {\n"
+              "$bytes$"
+              "};\n"
+              "\n",
+              "name", f->name, "prefix", prefix, "i", cpg_str(g, "%zu", i), "size",
+              cpg_str(g, "%zu", f->descriptor_size), "bytes",
+              hex_rows(g, f->descriptor, f->descriptor_size), CPR_END);
   }
-  CPG_RENDER(g, &g->c, "grpc_files", {"source", g->file->name}, {"prefix", prefix},
-             {"count", cpg_str(g, "%zu", files.count)}, {"rows", cpf_buf_str(&rows)});
-  cpf_buf_free(&rows);
-  free(files.items);
+  cpg_print(g, &g->c,
+            "// $source$ and its imports, for server reflection.\n"
+            "static const cpay_file_descriptor $prefix$__grpc_files[$count$] = {\n",
+            "source", g->file->name, "prefix", prefix, "count", cpg_str(g, "%zu", files.count),
+            CPR_END);
+  for (size_t i = 0; i < files.count; i++) {
+    const cpm_file *f = files.items[i];
+    if (f->descriptor_size == 0) continue;
+    cpg_print(g, &g->c, "    {\"$name$\", $prefix$__grpc_file_$i$, $size$},\n", "name", f->name,
+              "prefix", prefix, "i", cpg_str(g, "%zu", i), "size",
+              cpg_str(g, "%zu", f->descriptor_size), CPR_END);
+  }
+  cpg_print(g, &g->c, "};\n\n", CPR_END);
   return files.count;
 }
 
-// One method's names and types, as the templates use them.
+// One method's names, types and the words of its comments.
 typedef struct method_ctx {
   const cpm_method *m;
-  const char *svc;    // the service's C prefix
-  const char *fn;     // svc_Method: the prefix of every helper
-  const char *req;    // C type names
+  const char *svc;     // the service's C prefix
+  const char *member;  // the method's member in the handler tables
+  const char *fn;      // svc_Method: the prefix of every helper
+  const char *req;     // C type names
   const char *resp;
-  const char *path;   // "/pkg.Service/Method"
-  const char *index;  // in the methods table
+  const char *path;    // "/pkg.Service/Method"
+  const char *index;   // in the methods table
+  // The blocking handler's extra parameters, its arguments in the dispatch
+  // function, and what it does; the same for the reactor handler (on_).
+  const char *params, *blocking_args, *what;
+  const char *on_params, *reactor_args, *on_what;
 } method_ctx;
 
-// The blocking and asynchronous client stubs of one method.
-static void gen_method_client(cpg_gen *g, const method_ctx *x) {
+// Fills the handler words of `x` according to the method's call mode.
+static void handler_words(cpg_gen *g, method_ctx *x) {
+  const cpm_method *m = x->m;
+  const char *req_cast = cpg_str(g, "(const %s *)req", x->req);
+  const char *resp_cast = cpg_str(g, "(%s *)resp", x->resp);
+  if (!m->client_streaming && !m->server_streaming) {
+    x->params = x->on_params = cpg_str(g, ", const %s *req,\n      %s *resp", x->req, x->resp);
+    x->blocking_args = x->reactor_args = cpg_str(g, ", %s, %s", req_cast, resp_cast);
+    x->what = "fill `resp` (allocated on the call's arena)";
+    x->on_what = "fill `resp`, then finish";
+  } else if (!m->client_streaming) {
+    x->params = x->on_params = cpg_str(g, ", const %s *req", x->req);
+    x->blocking_args = x->reactor_args = cpg_str(g, ", %s", req_cast);
+    x->what = cpg_str(g, "send with %s_send_response", x->fn);
+    x->on_what = cpg_str(g, "write with %s_write_response, then finish", x->fn);
+  } else {
+    x->params = "";
+    x->blocking_args = "";
+    x->what = m->server_streaming
+                  ? cpg_str(g, "%s_recv_request and %s_send_response", x->fn, x->fn)
+                  : cpg_str(g, "%s_recv_request until NULL, then %s_send_response once", x->fn,
+                            x->fn);
+    if (m->server_streaming) {
+      x->on_params = x->reactor_args = "";
+      x->on_what = cpg_str(g, "%s_read_request and %s_write_response, then finish", x->fn, x->fn);
+    } else {
+      x->on_params = cpg_str(g, ", %s *resp", x->resp);
+      x->reactor_args = cpg_str(g, ", %s", resp_cast);
+      x->on_what = cpg_str(g, "%s_read_request until NULL, fill `resp`, then finish", x->fn);
+    }
+  }
+}
+
+// The blocking client stub of a call that starts with one request (unary or
+// server streaming) or none (client and bidirectional streaming), and its
+// send and close helpers.
+static void client_start(cpg_gen *g, const method_ctx *x) {
   const cpm_method *m = x->m;
   const char *doc = cpg_doc(g, &m->loc, "");
   if (!m->client_streaming && !m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_unary", {"doc", doc}, {"path", x->path}, {"fn", x->fn},
-               {"req", x->req}, {"resp", x->resp}, {"svc", x->svc}, {"index", x->index});
+    cpg_print(g, &g->h,
+              "$doc$// $path$ (unary): blocks until the response or the\n"
+              "// status; *resp is allocated on `arena`.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$(\n"
+              "    cpay_channel *ch, const cpay_call_opts *opts, const $req$ *req,\n"
+              "    cpay_arena *arena, $resp$ **resp, cpay_status *st) {\n"
+              "  void *out = NULL;\n"
+              "  cpay_code code = cpay_unary_call(ch, &$svc$_methods[$index$], opts, req, arena, "
+              "&out, st);\n"
+              "  *resp = ($resp$ *)out;\n"
+              "  return code;\n"
+              "}\n"
+              "\n",
+              "doc", doc, "path", x->path, "fn", x->fn, "req", x->req, "resp", x->resp, "svc",
+              x->svc, "index", x->index, CPR_END);
   } else if (!m->client_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_start_req", {"doc", doc}, {"path", x->path}, {"fn", x->fn},
-               {"req", x->req}, {"svc", x->svc}, {"index", x->index});
+    cpg_print(g, &g->h,
+              "$doc$// $path$ (server streaming): sends `req` and\n"
+              "// returns the call; read it with $fn$_recv\n"
+              "// until the message is NULL, then $fn$_finish\n"
+              "// and cpay_call_free.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$(\n"
+              "    cpay_channel *ch, const cpay_call_opts *opts, const $req$ *req,\n"
+              "    cpay_call **call, cpay_status *st) {\n"
+              "  return cpay_call_start(ch, &$svc$_methods[$index$], opts, req, call, st);\n"
+              "}\n"
+              "\n",
+              "doc", doc, "path", x->path, "fn", x->fn, "req", x->req, "svc", x->svc, "index",
+              x->index, CPR_END);
   } else {
     const char *fn = x->fn;
-    const char *what = m->server_streaming ? "bidirectional streaming" : "client streaming";
-    const char *steps = m->server_streaming
-                            ? cpg_str(g, "%s_send and %s_recv in any order, %s_close_send "
-                                         "when done sending, %s_finish", fn, fn, fn, fn)
-                            : cpg_str(g, "%s_send each request, %s_finish for the response",
-                                      fn, fn);
-    CPG_RENDER(g, &g->h, "grpc_client_start", {"doc", doc}, {"path", x->path}, {"fn", fn},
-               {"what", what}, {"steps", steps}, {"svc", x->svc}, {"index", x->index});
-    CPG_RENDER(g, &g->h, "grpc_client_send", {"fn", fn}, {"req", x->req});
-    CPG_RENDER(g, &g->h, "grpc_client_close_send", {"fn", fn});
+    cpg_print(g, &g->h,
+              "$doc$// $path$ ($what$): starts the call;\n"
+              "// $steps$;\n"
+              "// then cpay_call_free.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$(\n"
+              "    cpay_channel *ch, const cpay_call_opts *opts, cpay_call **call, "
+              "cpay_status *st) {\n"
+              "  return cpay_call_start(ch, &$svc$_methods[$index$], opts, NULL, call, st);\n"
+              "}\n"
+              "\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_send(\n"
+              "    cpay_call *call, const $req$ *msg, cpay_status *st) {\n"
+              "  return cpay_call_send(call, msg, st);\n"
+              "}\n"
+              "\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_close_send(cpay_call *call, "
+              "cpay_status *st) {\n"
+              "  return cpay_call_close_send(call, st);\n"
+              "}\n"
+              "\n",
+              "doc", doc, "path", x->path, "fn", fn, "req", x->req, "what",
+              m->server_streaming ? "bidirectional streaming" : "client streaming", "steps",
+              m->server_streaming
+                  ? cpg_str(g, "%s_send and %s_recv in any order, %s_close_send "
+                               "when done sending, %s_finish", fn, fn, fn, fn)
+                  : cpg_str(g, "%s_send each request, %s_finish for the response", fn, fn),
+              "svc", x->svc, "index", x->index, CPR_END);
   }
-  if (m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_recv", {"fn", x->fn}, {"resp", x->resp});
-    CPG_RENDER(g, &g->h, "grpc_client_finish", {"fn", x->fn});
-  } else if (m->client_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_client_finish_resp", {"fn", x->fn}, {"resp", x->resp});
+}
+
+// The blocking client helpers that end a streaming call.
+static void client_finish(cpg_gen *g, const method_ctx *x) {
+  if (x->m->server_streaming) {
+    cpg_print(g, &g->h,
+              "// *msg is NULL at the end of the stream.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_recv(\n"
+              "    cpay_call *call, cpay_arena *arena, $resp$ **msg, cpay_status *st) {\n"
+              "  void *out = NULL;\n"
+              "  cpay_code code = cpay_call_recv(call, arena, &out, st);\n"
+              "  *msg = ($resp$ *)out;\n"
+              "  return code;\n"
+              "}\n"
+              "\n"
+              "// Waits for the status.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_finish(cpay_call *call, "
+              "cpay_status *st) {\n"
+              "  return cpay_call_finish(call, NULL, NULL, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "resp", x->resp, CPR_END);
+  } else if (x->m->client_streaming) {
+    cpg_print(g, &g->h,
+              "// Half-closes, receives the response onto `arena` and waits for the status.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_finish(\n"
+              "    cpay_call *call, cpay_arena *arena, $resp$ **resp, cpay_status *st) {\n"
+              "  void *out = NULL;\n"
+              "  cpay_code code = cpay_call_finish(call, arena, &out, st);\n"
+              "  *resp = ($resp$ *)out;\n"
+              "  return code;\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "resp", x->resp, CPR_END);
   }
-  const char *on_message = m->server_streaming
-                               ? cpg_str(g, "Each response after %s_read; NULL at the end of "
-                                            "the stream.", x->fn)
-                               : "The response, before on_done (when the status is OK).";
+}
+
+// The asynchronous client: the typed reactor, the start function, reads
+// and writes.
+static void client_async(cpg_gen *g, const method_ctx *x) {
+  const cpm_method *m = x->m;
   bool one_req = !m->client_streaming;
-  CPG_RENDER(g, &g->h, "grpc_client_reactor", {"path", x->path}, {"fn", x->fn},
-             {"resp", x->resp}, {"on_message", on_message},
-             {"req_param", one_req ? cpg_str(g, " const %s *req,", x->req) : ""},
-             {"req_arg", one_req ? "req" : "NULL"}, {"svc", x->svc}, {"index", x->index});
-  if (m->server_streaming) CPG_RENDER(g, &g->h, "grpc_client_read", {"fn", x->fn});
-  if (m->client_streaming) CPG_RENDER(g, &g->h, "grpc_client_write", {"fn", x->fn}, {"req", x->req});
+  cpg_print(g, &g->h,
+            "// $path$, asynchronously: the callbacks of a call (a\n"
+            "// cpay_call_reactor with a typed on_message). They run on the channel's\n"
+            "// loop and must not block.\n"
+            "typedef struct $fn$_client_reactor {\n"
+            "  // $on_message$\n"
+            "  void (*on_message)(void *state, cpay_call *call, $resp$ *msg);\n"
+            "  void (*on_metadata)(void *state, cpay_call *call, const cpay_md *md, size_t count);\n"
+            "  void (*on_ready)(void *state, cpay_call *call);\n"
+            "  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);\n"
+            "} $fn$_client_reactor;\n"
+            "\n"
+            "// Starts $path$ asynchronously: returns at once, events go to `r` (copied)\n"
+            "// and `state`. With `call`, *call is a reference to keep until\n"
+            "// cpay_call_free (which cancels the call if it is still running).\n"
+            "static inline CPAY_NODISCARD cpay_code $fn$_async(\n"
+            "    cpay_channel *ch, const cpay_call_opts *opts,$req_param$\n"
+            "    const $fn$_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {\n"
+            "  const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, "
+            "r->on_ready, r->on_done};\n"
+            "  return cpay_call_start_async(ch, &$svc$_methods[$index$], opts, $req_arg$, &cr, "
+            "state, call, st);\n"
+            "}\n"
+            "\n",
+            "path", x->path, "fn", x->fn, "resp", x->resp, "on_message",
+            m->server_streaming
+                ? cpg_str(g, "Each response after %s_read; NULL at the end of the stream.", x->fn)
+                : "The response, before on_done (when the status is OK).",
+            "req_param", one_req ? cpg_str(g, " const %s *req,", x->req) : "", "req_arg",
+            one_req ? "req" : "NULL", "svc", x->svc, "index", x->index, CPR_END);
+  if (m->server_streaming) {
+    cpg_print(g, &g->h,
+              "// Asynchronous: asks for the next response onto `arena` (NULL: the call's);\n"
+              "// on_message gets it.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_read(\n"
+              "    cpay_call *call, cpay_arena *arena, cpay_status *st) {\n"
+              "  return cpay_call_read(call, arena, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, CPR_END);
+  }
+  if (m->client_streaming) {
+    cpg_print(g, &g->h,
+              "// Asynchronous: queues a request; CPAY_ERR_WOULD_BLOCK when the send queue\n"
+              "// is full (on_ready follows when there is room).\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_write(\n"
+              "    cpay_call *call, const $req$ *msg, cpay_status *st) {\n"
+              "  return cpay_call_write(call, msg, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "req", x->req, CPR_END);
+  }
 }
 
 // The server-side helpers of one method: blocking recv and send, the typed
@@ -205,117 +368,254 @@ static void gen_method_client(cpg_gen *g, const method_ctx *x) {
 static void gen_method_server(cpg_gen *g, const method_ctx *x) {
   const cpm_method *m = x->m;
   if (m->client_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_server_recv", {"fn", x->fn}, {"req", x->req}, {"path", x->path});
+    cpg_print(g, &g->h,
+              "// Server side of $path$: the next request onto\n"
+              "// `arena`; *req is NULL once the client has half-closed.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_recv_request(\n"
+              "    cpay_server_call *call, cpay_arena *arena, $req$ **req, cpay_status *st) {\n"
+              "  void *out = NULL;\n"
+              "  cpay_code code = cpay_server_call_recv(call, arena, &out, st);\n"
+              "  *req = ($req$ *)out;\n"
+              "  return code;\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "req", x->req, "path", x->path, CPR_END);
   }
   if (m->client_streaming || m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_server_send", {"fn", x->fn}, {"resp", x->resp}, {"path", x->path},
-               {"what", m->server_streaming ? "one response of the stream"
-                                            : "the single response (with the status, when the "
-                                              "handler returns)"});
+    cpg_print(g, &g->h,
+              "// Server side of $path$:\n"
+              "// sends $what$.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_send_response(\n"
+              "    cpay_server_call *call, const $resp$ *msg, cpay_status *st) {\n"
+              "  return cpay_server_call_send(call, msg, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "resp", x->resp, "path", x->path, "what",
+              m->server_streaming
+                  ? "one response of the stream"
+                  : "the single response (with the status, when the handler returns)",
+              CPR_END);
   }
-  const char *on_message = m->client_streaming
-                               ? cpg_str(g, "Each request after %s_read_request; NULL once the "
-                                            "client half-closed.", x->fn)
-                               : "Unused: the request comes with the start handler.";
-  CPG_RENDER(g, &g->h, "grpc_server_reactor", {"path", x->path}, {"fn", x->fn}, {"req", x->req},
-             {"on_message", on_message});
-  if (m->client_streaming) CPG_RENDER(g, &g->h, "grpc_server_read", {"fn", x->fn}, {"path", x->path});
+  cpg_print(g, &g->h,
+            "// $path$, served by a reactor: the events of a call (a\n"
+            "// cpay_server_reactor with a typed on_message). They run on the server's\n"
+            "// event threads, one at a time, and must not block.\n"
+            "typedef struct $fn$_reactor {\n"
+            "  // $on_message$\n"
+            "  void (*on_message)(void *state, cpay_server_call *call, $req$ *msg);\n"
+            "  void (*on_ready)(void *state, cpay_server_call *call);\n"
+            "  void (*on_cancel)(void *state, cpay_server_call *call);\n"
+            "  void (*on_done)(void *state, cpay_server_call *call);\n"
+            "} $fn$_reactor;\n"
+            "\n"
+            "// Sets the call's reactor (copied) and `state`.\n"
+            "static inline void $fn$_react(\n"
+            "    cpay_server_call *call, const $fn$_reactor *r, void *state) {\n"
+            "  const cpay_server_reactor sr = {(cpay_fn *)r->on_message, r->on_ready, "
+            "r->on_cancel, r->on_done};\n"
+            "  cpay_server_call_react(call, &sr, state);\n"
+            "}\n"
+            "\n",
+            "path", x->path, "fn", x->fn, "req", x->req, "on_message",
+            m->client_streaming
+                ? cpg_str(g, "Each request after %s_read_request; NULL once the client "
+                             "half-closed.", x->fn)
+                : "Unused: the request comes with the start handler.",
+            CPR_END);
+  if (m->client_streaming) {
+    cpg_print(g, &g->h,
+              "// Reactor side of $path$: asks for the next request onto `arena`\n"
+              "// (NULL: the call's); on_message gets it, NULL once the client half-closed.\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_read_request(\n"
+              "    cpay_server_call *call, cpay_arena *arena, cpay_status *st) {\n"
+              "  return cpay_server_call_read(call, arena, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "path", x->path, CPR_END);
+  }
   if (m->server_streaming) {
-    CPG_RENDER(g, &g->h, "grpc_server_write", {"fn", x->fn}, {"resp", x->resp}, {"path", x->path});
+    cpg_print(g, &g->h,
+              "// Reactor side of $path$: queues a response, from any thread;\n"
+              "// CPAY_ERR_WOULD_BLOCK when the send queue is full (on_ready follows when\n"
+              "// there is room).\n"
+              "static inline CPAY_NODISCARD cpay_code $fn$_write_response(\n"
+              "    cpay_server_call *call, const $resp$ *msg, cpay_status *st) {\n"
+              "  return cpay_server_call_write(call, msg, st);\n"
+              "}\n"
+              "\n",
+              "fn", x->fn, "resp", x->resp, "path", x->path, CPR_END);
   }
 }
 
-// The handler-table members, the dispatch and style cases, the typed
-// deliver functions and the method row of one method.
-typedef struct service_bufs {
-  cpf_buf members, reactor_members, cases, style_cases, delivers, rows;
-} service_bufs;
-
-static void gen_method_tables(cpg_gen *g, const method_ctx *x, const char *member,
-                              service_bufs *b) {
-  const cpm_method *m = x->m;
-  const char *params, *blocking_args, *on_params, *reactor_args, *what, *on_what;
-  const char *req_cast = cpg_str(g, "(const %s *)req", x->req);
-  const char *resp_cast = cpg_str(g, "(%s *)resp", x->resp);
-  if (!m->client_streaming && !m->server_streaming) {
-    params = on_params = cpg_str(g, ", const %s *req,\n      %s *resp", x->req, x->resp);
-    blocking_args = reactor_args = cpg_str(g, ", %s, %s", req_cast, resp_cast);
-    what = "fill `resp` (allocated on the call's arena)";
-    on_what = "fill `resp`, then finish";
-  } else if (!m->client_streaming) {
-    params = on_params = cpg_str(g, ", const %s *req", x->req);
-    blocking_args = reactor_args = cpg_str(g, ", %s", req_cast);
-    what = cpg_str(g, "send with %s_send_response", x->fn);
-    on_what = cpg_str(g, "write with %s_write_response, then finish", x->fn);
-  } else {
-    params = "";
-    blocking_args = "";
-    what = m->server_streaming
-               ? cpg_str(g, "%s_recv_request and %s_send_response", x->fn, x->fn)
-               : cpg_str(g, "%s_recv_request until NULL, then %s_send_response once", x->fn,
-                         x->fn);
-    if (m->server_streaming) {
-      on_params = reactor_args = "";
-      on_what = cpg_str(g, "%s_read_request and %s_write_response, then finish", x->fn, x->fn);
-    } else {
-      on_params = cpg_str(g, ", %s *resp", x->resp);
-      reactor_args = cpg_str(g, ", %s", resp_cast);
-      on_what = cpg_str(g, "%s_read_request until NULL, fill `resp`, then finish", x->fn);
-    }
+// The header part of a service: its tables, the handler table, register.
+static void service_decl(cpg_gen *g, const cpm_service *s, const char *svc, const method_ctx *xs) {
+  const char *count = cpg_str(g, "%zu", s->method_count);
+  cpg_print(g, &g->h,
+            "$doc$// ---- service $full_name$ ----\n"
+            "\n"
+            "// The methods, in declaration order, and the service for cpay_server_add_service.\n"
+            "$api$extern const cpay_method $svc$_methods[$count$];\n"
+            "$api$extern const cpay_service_desc $svc$_service;\n"
+            "\n"
+            "// The server skeleton. Set, per method, one of two handlers, or neither\n"
+            "// (the method then answers UNIMPLEMENTED):\n"
+            "// - <Method>, blocking: runs on the server's worker pool and returns\n"
+            "//   CPAY_OK, or sets a status with cpay_server_call_set_status;\n"
+            "// - on_<Method>, a reactor: starts on an event thread, must not block, and\n"
+            "//   ends the call with cpay_server_call_finish (or _fail), now or later,\n"
+            "//   from any thread.\n"
+            "typedef struct $svc$_handlers {\n",
+            "doc", cpg_doc(g, &s->loc, ""), "full_name", s->full_name, "api", g->api, "svc", svc,
+            "count", count, CPR_END);
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->h,
+              "  // $path$:\n"
+              "  // $what$.\n"
+              "  cpay_code (*$member$)(void *ctx, cpay_server_call *call$params$);\n",
+              "path", xs[i].path, "what", xs[i].what, "member", xs[i].member, "params",
+              xs[i].params, CPR_END);
   }
-  CPG_RENDER(g, &b->members, "grpc_handler", {"path", x->path}, {"member", member},
-             {"what", what}, {"params", params});
-  CPG_RENDER(g, &b->reactor_members, "grpc_handler_on", {"path", x->path}, {"member", member},
-             {"what", on_what}, {"params", on_params});
-  CPG_RENDER(g, &b->cases, "grpc_case", {"index", x->index}, {"member", member},
-             {"blocking_args", blocking_args}, {"reactor_args", reactor_args});
-  CPG_RENDER(g, &b->style_cases, "grpc_style_case", {"index", x->index}, {"member", member});
-  CPG_RENDER(g, &b->delivers, "grpc_deliver", {"path", x->path}, {"fn", x->fn}, {"req", x->req},
-             {"resp", x->resp});
-  CPG_RENDER(g, &b->rows, "grpc_method_row", {"path", x->path}, {"name", m->name},
-             {"kind", kind_const(m)}, {"req", x->req}, {"resp", x->resp}, {"fn", x->fn});
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->h,
+              "  // $path$ as a reactor:\n"
+              "  // $what$.\n"
+              "  void (*on_$member$)(void *ctx, cpay_server_call *call$params$);\n",
+              "path", xs[i].path, "what", xs[i].on_what, "member", xs[i].member, "params",
+              xs[i].on_params, CPR_END);
+  }
+  cpg_print(g, &g->h,
+            "} $svc$_handlers;\n"
+            "\n"
+            "// Registers $full_name$ on `srv` (before cpay_server_start). The table is\n"
+            "// copied; `ctx` is passed to every handler. CPAY_ERR_INVALID_ARGUMENT when a\n"
+            "// method has both handlers (cpay_server_add_service with &$svc$_service\n"
+            "// says which).\n"
+            "$api$CPAY_NODISCARD cpay_code $svc$_register(\n"
+            "    cpay_server *srv, const $svc$_handlers *h, void *ctx);\n"
+            "\n",
+            "svc", svc, "full_name", s->full_name, "api", g->api, CPR_END);
+}
+
+// The source part of a service: the typed deliver functions, the methods
+// table, the handler-style and dispatch functions, the service, register.
+static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const method_ctx *xs,
+                        const char *prefix, size_t nfiles) {
+  const char *count = cpg_str(g, "%zu", s->method_count);
+  cpg_print(g, &g->c, "// ---- service $full_name$ ----\n\n", "full_name", s->full_name, CPR_END);
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->c,
+              "// $path$: the typed on_message callbacks of its reactors.\n"
+              "static void $fn$__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, "
+              "void *msg) {\n"
+              "  ((void (*)(void *, cpay_server_call *, $req$ *))fn)(state, call, ($req$ *)msg);\n"
+              "}\n"
+              "\n"
+              "static void $fn$__client_deliver(cpay_fn *fn, void *state, cpay_call *call, "
+              "void *msg) {\n"
+              "  ((void (*)(void *, cpay_call *, $resp$ *))fn)(state, call, ($resp$ *)msg);\n"
+              "}\n"
+              "\n",
+              "path", xs[i].path, "fn", xs[i].fn, "req", xs[i].req, "resp", xs[i].resp, CPR_END);
+  }
+  cpg_print(g, &g->c, "const cpay_method $svc$_methods[$count$] = {\n", "svc", svc, "count",
+            count, CPR_END);
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->c,
+              "    {\"$path$\", \"$name$\", $kind$, &$req$_table, &$resp$_table,\n"
+              "     $fn$__server_deliver, $fn$__client_deliver},\n",
+              "path", xs[i].path, "name", xs[i].m->name, "kind", kind_const(xs[i].m), "req",
+              xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, CPR_END);
+  }
+  cpg_print(g, &g->c,
+            "};\n"
+            "\n"
+            "static cpay_handler_style $svc$__style(const void *handlers, size_t index) {\n"
+            "  const $svc$_handlers *h = (const $svc$_handlers *)handlers;\n"
+            "  switch (index) {\n",
+            "svc", svc, CPR_END);
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->c,
+              "    case $index$:\n"
+              "      return (cpay_handler_style)((h->$member$ != NULL ? CPAY_HANDLER_BLOCKING : 0) |\n"
+              "                                  (h->on_$member$ != NULL ? CPAY_HANDLER_REACTOR : 0));\n",
+              "index", xs[i].index, "member", xs[i].member, CPR_END);
+  }
+  cpg_print(g, &g->c,
+            "    default:\n"
+            "      return CPAY_HANDLER_NONE;\n"
+            "  }\n"
+            "}\n"
+            "\n"
+            "static cpay_code $svc$__dispatch(const void *handlers, size_t index, void *ctx,\n"
+            "                                 cpay_server_call *call, const void *req, void *resp) {\n"
+            "  const $svc$_handlers *h = (const $svc$_handlers *)handlers;\n"
+            "  (void)req;\n"
+            "  (void)resp;\n"
+            "  switch (index) {\n",
+            "svc", svc, CPR_END);
+  for (size_t i = 0; i < s->method_count; i++) {
+    cpg_print(g, &g->c,
+              "    case $index$:\n"
+              "      if (h->$member$ != NULL) return h->$member$(ctx, call$blocking_args$);\n"
+              "      if (h->on_$member$ == NULL) break;\n"
+              "      h->on_$member$(ctx, call$reactor_args$);\n"
+              "      return CPAY_OK;\n",
+              "index", xs[i].index, "member", xs[i].member, "blocking_args", xs[i].blocking_args,
+              "reactor_args", xs[i].reactor_args, CPR_END);
+  }
+  cpg_print(g, &g->c,
+            "    default:\n"
+            "      break;\n"
+            "  }\n"
+            "  return cpay_server_call_set_status(call, CPAY_GRPC_UNIMPLEMENTED, \"%s is not "
+            "implemented\",\n"
+            "                                     index < $count$ ? $svc$_methods[index].path : "
+            "\"method\");\n"
+            "}\n"
+            "\n"
+            "const cpay_service_desc $svc$_service = {\n"
+            "    \"$full_name$\", $svc$_methods, $count$, $svc$__dispatch, $prefix$__grpc_files, "
+            "$file_count$,\n"
+            "    $svc$__style,\n"
+            "};\n"
+            "\n"
+            "cpay_code $svc$_register(cpay_server *srv, const $svc$_handlers *h, void *ctx) {\n"
+            "  return cpay_server_add_service(srv, &$svc$_service, h, sizeof *h, ctx, NULL);\n"
+            "}\n"
+            "\n",
+            "svc", svc, "count", count, "full_name", s->full_name, "prefix", prefix,
+            "file_count", cpg_str(g, "%zu", nfiles), CPR_END);
 }
 
 static void gen_service(cpg_gen *g, const cpm_service *s, const char *prefix, size_t nfiles) {
-  const char *svc = cpg_str(g, "%s%s%s", g->file->package, *g->file->package ? "." : "", s->name);
+  const char *full = cpg_str(g, "%s%s%s", g->file->package, *g->file->package ? "." : "", s->name);
   // Dots to underscores, as messages are named.
-  char *c_svc = cpf_xstrdup(svc);
-  for (char *p = c_svc; *p; p++) {
+  char *svc = cpf_pool_strdup(g->pool, full);
+  for (char *p = svc; *p; p++) {
     if (*p == '.') *p = '_';
   }
-  svc = cpg_own(g, c_svc);
-  const char *count = cpg_str(g, "%zu", s->method_count);
   const char **names = method_names(g, s);
-  method_ctx *xs = cpf_xrealloc(NULL, (s->method_count + 1) * sizeof *xs);
-  service_bufs b = {0};
+  method_ctx *xs = cpf_pool_alloc(g->pool, (s->method_count + 1) * sizeof *xs);
   for (size_t i = 0; i < s->method_count; i++) {
     const cpm_method *m = &s->methods[i];
-    xs[i] = (method_ctx){m, svc, cpg_str(g, "%s_%s", svc, names[i]), cpn_message(g->names, m->input),
-                         cpn_message(g->names, m->output), cpg_str(g, "/%s/%s", s->full_name, m->name),
-                         cpg_str(g, "%zu", i)};
-    gen_method_tables(g, &xs[i], names[i], &b);
+    xs[i] = (method_ctx){.m = m,
+                         .svc = svc,
+                         .member = names[i],
+                         .fn = cpg_str(g, "%s_%s", svc, names[i]),
+                         .req = cpn_message(g->names, m->input),
+                         .resp = cpn_message(g->names, m->output),
+                         .path = cpg_str(g, "/%s/%s", s->full_name, m->name),
+                         .index = cpg_str(g, "%zu", i)};
+    handler_words(g, &xs[i]);
   }
-  CPG_RENDER(g, &g->h, "grpc_service_decl", {"doc", cpg_doc(g, &s->loc, "")},
-             {"full_name", s->full_name}, {"api", g->api}, {"svc", svc}, {"count", count},
-             {"members", cpf_buf_str(&b.members)},
-             {"reactor_members", cpf_buf_str(&b.reactor_members)});
+  service_decl(g, s, svc, xs);
   for (size_t i = 0; i < s->method_count; i++) {
-    gen_method_client(g, &xs[i]);
+    client_start(g, &xs[i]);
+    client_finish(g, &xs[i]);
+    client_async(g, &xs[i]);
     gen_method_server(g, &xs[i]);
   }
-  CPG_RENDER(g, &g->c, "grpc_service_def", {"full_name", s->full_name}, {"svc", svc},
-             {"count", count}, {"rows", cpf_buf_str(&b.rows)}, {"cases", cpf_buf_str(&b.cases)},
-             {"style_cases", cpf_buf_str(&b.style_cases)},
-             {"delivers", cpf_buf_str(&b.delivers)}, {"prefix", prefix},
-             {"file_count", cpg_str(g, "%zu", nfiles)});
-  cpf_buf_free(&b.members);
-  cpf_buf_free(&b.reactor_members);
-  cpf_buf_free(&b.cases);
-  cpf_buf_free(&b.style_cases);
-  cpf_buf_free(&b.delivers);
-  cpf_buf_free(&b.rows);
-  free(xs);
-  free(names);
+  service_def(g, s, svc, xs, prefix, nfiles);
 }
 
 void cpg_gen_grpc(cpg_gen *g) {
@@ -323,13 +623,39 @@ void cpg_gen_grpc(cpg_gen *g) {
   const char *header = strip_proto(g, f->name, ".cpay_grpc.h");
   const char *guard = guard_of(g, header);
   const char *prefix = cpn_file_prefix(g->names, f);
-  CPG_RENDER(g, &g->h, "grpc_header_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"guard", guard}, {"msg_header", strip_proto(g, f->name, ".cpay.h")},
-             {"gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION)});
+  cpg_print(g, &g->h,
+            "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
+            "// gRPC: method tables, typed client stubs and server skeletons (libcpay-grpc).\n"
+            "#ifndef $guard$\n"
+            "#define $guard$\n"
+            "\n"
+            "#include \"cpay/grpc.h\"\n"
+            "#include \"$msg_header$\"\n"
+            "\n"
+            "#if CPAY_GENCODE_VERSION != $gencode_version$\n"
+            "#error \"regenerate with a matching protoc-gen-cpay\"\n"
+            "#endif\n"
+            "\n"
+            "CPAY_EXTERN_C_BEGIN\n"
+            "\n",
+            "version", CPAY_VERSION_STRING, "source", f->name, "guard", guard, "msg_header",
+            strip_proto(g, f->name, ".cpay.h"), "gencode_version",
+            cpg_str(g, "%d", CPAY_GENCODE_VERSION), CPR_END);
   const char *slash = strrchr(header, '/');
-  CPG_RENDER(g, &g->c, "grpc_source_begin", {"version", CPAY_VERSION_STRING}, {"source", f->name},
-             {"header", slash ? slash + 1 : header});
+  cpg_print(g, &g->c,
+            "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
+            "#include \"$header$\"\n"
+            "\n"
+            "#include <stddef.h>\n"
+            "#include <stdint.h>\n"
+            "\n",
+            "version", CPAY_VERSION_STRING, "source", f->name, "header",
+            slash ? slash + 1 : header, CPR_END);
   size_t nfiles = gen_descriptors(g, prefix);
   for (size_t i = 0; i < f->service_count; i++) gen_service(g, &f->services[i], prefix, nfiles);
-  CPG_RENDER(g, &g->h, "header_end", {"guard", guard});
+  cpg_print(g, &g->h,
+            "CPAY_EXTERN_C_END\n"
+            "\n"
+            "#endif  // $guard$\n",
+            "guard", guard, CPR_END);
 }

@@ -60,22 +60,41 @@ static const char *wkt_kind(const cpm_message *m) {
 // ---- header ------------------------------------------------------------------------
 
 static void msg_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  CPG_RENDER(g, out, "json_decls", {"api", g->api}, {"kind", "msg"},
-             {"name", cpn_message(g->names, m)});
+  cpg_print(g, out, "$api$extern const cpay_msg_desc $msg$_desc;\n", "api", g->api, "msg",
+            cpn_message(g->names, m), CPR_END);
 }
 
 static void enum_decl(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
-  CPG_RENDER(g, out, "json_decls", {"api", g->api}, {"kind", "enum"},
-             {"name", cpn_enum(g->names, e)});
+  cpg_print(g, out, "$api$extern const cpay_enum_desc $enum$_desc;\n", "api", g->api, "enum",
+            cpn_enum(g->names, e), CPR_END);
 }
 
 static void msg_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   if (m->map_entry) return;
-  CPG_RENDER(g, out, "json_msg_decls", {"api", g->api}, {"full_name", m->full_name},
-             {"msg", cpn_message(g->names, m)});
-  // Text format shares the JSON tables (cpay/text.h).
-  CPG_RENDER(g, out, "text_msg_decls", {"api", g->api}, {"full_name", m->full_name},
-             {"msg", cpn_message(g->names, m)});
+  cpg_print(g, out,
+            "// $full_name$ as proto3 JSON text on `arena` (NUL-terminated);\n"
+            "// `opts` may be NULL.\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_to_json(\n"
+            "    const $msg$ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,\n"
+            "    cpay_str *out, cpay_status *st);\n"
+            "// Parses proto3 JSON into a new $full_name$ on `arena` (*out set on success).\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_from_json(\n"
+            "    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,\n"
+            "    $msg$ **out, cpay_status *st);\n"
+            "\n"
+            "// $full_name$ as protobuf text format on `arena` (NUL-terminated);\n"
+            "// `opts` may be NULL.\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_to_text(\n"
+            "    const $msg$ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,\n"
+            "    cpay_str *out, cpay_status *st);\n"
+            "// Parses text format into a new $full_name$ on `arena` (*out set on success).\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_from_text(\n"
+            "    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,\n"
+            "    $msg$ **out, cpay_status *st);\n"
+            "// One line of text format for logs; never fails (see cpay_text_debug).\n"
+            "$api$const char *$msg$_debug_text(const $msg$ *msg, cpay_arena *arena);\n"
+            "\n",
+            "api", g->api, "full_name", m->full_name, "msg", cpn_message(g->names, m), CPR_END);
 }
 
 void cpg_gen_json_header(cpg_gen *g, cpf_buf *out) {
@@ -85,14 +104,19 @@ void cpg_gen_json_header(cpg_gen *g, cpf_buf *out) {
   each_enum(g, f->messages, f->message_count, enum_decl, &decls);
   each(g, f->messages, f->message_count, msg_decl, &decls);
   if (decls.size) {
-    cpf_buf_puts(out, "// JSON tables (see cpay/json.h).\n");
-    cpf_buf_append(out, decls.data, decls.size);
-    cpf_buf_puts(out, "\n");
+    cpg_print(g, out,
+              "// JSON tables (see cpay/json.h).\n"
+              "$decls$"
+              "\n",
+              "decls", cpg_take(g, &decls), CPR_END);
   }
-  cpf_buf_free(&decls);
   each(g, f->messages, f->message_count, msg_api, out);
-  CPG_RENDER(g, out, "json_register_decl", {"source", f->name}, {"api", g->api},
-             {"prefix", cpn_file_prefix(g->names, f)});
+  cpg_print(g, out,
+            "// Adds the messages of $source$ and of its imports to `r`, so that\n"
+            "// google.protobuf.Any values holding them can be written and read as JSON.\n"
+            "$api$CPAY_NODISCARD cpay_code $prefix$_register_types(cpay_registry *r);\n"
+            "\n",
+            "source", f->name, "api", g->api, "prefix", cpn_file_prefix(g->names, f), CPR_END);
 }
 
 // ---- source ------------------------------------------------------------------------
@@ -116,170 +140,233 @@ static int cmp_named(const void *a, const void *b) {
 }
 
 // The static array `name` of field indexes sorted by JSON or proto name.
-static const char *name_index(cpg_gen *g, const cpm_field **sorted, size_t n, bool json,
-                              const char *name, cpf_buf *arrays) {
-  named_index *idx = cpf_xmalloc((n + 1) * sizeof(*idx));
+static void name_index(cpg_gen *g, const cpm_field **sorted, size_t n, bool json,
+                       const char *name, cpf_buf *out) {
+  named_index *idx = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*idx));
   for (size_t i = 0; i < n; i++) {
     idx[i].name = json ? sorted[i]->json_name : sorted[i]->name;
     idx[i].index = (uint16_t)i;
   }
   qsort(idx, n, sizeof(*idx), cmp_named);
-  cpf_buf rows = {0};
+  cpg_print(g, out, "static const uint16_t $array$[] = {\n", "array", name, CPR_END);
   for (size_t i = 0; i < n; i++) {
-    CPG_RENDER(g, &rows, "array_row", {"value", cpg_str(g, "%u", (unsigned)idx[i].index)});
+    cpg_print(g, out, "    $index$,\n", "index", cpg_str(g, "%u", (unsigned)idx[i].index), CPR_END);
   }
-  CPG_RENDER(g, arrays, "static_array", {"type", "uint16_t"}, {"name", name},
-             {"rows", cpf_buf_str(&rows)});
-  cpf_buf_free(&rows);
-  free(idx);
-  return name;
+  cpg_print(g, out, "};\n", CPR_END);
+}
+
+// A static array of `n` rows, printed by `row` for each sorted field.
+static void field_array(cpg_gen *g, const char *type, const char *name, const cpm_field **sorted,
+                        size_t n, const char *(*row)(cpg_gen *, const cpm_field *),
+                        cpf_buf *out) {
+  cpg_print(g, out, "static const $type$ $array$[] = {\n", "type", type, "array", name, CPR_END);
+  for (size_t i = 0; i < n; i++) cpg_print(g, out, "    $row$,\n", "row", row(g, sorted[i]), CPR_END);
+  cpg_print(g, out, "};\n", CPR_END);
+}
+
+static const char *json_name_row(cpg_gen *g, const cpm_field *f) {
+  return cpg_c_string(g, f->json_name, strlen(f->json_name));
+}
+
+static const char *msg_desc_row(cpg_gen *g, const cpm_field *f) {
+  if (!cpg_is_message(f)) return "NULL";
+  return cpg_str(g, "&%s_desc", cpn_message(g->names, f->message_type));
+}
+
+static const char *enum_desc_row(cpg_gen *g, const cpm_field *f) {
+  if (f->type != CPM_TYPE_ENUM || f->enum_type == NULL) return "NULL";
+  return cpg_str(g, "&%s_desc", cpn_enum(g->names, f->enum_type));
 }
 
 static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   const char *msg = cpn_message(g->names, m);
   size_t n = m->field_count;
-  const cpm_field **sorted = cpf_xmalloc((n + 1) * sizeof(*sorted));
+  const cpm_field **sorted = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
   for (size_t i = 0; i < n; i++) sorted[i] = &m->fields[i];
   qsort(sorted, n, sizeof(*sorted), cmp_field_number);
-  cpf_buf names = {0}, msgs = {0}, enums = {0}, arrays = {0};
-  for (size_t i = 0; i < n; i++) {
-    const cpm_field *f = sorted[i];
-    CPG_RENDER(g, &names, "array_row", {"value", cpg_c_string(g, f->json_name, strlen(f->json_name))});
-    const char *sub = "NULL";
-    if (cpg_is_message(f)) sub = cpg_str(g, "&%s_desc", cpn_message(g->names, f->message_type));
-    CPG_RENDER(g, &msgs, "array_row", {"value", sub});
-    const char *en = "NULL";
-    if (f->type == CPM_TYPE_ENUM && f->enum_type) {
-      en = cpg_str(g, "&%s_desc", cpn_enum(g->names, f->enum_type));
-    }
-    CPG_RENDER(g, &enums, "array_row", {"value", en});
-  }
-  const char *names_ref = "NULL", *msgs_ref = "NULL", *enums_ref = "NULL";
-  const char *by_json_ref = "NULL", *by_name_ref = "NULL";
+  const char *names = "NULL", *msgs = "NULL", *enums = "NULL";
+  const char *by_json_name = "NULL", *by_name = "NULL";
   if (n > 0) {
-    names_ref = cpg_str(g, "%s__json_names", msg);
-    msgs_ref = cpg_str(g, "%s__json_msgs", msg);
-    enums_ref = cpg_str(g, "%s__json_enums", msg);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "char *const"}, {"name", names_ref},
-               {"rows", cpf_buf_str(&names)});
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_msg_desc *const"}, {"name", msgs_ref},
-               {"rows", cpf_buf_str(&msgs)});
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_enum_desc *const"},
-               {"name", enums_ref}, {"rows", cpf_buf_str(&enums)});
-    by_json_ref = name_index(g, sorted, n, true, cpg_str(g, "%s__json_by_json_name", msg), &arrays);
-    by_name_ref = name_index(g, sorted, n, false, cpg_str(g, "%s__json_by_name", msg), &arrays);
+    names = cpg_str(g, "%s__json_names", msg);
+    msgs = cpg_str(g, "%s__json_msgs", msg);
+    enums = cpg_str(g, "%s__json_enums", msg);
+    by_json_name = cpg_str(g, "%s__json_by_json_name", msg);
+    by_name = cpg_str(g, "%s__json_by_name", msg);
+    field_array(g, "char *const", names, sorted, n, json_name_row, out);
+    field_array(g, "cpay_msg_desc *const", msgs, sorted, n, msg_desc_row, out);
+    field_array(g, "cpay_enum_desc *const", enums, sorted, n, enum_desc_row, out);
+    name_index(g, sorted, n, true, by_json_name, out);
+    name_index(g, sorted, n, false, by_name, out);
   }
-  CPG_RENDER(g, out, "json_msg_table", {"arrays", cpf_buf_str(&arrays)}, {"msg", msg},
-             {"names", names_ref}, {"msgs", msgs_ref}, {"enums", enums_ref},
-             {"wkt", wkt_kind(m)}, {"by_json_name", by_json_ref}, {"by_name", by_name_ref});
-  if (!m->map_entry) {
-    CPG_RENDER(g, out, "json_msg_funcs", {"msg", msg});
-    CPG_RENDER(g, out, "text_msg_funcs", {"msg", msg});
-  }
-  cpf_buf_free(&names);
-  cpf_buf_free(&msgs);
-  cpf_buf_free(&enums);
-  cpf_buf_free(&arrays);
-  free(sorted);
+  cpg_print(g, out,
+            "const cpay_msg_desc $msg$_desc = {\n"
+            "    .table = &$msg$_table,\n"
+            "    .json_names = $names$,\n"
+            "    .msgs = $msgs$,\n"
+            "    .enums = $enums$,\n"
+            "    .wkt = $wkt$,\n"
+            "    .by_json_name = $by_json_name$,\n"
+            "    .by_name = $by_name$,\n"
+            "};\n"
+            "\n",
+            "msg", msg, "names", names, "msgs", msgs, "enums", enums, "wkt", wkt_kind(m),
+            "by_json_name", by_json_name, "by_name", by_name, CPR_END);
+  if (m->map_entry) return;
+  cpg_print(g, out,
+            "cpay_code $msg$_to_json(\n"
+            "    const $msg$ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,\n"
+            "    cpay_str *out, cpay_status *st) {\n"
+            "  return cpay_json_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
+            "}\n"
+            "\n"
+            "cpay_code $msg$_from_json(\n"
+            "    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,\n"
+            "    $msg$ **out, cpay_status *st) {\n"
+            "  *out = NULL;\n"
+            "  $msg$ *msg = $msg$_new(arena);\n"
+            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+            "  cpay_code code = cpay_json_decode(json, len, msg, &$msg$_desc, arena, opts, st);\n"
+            "  if (code == CPAY_OK) *out = msg;\n"
+            "  return code;\n"
+            "}\n"
+            "\n"
+            "cpay_code $msg$_to_text(\n"
+            "    const $msg$ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,\n"
+            "    cpay_str *out, cpay_status *st) {\n"
+            "  return cpay_text_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
+            "}\n"
+            "\n"
+            "cpay_code $msg$_from_text(\n"
+            "    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,\n"
+            "    $msg$ **out, cpay_status *st) {\n"
+            "  *out = NULL;\n"
+            "  $msg$ *msg = $msg$_new(arena);\n"
+            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+            "  cpay_code code = cpay_text_decode(text, len, msg, &$msg$_desc, arena, opts, st);\n"
+            "  if (code == CPAY_OK) *out = msg;\n"
+            "  return code;\n"
+            "}\n"
+            "\n"
+            "const char *$msg$_debug_text(const $msg$ *msg, cpay_arena *arena) {\n"
+            "  return cpay_text_debug(msg, &$msg$_desc, arena);\n"
+            "}\n"
+            "\n",
+            "msg", msg, CPR_END);
 }
 
 static void enum_table(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
   const char *name = cpn_enum(g->names, e);
-  cpf_buf names = {0}, numbers = {0}, arrays = {0};
-  for (size_t i = 0; i < e->value_count; i++) {
-    const cpm_enum_value *v = &e->values[i];
-    CPG_RENDER(g, &names, "array_row", {"value", cpg_c_string(g, v->name, strlen(v->name))});
-    CPG_RENDER(g, &numbers, "array_row", {"value", cpg_int32_literal(g, v->number)});
-  }
-  const char *names_ref = "NULL", *numbers_ref = "NULL";
+  const char *names = "NULL", *numbers = "NULL";
   if (e->value_count > 0) {
-    names_ref = cpg_str(g, "%s__json_names", name);
-    numbers_ref = cpg_str(g, "%s__json_numbers", name);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "char *const"}, {"name", names_ref},
-               {"rows", cpf_buf_str(&names)});
-    CPG_RENDER(g, &arrays, "static_array", {"type", "int32_t"}, {"name", numbers_ref},
-               {"rows", cpf_buf_str(&numbers)});
-  }
-  CPG_RENDER(g, out, "json_enum_table", {"arrays", cpf_buf_str(&arrays)}, {"enum", name},
-             {"full_name", e->full_name}, {"names", names_ref}, {"numbers", numbers_ref},
-             {"count", cpg_str(g, "%zu", e->value_count)},
-             {"closed", e->closed ? "true" : "false"});
-  cpf_buf_free(&names);
-  cpf_buf_free(&numbers);
-  cpf_buf_free(&arrays);
-}
-
-static void register_row(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  if (m->map_entry) return;
-  CPG_RENDER(g, out, "array_row", {"value", cpg_str(g, "&%s_desc", cpn_message(g->names, m))});
-}
-
-static void ext_rows(cpg_gen *g, const cpm_field *xs, size_t count, cpf_buf *defs,
-                     cpf_buf *rows) {
-  for (size_t i = 0; i < count; i++) {
-    const cpm_field *x = &xs[i];
-    const char *name = cpn_extension(g->names, x);
-    const char *msg = "NULL", *en = "NULL";
-    if (cpg_is_message(x)) msg = cpg_str(g, "&%s_desc", cpn_message(g->names, x->message_type));
-    if (x->type == CPM_TYPE_ENUM && x->enum_type) {
-      en = cpg_str(g, "&%s_desc", cpn_enum(g->names, x->enum_type));
+    names = cpg_str(g, "%s__json_names", name);
+    numbers = cpg_str(g, "%s__json_numbers", name);
+    cpg_print(g, out, "static const char *const $array$[] = {\n", "array", names, CPR_END);
+    for (size_t i = 0; i < e->value_count; i++) {
+      const cpm_enum_value *v = &e->values[i];
+      cpg_print(g, out, "    $name$,\n", "name", cpg_c_string(g, v->name, strlen(v->name)), CPR_END);
     }
-    CPG_RENDER(g, defs, "json_ext", {"ext", name}, {"msg", msg}, {"enum", en});
-    CPG_RENDER(g, rows, "array_row", {"value", cpg_str(g, "&%s__desc", name)});
+    cpg_print(g, out,
+              "};\n"
+              "static const int32_t $array$[] = {\n",
+              "array", numbers, CPR_END);
+    for (size_t i = 0; i < e->value_count; i++) {
+      cpg_print(g, out, "    $number$,\n", "number", cpg_int32_literal(g, e->values[i].number),
+                CPR_END);
+    }
+    cpg_print(g, out, "};\n", CPR_END);
+  }
+  cpg_print(g, out,
+            "const cpay_enum_desc $enum$_desc = {\n"
+            "    .full_name = \"$full_name$\",\n"
+            "    .names = $names$,\n"
+            "    .numbers = $numbers$,\n"
+            "    .count = $count$,\n"
+            "    .closed = $closed$,\n"
+            "};\n"
+            "\n",
+            "enum", name, "full_name", e->full_name, "names", names, "numbers", numbers, "count",
+            cpg_str(g, "%zu", e->value_count), "closed", e->closed ? "true" : "false", CPR_END);
+}
+
+// The messages of the file (map entries left out) in pre-order; `out` NULL
+// only counts them.
+static void collect_msgs(const cpm_message *msgs, size_t count, const cpm_message **out,
+                         size_t *n) {
+  for (size_t i = 0; i < count; i++) {
+    if (!msgs[i].map_entry) {
+      if (out) out[*n] = &msgs[i];
+      (*n)++;
+    }
+    collect_msgs(msgs[i].nested, msgs[i].nested_count, out, n);
   }
 }
 
-static void nested_ext_rows(cpg_gen *g, const cpm_message *msgs, size_t count, cpf_buf *defs,
-                            cpf_buf *rows) {
-  for (size_t i = 0; i < count; i++) {
-    ext_rows(g, msgs[i].extensions, msgs[i].extension_count, defs, rows);
-    nested_ext_rows(g, msgs[i].nested, msgs[i].nested_count, defs, rows);
+// <file>_register_types: the file's messages and extensions, after those of
+// its imports.
+static void register_types(cpg_gen *g, cpf_buf *out) {
+  const cpm_file *f = g->file;
+  const char *prefix = cpn_file_prefix(g->names, f);
+  size_t ext_count, msg_count = 0;
+  const cpm_field **exts = cpg_file_extensions(g, &ext_count);
+  collect_msgs(f->messages, f->message_count, NULL, &msg_count);
+  const cpm_message **msgs = cpf_pool_alloc(g->pool, (msg_count + 1) * sizeof(*msgs));
+  msg_count = 0;
+  collect_msgs(f->messages, f->message_count, msgs, &msg_count);
+
+  const char *ext_array = cpg_str(g, "%s__json_exts", prefix);
+  const char *msg_array = cpg_str(g, "%s__json_msgs", prefix);
+  if (ext_count > 0) {
+    for (size_t i = 0; i < ext_count; i++) {
+      const cpm_field *x = exts[i];
+      cpg_print(g, out, "static const cpay_ext_desc $ext$__desc = {&$ext$, $msg$, $enum$};\n",
+                "ext", cpn_extension(g->names, x), "msg", msg_desc_row(g, x), "enum",
+                enum_desc_row(g, x), CPR_END);
+    }
+    cpg_print(g, out, "static const cpay_ext_desc *const $array$[] = {\n", "array", ext_array,
+              CPR_END);
+    for (size_t i = 0; i < ext_count; i++) {
+      cpg_print(g, out, "    &$ext$__desc,\n", "ext", cpn_extension(g->names, exts[i]), CPR_END);
+    }
+    cpg_print(g, out, "};\n\n", CPR_END);
+  }
+  if (msg_count > 0) {
+    cpg_print(g, out, "static const cpay_msg_desc *const $array$[] = {\n", "array", msg_array,
+              CPR_END);
+    for (size_t i = 0; i < msg_count; i++) {
+      cpg_print(g, out, "    &$msg$_desc,\n", "msg", cpn_message(g->names, msgs[i]), CPR_END);
+    }
+    cpg_print(g, out, "};\n\n", CPR_END);
+  }
+  cpg_print(g, out, "cpay_code $prefix$_register_types(cpay_registry *r) {\n", "prefix", prefix,
+            CPR_END);
+  for (size_t i = 0; i < f->dep_count; i++) {
+    cpg_print(g, out,
+              "  if ($dep$_register_types(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;\n",
+              "dep", cpn_file_prefix(g->names, f->deps[i]), CPR_END);
+  }
+  if (ext_count > 0) {
+    cpg_print(g, out,
+              "  if (cpay_registry_add_exts(r, $array$, $count$) != CPAY_OK) return "
+              "CPAY_ERR_NO_MEMORY;\n",
+              "array", ext_array, "count", cpg_str(g, "%zu", ext_count), CPR_END);
+  }
+  if (msg_count > 0) {
+    cpg_print(g, out,
+              "  return cpay_registry_add_all(r, $array$, $count$);\n"
+              "}\n",
+              "array", msg_array, "count", cpg_str(g, "%zu", msg_count), CPR_END);
+  } else if (f->dep_count > 0 || ext_count > 0) {
+    cpg_print(g, out, "  return CPAY_OK;\n}\n", CPR_END);
+  } else {
+    cpg_print(g, out, "  return ((void)r, CPAY_OK);\n}\n", CPR_END);
   }
 }
 
 void cpg_gen_json_source(cpg_gen *g, cpf_buf *out) {
   const cpm_file *f = g->file;
-  cpf_buf_puts(out, "// ---- JSON\n\n");
+  cpg_print(g, out, "// ---- JSON\n\n", CPR_END);
   for (size_t i = 0; i < f->enum_count; i++) enum_table(g, &f->enums[i], out);
   each_enum(g, f->messages, f->message_count, enum_table, out);
   each(g, f->messages, f->message_count, msg_table, out);
-
-  const char *prefix = cpn_file_prefix(g->names, f);
-  cpf_buf rows = {0}, deps = {0}, arrays = {0};
-  each(g, f->messages, f->message_count, register_row, &rows);
-  size_t msg_count = 0;
-  for (const char *q = cpf_buf_str(&rows); (q = strchr(q, '\n')) != NULL; q++) msg_count++;
-  for (size_t i = 0; i < f->dep_count; i++) {
-    CPG_RENDER(g, &deps, "json_register_dep", {"prefix", cpn_file_prefix(g->names, f->deps[i])});
-  }
-  cpf_buf xdefs = {0}, xrows = {0};
-  ext_rows(g, f->extensions, f->extension_count, &xdefs, &xrows);
-  nested_ext_rows(g, f->messages, f->message_count, &xdefs, &xrows);
-  if (xrows.size) {
-    const char *arr = cpg_str(g, "%s__json_exts", prefix);
-    cpf_buf_append(&arrays, xdefs.data, xdefs.size);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_ext_desc *const"}, {"name", arr},
-               {"rows", cpf_buf_str(&xrows)});
-    cpf_buf_puts(&arrays, "\n");
-    size_t count = 0;
-    for (const char *q = cpf_buf_str(&xrows); (q = strchr(q, '\n')) != NULL; q++) count++;
-    CPG_RENDER(g, &deps, "json_register_exts", {"arr", arr}, {"count", cpg_str(g, "%zu", count)});
-  }
-  cpf_buf_free(&xdefs);
-  cpf_buf_free(&xrows);
-  const char *last = "((void)r, CPAY_OK)";
-  if (rows.size) {
-    const char *arr = cpg_str(g, "%s__json_msgs", prefix);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_msg_desc *const"}, {"name", arr},
-               {"rows", cpf_buf_str(&rows)});
-    cpf_buf_puts(&arrays, "\n");
-    last = cpg_str(g, "cpay_registry_add_all(r, %s, %zu)", arr, msg_count);
-  } else if (deps.size) {
-    last = "CPAY_OK";
-  }
-  CPG_RENDER(g, out, "json_register_def", {"arrays", cpf_buf_str(&arrays)}, {"prefix", prefix},
-             {"deps", cpf_buf_str(&deps)}, {"last", last});
-  cpf_buf_free(&rows);
-  cpf_buf_free(&deps);
-  cpf_buf_free(&arrays);
+  register_types(g, out);
 }

@@ -22,8 +22,8 @@ typedef struct layout {
   size_t total;
 } layout;
 
-static layout compute_layout(const cpm_message *m) {
-  layout l = {cpf_xmalloc((m->field_count + 1) * sizeof(int)), 0, 0};
+static layout compute_layout(cpg_gen *g, const cpm_message *m) {
+  layout l = {cpf_pool_alloc(g->pool, (m->field_count + 1) * sizeof(int)), 0, 0};
   for (size_t i = 0; i < m->field_count; i++) {
     l.bit[i] = -1;
     if (m->fields[i].label == CPM_LABEL_REQUIRED && needs_hasbit(&m->fields[i])) {
@@ -52,18 +52,7 @@ static const char *value_ctype(cpg_gen *g, const cpm_field *f) {
   return cpg_scalar_ctype(f->type);
 }
 
-static const char *member_decl(cpg_gen *g, const cpm_field *f) {
-  const char *name = cpn_field(g->names, f);
-  if (f->is_map) return cpg_str(g, "cpay_map *%s", name);
-  const char *t = value_ctype(g, f);
-  const char *sep = t[strlen(t) - 1] == '*' ? "" : " ";
-  if (f->label == CPM_LABEL_REPEATED) {
-    return cpg_str(g, "struct {\n    %s%s*data;\n    size_t size;\n    size_t cap;\n  } %s", t,
-                   sep, name);
-  }
-  return cpg_str(g, "%s%s%s", t, sep, name);
-}
-
+// The trailing comment of a member: its number and what the C type leaves unsaid.
 static const char *member_comment(cpg_gen *g, const cpm_field *f, int bit) {
   cpf_buf b = {0};
   cpf_buf_printf(&b, "%d", (int)f->number);
@@ -83,68 +72,98 @@ static const char *member_comment(cpg_gen *g, const cpm_field *f, int bit) {
   } else if (bit >= 0) {
     cpf_buf_printf(&b, ", optional: see _has_%s()", cpn_field(g->names, f));
   }
-  return cpg_own(g, cpf_buf_take(&b));
+  return cpg_take(g, &b);
 }
 
 // ---- struct ------------------------------------------------------------------
 
+// One member of the struct, indented by `in`, with the field's comments.
+static void print_member(cpg_gen *g, const cpm_field *f, int bit, const char *in, cpf_buf *out) {
+  const char *name = cpn_field(g->names, f);
+  const char *type = value_ctype(g, f);
+  // "T *name" for pointers, "T name" otherwise.
+  const char *sep = type[strlen(type) - 1] == '*' ? "" : " ";
+  const char *doc = cpg_doc(g, &f->loc, in);
+  const char *comment = member_comment(g, f, bit);
+  if (f->is_map) {
+    cpg_print(g, out, "$doc$$in$cpay_map *$name$;  // $comment$\n", "doc", doc, "in", in,
+              "name", name, "comment", comment, CPR_END);
+  } else if (f->label == CPM_LABEL_REPEATED) {
+    cpg_print(g, out,
+              "$doc$$in$struct {\n"
+              "    $type$$sep$*data;\n"
+              "    size_t size;\n"
+              "    size_t cap;\n"
+              "  } $name$;  // $comment$\n",
+              "doc", doc, "in", in, "type", type, "sep", sep, "name", name, "comment", comment,
+              CPR_END);
+  } else {
+    cpg_print(g, out, "$doc$$in$$type$$sep$$name$;  // $comment$\n", "doc", doc, "in", in,
+              "type", type, "sep", sep, "name", name, "comment", comment, CPR_END);
+  }
+}
+
+static void print_oneof_members(cpg_gen *g, const cpm_oneof *o, cpf_buf *out) {
+  cpg_print(g, out,
+            "$doc$  uint32_t $oneof$_case;  // field number of the member set in oneof $name$, "
+            "0: none\n"
+            "  union {\n",
+            "doc", cpg_doc(g, &o->loc, "  "), "oneof", cpn_oneof(g->names, o), "name", o->name,
+            CPR_END);
+  for (size_t k = 0; k < o->field_count; k++) print_member(g, o->fields[k], -1, "    ", out);
+  cpg_print(g, out, "  };\n", CPR_END);
+}
+
 void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
-  layout l = compute_layout(m);
-  cpf_buf members = {0};
+  layout l = compute_layout(g, m);
+  cpg_print(g, out,
+            "$doc$// $full_name$\n"
+            "struct $msg$ {\n"
+            "  cpay_msg_header hdr;  // unknown fields and extensions\n",
+            "doc", cpg_doc(g, &m->loc, ""), "full_name", m->full_name, "msg",
+            cpn_message(g->names, m), CPR_END);
   if (l.total > 0) {
-    CPG_RENDER(g, &members, "member", {"doc", ""}, {"indent", "  "},
-               {"decl", cpg_str(g, "uint32_t hasbits_[%zu]", (l.total + 31) / 32)},
-               {"comment", "presence bits"});
+    cpg_print(g, out, "  uint32_t hasbits_[$words$];  // presence bits\n", "words",
+              cpg_str(g, "%zu", (l.total + 31) / 32), CPR_END);
   }
   for (size_t i = 0; i < m->field_count; i++) {
     const cpm_field *f = &m->fields[i];
-    if (cpg_in_real_oneof(f)) {
-      if (f->oneof->fields[0] != f) continue;
-      const cpm_oneof *o = f->oneof;
-      cpf_buf um = {0};
-      for (size_t k = 0; k < o->field_count; k++) {
-        const cpm_field *of = o->fields[k];
-        CPG_RENDER(g, &um, "member", {"doc", cpg_doc(g, &of->loc, "    ")}, {"indent", "    "},
-                   {"decl", member_decl(g, of)},
-                   {"comment", member_comment(g, of, -1)});
-      }
-      CPG_RENDER(g, &members, "member_oneof", {"doc", cpg_doc(g, &o->loc, "  ")},
-                 {"oneof", cpn_oneof(g->names, o)},
-                 {"name", o->name}, {"members", cpf_buf_str(&um)});
-      cpf_buf_free(&um);
-      continue;
+    if (!cpg_in_real_oneof(f)) {
+      print_member(g, f, l.bit[i], "  ", out);
+    } else if (f->oneof->fields[0] == f) {
+      print_oneof_members(g, f->oneof, out);
     }
-    CPG_RENDER(g, &members, "member", {"doc", cpg_doc(g, &f->loc, "  ")}, {"indent", "  "},
-               {"decl", member_decl(g, f)},
-               {"comment", member_comment(g, f, l.bit[i])});
   }
-  CPG_RENDER(g, out, "msg_struct", {"doc", cpg_doc(g, &m->loc, "")}, {"full_name", m->full_name}, {"msg", msg},
-             {"members", cpf_buf_str(&members)});
-  cpf_buf_free(&members);
-  free(l.bit);
+  cpg_print(g, out, "};\n\n", CPR_END);
 }
 
 // ---- header API ----------------------------------------------------------------
 
-// A statement that resets a singular field to its default (zero when
-// `with_default` is false).
-static const char *reset_stmt(cpg_gen *g, const cpm_field *f, bool with_default) {
+// The statements (indented by `in`) that reset a singular field to its
+// default, or to zero when `with_default` is false.
+static void print_reset(cpg_gen *g, const cpm_field *f, bool with_default, const char *in,
+                        cpf_buf *out) {
   const char *name = cpn_field(g->names, f);
   const cpm_default *d = &f->default_value;
-  bool str = f->type == CPM_TYPE_STRING || f->type == CPM_TYPE_BYTES;
   const char *lit = with_default ? cpg_default_literal(g, f) : NULL;
-  if (str) {
-    if (lit == NULL) return cpg_str(g, "memset(&msg->%s, 0, sizeof(msg->%s));", name, name);
-    return cpg_str(g, "msg->%s.data = %s%s;\n  msg->%s.size = %zu;", name,
-                   f->type == CPM_TYPE_BYTES ? "(const uint8_t *)" : "",
-                   cpg_c_string(g, d->bytes, d->bytes_size), name, d->bytes_size);
+  if (f->type != CPM_TYPE_STRING && f->type != CPM_TYPE_BYTES) {
+    cpg_print(g, out, "$in$msg->$field$ = $value$;\n", "in", in, "field", name, "value",
+              lit ? lit : (f->type == CPM_TYPE_BOOL ? "false" : "0"), CPR_END);
+  } else if (lit == NULL) {
+    cpg_print(g, out, "$in$memset(&msg->$field$, 0, sizeof(msg->$field$));\n", "in", in,
+              "field", name, CPR_END);
+  } else {
+    cpg_print(g, out,
+              "$in$msg->$field$.data = $cast$$literal$;\n"
+              "$in$msg->$field$.size = $size$;\n",
+              "in", in, "field", name, "cast",
+              f->type == CPM_TYPE_BYTES ? "(const uint8_t *)" : "", "literal",
+              cpg_c_string(g, d->bytes, d->bytes_size), "size",
+              cpg_str(g, "%zu", d->bytes_size), CPR_END);
   }
-  return cpg_str(g, "msg->%s = %s;", name, lit ? lit : (f->type == CPM_TYPE_BOOL ? "false" : "0"));
 }
 
 static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
   const cpm_field *k = entry_field(f->message_type, 1);
   const cpm_field *v = entry_field(f->message_type, 2);
   if (k == NULL || v == NULL) {
@@ -152,6 +171,7 @@ static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf
                    f->full_name);
     return;
   }
+  // Keys and values go through cpay_value: its member for each type.
   const char *km = cpg_value_member(k->type);
   const char *vm = cpg_value_member(v->type);
   const char *vtype = value_ctype(g, v);
@@ -166,74 +186,289 @@ static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf
     v_to_val = cpg_str(g, "*val = v.%s;", vm);
     val_to_v = cpg_str(g, "v.%s = val;", vm);
   }
-  CPG_RENDER(g, out, "field_map", {"msg", msg}, {"field", name},
-             {"ktype", cpg_scalar_ctype(k->type)}, {"vtype", vtype},
-             {"vtype_ptr", cpg_str(g, "%s%s*", vtype, cpg_is_message(v) ? "" : " ")},
-             {"key_to_k", cpg_str(g, "k.%s = key;", km)},
-             {"k_to_key", cpg_str(g, "*key = k.%s;", km)}, {"v_to_val", v_to_val},
-             {"val_to_v", val_to_v}, {"key_type", cpg_type_const(k->type)},
-             {"val_type", cpg_type_const(v->type)});
+  cpg_print(g, out,
+            "static inline size_t $msg$_$field$_size(const $msg$ *msg) {\n"
+            "  return cpay_map_size(msg->$field$);\n"
+            "}\n"
+            "// Looks `key` up; when found stores the value in *val (if non-NULL).\n"
+            "static inline bool $msg$_$field$_get(const $msg$ *msg, $ktype$ key, $vtype_ptr$val) {\n"
+            "  cpay_value k, v;\n"
+            "  if (msg->$field$ == NULL) return false;\n"
+            "  memset(&k, 0, sizeof k);\n"
+            "  k.$km$ = key;\n"
+            "  if (!cpay_map_get(msg->$field$, k, &v)) return false;\n"
+            "  if (val != NULL) $v_to_val$\n"
+            "  return true;\n"
+            "}\n"
+            "// Inserts or replaces (the map keeps `key` and `val` as given: views are not\n"
+            "// copied); CPAY_ERR_NO_MEMORY when the arena is exhausted.\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_$field$_set(\n"
+            "    $msg$ *msg, $ktype$ key, $vtype$ val, cpay_arena *arena) {\n"
+            "  cpay_value k, v;\n"
+            "  if (msg->$field$ == NULL) {\n"
+            "    msg->$field$ = cpay_map_new(arena, $key_type$, $val_type$);\n"
+            "    if (msg->$field$ == NULL) return CPAY_ERR_NO_MEMORY;\n"
+            "  }\n"
+            "  memset(&k, 0, sizeof k);\n"
+            "  memset(&v, 0, sizeof v);\n"
+            "  k.$km$ = key;\n"
+            "  $val_to_v$\n"
+            "  return cpay_map_set(msg->$field$, k, v, arena);\n"
+            "}\n"
+            "// Removes `key`; false when it was not there.\n"
+            "static inline bool $msg$_$field$_delete($msg$ *msg, $ktype$ key) {\n"
+            "  cpay_value k;\n"
+            "  if (msg->$field$ == NULL) return false;\n"
+            "  memset(&k, 0, sizeof k);\n"
+            "  k.$km$ = key;\n"
+            "  return cpay_map_delete(msg->$field$, k);\n"
+            "}\n"
+            "// Iterates: start with *iter = 0; false when done. key and val may be NULL.\n"
+            "static inline bool $msg$_$field$_next(\n"
+            "    const $msg$ *msg, size_t *iter, $ktype$ *key, $vtype_ptr$val) {\n"
+            "  cpay_value k, v;\n"
+            "  if (msg->$field$ == NULL || !cpay_map_next(msg->$field$, iter, &k, &v)) return false;\n"
+            "  if (key != NULL) *key = k.$km$;\n"
+            "  if (val != NULL) $v_to_val$\n"
+            "  return true;\n"
+            "}\n"
+            "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+            "  if (msg->$field$ != NULL) cpay_map_clear(msg->$field$);\n"
+            "}\n",
+            "msg", msg, "field", cpn_field(g->names, f), "ktype", cpg_scalar_ctype(k->type),
+            "vtype", vtype, "vtype_ptr", cpg_str(g, "%s%s*", vtype, cpg_is_message(v) ? "" : " "),
+            "km", km, "v_to_val", v_to_val, "val_to_v", val_to_v, "key_type",
+            cpg_type_const(k->type), "val_type", cpg_type_const(v->type), CPR_END);
+}
+
+static void repeated_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf *out) {
+  const char *name = cpn_field(g->names, f);
+  if (cpg_is_message(f)) {
+    cpg_print(g, out,
+              "static inline size_t $msg$_$field$_size(const $msg$ *msg) {\n"
+              "  return msg->$field$.size;\n"
+              "}\n"
+              "static inline const $sub$ *$msg$_$field$_get(const $msg$ *msg, size_t i) {\n"
+              "  return msg->$field$.data[i];\n"
+              "}\n"
+              "// Appends a new submessage; NULL only when out of memory.\n"
+              "static inline $sub$ *$msg$_add_$field$($msg$ *msg, cpay_arena *arena) {\n"
+              "  $sub$ *sub = ($sub$ *)cpay_msg_new(&$sub$_table, arena);\n"
+              "  if (sub == NULL) return NULL;\n"
+              "  $sub$ **slot = ($sub$ **)cpay__array_add(&msg->$field$, sizeof(*slot), arena);\n"
+              "  if (slot == NULL) return NULL;\n"
+              "  *slot = sub;\n"
+              "  return sub;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+              "  msg->$field$.size = 0;\n"
+              "}\n",
+              "msg", msg, "field", name, "sub", cpn_message(g->names, f->message_type), CPR_END);
+    return;
+  }
+  cpg_print(g, out,
+            "static inline size_t $msg$_$field$_size(const $msg$ *msg) {\n"
+            "  return msg->$field$.size;\n"
+            "}\n"
+            "static inline $ctype$ $msg$_$field$_get(const $msg$ *msg, size_t i) {\n"
+            "  return msg->$field$.data[i];\n"
+            "}\n"
+            "// Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_add_$field$(\n"
+            "    $msg$ *msg, $ctype$ value, cpay_arena *arena) {\n"
+            "  $ctype$ *slot = ($ctype$ *)cpay__array_add(&msg->$field$, sizeof(*slot), arena);\n"
+            "  if (slot == NULL) return CPAY_ERR_NO_MEMORY;\n"
+            "  *slot = value;\n"
+            "  return CPAY_OK;\n"
+            "}\n"
+            "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+            "  msg->$field$.size = 0;\n"
+            "}\n",
+            "msg", msg, "field", name, "ctype", cpg_scalar_ctype(f->type), CPR_END);
+}
+
+// A singular message field: presence is a non-NULL pointer, or (required
+// fields) a presence bit too, or (oneof members) the case.
+static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *msg,
+                            cpf_buf *out) {
+  const char *name = cpn_field(g->names, f);
+  const char *sub = cpn_message(g->names, f->message_type);
+  if (cpg_in_real_oneof(f)) {
+    cpg_print(g, out,
+              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+              "  return msg->$oneof$_case == $number$ && msg->$field$ != NULL;\n"
+              "}\n"
+              "// The submessage (selecting it in the oneof), created on `arena` on first\n"
+              "// use; NULL only when out of memory.\n"
+              "static inline $sub$ *$msg$_mutable_$field$($msg$ *msg, cpay_arena *arena) {\n"
+              "  if (msg->$oneof$_case != $number$ || msg->$field$ == NULL) {\n"
+              "    $sub$ *sub = ($sub$ *)cpay_msg_new(&$sub$_table, arena);\n"
+              "    if (sub == NULL) return NULL;\n"
+              "    msg->$field$ = sub;\n"
+              "    msg->$oneof$_case = $number$;\n"
+              "  }\n"
+              "  return msg->$field$;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+              "  if (msg->$oneof$_case == $number$) {\n"
+              "    msg->$field$ = NULL;\n"
+              "    msg->$oneof$_case = 0;\n"
+              "  }\n"
+              "}\n",
+              "msg", msg, "field", name, "sub", sub, "oneof", cpn_oneof(g->names, f->oneof),
+              "number", cpg_str(g, "%d", (int)f->number), CPR_END);
+  } else if (bit >= 0) {
+    cpg_print(g, out,
+              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+              "  return cpay__has(msg, $bit$);\n"
+              "}\n"
+              "// The submessage, created on `arena` on first use; NULL only when out of memory.\n"
+              "static inline $sub$ *$msg$_mutable_$field$($msg$ *msg, cpay_arena *arena) {\n"
+              "  if (msg->$field$ == NULL) {\n"
+              "    msg->$field$ = ($sub$ *)cpay_msg_new(&$sub$_table, arena);\n"
+              "    if (msg->$field$ == NULL) return NULL;\n"
+              "  }\n"
+              "  cpay__set_has(msg, $bit$);\n"
+              "  return msg->$field$;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+              "  msg->$field$ = NULL;\n"
+              "  cpay__clear_has(msg, $bit$);\n"
+              "}\n",
+              "msg", msg, "field", name, "sub", sub, "bit", cpg_str(g, "%d", bit), CPR_END);
+  } else {
+    cpg_print(g, out,
+              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+              "  return msg->$field$ != NULL;\n"
+              "}\n"
+              "// The submessage, created on `arena` on first use; NULL only when out of memory.\n"
+              "static inline $sub$ *$msg$_mutable_$field$($msg$ *msg, cpay_arena *arena) {\n"
+              "  if (msg->$field$ == NULL) msg->$field$ = ($sub$ *)cpay_msg_new(&$sub$_table, arena);\n"
+              "  return msg->$field$;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+              "  msg->$field$ = NULL;\n"
+              "}\n",
+              "msg", msg, "field", name, "sub", sub, CPR_END);
+  }
+}
+
+// A singular scalar, string or bytes field.
+static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *msg,
+                           cpf_buf *out) {
+  const char *name = cpn_field(g->names, f);
+  const char *ctype = cpg_scalar_ctype(f->type);
+  if (cpg_in_real_oneof(f)) {
+    const char *oneof = cpn_oneof(g->names, f->oneof);
+    const char *number = cpg_str(g, "%d", (int)f->number);
+    cpg_print(g, out,
+              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+              "  return msg->$oneof$_case == $number$;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
+              "  if (msg->$oneof$_case == $number$) {\n",
+              "msg", msg, "field", name, "oneof", oneof, "number", number, CPR_END);
+    print_reset(g, f, false, "    ", out);
+    cpg_print(g, out,
+              "    msg->$oneof$_case = 0;\n"
+              "  }\n"
+              "}\n"
+              "static inline void $msg$_set_$field$($msg$ *msg, $ctype$ value) {\n"
+              "  msg->$field$ = value;\n"
+              "  msg->$oneof$_case = $number$;\n"
+              "}\n",
+              "msg", msg, "field", name, "oneof", oneof, "number", number, "ctype", ctype, CPR_END);
+  } else if (bit >= 0) {
+    const char *b = cpg_str(g, "%d", bit);
+    cpg_print(g, out,
+              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
+              "  return cpay__has(msg, $bit$);\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n",
+              "msg", msg, "field", name, "bit", b, CPR_END);
+    print_reset(g, f, true, "  ", out);
+    cpg_print(g, out,
+              "  cpay__clear_has(msg, $bit$);\n"
+              "}\n"
+              "static inline void $msg$_set_$field$($msg$ *msg, $ctype$ value) {\n"
+              "  msg->$field$ = value;\n"
+              "  cpay__set_has(msg, $bit$);\n"
+              "}\n",
+              "msg", msg, "field", name, "bit", b, "ctype", ctype, CPR_END);
+  } else {
+    cpg_print(g, out,
+              "static inline void $msg$_set_$field$($msg$ *msg, $ctype$ value) {\n"
+              "  msg->$field$ = value;\n"
+              "}\n"
+              "static inline void $msg$_clear_$field$($msg$ *msg) {\n",
+              "msg", msg, "field", name, "ctype", ctype, CPR_END);
+    print_reset(g, f, false, "  ", out);
+    cpg_print(g, out, "}\n", CPR_END);
+  }
 }
 
 static void field_helpers(cpg_gen *g, const cpm_message *m, const cpm_field *f, int bit,
                           cpf_buf *out) {
   const char *msg = cpn_message(g->names, m);
-  const char *name = cpn_field(g->names, f);
-  const char *number = cpg_str(g, "%d", (int)f->number);
   if (f->is_map) {
     map_helpers(g, f, msg, out);
-  } else if (f->label == CPM_LABEL_REPEATED && cpg_is_message(f)) {
-    CPG_RENDER(g, out, "field_repeated_msg", {"msg", msg}, {"field", name},
-               {"sub", cpn_message(g->names, f->message_type)});
   } else if (f->label == CPM_LABEL_REPEATED) {
-    CPG_RENDER(g, out, "field_repeated", {"msg", msg}, {"field", name},
-               {"ctype", cpg_scalar_ctype(f->type)});
-  } else if (cpg_is_message(f) && cpg_in_real_oneof(f)) {
-    CPG_RENDER(g, out, "field_oneof_msg", {"msg", msg}, {"field", name},
-               {"sub", cpn_message(g->names, f->message_type)},
-               {"oneof", cpn_oneof(g->names, f->oneof)}, {"number", number});
-  } else if (cpg_is_message(f) && bit >= 0) {
-    CPG_RENDER(g, out, "field_msg_required", {"msg", msg}, {"field", name},
-               {"sub", cpn_message(g->names, f->message_type)},
-               {"bit", cpg_str(g, "%d", bit)});
+    repeated_helpers(g, f, msg, out);
   } else if (cpg_is_message(f)) {
-    CPG_RENDER(g, out, "field_msg", {"msg", msg}, {"field", name},
-               {"sub", cpn_message(g->names, f->message_type)});
-  } else if (cpg_in_real_oneof(f)) {
-    CPG_RENDER(g, out, "field_oneof", {"msg", msg}, {"field", name},
-               {"oneof", cpn_oneof(g->names, f->oneof)}, {"number", number},
-               {"ctype", cpg_scalar_ctype(f->type)},
-               {"reset", reset_stmt(g, f, false)});
-  } else if (bit >= 0) {
-    CPG_RENDER(g, out, "field_presence", {"msg", msg}, {"field", name},
-               {"bit", cpg_str(g, "%d", bit)}, {"ctype", cpg_scalar_ctype(f->type)},
-               {"reset", reset_stmt(g, f, true)});
+    message_helpers(g, f, bit, msg, out);
   } else {
-    CPG_RENDER(g, out, "field_implicit", {"msg", msg}, {"field", name},
-               {"ctype", cpg_scalar_ctype(f->type)}, {"reset", reset_stmt(g, f, false)});
+    scalar_helpers(g, f, bit, msg, out);
   }
+}
+
+static void oneof_api(cpg_gen *g, const char *msg, const cpm_oneof *o, cpf_buf *out) {
+  const char *oneof = cpn_oneof(g->names, o);
+  cpg_print(g, out,
+            "typedef enum $msg$_$oneof$_case {\n"
+            "  $msg$_$oneof$_NOT_SET = 0,\n",
+            "msg", msg, "oneof", oneof, CPR_END);
+  for (size_t k = 0; k < o->field_count; k++) {
+    cpg_print(g, out, "  $msg$_$oneof$_$field$ = $number$,\n", "msg", msg, "oneof", oneof,
+              "field", cpn_field(g->names, o->fields[k]), "number",
+              cpg_str(g, "%d", (int)o->fields[k]->number), CPR_END);
+  }
+  cpg_print(g, out,
+            "} $msg$_$oneof$_case;\n"
+            "static inline $msg$_$oneof$_case $msg$_which_$oneof$(const $msg$ *msg) {\n"
+            "  return ($msg$_$oneof$_case)msg->$oneof$_case;\n"
+            "}\n"
+            "static inline void $msg$_clear_$oneof$($msg$ *msg) {\n"
+            "  msg->$oneof$_case = 0;\n"
+            "}\n",
+            "msg", msg, "oneof", oneof, CPR_END);
 }
 
 void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   const char *msg = cpn_message(g->names, m);
   if (m->map_entry) return;  // the runtime uses its table; no API
-  CPG_RENDER(g, out, "msg_decls", {"full_name", m->full_name}, {"msg", msg}, {"api", g->api});
-  for (size_t i = 0; i < m->real_oneof_count; i++) {
-    const cpm_oneof *o = &m->oneofs[i];
-    const char *oname = cpn_oneof(g->names, o);
-    cpf_buf cases = {0};
-    for (size_t k = 0; k < o->field_count; k++) {
-      CPG_RENDER(g, &cases, "oneof_case", {"msg", msg}, {"oneof", oname},
-                 {"field", cpn_field(g->names, o->fields[k])},
-                 {"number", cpg_str(g, "%d", (int)o->fields[k]->number)});
-    }
-    CPG_RENDER(g, out, "oneof", {"msg", msg}, {"oneof", oname}, {"cases", cpf_buf_str(&cases)});
-    cpf_buf_free(&cases);
-  }
-  layout l = compute_layout(m);
+  cpg_print(g, out,
+            "// ---- $full_name$\n"
+            "\n"
+            "// A new message on `arena`, with defaults set; NULL only when out of memory.\n"
+            "$api$$msg$ *$msg$_new(cpay_arena *arena);\n"
+            "// Parses binary protobuf into a new message on `arena` (*out set on success).\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_parse(\n"
+            "    const uint8_t *buf, size_t len, cpay_arena *arena, $msg$ **out, cpay_status *st);\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_parse_ex(\n"
+            "    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,\n"
+            "    $msg$ **out, cpay_status *st);\n"
+            "// Serializes `msg` into bytes on `arena`.\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_serialize(\n"
+            "    const $msg$ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);\n"
+            "$api$CPAY_NODISCARD cpay_code $msg$_serialize_ex(\n"
+            "    const $msg$ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,\n"
+            "    cpay_status *st);\n"
+            "\n",
+            "full_name", m->full_name, "msg", msg, "api", g->api, CPR_END);
+  for (size_t i = 0; i < m->real_oneof_count; i++) oneof_api(g, msg, &m->oneofs[i], out);
+  layout l = compute_layout(g, m);
   for (size_t i = 0; i < m->field_count; i++) field_helpers(g, m, &m->fields[i], l.bit[i], out);
-  free(l.bit);
-  cpf_buf_puts(out, "\n");
+  cpg_print(g, out, "\n", CPR_END);
 }
 
 // ---- source: table ---------------------------------------------------------------
@@ -243,11 +478,86 @@ static int cmp_field_number(const void *a, const void *b) {
   return (x->number > y->number) - (x->number < y->number);
 }
 
+// The sub-table of a field (message or closed enum), NULL when it has none.
+static const char *sub_table(cpg_gen *g, const cpm_field *f) {
+  if (cpg_is_message(f)) {
+    return cpg_str(g, "{.msg = &%s_table}", cpn_message(g->names, f->message_type));
+  }
+  if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
+    return cpg_str(g, "{.enm = &%s_table}", cpn_enum(g->names, f->enum_type));
+  }
+  return NULL;
+}
+
+// The presence of a field as the table encodes it: bit + 1, minus the
+// offset of its oneof case, or 0.
+static const char *table_presence(cpg_gen *g, const char *msg, const cpm_field *f, int bit) {
+  if (bit >= 0) return cpg_str(g, "%d", bit + 1);
+  if (cpg_in_real_oneof(f)) {
+    return cpg_str(g, "-(int32_t)offsetof(%s, %s_case)", msg, cpn_oneof(g->names, f->oneof));
+  }
+  return "0";
+}
+
+// The static arrays the table points to; sets the references in `refs`
+// (fields, names, subs, defaults), "NULL" for those not needed.
+static void table_arrays(cpg_gen *g, const cpm_message *m, const cpm_field **sorted,
+                         const layout *l, const char *refs[4], cpf_buf *out) {
+  const char *msg = cpn_message(g->names, m);
+  size_t n = m->field_count;
+  for (size_t i = 0; i < 4; i++) refs[i] = "NULL";
+  if (n == 0) return;
+  refs[0] = cpg_str(g, "%s__fields", msg);
+  cpg_print(g, out, "static const cpay_field $array$[] = {\n", "array", refs[0], CPR_END);
+  size_t sub_count = 0;
+  for (size_t i = 0; i < n; i++) {
+    const cpm_field *f = sorted[i];
+    const char *sub = "0";
+    if (sub_table(g, f) != NULL) sub = cpg_str(g, "%zu", sub_count++);
+    cpg_print(g, out,
+              "    {$number$, offsetof($msg$, $member$), $presence$, $sub$, $type$, $mode$},"
+              "  // $name$\n",
+              "number", cpg_str(g, "%d", (int)f->number), "msg", msg, "member",
+              cpn_field(g->names, f), "presence", table_presence(g, msg, f, l->bit[f->index]),
+              "sub", sub, "type", cpg_type_const(f->type), "mode", cpg_mode(g, f), "name",
+              f->name, CPR_END);
+  }
+  cpg_print(g, out, "};\n", CPR_END);
+  refs[1] = cpg_str(g, "%s__names", msg);
+  cpg_print(g, out, "static const char *const $array$[] = {\n", "array", refs[1], CPR_END);
+  for (size_t i = 0; i < n; i++) cpg_print(g, out, "    \"$name$\",\n", "name", sorted[i]->name, CPR_END);
+  cpg_print(g, out, "};\n", CPR_END);
+  if (sub_count > 0) {
+    refs[2] = cpg_str(g, "%s__subs", msg);
+    cpg_print(g, out, "static const cpay_sub $array$[] = {\n", "array", refs[2], CPR_END);
+    for (size_t i = 0; i < n; i++) {
+      const char *sub = sub_table(g, sorted[i]);
+      if (sub != NULL) cpg_print(g, out, "    $sub$,\n", "sub", sub, CPR_END);
+    }
+    cpg_print(g, out, "};\n", CPR_END);
+  }
+  // Proto2 defaults: a const instance that _new() copies.
+  bool any_default = false;
+  for (size_t i = 0; i < n; i++) {
+    const cpm_field *f = sorted[i];
+    const char *lit = cpg_in_real_oneof(f) ? NULL : cpg_default_literal(g, f);
+    if (lit == NULL) continue;
+    if (!any_default) {
+      refs[3] = cpg_str(g, "&%s__defaults", msg);
+      cpg_print(g, out, "static const $msg$ $msg$__defaults = {\n", "msg", msg, CPR_END);
+      any_default = true;
+    }
+    cpg_print(g, out, "    .$member$ = $value$,\n", "member", cpn_field(g->names, f), "value",
+              lit, CPR_END);
+  }
+  if (any_default) cpg_print(g, out, "};\n", CPR_END);
+}
+
 void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   const char *msg = cpn_message(g->names, m);
-  layout l = compute_layout(m);
+  layout l = compute_layout(g, m);
   size_t n = m->field_count;
-  const cpm_field **sorted = cpf_xmalloc((n + 1) * sizeof(*sorted));
+  const cpm_field **sorted = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
   for (size_t i = 0; i < n; i++) sorted[i] = &m->fields[i];
   qsort(sorted, n, sizeof(*sorted), cmp_field_number);
 
@@ -256,75 +566,70 @@ void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
                    "message %s: too many fields for protoc-gen-cpay (%zu, at most 65535)",
                    m->full_name, n);
   }
-  cpf_buf rows = {0}, subs = {0}, names = {0}, defs = {0}, arrays = {0};
-  size_t sub_count = 0;
-  for (size_t i = 0; i < n; i++) {
-    const cpm_field *f = sorted[i];
-    const char *member = cpn_field(g->names, f);
-    const char *presence = "0";
-    int bit = l.bit[f->index];
-    if (bit >= 0) {
-      presence = cpg_str(g, "%d", bit + 1);
-    } else if (cpg_in_real_oneof(f)) {
-      presence = cpg_str(g, "-(int32_t)offsetof(%s, %s_case)", msg,
-                         cpn_oneof(g->names, f->oneof));
-    }
-    const char *sub = "0";
-    if (cpg_is_message(f)) {
-      sub = cpg_str(g, "%zu", sub_count++);
-      CPG_RENDER(g, &subs, "array_row",
-                 {"value", cpg_str(g, "{.msg = &%s_table}", cpn_message(g->names, f->message_type))});
-    } else if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
-      sub = cpg_str(g, "%zu", sub_count++);
-      CPG_RENDER(g, &subs, "array_row",
-                 {"value", cpg_str(g, "{.enm = &%s_table}", cpn_enum(g->names, f->enum_type))});
-    }
-    CPG_RENDER(g, &rows, "table_field", {"number", cpg_str(g, "%d", (int)f->number)},
-               {"msg", msg}, {"member", member}, {"presence", presence}, {"sub", sub},
-               {"type", cpg_type_const(f->type)}, {"mode", cpg_mode(g, f)}, {"name", f->name});
-    CPG_RENDER(g, &names, "array_row", {"value", cpg_str(g, "\"%s\"", f->name)});
-    const char *lit = cpg_in_real_oneof(f) ? NULL : cpg_default_literal(g, f);
-    if (lit) CPG_RENDER(g, &defs, "default_row", {"member", member}, {"value", lit});
-  }
   size_t dense = 0;
   while (dense < n && sorted[dense]->number == (int32_t)dense + 1) dense++;
-
-  const char *fields_ref = "NULL", *subs_ref = "NULL", *names_ref = "NULL", *defs_ref = "NULL";
-  if (n > 0) {
-    fields_ref = cpg_str(g, "%s__fields", msg);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_field"}, {"name", fields_ref},
-               {"rows", cpf_buf_str(&rows)});
-    names_ref = cpg_str(g, "%s__names", msg);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "char *const"}, {"name", names_ref},
-               {"rows", cpf_buf_str(&names)});
-  }
-  if (sub_count > 0) {
-    subs_ref = cpg_str(g, "%s__subs", msg);
-    CPG_RENDER(g, &arrays, "static_array", {"type", "cpay_sub"}, {"name", subs_ref},
-               {"rows", cpf_buf_str(&subs)});
-  }
-  if (defs.size > 0) {
-    defs_ref = cpg_str(g, "&%s__defaults", msg);
-    CPG_RENDER(g, &arrays, "defaults", {"msg", msg}, {"rows", cpf_buf_str(&defs)});
-  }
   cpf_buf flags = {0};
   if (m->extension_range_count > 0) cpf_buf_puts(&flags, " | CPAY_MSG_EXTENDABLE");
   if (m->map_entry) cpf_buf_puts(&flags, " | CPAY_MSG_MAP_ENTRY");
   if (m->message_set_wire_format) cpf_buf_puts(&flags, " | CPAY_MSG_MESSAGE_SET");
   const char *flags_s = flags.size ? cpg_str(g, "%s", cpf_buf_str(&flags) + 3) : "0";
-  CPG_RENDER(g, out, "msg_table", {"full_name", m->full_name}, {"arrays", cpf_buf_str(&arrays)},
-             {"msg", msg}, {"fields", fields_ref}, {"subs", subs_ref}, {"defaults", defs_ref},
-             {"names", names_ref}, {"field_count", cpg_str(g, "%zu", n)},
-             {"dense_below", cpg_str(g, "%zu", dense)},
-             {"required_count", cpg_str(g, "%zu", l.required)},
-             {"hasbit_count", cpg_str(g, "%zu", l.total)}, {"flags", flags_s});
-  if (!m->map_entry) CPG_RENDER(g, out, "msg_funcs", {"msg", msg});
-  cpf_buf_free(&rows);
-  cpf_buf_free(&subs);
-  cpf_buf_free(&names);
-  cpf_buf_free(&defs);
-  cpf_buf_free(&arrays);
   cpf_buf_free(&flags);
-  free(sorted);
-  free(l.bit);
+
+  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPR_END);
+  const char *refs[4];
+  table_arrays(g, m, sorted, &l, refs, out);
+  cpg_print(g, out,
+            "const cpay_msg_table $msg$_table = {\n"
+            "    .fields = $fields$,\n"
+            "    .subs = $subs$,\n"
+            "    .defaults = $defaults$,\n"
+            "    .full_name = \"$full_name$\",\n"
+            "    .field_names = $names$,\n"
+            "    .size = sizeof($msg$),\n"
+            "    .field_count = $field_count$,\n"
+            "    .dense_below = $dense_below$,\n"
+            "    .required_count = $required_count$,\n"
+            "    .hasbit_count = $hasbit_count$,\n"
+            "    .flags = $flags$,\n"
+            "};\n"
+            "\n",
+            "msg", msg, "full_name", m->full_name, "fields", refs[0], "names", refs[1], "subs",
+            refs[2], "defaults", refs[3], "field_count", cpg_str(g, "%zu", n), "dense_below",
+            cpg_str(g, "%zu", dense), "required_count", cpg_str(g, "%zu", l.required),
+            "hasbit_count", cpg_str(g, "%zu", l.total), "flags", flags_s, CPR_END);
+  if (!m->map_entry) {
+    cpg_print(g, out,
+              "$msg$ *$msg$_new(cpay_arena *arena) {\n"
+              "  return ($msg$ *)cpay_msg_new(&$msg$_table, arena);\n"
+              "}\n"
+              "\n"
+              "cpay_code $msg$_parse(\n"
+              "    const uint8_t *buf, size_t len, cpay_arena *arena, $msg$ **out, cpay_status *st) {\n"
+              "  return $msg$_parse_ex(buf, len, arena, NULL, out, st);\n"
+              "}\n"
+              "\n"
+              "cpay_code $msg$_parse_ex(\n"
+              "    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,\n"
+              "    $msg$ **out, cpay_status *st) {\n"
+              "  *out = NULL;\n"
+              "  $msg$ *msg = $msg$_new(arena);\n"
+              "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+              "  cpay_code code = cpay_decode(buf, len, msg, &$msg$_table, arena, opts, st);\n"
+              "  if (code == CPAY_OK) *out = msg;\n"
+              "  return code;\n"
+              "}\n"
+              "\n"
+              "cpay_code $msg$_serialize(\n"
+              "    const $msg$ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {\n"
+              "  return cpay_encode(msg, &$msg$_table, arena, NULL, out, st);\n"
+              "}\n"
+              "\n"
+              "cpay_code $msg$_serialize_ex(\n"
+              "    const $msg$ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,\n"
+              "    cpay_status *st) {\n"
+              "  return cpay_encode(msg, &$msg$_table, arena, opts, out, st);\n"
+              "}\n"
+              "\n",
+              "msg", msg, CPR_END);
+  }
 }

@@ -29,13 +29,15 @@ static bool report_bug(cpg_gen *g, cpf_diag *diag) {
 
 void cpg_generate(const cpm_pool *pool, const cpg_options *opts, cpf_output *out, cpf_diag *diag) {
   cpn_names *names = cpn_names_new(pool);
-  char *api = opts->api_macro ? cpf_xasprintf("%s ", opts->api_macro) : cpf_xstrdup("");
+  cpf_pool *tmp = cpf_pool_new();
+  const char *api = opts->api_macro ? cpf_pool_printf(tmp, "%s ", opts->api_macro) : "";
   for (size_t i = 0; i < pool->to_generate_count; i++) {
     cpg_gen g = {0};
     g.file = pool->to_generate[i];
     g.names = names;
     g.diag = diag;
     g.opts = opts;
+    g.pool = tmp;
     g.api = api;
     cpg_gen_file(&g);
     if (!report_bug(&g, diag) && cpf_diag_ok(diag)) {
@@ -50,9 +52,7 @@ void cpg_generate(const cpm_pool *pool, const cpg_options *opts, cpf_output *out
     }
     cpf_buf_free(&g.h);
     cpf_buf_free(&g.c);
-    for (size_t k = 0; k < g.tmp_count; k++) free(g.tmps[k]);
-    free(g.tmps);
   }
-  free(api);
+  cpf_pool_free(tmp);
   cpn_names_free(names);
 }

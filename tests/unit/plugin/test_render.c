@@ -7,55 +7,79 @@
 
 Suite *render_suite(void);
 
-static const char *render(const char *text, const cpr_var *vars, size_t n, char **err) {
-  static cpf_buf out;
-  cpf_buf_free(&out);
-  if (!cpr_render_text(&out, "t", text, strlen(text), vars, n, err)) return NULL;
-  return cpf_buf_str(&out);
-}
-
 START_TEST(test_render_fills_holes) {
-  const cpr_var v[] = {{"a", "x"}, {"b", "yy"}};
+  cpf_buf out = {0};
   char *err = NULL;
-  ck_assert_str_eq(render("[$a$-$b$-$a$] $$5", v, 2, &err), "[x-yy-x] $5");
+  ck_assert(cpr_print(&out, &err, "[$a$-$b$-$a$] $$5", "a", "x", "b", "yy", CPR_END));
+  ck_assert_str_eq(cpf_buf_str(&out), "[x-yy-x] $5");
+  ck_assert(cpr_print(&out, &err, "\nno holes\n", CPR_END));
+  ck_assert_str_eq(cpf_buf_str(&out), "[x-yy-x] $5\nno holes\n");
   ck_assert_ptr_null(err);
+  cpf_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unknown_variable) {
-  const cpr_var v[] = {{"a", "x"}};
+  cpf_buf out = {0};
   char *err = NULL;
-  ck_assert_ptr_null(render("$a$ $nope$", v, 1, &err));
-  ck_assert_str_eq(err, "template t: unknown variable $nope$");
+  cpf_buf_puts(&out, "kept");
+  ck_assert(!cpr_print(&out, &err, "$a$ $nope$\nsecond line", "a", "x", CPR_END));
+  ck_assert_str_eq(err, "print \"$a$ $nope$\": unknown variable $nope$");
+  ck_assert_str_eq(cpf_buf_str(&out), "kept");  // nothing of the failed print
   free(err);
+  cpf_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unused_variable) {
-  const cpr_var v[] = {{"a", "x"}, {"extra", "y"}};
+  cpf_buf out = {0};
   char *err = NULL;
-  ck_assert_ptr_null(render("$a$", v, 2, &err));
-  ck_assert_str_eq(err, "template t: variable $extra$ is not used");
+  ck_assert(!cpr_print(&out, &err, "$a$", "a", "x", "extra", "y", CPR_END));
+  ck_assert_str_eq(err, "print \"$a$\": unused variable $extra$");
   free(err);
+  cpf_buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_render_bad_lists) {
+  cpf_buf out = {0};
+  char *err = NULL;
+  // A value left out: the CPR_END that ends the list is read as its value.
+  ck_assert(!cpr_print(&out, &err, "$a$", "a", CPR_END));
+  ck_assert_str_eq(err, "print \"$a$\": no value (or no CPR_END after the list) for $a$");
+  free(err);
+  err = NULL;
+  ck_assert(!cpr_print(&out, &err, "$a$", "a", "x", "a", "y", CPR_END));
+  ck_assert_str_eq(err, "print \"$a$\": two values for $a$");
+  free(err);
+  cpf_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unterminated) {
+  cpf_buf out = {0};
   char *err = NULL;
-  ck_assert_ptr_null(render("abc $a", NULL, 0, &err));
+  ck_assert(!cpr_print(&out, &err, "abc $a", "a", "x", CPR_END));
   ck_assert_ptr_nonnull(strstr(err, "unterminated"));
   free(err);
+  cpf_buf_free(&out);
 }
 END_TEST
 
-START_TEST(test_render_embedded_templates) {
+START_TEST(test_render_first_error_wins) {
   cpf_buf out = {0};
   char *err = NULL;
-  const cpr_var v[] = {{"msg", "pkg_M"}};
-  ck_assert(cpr_render(&out, "msg_forward", v, 1, &err));
-  ck_assert_str_eq(cpf_buf_str(&out), "typedef struct pkg_M pkg_M;\n");
-  ck_assert(!cpr_render(&out, "no_such_template", v, 1, &err));
-  ck_assert_str_eq(err, "no template named no_such_template");
+  ck_assert(!cpr_print(&out, &err, "$x$", CPR_END));
+  ck_assert(!cpr_print(&out, &err, "$y$", CPR_END));
+  ck_assert_str_eq(err, "print \"$x$\": unknown variable $x$");
+  free(err);
+  // The name of a long first line is cut.
+  err = NULL;
+  ck_assert(!cpr_print(&out, &err,
+                       "0123456789012345678901234567890123456789012345678901234567890123 $q$", CPR_END));
+  ck_assert_str_eq(err,
+                   "print \"012345678901234567890123456789012345678901234567890123456789...\": "
+                   "unknown variable $q$");
   free(err);
   cpf_buf_free(&out);
 }
@@ -67,8 +91,9 @@ Suite *render_suite(void) {
   tcase_add_test(tc, test_render_fills_holes);
   tcase_add_test(tc, test_render_unknown_variable);
   tcase_add_test(tc, test_render_unused_variable);
+  tcase_add_test(tc, test_render_bad_lists);
   tcase_add_test(tc, test_render_unterminated);
-  tcase_add_test(tc, test_render_embedded_templates);
+  tcase_add_test(tc, test_render_first_error_wins);
   suite_add_tcase(s, tc);
   return s;
 }
