@@ -78,12 +78,18 @@ const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count);
 
 // The two files for g->file.
 void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src);
-void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out);
-void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+// A message's section of the header: its struct, then its functions and
+// helpers, then those of JSON and text (nothing for map entries).
+void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+// A map entry's struct and declarations, for the source (nothing for other messages).
+void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_file(cpg_gen *g);
-// JSON (gen_json.c): declarations for the header, tables and functions for the source.
-void cpg_gen_json_header(cpg_gen *g, cpf_buf *out);
+// JSON and text (gen_json.c): a message's declarations, a map entry's,
+// <file>_register_types, and the descriptions and functions for the source.
+void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+void cpg_gen_json_map_entry_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+void cpg_gen_json_register_decl(cpg_gen *g, cpf_buf *out);
 void cpg_gen_json_source(cpg_gen *g, cpf_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);

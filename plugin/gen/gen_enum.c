@@ -33,6 +33,7 @@ static void enum_decl(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *
             "} $enum$;\n"
             "\n"
             "$api$extern const cpay_enum_table $enum$_table;\n"
+            "$api$extern const cpay_enum_desc $enum$_desc;\n"
             "// The name of `value` (the first one for aliases); NULL when unknown.\n"
             "$api$const char *$enum$_name(int32_t value);\n"
             "\n",

@@ -19,18 +19,20 @@ static void each_message(cpg_gen *g, const cpm_message *msgs, size_t count, msg_
 }
 
 static void forward(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+  if (m->map_entry) return;
   cpg_print(g, out, "typedef struct $msg$ $msg$;\n", "msg", cpn_message(g->names, m), CPR_END);
 }
 
 static void table_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+  if (m->map_entry) return;
   cpg_print(g, out, "$api$extern const cpay_msg_table $msg$_table;\n", "api", g->api, "msg",
             cpn_message(g->names, m), CPR_END);
 }
 
-static void enums_of(cpg_gen *g, const cpm_message *msgs, size_t count) {
+static void enums_of(cpg_gen *g, const cpm_message *msgs, size_t count, cpf_buf *out) {
   for (size_t i = 0; i < count; i++) {
-    for (size_t k = 0; k < msgs[i].enum_count; k++) cpg_gen_enum(g, &msgs[i].enums[k], &g->h, &g->c);
-    enums_of(g, msgs[i].nested, msgs[i].nested_count);
+    for (size_t k = 0; k < msgs[i].enum_count; k++) cpg_gen_enum(g, &msgs[i].enums[k], out, &g->c);
+    enums_of(g, msgs[i].nested, msgs[i].nested_count, out);
   }
 }
 
@@ -42,9 +44,9 @@ static const char *ext_what(cpg_gen *g, const cpm_field *x) {
   return cpg_str(g, "%s%s", x->label == CPM_LABEL_REPEATED ? "repeated " : "", type);
 }
 
-static void gen_extension(cpg_gen *g, const cpm_field *x) {
+static void gen_extension(cpg_gen *g, const cpm_field *x, cpf_buf *hdr) {
   const char *name = cpn_extension(g->names, x);
-  cpg_print(g, &g->h,
+  cpg_print(g, hdr,
             "// Extension $full_name$ of $extendee$ (field $number$, $what$).\n"
             "$api$extern const cpay_ext $ext$;\n",
             "full_name", x->full_name, "extendee", x->extendee->full_name, "number",
@@ -85,9 +87,10 @@ static void gen_extension(cpg_gen *g, const cpm_field *x) {
 
 // <file>_register_extensions: the declaration, and the definition over an
 // array of the file's extensions.
-static void register_extensions(cpg_gen *g, const cpm_field **exts, size_t count) {
+static void register_extensions(cpg_gen *g, const cpm_field **exts, size_t count,
+                                cpf_buf *hdr) {
   const char *prefix = cpn_file_prefix(g->names, g->file);
-  cpg_print(g, &g->h,
+  cpg_print(g, hdr,
             "// Adds the extensions declared in $source$ (not those of its imports) to `r`.\n"
             "$api$CPAY_NODISCARD cpay_code $prefix$_register_extensions(cpay_extreg *r);\n"
             "\n",
@@ -136,34 +139,39 @@ static void walk_tables(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   cpg_gen_message_table(g, m, out);
 }
 
+// The header's body: forward declarations, enums, then message by message,
+// then extensions and the registration functions.
+static void header_body(cpg_gen *g, cpf_buf *out) {
+  const cpm_file *f = g->file;
+  size_t start = out->size;
+  each_message(g, f->messages, f->message_count, forward, out);
+  if (out->size > start) cpg_print(g, out, "\n", CPR_END);
+  start = out->size;
+  each_message(g, f->messages, f->message_count, table_decl, out);
+  if (out->size > start) cpg_print(g, out, "\n", CPR_END);
+  for (size_t i = 0; i < f->enum_count; i++) cpg_gen_enum(g, &f->enums[i], out, &g->c);
+  enums_of(g, f->messages, f->message_count, out);
+  each_message(g, f->messages, f->message_count, cpg_gen_message_decls, out);
+}
+
 void cpg_gen_file(cpg_gen *g) {
   const cpm_file *f = g->file;
   const char *header = replace_suffix(g, f->name, ".cpay.h");
   const char *guard = guard_of(g, header);
 
   // The body first: it tells whether <math.h> is needed.
-  cpf_buf saved_h = g->h;
-  g->h = (cpf_buf){0};
-  each_message(g, f->messages, f->message_count, forward, &g->h);
-  if (g->h.size) cpg_print(g, &g->h, "\n", CPR_END);
-  for (size_t i = 0; i < f->enum_count; i++) cpg_gen_enum(g, &f->enums[i], &g->h, &g->c);
-  enums_of(g, f->messages, f->message_count);
-  size_t before = g->h.size;
-  each_message(g, f->messages, f->message_count, table_decl, &g->h);
-  if (g->h.size > before) cpg_print(g, &g->h, "\n", CPR_END);
-  each_message(g, f->messages, f->message_count, cpg_gen_message_struct, &g->h);
-  each_message(g, f->messages, f->message_count, cpg_gen_message_api, &g->h);
+  cpf_buf body = {0};
+  each_message(g, f->messages, f->message_count, cpg_gen_map_entry, &g->c);
+  header_body(g, &body);
   each_message(g, f->messages, f->message_count, walk_tables, &g->c);
   size_t ext_count;
   const cpm_field **exts = cpg_file_extensions(g, &ext_count);
-  for (size_t i = 0; i < ext_count; i++) gen_extension(g, exts[i]);
-  if (ext_count) cpg_print(g, &g->h, "\n", CPR_END);
-  register_extensions(g, exts, ext_count);
-  cpg_gen_json_header(g, &g->h);
+  if (ext_count) cpg_print(g, &body, "// ---- extensions\n\n", CPR_END);
+  for (size_t i = 0; i < ext_count; i++) gen_extension(g, exts[i], &body);
+  if (ext_count) cpg_print(g, &body, "\n", CPR_END);
+  register_extensions(g, exts, ext_count, &body);
+  cpg_gen_json_register_decl(g, &body);
   cpg_gen_json_source(g, &g->c);
-  cpf_buf body = g->h;
-  g->h = saved_h;
-
   // Both versions come from the runtime headers the plugin is built with.
   cpg_print(g, &g->h,
             "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"

@@ -59,19 +59,10 @@ static const char *wkt_kind(const cpm_message *m) {
 
 // ---- header ------------------------------------------------------------------------
 
-static void msg_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  cpg_print(g, out, "$api$extern const cpay_msg_desc $msg$_desc;\n", "api", g->api, "msg",
-            cpn_message(g->names, m), CPR_END);
-}
-
-static void enum_decl(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
-  cpg_print(g, out, "$api$extern const cpay_enum_desc $enum$_desc;\n", "api", g->api, "enum",
-            cpn_enum(g->names, e), CPR_END);
-}
-
-static void msg_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  if (m->map_entry) return;
+void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   cpg_print(g, out,
+            "// JSON and text format (cpay/json.h, cpay/text.h).\n"
+            "$api$extern const cpay_msg_desc $msg$_desc;\n"
             "// $full_name$ as proto3 JSON text on `arena` (NUL-terminated);\n"
             "// `opts` may be NULL.\n"
             "$api$CPAY_NODISCARD cpay_code $msg$_to_json(\n"
@@ -81,7 +72,6 @@ static void msg_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "$api$CPAY_NODISCARD cpay_code $msg$_from_json(\n"
             "    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,\n"
             "    $msg$ **out, cpay_status *st);\n"
-            "\n"
             "// $full_name$ as protobuf text format on `arena` (NUL-terminated);\n"
             "// `opts` may be NULL.\n"
             "$api$CPAY_NODISCARD cpay_code $msg$_to_text(\n"
@@ -97,26 +87,19 @@ static void msg_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "api", g->api, "full_name", m->full_name, "msg", cpn_message(g->names, m), CPR_END);
 }
 
-void cpg_gen_json_header(cpg_gen *g, cpf_buf *out) {
-  const cpm_file *f = g->file;
-  cpf_buf decls = {0};
-  for (size_t i = 0; i < f->enum_count; i++) enum_decl(g, &f->enums[i], &decls);
-  each_enum(g, f->messages, f->message_count, enum_decl, &decls);
-  each(g, f->messages, f->message_count, msg_decl, &decls);
-  if (decls.size) {
-    cpg_print(g, out,
-              "// JSON tables (see cpay/json.h).\n"
-              "$decls$"
-              "\n",
-              "decls", cpg_take(g, &decls), CPR_END);
-  }
-  each(g, f->messages, f->message_count, msg_api, out);
+void cpg_gen_json_map_entry_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+  cpg_print(g, out, "extern const cpay_msg_desc $msg$_desc;\n", "msg", cpn_message(g->names, m),
+            CPR_END);
+}
+
+void cpg_gen_json_register_decl(cpg_gen *g, cpf_buf *out) {
   cpg_print(g, out,
             "// Adds the messages of $source$ and of its imports to `r`, so that\n"
             "// google.protobuf.Any values holding them can be written and read as JSON.\n"
             "$api$CPAY_NODISCARD cpay_code $prefix$_register_types(cpay_registry *r);\n"
             "\n",
-            "source", f->name, "api", g->api, "prefix", cpn_file_prefix(g->names, f), CPR_END);
+            "source", g->file->name, "api", g->api, "prefix", cpn_file_prefix(g->names, g->file),
+            CPR_END);
 }
 
 // ---- source ------------------------------------------------------------------------

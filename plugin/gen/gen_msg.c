@@ -114,14 +114,12 @@ static void print_oneof_members(cpg_gen *g, const cpm_oneof *o, cpf_buf *out) {
   cpg_print(g, out, "  };\n", CPR_END);
 }
 
-void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+static void message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   layout l = compute_layout(g, m);
   cpg_print(g, out,
-            "$doc$// $full_name$\n"
-            "struct $msg$ {\n"
+            "$doc$struct $msg$ {\n"
             "  cpay_msg_header hdr;  // unknown fields and extensions\n",
-            "doc", cpg_doc(g, &m->loc, ""), "full_name", m->full_name, "msg",
-            cpn_message(g->names, m), CPR_END);
+            "doc", cpg_doc(g, &m->loc, ""), "msg", cpn_message(g->names, m), CPR_END);
   if (l.total > 0) {
     cpg_print(g, out, "  uint32_t hasbits_[$words$];  // presence bits\n", "words",
               cpg_str(g, "%zu", (l.total + 31) / 32), CPR_END);
@@ -134,7 +132,7 @@ void cpg_gen_message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
       print_oneof_members(g, f->oneof, out);
     }
   }
-  cpg_print(g, out, "};\n\n", CPR_END);
+  cpg_print(g, out, "};\n", CPR_END);
 }
 
 // ---- header API ----------------------------------------------------------------
@@ -443,12 +441,9 @@ static void oneof_api(cpg_gen *g, const char *msg, const cpm_oneof *o, cpf_buf *
             "msg", msg, "oneof", oneof, CPR_END);
 }
 
-void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
-  if (m->map_entry) return;  // the runtime uses its table; no API
+// The functions every message has: new, parse, serialize.
+static void message_functions(cpg_gen *g, const char *msg, cpf_buf *out) {
   cpg_print(g, out,
-            "// ---- $full_name$\n"
-            "\n"
             "// A new message on `arena`, with defaults set; NULL only when out of memory.\n"
             "$api$$msg$ *$msg$_new(cpay_arena *arena);\n"
             "// Parses binary protobuf into a new message on `arena` (*out set on success).\n"
@@ -464,10 +459,33 @@ void cpg_gen_message_api(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "    const $msg$ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,\n"
             "    cpay_status *st);\n"
             "\n",
-            "full_name", m->full_name, "msg", msg, "api", g->api, CPR_END);
+            "msg", msg, "api", g->api, CPR_END);
+}
+
+void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+  if (m->map_entry) return;  // in the source: only the runtime uses it
+  const char *msg = cpn_message(g->names, m);
+  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPR_END);
+  message_struct(g, m, out);
+  cpg_print(g, out, "\n", CPR_END);
+  message_functions(g, msg, out);
   for (size_t i = 0; i < m->real_oneof_count; i++) oneof_api(g, msg, &m->oneofs[i], out);
   layout l = compute_layout(g, m);
   for (size_t i = 0; i < m->field_count; i++) field_helpers(g, m, &m->fields[i], l.bit[i], out);
+  cpg_print(g, out, "\n", CPR_END);
+  cpg_gen_json_message_decls(g, m, out);
+}
+
+void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+  if (!m->map_entry) return;
+  const char *msg = cpn_message(g->names, m);
+  cpg_print(g, out,
+            "// $full_name$, a map entry (its table serves the runtime; no API).\n"
+            "typedef struct $msg$ $msg$;\n",
+            "full_name", m->full_name, "msg", msg, CPR_END);
+  message_struct(g, m, out);
+  cpg_print(g, out, "extern const cpay_msg_table $msg$_table;\n", "msg", msg, CPR_END);
+  cpg_gen_json_map_entry_decl(g, m, out);
   cpg_print(g, out, "\n", CPR_END);
 }
 

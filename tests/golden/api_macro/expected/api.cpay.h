@@ -14,24 +14,24 @@ CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_api_M golden_api_M;
 
+CPAY_API extern const cpay_msg_table golden_api_M_table;
+
 // golden.api.E
 typedef enum golden_api_E {
   golden_api_E_ZERO = 0,
 } golden_api_E;
 
 CPAY_API extern const cpay_enum_table golden_api_E_table;
+CPAY_API extern const cpay_enum_desc golden_api_E_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 CPAY_API const char *golden_api_E_name(int32_t value);
 
-CPAY_API extern const cpay_msg_table golden_api_M_table;
+// ---- golden.api.M
 
-// golden.api.M
 struct golden_api_M {
   cpay_msg_header hdr;  // unknown fields and extensions
   int32_t a;  // 1
 };
-
-// ---- golden.api.M
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 CPAY_API golden_api_M *golden_api_M_new(cpay_arena *arena);
@@ -55,13 +55,8 @@ static inline void golden_api_M_clear_a(golden_api_M *msg) {
   msg->a = 0;
 }
 
-// Adds the extensions declared in api.proto (not those of its imports) to `r`.
-CPAY_API CPAY_NODISCARD cpay_code api_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-CPAY_API extern const cpay_enum_desc golden_api_E_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 CPAY_API extern const cpay_msg_desc golden_api_M_desc;
-
 // golden.api.M as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_json(
@@ -71,7 +66,6 @@ CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_json(
 CPAY_API CPAY_NODISCARD cpay_code golden_api_M_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_api_M **out, cpay_status *st);
-
 // golden.api.M as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_text(
@@ -83,6 +77,9 @@ CPAY_API CPAY_NODISCARD cpay_code golden_api_M_from_text(
     golden_api_M **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 CPAY_API const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena);
+
+// Adds the extensions declared in api.proto (not those of its imports) to `r`.
+CPAY_API CPAY_NODISCARD cpay_code api_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of api.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

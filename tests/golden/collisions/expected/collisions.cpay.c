@@ -3,6 +3,16 @@
 
 #include <stddef.h>
 
+// golden.clash.Other.ThisEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_clash_Other_ThisEntry golden_clash_Other_ThisEntry;
+struct golden_clash_Other_ThisEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  int32_t value;  // 2
+};
+extern const cpay_msg_table golden_clash_Other_ThisEntry_table;
+extern const cpay_msg_desc golden_clash_Other_ThisEntry_desc;
+
 const cpay_enum_table golden_clash_switch_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
 const char *golden_clash_switch_name(int32_t value) {

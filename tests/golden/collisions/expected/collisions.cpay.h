@@ -19,17 +19,6 @@ typedef struct golden_clash_Keywords_foo_get_ golden_clash_Keywords_foo_get_;
 typedef struct golden_clash_Keywords_to_text_ golden_clash_Keywords_to_text_;
 typedef struct golden_clash_Keywords_new__ golden_clash_Keywords_new__;
 typedef struct golden_clash_Other golden_clash_Other;
-typedef struct golden_clash_Other_ThisEntry golden_clash_Other_ThisEntry;
-
-// golden.clash.switch
-typedef enum golden_clash_switch {
-  golden_clash_switch_UNSPECIFIED = 0,
-  golden_clash_NULL = 1,
-} golden_clash_switch;
-
-extern const cpay_enum_table golden_clash_switch_table;
-// The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_clash_switch_name(int32_t value);
 
 extern const cpay_msg_table golden_clash_Keywords_table;
 extern const cpay_msg_table golden_clash_Keywords_new__table;
@@ -38,9 +27,20 @@ extern const cpay_msg_table golden_clash_Keywords_foo_get__table;
 extern const cpay_msg_table golden_clash_Keywords_to_text__table;
 extern const cpay_msg_table golden_clash_Keywords_new___table;
 extern const cpay_msg_table golden_clash_Other_table;
-extern const cpay_msg_table golden_clash_Other_ThisEntry_table;
 
-// golden.clash.Keywords
+// golden.clash.switch
+typedef enum golden_clash_switch {
+  golden_clash_switch_UNSPECIFIED = 0,
+  golden_clash_NULL = 1,
+} golden_clash_switch;
+
+extern const cpay_enum_table golden_clash_switch_table;
+extern const cpay_enum_desc golden_clash_switch_desc;
+// The name of `value` (the first one for aliases); NULL when unknown.
+const char *golden_clash_switch_name(int32_t value);
+
+// ---- golden.clash.Keywords
+
 struct golden_clash_Keywords {
   cpay_msg_header hdr;  // unknown fields and extensions
   uint32_t hasbits_[1];  // presence bits
@@ -69,59 +69,6 @@ struct golden_clash_Keywords {
   int32_t struct_;  // 17, optional: see _has_struct_()
   golden_clash_Keywords_to_text_ *as_text;  // 18
 };
-
-// golden.clash.Keywords.new
-struct golden_clash_Keywords_new_ {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t x;  // 1
-};
-
-// golden.clash.Keywords.table
-struct golden_clash_Keywords_table_ {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t y;  // 1
-};
-
-// golden.clash.Keywords.foo_get
-struct golden_clash_Keywords_foo_get_ {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t z;  // 1
-};
-
-// Its type would be the text format function Keywords_to_text.
-// golden.clash.Keywords.to_text
-struct golden_clash_Keywords_to_text_ {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t w;  // 1
-};
-
-// golden.clash.Keywords_new
-struct golden_clash_Keywords_new__ {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t a;  // 1
-};
-
-// golden.clash.Other
-struct golden_clash_Other {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t new_;  // 1
-  struct {
-    cpay_str *data;
-    size_t size;
-    size_t cap;
-  } namespace_;  // 2
-  cpay_map *this_;  // 3
-  golden_clash_Keywords_new__ *keywords;  // 4
-};
-
-// golden.clash.Other.ThisEntry
-struct golden_clash_Other_ThisEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  int32_t value;  // 2
-};
-
-// ---- golden.clash.Keywords
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords *golden_clash_Keywords_new(cpay_arena *arena);
@@ -292,7 +239,35 @@ static inline void golden_clash_Keywords_clear_as_text(golden_clash_Keywords *ms
   msg->as_text = NULL;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_desc;
+// golden.clash.Keywords as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_json(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st);
+// golden.clash.Keywords as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena);
+
 // ---- golden.clash.Keywords.new
+
+struct golden_clash_Keywords_new_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t x;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords_new_ *golden_clash_Keywords_new__new(cpay_arena *arena);
@@ -316,7 +291,35 @@ static inline void golden_clash_Keywords_new__clear_x(golden_clash_Keywords_new_
   msg->x = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_new__desc;
+// golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st);
+// golden.clash.Keywords.new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena);
+
 // ---- golden.clash.Keywords.table
+
+struct golden_clash_Keywords_table_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t y;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords_table_ *golden_clash_Keywords_table__new(cpay_arena *arena);
@@ -340,7 +343,35 @@ static inline void golden_clash_Keywords_table__clear_y(golden_clash_Keywords_ta
   msg->y = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_table__desc;
+// golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_json(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.table on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st);
+// golden.clash.Keywords.table as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.table on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_table_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena);
+
 // ---- golden.clash.Keywords.foo_get
+
+struct golden_clash_Keywords_foo_get_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t z;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(cpay_arena *arena);
@@ -364,7 +395,36 @@ static inline void golden_clash_Keywords_foo_get__clear_z(golden_clash_Keywords_
   msg->z = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_foo_get__desc;
+// golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+// golden.clash.Keywords.foo_get as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena);
+
 // ---- golden.clash.Keywords.to_text
+
+// Its type would be the text format function Keywords_to_text.
+struct golden_clash_Keywords_to_text_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t w;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena);
@@ -388,7 +448,35 @@ static inline void golden_clash_Keywords_to_text__clear_w(golden_clash_Keywords_
   msg->w = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_to_text__desc;
+// golden.clash.Keywords.to_text as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_json(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+// golden.clash.Keywords.to_text as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_text(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena);
+
 // ---- golden.clash.Keywords_new
+
+struct golden_clash_Keywords_new__ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t a;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Keywords_new__ *golden_clash_Keywords_new___new(cpay_arena *arena);
@@ -412,7 +500,42 @@ static inline void golden_clash_Keywords_new___clear_a(golden_clash_Keywords_new
   msg->a = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_clash_Keywords_new___desc;
+// golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_json(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.clash.Keywords_new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st);
+// golden.clash.Keywords_new as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.clash.Keywords_new on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Keywords_new__ **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena);
+
 // ---- golden.clash.Other
+
+struct golden_clash_Other {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t new_;  // 1
+  struct {
+    cpay_str *data;
+    size_t size;
+    size_t cap;
+  } namespace_;  // 2
+  cpay_map *this_;  // 3
+  golden_clash_Keywords_new__ *keywords;  // 4
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_clash_Other *golden_clash_Other_new(cpay_arena *arena);
@@ -512,152 +635,8 @@ static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
   msg->keywords = NULL;
 }
 
-// Adds the extensions declared in collisions.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code collisions_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_clash_switch_desc;
-extern const cpay_msg_desc golden_clash_Keywords_desc;
-extern const cpay_msg_desc golden_clash_Keywords_new__desc;
-extern const cpay_msg_desc golden_clash_Keywords_table__desc;
-extern const cpay_msg_desc golden_clash_Keywords_foo_get__desc;
-extern const cpay_msg_desc golden_clash_Keywords_to_text__desc;
-extern const cpay_msg_desc golden_clash_Keywords_new___desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Other_desc;
-extern const cpay_msg_desc golden_clash_Other_ThisEntry_desc;
-
-// golden.clash.Keywords as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_json(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st);
-
-// golden.clash.Keywords as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena);
-
-// golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords.new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st);
-
-// golden.clash.Keywords.new as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_text(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords.new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena);
-
-// golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_json(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords.table on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st);
-
-// golden.clash.Keywords.table as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_text(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords.table on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena);
-
-// golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
-
-// golden.clash.Keywords.foo_get as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_text(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena);
-
-// golden.clash.Keywords.to_text as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_json(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st);
-
-// golden.clash.Keywords.to_text as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_text(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena);
-
-// golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_json(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.clash.Keywords_new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st);
-
-// golden.clash.Keywords_new as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_text(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.clash.Keywords_new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena);
-
 // golden.clash.Other as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
@@ -667,7 +646,6 @@ CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
 CPAY_NODISCARD cpay_code golden_clash_Other_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_clash_Other **out, cpay_status *st);
-
 // golden.clash.Other as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_clash_Other_to_text(
@@ -679,6 +657,9 @@ CPAY_NODISCARD cpay_code golden_clash_Other_from_text(
     golden_clash_Other **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena);
+
+// Adds the extensions declared in collisions.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code collisions_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of collisions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -16,16 +16,15 @@ typedef struct golden_comments_Note golden_comments_Note;
 
 extern const cpay_msg_table golden_comments_Note_table;
 
+// ---- golden.comments.Note
+
 // A Latin-1 comment: caf� cr�me, a stray byte �, an overlong �� slash,
 // a form feed   and a bell   in the middle, and UTF-8 that stays: café.
-// golden.comments.Note
 struct golden_comments_Note {
   cpay_msg_header hdr;  // unknown fields and extensions
   // Trailing backslash stays out of the next line
   cpay_str text;  // 1
 };
-
-// ---- golden.comments.Note
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_comments_Note *golden_comments_Note_new(cpay_arena *arena);
@@ -49,12 +48,8 @@ static inline void golden_comments_Note_clear_text(golden_comments_Note *msg) {
   memset(&msg->text, 0, sizeof(msg->text));
 }
 
-// Adds the extensions declared in comment_encoding.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code comment_encoding_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_comments_Note_desc;
-
 // golden.comments.Note as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_comments_Note_to_json(
@@ -64,7 +59,6 @@ CPAY_NODISCARD cpay_code golden_comments_Note_to_json(
 CPAY_NODISCARD cpay_code golden_comments_Note_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_comments_Note **out, cpay_status *st);
-
 // golden.comments.Note as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_comments_Note_to_text(
@@ -76,6 +70,9 @@ CPAY_NODISCARD cpay_code golden_comments_Note_from_text(
     golden_comments_Note **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpay_arena *arena);
+
+// Adds the extensions declared in comment_encoding.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code comment_encoding_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of comment_encoding.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

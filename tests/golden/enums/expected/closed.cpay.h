@@ -14,6 +14,8 @@ CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_enums2_Gauge golden_enums2_Gauge;
 
+extern const cpay_msg_table golden_enums2_Gauge_table;
+
 // golden.enums2.Level
 typedef enum golden_enums2_Level {
   golden_enums2_LEVEL_LOW = 1,
@@ -23,6 +25,7 @@ typedef enum golden_enums2_Level {
 } golden_enums2_Level;
 
 extern const cpay_enum_table golden_enums2_Level_table;
+extern const cpay_enum_desc golden_enums2_Level_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_enums2_Level_name(int32_t value);
 
@@ -33,12 +36,12 @@ typedef enum golden_enums2_Gauge_Mode {
 } golden_enums2_Gauge_Mode;
 
 extern const cpay_enum_table golden_enums2_Gauge_Mode_table;
+extern const cpay_enum_desc golden_enums2_Gauge_Mode_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_enums2_Gauge_Mode_name(int32_t value);
 
-extern const cpay_msg_table golden_enums2_Gauge_table;
+// ---- golden.enums2.Gauge
 
-// golden.enums2.Gauge
 struct golden_enums2_Gauge {
   cpay_msg_header hdr;  // unknown fields and extensions
   uint32_t hasbits_[1];  // presence bits
@@ -50,8 +53,6 @@ struct golden_enums2_Gauge {
     size_t cap;
   } history;  // 3, golden_enums2_Level
 };
-
-// ---- golden.enums2.Gauge
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_enums2_Gauge *golden_enums2_Gauge_new(cpay_arena *arena);
@@ -108,14 +109,8 @@ static inline void golden_enums2_Gauge_clear_history(golden_enums2_Gauge *msg) {
   msg->history.size = 0;
 }
 
-// Adds the extensions declared in closed.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code closed_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_enums2_Level_desc;
-extern const cpay_enum_desc golden_enums2_Gauge_Mode_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_enums2_Gauge_desc;
-
 // golden.enums2.Gauge as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_json(
@@ -125,7 +120,6 @@ CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_json(
 CPAY_NODISCARD cpay_code golden_enums2_Gauge_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_enums2_Gauge **out, cpay_status *st);
-
 // golden.enums2.Gauge as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_text(
@@ -137,6 +131,9 @@ CPAY_NODISCARD cpay_code golden_enums2_Gauge_from_text(
     golden_enums2_Gauge **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena);
+
+// Adds the extensions declared in closed.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code closed_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of closed.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

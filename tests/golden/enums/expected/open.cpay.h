@@ -14,6 +14,8 @@ CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_enums_Paint golden_enums_Paint;
 
+extern const cpay_msg_table golden_enums_Paint_table;
+
 // Colors, with aliases.
 // golden.enums.Color
 typedef enum golden_enums_Color {
@@ -28,6 +30,7 @@ typedef enum golden_enums_Color {
 } golden_enums_Color;
 
 extern const cpay_enum_table golden_enums_Color_table;
+extern const cpay_enum_desc golden_enums_Color_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_enums_Color_name(int32_t value);
 
@@ -38,12 +41,12 @@ typedef enum golden_enums_Paint_Finish {
 } golden_enums_Paint_Finish;
 
 extern const cpay_enum_table golden_enums_Paint_Finish_table;
+extern const cpay_enum_desc golden_enums_Paint_Finish_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_enums_Paint_Finish_name(int32_t value);
 
-extern const cpay_msg_table golden_enums_Paint_table;
+// ---- golden.enums.Paint
 
-// golden.enums.Paint
 struct golden_enums_Paint {
   cpay_msg_header hdr;  // unknown fields and extensions
   int32_t color;  // 1, golden_enums_Color
@@ -54,8 +57,6 @@ struct golden_enums_Paint {
     size_t cap;
   } palette;  // 3, golden_enums_Color
 };
-
-// ---- golden.enums.Paint
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_enums_Paint *golden_enums_Paint_new(cpay_arena *arena);
@@ -102,14 +103,8 @@ static inline void golden_enums_Paint_clear_palette(golden_enums_Paint *msg) {
   msg->palette.size = 0;
 }
 
-// Adds the extensions declared in open.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code open_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_enums_Color_desc;
-extern const cpay_enum_desc golden_enums_Paint_Finish_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_enums_Paint_desc;
-
 // golden.enums.Paint as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_enums_Paint_to_json(
@@ -119,7 +114,6 @@ CPAY_NODISCARD cpay_code golden_enums_Paint_to_json(
 CPAY_NODISCARD cpay_code golden_enums_Paint_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_enums_Paint **out, cpay_status *st);
-
 // golden.enums.Paint as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_enums_Paint_to_text(
@@ -131,6 +125,9 @@ CPAY_NODISCARD cpay_code golden_enums_Paint_from_text(
     golden_enums_Paint **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena);
+
+// Adds the extensions declared in open.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code open_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of open.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -18,6 +18,11 @@ typedef struct golden_ext_Note golden_ext_Note;
 typedef struct golden_ext_Container golden_ext_Container;
 typedef struct golden_ext_Item golden_ext_Item;
 
+extern const cpay_msg_table golden_ext_Base_table;
+extern const cpay_msg_table golden_ext_Note_table;
+extern const cpay_msg_table golden_ext_Container_table;
+extern const cpay_msg_table golden_ext_Item_table;
+
 // golden.ext.Tone
 typedef enum golden_ext_Tone {
   golden_ext_TONE_LOW = 1,
@@ -25,41 +30,17 @@ typedef enum golden_ext_Tone {
 } golden_ext_Tone;
 
 extern const cpay_enum_table golden_ext_Tone_table;
+extern const cpay_enum_desc golden_ext_Tone_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_ext_Tone_name(int32_t value);
 
-extern const cpay_msg_table golden_ext_Base_table;
-extern const cpay_msg_table golden_ext_Note_table;
-extern const cpay_msg_table golden_ext_Container_table;
-extern const cpay_msg_table golden_ext_Item_table;
+// ---- golden.ext.Base
 
-// golden.ext.Base
 struct golden_ext_Base {
   cpay_msg_header hdr;  // unknown fields and extensions
   uint32_t hasbits_[1];  // presence bits
   int32_t id;  // 1, optional: see _has_id()
 };
-
-// golden.ext.Note
-struct golden_ext_Note {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  cpay_str text;  // 1, optional: see _has_text()
-};
-
-// golden.ext.Container
-struct golden_ext_Container {
-  cpay_msg_header hdr;  // unknown fields and extensions
-};
-
-// golden.ext.Item
-struct golden_ext_Item {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  cpay_str name;  // 1, optional: see _has_name()
-};
-
-// ---- golden.ext.Base
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_ext_Base *golden_ext_Base_new(cpay_arena *arena);
@@ -88,7 +69,36 @@ static inline void golden_ext_Base_set_id(golden_ext_Base *msg, int32_t value) {
   cpay__set_has(msg, 0);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_ext_Base_desc;
+// golden.ext.Base as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Base_to_json(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Base on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Base_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st);
+// golden.ext.Base as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Base_to_text(
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Base on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Base_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Base **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena);
+
 // ---- golden.ext.Note
+
+struct golden_ext_Note {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  cpay_str text;  // 1, optional: see _has_text()
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_ext_Note *golden_ext_Note_new(cpay_arena *arena);
@@ -117,7 +127,34 @@ static inline void golden_ext_Note_set_text(golden_ext_Note *msg, cpay_str value
   cpay__set_has(msg, 0);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_ext_Note_desc;
+// golden.ext.Note as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Note on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Note_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st);
+// golden.ext.Note as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Note_to_text(
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Note on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Note_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Note **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena);
+
 // ---- golden.ext.Container
+
+struct golden_ext_Container {
+  cpay_msg_header hdr;  // unknown fields and extensions
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_ext_Container *golden_ext_Container_new(cpay_arena *arena);
@@ -135,7 +172,36 @@ CPAY_NODISCARD cpay_code golden_ext_Container_serialize_ex(
     cpay_status *st);
 
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_ext_Container_desc;
+// golden.ext.Container as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Container_to_json(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Container on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Container_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st);
+// golden.ext.Container as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Container_to_text(
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Container on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Container_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Container **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena);
+
 // ---- golden.ext.Item
+
+struct golden_ext_Item {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  cpay_str name;  // 1, optional: see _has_name()
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_ext_Item *golden_ext_Item_new(cpay_arena *arena);
@@ -164,6 +230,31 @@ static inline void golden_ext_Item_set_name(golden_ext_Item *msg, cpay_str value
   cpay__set_has(msg, 0);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_ext_Item_desc;
+// golden.ext.Item as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.ext.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Item_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st);
+// golden.ext.Item as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_ext_Item_to_text(
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.ext.Item on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_ext_Item_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_ext_Item **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena);
+
+// ---- extensions
+
 // Extension golden.ext.count of golden.ext.Base (field 100, int32_t).
 extern const cpay_ext golden_ext_count;
 // Extension golden.ext.label of golden.ext.Base (field 103, cpay_str).
@@ -185,101 +276,6 @@ extern const cpay_ext golden_ext_Item_item_ext;
 
 // Adds the extensions declared in extensions.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code extensions_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_ext_Tone_desc;
-extern const cpay_msg_desc golden_ext_Base_desc;
-extern const cpay_msg_desc golden_ext_Note_desc;
-extern const cpay_msg_desc golden_ext_Container_desc;
-extern const cpay_msg_desc golden_ext_Item_desc;
-
-// golden.ext.Base as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Base_to_json(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.ext.Base on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Base_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st);
-
-// golden.ext.Base as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Base_to_text(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.ext.Base on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Base_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena);
-
-// golden.ext.Note as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.ext.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Note_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st);
-
-// golden.ext.Note as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Note_to_text(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.ext.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Note_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena);
-
-// golden.ext.Container as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Container_to_json(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.ext.Container on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Container_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st);
-
-// golden.ext.Container as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Container_to_text(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.ext.Container on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Container_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena);
-
-// golden.ext.Item as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.ext.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Item_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st);
-
-// golden.ext.Item as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Item_to_text(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.ext.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Item_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena);
 
 // Adds the messages of extensions.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

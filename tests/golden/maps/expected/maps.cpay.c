@@ -3,6 +3,176 @@
 
 #include <stddef.h>
 
+// golden.maps.Maps.Int32KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Int32KeyEntry golden_maps_Maps_Int32KeyEntry;
+struct golden_maps_Maps_Int32KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t key;  // 1
+  int32_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Int32KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Int32KeyEntry_desc;
+
+// golden.maps.Maps.Int64KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Int64KeyEntry golden_maps_Maps_Int64KeyEntry;
+struct golden_maps_Maps_Int64KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int64_t key;  // 1
+  int64_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Int64KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Int64KeyEntry_desc;
+
+// golden.maps.Maps.Uint32KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Uint32KeyEntry golden_maps_Maps_Uint32KeyEntry;
+struct golden_maps_Maps_Uint32KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t key;  // 1
+  uint32_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Uint32KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Uint32KeyEntry_desc;
+
+// golden.maps.Maps.Uint64KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Uint64KeyEntry golden_maps_Maps_Uint64KeyEntry;
+struct golden_maps_Maps_Uint64KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint64_t key;  // 1
+  uint64_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Uint64KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Uint64KeyEntry_desc;
+
+// golden.maps.Maps.Sint32KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Sint32KeyEntry golden_maps_Maps_Sint32KeyEntry;
+struct golden_maps_Maps_Sint32KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t key;  // 1
+  int32_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Sint32KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Sint32KeyEntry_desc;
+
+// golden.maps.Maps.Sint64KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Sint64KeyEntry golden_maps_Maps_Sint64KeyEntry;
+struct golden_maps_Maps_Sint64KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int64_t key;  // 1
+  int64_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Sint64KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Sint64KeyEntry_desc;
+
+// golden.maps.Maps.Fixed32KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Fixed32KeyEntry golden_maps_Maps_Fixed32KeyEntry;
+struct golden_maps_Maps_Fixed32KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t key;  // 1
+  uint32_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Fixed32KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Fixed32KeyEntry_desc;
+
+// golden.maps.Maps.Fixed64KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Fixed64KeyEntry golden_maps_Maps_Fixed64KeyEntry;
+struct golden_maps_Maps_Fixed64KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint64_t key;  // 1
+  uint64_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Fixed64KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Fixed64KeyEntry_desc;
+
+// golden.maps.Maps.Sfixed32KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Sfixed32KeyEntry golden_maps_Maps_Sfixed32KeyEntry;
+struct golden_maps_Maps_Sfixed32KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t key;  // 1
+  int32_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Sfixed32KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Sfixed32KeyEntry_desc;
+
+// golden.maps.Maps.Sfixed64KeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_Sfixed64KeyEntry golden_maps_Maps_Sfixed64KeyEntry;
+struct golden_maps_Maps_Sfixed64KeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int64_t key;  // 1
+  int64_t value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_Sfixed64KeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_Sfixed64KeyEntry_desc;
+
+// golden.maps.Maps.BoolKeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_BoolKeyEntry golden_maps_Maps_BoolKeyEntry;
+struct golden_maps_Maps_BoolKeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  bool key;  // 1
+  bool value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_BoolKeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_BoolKeyEntry_desc;
+
+// golden.maps.Maps.StringKeyEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_StringKeyEntry golden_maps_Maps_StringKeyEntry;
+struct golden_maps_Maps_StringKeyEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  cpay_str value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_StringKeyEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_StringKeyEntry_desc;
+
+// golden.maps.Maps.BytesValueEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_BytesValueEntry golden_maps_Maps_BytesValueEntry;
+struct golden_maps_Maps_BytesValueEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  cpay_bytes value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_BytesValueEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_BytesValueEntry_desc;
+
+// golden.maps.Maps.FloatValueEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_FloatValueEntry golden_maps_Maps_FloatValueEntry;
+struct golden_maps_Maps_FloatValueEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  float value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_FloatValueEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_FloatValueEntry_desc;
+
+// golden.maps.Maps.DoubleValueEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_DoubleValueEntry golden_maps_Maps_DoubleValueEntry;
+struct golden_maps_Maps_DoubleValueEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  double value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_DoubleValueEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_DoubleValueEntry_desc;
+
+// golden.maps.Maps.EnumValueEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_EnumValueEntry golden_maps_Maps_EnumValueEntry;
+struct golden_maps_Maps_EnumValueEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  int32_t value;  // 2, golden_maps_State
+};
+extern const cpay_msg_table golden_maps_Maps_EnumValueEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_EnumValueEntry_desc;
+
+// golden.maps.Maps.MessageValueEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_maps_Maps_MessageValueEntry golden_maps_Maps_MessageValueEntry;
+struct golden_maps_Maps_MessageValueEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  golden_maps_Value *value;  // 2
+};
+extern const cpay_msg_table golden_maps_Maps_MessageValueEntry_table;
+extern const cpay_msg_desc golden_maps_Maps_MessageValueEntry_desc;
+
 const cpay_enum_table golden_maps_State_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
 const char *golden_maps_State_name(int32_t value) {

@@ -14,23 +14,9 @@ CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_maps_Value golden_maps_Value;
 typedef struct golden_maps_Maps golden_maps_Maps;
-typedef struct golden_maps_Maps_Int32KeyEntry golden_maps_Maps_Int32KeyEntry;
-typedef struct golden_maps_Maps_Int64KeyEntry golden_maps_Maps_Int64KeyEntry;
-typedef struct golden_maps_Maps_Uint32KeyEntry golden_maps_Maps_Uint32KeyEntry;
-typedef struct golden_maps_Maps_Uint64KeyEntry golden_maps_Maps_Uint64KeyEntry;
-typedef struct golden_maps_Maps_Sint32KeyEntry golden_maps_Maps_Sint32KeyEntry;
-typedef struct golden_maps_Maps_Sint64KeyEntry golden_maps_Maps_Sint64KeyEntry;
-typedef struct golden_maps_Maps_Fixed32KeyEntry golden_maps_Maps_Fixed32KeyEntry;
-typedef struct golden_maps_Maps_Fixed64KeyEntry golden_maps_Maps_Fixed64KeyEntry;
-typedef struct golden_maps_Maps_Sfixed32KeyEntry golden_maps_Maps_Sfixed32KeyEntry;
-typedef struct golden_maps_Maps_Sfixed64KeyEntry golden_maps_Maps_Sfixed64KeyEntry;
-typedef struct golden_maps_Maps_BoolKeyEntry golden_maps_Maps_BoolKeyEntry;
-typedef struct golden_maps_Maps_StringKeyEntry golden_maps_Maps_StringKeyEntry;
-typedef struct golden_maps_Maps_BytesValueEntry golden_maps_Maps_BytesValueEntry;
-typedef struct golden_maps_Maps_FloatValueEntry golden_maps_Maps_FloatValueEntry;
-typedef struct golden_maps_Maps_DoubleValueEntry golden_maps_Maps_DoubleValueEntry;
-typedef struct golden_maps_Maps_EnumValueEntry golden_maps_Maps_EnumValueEntry;
-typedef struct golden_maps_Maps_MessageValueEntry golden_maps_Maps_MessageValueEntry;
+
+extern const cpay_msg_table golden_maps_Value_table;
+extern const cpay_msg_table golden_maps_Maps_table;
 
 // golden.maps.State
 typedef enum golden_maps_State {
@@ -39,177 +25,16 @@ typedef enum golden_maps_State {
 } golden_maps_State;
 
 extern const cpay_enum_table golden_maps_State_table;
+extern const cpay_enum_desc golden_maps_State_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_maps_State_name(int32_t value);
 
-extern const cpay_msg_table golden_maps_Value_table;
-extern const cpay_msg_table golden_maps_Maps_table;
-extern const cpay_msg_table golden_maps_Maps_Int32KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Int64KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Uint32KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Uint64KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Sint32KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Sint64KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Fixed32KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Fixed64KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Sfixed32KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_Sfixed64KeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_BoolKeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_StringKeyEntry_table;
-extern const cpay_msg_table golden_maps_Maps_BytesValueEntry_table;
-extern const cpay_msg_table golden_maps_Maps_FloatValueEntry_table;
-extern const cpay_msg_table golden_maps_Maps_DoubleValueEntry_table;
-extern const cpay_msg_table golden_maps_Maps_EnumValueEntry_table;
-extern const cpay_msg_table golden_maps_Maps_MessageValueEntry_table;
+// ---- golden.maps.Value
 
-// golden.maps.Value
 struct golden_maps_Value {
   cpay_msg_header hdr;  // unknown fields and extensions
   int32_t v;  // 1
 };
-
-// golden.maps.Maps
-struct golden_maps_Maps {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_map *int32_key;  // 1
-  cpay_map *int64_key;  // 2
-  cpay_map *uint32_key;  // 3
-  cpay_map *uint64_key;  // 4
-  cpay_map *sint32_key;  // 5
-  cpay_map *sint64_key;  // 6
-  cpay_map *fixed32_key;  // 7
-  cpay_map *fixed64_key;  // 8
-  cpay_map *sfixed32_key;  // 9
-  cpay_map *sfixed64_key;  // 10
-  cpay_map *bool_key;  // 11
-  cpay_map *string_key;  // 12
-  cpay_map *bytes_value;  // 13
-  cpay_map *float_value;  // 14
-  cpay_map *double_value;  // 15
-  cpay_map *enum_value;  // 16, map of cpay_str to golden_maps_State
-  cpay_map *message_value;  // 17, map of cpay_str to golden_maps_Value
-};
-
-// golden.maps.Maps.Int32KeyEntry
-struct golden_maps_Maps_Int32KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t key;  // 1
-  int32_t value;  // 2
-};
-
-// golden.maps.Maps.Int64KeyEntry
-struct golden_maps_Maps_Int64KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int64_t key;  // 1
-  int64_t value;  // 2
-};
-
-// golden.maps.Maps.Uint32KeyEntry
-struct golden_maps_Maps_Uint32KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t key;  // 1
-  uint32_t value;  // 2
-};
-
-// golden.maps.Maps.Uint64KeyEntry
-struct golden_maps_Maps_Uint64KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint64_t key;  // 1
-  uint64_t value;  // 2
-};
-
-// golden.maps.Maps.Sint32KeyEntry
-struct golden_maps_Maps_Sint32KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t key;  // 1
-  int32_t value;  // 2
-};
-
-// golden.maps.Maps.Sint64KeyEntry
-struct golden_maps_Maps_Sint64KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int64_t key;  // 1
-  int64_t value;  // 2
-};
-
-// golden.maps.Maps.Fixed32KeyEntry
-struct golden_maps_Maps_Fixed32KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t key;  // 1
-  uint32_t value;  // 2
-};
-
-// golden.maps.Maps.Fixed64KeyEntry
-struct golden_maps_Maps_Fixed64KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint64_t key;  // 1
-  uint64_t value;  // 2
-};
-
-// golden.maps.Maps.Sfixed32KeyEntry
-struct golden_maps_Maps_Sfixed32KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t key;  // 1
-  int32_t value;  // 2
-};
-
-// golden.maps.Maps.Sfixed64KeyEntry
-struct golden_maps_Maps_Sfixed64KeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int64_t key;  // 1
-  int64_t value;  // 2
-};
-
-// golden.maps.Maps.BoolKeyEntry
-struct golden_maps_Maps_BoolKeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  bool key;  // 1
-  bool value;  // 2
-};
-
-// golden.maps.Maps.StringKeyEntry
-struct golden_maps_Maps_StringKeyEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  cpay_str value;  // 2
-};
-
-// golden.maps.Maps.BytesValueEntry
-struct golden_maps_Maps_BytesValueEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  cpay_bytes value;  // 2
-};
-
-// golden.maps.Maps.FloatValueEntry
-struct golden_maps_Maps_FloatValueEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  float value;  // 2
-};
-
-// golden.maps.Maps.DoubleValueEntry
-struct golden_maps_Maps_DoubleValueEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  double value;  // 2
-};
-
-// golden.maps.Maps.EnumValueEntry
-struct golden_maps_Maps_EnumValueEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  int32_t value;  // 2, golden_maps_State
-};
-
-// golden.maps.Maps.MessageValueEntry
-struct golden_maps_Maps_MessageValueEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  golden_maps_Value *value;  // 2
-};
-
-// ---- golden.maps.Value
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_maps_Value *golden_maps_Value_new(cpay_arena *arena);
@@ -233,7 +58,51 @@ static inline void golden_maps_Value_clear_v(golden_maps_Value *msg) {
   msg->v = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_maps_Value_desc;
+// golden.maps.Value as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Value_to_json(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.maps.Value on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Value_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st);
+// golden.maps.Value as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_maps_Value_to_text(
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.maps.Value on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_maps_Value_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_maps_Value **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena);
+
 // ---- golden.maps.Maps
+
+struct golden_maps_Maps {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_map *int32_key;  // 1
+  cpay_map *int64_key;  // 2
+  cpay_map *uint32_key;  // 3
+  cpay_map *uint64_key;  // 4
+  cpay_map *sint32_key;  // 5
+  cpay_map *sint64_key;  // 6
+  cpay_map *fixed32_key;  // 7
+  cpay_map *fixed64_key;  // 8
+  cpay_map *sfixed32_key;  // 9
+  cpay_map *sfixed64_key;  // 10
+  cpay_map *bool_key;  // 11
+  cpay_map *string_key;  // 12
+  cpay_map *bytes_value;  // 13
+  cpay_map *float_value;  // 14
+  cpay_map *double_value;  // 15
+  cpay_map *enum_value;  // 16, map of cpay_str to golden_maps_State
+  cpay_map *message_value;  // 17, map of cpay_str to golden_maps_Value
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_maps_Maps *golden_maps_Maps_new(cpay_arena *arena);
@@ -1074,53 +943,8 @@ static inline void golden_maps_Maps_clear_message_value(golden_maps_Maps *msg) {
   if (msg->message_value != NULL) cpay_map_clear(msg->message_value);
 }
 
-// Adds the extensions declared in maps.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code maps_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_maps_State_desc;
-extern const cpay_msg_desc golden_maps_Value_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_maps_Maps_desc;
-extern const cpay_msg_desc golden_maps_Maps_Int32KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Int64KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Uint32KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Uint64KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Sint32KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Sint64KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Fixed32KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Fixed64KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Sfixed32KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_Sfixed64KeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_BoolKeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_StringKeyEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_BytesValueEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_FloatValueEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_DoubleValueEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_EnumValueEntry_desc;
-extern const cpay_msg_desc golden_maps_Maps_MessageValueEntry_desc;
-
-// golden.maps.Value as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Value_to_json(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.maps.Value on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Value_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st);
-
-// golden.maps.Value as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Value_to_text(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.maps.Value on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Value_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena);
-
 // golden.maps.Maps as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
@@ -1130,7 +954,6 @@ CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
 CPAY_NODISCARD cpay_code golden_maps_Maps_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_maps_Maps **out, cpay_status *st);
-
 // golden.maps.Maps as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_maps_Maps_to_text(
@@ -1142,6 +965,9 @@ CPAY_NODISCARD cpay_code golden_maps_Maps_from_text(
     golden_maps_Maps **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena);
+
+// Adds the extensions declared in maps.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code maps_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of maps.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -26,51 +26,13 @@ extern const cpay_msg_table golden_nested_Outer_table;
 extern const cpay_msg_table golden_nested_Outer_Middle_table;
 extern const cpay_msg_table golden_nested_Outer_Middle_Inner_table;
 
-// golden.nested.Tree
+// ---- golden.nested.Tree
+
 struct golden_nested_Tree {
   cpay_msg_header hdr;  // unknown fields and extensions
   golden_nested_Tree_Node *root;  // 1
   golden_nested_Tree *parent;  // 2
 };
-
-// golden.nested.Tree.Node
-struct golden_nested_Tree_Node {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  golden_nested_Tree_Node_Leaf *leaf;  // 1
-  struct {
-    golden_nested_Tree_Node **data;
-    size_t size;
-    size_t cap;
-  } children;  // 2
-  golden_nested_Tree *owner;  // 3
-};
-
-// golden.nested.Tree.Node.Leaf
-struct golden_nested_Tree_Node_Leaf {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str label;  // 1
-};
-
-// golden.nested.Outer
-struct golden_nested_Outer {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  golden_nested_Outer_Middle *middle;  // 1
-  golden_nested_Outer_Middle_Inner *shortcut;  // 2
-};
-
-// golden.nested.Outer.Middle
-struct golden_nested_Outer_Middle {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  golden_nested_Outer_Middle_Inner *inner;  // 1
-};
-
-// golden.nested.Outer.Middle.Inner
-struct golden_nested_Outer_Middle_Inner {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t value;  // 1
-};
-
-// ---- golden.nested.Tree
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Tree *golden_nested_Tree_new(cpay_arena *arena);
@@ -110,7 +72,41 @@ static inline void golden_nested_Tree_clear_parent(golden_nested_Tree *msg) {
   msg->parent = NULL;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_nested_Tree_desc;
+// golden.nested.Tree as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_to_json(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st);
+// golden.nested.Tree as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_to_text(
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena);
+
 // ---- golden.nested.Tree.Node
+
+struct golden_nested_Tree_Node {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  golden_nested_Tree_Node_Leaf *leaf;  // 1
+  struct {
+    golden_nested_Tree_Node **data;
+    size_t size;
+    size_t cap;
+  } children;  // 2
+  golden_nested_Tree *owner;  // 3
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Tree_Node *golden_nested_Tree_Node_new(cpay_arena *arena);
@@ -168,7 +164,35 @@ static inline void golden_nested_Tree_Node_clear_owner(golden_nested_Tree_Node *
   msg->owner = NULL;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_nested_Tree_Node_desc;
+// golden.nested.Tree.Node as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree.Node on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st);
+// golden.nested.Tree.Node as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_text(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree.Node on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena);
+
 // ---- golden.nested.Tree.Node.Leaf
+
+struct golden_nested_Tree_Node_Leaf {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str label;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_Leaf_new(cpay_arena *arena);
@@ -192,7 +216,36 @@ static inline void golden_nested_Tree_Node_Leaf_clear_label(golden_nested_Tree_N
   memset(&msg->label, 0, sizeof(msg->label));
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc;
+// golden.nested.Tree.Node.Leaf as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_json(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+// golden.nested.Tree.Node.Leaf as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_text(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena);
+
 // ---- golden.nested.Outer
+
+struct golden_nested_Outer {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  golden_nested_Outer_Middle *middle;  // 1
+  golden_nested_Outer_Middle_Inner *shortcut;  // 2
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Outer *golden_nested_Outer_new(cpay_arena *arena);
@@ -232,7 +285,35 @@ static inline void golden_nested_Outer_clear_shortcut(golden_nested_Outer *msg) 
   msg->shortcut = NULL;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_nested_Outer_desc;
+// golden.nested.Outer as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Outer on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st);
+// golden.nested.Outer as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_to_text(
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Outer on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena);
+
 // ---- golden.nested.Outer.Middle
+
+struct golden_nested_Outer_Middle {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  golden_nested_Outer_Middle_Inner *inner;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Outer_Middle *golden_nested_Outer_Middle_new(cpay_arena *arena);
@@ -261,7 +342,35 @@ static inline void golden_nested_Outer_Middle_clear_inner(golden_nested_Outer_Mi
   msg->inner = NULL;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_nested_Outer_Middle_desc;
+// golden.nested.Outer.Middle as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_json(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.nested.Outer.Middle on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st);
+// golden.nested.Outer.Middle as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_text(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.nested.Outer.Middle on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_nested_Outer_Middle **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena);
+
 // ---- golden.nested.Outer.Middle.Inner
+
+struct golden_nested_Outer_Middle_Inner {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t value;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(cpay_arena *arena);
@@ -285,127 +394,8 @@ static inline void golden_nested_Outer_Middle_Inner_clear_value(golden_nested_Ou
   msg->value = 0;
 }
 
-// Adds the extensions declared in nested.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code nested_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_nested_Tree_desc;
-extern const cpay_msg_desc golden_nested_Tree_Node_desc;
-extern const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc;
-extern const cpay_msg_desc golden_nested_Outer_desc;
-extern const cpay_msg_desc golden_nested_Outer_Middle_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc;
-
-// golden.nested.Tree as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_to_json(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.nested.Tree on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st);
-
-// golden.nested.Tree as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_to_text(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.nested.Tree on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena);
-
-// golden.nested.Tree.Node as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.nested.Tree.Node on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st);
-
-// golden.nested.Tree.Node as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_text(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.nested.Tree.Node on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena);
-
-// golden.nested.Tree.Node.Leaf as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_json(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
-
-// golden.nested.Tree.Node.Leaf as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_text(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena);
-
-// golden.nested.Outer as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.nested.Outer on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st);
-
-// golden.nested.Outer as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_to_text(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.nested.Outer on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena);
-
-// golden.nested.Outer.Middle as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_json(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.nested.Outer.Middle on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st);
-
-// golden.nested.Outer.Middle as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_text(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.nested.Outer.Middle on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena);
-
 // golden.nested.Outer.Middle.Inner as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
@@ -415,7 +405,6 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
 CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_nested_Outer_Middle_Inner **out, cpay_status *st);
-
 // golden.nested.Outer.Middle.Inner as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_text(
@@ -427,6 +416,9 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_text(
     golden_nested_Outer_Middle_Inner **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena);
+
+// Adds the extensions declared in nested.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code nested_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of nested.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -15,6 +15,9 @@ CPAY_EXTERN_C_BEGIN
 typedef struct golden_oneofs_Payment golden_oneofs_Payment;
 typedef struct golden_oneofs_BankAccount golden_oneofs_BankAccount;
 
+extern const cpay_msg_table golden_oneofs_Payment_table;
+extern const cpay_msg_table golden_oneofs_BankAccount_table;
+
 // golden.oneofs.Kind
 typedef enum golden_oneofs_Kind {
   golden_oneofs_KIND_UNSPECIFIED = 0,
@@ -22,15 +25,14 @@ typedef enum golden_oneofs_Kind {
 } golden_oneofs_Kind;
 
 extern const cpay_enum_table golden_oneofs_Kind_table;
+extern const cpay_enum_desc golden_oneofs_Kind_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_oneofs_Kind_name(int32_t value);
 
-extern const cpay_msg_table golden_oneofs_Payment_table;
-extern const cpay_msg_table golden_oneofs_BankAccount_table;
+// ---- golden.oneofs.Payment
 
 // A payment with one method.
 // Ends with a backslash that must not continue the C comment
-// golden.oneofs.Payment
 struct golden_oneofs_Payment {
   cpay_msg_header hdr;  // unknown fields and extensions
   // Caller-chosen id.
@@ -52,14 +54,6 @@ struct golden_oneofs_Payment {
     double amount;  // 9
   };
 };
-
-// golden.oneofs.BankAccount
-struct golden_oneofs_BankAccount {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str iban;  // 1
-};
-
-// ---- golden.oneofs.Payment
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_oneofs_Payment *golden_oneofs_Payment_new(cpay_arena *arena);
@@ -212,7 +206,35 @@ static inline void golden_oneofs_Payment_set_amount(golden_oneofs_Payment *msg, 
   msg->second_case = 9;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_oneofs_Payment_desc;
+// golden.oneofs.Payment as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_json(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.oneofs.Payment on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st);
+// golden.oneofs.Payment as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_text(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.oneofs.Payment on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_oneofs_Payment **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena);
+
 // ---- golden.oneofs.BankAccount
+
+struct golden_oneofs_BankAccount {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str iban;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_oneofs_BankAccount *golden_oneofs_BankAccount_new(cpay_arena *arena);
@@ -236,36 +258,8 @@ static inline void golden_oneofs_BankAccount_clear_iban(golden_oneofs_BankAccoun
   memset(&msg->iban, 0, sizeof(msg->iban));
 }
 
-// Adds the extensions declared in oneofs.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code oneofs_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_oneofs_Kind_desc;
-extern const cpay_msg_desc golden_oneofs_Payment_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_oneofs_BankAccount_desc;
-
-// golden.oneofs.Payment as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_json(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.oneofs.Payment on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st);
-
-// golden.oneofs.Payment as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_text(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.oneofs.Payment on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena);
-
 // golden.oneofs.BankAccount as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
@@ -275,7 +269,6 @@ CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
 CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_oneofs_BankAccount **out, cpay_status *st);
-
 // golden.oneofs.BankAccount as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_text(
@@ -287,6 +280,9 @@ CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_text(
     golden_oneofs_BankAccount **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena);
+
+// Adds the extensions declared in oneofs.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code oneofs_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of oneofs.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

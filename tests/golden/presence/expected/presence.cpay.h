@@ -18,33 +18,12 @@ typedef struct golden_presence_Presence golden_presence_Presence;
 extern const cpay_msg_table golden_presence_Sub_table;
 extern const cpay_msg_table golden_presence_Presence_table;
 
-// golden.presence.Sub
+// ---- golden.presence.Sub
+
 struct golden_presence_Sub {
   cpay_msg_header hdr;  // unknown fields and extensions
   int32_t x;  // 1
 };
-
-// golden.presence.Presence
-struct golden_presence_Presence {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  int32_t opt_int;  // 1, optional: see _has_opt_int()
-  int32_t plain_int;  // 2
-  cpay_str opt_string;  // 3, optional: see _has_opt_string()
-  cpay_str plain_string;  // 4
-  cpay_bytes opt_bytes;  // 5, optional: see _has_opt_bytes()
-  bool opt_bool;  // 6, optional: see _has_opt_bool()
-  double opt_double;  // 7, optional: see _has_opt_double()
-  golden_presence_Sub *sub;  // 8
-  golden_presence_Sub *opt_sub;  // 9
-  uint32_t choice_case;  // field number of the member set in oneof choice, 0: none
-  union {
-    int32_t choice_int;  // 10
-  };
-  float opt_float;  // 11, optional: see _has_opt_float()
-};
-
-// ---- golden.presence.Sub
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_presence_Sub *golden_presence_Sub_new(cpay_arena *arena);
@@ -68,7 +47,49 @@ static inline void golden_presence_Sub_clear_x(golden_presence_Sub *msg) {
   msg->x = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_presence_Sub_desc;
+// golden.presence.Sub as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Sub_to_json(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.presence.Sub on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Sub_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st);
+// golden.presence.Sub as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_presence_Sub_to_text(
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.presence.Sub on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_presence_Sub_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_presence_Sub **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena);
+
 // ---- golden.presence.Presence
+
+struct golden_presence_Presence {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  int32_t opt_int;  // 1, optional: see _has_opt_int()
+  int32_t plain_int;  // 2
+  cpay_str opt_string;  // 3, optional: see _has_opt_string()
+  cpay_str plain_string;  // 4
+  cpay_bytes opt_bytes;  // 5, optional: see _has_opt_bytes()
+  bool opt_bool;  // 6, optional: see _has_opt_bool()
+  double opt_double;  // 7, optional: see _has_opt_double()
+  golden_presence_Sub *sub;  // 8
+  golden_presence_Sub *opt_sub;  // 9
+  uint32_t choice_case;  // field number of the member set in oneof choice, 0: none
+  union {
+    int32_t choice_int;  // 10
+  };
+  float opt_float;  // 11, optional: see _has_opt_float()
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_presence_Presence *golden_presence_Presence_new(cpay_arena *arena);
@@ -209,35 +230,8 @@ static inline void golden_presence_Presence_set_opt_float(golden_presence_Presen
   cpay__set_has(msg, 5);
 }
 
-// Adds the extensions declared in presence.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code presence_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_presence_Sub_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_presence_Presence_desc;
-
-// golden.presence.Sub as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Sub_to_json(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.presence.Sub on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Sub_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st);
-
-// golden.presence.Sub as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Sub_to_text(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.presence.Sub on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Sub_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena);
-
 // golden.presence.Presence as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
@@ -247,7 +241,6 @@ CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
 CPAY_NODISCARD cpay_code golden_presence_Presence_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_presence_Presence **out, cpay_status *st);
-
 // golden.presence.Presence as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_presence_Presence_to_text(
@@ -259,6 +252,9 @@ CPAY_NODISCARD cpay_code golden_presence_Presence_from_text(
     golden_presence_Presence **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena);
+
+// Adds the extensions declared in presence.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code presence_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of presence.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

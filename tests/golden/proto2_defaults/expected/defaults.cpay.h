@@ -16,6 +16,9 @@ CPAY_EXTERN_C_BEGIN
 typedef struct golden_defaults_Defaults golden_defaults_Defaults;
 typedef struct golden_defaults_NoDefaults golden_defaults_NoDefaults;
 
+extern const cpay_msg_table golden_defaults_Defaults_table;
+extern const cpay_msg_table golden_defaults_NoDefaults_table;
+
 // golden.defaults.Fruit
 typedef enum golden_defaults_Fruit {
   golden_defaults_FRUIT_APPLE = 1,
@@ -23,13 +26,12 @@ typedef enum golden_defaults_Fruit {
 } golden_defaults_Fruit;
 
 extern const cpay_enum_table golden_defaults_Fruit_table;
+extern const cpay_enum_desc golden_defaults_Fruit_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_defaults_Fruit_name(int32_t value);
 
-extern const cpay_msg_table golden_defaults_Defaults_table;
-extern const cpay_msg_table golden_defaults_NoDefaults_table;
+// ---- golden.defaults.Defaults
 
-// golden.defaults.Defaults
 struct golden_defaults_Defaults {
   cpay_msg_header hdr;  // unknown fields and extensions
   uint32_t hasbits_[1];  // presence bits
@@ -59,16 +61,6 @@ struct golden_defaults_Defaults {
   double d_neg_zero;  // 24, optional: see _has_d_neg_zero()
   double d_big;  // 25, optional: see _has_d_big()
 };
-
-// golden.defaults.NoDefaults
-struct golden_defaults_NoDefaults {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  int32_t a;  // 1, optional: see _has_a()
-  cpay_str b;  // 2, optional: see _has_b()
-};
-
-// ---- golden.defaults.Defaults
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_defaults_Defaults *golden_defaults_Defaults_new(cpay_arena *arena);
@@ -363,7 +355,37 @@ static inline void golden_defaults_Defaults_set_d_big(golden_defaults_Defaults *
   cpay__set_has(msg, 24);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_defaults_Defaults_desc;
+// golden.defaults.Defaults as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_json(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.defaults.Defaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st);
+// golden.defaults.Defaults as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_text(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.defaults.Defaults on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_defaults_Defaults **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena);
+
 // ---- golden.defaults.NoDefaults
+
+struct golden_defaults_NoDefaults {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  int32_t a;  // 1, optional: see _has_a()
+  cpay_str b;  // 2, optional: see _has_b()
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_defaults_NoDefaults *golden_defaults_NoDefaults_new(cpay_arena *arena);
@@ -403,36 +425,8 @@ static inline void golden_defaults_NoDefaults_set_b(golden_defaults_NoDefaults *
   cpay__set_has(msg, 1);
 }
 
-// Adds the extensions declared in defaults.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code defaults_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_defaults_Fruit_desc;
-extern const cpay_msg_desc golden_defaults_Defaults_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_defaults_NoDefaults_desc;
-
-// golden.defaults.Defaults as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_json(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.defaults.Defaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st);
-
-// golden.defaults.Defaults as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_text(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.defaults.Defaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena);
-
 // golden.defaults.NoDefaults as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
@@ -442,7 +436,6 @@ CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
 CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_defaults_NoDefaults **out, cpay_status *st);
-
 // golden.defaults.NoDefaults as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_text(
@@ -454,6 +447,9 @@ CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_text(
     golden_defaults_NoDefaults **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena);
+
+// Adds the extensions declared in defaults.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code defaults_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of defaults.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -16,7 +16,8 @@ typedef struct golden_repeated2_Lists golden_repeated2_Lists;
 
 extern const cpay_msg_table golden_repeated2_Lists_table;
 
-// golden.repeated2.Lists
+// ---- golden.repeated2.Lists
+
 struct golden_repeated2_Lists {
   cpay_msg_header hdr;  // unknown fields and extensions
   struct {
@@ -40,8 +41,6 @@ struct golden_repeated2_Lists {
     size_t cap;
   } strings;  // 4
 };
-
-// ---- golden.repeated2.Lists
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_repeated2_Lists *golden_repeated2_Lists_new(cpay_arena *arena);
@@ -127,12 +126,8 @@ static inline void golden_repeated2_Lists_clear_strings(golden_repeated2_Lists *
   msg->strings.size = 0;
 }
 
-// Adds the extensions declared in repeated2.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code repeated2_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_repeated2_Lists_desc;
-
 // golden.repeated2.Lists as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_repeated2_Lists_to_json(
@@ -142,7 +137,6 @@ CPAY_NODISCARD cpay_code golden_repeated2_Lists_to_json(
 CPAY_NODISCARD cpay_code golden_repeated2_Lists_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_repeated2_Lists **out, cpay_status *st);
-
 // golden.repeated2.Lists as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_repeated2_Lists_to_text(
@@ -154,6 +148,9 @@ CPAY_NODISCARD cpay_code golden_repeated2_Lists_from_text(
     golden_repeated2_Lists **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg, cpay_arena *arena);
+
+// Adds the extensions declared in repeated2.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code repeated2_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of repeated2.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -18,7 +18,8 @@ typedef struct golden_repeated3_Item golden_repeated3_Item;
 extern const cpay_msg_table golden_repeated3_Lists_table;
 extern const cpay_msg_table golden_repeated3_Item_table;
 
-// golden.repeated3.Lists
+// ---- golden.repeated3.Lists
+
 struct golden_repeated3_Lists {
   cpay_msg_header hdr;  // unknown fields and extensions
   struct {
@@ -62,14 +63,6 @@ struct golden_repeated3_Lists {
     size_t cap;
   } zigzag;  // 8
 };
-
-// golden.repeated3.Item
-struct golden_repeated3_Item {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str name;  // 1
-};
-
-// ---- golden.repeated3.Lists
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_repeated3_Lists *golden_repeated3_Lists_new(cpay_arena *arena);
@@ -224,7 +217,35 @@ static inline void golden_repeated3_Lists_clear_zigzag(golden_repeated3_Lists *m
   msg->zigzag.size = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_repeated3_Lists_desc;
+// golden.repeated3.Lists as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_json(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.repeated3.Lists on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_repeated3_Lists **out, cpay_status *st);
+// golden.repeated3.Lists as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_text(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.repeated3.Lists on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_repeated3_Lists **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena);
+
 // ---- golden.repeated3.Item
+
+struct golden_repeated3_Item {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str name;  // 1
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_repeated3_Item *golden_repeated3_Item_new(cpay_arena *arena);
@@ -248,35 +269,8 @@ static inline void golden_repeated3_Item_clear_name(golden_repeated3_Item *msg) 
   memset(&msg->name, 0, sizeof(msg->name));
 }
 
-// Adds the extensions declared in repeated3.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code repeated3_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_repeated3_Lists_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_repeated3_Item_desc;
-
-// golden.repeated3.Lists as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_json(
-    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.repeated3.Lists on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_repeated3_Lists **out, cpay_status *st);
-
-// golden.repeated3.Lists as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_text(
-    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.repeated3.Lists on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_repeated3_Lists **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena);
-
 // golden.repeated3.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_repeated3_Item_to_json(
@@ -286,7 +280,6 @@ CPAY_NODISCARD cpay_code golden_repeated3_Item_to_json(
 CPAY_NODISCARD cpay_code golden_repeated3_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_repeated3_Item **out, cpay_status *st);
-
 // golden.repeated3.Item as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_repeated3_Item_to_text(
@@ -298,6 +291,9 @@ CPAY_NODISCARD cpay_code golden_repeated3_Item_from_text(
     golden_repeated3_Item **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena);
+
+// Adds the extensions declared in repeated3.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code repeated3_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of repeated3.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

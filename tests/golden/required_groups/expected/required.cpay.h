@@ -22,7 +22,8 @@ extern const cpay_msg_table golden_required_Order_Shipping_table;
 extern const cpay_msg_table golden_required_Order_Line_table;
 extern const cpay_msg_table golden_required_Item_table;
 
-// golden.required.Order
+// ---- golden.required.Order
+
 struct golden_required_Order {
   cpay_msg_header hdr;  // unknown fields and extensions
   uint32_t hasbits_[1];  // presence bits
@@ -38,30 +39,6 @@ struct golden_required_Order {
   } line;  // 8
   cpay_str note;  // 10, optional: see _has_note()
 };
-
-// golden.required.Order.Shipping
-struct golden_required_Order_Shipping {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  cpay_str address;  // 6, optional: see _has_address()
-  int32_t zip;  // 7, required
-};
-
-// golden.required.Order.Line
-struct golden_required_Order_Line {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  cpay_str sku;  // 9, optional: see _has_sku()
-};
-
-// golden.required.Item
-struct golden_required_Item {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  uint32_t hasbits_[1];  // presence bits
-  cpay_str name;  // 1, required
-};
-
-// ---- golden.required.Order
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_required_Order *golden_required_Order_new(cpay_arena *arena);
@@ -168,7 +145,37 @@ static inline void golden_required_Order_set_note(golden_required_Order *msg, cp
   cpay__set_has(msg, 4);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_required_Order_desc;
+// golden.required.Order as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_to_json(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st);
+// golden.required.Order as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_to_text(
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena);
+
 // ---- golden.required.Order.Shipping
+
+struct golden_required_Order_Shipping {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  cpay_str address;  // 6, optional: see _has_address()
+  int32_t zip;  // 7, required
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_required_Order_Shipping *golden_required_Order_Shipping_new(cpay_arena *arena);
@@ -208,7 +215,36 @@ static inline void golden_required_Order_Shipping_set_zip(golden_required_Order_
   cpay__set_has(msg, 0);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_required_Order_Shipping_desc;
+// golden.required.Order.Shipping as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order.Shipping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st);
+// golden.required.Order.Shipping as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_text(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order.Shipping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Shipping **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena);
+
 // ---- golden.required.Order.Line
+
+struct golden_required_Order_Line {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  cpay_str sku;  // 9, optional: see _has_sku()
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_required_Order_Line *golden_required_Order_Line_new(cpay_arena *arena);
@@ -237,7 +273,36 @@ static inline void golden_required_Order_Line_set_sku(golden_required_Order_Line
   cpay__set_has(msg, 0);
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_required_Order_Line_desc;
+// golden.required.Order.Line as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Line_to_json(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.required.Order.Line on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Line_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st);
+// golden.required.Order.Line as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_required_Order_Line_to_text(
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.required.Order.Line on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_required_Order_Line_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_required_Order_Line **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena);
+
 // ---- golden.required.Item
+
+struct golden_required_Item {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  uint32_t hasbits_[1];  // presence bits
+  cpay_str name;  // 1, required
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_required_Item *golden_required_Item_new(cpay_arena *arena);
@@ -266,81 +331,8 @@ static inline void golden_required_Item_set_name(golden_required_Item *msg, cpay
   cpay__set_has(msg, 0);
 }
 
-// Adds the extensions declared in required.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code required_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_required_Order_desc;
-extern const cpay_msg_desc golden_required_Order_Shipping_desc;
-extern const cpay_msg_desc golden_required_Order_Line_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_required_Item_desc;
-
-// golden.required.Order as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_to_json(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.required.Order on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st);
-
-// golden.required.Order as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_to_text(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.required.Order on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena);
-
-// golden.required.Order.Shipping as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.required.Order.Shipping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st);
-
-// golden.required.Order.Shipping as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_text(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.required.Order.Shipping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena);
-
-// golden.required.Order.Line as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Line_to_json(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.required.Order.Line on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Line_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st);
-
-// golden.required.Order.Line as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Line_to_text(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.required.Order.Line on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Line_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena);
-
 // golden.required.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_required_Item_to_json(
@@ -350,7 +342,6 @@ CPAY_NODISCARD cpay_code golden_required_Item_to_json(
 CPAY_NODISCARD cpay_code golden_required_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_required_Item **out, cpay_status *st);
-
 // golden.required.Item as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_required_Item_to_text(
@@ -362,6 +353,9 @@ CPAY_NODISCARD cpay_code golden_required_Item_from_text(
     golden_required_Item **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena);
+
+// Adds the extensions declared in required.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code required_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of required.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

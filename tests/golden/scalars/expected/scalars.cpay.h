@@ -20,7 +20,8 @@ extern const cpay_msg_table golden_scalars_Scalars_table;
 extern const cpay_msg_table golden_scalars_Empty_table;
 extern const cpay_msg_table golden_scalars_Old_table;
 
-// golden.scalars.Scalars
+// ---- golden.scalars.Scalars
+
 struct golden_scalars_Scalars {
   cpay_msg_header hdr;  // unknown fields and extensions
   double f_double;  // 1
@@ -39,19 +40,6 @@ struct golden_scalars_Scalars {
   int32_t f_sint32;  // 14
   int64_t f_sint64;  // 15
 };
-
-// golden.scalars.Empty
-struct golden_scalars_Empty {
-  cpay_msg_header hdr;  // unknown fields and extensions
-};
-
-// golden.scalars.Old
-struct golden_scalars_Old {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  int32_t legacy;  // 1, deprecated
-};
-
-// ---- golden.scalars.Scalars
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_scalars_Scalars *golden_scalars_Scalars_new(cpay_arena *arena);
@@ -159,7 +147,34 @@ static inline void golden_scalars_Scalars_clear_f_sint64(golden_scalars_Scalars 
   msg->f_sint64 = 0;
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_scalars_Scalars_desc;
+// golden.scalars.Scalars as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_json(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.scalars.Scalars on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st);
+// golden.scalars.Scalars as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_text(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.scalars.Scalars on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Scalars **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena);
+
 // ---- golden.scalars.Empty
+
+struct golden_scalars_Empty {
+  cpay_msg_header hdr;  // unknown fields and extensions
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_scalars_Empty *golden_scalars_Empty_new(cpay_arena *arena);
@@ -177,7 +192,35 @@ CPAY_NODISCARD cpay_code golden_scalars_Empty_serialize_ex(
     cpay_status *st);
 
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_scalars_Empty_desc;
+// golden.scalars.Empty as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Empty_to_json(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.scalars.Empty on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Empty_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st);
+// golden.scalars.Empty as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_scalars_Empty_to_text(
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.scalars.Empty on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_scalars_Empty_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_scalars_Empty **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena);
+
 // ---- golden.scalars.Old
+
+struct golden_scalars_Old {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t legacy;  // 1, deprecated
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_scalars_Old *golden_scalars_Old_new(cpay_arena *arena);
@@ -201,58 +244,8 @@ static inline void golden_scalars_Old_clear_legacy(golden_scalars_Old *msg) {
   msg->legacy = 0;
 }
 
-// Adds the extensions declared in scalars.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code scalars_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_scalars_Scalars_desc;
-extern const cpay_msg_desc golden_scalars_Empty_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_scalars_Old_desc;
-
-// golden.scalars.Scalars as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_json(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.scalars.Scalars on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st);
-
-// golden.scalars.Scalars as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_text(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.scalars.Scalars on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena);
-
-// golden.scalars.Empty as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Empty_to_json(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.scalars.Empty on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Empty_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st);
-
-// golden.scalars.Empty as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Empty_to_text(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.scalars.Empty on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Empty_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena);
-
 // golden.scalars.Old as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
@@ -262,7 +255,6 @@ CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
 CPAY_NODISCARD cpay_code golden_scalars_Old_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_scalars_Old **out, cpay_status *st);
-
 // golden.scalars.Old as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_scalars_Old_to_text(
@@ -274,6 +266,9 @@ CPAY_NODISCARD cpay_code golden_scalars_Old_from_text(
     golden_scalars_Old **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena);
+
+// Adds the extensions declared in scalars.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code scalars_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of scalars.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

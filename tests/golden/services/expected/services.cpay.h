@@ -19,20 +19,12 @@ typedef struct golden_svc_Pong golden_svc_Pong;
 extern const cpay_msg_table golden_svc_Ping_table;
 extern const cpay_msg_table golden_svc_Pong_table;
 
-// golden.svc.Ping
+// ---- golden.svc.Ping
+
 struct golden_svc_Ping {
   cpay_msg_header hdr;  // unknown fields and extensions
   cpay_str text;  // 1
 };
-
-// golden.svc.Pong
-struct golden_svc_Pong {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str text;  // 1
-  golden_shared_Money *fee;  // 2
-};
-
-// ---- golden.svc.Ping
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_svc_Ping *golden_svc_Ping_new(cpay_arena *arena);
@@ -56,7 +48,36 @@ static inline void golden_svc_Ping_clear_text(golden_svc_Ping *msg) {
   memset(&msg->text, 0, sizeof(msg->text));
 }
 
+// JSON and text format (cpay/json.h, cpay/text.h).
+extern const cpay_msg_desc golden_svc_Ping_desc;
+// golden.svc.Ping as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Ping_to_json(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses proto3 JSON into a new golden.svc.Ping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Ping_from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st);
+// golden.svc.Ping as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD cpay_code golden_svc_Ping_to_text(
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st);
+// Parses text format into a new golden.svc.Ping on `arena` (*out set on success).
+CPAY_NODISCARD cpay_code golden_svc_Ping_from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_svc_Ping **out, cpay_status *st);
+// One line of text format for logs; never fails (see cpay_text_debug).
+const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena);
+
 // ---- golden.svc.Pong
+
+struct golden_svc_Pong {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str text;  // 1
+  golden_shared_Money *fee;  // 2
+};
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_svc_Pong *golden_svc_Pong_new(cpay_arena *arena);
@@ -91,35 +112,8 @@ static inline void golden_svc_Pong_clear_fee(golden_svc_Pong *msg) {
   msg->fee = NULL;
 }
 
-// Adds the extensions declared in services.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code services_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_msg_desc golden_svc_Ping_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_svc_Pong_desc;
-
-// golden.svc.Ping as proto3 JSON text on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_svc_Ping_to_json(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses proto3 JSON into a new golden.svc.Ping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_svc_Ping_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_svc_Ping **out, cpay_status *st);
-
-// golden.svc.Ping as protobuf text format on `arena` (NUL-terminated);
-// `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_svc_Ping_to_text(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
-// Parses text format into a new golden.svc.Ping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_svc_Ping_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_svc_Ping **out, cpay_status *st);
-// One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena);
-
 // golden.svc.Pong as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_svc_Pong_to_json(
@@ -129,7 +123,6 @@ CPAY_NODISCARD cpay_code golden_svc_Pong_to_json(
 CPAY_NODISCARD cpay_code golden_svc_Pong_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_svc_Pong **out, cpay_status *st);
-
 // golden.svc.Pong as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_svc_Pong_to_text(
@@ -141,6 +134,9 @@ CPAY_NODISCARD cpay_code golden_svc_Pong_from_text(
     golden_svc_Pong **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena);
+
+// Adds the extensions declared in services.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code services_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of services.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

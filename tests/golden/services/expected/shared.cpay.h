@@ -16,14 +16,13 @@ typedef struct golden_shared_Money golden_shared_Money;
 
 extern const cpay_msg_table golden_shared_Money_table;
 
-// golden.shared.Money
+// ---- golden.shared.Money
+
 struct golden_shared_Money {
   cpay_msg_header hdr;  // unknown fields and extensions
   int64_t cents;  // 1
   cpay_str currency;  // 2
 };
-
-// ---- golden.shared.Money
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_shared_Money *golden_shared_Money_new(cpay_arena *arena);
@@ -53,12 +52,8 @@ static inline void golden_shared_Money_clear_currency(golden_shared_Money *msg) 
   memset(&msg->currency, 0, sizeof(msg->currency));
 }
 
-// Adds the extensions declared in shared.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code shared_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_shared_Money_desc;
-
 // golden.shared.Money as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_shared_Money_to_json(
@@ -68,7 +63,6 @@ CPAY_NODISCARD cpay_code golden_shared_Money_to_json(
 CPAY_NODISCARD cpay_code golden_shared_Money_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_shared_Money **out, cpay_status *st);
-
 // golden.shared.Money as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_shared_Money_to_text(
@@ -80,6 +74,9 @@ CPAY_NODISCARD cpay_code golden_shared_Money_from_text(
     golden_shared_Money **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena);
+
+// Adds the extensions declared in shared.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code shared_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of shared.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

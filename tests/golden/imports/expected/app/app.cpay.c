@@ -3,6 +3,16 @@
 
 #include <stddef.h>
 
+// golden.app.Invoice.BySkuEntry, a map entry (its table serves the runtime; no API).
+typedef struct golden_app_Invoice_BySkuEntry golden_app_Invoice_BySkuEntry;
+struct golden_app_Invoice_BySkuEntry {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  cpay_str key;  // 1
+  golden_common_Money *value;  // 2
+};
+extern const cpay_msg_table golden_app_Invoice_BySkuEntry_table;
+extern const cpay_msg_desc golden_app_Invoice_BySkuEntry_desc;
+
 // ---- golden.app.Invoice
 
 static const cpay_field golden_app_Invoice__fields[] = {

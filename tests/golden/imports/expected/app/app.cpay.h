@@ -14,12 +14,11 @@
 CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_app_Invoice golden_app_Invoice;
-typedef struct golden_app_Invoice_BySkuEntry golden_app_Invoice_BySkuEntry;
 
 extern const cpay_msg_table golden_app_Invoice_table;
-extern const cpay_msg_table golden_app_Invoice_BySkuEntry_table;
 
-// golden.app.Invoice
+// ---- golden.app.Invoice
+
 struct golden_app_Invoice {
   cpay_msg_header hdr;  // unknown fields and extensions
   golden_common_Money *total;  // 1
@@ -31,15 +30,6 @@ struct golden_app_Invoice {
   int32_t currency;  // 3, golden_common_Currency
   cpay_map *by_sku;  // 4, map of cpay_str to golden_common_Money
 };
-
-// golden.app.Invoice.BySkuEntry
-struct golden_app_Invoice_BySkuEntry {
-  cpay_msg_header hdr;  // unknown fields and extensions
-  cpay_str key;  // 1
-  golden_common_Money *value;  // 2
-};
-
-// ---- golden.app.Invoice
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_app_Invoice *golden_app_Invoice_new(cpay_arena *arena);
@@ -140,13 +130,8 @@ static inline void golden_app_Invoice_clear_by_sku(golden_app_Invoice *msg) {
   if (msg->by_sku != NULL) cpay_map_clear(msg->by_sku);
 }
 
-// Adds the extensions declared in app/app.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code app_app_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_app_Invoice_desc;
-extern const cpay_msg_desc golden_app_Invoice_BySkuEntry_desc;
-
 // golden.app.Invoice as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_app_Invoice_to_json(
@@ -156,7 +141,6 @@ CPAY_NODISCARD cpay_code golden_app_Invoice_to_json(
 CPAY_NODISCARD cpay_code golden_app_Invoice_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_app_Invoice **out, cpay_status *st);
-
 // golden.app.Invoice as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_app_Invoice_to_text(
@@ -168,6 +152,9 @@ CPAY_NODISCARD cpay_code golden_app_Invoice_from_text(
     golden_app_Invoice **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena);
+
+// Adds the extensions declared in app/app.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code app_app_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of app/app.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.

@@ -14,6 +14,8 @@ CPAY_EXTERN_C_BEGIN
 
 typedef struct golden_common_Money golden_common_Money;
 
+extern const cpay_msg_table golden_common_Money_table;
+
 // golden.common.Currency
 typedef enum golden_common_Currency {
   golden_common_CURRENCY_UNSPECIFIED = 0,
@@ -21,19 +23,17 @@ typedef enum golden_common_Currency {
 } golden_common_Currency;
 
 extern const cpay_enum_table golden_common_Currency_table;
+extern const cpay_enum_desc golden_common_Currency_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
 const char *golden_common_Currency_name(int32_t value);
 
-extern const cpay_msg_table golden_common_Money_table;
+// ---- golden.common.Money
 
-// golden.common.Money
 struct golden_common_Money {
   cpay_msg_header hdr;  // unknown fields and extensions
   int64_t units;  // 1
   int32_t currency;  // 2, golden_common_Currency
 };
-
-// ---- golden.common.Money
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
 golden_common_Money *golden_common_Money_new(cpay_arena *arena);
@@ -63,13 +63,8 @@ static inline void golden_common_Money_clear_currency(golden_common_Money *msg) 
   msg->currency = 0;
 }
 
-// Adds the extensions declared in common/money.proto (not those of its imports) to `r`.
-CPAY_NODISCARD cpay_code common_money_proto_register_extensions(cpay_extreg *r);
-
-// JSON tables (see cpay/json.h).
-extern const cpay_enum_desc golden_common_Currency_desc;
+// JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_common_Money_desc;
-
 // golden.common.Money as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_common_Money_to_json(
@@ -79,7 +74,6 @@ CPAY_NODISCARD cpay_code golden_common_Money_to_json(
 CPAY_NODISCARD cpay_code golden_common_Money_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
     golden_common_Money **out, cpay_status *st);
-
 // golden.common.Money as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD cpay_code golden_common_Money_to_text(
@@ -91,6 +85,9 @@ CPAY_NODISCARD cpay_code golden_common_Money_from_text(
     golden_common_Money **out, cpay_status *st);
 // One line of text format for logs; never fails (see cpay_text_debug).
 const char *golden_common_Money_debug_text(const golden_common_Money *msg, cpay_arena *arena);
+
+// Adds the extensions declared in common/money.proto (not those of its imports) to `r`.
+CPAY_NODISCARD cpay_code common_money_proto_register_extensions(cpay_extreg *r);
 
 // Adds the messages of common/money.proto and of its imports to `r`, so that
 // google.protobuf.Any values holding them can be written and read as JSON.
