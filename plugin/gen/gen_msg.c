@@ -351,7 +351,9 @@ static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char 
   }
 }
 
-// A singular scalar, string or bytes field.
+// A singular scalar, string or bytes field with presence: a oneof member
+// or a field with a presence bit. A field without presence has no helpers:
+// assign the member.
 static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *msg,
                            cpf_buf *out) {
   const char *name = cpn_field(g->names, f);
@@ -393,15 +395,6 @@ static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *
               "  cpay__set_has(msg, $bit$);\n"
               "}\n",
               "msg", msg, "field", name, "bit", b, "ctype", ctype, CPR_END);
-  } else {
-    cpg_print(g, out,
-              "static inline void $msg$_set_$field$($msg$ *msg, $ctype$ value) {\n"
-              "  msg->$field$ = value;\n"
-              "}\n"
-              "static inline void $msg$_clear_$field$($msg$ *msg) {\n",
-              "msg", msg, "field", name, "ctype", ctype, CPR_END);
-    print_reset(g, f, false, "  ", out);
-    cpg_print(g, out, "}\n", CPR_END);
   }
 }
 

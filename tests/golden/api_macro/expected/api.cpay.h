@@ -48,12 +48,6 @@ CPAY_API CPAY_NODISCARD cpay_code golden_api_M_serialize_ex(
     const golden_api_M *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_api_M_set_a(golden_api_M *msg, int32_t value) {
-  msg->a = value;
-}
-static inline void golden_api_M_clear_a(golden_api_M *msg) {
-  msg->a = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 CPAY_API extern const cpay_msg_desc golden_api_M_desc;

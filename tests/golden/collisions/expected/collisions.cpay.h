@@ -96,66 +96,6 @@ static inline golden_clash_Keywords_choice_case golden_clash_Keywords_which_choi
 static inline void golden_clash_Keywords_clear_choice(golden_clash_Keywords *msg) {
   msg->choice_case = 0;
 }
-static inline void golden_clash_Keywords_set_int_(golden_clash_Keywords *msg, int32_t value) {
-  msg->int_ = value;
-}
-static inline void golden_clash_Keywords_clear_int_(golden_clash_Keywords *msg) {
-  msg->int_ = 0;
-}
-static inline void golden_clash_Keywords_set_register_(golden_clash_Keywords *msg, cpay_str value) {
-  msg->register_ = value;
-}
-static inline void golden_clash_Keywords_clear_register_(golden_clash_Keywords *msg) {
-  memset(&msg->register_, 0, sizeof(msg->register_));
-}
-static inline void golden_clash_Keywords_set_default_(golden_clash_Keywords *msg, bool value) {
-  msg->default_ = value;
-}
-static inline void golden_clash_Keywords_clear_default_(golden_clash_Keywords *msg) {
-  msg->default_ = false;
-}
-static inline void golden_clash_Keywords_set_auto_(golden_clash_Keywords *msg, int32_t value) {
-  msg->auto_ = value;
-}
-static inline void golden_clash_Keywords_clear_auto_(golden_clash_Keywords *msg) {
-  msg->auto_ = 0;
-}
-static inline void golden_clash_Keywords_set_delete_(golden_clash_Keywords *msg, int32_t value) {
-  msg->delete_ = value;
-}
-static inline void golden_clash_Keywords_clear_delete_(golden_clash_Keywords *msg) {
-  msg->delete_ = 0;
-}
-static inline void golden_clash_Keywords_set_class_(golden_clash_Keywords *msg, int32_t value) {
-  msg->class_ = value;
-}
-static inline void golden_clash_Keywords_clear_class_(golden_clash_Keywords *msg) {
-  msg->class_ = 0;
-}
-static inline void golden_clash_Keywords_set_bool_(golden_clash_Keywords *msg, int32_t value) {
-  msg->bool_ = value;
-}
-static inline void golden_clash_Keywords_clear_bool_(golden_clash_Keywords *msg) {
-  msg->bool_ = 0;
-}
-static inline void golden_clash_Keywords_set_true_(golden_clash_Keywords *msg, int32_t value) {
-  msg->true_ = value;
-}
-static inline void golden_clash_Keywords_clear_true_(golden_clash_Keywords *msg) {
-  msg->true_ = 0;
-}
-static inline void golden_clash_Keywords_set_hdr_(golden_clash_Keywords *msg, int32_t value) {
-  msg->hdr_ = value;
-}
-static inline void golden_clash_Keywords_clear_hdr_(golden_clash_Keywords *msg) {
-  msg->hdr_ = 0;
-}
-static inline void golden_clash_Keywords_set_hasbits__(golden_clash_Keywords *msg, int32_t value) {
-  msg->hasbits__ = value;
-}
-static inline void golden_clash_Keywords_clear_hasbits__(golden_clash_Keywords *msg) {
-  msg->hasbits__ = 0;
-}
 static inline size_t golden_clash_Keywords_foo_size(const golden_clash_Keywords *msg) {
   return msg->foo.size;
 }
@@ -172,12 +112,6 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_add_foo(
 }
 static inline void golden_clash_Keywords_clear_foo(golden_clash_Keywords *msg) {
   msg->foo.size = 0;
-}
-static inline void golden_clash_Keywords_set_foo_size(golden_clash_Keywords *msg, int32_t value) {
-  msg->foo_size = value;
-}
-static inline void golden_clash_Keywords_clear_foo_size(golden_clash_Keywords *msg) {
-  msg->foo_size = 0;
 }
 static inline bool golden_clash_Keywords_has_choice_case_(const golden_clash_Keywords *msg) {
   return msg->choice_case == 13;
@@ -284,12 +218,6 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new__serialize_ex(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Keywords_new__set_x(golden_clash_Keywords_new_ *msg, int32_t value) {
-  msg->x = value;
-}
-static inline void golden_clash_Keywords_new__clear_x(golden_clash_Keywords_new_ *msg) {
-  msg->x = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Keywords_new__desc;
@@ -336,12 +264,6 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_table__serialize_ex(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Keywords_table__set_y(golden_clash_Keywords_table_ *msg, int32_t value) {
-  msg->y = value;
-}
-static inline void golden_clash_Keywords_table__clear_y(golden_clash_Keywords_table_ *msg) {
-  msg->y = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Keywords_table__desc;
@@ -388,12 +310,6 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__serialize_ex(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Keywords_foo_get__set_z(golden_clash_Keywords_foo_get_ *msg, int32_t value) {
-  msg->z = value;
-}
-static inline void golden_clash_Keywords_foo_get__clear_z(golden_clash_Keywords_foo_get_ *msg) {
-  msg->z = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Keywords_foo_get__desc;
@@ -441,12 +357,6 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__serialize_ex(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Keywords_to_text__set_w(golden_clash_Keywords_to_text_ *msg, int32_t value) {
-  msg->w = value;
-}
-static inline void golden_clash_Keywords_to_text__clear_w(golden_clash_Keywords_to_text_ *msg) {
-  msg->w = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Keywords_to_text__desc;
@@ -493,12 +403,6 @@ CPAY_NODISCARD cpay_code golden_clash_Keywords_new___serialize_ex(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Keywords_new___set_a(golden_clash_Keywords_new__ *msg, int32_t value) {
-  msg->a = value;
-}
-static inline void golden_clash_Keywords_new___clear_a(golden_clash_Keywords_new__ *msg) {
-  msg->a = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_clash_Keywords_new___desc;
@@ -552,12 +456,6 @@ CPAY_NODISCARD cpay_code golden_clash_Other_serialize_ex(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_clash_Other_set_new_(golden_clash_Other *msg, int32_t value) {
-  msg->new_ = value;
-}
-static inline void golden_clash_Other_clear_new_(golden_clash_Other *msg) {
-  msg->new_ = 0;
-}
 static inline size_t golden_clash_Other_namespace__size(const golden_clash_Other *msg) {
   return msg->namespace_.size;
 }

@@ -41,12 +41,6 @@ CPAY_NODISCARD cpay_code golden_comments_Note_serialize_ex(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_comments_Note_set_text(golden_comments_Note *msg, cpay_str value) {
-  msg->text = value;
-}
-static inline void golden_comments_Note_clear_text(golden_comments_Note *msg) {
-  memset(&msg->text, 0, sizeof(msg->text));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_comments_Note_desc;

@@ -73,18 +73,6 @@ CPAY_NODISCARD cpay_code golden_enums_Paint_serialize_ex(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_enums_Paint_set_color(golden_enums_Paint *msg, int32_t value) {
-  msg->color = value;
-}
-static inline void golden_enums_Paint_clear_color(golden_enums_Paint *msg) {
-  msg->color = 0;
-}
-static inline void golden_enums_Paint_set_finish(golden_enums_Paint *msg, int32_t value) {
-  msg->finish = value;
-}
-static inline void golden_enums_Paint_clear_finish(golden_enums_Paint *msg) {
-  msg->finish = 0;
-}
 static inline size_t golden_enums_Paint_palette_size(const golden_enums_Paint *msg) {
   return msg->palette.size;
 }

@@ -51,12 +51,6 @@ CPAY_NODISCARD cpay_code golden_maps_Value_serialize_ex(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_maps_Value_set_v(golden_maps_Value *msg, int32_t value) {
-  msg->v = value;
-}
-static inline void golden_maps_Value_clear_v(golden_maps_Value *msg) {
-  msg->v = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_maps_Value_desc;

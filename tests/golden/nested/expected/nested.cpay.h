@@ -209,12 +209,6 @@ CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_serialize_ex(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_nested_Tree_Node_Leaf_set_label(golden_nested_Tree_Node_Leaf *msg, cpay_str value) {
-  msg->label = value;
-}
-static inline void golden_nested_Tree_Node_Leaf_clear_label(golden_nested_Tree_Node_Leaf *msg) {
-  memset(&msg->label, 0, sizeof(msg->label));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc;
@@ -387,12 +381,6 @@ CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_serialize_ex(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_nested_Outer_Middle_Inner_set_value(golden_nested_Outer_Middle_Inner *msg, int32_t value) {
-  msg->value = value;
-}
-static inline void golden_nested_Outer_Middle_Inner_clear_value(golden_nested_Outer_Middle_Inner *msg) {
-  msg->value = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc;

@@ -95,12 +95,6 @@ static inline golden_oneofs_Payment_second_case golden_oneofs_Payment_which_seco
 static inline void golden_oneofs_Payment_clear_second(golden_oneofs_Payment *msg) {
   msg->second_case = 0;
 }
-static inline void golden_oneofs_Payment_set_id(golden_oneofs_Payment *msg, cpay_str value) {
-  msg->id = value;
-}
-static inline void golden_oneofs_Payment_clear_id(golden_oneofs_Payment *msg) {
-  memset(&msg->id, 0, sizeof(msg->id));
-}
 static inline bool golden_oneofs_Payment_has_card_token(const golden_oneofs_Payment *msg) {
   return msg->method_case == 2;
 }
@@ -172,12 +166,6 @@ static inline void golden_oneofs_Payment_clear_kind(golden_oneofs_Payment *msg) 
 static inline void golden_oneofs_Payment_set_kind(golden_oneofs_Payment *msg, int32_t value) {
   msg->kind = value;
   msg->method_case = 6;
-}
-static inline void golden_oneofs_Payment_set_after(golden_oneofs_Payment *msg, int32_t value) {
-  msg->after = value;
-}
-static inline void golden_oneofs_Payment_clear_after(golden_oneofs_Payment *msg) {
-  msg->after = 0;
 }
 static inline bool golden_oneofs_Payment_has_flag(const golden_oneofs_Payment *msg) {
   return msg->second_case == 8;
@@ -251,12 +239,6 @@ CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_serialize_ex(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_oneofs_BankAccount_set_iban(golden_oneofs_BankAccount *msg, cpay_str value) {
-  msg->iban = value;
-}
-static inline void golden_oneofs_BankAccount_clear_iban(golden_oneofs_BankAccount *msg) {
-  memset(&msg->iban, 0, sizeof(msg->iban));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_oneofs_BankAccount_desc;

@@ -40,12 +40,6 @@ CPAY_NODISCARD cpay_code golden_presence_Sub_serialize_ex(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_presence_Sub_set_x(golden_presence_Sub *msg, int32_t value) {
-  msg->x = value;
-}
-static inline void golden_presence_Sub_clear_x(golden_presence_Sub *msg) {
-  msg->x = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_presence_Sub_desc;
@@ -127,12 +121,6 @@ static inline void golden_presence_Presence_set_opt_int(golden_presence_Presence
   msg->opt_int = value;
   cpay__set_has(msg, 0);
 }
-static inline void golden_presence_Presence_set_plain_int(golden_presence_Presence *msg, int32_t value) {
-  msg->plain_int = value;
-}
-static inline void golden_presence_Presence_clear_plain_int(golden_presence_Presence *msg) {
-  msg->plain_int = 0;
-}
 static inline bool golden_presence_Presence_has_opt_string(const golden_presence_Presence *msg) {
   return cpay__has(msg, 1);
 }
@@ -143,12 +131,6 @@ static inline void golden_presence_Presence_clear_opt_string(golden_presence_Pre
 static inline void golden_presence_Presence_set_opt_string(golden_presence_Presence *msg, cpay_str value) {
   msg->opt_string = value;
   cpay__set_has(msg, 1);
-}
-static inline void golden_presence_Presence_set_plain_string(golden_presence_Presence *msg, cpay_str value) {
-  msg->plain_string = value;
-}
-static inline void golden_presence_Presence_clear_plain_string(golden_presence_Presence *msg) {
-  memset(&msg->plain_string, 0, sizeof(msg->plain_string));
 }
 static inline bool golden_presence_Presence_has_opt_bytes(const golden_presence_Presence *msg) {
   return cpay__has(msg, 2);

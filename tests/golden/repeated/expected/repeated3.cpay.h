@@ -262,12 +262,6 @@ CPAY_NODISCARD cpay_code golden_repeated3_Item_serialize_ex(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_repeated3_Item_set_name(golden_repeated3_Item *msg, cpay_str value) {
-  msg->name = value;
-}
-static inline void golden_repeated3_Item_clear_name(golden_repeated3_Item *msg) {
-  memset(&msg->name, 0, sizeof(msg->name));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_repeated3_Item_desc;

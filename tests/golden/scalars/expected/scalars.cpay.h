@@ -56,96 +56,6 @@ CPAY_NODISCARD cpay_code golden_scalars_Scalars_serialize_ex(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_scalars_Scalars_set_f_double(golden_scalars_Scalars *msg, double value) {
-  msg->f_double = value;
-}
-static inline void golden_scalars_Scalars_clear_f_double(golden_scalars_Scalars *msg) {
-  msg->f_double = 0;
-}
-static inline void golden_scalars_Scalars_set_f_float(golden_scalars_Scalars *msg, float value) {
-  msg->f_float = value;
-}
-static inline void golden_scalars_Scalars_clear_f_float(golden_scalars_Scalars *msg) {
-  msg->f_float = 0;
-}
-static inline void golden_scalars_Scalars_set_f_int64(golden_scalars_Scalars *msg, int64_t value) {
-  msg->f_int64 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_int64(golden_scalars_Scalars *msg) {
-  msg->f_int64 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_uint64(golden_scalars_Scalars *msg, uint64_t value) {
-  msg->f_uint64 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_uint64(golden_scalars_Scalars *msg) {
-  msg->f_uint64 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_int32(golden_scalars_Scalars *msg, int32_t value) {
-  msg->f_int32 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_int32(golden_scalars_Scalars *msg) {
-  msg->f_int32 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_fixed64(golden_scalars_Scalars *msg, uint64_t value) {
-  msg->f_fixed64 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_fixed64(golden_scalars_Scalars *msg) {
-  msg->f_fixed64 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_fixed32(golden_scalars_Scalars *msg, uint32_t value) {
-  msg->f_fixed32 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_fixed32(golden_scalars_Scalars *msg) {
-  msg->f_fixed32 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_bool(golden_scalars_Scalars *msg, bool value) {
-  msg->f_bool = value;
-}
-static inline void golden_scalars_Scalars_clear_f_bool(golden_scalars_Scalars *msg) {
-  msg->f_bool = false;
-}
-static inline void golden_scalars_Scalars_set_f_string(golden_scalars_Scalars *msg, cpay_str value) {
-  msg->f_string = value;
-}
-static inline void golden_scalars_Scalars_clear_f_string(golden_scalars_Scalars *msg) {
-  memset(&msg->f_string, 0, sizeof(msg->f_string));
-}
-static inline void golden_scalars_Scalars_set_f_bytes(golden_scalars_Scalars *msg, cpay_bytes value) {
-  msg->f_bytes = value;
-}
-static inline void golden_scalars_Scalars_clear_f_bytes(golden_scalars_Scalars *msg) {
-  memset(&msg->f_bytes, 0, sizeof(msg->f_bytes));
-}
-static inline void golden_scalars_Scalars_set_f_uint32(golden_scalars_Scalars *msg, uint32_t value) {
-  msg->f_uint32 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_uint32(golden_scalars_Scalars *msg) {
-  msg->f_uint32 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_sfixed32(golden_scalars_Scalars *msg, int32_t value) {
-  msg->f_sfixed32 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_sfixed32(golden_scalars_Scalars *msg) {
-  msg->f_sfixed32 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_sfixed64(golden_scalars_Scalars *msg, int64_t value) {
-  msg->f_sfixed64 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_sfixed64(golden_scalars_Scalars *msg) {
-  msg->f_sfixed64 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_sint32(golden_scalars_Scalars *msg, int32_t value) {
-  msg->f_sint32 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_sint32(golden_scalars_Scalars *msg) {
-  msg->f_sint32 = 0;
-}
-static inline void golden_scalars_Scalars_set_f_sint64(golden_scalars_Scalars *msg, int64_t value) {
-  msg->f_sint64 = value;
-}
-static inline void golden_scalars_Scalars_clear_f_sint64(golden_scalars_Scalars *msg) {
-  msg->f_sint64 = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_scalars_Scalars_desc;
@@ -237,12 +147,6 @@ CPAY_NODISCARD cpay_code golden_scalars_Old_serialize_ex(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_scalars_Old_set_legacy(golden_scalars_Old *msg, int32_t value) {
-  msg->legacy = value;
-}
-static inline void golden_scalars_Old_clear_legacy(golden_scalars_Old *msg) {
-  msg->legacy = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_scalars_Old_desc;

@@ -41,12 +41,6 @@ CPAY_NODISCARD cpay_code golden_svc_Ping_serialize_ex(
     const golden_svc_Ping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_svc_Ping_set_text(golden_svc_Ping *msg, cpay_str value) {
-  msg->text = value;
-}
-static inline void golden_svc_Ping_clear_text(golden_svc_Ping *msg) {
-  memset(&msg->text, 0, sizeof(msg->text));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_svc_Ping_desc;
@@ -94,12 +88,6 @@ CPAY_NODISCARD cpay_code golden_svc_Pong_serialize_ex(
     const golden_svc_Pong *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_svc_Pong_set_text(golden_svc_Pong *msg, cpay_str value) {
-  msg->text = value;
-}
-static inline void golden_svc_Pong_clear_text(golden_svc_Pong *msg) {
-  memset(&msg->text, 0, sizeof(msg->text));
-}
 static inline bool golden_svc_Pong_has_fee(const golden_svc_Pong *msg) {
   return msg->fee != NULL;
 }

@@ -39,18 +39,6 @@ CPAY_NODISCARD cpay_code golden_shared_Money_serialize_ex(
     const golden_shared_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_shared_Money_set_cents(golden_shared_Money *msg, int64_t value) {
-  msg->cents = value;
-}
-static inline void golden_shared_Money_clear_cents(golden_shared_Money *msg) {
-  msg->cents = 0;
-}
-static inline void golden_shared_Money_set_currency(golden_shared_Money *msg, cpay_str value) {
-  msg->currency = value;
-}
-static inline void golden_shared_Money_clear_currency(golden_shared_Money *msg) {
-  memset(&msg->currency, 0, sizeof(msg->currency));
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_shared_Money_desc;

@@ -75,12 +75,6 @@ static inline golden_common_Money *golden_app_Invoice_add_lines(golden_app_Invoi
 static inline void golden_app_Invoice_clear_lines(golden_app_Invoice *msg) {
   msg->lines.size = 0;
 }
-static inline void golden_app_Invoice_set_currency(golden_app_Invoice *msg, int32_t value) {
-  msg->currency = value;
-}
-static inline void golden_app_Invoice_clear_currency(golden_app_Invoice *msg) {
-  msg->currency = 0;
-}
 static inline size_t golden_app_Invoice_by_sku_size(const golden_app_Invoice *msg) {
   return cpay_map_size(msg->by_sku);
 }

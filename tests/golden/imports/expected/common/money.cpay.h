@@ -50,18 +50,6 @@ CPAY_NODISCARD cpay_code golden_common_Money_serialize_ex(
     const golden_common_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
     cpay_status *st);
 
-static inline void golden_common_Money_set_units(golden_common_Money *msg, int64_t value) {
-  msg->units = value;
-}
-static inline void golden_common_Money_clear_units(golden_common_Money *msg) {
-  msg->units = 0;
-}
-static inline void golden_common_Money_set_currency(golden_common_Money *msg, int32_t value) {
-  msg->currency = value;
-}
-static inline void golden_common_Money_clear_currency(golden_common_Money *msg) {
-  msg->currency = 0;
-}
 
 // JSON and text format (cpay/json.h, cpay/text.h).
 extern const cpay_msg_desc golden_common_Money_desc;
