@@ -274,8 +274,8 @@ static const char *const kEntryPats[] = {
     "%2_desc", "%2__json_names", "%2__json_msgs", "%2__json_enums", "%2__json_by_json_name",
     "%2__json_by_name",
 };
-static const char *const kEnumPats[] = {"%2", "%2_table", "%2_name", "%2__values",
-                                        "%2_desc", "%2__json_names", "%2__json_numbers"};
+static const char *const kEnumPats[] = {"%2",      "%2_table",   "%2_name",    "%2__values",
+                                        "%2_desc", "%2__names", "%2__numbers"};
 static const char *const kOnePat[] = {"%2"};
 static const char *const kExtPats[] = {"%2", "%2__default", "%2__desc"};
 static const char *const kFilePats[] = {"%2_register_extensions", "%2__exts", "%2_register_types",
@@ -288,6 +288,8 @@ static const char *const kRepeatedPats[] = {"%1_%2_size", "%1_%2_get", "%1_add_%
                                             "%1_clear_%2"};
 static const char *const kSubmsgPats[] = {"%1_has_%2", "%1_mutable_%2", "%1_clear_%2"};
 static const char *const kPresencePats[] = {"%1_has_%2", "%1_set_%2", "%1_clear_%2"};
+// The set_/clear_ helpers fields without presence had until issue 17: their
+// names stay reserved so that no generated name changes.
 static const char *const kImplicitPats[] = {"%1_set_%2", "%1_clear_%2"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

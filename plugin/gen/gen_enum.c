@@ -1,7 +1,9 @@
-// Enums: the C enum in the header; the closed-enum table and the name
-// lookup in the source.
+// Enums: the C enum and its name lookup in the header; the closed-enum
+// table (for the binary codec) and the description (value names, for
+// E_name(), JSON and text) in the source.
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gen/gen.h"
 
@@ -35,7 +37,9 @@ static void enum_decl(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *
             "$api$extern const cpay_enum_table $enum$_table;\n"
             "$api$extern const cpay_enum_desc $enum$_desc;\n"
             "// The name of `value` (the first one for aliases); NULL when unknown.\n"
-            "$api$const char *$enum$_name(int32_t value);\n"
+            "static inline const char *$enum$_name(int32_t value) {\n"
+            "  return cpay_enum_name(&$enum$_desc, value);\n"
+            "}\n"
             "\n",
             "enum", name, "api", g->api, CPR_END);
 }
@@ -69,31 +73,44 @@ static void enum_table(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf 
             "count", cpg_str(g, "%zu", outside_count), "values", values_ref, CPR_END);
 }
 
-static void enum_name_fn(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *out) {
-  cpg_print(g, out,
-            "const char *$enum$_name(int32_t value) {\n"
-            "  switch (value) {\n",
-            "enum", name, CPR_END);
-  for (size_t i = 0; i < e->value_count; i++) {
-    if (!first_with_number(e, i)) continue;
+// The description: value names and numbers in declaration order.
+static void enum_desc(cpg_gen *g, const cpm_enum *e, const char *name, cpf_buf *out) {
+  const char *names = "NULL", *numbers = "NULL";
+  if (e->value_count > 0) {
+    names = cpg_str(g, "%s__names", name);
+    numbers = cpg_str(g, "%s__numbers", name);
+    cpg_print(g, out, "static const char *const $array$[] = {\n", "array", names, CPR_END);
+    for (size_t i = 0; i < e->value_count; i++) {
+      const cpm_enum_value *v = &e->values[i];
+      cpg_print(g, out, "    $name$,\n", "name", cpg_c_string(g, v->name, strlen(v->name)),
+                CPR_END);
+    }
     cpg_print(g, out,
-              "    case $number$:\n"
-              "      return \"$name$\";\n",
-              "number", cpg_int32_literal(g, e->values[i].number), "name", e->values[i].name,
-              CPR_END);
+              "};\n"
+              "static const int32_t $array$[] = {\n",
+              "array", numbers, CPR_END);
+    for (size_t i = 0; i < e->value_count; i++) {
+      cpg_print(g, out, "    $number$,\n", "number", cpg_int32_literal(g, e->values[i].number),
+                CPR_END);
+    }
+    cpg_print(g, out, "};\n", CPR_END);
   }
   cpg_print(g, out,
-            "    default:\n"
-            "      return NULL;\n"
-            "  }\n"
-            "}\n"
+            "const cpay_enum_desc $enum$_desc = {\n"
+            "    .full_name = \"$full_name$\",\n"
+            "    .names = $names$,\n"
+            "    .numbers = $numbers$,\n"
+            "    .count = $count$,\n"
+            "    .closed = $closed$,\n"
+            "};\n"
             "\n",
-            CPR_END);
+            "enum", name, "full_name", e->full_name, "names", names, "numbers", numbers, "count",
+            cpg_str(g, "%zu", e->value_count), "closed", e->closed ? "true" : "false", CPR_END);
 }
 
 void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src) {
   const char *name = cpn_enum(g->names, e);
   enum_decl(g, e, name, hdr);
   enum_table(g, e, name, src);
-  enum_name_fn(g, e, name, src);
+  enum_desc(g, e, name, src);
 }

@@ -183,6 +183,7 @@ void cpg_gen_file(cpg_gen *g) {
   if (g->needs_math) cpg_print(g, &g->h, "#include <math.h>\n", CPR_END);
   cpg_print(g, &g->h,
             "#include \"cpay/json.h\"\n"
+            "#include \"cpay/reflect.h\"\n"
             "#include \"cpay/text.h\"\n",
             CPR_END);
   for (size_t i = 0; i < f->dep_count; i++) {

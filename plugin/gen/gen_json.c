@@ -1,10 +1,11 @@
-// Proto3 JSON support in generated code: a JSON table per message (field
-// JSON names and the JSON tables of submessages and enums, parallel to the
-// binary table's fields) and per enum (value names), the typed
-// _to_json/_from_json wrappers, the text format wrappers that share the
-// same tables (_to_text/_from_text/_debug_text), and the registration of
-// the file's messages for google.protobuf.Any. Only JSON and text code
-// refers to these tables, so programs that use neither need not link them.
+// JSON and text format in generated code: a description per message
+// (cpay/reflect.h: JSON names and the descriptions of submessage and enum
+// fields, parallel to the binary table's fields), the typed wrappers
+// (_to_json/_from_json, _to_text/_from_text/_debug_text) and the
+// registration of the file's types for google.protobuf.Any and extensions.
+// The wrappers are static inline in the header: a program links the JSON
+// or text code only when it calls one. The descriptions are data, and
+// <file>_register_types calls only the registry.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,6 @@ static void each(cpg_gen *g, const cpm_message *msgs, size_t count, json_fn *fn,
   for (size_t i = 0; i < count; i++) {
     fn(g, &msgs[i], out);
     each(g, msgs[i].nested, msgs[i].nested_count, fn, out);
-  }
-}
-
-static void each_enum(cpg_gen *g, const cpm_message *msgs, size_t count,
-                      void (*fn)(cpg_gen *, const cpm_enum *, cpf_buf *), cpf_buf *out) {
-  for (size_t i = 0; i < count; i++) {
-    for (size_t k = 0; k < msgs[i].enum_count; k++) fn(g, &msgs[i].enums[k], out);
-    each_enum(g, msgs[i].nested, msgs[i].nested_count, fn, out);
   }
 }
 
@@ -61,28 +54,49 @@ static const char *wkt_kind(const cpm_message *m) {
 
 void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   cpg_print(g, out,
-            "// JSON and text format (cpay/json.h, cpay/text.h).\n"
+            "// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program\n"
+            "// links their code only when it calls one.\n"
             "$api$extern const cpay_msg_desc $msg$_desc;\n"
             "// $full_name$ as proto3 JSON text on `arena` (NUL-terminated);\n"
             "// `opts` may be NULL.\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_to_json(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_to_json(\n"
             "    const $msg$ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,\n"
-            "    cpay_str *out, cpay_status *st);\n"
+            "    cpay_str *out, cpay_status *st) {\n"
+            "  return cpay_json_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
+            "}\n"
             "// Parses proto3 JSON into a new $full_name$ on `arena` (*out set on success).\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_from_json(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_from_json(\n"
             "    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,\n"
-            "    $msg$ **out, cpay_status *st);\n"
+            "    $msg$ **out, cpay_status *st) {\n"
+            "  $msg$ *msg = $msg$_new(arena);\n"
+            "  *out = NULL;\n"
+            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+            "  cpay_code code = cpay_json_decode(json, len, msg, &$msg$_desc, arena, opts, st);\n"
+            "  if (code == CPAY_OK) *out = msg;\n"
+            "  return code;\n"
+            "}\n"
             "// $full_name$ as protobuf text format on `arena` (NUL-terminated);\n"
             "// `opts` may be NULL.\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_to_text(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_to_text(\n"
             "    const $msg$ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,\n"
-            "    cpay_str *out, cpay_status *st);\n"
+            "    cpay_str *out, cpay_status *st) {\n"
+            "  return cpay_text_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
+            "}\n"
             "// Parses text format into a new $full_name$ on `arena` (*out set on success).\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_from_text(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_from_text(\n"
             "    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,\n"
-            "    $msg$ **out, cpay_status *st);\n"
+            "    $msg$ **out, cpay_status *st) {\n"
+            "  $msg$ *msg = $msg$_new(arena);\n"
+            "  *out = NULL;\n"
+            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+            "  cpay_code code = cpay_text_decode(text, len, msg, &$msg$_desc, arena, opts, st);\n"
+            "  if (code == CPAY_OK) *out = msg;\n"
+            "  return code;\n"
+            "}\n"
             "// One line of text format for logs; never fails (see cpay_text_debug).\n"
-            "$api$const char *$msg$_debug_text(const $msg$ *msg, cpay_arena *arena);\n"
+            "static inline const char *$msg$_debug_text(const $msg$ *msg, cpay_arena *arena) {\n"
+            "  return cpay_text_debug(msg, &$msg$_desc, arena);\n"
+            "}\n"
             "\n",
             "api", g->api, "full_name", m->full_name, "msg", cpn_message(g->names, m), CPR_END);
 }
@@ -194,81 +208,6 @@ static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "\n",
             "msg", msg, "names", names, "msgs", msgs, "enums", enums, "wkt", wkt_kind(m),
             "by_json_name", by_json_name, "by_name", by_name, CPR_END);
-  if (m->map_entry) return;
-  cpg_print(g, out,
-            "cpay_code $msg$_to_json(\n"
-            "    const $msg$ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,\n"
-            "    cpay_str *out, cpay_status *st) {\n"
-            "  return cpay_json_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
-            "}\n"
-            "\n"
-            "cpay_code $msg$_from_json(\n"
-            "    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,\n"
-            "    $msg$ **out, cpay_status *st) {\n"
-            "  *out = NULL;\n"
-            "  $msg$ *msg = $msg$_new(arena);\n"
-            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
-            "  cpay_code code = cpay_json_decode(json, len, msg, &$msg$_desc, arena, opts, st);\n"
-            "  if (code == CPAY_OK) *out = msg;\n"
-            "  return code;\n"
-            "}\n"
-            "\n"
-            "cpay_code $msg$_to_text(\n"
-            "    const $msg$ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,\n"
-            "    cpay_str *out, cpay_status *st) {\n"
-            "  return cpay_text_encode(msg, &$msg$_desc, arena, opts, out, st);\n"
-            "}\n"
-            "\n"
-            "cpay_code $msg$_from_text(\n"
-            "    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,\n"
-            "    $msg$ **out, cpay_status *st) {\n"
-            "  *out = NULL;\n"
-            "  $msg$ *msg = $msg$_new(arena);\n"
-            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
-            "  cpay_code code = cpay_text_decode(text, len, msg, &$msg$_desc, arena, opts, st);\n"
-            "  if (code == CPAY_OK) *out = msg;\n"
-            "  return code;\n"
-            "}\n"
-            "\n"
-            "const char *$msg$_debug_text(const $msg$ *msg, cpay_arena *arena) {\n"
-            "  return cpay_text_debug(msg, &$msg$_desc, arena);\n"
-            "}\n"
-            "\n",
-            "msg", msg, CPR_END);
-}
-
-static void enum_table(cpg_gen *g, const cpm_enum *e, cpf_buf *out) {
-  const char *name = cpn_enum(g->names, e);
-  const char *names = "NULL", *numbers = "NULL";
-  if (e->value_count > 0) {
-    names = cpg_str(g, "%s__json_names", name);
-    numbers = cpg_str(g, "%s__json_numbers", name);
-    cpg_print(g, out, "static const char *const $array$[] = {\n", "array", names, CPR_END);
-    for (size_t i = 0; i < e->value_count; i++) {
-      const cpm_enum_value *v = &e->values[i];
-      cpg_print(g, out, "    $name$,\n", "name", cpg_c_string(g, v->name, strlen(v->name)), CPR_END);
-    }
-    cpg_print(g, out,
-              "};\n"
-              "static const int32_t $array$[] = {\n",
-              "array", numbers, CPR_END);
-    for (size_t i = 0; i < e->value_count; i++) {
-      cpg_print(g, out, "    $number$,\n", "number", cpg_int32_literal(g, e->values[i].number),
-                CPR_END);
-    }
-    cpg_print(g, out, "};\n", CPR_END);
-  }
-  cpg_print(g, out,
-            "const cpay_enum_desc $enum$_desc = {\n"
-            "    .full_name = \"$full_name$\",\n"
-            "    .names = $names$,\n"
-            "    .numbers = $numbers$,\n"
-            "    .count = $count$,\n"
-            "    .closed = $closed$,\n"
-            "};\n"
-            "\n",
-            "enum", name, "full_name", e->full_name, "names", names, "numbers", numbers, "count",
-            cpg_str(g, "%zu", e->value_count), "closed", e->closed ? "true" : "false", CPR_END);
 }
 
 // The messages of the file (map entries left out) in pre-order; `out` NULL
@@ -347,9 +286,7 @@ static void register_types(cpg_gen *g, cpf_buf *out) {
 
 void cpg_gen_json_source(cpg_gen *g, cpf_buf *out) {
   const cpm_file *f = g->file;
-  cpg_print(g, out, "// ---- JSON\n\n", CPR_END);
-  for (size_t i = 0; i < f->enum_count; i++) enum_table(g, &f->enums[i], out);
-  each_enum(g, f->messages, f->message_count, enum_table, out);
+  cpg_print(g, out, "// ---- descriptions, for JSON and text\n\n", CPR_END);
   each(g, f->messages, f->message_count, msg_table, out);
   register_types(g, out);
 }

@@ -434,25 +434,41 @@ static void oneof_api(cpg_gen *g, const char *msg, const cpm_oneof *o, cpf_buf *
             "msg", msg, "oneof", oneof, CPR_END);
 }
 
-// The functions every message has: new, parse, serialize.
+// The functions every message has: new, parse, serialize. Inline: each is
+// a call of the runtime with the message's table.
 static void message_functions(cpg_gen *g, const char *msg, cpf_buf *out) {
   cpg_print(g, out,
             "// A new message on `arena`, with defaults set; NULL only when out of memory.\n"
-            "$api$$msg$ *$msg$_new(cpay_arena *arena);\n"
+            "static inline $msg$ *$msg$_new(cpay_arena *arena) {\n"
+            "  return ($msg$ *)cpay_msg_new(&$msg$_table, arena);\n"
+            "}\n"
             "// Parses binary protobuf into a new message on `arena` (*out set on success).\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_parse(\n"
-            "    const uint8_t *buf, size_t len, cpay_arena *arena, $msg$ **out, cpay_status *st);\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_parse_ex(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_parse_ex(\n"
             "    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,\n"
-            "    $msg$ **out, cpay_status *st);\n"
+            "    $msg$ **out, cpay_status *st) {\n"
+            "  $msg$ *msg = $msg$_new(arena);\n"
+            "  *out = NULL;\n"
+            "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
+            "  cpay_code code = cpay_decode(buf, len, msg, &$msg$_table, arena, opts, st);\n"
+            "  if (code == CPAY_OK) *out = msg;\n"
+            "  return code;\n"
+            "}\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_parse(\n"
+            "    const uint8_t *buf, size_t len, cpay_arena *arena, $msg$ **out, cpay_status *st) {\n"
+            "  return $msg$_parse_ex(buf, len, arena, NULL, out, st);\n"
+            "}\n"
             "// Serializes `msg` into bytes on `arena`.\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_serialize(\n"
-            "    const $msg$ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);\n"
-            "$api$CPAY_NODISCARD cpay_code $msg$_serialize_ex(\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_serialize_ex(\n"
             "    const $msg$ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,\n"
-            "    cpay_status *st);\n"
+            "    cpay_status *st) {\n"
+            "  return cpay_encode(msg, &$msg$_table, arena, opts, out, st);\n"
+            "}\n"
+            "CPAY_NODISCARD static inline cpay_code $msg$_serialize(\n"
+            "    const $msg$ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {\n"
+            "  return cpay_encode(msg, &$msg$_table, arena, NULL, out, st);\n"
+            "}\n"
             "\n",
-            "msg", msg, "api", g->api, CPR_END);
+            "msg", msg, CPR_END);
 }
 
 void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
@@ -608,39 +624,4 @@ void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             refs[2], "defaults", refs[3], "field_count", cpg_str(g, "%zu", n), "dense_below",
             cpg_str(g, "%zu", dense), "required_count", cpg_str(g, "%zu", l.required),
             "hasbit_count", cpg_str(g, "%zu", l.total), "flags", flags_s, CPR_END);
-  if (!m->map_entry) {
-    cpg_print(g, out,
-              "$msg$ *$msg$_new(cpay_arena *arena) {\n"
-              "  return ($msg$ *)cpay_msg_new(&$msg$_table, arena);\n"
-              "}\n"
-              "\n"
-              "cpay_code $msg$_parse(\n"
-              "    const uint8_t *buf, size_t len, cpay_arena *arena, $msg$ **out, cpay_status *st) {\n"
-              "  return $msg$_parse_ex(buf, len, arena, NULL, out, st);\n"
-              "}\n"
-              "\n"
-              "cpay_code $msg$_parse_ex(\n"
-              "    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,\n"
-              "    $msg$ **out, cpay_status *st) {\n"
-              "  *out = NULL;\n"
-              "  $msg$ *msg = $msg$_new(arena);\n"
-              "  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, \"out of memory\");\n"
-              "  cpay_code code = cpay_decode(buf, len, msg, &$msg$_table, arena, opts, st);\n"
-              "  if (code == CPAY_OK) *out = msg;\n"
-              "  return code;\n"
-              "}\n"
-              "\n"
-              "cpay_code $msg$_serialize(\n"
-              "    const $msg$ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {\n"
-              "  return cpay_encode(msg, &$msg$_table, arena, NULL, out, st);\n"
-              "}\n"
-              "\n"
-              "cpay_code $msg$_serialize_ex(\n"
-              "    const $msg$ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,\n"
-              "    cpay_status *st) {\n"
-              "  return cpay_encode(msg, &$msg$_table, arena, opts, out, st);\n"
-              "}\n"
-              "\n",
-              "msg", msg, CPR_END);
-  }
 }

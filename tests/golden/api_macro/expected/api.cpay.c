@@ -5,14 +5,19 @@
 
 const cpay_enum_table golden_api_E_table = {UINT64_C(0x0000000000000001), 0, NULL};
 
-const char *golden_api_E_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "E_ZERO";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_api_E__names[] = {
+    "E_ZERO",
+};
+static const int32_t golden_api_E__numbers[] = {
+    0,
+};
+const cpay_enum_desc golden_api_E_desc = {
+    .full_name = "golden.api.E",
+    .names = golden_api_E__names,
+    .numbers = golden_api_E__numbers,
+    .count = 1,
+    .closed = false,
+};
 
 // ---- golden.api.M
 
@@ -36,56 +41,11 @@ const cpay_msg_table golden_api_M_table = {
     .flags = 0,
 };
 
-golden_api_M *golden_api_M_new(cpay_arena *arena) {
-  return (golden_api_M *)cpay_msg_new(&golden_api_M_table, arena);
-}
-
-cpay_code golden_api_M_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_api_M **out, cpay_status *st) {
-  return golden_api_M_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_api_M_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_api_M **out, cpay_status *st) {
-  *out = NULL;
-  golden_api_M *msg = golden_api_M_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_api_M_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_api_M_serialize(
-    const golden_api_M *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_api_M_table, arena, NULL, out, st);
-}
-
-cpay_code golden_api_M_serialize_ex(
-    const golden_api_M *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_api_M_table, arena, opts, out, st);
-}
-
 cpay_code api_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_api_E__json_names[] = {
-    "E_ZERO",
-};
-static const int32_t golden_api_E__json_numbers[] = {
-    0,
-};
-const cpay_enum_desc golden_api_E_desc = {
-    .full_name = "golden.api.E",
-    .names = golden_api_E__json_names,
-    .numbers = golden_api_E__json_numbers,
-    .count = 1,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_api_M__json_names[] = {
     "a",
@@ -111,44 +71,6 @@ const cpay_msg_desc golden_api_M_desc = {
     .by_json_name = golden_api_M__json_by_json_name,
     .by_name = golden_api_M__json_by_name,
 };
-
-cpay_code golden_api_M_to_json(
-    const golden_api_M *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_api_M_desc, arena, opts, out, st);
-}
-
-cpay_code golden_api_M_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_api_M **out, cpay_status *st) {
-  *out = NULL;
-  golden_api_M *msg = golden_api_M_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_api_M_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_api_M_to_text(
-    const golden_api_M *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_api_M_desc, arena, opts, out, st);
-}
-
-cpay_code golden_api_M_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_api_M **out, cpay_status *st) {
-  *out = NULL;
-  golden_api_M *msg = golden_api_M_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_api_M_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_api_M_desc, arena);
-}
 
 static const cpay_msg_desc *const api_proto__json_msgs[] = {
     &golden_api_M_desc,

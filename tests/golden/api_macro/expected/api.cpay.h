@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -24,7 +25,9 @@ typedef enum golden_api_E {
 CPAY_API extern const cpay_enum_table golden_api_E_table;
 CPAY_API extern const cpay_enum_desc golden_api_E_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-CPAY_API const char *golden_api_E_name(int32_t value);
+static inline const char *golden_api_E_name(int32_t value) {
+  return cpay_enum_name(&golden_api_E_desc, value);
+}
 
 // ---- golden.api.M
 
@@ -34,43 +37,79 @@ struct golden_api_M {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-CPAY_API golden_api_M *golden_api_M_new(cpay_arena *arena);
+static inline golden_api_M *golden_api_M_new(cpay_arena *arena) {
+  return (golden_api_M *)cpay_msg_new(&golden_api_M_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_api_M **out, cpay_status *st);
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_api_M_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_api_M **out, cpay_status *st);
+    golden_api_M **out, cpay_status *st) {
+  golden_api_M *msg = golden_api_M_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_api_M_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_api_M_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_api_M **out, cpay_status *st) {
+  return golden_api_M_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_serialize(
-    const golden_api_M *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_api_M_serialize_ex(
     const golden_api_M *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_api_M_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_api_M_serialize(
+    const golden_api_M *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_api_M_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 CPAY_API extern const cpay_msg_desc golden_api_M_desc;
 // golden.api.M as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_json(
+CPAY_NODISCARD static inline cpay_code golden_api_M_to_json(
     const golden_api_M *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_api_M_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.api.M on `arena` (*out set on success).
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_from_json(
+CPAY_NODISCARD static inline cpay_code golden_api_M_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_api_M **out, cpay_status *st);
+    golden_api_M **out, cpay_status *st) {
+  golden_api_M *msg = golden_api_M_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_api_M_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.api.M as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_to_text(
+CPAY_NODISCARD static inline cpay_code golden_api_M_to_text(
     const golden_api_M *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_api_M_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.api.M on `arena` (*out set on success).
-CPAY_API CPAY_NODISCARD cpay_code golden_api_M_from_text(
+CPAY_NODISCARD static inline cpay_code golden_api_M_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_api_M **out, cpay_status *st);
+    golden_api_M **out, cpay_status *st) {
+  golden_api_M *msg = golden_api_M_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_api_M_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-CPAY_API const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena);
+static inline const char *golden_api_M_debug_text(const golden_api_M *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_api_M_desc, arena);
+}
 
 // Adds the extensions declared in api.proto (not those of its imports) to `r`.
 CPAY_API CPAY_NODISCARD cpay_code api_proto_register_extensions(cpay_extreg *r);

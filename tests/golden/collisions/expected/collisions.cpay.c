@@ -15,16 +15,21 @@ extern const cpay_msg_desc golden_clash_Other_ThisEntry_desc;
 
 const cpay_enum_table golden_clash_switch_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
-const char *golden_clash_switch_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "switch_UNSPECIFIED";
-    case 1:
-      return "NULL";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_clash_switch__names[] = {
+    "switch_UNSPECIFIED",
+    "NULL",
+};
+static const int32_t golden_clash_switch__numbers[] = {
+    0,
+    1,
+};
+const cpay_enum_desc golden_clash_switch_desc = {
+    .full_name = "golden.clash.switch",
+    .names = golden_clash_switch__names,
+    .numbers = golden_clash_switch__numbers,
+    .count = 2,
+    .closed = false,
+};
 
 // ---- golden.clash.Keywords
 
@@ -84,37 +89,6 @@ const cpay_msg_table golden_clash_Keywords_table = {
     .flags = 0,
 };
 
-golden_clash_Keywords *golden_clash_Keywords_new(cpay_arena *arena) {
-  return (golden_clash_Keywords *)cpay_msg_new(&golden_clash_Keywords_table, arena);
-}
-
-cpay_code golden_clash_Keywords_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords **out, cpay_status *st) {
-  return golden_clash_Keywords_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_serialize(
-    const golden_clash_Keywords *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_serialize_ex(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_table, arena, opts, out, st);
-}
-
 // ---- golden.clash.Keywords.new
 
 static const cpay_field golden_clash_Keywords_new___fields[] = {
@@ -136,37 +110,6 @@ const cpay_msg_table golden_clash_Keywords_new__table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_clash_Keywords_new_ *golden_clash_Keywords_new__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_new_ *)cpay_msg_new(&golden_clash_Keywords_new__table, arena);
-}
-
-cpay_code golden_clash_Keywords_new__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new_ **out, cpay_status *st) {
-  return golden_clash_Keywords_new__parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_new__parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_new__table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_new__serialize(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_new__table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_new__serialize_ex(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_new__table, arena, opts, out, st);
-}
 
 // ---- golden.clash.Keywords.table
 
@@ -190,37 +133,6 @@ const cpay_msg_table golden_clash_Keywords_table__table = {
     .flags = 0,
 };
 
-golden_clash_Keywords_table_ *golden_clash_Keywords_table__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_table_ *)cpay_msg_new(&golden_clash_Keywords_table__table, arena);
-}
-
-cpay_code golden_clash_Keywords_table__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_table_ **out, cpay_status *st) {
-  return golden_clash_Keywords_table__parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_table__parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_table__table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_table__serialize(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_table__table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_table__serialize_ex(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_table__table, arena, opts, out, st);
-}
-
 // ---- golden.clash.Keywords.foo_get
 
 static const cpay_field golden_clash_Keywords_foo_get___fields[] = {
@@ -242,37 +154,6 @@ const cpay_msg_table golden_clash_Keywords_foo_get__table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_foo_get_ *)cpay_msg_new(&golden_clash_Keywords_foo_get__table, arena);
-}
-
-cpay_code golden_clash_Keywords_foo_get__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
-  return golden_clash_Keywords_foo_get__parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_foo_get__parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_foo_get__table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_foo_get__serialize(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_foo_get__serialize_ex(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, opts, out, st);
-}
 
 // ---- golden.clash.Keywords.to_text
 
@@ -296,37 +177,6 @@ const cpay_msg_table golden_clash_Keywords_to_text__table = {
     .flags = 0,
 };
 
-golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
-}
-
-cpay_code golden_clash_Keywords_to_text__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st) {
-  return golden_clash_Keywords_to_text__parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_to_text__parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_to_text__table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_to_text__serialize(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_to_text__serialize_ex(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, opts, out, st);
-}
-
 // ---- golden.clash.Keywords_new
 
 static const cpay_field golden_clash_Keywords_new____fields[] = {
@@ -348,37 +198,6 @@ const cpay_msg_table golden_clash_Keywords_new___table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_clash_Keywords_new__ *golden_clash_Keywords_new___new(cpay_arena *arena) {
-  return (golden_clash_Keywords_new__ *)cpay_msg_new(&golden_clash_Keywords_new___table, arena);
-}
-
-cpay_code golden_clash_Keywords_new___parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new__ **out, cpay_status *st) {
-  return golden_clash_Keywords_new___parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_new___parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_new___table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_new___serialize(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_new___table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Keywords_new___serialize_ex(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Keywords_new___table, arena, opts, out, st);
-}
 
 // ---- golden.clash.Other
 
@@ -412,37 +231,6 @@ const cpay_msg_table golden_clash_Other_table = {
     .flags = 0,
 };
 
-golden_clash_Other *golden_clash_Other_new(cpay_arena *arena) {
-  return (golden_clash_Other *)cpay_msg_new(&golden_clash_Other_table, arena);
-}
-
-cpay_code golden_clash_Other_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Other **out, cpay_status *st) {
-  return golden_clash_Other_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Other_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Other *msg = golden_clash_Other_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Other_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Other_serialize(
-    const golden_clash_Other *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Other_table, arena, NULL, out, st);
-}
-
-cpay_code golden_clash_Other_serialize_ex(
-    const golden_clash_Other *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_clash_Other_table, arena, opts, out, st);
-}
-
 // ---- golden.clash.Other.ThisEntry
 
 static const cpay_field golden_clash_Other_ThisEntry__fields[] = {
@@ -471,23 +259,7 @@ cpay_code collisions_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_clash_switch__json_names[] = {
-    "switch_UNSPECIFIED",
-    "NULL",
-};
-static const int32_t golden_clash_switch__json_numbers[] = {
-    0,
-    1,
-};
-const cpay_enum_desc golden_clash_switch_desc = {
-    .full_name = "golden.clash.switch",
-    .names = golden_clash_switch__json_names,
-    .numbers = golden_clash_switch__json_numbers,
-    .count = 2,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_clash_Keywords__json_names[] = {
     "int",
@@ -594,44 +366,6 @@ const cpay_msg_desc golden_clash_Keywords_desc = {
     .by_name = golden_clash_Keywords__json_by_name,
 };
 
-cpay_code golden_clash_Keywords_to_json(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_to_text(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_desc, arena);
-}
-
 static const char *const golden_clash_Keywords_new___json_names[] = {
     "x",
 };
@@ -656,44 +390,6 @@ const cpay_msg_desc golden_clash_Keywords_new__desc = {
     .by_json_name = golden_clash_Keywords_new___json_by_json_name,
     .by_name = golden_clash_Keywords_new___json_by_name,
 };
-
-cpay_code golden_clash_Keywords_new__to_json(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_new__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_new__to_text(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_new__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_new__desc, arena);
-}
 
 static const char *const golden_clash_Keywords_table___json_names[] = {
     "y",
@@ -720,44 +416,6 @@ const cpay_msg_desc golden_clash_Keywords_table__desc = {
     .by_name = golden_clash_Keywords_table___json_by_name,
 };
 
-cpay_code golden_clash_Keywords_table__to_json(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_table__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_table__to_text(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_table__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_table__desc, arena);
-}
-
 static const char *const golden_clash_Keywords_foo_get___json_names[] = {
     "z",
 };
@@ -782,44 +440,6 @@ const cpay_msg_desc golden_clash_Keywords_foo_get__desc = {
     .by_json_name = golden_clash_Keywords_foo_get___json_by_json_name,
     .by_name = golden_clash_Keywords_foo_get___json_by_name,
 };
-
-cpay_code golden_clash_Keywords_foo_get__to_json(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_foo_get__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_foo_get__to_text(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_foo_get__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__desc, arena);
-}
 
 static const char *const golden_clash_Keywords_to_text___json_names[] = {
     "w",
@@ -846,44 +466,6 @@ const cpay_msg_desc golden_clash_Keywords_to_text__desc = {
     .by_name = golden_clash_Keywords_to_text___json_by_name,
 };
 
-cpay_code golden_clash_Keywords_to_text__to_json(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_to_text__from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_to_text__to_text(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_to_text__from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_to_text__desc, arena);
-}
-
 static const char *const golden_clash_Keywords_new____json_names[] = {
     "a",
 };
@@ -908,44 +490,6 @@ const cpay_msg_desc golden_clash_Keywords_new___desc = {
     .by_json_name = golden_clash_Keywords_new____json_by_json_name,
     .by_name = golden_clash_Keywords_new____json_by_name,
 };
-
-cpay_code golden_clash_Keywords_new___to_json(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_new___from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Keywords_new___to_text(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Keywords_new___from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Keywords_new___desc, arena);
-}
 
 static const char *const golden_clash_Other__json_names[] = {
     "new",
@@ -986,44 +530,6 @@ const cpay_msg_desc golden_clash_Other_desc = {
     .by_json_name = golden_clash_Other__json_by_json_name,
     .by_name = golden_clash_Other__json_by_name,
 };
-
-cpay_code golden_clash_Other_to_json(
-    const golden_clash_Other *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Other_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Other *msg = golden_clash_Other_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_clash_Other_to_text(
-    const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
-}
-
-cpay_code golden_clash_Other_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st) {
-  *out = NULL;
-  golden_clash_Other *msg = golden_clash_Other_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_clash_Other_desc, arena);
-}
 
 static const char *const golden_clash_Other_ThisEntry__json_names[] = {
     "key",

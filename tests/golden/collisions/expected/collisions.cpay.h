@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -37,7 +38,9 @@ typedef enum golden_clash_switch {
 extern const cpay_enum_table golden_clash_switch_table;
 extern const cpay_enum_desc golden_clash_switch_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_clash_switch_name(int32_t value);
+static inline const char *golden_clash_switch_name(int32_t value) {
+  return cpay_enum_name(&golden_clash_switch_desc, value);
+}
 
 // ---- golden.clash.Keywords
 
@@ -71,19 +74,34 @@ struct golden_clash_Keywords {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords *golden_clash_Keywords_new(cpay_arena *arena);
+static inline golden_clash_Keywords *golden_clash_Keywords_new(cpay_arena *arena) {
+  return (golden_clash_Keywords *)cpay_msg_new(&golden_clash_Keywords_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st);
+    golden_clash_Keywords **out, cpay_status *st) {
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords **out, cpay_status *st) {
+  return golden_clash_Keywords_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_serialize(
-    const golden_clash_Keywords *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_serialize_ex(
     const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_serialize(
+    const golden_clash_Keywords *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_table, arena, NULL, out, st);
+}
 
 typedef enum golden_clash_Keywords_choice_case {
   golden_clash_Keywords_choice_NOT_SET = 0,
@@ -173,28 +191,49 @@ static inline void golden_clash_Keywords_clear_as_text(golden_clash_Keywords *ms
   msg->as_text = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_desc;
 // golden.clash.Keywords as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_json(
     const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st);
+    golden_clash_Keywords **out, cpay_status *st) {
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text(
     const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords **out, cpay_status *st);
+    golden_clash_Keywords **out, cpay_status *st) {
+  golden_clash_Keywords *msg = golden_clash_Keywords_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_desc, arena);
+}
 
 // ---- golden.clash.Keywords.new
 
@@ -204,43 +243,79 @@ struct golden_clash_Keywords_new_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords_new_ *golden_clash_Keywords_new__new(cpay_arena *arena);
+static inline golden_clash_Keywords_new_ *golden_clash_Keywords_new__new(cpay_arena *arena) {
+  return (golden_clash_Keywords_new_ *)cpay_msg_new(&golden_clash_Keywords_new__table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new_ **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st);
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_new__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new_ **out, cpay_status *st) {
+  return golden_clash_Keywords_new__parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__serialize(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__serialize_ex(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_new__table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__serialize(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_new__table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_new__desc;
 // golden.clash.Keywords.new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__to_json(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords.new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st);
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords.new as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__to_text(
     const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new__desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords.new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new__from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new_ **out, cpay_status *st);
+    golden_clash_Keywords_new_ **out, cpay_status *st) {
+  golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new__desc, arena);
+}
 
 // ---- golden.clash.Keywords.table
 
@@ -250,43 +325,79 @@ struct golden_clash_Keywords_table_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords_table_ *golden_clash_Keywords_table__new(cpay_arena *arena);
+static inline golden_clash_Keywords_table_ *golden_clash_Keywords_table__new(cpay_arena *arena) {
+  return (golden_clash_Keywords_table_ *)cpay_msg_new(&golden_clash_Keywords_table__table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_table_ **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st);
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_table__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_table_ **out, cpay_status *st) {
+  return golden_clash_Keywords_table__parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__serialize(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__serialize_ex(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_table__table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__serialize(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_table__table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_table__desc;
 // golden.clash.Keywords.table as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__to_json(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords.table on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st);
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords.table as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__to_text(
     const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_table__desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords.table on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_table__from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_table_ **out, cpay_status *st);
+    golden_clash_Keywords_table_ **out, cpay_status *st) {
+  golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_table__desc, arena);
+}
 
 // ---- golden.clash.Keywords.foo_get
 
@@ -296,43 +407,79 @@ struct golden_clash_Keywords_foo_get_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(cpay_arena *arena);
+static inline golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(cpay_arena *arena) {
+  return (golden_clash_Keywords_foo_get_ *)cpay_msg_new(&golden_clash_Keywords_foo_get__table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_foo_get_ **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_foo_get__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  return golden_clash_Keywords_foo_get__parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__serialize(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__serialize_ex(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__serialize(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_foo_get__desc;
 // golden.clash.Keywords.foo_get as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__to_json(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords.foo_get as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__to_text(
     const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_foo_get__desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords.foo_get on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_foo_get__from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_foo_get_ **out, cpay_status *st);
+    golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+  golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__desc, arena);
+}
 
 // ---- golden.clash.Keywords.to_text
 
@@ -343,43 +490,79 @@ struct golden_clash_Keywords_to_text_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena);
+static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena) {
+  return (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_to_text__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  return golden_clash_Keywords_to_text__parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__serialize(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__serialize_ex(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__serialize(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_to_text__desc;
 // golden.clash.Keywords.to_text as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__to_json(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords.to_text as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__to_text(
     const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_to_text__desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords.to_text on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_to_text__from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_to_text_ **out, cpay_status *st);
+    golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+  golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_to_text__desc, arena);
+}
 
 // ---- golden.clash.Keywords_new
 
@@ -389,43 +572,79 @@ struct golden_clash_Keywords_new__ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Keywords_new__ *golden_clash_Keywords_new___new(cpay_arena *arena);
+static inline golden_clash_Keywords_new__ *golden_clash_Keywords_new___new(cpay_arena *arena) {
+  return (golden_clash_Keywords_new__ *)cpay_msg_new(&golden_clash_Keywords_new___table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new__ **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st);
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_new___table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new__ **out, cpay_status *st) {
+  return golden_clash_Keywords_new___parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___serialize(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___serialize_ex(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_new___table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___serialize(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Keywords_new___table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Keywords_new___desc;
 // golden.clash.Keywords_new as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___to_json(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Keywords_new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st);
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Keywords_new as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___to_text(
     const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Keywords_new___desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Keywords_new on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Keywords_new___from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Keywords_new__ **out, cpay_status *st);
+    golden_clash_Keywords_new__ **out, cpay_status *st) {
+  golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena);
+static inline const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Keywords_new___desc, arena);
+}
 
 // ---- golden.clash.Other
 
@@ -442,19 +661,34 @@ struct golden_clash_Other {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_clash_Other *golden_clash_Other_new(cpay_arena *arena);
+static inline golden_clash_Other *golden_clash_Other_new(cpay_arena *arena) {
+  return (golden_clash_Other *)cpay_msg_new(&golden_clash_Other_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Other_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Other **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Other_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st);
+    golden_clash_Other **out, cpay_status *st) {
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Other_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Other **out, cpay_status *st) {
+  return golden_clash_Other_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_clash_Other_serialize(
-    const golden_clash_Other *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_clash_Other_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_serialize_ex(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Other_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_serialize(
+    const golden_clash_Other *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Other_table, arena, NULL, out, st);
+}
 
 static inline size_t golden_clash_Other_namespace__size(const golden_clash_Other *msg) {
   return msg->namespace_.size;
@@ -533,28 +767,49 @@ static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
   msg->keywords = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_clash_Other_desc;
 // golden.clash.Other as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Other_to_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_to_json(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.clash.Other on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Other_from_json(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st);
+    golden_clash_Other **out, cpay_status *st) {
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Other_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.clash.Other as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_clash_Other_to_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_to_text(
     const golden_clash_Other *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Other_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.clash.Other on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_clash_Other_from_text(
+CPAY_NODISCARD static inline cpay_code golden_clash_Other_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_clash_Other **out, cpay_status *st);
+    golden_clash_Other **out, cpay_status *st) {
+  golden_clash_Other *msg = golden_clash_Other_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Other_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena);
+static inline const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Other_desc, arena);
+}
 
 // Adds the extensions declared in collisions.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code collisions_proto_register_extensions(cpay_extreg *r);

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -27,43 +28,79 @@ struct golden_comments_Note {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_comments_Note *golden_comments_Note_new(cpay_arena *arena);
+static inline golden_comments_Note *golden_comments_Note_new(cpay_arena *arena) {
+  return (golden_comments_Note *)cpay_msg_new(&golden_comments_Note_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_comments_Note_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_comments_Note **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_comments_Note_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_comments_Note **out, cpay_status *st);
+    golden_comments_Note **out, cpay_status *st) {
+  golden_comments_Note *msg = golden_comments_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_comments_Note_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_comments_Note **out, cpay_status *st) {
+  return golden_comments_Note_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_comments_Note_serialize(
-    const golden_comments_Note *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_comments_Note_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_serialize_ex(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_comments_Note_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_serialize(
+    const golden_comments_Note *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_comments_Note_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_comments_Note_desc;
 // golden.comments.Note as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_comments_Note_to_json(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_to_json(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_comments_Note_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.comments.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_comments_Note_from_json(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_comments_Note **out, cpay_status *st);
+    golden_comments_Note **out, cpay_status *st) {
+  golden_comments_Note *msg = golden_comments_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_comments_Note_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.comments.Note as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_comments_Note_to_text(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_to_text(
     const golden_comments_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_comments_Note_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.comments.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_comments_Note_from_text(
+CPAY_NODISCARD static inline cpay_code golden_comments_Note_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_comments_Note **out, cpay_status *st);
+    golden_comments_Note **out, cpay_status *st) {
+  golden_comments_Note *msg = golden_comments_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_comments_Note_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpay_arena *arena);
+static inline const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_comments_Note_desc, arena);
+}
 
 // Adds the extensions declared in comment_encoding.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code comment_encoding_proto_register_extensions(cpay_extreg *r);

@@ -9,33 +9,43 @@ static const int32_t golden_enums2_Level__values[] = {
 };
 const cpay_enum_table golden_enums2_Level_table = {UINT64_C(0x0000000000000022), 2, golden_enums2_Level__values};
 
-const char *golden_enums2_Level_name(int32_t value) {
-  switch (value) {
-    case 1:
-      return "LEVEL_LOW";
-    case 5:
-      return "LEVEL_HIGH";
-    case -3:
-      return "LEVEL_NEGATIVE";
-    case 1000:
-      return "LEVEL_FAR";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_enums2_Level__names[] = {
+    "LEVEL_LOW",
+    "LEVEL_HIGH",
+    "LEVEL_NEGATIVE",
+    "LEVEL_FAR",
+};
+static const int32_t golden_enums2_Level__numbers[] = {
+    1,
+    5,
+    -3,
+    1000,
+};
+const cpay_enum_desc golden_enums2_Level_desc = {
+    .full_name = "golden.enums2.Level",
+    .names = golden_enums2_Level__names,
+    .numbers = golden_enums2_Level__numbers,
+    .count = 4,
+    .closed = true,
+};
 
 const cpay_enum_table golden_enums2_Gauge_Mode_table = {UINT64_C(0x000000000000000c), 0, NULL};
 
-const char *golden_enums2_Gauge_Mode_name(int32_t value) {
-  switch (value) {
-    case 2:
-      return "MODE_A";
-    case 3:
-      return "MODE_B";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_enums2_Gauge_Mode__names[] = {
+    "MODE_A",
+    "MODE_B",
+};
+static const int32_t golden_enums2_Gauge_Mode__numbers[] = {
+    2,
+    3,
+};
+const cpay_enum_desc golden_enums2_Gauge_Mode_desc = {
+    .full_name = "golden.enums2.Gauge.Mode",
+    .names = golden_enums2_Gauge_Mode__names,
+    .numbers = golden_enums2_Gauge_Mode__numbers,
+    .count = 2,
+    .closed = true,
+};
 
 // ---- golden.enums2.Gauge
 
@@ -72,78 +82,11 @@ const cpay_msg_table golden_enums2_Gauge_table = {
     .flags = 0,
 };
 
-golden_enums2_Gauge *golden_enums2_Gauge_new(cpay_arena *arena) {
-  return (golden_enums2_Gauge *)cpay_msg_new(&golden_enums2_Gauge_table, arena);
-}
-
-cpay_code golden_enums2_Gauge_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums2_Gauge **out, cpay_status *st) {
-  return golden_enums2_Gauge_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_enums2_Gauge_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_enums2_Gauge_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_enums2_Gauge_serialize(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_enums2_Gauge_table, arena, NULL, out, st);
-}
-
-cpay_code golden_enums2_Gauge_serialize_ex(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_enums2_Gauge_table, arena, opts, out, st);
-}
-
 cpay_code closed_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_enums2_Level__json_names[] = {
-    "LEVEL_LOW",
-    "LEVEL_HIGH",
-    "LEVEL_NEGATIVE",
-    "LEVEL_FAR",
-};
-static const int32_t golden_enums2_Level__json_numbers[] = {
-    1,
-    5,
-    -3,
-    1000,
-};
-const cpay_enum_desc golden_enums2_Level_desc = {
-    .full_name = "golden.enums2.Level",
-    .names = golden_enums2_Level__json_names,
-    .numbers = golden_enums2_Level__json_numbers,
-    .count = 4,
-    .closed = true,
-};
-
-static const char *const golden_enums2_Gauge_Mode__json_names[] = {
-    "MODE_A",
-    "MODE_B",
-};
-static const int32_t golden_enums2_Gauge_Mode__json_numbers[] = {
-    2,
-    3,
-};
-const cpay_enum_desc golden_enums2_Gauge_Mode_desc = {
-    .full_name = "golden.enums2.Gauge.Mode",
-    .names = golden_enums2_Gauge_Mode__json_names,
-    .numbers = golden_enums2_Gauge_Mode__json_numbers,
-    .count = 2,
-    .closed = true,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_enums2_Gauge__json_names[] = {
     "level",
@@ -179,44 +122,6 @@ const cpay_msg_desc golden_enums2_Gauge_desc = {
     .by_json_name = golden_enums2_Gauge__json_by_json_name,
     .by_name = golden_enums2_Gauge__json_by_name,
 };
-
-cpay_code golden_enums2_Gauge_to_json(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
-}
-
-cpay_code golden_enums2_Gauge_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_enums2_Gauge_to_text(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
-}
-
-cpay_code golden_enums2_Gauge_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_enums2_Gauge_desc, arena);
-}
 
 static const cpay_msg_desc *const closed_proto__json_msgs[] = {
     &golden_enums2_Gauge_desc,

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -27,7 +28,9 @@ typedef enum golden_enums2_Level {
 extern const cpay_enum_table golden_enums2_Level_table;
 extern const cpay_enum_desc golden_enums2_Level_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_enums2_Level_name(int32_t value);
+static inline const char *golden_enums2_Level_name(int32_t value) {
+  return cpay_enum_name(&golden_enums2_Level_desc, value);
+}
 
 // golden.enums2.Gauge.Mode
 typedef enum golden_enums2_Gauge_Mode {
@@ -38,7 +41,9 @@ typedef enum golden_enums2_Gauge_Mode {
 extern const cpay_enum_table golden_enums2_Gauge_Mode_table;
 extern const cpay_enum_desc golden_enums2_Gauge_Mode_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_enums2_Gauge_Mode_name(int32_t value);
+static inline const char *golden_enums2_Gauge_Mode_name(int32_t value) {
+  return cpay_enum_name(&golden_enums2_Gauge_Mode_desc, value);
+}
 
 // ---- golden.enums2.Gauge
 
@@ -55,19 +60,34 @@ struct golden_enums2_Gauge {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_enums2_Gauge *golden_enums2_Gauge_new(cpay_arena *arena);
+static inline golden_enums2_Gauge *golden_enums2_Gauge_new(cpay_arena *arena) {
+  return (golden_enums2_Gauge *)cpay_msg_new(&golden_enums2_Gauge_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums2_Gauge **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st);
+    golden_enums2_Gauge **out, cpay_status *st) {
+  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_enums2_Gauge_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums2_Gauge **out, cpay_status *st) {
+  return golden_enums2_Gauge_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_serialize(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_serialize_ex(
     const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_enums2_Gauge_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_serialize(
+    const golden_enums2_Gauge *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_enums2_Gauge_table, arena, NULL, out, st);
+}
 
 static inline bool golden_enums2_Gauge_has_level(const golden_enums2_Gauge *msg) {
   return cpay__has(msg, 0);
@@ -109,28 +129,49 @@ static inline void golden_enums2_Gauge_clear_history(golden_enums2_Gauge *msg) {
   msg->history.size = 0;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_enums2_Gauge_desc;
 // golden.enums2.Gauge as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_json(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_to_json(
     const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.enums2.Gauge on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_from_json(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st);
+    golden_enums2_Gauge **out, cpay_status *st) {
+  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.enums2.Gauge as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_to_text(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_to_text(
     const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_enums2_Gauge_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.enums2.Gauge on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums2_Gauge_from_text(
+CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_enums2_Gauge **out, cpay_status *st);
+    golden_enums2_Gauge **out, cpay_status *st) {
+  golden_enums2_Gauge *msg = golden_enums2_Gauge_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums2_Gauge_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena);
+static inline const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_enums2_Gauge_desc, arena);
+}
 
 // Adds the extensions declared in closed.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code closed_proto_register_extensions(cpay_extreg *r);

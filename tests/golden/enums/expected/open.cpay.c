@@ -11,37 +11,49 @@ static const int32_t golden_enums_Color__values[] = {
 };
 const cpay_enum_table golden_enums_Color_table = {UINT64_C(0x0000000000000003), 4, golden_enums_Color__values};
 
-const char *golden_enums_Color_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "COLOR_UNSPECIFIED";
-    case 1:
-      return "COLOR_RED";
-    case -1:
-      return "COLOR_MINUS";
-    case INT32_MIN:
-      return "COLOR_MIN";
-    case 2147483647:
-      return "COLOR_MAX";
-    case 100:
-      return "COLOR_BIG";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_enums_Color__names[] = {
+    "COLOR_UNSPECIFIED",
+    "COLOR_RED",
+    "COLOR_CRIMSON",
+    "COLOR_MINUS",
+    "COLOR_MIN",
+    "COLOR_MAX",
+    "COLOR_BIG",
+};
+static const int32_t golden_enums_Color__numbers[] = {
+    0,
+    1,
+    1,
+    -1,
+    INT32_MIN,
+    2147483647,
+    100,
+};
+const cpay_enum_desc golden_enums_Color_desc = {
+    .full_name = "golden.enums.Color",
+    .names = golden_enums_Color__names,
+    .numbers = golden_enums_Color__numbers,
+    .count = 7,
+    .closed = false,
+};
 
 const cpay_enum_table golden_enums_Paint_Finish_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
-const char *golden_enums_Paint_Finish_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "FINISH_UNSPECIFIED";
-    case 1:
-      return "FINISH_GLOSS";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_enums_Paint_Finish__names[] = {
+    "FINISH_UNSPECIFIED",
+    "FINISH_GLOSS",
+};
+static const int32_t golden_enums_Paint_Finish__numbers[] = {
+    0,
+    1,
+};
+const cpay_enum_desc golden_enums_Paint_Finish_desc = {
+    .full_name = "golden.enums.Paint.Finish",
+    .names = golden_enums_Paint_Finish__names,
+    .numbers = golden_enums_Paint_Finish__numbers,
+    .count = 2,
+    .closed = false,
+};
 
 // ---- golden.enums.Paint
 
@@ -69,84 +81,11 @@ const cpay_msg_table golden_enums_Paint_table = {
     .flags = 0,
 };
 
-golden_enums_Paint *golden_enums_Paint_new(cpay_arena *arena) {
-  return (golden_enums_Paint *)cpay_msg_new(&golden_enums_Paint_table, arena);
-}
-
-cpay_code golden_enums_Paint_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums_Paint **out, cpay_status *st) {
-  return golden_enums_Paint_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_enums_Paint_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_enums_Paint_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_enums_Paint_serialize(
-    const golden_enums_Paint *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_enums_Paint_table, arena, NULL, out, st);
-}
-
-cpay_code golden_enums_Paint_serialize_ex(
-    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_enums_Paint_table, arena, opts, out, st);
-}
-
 cpay_code open_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_enums_Color__json_names[] = {
-    "COLOR_UNSPECIFIED",
-    "COLOR_RED",
-    "COLOR_CRIMSON",
-    "COLOR_MINUS",
-    "COLOR_MIN",
-    "COLOR_MAX",
-    "COLOR_BIG",
-};
-static const int32_t golden_enums_Color__json_numbers[] = {
-    0,
-    1,
-    1,
-    -1,
-    INT32_MIN,
-    2147483647,
-    100,
-};
-const cpay_enum_desc golden_enums_Color_desc = {
-    .full_name = "golden.enums.Color",
-    .names = golden_enums_Color__json_names,
-    .numbers = golden_enums_Color__json_numbers,
-    .count = 7,
-    .closed = false,
-};
-
-static const char *const golden_enums_Paint_Finish__json_names[] = {
-    "FINISH_UNSPECIFIED",
-    "FINISH_GLOSS",
-};
-static const int32_t golden_enums_Paint_Finish__json_numbers[] = {
-    0,
-    1,
-};
-const cpay_enum_desc golden_enums_Paint_Finish_desc = {
-    .full_name = "golden.enums.Paint.Finish",
-    .names = golden_enums_Paint_Finish__json_names,
-    .numbers = golden_enums_Paint_Finish__json_numbers,
-    .count = 2,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_enums_Paint__json_names[] = {
     "color",
@@ -182,44 +121,6 @@ const cpay_msg_desc golden_enums_Paint_desc = {
     .by_json_name = golden_enums_Paint__json_by_json_name,
     .by_name = golden_enums_Paint__json_by_name,
 };
-
-cpay_code golden_enums_Paint_to_json(
-    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
-}
-
-cpay_code golden_enums_Paint_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums_Paint_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_enums_Paint_to_text(
-    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
-}
-
-cpay_code golden_enums_Paint_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st) {
-  *out = NULL;
-  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums_Paint_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_enums_Paint_desc, arena);
-}
 
 static const cpay_msg_desc *const open_proto__json_msgs[] = {
     &golden_enums_Paint_desc,

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -32,7 +33,9 @@ typedef enum golden_enums_Color {
 extern const cpay_enum_table golden_enums_Color_table;
 extern const cpay_enum_desc golden_enums_Color_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_enums_Color_name(int32_t value);
+static inline const char *golden_enums_Color_name(int32_t value) {
+  return cpay_enum_name(&golden_enums_Color_desc, value);
+}
 
 // golden.enums.Paint.Finish
 typedef enum golden_enums_Paint_Finish {
@@ -43,7 +46,9 @@ typedef enum golden_enums_Paint_Finish {
 extern const cpay_enum_table golden_enums_Paint_Finish_table;
 extern const cpay_enum_desc golden_enums_Paint_Finish_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_enums_Paint_Finish_name(int32_t value);
+static inline const char *golden_enums_Paint_Finish_name(int32_t value) {
+  return cpay_enum_name(&golden_enums_Paint_Finish_desc, value);
+}
 
 // ---- golden.enums.Paint
 
@@ -59,19 +64,34 @@ struct golden_enums_Paint {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_enums_Paint *golden_enums_Paint_new(cpay_arena *arena);
+static inline golden_enums_Paint *golden_enums_Paint_new(cpay_arena *arena) {
+  return (golden_enums_Paint *)cpay_msg_new(&golden_enums_Paint_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums_Paint_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums_Paint **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_enums_Paint_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st);
+    golden_enums_Paint **out, cpay_status *st) {
+  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_enums_Paint_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_enums_Paint **out, cpay_status *st) {
+  return golden_enums_Paint_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_enums_Paint_serialize(
-    const golden_enums_Paint *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_enums_Paint_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_serialize_ex(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_enums_Paint_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_serialize(
+    const golden_enums_Paint *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_enums_Paint_table, arena, NULL, out, st);
+}
 
 static inline size_t golden_enums_Paint_palette_size(const golden_enums_Paint *msg) {
   return msg->palette.size;
@@ -91,28 +111,49 @@ static inline void golden_enums_Paint_clear_palette(golden_enums_Paint *msg) {
   msg->palette.size = 0;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_enums_Paint_desc;
 // golden.enums.Paint as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_enums_Paint_to_json(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_to_json(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.enums.Paint on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums_Paint_from_json(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st);
+    golden_enums_Paint **out, cpay_status *st) {
+  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_enums_Paint_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.enums.Paint as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_enums_Paint_to_text(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_to_text(
     const golden_enums_Paint *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_enums_Paint_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.enums.Paint on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_enums_Paint_from_text(
+CPAY_NODISCARD static inline cpay_code golden_enums_Paint_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_enums_Paint **out, cpay_status *st);
+    golden_enums_Paint **out, cpay_status *st) {
+  golden_enums_Paint *msg = golden_enums_Paint_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_enums_Paint_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena);
+static inline const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_enums_Paint_desc, arena);
+}
 
 // Adds the extensions declared in open.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code open_proto_register_extensions(cpay_extreg *r);

@@ -5,16 +5,21 @@
 
 const cpay_enum_table golden_ext_Tone_table = {UINT64_C(0x0000000000000006), 0, NULL};
 
-const char *golden_ext_Tone_name(int32_t value) {
-  switch (value) {
-    case 1:
-      return "TONE_LOW";
-    case 2:
-      return "TONE_HIGH";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_ext_Tone__names[] = {
+    "TONE_LOW",
+    "TONE_HIGH",
+};
+static const int32_t golden_ext_Tone__numbers[] = {
+    1,
+    2,
+};
+const cpay_enum_desc golden_ext_Tone_desc = {
+    .full_name = "golden.ext.Tone",
+    .names = golden_ext_Tone__names,
+    .numbers = golden_ext_Tone__numbers,
+    .count = 2,
+    .closed = true,
+};
 
 // ---- golden.ext.Base
 
@@ -38,37 +43,6 @@ const cpay_msg_table golden_ext_Base_table = {
     .flags = CPAY_MSG_EXTENDABLE,
 };
 
-golden_ext_Base *golden_ext_Base_new(cpay_arena *arena) {
-  return (golden_ext_Base *)cpay_msg_new(&golden_ext_Base_table, arena);
-}
-
-cpay_code golden_ext_Base_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Base **out, cpay_status *st) {
-  return golden_ext_Base_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Base_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Base *msg = golden_ext_Base_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Base_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Base_serialize(
-    const golden_ext_Base *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Base_table, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Base_serialize_ex(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Base_table, arena, opts, out, st);
-}
-
 // ---- golden.ext.Note
 
 static const cpay_field golden_ext_Note__fields[] = {
@@ -91,37 +65,6 @@ const cpay_msg_table golden_ext_Note_table = {
     .flags = 0,
 };
 
-golden_ext_Note *golden_ext_Note_new(cpay_arena *arena) {
-  return (golden_ext_Note *)cpay_msg_new(&golden_ext_Note_table, arena);
-}
-
-cpay_code golden_ext_Note_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Note **out, cpay_status *st) {
-  return golden_ext_Note_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Note_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Note *msg = golden_ext_Note_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Note_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Note_serialize(
-    const golden_ext_Note *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Note_table, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Note_serialize_ex(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Note_table, arena, opts, out, st);
-}
-
 // ---- golden.ext.Container
 
 const cpay_msg_table golden_ext_Container_table = {
@@ -137,37 +80,6 @@ const cpay_msg_table golden_ext_Container_table = {
     .hasbit_count = 0,
     .flags = CPAY_MSG_EXTENDABLE | CPAY_MSG_MESSAGE_SET,
 };
-
-golden_ext_Container *golden_ext_Container_new(cpay_arena *arena) {
-  return (golden_ext_Container *)cpay_msg_new(&golden_ext_Container_table, arena);
-}
-
-cpay_code golden_ext_Container_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Container **out, cpay_status *st) {
-  return golden_ext_Container_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Container_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Container *msg = golden_ext_Container_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Container_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Container_serialize(
-    const golden_ext_Container *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Container_table, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Container_serialize_ex(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Container_table, arena, opts, out, st);
-}
 
 // ---- golden.ext.Item
 
@@ -190,37 +102,6 @@ const cpay_msg_table golden_ext_Item_table = {
     .hasbit_count = 1,
     .flags = 0,
 };
-
-golden_ext_Item *golden_ext_Item_new(cpay_arena *arena) {
-  return (golden_ext_Item *)cpay_msg_new(&golden_ext_Item_table, arena);
-}
-
-cpay_code golden_ext_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Item **out, cpay_status *st) {
-  return golden_ext_Item_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Item_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Item *msg = golden_ext_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Item_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Item_serialize(
-    const golden_ext_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Item_table, arena, NULL, out, st);
-}
-
-cpay_code golden_ext_Item_serialize_ex(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_ext_Item_table, arena, opts, out, st);
-}
 
 const cpay_ext golden_ext_count = {
     {100, 0, 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
@@ -312,23 +193,7 @@ static const cpay_ext *const extensions_proto__exts[] = {
 cpay_code extensions_proto_register_extensions(cpay_extreg *r) {
   return cpay__extreg_add_all(r, extensions_proto__exts, 9);
 }
-// ---- JSON
-
-static const char *const golden_ext_Tone__json_names[] = {
-    "TONE_LOW",
-    "TONE_HIGH",
-};
-static const int32_t golden_ext_Tone__json_numbers[] = {
-    1,
-    2,
-};
-const cpay_enum_desc golden_ext_Tone_desc = {
-    .full_name = "golden.ext.Tone",
-    .names = golden_ext_Tone__json_names,
-    .numbers = golden_ext_Tone__json_numbers,
-    .count = 2,
-    .closed = true,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_ext_Base__json_names[] = {
     "id",
@@ -355,44 +220,6 @@ const cpay_msg_desc golden_ext_Base_desc = {
     .by_name = golden_ext_Base__json_by_name,
 };
 
-cpay_code golden_ext_Base_to_json(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Base_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Base *msg = golden_ext_Base_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Base_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Base_to_text(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Base_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Base *msg = golden_ext_Base_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Base_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Base_desc, arena);
-}
-
 static const char *const golden_ext_Note__json_names[] = {
     "text",
 };
@@ -418,44 +245,6 @@ const cpay_msg_desc golden_ext_Note_desc = {
     .by_name = golden_ext_Note__json_by_name,
 };
 
-cpay_code golden_ext_Note_to_json(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Note_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Note *msg = golden_ext_Note_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Note_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Note_to_text(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Note_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Note *msg = golden_ext_Note_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Note_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Note_desc, arena);
-}
-
 const cpay_msg_desc golden_ext_Container_desc = {
     .table = &golden_ext_Container_table,
     .json_names = NULL,
@@ -465,44 +254,6 @@ const cpay_msg_desc golden_ext_Container_desc = {
     .by_json_name = NULL,
     .by_name = NULL,
 };
-
-cpay_code golden_ext_Container_to_json(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Container_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Container *msg = golden_ext_Container_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Container_to_text(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Container_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Container *msg = golden_ext_Container_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Container_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Container_desc, arena);
-}
 
 static const char *const golden_ext_Item__json_names[] = {
     "name",
@@ -528,44 +279,6 @@ const cpay_msg_desc golden_ext_Item_desc = {
     .by_json_name = golden_ext_Item__json_by_json_name,
     .by_name = golden_ext_Item__json_by_name,
 };
-
-cpay_code golden_ext_Item_to_json(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Item_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Item *msg = golden_ext_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_ext_Item_to_text(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
-}
-
-cpay_code golden_ext_Item_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_ext_Item *msg = golden_ext_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Item_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_ext_Item_desc, arena);
-}
 
 static const cpay_ext_desc golden_ext_count__desc = {&golden_ext_count, NULL, NULL};
 static const cpay_ext_desc golden_ext_label__desc = {&golden_ext_label, NULL, NULL};

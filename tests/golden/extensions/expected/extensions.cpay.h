@@ -5,6 +5,7 @@
 #include "cpay/gencode.h"
 #include <math.h>
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -32,7 +33,9 @@ typedef enum golden_ext_Tone {
 extern const cpay_enum_table golden_ext_Tone_table;
 extern const cpay_enum_desc golden_ext_Tone_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_ext_Tone_name(int32_t value);
+static inline const char *golden_ext_Tone_name(int32_t value) {
+  return cpay_enum_name(&golden_ext_Tone_desc, value);
+}
 
 // ---- golden.ext.Base
 
@@ -43,19 +46,34 @@ struct golden_ext_Base {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_ext_Base *golden_ext_Base_new(cpay_arena *arena);
+static inline golden_ext_Base *golden_ext_Base_new(cpay_arena *arena) {
+  return (golden_ext_Base *)cpay_msg_new(&golden_ext_Base_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Base_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Base **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Base_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st);
+    golden_ext_Base **out, cpay_status *st) {
+  golden_ext_Base *msg = golden_ext_Base_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Base_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Base **out, cpay_status *st) {
+  return golden_ext_Base_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_ext_Base_serialize(
-    const golden_ext_Base *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Base_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_serialize_ex(
     const golden_ext_Base *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Base_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_serialize(
+    const golden_ext_Base *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Base_table, arena, NULL, out, st);
+}
 
 static inline bool golden_ext_Base_has_id(const golden_ext_Base *msg) {
   return cpay__has(msg, 0);
@@ -69,28 +87,49 @@ static inline void golden_ext_Base_set_id(golden_ext_Base *msg, int32_t value) {
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_ext_Base_desc;
 // golden.ext.Base as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Base_to_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_to_json(
     const golden_ext_Base *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.ext.Base on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Base_from_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st);
+    golden_ext_Base **out, cpay_status *st) {
+  golden_ext_Base *msg = golden_ext_Base_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Base_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.ext.Base as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Base_to_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_to_text(
     const golden_ext_Base *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Base_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.ext.Base on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Base_from_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Base_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Base **out, cpay_status *st);
+    golden_ext_Base **out, cpay_status *st) {
+  golden_ext_Base *msg = golden_ext_Base_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Base_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena);
+static inline const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Base_desc, arena);
+}
 
 // ---- golden.ext.Note
 
@@ -101,19 +140,34 @@ struct golden_ext_Note {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_ext_Note *golden_ext_Note_new(cpay_arena *arena);
+static inline golden_ext_Note *golden_ext_Note_new(cpay_arena *arena) {
+  return (golden_ext_Note *)cpay_msg_new(&golden_ext_Note_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Note_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Note **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Note_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st);
+    golden_ext_Note **out, cpay_status *st) {
+  golden_ext_Note *msg = golden_ext_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Note_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Note **out, cpay_status *st) {
+  return golden_ext_Note_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_ext_Note_serialize(
-    const golden_ext_Note *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Note_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_serialize_ex(
     const golden_ext_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Note_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_serialize(
+    const golden_ext_Note *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Note_table, arena, NULL, out, st);
+}
 
 static inline bool golden_ext_Note_has_text(const golden_ext_Note *msg) {
   return cpay__has(msg, 0);
@@ -127,28 +181,49 @@ static inline void golden_ext_Note_set_text(golden_ext_Note *msg, cpay_str value
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_ext_Note_desc;
 // golden.ext.Note as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Note_to_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_to_json(
     const golden_ext_Note *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.ext.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Note_from_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st);
+    golden_ext_Note **out, cpay_status *st) {
+  golden_ext_Note *msg = golden_ext_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Note_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.ext.Note as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Note_to_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_to_text(
     const golden_ext_Note *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Note_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.ext.Note on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Note_from_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Note_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Note **out, cpay_status *st);
+    golden_ext_Note **out, cpay_status *st) {
+  golden_ext_Note *msg = golden_ext_Note_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Note_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena);
+static inline const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Note_desc, arena);
+}
 
 // ---- golden.ext.Container
 
@@ -157,43 +232,79 @@ struct golden_ext_Container {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_ext_Container *golden_ext_Container_new(cpay_arena *arena);
+static inline golden_ext_Container *golden_ext_Container_new(cpay_arena *arena) {
+  return (golden_ext_Container *)cpay_msg_new(&golden_ext_Container_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Container_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Container **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Container_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st);
+    golden_ext_Container **out, cpay_status *st) {
+  golden_ext_Container *msg = golden_ext_Container_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Container_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Container **out, cpay_status *st) {
+  return golden_ext_Container_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_ext_Container_serialize(
-    const golden_ext_Container *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Container_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_serialize_ex(
     const golden_ext_Container *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Container_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_serialize(
+    const golden_ext_Container *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Container_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_ext_Container_desc;
 // golden.ext.Container as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Container_to_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_to_json(
     const golden_ext_Container *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.ext.Container on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Container_from_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st);
+    golden_ext_Container **out, cpay_status *st) {
+  golden_ext_Container *msg = golden_ext_Container_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Container_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.ext.Container as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Container_to_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_to_text(
     const golden_ext_Container *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Container_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.ext.Container on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Container_from_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Container_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Container **out, cpay_status *st);
+    golden_ext_Container **out, cpay_status *st) {
+  golden_ext_Container *msg = golden_ext_Container_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Container_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena);
+static inline const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Container_desc, arena);
+}
 
 // ---- golden.ext.Item
 
@@ -204,19 +315,34 @@ struct golden_ext_Item {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_ext_Item *golden_ext_Item_new(cpay_arena *arena);
+static inline golden_ext_Item *golden_ext_Item_new(cpay_arena *arena) {
+  return (golden_ext_Item *)cpay_msg_new(&golden_ext_Item_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Item **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Item_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st);
+    golden_ext_Item **out, cpay_status *st) {
+  golden_ext_Item *msg = golden_ext_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_ext_Item_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Item **out, cpay_status *st) {
+  return golden_ext_Item_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_ext_Item_serialize(
-    const golden_ext_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_ext_Item_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_serialize_ex(
     const golden_ext_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Item_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_serialize(
+    const golden_ext_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_ext_Item_table, arena, NULL, out, st);
+}
 
 static inline bool golden_ext_Item_has_name(const golden_ext_Item *msg) {
   return cpay__has(msg, 0);
@@ -230,28 +356,49 @@ static inline void golden_ext_Item_set_name(golden_ext_Item *msg, cpay_str value
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_ext_Item_desc;
 // golden.ext.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Item_to_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_to_json(
     const golden_ext_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.ext.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Item_from_json(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st);
+    golden_ext_Item **out, cpay_status *st) {
+  golden_ext_Item *msg = golden_ext_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_ext_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.ext.Item as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_ext_Item_to_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_to_text(
     const golden_ext_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_ext_Item_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.ext.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_ext_Item_from_text(
+CPAY_NODISCARD static inline cpay_code golden_ext_Item_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_ext_Item **out, cpay_status *st);
+    golden_ext_Item **out, cpay_status *st) {
+  golden_ext_Item *msg = golden_ext_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_ext_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena);
+static inline const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_ext_Item_desc, arena);
+}
 
 // ---- extensions
 

@@ -175,16 +175,21 @@ extern const cpay_msg_desc golden_maps_Maps_MessageValueEntry_desc;
 
 const cpay_enum_table golden_maps_State_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
-const char *golden_maps_State_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "STATE_UNSPECIFIED";
-    case 1:
-      return "STATE_ON";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_maps_State__names[] = {
+    "STATE_UNSPECIFIED",
+    "STATE_ON",
+};
+static const int32_t golden_maps_State__numbers[] = {
+    0,
+    1,
+};
+const cpay_enum_desc golden_maps_State_desc = {
+    .full_name = "golden.maps.State",
+    .names = golden_maps_State__names,
+    .numbers = golden_maps_State__numbers,
+    .count = 2,
+    .closed = false,
+};
 
 // ---- golden.maps.Value
 
@@ -207,37 +212,6 @@ const cpay_msg_table golden_maps_Value_table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_maps_Value *golden_maps_Value_new(cpay_arena *arena) {
-  return (golden_maps_Value *)cpay_msg_new(&golden_maps_Value_table, arena);
-}
-
-cpay_code golden_maps_Value_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Value **out, cpay_status *st) {
-  return golden_maps_Value_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_maps_Value_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Value *msg = golden_maps_Value_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_maps_Value_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_maps_Value_serialize(
-    const golden_maps_Value *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_maps_Value_table, arena, NULL, out, st);
-}
-
-cpay_code golden_maps_Value_serialize_ex(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_maps_Value_table, arena, opts, out, st);
-}
 
 // ---- golden.maps.Maps
 
@@ -311,37 +285,6 @@ const cpay_msg_table golden_maps_Maps_table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_maps_Maps *golden_maps_Maps_new(cpay_arena *arena) {
-  return (golden_maps_Maps *)cpay_msg_new(&golden_maps_Maps_table, arena);
-}
-
-cpay_code golden_maps_Maps_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Maps **out, cpay_status *st) {
-  return golden_maps_Maps_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_maps_Maps_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_maps_Maps_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_maps_Maps_serialize(
-    const golden_maps_Maps *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_maps_Maps_table, arena, NULL, out, st);
-}
-
-cpay_code golden_maps_Maps_serialize_ex(
-    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_maps_Maps_table, arena, opts, out, st);
-}
 
 // ---- golden.maps.Maps.Int32KeyEntry
 
@@ -758,23 +701,7 @@ cpay_code maps_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_maps_State__json_names[] = {
-    "STATE_UNSPECIFIED",
-    "STATE_ON",
-};
-static const int32_t golden_maps_State__json_numbers[] = {
-    0,
-    1,
-};
-const cpay_enum_desc golden_maps_State_desc = {
-    .full_name = "golden.maps.State",
-    .names = golden_maps_State__json_names,
-    .numbers = golden_maps_State__json_numbers,
-    .count = 2,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_maps_Value__json_names[] = {
     "v",
@@ -800,44 +727,6 @@ const cpay_msg_desc golden_maps_Value_desc = {
     .by_json_name = golden_maps_Value__json_by_json_name,
     .by_name = golden_maps_Value__json_by_name,
 };
-
-cpay_code golden_maps_Value_to_json(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
-}
-
-cpay_code golden_maps_Value_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Value *msg = golden_maps_Value_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Value_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_maps_Value_to_text(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
-}
-
-cpay_code golden_maps_Value_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Value *msg = golden_maps_Value_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Value_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_maps_Value_desc, arena);
-}
 
 static const char *const golden_maps_Maps__json_names[] = {
     "int32Key",
@@ -943,44 +832,6 @@ const cpay_msg_desc golden_maps_Maps_desc = {
     .by_json_name = golden_maps_Maps__json_by_json_name,
     .by_name = golden_maps_Maps__json_by_name,
 };
-
-cpay_code golden_maps_Maps_to_json(
-    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
-}
-
-cpay_code golden_maps_Maps_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_maps_Maps_to_text(
-    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
-}
-
-cpay_code golden_maps_Maps_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st) {
-  *out = NULL;
-  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Maps_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_maps_Maps_desc, arena);
-}
 
 static const char *const golden_maps_Maps_Int32KeyEntry__json_names[] = {
     "key",

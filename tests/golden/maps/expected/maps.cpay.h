@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -27,7 +28,9 @@ typedef enum golden_maps_State {
 extern const cpay_enum_table golden_maps_State_table;
 extern const cpay_enum_desc golden_maps_State_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_maps_State_name(int32_t value);
+static inline const char *golden_maps_State_name(int32_t value) {
+  return cpay_enum_name(&golden_maps_State_desc, value);
+}
 
 // ---- golden.maps.Value
 
@@ -37,43 +40,79 @@ struct golden_maps_Value {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_maps_Value *golden_maps_Value_new(cpay_arena *arena);
+static inline golden_maps_Value *golden_maps_Value_new(cpay_arena *arena) {
+  return (golden_maps_Value *)cpay_msg_new(&golden_maps_Value_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Value_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Value **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_maps_Value_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st);
+    golden_maps_Value **out, cpay_status *st) {
+  golden_maps_Value *msg = golden_maps_Value_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_maps_Value_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Value **out, cpay_status *st) {
+  return golden_maps_Value_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_maps_Value_serialize(
-    const golden_maps_Value *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_maps_Value_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_serialize_ex(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_maps_Value_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_serialize(
+    const golden_maps_Value *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_maps_Value_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_maps_Value_desc;
 // golden.maps.Value as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Value_to_json(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_to_json(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.maps.Value on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Value_from_json(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st);
+    golden_maps_Value **out, cpay_status *st) {
+  golden_maps_Value *msg = golden_maps_Value_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Value_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.maps.Value as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Value_to_text(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_to_text(
     const golden_maps_Value *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_maps_Value_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.maps.Value on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Value_from_text(
+CPAY_NODISCARD static inline cpay_code golden_maps_Value_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_maps_Value **out, cpay_status *st);
+    golden_maps_Value **out, cpay_status *st) {
+  golden_maps_Value *msg = golden_maps_Value_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Value_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena);
+static inline const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_maps_Value_desc, arena);
+}
 
 // ---- golden.maps.Maps
 
@@ -99,19 +138,34 @@ struct golden_maps_Maps {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_maps_Maps *golden_maps_Maps_new(cpay_arena *arena);
+static inline golden_maps_Maps *golden_maps_Maps_new(cpay_arena *arena) {
+  return (golden_maps_Maps *)cpay_msg_new(&golden_maps_Maps_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Maps_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Maps **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_maps_Maps_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st);
+    golden_maps_Maps **out, cpay_status *st) {
+  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_maps_Maps_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_maps_Maps **out, cpay_status *st) {
+  return golden_maps_Maps_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_maps_Maps_serialize(
-    const golden_maps_Maps *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_maps_Maps_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_serialize_ex(
     const golden_maps_Maps *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_maps_Maps_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_serialize(
+    const golden_maps_Maps *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_maps_Maps_table, arena, NULL, out, st);
+}
 
 static inline size_t golden_maps_Maps_int32_key_size(const golden_maps_Maps *msg) {
   return cpay_map_size(msg->int32_key);
@@ -937,28 +991,49 @@ static inline void golden_maps_Maps_clear_message_value(golden_maps_Maps *msg) {
   if (msg->message_value != NULL) cpay_map_clear(msg->message_value);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_maps_Maps_desc;
 // golden.maps.Maps as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Maps_to_json(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_to_json(
     const golden_maps_Maps *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.maps.Maps on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Maps_from_json(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st);
+    golden_maps_Maps **out, cpay_status *st) {
+  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_maps_Maps_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.maps.Maps as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_maps_Maps_to_text(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_to_text(
     const golden_maps_Maps *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_maps_Maps_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.maps.Maps on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_maps_Maps_from_text(
+CPAY_NODISCARD static inline cpay_code golden_maps_Maps_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_maps_Maps **out, cpay_status *st);
+    golden_maps_Maps **out, cpay_status *st) {
+  golden_maps_Maps *msg = golden_maps_Maps_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_maps_Maps_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena);
+static inline const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_maps_Maps_desc, arena);
+}
 
 // Adds the extensions declared in maps.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code maps_proto_register_extensions(cpay_extreg *r);

@@ -31,37 +31,6 @@ const cpay_msg_table golden_nested_Tree_table = {
     .flags = 0,
 };
 
-golden_nested_Tree *golden_nested_Tree_new(cpay_arena *arena) {
-  return (golden_nested_Tree *)cpay_msg_new(&golden_nested_Tree_table, arena);
-}
-
-cpay_code golden_nested_Tree_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree **out, cpay_status *st) {
-  return golden_nested_Tree_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_serialize(
-    const golden_nested_Tree *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_serialize_ex(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_table, arena, opts, out, st);
-}
-
 // ---- golden.nested.Tree.Node
 
 static const cpay_field golden_nested_Tree_Node__fields[] = {
@@ -93,37 +62,6 @@ const cpay_msg_table golden_nested_Tree_Node_table = {
     .flags = 0,
 };
 
-golden_nested_Tree_Node *golden_nested_Tree_Node_new(cpay_arena *arena) {
-  return (golden_nested_Tree_Node *)cpay_msg_new(&golden_nested_Tree_Node_table, arena);
-}
-
-cpay_code golden_nested_Tree_Node_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node **out, cpay_status *st) {
-  return golden_nested_Tree_Node_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_Node_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_Node_serialize(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_Node_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_serialize_ex(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_Node_table, arena, opts, out, st);
-}
-
 // ---- golden.nested.Tree.Node.Leaf
 
 static const cpay_field golden_nested_Tree_Node_Leaf__fields[] = {
@@ -145,37 +83,6 @@ const cpay_msg_table golden_nested_Tree_Node_Leaf_table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_Leaf_new(cpay_arena *arena) {
-  return (golden_nested_Tree_Node_Leaf *)cpay_msg_new(&golden_nested_Tree_Node_Leaf_table, arena);
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
-  return golden_nested_Tree_Node_Leaf_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_Node_Leaf_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_serialize(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_Node_Leaf_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_serialize_ex(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Tree_Node_Leaf_table, arena, opts, out, st);
-}
 
 // ---- golden.nested.Outer
 
@@ -205,37 +112,6 @@ const cpay_msg_table golden_nested_Outer_table = {
     .flags = 0,
 };
 
-golden_nested_Outer *golden_nested_Outer_new(cpay_arena *arena) {
-  return (golden_nested_Outer *)cpay_msg_new(&golden_nested_Outer_table, arena);
-}
-
-cpay_code golden_nested_Outer_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer **out, cpay_status *st) {
-  return golden_nested_Outer_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_serialize(
-    const golden_nested_Outer *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_serialize_ex(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_table, arena, opts, out, st);
-}
-
 // ---- golden.nested.Outer.Middle
 
 static const cpay_field golden_nested_Outer_Middle__fields[] = {
@@ -261,37 +137,6 @@ const cpay_msg_table golden_nested_Outer_Middle_table = {
     .flags = 0,
 };
 
-golden_nested_Outer_Middle *golden_nested_Outer_Middle_new(cpay_arena *arena) {
-  return (golden_nested_Outer_Middle *)cpay_msg_new(&golden_nested_Outer_Middle_table, arena);
-}
-
-cpay_code golden_nested_Outer_Middle_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle **out, cpay_status *st) {
-  return golden_nested_Outer_Middle_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_Middle_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_Middle_serialize(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_Middle_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_serialize_ex(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_Middle_table, arena, opts, out, st);
-}
-
 // ---- golden.nested.Outer.Middle.Inner
 
 static const cpay_field golden_nested_Outer_Middle_Inner__fields[] = {
@@ -314,42 +159,11 @@ const cpay_msg_table golden_nested_Outer_Middle_Inner_table = {
     .flags = 0,
 };
 
-golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(cpay_arena *arena) {
-  return (golden_nested_Outer_Middle_Inner *)cpay_msg_new(&golden_nested_Outer_Middle_Inner_table, arena);
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
-  return golden_nested_Outer_Middle_Inner_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_serialize(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, NULL, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_serialize_ex(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, out, st);
-}
-
 cpay_code nested_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_nested_Tree__json_names[] = {
     "root",
@@ -380,44 +194,6 @@ const cpay_msg_desc golden_nested_Tree_desc = {
     .by_json_name = golden_nested_Tree__json_by_json_name,
     .by_name = golden_nested_Tree__json_by_name,
 };
-
-cpay_code golden_nested_Tree_to_json(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_to_text(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_desc, arena);
-}
 
 static const char *const golden_nested_Tree_Node__json_names[] = {
     "leaf",
@@ -454,44 +230,6 @@ const cpay_msg_desc golden_nested_Tree_Node_desc = {
     .by_name = golden_nested_Tree_Node__json_by_name,
 };
 
-cpay_code golden_nested_Tree_Node_to_json(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_Node_to_text(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_Node_desc, arena);
-}
-
 static const char *const golden_nested_Tree_Node_Leaf__json_names[] = {
     "label",
 };
@@ -516,44 +254,6 @@ const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc = {
     .by_json_name = golden_nested_Tree_Node_Leaf__json_by_json_name,
     .by_name = golden_nested_Tree_Node_Leaf__json_by_name,
 };
-
-cpay_code golden_nested_Tree_Node_Leaf_to_json(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_to_text(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Tree_Node_Leaf_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_desc, arena);
-}
 
 static const char *const golden_nested_Outer__json_names[] = {
     "middle",
@@ -585,44 +285,6 @@ const cpay_msg_desc golden_nested_Outer_desc = {
     .by_name = golden_nested_Outer__json_by_name,
 };
 
-cpay_code golden_nested_Outer_to_json(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_to_text(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_desc, arena);
-}
-
 static const char *const golden_nested_Outer_Middle__json_names[] = {
     "inner",
 };
@@ -648,44 +310,6 @@ const cpay_msg_desc golden_nested_Outer_Middle_desc = {
     .by_name = golden_nested_Outer_Middle__json_by_name,
 };
 
-cpay_code golden_nested_Outer_Middle_to_json(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_Middle_to_text(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_Middle_desc, arena);
-}
-
 static const char *const golden_nested_Outer_Middle_Inner__json_names[] = {
     "value",
 };
@@ -710,44 +334,6 @@ const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc = {
     .by_json_name = golden_nested_Outer_Middle_Inner__json_by_json_name,
     .by_name = golden_nested_Outer_Middle_Inner__json_by_name,
 };
-
-cpay_code golden_nested_Outer_Middle_Inner_to_json(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_to_text(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
-}
-
-cpay_code golden_nested_Outer_Middle_Inner_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
-  *out = NULL;
-  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_desc, arena);
-}
 
 static const cpay_msg_desc *const nested_proto__json_msgs[] = {
     &golden_nested_Tree_desc,

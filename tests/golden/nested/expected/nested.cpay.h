@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -35,19 +36,34 @@ struct golden_nested_Tree {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Tree *golden_nested_Tree_new(cpay_arena *arena);
+static inline golden_nested_Tree *golden_nested_Tree_new(cpay_arena *arena) {
+  return (golden_nested_Tree *)cpay_msg_new(&golden_nested_Tree_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st);
+    golden_nested_Tree **out, cpay_status *st) {
+  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree **out, cpay_status *st) {
+  return golden_nested_Tree_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Tree_serialize(
-    const golden_nested_Tree *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_serialize_ex(
     const golden_nested_Tree *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_serialize(
+    const golden_nested_Tree *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_table, arena, NULL, out, st);
+}
 
 static inline bool golden_nested_Tree_has_root(const golden_nested_Tree *msg) {
   return msg->root != NULL;
@@ -72,28 +88,49 @@ static inline void golden_nested_Tree_clear_parent(golden_nested_Tree *msg) {
   msg->parent = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Tree_desc;
 // golden.nested.Tree as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_to_json(
     const golden_nested_Tree *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Tree on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st);
+    golden_nested_Tree **out, cpay_status *st) {
+  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Tree as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_to_text(
     const golden_nested_Tree *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Tree on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree **out, cpay_status *st);
+    golden_nested_Tree **out, cpay_status *st) {
+  golden_nested_Tree *msg = golden_nested_Tree_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena);
+static inline const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_desc, arena);
+}
 
 // ---- golden.nested.Tree.Node
 
@@ -109,19 +146,34 @@ struct golden_nested_Tree_Node {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Tree_Node *golden_nested_Tree_Node_new(cpay_arena *arena);
+static inline golden_nested_Tree_Node *golden_nested_Tree_Node_new(cpay_arena *arena) {
+  return (golden_nested_Tree_Node *)cpay_msg_new(&golden_nested_Tree_Node_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st);
+    golden_nested_Tree_Node **out, cpay_status *st) {
+  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_Node_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node **out, cpay_status *st) {
+  return golden_nested_Tree_Node_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_serialize(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_serialize_ex(
     const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_Node_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_serialize(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_Node_table, arena, NULL, out, st);
+}
 
 static inline bool golden_nested_Tree_Node_has_leaf(const golden_nested_Tree_Node *msg) {
   return msg->leaf != NULL;
@@ -164,28 +216,49 @@ static inline void golden_nested_Tree_Node_clear_owner(golden_nested_Tree_Node *
   msg->owner = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Tree_Node_desc;
 // golden.nested.Tree.Node as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_to_json(
     const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Tree.Node on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st);
+    golden_nested_Tree_Node **out, cpay_status *st) {
+  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Tree.Node as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_to_text(
     const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Tree.Node on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node **out, cpay_status *st);
+    golden_nested_Tree_Node **out, cpay_status *st) {
+  golden_nested_Tree_Node *msg = golden_nested_Tree_Node_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena);
+static inline const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_desc, arena);
+}
 
 // ---- golden.nested.Tree.Node.Leaf
 
@@ -195,43 +268,79 @@ struct golden_nested_Tree_Node_Leaf {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_Leaf_new(cpay_arena *arena);
+static inline golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_Leaf_new(cpay_arena *arena) {
+  return (golden_nested_Tree_Node_Leaf *)cpay_msg_new(&golden_nested_Tree_Node_Leaf_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node_Leaf **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Tree_Node_Leaf_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  return golden_nested_Tree_Node_Leaf_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_serialize(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_serialize_ex(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_Node_Leaf_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_serialize(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Tree_Node_Leaf_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Tree_Node_Leaf_desc;
 // golden.nested.Tree.Node.Leaf as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_to_json(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Tree.Node.Leaf as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_to_text(
     const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Tree.Node.Leaf on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Tree_Node_Leaf_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Tree_Node_Leaf **out, cpay_status *st);
+    golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+  golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena);
+static inline const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_desc, arena);
+}
 
 // ---- golden.nested.Outer
 
@@ -242,19 +351,34 @@ struct golden_nested_Outer {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Outer *golden_nested_Outer_new(cpay_arena *arena);
+static inline golden_nested_Outer *golden_nested_Outer_new(cpay_arena *arena) {
+  return (golden_nested_Outer *)cpay_msg_new(&golden_nested_Outer_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st);
+    golden_nested_Outer **out, cpay_status *st) {
+  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer **out, cpay_status *st) {
+  return golden_nested_Outer_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Outer_serialize(
-    const golden_nested_Outer *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_serialize_ex(
     const golden_nested_Outer *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_serialize(
+    const golden_nested_Outer *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_table, arena, NULL, out, st);
+}
 
 static inline bool golden_nested_Outer_has_middle(const golden_nested_Outer *msg) {
   return msg->middle != NULL;
@@ -279,28 +403,49 @@ static inline void golden_nested_Outer_clear_shortcut(golden_nested_Outer *msg) 
   msg->shortcut = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Outer_desc;
 // golden.nested.Outer as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_to_json(
     const golden_nested_Outer *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Outer on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st);
+    golden_nested_Outer **out, cpay_status *st) {
+  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Outer as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_to_text(
     const golden_nested_Outer *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Outer on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer **out, cpay_status *st);
+    golden_nested_Outer **out, cpay_status *st) {
+  golden_nested_Outer *msg = golden_nested_Outer_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena);
+static inline const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_desc, arena);
+}
 
 // ---- golden.nested.Outer.Middle
 
@@ -310,19 +455,34 @@ struct golden_nested_Outer_Middle {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Outer_Middle *golden_nested_Outer_Middle_new(cpay_arena *arena);
+static inline golden_nested_Outer_Middle *golden_nested_Outer_Middle_new(cpay_arena *arena) {
+  return (golden_nested_Outer_Middle *)cpay_msg_new(&golden_nested_Outer_Middle_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st);
+    golden_nested_Outer_Middle **out, cpay_status *st) {
+  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_Middle_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle **out, cpay_status *st) {
+  return golden_nested_Outer_Middle_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_serialize(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_serialize_ex(
     const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_Middle_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_serialize(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_Middle_table, arena, NULL, out, st);
+}
 
 static inline bool golden_nested_Outer_Middle_has_inner(const golden_nested_Outer_Middle *msg) {
   return msg->inner != NULL;
@@ -336,28 +496,49 @@ static inline void golden_nested_Outer_Middle_clear_inner(golden_nested_Outer_Mi
   msg->inner = NULL;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Outer_Middle_desc;
 // golden.nested.Outer.Middle as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_to_json(
     const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Outer.Middle on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st);
+    golden_nested_Outer_Middle **out, cpay_status *st) {
+  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Outer.Middle as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_to_text(
     const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Outer.Middle on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer_Middle **out, cpay_status *st);
+    golden_nested_Outer_Middle **out, cpay_status *st) {
+  golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena);
+static inline const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_desc, arena);
+}
 
 // ---- golden.nested.Outer.Middle.Inner
 
@@ -367,43 +548,79 @@ struct golden_nested_Outer_Middle_Inner {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(cpay_arena *arena);
+static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(cpay_arena *arena) {
+  return (golden_nested_Outer_Middle_Inner *)cpay_msg_new(&golden_nested_Outer_Middle_Inner_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle_Inner **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  return golden_nested_Outer_Middle_Inner_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_serialize(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_serialize_ex(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_serialize(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc;
 // golden.nested.Outer.Middle.Inner as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_to_json(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.nested.Outer.Middle.Inner on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_json(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.nested.Outer.Middle.Inner as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_to_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_to_text(
     const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.nested.Outer.Middle.Inner on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_nested_Outer_Middle_Inner_from_text(
+CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_nested_Outer_Middle_Inner **out, cpay_status *st);
+    golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+  golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena);
+static inline const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_desc, arena);
+}
 
 // Adds the extensions declared in nested.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code nested_proto_register_extensions(cpay_extreg *r);

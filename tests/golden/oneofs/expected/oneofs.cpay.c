@@ -5,16 +5,21 @@
 
 const cpay_enum_table golden_oneofs_Kind_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
-const char *golden_oneofs_Kind_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "KIND_UNSPECIFIED";
-    case 1:
-      return "KIND_A";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_oneofs_Kind__names[] = {
+    "KIND_UNSPECIFIED",
+    "KIND_A",
+};
+static const int32_t golden_oneofs_Kind__numbers[] = {
+    0,
+    1,
+};
+const cpay_enum_desc golden_oneofs_Kind_desc = {
+    .full_name = "golden.oneofs.Kind",
+    .names = golden_oneofs_Kind__names,
+    .numbers = golden_oneofs_Kind__numbers,
+    .count = 2,
+    .closed = false,
+};
 
 // ---- golden.oneofs.Payment
 
@@ -57,37 +62,6 @@ const cpay_msg_table golden_oneofs_Payment_table = {
     .flags = 0,
 };
 
-golden_oneofs_Payment *golden_oneofs_Payment_new(cpay_arena *arena) {
-  return (golden_oneofs_Payment *)cpay_msg_new(&golden_oneofs_Payment_table, arena);
-}
-
-cpay_code golden_oneofs_Payment_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_Payment **out, cpay_status *st) {
-  return golden_oneofs_Payment_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_oneofs_Payment_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_oneofs_Payment_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_oneofs_Payment_serialize(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_oneofs_Payment_table, arena, NULL, out, st);
-}
-
-cpay_code golden_oneofs_Payment_serialize_ex(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_oneofs_Payment_table, arena, opts, out, st);
-}
-
 // ---- golden.oneofs.BankAccount
 
 static const cpay_field golden_oneofs_BankAccount__fields[] = {
@@ -110,58 +84,11 @@ const cpay_msg_table golden_oneofs_BankAccount_table = {
     .flags = 0,
 };
 
-golden_oneofs_BankAccount *golden_oneofs_BankAccount_new(cpay_arena *arena) {
-  return (golden_oneofs_BankAccount *)cpay_msg_new(&golden_oneofs_BankAccount_table, arena);
-}
-
-cpay_code golden_oneofs_BankAccount_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_BankAccount **out, cpay_status *st) {
-  return golden_oneofs_BankAccount_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_oneofs_BankAccount_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_oneofs_BankAccount_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_oneofs_BankAccount_serialize(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_oneofs_BankAccount_table, arena, NULL, out, st);
-}
-
-cpay_code golden_oneofs_BankAccount_serialize_ex(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_oneofs_BankAccount_table, arena, opts, out, st);
-}
-
 cpay_code oneofs_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_oneofs_Kind__json_names[] = {
-    "KIND_UNSPECIFIED",
-    "KIND_A",
-};
-static const int32_t golden_oneofs_Kind__json_numbers[] = {
-    0,
-    1,
-};
-const cpay_enum_desc golden_oneofs_Kind_desc = {
-    .full_name = "golden.oneofs.Kind",
-    .names = golden_oneofs_Kind__json_names,
-    .numbers = golden_oneofs_Kind__json_numbers,
-    .count = 2,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_oneofs_Payment__json_names[] = {
     "id",
@@ -228,44 +155,6 @@ const cpay_msg_desc golden_oneofs_Payment_desc = {
     .by_name = golden_oneofs_Payment__json_by_name,
 };
 
-cpay_code golden_oneofs_Payment_to_json(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
-}
-
-cpay_code golden_oneofs_Payment_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_oneofs_Payment_to_text(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
-}
-
-cpay_code golden_oneofs_Payment_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_oneofs_Payment_desc, arena);
-}
-
 static const char *const golden_oneofs_BankAccount__json_names[] = {
     "iban",
 };
@@ -290,44 +179,6 @@ const cpay_msg_desc golden_oneofs_BankAccount_desc = {
     .by_json_name = golden_oneofs_BankAccount__json_by_json_name,
     .by_name = golden_oneofs_BankAccount__json_by_name,
 };
-
-cpay_code golden_oneofs_BankAccount_to_json(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
-}
-
-cpay_code golden_oneofs_BankAccount_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_oneofs_BankAccount_to_text(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
-}
-
-cpay_code golden_oneofs_BankAccount_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st) {
-  *out = NULL;
-  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_oneofs_BankAccount_desc, arena);
-}
 
 static const cpay_msg_desc *const oneofs_proto__json_msgs[] = {
     &golden_oneofs_Payment_desc,

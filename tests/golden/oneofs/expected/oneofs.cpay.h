@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -27,7 +28,9 @@ typedef enum golden_oneofs_Kind {
 extern const cpay_enum_table golden_oneofs_Kind_table;
 extern const cpay_enum_desc golden_oneofs_Kind_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_oneofs_Kind_name(int32_t value);
+static inline const char *golden_oneofs_Kind_name(int32_t value) {
+  return cpay_enum_name(&golden_oneofs_Kind_desc, value);
+}
 
 // ---- golden.oneofs.Payment
 
@@ -56,19 +59,34 @@ struct golden_oneofs_Payment {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_oneofs_Payment *golden_oneofs_Payment_new(cpay_arena *arena);
+static inline golden_oneofs_Payment *golden_oneofs_Payment_new(cpay_arena *arena) {
+  return (golden_oneofs_Payment *)cpay_msg_new(&golden_oneofs_Payment_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_Payment **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st);
+    golden_oneofs_Payment **out, cpay_status *st) {
+  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_oneofs_Payment_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_Payment **out, cpay_status *st) {
+  return golden_oneofs_Payment_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_serialize(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_serialize_ex(
     const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_oneofs_Payment_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_serialize(
+    const golden_oneofs_Payment *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_oneofs_Payment_table, arena, NULL, out, st);
+}
 
 typedef enum golden_oneofs_Payment_method_case {
   golden_oneofs_Payment_method_NOT_SET = 0,
@@ -194,28 +212,49 @@ static inline void golden_oneofs_Payment_set_amount(golden_oneofs_Payment *msg, 
   msg->second_case = 9;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_oneofs_Payment_desc;
 // golden.oneofs.Payment as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_json(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_to_json(
     const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.oneofs.Payment on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_json(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st);
+    golden_oneofs_Payment **out, cpay_status *st) {
+  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.oneofs.Payment as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_to_text(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_to_text(
     const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_oneofs_Payment_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.oneofs.Payment on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_Payment_from_text(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_oneofs_Payment **out, cpay_status *st);
+    golden_oneofs_Payment **out, cpay_status *st) {
+  golden_oneofs_Payment *msg = golden_oneofs_Payment_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_Payment_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena);
+static inline const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_oneofs_Payment_desc, arena);
+}
 
 // ---- golden.oneofs.BankAccount
 
@@ -225,43 +264,79 @@ struct golden_oneofs_BankAccount {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_oneofs_BankAccount *golden_oneofs_BankAccount_new(cpay_arena *arena);
+static inline golden_oneofs_BankAccount *golden_oneofs_BankAccount_new(cpay_arena *arena) {
+  return (golden_oneofs_BankAccount *)cpay_msg_new(&golden_oneofs_BankAccount_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_BankAccount **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st);
+    golden_oneofs_BankAccount **out, cpay_status *st) {
+  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_oneofs_BankAccount_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_BankAccount **out, cpay_status *st) {
+  return golden_oneofs_BankAccount_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_serialize(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_serialize_ex(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_oneofs_BankAccount_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_serialize(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_oneofs_BankAccount_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_oneofs_BankAccount_desc;
 // golden.oneofs.BankAccount as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_json(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_to_json(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.oneofs.BankAccount on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_json(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st);
+    golden_oneofs_BankAccount **out, cpay_status *st) {
+  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.oneofs.BankAccount as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_to_text(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_to_text(
     const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_oneofs_BankAccount_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.oneofs.BankAccount on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_oneofs_BankAccount_from_text(
+CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_oneofs_BankAccount **out, cpay_status *st);
+    golden_oneofs_BankAccount **out, cpay_status *st) {
+  golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena);
+static inline const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_oneofs_BankAccount_desc, arena);
+}
 
 // Adds the extensions declared in oneofs.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code oneofs_proto_register_extensions(cpay_extreg *r);

@@ -25,37 +25,6 @@ const cpay_msg_table golden_presence_Sub_table = {
     .flags = 0,
 };
 
-golden_presence_Sub *golden_presence_Sub_new(cpay_arena *arena) {
-  return (golden_presence_Sub *)cpay_msg_new(&golden_presence_Sub_table, arena);
-}
-
-cpay_code golden_presence_Sub_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Sub **out, cpay_status *st) {
-  return golden_presence_Sub_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_presence_Sub_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_presence_Sub_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_presence_Sub_serialize(
-    const golden_presence_Sub *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_presence_Sub_table, arena, NULL, out, st);
-}
-
-cpay_code golden_presence_Sub_serialize_ex(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_presence_Sub_table, arena, opts, out, st);
-}
-
 // ---- golden.presence.Presence
 
 static const cpay_field golden_presence_Presence__fields[] = {
@@ -102,42 +71,11 @@ const cpay_msg_table golden_presence_Presence_table = {
     .flags = 0,
 };
 
-golden_presence_Presence *golden_presence_Presence_new(cpay_arena *arena) {
-  return (golden_presence_Presence *)cpay_msg_new(&golden_presence_Presence_table, arena);
-}
-
-cpay_code golden_presence_Presence_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Presence **out, cpay_status *st) {
-  return golden_presence_Presence_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_presence_Presence_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_presence_Presence_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_presence_Presence_serialize(
-    const golden_presence_Presence *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_presence_Presence_table, arena, NULL, out, st);
-}
-
-cpay_code golden_presence_Presence_serialize_ex(
-    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_presence_Presence_table, arena, opts, out, st);
-}
-
 cpay_code presence_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_presence_Sub__json_names[] = {
     "x",
@@ -163,44 +101,6 @@ const cpay_msg_desc golden_presence_Sub_desc = {
     .by_json_name = golden_presence_Sub__json_by_json_name,
     .by_name = golden_presence_Sub__json_by_name,
 };
-
-cpay_code golden_presence_Sub_to_json(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
-}
-
-cpay_code golden_presence_Sub_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Sub_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_presence_Sub_to_text(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
-}
-
-cpay_code golden_presence_Sub_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Sub_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_presence_Sub_desc, arena);
-}
 
 static const char *const golden_presence_Presence__json_names[] = {
     "optInt",
@@ -276,44 +176,6 @@ const cpay_msg_desc golden_presence_Presence_desc = {
     .by_json_name = golden_presence_Presence__json_by_json_name,
     .by_name = golden_presence_Presence__json_by_name,
 };
-
-cpay_code golden_presence_Presence_to_json(
-    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
-}
-
-cpay_code golden_presence_Presence_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_presence_Presence_to_text(
-    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
-}
-
-cpay_code golden_presence_Presence_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st) {
-  *out = NULL;
-  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_presence_Presence_desc, arena);
-}
 
 static const cpay_msg_desc *const presence_proto__json_msgs[] = {
     &golden_presence_Sub_desc,

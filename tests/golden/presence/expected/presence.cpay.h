@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -26,43 +27,79 @@ struct golden_presence_Sub {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_presence_Sub *golden_presence_Sub_new(cpay_arena *arena);
+static inline golden_presence_Sub *golden_presence_Sub_new(cpay_arena *arena) {
+  return (golden_presence_Sub *)cpay_msg_new(&golden_presence_Sub_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Sub_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Sub **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_presence_Sub_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st);
+    golden_presence_Sub **out, cpay_status *st) {
+  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_presence_Sub_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Sub **out, cpay_status *st) {
+  return golden_presence_Sub_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_presence_Sub_serialize(
-    const golden_presence_Sub *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_presence_Sub_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_serialize_ex(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_presence_Sub_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_serialize(
+    const golden_presence_Sub *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_presence_Sub_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_presence_Sub_desc;
 // golden.presence.Sub as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Sub_to_json(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_to_json(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.presence.Sub on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Sub_from_json(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st);
+    golden_presence_Sub **out, cpay_status *st) {
+  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Sub_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.presence.Sub as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Sub_to_text(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_to_text(
     const golden_presence_Sub *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_presence_Sub_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.presence.Sub on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Sub_from_text(
+CPAY_NODISCARD static inline cpay_code golden_presence_Sub_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_presence_Sub **out, cpay_status *st);
+    golden_presence_Sub **out, cpay_status *st) {
+  golden_presence_Sub *msg = golden_presence_Sub_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Sub_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena);
+static inline const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_presence_Sub_desc, arena);
+}
 
 // ---- golden.presence.Presence
 
@@ -86,19 +123,34 @@ struct golden_presence_Presence {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_presence_Presence *golden_presence_Presence_new(cpay_arena *arena);
+static inline golden_presence_Presence *golden_presence_Presence_new(cpay_arena *arena) {
+  return (golden_presence_Presence *)cpay_msg_new(&golden_presence_Presence_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Presence_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Presence **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_presence_Presence_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st);
+    golden_presence_Presence **out, cpay_status *st) {
+  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_presence_Presence_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Presence **out, cpay_status *st) {
+  return golden_presence_Presence_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_presence_Presence_serialize(
-    const golden_presence_Presence *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_presence_Presence_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_serialize_ex(
     const golden_presence_Presence *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_presence_Presence_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_serialize(
+    const golden_presence_Presence *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_presence_Presence_table, arena, NULL, out, st);
+}
 
 typedef enum golden_presence_Presence_choice_case {
   golden_presence_Presence_choice_NOT_SET = 0,
@@ -212,28 +264,49 @@ static inline void golden_presence_Presence_set_opt_float(golden_presence_Presen
   cpay__set_has(msg, 5);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_presence_Presence_desc;
 // golden.presence.Presence as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Presence_to_json(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_to_json(
     const golden_presence_Presence *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.presence.Presence on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Presence_from_json(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st);
+    golden_presence_Presence **out, cpay_status *st) {
+  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.presence.Presence as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_presence_Presence_to_text(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_to_text(
     const golden_presence_Presence *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_presence_Presence_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.presence.Presence on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_presence_Presence_from_text(
+CPAY_NODISCARD static inline cpay_code golden_presence_Presence_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_presence_Presence **out, cpay_status *st);
+    golden_presence_Presence **out, cpay_status *st) {
+  golden_presence_Presence *msg = golden_presence_Presence_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena);
+static inline const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_presence_Presence_desc, arena);
+}
 
 // Adds the extensions declared in presence.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code presence_proto_register_extensions(cpay_extreg *r);

@@ -5,16 +5,21 @@
 
 const cpay_enum_table golden_defaults_Fruit_table = {UINT64_C(0x0000000000000006), 0, NULL};
 
-const char *golden_defaults_Fruit_name(int32_t value) {
-  switch (value) {
-    case 1:
-      return "FRUIT_APPLE";
-    case 2:
-      return "FRUIT_PEAR";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_defaults_Fruit__names[] = {
+    "FRUIT_APPLE",
+    "FRUIT_PEAR",
+};
+static const int32_t golden_defaults_Fruit__numbers[] = {
+    1,
+    2,
+};
+const cpay_enum_desc golden_defaults_Fruit_desc = {
+    .full_name = "golden.defaults.Fruit",
+    .names = golden_defaults_Fruit__names,
+    .numbers = golden_defaults_Fruit__numbers,
+    .count = 2,
+    .closed = true,
+};
 
 // ---- golden.defaults.Defaults
 
@@ -115,37 +120,6 @@ const cpay_msg_table golden_defaults_Defaults_table = {
     .flags = 0,
 };
 
-golden_defaults_Defaults *golden_defaults_Defaults_new(cpay_arena *arena) {
-  return (golden_defaults_Defaults *)cpay_msg_new(&golden_defaults_Defaults_table, arena);
-}
-
-cpay_code golden_defaults_Defaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_Defaults **out, cpay_status *st) {
-  return golden_defaults_Defaults_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_defaults_Defaults_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_defaults_Defaults_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_defaults_Defaults_serialize(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_defaults_Defaults_table, arena, NULL, out, st);
-}
-
-cpay_code golden_defaults_Defaults_serialize_ex(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_defaults_Defaults_table, arena, opts, out, st);
-}
-
 // ---- golden.defaults.NoDefaults
 
 static const cpay_field golden_defaults_NoDefaults__fields[] = {
@@ -170,58 +144,11 @@ const cpay_msg_table golden_defaults_NoDefaults_table = {
     .flags = 0,
 };
 
-golden_defaults_NoDefaults *golden_defaults_NoDefaults_new(cpay_arena *arena) {
-  return (golden_defaults_NoDefaults *)cpay_msg_new(&golden_defaults_NoDefaults_table, arena);
-}
-
-cpay_code golden_defaults_NoDefaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_NoDefaults **out, cpay_status *st) {
-  return golden_defaults_NoDefaults_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_defaults_NoDefaults_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_defaults_NoDefaults_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_defaults_NoDefaults_serialize(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_defaults_NoDefaults_table, arena, NULL, out, st);
-}
-
-cpay_code golden_defaults_NoDefaults_serialize_ex(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_defaults_NoDefaults_table, arena, opts, out, st);
-}
-
 cpay_code defaults_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_defaults_Fruit__json_names[] = {
-    "FRUIT_APPLE",
-    "FRUIT_PEAR",
-};
-static const int32_t golden_defaults_Fruit__json_numbers[] = {
-    1,
-    2,
-};
-const cpay_enum_desc golden_defaults_Fruit_desc = {
-    .full_name = "golden.defaults.Fruit",
-    .names = golden_defaults_Fruit__json_names,
-    .numbers = golden_defaults_Fruit__json_numbers,
-    .count = 2,
-    .closed = true,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_defaults_Defaults__json_names[] = {
     "d",
@@ -368,44 +295,6 @@ const cpay_msg_desc golden_defaults_Defaults_desc = {
     .by_name = golden_defaults_Defaults__json_by_name,
 };
 
-cpay_code golden_defaults_Defaults_to_json(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
-}
-
-cpay_code golden_defaults_Defaults_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_defaults_Defaults_to_text(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
-}
-
-cpay_code golden_defaults_Defaults_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_defaults_Defaults_desc, arena);
-}
-
 static const char *const golden_defaults_NoDefaults__json_names[] = {
     "a",
     "b",
@@ -435,44 +324,6 @@ const cpay_msg_desc golden_defaults_NoDefaults_desc = {
     .by_json_name = golden_defaults_NoDefaults__json_by_json_name,
     .by_name = golden_defaults_NoDefaults__json_by_name,
 };
-
-cpay_code golden_defaults_NoDefaults_to_json(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
-}
-
-cpay_code golden_defaults_NoDefaults_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_defaults_NoDefaults_to_text(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
-}
-
-cpay_code golden_defaults_NoDefaults_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st) {
-  *out = NULL;
-  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_defaults_NoDefaults_desc, arena);
-}
 
 static const cpay_msg_desc *const defaults_proto__json_msgs[] = {
     &golden_defaults_Defaults_desc,

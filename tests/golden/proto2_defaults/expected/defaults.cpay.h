@@ -5,6 +5,7 @@
 #include "cpay/gencode.h"
 #include <math.h>
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -28,7 +29,9 @@ typedef enum golden_defaults_Fruit {
 extern const cpay_enum_table golden_defaults_Fruit_table;
 extern const cpay_enum_desc golden_defaults_Fruit_desc;
 // The name of `value` (the first one for aliases); NULL when unknown.
-const char *golden_defaults_Fruit_name(int32_t value);
+static inline const char *golden_defaults_Fruit_name(int32_t value) {
+  return cpay_enum_name(&golden_defaults_Fruit_desc, value);
+}
 
 // ---- golden.defaults.Defaults
 
@@ -63,19 +66,34 @@ struct golden_defaults_Defaults {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_defaults_Defaults *golden_defaults_Defaults_new(cpay_arena *arena);
+static inline golden_defaults_Defaults *golden_defaults_Defaults_new(cpay_arena *arena) {
+  return (golden_defaults_Defaults *)cpay_msg_new(&golden_defaults_Defaults_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_Defaults **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st);
+    golden_defaults_Defaults **out, cpay_status *st) {
+  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_defaults_Defaults_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_Defaults **out, cpay_status *st) {
+  return golden_defaults_Defaults_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_serialize(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_serialize_ex(
     const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_defaults_Defaults_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_serialize(
+    const golden_defaults_Defaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_defaults_Defaults_table, arena, NULL, out, st);
+}
 
 static inline bool golden_defaults_Defaults_has_d(const golden_defaults_Defaults *msg) {
   return cpay__has(msg, 0);
@@ -355,28 +373,49 @@ static inline void golden_defaults_Defaults_set_d_big(golden_defaults_Defaults *
   cpay__set_has(msg, 24);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_defaults_Defaults_desc;
 // golden.defaults.Defaults as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_json(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_to_json(
     const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.defaults.Defaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_json(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st);
+    golden_defaults_Defaults **out, cpay_status *st) {
+  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.defaults.Defaults as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_to_text(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_to_text(
     const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_defaults_Defaults_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.defaults.Defaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_Defaults_from_text(
+CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_defaults_Defaults **out, cpay_status *st);
+    golden_defaults_Defaults **out, cpay_status *st) {
+  golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena);
+static inline const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_defaults_Defaults_desc, arena);
+}
 
 // ---- golden.defaults.NoDefaults
 
@@ -388,19 +427,34 @@ struct golden_defaults_NoDefaults {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_defaults_NoDefaults *golden_defaults_NoDefaults_new(cpay_arena *arena);
+static inline golden_defaults_NoDefaults *golden_defaults_NoDefaults_new(cpay_arena *arena) {
+  return (golden_defaults_NoDefaults *)cpay_msg_new(&golden_defaults_NoDefaults_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_NoDefaults **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st);
+    golden_defaults_NoDefaults **out, cpay_status *st) {
+  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_defaults_NoDefaults_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_NoDefaults **out, cpay_status *st) {
+  return golden_defaults_NoDefaults_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_serialize(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_serialize_ex(
     const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_defaults_NoDefaults_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_serialize(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_defaults_NoDefaults_table, arena, NULL, out, st);
+}
 
 static inline bool golden_defaults_NoDefaults_has_a(const golden_defaults_NoDefaults *msg) {
   return cpay__has(msg, 0);
@@ -425,28 +479,49 @@ static inline void golden_defaults_NoDefaults_set_b(golden_defaults_NoDefaults *
   cpay__set_has(msg, 1);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_defaults_NoDefaults_desc;
 // golden.defaults.NoDefaults as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_json(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_to_json(
     const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.defaults.NoDefaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_json(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st);
+    golden_defaults_NoDefaults **out, cpay_status *st) {
+  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.defaults.NoDefaults as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_to_text(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_to_text(
     const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_defaults_NoDefaults_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.defaults.NoDefaults on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_defaults_NoDefaults_from_text(
+CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_defaults_NoDefaults **out, cpay_status *st);
+    golden_defaults_NoDefaults **out, cpay_status *st) {
+  golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena);
+static inline const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_defaults_NoDefaults_desc, arena);
+}
 
 // Adds the extensions declared in defaults.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code defaults_proto_register_extensions(cpay_extreg *r);

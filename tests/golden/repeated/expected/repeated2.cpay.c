@@ -31,42 +31,11 @@ const cpay_msg_table golden_repeated2_Lists_table = {
     .flags = 0,
 };
 
-golden_repeated2_Lists *golden_repeated2_Lists_new(cpay_arena *arena) {
-  return (golden_repeated2_Lists *)cpay_msg_new(&golden_repeated2_Lists_table, arena);
-}
-
-cpay_code golden_repeated2_Lists_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated2_Lists **out, cpay_status *st) {
-  return golden_repeated2_Lists_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_repeated2_Lists_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_repeated2_Lists **out, cpay_status *st) {
-  *out = NULL;
-  golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_repeated2_Lists_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_repeated2_Lists_serialize(
-    const golden_repeated2_Lists *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_repeated2_Lists_table, arena, NULL, out, st);
-}
-
-cpay_code golden_repeated2_Lists_serialize_ex(
-    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_repeated2_Lists_table, arena, opts, out, st);
-}
-
 cpay_code repeated2_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_repeated2_Lists__json_names[] = {
     "unpackedInts",
@@ -107,44 +76,6 @@ const cpay_msg_desc golden_repeated2_Lists_desc = {
     .by_json_name = golden_repeated2_Lists__json_by_json_name,
     .by_name = golden_repeated2_Lists__json_by_name,
 };
-
-cpay_code golden_repeated2_Lists_to_json(
-    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_repeated2_Lists_desc, arena, opts, out, st);
-}
-
-cpay_code golden_repeated2_Lists_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_repeated2_Lists **out, cpay_status *st) {
-  *out = NULL;
-  golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated2_Lists_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_repeated2_Lists_to_text(
-    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_repeated2_Lists_desc, arena, opts, out, st);
-}
-
-cpay_code golden_repeated2_Lists_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_repeated2_Lists **out, cpay_status *st) {
-  *out = NULL;
-  golden_repeated2_Lists *msg = golden_repeated2_Lists_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated2_Lists_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_repeated2_Lists_desc, arena);
-}
 
 static const cpay_msg_desc *const repeated2_proto__json_msgs[] = {
     &golden_repeated2_Lists_desc,

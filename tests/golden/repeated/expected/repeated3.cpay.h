@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -65,19 +66,34 @@ struct golden_repeated3_Lists {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_repeated3_Lists *golden_repeated3_Lists_new(cpay_arena *arena);
+static inline golden_repeated3_Lists *golden_repeated3_Lists_new(cpay_arena *arena) {
+  return (golden_repeated3_Lists *)cpay_msg_new(&golden_repeated3_Lists_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Lists **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_repeated3_Lists **out, cpay_status *st);
+    golden_repeated3_Lists **out, cpay_status *st) {
+  golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_repeated3_Lists_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Lists **out, cpay_status *st) {
+  return golden_repeated3_Lists_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_serialize(
-    const golden_repeated3_Lists *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_serialize_ex(
     const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_repeated3_Lists_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_serialize(
+    const golden_repeated3_Lists *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_repeated3_Lists_table, arena, NULL, out, st);
+}
 
 static inline size_t golden_repeated3_Lists_packed_ints_size(const golden_repeated3_Lists *msg) {
   return msg->packed_ints.size;
@@ -217,28 +233,49 @@ static inline void golden_repeated3_Lists_clear_zigzag(golden_repeated3_Lists *m
   msg->zigzag.size = 0;
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_repeated3_Lists_desc;
 // golden.repeated3.Lists as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_json(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_to_json(
     const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_repeated3_Lists_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.repeated3.Lists on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_json(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_repeated3_Lists **out, cpay_status *st);
+    golden_repeated3_Lists **out, cpay_status *st) {
+  golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Lists_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.repeated3.Lists as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_to_text(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_to_text(
     const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_repeated3_Lists_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.repeated3.Lists on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Lists_from_text(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_repeated3_Lists **out, cpay_status *st);
+    golden_repeated3_Lists **out, cpay_status *st) {
+  golden_repeated3_Lists *msg = golden_repeated3_Lists_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Lists_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena);
+static inline const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_repeated3_Lists_desc, arena);
+}
 
 // ---- golden.repeated3.Item
 
@@ -248,43 +285,79 @@ struct golden_repeated3_Item {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_repeated3_Item *golden_repeated3_Item_new(cpay_arena *arena);
+static inline golden_repeated3_Item *golden_repeated3_Item_new(cpay_arena *arena) {
+  return (golden_repeated3_Item *)cpay_msg_new(&golden_repeated3_Item_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Item **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_repeated3_Item_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_repeated3_Item **out, cpay_status *st);
+    golden_repeated3_Item **out, cpay_status *st) {
+  golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_repeated3_Item_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Item **out, cpay_status *st) {
+  return golden_repeated3_Item_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_repeated3_Item_serialize(
-    const golden_repeated3_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_repeated3_Item_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_serialize_ex(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_repeated3_Item_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_serialize(
+    const golden_repeated3_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_repeated3_Item_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_repeated3_Item_desc;
 // golden.repeated3.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Item_to_json(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_to_json(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_repeated3_Item_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.repeated3.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Item_from_json(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_repeated3_Item **out, cpay_status *st);
+    golden_repeated3_Item **out, cpay_status *st) {
+  golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_repeated3_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.repeated3.Item as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_repeated3_Item_to_text(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_to_text(
     const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_repeated3_Item_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.repeated3.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_repeated3_Item_from_text(
+CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_repeated3_Item **out, cpay_status *st);
+    golden_repeated3_Item **out, cpay_status *st) {
+  golden_repeated3_Item *msg = golden_repeated3_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_repeated3_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena);
+static inline const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_repeated3_Item_desc, arena);
+}
 
 // Adds the extensions declared in repeated3.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code repeated3_proto_register_extensions(cpay_extreg *r);

@@ -42,37 +42,6 @@ const cpay_msg_table golden_required_Order_table = {
     .flags = 0,
 };
 
-golden_required_Order *golden_required_Order_new(cpay_arena *arena) {
-  return (golden_required_Order *)cpay_msg_new(&golden_required_Order_table, arena);
-}
-
-cpay_code golden_required_Order_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order **out, cpay_status *st) {
-  return golden_required_Order_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order *msg = golden_required_Order_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_serialize(
-    const golden_required_Order *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_table, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_serialize_ex(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_table, arena, opts, out, st);
-}
-
 // ---- golden.required.Order.Shipping
 
 static const cpay_field golden_required_Order_Shipping__fields[] = {
@@ -97,37 +66,6 @@ const cpay_msg_table golden_required_Order_Shipping_table = {
     .flags = 0,
 };
 
-golden_required_Order_Shipping *golden_required_Order_Shipping_new(cpay_arena *arena) {
-  return (golden_required_Order_Shipping *)cpay_msg_new(&golden_required_Order_Shipping_table, arena);
-}
-
-cpay_code golden_required_Order_Shipping_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Shipping **out, cpay_status *st) {
-  return golden_required_Order_Shipping_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_Shipping_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_Shipping_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_Shipping_serialize(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_Shipping_serialize_ex(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, opts, out, st);
-}
-
 // ---- golden.required.Order.Line
 
 static const cpay_field golden_required_Order_Line__fields[] = {
@@ -149,37 +87,6 @@ const cpay_msg_table golden_required_Order_Line_table = {
     .hasbit_count = 1,
     .flags = 0,
 };
-
-golden_required_Order_Line *golden_required_Order_Line_new(cpay_arena *arena) {
-  return (golden_required_Order_Line *)cpay_msg_new(&golden_required_Order_Line_table, arena);
-}
-
-cpay_code golden_required_Order_Line_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Line **out, cpay_status *st) {
-  return golden_required_Order_Line_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_Line_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_Line_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_Line_serialize(
-    const golden_required_Order_Line *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_Line_table, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Order_Line_serialize_ex(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Order_Line_table, arena, opts, out, st);
-}
 
 // ---- golden.required.Item
 
@@ -203,42 +110,11 @@ const cpay_msg_table golden_required_Item_table = {
     .flags = 0,
 };
 
-golden_required_Item *golden_required_Item_new(cpay_arena *arena) {
-  return (golden_required_Item *)cpay_msg_new(&golden_required_Item_table, arena);
-}
-
-cpay_code golden_required_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Item **out, cpay_status *st) {
-  return golden_required_Item_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Item_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Item *msg = golden_required_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Item_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Item_serialize(
-    const golden_required_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Item_table, arena, NULL, out, st);
-}
-
-cpay_code golden_required_Item_serialize_ex(
-    const golden_required_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_required_Item_table, arena, opts, out, st);
-}
-
 cpay_code required_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_required_Order__json_names[] = {
     "quantity",
@@ -295,44 +171,6 @@ const cpay_msg_desc golden_required_Order_desc = {
     .by_name = golden_required_Order__json_by_name,
 };
 
-cpay_code golden_required_Order_to_json(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order *msg = golden_required_Order_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_to_text(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order *msg = golden_required_Order_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_desc, arena);
-}
-
 static const char *const golden_required_Order_Shipping__json_names[] = {
     "address",
     "zip",
@@ -363,44 +201,6 @@ const cpay_msg_desc golden_required_Order_Shipping_desc = {
     .by_name = golden_required_Order_Shipping__json_by_name,
 };
 
-cpay_code golden_required_Order_Shipping_to_json(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_Shipping_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_Shipping_to_text(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_Shipping_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_Shipping_desc, arena);
-}
-
 static const char *const golden_required_Order_Line__json_names[] = {
     "sku",
 };
@@ -426,44 +226,6 @@ const cpay_msg_desc golden_required_Order_Line_desc = {
     .by_name = golden_required_Order_Line__json_by_name,
 };
 
-cpay_code golden_required_Order_Line_to_json(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_Line_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Order_Line_to_text(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Order_Line_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Order_Line_desc, arena);
-}
-
 static const char *const golden_required_Item__json_names[] = {
     "name",
 };
@@ -488,44 +250,6 @@ const cpay_msg_desc golden_required_Item_desc = {
     .by_json_name = golden_required_Item__json_by_json_name,
     .by_name = golden_required_Item__json_by_name,
 };
-
-cpay_code golden_required_Item_to_json(
-    const golden_required_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Item_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Item *msg = golden_required_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_required_Item_to_text(
-    const golden_required_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
-}
-
-cpay_code golden_required_Item_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st) {
-  *out = NULL;
-  golden_required_Item *msg = golden_required_Item_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Item_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_required_Item_desc, arena);
-}
 
 static const cpay_msg_desc *const required_proto__json_msgs[] = {
     &golden_required_Order_desc,

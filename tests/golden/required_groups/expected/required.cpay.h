@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -41,19 +42,34 @@ struct golden_required_Order {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_required_Order *golden_required_Order_new(cpay_arena *arena);
+static inline golden_required_Order *golden_required_Order_new(cpay_arena *arena) {
+  return (golden_required_Order *)cpay_msg_new(&golden_required_Order_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st);
+    golden_required_Order **out, cpay_status *st) {
+  golden_required_Order *msg = golden_required_Order_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order **out, cpay_status *st) {
+  return golden_required_Order_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_required_Order_serialize(
-    const golden_required_Order *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_serialize_ex(
     const golden_required_Order *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_serialize(
+    const golden_required_Order *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_table, arena, NULL, out, st);
+}
 
 static inline bool golden_required_Order_has_quantity(const golden_required_Order *msg) {
   return cpay__has(msg, 3);
@@ -145,28 +161,49 @@ static inline void golden_required_Order_set_note(golden_required_Order *msg, cp
   cpay__set_has(msg, 4);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_required_Order_desc;
 // golden.required.Order as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_to_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_to_json(
     const golden_required_Order *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.required.Order on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_from_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st);
+    golden_required_Order **out, cpay_status *st) {
+  golden_required_Order *msg = golden_required_Order_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.required.Order as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_to_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_to_text(
     const golden_required_Order *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.required.Order on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_from_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order **out, cpay_status *st);
+    golden_required_Order **out, cpay_status *st) {
+  golden_required_Order *msg = golden_required_Order_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena);
+static inline const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_desc, arena);
+}
 
 // ---- golden.required.Order.Shipping
 
@@ -178,19 +215,34 @@ struct golden_required_Order_Shipping {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_required_Order_Shipping *golden_required_Order_Shipping_new(cpay_arena *arena);
+static inline golden_required_Order_Shipping *golden_required_Order_Shipping_new(cpay_arena *arena) {
+  return (golden_required_Order_Shipping *)cpay_msg_new(&golden_required_Order_Shipping_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Shipping **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st);
+    golden_required_Order_Shipping **out, cpay_status *st) {
+  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_Shipping_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Shipping **out, cpay_status *st) {
+  return golden_required_Order_Shipping_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_serialize(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_serialize_ex(
     const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_serialize(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, NULL, out, st);
+}
 
 static inline bool golden_required_Order_Shipping_has_address(const golden_required_Order_Shipping *msg) {
   return cpay__has(msg, 1);
@@ -215,28 +267,49 @@ static inline void golden_required_Order_Shipping_set_zip(golden_required_Order_
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_required_Order_Shipping_desc;
 // golden.required.Order.Shipping as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_to_json(
     const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.required.Order.Shipping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st);
+    golden_required_Order_Shipping **out, cpay_status *st) {
+  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.required.Order.Shipping as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_to_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_to_text(
     const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_Shipping_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.required.Order.Shipping on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Shipping_from_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Shipping **out, cpay_status *st);
+    golden_required_Order_Shipping **out, cpay_status *st) {
+  golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena);
+static inline const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_Shipping_desc, arena);
+}
 
 // ---- golden.required.Order.Line
 
@@ -247,19 +320,34 @@ struct golden_required_Order_Line {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_required_Order_Line *golden_required_Order_Line_new(cpay_arena *arena);
+static inline golden_required_Order_Line *golden_required_Order_Line_new(cpay_arena *arena) {
+  return (golden_required_Order_Line *)cpay_msg_new(&golden_required_Order_Line_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Line_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Line **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_Line_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st);
+    golden_required_Order_Line **out, cpay_status *st) {
+  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_Line_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Line **out, cpay_status *st) {
+  return golden_required_Order_Line_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_required_Order_Line_serialize(
-    const golden_required_Order_Line *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Order_Line_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_serialize_ex(
     const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_Line_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_serialize(
+    const golden_required_Order_Line *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Order_Line_table, arena, NULL, out, st);
+}
 
 static inline bool golden_required_Order_Line_has_sku(const golden_required_Order_Line *msg) {
   return cpay__has(msg, 0);
@@ -273,28 +361,49 @@ static inline void golden_required_Order_Line_set_sku(golden_required_Order_Line
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_required_Order_Line_desc;
 // golden.required.Order.Line as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Line_to_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_to_json(
     const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.required.Order.Line on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Line_from_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st);
+    golden_required_Order_Line **out, cpay_status *st) {
+  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.required.Order.Line as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Order_Line_to_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_to_text(
     const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Order_Line_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.required.Order.Line on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Order_Line_from_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Order_Line **out, cpay_status *st);
+    golden_required_Order_Line **out, cpay_status *st) {
+  golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena);
+static inline const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Order_Line_desc, arena);
+}
 
 // ---- golden.required.Item
 
@@ -305,19 +414,34 @@ struct golden_required_Item {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_required_Item *golden_required_Item_new(cpay_arena *arena);
+static inline golden_required_Item *golden_required_Item_new(cpay_arena *arena) {
+  return (golden_required_Item *)cpay_msg_new(&golden_required_Item_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Item **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Item_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st);
+    golden_required_Item **out, cpay_status *st) {
+  golden_required_Item *msg = golden_required_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Item_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Item_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Item **out, cpay_status *st) {
+  return golden_required_Item_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_required_Item_serialize(
-    const golden_required_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_required_Item_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_serialize_ex(
     const golden_required_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Item_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_required_Item_serialize(
+    const golden_required_Item *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_required_Item_table, arena, NULL, out, st);
+}
 
 static inline bool golden_required_Item_has_name(const golden_required_Item *msg) {
   return cpay__has(msg, 0);
@@ -331,28 +455,49 @@ static inline void golden_required_Item_set_name(golden_required_Item *msg, cpay
   cpay__set_has(msg, 0);
 }
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_required_Item_desc;
 // golden.required.Item as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Item_to_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_to_json(
     const golden_required_Item *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.required.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Item_from_json(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st);
+    golden_required_Item **out, cpay_status *st) {
+  golden_required_Item *msg = golden_required_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.required.Item as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_required_Item_to_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_to_text(
     const golden_required_Item *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_required_Item_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.required.Item on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_required_Item_from_text(
+CPAY_NODISCARD static inline cpay_code golden_required_Item_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_required_Item **out, cpay_status *st);
+    golden_required_Item **out, cpay_status *st) {
+  golden_required_Item *msg = golden_required_Item_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Item_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena);
+static inline const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_required_Item_desc, arena);
+}
 
 // Adds the extensions declared in required.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code required_proto_register_extensions(cpay_extreg *r);

@@ -53,37 +53,6 @@ const cpay_msg_table golden_scalars_Scalars_table = {
     .flags = 0,
 };
 
-golden_scalars_Scalars *golden_scalars_Scalars_new(cpay_arena *arena) {
-  return (golden_scalars_Scalars *)cpay_msg_new(&golden_scalars_Scalars_table, arena);
-}
-
-cpay_code golden_scalars_Scalars_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Scalars **out, cpay_status *st) {
-  return golden_scalars_Scalars_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Scalars_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Scalars_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Scalars_serialize(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Scalars_table, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Scalars_serialize_ex(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Scalars_table, arena, opts, out, st);
-}
-
 // ---- golden.scalars.Empty
 
 const cpay_msg_table golden_scalars_Empty_table = {
@@ -99,37 +68,6 @@ const cpay_msg_table golden_scalars_Empty_table = {
     .hasbit_count = 0,
     .flags = 0,
 };
-
-golden_scalars_Empty *golden_scalars_Empty_new(cpay_arena *arena) {
-  return (golden_scalars_Empty *)cpay_msg_new(&golden_scalars_Empty_table, arena);
-}
-
-cpay_code golden_scalars_Empty_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Empty **out, cpay_status *st) {
-  return golden_scalars_Empty_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Empty_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Empty_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Empty_serialize(
-    const golden_scalars_Empty *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Empty_table, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Empty_serialize_ex(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Empty_table, arena, opts, out, st);
-}
 
 // ---- golden.scalars.Old
 
@@ -153,42 +91,11 @@ const cpay_msg_table golden_scalars_Old_table = {
     .flags = 0,
 };
 
-golden_scalars_Old *golden_scalars_Old_new(cpay_arena *arena) {
-  return (golden_scalars_Old *)cpay_msg_new(&golden_scalars_Old_table, arena);
-}
-
-cpay_code golden_scalars_Old_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Old **out, cpay_status *st) {
-  return golden_scalars_Old_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Old_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Old_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Old_serialize(
-    const golden_scalars_Old *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Old_table, arena, NULL, out, st);
-}
-
-cpay_code golden_scalars_Old_serialize_ex(
-    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_scalars_Old_table, arena, opts, out, st);
-}
-
 cpay_code scalars_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_scalars_Scalars__json_names[] = {
     "fDouble",
@@ -285,44 +192,6 @@ const cpay_msg_desc golden_scalars_Scalars_desc = {
     .by_name = golden_scalars_Scalars__json_by_name,
 };
 
-cpay_code golden_scalars_Scalars_to_json(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Scalars_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Scalars_to_text(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Scalars_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Scalars_desc, arena);
-}
-
 const cpay_msg_desc golden_scalars_Empty_desc = {
     .table = &golden_scalars_Empty_table,
     .json_names = NULL,
@@ -332,44 +201,6 @@ const cpay_msg_desc golden_scalars_Empty_desc = {
     .by_json_name = NULL,
     .by_name = NULL,
 };
-
-cpay_code golden_scalars_Empty_to_json(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Empty_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Empty_to_text(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Empty_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Empty_desc, arena);
-}
 
 static const char *const golden_scalars_Old__json_names[] = {
     "legacy",
@@ -395,44 +226,6 @@ const cpay_msg_desc golden_scalars_Old_desc = {
     .by_json_name = golden_scalars_Old__json_by_json_name,
     .by_name = golden_scalars_Old__json_by_name,
 };
-
-cpay_code golden_scalars_Old_to_json(
-    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Old_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_scalars_Old_to_text(
-    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
-}
-
-cpay_code golden_scalars_Old_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st) {
-  *out = NULL;
-  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Old_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_scalars_Old_desc, arena);
-}
 
 static const cpay_msg_desc *const scalars_proto__json_msgs[] = {
     &golden_scalars_Scalars_desc,

@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "cpay/reflect.h"
 #include "cpay/text.h"
 
 #if CPAY_GENCODE_VERSION != 1
@@ -42,43 +43,79 @@ struct golden_scalars_Scalars {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_scalars_Scalars *golden_scalars_Scalars_new(cpay_arena *arena);
+static inline golden_scalars_Scalars *golden_scalars_Scalars_new(cpay_arena *arena) {
+  return (golden_scalars_Scalars *)cpay_msg_new(&golden_scalars_Scalars_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Scalars **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st);
+    golden_scalars_Scalars **out, cpay_status *st) {
+  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Scalars_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Scalars **out, cpay_status *st) {
+  return golden_scalars_Scalars_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_serialize(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_serialize_ex(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Scalars_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_serialize(
+    const golden_scalars_Scalars *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Scalars_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_scalars_Scalars_desc;
 // golden.scalars.Scalars as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_to_json(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.scalars.Scalars on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st);
+    golden_scalars_Scalars **out, cpay_status *st) {
+  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.scalars.Scalars as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_to_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_to_text(
     const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Scalars_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.scalars.Scalars on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Scalars_from_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Scalars **out, cpay_status *st);
+    golden_scalars_Scalars **out, cpay_status *st) {
+  golden_scalars_Scalars *msg = golden_scalars_Scalars_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Scalars_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena);
+static inline const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Scalars_desc, arena);
+}
 
 // ---- golden.scalars.Empty
 
@@ -87,43 +124,79 @@ struct golden_scalars_Empty {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_scalars_Empty *golden_scalars_Empty_new(cpay_arena *arena);
+static inline golden_scalars_Empty *golden_scalars_Empty_new(cpay_arena *arena) {
+  return (golden_scalars_Empty *)cpay_msg_new(&golden_scalars_Empty_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Empty_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Empty **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Empty_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st);
+    golden_scalars_Empty **out, cpay_status *st) {
+  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Empty_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Empty **out, cpay_status *st) {
+  return golden_scalars_Empty_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_scalars_Empty_serialize(
-    const golden_scalars_Empty *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Empty_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_serialize_ex(
     const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Empty_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_serialize(
+    const golden_scalars_Empty *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Empty_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_scalars_Empty_desc;
 // golden.scalars.Empty as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Empty_to_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_to_json(
     const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.scalars.Empty on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Empty_from_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st);
+    golden_scalars_Empty **out, cpay_status *st) {
+  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.scalars.Empty as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Empty_to_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_to_text(
     const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Empty_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.scalars.Empty on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Empty_from_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Empty **out, cpay_status *st);
+    golden_scalars_Empty **out, cpay_status *st) {
+  golden_scalars_Empty *msg = golden_scalars_Empty_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Empty_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena);
+static inline const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Empty_desc, arena);
+}
 
 // ---- golden.scalars.Old
 
@@ -133,43 +206,79 @@ struct golden_scalars_Old {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-golden_scalars_Old *golden_scalars_Old_new(cpay_arena *arena);
+static inline golden_scalars_Old *golden_scalars_Old_new(cpay_arena *arena) {
+  return (golden_scalars_Old *)cpay_msg_new(&golden_scalars_Old_table, arena);
+}
 // Parses binary protobuf into a new message on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Old_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Old **out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Old_parse_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_parse_ex(
     const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st);
+    golden_scalars_Old **out, cpay_status *st) {
+  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_scalars_Old_table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Old **out, cpay_status *st) {
+  return golden_scalars_Old_parse_ex(buf, len, arena, NULL, out, st);
+}
 // Serializes `msg` into bytes on `arena`.
-CPAY_NODISCARD cpay_code golden_scalars_Old_serialize(
-    const golden_scalars_Old *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st);
-CPAY_NODISCARD cpay_code golden_scalars_Old_serialize_ex(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_serialize_ex(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st);
+    cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Old_table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_serialize(
+    const golden_scalars_Old *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_scalars_Old_table, arena, NULL, out, st);
+}
 
 
-// JSON and text format (cpay/json.h, cpay/text.h).
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
 extern const cpay_msg_desc golden_scalars_Old_desc;
 // golden.scalars.Old as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Old_to_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_to_json(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
+}
 // Parses proto3 JSON into a new golden.scalars.Old on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Old_from_json(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_from_json(
     const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st);
+    golden_scalars_Old **out, cpay_status *st) {
+  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(json, len, msg, &golden_scalars_Old_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // golden.scalars.Old as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
-CPAY_NODISCARD cpay_code golden_scalars_Old_to_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_to_text(
     const golden_scalars_Old *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st);
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_scalars_Old_desc, arena, opts, out, st);
+}
 // Parses text format into a new golden.scalars.Old on `arena` (*out set on success).
-CPAY_NODISCARD cpay_code golden_scalars_Old_from_text(
+CPAY_NODISCARD static inline cpay_code golden_scalars_Old_from_text(
     const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_scalars_Old **out, cpay_status *st);
+    golden_scalars_Old **out, cpay_status *st) {
+  golden_scalars_Old *msg = golden_scalars_Old_new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(text, len, msg, &golden_scalars_Old_desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
 // One line of text format for logs; never fails (see cpay_text_debug).
-const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena);
+static inline const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_scalars_Old_desc, arena);
+}
 
 // Adds the extensions declared in scalars.proto (not those of its imports) to `r`.
 CPAY_NODISCARD cpay_code scalars_proto_register_extensions(cpay_extreg *r);

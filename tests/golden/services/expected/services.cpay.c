@@ -25,37 +25,6 @@ const cpay_msg_table golden_svc_Ping_table = {
     .flags = 0,
 };
 
-golden_svc_Ping *golden_svc_Ping_new(cpay_arena *arena) {
-  return (golden_svc_Ping *)cpay_msg_new(&golden_svc_Ping_table, arena);
-}
-
-cpay_code golden_svc_Ping_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_svc_Ping **out, cpay_status *st) {
-  return golden_svc_Ping_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_svc_Ping_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_svc_Ping **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Ping *msg = golden_svc_Ping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_svc_Ping_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_svc_Ping_serialize(
-    const golden_svc_Ping *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_svc_Ping_table, arena, NULL, out, st);
-}
-
-cpay_code golden_svc_Ping_serialize_ex(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_svc_Ping_table, arena, opts, out, st);
-}
-
 // ---- golden.svc.Pong
 
 static const cpay_field golden_svc_Pong__fields[] = {
@@ -83,42 +52,11 @@ const cpay_msg_table golden_svc_Pong_table = {
     .flags = 0,
 };
 
-golden_svc_Pong *golden_svc_Pong_new(cpay_arena *arena) {
-  return (golden_svc_Pong *)cpay_msg_new(&golden_svc_Pong_table, arena);
-}
-
-cpay_code golden_svc_Pong_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_svc_Pong **out, cpay_status *st) {
-  return golden_svc_Pong_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_svc_Pong_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_svc_Pong **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Pong *msg = golden_svc_Pong_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_svc_Pong_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_svc_Pong_serialize(
-    const golden_svc_Pong *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_svc_Pong_table, arena, NULL, out, st);
-}
-
-cpay_code golden_svc_Pong_serialize_ex(
-    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_svc_Pong_table, arena, opts, out, st);
-}
-
 cpay_code services_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_svc_Ping__json_names[] = {
     "text",
@@ -144,44 +82,6 @@ const cpay_msg_desc golden_svc_Ping_desc = {
     .by_json_name = golden_svc_Ping__json_by_json_name,
     .by_name = golden_svc_Ping__json_by_name,
 };
-
-cpay_code golden_svc_Ping_to_json(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_svc_Ping_desc, arena, opts, out, st);
-}
-
-cpay_code golden_svc_Ping_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_svc_Ping **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Ping *msg = golden_svc_Ping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Ping_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_svc_Ping_to_text(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_svc_Ping_desc, arena, opts, out, st);
-}
-
-cpay_code golden_svc_Ping_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_svc_Ping **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Ping *msg = golden_svc_Ping_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Ping_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_svc_Ping_desc, arena);
-}
 
 static const char *const golden_svc_Pong__json_names[] = {
     "text",
@@ -212,44 +112,6 @@ const cpay_msg_desc golden_svc_Pong_desc = {
     .by_json_name = golden_svc_Pong__json_by_json_name,
     .by_name = golden_svc_Pong__json_by_name,
 };
-
-cpay_code golden_svc_Pong_to_json(
-    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_svc_Pong_desc, arena, opts, out, st);
-}
-
-cpay_code golden_svc_Pong_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_svc_Pong **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Pong *msg = golden_svc_Pong_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_svc_Pong_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_svc_Pong_to_text(
-    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_svc_Pong_desc, arena, opts, out, st);
-}
-
-cpay_code golden_svc_Pong_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_svc_Pong **out, cpay_status *st) {
-  *out = NULL;
-  golden_svc_Pong *msg = golden_svc_Pong_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_svc_Pong_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_svc_Pong_desc, arena);
-}
 
 static const cpay_msg_desc *const services_proto__json_msgs[] = {
     &golden_svc_Ping_desc,

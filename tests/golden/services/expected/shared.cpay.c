@@ -27,42 +27,11 @@ const cpay_msg_table golden_shared_Money_table = {
     .flags = 0,
 };
 
-golden_shared_Money *golden_shared_Money_new(cpay_arena *arena) {
-  return (golden_shared_Money *)cpay_msg_new(&golden_shared_Money_table, arena);
-}
-
-cpay_code golden_shared_Money_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_shared_Money **out, cpay_status *st) {
-  return golden_shared_Money_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_shared_Money_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_shared_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_shared_Money *msg = golden_shared_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_shared_Money_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_shared_Money_serialize(
-    const golden_shared_Money *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_shared_Money_table, arena, NULL, out, st);
-}
-
-cpay_code golden_shared_Money_serialize_ex(
-    const golden_shared_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_shared_Money_table, arena, opts, out, st);
-}
-
 cpay_code shared_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_shared_Money__json_names[] = {
     "cents",
@@ -93,44 +62,6 @@ const cpay_msg_desc golden_shared_Money_desc = {
     .by_json_name = golden_shared_Money__json_by_json_name,
     .by_name = golden_shared_Money__json_by_name,
 };
-
-cpay_code golden_shared_Money_to_json(
-    const golden_shared_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_shared_Money_desc, arena, opts, out, st);
-}
-
-cpay_code golden_shared_Money_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_shared_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_shared_Money *msg = golden_shared_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_shared_Money_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_shared_Money_to_text(
-    const golden_shared_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_shared_Money_desc, arena, opts, out, st);
-}
-
-cpay_code golden_shared_Money_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_shared_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_shared_Money *msg = golden_shared_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_shared_Money_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_shared_Money_desc, arena);
-}
 
 static const cpay_msg_desc *const shared_proto__json_msgs[] = {
     &golden_shared_Money_desc,

@@ -46,37 +46,6 @@ const cpay_msg_table golden_app_Invoice_table = {
     .flags = 0,
 };
 
-golden_app_Invoice *golden_app_Invoice_new(cpay_arena *arena) {
-  return (golden_app_Invoice *)cpay_msg_new(&golden_app_Invoice_table, arena);
-}
-
-cpay_code golden_app_Invoice_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_app_Invoice **out, cpay_status *st) {
-  return golden_app_Invoice_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_app_Invoice_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_app_Invoice **out, cpay_status *st) {
-  *out = NULL;
-  golden_app_Invoice *msg = golden_app_Invoice_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_app_Invoice_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_app_Invoice_serialize(
-    const golden_app_Invoice *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_app_Invoice_table, arena, NULL, out, st);
-}
-
-cpay_code golden_app_Invoice_serialize_ex(
-    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_app_Invoice_table, arena, opts, out, st);
-}
-
 // ---- golden.app.Invoice.BySkuEntry
 
 static const cpay_field golden_app_Invoice_BySkuEntry__fields[] = {
@@ -108,7 +77,7 @@ cpay_code app_app_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
+// ---- descriptions, for JSON and text
 
 static const char *const golden_app_Invoice__json_names[] = {
     "total",
@@ -149,44 +118,6 @@ const cpay_msg_desc golden_app_Invoice_desc = {
     .by_json_name = golden_app_Invoice__json_by_json_name,
     .by_name = golden_app_Invoice__json_by_name,
 };
-
-cpay_code golden_app_Invoice_to_json(
-    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_app_Invoice_desc, arena, opts, out, st);
-}
-
-cpay_code golden_app_Invoice_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_app_Invoice **out, cpay_status *st) {
-  *out = NULL;
-  golden_app_Invoice *msg = golden_app_Invoice_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_app_Invoice_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_app_Invoice_to_text(
-    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_app_Invoice_desc, arena, opts, out, st);
-}
-
-cpay_code golden_app_Invoice_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_app_Invoice **out, cpay_status *st) {
-  *out = NULL;
-  golden_app_Invoice *msg = golden_app_Invoice_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_app_Invoice_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_app_Invoice_desc, arena);
-}
 
 static const char *const golden_app_Invoice_BySkuEntry__json_names[] = {
     "key",

@@ -5,16 +5,21 @@
 
 const cpay_enum_table golden_common_Currency_table = {UINT64_C(0x0000000000000003), 0, NULL};
 
-const char *golden_common_Currency_name(int32_t value) {
-  switch (value) {
-    case 0:
-      return "CURRENCY_UNSPECIFIED";
-    case 1:
-      return "CURRENCY_EUR";
-    default:
-      return NULL;
-  }
-}
+static const char *const golden_common_Currency__names[] = {
+    "CURRENCY_UNSPECIFIED",
+    "CURRENCY_EUR",
+};
+static const int32_t golden_common_Currency__numbers[] = {
+    0,
+    1,
+};
+const cpay_enum_desc golden_common_Currency_desc = {
+    .full_name = "golden.common.Currency",
+    .names = golden_common_Currency__names,
+    .numbers = golden_common_Currency__numbers,
+    .count = 2,
+    .closed = false,
+};
 
 // ---- golden.common.Money
 
@@ -40,58 +45,11 @@ const cpay_msg_table golden_common_Money_table = {
     .flags = 0,
 };
 
-golden_common_Money *golden_common_Money_new(cpay_arena *arena) {
-  return (golden_common_Money *)cpay_msg_new(&golden_common_Money_table, arena);
-}
-
-cpay_code golden_common_Money_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_common_Money **out, cpay_status *st) {
-  return golden_common_Money_parse_ex(buf, len, arena, NULL, out, st);
-}
-
-cpay_code golden_common_Money_parse_ex(
-    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
-    golden_common_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_common_Money *msg = golden_common_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_common_Money_table, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_common_Money_serialize(
-    const golden_common_Money *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
-  return cpay_encode(msg, &golden_common_Money_table, arena, NULL, out, st);
-}
-
-cpay_code golden_common_Money_serialize_ex(
-    const golden_common_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
-  return cpay_encode(msg, &golden_common_Money_table, arena, opts, out, st);
-}
-
 cpay_code common_money_proto_register_extensions(cpay_extreg *r) {
   (void)r;
   return CPAY_OK;
 }
-// ---- JSON
-
-static const char *const golden_common_Currency__json_names[] = {
-    "CURRENCY_UNSPECIFIED",
-    "CURRENCY_EUR",
-};
-static const int32_t golden_common_Currency__json_numbers[] = {
-    0,
-    1,
-};
-const cpay_enum_desc golden_common_Currency_desc = {
-    .full_name = "golden.common.Currency",
-    .names = golden_common_Currency__json_names,
-    .numbers = golden_common_Currency__json_numbers,
-    .count = 2,
-    .closed = false,
-};
+// ---- descriptions, for JSON and text
 
 static const char *const golden_common_Money__json_names[] = {
     "units",
@@ -122,44 +80,6 @@ const cpay_msg_desc golden_common_Money_desc = {
     .by_json_name = golden_common_Money__json_by_json_name,
     .by_name = golden_common_Money__json_by_name,
 };
-
-cpay_code golden_common_Money_to_json(
-    const golden_common_Money *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_json_encode(msg, &golden_common_Money_desc, arena, opts, out, st);
-}
-
-cpay_code golden_common_Money_from_json(
-    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
-    golden_common_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_common_Money *msg = golden_common_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_common_Money_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-cpay_code golden_common_Money_to_text(
-    const golden_common_Money *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
-    cpay_str *out, cpay_status *st) {
-  return cpay_text_encode(msg, &golden_common_Money_desc, arena, opts, out, st);
-}
-
-cpay_code golden_common_Money_from_text(
-    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
-    golden_common_Money **out, cpay_status *st) {
-  *out = NULL;
-  golden_common_Money *msg = golden_common_Money_new(arena);
-  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_common_Money_desc, arena, opts, st);
-  if (code == CPAY_OK) *out = msg;
-  return code;
-}
-
-const char *golden_common_Money_debug_text(const golden_common_Money *msg, cpay_arena *arena) {
-  return cpay_text_debug(msg, &golden_common_Money_desc, arena);
-}
 
 static const cpay_msg_desc *const common_money_proto__json_msgs[] = {
     &golden_common_Money_desc,
