@@ -4,6 +4,7 @@
 //
 // writes DIR/foo.cpay.h and DIR/foo.cpay.c. See --help for the parameters.
 #include <stdlib.h>
+#include <string.h>
 
 #include "breaking/breaking.h"
 #include "cpay/port.h"
@@ -22,6 +23,9 @@ static const char kUsage[] =
     "  api_macro=IDENT  put IDENT before every extern declaration in the headers\n"
     "                   (e.g. a macro expanding to __declspec(dllexport) or a\n"
     "                   visibility attribute, for shared libraries)\n"
+    "  formats=all|binary  all (the default): binary, JSON and text format\n"
+    "                   functions; binary: no JSON and text functions and no\n"
+    "                   message descriptions (enum names stay)\n"
     "  breaking_lock=FILE  fail if the files break the history recorded in FILE,\n"
     "                   a cpay-breaking lock file (see docs/breaking.md)\n"
     "\n"
@@ -30,13 +34,23 @@ static const char kUsage[] =
     "  --help           print this help and exit\n";
 
 static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
-  cpg_options opts = {NULL};
+  cpg_options opts = {NULL, false};
   char *breaking_lock = NULL;
+  char *formats = NULL;
   const cpf_param_spec specs[] = {
       {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
       {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "cpay-breaking lock file to check against"},
+      {"formats", CPF_PARAM_STRING, &formats, "all (binary, JSON, text) or binary"},
   };
   char *err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
+  if (err == NULL && formats != NULL) {
+    if (strcmp(formats, "binary") == 0) {
+      opts.binary_only = true;
+    } else if (strcmp(formats, "all") != 0) {
+      err = cpf_xasprintf("parameter formats: \"%s\" is neither \"all\" nor \"binary\"", formats);
+    }
+  }
+  free(formats);
   if (err) {
     char *msg = cpf_xasprintf("protoc-gen-cpay: %s", err);
     cpf_diag_plain(diag, msg);

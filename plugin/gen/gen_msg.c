@@ -482,7 +482,7 @@ void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   layout l = compute_layout(g, m);
   for (size_t i = 0; i < m->field_count; i++) field_helpers(g, m, &m->fields[i], l.bit[i], out);
   cpg_print(g, out, "\n", CPR_END);
-  cpg_gen_json_message_decls(g, m, out);
+  if (!g->opts->binary_only) cpg_gen_json_message_decls(g, m, out);
 }
 
 void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
@@ -494,7 +494,7 @@ void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "full_name", m->full_name, "msg", msg, CPR_END);
   message_struct(g, m, out);
   cpg_print(g, out, "extern const cpay_msg_table $msg$_table;\n", "msg", msg, CPR_END);
-  cpg_gen_json_map_entry_decl(g, m, out);
+  if (!g->opts->binary_only) cpg_gen_json_map_entry_decl(g, m, out);
   cpg_print(g, out, "\n", CPR_END);
 }
 
