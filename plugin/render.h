@@ -39,4 +39,18 @@ bool cpr_print(cpf_buf *out, char **err, const char *text, ...)
 // The same with the variables in `vars`.
 bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list vars);
 
+// Breaks the lines of the C source `text` that are longer than `width`
+// columns, as the generator's last step: names from a .proto make lines of
+// any length. A code line breaks after the open parenthesis of a call when
+// the rest then fits, otherwise at the last ", " that fits (then a call's
+// parenthesis, then " = ", then any space), never inside a string literal;
+// its continuation is indented 4 more columns, unless the line itself
+// continues a list (the line before it ended with "(" or continued one and
+// ended with ","). A trailing `// comment` that does not fit moves onto
+// its own lines above the code. Comment lines break at spaces and continue
+// with the same `//` prefix. Preprocessor lines are left alone. A line that
+// stays longer than `width` has no break point within it: one name, string
+// or word longer than the space left, which then has a line of its own.
+void cpr_wrap(cpf_buf *text, size_t width);
+
 #endif  // CPAY_PLUGIN_RENDER_H_

@@ -321,9 +321,9 @@ static void client_async(cpg_gen *g, const method_ctx *x) {
             "  void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);\n"
             "} $fn$_client_reactor;\n"
             "\n"
-            "// Starts $path$ asynchronously: returns at once, events go to `r` (copied)\n"
-            "// and `state`. With `call`, *call is a reference to keep until\n"
-            "// cpay_call_free (which cancels the call if it is still running).\n"
+            "// Starts $path$ asynchronously: returns at once,\n"
+            "// events go to `r` (copied) and `state`. With `call`, *call is a reference\n"
+            "// to keep until cpay_call_free (which cancels the call if it is still running).\n"
             "static inline CPAY_NODISCARD cpay_code $fn$_async(\n"
             "    cpay_channel *ch, const cpay_call_opts *opts,$req_param$\n"
             "    const $fn$_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {\n"
@@ -536,8 +536,9 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    case $index$:\n"
-              "      return (cpay_handler_style)((h->$member$ != NULL ? CPAY_HANDLER_BLOCKING : 0) |\n"
-              "                                  (h->on_$member$ != NULL ? CPAY_HANDLER_REACTOR : 0));\n",
+              "      return (cpay_handler_style)(\n"
+              "          (h->$member$ != NULL ? CPAY_HANDLER_BLOCKING : 0) |\n"
+              "          (h->on_$member$ != NULL ? CPAY_HANDLER_REACTOR : 0));\n",
               "index", xs[i].index, "member", xs[i].member, CPR_END);
   }
   cpg_print(g, &g->c,
@@ -546,8 +547,9 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
             "  }\n"
             "}\n"
             "\n"
-            "static cpay_code $svc$__dispatch(const void *handlers, size_t index, void *ctx,\n"
-            "                                 cpay_server_call *call, const void *req, void *resp) {\n"
+            "static cpay_code $svc$__dispatch(\n"
+            "    const void *handlers, size_t index, void *ctx, cpay_server_call *call,\n"
+            "    const void *req, void *resp) {\n"
             "  const $svc$_handlers *h = (const $svc$_handlers *)handlers;\n"
             "  (void)req;\n"
             "  (void)resp;\n"
@@ -556,10 +558,14 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    case $index$:\n"
-              "      if (h->$member$ != NULL) return h->$member$(ctx, call$blocking_args$);\n"
-              "      if (h->on_$member$ == NULL) break;\n"
-              "      h->on_$member$(ctx, call$reactor_args$);\n"
-              "      return CPAY_OK;\n",
+              "      if (h->$member$ != NULL) {\n"
+              "        return h->$member$(ctx, call$blocking_args$);\n"
+              "      }\n"
+              "      if (h->on_$member$ != NULL) {\n"
+              "        h->on_$member$(ctx, call$reactor_args$);\n"
+              "        return CPAY_OK;\n"
+              "      }\n"
+              "      break;\n",
               "index", xs[i].index, "member", xs[i].member, "blocking_args", xs[i].blocking_args,
               "reactor_args", xs[i].reactor_args, CPR_END);
   }
@@ -567,10 +573,9 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
             "    default:\n"
             "      break;\n"
             "  }\n"
-            "  return cpay_server_call_set_status(call, CPAY_GRPC_UNIMPLEMENTED, \"%s is not "
-            "implemented\",\n"
-            "                                     index < $count$ ? $svc$_methods[index].path : "
-            "\"method\");\n"
+            "  const char *path = index < $count$ ? $svc$_methods[index].path : \"method\";\n"
+            "  return cpay_server_call_set_status(\n"
+            "      call, CPAY_GRPC_UNIMPLEMENTED, \"%s is not implemented\", path);\n"
             "}\n"
             "\n"
             "const cpay_service_desc $svc$_service = {\n"

@@ -4,11 +4,17 @@
 
 #include "gen/gen.h"
 
+// Generated lines are at most this long, but for a name or string from the
+// .proto that does not fit on a line of its own (render.h, cpr_wrap).
+enum { LINE_WIDTH = 100 };
+
 // Adds the generated pair `base`+suffixes to `out` and empties `g`'s buffers.
 static void add_pair(cpg_gen *g, cpf_output *out, const char *base, int len, const char *hsuffix,
                      const char *csuffix) {
   char *hname = cpf_xasprintf("%.*s%s", len, base, hsuffix);
   char *cname = cpf_xasprintf("%.*s%s", len, base, csuffix);
+  cpr_wrap(&g->h, LINE_WIDTH);
+  cpr_wrap(&g->c, LINE_WIDTH);
   size_t hs = g->h.size, cs = g->c.size;
   cpf_output_add(out, hname, cpf_buf_take(&g->h), hs);
   cpf_output_add(out, cname, cpf_buf_take(&g->c), cs);

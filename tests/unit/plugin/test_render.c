@@ -1,4 +1,5 @@
-// Unit tests of plugin/render.c: holes, $$ and the strict variable checks.
+// Unit tests of plugin/render.c: holes, $$, the strict variable checks and
+// the line wrapper.
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,80 @@ START_TEST(test_render_first_error_wins) {
 }
 END_TEST
 
+// cpr_wrap at `width` columns over `text`.
+static char *wrap(const char *text, size_t width) {
+  cpf_buf b = {0};
+  cpf_buf_puts(&b, text);
+  cpr_wrap(&b, width);
+  return cpf_buf_take(&b);
+}
+
+START_TEST(test_render_wrap_short_lines_unchanged) {
+  const char *text = "int f(int a);\n  // a comment\n#include \"x.h\"\n\n";
+  char *got = wrap(text, 20);
+  ck_assert_str_eq(got, text);
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_after_call_paren_when_the_rest_fits) {
+  char *got = wrap("static int function_name(int alpha, int beta) {\n", 30);
+  ck_assert_str_eq(got, "static int function_name(\n    int alpha, int beta) {\n");
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_fills_at_commas) {
+  // The rest does not fit after "(": break at the last ", " that fits.
+  char *got = wrap("  return call_it(alpha, beta, gamma, delta, epsilon);\n", 30);
+  ck_assert_str_eq(got,
+                   "  return call_it(alpha, beta,\n"
+                   "      gamma, delta, epsilon);\n");
+  free(got);
+  // A line that continues a list keeps its indentation.
+  got = wrap("f(\n    alpha, beta, gamma, delta, epsilon);\n", 30);
+  ck_assert_str_eq(got, "f(\n    alpha, beta, gamma, delta,\n    epsilon);\n");
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_initializer_rows_at_commas) {
+  char *got = wrap("    {1, offsetof(T, member), 0, CPAY_TYPE},\n", 31);
+  ck_assert_str_eq(got, "    {1, offsetof(T, member), 0,\n        CPAY_TYPE},\n");
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_never_in_strings) {
+  char *got = wrap("  const char *name = \"a b c d e f g h // i\";\n", 24);
+  ck_assert_str_eq(got, "  const char *name =\n      \"a b c d e f g h // i\";\n");
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_comments) {
+  char *got = wrap("  // one two three four five six\n", 16);
+  ck_assert_str_eq(got, "  // one two\n  // three four\n  // five six\n");
+  free(got);
+  // A trailing comment that does not fit goes above its code.
+  got = wrap("  int member;  // 5, optional\n", 20);
+  ck_assert_str_eq(got, "  // 5, optional\n  int member;\n");
+  free(got);
+  // A word longer than the line gets a line of its own.
+  got = wrap("// see https://example.com/long/path then\n", 12);
+  ck_assert_str_eq(got, "// see\n// https://example.com/long/path\n// then\n");
+  free(got);
+}
+END_TEST
+
+START_TEST(test_render_wrap_unbreakable_names_stay) {
+  const char *text = "  a_name_longer_than_the_line_itself;\n";
+  char *got = wrap(text, 10);
+  ck_assert_str_eq(got, text);
+  free(got);
+}
+END_TEST
+
 Suite *render_suite(void) {
   Suite *s = suite_create("render");
   TCase *tc = tcase_create("core");
@@ -94,6 +169,13 @@ Suite *render_suite(void) {
   tcase_add_test(tc, test_render_bad_lists);
   tcase_add_test(tc, test_render_unterminated);
   tcase_add_test(tc, test_render_first_error_wins);
+  tcase_add_test(tc, test_render_wrap_short_lines_unchanged);
+  tcase_add_test(tc, test_render_wrap_after_call_paren_when_the_rest_fits);
+  tcase_add_test(tc, test_render_wrap_fills_at_commas);
+  tcase_add_test(tc, test_render_wrap_initializer_rows_at_commas);
+  tcase_add_test(tc, test_render_wrap_never_in_strings);
+  tcase_add_test(tc, test_render_wrap_comments);
+  tcase_add_test(tc, test_render_wrap_unbreakable_names_stay);
   suite_add_tcase(s, tc);
   return s;
 }

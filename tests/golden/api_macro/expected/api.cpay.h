@@ -57,8 +57,8 @@ CPAY_NODISCARD static inline cpay_code golden_api_M_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_api_M_serialize_ex(
-    const golden_api_M *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_api_M *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_api_M_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_api_M_serialize(

@@ -35,22 +35,36 @@ const cpay_enum_desc golden_clash_switch_desc = {
 
 static const cpay_field golden_clash_Keywords__fields[] = {
     {1, offsetof(golden_clash_Keywords, int_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // int
-    {2, offsetof(golden_clash_Keywords, register_), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // register
-    {3, offsetof(golden_clash_Keywords, default_), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // default
+    // register
+    {2, offsetof(golden_clash_Keywords, register_), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // default
+    {3, offsetof(golden_clash_Keywords, default_), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
     {4, offsetof(golden_clash_Keywords, auto_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // auto
-    {5, offsetof(golden_clash_Keywords, delete_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // delete
+    // delete
+    {5, offsetof(golden_clash_Keywords, delete_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
     {6, offsetof(golden_clash_Keywords, class_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // class
     {7, offsetof(golden_clash_Keywords, bool_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // bool
     {8, offsetof(golden_clash_Keywords, true_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // true
     {9, offsetof(golden_clash_Keywords, hdr_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // hdr
-    {10, offsetof(golden_clash_Keywords, hasbits__), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // hasbits_
-    {11, offsetof(golden_clash_Keywords, foo), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // foo
-    {12, offsetof(golden_clash_Keywords, foo_size), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // foo_size
-    {13, offsetof(golden_clash_Keywords, choice_case_), -(int32_t)offsetof(golden_clash_Keywords, choice_case), 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // choice_case
-    {14, offsetof(golden_clash_Keywords, template_), -(int32_t)offsetof(golden_clash_Keywords, choice_case), 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // template
+    // hasbits_
+    {10, offsetof(golden_clash_Keywords, hasbits__), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // foo
+    {11, offsetof(golden_clash_Keywords, foo), 0, 0, CPAY_TYPE_INT32,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // foo_size
+    {12, offsetof(golden_clash_Keywords, foo_size), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // choice_case
+    {13, offsetof(golden_clash_Keywords, choice_case_), -(int32_t)offsetof(golden_clash_Keywords,
+        choice_case), 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // template
+    {14, offsetof(golden_clash_Keywords, template_), -(int32_t)offsetof(golden_clash_Keywords,
+        choice_case), 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
     {16, offsetof(golden_clash_Keywords, made), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // made
-    {17, offsetof(golden_clash_Keywords, struct_), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // struct
-    {18, offsetof(golden_clash_Keywords, as_text), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // as_text
+    // struct
+    {17, offsetof(golden_clash_Keywords, struct_), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // as_text
+    {18, offsetof(golden_clash_Keywords, as_text), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_clash_Keywords__names[] = {
     "int",
@@ -203,9 +217,12 @@ const cpay_msg_table golden_clash_Keywords_new___table = {
 
 static const cpay_field golden_clash_Other__fields[] = {
     {1, offsetof(golden_clash_Other, new_), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // new
-    {2, offsetof(golden_clash_Other, namespace_), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_ARRAY | CPAY_MODE_UTF8},  // namespace
+    // namespace
+    {2, offsetof(golden_clash_Other, namespace_), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_ARRAY | CPAY_MODE_UTF8},
     {3, offsetof(golden_clash_Other, this_), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // this
-    {4, offsetof(golden_clash_Other, keywords), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // keywords
+    // keywords
+    {4, offsetof(golden_clash_Other, keywords), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_clash_Other__names[] = {
     "new",
@@ -234,8 +251,11 @@ const cpay_msg_table golden_clash_Other_table = {
 // ---- golden.clash.Other.ThisEntry
 
 static const cpay_field golden_clash_Other_ThisEntry__fields[] = {
-    {1, offsetof(golden_clash_Other_ThisEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_clash_Other_ThisEntry, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_clash_Other_ThisEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_clash_Other_ThisEntry, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
 };
 static const char *const golden_clash_Other_ThisEntry__names[] = {
     "key",

@@ -89,13 +89,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords **out,
+    cpay_status *st) {
   return golden_clash_Keywords_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_serialize_ex(
-    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_serialize(
@@ -108,7 +109,8 @@ typedef enum golden_clash_Keywords_choice_case {
   golden_clash_Keywords_choice_choice_case_ = 13,
   golden_clash_Keywords_choice_template_ = 14,
 } golden_clash_Keywords_choice_case;
-static inline golden_clash_Keywords_choice_case golden_clash_Keywords_which_choice(const golden_clash_Keywords *msg) {
+static inline golden_clash_Keywords_choice_case golden_clash_Keywords_which_choice(
+    const golden_clash_Keywords *msg) {
   return (golden_clash_Keywords_choice_case)msg->choice_case;
 }
 static inline void golden_clash_Keywords_clear_choice(golden_clash_Keywords *msg) {
@@ -140,7 +142,8 @@ static inline void golden_clash_Keywords_clear_choice_case_(golden_clash_Keyword
     msg->choice_case = 0;
   }
 }
-static inline void golden_clash_Keywords_set_choice_case_(golden_clash_Keywords *msg, int32_t value) {
+static inline void golden_clash_Keywords_set_choice_case_(
+    golden_clash_Keywords *msg, int32_t value) {
   msg->choice_case_ = value;
   msg->choice_case = 13;
 }
@@ -161,8 +164,10 @@ static inline bool golden_clash_Keywords_has_made(const golden_clash_Keywords *m
   return msg->made != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_clash_Keywords_new_ *golden_clash_Keywords_mutable_made(golden_clash_Keywords *msg, cpay_arena *arena) {
-  if (msg->made == NULL) msg->made = (golden_clash_Keywords_new_ *)cpay_msg_new(&golden_clash_Keywords_new__table, arena);
+static inline golden_clash_Keywords_new_ *golden_clash_Keywords_mutable_made(
+    golden_clash_Keywords *msg, cpay_arena *arena) {
+  if (msg->made == NULL) msg->made = (golden_clash_Keywords_new_ *)cpay_msg_new(
+      &golden_clash_Keywords_new__table, arena);
   return msg->made;
 }
 static inline void golden_clash_Keywords_clear_made(golden_clash_Keywords *msg) {
@@ -183,8 +188,10 @@ static inline bool golden_clash_Keywords_has_as_text(const golden_clash_Keywords
   return msg->as_text != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_mutable_as_text(golden_clash_Keywords *msg, cpay_arena *arena) {
-  if (msg->as_text == NULL) msg->as_text = (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
+static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_mutable_as_text(
+    golden_clash_Keywords *msg, cpay_arena *arena) {
+  if (msg->as_text == NULL) msg->as_text = (golden_clash_Keywords_to_text_ *)cpay_msg_new(
+      &golden_clash_Keywords_to_text__table, arena);
   return msg->as_text;
 }
 static inline void golden_clash_Keywords_clear_as_text(golden_clash_Keywords *msg) {
@@ -231,7 +238,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_debug_text(const golden_clash_Keywords *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_debug_text(
+    const golden_clash_Keywords *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_desc, arena);
 }
 
@@ -258,13 +266,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new_ **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new_ **out,
+    cpay_status *st) {
   return golden_clash_Keywords_new__parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__serialize_ex(
-    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_new__table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__serialize(
@@ -290,7 +299,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__from_json(
   golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -308,12 +318,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new__from_text(
   golden_clash_Keywords_new_ *msg = golden_clash_Keywords_new__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Keywords_new__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_new__debug_text(const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_new__debug_text(
+    const golden_clash_Keywords_new_ *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_new__desc, arena);
 }
 
@@ -340,13 +352,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_table_ **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_table_ **out,
+    cpay_status *st) {
   return golden_clash_Keywords_table__parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__serialize_ex(
-    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_table__table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__serialize(
@@ -372,7 +385,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__from_json(
   golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -390,12 +404,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_table__from_text(
   golden_clash_Keywords_table_ *msg = golden_clash_Keywords_table__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Keywords_table__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_table__debug_text(const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_table__debug_text(
+    const golden_clash_Keywords_table_ *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_table__desc, arena);
 }
 
@@ -407,8 +423,10 @@ struct golden_clash_Keywords_foo_get_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-static inline golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_foo_get_ *)cpay_msg_new(&golden_clash_Keywords_foo_get__table, arena);
+static inline golden_clash_Keywords_foo_get_ *golden_clash_Keywords_foo_get__new(
+    cpay_arena *arena) {
+  return (golden_clash_Keywords_foo_get_ *)cpay_msg_new(
+      &golden_clash_Keywords_foo_get__table, arena);
 }
 // Parses binary protobuf into a new message on `arena` (*out set on success).
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__parse_ex(
@@ -417,22 +435,25 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__parse_ex(
   golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_foo_get__table, arena, opts, st);
+  cpay_code code = cpay_decode(
+      buf, len, msg, &golden_clash_Keywords_foo_get__table, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_foo_get_ **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_foo_get_ **out,
+    cpay_status *st) {
   return golden_clash_Keywords_foo_get__parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__serialize_ex(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__serialize(
-    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena, cpay_bytes *out,
+    cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_foo_get__table, arena, NULL, out, st);
 }
 
@@ -454,7 +475,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__from_json(
   golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -472,12 +494,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_foo_get__from_text(
   golden_clash_Keywords_foo_get_ *msg = golden_clash_Keywords_foo_get__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Keywords_foo_get__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_foo_get__debug_text(const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_foo_get__debug_text(
+    const golden_clash_Keywords_foo_get_ *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_foo_get__desc, arena);
 }
 
@@ -490,8 +514,10 @@ struct golden_clash_Keywords_to_text_ {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(cpay_arena *arena) {
-  return (golden_clash_Keywords_to_text_ *)cpay_msg_new(&golden_clash_Keywords_to_text__table, arena);
+static inline golden_clash_Keywords_to_text_ *golden_clash_Keywords_to_text__new(
+    cpay_arena *arena) {
+  return (golden_clash_Keywords_to_text_ *)cpay_msg_new(
+      &golden_clash_Keywords_to_text__table, arena);
 }
 // Parses binary protobuf into a new message on `arena` (*out set on success).
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__parse_ex(
@@ -500,22 +526,25 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__parse_ex(
   golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Keywords_to_text__table, arena, opts, st);
+  cpay_code code = cpay_decode(
+      buf, len, msg, &golden_clash_Keywords_to_text__table, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_to_text_ **out,
+    cpay_status *st) {
   return golden_clash_Keywords_to_text__parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__serialize_ex(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__serialize(
-    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena, cpay_bytes *out,
+    cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_to_text__table, arena, NULL, out, st);
 }
 
@@ -537,7 +566,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__from_json(
   golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -555,12 +585,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_to_text__from_text(
   golden_clash_Keywords_to_text_ *msg = golden_clash_Keywords_to_text__new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Keywords_to_text__desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_to_text__debug_text(const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_to_text__debug_text(
+    const golden_clash_Keywords_to_text_ *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_to_text__desc, arena);
 }
 
@@ -587,13 +619,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new__ **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Keywords_new__ **out,
+    cpay_status *st) {
   return golden_clash_Keywords_new___parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___serialize_ex(
-    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Keywords_new___table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___serialize(
@@ -619,7 +652,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___from_json(
   golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -637,12 +671,14 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Keywords_new___from_text(
   golden_clash_Keywords_new__ *msg = golden_clash_Keywords_new___new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Keywords_new___desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Keywords_new___debug_text(const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Keywords_new___debug_text(
+    const golden_clash_Keywords_new__ *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Keywords_new___desc, arena);
 }
 
@@ -681,8 +717,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Other_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_clash_Other_serialize_ex(
-    const golden_clash_Other *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_clash_Other *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_clash_Other_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_clash_Other_serialize(
@@ -711,7 +747,8 @@ static inline size_t golden_clash_Other_this__size(const golden_clash_Other *msg
   return cpay_map_size(msg->this_);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_clash_Other_this__get(const golden_clash_Other *msg, cpay_str key, int32_t *val) {
+static inline bool golden_clash_Other_this__get(
+    const golden_clash_Other *msg, cpay_str key, int32_t *val) {
   cpay_value k, v;
   if (msg->this_ == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -759,8 +796,10 @@ static inline bool golden_clash_Other_has_keywords(const golden_clash_Other *msg
   return msg->keywords != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_clash_Keywords_new__ *golden_clash_Other_mutable_keywords(golden_clash_Other *msg, cpay_arena *arena) {
-  if (msg->keywords == NULL) msg->keywords = (golden_clash_Keywords_new__ *)cpay_msg_new(&golden_clash_Keywords_new___table, arena);
+static inline golden_clash_Keywords_new__ *golden_clash_Other_mutable_keywords(
+    golden_clash_Other *msg, cpay_arena *arena) {
+  if (msg->keywords == NULL) msg->keywords = (golden_clash_Keywords_new__ *)cpay_msg_new(
+      &golden_clash_Keywords_new___table, arena);
   return msg->keywords;
 }
 static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
@@ -807,7 +846,8 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Other_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_clash_Other_debug_text(const golden_clash_Other *msg, cpay_arena *arena) {
+static inline const char *golden_clash_Other_debug_text(
+    const golden_clash_Other *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Other_desc, arena);
 }
 

@@ -6,7 +6,9 @@
 // ---- golden.comments.Note
 
 static const cpay_field golden_comments_Note__fields[] = {
-    {1, offsetof(golden_comments_Note, text), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // text
+    // text
+    {1, offsetof(golden_comments_Note, text), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_comments_Note__names[] = {
     "text",

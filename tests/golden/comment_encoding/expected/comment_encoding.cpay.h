@@ -43,13 +43,14 @@ CPAY_NODISCARD static inline cpay_code golden_comments_Note_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_comments_Note_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_comments_Note **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_comments_Note **out,
+    cpay_status *st) {
   return golden_comments_Note_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_comments_Note_serialize_ex(
-    const golden_comments_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_comments_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_comments_Note_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_comments_Note_serialize(
@@ -98,7 +99,8 @@ CPAY_NODISCARD static inline cpay_code golden_comments_Note_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_comments_Note_debug_text(const golden_comments_Note *msg, cpay_arena *arena) {
+static inline const char *golden_comments_Note_debug_text(
+    const golden_comments_Note *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_comments_Note_desc, arena);
 }
 

@@ -7,7 +7,8 @@ static const int32_t golden_enums2_Level__values[] = {
     -3,
     1000,
 };
-const cpay_enum_table golden_enums2_Level_table = {UINT64_C(0x0000000000000022), 2, golden_enums2_Level__values};
+const cpay_enum_table golden_enums2_Level_table = {UINT64_C(
+    0x0000000000000022), 2, golden_enums2_Level__values};
 
 static const char *const golden_enums2_Level__names[] = {
     "LEVEL_LOW",
@@ -50,9 +51,15 @@ const cpay_enum_desc golden_enums2_Gauge_Mode_desc = {
 // ---- golden.enums2.Gauge
 
 static const cpay_field golden_enums2_Gauge__fields[] = {
-    {1, offsetof(golden_enums2_Gauge, level), 1, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},  // level
-    {2, offsetof(golden_enums2_Gauge, mode), 2, 1, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},  // mode
-    {3, offsetof(golden_enums2_Gauge, history), 0, 2, CPAY_TYPE_ENUM, CPAY_MODE_ARRAY | CPAY_MODE_CLOSED_ENUM},  // history
+    // level
+    {1, offsetof(golden_enums2_Gauge, level), 1, 0, CPAY_TYPE_ENUM,
+        CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},
+    // mode
+    {2, offsetof(golden_enums2_Gauge, mode), 2, 1, CPAY_TYPE_ENUM,
+        CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},
+    // history
+    {3, offsetof(golden_enums2_Gauge, history), 0, 2, CPAY_TYPE_ENUM,
+        CPAY_MODE_ARRAY | CPAY_MODE_CLOSED_ENUM},
 };
 static const char *const golden_enums2_Gauge__names[] = {
     "level",

@@ -80,8 +80,8 @@ CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_serialize_ex(
-    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_enums2_Gauge *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_enums2_Gauge_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_serialize(
@@ -169,7 +169,8 @@ CPAY_NODISCARD static inline cpay_code golden_enums2_Gauge_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_enums2_Gauge_debug_text(const golden_enums2_Gauge *msg, cpay_arena *arena) {
+static inline const char *golden_enums2_Gauge_debug_text(
+    const golden_enums2_Gauge *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_enums2_Gauge_desc, arena);
 }
 

@@ -9,7 +9,8 @@ static const int32_t golden_enums_Color__values[] = {
     100,
     2147483647,
 };
-const cpay_enum_table golden_enums_Color_table = {UINT64_C(0x0000000000000003), 4, golden_enums_Color__values};
+const cpay_enum_table golden_enums_Color_table = {UINT64_C(
+    0x0000000000000003), 4, golden_enums_Color__values};
 
 static const char *const golden_enums_Color__names[] = {
     "COLOR_UNSPECIFIED",
@@ -60,7 +61,9 @@ const cpay_enum_desc golden_enums_Paint_Finish_desc = {
 static const cpay_field golden_enums_Paint__fields[] = {
     {1, offsetof(golden_enums_Paint, color), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // color
     {2, offsetof(golden_enums_Paint, finish), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // finish
-    {3, offsetof(golden_enums_Paint, palette), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // palette
+    // palette
+    {3, offsetof(golden_enums_Paint, palette), 0, 0, CPAY_TYPE_ENUM,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
 };
 static const char *const golden_enums_Paint__names[] = {
     "color",

@@ -84,8 +84,8 @@ CPAY_NODISCARD static inline cpay_code golden_enums_Paint_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_enums_Paint_serialize_ex(
-    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_enums_Paint *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_enums_Paint_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_enums_Paint_serialize(
@@ -151,7 +151,8 @@ CPAY_NODISCARD static inline cpay_code golden_enums_Paint_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_enums_Paint_debug_text(const golden_enums_Paint *msg, cpay_arena *arena) {
+static inline const char *golden_enums_Paint_debug_text(
+    const golden_enums_Paint *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_enums_Paint_desc, arena);
 }
 

@@ -286,9 +286,12 @@ static const cpay_ext_desc golden_ext_tone__desc = {&golden_ext_tone, NULL, &gol
 static const cpay_ext_desc golden_ext_tags__desc = {&golden_ext_tags, NULL, NULL};
 static const cpay_ext_desc golden_ext_packed_values__desc = {&golden_ext_packed_values, NULL, NULL};
 static const cpay_ext_desc golden_ext_ratio__desc = {&golden_ext_ratio, NULL, NULL};
-static const cpay_ext_desc golden_ext_Note_note__desc = {&golden_ext_Note_note, &golden_ext_Note_desc, NULL};
-static const cpay_ext_desc golden_ext_Note_nested_numbers__desc = {&golden_ext_Note_nested_numbers, NULL, NULL};
-static const cpay_ext_desc golden_ext_Item_item_ext__desc = {&golden_ext_Item_item_ext, &golden_ext_Item_desc, NULL};
+static const cpay_ext_desc golden_ext_Note_note__desc = {&golden_ext_Note_note,
+    &golden_ext_Note_desc, NULL};
+static const cpay_ext_desc golden_ext_Note_nested_numbers__desc = {&golden_ext_Note_nested_numbers,
+    NULL, NULL};
+static const cpay_ext_desc golden_ext_Item_item_ext__desc = {&golden_ext_Item_item_ext,
+    &golden_ext_Item_desc, NULL};
 static const cpay_ext_desc *const extensions_proto__json_exts[] = {
     &golden_ext_count__desc,
     &golden_ext_label__desc,
@@ -309,6 +312,7 @@ static const cpay_msg_desc *const extensions_proto__json_msgs[] = {
 };
 
 cpay_code extensions_proto_register_types(cpay_registry *r) {
-  if (cpay_registry_add_exts(r, extensions_proto__json_exts, 9) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  if (cpay_registry_add_exts(
+      r, extensions_proto__json_exts, 9) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
   return cpay_registry_add_all(r, extensions_proto__json_msgs, 4);
 }

@@ -66,8 +66,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Base_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_ext_Base_serialize_ex(
-    const golden_ext_Base *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_ext_Base *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_ext_Base_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_ext_Base_serialize(
@@ -127,7 +127,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Base_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_ext_Base_debug_text(const golden_ext_Base *msg, cpay_arena *arena) {
+static inline const char *golden_ext_Base_debug_text(
+    const golden_ext_Base *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_ext_Base_desc, arena);
 }
 
@@ -160,8 +161,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Note_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_ext_Note_serialize_ex(
-    const golden_ext_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_ext_Note *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_ext_Note_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_ext_Note_serialize(
@@ -221,7 +222,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Note_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_ext_Note_debug_text(const golden_ext_Note *msg, cpay_arena *arena) {
+static inline const char *golden_ext_Note_debug_text(
+    const golden_ext_Note *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_ext_Note_desc, arena);
 }
 
@@ -247,13 +249,14 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Container_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_ext_Container_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Container **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_ext_Container **out,
+    cpay_status *st) {
   return golden_ext_Container_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_ext_Container_serialize_ex(
-    const golden_ext_Container *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_ext_Container *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_ext_Container_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_ext_Container_serialize(
@@ -302,7 +305,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Container_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_ext_Container_debug_text(const golden_ext_Container *msg, cpay_arena *arena) {
+static inline const char *golden_ext_Container_debug_text(
+    const golden_ext_Container *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_ext_Container_desc, arena);
 }
 
@@ -335,8 +339,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Item_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_ext_Item_serialize_ex(
-    const golden_ext_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_ext_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_ext_Item_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_ext_Item_serialize(
@@ -396,7 +400,8 @@ CPAY_NODISCARD static inline cpay_code golden_ext_Item_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_ext_Item_debug_text(const golden_ext_Item *msg, cpay_arena *arena) {
+static inline const char *golden_ext_Item_debug_text(
+    const golden_ext_Item *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_ext_Item_desc, arena);
 }
 

@@ -34,12 +34,21 @@ const cpay_enum_desc golden_binary_Level_desc = {
 // ---- golden.binary.Reading
 
 static const cpay_field golden_binary_Reading__fields[] = {
-    {1, offsetof(golden_binary_Reading, sensor), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // sensor
-    {2, offsetof(golden_binary_Reading, level), 2, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},  // level
-    {3, offsetof(golden_binary_Reading, counters), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // counters
-    {4, offsetof(golden_binary_Reading, celsius), -(int32_t)offsetof(golden_binary_Reading, value_case), 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // celsius
-    {5, offsetof(golden_binary_Reading, nested), -(int32_t)offsetof(golden_binary_Reading, value_case), 2, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // nested
-    {6, offsetof(golden_binary_Reading, samples), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},  // samples
+    // sensor
+    {1, offsetof(golden_binary_Reading, sensor), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},
+    // level
+    {2, offsetof(golden_binary_Reading, level), 2, 0, CPAY_TYPE_ENUM,
+        CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},
+    // counters
+    {3, offsetof(golden_binary_Reading, counters), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // celsius
+    {4, offsetof(golden_binary_Reading, celsius), -(int32_t)offsetof(golden_binary_Reading,
+        value_case), 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
+    // nested
+    {5, offsetof(golden_binary_Reading, nested), -(int32_t)offsetof(golden_binary_Reading,
+        value_case), 2, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    // samples
+    {6, offsetof(golden_binary_Reading, samples), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},
 };
 static const char *const golden_binary_Reading__names[] = {
     "sensor",
@@ -74,8 +83,12 @@ const cpay_msg_table golden_binary_Reading_table = {
 // ---- golden.binary.Reading.CountersEntry
 
 static const cpay_field golden_binary_Reading_CountersEntry__fields[] = {
-    {1, offsetof(golden_binary_Reading_CountersEntry, key), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_binary_Reading_CountersEntry, value), 2, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_binary_Reading_CountersEntry, key), 1, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_binary_Reading_CountersEntry, value), 2, 0, CPAY_TYPE_INT64,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_binary_Reading_CountersEntry__names[] = {
     "key",

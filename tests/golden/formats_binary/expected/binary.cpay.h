@@ -64,13 +64,14 @@ CPAY_NODISCARD static inline cpay_code golden_binary_Reading_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_binary_Reading_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_binary_Reading **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_binary_Reading **out,
+    cpay_status *st) {
   return golden_binary_Reading_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_binary_Reading_serialize_ex(
-    const golden_binary_Reading *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_binary_Reading *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_binary_Reading_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_binary_Reading_serialize(
@@ -83,7 +84,8 @@ typedef enum golden_binary_Reading_value_case {
   golden_binary_Reading_value_celsius = 4,
   golden_binary_Reading_value_nested = 5,
 } golden_binary_Reading_value_case;
-static inline golden_binary_Reading_value_case golden_binary_Reading_which_value(const golden_binary_Reading *msg) {
+static inline golden_binary_Reading_value_case golden_binary_Reading_which_value(
+    const golden_binary_Reading *msg) {
   return (golden_binary_Reading_value_case)msg->value_case;
 }
 static inline void golden_binary_Reading_clear_value(golden_binary_Reading *msg) {
@@ -115,7 +117,8 @@ static inline size_t golden_binary_Reading_counters_size(const golden_binary_Rea
   return cpay_map_size(msg->counters);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_binary_Reading_counters_get(const golden_binary_Reading *msg, cpay_str key, int64_t *val) {
+static inline bool golden_binary_Reading_counters_get(
+    const golden_binary_Reading *msg, cpay_str key, int64_t *val) {
   cpay_value k, v;
   if (msg->counters == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -177,9 +180,11 @@ static inline bool golden_binary_Reading_has_nested(const golden_binary_Reading 
 }
 // The submessage (selecting it in the oneof), created on `arena` on first
 // use; NULL only when out of memory.
-static inline golden_binary_Reading *golden_binary_Reading_mutable_nested(golden_binary_Reading *msg, cpay_arena *arena) {
+static inline golden_binary_Reading *golden_binary_Reading_mutable_nested(
+    golden_binary_Reading *msg, cpay_arena *arena) {
   if (msg->value_case != 5 || msg->nested == NULL) {
-    golden_binary_Reading *sub = (golden_binary_Reading *)cpay_msg_new(&golden_binary_Reading_table, arena);
+    golden_binary_Reading *sub = (golden_binary_Reading *)cpay_msg_new(
+        &golden_binary_Reading_table, arena);
     if (sub == NULL) return NULL;
     msg->nested = sub;
     msg->value_case = 5;
@@ -195,7 +200,8 @@ static inline void golden_binary_Reading_clear_nested(golden_binary_Reading *msg
 static inline size_t golden_binary_Reading_samples_size(const golden_binary_Reading *msg) {
   return msg->samples.size;
 }
-static inline int32_t golden_binary_Reading_samples_get(const golden_binary_Reading *msg, size_t i) {
+static inline int32_t golden_binary_Reading_samples_get(
+    const golden_binary_Reading *msg, size_t i) {
   return msg->samples.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.

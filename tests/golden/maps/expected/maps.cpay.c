@@ -216,23 +216,40 @@ const cpay_msg_table golden_maps_Value_table = {
 // ---- golden.maps.Maps
 
 static const cpay_field golden_maps_Maps__fields[] = {
-    {1, offsetof(golden_maps_Maps, int32_key), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // int32_key
-    {2, offsetof(golden_maps_Maps, int64_key), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // int64_key
-    {3, offsetof(golden_maps_Maps, uint32_key), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // uint32_key
-    {4, offsetof(golden_maps_Maps, uint64_key), 0, 3, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // uint64_key
-    {5, offsetof(golden_maps_Maps, sint32_key), 0, 4, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // sint32_key
-    {6, offsetof(golden_maps_Maps, sint64_key), 0, 5, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // sint64_key
-    {7, offsetof(golden_maps_Maps, fixed32_key), 0, 6, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // fixed32_key
-    {8, offsetof(golden_maps_Maps, fixed64_key), 0, 7, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // fixed64_key
-    {9, offsetof(golden_maps_Maps, sfixed32_key), 0, 8, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // sfixed32_key
-    {10, offsetof(golden_maps_Maps, sfixed64_key), 0, 9, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // sfixed64_key
-    {11, offsetof(golden_maps_Maps, bool_key), 0, 10, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // bool_key
-    {12, offsetof(golden_maps_Maps, string_key), 0, 11, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // string_key
-    {13, offsetof(golden_maps_Maps, bytes_value), 0, 12, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // bytes_value
-    {14, offsetof(golden_maps_Maps, float_value), 0, 13, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // float_value
-    {15, offsetof(golden_maps_Maps, double_value), 0, 14, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // double_value
-    {16, offsetof(golden_maps_Maps, enum_value), 0, 15, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // enum_value
-    {17, offsetof(golden_maps_Maps, message_value), 0, 16, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // message_value
+    // int32_key
+    {1, offsetof(golden_maps_Maps, int32_key), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // int64_key
+    {2, offsetof(golden_maps_Maps, int64_key), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // uint32_key
+    {3, offsetof(golden_maps_Maps, uint32_key), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // uint64_key
+    {4, offsetof(golden_maps_Maps, uint64_key), 0, 3, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // sint32_key
+    {5, offsetof(golden_maps_Maps, sint32_key), 0, 4, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // sint64_key
+    {6, offsetof(golden_maps_Maps, sint64_key), 0, 5, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // fixed32_key
+    {7, offsetof(golden_maps_Maps, fixed32_key), 0, 6, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // fixed64_key
+    {8, offsetof(golden_maps_Maps, fixed64_key), 0, 7, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // sfixed32_key
+    {9, offsetof(golden_maps_Maps, sfixed32_key), 0, 8, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // sfixed64_key
+    {10, offsetof(golden_maps_Maps, sfixed64_key), 0, 9, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // bool_key
+    {11, offsetof(golden_maps_Maps, bool_key), 0, 10, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // string_key
+    {12, offsetof(golden_maps_Maps, string_key), 0, 11, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // bytes_value
+    {13, offsetof(golden_maps_Maps, bytes_value), 0, 12, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // float_value
+    {14, offsetof(golden_maps_Maps, float_value), 0, 13, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // double_value
+    {15, offsetof(golden_maps_Maps, double_value), 0, 14, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // enum_value
+    {16, offsetof(golden_maps_Maps, enum_value), 0, 15, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
+    // message_value
+    {17, offsetof(golden_maps_Maps, message_value), 0, 16, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},
 };
 static const char *const golden_maps_Maps__names[] = {
     "int32_key",
@@ -289,8 +306,10 @@ const cpay_msg_table golden_maps_Maps_table = {
 // ---- golden.maps.Maps.Int32KeyEntry
 
 static const cpay_field golden_maps_Maps_Int32KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Int32KeyEntry, key), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Int32KeyEntry, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Int32KeyEntry, key), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Int32KeyEntry, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Int32KeyEntry__names[] = {
     "key",
@@ -313,8 +332,10 @@ const cpay_msg_table golden_maps_Maps_Int32KeyEntry_table = {
 // ---- golden.maps.Maps.Int64KeyEntry
 
 static const cpay_field golden_maps_Maps_Int64KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Int64KeyEntry, key), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Int64KeyEntry, value), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Int64KeyEntry, key), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Int64KeyEntry, value), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Int64KeyEntry__names[] = {
     "key",
@@ -337,8 +358,11 @@ const cpay_msg_table golden_maps_Maps_Int64KeyEntry_table = {
 // ---- golden.maps.Maps.Uint32KeyEntry
 
 static const cpay_field golden_maps_Maps_Uint32KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Uint32KeyEntry, key), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Uint32KeyEntry, value), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Uint32KeyEntry, key), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Uint32KeyEntry, value), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_Uint32KeyEntry__names[] = {
     "key",
@@ -361,8 +385,11 @@ const cpay_msg_table golden_maps_Maps_Uint32KeyEntry_table = {
 // ---- golden.maps.Maps.Uint64KeyEntry
 
 static const cpay_field golden_maps_Maps_Uint64KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Uint64KeyEntry, key), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Uint64KeyEntry, value), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Uint64KeyEntry, key), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Uint64KeyEntry, value), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_Uint64KeyEntry__names[] = {
     "key",
@@ -385,8 +412,11 @@ const cpay_msg_table golden_maps_Maps_Uint64KeyEntry_table = {
 // ---- golden.maps.Maps.Sint32KeyEntry
 
 static const cpay_field golden_maps_Maps_Sint32KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Sint32KeyEntry, key), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Sint32KeyEntry, value), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Sint32KeyEntry, key), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Sint32KeyEntry, value), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_Sint32KeyEntry__names[] = {
     "key",
@@ -409,8 +439,11 @@ const cpay_msg_table golden_maps_Maps_Sint32KeyEntry_table = {
 // ---- golden.maps.Maps.Sint64KeyEntry
 
 static const cpay_field golden_maps_Maps_Sint64KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Sint64KeyEntry, key), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Sint64KeyEntry, value), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Sint64KeyEntry, key), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Sint64KeyEntry, value), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_Sint64KeyEntry__names[] = {
     "key",
@@ -433,8 +466,12 @@ const cpay_msg_table golden_maps_Maps_Sint64KeyEntry_table = {
 // ---- golden.maps.Maps.Fixed32KeyEntry
 
 static const cpay_field golden_maps_Maps_Fixed32KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Fixed32KeyEntry, key), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Fixed32KeyEntry, value), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Fixed32KeyEntry, key), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},
+
+    // value
+    {2, offsetof(golden_maps_Maps_Fixed32KeyEntry, value), 0, 0, CPAY_TYPE_FIXED32,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Fixed32KeyEntry__names[] = {
     "key",
@@ -457,8 +494,12 @@ const cpay_msg_table golden_maps_Maps_Fixed32KeyEntry_table = {
 // ---- golden.maps.Maps.Fixed64KeyEntry
 
 static const cpay_field golden_maps_Maps_Fixed64KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Fixed64KeyEntry, key), 0, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Fixed64KeyEntry, value), 0, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Fixed64KeyEntry, key), 0, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},
+
+    // value
+    {2, offsetof(golden_maps_Maps_Fixed64KeyEntry, value), 0, 0, CPAY_TYPE_FIXED64,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Fixed64KeyEntry__names[] = {
     "key",
@@ -481,8 +522,12 @@ const cpay_msg_table golden_maps_Maps_Fixed64KeyEntry_table = {
 // ---- golden.maps.Maps.Sfixed32KeyEntry
 
 static const cpay_field golden_maps_Maps_Sfixed32KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Sfixed32KeyEntry, key), 0, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Sfixed32KeyEntry, value), 0, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Sfixed32KeyEntry, key), 0, 0, CPAY_TYPE_SFIXED32,
+        CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Sfixed32KeyEntry, value), 0, 0, CPAY_TYPE_SFIXED32,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Sfixed32KeyEntry__names[] = {
     "key",
@@ -505,8 +550,12 @@ const cpay_msg_table golden_maps_Maps_Sfixed32KeyEntry_table = {
 // ---- golden.maps.Maps.Sfixed64KeyEntry
 
 static const cpay_field golden_maps_Maps_Sfixed64KeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_Sfixed64KeyEntry, key), 0, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_Sfixed64KeyEntry, value), 0, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_Sfixed64KeyEntry, key), 0, 0, CPAY_TYPE_SFIXED64,
+        CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_Sfixed64KeyEntry, value), 0, 0, CPAY_TYPE_SFIXED64,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_Sfixed64KeyEntry__names[] = {
     "key",
@@ -529,8 +578,10 @@ const cpay_msg_table golden_maps_Maps_Sfixed64KeyEntry_table = {
 // ---- golden.maps.Maps.BoolKeyEntry
 
 static const cpay_field golden_maps_Maps_BoolKeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_BoolKeyEntry, key), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // key
-    {2, offsetof(golden_maps_Maps_BoolKeyEntry, value), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_BoolKeyEntry, key), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
+    // value
+    {2, offsetof(golden_maps_Maps_BoolKeyEntry, value), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_BoolKeyEntry__names[] = {
     "key",
@@ -553,8 +604,12 @@ const cpay_msg_table golden_maps_Maps_BoolKeyEntry_table = {
 // ---- golden.maps.Maps.StringKeyEntry
 
 static const cpay_field golden_maps_Maps_StringKeyEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_StringKeyEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_StringKeyEntry, value), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_StringKeyEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_StringKeyEntry, value), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_maps_Maps_StringKeyEntry__names[] = {
     "key",
@@ -577,8 +632,12 @@ const cpay_msg_table golden_maps_Maps_StringKeyEntry_table = {
 // ---- golden.maps.Maps.BytesValueEntry
 
 static const cpay_field golden_maps_Maps_BytesValueEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_BytesValueEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_BytesValueEntry, value), 0, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_BytesValueEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_BytesValueEntry, value), 0, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_BytesValueEntry__names[] = {
     "key",
@@ -601,8 +660,12 @@ const cpay_msg_table golden_maps_Maps_BytesValueEntry_table = {
 // ---- golden.maps.Maps.FloatValueEntry
 
 static const cpay_field golden_maps_Maps_FloatValueEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_FloatValueEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_FloatValueEntry, value), 0, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_FloatValueEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_FloatValueEntry, value), 0, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_maps_Maps_FloatValueEntry__names[] = {
     "key",
@@ -625,8 +688,12 @@ const cpay_msg_table golden_maps_Maps_FloatValueEntry_table = {
 // ---- golden.maps.Maps.DoubleValueEntry
 
 static const cpay_field golden_maps_Maps_DoubleValueEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_DoubleValueEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_DoubleValueEntry, value), 0, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_DoubleValueEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_DoubleValueEntry, value), 0, 0, CPAY_TYPE_DOUBLE,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_DoubleValueEntry__names[] = {
     "key",
@@ -649,8 +716,11 @@ const cpay_msg_table golden_maps_Maps_DoubleValueEntry_table = {
 // ---- golden.maps.Maps.EnumValueEntry
 
 static const cpay_field golden_maps_Maps_EnumValueEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_EnumValueEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_EnumValueEntry, value), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_EnumValueEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_EnumValueEntry, value), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_EnumValueEntry__names[] = {
     "key",
@@ -673,8 +743,12 @@ const cpay_msg_table golden_maps_Maps_EnumValueEntry_table = {
 // ---- golden.maps.Maps.MessageValueEntry
 
 static const cpay_field golden_maps_Maps_MessageValueEntry__fields[] = {
-    {1, offsetof(golden_maps_Maps_MessageValueEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_maps_Maps_MessageValueEntry, value), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_maps_Maps_MessageValueEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_maps_Maps_MessageValueEntry, value), 0, 0, CPAY_TYPE_MESSAGE,
+        CPAY_MODE_SCALAR},
 };
 static const char *const golden_maps_Maps_MessageValueEntry__names[] = {
     "key",

@@ -60,8 +60,8 @@ CPAY_NODISCARD static inline cpay_code golden_maps_Value_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_maps_Value_serialize_ex(
-    const golden_maps_Value *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_maps_Value *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_maps_Value_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_maps_Value_serialize(
@@ -110,7 +110,8 @@ CPAY_NODISCARD static inline cpay_code golden_maps_Value_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_maps_Value_debug_text(const golden_maps_Value *msg, cpay_arena *arena) {
+static inline const char *golden_maps_Value_debug_text(
+    const golden_maps_Value *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_maps_Value_desc, arena);
 }
 
@@ -158,8 +159,8 @@ CPAY_NODISCARD static inline cpay_code golden_maps_Maps_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_maps_Maps_serialize_ex(
-    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_maps_Maps *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_maps_Maps_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_maps_Maps_serialize(
@@ -171,7 +172,8 @@ static inline size_t golden_maps_Maps_int32_key_size(const golden_maps_Maps *msg
   return cpay_map_size(msg->int32_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_int32_key_get(const golden_maps_Maps *msg, int32_t key, int32_t *val) {
+static inline bool golden_maps_Maps_int32_key_get(
+    const golden_maps_Maps *msg, int32_t key, int32_t *val) {
   cpay_value k, v;
   if (msg->int32_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -219,7 +221,8 @@ static inline size_t golden_maps_Maps_int64_key_size(const golden_maps_Maps *msg
   return cpay_map_size(msg->int64_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_int64_key_get(const golden_maps_Maps *msg, int64_t key, int64_t *val) {
+static inline bool golden_maps_Maps_int64_key_get(
+    const golden_maps_Maps *msg, int64_t key, int64_t *val) {
   cpay_value k, v;
   if (msg->int64_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -267,7 +270,8 @@ static inline size_t golden_maps_Maps_uint32_key_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->uint32_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_uint32_key_get(const golden_maps_Maps *msg, uint32_t key, uint32_t *val) {
+static inline bool golden_maps_Maps_uint32_key_get(
+    const golden_maps_Maps *msg, uint32_t key, uint32_t *val) {
   cpay_value k, v;
   if (msg->uint32_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -315,7 +319,8 @@ static inline size_t golden_maps_Maps_uint64_key_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->uint64_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_uint64_key_get(const golden_maps_Maps *msg, uint64_t key, uint64_t *val) {
+static inline bool golden_maps_Maps_uint64_key_get(
+    const golden_maps_Maps *msg, uint64_t key, uint64_t *val) {
   cpay_value k, v;
   if (msg->uint64_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -363,7 +368,8 @@ static inline size_t golden_maps_Maps_sint32_key_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->sint32_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_sint32_key_get(const golden_maps_Maps *msg, int32_t key, int32_t *val) {
+static inline bool golden_maps_Maps_sint32_key_get(
+    const golden_maps_Maps *msg, int32_t key, int32_t *val) {
   cpay_value k, v;
   if (msg->sint32_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -411,7 +417,8 @@ static inline size_t golden_maps_Maps_sint64_key_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->sint64_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_sint64_key_get(const golden_maps_Maps *msg, int64_t key, int64_t *val) {
+static inline bool golden_maps_Maps_sint64_key_get(
+    const golden_maps_Maps *msg, int64_t key, int64_t *val) {
   cpay_value k, v;
   if (msg->sint64_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -459,7 +466,8 @@ static inline size_t golden_maps_Maps_fixed32_key_size(const golden_maps_Maps *m
   return cpay_map_size(msg->fixed32_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_fixed32_key_get(const golden_maps_Maps *msg, uint32_t key, uint32_t *val) {
+static inline bool golden_maps_Maps_fixed32_key_get(
+    const golden_maps_Maps *msg, uint32_t key, uint32_t *val) {
   cpay_value k, v;
   if (msg->fixed32_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -507,7 +515,8 @@ static inline size_t golden_maps_Maps_fixed64_key_size(const golden_maps_Maps *m
   return cpay_map_size(msg->fixed64_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_fixed64_key_get(const golden_maps_Maps *msg, uint64_t key, uint64_t *val) {
+static inline bool golden_maps_Maps_fixed64_key_get(
+    const golden_maps_Maps *msg, uint64_t key, uint64_t *val) {
   cpay_value k, v;
   if (msg->fixed64_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -555,7 +564,8 @@ static inline size_t golden_maps_Maps_sfixed32_key_size(const golden_maps_Maps *
   return cpay_map_size(msg->sfixed32_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_sfixed32_key_get(const golden_maps_Maps *msg, int32_t key, int32_t *val) {
+static inline bool golden_maps_Maps_sfixed32_key_get(
+    const golden_maps_Maps *msg, int32_t key, int32_t *val) {
   cpay_value k, v;
   if (msg->sfixed32_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -603,7 +613,8 @@ static inline size_t golden_maps_Maps_sfixed64_key_size(const golden_maps_Maps *
   return cpay_map_size(msg->sfixed64_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_sfixed64_key_get(const golden_maps_Maps *msg, int64_t key, int64_t *val) {
+static inline bool golden_maps_Maps_sfixed64_key_get(
+    const golden_maps_Maps *msg, int64_t key, int64_t *val) {
   cpay_value k, v;
   if (msg->sfixed64_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -699,7 +710,8 @@ static inline size_t golden_maps_Maps_string_key_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->string_key);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_string_key_get(const golden_maps_Maps *msg, cpay_str key, cpay_str *val) {
+static inline bool golden_maps_Maps_string_key_get(
+    const golden_maps_Maps *msg, cpay_str key, cpay_str *val) {
   cpay_value k, v;
   if (msg->string_key == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -747,7 +759,8 @@ static inline size_t golden_maps_Maps_bytes_value_size(const golden_maps_Maps *m
   return cpay_map_size(msg->bytes_value);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_bytes_value_get(const golden_maps_Maps *msg, cpay_str key, cpay_bytes *val) {
+static inline bool golden_maps_Maps_bytes_value_get(
+    const golden_maps_Maps *msg, cpay_str key, cpay_bytes *val) {
   cpay_value k, v;
   if (msg->bytes_value == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -802,7 +815,8 @@ static inline size_t golden_maps_Maps_float_value_size(const golden_maps_Maps *m
   return cpay_map_size(msg->float_value);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_float_value_get(const golden_maps_Maps *msg, cpay_str key, float *val) {
+static inline bool golden_maps_Maps_float_value_get(
+    const golden_maps_Maps *msg, cpay_str key, float *val) {
   cpay_value k, v;
   if (msg->float_value == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -850,7 +864,8 @@ static inline size_t golden_maps_Maps_double_value_size(const golden_maps_Maps *
   return cpay_map_size(msg->double_value);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_double_value_get(const golden_maps_Maps *msg, cpay_str key, double *val) {
+static inline bool golden_maps_Maps_double_value_get(
+    const golden_maps_Maps *msg, cpay_str key, double *val) {
   cpay_value k, v;
   if (msg->double_value == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -898,7 +913,8 @@ static inline size_t golden_maps_Maps_enum_value_size(const golden_maps_Maps *ms
   return cpay_map_size(msg->enum_value);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_enum_value_get(const golden_maps_Maps *msg, cpay_str key, int32_t *val) {
+static inline bool golden_maps_Maps_enum_value_get(
+    const golden_maps_Maps *msg, cpay_str key, int32_t *val) {
   cpay_value k, v;
   if (msg->enum_value == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -946,7 +962,8 @@ static inline size_t golden_maps_Maps_message_value_size(const golden_maps_Maps 
   return cpay_map_size(msg->message_value);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_maps_Maps_message_value_get(const golden_maps_Maps *msg, cpay_str key, golden_maps_Value **val) {
+static inline bool golden_maps_Maps_message_value_get(
+    const golden_maps_Maps *msg, cpay_str key, golden_maps_Value **val) {
   cpay_value k, v;
   if (msg->message_value == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -1031,7 +1048,8 @@ CPAY_NODISCARD static inline cpay_code golden_maps_Maps_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_maps_Maps_debug_text(const golden_maps_Maps *msg, cpay_arena *arena) {
+static inline const char *golden_maps_Maps_debug_text(
+    const golden_maps_Maps *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_maps_Maps_desc, arena);
 }
 

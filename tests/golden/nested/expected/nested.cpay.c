@@ -34,9 +34,12 @@ const cpay_msg_table golden_nested_Tree_table = {
 // ---- golden.nested.Tree.Node
 
 static const cpay_field golden_nested_Tree_Node__fields[] = {
-    {1, offsetof(golden_nested_Tree_Node, leaf), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // leaf
-    {2, offsetof(golden_nested_Tree_Node, children), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_ARRAY},  // children
-    {3, offsetof(golden_nested_Tree_Node, owner), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // owner
+    // leaf
+    {1, offsetof(golden_nested_Tree_Node, leaf), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    // children
+    {2, offsetof(golden_nested_Tree_Node, children), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_ARRAY},
+    // owner
+    {3, offsetof(golden_nested_Tree_Node, owner), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_nested_Tree_Node__names[] = {
     "leaf",
@@ -65,7 +68,9 @@ const cpay_msg_table golden_nested_Tree_Node_table = {
 // ---- golden.nested.Tree.Node.Leaf
 
 static const cpay_field golden_nested_Tree_Node_Leaf__fields[] = {
-    {1, offsetof(golden_nested_Tree_Node_Leaf, label), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // label
+    // label
+    {1, offsetof(golden_nested_Tree_Node_Leaf, label), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_nested_Tree_Node_Leaf__names[] = {
     "label",
@@ -87,8 +92,10 @@ const cpay_msg_table golden_nested_Tree_Node_Leaf_table = {
 // ---- golden.nested.Outer
 
 static const cpay_field golden_nested_Outer__fields[] = {
-    {1, offsetof(golden_nested_Outer, middle), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // middle
-    {2, offsetof(golden_nested_Outer, shortcut), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // shortcut
+    // middle
+    {1, offsetof(golden_nested_Outer, middle), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    // shortcut
+    {2, offsetof(golden_nested_Outer, shortcut), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_nested_Outer__names[] = {
     "middle",
@@ -115,7 +122,8 @@ const cpay_msg_table golden_nested_Outer_table = {
 // ---- golden.nested.Outer.Middle
 
 static const cpay_field golden_nested_Outer_Middle__fields[] = {
-    {1, offsetof(golden_nested_Outer_Middle, inner), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // inner
+    // inner
+    {1, offsetof(golden_nested_Outer_Middle, inner), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_nested_Outer_Middle__names[] = {
     "inner",
@@ -140,7 +148,9 @@ const cpay_msg_table golden_nested_Outer_Middle_table = {
 // ---- golden.nested.Outer.Middle.Inner
 
 static const cpay_field golden_nested_Outer_Middle_Inner__fields[] = {
-    {1, offsetof(golden_nested_Outer_Middle_Inner, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // value
+    // value
+    {1, offsetof(golden_nested_Outer_Middle_Inner, value), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_nested_Outer_Middle_Inner__names[] = {
     "value",

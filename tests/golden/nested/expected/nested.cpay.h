@@ -56,8 +56,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_serialize_ex(
-    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Tree *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Tree_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_serialize(
@@ -69,8 +69,10 @@ static inline bool golden_nested_Tree_has_root(const golden_nested_Tree *msg) {
   return msg->root != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Tree_Node *golden_nested_Tree_mutable_root(golden_nested_Tree *msg, cpay_arena *arena) {
-  if (msg->root == NULL) msg->root = (golden_nested_Tree_Node *)cpay_msg_new(&golden_nested_Tree_Node_table, arena);
+static inline golden_nested_Tree_Node *golden_nested_Tree_mutable_root(
+    golden_nested_Tree *msg, cpay_arena *arena) {
+  if (msg->root == NULL) msg->root = (golden_nested_Tree_Node *)cpay_msg_new(
+      &golden_nested_Tree_Node_table, arena);
   return msg->root;
 }
 static inline void golden_nested_Tree_clear_root(golden_nested_Tree *msg) {
@@ -80,8 +82,10 @@ static inline bool golden_nested_Tree_has_parent(const golden_nested_Tree *msg) 
   return msg->parent != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Tree *golden_nested_Tree_mutable_parent(golden_nested_Tree *msg, cpay_arena *arena) {
-  if (msg->parent == NULL) msg->parent = (golden_nested_Tree *)cpay_msg_new(&golden_nested_Tree_table, arena);
+static inline golden_nested_Tree *golden_nested_Tree_mutable_parent(
+    golden_nested_Tree *msg, cpay_arena *arena) {
+  if (msg->parent == NULL) msg->parent = (golden_nested_Tree *)cpay_msg_new(
+      &golden_nested_Tree_table, arena);
   return msg->parent;
 }
 static inline void golden_nested_Tree_clear_parent(golden_nested_Tree *msg) {
@@ -128,7 +132,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Tree_debug_text(const golden_nested_Tree *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Tree_debug_text(
+    const golden_nested_Tree *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Tree_desc, arena);
 }
 
@@ -161,13 +166,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node **out,
+    cpay_status *st) {
   return golden_nested_Tree_Node_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_serialize_ex(
-    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Tree_Node *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Tree_Node_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_serialize(
@@ -179,8 +185,10 @@ static inline bool golden_nested_Tree_Node_has_leaf(const golden_nested_Tree_Nod
   return msg->leaf != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_mutable_leaf(golden_nested_Tree_Node *msg, cpay_arena *arena) {
-  if (msg->leaf == NULL) msg->leaf = (golden_nested_Tree_Node_Leaf *)cpay_msg_new(&golden_nested_Tree_Node_Leaf_table, arena);
+static inline golden_nested_Tree_Node_Leaf *golden_nested_Tree_Node_mutable_leaf(
+    golden_nested_Tree_Node *msg, cpay_arena *arena) {
+  if (msg->leaf == NULL) msg->leaf = (golden_nested_Tree_Node_Leaf *)cpay_msg_new(
+      &golden_nested_Tree_Node_Leaf_table, arena);
   return msg->leaf;
 }
 static inline void golden_nested_Tree_Node_clear_leaf(golden_nested_Tree_Node *msg) {
@@ -189,14 +197,18 @@ static inline void golden_nested_Tree_Node_clear_leaf(golden_nested_Tree_Node *m
 static inline size_t golden_nested_Tree_Node_children_size(const golden_nested_Tree_Node *msg) {
   return msg->children.size;
 }
-static inline const golden_nested_Tree_Node *golden_nested_Tree_Node_children_get(const golden_nested_Tree_Node *msg, size_t i) {
+static inline const golden_nested_Tree_Node *golden_nested_Tree_Node_children_get(
+    const golden_nested_Tree_Node *msg, size_t i) {
   return msg->children.data[i];
 }
 // Appends a new submessage; NULL only when out of memory.
-static inline golden_nested_Tree_Node *golden_nested_Tree_Node_add_children(golden_nested_Tree_Node *msg, cpay_arena *arena) {
-  golden_nested_Tree_Node *sub = (golden_nested_Tree_Node *)cpay_msg_new(&golden_nested_Tree_Node_table, arena);
+static inline golden_nested_Tree_Node *golden_nested_Tree_Node_add_children(
+    golden_nested_Tree_Node *msg, cpay_arena *arena) {
+  golden_nested_Tree_Node *sub = (golden_nested_Tree_Node *)cpay_msg_new(
+      &golden_nested_Tree_Node_table, arena);
   if (sub == NULL) return NULL;
-  golden_nested_Tree_Node **slot = (golden_nested_Tree_Node **)cpay__array_add(&msg->children, sizeof(*slot), arena);
+  golden_nested_Tree_Node **slot = (golden_nested_Tree_Node **)cpay__array_add(
+      &msg->children, sizeof(*slot), arena);
   if (slot == NULL) return NULL;
   *slot = sub;
   return sub;
@@ -208,8 +220,10 @@ static inline bool golden_nested_Tree_Node_has_owner(const golden_nested_Tree_No
   return msg->owner != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Tree *golden_nested_Tree_Node_mutable_owner(golden_nested_Tree_Node *msg, cpay_arena *arena) {
-  if (msg->owner == NULL) msg->owner = (golden_nested_Tree *)cpay_msg_new(&golden_nested_Tree_table, arena);
+static inline golden_nested_Tree *golden_nested_Tree_Node_mutable_owner(
+    golden_nested_Tree_Node *msg, cpay_arena *arena) {
+  if (msg->owner == NULL) msg->owner = (golden_nested_Tree *)cpay_msg_new(
+      &golden_nested_Tree_table, arena);
   return msg->owner;
 }
 static inline void golden_nested_Tree_Node_clear_owner(golden_nested_Tree_Node *msg) {
@@ -256,7 +270,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Tree_Node_debug_text(const golden_nested_Tree_Node *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Tree_Node_debug_text(
+    const golden_nested_Tree_Node *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Tree_Node_desc, arena);
 }
 
@@ -283,13 +298,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node_Leaf **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Tree_Node_Leaf **out,
+    cpay_status *st) {
   return golden_nested_Tree_Node_Leaf_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_serialize_ex(
-    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Tree_Node_Leaf_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_serialize(
@@ -315,7 +331,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_from_json(
   golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -333,12 +350,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Tree_Node_Leaf_from_text(
   golden_nested_Tree_Node_Leaf *msg = golden_nested_Tree_Node_Leaf_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_nested_Tree_Node_Leaf_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Tree_Node_Leaf_debug_text(const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Tree_Node_Leaf_debug_text(
+    const golden_nested_Tree_Node_Leaf *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Tree_Node_Leaf_desc, arena);
 }
 
@@ -371,8 +390,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_serialize_ex(
-    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Outer *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Outer_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_serialize(
@@ -384,8 +403,10 @@ static inline bool golden_nested_Outer_has_middle(const golden_nested_Outer *msg
   return msg->middle != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Outer_Middle *golden_nested_Outer_mutable_middle(golden_nested_Outer *msg, cpay_arena *arena) {
-  if (msg->middle == NULL) msg->middle = (golden_nested_Outer_Middle *)cpay_msg_new(&golden_nested_Outer_Middle_table, arena);
+static inline golden_nested_Outer_Middle *golden_nested_Outer_mutable_middle(
+    golden_nested_Outer *msg, cpay_arena *arena) {
+  if (msg->middle == NULL) msg->middle = (golden_nested_Outer_Middle *)cpay_msg_new(
+      &golden_nested_Outer_Middle_table, arena);
   return msg->middle;
 }
 static inline void golden_nested_Outer_clear_middle(golden_nested_Outer *msg) {
@@ -395,8 +416,10 @@ static inline bool golden_nested_Outer_has_shortcut(const golden_nested_Outer *m
   return msg->shortcut != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_mutable_shortcut(golden_nested_Outer *msg, cpay_arena *arena) {
-  if (msg->shortcut == NULL) msg->shortcut = (golden_nested_Outer_Middle_Inner *)cpay_msg_new(&golden_nested_Outer_Middle_Inner_table, arena);
+static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_mutable_shortcut(
+    golden_nested_Outer *msg, cpay_arena *arena) {
+  if (msg->shortcut == NULL) msg->shortcut = (golden_nested_Outer_Middle_Inner *)cpay_msg_new(
+      &golden_nested_Outer_Middle_Inner_table, arena);
   return msg->shortcut;
 }
 static inline void golden_nested_Outer_clear_shortcut(golden_nested_Outer *msg) {
@@ -443,7 +466,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Outer_debug_text(const golden_nested_Outer *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Outer_debug_text(
+    const golden_nested_Outer *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Outer_desc, arena);
 }
 
@@ -470,13 +494,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle **out,
+    cpay_status *st) {
   return golden_nested_Outer_Middle_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_serialize_ex(
-    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Outer_Middle_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_serialize(
@@ -488,8 +513,10 @@ static inline bool golden_nested_Outer_Middle_has_inner(const golden_nested_Oute
   return msg->inner != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_mutable_inner(golden_nested_Outer_Middle *msg, cpay_arena *arena) {
-  if (msg->inner == NULL) msg->inner = (golden_nested_Outer_Middle_Inner *)cpay_msg_new(&golden_nested_Outer_Middle_Inner_table, arena);
+static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_mutable_inner(
+    golden_nested_Outer_Middle *msg, cpay_arena *arena) {
+  if (msg->inner == NULL) msg->inner = (golden_nested_Outer_Middle_Inner *)cpay_msg_new(
+      &golden_nested_Outer_Middle_Inner_table, arena);
   return msg->inner;
 }
 static inline void golden_nested_Outer_Middle_clear_inner(golden_nested_Outer_Middle *msg) {
@@ -513,7 +540,8 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_from_json(
   golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -531,12 +559,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_from_text(
   golden_nested_Outer_Middle *msg = golden_nested_Outer_Middle_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_nested_Outer_Middle_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Outer_Middle_debug_text(const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Outer_Middle_debug_text(
+    const golden_nested_Outer_Middle *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Outer_Middle_desc, arena);
 }
 
@@ -548,8 +578,10 @@ struct golden_nested_Outer_Middle_Inner {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(cpay_arena *arena) {
-  return (golden_nested_Outer_Middle_Inner *)cpay_msg_new(&golden_nested_Outer_Middle_Inner_table, arena);
+static inline golden_nested_Outer_Middle_Inner *golden_nested_Outer_Middle_Inner_new(
+    cpay_arena *arena) {
+  return (golden_nested_Outer_Middle_Inner *)cpay_msg_new(
+      &golden_nested_Outer_Middle_Inner_table, arena);
 }
 // Parses binary protobuf into a new message on `arena` (*out set on success).
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_parse_ex(
@@ -558,22 +590,25 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_parse_ex
   golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, st);
+  cpay_code code = cpay_decode(
+      buf, len, msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle_Inner **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_nested_Outer_Middle_Inner **out,
+    cpay_status *st) {
   return golden_nested_Outer_Middle_Inner_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_serialize_ex(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_serialize(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, cpay_bytes *out,
+    cpay_status *st) {
   return cpay_encode(msg, &golden_nested_Outer_Middle_Inner_table, arena, NULL, out, st);
 }
 
@@ -584,7 +619,8 @@ extern const cpay_msg_desc golden_nested_Outer_Middle_Inner_desc;
 // golden.nested.Outer.Middle.Inner as proto3 JSON text on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_to_json(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena,
+    const cpay_json_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
   return cpay_json_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
 }
@@ -595,14 +631,16 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_from_jso
   golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // golden.nested.Outer.Middle.Inner as protobuf text format on `arena` (NUL-terminated);
 // `opts` may be NULL.
 CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_to_text(
-    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena,
+    const cpay_text_encode_opts *opts,
     cpay_str *out, cpay_status *st) {
   return cpay_text_encode(msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, out, st);
 }
@@ -613,12 +651,14 @@ CPAY_NODISCARD static inline cpay_code golden_nested_Outer_Middle_Inner_from_tex
   golden_nested_Outer_Middle_Inner *msg = golden_nested_Outer_Middle_Inner_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_nested_Outer_Middle_Inner_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_nested_Outer_Middle_Inner_debug_text(const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
+static inline const char *golden_nested_Outer_Middle_Inner_debug_text(
+    const golden_nested_Outer_Middle_Inner *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_nested_Outer_Middle_Inner_desc, arena);
 }
 

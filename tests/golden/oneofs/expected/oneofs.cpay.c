@@ -24,15 +24,31 @@ const cpay_enum_desc golden_oneofs_Kind_desc = {
 // ---- golden.oneofs.Payment
 
 static const cpay_field golden_oneofs_Payment__fields[] = {
-    {1, offsetof(golden_oneofs_Payment, id), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // id
-    {2, offsetof(golden_oneofs_Payment, card_token), -(int32_t)offsetof(golden_oneofs_Payment, method_case), 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // card_token
-    {3, offsetof(golden_oneofs_Payment, bank), -(int32_t)offsetof(golden_oneofs_Payment, method_case), 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // bank
-    {4, offsetof(golden_oneofs_Payment, voucher), -(int32_t)offsetof(golden_oneofs_Payment, method_case), 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // voucher
-    {5, offsetof(golden_oneofs_Payment, blob), -(int32_t)offsetof(golden_oneofs_Payment, method_case), 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},  // blob
-    {6, offsetof(golden_oneofs_Payment, kind), -(int32_t)offsetof(golden_oneofs_Payment, method_case), 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // kind
+    // id
+    {1, offsetof(golden_oneofs_Payment, id), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // card_token
+    {2, offsetof(golden_oneofs_Payment, card_token), -(int32_t)offsetof(golden_oneofs_Payment,
+        method_case), 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // bank
+    {3, offsetof(golden_oneofs_Payment, bank), -(int32_t)offsetof(golden_oneofs_Payment,
+        method_case), 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    // voucher
+    {4, offsetof(golden_oneofs_Payment, voucher), -(int32_t)offsetof(golden_oneofs_Payment,
+        method_case), 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},
+    // blob
+    {5, offsetof(golden_oneofs_Payment, blob), -(int32_t)offsetof(golden_oneofs_Payment,
+        method_case), 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},
+    // kind
+    {6, offsetof(golden_oneofs_Payment, kind), -(int32_t)offsetof(golden_oneofs_Payment,
+        method_case), 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},
     {7, offsetof(golden_oneofs_Payment, after), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // after
-    {8, offsetof(golden_oneofs_Payment, flag), -(int32_t)offsetof(golden_oneofs_Payment, second_case), 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // flag
-    {9, offsetof(golden_oneofs_Payment, amount), -(int32_t)offsetof(golden_oneofs_Payment, second_case), 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // amount
+    // flag
+    {8, offsetof(golden_oneofs_Payment, flag), -(int32_t)offsetof(golden_oneofs_Payment,
+        second_case), 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
+    // amount
+    {9, offsetof(golden_oneofs_Payment, amount), -(int32_t)offsetof(golden_oneofs_Payment,
+        second_case), 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_oneofs_Payment__names[] = {
     "id",
@@ -65,7 +81,9 @@ const cpay_msg_table golden_oneofs_Payment_table = {
 // ---- golden.oneofs.BankAccount
 
 static const cpay_field golden_oneofs_BankAccount__fields[] = {
-    {1, offsetof(golden_oneofs_BankAccount, iban), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // iban
+    // iban
+    {1, offsetof(golden_oneofs_BankAccount, iban), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_oneofs_BankAccount__names[] = {
     "iban",

@@ -74,13 +74,14 @@ CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_Payment **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_Payment **out,
+    cpay_status *st) {
   return golden_oneofs_Payment_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_serialize_ex(
-    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_oneofs_Payment *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_oneofs_Payment_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_serialize(
@@ -96,7 +97,8 @@ typedef enum golden_oneofs_Payment_method_case {
   golden_oneofs_Payment_method_blob = 5,
   golden_oneofs_Payment_method_kind = 6,
 } golden_oneofs_Payment_method_case;
-static inline golden_oneofs_Payment_method_case golden_oneofs_Payment_which_method(const golden_oneofs_Payment *msg) {
+static inline golden_oneofs_Payment_method_case golden_oneofs_Payment_which_method(
+    const golden_oneofs_Payment *msg) {
   return (golden_oneofs_Payment_method_case)msg->method_case;
 }
 static inline void golden_oneofs_Payment_clear_method(golden_oneofs_Payment *msg) {
@@ -107,7 +109,8 @@ typedef enum golden_oneofs_Payment_second_case {
   golden_oneofs_Payment_second_flag = 8,
   golden_oneofs_Payment_second_amount = 9,
 } golden_oneofs_Payment_second_case;
-static inline golden_oneofs_Payment_second_case golden_oneofs_Payment_which_second(const golden_oneofs_Payment *msg) {
+static inline golden_oneofs_Payment_second_case golden_oneofs_Payment_which_second(
+    const golden_oneofs_Payment *msg) {
   return (golden_oneofs_Payment_second_case)msg->second_case;
 }
 static inline void golden_oneofs_Payment_clear_second(golden_oneofs_Payment *msg) {
@@ -122,7 +125,8 @@ static inline void golden_oneofs_Payment_clear_card_token(golden_oneofs_Payment 
     msg->method_case = 0;
   }
 }
-static inline void golden_oneofs_Payment_set_card_token(golden_oneofs_Payment *msg, cpay_str value) {
+static inline void golden_oneofs_Payment_set_card_token(
+    golden_oneofs_Payment *msg, cpay_str value) {
   msg->card_token = value;
   msg->method_case = 2;
 }
@@ -131,9 +135,11 @@ static inline bool golden_oneofs_Payment_has_bank(const golden_oneofs_Payment *m
 }
 // The submessage (selecting it in the oneof), created on `arena` on first
 // use; NULL only when out of memory.
-static inline golden_oneofs_BankAccount *golden_oneofs_Payment_mutable_bank(golden_oneofs_Payment *msg, cpay_arena *arena) {
+static inline golden_oneofs_BankAccount *golden_oneofs_Payment_mutable_bank(
+    golden_oneofs_Payment *msg, cpay_arena *arena) {
   if (msg->method_case != 3 || msg->bank == NULL) {
-    golden_oneofs_BankAccount *sub = (golden_oneofs_BankAccount *)cpay_msg_new(&golden_oneofs_BankAccount_table, arena);
+    golden_oneofs_BankAccount *sub = (golden_oneofs_BankAccount *)cpay_msg_new(
+        &golden_oneofs_BankAccount_table, arena);
     if (sub == NULL) return NULL;
     msg->bank = sub;
     msg->method_case = 3;
@@ -252,7 +258,8 @@ CPAY_NODISCARD static inline cpay_code golden_oneofs_Payment_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_oneofs_Payment_debug_text(const golden_oneofs_Payment *msg, cpay_arena *arena) {
+static inline const char *golden_oneofs_Payment_debug_text(
+    const golden_oneofs_Payment *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_oneofs_Payment_desc, arena);
 }
 
@@ -279,13 +286,14 @@ CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_BankAccount **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_oneofs_BankAccount **out,
+    cpay_status *st) {
   return golden_oneofs_BankAccount_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_serialize_ex(
-    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_oneofs_BankAccount_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_serialize(
@@ -311,7 +319,8 @@ CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_from_json(
   golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -329,12 +338,14 @@ CPAY_NODISCARD static inline cpay_code golden_oneofs_BankAccount_from_text(
   golden_oneofs_BankAccount *msg = golden_oneofs_BankAccount_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_oneofs_BankAccount_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_oneofs_BankAccount_debug_text(const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
+static inline const char *golden_oneofs_BankAccount_debug_text(
+    const golden_oneofs_BankAccount *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_oneofs_BankAccount_desc, arena);
 }
 

@@ -28,17 +28,31 @@ const cpay_msg_table golden_presence_Sub_table = {
 // ---- golden.presence.Presence
 
 static const cpay_field golden_presence_Presence__fields[] = {
-    {1, offsetof(golden_presence_Presence, opt_int), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // opt_int
-    {2, offsetof(golden_presence_Presence, plain_int), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // plain_int
-    {3, offsetof(golden_presence_Presence, opt_string), 2, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // opt_string
-    {4, offsetof(golden_presence_Presence, plain_string), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // plain_string
-    {5, offsetof(golden_presence_Presence, opt_bytes), 3, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},  // opt_bytes
-    {6, offsetof(golden_presence_Presence, opt_bool), 4, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // opt_bool
-    {7, offsetof(golden_presence_Presence, opt_double), 5, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // opt_double
+    // opt_int
+    {1, offsetof(golden_presence_Presence, opt_int), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // plain_int
+    {2, offsetof(golden_presence_Presence, plain_int), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // opt_string
+    {3, offsetof(golden_presence_Presence, opt_string), 2, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // plain_string
+    {4, offsetof(golden_presence_Presence, plain_string), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // opt_bytes
+    {5, offsetof(golden_presence_Presence, opt_bytes), 3, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},
+    // opt_bool
+    {6, offsetof(golden_presence_Presence, opt_bool), 4, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
+    // opt_double
+    {7, offsetof(golden_presence_Presence, opt_double), 5, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
     {8, offsetof(golden_presence_Presence, sub), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // sub
-    {9, offsetof(golden_presence_Presence, opt_sub), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // opt_sub
-    {10, offsetof(golden_presence_Presence, choice_int), -(int32_t)offsetof(golden_presence_Presence, choice_case), 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // choice_int
-    {11, offsetof(golden_presence_Presence, opt_float), 6, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},  // opt_float
+    // opt_sub
+    {9, offsetof(golden_presence_Presence, opt_sub), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    // choice_int
+    {10, offsetof(golden_presence_Presence, choice_int),
+        -(int32_t)offsetof(golden_presence_Presence, choice_case), 0, CPAY_TYPE_INT32,
+        CPAY_MODE_SCALAR},
+    // opt_float
+    {11, offsetof(golden_presence_Presence, opt_float), 6, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},
 };
 static const char *const golden_presence_Presence__names[] = {
     "opt_int",

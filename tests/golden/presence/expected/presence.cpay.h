@@ -47,8 +47,8 @@ CPAY_NODISCARD static inline cpay_code golden_presence_Sub_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_presence_Sub_serialize_ex(
-    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_presence_Sub *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_presence_Sub_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_presence_Sub_serialize(
@@ -97,7 +97,8 @@ CPAY_NODISCARD static inline cpay_code golden_presence_Sub_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_presence_Sub_debug_text(const golden_presence_Sub *msg, cpay_arena *arena) {
+static inline const char *golden_presence_Sub_debug_text(
+    const golden_presence_Sub *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_presence_Sub_desc, arena);
 }
 
@@ -138,13 +139,14 @@ CPAY_NODISCARD static inline cpay_code golden_presence_Presence_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_presence_Presence_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Presence **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_presence_Presence **out,
+    cpay_status *st) {
   return golden_presence_Presence_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_presence_Presence_serialize_ex(
-    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_presence_Presence *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_presence_Presence_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_presence_Presence_serialize(
@@ -156,7 +158,8 @@ typedef enum golden_presence_Presence_choice_case {
   golden_presence_Presence_choice_NOT_SET = 0,
   golden_presence_Presence_choice_choice_int = 10,
 } golden_presence_Presence_choice_case;
-static inline golden_presence_Presence_choice_case golden_presence_Presence_which_choice(const golden_presence_Presence *msg) {
+static inline golden_presence_Presence_choice_case golden_presence_Presence_which_choice(
+    const golden_presence_Presence *msg) {
   return (golden_presence_Presence_choice_case)msg->choice_case;
 }
 static inline void golden_presence_Presence_clear_choice(golden_presence_Presence *msg) {
@@ -169,7 +172,8 @@ static inline void golden_presence_Presence_clear_opt_int(golden_presence_Presen
   msg->opt_int = 0;
   cpay__clear_has(msg, 0);
 }
-static inline void golden_presence_Presence_set_opt_int(golden_presence_Presence *msg, int32_t value) {
+static inline void golden_presence_Presence_set_opt_int(
+    golden_presence_Presence *msg, int32_t value) {
   msg->opt_int = value;
   cpay__set_has(msg, 0);
 }
@@ -180,7 +184,8 @@ static inline void golden_presence_Presence_clear_opt_string(golden_presence_Pre
   memset(&msg->opt_string, 0, sizeof(msg->opt_string));
   cpay__clear_has(msg, 1);
 }
-static inline void golden_presence_Presence_set_opt_string(golden_presence_Presence *msg, cpay_str value) {
+static inline void golden_presence_Presence_set_opt_string(
+    golden_presence_Presence *msg, cpay_str value) {
   msg->opt_string = value;
   cpay__set_has(msg, 1);
 }
@@ -191,7 +196,8 @@ static inline void golden_presence_Presence_clear_opt_bytes(golden_presence_Pres
   memset(&msg->opt_bytes, 0, sizeof(msg->opt_bytes));
   cpay__clear_has(msg, 2);
 }
-static inline void golden_presence_Presence_set_opt_bytes(golden_presence_Presence *msg, cpay_bytes value) {
+static inline void golden_presence_Presence_set_opt_bytes(
+    golden_presence_Presence *msg, cpay_bytes value) {
   msg->opt_bytes = value;
   cpay__set_has(msg, 2);
 }
@@ -202,7 +208,8 @@ static inline void golden_presence_Presence_clear_opt_bool(golden_presence_Prese
   msg->opt_bool = false;
   cpay__clear_has(msg, 3);
 }
-static inline void golden_presence_Presence_set_opt_bool(golden_presence_Presence *msg, bool value) {
+static inline void golden_presence_Presence_set_opt_bool(
+    golden_presence_Presence *msg, bool value) {
   msg->opt_bool = value;
   cpay__set_has(msg, 3);
 }
@@ -213,7 +220,8 @@ static inline void golden_presence_Presence_clear_opt_double(golden_presence_Pre
   msg->opt_double = 0;
   cpay__clear_has(msg, 4);
 }
-static inline void golden_presence_Presence_set_opt_double(golden_presence_Presence *msg, double value) {
+static inline void golden_presence_Presence_set_opt_double(
+    golden_presence_Presence *msg, double value) {
   msg->opt_double = value;
   cpay__set_has(msg, 4);
 }
@@ -221,8 +229,10 @@ static inline bool golden_presence_Presence_has_sub(const golden_presence_Presen
   return msg->sub != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_presence_Sub *golden_presence_Presence_mutable_sub(golden_presence_Presence *msg, cpay_arena *arena) {
-  if (msg->sub == NULL) msg->sub = (golden_presence_Sub *)cpay_msg_new(&golden_presence_Sub_table, arena);
+static inline golden_presence_Sub *golden_presence_Presence_mutable_sub(
+    golden_presence_Presence *msg, cpay_arena *arena) {
+  if (msg->sub == NULL) msg->sub = (golden_presence_Sub *)cpay_msg_new(
+      &golden_presence_Sub_table, arena);
   return msg->sub;
 }
 static inline void golden_presence_Presence_clear_sub(golden_presence_Presence *msg) {
@@ -232,8 +242,10 @@ static inline bool golden_presence_Presence_has_opt_sub(const golden_presence_Pr
   return msg->opt_sub != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_presence_Sub *golden_presence_Presence_mutable_opt_sub(golden_presence_Presence *msg, cpay_arena *arena) {
-  if (msg->opt_sub == NULL) msg->opt_sub = (golden_presence_Sub *)cpay_msg_new(&golden_presence_Sub_table, arena);
+static inline golden_presence_Sub *golden_presence_Presence_mutable_opt_sub(
+    golden_presence_Presence *msg, cpay_arena *arena) {
+  if (msg->opt_sub == NULL) msg->opt_sub = (golden_presence_Sub *)cpay_msg_new(
+      &golden_presence_Sub_table, arena);
   return msg->opt_sub;
 }
 static inline void golden_presence_Presence_clear_opt_sub(golden_presence_Presence *msg) {
@@ -248,7 +260,8 @@ static inline void golden_presence_Presence_clear_choice_int(golden_presence_Pre
     msg->choice_case = 0;
   }
 }
-static inline void golden_presence_Presence_set_choice_int(golden_presence_Presence *msg, int32_t value) {
+static inline void golden_presence_Presence_set_choice_int(
+    golden_presence_Presence *msg, int32_t value) {
   msg->choice_int = value;
   msg->choice_case = 10;
 }
@@ -259,7 +272,8 @@ static inline void golden_presence_Presence_clear_opt_float(golden_presence_Pres
   msg->opt_float = 0;
   cpay__clear_has(msg, 5);
 }
-static inline void golden_presence_Presence_set_opt_float(golden_presence_Presence *msg, float value) {
+static inline void golden_presence_Presence_set_opt_float(
+    golden_presence_Presence *msg, float value) {
   msg->opt_float = value;
   cpay__set_has(msg, 5);
 }
@@ -281,7 +295,8 @@ CPAY_NODISCARD static inline cpay_code golden_presence_Presence_from_json(
   golden_presence_Presence *msg = golden_presence_Presence_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_presence_Presence_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_presence_Presence_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -299,12 +314,14 @@ CPAY_NODISCARD static inline cpay_code golden_presence_Presence_from_text(
   golden_presence_Presence *msg = golden_presence_Presence_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_presence_Presence_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_presence_Presence_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_presence_Presence_debug_text(const golden_presence_Presence *msg, cpay_arena *arena) {
+static inline const char *golden_presence_Presence_debug_text(
+    const golden_presence_Presence *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_presence_Presence_desc, arena);
 }
 

@@ -25,30 +25,51 @@ const cpay_enum_desc golden_defaults_Fruit_desc = {
 
 static const cpay_field golden_defaults_Defaults__fields[] = {
     {1, offsetof(golden_defaults_Defaults, d), 1, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d
-    {2, offsetof(golden_defaults_Defaults, d_inf), 2, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d_inf
-    {3, offsetof(golden_defaults_Defaults, d_neg_inf), 3, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d_neg_inf
-    {4, offsetof(golden_defaults_Defaults, d_nan), 4, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d_nan
+    // d_inf
+    {2, offsetof(golden_defaults_Defaults, d_inf), 2, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
+    // d_neg_inf
+    {3, offsetof(golden_defaults_Defaults, d_neg_inf), 3, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
+    // d_nan
+    {4, offsetof(golden_defaults_Defaults, d_nan), 4, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
     {5, offsetof(golden_defaults_Defaults, f), 5, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},  // f
-    {6, offsetof(golden_defaults_Defaults, f_inf), 6, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},  // f_inf
+    // f_inf
+    {6, offsetof(golden_defaults_Defaults, f_inf), 6, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},
     {7, offsetof(golden_defaults_Defaults, i64), 7, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // i64
     {8, offsetof(golden_defaults_Defaults, u64), 8, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},  // u64
     {9, offsetof(golden_defaults_Defaults, i32), 9, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // i32
-    {10, offsetof(golden_defaults_Defaults, fx64), 10, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},  // fx64
-    {11, offsetof(golden_defaults_Defaults, fx32), 11, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},  // fx32
+    // fx64
+    {10, offsetof(golden_defaults_Defaults, fx64), 10, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},
+    // fx32
+    {11, offsetof(golden_defaults_Defaults, fx32), 11, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},
     {12, offsetof(golden_defaults_Defaults, b), 12, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // b
     {13, offsetof(golden_defaults_Defaults, s), 13, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // s
     {14, offsetof(golden_defaults_Defaults, by), 14, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},  // by
-    {15, offsetof(golden_defaults_Defaults, u32), 15, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},  // u32
-    {16, offsetof(golden_defaults_Defaults, sf32), 16, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},  // sf32
-    {17, offsetof(golden_defaults_Defaults, sf64), 17, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},  // sf64
-    {18, offsetof(golden_defaults_Defaults, si32), 18, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},  // si32
-    {19, offsetof(golden_defaults_Defaults, si64), 19, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},  // si64
-    {20, offsetof(golden_defaults_Defaults, fruit), 20, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},  // fruit
-    {21, offsetof(golden_defaults_Defaults, fruit_first), 21, 1, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},  // fruit_first
-    {22, offsetof(golden_defaults_Defaults, zero), 22, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // zero
-    {23, offsetof(golden_defaults_Defaults, empty_string), 23, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // empty_string
-    {24, offsetof(golden_defaults_Defaults, d_neg_zero), 24, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d_neg_zero
-    {25, offsetof(golden_defaults_Defaults, d_big), 25, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // d_big
+    // u32
+    {15, offsetof(golden_defaults_Defaults, u32), 15, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},
+    // sf32
+    {16, offsetof(golden_defaults_Defaults, sf32), 16, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},
+    // sf64
+    {17, offsetof(golden_defaults_Defaults, sf64), 17, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},
+    // si32
+    {18, offsetof(golden_defaults_Defaults, si32), 18, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},
+    // si64
+    {19, offsetof(golden_defaults_Defaults, si64), 19, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},
+    // fruit
+    {20, offsetof(golden_defaults_Defaults, fruit), 20, 0, CPAY_TYPE_ENUM,
+        CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},
+    // fruit_first
+    {21, offsetof(golden_defaults_Defaults, fruit_first), 21, 1, CPAY_TYPE_ENUM,
+        CPAY_MODE_SCALAR | CPAY_MODE_CLOSED_ENUM},
+    // zero
+    {22, offsetof(golden_defaults_Defaults, zero), 22, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // empty_string
+    {23, offsetof(golden_defaults_Defaults, empty_string), 23, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR},
+    // d_neg_zero
+    {24, offsetof(golden_defaults_Defaults, d_neg_zero), 24, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
+
+    // d_big
+    {25, offsetof(golden_defaults_Defaults, d_big), 25, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
 };
 static const char *const golden_defaults_Defaults__names[] = {
     "d",

@@ -81,13 +81,14 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_Defaults **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_Defaults **out,
+    cpay_status *st) {
   return golden_defaults_Defaults_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_serialize_ex(
-    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_defaults_Defaults *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_defaults_Defaults_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_serialize(
@@ -124,7 +125,8 @@ static inline void golden_defaults_Defaults_clear_d_neg_inf(golden_defaults_Defa
   msg->d_neg_inf = -INFINITY;
   cpay__clear_has(msg, 2);
 }
-static inline void golden_defaults_Defaults_set_d_neg_inf(golden_defaults_Defaults *msg, double value) {
+static inline void golden_defaults_Defaults_set_d_neg_inf(
+    golden_defaults_Defaults *msg, double value) {
   msg->d_neg_inf = value;
   cpay__set_has(msg, 2);
 }
@@ -201,7 +203,8 @@ static inline void golden_defaults_Defaults_clear_fx64(golden_defaults_Defaults 
   msg->fx64 = UINT64_C(1234567890123);
   cpay__clear_has(msg, 9);
 }
-static inline void golden_defaults_Defaults_set_fx64(golden_defaults_Defaults *msg, uint64_t value) {
+static inline void golden_defaults_Defaults_set_fx64(
+    golden_defaults_Defaults *msg, uint64_t value) {
   msg->fx64 = value;
   cpay__set_has(msg, 9);
 }
@@ -212,7 +215,8 @@ static inline void golden_defaults_Defaults_clear_fx32(golden_defaults_Defaults 
   msg->fx32 = 4294967295u;
   cpay__clear_has(msg, 10);
 }
-static inline void golden_defaults_Defaults_set_fx32(golden_defaults_Defaults *msg, uint32_t value) {
+static inline void golden_defaults_Defaults_set_fx32(
+    golden_defaults_Defaults *msg, uint32_t value) {
   msg->fx32 = value;
   cpay__set_has(msg, 10);
 }
@@ -247,7 +251,8 @@ static inline void golden_defaults_Defaults_clear_by(golden_defaults_Defaults *m
   msg->by.size = 7;
   cpay__clear_has(msg, 13);
 }
-static inline void golden_defaults_Defaults_set_by(golden_defaults_Defaults *msg, cpay_bytes value) {
+static inline void golden_defaults_Defaults_set_by(
+    golden_defaults_Defaults *msg, cpay_bytes value) {
   msg->by = value;
   cpay__set_has(msg, 13);
 }
@@ -313,7 +318,8 @@ static inline void golden_defaults_Defaults_clear_fruit(golden_defaults_Defaults
   msg->fruit = golden_defaults_FRUIT_PEAR;
   cpay__clear_has(msg, 19);
 }
-static inline void golden_defaults_Defaults_set_fruit(golden_defaults_Defaults *msg, int32_t value) {
+static inline void golden_defaults_Defaults_set_fruit(
+    golden_defaults_Defaults *msg, int32_t value) {
   msg->fruit = value;
   cpay__set_has(msg, 19);
 }
@@ -324,7 +330,8 @@ static inline void golden_defaults_Defaults_clear_fruit_first(golden_defaults_De
   msg->fruit_first = golden_defaults_FRUIT_APPLE;
   cpay__clear_has(msg, 20);
 }
-static inline void golden_defaults_Defaults_set_fruit_first(golden_defaults_Defaults *msg, int32_t value) {
+static inline void golden_defaults_Defaults_set_fruit_first(
+    golden_defaults_Defaults *msg, int32_t value) {
   msg->fruit_first = value;
   cpay__set_has(msg, 20);
 }
@@ -346,7 +353,8 @@ static inline void golden_defaults_Defaults_clear_empty_string(golden_defaults_D
   memset(&msg->empty_string, 0, sizeof(msg->empty_string));
   cpay__clear_has(msg, 22);
 }
-static inline void golden_defaults_Defaults_set_empty_string(golden_defaults_Defaults *msg, cpay_str value) {
+static inline void golden_defaults_Defaults_set_empty_string(
+    golden_defaults_Defaults *msg, cpay_str value) {
   msg->empty_string = value;
   cpay__set_has(msg, 22);
 }
@@ -357,7 +365,8 @@ static inline void golden_defaults_Defaults_clear_d_neg_zero(golden_defaults_Def
   msg->d_neg_zero = -0.0;
   cpay__clear_has(msg, 23);
 }
-static inline void golden_defaults_Defaults_set_d_neg_zero(golden_defaults_Defaults *msg, double value) {
+static inline void golden_defaults_Defaults_set_d_neg_zero(
+    golden_defaults_Defaults *msg, double value) {
   msg->d_neg_zero = value;
   cpay__set_has(msg, 23);
 }
@@ -390,7 +399,8 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_from_json(
   golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -408,12 +418,14 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_Defaults_from_text(
   golden_defaults_Defaults *msg = golden_defaults_Defaults_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_defaults_Defaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_defaults_Defaults_debug_text(const golden_defaults_Defaults *msg, cpay_arena *arena) {
+static inline const char *golden_defaults_Defaults_debug_text(
+    const golden_defaults_Defaults *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_defaults_Defaults_desc, arena);
 }
 
@@ -442,13 +454,14 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_NoDefaults **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_defaults_NoDefaults **out,
+    cpay_status *st) {
   return golden_defaults_NoDefaults_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_serialize_ex(
-    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_defaults_NoDefaults_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_serialize(
@@ -463,7 +476,8 @@ static inline void golden_defaults_NoDefaults_clear_a(golden_defaults_NoDefaults
   msg->a = 0;
   cpay__clear_has(msg, 0);
 }
-static inline void golden_defaults_NoDefaults_set_a(golden_defaults_NoDefaults *msg, int32_t value) {
+static inline void golden_defaults_NoDefaults_set_a(
+    golden_defaults_NoDefaults *msg, int32_t value) {
   msg->a = value;
   cpay__set_has(msg, 0);
 }
@@ -474,7 +488,8 @@ static inline void golden_defaults_NoDefaults_clear_b(golden_defaults_NoDefaults
   memset(&msg->b, 0, sizeof(msg->b));
   cpay__clear_has(msg, 1);
 }
-static inline void golden_defaults_NoDefaults_set_b(golden_defaults_NoDefaults *msg, cpay_str value) {
+static inline void golden_defaults_NoDefaults_set_b(
+    golden_defaults_NoDefaults *msg, cpay_str value) {
   msg->b = value;
   cpay__set_has(msg, 1);
 }
@@ -496,7 +511,8 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_from_json(
   golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -514,12 +530,14 @@ CPAY_NODISCARD static inline cpay_code golden_defaults_NoDefaults_from_text(
   golden_defaults_NoDefaults *msg = golden_defaults_NoDefaults_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_defaults_NoDefaults_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_defaults_NoDefaults_debug_text(const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
+static inline const char *golden_defaults_NoDefaults_debug_text(
+    const golden_defaults_NoDefaults *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_defaults_NoDefaults_desc, arena);
 }
 

@@ -6,10 +6,16 @@
 // ---- golden.repeated2.Lists
 
 static const cpay_field golden_repeated2_Lists__fields[] = {
-    {1, offsetof(golden_repeated2_Lists, unpacked_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},  // unpacked_ints
-    {2, offsetof(golden_repeated2_Lists, packed_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // packed_ints
-    {3, offsetof(golden_repeated2_Lists, packed_fixed), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // packed_fixed
-    {4, offsetof(golden_repeated2_Lists, strings), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_ARRAY},  // strings
+    // unpacked_ints
+    {1, offsetof(golden_repeated2_Lists, unpacked_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},
+    // packed_ints
+    {2, offsetof(golden_repeated2_Lists, packed_ints), 0, 0, CPAY_TYPE_INT32,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // packed_fixed
+    {3, offsetof(golden_repeated2_Lists, packed_fixed), 0, 0, CPAY_TYPE_FIXED32,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // strings
+    {4, offsetof(golden_repeated2_Lists, strings), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_ARRAY},
 };
 static const char *const golden_repeated2_Lists__names[] = {
     "unpacked_ints",

@@ -59,13 +59,14 @@ CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated2_Lists **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated2_Lists **out,
+    cpay_status *st) {
   return golden_repeated2_Lists_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_serialize_ex(
-    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_repeated2_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_repeated2_Lists_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_serialize(
@@ -76,7 +77,8 @@ CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_serialize(
 static inline size_t golden_repeated2_Lists_unpacked_ints_size(const golden_repeated2_Lists *msg) {
   return msg->unpacked_ints.size;
 }
-static inline int32_t golden_repeated2_Lists_unpacked_ints_get(const golden_repeated2_Lists *msg, size_t i) {
+static inline int32_t golden_repeated2_Lists_unpacked_ints_get(
+    const golden_repeated2_Lists *msg, size_t i) {
   return msg->unpacked_ints.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -93,7 +95,8 @@ static inline void golden_repeated2_Lists_clear_unpacked_ints(golden_repeated2_L
 static inline size_t golden_repeated2_Lists_packed_ints_size(const golden_repeated2_Lists *msg) {
   return msg->packed_ints.size;
 }
-static inline int32_t golden_repeated2_Lists_packed_ints_get(const golden_repeated2_Lists *msg, size_t i) {
+static inline int32_t golden_repeated2_Lists_packed_ints_get(
+    const golden_repeated2_Lists *msg, size_t i) {
   return msg->packed_ints.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -110,7 +113,8 @@ static inline void golden_repeated2_Lists_clear_packed_ints(golden_repeated2_Lis
 static inline size_t golden_repeated2_Lists_packed_fixed_size(const golden_repeated2_Lists *msg) {
   return msg->packed_fixed.size;
 }
-static inline uint32_t golden_repeated2_Lists_packed_fixed_get(const golden_repeated2_Lists *msg, size_t i) {
+static inline uint32_t golden_repeated2_Lists_packed_fixed_get(
+    const golden_repeated2_Lists *msg, size_t i) {
   return msg->packed_fixed.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -127,7 +131,8 @@ static inline void golden_repeated2_Lists_clear_packed_fixed(golden_repeated2_Li
 static inline size_t golden_repeated2_Lists_strings_size(const golden_repeated2_Lists *msg) {
   return msg->strings.size;
 }
-static inline cpay_str golden_repeated2_Lists_strings_get(const golden_repeated2_Lists *msg, size_t i) {
+static inline cpay_str golden_repeated2_Lists_strings_get(
+    const golden_repeated2_Lists *msg, size_t i) {
   return msg->strings.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -182,7 +187,8 @@ CPAY_NODISCARD static inline cpay_code golden_repeated2_Lists_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_repeated2_Lists_debug_text(const golden_repeated2_Lists *msg, cpay_arena *arena) {
+static inline const char *golden_repeated2_Lists_debug_text(
+    const golden_repeated2_Lists *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_repeated2_Lists_desc, arena);
 }
 

@@ -6,14 +6,26 @@
 // ---- golden.repeated3.Lists
 
 static const cpay_field golden_repeated3_Lists__fields[] = {
-    {1, offsetof(golden_repeated3_Lists, packed_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // packed_ints
-    {2, offsetof(golden_repeated3_Lists, unpacked_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},  // unpacked_ints
-    {3, offsetof(golden_repeated3_Lists, doubles), 0, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // doubles
-    {4, offsetof(golden_repeated3_Lists, bools), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // bools
-    {5, offsetof(golden_repeated3_Lists, strings), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_ARRAY | CPAY_MODE_UTF8},  // strings
+    // packed_ints
+    {1, offsetof(golden_repeated3_Lists, packed_ints), 0, 0, CPAY_TYPE_INT32,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // unpacked_ints
+    {2, offsetof(golden_repeated3_Lists, unpacked_ints), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_ARRAY},
+    // doubles
+    {3, offsetof(golden_repeated3_Lists, doubles), 0, 0, CPAY_TYPE_DOUBLE,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // bools
+    {4, offsetof(golden_repeated3_Lists, bools), 0, 0, CPAY_TYPE_BOOL,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
+    // strings
+    {5, offsetof(golden_repeated3_Lists, strings), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_ARRAY | CPAY_MODE_UTF8},
     {6, offsetof(golden_repeated3_Lists, blobs), 0, 0, CPAY_TYPE_BYTES, CPAY_MODE_ARRAY},  // blobs
-    {7, offsetof(golden_repeated3_Lists, items), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_ARRAY},  // items
-    {8, offsetof(golden_repeated3_Lists, zigzag), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_ARRAY | CPAY_MODE_PACKED},  // zigzag
+    // items
+    {7, offsetof(golden_repeated3_Lists, items), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_ARRAY},
+    // zigzag
+    {8, offsetof(golden_repeated3_Lists, zigzag), 0, 0, CPAY_TYPE_SINT64,
+        CPAY_MODE_ARRAY | CPAY_MODE_PACKED},
 };
 static const char *const golden_repeated3_Lists__names[] = {
     "packed_ints",
@@ -45,7 +57,9 @@ const cpay_msg_table golden_repeated3_Lists_table = {
 // ---- golden.repeated3.Item
 
 static const cpay_field golden_repeated3_Item__fields[] = {
-    {1, offsetof(golden_repeated3_Item, name), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // name
+    // name
+    {1, offsetof(golden_repeated3_Item, name), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_repeated3_Item__names[] = {
     "name",

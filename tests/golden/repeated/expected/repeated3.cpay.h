@@ -81,13 +81,14 @@ CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Lists **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Lists **out,
+    cpay_status *st) {
   return golden_repeated3_Lists_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_serialize_ex(
-    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_repeated3_Lists *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_repeated3_Lists_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_serialize(
@@ -98,7 +99,8 @@ CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_serialize(
 static inline size_t golden_repeated3_Lists_packed_ints_size(const golden_repeated3_Lists *msg) {
   return msg->packed_ints.size;
 }
-static inline int32_t golden_repeated3_Lists_packed_ints_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline int32_t golden_repeated3_Lists_packed_ints_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->packed_ints.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -115,7 +117,8 @@ static inline void golden_repeated3_Lists_clear_packed_ints(golden_repeated3_Lis
 static inline size_t golden_repeated3_Lists_unpacked_ints_size(const golden_repeated3_Lists *msg) {
   return msg->unpacked_ints.size;
 }
-static inline int32_t golden_repeated3_Lists_unpacked_ints_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline int32_t golden_repeated3_Lists_unpacked_ints_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->unpacked_ints.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -132,7 +135,8 @@ static inline void golden_repeated3_Lists_clear_unpacked_ints(golden_repeated3_L
 static inline size_t golden_repeated3_Lists_doubles_size(const golden_repeated3_Lists *msg) {
   return msg->doubles.size;
 }
-static inline double golden_repeated3_Lists_doubles_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline double golden_repeated3_Lists_doubles_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->doubles.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -166,7 +170,8 @@ static inline void golden_repeated3_Lists_clear_bools(golden_repeated3_Lists *ms
 static inline size_t golden_repeated3_Lists_strings_size(const golden_repeated3_Lists *msg) {
   return msg->strings.size;
 }
-static inline cpay_str golden_repeated3_Lists_strings_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline cpay_str golden_repeated3_Lists_strings_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->strings.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -183,7 +188,8 @@ static inline void golden_repeated3_Lists_clear_strings(golden_repeated3_Lists *
 static inline size_t golden_repeated3_Lists_blobs_size(const golden_repeated3_Lists *msg) {
   return msg->blobs.size;
 }
-static inline cpay_bytes golden_repeated3_Lists_blobs_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline cpay_bytes golden_repeated3_Lists_blobs_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->blobs.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -200,14 +206,18 @@ static inline void golden_repeated3_Lists_clear_blobs(golden_repeated3_Lists *ms
 static inline size_t golden_repeated3_Lists_items_size(const golden_repeated3_Lists *msg) {
   return msg->items.size;
 }
-static inline const golden_repeated3_Item *golden_repeated3_Lists_items_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline const golden_repeated3_Item *golden_repeated3_Lists_items_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->items.data[i];
 }
 // Appends a new submessage; NULL only when out of memory.
-static inline golden_repeated3_Item *golden_repeated3_Lists_add_items(golden_repeated3_Lists *msg, cpay_arena *arena) {
-  golden_repeated3_Item *sub = (golden_repeated3_Item *)cpay_msg_new(&golden_repeated3_Item_table, arena);
+static inline golden_repeated3_Item *golden_repeated3_Lists_add_items(
+    golden_repeated3_Lists *msg, cpay_arena *arena) {
+  golden_repeated3_Item *sub = (golden_repeated3_Item *)cpay_msg_new(
+      &golden_repeated3_Item_table, arena);
   if (sub == NULL) return NULL;
-  golden_repeated3_Item **slot = (golden_repeated3_Item **)cpay__array_add(&msg->items, sizeof(*slot), arena);
+  golden_repeated3_Item **slot = (golden_repeated3_Item **)cpay__array_add(
+      &msg->items, sizeof(*slot), arena);
   if (slot == NULL) return NULL;
   *slot = sub;
   return sub;
@@ -218,7 +228,8 @@ static inline void golden_repeated3_Lists_clear_items(golden_repeated3_Lists *ms
 static inline size_t golden_repeated3_Lists_zigzag_size(const golden_repeated3_Lists *msg) {
   return msg->zigzag.size;
 }
-static inline int64_t golden_repeated3_Lists_zigzag_get(const golden_repeated3_Lists *msg, size_t i) {
+static inline int64_t golden_repeated3_Lists_zigzag_get(
+    const golden_repeated3_Lists *msg, size_t i) {
   return msg->zigzag.data[i];
 }
 // Appends `value`; CPAY_ERR_NO_MEMORY when the arena cannot grow the array.
@@ -273,7 +284,8 @@ CPAY_NODISCARD static inline cpay_code golden_repeated3_Lists_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_repeated3_Lists_debug_text(const golden_repeated3_Lists *msg, cpay_arena *arena) {
+static inline const char *golden_repeated3_Lists_debug_text(
+    const golden_repeated3_Lists *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_repeated3_Lists_desc, arena);
 }
 
@@ -300,13 +312,14 @@ CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Item **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_repeated3_Item **out,
+    cpay_status *st) {
   return golden_repeated3_Item_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_serialize_ex(
-    const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_repeated3_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_repeated3_Item_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_serialize(
@@ -355,7 +368,8 @@ CPAY_NODISCARD static inline cpay_code golden_repeated3_Item_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_repeated3_Item_debug_text(const golden_repeated3_Item *msg, cpay_arena *arena) {
+static inline const char *golden_repeated3_Item_debug_text(
+    const golden_repeated3_Item *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_repeated3_Item_desc, arena);
 }
 

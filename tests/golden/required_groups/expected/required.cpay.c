@@ -6,11 +6,14 @@
 // ---- golden.required.Order
 
 static const cpay_field golden_required_Order__fields[] = {
-    {1, offsetof(golden_required_Order, quantity), 4, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // quantity
+    // quantity
+    {1, offsetof(golden_required_Order, quantity), 4, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
     {2, offsetof(golden_required_Order, id), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // id
-    {3, offsetof(golden_required_Order, amount), 2, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // amount
+    // amount
+    {3, offsetof(golden_required_Order, amount), 2, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},
     {4, offsetof(golden_required_Order, item), 3, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // item
-    {5, offsetof(golden_required_Order, shipping), 0, 1, CPAY_TYPE_GROUP, CPAY_MODE_SCALAR},  // shipping
+    // shipping
+    {5, offsetof(golden_required_Order, shipping), 0, 1, CPAY_TYPE_GROUP, CPAY_MODE_SCALAR},
     {8, offsetof(golden_required_Order, line), 0, 2, CPAY_TYPE_GROUP, CPAY_MODE_ARRAY},  // line
     {10, offsetof(golden_required_Order, note), 5, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // note
 };
@@ -45,8 +48,11 @@ const cpay_msg_table golden_required_Order_table = {
 // ---- golden.required.Order.Shipping
 
 static const cpay_field golden_required_Order_Shipping__fields[] = {
-    {6, offsetof(golden_required_Order_Shipping, address), 2, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // address
-    {7, offsetof(golden_required_Order_Shipping, zip), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // zip
+    // address
+    {6, offsetof(golden_required_Order_Shipping, address), 2, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR},
+    // zip
+    {7, offsetof(golden_required_Order_Shipping, zip), 1, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
 };
 static const char *const golden_required_Order_Shipping__names[] = {
     "address",
@@ -69,7 +75,8 @@ const cpay_msg_table golden_required_Order_Shipping_table = {
 // ---- golden.required.Order.Line
 
 static const cpay_field golden_required_Order_Line__fields[] = {
-    {9, offsetof(golden_required_Order_Line, sku), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},  // sku
+    // sku
+    {9, offsetof(golden_required_Order_Line, sku), 1, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR},
 };
 static const char *const golden_required_Order_Line__names[] = {
     "sku",

@@ -57,13 +57,14 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order **out,
+    cpay_status *st) {
   return golden_required_Order_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_required_Order_serialize_ex(
-    const golden_required_Order *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_required_Order *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_required_Order_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_serialize(
@@ -108,7 +109,8 @@ static inline bool golden_required_Order_has_item(const golden_required_Order *m
   return cpay__has(msg, 2);
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_required_Item *golden_required_Order_mutable_item(golden_required_Order *msg, cpay_arena *arena) {
+static inline golden_required_Item *golden_required_Order_mutable_item(
+    golden_required_Order *msg, cpay_arena *arena) {
   if (msg->item == NULL) {
     msg->item = (golden_required_Item *)cpay_msg_new(&golden_required_Item_table, arena);
     if (msg->item == NULL) return NULL;
@@ -124,8 +126,10 @@ static inline bool golden_required_Order_has_shipping(const golden_required_Orde
   return msg->shipping != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_required_Order_Shipping *golden_required_Order_mutable_shipping(golden_required_Order *msg, cpay_arena *arena) {
-  if (msg->shipping == NULL) msg->shipping = (golden_required_Order_Shipping *)cpay_msg_new(&golden_required_Order_Shipping_table, arena);
+static inline golden_required_Order_Shipping *golden_required_Order_mutable_shipping(
+    golden_required_Order *msg, cpay_arena *arena) {
+  if (msg->shipping == NULL) msg->shipping = (golden_required_Order_Shipping *)cpay_msg_new(
+      &golden_required_Order_Shipping_table, arena);
   return msg->shipping;
 }
 static inline void golden_required_Order_clear_shipping(golden_required_Order *msg) {
@@ -134,14 +138,18 @@ static inline void golden_required_Order_clear_shipping(golden_required_Order *m
 static inline size_t golden_required_Order_line_size(const golden_required_Order *msg) {
   return msg->line.size;
 }
-static inline const golden_required_Order_Line *golden_required_Order_line_get(const golden_required_Order *msg, size_t i) {
+static inline const golden_required_Order_Line *golden_required_Order_line_get(
+    const golden_required_Order *msg, size_t i) {
   return msg->line.data[i];
 }
 // Appends a new submessage; NULL only when out of memory.
-static inline golden_required_Order_Line *golden_required_Order_add_line(golden_required_Order *msg, cpay_arena *arena) {
-  golden_required_Order_Line *sub = (golden_required_Order_Line *)cpay_msg_new(&golden_required_Order_Line_table, arena);
+static inline golden_required_Order_Line *golden_required_Order_add_line(
+    golden_required_Order *msg, cpay_arena *arena) {
+  golden_required_Order_Line *sub = (golden_required_Order_Line *)cpay_msg_new(
+      &golden_required_Order_Line_table, arena);
   if (sub == NULL) return NULL;
-  golden_required_Order_Line **slot = (golden_required_Order_Line **)cpay__array_add(&msg->line, sizeof(*slot), arena);
+  golden_required_Order_Line **slot = (golden_required_Order_Line **)cpay__array_add(
+      &msg->line, sizeof(*slot), arena);
   if (slot == NULL) return NULL;
   *slot = sub;
   return sub;
@@ -201,7 +209,8 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_required_Order_debug_text(const golden_required_Order *msg, cpay_arena *arena) {
+static inline const char *golden_required_Order_debug_text(
+    const golden_required_Order *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_required_Order_desc, arena);
 }
 
@@ -215,8 +224,10 @@ struct golden_required_Order_Shipping {
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
-static inline golden_required_Order_Shipping *golden_required_Order_Shipping_new(cpay_arena *arena) {
-  return (golden_required_Order_Shipping *)cpay_msg_new(&golden_required_Order_Shipping_table, arena);
+static inline golden_required_Order_Shipping *golden_required_Order_Shipping_new(
+    cpay_arena *arena) {
+  return (golden_required_Order_Shipping *)cpay_msg_new(
+      &golden_required_Order_Shipping_table, arena);
 }
 // Parses binary protobuf into a new message on `arena` (*out set on success).
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_parse_ex(
@@ -225,44 +236,52 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_parse_ex(
   golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_decode(buf, len, msg, &golden_required_Order_Shipping_table, arena, opts, st);
+  cpay_code code = cpay_decode(
+      buf, len, msg, &golden_required_Order_Shipping_table, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Shipping **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Shipping **out,
+    cpay_status *st) {
   return golden_required_Order_Shipping_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_serialize_ex(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_serialize(
-    const golden_required_Order_Shipping *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+    const golden_required_Order_Shipping *msg, cpay_arena *arena, cpay_bytes *out,
+    cpay_status *st) {
   return cpay_encode(msg, &golden_required_Order_Shipping_table, arena, NULL, out, st);
 }
 
-static inline bool golden_required_Order_Shipping_has_address(const golden_required_Order_Shipping *msg) {
+static inline bool golden_required_Order_Shipping_has_address(
+    const golden_required_Order_Shipping *msg) {
   return cpay__has(msg, 1);
 }
-static inline void golden_required_Order_Shipping_clear_address(golden_required_Order_Shipping *msg) {
+static inline void golden_required_Order_Shipping_clear_address(
+    golden_required_Order_Shipping *msg) {
   memset(&msg->address, 0, sizeof(msg->address));
   cpay__clear_has(msg, 1);
 }
-static inline void golden_required_Order_Shipping_set_address(golden_required_Order_Shipping *msg, cpay_str value) {
+static inline void golden_required_Order_Shipping_set_address(
+    golden_required_Order_Shipping *msg, cpay_str value) {
   msg->address = value;
   cpay__set_has(msg, 1);
 }
-static inline bool golden_required_Order_Shipping_has_zip(const golden_required_Order_Shipping *msg) {
+static inline bool golden_required_Order_Shipping_has_zip(
+    const golden_required_Order_Shipping *msg) {
   return cpay__has(msg, 0);
 }
 static inline void golden_required_Order_Shipping_clear_zip(golden_required_Order_Shipping *msg) {
   msg->zip = 0;
   cpay__clear_has(msg, 0);
 }
-static inline void golden_required_Order_Shipping_set_zip(golden_required_Order_Shipping *msg, int32_t value) {
+static inline void golden_required_Order_Shipping_set_zip(
+    golden_required_Order_Shipping *msg, int32_t value) {
   msg->zip = value;
   cpay__set_has(msg, 0);
 }
@@ -284,7 +303,8 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_from_json(
   golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -302,12 +322,14 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Shipping_from_text(
   golden_required_Order_Shipping *msg = golden_required_Order_Shipping_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_required_Order_Shipping_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_required_Order_Shipping_debug_text(const golden_required_Order_Shipping *msg, cpay_arena *arena) {
+static inline const char *golden_required_Order_Shipping_debug_text(
+    const golden_required_Order_Shipping *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_required_Order_Shipping_desc, arena);
 }
 
@@ -335,13 +357,14 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Line **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Order_Line **out,
+    cpay_status *st) {
   return golden_required_Order_Line_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_serialize_ex(
-    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_required_Order_Line *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_required_Order_Line_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_serialize(
@@ -356,7 +379,8 @@ static inline void golden_required_Order_Line_clear_sku(golden_required_Order_Li
   memset(&msg->sku, 0, sizeof(msg->sku));
   cpay__clear_has(msg, 0);
 }
-static inline void golden_required_Order_Line_set_sku(golden_required_Order_Line *msg, cpay_str value) {
+static inline void golden_required_Order_Line_set_sku(
+    golden_required_Order_Line *msg, cpay_str value) {
   msg->sku = value;
   cpay__set_has(msg, 0);
 }
@@ -378,7 +402,8 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_from_json(
   golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_json_decode(json, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
@@ -396,12 +421,14 @@ CPAY_NODISCARD static inline cpay_code golden_required_Order_Line_from_text(
   golden_required_Order_Line *msg = golden_required_Order_Line_new(arena);
   *out = NULL;
   if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
-  cpay_code code = cpay_text_decode(text, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_required_Order_Line_desc, arena, opts, st);
   if (code == CPAY_OK) *out = msg;
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_required_Order_Line_debug_text(const golden_required_Order_Line *msg, cpay_arena *arena) {
+static inline const char *golden_required_Order_Line_debug_text(
+    const golden_required_Order_Line *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_required_Order_Line_desc, arena);
 }
 
@@ -429,13 +456,14 @@ CPAY_NODISCARD static inline cpay_code golden_required_Item_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Item_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Item **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_required_Item **out,
+    cpay_status *st) {
   return golden_required_Item_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_required_Item_serialize_ex(
-    const golden_required_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_required_Item *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_required_Item_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_required_Item_serialize(
@@ -495,7 +523,8 @@ CPAY_NODISCARD static inline cpay_code golden_required_Item_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_required_Item_debug_text(const golden_required_Item *msg, cpay_arena *arena) {
+static inline const char *golden_required_Item_debug_text(
+    const golden_required_Item *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_required_Item_desc, arena);
 }
 

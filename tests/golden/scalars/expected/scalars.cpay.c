@@ -6,21 +6,39 @@
 // ---- golden.scalars.Scalars
 
 static const cpay_field golden_scalars_Scalars__fields[] = {
-    {1, offsetof(golden_scalars_Scalars, f_double), 0, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},  // f_double
-    {2, offsetof(golden_scalars_Scalars, f_float), 0, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},  // f_float
-    {3, offsetof(golden_scalars_Scalars, f_int64), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // f_int64
-    {4, offsetof(golden_scalars_Scalars, f_uint64), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},  // f_uint64
-    {5, offsetof(golden_scalars_Scalars, f_int32), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // f_int32
-    {6, offsetof(golden_scalars_Scalars, f_fixed64), 0, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},  // f_fixed64
-    {7, offsetof(golden_scalars_Scalars, f_fixed32), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},  // f_fixed32
-    {8, offsetof(golden_scalars_Scalars, f_bool), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},  // f_bool
-    {9, offsetof(golden_scalars_Scalars, f_string), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // f_string
-    {10, offsetof(golden_scalars_Scalars, f_bytes), 0, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},  // f_bytes
-    {11, offsetof(golden_scalars_Scalars, f_uint32), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},  // f_uint32
-    {12, offsetof(golden_scalars_Scalars, f_sfixed32), 0, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},  // f_sfixed32
-    {13, offsetof(golden_scalars_Scalars, f_sfixed64), 0, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},  // f_sfixed64
-    {14, offsetof(golden_scalars_Scalars, f_sint32), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},  // f_sint32
-    {15, offsetof(golden_scalars_Scalars, f_sint64), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},  // f_sint64
+    // f_double
+    {1, offsetof(golden_scalars_Scalars, f_double), 0, 0, CPAY_TYPE_DOUBLE, CPAY_MODE_SCALAR},
+    // f_float
+    {2, offsetof(golden_scalars_Scalars, f_float), 0, 0, CPAY_TYPE_FLOAT, CPAY_MODE_SCALAR},
+    // f_int64
+    {3, offsetof(golden_scalars_Scalars, f_int64), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},
+    // f_uint64
+    {4, offsetof(golden_scalars_Scalars, f_uint64), 0, 0, CPAY_TYPE_UINT64, CPAY_MODE_SCALAR},
+    // f_int32
+    {5, offsetof(golden_scalars_Scalars, f_int32), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
+    // f_fixed64
+    {6, offsetof(golden_scalars_Scalars, f_fixed64), 0, 0, CPAY_TYPE_FIXED64, CPAY_MODE_SCALAR},
+    // f_fixed32
+    {7, offsetof(golden_scalars_Scalars, f_fixed32), 0, 0, CPAY_TYPE_FIXED32, CPAY_MODE_SCALAR},
+    // f_bool
+    {8, offsetof(golden_scalars_Scalars, f_bool), 0, 0, CPAY_TYPE_BOOL, CPAY_MODE_SCALAR},
+    // f_string
+    {9, offsetof(golden_scalars_Scalars, f_string), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // f_bytes
+    {10, offsetof(golden_scalars_Scalars, f_bytes), 0, 0, CPAY_TYPE_BYTES, CPAY_MODE_SCALAR},
+    // f_uint32
+    {11, offsetof(golden_scalars_Scalars, f_uint32), 0, 0, CPAY_TYPE_UINT32, CPAY_MODE_SCALAR},
+    // f_sfixed32
+    {12, offsetof(golden_scalars_Scalars, f_sfixed32), 0, 0, CPAY_TYPE_SFIXED32, CPAY_MODE_SCALAR},
+
+    // f_sfixed64
+    {13, offsetof(golden_scalars_Scalars, f_sfixed64), 0, 0, CPAY_TYPE_SFIXED64, CPAY_MODE_SCALAR},
+
+    // f_sint32
+    {14, offsetof(golden_scalars_Scalars, f_sint32), 0, 0, CPAY_TYPE_SINT32, CPAY_MODE_SCALAR},
+    // f_sint64
+    {15, offsetof(golden_scalars_Scalars, f_sint64), 0, 0, CPAY_TYPE_SINT64, CPAY_MODE_SCALAR},
 };
 static const char *const golden_scalars_Scalars__names[] = {
     "f_double",

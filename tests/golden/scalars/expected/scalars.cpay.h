@@ -58,13 +58,14 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Scalars **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Scalars **out,
+    cpay_status *st) {
   return golden_scalars_Scalars_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_serialize_ex(
-    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_scalars_Scalars *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_scalars_Scalars_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_serialize(
@@ -113,7 +114,8 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Scalars_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_scalars_Scalars_debug_text(const golden_scalars_Scalars *msg, cpay_arena *arena) {
+static inline const char *golden_scalars_Scalars_debug_text(
+    const golden_scalars_Scalars *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_scalars_Scalars_desc, arena);
 }
 
@@ -139,13 +141,14 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_parse_ex(
   return code;
 }
 CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_parse(
-    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Empty **out, cpay_status *st) {
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_scalars_Empty **out,
+    cpay_status *st) {
   return golden_scalars_Empty_parse_ex(buf, len, arena, NULL, out, st);
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_serialize_ex(
-    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_scalars_Empty *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_scalars_Empty_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_serialize(
@@ -194,7 +197,8 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Empty_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_scalars_Empty_debug_text(const golden_scalars_Empty *msg, cpay_arena *arena) {
+static inline const char *golden_scalars_Empty_debug_text(
+    const golden_scalars_Empty *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_scalars_Empty_desc, arena);
 }
 
@@ -226,8 +230,8 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Old_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_scalars_Old_serialize_ex(
-    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_scalars_Old *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_scalars_Old_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_scalars_Old_serialize(
@@ -276,7 +280,8 @@ CPAY_NODISCARD static inline cpay_code golden_scalars_Old_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_scalars_Old_debug_text(const golden_scalars_Old *msg, cpay_arena *arena) {
+static inline const char *golden_scalars_Old_debug_text(
+    const golden_scalars_Old *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_scalars_Old_desc, arena);
 }
 

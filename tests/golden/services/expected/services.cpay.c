@@ -6,7 +6,9 @@
 // ---- golden.svc.Ping
 
 static const cpay_field golden_svc_Ping__fields[] = {
-    {1, offsetof(golden_svc_Ping, text), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // text
+    // text
+    {1, offsetof(golden_svc_Ping, text), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+
 };
 static const char *const golden_svc_Ping__names[] = {
     "text",
@@ -28,7 +30,9 @@ const cpay_msg_table golden_svc_Ping_table = {
 // ---- golden.svc.Pong
 
 static const cpay_field golden_svc_Pong__fields[] = {
-    {1, offsetof(golden_svc_Pong, text), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // text
+    // text
+    {1, offsetof(golden_svc_Pong, text), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+
     {2, offsetof(golden_svc_Pong, fee), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // fee
 };
 static const char *const golden_svc_Pong__names[] = {

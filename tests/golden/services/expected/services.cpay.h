@@ -48,8 +48,8 @@ CPAY_NODISCARD static inline cpay_code golden_svc_Ping_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_svc_Ping_serialize_ex(
-    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_svc_Ping *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_svc_Ping_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_svc_Ping_serialize(
@@ -98,7 +98,8 @@ CPAY_NODISCARD static inline cpay_code golden_svc_Ping_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_svc_Ping_debug_text(const golden_svc_Ping *msg, cpay_arena *arena) {
+static inline const char *golden_svc_Ping_debug_text(
+    const golden_svc_Ping *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_svc_Ping_desc, arena);
 }
 
@@ -131,8 +132,8 @@ CPAY_NODISCARD static inline cpay_code golden_svc_Pong_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_svc_Pong_serialize_ex(
-    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_svc_Pong *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_svc_Pong_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_svc_Pong_serialize(
@@ -144,8 +145,10 @@ static inline bool golden_svc_Pong_has_fee(const golden_svc_Pong *msg) {
   return msg->fee != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_shared_Money *golden_svc_Pong_mutable_fee(golden_svc_Pong *msg, cpay_arena *arena) {
-  if (msg->fee == NULL) msg->fee = (golden_shared_Money *)cpay_msg_new(&golden_shared_Money_table, arena);
+static inline golden_shared_Money *golden_svc_Pong_mutable_fee(
+    golden_svc_Pong *msg, cpay_arena *arena) {
+  if (msg->fee == NULL) msg->fee = (golden_shared_Money *)cpay_msg_new(
+      &golden_shared_Money_table, arena);
   return msg->fee;
 }
 static inline void golden_svc_Pong_clear_fee(golden_svc_Pong *msg) {
@@ -192,7 +195,8 @@ CPAY_NODISCARD static inline cpay_code golden_svc_Pong_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_svc_Pong_debug_text(const golden_svc_Pong *msg, cpay_arena *arena) {
+static inline const char *golden_svc_Pong_debug_text(
+    const golden_svc_Pong *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_svc_Pong_desc, arena);
 }
 

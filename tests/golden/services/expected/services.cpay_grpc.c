@@ -65,49 +65,66 @@ static const cpay_file_descriptor services_proto__grpc_files[2] = {
 // ---- service golden.svc.Echo ----
 
 // /golden.svc.Echo/Say: the typed on_message callbacks of its reactors.
-static void golden_svc_Echo_Say__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Echo_Say__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Echo_Say__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Echo_Say__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Echo/Listen: the typed on_message callbacks of its reactors.
-static void golden_svc_Echo_Listen__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Echo_Listen__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Echo_Listen__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Echo_Listen__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Echo/Tell: the typed on_message callbacks of its reactors.
-static void golden_svc_Echo_Tell__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Echo_Tell__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Echo_Tell__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
-  ((void (*)(void *, cpay_call *, golden_shared_Money *))fn)(state, call, (golden_shared_Money *)msg);
+static void golden_svc_Echo_Tell__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+  ((void (*)(void *, cpay_call *, golden_shared_Money *))fn)(state, call,
+      (golden_shared_Money *)msg);
 }
 
 // /golden.svc.Echo/Chat: the typed on_message callbacks of its reactors.
-static void golden_svc_Echo_Chat__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Echo_Chat__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Echo_Chat__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Echo_Chat__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 const cpay_method golden_svc_Echo_methods[4] = {
-    {"/golden.svc.Echo/Say", "Say", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Echo/Say", "Say", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Echo_Say__server_deliver, golden_svc_Echo_Say__client_deliver},
-    {"/golden.svc.Echo/Listen", "Listen", CPAY_METHOD_SERVER_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Echo/Listen", "Listen", CPAY_METHOD_SERVER_STREAMING, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Echo_Listen__server_deliver, golden_svc_Echo_Listen__client_deliver},
-    {"/golden.svc.Echo/Tell", "Tell", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_shared_Money_table,
+    {"/golden.svc.Echo/Tell", "Tell", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table,
+        &golden_shared_Money_table,
      golden_svc_Echo_Tell__server_deliver, golden_svc_Echo_Tell__client_deliver},
-    {"/golden.svc.Echo/Chat", "Chat", CPAY_METHOD_BIDI_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Echo/Chat", "Chat", CPAY_METHOD_BIDI_STREAMING, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Echo_Chat__server_deliver, golden_svc_Echo_Chat__client_deliver},
 };
 
@@ -115,57 +132,80 @@ static cpay_handler_style golden_svc_Echo__style(const void *handlers, size_t in
   const golden_svc_Echo_handlers *h = (const golden_svc_Echo_handlers *)handlers;
   switch (index) {
     case 0:
-      return (cpay_handler_style)((h->Say != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Say != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Say != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Say != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 1:
-      return (cpay_handler_style)((h->Listen != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Listen != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Listen != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Listen != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 2:
-      return (cpay_handler_style)((h->Tell != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Tell != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Tell != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Tell != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 3:
-      return (cpay_handler_style)((h->Chat != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Chat != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Chat != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Chat != NULL ? CPAY_HANDLER_REACTOR : 0));
     default:
       return CPAY_HANDLER_NONE;
   }
 }
 
-static cpay_code golden_svc_Echo__dispatch(const void *handlers, size_t index, void *ctx,
-                                 cpay_server_call *call, const void *req, void *resp) {
+static cpay_code golden_svc_Echo__dispatch(
+    const void *handlers, size_t index, void *ctx, cpay_server_call *call,
+    const void *req, void *resp) {
   const golden_svc_Echo_handlers *h = (const golden_svc_Echo_handlers *)handlers;
   (void)req;
   (void)resp;
   switch (index) {
     case 0:
-      if (h->Say != NULL) return h->Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_Say == NULL) break;
-      h->on_Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->Say != NULL) {
+        return h->Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_Say != NULL) {
+        h->on_Say(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 1:
-      if (h->Listen != NULL) return h->Listen(ctx, call, (const golden_svc_Ping *)req);
-      if (h->on_Listen == NULL) break;
-      h->on_Listen(ctx, call, (const golden_svc_Ping *)req);
-      return CPAY_OK;
+      if (h->Listen != NULL) {
+        return h->Listen(ctx, call, (const golden_svc_Ping *)req);
+      }
+      if (h->on_Listen != NULL) {
+        h->on_Listen(ctx, call, (const golden_svc_Ping *)req);
+        return CPAY_OK;
+      }
+      break;
     case 2:
-      if (h->Tell != NULL) return h->Tell(ctx, call);
-      if (h->on_Tell == NULL) break;
-      h->on_Tell(ctx, call, (golden_shared_Money *)resp);
-      return CPAY_OK;
+      if (h->Tell != NULL) {
+        return h->Tell(ctx, call);
+      }
+      if (h->on_Tell != NULL) {
+        h->on_Tell(ctx, call, (golden_shared_Money *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 3:
-      if (h->Chat != NULL) return h->Chat(ctx, call);
-      if (h->on_Chat == NULL) break;
-      h->on_Chat(ctx, call);
-      return CPAY_OK;
+      if (h->Chat != NULL) {
+        return h->Chat(ctx, call);
+      }
+      if (h->on_Chat != NULL) {
+        h->on_Chat(ctx, call);
+        return CPAY_OK;
+      }
+      break;
     default:
       break;
   }
-  return cpay_server_call_set_status(call, CPAY_GRPC_UNIMPLEMENTED, "%s is not implemented",
-                                     index < 4 ? golden_svc_Echo_methods[index].path : "method");
+  const char *path = index < 4 ? golden_svc_Echo_methods[index].path : "method";
+  return cpay_server_call_set_status(
+      call, CPAY_GRPC_UNIMPLEMENTED, "%s is not implemented", path);
 }
 
 const cpay_service_desc golden_svc_Echo_service = {
-    "golden.svc.Echo", golden_svc_Echo_methods, 4, golden_svc_Echo__dispatch, services_proto__grpc_files, 2,
+    "golden.svc.Echo", golden_svc_Echo_methods, 4, golden_svc_Echo__dispatch,
+        services_proto__grpc_files, 2,
     golden_svc_Echo__style,
 };
 
@@ -176,71 +216,95 @@ cpay_code golden_svc_Echo_register(cpay_server *srv, const golden_svc_Echo_handl
 // ---- service golden.svc.Awkward ----
 
 // /golden.svc.Awkward/register: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_register___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_register___server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_register___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_register___client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Awkward/switch: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_switch___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_switch___server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_switch___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_switch___client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Awkward/Say_send: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_Say_send__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_Say_send__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_Say_send__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_Say_send__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Awkward/Say: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_Say___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_Say___server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_Say___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_Say___client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Awkward/on_Speak: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_on_Speak__server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_on_Speak__server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_on_Speak__client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_on_Speak__client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 // /golden.svc.Awkward/Speak: the typed on_message callbacks of its reactors.
-static void golden_svc_Awkward_Speak___server_deliver(cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
-  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call, (golden_svc_Ping *)msg);
+static void golden_svc_Awkward_Speak___server_deliver(
+    cpay_fn *fn, void *state, cpay_server_call *call, void *msg) {
+  ((void (*)(void *, cpay_server_call *, golden_svc_Ping *))fn)(state, call,
+      (golden_svc_Ping *)msg);
 }
 
-static void golden_svc_Awkward_Speak___client_deliver(cpay_fn *fn, void *state, cpay_call *call, void *msg) {
+static void golden_svc_Awkward_Speak___client_deliver(
+    cpay_fn *fn, void *state, cpay_call *call, void *msg) {
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
 const cpay_method golden_svc_Awkward_methods[6] = {
-    {"/golden.svc.Awkward/register", "register", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/register", "register", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_register___server_deliver, golden_svc_Awkward_register___client_deliver},
-    {"/golden.svc.Awkward/switch", "switch", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/switch", "switch", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_switch___server_deliver, golden_svc_Awkward_switch___client_deliver},
-    {"/golden.svc.Awkward/Say_send", "Say_send", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/Say_send", "Say_send", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_Say_send__server_deliver, golden_svc_Awkward_Say_send__client_deliver},
-    {"/golden.svc.Awkward/Say", "Say", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/Say", "Say", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_Say___server_deliver, golden_svc_Awkward_Say___client_deliver},
-    {"/golden.svc.Awkward/on_Speak", "on_Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/on_Speak", "on_Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_on_Speak__server_deliver, golden_svc_Awkward_on_Speak__client_deliver},
-    {"/golden.svc.Awkward/Speak", "Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table, &golden_svc_Pong_table,
+    {"/golden.svc.Awkward/Speak", "Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
+        &golden_svc_Pong_table,
      golden_svc_Awkward_Speak___server_deliver, golden_svc_Awkward_Speak___client_deliver},
 };
 
@@ -248,77 +312,111 @@ static cpay_handler_style golden_svc_Awkward__style(const void *handlers, size_t
   const golden_svc_Awkward_handlers *h = (const golden_svc_Awkward_handlers *)handlers;
   switch (index) {
     case 0:
-      return (cpay_handler_style)((h->register_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_register_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->register_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_register_ != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 1:
-      return (cpay_handler_style)((h->switch_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_switch_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->switch_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_switch_ != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 2:
-      return (cpay_handler_style)((h->Say_send != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Say_send != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Say_send != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Say_send != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 3:
-      return (cpay_handler_style)((h->Say_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Say_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Say_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Say_ != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 4:
-      return (cpay_handler_style)((h->on_Speak != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_on_Speak != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->on_Speak != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_on_Speak != NULL ? CPAY_HANDLER_REACTOR : 0));
     case 5:
-      return (cpay_handler_style)((h->Speak_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
-                                  (h->on_Speak_ != NULL ? CPAY_HANDLER_REACTOR : 0));
+      return (cpay_handler_style)(
+          (h->Speak_ != NULL ? CPAY_HANDLER_BLOCKING : 0) |
+          (h->on_Speak_ != NULL ? CPAY_HANDLER_REACTOR : 0));
     default:
       return CPAY_HANDLER_NONE;
   }
 }
 
-static cpay_code golden_svc_Awkward__dispatch(const void *handlers, size_t index, void *ctx,
-                                 cpay_server_call *call, const void *req, void *resp) {
+static cpay_code golden_svc_Awkward__dispatch(
+    const void *handlers, size_t index, void *ctx, cpay_server_call *call,
+    const void *req, void *resp) {
   const golden_svc_Awkward_handlers *h = (const golden_svc_Awkward_handlers *)handlers;
   (void)req;
   (void)resp;
   switch (index) {
     case 0:
-      if (h->register_ != NULL) return h->register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_register_ == NULL) break;
-      h->on_register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->register_ != NULL) {
+        return h->register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_register_ != NULL) {
+        h->on_register_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 1:
-      if (h->switch_ != NULL) return h->switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_switch_ == NULL) break;
-      h->on_switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->switch_ != NULL) {
+        return h->switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_switch_ != NULL) {
+        h->on_switch_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 2:
-      if (h->Say_send != NULL) return h->Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_Say_send == NULL) break;
-      h->on_Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->Say_send != NULL) {
+        return h->Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_Say_send != NULL) {
+        h->on_Say_send(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 3:
-      if (h->Say_ != NULL) return h->Say_(ctx, call);
-      if (h->on_Say_ == NULL) break;
-      h->on_Say_(ctx, call, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->Say_ != NULL) {
+        return h->Say_(ctx, call);
+      }
+      if (h->on_Say_ != NULL) {
+        h->on_Say_(ctx, call, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 4:
-      if (h->on_Speak != NULL) return h->on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_on_Speak == NULL) break;
-      h->on_on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->on_Speak != NULL) {
+        return h->on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_on_Speak != NULL) {
+        h->on_on_Speak(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     case 5:
-      if (h->Speak_ != NULL) return h->Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      if (h->on_Speak_ == NULL) break;
-      h->on_Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
-      return CPAY_OK;
+      if (h->Speak_ != NULL) {
+        return h->Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+      }
+      if (h->on_Speak_ != NULL) {
+        h->on_Speak_(ctx, call, (const golden_svc_Ping *)req, (golden_svc_Pong *)resp);
+        return CPAY_OK;
+      }
+      break;
     default:
       break;
   }
-  return cpay_server_call_set_status(call, CPAY_GRPC_UNIMPLEMENTED, "%s is not implemented",
-                                     index < 6 ? golden_svc_Awkward_methods[index].path : "method");
+  const char *path = index < 6 ? golden_svc_Awkward_methods[index].path : "method";
+  return cpay_server_call_set_status(
+      call, CPAY_GRPC_UNIMPLEMENTED, "%s is not implemented", path);
 }
 
 const cpay_service_desc golden_svc_Awkward_service = {
-    "golden.svc.Awkward", golden_svc_Awkward_methods, 6, golden_svc_Awkward__dispatch, services_proto__grpc_files, 2,
+    "golden.svc.Awkward", golden_svc_Awkward_methods, 6, golden_svc_Awkward__dispatch,
+        services_proto__grpc_files, 2,
     golden_svc_Awkward__style,
 };
 
-cpay_code golden_svc_Awkward_register(cpay_server *srv, const golden_svc_Awkward_handlers *h, void *ctx) {
+cpay_code golden_svc_Awkward_register(
+    cpay_server *srv, const golden_svc_Awkward_handlers *h, void *ctx) {
   return cpay_server_add_service(srv, &golden_svc_Awkward_service, h, sizeof *h, ctx, NULL);
 }
 

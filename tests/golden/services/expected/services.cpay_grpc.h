@@ -85,9 +85,9 @@ typedef struct golden_svc_Echo_Say_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Echo_Say_client_reactor;
 
-// Starts /golden.svc.Echo/Say asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Echo/Say asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Say_async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
     const golden_svc_Echo_Say_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
@@ -134,7 +134,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_recv(
 }
 
 // Waits for the status.
-static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_finish(cpay_call *call, cpay_status *st) {
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_finish(
+    cpay_call *call, cpay_status *st) {
   return cpay_call_finish(call, NULL, NULL, st);
 }
 
@@ -149,12 +150,13 @@ typedef struct golden_svc_Echo_Listen_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Echo_Listen_client_reactor;
 
-// Starts /golden.svc.Echo/Listen asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Echo/Listen asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Listen_async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Echo_Listen_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Echo_Listen_client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Echo_methods[1], opts, req, &cr, state, call, st);
 }
@@ -213,7 +215,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_send(
   return cpay_call_send(call, msg, st);
 }
 
-static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_close_send(cpay_call *call, cpay_status *st) {
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_close_send(
+    cpay_call *call, cpay_status *st) {
   return cpay_call_close_send(call, st);
 }
 
@@ -237,9 +240,9 @@ typedef struct golden_svc_Echo_Tell_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Echo_Tell_client_reactor;
 
-// Starts /golden.svc.Echo/Tell asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Echo/Tell asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_async(
     cpay_channel *ch, const cpay_call_opts *opts,
     const golden_svc_Echo_Tell_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
@@ -298,7 +301,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Tell_read_request(
 
 // Both sides stream.
 // /golden.svc.Echo/Chat (bidirectional streaming): starts the call;
-// golden_svc_Echo_Chat_send and golden_svc_Echo_Chat_recv in any order, golden_svc_Echo_Chat_close_send when done sending, golden_svc_Echo_Chat_finish;
+// golden_svc_Echo_Chat_send and golden_svc_Echo_Chat_recv in any order,
+// golden_svc_Echo_Chat_close_send when done sending, golden_svc_Echo_Chat_finish;
 // then cpay_call_free.
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat(
     cpay_channel *ch, const cpay_call_opts *opts, cpay_call **call, cpay_status *st) {
@@ -310,7 +314,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_send(
   return cpay_call_send(call, msg, st);
 }
 
-static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_close_send(cpay_call *call, cpay_status *st) {
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_close_send(
+    cpay_call *call, cpay_status *st) {
   return cpay_call_close_send(call, st);
 }
 
@@ -324,7 +329,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_recv(
 }
 
 // Waits for the status.
-static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_finish(cpay_call *call, cpay_status *st) {
+static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_finish(
+    cpay_call *call, cpay_status *st) {
   return cpay_call_finish(call, NULL, NULL, st);
 }
 
@@ -339,9 +345,9 @@ typedef struct golden_svc_Echo_Chat_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Echo_Chat_client_reactor;
 
-// Starts /golden.svc.Echo/Chat asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Echo/Chat asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Echo_Chat_async(
     cpay_channel *ch, const cpay_call_opts *opts,
     const golden_svc_Echo_Chat_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
@@ -441,7 +447,8 @@ typedef struct golden_svc_Awkward_handlers {
   cpay_code (*Say_send)(void *ctx, cpay_server_call *call, const golden_svc_Ping *req,
       golden_svc_Pong *resp);
   // /golden.svc.Awkward/Say:
-  // golden_svc_Awkward_Say__recv_request until NULL, then golden_svc_Awkward_Say__send_response once.
+  // golden_svc_Awkward_Say__recv_request until NULL, then golden_svc_Awkward_Say__send_response
+  // once.
   cpay_code (*Say_)(void *ctx, cpay_server_call *call);
   // /golden.svc.Awkward/on_Speak:
   // fill `resp` (allocated on the call's arena).
@@ -505,12 +512,13 @@ typedef struct golden_svc_Awkward_register__client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_register__client_reactor;
 
-// Starts /golden.svc.Awkward/register asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/register asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_register__async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Awkward_register__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_register__client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Awkward_methods[0], opts, req, &cr, state, call, st);
 }
@@ -555,12 +563,13 @@ typedef struct golden_svc_Awkward_switch__client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_switch__client_reactor;
 
-// Starts /golden.svc.Awkward/switch asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/switch asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_switch__async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Awkward_switch__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_switch__client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Awkward_methods[1], opts, req, &cr, state, call, st);
 }
@@ -605,12 +614,13 @@ typedef struct golden_svc_Awkward_Say_send_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_Say_send_client_reactor;
 
-// Starts /golden.svc.Awkward/Say_send asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/Say_send asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say_send_async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Awkward_Say_send_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_Say_send_client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Awkward_methods[2], opts, req, &cr, state, call, st);
 }
@@ -646,7 +656,8 @@ static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__send(
   return cpay_call_send(call, msg, st);
 }
 
-static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__close_send(cpay_call *call, cpay_status *st) {
+static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__close_send(
+    cpay_call *call, cpay_status *st) {
   return cpay_call_close_send(call, st);
 }
 
@@ -670,14 +681,16 @@ typedef struct golden_svc_Awkward_Say__client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_Say__client_reactor;
 
-// Starts /golden.svc.Awkward/Say asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/Say asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Say__async(
     cpay_channel *ch, const cpay_call_opts *opts,
-    const golden_svc_Awkward_Say__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_Say__client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
-  return cpay_call_start_async(ch, &golden_svc_Awkward_methods[3], opts, NULL, &cr, state, call, st);
+  return cpay_call_start_async(
+      ch, &golden_svc_Awkward_methods[3], opts, NULL, &cr, state, call, st);
 }
 
 // Asynchronous: queues a request; CPAY_ERR_WOULD_BLOCK when the send queue
@@ -752,12 +765,13 @@ typedef struct golden_svc_Awkward_on_Speak_client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_on_Speak_client_reactor;
 
-// Starts /golden.svc.Awkward/on_Speak asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/on_Speak asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_on_Speak_async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Awkward_on_Speak_client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_on_Speak_client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Awkward_methods[4], opts, req, &cr, state, call, st);
 }
@@ -802,12 +816,13 @@ typedef struct golden_svc_Awkward_Speak__client_reactor {
   void (*on_done)(void *state, cpay_call *call, const cpay_rpc_result *result);
 } golden_svc_Awkward_Speak__client_reactor;
 
-// Starts /golden.svc.Awkward/Speak asynchronously: returns at once, events go to `r` (copied)
-// and `state`. With `call`, *call is a reference to keep until
-// cpay_call_free (which cancels the call if it is still running).
+// Starts /golden.svc.Awkward/Speak asynchronously: returns at once,
+// events go to `r` (copied) and `state`. With `call`, *call is a reference
+// to keep until cpay_call_free (which cancels the call if it is still running).
 static inline CPAY_NODISCARD cpay_code golden_svc_Awkward_Speak__async(
     cpay_channel *ch, const cpay_call_opts *opts, const golden_svc_Ping *req,
-    const golden_svc_Awkward_Speak__client_reactor *r, void *state, cpay_call **call, cpay_status *st) {
+    const golden_svc_Awkward_Speak__client_reactor *r, void *state, cpay_call **call,
+    cpay_status *st) {
   const cpay_call_reactor cr = {(cpay_fn *)r->on_message, r->on_metadata, r->on_ready, r->on_done};
   return cpay_call_start_async(ch, &golden_svc_Awkward_methods[5], opts, req, &cr, state, call, st);
 }

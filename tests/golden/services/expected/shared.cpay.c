@@ -7,7 +7,9 @@
 
 static const cpay_field golden_shared_Money__fields[] = {
     {1, offsetof(golden_shared_Money, cents), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // cents
-    {2, offsetof(golden_shared_Money, currency), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // currency
+    // currency
+    {2, offsetof(golden_shared_Money, currency), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
 };
 static const char *const golden_shared_Money__names[] = {
     "cents",

@@ -46,8 +46,8 @@ CPAY_NODISCARD static inline cpay_code golden_shared_Money_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_shared_Money_serialize_ex(
-    const golden_shared_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_shared_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_shared_Money_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_shared_Money_serialize(
@@ -96,7 +96,8 @@ CPAY_NODISCARD static inline cpay_code golden_shared_Money_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_shared_Money_debug_text(const golden_shared_Money *msg, cpay_arena *arena) {
+static inline const char *golden_shared_Money_debug_text(
+    const golden_shared_Money *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_shared_Money_desc, arena);
 }
 

@@ -18,7 +18,8 @@ extern const cpay_msg_desc golden_app_Invoice_BySkuEntry_desc;
 static const cpay_field golden_app_Invoice__fields[] = {
     {1, offsetof(golden_app_Invoice, total), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // total
     {2, offsetof(golden_app_Invoice, lines), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_ARRAY},  // lines
-    {3, offsetof(golden_app_Invoice, currency), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // currency
+    // currency
+    {3, offsetof(golden_app_Invoice, currency), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},
     {4, offsetof(golden_app_Invoice, by_sku), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // by_sku
 };
 static const char *const golden_app_Invoice__names[] = {
@@ -49,8 +50,12 @@ const cpay_msg_table golden_app_Invoice_table = {
 // ---- golden.app.Invoice.BySkuEntry
 
 static const cpay_field golden_app_Invoice_BySkuEntry__fields[] = {
-    {1, offsetof(golden_app_Invoice_BySkuEntry, key), 0, 0, CPAY_TYPE_STRING, CPAY_MODE_SCALAR | CPAY_MODE_UTF8},  // key
-    {2, offsetof(golden_app_Invoice_BySkuEntry, value), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // value
+    // key
+    {1, offsetof(golden_app_Invoice_BySkuEntry, key), 0, 0, CPAY_TYPE_STRING,
+        CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
+    // value
+    {2, offsetof(golden_app_Invoice_BySkuEntry, value), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+
 };
 static const char *const golden_app_Invoice_BySkuEntry__names[] = {
     "key",

@@ -53,8 +53,8 @@ CPAY_NODISCARD static inline cpay_code golden_app_Invoice_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_app_Invoice_serialize_ex(
-    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_app_Invoice *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_app_Invoice_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_app_Invoice_serialize(
@@ -66,8 +66,10 @@ static inline bool golden_app_Invoice_has_total(const golden_app_Invoice *msg) {
   return msg->total != NULL;
 }
 // The submessage, created on `arena` on first use; NULL only when out of memory.
-static inline golden_common_Money *golden_app_Invoice_mutable_total(golden_app_Invoice *msg, cpay_arena *arena) {
-  if (msg->total == NULL) msg->total = (golden_common_Money *)cpay_msg_new(&golden_common_Money_table, arena);
+static inline golden_common_Money *golden_app_Invoice_mutable_total(
+    golden_app_Invoice *msg, cpay_arena *arena) {
+  if (msg->total == NULL) msg->total = (golden_common_Money *)cpay_msg_new(
+      &golden_common_Money_table, arena);
   return msg->total;
 }
 static inline void golden_app_Invoice_clear_total(golden_app_Invoice *msg) {
@@ -76,14 +78,17 @@ static inline void golden_app_Invoice_clear_total(golden_app_Invoice *msg) {
 static inline size_t golden_app_Invoice_lines_size(const golden_app_Invoice *msg) {
   return msg->lines.size;
 }
-static inline const golden_common_Money *golden_app_Invoice_lines_get(const golden_app_Invoice *msg, size_t i) {
+static inline const golden_common_Money *golden_app_Invoice_lines_get(
+    const golden_app_Invoice *msg, size_t i) {
   return msg->lines.data[i];
 }
 // Appends a new submessage; NULL only when out of memory.
-static inline golden_common_Money *golden_app_Invoice_add_lines(golden_app_Invoice *msg, cpay_arena *arena) {
+static inline golden_common_Money *golden_app_Invoice_add_lines(
+    golden_app_Invoice *msg, cpay_arena *arena) {
   golden_common_Money *sub = (golden_common_Money *)cpay_msg_new(&golden_common_Money_table, arena);
   if (sub == NULL) return NULL;
-  golden_common_Money **slot = (golden_common_Money **)cpay__array_add(&msg->lines, sizeof(*slot), arena);
+  golden_common_Money **slot = (golden_common_Money **)cpay__array_add(
+      &msg->lines, sizeof(*slot), arena);
   if (slot == NULL) return NULL;
   *slot = sub;
   return sub;
@@ -95,7 +100,8 @@ static inline size_t golden_app_Invoice_by_sku_size(const golden_app_Invoice *ms
   return cpay_map_size(msg->by_sku);
 }
 // Looks `key` up; when found stores the value in *val (if non-NULL).
-static inline bool golden_app_Invoice_by_sku_get(const golden_app_Invoice *msg, cpay_str key, golden_common_Money **val) {
+static inline bool golden_app_Invoice_by_sku_get(
+    const golden_app_Invoice *msg, cpay_str key, golden_common_Money **val) {
   cpay_value k, v;
   if (msg->by_sku == NULL) return false;
   memset(&k, 0, sizeof k);
@@ -180,7 +186,8 @@ CPAY_NODISCARD static inline cpay_code golden_app_Invoice_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_app_Invoice_debug_text(const golden_app_Invoice *msg, cpay_arena *arena) {
+static inline const char *golden_app_Invoice_debug_text(
+    const golden_app_Invoice *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_app_Invoice_desc, arena);
 }
 

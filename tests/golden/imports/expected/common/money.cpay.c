@@ -25,7 +25,8 @@ const cpay_enum_desc golden_common_Currency_desc = {
 
 static const cpay_field golden_common_Money__fields[] = {
     {1, offsetof(golden_common_Money, units), 0, 0, CPAY_TYPE_INT64, CPAY_MODE_SCALAR},  // units
-    {2, offsetof(golden_common_Money, currency), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // currency
+    // currency
+    {2, offsetof(golden_common_Money, currency), 0, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},
 };
 static const char *const golden_common_Money__names[] = {
     "units",

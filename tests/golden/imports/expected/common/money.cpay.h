@@ -59,8 +59,8 @@ CPAY_NODISCARD static inline cpay_code golden_common_Money_parse(
 }
 // Serializes `msg` into bytes on `arena`.
 CPAY_NODISCARD static inline cpay_code golden_common_Money_serialize_ex(
-    const golden_common_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts, cpay_bytes *out,
-    cpay_status *st) {
+    const golden_common_Money *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
   return cpay_encode(msg, &golden_common_Money_table, arena, opts, out, st);
 }
 CPAY_NODISCARD static inline cpay_code golden_common_Money_serialize(
@@ -109,7 +109,8 @@ CPAY_NODISCARD static inline cpay_code golden_common_Money_from_text(
   return code;
 }
 // One line of text format for logs; never fails (see cpay_text_debug).
-static inline const char *golden_common_Money_debug_text(const golden_common_Money *msg, cpay_arena *arena) {
+static inline const char *golden_common_Money_debug_text(
+    const golden_common_Money *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_common_Money_desc, arena);
 }
 
