@@ -87,7 +87,7 @@ void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_file(cpg_gen *g);
 // JSON and text (gen_json.c): a message's declarations, a map entry's,
-// <file>_register_types, and the descriptions and functions for the source.
+// <file>_register_types, and the descriptions and _register_types for the source.
 void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_json_map_entry_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out);
 void cpg_gen_json_register_decl(cpg_gen *g, cpf_buf *out);

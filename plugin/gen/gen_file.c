@@ -78,7 +78,8 @@ static void gen_extension(cpg_gen *g, const cpm_field *x, cpf_buf *hdr) {
             cpg_type_const(x->type), "mode", cpg_mode(g, x), "extendee",
             cpn_message(g->names, x->extendee), "sub", sub, "full_name", x->full_name,
             "default_ref", default_ref, CPR_END);
-  if (x->extendee->message_set_wire_format && !(cpg_is_message(x) && x->label != CPM_LABEL_REPEATED)) {
+  bool singular_message = cpg_is_message(x) && x->label != CPM_LABEL_REPEATED;
+  if (x->extendee->message_set_wire_format && !singular_message) {
     cpf_diag_error(g->diag, &x->loc, g->file->name,
                    "extension %s of message set %s must be a singular message", x->full_name,
                    x->extendee->full_name);
@@ -139,8 +140,8 @@ static void walk_tables(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
   cpg_gen_message_table(g, m, out);
 }
 
-// The header's body: forward declarations, enums, then message by message,
-// then extensions and the registration functions.
+// The header's body up to the extensions: forward declarations, enums,
+// then message by message.
 static void header_body(cpg_gen *g, cpf_buf *out) {
   const cpm_file *f = g->file;
   size_t start = out->size;

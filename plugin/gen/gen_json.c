@@ -157,7 +157,9 @@ static void field_array(cpg_gen *g, const char *type, const char *name, const cp
                         size_t n, const char *(*row)(cpg_gen *, const cpm_field *),
                         cpf_buf *out) {
   cpg_print(g, out, "static const $type$ $array$[] = {\n", "type", type, "array", name, CPR_END);
-  for (size_t i = 0; i < n; i++) cpg_print(g, out, "    $row$,\n", "row", row(g, sorted[i]), CPR_END);
+  for (size_t i = 0; i < n; i++) {
+    cpg_print(g, out, "    $row$,\n", "row", row(g, sorted[i]), CPR_END);
+  }
   cpg_print(g, out, "};\n", CPR_END);
 }
 

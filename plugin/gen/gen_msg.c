@@ -552,7 +552,9 @@ static void table_arrays(cpg_gen *g, const cpm_message *m, const cpm_field **sor
   cpg_print(g, out, "};\n", CPR_END);
   refs[1] = cpg_str(g, "%s__names", msg);
   cpg_print(g, out, "static const char *const $array$[] = {\n", "array", refs[1], CPR_END);
-  for (size_t i = 0; i < n; i++) cpg_print(g, out, "    \"$name$\",\n", "name", sorted[i]->name, CPR_END);
+  for (size_t i = 0; i < n; i++) {
+    cpg_print(g, out, "    \"$name$\",\n", "name", sorted[i]->name, CPR_END);
+  }
   cpg_print(g, out, "};\n", CPR_END);
   if (sub_count > 0) {
     refs[2] = cpg_str(g, "%s__subs", msg);

@@ -7,8 +7,9 @@ Runs PROGRAM (it must exit 0), then collects the global symbols that
 libcpay.a's JSON and text objects (members named *json* or *text*) define,
 and lists those PROGRAM holds. `absent` passes when there are none (and no
 cpay_json_*/cpay_text_* symbol at all); `present` passes when the JSON
-encoder is there, which shows that the check sees what it looks for. The program must have been linked without
---gc-sections, which would hide what a plain link pulls in.
+encoder is there, which shows that the check sees what it looks for. The
+program must have been linked without --gc-sections, which would hide what
+a plain link pulls in.
 """
 import re
 import subprocess
@@ -45,7 +46,8 @@ def main():
     have = {l.split()[-1] for l in nm(tool, prog) if l.strip()}
     linked = sorted(s for s in have if s in formats or re.match(r"cpay_(json|text)_", s))
     objects = sorted({formats.get(s, "?") for s in linked})
-    print("%s: %d JSON/text symbols from %s" % (prog, len(linked), ", ".join(objects) or "no object"))
+    print("%s: %d JSON/text symbols from %s"
+          % (prog, len(linked), ", ".join(objects) or "no object"))
     for s in linked[:20]:
         print("  " + s)
     if want == "absent" and linked:

@@ -77,7 +77,9 @@ START_TEST(test_render_first_error_wins) {
   // The name of a long first line is cut.
   err = NULL;
   ck_assert(!cpr_print(&out, &err,
-                       "0123456789012345678901234567890123456789012345678901234567890123 $q$", CPR_END));
+                       "0123456789012345678901234567890123456789"
+                       "012345678901234567890123 $q$",
+                       CPR_END));
   ck_assert_str_eq(err,
                    "print \"012345678901234567890123456789012345678901234567890123456789...\": "
                    "unknown variable $q$");
