@@ -5,6 +5,7 @@
 
 #include "cpay/cpay.h"
 #include "cpay/gencode.h"
+#include "cpay/reflect.h"
 #include "wire/test_schema.h"
 
 Suite *message_suite(void);
@@ -128,6 +129,26 @@ START_TEST(test_message_enum_table) {
 }
 END_TEST
 
+START_TEST(test_message_enum_names) {
+  static const char *const names[] = {"RED", "RED_ALIAS", "BLUE"};
+  static const int32_t numbers[] = {1, 1, 3};
+  const cpay_enum_desc e = {"test.Color", names, numbers, 3, false};
+  ck_assert_str_eq(cpay_enum_name(&e, 1), "RED");  // the first of the aliases
+  ck_assert_str_eq(cpay_enum_name(&e, 3), "BLUE");
+  ck_assert_ptr_null(cpay_enum_name(&e, 2));
+  int32_t v = 0;
+  ck_assert(cpay_enum_value(&e, "BLUE", 4, &v));
+  ck_assert_int_eq(v, 3);
+  ck_assert(cpay_enum_value(&e, "RED_ALIASX", 9, &v));  // counted, not NUL-terminated
+  ck_assert_int_eq(v, 1);
+  ck_assert(!cpay_enum_value(&e, "BLU", 3, &v));
+  ck_assert(!cpay_enum_value(&e, "BLUEX", 5, &v));
+  // A name is compared whole: "RED" and a NUL is no value's name.
+  ck_assert(!cpay_enum_value(&e, "RED\0_ALIAS", 10, &v));
+  ck_assert(!cpay_enum_value(&e, "BLUE\0", 5, &v));
+}
+END_TEST
+
 Suite *message_suite(void) {
   Suite *s = suite_create("message");
   TCase *tc = tcase_create("core");
@@ -139,6 +160,7 @@ Suite *message_suite(void) {
   tcase_add_test(tc, test_message_str_helpers);
   tcase_add_test(tc, test_message_status);
   tcase_add_test(tc, test_message_enum_table);
+  tcase_add_test(tc, test_message_enum_names);
   suite_add_tcase(s, tc);
   return s;
 }
