@@ -1,6 +1,6 @@
 // Private pieces shared by the JSON encoder and parser: the syntax tree the
 // parser builds first (so that Any can find "@type" anywhere in its object),
-// base64, number and time formatting, and generic field access by table.
+// base64 and time formatting, and generic field access by table.
 #ifndef CPAY_JSON_JSON_INTERNAL_H_
 #define CPAY_JSON_JSON_INTERNAL_H_
 
@@ -62,11 +62,6 @@ size_t cpay__base64_encode(const uint8_t *in, size_t n, char *out);
 // Standard or URL-safe base64, padding optional. `out` must hold n * 3 / 4 + 3
 // bytes. False on a character outside both alphabets or a bad length.
 bool cpay__base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len);
-
-// Shortest text that reads back as the same value ("NaN" and "Infinity"
-// are left to the caller). `buf` holds at least 32 bytes; returns the length.
-size_t cpay__fmt_double(double v, char *buf);
-size_t cpay__fmt_float(float v, char *buf);
 
 // RFC 3339 for google.protobuf.Timestamp, UTC ("Z"), 0/3/6/9 fraction digits.
 // False when out of range (0001-01-01 .. 9999-12-31) or nanos invalid.
