@@ -182,6 +182,10 @@ START_TEST(test_json_parse_errors_name_path_and_offset) {
   parse_fails("{\"optionalNestedEnum\": \"BAD\"}",
               "$.optionalNestedEnum: unknown value \"BAD\" of enum "
               "protobuf_test_messages.proto3.TestAllTypesProto3.NestedEnum at offset 23");
+  // A name is compared whole: "FOO" followed by a NUL is no value's name.
+  parse_fails("{\"optionalNestedEnum\": \"FOO\\u0000\"}",
+              "$.optionalNestedEnum: unknown value \"FOO\" of enum "
+              "protobuf_test_messages.proto3.TestAllTypesProto3.NestedEnum at offset 23");
   parse_fails("{\"repeatedString\": [null]}",
               "$.repeatedString[0]: null is not allowed in a repeated field at offset 20");
   parse_fails("{\"optionalBytes\": \"a\"}", "$.optionalBytes: invalid base64 at offset 18");
