@@ -4,6 +4,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/message.h"
+#include "mem/strdup.h"
 #include "message/field.h"
 #include "message/internal.h"
 #include "message/map.h"
@@ -14,11 +15,8 @@ cpay_str cpay_str_from_c(const char *s) {
 }
 
 cpay_str cpay_str_dup(cpay_arena *a, cpay_str s) {
-  if (s.size == 0) return (cpay_str){NULL, 0};
-  char *p = cpay_arena_malloc(a, s.size);
-  if (!p) return (cpay_str){NULL, 0};
-  memcpy(p, s.data, s.size);
-  return (cpay_str){p, s.size};
+  char *p = s.size ? cpay__strndup(a, s.data, s.size) : NULL;
+  return p ? (cpay_str){p, s.size} : (cpay_str){NULL, 0};
 }
 
 bool cpay_str_eq(cpay_str a, cpay_str b) {

@@ -1,11 +1,14 @@
 // Messages through tables: new with defaults, clear, unknown fields,
-// extension storage, is_initialized; strings and status helpers.
+// extension storage, is_initialized; strings (and the runtime's string
+// copy), enum names and status helpers.
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpay/cpay.h"
 #include "cpay/gencode.h"
 #include "cpay/reflect.h"
+#include "mem/strdup.h"
 #include "wire/test_schema.h"
 
 Suite *message_suite(void);
@@ -93,6 +96,22 @@ START_TEST(test_message_str_helpers) {
   ck_assert(cpay_str_eq(d, CPAY_STR("copy")));
   ck_assert(!cpay_str_eq(d, CPAY_STR("cop")));
   ck_assert(cpay_str_eq((cpay_str){NULL, 0}, CPAY_STR("")));
+  // Empty gives {NULL, 0}; a copy is NUL-terminated.
+  ck_assert_ptr_null(cpay_str_dup(arena, CPAY_STR("")).data);
+  ck_assert_str_eq(cpay_str_dup(arena, (cpay_str){"abc", 2}).data, "ab");
+}
+END_TEST
+
+// The runtime's one string copy (mem/strdup.h), on an arena and on the heap.
+START_TEST(test_message_strndup) {
+  ck_assert_str_eq(cpay__strndup(arena, "abcdef", 3), "abc");
+  char *p = cpay__strndup(arena, NULL, 0);  // a new "", also for nothing
+  ck_assert_ptr_nonnull(p);
+  ck_assert_str_eq(p, "");
+  p = cpay__strndup(NULL, "heap", 4);  // no arena: malloc, the caller frees
+  ck_assert_str_eq(p, "heap");
+  free(p);
+  ck_assert_ptr_null(cpay__strndup(arena, "x", SIZE_MAX));
 }
 END_TEST
 
@@ -158,6 +177,7 @@ Suite *message_suite(void) {
   tcase_add_test(tc, test_message_is_initialized);
   tcase_add_test(tc, test_message_extension_storage);
   tcase_add_test(tc, test_message_str_helpers);
+  tcase_add_test(tc, test_message_strndup);
   tcase_add_test(tc, test_message_status);
   tcase_add_test(tc, test_message_enum_table);
   tcase_add_test(tc, test_message_enum_names);
