@@ -731,17 +731,18 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_ms
   }
   if (mode == CPAY_MODE_ARRAY) return parse_array(d, v, p, f, jt->msgs[i], jt->enums[i]);
   if (mode == CPAY_MODE_MAP) return parse_map(d, v, p, jt->msgs[i]);
-  // A different oneof member may be stored in the union: start from zero.
-  cpay__field_prepare(msg, f);
   bool skip = false;
   cpay_code c;
   if (cpay__type_is_msg(f->type)) {
-    // Messages merge in place.
+    // Messages merge in place; a different oneof member may be stored in
+    // the union: start from NULL.
+    cpay__field_prepare(msg, f);
     if ((c = parse_single(d, v, f->type, jt->msgs[i], jt->enums[i], p, &skip))) return c;
     cpay__field_mark(msg, f);
     return CPAY_OK;
   }
-  // Scalars go through tmp so that a skipped enum leaves the field untouched.
+  // Scalars go through tmp so that a skipped enum leaves the field, and a
+  // oneof's other member, untouched.
   union {
     cpay_value v;
     void *msg;
