@@ -1,12 +1,15 @@
 // The reflection layer: how any code that works on messages through their
 // tables (cpay/gencode.h) finds a field, reaches its storage, tests and sets
-// its presence and walks the fields that are set. The binary codec, JSON,
-// text format and the message functions all go through these helpers, so
-// the layout contract of gencode.h is read in one place. Lookups by name,
-// which need the descriptions of cpay/reflect.h, are in reflect/reflect.h.
+// its presence and walks the fields that are set, so that the layout
+// contract of gencode.h is read in one place. JSON, text format and the
+// message functions go through these helpers; the binary decoder and
+// encoder take the storage size from here, and their hot loops still keep
+// tuned copies of presence and lookup by number (cpay__field_find_near is
+// the decoder's lookup, moved here for them). Lookups by name, which need
+// the descriptions of cpay/reflect.h, are in reflect/reflect.h.
 //
-// Everything is inline but the iteration (field.c), which the formats and
-// the required-field check share.
+// Everything is inline but cpay__field_find and the iteration (field.c),
+// which only the formats and the required-field check use.
 #ifndef CPAY_MESSAGE_FIELD_H_
 #define CPAY_MESSAGE_FIELD_H_
 
