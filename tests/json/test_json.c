@@ -182,6 +182,10 @@ START_TEST(test_json_parse_errors_name_path_and_offset) {
   parse_fails("{\"optionalNestedEnum\": \"BAD\"}",
               "$.optionalNestedEnum: unknown value \"BAD\" of enum "
               "protobuf_test_messages.proto3.TestAllTypesProto3.NestedEnum at offset 23");
+  // A name is compared whole: "FOO" followed by a NUL is no value's name.
+  parse_fails("{\"optionalNestedEnum\": \"FOO\\u0000\"}",
+              "$.optionalNestedEnum: unknown value \"FOO\" of enum "
+              "protobuf_test_messages.proto3.TestAllTypesProto3.NestedEnum at offset 23");
   parse_fails("{\"repeatedString\": [null]}",
               "$.repeatedString[0]: null is not allowed in a repeated field at offset 20");
   parse_fails("{\"optionalBytes\": \"a\"}", "$.optionalBytes: invalid base64 at offset 18");
@@ -222,6 +226,13 @@ START_TEST(test_json_ignore_unknown) {
   all3 *m = NULL;
   ck_assert_int_eq(ALL3(from_json)(j, strlen(j), arena, &o, &m, &st), CPAY_OK);
   ck_assert_str_eq(to_json(m, 0, 0), "{\"optionalInt32\":4,\"repeatedNestedEnum\":[\"BAR\"]}");
+  // Merged into a message whose oneof holds another member, an ignored enum
+  // name leaves that member as it was (it used to zero part of its storage).
+  const char *s = "{\"oneofString\": \"abcdefgh\"}", *e = "{\"oneofEnum\": \"NOPE\"}";
+  ck_assert_int_eq(cpay_json_decode(s, strlen(s), m, &ALL3(desc), arena, NULL, &st), CPAY_OK);
+  ck_assert_int_eq(cpay_json_decode(e, strlen(e), m, &ALL3(desc), arena, &o, &st), CPAY_OK);
+  ck_assert_str_eq(to_json(m, 0, 0), "{\"optionalInt32\":4,\"repeatedNestedEnum\":[\"BAR\"],"
+                                     "\"oneofString\":\"abcdefgh\"}");
 }
 END_TEST
 

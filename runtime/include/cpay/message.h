@@ -36,7 +36,8 @@ typedef struct cpay_bytes {
 
 // A view of a NUL-terminated C string (NULL gives the empty string).
 CPAY_API cpay_str cpay_str_from_c(const char *s);
-// Copies `s` onto the arena; {NULL, 0} only when out of memory (or s empty).
+// Copies `s` onto the arena, NUL-terminated (the NUL not counted); {NULL, 0}
+// only when out of memory (or s empty).
 CPAY_API cpay_str cpay_str_dup(cpay_arena *a, cpay_str s);
 CPAY_API bool cpay_str_eq(cpay_str a, cpay_str b);
 // Sets *name to the full type name a google.protobuf.Any type URL ends in,

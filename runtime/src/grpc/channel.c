@@ -17,6 +17,7 @@
 
 #include "cpay/gencode.h"
 #include "grpc/internal.h"
+#include "mem/strdup.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -116,14 +117,6 @@ struct cpay_call {
   _Alignas(16) unsigned char arena_buf[1024];
 };
 
-static char *xstrdup(const char *s) {
-  if (!s) return NULL;
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
 cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
                                cpay_status *st) {
   static const cpay_channel_opts kDefaults;
@@ -154,7 +147,10 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
     memcpy(ch->icpts, opts->interceptors, opts->interceptor_count * sizeof *ch->icpts);
     ch->icpt_count = opts->interceptor_count;
   }
-  if (opts->compression && !(ch->compression = xstrdup(opts->compression))) goto out_nomem;
+  if (opts->compression &&
+      !(ch->compression = cpay__strndup(NULL, opts->compression, strlen(opts->compression)))) {
+    goto out_nomem;
+  }
   ch->loop = opts->loop;
   if (!ch->loop) {
     // Its thread starts with the first asynchronous call.
@@ -339,7 +335,7 @@ static void *registered(cpay_channel *ch, const cpay_method *m) {
       break;
     }
     if (ep == NULL) {
-      char *copy = xstrdup(m->path);
+      char *copy = cpay__strndup(NULL, m->path, strlen(m->path));
       if (!copy) break;
       e->handle = grpc_channel_register_call(ch->ch, m->path, NULL, NULL);
       handle = e->handle;

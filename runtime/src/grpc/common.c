@@ -13,6 +13,7 @@
 #include <grpc/slice.h>
 
 #include "grpc/internal.h"
+#include "mem/strdup.h"
 
 void cpay__grpc_ref(void) { grpc_init(); }
 
@@ -97,12 +98,8 @@ void cpay__md_out_free(cpay__md_out *md) {
 
 cpay_str cpay__slice_dup(cpay_arena *a, grpc_slice s) {
   size_t n = GRPC_SLICE_LENGTH(s);
-  if (n == 0) return (cpay_str){"", 0};
-  char *p = cpay_arena_malloc(a, n + 1);
-  if (!p) return (cpay_str){NULL, 0};
-  memcpy(p, GRPC_SLICE_START_PTR(s), n);
-  p[n] = '\0';
-  return (cpay_str){p, n};
+  char *p = cpay__strndup(a, (const char *)GRPC_SLICE_START_PTR(s), n);
+  return p ? (cpay_str){p, n} : (cpay_str){NULL, 0};
 }
 
 cpay_str cpay__vformat(cpay_arena *a, const char *fmt, va_list ap) {

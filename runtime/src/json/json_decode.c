@@ -1,5 +1,6 @@
 // The JSON parser's second half: the syntax tree (json_dom.c) into a
-// message, through the binary table and the JSON table. The rules follow
+// message, finding fields by name through the message's description and
+// storing through the field helpers of message/field.h. The rules follow
 // the proto3 JSON mapping as Python's json_format applies it: both field
 // names accepted, one value per field and per oneof, null clears a field
 // (except google.protobuf.Value and NullValue), numbers as JSON numbers or
@@ -227,12 +228,7 @@ static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_
 static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, int32_t *out,
                             bool *skip) {
   if (v->kind == CPAY__JSTR) {
-    for (uint32_t i = 0; e && i < e->count; i++) {
-      if (cpay_str_eq(v->s, cpay_str_from_c(e->names[i]))) {
-        *out = e->numbers[i];
-        return CPAY_OK;
-      }
-    }
+    if (e && cpay_enum_value(e, v->s.data, v->s.size, out)) return CPAY_OK;
     bool neg = v->s.size > 0 && v->s.data[0] == '-';
     if (!is_digits(v->s.data + neg, v->s.size - neg)) {
       if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) {
@@ -249,9 +245,7 @@ static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, 
   cpay_code c = parse_integer(d, v, true, INT32_MIN, INT32_MAX, &n, NULL);
   if (c) return c;
   if (e && e->closed) {
-    bool known = false;
-    for (uint32_t i = 0; i < e->count && !known; i++) known = e->numbers[i] == n;
-    if (!known) {
+    if (!cpay_enum_name(e, (int32_t)n)) {
       return fail(d, CPAY_ERR_MALFORMED, v->off, "unknown value %" PRId64 " of enum %s", n,
                   e->full_name);
     }
@@ -342,33 +336,11 @@ static cpay_code parse_single(dec *d, const cpay__jv *v, uint8_t type, const cpa
   }
 }
 
-static bool is_msg_type(uint8_t type) {
-  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
-}
-
 // Whether null is a value (not "absent") for elements of this type.
 static bool null_is_value(uint8_t type, const cpay_msg_desc *jt, const cpay_enum_desc *je) {
-  if (is_msg_type(type)) return jt && jt->wkt == CPAY_WKT_VALUE;
+  if (cpay__type_is_msg(type)) return jt && jt->wkt == CPAY_WKT_VALUE;
   if (type == CPAY_TYPE_ENUM) return je && strcmp(je->full_name, "google.protobuf.NullValue") == 0;
   return false;
-}
-
-// Resets singular field `f` to its default and clears its presence.
-static void clear_field(void *msg, const cpay_msg_table *t, const cpay_field *f) {
-  void *p = cpay__json_ptr(msg, f);
-  if (f->presence < 0) {
-    uint32_t *cs = (uint32_t *)((char *)msg - f->presence);
-    if (*cs != f->number) return;
-    *cs = 0;
-  } else if (f->presence > 0) {
-    cpay__clear_has(msg, (uint32_t)f->presence - 1);
-  }
-  size_t n = cpay__json_elem_size(f->type);
-  if (t->defaults && f->presence >= 0) {
-    memcpy(p, (const char *)t->defaults + f->offset, n);
-  } else {
-    memset(p, 0, n);
-  }
 }
 
 static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpay_value *k) {
@@ -419,7 +391,8 @@ static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpa
 
 static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_msg_desc *entry) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
-  const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
+  const cpay_field *kf = cpay__map_key_field(entry->table);
+  const cpay_field *vf = cpay__map_value_field(entry->table);
   if (!*mp) {
     *mp = cpay_map_new(d->a, kf->type, vf->type);
     if (!*mp) return oom(d);
@@ -435,7 +408,7 @@ static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_
       return fail(d, CPAY_ERR_MALFORMED, m->val->off, "null is not allowed as a map value");
     }
     bool skip = false;
-    if (is_msg_type(vf->type)) {
+    if (cpay__type_is_msg(vf->type)) {
       void *sub = NULL;
       if ((c = parse_single(d, m->val, vf->type, entry->msgs[1], NULL, &sub, &skip))) return c;
       val.msg = sub;
@@ -456,7 +429,6 @@ static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_
 static cpay_code parse_array(dec *d, const cpay__jv *v, cpay_array *arr, const cpay_field *f,
                              const cpay_msg_desc *jt, const cpay_enum_desc *je) {
   if (v->kind != CPAY__JARR) return expected(d, v, "an array");
-  size_t es = cpay__json_elem_size(f->type);
   for (size_t i = 0; i < v->u.arr.n; i++) {
     const cpay__jv *item = v->u.arr.items[i];
     size_t saved = push(d, "[%zu]", i);
@@ -473,33 +445,30 @@ static cpay_code parse_array(dec *d, const cpay__jv *v, cpay_array *arr, const c
     if (c) return c;
     pop(d, saved);
     if (skip) continue;
-    void *slot = cpay__array_add(arr, es, d->a);
-    if (!slot) return oom(d);
-    memcpy(slot, &tmp, es);
+    if (!cpay__array_push(arr, f->type, &tmp, d->a)) return oom(d);
   }
   return CPAY_OK;
 }
 
 // ---- well-known types ----------------------------------------------------------------------
 
+// The storage of field `number`, which the well-known type's table has.
 static void *field_ptr(void *msg, const cpay_msg_table *t, uint32_t number) {
-  int i = cpay__json_field_index(t, number);
-  return i < 0 ? NULL : cpay__json_ptr(msg, &t->fields[i]);
+  return cpay__field_ptr(msg, cpay__field_find(t, number));
 }
 
 static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt);
 
 static cpay_code parse_struct(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
-  int fi = cpay__json_field_index(jt->table, 1);
-  return parse_map(d, v, cpay__json_ptr(msg, &jt->table->fields[fi]), jt->msgs[fi]);
+  const cpay_field *f = cpay__field_find(jt->table, 1);
+  return parse_map(d, v, cpay__field_ptr(msg, f), jt->msgs[f - jt->table->fields]);
 }
 
 static cpay_code parse_list(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
   if (v->kind != CPAY__JARR) return expected(d, v, "an array");
-  int fi = cpay__json_field_index(jt->table, 1);
-  const cpay_field *f = &jt->table->fields[fi];
-  return parse_array(d, v, cpay__json_ptr(msg, f), f, jt->msgs[fi], NULL);
+  const cpay_field *f = cpay__field_find(jt->table, 1);
+  return parse_array(d, v, cpay__field_ptr(msg, f), f, jt->msgs[f - jt->table->fields], NULL);
 }
 
 static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt) {
@@ -526,12 +495,11 @@ static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpa
       number = 6;
       break;
   }
-  int fi = cpay__json_field_index(t, number);
-  if (fi < 0) return fail(d, CPAY_ERR_INTERNAL, v->off, "malformed google.protobuf.Value table");
-  const cpay_field *f = &t->fields[fi];
-  void *p = cpay__json_ptr(msg, f);
-  // Switching the oneof member: start from zero.
-  if (!cpay__json_field_set(msg, f)) memset(p, 0, cpay__json_elem_size(f->type));
+  const cpay_field *f = cpay__field_find(t, number);
+  if (!f) return fail(d, CPAY_ERR_INTERNAL, v->off, "malformed google.protobuf.Value table");
+  const cpay_msg_desc *sub_jt = jt->msgs[f - t->fields];
+  void *p = cpay__field_ptr(msg, f);
+  cpay__field_prepare(msg, f);  // the members of `kind` share their storage
   cpay_code c;
   switch (number) {
     case 1:
@@ -556,20 +524,19 @@ static cpay_code parse_value_wkt(dec *d, const cpay__jv *v, void *msg, const cpa
     default: {
       void **slot = p;
       if (!*slot) {
-        *slot = cpay_msg_new(jt->msgs[fi]->table, d->a);
+        *slot = cpay_msg_new(sub_jt->table, d->a);
         if (!*slot) return oom(d);
       }
       if (++d->depth > d->max_depth) {
         return fail(d, CPAY_ERR_DEPTH, v->off, "nesting deeper than %d", d->max_depth);
       }
-      c = number == 5 ? parse_struct(d, v, *slot, jt->msgs[fi])
-                      : parse_list(d, v, *slot, jt->msgs[fi]);
+      c = number == 5 ? parse_struct(d, v, *slot, sub_jt) : parse_list(d, v, *slot, sub_jt);
       d->depth--;
       if (c) return c;
       break;
     }
   }
-  cpay__json_mark(msg, f);
+  cpay__field_mark(msg, f);
   return CPAY_OK;
 }
 
@@ -722,10 +689,10 @@ static cpay_code parse_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_
     case CPAY_WKT_VALUE:
       return parse_value_wkt(d, v, msg, jt);
     case CPAY_WKT_WRAPPER: {
-      const cpay_field *f = &t->fields[cpay__json_field_index(t, 1)];
+      const cpay_field *f = cpay__field_find(t, 1);
       if (v->kind == CPAY__JNULL) return expected(d, v, "a value");
       bool skip = false;
-      return parse_single(d, v, f->type, NULL, NULL, cpay__json_ptr(msg, f), &skip);
+      return parse_single(d, v, f->type, NULL, NULL, cpay__field_ptr(msg, f), &skip);
     }
     case CPAY_WKT_ANY:
       return parse_any(d, v, msg, jt);
@@ -737,38 +704,10 @@ static cpay_code parse_wkt(dec *d, const cpay__jv *v, void *msg, const cpay_msg_
 
 // ---- messages ----------------------------------------------------------------------------
 
-// Bytewise comparison of `key` with the C string `name` (as strcmp).
-static int cmp_key(cpay_str key, const char *name) {
-  size_t i = 0;
-  for (; i < key.size; i++) {
-    unsigned char a = (unsigned char)key.data[i], b = (unsigned char)name[i];
-    if (b == 0 || a != b) return b == 0 ? 1 : (a < b ? -1 : 1);
-  }
-  return name[i] == 0 ? 0 : -1;
-}
-
-// Binary search of `names` through the sorted index `order`.
-static int search(const char *const *names, const uint16_t *order, uint32_t n, cpay_str key) {
-  uint32_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    int c = cmp_key(key, names[order[mid]]);
-    if (c == 0) return order[mid];
-    if (c < 0) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return -1;
-}
-
 // The field `key` names: its JSON name first, then its proto name.
 static int find_field(const cpay_msg_desc *jt, cpay_str key) {
-  const cpay_msg_table *t = jt->table;
-  if (t->field_count == 0) return -1;
-  int i = search(jt->json_names, jt->by_json_name, t->field_count, key);
-  if (i < 0) i = search(t->field_names, jt->by_name, t->field_count, key);
+  int i = cpay__field_by_json_name(jt, key.data, key.size);
+  if (i < 0) i = cpay__field_by_name(jt, key.data, key.size);
   return i;
 }
 
@@ -776,7 +715,7 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_ms
                              uint32_t i) {
   const cpay_msg_table *t = jt->table;
   const cpay_field *f = &t->fields[i];
-  void *p = cpay__json_ptr(msg, f);
+  void *p = cpay__field_ptr(msg, f);
   uint8_t mode = f->mode & CPAY_MODE_MASK;
   if (v->kind == CPAY__JNULL && !(mode == CPAY_MODE_SCALAR &&
                                   null_is_value(f->type, jt->msgs[i], jt->enums[i]))) {
@@ -786,30 +725,32 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_ms
     } else if (mode == CPAY_MODE_MAP) {
       cpay_map_clear(*(cpay_map **)p);
     } else {
-      clear_field(msg, t, f);
+      cpay__field_clear(msg, t, f);
     }
     return CPAY_OK;
   }
   if (mode == CPAY_MODE_ARRAY) return parse_array(d, v, p, f, jt->msgs[i], jt->enums[i]);
   if (mode == CPAY_MODE_MAP) return parse_map(d, v, p, jt->msgs[i]);
-  // A different oneof member may be stored in the union: start from zero.
-  if (f->presence < 0 && !cpay__json_field_set(msg, f)) {
-    memset(p, 0, cpay__json_elem_size(f->type));
-  }
   bool skip = false;
+  cpay_code c;
+  if (cpay__type_is_msg(f->type)) {
+    // Messages merge in place; a different oneof member may be stored in
+    // the union: start from NULL.
+    cpay__field_prepare(msg, f);
+    if ((c = parse_single(d, v, f->type, jt->msgs[i], jt->enums[i], p, &skip))) return c;
+    cpay__field_mark(msg, f);
+    return CPAY_OK;
+  }
+  // Scalars go through tmp so that a skipped enum leaves the field, and a
+  // oneof's other member, untouched.
   union {
     cpay_value v;
     void *msg;
   } tmp;
   memset(&tmp, 0, sizeof tmp);
-  size_t es = cpay__json_elem_size(f->type);
-  // Messages merge in place; scalars go through tmp so that a skipped enum
-  // leaves the field untouched.
-  void *dst = is_msg_type(f->type) ? p : (void *)&tmp;
-  cpay_code c = parse_single(d, v, f->type, jt->msgs[i], jt->enums[i], dst, &skip);
+  c = parse_single(d, v, f->type, jt->msgs[i], jt->enums[i], &tmp, &skip);
   if (c || skip) return c;
-  if (dst != p) memcpy(p, &tmp, es);
-  cpay__json_mark(msg, f);
+  cpay__field_set(msg, f, &tmp);
   return CPAY_OK;
 }
 
@@ -854,7 +795,7 @@ static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_m
     if (f->presence < 0 && m->val->kind != CPAY__JNULL) {
       // One member per oneof: the members share the case offset.
       for (uint32_t o = 0; o < t->field_count; o++) {
-        if (o != (uint32_t)i && seen[o] == 2 && t->fields[o].presence == f->presence) {
+        if (o != (uint32_t)i && seen[o] == 2 && cpay__field_same_oneof(&t->fields[o], f)) {
           return fail(d, CPAY_ERR_MALFORMED, m->key_off,
                       "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
                       t->field_names[i]);

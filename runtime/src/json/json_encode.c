@@ -1,15 +1,17 @@
-// The JSON encoder: walks a message through its binary table and its JSON
-// table, writing into one growing buffer on the arena. Fields come out in
-// field-number order; the well-known types take their special forms.
+// The JSON encoder: walks the fields of a message that are set with the
+// iteration of message/field.h, naming them from its description, and
+// writes into one growing buffer on the arena. Fields come out in
+// field-number order, then extensions; the well-known types take their
+// special forms.
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "json/json_internal.h"
-#include "wire/wire.h"
 #include "mem/outbuf.h"
-#include "message/internal.h"
+#include "message/field.h"
+#include "wire/wire.h"
 
 typedef struct writer {
   cpay__outbuf out;  // buffer, arena and status
@@ -120,11 +122,8 @@ static cpay_code put_enum(writer *w, const cpay_enum_desc *e, int32_t v) {
   if (v == 0 && e && strcmp(e->full_name, "google.protobuf.NullValue") == 0) {
     return puts_(w, "null");
   }
-  if (e && !(w->flags & CPAY_JSON_ENUMS_AS_INTS)) {
-    for (uint32_t i = 0; i < e->count; i++) {
-      if (e->numbers[i] == v) return put_string(w, e->names[i], strlen(e->names[i]));
-    }
-  }
+  const char *name = e && !(w->flags & CPAY_JSON_ENUMS_AS_INTS) ? cpay_enum_name(e, v) : NULL;
+  if (name) return put_string(w, name, strlen(name));
   int n = snprintf(buf, sizeof buf, "%" PRId32, v);
   return put(w, buf, (size_t)n);
 }
@@ -186,11 +185,6 @@ static cpay_code put_value(writer *w, uint8_t type, const void *p, const cpay_ms
   }
 }
 
-static const cpay_field *field_by_number(const cpay_msg_table *t, uint32_t number) {
-  int i = cpay__json_field_index(t, number);
-  return i < 0 ? NULL : &t->fields[i];
-}
-
 // ---- well-known types -------------------------------------------------------------
 
 static cpay_code invalid(writer *w, const char *type, const char *what) {
@@ -198,14 +192,13 @@ static cpay_code invalid(writer *w, const char *type, const char *what) {
 }
 
 static void seconds_nanos(const void *msg, const cpay_msg_table *t, int64_t *s, int32_t *n) {
-  const cpay_field *fs = field_by_number(t, 1), *fn = field_by_number(t, 2);
-  *s = fs ? *(const int64_t *)cpay__json_cptr(msg, fs) : 0;
-  *n = fn ? *(const int32_t *)cpay__json_cptr(msg, fn) : 0;
+  const cpay_field *fs = cpay__field_find(t, 1), *fn = cpay__field_find(t, 2);
+  *s = fs ? *(const int64_t *)cpay__field_cptr(msg, fs) : 0;
+  *n = fn ? *(const int32_t *)cpay__field_cptr(msg, fn) : 0;
 }
 
 static cpay_code put_field_mask(writer *w, const void *msg, const cpay_msg_table *t) {
-  const cpay_field *f = field_by_number(t, 1);
-  const cpay_array *paths = cpay__json_cptr(msg, f);
+  const cpay_array *paths = cpay__field_cptr(msg, cpay__field_find(t, 1));
   const cpay_str *items = paths->data;
   size_t total = 0;
   for (size_t i = 0; i < paths->size; i++) total += items[i].size + 1;
@@ -244,10 +237,9 @@ static cpay_code put_field_mask(writer *w, const void *msg, const cpay_msg_table
 static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_msg_desc *jt);
 
 static cpay_code put_struct(writer *w, const void *msg, const cpay_msg_desc *jt) {
-  const cpay_field *f = field_by_number(jt->table, 1);
-  int fi = cpay__json_field_index(jt->table, 1);
-  const cpay_map *m = *(cpay_map *const *)cpay__json_cptr(msg, f);
-  const cpay_msg_desc *entry = jt->msgs[fi];
+  const cpay_field *f = cpay__field_find(jt->table, 1);
+  const cpay_map *m = *(cpay_map *const *)cpay__field_cptr(msg, f);
+  const cpay_msg_desc *entry = jt->msgs[f - jt->table->fields];
   const cpay_msg_desc *value_jt = entry->msgs[1];
   cpay_code c = puts_(w, "{");
   if (c) return c;
@@ -271,9 +263,9 @@ static cpay_code put_struct(writer *w, const void *msg, const cpay_msg_desc *jt)
 }
 
 static cpay_code put_list(writer *w, const void *msg, const cpay_msg_desc *jt) {
-  const cpay_field *f = field_by_number(jt->table, 1);
-  int fi = cpay__json_field_index(jt->table, 1);
-  const cpay_array *arr = cpay__json_cptr(msg, f);
+  const cpay_field *f = cpay__field_find(jt->table, 1);
+  const cpay_msg_desc *item_jt = jt->msgs[f - jt->table->fields];
+  const cpay_array *arr = cpay__field_cptr(msg, f);
   void *const *items = arr->data;
   cpay_code c = puts_(w, "[");
   if (c) return c;
@@ -281,7 +273,7 @@ static cpay_code put_list(writer *w, const void *msg, const cpay_msg_desc *jt) {
   for (size_t i = 0; i < arr->size; i++) {
     if (i && (c = puts_(w, ","))) return c;
     if ((c = newline(w))) return c;
-    c = items[i] ? put_wkt_value(w, items[i], jt->msgs[fi]) : puts_(w, "null");
+    c = items[i] ? put_wkt_value(w, items[i], item_jt) : puts_(w, "null");
     if (c) return c;
   }
   w->depth--;
@@ -290,12 +282,12 @@ static cpay_code put_list(writer *w, const void *msg, const cpay_msg_desc *jt) {
 }
 
 static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_msg_desc *jt) {
-  const cpay_msg_table *t = jt->table;
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    if (!cpay__json_field_set(msg, f)) continue;
-    const void *p = cpay__json_cptr(msg, f);
-    switch (f->number) {
+  cpay__msg_iter it;
+  cpay__msg_iter_init(&it, msg, jt->table, 0);
+  cpay__field_ref r;
+  while (cpay__msg_next(&it, &r)) {
+    const void *p = r.p;
+    switch (r.f->number) {
       case 1:
         return puts_(w, "null");
       case 2: {
@@ -316,8 +308,8 @@ static cpay_code put_wkt_value(writer *w, const void *msg, const cpay_msg_desc *
           return cpay_status_set(w->out.st, CPAY_ERR_DEPTH, "message nesting deeper than %d",
                                  w->max_depth);
         }
-        cpay_code c = f->number == 5 ? put_struct(w, *(void *const *)p, jt->msgs[i])
-                                     : put_list(w, *(void *const *)p, jt->msgs[i]);
+        cpay_code c = r.f->number == 5 ? put_struct(w, *(void *const *)p, jt->msgs[r.index])
+                                       : put_list(w, *(void *const *)p, jt->msgs[r.index]);
         w->nest--;
         return c;
       }
@@ -366,8 +358,8 @@ static cpay_code put_wkt(writer *w, const void *msg, const cpay_msg_desc *jt, bo
     case CPAY_WKT_VALUE:
       return put_wkt_value(w, msg, jt);
     case CPAY_WKT_WRAPPER: {
-      const cpay_field *f = field_by_number(t, 1);
-      return put_value(w, f->type, cpay__json_cptr(msg, f), NULL, NULL);
+      const cpay_field *f = cpay__field_find(t, 1);
+      return put_value(w, f->type, cpay__field_cptr(msg, f), NULL, NULL);
     }
     case CPAY_WKT_ANY:
       return put_any(w, msg, jt);
@@ -377,163 +369,145 @@ static cpay_code put_wkt(writer *w, const void *msg, const cpay_msg_desc *jt, bo
   }
 }
 
-// Writes the fields of `msg` as members of an open object; *first tracks
-// the separator.
-static cpay_code put_fields(writer *w, const void *msg, const cpay_msg_desc *jt, bool *first) {
-  const cpay_msg_table *t = jt->table;
-  bool proto_names = w->flags & CPAY_JSON_PROTO_NAMES;
-  bool defaults = w->flags & CPAY_JSON_EMIT_DEFAULTS;
-  cpay_code c;
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    const void *p = cpay__json_cptr(msg, f);
-    uint8_t mode = f->mode & CPAY_MODE_MASK;
-    size_t count = 0;
-    if (mode == CPAY_MODE_ARRAY) {
-      count = ((const cpay_array *)p)->size;
-      if (count == 0 && !defaults) continue;
-    } else if (mode == CPAY_MODE_MAP) {
-      count = cpay_map_size(*(cpay_map *const *)p);
-      if (count == 0 && !defaults) continue;
-    } else if (!cpay__json_field_set(msg, f)) {
-      // Defaults: only fields without presence (as Python's json_format).
-      bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
-      if (!defaults || f->presence != 0 || is_msg) continue;
-    }
-    const char *name = proto_names ? t->field_names[i] : jt->json_names[i];
-    if (!*first && (c = puts_(w, ","))) return c;
-    *first = false;
-    if ((c = newline(w)) || (c = put_string(w, name, strlen(name))) ||
-        (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
-      return c;
-    }
-    if (mode == CPAY_MODE_ARRAY) {
-      const cpay_array *arr = p;
-      size_t es = cpay__json_elem_size(f->type);
-      if ((c = puts_(w, "["))) return c;
-      w->depth++;
-      for (size_t k = 0; k < count; k++) {
-        if (k && (c = puts_(w, ","))) return c;
-        if ((c = newline(w))) return c;
-        c = put_value(w, f->type, (const char *)arr->data + k * es, jt->msgs[i], jt->enums[i]);
-        if (c) return c;
-      }
-      w->depth--;
-      if (count && (c = newline(w))) return c;
-      if ((c = puts_(w, "]"))) return c;
-    } else if (mode == CPAY_MODE_MAP) {
-      const cpay_map *m = *(cpay_map *const *)p;
-      const cpay_msg_desc *entry = jt->msgs[i];
-      const cpay_field *kf = &entry->table->fields[0], *vf = &entry->table->fields[1];
-      if ((c = puts_(w, "{"))) return c;
-      w->depth++;
-      size_t it = 0;
-      cpay_value k, v;
-      bool mfirst = true;
-      while (cpay_map_next(m, &it, &k, &v)) {
-        if (!mfirst && (c = puts_(w, ","))) return c;
-        mfirst = false;
-        if ((c = newline(w))) return c;
-        char kb[32];
-        int kn = 0;
-        switch (kf->type) {
-          case CPAY_TYPE_STRING:
-            c = put_string(w, k.str.data, k.str.size);
-            break;
-          case CPAY_TYPE_BOOL:
-            c = puts_(w, k.b ? "\"true\"" : "\"false\"");
-            break;
-          case CPAY_TYPE_INT64:
-          case CPAY_TYPE_SINT64:
-          case CPAY_TYPE_SFIXED64:
-            kn = snprintf(kb, sizeof kb, "\"%" PRId64 "\"", k.i64);
-            c = put(w, kb, (size_t)kn);
-            break;
-          case CPAY_TYPE_UINT64:
-          case CPAY_TYPE_FIXED64:
-            kn = snprintf(kb, sizeof kb, "\"%" PRIu64 "\"", k.u64);
-            c = put(w, kb, (size_t)kn);
-            break;
-          case CPAY_TYPE_UINT32:
-          case CPAY_TYPE_FIXED32:
-            kn = snprintf(kb, sizeof kb, "\"%" PRIu32 "\"", k.u32);
-            c = put(w, kb, (size_t)kn);
-            break;
-          default:
-            kn = snprintf(kb, sizeof kb, "\"%" PRId32 "\"", k.i32);
-            c = put(w, kb, (size_t)kn);
-            break;
-        }
-        if (c || (c = puts_(w, w->indent > 0 ? ": " : ":"))) return c;
-        if (vf->type == CPAY_TYPE_MESSAGE || vf->type == CPAY_TYPE_GROUP) {
-          // An absent message value is the empty message.
-          const void *sub = v.msg;
-          if (!sub) {
-            sub = cpay_msg_new(entry->table->subs[vf->sub].msg, w->out.a);
-            if (!sub) return oom(w);
-          }
-          c = put_message(w, sub, entry->msgs[1]);
-        } else {
-          c = put_value(w, vf->type, &v, NULL, entry->enums[1]);
-        }
-        if (c) return c;
-      }
-      w->depth--;
-      if (!mfirst && (c = newline(w))) return c;
-      if ((c = puts_(w, "}"))) return c;
-    } else {
-      if ((c = put_value(w, f->type, p, jt->msgs[i], jt->enums[i]))) return c;
-    }
+// The elements of repeated field or extension of `type` stored at `arr`.
+static cpay_code put_array(writer *w, uint8_t type, const void *arr, const cpay_msg_desc *jm,
+                           const cpay_enum_desc *je) {
+  size_t count = ((const cpay_array *)arr)->size;
+  cpay_code c = puts_(w, "[");
+  if (c) return c;
+  w->depth++;
+  for (size_t k = 0; k < count; k++) {
+    if (k && (c = puts_(w, ","))) return c;
+    if ((c = newline(w))) return c;
+    if ((c = put_value(w, type, cpay__array_at(arr, type, k), jm, je))) return c;
   }
-  return CPAY_OK;
+  w->depth--;
+  if (count && (c = newline(w))) return c;
+  return puts_(w, "]");
 }
 
-// Extensions set in `msg`, as "[full.name]" members.
-static cpay_code put_exts(writer *w, const void *msg, bool *first) {
-  const cpay_msg_internal *in = cpay__msg_internal(msg);
-  cpay_code c;
-  for (uint32_t i = 0; in && i < in->ext_count; i++) {
-    const cpay__ext_entry *e = &in->exts[i];
-    const cpay_field *f = &e->ext->field;
-    const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, e->ext);
-    bool is_msg = f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP;
-    if (!x && (is_msg || f->type == CPAY_TYPE_ENUM)) {
-      return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
-                             "extension %s is not in the JSON registry", e->ext->full_name);
-    }
-    const cpay_msg_desc *jm = x ? x->msg : NULL;
-    const cpay_enum_desc *je = x ? x->enm : NULL;
-    if (!*first && (c = puts_(w, ","))) return c;
-    *first = false;
-    if ((c = newline(w)) || (c = puts_(w, "\"[")) ||
-        (c = puts_(w, e->ext->full_name)) || (c = puts_(w, "]\"")) ||
+// A map key: always a JSON string.
+static cpay_code put_map_key(writer *w, uint8_t type, const cpay_value *k) {
+  char kb[32];
+  int kn;
+  switch (type) {
+    case CPAY_TYPE_STRING:
+      return put_string(w, k->str.data, k->str.size);
+    case CPAY_TYPE_BOOL:
+      return puts_(w, k->b ? "\"true\"" : "\"false\"");
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SINT64:
+    case CPAY_TYPE_SFIXED64:
+      kn = snprintf(kb, sizeof kb, "\"%" PRId64 "\"", k->i64);
+      break;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      kn = snprintf(kb, sizeof kb, "\"%" PRIu64 "\"", k->u64);
+      break;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      kn = snprintf(kb, sizeof kb, "\"%" PRIu32 "\"", k->u32);
+      break;
+    default:
+      kn = snprintf(kb, sizeof kb, "\"%" PRId32 "\"", k->i32);
+      break;
+  }
+  return put(w, kb, (size_t)kn);
+}
+
+// A map field as an object; `entry` describes its entries.
+static cpay_code put_map(writer *w, const cpay_map *m, const cpay_msg_desc *entry) {
+  const cpay_field *kf = cpay__map_key_field(entry->table);
+  const cpay_field *vf = cpay__map_value_field(entry->table);
+  cpay_code c = puts_(w, "{");
+  if (c) return c;
+  w->depth++;
+  size_t it = 0;
+  cpay_value k, v;
+  bool first = true;
+  while (cpay_map_next(m, &it, &k, &v)) {
+    if (!first && (c = puts_(w, ","))) return c;
+    first = false;
+    if ((c = newline(w)) || (c = put_map_key(w, kf->type, &k)) ||
         (c = puts_(w, w->indent > 0 ? ": " : ":"))) {
       return c;
     }
-    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-      size_t es = cpay__json_elem_size(f->type);
-      if ((c = puts_(w, "["))) return c;
-      w->depth++;
-      for (size_t k = 0; k < e->val.array.size; k++) {
-        if (k && (c = puts_(w, ","))) return c;
-        if ((c = newline(w))) return c;
-        c = put_value(w, f->type, (const char *)e->val.array.data + k * es, jm, je);
-        if (c) return c;
+    if (cpay__type_is_msg(vf->type)) {
+      // An absent message value is the empty message.
+      const void *sub = v.msg;
+      if (!sub) {
+        sub = cpay_msg_new(entry->table->subs[vf->sub].msg, w->out.a);
+        if (!sub) return oom(w);
       }
-      w->depth--;
-      if (e->val.array.size && (c = newline(w))) return c;
-      if ((c = puts_(w, "]"))) return c;
-    } else if ((c = put_value(w, f->type, &e->val, jm, je))) {
-      return c;
+      c = put_message(w, sub, entry->msgs[1]);
+    } else {
+      c = put_value(w, vf->type, &v, NULL, entry->enums[1]);
     }
+    if (c) return c;
+  }
+  w->depth--;
+  if (!first && (c = newline(w))) return c;
+  return puts_(w, "}");
+}
+
+// Writes the fields of `msg` that are set (with CPAY_JSON_EMIT_DEFAULTS
+// also those without presence), then its extensions as "[full.name]", as
+// members of an open object; *first tracks the separator.
+static cpay_code put_members(writer *w, const void *msg, const cpay_msg_desc *jt, bool *first) {
+  const cpay_msg_table *t = jt->table;
+  bool proto_names = w->flags & CPAY_JSON_PROTO_NAMES;
+  cpay__msg_iter it;
+  cpay__msg_iter_init(&it, msg, t,
+                      (w->flags & CPAY_JSON_EMIT_DEFAULTS) ? CPAY__ITER_DEFAULTS : 0);
+  cpay__field_ref r;
+  cpay_code c;
+  while (cpay__msg_next(&it, &r)) {
+    const cpay_msg_desc *jm;
+    const cpay_enum_desc *je;
+    if (r.ext) {
+      const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r.ext);
+      if (!x && (cpay__type_is_msg(r.f->type) || r.f->type == CPAY_TYPE_ENUM)) {
+        return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
+                               "extension %s is not in the JSON registry", r.ext->full_name);
+      }
+      jm = x ? x->msg : NULL;
+      je = x ? x->enm : NULL;
+    } else {
+      jm = jt->msgs[r.index];
+      je = jt->enums[r.index];
+    }
+    if (!*first && (c = puts_(w, ","))) return c;
+    *first = false;
+    if ((c = newline(w))) return c;
+    if (r.ext) {
+      if ((c = puts_(w, "\"[")) || (c = puts_(w, r.ext->full_name)) || (c = puts_(w, "]\""))) {
+        return c;
+      }
+    } else {
+      const char *name = proto_names ? t->field_names[r.index] : jt->json_names[r.index];
+      if ((c = put_string(w, name, strlen(name)))) return c;
+    }
+    if ((c = puts_(w, w->indent > 0 ? ": " : ":"))) return c;
+    switch (r.f->mode & CPAY_MODE_MASK) {
+      case CPAY_MODE_ARRAY:
+        c = put_array(w, r.f->type, r.p, jm, je);
+        break;
+      case CPAY_MODE_MAP:
+        c = put_map(w, *(cpay_map *const *)r.p, jm);
+        break;
+      default:
+        c = put_value(w, r.f->type, r.p, jm, je);
+        break;
+    }
+    if (c) return c;
   }
   return CPAY_OK;
 }
 
 static cpay_code put_any(writer *w, const void *msg, const cpay_msg_desc *jt) {
   const cpay_msg_table *t = jt->table;
-  const cpay_str *url = cpay__json_cptr(msg, field_by_number(t, 1));
-  const cpay_bytes *value = cpay__json_cptr(msg, field_by_number(t, 2));
+  const cpay_str *url = cpay__field_cptr(msg, cpay__field_find(t, 1));
+  const cpay_bytes *value = cpay__field_cptr(msg, cpay__field_find(t, 2));
   if (url->size == 0) {
     if (value->size != 0) return invalid(w, "google.protobuf.Any", "value without type_url");
     return puts_(w, "{}");
@@ -576,7 +550,7 @@ static cpay_code put_any(writer *w, const void *msg, const cpay_msg_desc *jt) {
     }
     bool done;
     if ((c = put_wkt(w, sub, inner, &done))) return c;
-  } else if ((c = put_fields(w, sub, inner, &first)) || (c = put_exts(w, sub, &first))) {
+  } else if ((c = put_members(w, sub, inner, &first))) {
     return c;
   }
   w->depth--;
@@ -596,7 +570,7 @@ static cpay_code put_message(writer *w, const void *msg, const cpay_msg_desc *jt
     if ((c = puts_(w, "{"))) return c;
     w->depth++;
     bool first = true;
-    if ((c = put_fields(w, msg, jt, &first)) || (c = put_exts(w, msg, &first))) return c;
+    if ((c = put_members(w, msg, jt, &first))) return c;
     w->depth--;
     if (!first && (c = newline(w))) return c;
     if ((c = puts_(w, "}"))) return c;

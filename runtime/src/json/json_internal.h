@@ -1,6 +1,7 @@
 // Private pieces shared by the JSON encoder and parser: the syntax tree the
 // parser builds first (so that Any can find "@type" anywhere in its object),
-// base64, number and time formatting, and generic field access by table.
+// base64 and time formatting. Fields are reached through message/field.h,
+// names and numbers through reflect/reflect.h.
 #ifndef CPAY_JSON_JSON_INTERNAL_H_
 #define CPAY_JSON_JSON_INTERNAL_H_
 
@@ -10,6 +11,7 @@
 
 #include "cpay/gencode.h"
 #include "cpay/json.h"
+#include "message/field.h"
 #include "reflect/reflect.h"
 
 // ---- syntax tree ---------------------------------------------------------------
@@ -63,11 +65,6 @@ size_t cpay__base64_encode(const uint8_t *in, size_t n, char *out);
 // bytes. False on a character outside both alphabets or a bad length.
 bool cpay__base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len);
 
-// Shortest text that reads back as the same value ("NaN" and "Infinity"
-// are left to the caller). `buf` holds at least 32 bytes; returns the length.
-size_t cpay__fmt_double(double v, char *buf);
-size_t cpay__fmt_float(float v, char *buf);
-
 // RFC 3339 for google.protobuf.Timestamp, UTC ("Z"), 0/3/6/9 fraction digits.
 // False when out of range (0001-01-01 .. 9999-12-31) or nanos invalid.
 bool cpay__fmt_timestamp(int64_t seconds, int32_t nanos, char buf[40]);
@@ -79,24 +76,5 @@ bool cpay__parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *na
 #define CPAY__TIMESTAMP_MIN INT64_C(-62135596800)  // 0001-01-01T00:00:00Z
 #define CPAY__TIMESTAMP_MAX INT64_C(253402300799)  // 9999-12-31T23:59:59Z
 #define CPAY__DURATION_MAX INT64_C(315576000000)   // 10000 years
-
-// ---- generic field access ---------------------------------------------------
-
-// Bytes of one stored value of a field of type `type` (CPAY_TYPE_*).
-size_t cpay__json_elem_size(uint8_t type);
-// Index of field `number` in `t`, or -1.
-int cpay__json_field_index(const cpay_msg_table *t, uint32_t number);
-// Whether singular field `f` of `msg` is set (explicit presence, oneof case,
-// message pointer) or differs from zero (implicit presence).
-bool cpay__json_field_set(const void *msg, const cpay_field *f);
-// Marks `f` present (presence bit or oneof case).
-void cpay__json_mark(void *msg, const cpay_field *f);
-
-static inline void *cpay__json_ptr(void *msg, const cpay_field *f) {
-  return (char *)msg + f->offset;
-}
-static inline const void *cpay__json_cptr(const void *msg, const cpay_field *f) {
-  return (const char *)msg + f->offset;
-}
 
 #endif  // CPAY_JSON_JSON_INTERNAL_H_

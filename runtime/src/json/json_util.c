@@ -1,10 +1,7 @@
-// Formats the JSON mapping needs: base64, shortest round-trip numbers,
-// RFC 3339 timestamps and durations; generic field access through tables.
-#include <float.h>
+// Formats only the JSON mapping needs: base64, RFC 3339 timestamps and
+// durations.
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "json/json_internal.h"
 
@@ -71,46 +68,6 @@ bool cpay__base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len
   }
   *out_len = o;
   return true;
-}
-
-// ---- numbers -------------------------------------------------------------------
-
-// Reading back is monotonic in the precision (more digits never stop a
-// round trip), so the shortest precision is found by bisection.
-size_t cpay__fmt_double(double v, char *buf) {
-  int lo = 1, hi = 17;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    // %.17g needs at most 24 bytes; using the length also tells GCC so at
-    // -O0, where -Wformat-truncation cannot bound `mid`.
-    int n = snprintf(buf, 32, "%.*g", mid, v);
-    if (n > 0 && n < 32 && strtod(buf, NULL) == v) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return (size_t)snprintf(buf, 32, "%.*g", lo, v);
-}
-
-size_t cpay__fmt_float(float v, char *buf) {
-  int lo = 1, hi = 9;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    int n = snprintf(buf, 32, "%.*g", mid, (double)v);
-    if (n > 0 && n < 32 && strtof(buf, NULL) == v) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  int n = snprintf(buf, 32, "%.*g", lo, (double)v);
-  // Near FLT_MAX the shortest text ("3.4028235e+38") exceeds FLT_MAX when
-  // read as a double, which strict parsers (Python's json_format) reject:
-  // write the exact value instead.
-  double back = strtod(buf, NULL);
-  if (back > FLT_MAX || back < -FLT_MAX) return cpay__fmt_double((double)v, buf);
-  return (size_t)n;
 }
 
 // ---- time --------------------------------------------------------------------------
@@ -270,83 +227,4 @@ bool cpay__parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *na
   *seconds = neg ? -v : v;
   *nanos = neg ? -ns : ns;
   return true;
-}
-
-// ---- field access ----------------------------------------------------------------
-
-size_t cpay__json_elem_size(uint8_t type) {
-  switch (type) {
-    case CPAY_TYPE_DOUBLE:
-    case CPAY_TYPE_INT64:
-    case CPAY_TYPE_UINT64:
-    case CPAY_TYPE_FIXED64:
-    case CPAY_TYPE_SFIXED64:
-    case CPAY_TYPE_SINT64:
-      return 8;
-    case CPAY_TYPE_FLOAT:
-    case CPAY_TYPE_INT32:
-    case CPAY_TYPE_UINT32:
-    case CPAY_TYPE_FIXED32:
-    case CPAY_TYPE_SFIXED32:
-    case CPAY_TYPE_SINT32:
-    case CPAY_TYPE_ENUM:
-      return 4;
-    case CPAY_TYPE_BOOL:
-      return sizeof(bool);
-    case CPAY_TYPE_STRING:
-    case CPAY_TYPE_BYTES:
-      return sizeof(cpay_str);
-    default:
-      return sizeof(void *);
-  }
-}
-
-int cpay__json_field_index(const cpay_msg_table *t, uint32_t number) {
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    if (t->fields[i].number == number) return (int)i;
-  }
-  return -1;
-}
-
-bool cpay__json_field_set(const void *msg, const cpay_field *f) {
-  const void *p = cpay__json_cptr(msg, f);
-  if (f->presence < 0) {
-    return *(const uint32_t *)((const char *)msg - f->presence) == f->number;
-  }
-  if (f->type == CPAY_TYPE_MESSAGE || f->type == CPAY_TYPE_GROUP) {
-    return *(void *const *)p != NULL;
-  }
-  if (f->presence > 0) return cpay__has(msg, (uint32_t)f->presence - 1);
-  switch (f->type) {
-    case CPAY_TYPE_DOUBLE: {
-      double d;
-      memcpy(&d, p, sizeof d);
-      uint64_t bits;
-      memcpy(&bits, &d, sizeof bits);
-      return bits != 0;  // -0.0 is not the default
-    }
-    case CPAY_TYPE_FLOAT: {
-      uint32_t bits;
-      memcpy(&bits, p, sizeof bits);
-      return bits != 0;
-    }
-    case CPAY_TYPE_BOOL:
-      return *(const bool *)p;
-    case CPAY_TYPE_STRING:
-    case CPAY_TYPE_BYTES:
-      return ((const cpay_str *)p)->size != 0;
-    default: {
-      size_t n = cpay__json_elem_size(f->type);
-      static const uint8_t zero[8];
-      return memcmp(p, zero, n) != 0;
-    }
-  }
-}
-
-void cpay__json_mark(void *msg, const cpay_field *f) {
-  if (f->presence > 0) {
-    cpay__set_has(msg, (uint32_t)f->presence - 1);
-  } else if (f->presence < 0) {
-    *(uint32_t *)((char *)msg - f->presence) = f->number;
-  }
 }

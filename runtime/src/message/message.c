@@ -4,9 +4,10 @@
 
 #include "cpay/gencode.h"
 #include "cpay/message.h"
+#include "mem/strdup.h"
+#include "message/field.h"
 #include "message/internal.h"
 #include "message/map.h"
-#include "wire/wire.h"
 
 cpay_str cpay_str_from_c(const char *s) {
   if (!s) return (cpay_str){"", 0};
@@ -14,11 +15,8 @@ cpay_str cpay_str_from_c(const char *s) {
 }
 
 cpay_str cpay_str_dup(cpay_arena *a, cpay_str s) {
-  if (s.size == 0) return (cpay_str){NULL, 0};
-  char *p = cpay_arena_malloc(a, s.size);
-  if (!p) return (cpay_str){NULL, 0};
-  memcpy(p, s.data, s.size);
-  return (cpay_str){p, s.size};
+  char *p = s.size ? cpay__strndup(a, s.data, s.size) : NULL;
+  return p ? (cpay_str){p, s.size} : (cpay_str){NULL, 0};
 }
 
 bool cpay_str_eq(cpay_str a, cpay_str b) {
@@ -98,60 +96,47 @@ int cpay__msg_missing_required(const void *msg, const cpay_msg_table *t) {
   return -1;
 }
 
+// Whether submessage `sub` (NULL when absent) of type `st` has its
+// required fields, and its submessages theirs.
 static bool value_initialized(const void *sub, const cpay_msg_table *st) {
   return !sub || cpay_msg_is_initialized(sub, st);
 }
 
+// Whether every submessage that field `r` of a message of type `t` holds
+// is initialized.
+static bool field_initialized(const cpay__field_ref *r, const cpay_msg_table *t) {
+  const cpay_field *f = r->f;
+  if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_MAP) {
+    const cpay_map *m = *(const cpay_map *const *)r->p;
+    const cpay_msg_table *entry = t->subs[f->sub].msg;
+    if (entry->field_count < 2) return true;
+    const cpay_field *vf = cpay__map_value_field(entry);
+    if (!cpay__type_is_msg(vf->type)) return true;
+    for (size_t j = 0; j < m->size; j++) {
+      if (!value_initialized(m->entries[j].val.msg, entry->subs[vf->sub].msg)) return false;
+    }
+    return true;
+  }
+  if (!cpay__type_is_msg(f->type)) return true;
+  const cpay_msg_table *st = r->ext ? r->ext->sub.msg : t->subs[f->sub].msg;
+  if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
+    const cpay_array *arr = r->p;
+    void *const *elems = arr->data;
+    for (size_t j = 0; j < arr->size; j++) {
+      if (!value_initialized(elems[j], st)) return false;
+    }
+    return true;
+  }
+  return value_initialized(*(void *const *)r->p, st);
+}
+
 bool cpay_msg_is_initialized(const void *msg, const cpay_msg_table *t) {
   if (!cpay__msg_required_set(msg, t)) return false;
-  const char *base = msg;
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    const void *storage = base + f->offset;
-    switch (f->mode & CPAY_MODE_MASK) {
-      case CPAY_MODE_SCALAR: {
-        if (!cpay__type_is_msg(f->type)) break;
-        if (f->presence < 0 && *(const uint32_t *)(base - f->presence) != f->number) break;
-        if (!value_initialized(*(void *const *)storage, t->subs[f->sub].msg)) return false;
-        break;
-      }
-      case CPAY_MODE_ARRAY: {
-        if (!cpay__type_is_msg(f->type)) break;
-        const cpay_array *arr = storage;
-        void *const *elems = arr->data;
-        for (size_t j = 0; j < arr->size; j++) {
-          if (!value_initialized(elems[j], t->subs[f->sub].msg)) return false;
-        }
-        break;
-      }
-      case CPAY_MODE_MAP: {
-        const cpay_map *m = *(const cpay_map *const *)storage;
-        const cpay_msg_table *entry = t->subs[f->sub].msg;
-        if (!m || entry->field_count < 2 || !cpay__type_is_msg(entry->fields[1].type)) break;
-        const cpay_msg_table *vt = entry->subs[entry->fields[1].sub].msg;
-        for (size_t j = 0; j < m->size; j++) {
-          if (!value_initialized(m->entries[j].val.msg, vt)) return false;
-        }
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  const cpay_msg_internal *in = cpay__msg_internal(msg);
-  if (in) {
-    for (uint32_t i = 0; i < in->ext_count; i++) {
-      const cpay__ext_entry *e = &in->exts[i];
-      if (!cpay__type_is_msg(e->ext->field.type)) continue;
-      if ((e->ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-        void *const *elems = e->val.array.data;
-        for (size_t j = 0; j < e->val.array.size; j++) {
-          if (!value_initialized(elems[j], e->ext->sub.msg)) return false;
-        }
-      } else if (!value_initialized(e->val.value.msg, e->ext->sub.msg)) {
-        return false;
-      }
-    }
+  cpay__msg_iter it;
+  cpay__msg_iter_init(&it, msg, t, 0);
+  cpay__field_ref r;
+  while (cpay__msg_next(&it, &r)) {
+    if (!field_initialized(&r, t)) return false;
   }
   return true;
 }

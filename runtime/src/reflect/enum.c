@@ -12,8 +12,10 @@ const char *cpay_enum_name(const cpay_enum_desc *e, int32_t value) {
 }
 
 bool cpay_enum_value(const cpay_enum_desc *e, const char *name, size_t len, int32_t *value) {
+  // Compared by length first: `name` may hold a NUL (JSON's "\u0000"),
+  // which strncmp would stop at, then read past the end of a shorter name.
   for (uint32_t i = 0; i < e->count; i++) {
-    if (strncmp(e->names[i], name, len) == 0 && e->names[i][len] == '\0') {
+    if (strlen(e->names[i]) == len && memcmp(e->names[i], name, len) == 0) {
       *value = e->numbers[i];
       return true;
     }

@@ -1,7 +1,8 @@
 // The text format parser: a tokenizer that tracks line and column, and a
-// recursive descent over messages that stores values through the binary
-// table and finds names through it and the JSON table (enum names). Any in
-// expanded form is parsed into its type, then serialized into `value`.
+// recursive descent over messages that finds fields by name through the
+// message's description (reflect/reflect.h) and stores values through the
+// field helpers of message/field.h. Any in expanded form is parsed into
+// its type, then serialized into `value`.
 #include "cpay/text.h"
 
 #include <errno.h>
@@ -12,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/json_internal.h"
-#include "message/internal.h"
+#include "message/field.h"
+#include "reflect/reflect.h"
 #include "wire/wire.h"
 
 typedef enum tkind {
@@ -413,10 +414,6 @@ typedef struct view {
   const cpay_msg_desc *j;
 } view;
 
-static bool is_msg_type(uint8_t type) {
-  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
-}
-
 static cpay_code parse_message(dec *d, void *msg, view v, char close);
 
 // Parses one message value ("{ ... }" or "< ... >") into *slot (created
@@ -507,12 +504,7 @@ static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8,
     case CPAY_TYPE_ENUM: {
       const token t = d->tok;
       if (t.kind == T_IDENT) {
-        for (uint32_t i = 0; je && i < je->count; i++) {
-          if (strlen(je->names[i]) == t.n && memcmp(je->names[i], t.p, t.n) == 0) {
-            *(int32_t *)p = je->numbers[i];
-            return next(d);
-          }
-        }
+        if (je && cpay_enum_value(je, t.p, t.n, (int32_t *)p)) return next(d);
         return fail_at(d, t.line, t.col, "unknown value \"%.*s\" for enum field %s", clip(t.n),
                        t.p, field);
       }
@@ -542,8 +534,8 @@ typedef struct target {
   view sub;             // message, group or map entry
   const cpay_enum_desc *je;
   const cpay_enum_table *closed;
-  void *p;              // the storage
-  void *msg;            // the message holding it (presence), NULL for extensions
+  void *base;           // the message holding the field, or an extension's
+                        // storage (whose field has offset 0, no presence)
 } target;
 
 // One element of `tg` (after ':' or within a list).
@@ -551,7 +543,7 @@ static cpay_code parse_element(dec *d, const target *tg) {
   const cpay_field *f = tg->f;
   uint8_t mode = f->mode & CPAY_MODE_MASK;
   bool utf8 = (f->mode & CPAY_MODE_UTF8) != 0;
-  size_t es = cpay__json_elem_size(f->type);
+  void *p = cpay__field_ptr(tg->base, f);
   union {
     cpay_value v;
     void *msg;
@@ -561,35 +553,30 @@ static cpay_code parse_element(dec *d, const target *tg) {
   if (mode == CPAY_MODE_MAP) {
     void *entry = NULL;
     if ((c = parse_sub(d, &entry, tg->sub))) return c;
-    const cpay_field *kf = &tg->sub.t->fields[0], *vf = &tg->sub.t->fields[1];
-    cpay_map **mp = tg->p;
+    const cpay_field *kf = cpay__map_key_field(tg->sub.t), *vf = cpay__map_value_field(tg->sub.t);
+    cpay_map **mp = p;
     if (!*mp) {
       *mp = cpay_map_new(d->a, kf->type, vf->type);
       if (!*mp) return oom(d);
     }
-    cpay_value k, v;
-    memset(&k, 0, sizeof k);
-    memset(&v, 0, sizeof v);
-    memcpy(&k, (char *)entry + kf->offset, cpay__json_elem_size(kf->type));
-    memcpy(&v, (char *)entry + vf->offset, cpay__json_elem_size(vf->type));
+    cpay_value k = cpay__value_load(kf->type, cpay__field_cptr(entry, kf));
+    cpay_value v = cpay__value_load(vf->type, cpay__field_cptr(entry, vf));
     if (cpay_map_set(*mp, k, v, d->a) != CPAY_OK) return oom(d);
     return CPAY_OK;
   }
   if (mode == CPAY_MODE_ARRAY) {
     if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
-    void *slot = cpay__array_add(tg->p, es, d->a);
-    if (!slot) return oom(d);
-    memcpy(slot, &tmp, es);
+    if (!cpay__array_push(p, f->type, &tmp, d->a)) return oom(d);
     return CPAY_OK;
   }
-  if (is_msg_type(f->type)) {
-    if (tg->msg && f->presence < 0 && !cpay__json_field_set(tg->msg, f)) *(void **)tg->p = NULL;
-    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, tg->p))) return c;
-  } else {
-    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
-    memcpy(tg->p, &tmp, es);
+  if (cpay__type_is_msg(f->type)) {
+    cpay__field_prepare(tg->base, f);  // another oneof member may be stored there
+    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, p))) return c;
+    cpay__field_mark(tg->base, f);
+    return CPAY_OK;
   }
-  if (tg->msg) cpay__json_mark(tg->msg, f);
+  if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
+  cpay__field_set(tg->base, f, &tmp);
   return CPAY_OK;
 }
 
@@ -597,7 +584,7 @@ static cpay_code parse_element(dec *d, const target *tg) {
 static cpay_code parse_field_value(dec *d, const target *tg) {
   const cpay_field *f = tg->f;
   uint8_t mode = f->mode & CPAY_MODE_MASK;
-  bool msgish = is_msg_type(f->type) || mode == CPAY_MODE_MAP;
+  bool msgish = cpay__type_is_msg(f->type) || mode == CPAY_MODE_MAP;
   cpay_code c;
   if (at(d, ':')) {
     if ((c = next(d))) return c;
@@ -671,24 +658,26 @@ static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uin
   cpay_encode_opts eopts = {0};
   eopts.flags = CPAY_ENCODE_ALLOW_PARTIAL;
   if ((c = cpay_encode(sub, inner->table, d->a, &eopts, &bytes, d->st))) return c;
-  int ui = cpay__json_field_index(v.t, 1), vi = cpay__json_field_index(v.t, 2);
-  *(cpay_str *)cpay__json_ptr(msg, &v.t->fields[ui]) = url;
-  *(cpay_bytes *)cpay__json_ptr(msg, &v.t->fields[vi]) = bytes;
+  *(cpay_str *)cpay__field_ptr(msg, cpay__field_find(v.t, 1)) = url;
+  *(cpay_bytes *)cpay__field_ptr(msg, cpay__field_find(v.t, 2)) = bytes;
   return CPAY_OK;
 }
 
-static int find_name(const cpay_msg_table *t, const char *s, size_t n) {
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    const char *name = t->field_names[i];
-    if (f->type == CPAY_TYPE_GROUP) {
-      // Groups go by their type's name.
-      const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
-      name = dot ? dot + 1 : full;
-    }
-    if (strlen(name) == n && memcmp(name, s, n) == 0) return (int)i;
+// The index of the field that `s` names, or -1: a field by its proto name,
+// a group by its type's name (as protoc prints it), the first in number
+// order when a group's type name is also another field's name.
+static int find_name(view v, const char *s, size_t n) {
+  const cpay_msg_table *t = v.t;
+  int i = v.j ? cpay__field_by_name(v.j, s, n) : -1;
+  if (i >= 0 && t->fields[i].type == CPAY_TYPE_GROUP) i = -1;
+  for (uint32_t g = 0; g < t->field_count && (i < 0 || g < (uint32_t)i); g++) {
+    const cpay_field *f = &t->fields[g];
+    if (f->type != CPAY_TYPE_GROUP) continue;
+    const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
+    const char *name = dot ? dot + 1 : full;
+    if (strlen(name) == n && memcmp(name, s, n) == 0) return (int)g;
   }
-  return -1;
+  return i;
 }
 
 // Fields until `close` (or the end of input when close is 0); leaves d->tok
@@ -734,7 +723,7 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
       }
       tg.name = x->ext->full_name;
       tg.f = &x->ext->field;
-      tg.sub.t = is_msg_type(tg.f->type) ? x->ext->sub.msg : NULL;
+      tg.sub.t = cpay__type_is_msg(tg.f->type) ? x->ext->sub.msg : NULL;
       tg.sub.j = x->msg;
       tg.je = x->enm;
       tg.closed = (tg.f->mode & CPAY_MODE_CLOSED_ENUM) ? x->ext->sub.enm : NULL;
@@ -742,10 +731,10 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
       if (!repeated && cpay_msg_get_ext(msg, x->ext)) {
         return fail_at(d, line, col, "extension %s given more than once", tg.name);
       }
-      tg.p = cpay_msg_mutable_ext(msg, x->ext, d->a);
-      if (!tg.p) return oom(d);
+      tg.base = cpay_msg_mutable_ext(msg, x->ext, d->a);
+      if (!tg.base) return oom(d);
     } else if (d->tok.kind == T_IDENT) {
-      int i = find_name(t, d->tok.p, d->tok.n);
+      int i = find_name(v, d->tok.p, d->tok.n);
       if (i < 0) {
         return fail_at(d, line, col, "message %s has no field named \"%.*s\"", t->full_name,
                        clip(d->tok.n), d->tok.p);
@@ -758,7 +747,7 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
         }
         if (f->presence < 0) {
           for (uint32_t o = 0; o < t->field_count; o++) {
-            if (seen[o] && t->fields[o].presence == f->presence) {
+            if (seen[o] && cpay__field_same_oneof(&t->fields[o], f)) {
               return fail_at(d, line, col, "fields %s and %s belong to the same oneof",
                              t->field_names[o], t->field_names[i]);
             }
@@ -774,14 +763,13 @@ static cpay_code parse_message(dec *d, void *msg, view v, char close) {
       }
       tg.name = t->field_names[i];
       tg.f = f;
-      if (is_msg_type(f->type) || mode == CPAY_MODE_MAP) {
+      if (cpay__type_is_msg(f->type) || mode == CPAY_MODE_MAP) {
         tg.sub.t = t->subs[f->sub].msg;
         tg.sub.j = v.j ? v.j->msgs[i] : NULL;
       }
       tg.je = v.j ? v.j->enums[i] : NULL;
       tg.closed = (f->mode & CPAY_MODE_CLOSED_ENUM) ? t->subs[f->sub].enm : NULL;
-      tg.p = cpay__json_ptr(msg, f);
-      tg.msg = msg;
+      tg.base = msg;
       if ((c = next(d))) return c;
     } else {
       return unexpected(d, close == '}'   ? "a field name or '}'"

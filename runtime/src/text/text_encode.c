@@ -1,8 +1,9 @@
-// The text format printer: walks a message through its binary table (proto
-// field names, storage) and, when known, its JSON table (enum value names,
-// the tables of submessages). Without a JSON table (an extension missing
-// from the registry) enums print as numbers. Unknown fields are decoded
-// from their wire bytes and printed by number.
+// The text format printer: walks the fields of a message that are set with
+// the iteration of message/field.h, naming them from the binary table (proto
+// field names) and, when known, the message's description (enum value
+// names, the descriptions of submessages). Without a description (an
+// extension missing from the registry) enums print as numbers. Unknown
+// fields are decoded from their wire bytes and printed by number.
 #include "cpay/text.h"
 
 #include <inttypes.h>
@@ -11,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/json_internal.h"
 #include "mem/outbuf.h"
-#include "message/internal.h"
+#include "message/field.h"
+#include "reflect/reflect.h"
 
 typedef struct writer {
   cpay__outbuf out;  // buffer, arena and status
@@ -144,9 +145,8 @@ static cpay_code put_value(writer *w, uint8_t type, const void *p, view sub,
       return puts_(w, *(const bool *)p ? "true" : "false");
     case CPAY_TYPE_ENUM: {
       int32_t v = *(const int32_t *)p;
-      for (uint32_t i = 0; je && i < je->count; i++) {
-        if (je->numbers[i] == v) return puts_(w, je->names[i]);
-      }
+      const char *name = je ? cpay_enum_name(je, v) : NULL;
+      if (name) return puts_(w, name);
       n = snprintf(buf, sizeof buf, "%" PRId32, v);
       return put(w, buf, (size_t)n);
     }
@@ -169,10 +169,6 @@ static cpay_code put_value(writer *w, uint8_t type, const void *p, view sub,
   }
 }
 
-static bool is_msg_type(uint8_t type) {
-  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
-}
-
 // A field's name: groups go by their type's name ("Data"), as protoc does.
 static cpay_code put_name(writer *w, const cpay_field *f, const char *name, view sub) {
   if (f->type == CPAY_TYPE_GROUP && sub.t) {
@@ -192,7 +188,7 @@ static cpay_code put_entry(writer *w, const cpay_field *f, const char *name, boo
   } else if ((c = put_name(w, f, name, sub))) {
     return c;
   }
-  if ((c = puts_(w, is_msg_type(f->type) ? " " : ": "))) return c;
+  if ((c = puts_(w, cpay__type_is_msg(f->type) ? " " : ": "))) return c;
   if ((c = put_value(w, f->type, p, sub, je))) return c;
   return end_field(w);
 }
@@ -241,9 +237,9 @@ static int (*key_order(uint8_t type))(const void *, const void *) {
 // Entries sorted by key, as protoc prints them, so that the output does not
 // depend on the map's hash order.
 static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view entry) {
-  const cpay_field *kf = &entry.t->fields[0], *vf = &entry.t->fields[1];
+  const cpay_field *kf = cpay__map_key_field(entry.t), *vf = cpay__map_value_field(entry.t);
   view vsub = {NULL, NULL};
-  if (is_msg_type(vf->type)) vsub = sub_view(entry, 1);
+  if (cpay__type_is_msg(vf->type)) vsub = sub_view(entry, 1);
   const cpay_enum_desc *je = entry.j ? entry.j->enums[1] : NULL;
   size_t n = cpay_map_size(m), it = 0, i = 0;
   map_item *items = cpay_arena_malloc(w->out.a, n * sizeof *items);
@@ -256,7 +252,7 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
     if ((c = end_field(w))) return c;
     w->depth++;
     if ((c = put_entry(w, kf, "key", false, &items[k].k, vsub, NULL))) return c;
-    if (is_msg_type(vf->type) && !items[k].v.msg) {
+    if (cpay__type_is_msg(vf->type) && !items[k].v.msg) {
       // An absent message value is the empty message.
       items[k].v.msg = cpay_msg_new(vsub.t, w->out.a);
       if (!items[k].v.msg) return oom(w);
@@ -268,57 +264,47 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
   return CPAY_OK;
 }
 
-static cpay_code put_fields(writer *w, const void *msg, view v) {
-  const cpay_msg_table *t = v.t;
+// The fields of `msg` that are set, then its extensions as "[full.name]";
+// with `only_exts` (an Any printed expanded) the extensions alone.
+static cpay_code put_fields(writer *w, const void *msg, view v, bool only_exts) {
+  cpay__msg_iter it;
+  cpay__msg_iter_init(&it, msg, v.t, 0);
+  cpay__field_ref r;
   cpay_code c;
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    const void *p = cpay__json_cptr(msg, f);
+  while (cpay__msg_next(&it, &r)) {
+    const cpay_field *f = r.f;
     uint8_t mode = f->mode & CPAY_MODE_MASK;
     view sub = {NULL, NULL};
-    if (is_msg_type(f->type) || mode == CPAY_MODE_MAP) sub = sub_view(v, i);
-    const cpay_enum_desc *je = v.j ? v.j->enums[i] : NULL;
+    const cpay_enum_desc *je;
+    const char *name;
+    cpay_field ef;
+    if (r.ext) {
+      const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r.ext);
+      if (cpay__type_is_msg(f->type)) {
+        sub.t = r.ext->sub.msg;
+        sub.j = x ? x->msg : NULL;
+      }
+      je = x ? x->enm : NULL;
+      name = r.ext->full_name;
+      // Groups in extensions go by their field name, like other extensions.
+      ef = *f;
+      if (ef.type == CPAY_TYPE_GROUP) ef.type = CPAY_TYPE_MESSAGE;
+      f = &ef;
+    } else {
+      if (only_exts) continue;
+      if (cpay__type_is_msg(f->type) || mode == CPAY_MODE_MAP) sub = sub_view(v, r.index);
+      je = v.j ? v.j->enums[r.index] : NULL;
+      name = v.t->field_names[r.index];
+    }
+    bool ext = r.ext != NULL;
     if (mode == CPAY_MODE_ARRAY) {
-      const cpay_array *arr = p;
-      size_t es = cpay__json_elem_size(f->type);
-      for (size_t k = 0; k < arr->size; k++) {
-        c = put_entry(w, f, t->field_names[i], false, (const char *)arr->data + k * es, sub, je);
+      for (size_t k = 0; k < ((const cpay_array *)r.p)->size; k++) {
+        c = put_entry(w, f, name, ext, cpay__array_at(r.p, f->type, k), sub, je);
         if (c) return c;
       }
     } else if (mode == CPAY_MODE_MAP) {
-      const cpay_map *m = *(cpay_map *const *)p;
-      if (m && cpay_map_size(m) && (c = put_map(w, t->field_names[i], m, sub))) return c;
-    } else if (cpay__json_field_set(msg, f)) {
-      if ((c = put_entry(w, f, t->field_names[i], false, p, sub, je))) return c;
-    }
-  }
-  return CPAY_OK;
-}
-
-static cpay_code put_exts(writer *w, const void *msg) {
-  const cpay_msg_internal *in = cpay__msg_internal(msg);
-  cpay_code c;
-  for (uint32_t i = 0; in && i < in->ext_count; i++) {
-    const cpay__ext_entry *e = &in->exts[i];
-    const cpay_field *f = &e->ext->field;
-    const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, e->ext);
-    view sub = {NULL, NULL};
-    if (is_msg_type(f->type)) {
-      sub.t = e->ext->sub.msg;
-      sub.j = x ? x->msg : NULL;
-    }
-    const cpay_enum_desc *je = x ? x->enm : NULL;
-    // Groups in extensions go by their field name, like other extensions.
-    cpay_field ef = *f;
-    if (ef.type == CPAY_TYPE_GROUP) ef.type = CPAY_TYPE_MESSAGE;
-    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-      size_t es = cpay__json_elem_size(f->type);
-      for (size_t k = 0; k < e->val.array.size; k++) {
-        c = put_entry(w, &ef, e->ext->full_name, true, (const char *)e->val.array.data + k * es,
-                      sub, je);
-        if (c) return c;
-      }
-    } else if ((c = put_entry(w, &ef, e->ext->full_name, true, &e->val, sub, je))) {
+      if ((c = put_map(w, name, *(cpay_map *const *)r.p, sub))) return c;
+    } else if ((c = put_entry(w, f, name, ext, r.p, sub, je))) {
       return c;
     }
   }
@@ -459,10 +445,10 @@ static cpay_code put_unknown_fields(writer *w, const void *msg) {
 // when it is not (the caller prints type_url and value).
 static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   *done = false;
-  int ui = cpay__json_field_index(v.t, 1), vi = cpay__json_field_index(v.t, 2);
-  if (ui < 0 || vi < 0) return CPAY_OK;
-  const cpay_str *url = cpay__json_cptr(msg, &v.t->fields[ui]);
-  const cpay_bytes *value = cpay__json_cptr(msg, &v.t->fields[vi]);
+  const cpay_field *uf = cpay__field_find(v.t, 1), *vf = cpay__field_find(v.t, 2);
+  if (!uf || !vf) return CPAY_OK;
+  const cpay_str *url = cpay__field_cptr(msg, uf);
+  const cpay_bytes *value = cpay__field_cptr(msg, vf);
   if (url->size == 0 || !w->reg) return CPAY_OK;
   // Only a URL the parser reads back between brackets is printed there: one
   // of the form "host/full.Name" (without a '/', "[a.b.C]" would read as an
@@ -511,8 +497,7 @@ static cpay_code put_message(writer *w, const void *msg, view v) {
   cpay_code c;
   bool done = false;
   if (v.j && v.j->wkt == CPAY_WKT_ANY && (c = put_any(w, msg, v, &done))) return c;
-  if (!done && (c = put_fields(w, msg, v))) return c;
-  if ((c = put_exts(w, msg))) return c;
+  if ((c = put_fields(w, msg, v, done))) return c;
   if ((w->flags & CPAY_TEXT_PRINT_UNKNOWN) && (c = put_unknown_fields(w, msg))) return c;
   return CPAY_OK;
 }

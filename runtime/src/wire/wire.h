@@ -1,5 +1,5 @@
 // Wire-format helpers shared by the decoder and encoder: wire types, varint
-// and zigzag coding, per-type storage sizes, UTF-8 validation.
+// and zigzag coding, UTF-8 validation.
 #ifndef CPAY_WIRE_WIRE_H_
 #define CPAY_WIRE_WIRE_H_
 
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cpay/gencode.h"
+#include "message/field.h"
 
 enum {
   CPAY_WT_VARINT = 0,
@@ -48,47 +49,9 @@ static inline int cpay__type_wire_type(uint8_t type) {
   return type < 19 ? wt[type] : -1;
 }
 
-// Bytes one value of `type` occupies in a message struct or array.
-static inline size_t cpay__type_size(uint8_t type) {
-  switch (type) {
-    case CPAY_TYPE_DOUBLE:
-    case CPAY_TYPE_INT64:
-    case CPAY_TYPE_UINT64:
-    case CPAY_TYPE_FIXED64:
-    case CPAY_TYPE_SFIXED64:
-    case CPAY_TYPE_SINT64:
-      return 8;
-    case CPAY_TYPE_FLOAT:
-    case CPAY_TYPE_INT32:
-    case CPAY_TYPE_UINT32:
-    case CPAY_TYPE_FIXED32:
-    case CPAY_TYPE_ENUM:
-    case CPAY_TYPE_SFIXED32:
-    case CPAY_TYPE_SINT32:
-      return 4;
-    case CPAY_TYPE_BOOL:
-      return 1;
-    case CPAY_TYPE_STRING:
-      return sizeof(cpay_str);
-    case CPAY_TYPE_BYTES:
-      return sizeof(cpay_bytes);
-    case CPAY_TYPE_MESSAGE:
-    case CPAY_TYPE_GROUP:
-      return sizeof(void *);
-    default:
-      return 0;
-  }
-}
-
-// The same for scalar types only, from a table (no branches).
-static inline size_t cpay__type_size_fast(uint8_t type) {
-  static const uint8_t sizes[19] = {0, 8, 4, 8, 8, 4, 8, 4, 1, 0, 0, 0, 0, 4, 4, 4, 8, 4, 8};
-  return type < 19 ? sizes[type] : 0;
-}
-
-static inline bool cpay__type_is_msg(uint8_t type) {
-  return type == CPAY_TYPE_MESSAGE || type == CPAY_TYPE_GROUP;
-}
+// The per-type storage size, cpay__type_size(), and cpay__type_is_msg() are
+// in message/field.h. The encoder's name for the size of a scalar:
+static inline size_t cpay__type_size_fast(uint8_t type) { return cpay__type_size(type); }
 
 // Scalars that may be packed: everything but strings, bytes and messages.
 static inline bool cpay__type_packable(uint8_t type) {

@@ -5,11 +5,13 @@
 Suite *map_suite(void);
 Suite *message_suite(void);
 Suite *extreg_suite(void);
+Suite *field_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(map_suite());
   srunner_add_suite(sr, message_suite());
   srunner_add_suite(sr, extreg_suite());
+  srunner_add_suite(sr, field_suite());
   srunner_set_tap(sr, "-");
   srunner_run_all(sr, CK_SILENT);
   int failed = srunner_ntests_failed(sr);

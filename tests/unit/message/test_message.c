@@ -1,10 +1,14 @@
 // Messages through tables: new with defaults, clear, unknown fields,
-// extension storage, is_initialized; strings and status helpers.
+// extension storage, is_initialized; strings (and the runtime's string
+// copy), enum names and status helpers.
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpay/cpay.h"
 #include "cpay/gencode.h"
+#include "cpay/reflect.h"
+#include "mem/strdup.h"
 #include "wire/test_schema.h"
 
 Suite *message_suite(void);
@@ -92,6 +96,22 @@ START_TEST(test_message_str_helpers) {
   ck_assert(cpay_str_eq(d, CPAY_STR("copy")));
   ck_assert(!cpay_str_eq(d, CPAY_STR("cop")));
   ck_assert(cpay_str_eq((cpay_str){NULL, 0}, CPAY_STR("")));
+  // Empty gives {NULL, 0}; a copy is NUL-terminated.
+  ck_assert_ptr_null(cpay_str_dup(arena, CPAY_STR("")).data);
+  ck_assert_str_eq(cpay_str_dup(arena, (cpay_str){"abc", 2}).data, "ab");
+}
+END_TEST
+
+// The runtime's one string copy (mem/strdup.h), on an arena and on the heap.
+START_TEST(test_message_strndup) {
+  ck_assert_str_eq(cpay__strndup(arena, "abcdef", 3), "abc");
+  char *p = cpay__strndup(arena, NULL, 0);  // a new "", also for nothing
+  ck_assert_ptr_nonnull(p);
+  ck_assert_str_eq(p, "");
+  p = cpay__strndup(NULL, "heap", 4);  // no arena: malloc, the caller frees
+  ck_assert_str_eq(p, "heap");
+  free(p);
+  ck_assert_ptr_null(cpay__strndup(arena, "x", SIZE_MAX));
 }
 END_TEST
 
@@ -128,6 +148,26 @@ START_TEST(test_message_enum_table) {
 }
 END_TEST
 
+START_TEST(test_message_enum_names) {
+  static const char *const names[] = {"RED", "RED_ALIAS", "BLUE"};
+  static const int32_t numbers[] = {1, 1, 3};
+  const cpay_enum_desc e = {"test.Color", names, numbers, 3, false};
+  ck_assert_str_eq(cpay_enum_name(&e, 1), "RED");  // the first of the aliases
+  ck_assert_str_eq(cpay_enum_name(&e, 3), "BLUE");
+  ck_assert_ptr_null(cpay_enum_name(&e, 2));
+  int32_t v = 0;
+  ck_assert(cpay_enum_value(&e, "BLUE", 4, &v));
+  ck_assert_int_eq(v, 3);
+  ck_assert(cpay_enum_value(&e, "RED_ALIASX", 9, &v));  // counted, not NUL-terminated
+  ck_assert_int_eq(v, 1);
+  ck_assert(!cpay_enum_value(&e, "BLU", 3, &v));
+  ck_assert(!cpay_enum_value(&e, "BLUEX", 5, &v));
+  // A name is compared whole: "RED" and a NUL is no value's name.
+  ck_assert(!cpay_enum_value(&e, "RED\0_ALIAS", 10, &v));
+  ck_assert(!cpay_enum_value(&e, "BLUE\0", 5, &v));
+}
+END_TEST
+
 Suite *message_suite(void) {
   Suite *s = suite_create("message");
   TCase *tc = tcase_create("core");
@@ -137,8 +177,10 @@ Suite *message_suite(void) {
   tcase_add_test(tc, test_message_is_initialized);
   tcase_add_test(tc, test_message_extension_storage);
   tcase_add_test(tc, test_message_str_helpers);
+  tcase_add_test(tc, test_message_strndup);
   tcase_add_test(tc, test_message_status);
   tcase_add_test(tc, test_message_enum_table);
+  tcase_add_test(tc, test_message_enum_names);
   suite_add_tcase(s, tc);
   return s;
 }
