@@ -141,7 +141,8 @@ static char *norm_prefix(const char *dir) {
   return p;
 }
 
-static cpm_pool *load_dir(const char *dir, const strvec *incs, char **err) {
+// The model goes to `mem`; *err is malloc'd.
+static cpm_pool *load_dir(cpf_pool *mem, const char *dir, const strvec *incs, char **err) {
   strvec files = {0};
   cpm_pool *pool = NULL;
   if (!scan_dir(dir, "", &files, err)) goto out;
@@ -153,7 +154,8 @@ static cpm_pool *load_dir(const char *dir, const strvec *incs, char **err) {
   const char **inc = cpf_xmalloc((incs->n + 1) * sizeof *inc);
   inc[0] = dir;
   for (size_t i = 0; i < incs->n; i++) inc[i + 1] = incs->v[i];
-  pool = cpm_load_protos(inc, incs->n + 1, (const char *const *)files.v, files.n, err);
+  pool = cpm_load_protos(mem, inc, incs->n + 1, (const char *const *)files.v, files.n, err);
+  if (!pool && *err) *err = cpf_xstrdup(*err);
   free(inc);
 out:
   strvec_free(&files);
@@ -311,8 +313,8 @@ static const char *g_new_spec;
 // the schema is new: an empty OLD, with a note (the change that adds the
 // schema compares with nothing). Any other DIR that REV lacks is an error,
 // so that a mistyped path cannot pass a check.
-static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, char **err,
-                          bool *empty) {
+static cpm_pool *load_git(cpf_pool *mem, const char *spec, const strvec *incs, char **prefix,
+                          char **err, bool *empty) {
   const char *rev_dir = spec + 4;
   const char *colon = strchr(rev_dir, ':');
   char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - rev_dir), rev_dir) : cpf_xstrdup(rev_dir);
@@ -386,7 +388,7 @@ static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, c
     *err = cpf_xasprintf("%s: cannot unpack the files of %s%s", spec, treeish, why);
     free(why);
   } else {
-    pool = load_dir(tree, incs, err);
+    pool = load_dir(mem, tree, incs, err);
   }
   free(tar);
   free(tree);
@@ -408,19 +410,20 @@ out_free:
   return pool;
 }
 
-// Loads NEW or OLD. On success *prefix is the path shown before file names.
-static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix, char **err,
-                            bool *empty) {
+// Loads NEW or OLD into `mem`. On success *prefix is the path shown before
+// file names.
+static cpm_pool *load_input(cpf_pool *mem, const char *spec, const strvec *incs, char **prefix,
+                            char **err, bool *empty) {
   *prefix = NULL;
   *empty = false;
-  if (strncmp(spec, "git:", 4) == 0) return load_git(spec, incs, prefix, err, empty);
+  if (strncmp(spec, "git:", 4) == 0) return load_git(mem, spec, incs, prefix, err, empty);
   struct stat st;
   if (stat(spec, &st) != 0) {
     *err = cpf_xasprintf("cannot read %s: %s", spec, strerror(errno));
     return NULL;
   }
   if (S_ISDIR(st.st_mode)) {
-    cpm_pool *pool = load_dir(spec, incs, err);
+    cpm_pool *pool = load_dir(mem, spec, incs, err);
     if (pool) *prefix = norm_prefix(spec);
     return pool;
   }
@@ -432,7 +435,8 @@ static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix,
     const char **inc = cpf_xmalloc((incs->n + 1) * sizeof *inc);
     inc[0] = dir;
     for (size_t i = 0; i < incs->n; i++) inc[i + 1] = incs->v[i];
-    cpm_pool *pool = cpm_load_protos(inc, incs->n + 1, &base, 1, err);
+    cpm_pool *pool = cpm_load_protos(mem, inc, incs->n + 1, &base, 1, err);
+    if (!pool && *err) *err = cpf_xstrdup(*err);
     free(inc);
     if (pool) *prefix = norm_prefix(dir);
     free(dir);
@@ -442,14 +446,13 @@ static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix,
   cpm_pool *pool = NULL;
   if (read_file(spec, &data, err)) {
     char *why = NULL;
-    pool = cpm_load_descriptor_set(data.data ? data.data : "", data.size, &why);
+    pool = cpm_load_descriptor_set(mem, data.data ? data.data : "", data.size, &why);
     if (!pool) {
       *err = cpf_xasprintf("%s is neither a directory, a .proto file nor a FileDescriptorSet: %s",
                            spec, why ? why : "cannot parse it");
     } else {
       *prefix = cpf_xstrdup("");
     }
-    free(why);
   }
   cpf_buf_free(&data);
   return pool;
@@ -489,7 +492,8 @@ static char *buf_style_hint(const char *spec) {
 static brk_snap *load_snap(const char *what, const char *spec, const strvec *incs) {
   char *prefix = NULL, *err = NULL;
   bool empty = false;
-  cpm_pool *pool = load_input(spec, incs, &prefix, &err, &empty);
+  cpf_pool *model_mem = cpf_pool_new();  // the model, dropped once it is snapshotted
+  cpm_pool *pool = load_input(model_mem, spec, incs, &prefix, &err, &empty);
   if (!pool && !empty) {
     fprintf(stderr, "cpay-breaking: cannot load %s %s:\n%s\n", what, spec, err ? err : "unknown error");
     if (strstr(spec, ".git#") || strncmp(spec, ".git", 4) == 0 || strstr(spec, "#branch=") ||
@@ -500,11 +504,12 @@ static brk_snap *load_snap(const char *what, const char *spec, const strvec *inc
     }
     free(err);
     free(prefix);
+    cpf_pool_free(model_mem);
     return NULL;
   }
   static const cpm_pool kNoFiles;
   brk_snap *s = brk_snap_from_pool(pool ? pool : &kNoFiles, prefix);
-  if (pool) cpm_pool_free(pool);
+  cpf_pool_free(model_mem);
   free(prefix);
   free(err);
   return s;

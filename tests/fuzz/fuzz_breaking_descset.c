@@ -24,11 +24,12 @@ static void fail(const char *what, const brk_findings *found) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  cpf_pool *mem = cpf_pool_new();  // the model
   char *err = NULL;
-  cpm_pool *pool = cpm_load_descriptor_set(data, size, &err);
+  cpm_pool *pool = cpm_load_descriptor_set(mem, data, size, &err);
   if (!pool) {
     if (!err || err[0] == '\0') fail("error without a message", NULL);
-    free(err);
+    cpf_pool_free(mem);
     return 0;
   }
   brk_snap *snap = brk_snap_from_pool(pool, "");
@@ -53,6 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   brk_snap_free(history);
   brk_findings_free(&self);
   brk_snap_free(snap);
-  cpm_pool_free(pool);
+  cpf_pool_free(mem);
   return 0;
 }
