@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "framework/buf.h"
+#include "framework/params.h"
 
 void cpf_output_add(cpf_output *o, const char *name, char *content, size_t size) {
   o->files = cpf_pool_grow(o->mem, o->files, o->count, &o->cap, sizeof *o->files);
@@ -28,20 +29,21 @@ static const char *read_all(cpf_pool *mem, FILE *f, size_t *size) {
 }
 
 // Handles the command line; returns an exit status, or -1 to go on.
-static int args(const cpf_plugin *p, int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("%s %s\n", p->name, p->version);
-      return 0;
-    }
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(p->usage, stdout);
-      return 0;
-    }
-    fprintf(stderr, "%s: unknown argument %s (try --help)\n", p->name, argv[i]);
+static int args(const cpf_plugin *p, cpf_pool *mem, int argc, char **argv) {
+  bool version = false, help = false;
+  const cpf_param_spec specs[] = {
+      {"version", CPF_PARAM_COMMAND, &version, "print the version and exit"},
+      {"help", CPF_PARAM_COMMAND, &help, "print this help and exit"},
+      {"h", CPF_PARAM_COMMAND, &help, NULL},
+  };
+  const char *err = cpf_args_parse(mem, argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
+  if (err) {
+    fprintf(stderr, "%s: %s (try --help)\n", p->name, err);
     return 1;
   }
-  return -1;
+  if (version) printf("%s %s\n", p->name, p->version);
+  if (help) fputs(p->usage, stdout);
+  return version || help ? 0 : -1;
 }
 
 // Reads the request, generates, writes the response.
@@ -79,10 +81,9 @@ static int run(const cpf_plugin *p, cpf_pool *mem) {
 }
 
 int cpf_plugin_main(const cpf_plugin *p, int argc, char **argv) {
-  int status = args(p, argc, argv);
-  if (status >= 0) return status;
   cpf_pool *mem = cpf_pool_new();
-  status = run(p, mem);
+  int status = args(p, mem, argc, argv);
+  if (status < 0) status = run(p, mem);
   cpf_pool_free(mem);
   return status;
 }
