@@ -489,7 +489,8 @@ static char *buf_style_hint(const char *spec) {
   return hint;
 }
 
-static brk_snap *load_snap(const char *what, const char *spec, const strvec *incs) {
+// The snapshot of NEW or OLD, in `mem`.
+static brk_snap *load_snap(cpf_pool *mem, const char *what, const char *spec, const strvec *incs) {
   char *prefix = NULL, *err = NULL;
   bool empty = false;
   cpf_pool *model_mem = cpf_pool_new();  // the model, dropped once it is snapshotted
@@ -508,7 +509,7 @@ static brk_snap *load_snap(const char *what, const char *spec, const strvec *inc
     return NULL;
   }
   static const cpm_pool kNoFiles;
-  brk_snap *s = brk_snap_from_pool(pool ? pool : &kNoFiles, prefix);
+  brk_snap *s = brk_snap_from_pool(mem, pool ? pool : &kNoFiles, prefix);
   cpf_pool_free(model_mem);
   free(prefix);
   free(err);
@@ -578,17 +579,14 @@ static lock_base lock_in_base(const char *lock_path, const char *against) {
 
 // GitHub places annotations by paths from the repository's top: findings
 // made from a subdirectory get the path from there.
-static void paths_from_repo_top(brk_findings *found) {
+static void paths_from_repo_top(cpf_pool *mem, brk_findings *found) {
   repo rp = {0};
   if (!repo_find(&rp, NULL)) return;
   for (size_t i = 0; i < found->count && *rp.here; i++) {
-    char *f = found->v[i].file;
+    const char *f = found->v[i].file;
     if (f[0] == '/') continue;
     char *joined = repo_join(rp.here, f);
-    if (joined) {
-      free(found->v[i].file);
-      found->v[i].file = joined;
-    }
+    if (joined) found->v[i].file = cpf_pool_own(mem, joined);
   }
   repo_free(&rp);
 }
@@ -657,7 +655,7 @@ static char *absolute(const char *path) {
 // NEW's directory up to the repository's top (or only NEW's directory and
 // the working one outside a repository). False (after saying why) when a
 // file is there but unusable.
-static bool load_config(const char *path, const char *new_spec, brk_config **out) {
+static bool load_config(cpf_pool *mem, const char *path, const char *new_spec, brk_config **out) {
   *out = NULL;
   char *found = NULL;
   if (path) {
@@ -713,7 +711,7 @@ static bool load_config(const char *path, const char *new_spec, brk_config **out
     }
   }
   cpf_buf text = {0};
-  char *err = NULL;
+  char *err = NULL, *parse_err = NULL;
   bool ok = read_file(found, &text, &err);
   char *abs = ok ? absolute(found) : NULL;
   if (ok && abs) {
@@ -725,15 +723,16 @@ static bool load_config(const char *path, const char *new_spec, brk_config **out
                              ? new_abs + al + (new_abs[al] == '/')
                              : NULL;
     cpf_buf notes = {0};
-    *out = brk_config_parse(cpf_buf_str(&text), text.size, found, *abs ? abs : "/", module, &err,
-                            &notes);
+    *out = brk_config_parse(mem, cpf_buf_str(&text), text.size, found, *abs ? abs : "/", module,
+                            &parse_err, &notes);
     fputs(cpf_buf_str(&notes), stderr);
     cpf_buf_free(&notes);
     free(new_abs);
     ok = *out != NULL;
   }
   if (!ok) {
-    fprintf(stderr, "cpay-breaking: cannot use the configuration: %s\n", err ? err : found);
+    fprintf(stderr, "cpay-breaking: cannot use the configuration: %s\n",
+            err ? err : parse_err ? parse_err : found);
   } else if (!path) {
     fprintf(stderr, "cpay-breaking: note: breaking settings from %s\n", found);
   }
@@ -769,11 +768,7 @@ static void apply_config(const brk_config *c, const brk_snap *old, const brk_sna
     if (!pkg) pkg = package_of(old, f->file);
     bool drop = brk_config_ignores(c, f, abs ? abs : f->file, pkg);
     free(abs);
-    if (drop) {
-      brk_finding_clear(f);
-      continue;
-    }
-    found->v[kept++] = *f;
+    if (!drop) found->v[kept++] = *f;
   }
   found->count = kept;
 }
@@ -786,9 +781,9 @@ static void apply_config(const brk_config *c, const brk_snap *old, const brk_sna
 // how many findings of `found` it turned into notes.
 static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const char *lock_path,
                               brk_category cat, brk_findings *found) {
-  brk_snap *live = brk_lock_live(lock);
+  cpf_pool *mem = cpf_pool_new();  // the lock's latest version, compared and dropped
   brk_findings recorded = {0};
-  brk_compare(old, live, cat, &recorded);
+  brk_compare(mem, old, brk_lock_live(mem, lock), cat, &recorded);
   size_t n = 0;
   for (size_t i = 0; i < found->count; i++) {
     brk_finding *f = &found->v[i];
@@ -797,14 +792,13 @@ static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const c
       const brk_finding *r = &recorded.v[k];
       if (r->rule == f->rule && strcmp(r->subject, f->subject) == 0 &&
           strcmp(r->message, f->message) == 0) {
-        f->accepted = cpf_xstrdup(lock_path);
+        f->accepted = lock_path;
         n++;
         break;
       }
     }
   }
-  brk_findings_free(&recorded);
-  brk_snap_free(live);
+  cpf_pool_free(mem);
   return n;
 }
 
@@ -816,6 +810,7 @@ static int usage_error(const char *msg, const char *arg) {
 }
 
 int main(int argc, char **argv) {
+  cpf_pool *mem = cpf_pool_new();  // the run's snapshots, findings and configuration
   strvec incs = {0};
   const char *rules = "all", *format = "text", *lock_path = NULL, *against = NULL, *new_spec = NULL;
   const char *config_path = NULL;
@@ -936,7 +931,7 @@ int main(int argc, char **argv) {
     status = usage_error("--config and --no-config exclude each other", NULL);
     goto out;
   }
-  if (!no_config && !load_config(config_path, new_spec, &config)) goto out;
+  if (!no_config && !load_config(mem, config_path, new_spec, &config)) goto out;
   bool lock_existed = false;
   lock_base base;
   if (lock_path) {
@@ -957,9 +952,9 @@ int main(int argc, char **argv) {
       free(err);
       cpf_buf_free(&text);
       goto out;
-    } else if ((lock = brk_lock_parse(text.data ? text.data : "", text.size, lock_path, &err)) == NULL) {
+    } else if ((lock = brk_lock_parse(mem, text.data ? text.data : "", text.size, lock_path,
+                                      &err)) == NULL) {
       fprintf(stderr, "cpay-breaking: cannot load the lock: %s\n", err);
-      free(err);
       cpf_buf_free(&text);
       goto out;
     }
@@ -973,14 +968,14 @@ int main(int argc, char **argv) {
     }
   }
   g_new_spec = new_spec;
-  if ((cur = load_snap("NEW", new_spec, &incs)) == NULL) goto out;
-  if (against && (old = load_snap("OLD", against, &incs)) == NULL) goto out;
+  if ((cur = load_snap(mem, "NEW", new_spec, &incs)) == NULL) goto out;
+  if (against && (old = load_snap(mem, "OLD", against, &incs)) == NULL) goto out;
   if (old && !roots_line_up(old, cur, against, new_spec)) goto out;
-  if (old) brk_compare(old, cur, cat, &found);
+  if (old) brk_compare(mem, old, cur, cat, &found);
   size_t accepted = old && lock ? accept_recorded(old, lock, lock_path, cat, &found) : 0;
-  if (lock) brk_compare(lock, cur, cat, &found);
+  if (lock) brk_compare(mem, lock, cur, cat, &found);
   if (config) apply_config(config, old, cur, &found);
-  if (fmt == BRK_FMT_GITHUB) paths_from_repo_top(&found);
+  if (fmt == BRK_FMT_GITHUB) paths_from_repo_top(mem, &found);
   brk_findings_sort(&found);
   cpf_buf out = {0};
   brk_findings_print(&found, fmt, &out);
@@ -1001,16 +996,13 @@ int main(int argc, char **argv) {
       fprintf(stderr, "cpay-breaking: %s not updated (use --update-lock --force to accept the breaking changes)\n",
               lock_path);
     } else {
-      brk_snap *merged = brk_lock_merge(lock, cur);
-      char *text = brk_lock_format(merged);
-      char *before = lock ? brk_lock_format(lock) : NULL;
+      brk_snap *merged = brk_lock_merge(mem, lock, cur);
+      char *text = brk_lock_format(mem, merged);
+      char *before = lock ? brk_lock_format(mem, lock) : NULL;
       bool lock_changed = !before || strcmp(before, text) != 0;
       size_t merged_counts[5] = {0};
       for (size_t i = 0; i < merged->block_count; i++) merged_counts[merged->blocks[i].kind]++;
       bool ok = write_lock(lock_path, text);
-      free(before);
-      free(text);
-      brk_snap_free(merged);
       if (!ok) {
         status = 2;
       } else {
@@ -1032,11 +1024,7 @@ int main(int argc, char **argv) {
     }
   }
 out:
-  brk_config_free(config);
-  brk_findings_free(&found);
-  brk_snap_free(cur);
-  brk_snap_free(old);
-  brk_snap_free(lock);
   strvec_free(&incs);
+  cpf_pool_free(mem);
   return status;
 }
