@@ -2,15 +2,18 @@
 // libprotoc's descriptors into, and what the generator and the
 // schema-evolution checker read. No C++ type appears here.
 //
-// Everything hangs off a cpm_pool and is freed with it. Pointers between
-// elements (a field's message type, a method's input) point into the same
-// pool. Arrays keep declaration order. Names are NUL-terminated UTF-8.
+// A model is allocated from the caller's cpf_pool (framework/pool.h) and dies
+// with it; no part of it is freed on its own. Pointers between elements (a
+// field's message type, a method's input) stay within the model. Arrays keep
+// declaration order. Names are NUL-terminated UTF-8.
 #ifndef CPAY_PLUGIN_MODEL_H_
 #define CPAY_PLUGIN_MODEL_H_
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "framework/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -230,9 +233,12 @@ typedef struct cpm_pool {
   int compiler_version[3]; // protoc's major, minor, patch (0s when unknown)
 } cpm_pool;
 
-// Loads a serialized CodeGeneratorRequest. NULL on failure with *err set to a
-// malloc'd message (free() it).
-cpm_pool *cpm_load_request(const void *data, size_t size, char **err);
+// The loaders build the model in `mem`. On failure they return NULL with *err
+// (when err is not NULL) set to a message in `mem`; what the failed load had
+// allocated stays there too until `mem` is freed.
+
+// Loads a serialized CodeGeneratorRequest.
+cpm_pool *cpm_load_request(cpf_pool *mem, const void *data, size_t size, char **err);
 
 // Loads .proto files through libprotoc's importer. `files` are paths relative
 // to one of `include_dirs` (or paths on disk, absolute or relative to the
@@ -242,16 +248,14 @@ cpm_pool *cpm_load_request(const void *data, size_t size, char **err);
 // failure returns NULL and *err holds every error, one per line, as
 // `file.proto:line:col: message` (`file.proto: message` when libprotoc gives
 // no position, e.g. a file not found).
-cpm_pool *cpm_load_protos(const char *const *include_dirs, size_t include_count,
+cpm_pool *cpm_load_protos(cpf_pool *mem, const char *const *include_dirs, size_t include_count,
                           const char *const *files, size_t file_count, char **err);
 
 // Loads a serialized FileDescriptorSet (protoc --descriptor_set_out), its
 // files in any order. Every file in it is in to_generate. A google/protobuf/
 // import missing from the set is taken from libprotobuf's built-in copy (and
-// is not in to_generate). NULL on failure with *err set.
-cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err);
-
-void cpm_pool_free(cpm_pool *pool);
+// is not in to_generate).
+cpm_pool *cpm_load_descriptor_set(cpf_pool *mem, const void *data, size_t size, char **err);
 
 // One generated file for the CodeGeneratorResponse.
 typedef struct cpm_out_file {
@@ -260,10 +264,11 @@ typedef struct cpm_out_file {
   size_t size;
 } cpm_out_file;
 
-// Serializes a CodeGeneratorResponse (error may be NULL) into a malloc'd
-// buffer. Declares proto3 `optional` support. Returns false when out of memory.
-bool cpm_encode_response(const char *error, const cpm_out_file *files, size_t count,
-                         uint8_t **out, size_t *out_size);
+// Serializes a CodeGeneratorResponse (error may be NULL) into a buffer in
+// `mem`. Declares proto3 `optional` support. Returns false when libprotobuf
+// cannot encode it.
+bool cpm_encode_response(cpf_pool *mem, const char *error, const cpm_out_file *files,
+                         size_t count, uint8_t **out, size_t *out_size);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,10 @@
 // the pairwise check (--against) and the history check (--lock): an entry the
 // old side marks deleted is history, and reusing its number or name with a
 // different meaning is a finding.
+//
+// Memory: snapshots, findings, configurations and error messages are
+// allocated from the cpf_pool the caller passes (framework/pool.h) and die
+// with it; nothing here is freed on its own.
 #ifndef CPAY_PLUGIN_BREAKING_BREAKING_H_
 #define CPAY_PLUGIN_BREAKING_BREAKING_H_
 
@@ -20,6 +24,7 @@
 
 #include "framework/buf.h"
 #include "framework/diag.h"
+#include "framework/pool.h"
 #include "model.h"
 
 // ---- snapshots ----------------------------------------------------------
@@ -32,7 +37,7 @@ typedef enum brk_kind {
   BRK_SERVICE = 4,
 } brk_kind;
 
-// A field, enum value, extension or RPC. Strings are owned by the snapshot.
+// A field, enum value, extension or RPC. Strings live in the snapshot's pool.
 typedef struct brk_item {
   int32_t number;       // fields, values, extensions; 0 for RPCs
   const char *name;     // field/value/RPC name; an extension's full name
@@ -73,37 +78,40 @@ typedef struct brk_block {
   bool closed;            // enums
   brk_item *items;        // sorted by number, then name
   size_t item_count;
+  size_t item_cap;        // room in items, for the builders
 } brk_block;
 
 typedef struct brk_snap {
+  cpf_pool *mem;      // where the snapshot and all its strings live
   brk_block *blocks;  // sorted by kind, then name
   size_t block_count;
+  size_t block_cap;   // room in blocks, for the builders
   const char *prefix;  // prepended (with '/') to file names in findings; "" for none
   bool is_lock;
   int version;  // a lock's format version (1: no check lines); 0 for a schema
-  // Ownership: every string and array above.
-  void **owned;
-  size_t owned_count, owned_cap;
 } brk_snap;
 
+// Each of these makes a snapshot in `mem` that holds copies of what it needs:
+// it outlives the model or snapshots it was made from.
+
 // The snapshot of pool->to_generate. `prefix` is shown before file names.
-brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix);
-// Parses a lock file. NULL with *err (malloc'd, "PATH:LINE: why") when it is
+brk_snap *brk_snap_from_pool(cpf_pool *mem, const cpm_pool *pool, const char *prefix);
+// Parses a lock file. NULL with *err (in `mem`, "PATH:LINE: why") when it is
 // malformed, cut short, or (version 2) does not match its check lines.
-brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err);
+brk_snap *brk_lock_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
+                         char **err);
 // The same; with verify false the check and end hashes are not compared
 // (what is left is the grammar: for fuzzing it).
-brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, bool verify,
-                              char **err);
-// The lock text for `snap` (deterministic; malloc'd).
-char *brk_lock_format(const brk_snap *snap);
+brk_snap *brk_lock_parse_opts(cpf_pool *mem, const char *text, size_t size, const char *path,
+                              bool verify, char **err);
+// The lock text for `snap` (deterministic; in `mem`).
+char *brk_lock_format(cpf_pool *mem, const brk_snap *snap);
 // The history after recording `cur` on top of `lock` (NULL: a new lock): every
 // entry of `lock` is kept, those absent from `cur` marked deleted.
-brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur);
+brk_snap *brk_lock_merge(cpf_pool *mem, const brk_snap *lock, const brk_snap *cur);
 // The latest version a lock recorded: its live blocks and entries, as a
 // schema snapshot without positions.
-brk_snap *brk_lock_live(const brk_snap *lock);
-void brk_snap_free(brk_snap *snap);
+brk_snap *brk_lock_live(cpf_pool *mem, const brk_snap *lock);
 
 const brk_block *brk_snap_find(const brk_snap *snap, brk_kind kind, const char *name);
 
@@ -128,12 +136,12 @@ const char *brk_category_name(brk_category c);
 
 typedef struct brk_finding {
   const brk_rule *rule;
-  char *file;  // display path
+  const char *file;  // display path
   int line, col;
-  char *message;
-  char *fix;      // NULL or a suggestion (e.g. the `reserved` lines to add)
-  char *subject;  // what the finding is about; (rule, subject) is unique
-  char *accepted;  // NULL, or the lock that recorded this break (--force): then a note
+  const char *message;
+  const char *fix;      // NULL or a suggestion (e.g. the `reserved` lines to add)
+  const char *subject;  // what the finding is about; (rule, subject) is unique
+  const char *accepted;  // NULL, or the lock that recorded this break (--force): then a note
 } brk_finding;
 
 typedef struct brk_findings {
@@ -143,21 +151,14 @@ typedef struct brk_findings {
 
 // Compares `cur` (a schema) with `old` (a schema or a lock) and appends the
 // findings of rules in `max_cat` and below, skipping any (rule, subject)
-// already present.
-void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat,
+// already present. The findings and their strings are allocated in `mem`
+// (use one pool for every call on the same `out`).
+void brk_compare(cpf_pool *mem, const brk_snap *old, const brk_snap *cur, brk_category max_cat,
                  brk_findings *out);
 // Sorts by file, line, column, rule.
 void brk_findings_sort(brk_findings *f);
-// Whether `f` has a finding of `rule` about `subject`.
-bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *subject);
-// Moves the findings of `from` into `into`, but those whose (rule, subject)
-// `into` has already; `from` is left empty.
-void brk_findings_move(brk_findings *into, brk_findings *from);
-// Frees the strings of one finding (not the finding).
-void brk_finding_clear(brk_finding *f);
 // The breaking findings: neither notes nor accepted.
 size_t brk_findings_errors(const brk_findings *f);
-void brk_findings_free(brk_findings *f);
 
 typedef enum brk_format { BRK_FMT_TEXT, BRK_FMT_JSON, BRK_FMT_GITHUB, BRK_FMT_JUNIT } brk_format;
 void brk_findings_print(const brk_findings *f, brk_format fmt, cpf_buf *out);
@@ -171,19 +172,17 @@ void brk_findings_print(const brk_findings *f, brk_format fmt, cpf_buf *out);
 // `ignore_unstable_packages`.
 typedef struct brk_config brk_config;
 
-// Parses a configuration; paths in it are relative to `dir` (absolute).
-// `module` (NEW's directory relative to `dir`, or NULL) picks a buf.yaml v2
-// module's own `breaking` section. NULL with *err ("PATH:LINE: why") when it
-// is malformed or names an unknown rule; notes (buf rules cpay does not
-// check) are appended to `notes`.
-brk_config *brk_config_parse(const char *text, size_t size, const char *path, const char *dir,
-                             const char *module, char **err, cpf_buf *notes);
-void brk_config_free(brk_config *c);
+// Parses a configuration into `mem`; paths in it are relative to `dir`
+// (absolute). `module` (NEW's directory relative to `dir`, or NULL) picks a
+// buf.yaml v2 module's own `breaking` section. NULL with *err (in `mem`,
+// "PATH:LINE: why") when it is malformed or names an unknown rule; notes (buf
+// rules cpay does not check) are appended to `notes`.
+brk_config *brk_config_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
+                             const char *dir, const char *module, char **err, cpf_buf *notes);
 // Whether the configuration drops a finding: its rule is not used, or its
 // file (`abs_file`, absolute) is ignored for it, or its package is unstable.
 bool brk_config_ignores(const brk_config *c, const brk_finding *f, const char *abs_file,
                         const char *package);
-const char *brk_config_path(const brk_config *c);
 
 // ---- inside protoc-gen-cpay ---------------------------------------------
 

@@ -17,9 +17,8 @@ typedef struct ctx {
   const char *pkg_from[32];
   const char *pkg_to[32];
   size_t npkg;
-  // Strings made for messages, freed at the end of brk_compare.
-  char **tmp;
-  size_t tmp_count;
+  cpf_pool *mem;  // the findings'
+  cpf_pool *tmp;  // strings made along the way, freed at the end of brk_compare
 } ctx;
 
 // How a type change reads: the same type, compatible on the wire (and in
@@ -34,9 +33,19 @@ static const brk_rule *rule(const char *id) {
   abort();  // a rule ID missing from the table is a programming error
 }
 
-static char *display(const char *prefix, const char *file) {
-  if (prefix == NULL || *prefix == '\0') return cpf_xstrdup(file ? file : "<unknown>");
-  return cpf_xasprintf("%s/%s", prefix, file ? file : "<unknown>");
+// A printf'd string that lives until the end of brk_compare.
+static char *tmpf(const ctx *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static char *tmpf(const ctx *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *r = cpf_pool_vprintf(c->tmp, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 typedef struct where {
@@ -55,7 +64,7 @@ static where at_cur_block(const ctx *c, const brk_block *b) {
   return w;
 }
 
-static char *map_name(const ctx *c, const char *name);
+static const char *map_name(const ctx *c, const char *name);
 
 // Where to report a deleted element: in the new schema, so that annotations
 // land on the files being changed. That is its parent's new declaration
@@ -67,16 +76,12 @@ static where at_old(const ctx *c, const char *file, int line, int col, const brk
                     const char *full_name) {
   if (cur_parent) return at_cur_block(c, cur_parent);
   if (full_name) {
-    char *scope = map_name(c, full_name);
+    char *scope = cpf_pool_strdup(c->tmp, map_name(c, full_name));
     for (char *dot = strrchr(scope, '.'); dot; dot = strrchr(scope, '.')) {
       *dot = '\0';
       const brk_block *m = brk_snap_find(c->cur, BRK_MESSAGE, scope);
-      if (m) {
-        free(scope);
-        return at_cur_block(c, m);
-      }
+      if (m) return at_cur_block(c, m);
     }
-    free(scope);
   }
   if (file && brk_snap_find(c->cur, BRK_FILE, file)) {
     where w = {c->cur->prefix, file, 0, 0};
@@ -87,58 +92,56 @@ static where at_old(const ctx *c, const char *file, int line, int col, const brk
   return w;
 }
 
-static void report(ctx *c, const char *id, where w, const char *subject, char *fix,
+static void report(ctx *c, const char *id, where w, const char *subject, const char *fix,
                    const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 6, 7)))
 #endif
     ;
 
-// Takes ownership of `fix`.
-static void report(ctx *c, const char *id, where w, const char *subject, char *fix,
+// Adds a finding (its strings copied to c->mem) unless the rule is off or
+// the finding is there already.
+static void report(ctx *c, const char *id, where w, const char *subject, const char *fix,
                    const char *fmt, ...) {
   const brk_rule *r = rule(id);
-  if (r->category > c->max) goto out_free_fix;
+  if (r->category > c->max) return;
   for (size_t i = 0; i < c->out->count; i++) {
     // One finding per (rule, subject); a break accepted in the lock does not
     // hide one the lock itself finds.
     const brk_finding *e = &c->out->v[i];
-    if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) goto out_free_fix;
+    if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) return;
   }
-  if (c->out->count == c->out->cap) {
-    c->out->cap = c->out->cap ? c->out->cap * 2 : 16;
-    c->out->v = cpf_xrealloc(c->out->v, c->out->cap * sizeof(*c->out->v));
-  }
+  c->out->v = cpf_pool_grow(c->mem, c->out->v, c->out->count, &c->out->cap, sizeof *c->out->v);
   brk_finding *f = &c->out->v[c->out->count++];
   f->rule = r;
-  f->file = display(w.prefix, w.file);
+  const char *file = w.file ? w.file : "<unknown>";
+  f->file = w.prefix && *w.prefix ? cpf_pool_printf(c->mem, "%s/%s", w.prefix, file)
+                                  : cpf_pool_strdup(c->mem, file);
   f->line = w.line;
   f->col = w.col;
-  cpf_buf msg = {0};
   va_list ap;
   va_start(ap, fmt);
-  cpf_buf_vprintf(&msg, fmt, ap);
+  f->message = cpf_pool_vprintf(c->mem, fmt, ap);
   va_end(ap);
-  f->message = cpf_buf_take(&msg);
-  f->fix = fix;
-  f->subject = cpf_xstrdup(subject);
+  f->fix = cpf_pool_strdup(c->mem, fix);
+  f->subject = cpf_pool_strdup(c->mem, subject);
   f->accepted = NULL;
-  return;
-out_free_fix:
-  free(fix);
 }
 
 // ---- names and types ----------------------------------------------------
 
 // A type string as a reader of .proto files writes it: ".pkg.M" is
 // "pkg.M", "enum:.pkg.E" is "pkg.E (enum)", "map<string,.pkg.V>" is
-// "map<string, pkg.V>". Owned by the context.
-static const char *pt(ctx *c, const char *t) {
-  cpf_buf b = {0};
+// "map<string, pkg.V>". Lives until the end of brk_compare.
+static const char *pt(const ctx *c, const char *t) {
+  // At most "group " and a space after every comma more than `t`.
+  char *r = cpf_pool_alloc(c->tmp, 2 * strlen(t) + 7);
+  char *w = r;
   const char *p = t;
   if (strncmp(p, "enum:", 5) == 0) p += 5;
   if (strncmp(p, "group:", 6) == 0) {
-    cpf_buf_puts(&b, "group ");
+    memcpy(w, "group ", 6);
+    w += 6;
     p += 6;
   }
   for (; *p; p++) {
@@ -149,20 +152,19 @@ static const char *pt(ctx *c, const char *t) {
       p += 4;
       continue;
     }
-    cpf_buf_append(&b, p, 1);
-    if (*p == ',') cpf_buf_puts(&b, " ");
+    *w++ = *p;
+    if (*p == ',') *w++ = ' ';
   }
-  char *r = b.data ? cpf_buf_take(&b) : cpf_xstrdup("");
-  c->tmp = cpf_xrealloc(c->tmp, (c->tmp_count + 1) * sizeof *c->tmp);
-  c->tmp[c->tmp_count++] = r;
+  *w = '\0';
   return r;
 }
 
 // `name` (a full name, with or without a leading dot, or a type string) with
-// old packages replaced by new ones. Malloc'd.
-static char *map_name(const ctx *c, const char *name) {
-  if (name == NULL) return NULL;
-  char *s = cpf_xstrdup(name);
+// old packages replaced by new ones: `name` itself when no package was
+// renamed, else a string that lives until the end of brk_compare.
+static const char *map_name(const ctx *c, const char *name) {
+  if (name == NULL || c->npkg == 0) return name;
+  const char *s = name;
   for (size_t i = 0; i < c->npkg; i++) {
     size_t fl = strlen(c->pkg_from[i]);
     cpf_buf b = {0};
@@ -180,8 +182,7 @@ static char *map_name(const ctx *c, const char *name) {
         p++;
       }
     }
-    free(s);
-    s = b.data ? cpf_buf_take(&b) : cpf_xstrdup("");
+    s = b.data ? cpf_pool_own(c->tmp, cpf_buf_take(&b)) : "";
   }
   return s;
 }
@@ -222,10 +223,10 @@ static bool has_name(const char *const *names, size_t n, const char *name) {
   return false;
 }
 
-static char *range_text(cpm_range r) {
-  if (r.start == r.end) return cpf_xasprintf("%d", (int)r.start);
-  if (r.end == 536870911) return cpf_xasprintf("%d to max", (int)r.start);
-  return cpf_xasprintf("%d to %d", (int)r.start, (int)r.end);
+static const char *range_text(const ctx *c, cpm_range r) {
+  if (r.start == r.end) return tmpf(c, "%d", (int)r.start);
+  if (r.end == 536870911) return tmpf(c, "%d to max", (int)r.start);
+  return tmpf(c, "%d to %d", (int)r.start, (int)r.end);
 }
 
 static bool is_msg_type(const char *t) { return t[0] == '.'; }
@@ -276,16 +277,15 @@ static bool eq_enum(const ctx *c, const char *old_t, const char *new_t, bool nam
 // Whether `new_name` can be `old_name` renamed: the old name is gone from
 // the new schema and the new one was not in the old (history aside).
 static bool renamed_pair(const ctx *c, brk_kind kind, const char *old_name, const char *new_name) {
-  char *m = map_name(c, old_name);
+  const char *m = map_name(c, old_name);
   const brk_block *still = brk_snap_find(c->cur, kind, m);
   const brk_block *before = brk_snap_find(c->old, kind, new_name);
-  free(m);
   return still == NULL && (before == NULL || before->deleted);
 }
 
 // Compares a field type before (old, not yet mapped) and after.
 static compat classify(const ctx *c, const char *old_t, const char *new_t) {
-  char *m = map_name(c, old_t);
+  const char *m = map_name(c, old_t);
   compat r;
   if (strcmp(m, new_t) == 0) {
     r = SAME;
@@ -315,7 +315,6 @@ static compat classify(const ctx *c, const char *old_t, const char *new_t) {
       r = COMPAT;
     }
   }
-  free(m);
   return r;
 }
 
@@ -332,20 +331,19 @@ static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int d
     if (k >= b->item_count) return false;
     const brk_item *y = &b->items[k++];
     if (x->number != y->number || !same(x->label, y->label)) return false;
-    char *m = map_name(c, x->type);
+    const char *m = map_name(c, x->type);
     bool ok = strcmp(m, y->type) == 0 ||
               (is_msg_type(x->type) && is_msg_type(y->type) && eq_message(c, x->type, y->type, depth + 1));
-    free(m);
     if (!ok) return false;
   }
   return k == b->item_count;
 }
 
-// "map<K,V>" into K and V (malloc'd).
-static void split_map(const char *t, char **k, char **v) {
+// "map<K,V>" into K and V.
+static void split_map(const ctx *c, const char *t, const char **k, const char **v) {
   const char *comma = strchr(t, ',');
-  *k = cpf_xasprintf("%.*s", (int)(comma - (t + 4)), t + 4);
-  *v = cpf_xasprintf("%.*s", (int)(strlen(comma + 1) - 1), comma + 1);
+  *k = cpf_pool_strndup(c->tmp, t + 4, (size_t)(comma - (t + 4)));
+  *v = cpf_pool_strndup(c->tmp, comma + 1, strlen(comma + 1) - 1);
 }
 
 static bool is_length_delimited(const char *t) {
@@ -370,10 +368,8 @@ static int32_t next_free(const brk_block *ob, const brk_block *nb) {
   return n;
 }
 
-static const char *pt(ctx *c, const char *t);
-
 static char *describe(ctx *c, const brk_item *it) {
-  return cpf_xasprintf("%s %s %s", it->label, pt(c, it->type), it->name);
+  return tmpf(c, "%s %s %s", it->label, pt(c, it->type), it->name);
 }
 
 // ---- messages and fields ------------------------------------------------
@@ -394,7 +390,7 @@ static void type_change(ctx *c, const char *rule_id, const char *what, where w, 
            what, pt(c, old_t), pt(c, new_t));
     return;
   }
-  char *nsubj = cpf_xasprintf("%s:%s", subj, rule_id);
+  char *nsubj = tmpf(c, "%s:%s", subj, rule_id);
   const char *detail;
   bool o64 = strstr(old_t, "64") != NULL, n64 = strstr(new_t, "64") != NULL;
   if (is_msg_type(old_t) && is_msg_type(new_t)) {
@@ -416,7 +412,6 @@ static void type_change(ctx *c, const char *rule_id, const char *what, where w, 
   report(c, "FIELD_TYPE_WIRE_COMPATIBLE", w, nsubj, NULL,
          "%s changed type from %s to %s: wire-compatible (%s)", what, pt(c, old_t), pt(c, new_t),
          detail);
-  free(nsubj);
   if (k == COMPAT_JSON) {
     report(c, "FIELD_JSON_TYPE_CHANGED", w, subj, NULL,
            "%s changed type from %s to %s: wire-compatible, but its JSON encoding differs", what,
@@ -428,17 +423,12 @@ static bool entry_matches(const ctx *c, const char *map_t, const char *msg_t, bo
   const brk_snap *ms = map_is_old ? c->cur : c->old;
   const brk_block *e = brk_snap_find(ms, BRK_MESSAGE, msg_t + 1);
   if (!e || e->item_count != 2) return false;
-  char *k, *v;
-  split_map(map_t, &k, &v);
-  char *mk = map_is_old ? map_name(c, k) : cpf_xstrdup(k);
-  char *mv = map_is_old ? map_name(c, v) : cpf_xstrdup(v);
-  bool ok = e->items[0].number == 1 && e->items[1].number == 2 && strcmp(e->items[0].type, mk) == 0 &&
-            strcmp(e->items[1].type, mv) == 0;
-  free(k);
-  free(v);
-  free(mk);
-  free(mv);
-  return ok;
+  const char *k, *v;
+  split_map(c, map_t, &k, &v);
+  const char *mk = map_is_old ? map_name(c, k) : k;
+  const char *mv = map_is_old ? map_name(c, v) : v;
+  return e->items[0].number == 1 && e->items[1].number == 2 && strcmp(e->items[0].type, mk) == 0 &&
+         strcmp(e->items[1].type, mv) == 0;
 }
 
 // The live members of oneof `name` in b.
@@ -493,11 +483,11 @@ static oneof_move classify_oneof(const brk_block *ob, const brk_block *nb, const
 static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, const brk_item *o,
                           const brk_item *f) {
   oneof_move move = classify_oneof(ob, nb, o, f);
-  char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
-  char *what = cpf_xasprintf("field %d \"%s\" of message %s", (int)f->number, f->name, nb->name);
+  char *subj = tmpf(c, "%s#%d", nb->name, (int)f->number);
+  char *what = tmpf(c, "field %d \"%s\" of message %s", (int)f->number, f->name, nb->name);
   where w = at_cur_item(c, f);
   if (!same(o->name, f->name)) {
-    report(c, "FIELD_RENAMED", w, subj, cpf_xasprintf("keep the name \"%s\" (JSON and text format use it)", o->name),
+    report(c, "FIELD_RENAMED", w, subj, tmpf(c, "keep the name \"%s\" (JSON and text format use it)", o->name),
            "field %d of message %s was renamed from \"%s\" to \"%s\"", (int)f->number, nb->name,
            o->name, f->name);
   } else if (o->json && f->json && !same(o->json, f->json)) {
@@ -505,14 +495,13 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
            what, o->json, f->json);
   }
   if (is_map_type(o->type) && is_map_type(f->type)) {
-    char *ok_, *ov, *nk, *nv;
-    split_map(o->type, &ok_, &ov);
-    split_map(f->type, &nk, &nv);
-    char *kw = cpf_xasprintf("the key of map %s", what), *vw = cpf_xasprintf("the value of map %s", what);
-    char *ks = cpf_xasprintf("%s/key", subj), *vs = cpf_xasprintf("%s/value", subj);
+    const char *ok_, *ov, *nk, *nv;
+    split_map(c, o->type, &ok_, &ov);
+    split_map(c, f->type, &nk, &nv);
+    char *kw = tmpf(c, "the key of map %s", what), *vw = tmpf(c, "the value of map %s", what);
+    char *ks = tmpf(c, "%s/key", subj), *vs = tmpf(c, "%s/value", subj);
     type_change(c, "MAP_KEY_TYPE_CHANGED", kw, w, ks, ok_, nk);
     type_change(c, "MAP_VALUE_TYPE_CHANGED", vw, w, vs, ov, nv);
-    free(ok_); free(ov); free(nk); free(nv); free(kw); free(vw); free(ks); free(vs);
   } else if (is_map_type(o->type) != is_map_type(f->type)) {
     bool map_old = is_map_type(o->type);
     const char *map_t = map_old ? o->type : f->type, *other = map_old ? f->type : o->type;
@@ -588,17 +577,13 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
   }
   if (!same(o->def, f->def)) {
     bool quote = strcmp(f->type, "string") == 0 || strcmp(f->type, "bytes") == 0;
-    char *od = o->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", o->def) : cpf_xstrdup("none");
-    char *nd = f->def ? cpf_xasprintf(quote ? "\"%s\"" : "%s", f->def) : cpf_xstrdup("none");
+    const char *od = o->def ? tmpf(c, quote ? "\"%s\"" : "%s", o->def) : "none";
+    const char *nd = f->def ? tmpf(c, quote ? "\"%s\"" : "%s", f->def) : "none";
     report(c, "FIELD_DEFAULT_CHANGED", w, subj, NULL,
            "%s changed its default from %s to %s: a message without the field reads as %s to "
            "old readers and %s to new ones (defaults are never sent)",
            what, od, nd, o->def ? od : "the type's default", f->def ? nd : "the type's default");
-    free(od);
-    free(nd);
   }
-  free(subj);
-  free(what);
 }
 
 static const brk_item *find_number(const brk_block *b, int32_t n) {
@@ -627,33 +612,31 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     }
     if (find_name(nb, o->name)) continue;  // renumbered: reported below
     if (strcmp(o->label, "required") == 0) {
-      char *rsubj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
+      char *rsubj = tmpf(c, "%s#%d", nb->name, (int)o->number);
       report(c, "FIELD_REQUIRED_DELETED", at_old(c, o->file, o->line, o->col, nb, NULL), rsubj,
-             cpf_xasprintf("keep field %d \"%s\" (as optional, once every reader is built with "
-                           "it optional)", (int)o->number, o->name),
+             tmpf(c, "keep field %d \"%s\" (as optional, once every reader is built with "
+                     "it optional)", (int)o->number, o->name),
              "required field %d \"%s\" of message %s was deleted: readers built before reject "
              "every message written without it",
              (int)o->number, o->name, nb->name);
-      free(rsubj);
     }
     bool num_res = in_ranges(nb->reserved, nb->reserved_count, o->number);
     bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
-    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)o->number);
+    char *subj = tmpf(c, "%s#%d", nb->name, (int)o->number);
     where w = at_old(c, o->file, o->line, o->col, nb, NULL);
     if (!num_res) {
-      char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to message %s", (int)o->number, nb->name)
-                           : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to message %s",
-                                           (int)o->number, o->name, nb->name);
+      char *fix = name_res ? tmpf(c, "add `reserved %d;` to message %s", (int)o->number, nb->name)
+                           : tmpf(c, "add `reserved %d;` and `reserved \"%s\";` to message %s",
+                                  (int)o->number, o->name, nb->name);
       report(c, "FIELD_DELETED", w, subj, fix,
              "field %d \"%s\" of message %s was deleted without reserving its number", (int)o->number,
              o->name, nb->name);
     } else if (!name_res) {
       report(c, "FIELD_DELETED_NAME_NOT_RESERVED", w, subj,
-             cpf_xasprintf("add `reserved \"%s\";` to message %s", o->name, nb->name),
+             tmpf(c, "add `reserved \"%s\";` to message %s", o->name, nb->name),
              "field %d \"%s\" of message %s was deleted; its number is reserved but not its name",
              (int)o->number, o->name, nb->name);
     }
-    free(subj);
   }
   // Old oneofs that are gone.
   for (size_t i = 0; i < ob->item_count; i++) {
@@ -663,7 +646,7 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     for (size_t k = 0; k < i; k++) seen_before |= live(ob, &ob->items[k]) && same(ob->items[k].oneof, o->oneof);
     for (size_t k = 0; k < nb->item_count; k++) still |= same(nb->items[k].oneof, o->oneof);
     if (seen_before || still) continue;
-    char *subj = cpf_xasprintf("%s/%s", nb->name, o->oneof);
+    char *subj = tmpf(c, "%s/%s", nb->name, o->oneof);
     const brk_item *now = find_number(nb, o->number);
     if (now && oneof_renamed(ob, o->oneof, nb, now->oneof)) {
       report(c, "ONEOF_RENAMED", at_cur_item(c, now), subj, NULL,
@@ -676,18 +659,17 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
              "accessors) goes away",
              o->oneof, nb->name);
     }
-    free(subj);
   }
   // New fields: renumbered, or reusing a number or name.
   for (size_t i = 0; i < nb->item_count; i++) {
     const brk_item *f = &nb->items[i];
     if (find_number(ob, f->number)) continue;
-    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
+    char *subj = tmpf(c, "%s#%d", nb->name, (int)f->number);
     where w = at_cur_item(c, f);
     const brk_item *renum = find_name(ob, f->name);
     if (strcmp(f->label, "required") == 0 && !renum && !ob->deleted) {
       report(c, "FIELD_REQUIRED_ADDED", w, subj,
-             cpf_xasprintf("make it optional (required fields can never be added safely)"),
+             "make it optional (required fields can never be added safely)",
              "required field %d \"%s\" was added to message %s: new readers reject every "
              "message from writers built before, which never set it",
              (int)f->number, f->name, nb->name);
@@ -695,7 +677,7 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     if (renum) {
       bool res = in_ranges(nb->reserved, nb->reserved_count, renum->number);
       report(c, "FIELD_RENUMBERED", w, subj,
-             res ? NULL : cpf_xasprintf("keep number %d; to replace the field, add `reserved %d;` and use a new name", (int)renum->number, (int)renum->number),
+             res ? NULL : tmpf(c, "keep number %d; to replace the field, add `reserved %d;` and use a new name", (int)renum->number, (int)renum->number),
              "field \"%s\" of message %s changed number from %d to %d", f->name, nb->name,
              (int)renum->number, (int)f->number);
     }
@@ -705,13 +687,12 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     for (size_t k = 0; k < ob->item_count; k++) {
       const brk_item *h = &ob->items[k];
       if (h->number == f->number) {
-        char *m = map_name(c, h->type);
+        const char *m = map_name(c, h->type);
         if (same(h->name, f->name) && strcmp(m, f->type) == 0 && same(h->label, f->label)) {
           restored = true;
         } else if (!was) {
           was = h;
         }
-        free(m);
       } else if (same(h->name, f->name) && !live(ob, h)) {
         name_hist = true;
         name_num = h->number;
@@ -720,19 +701,17 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
     if (was && !restored) {
       char *a = describe(c, was), *b = describe(c, f);
       report(c, "FIELD_NUMBER_REUSED", w, subj,
-             cpf_xasprintf("use a number never used before, e.g. %d, and add `reserved %d;`",
-                           (int)next_free(ob, nb), (int)f->number),
+             tmpf(c, "use a number never used before, e.g. %d, and add `reserved %d;`",
+                  (int)next_free(ob, nb), (int)f->number),
              "field number %d of message %s was `%s` (deleted), now reused for `%s`", (int)f->number,
              nb->name, a, b);
-      free(a);
-      free(b);
     } else if (!was && !ob->deleted && in_ranges(ob->reserved, ob->reserved_count, f->number)) {
       report(c, "FIELD_NUMBER_REUSED", w, subj,
-             cpf_xasprintf("use a number never used before, e.g. %d", (int)next_free(ob, nb)),
+             tmpf(c, "use a number never used before, e.g. %d", (int)next_free(ob, nb)),
              "field %d \"%s\" of message %s uses a number that was reserved", (int)f->number, f->name,
              nb->name);
     }
-    char *nsubj = cpf_xasprintf("%s/%s", nb->name, f->name);
+    char *nsubj = tmpf(c, "%s/%s", nb->name, f->name);
     if (!renum && name_hist && !restored) {
       report(c, "FIELD_NAME_REUSED", w, nsubj, NULL,
              "field name \"%s\" of message %s was field %d (deleted), now field %d: JSON and text "
@@ -742,8 +721,6 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
       report(c, "FIELD_NAME_REUSED", w, nsubj, NULL,
              "field \"%s\" of message %s uses a name that was reserved", f->name, nb->name);
     }
-    free(nsubj);
-    free(subj);
   }
 }
 
@@ -751,28 +728,24 @@ static void compare_reserved(ctx *c, const brk_block *ob, const brk_block *nb, c
                              const char *range_rule, const char *name_rule) {
   for (size_t i = 0; i < ob->reserved_count; i++) {
     if (covered(nb->reserved, nb->reserved_count, ob->reserved[i])) continue;
-    char *r = range_text(ob->reserved[i]);
-    char *subj = cpf_xasprintf("%s/reserved/%s", nb->name, r);
-    report(c, range_rule, at_cur_block(c, nb), subj, cpf_xasprintf("restore `reserved %s;`", r),
+    const char *r = range_text(c, ob->reserved[i]);
+    char *subj = tmpf(c, "%s/reserved/%s", nb->name, r);
+    report(c, range_rule, at_cur_block(c, nb), subj, tmpf(c, "restore `reserved %s;`", r),
            "reserved range %s of %s %s was removed or shrunk", r, what, nb->name);
-    free(subj);
-    free(r);
   }
   for (size_t i = 0; i < ob->reserved_name_count; i++) {
     if (has_name(nb->reserved_names, nb->reserved_name_count, ob->reserved_names[i])) continue;
-    char *subj = cpf_xasprintf("%s/reserved/%s", nb->name, ob->reserved_names[i]);
+    char *subj = tmpf(c, "%s/reserved/%s", nb->name, ob->reserved_names[i]);
     report(c, name_rule, at_cur_block(c, nb), subj,
-           cpf_xasprintf("restore `reserved \"%s\";`", ob->reserved_names[i]),
+           tmpf(c, "restore `reserved \"%s\";`", ob->reserved_names[i]),
            "reserved name \"%s\" of %s %s was removed", ob->reserved_names[i], what, nb->name);
-    free(subj);
   }
 }
 
 
 static const brk_block *counterpart(const ctx *c, const brk_block *ob) {
-  char *m = map_name(c, ob->name);
+  const char *m = map_name(c, ob->name);
   const brk_block *nb = brk_snap_find(c->cur, ob->kind, m);
-  free(m);
   return nb;
 }
 
@@ -792,10 +765,8 @@ static bool same_item_names(const brk_block *a, const brk_block *b) {
 // names too.
 static int rename_match(const ctx *c, const brk_block *ob, const brk_block *cb) {
   const char *prefix = ob->kind == BRK_ENUM ? "enum:." : ".";
-  char *ot = cpf_xasprintf("%s%s", prefix, ob->name), *nt = cpf_xasprintf("%s%s", prefix, cb->name);
+  char *ot = tmpf(c, "%s%s", prefix, ob->name), *nt = tmpf(c, "%s%s", prefix, cb->name);
   bool eq = ob->kind == BRK_ENUM ? eq_enum(c, ot, nt, false) : eq_message(c, ot, nt, 0);
-  free(ot);
-  free(nt);
   return eq ? 1 + same_item_names(ob, cb) : 0;
 }
 
@@ -818,7 +789,7 @@ static bool rename_candidate(const ctx *c, const brk_block *cb, brk_kind kind, c
 // other old one matches with names and all is that one's, not this one's.
 // NULL when there is none.
 static const brk_block *find_renamed(const ctx *c, const brk_block *ob) {
-  char *mo = map_name(c, ob->name);
+  const char *mo = map_name(c, ob->name);
   const brk_block *best = NULL;
   int best_score = 0;
   for (size_t k = 0; k < c->cur->block_count; k++) {
@@ -836,7 +807,6 @@ static const brk_block *find_renamed(const ctx *c, const brk_block *ob) {
     best = cb;
     best_score = score;
   }
-  free(mo);
   return best;
 }
 
@@ -855,7 +825,7 @@ static void compare_messages(ctx *c) {
                ob->name, renamed->name);
       } else {
         report(c, "MESSAGE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name,
-               cpf_xstrdup("keep the message and mark it `option deprecated = true;`"),
+               "keep the message and mark it `option deprecated = true;`",
                "message %s was deleted", ob->name);
       }
       continue;
@@ -873,13 +843,11 @@ static void compare_messages(ctx *c) {
       }
       for (size_t k = 0; k < ob->ext_range_count; k++) {
         if (covered(nb->ext_ranges, nb->ext_range_count, ob->ext_ranges[k])) continue;
-        char *r = range_text(ob->ext_ranges[k]);
-        char *subj = cpf_xasprintf("%s/extensions/%s", nb->name, r);
+        const char *r = range_text(c, ob->ext_ranges[k]);
+        char *subj = tmpf(c, "%s/extensions/%s", nb->name, r);
         report(c, "EXTENSION_RANGE_REMOVED", at_cur_block(c, nb), subj,
-               cpf_xasprintf("restore `extensions %s;`", r),
+               tmpf(c, "restore `extensions %s;`", r),
                "extension range %s of message %s was removed or shrunk", r, nb->name);
-        free(subj);
-        free(r);
       }
       compare_reserved(c, ob, nb, "message", "RESERVED_RANGE_REMOVED", "RESERVED_NAME_REMOVED");
     }
@@ -902,7 +870,7 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
   for (size_t i = 0; i < ob->item_count; i++) {
     const brk_item *o = &ob->items[i];
     if (!live(ob, o) || find_pair(nb, o->number, o->name)) continue;
-    char *subj = cpf_xasprintf("%s#%s", nb->name, o->name);
+    char *subj = tmpf(c, "%s#%s", nb->name, o->name);
     const brk_item *byname = find_name(nb, o->name), *bynum = find_number(nb, o->number);
     if (byname) {
       report(c, "ENUM_VALUE_RENUMBERED", at_cur_item(c, byname), subj, NULL,
@@ -910,7 +878,7 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
              (int)byname->number);
     } else if (bynum && !find_pair(ob, bynum->number, bynum->name)) {
       report(c, "ENUM_VALUE_RENAMED", at_cur_item(c, bynum), subj,
-             cpf_xasprintf("keep the name %s (JSON and text format use it)", o->name),
+             tmpf(c, "keep the name %s (JSON and text format use it)", o->name),
              "enum value %d of %s was renamed from %s to %s", (int)o->number, nb->name, o->name,
              bynum->name);
     } else {
@@ -918,25 +886,24 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
       bool name_res = has_name(nb->reserved_names, nb->reserved_name_count, o->name);
       where w = at_old(c, o->file, o->line, o->col, nb, NULL);
       if (!num_res) {
-        char *fix = name_res ? cpf_xasprintf("add `reserved %d;` to enum %s", (int)o->number, nb->name)
-                             : cpf_xasprintf("add `reserved %d;` and `reserved \"%s\";` to enum %s",
-                                             (int)o->number, o->name, nb->name);
+        char *fix = name_res ? tmpf(c, "add `reserved %d;` to enum %s", (int)o->number, nb->name)
+                             : tmpf(c, "add `reserved %d;` and `reserved \"%s\";` to enum %s",
+                                    (int)o->number, o->name, nb->name);
         report(c, "ENUM_VALUE_DELETED", w, subj, fix,
                "enum value %s (%d) of %s was deleted without reserving its number", o->name,
                (int)o->number, nb->name);
       } else if (!name_res) {
         report(c, "ENUM_VALUE_DELETED_NAME_NOT_RESERVED", w, subj,
-               cpf_xasprintf("add `reserved \"%s\";` to enum %s", o->name, nb->name),
+               tmpf(c, "add `reserved \"%s\";` to enum %s", o->name, nb->name),
                "enum value %s (%d) of %s was deleted; its name is not reserved", o->name,
                (int)o->number, nb->name);
       }
     }
-    free(subj);
   }
   for (size_t i = 0; i < nb->item_count; i++) {
     const brk_item *v = &nb->items[i];
     if (find_number(ob, v->number) || find_name(ob, v->name)) continue;
-    char *subj = cpf_xasprintf("%s#%d", nb->name, (int)v->number);
+    char *subj = tmpf(c, "%s#%d", nb->name, (int)v->number);
     where w = at_cur_item(c, v);
     const brk_item *was = NULL, *name_was = NULL;
     bool restored = false;
@@ -955,8 +922,7 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
              "enum value %s of %s uses number %d, which was reserved", v->name, nb->name,
              (int)v->number);
     }
-    free(subj);
-    subj = cpf_xasprintf("%s#%s", nb->name, v->name);
+    subj = tmpf(c, "%s#%s", nb->name, v->name);
     if (!restored && name_was) {
       report(c, "ENUM_VALUE_NAME_REUSED", w, subj, NULL,
              "enum value name %s of %s was number %d (deleted), now %d", v->name, nb->name,
@@ -966,7 +932,6 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
       report(c, "ENUM_VALUE_NAME_REUSED", w, subj, NULL,
              "enum value %s of %s uses a name that was reserved", v->name, nb->name);
     }
-    free(subj);
   }
 }
 
@@ -978,8 +943,8 @@ static void compare_enums(ctx *c) {
     if (nb == NULL) {
       if (ob->deleted) continue;
       const brk_block *renamed = find_renamed(c, ob);
-      char *ot = renamed ? cpf_xasprintf("enum:.%s", ob->name) : NULL;
-      char *nt = renamed ? cpf_xasprintf("enum:.%s", renamed->name) : NULL;
+      char *ot = renamed ? tmpf(c, "enum:.%s", ob->name) : NULL;
+      char *nt = renamed ? tmpf(c, "enum:.%s", renamed->name) : NULL;
       if (renamed && eq_enum(c, ot, nt, true)) {
         report(c, "ENUM_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
                "enum %s was renamed to %s: where it is a field type the wire (numbers) and JSON "
@@ -993,11 +958,9 @@ static void compare_enums(ctx *c) {
                ob->name, renamed->name);
       } else {
         report(c, "ENUM_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name,
-               cpf_xstrdup("keep the enum and mark it `option deprecated = true;`"),
+               "keep the enum and mark it `option deprecated = true;`",
                "enum %s was deleted", ob->name);
       }
-      free(ot);
-      free(nt);
       continue;
     }
     if (!ob->deleted) {
@@ -1028,7 +991,7 @@ static void compare_extensions(ctx *c) {
     for (size_t k = 0; k < ob->item_count; k++) {
       const brk_item *o = &ob->items[k];
       if (!live(ob, o)) continue;
-      char *mname = map_name(c, o->name);
+      const char *mname = map_name(c, o->name);
       const brk_item *f = NULL;
       const brk_block *fb = NULL;
       for (size_t j = 0; j < c->cur->block_count && !f; j++) {
@@ -1041,31 +1004,28 @@ static void compare_extensions(ctx *c) {
           }
         }
       }
-      free(mname);
       if (!f) {
         report(c, "EXTENSION_DELETED", at_old(c, o->file, o->line, o->col, NULL, o->name), o->name,
-               cpf_xasprintf("keep the extension (`[deprecated = true]`) so that number %d stays "
-                             "taken; a lock that records the deletion also remembers it",
-                             (int)o->number),
+               tmpf(c, "keep the extension (`[deprecated = true]`) so that number %d stays "
+                       "taken; a lock that records the deletion also remembers it",
+                       (int)o->number),
                "extension %s (%d of %s) was deleted: nothing stops its number from being given "
                "to another extension, which old readers would parse as this one",
                o->name, (int)o->number, ob->name);
         continue;
       }
       where w = at_cur_item(c, f);
-      char *ext = map_name(c, ob->name);
+      const char *ext = map_name(c, ob->name);
       if (strcmp(ext, fb->name) != 0) {
         report(c, "EXTENSION_EXTENDEE_CHANGED", w, f->name, NULL,
                "extension %s now extends %s instead of %s", f->name, fb->name, ob->name);
       }
-      free(ext);
       if (o->number != f->number) {
         report(c, "EXTENSION_NUMBER_CHANGED", w, f->name, NULL,
                "extension %s changed number from %d to %d", f->name, (int)o->number, (int)f->number);
       }
-      char *what = cpf_xasprintf("extension %s", f->name);
+      char *what = tmpf(c, "extension %s", f->name);
       type_change(c, "EXTENSION_TYPE_CHANGED", what, w, f->name, o->type, f->type);
-      free(what);
       if ((strcmp(o->label, "repeated") == 0) != (strcmp(f->label, "repeated") == 0)) {
         report(c, "EXTENSION_LABEL_CHANGED", w, f->name, NULL, "extension %s changed from %s to %s",
                f->name, o->label, f->label);
@@ -1083,17 +1043,15 @@ static void compare_extensions(ctx *c) {
       bool same_ext = false;
       for (size_t m = 0; m < ob->item_count; m++) {
         if (ob->items[m].number != f->number) continue;
-        char *mn = map_name(c, ob->items[m].name);
+        const char *mn = map_name(c, ob->items[m].name);
         if (strcmp(mn, f->name) == 0) same_ext = true;
         else if (!was) was = &ob->items[m];
-        free(mn);
       }
       if (was && !same_ext) {
-        char *subj = cpf_xasprintf("%s#%d", nb->name, (int)f->number);
+        char *subj = tmpf(c, "%s#%d", nb->name, (int)f->number);
         report(c, "EXTENSION_NUMBER_REUSED", at_cur_item(c, f), subj, NULL,
                "extension number %d of %s was %s%s, now reused for %s", (int)f->number, nb->name,
                was->name, live(ob, was) ? "" : " (deleted)", f->name);
-        free(subj);
       }
     }
   }
@@ -1125,7 +1083,7 @@ static void compare_services(ctx *c) {
     for (size_t k = 0; k < ob->item_count; k++) {
       const brk_item *o = &ob->items[k];
       if (!live(ob, o)) continue;
-      char *subj = cpf_xasprintf("%s/%s", nb->name, o->name);
+      char *subj = tmpf(c, "%s/%s", nb->name, o->name);
       const brk_item *f = find_name(nb, o->name);
       if (f) {
         where w = at_cur_item(c, f);
@@ -1168,7 +1126,7 @@ static void compare_services(ctx *c) {
         }
         if (renamed) {
           report(c, "RPC_RENAMED", at_cur_item(c, renamed), subj,
-                 cpf_xasprintf("keep rpc %s (e.g. deprecated, calling the same handler)", o->name),
+                 tmpf(c, "keep rpc %s (e.g. deprecated, calling the same handler)", o->name),
                  "rpc %s of %s was renamed to %s: clients calling /%s/%s get UNIMPLEMENTED", o->name,
                  nb->name, renamed->name, ob->name, o->name);
         } else {
@@ -1177,7 +1135,6 @@ static void compare_services(ctx *c) {
                  nb->name, ob->name, o->name);
         }
       }
-      free(subj);
     }
   }
 }
@@ -1218,13 +1175,16 @@ static void compare_files(ctx *c) {
   }
 }
 
-void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat, brk_findings *out) {
+void brk_compare(cpf_pool *mem, const brk_snap *old, const brk_snap *cur, brk_category max_cat,
+                 brk_findings *out) {
   ctx c;
   memset(&c, 0, sizeof c);
   c.old = old;
   c.cur = cur;
   c.max = max_cat;
   c.out = out;
+  c.mem = mem;
+  c.tmp = cpf_pool_new();
   for (size_t i = 0; i < old->block_count; i++) {
     const brk_block *ob = &old->blocks[i];
     if (ob->kind != BRK_FILE || ob->deleted || !ob->package || !*ob->package) continue;
@@ -1240,6 +1200,5 @@ void brk_compare(const brk_snap *old, const brk_snap *cur, brk_category max_cat,
   compare_enums(&c);
   compare_extensions(&c);
   compare_services(&c);
-  for (size_t i = 0; i < c.tmp_count; i++) free(c.tmp[i]);
-  free(c.tmp);
+  cpf_pool_free(c.tmp);
 }

@@ -2,7 +2,6 @@
 // of a buf.yaml (v1 or v2) or of a cpay-breaking.yaml, with buf's rule and
 // category names mapped to cpay's rules where they mean the same.
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "breaking/breaking.h"
@@ -134,35 +133,26 @@ static bool resolve(const char *name, bool *on, bool *mapped_none) {
 // ---- loading -------------------------------------------------------------------
 
 struct brk_config {
-  char *path;  // as given
-  char *dir;   // the directory its paths are relative to (absolute; "" in tests: any)
-  bool *use;   // by rule index
+  const char *path;  // as given
+  const char *dir;   // the directory its paths are relative to (absolute; "" in tests: any)
+  bool *use;         // by rule index
   bool ignore_unstable;
   struct ignore {
-    char *path;  // relative to dir, without a trailing '/'
-    bool *rules; // NULL: every rule
+    const char *path;    // relative to dir, without a trailing '/'
+    const bool *rules;   // NULL: every rule
   } *ignores;
-  size_t ignore_count;
+  size_t ignore_count, ignore_cap;
 };
 
-void brk_config_free(brk_config *c) {
-  if (!c) return;
-  for (size_t i = 0; i < c->ignore_count; i++) {
-    free(c->ignores[i].path);
-    free(c->ignores[i].rules);
-  }
-  free(c->ignores);
-  free(c->use);
-  free(c->path);
-  free(c->dir);
-  free(c);
-}
-
 typedef struct loader {
+  cpf_pool *mem;
   brk_config *c;
-  char *err;
+  char *err;  // malloc'd until it goes to the pool
   cpf_buf *notes;
 } loader;
+
+// A rule set in the pool, every rule off.
+static bool *no_rules(loader *l) { return cpf_pool_alloc(l->mem, brk_rule_count * sizeof(bool)); }
 
 static bool lfail(loader *l, int line, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -210,16 +200,11 @@ static bool add_ignores(loader *l, const yaml_node *n, const char *key, const bo
     if (s->kind != YAML_SCALAR || !*s->str) return lfail(l, s->line, "`%s` must be a list of paths", key);
     if (s->str[0] == '/') return lfail(l, s->line, "ignored path \"%s\" must be relative", s->str);
     brk_config *c = l->c;
-    c->ignores = cpf_xrealloc(c->ignores, (c->ignore_count + 1) * sizeof *c->ignores);
-    char *path = cpf_xstrdup(s->str);
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
-    bool *r = NULL;
-    if (rules) {
-      r = cpf_xmalloc(brk_rule_count * sizeof *r);
-      memcpy(r, rules, brk_rule_count * sizeof *r);
-    }
-    c->ignores[c->ignore_count++] = (struct ignore){path, r};
+    c->ignores = cpf_pool_grow(l->mem, c->ignores, c->ignore_count, &c->ignore_cap,
+                               sizeof *c->ignores);
+    size_t len = strlen(s->str);
+    while (len > 1 && s->str[len - 1] == '/') len--;
+    c->ignores[c->ignore_count++] = (struct ignore){cpf_pool_strndup(l->mem, s->str, len), rules};
   }
   return true;
 }
@@ -239,30 +224,22 @@ static bool load_section(loader *l, const yaml_node *br) {
     if (!names(l, use, "use", c->use)) return false;
   }
   if (except) {
-    bool *ex = cpf_xmalloc(brk_rule_count * sizeof *ex);
-    memset(ex, 0, brk_rule_count * sizeof *ex);
-    bool ok = names(l, except, "except", ex);
-    for (size_t i = 0; ok && i < brk_rule_count; i++) c->use[i] &= !ex[i];
-    free(ex);
-    if (!ok) return false;
+    bool *ex = no_rules(l);
+    if (!names(l, except, "except", ex)) return false;
+    for (size_t i = 0; i < brk_rule_count; i++) c->use[i] &= !ex[i];
   }
   const yaml_node *ign = yaml_get(br, "ignore");
   if (ign && !add_ignores(l, ign, "ignore", NULL)) return false;
   const yaml_node *only = yaml_get(br, "ignore_only");
   if (only && only->kind == YAML_MAP) {
     for (size_t i = 0; i < only->count; i++) {
-      bool *r = cpf_xmalloc(brk_rule_count * sizeof *r);
-      memset(r, 0, brk_rule_count * sizeof *r);
+      bool *r = no_rules(l);  // shared by the ignores of this entry
       bool none;
-      bool ok = resolve(only->keys[i], r, &none);
-      if (!ok) {
-        free(r);
+      if (!resolve(only->keys[i], r, &none)) {
         return lfail(l, only->items[i]->line, "unknown rule or category \"%s\" in `ignore_only`",
                      only->keys[i]);
       }
-      ok = add_ignores(l, only->items[i], "ignore_only", r);
-      free(r);
-      if (!ok) return false;
+      if (!add_ignores(l, only->items[i], "ignore_only", r)) return false;
     }
   } else if (only && only->kind != YAML_NULL) {
     return lfail(l, only->line, "`ignore_only` must map rule names to lists of paths");
@@ -298,38 +275,34 @@ static const yaml_node *module_section(const yaml_node *root, const char *module
   return NULL;
 }
 
-brk_config *brk_config_parse(const char *text, size_t size, const char *path, const char *dir,
-                             const char *module, char **err, cpf_buf *notes) {
-  brk_config *c = cpf_xmalloc(sizeof *c);
-  memset(c, 0, sizeof *c);
-  c->path = cpf_xstrdup(path);
-  c->dir = cpf_xstrdup(dir);
-  c->use = cpf_xmalloc(brk_rule_count * sizeof *c->use);
+brk_config *brk_config_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
+                             const char *dir, const char *module, char **err, cpf_buf *notes) {
+  const yaml_node *root = yaml_parse(mem, text, size, path, err);
+  if (!root) return NULL;
+  brk_config *c = cpf_pool_alloc(mem, sizeof *c);
+  c->path = cpf_pool_strdup(mem, path);
+  c->dir = cpf_pool_strdup(mem, dir);
+  c->use = cpf_pool_alloc(mem, brk_rule_count * sizeof *c->use);
   for (size_t i = 0; i < brk_rule_count; i++) c->use[i] = true;
-  loader l = {c, NULL, notes};
-  yaml_node *root = yaml_parse(text, size, path, &l.err);
-  if (root) {
-    const yaml_node *version = yaml_get(root, "version");
-    const yaml_node *br = yaml_get(root, "breaking");
-    if (root->kind != YAML_MAP) {
-      lfail(&l, root->line, "expected a mapping with a `breaking` section");
-    } else if (version && (version->kind != YAML_SCALAR ||
-                           (strcmp(version->str, "v1") != 0 && strcmp(version->str, "v2") != 0 &&
-                            strcmp(version->str, "v1beta1") != 0))) {
-      lfail(&l, version->line, "unsupported version \"%s\" (v1, v1beta1 and v2 are read)",
-            version->kind == YAML_SCALAR ? version->str : "?");
-    } else if (br && br->kind == YAML_MAP && !module_section(root, module)) {
-      load_section(&l, br);
-    } else if (module_section(root, module)) {
-      load_section(&l, module_section(root, module));
-    } else if (br && br->kind != YAML_NULL) {
-      lfail(&l, br->line, "`breaking` must be a mapping");
-    }
+  loader l = {mem, c, NULL, notes};
+  const yaml_node *version = yaml_get(root, "version");
+  const yaml_node *br = yaml_get(root, "breaking");
+  if (root->kind != YAML_MAP) {
+    lfail(&l, root->line, "expected a mapping with a `breaking` section");
+  } else if (version && (version->kind != YAML_SCALAR ||
+                         (strcmp(version->str, "v1") != 0 && strcmp(version->str, "v2") != 0 &&
+                          strcmp(version->str, "v1beta1") != 0))) {
+    lfail(&l, version->line, "unsupported version \"%s\" (v1, v1beta1 and v2 are read)",
+          version->kind == YAML_SCALAR ? version->str : "?");
+  } else if (br && br->kind == YAML_MAP && !module_section(root, module)) {
+    load_section(&l, br);
+  } else if (module_section(root, module)) {
+    load_section(&l, module_section(root, module));
+  } else if (br && br->kind != YAML_NULL) {
+    lfail(&l, br->line, "`breaking` must be a mapping");
   }
-  yaml_free(root);
   if (l.err) {
-    *err = l.err;
-    brk_config_free(c);
+    *err = cpf_pool_own(mem, l.err);
     return NULL;
   }
   return c;
@@ -377,5 +350,3 @@ bool brk_config_ignores(const brk_config *c, const brk_finding *f, const char *a
   }
   return false;
 }
-
-const char *brk_config_path(const brk_config *c) { return c->path; }

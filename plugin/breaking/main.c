@@ -2,6 +2,10 @@
 // working, against a previous version (--against) and against the lock file
 // of every number and name the schema ever used (--lock). See --help and
 // docs/breaking.md.
+//
+// Memory: one pool for the run (options, snapshots, findings, paths, error
+// messages), freed at the end of main; each loaded schema model has a pool
+// of its own, dropped once its snapshot is taken.
 #define _XOPEN_SOURCE 700
 
 #include <dirent.h>
@@ -17,8 +21,10 @@
 
 #include "breaking/breaking.h"
 #include "cpay/port.h"
+#include "framework/params.h"
 
-static const char kUsage[] =
+// --help: this, the options (from the table in parse_options), kUsageTail.
+static const char kUsageHead[] =
     "usage: cpay-breaking [-I DIR]... [--rules wire|wire-json|all]\n"
     "                     [--format text|json|github|junit] [--config FILE | --no-config]\n"
     "                     [--lock FILE [--update-lock [--force]]] [--against OLD] NEW\n"
@@ -34,130 +40,112 @@ static const char kUsage[] =
     "  git:REV[:DIR]    the files of a git revision (of DIR in it), read with\n"
     "                   `git archive` without touching the work tree\n"
     "\n"
-    "Options:\n"
-    "  -I DIR           another include path (imports that are not checked)\n"
-    "  --rules CAT      wire: binary readers and gRPC; wire-json: also JSON and\n"
-    "                   text format; all (default): also generated source code\n"
-    "  --format FMT     text (default), json (one object per line), github\n"
-    "                   (GitHub Actions annotations), junit (JUnit XML)\n"
-    "  --config FILE    the breaking settings: the `breaking:` section of a\n"
-    "                   buf.yaml or cpay-breaking.yaml (use, except, ignore,\n"
-    "                   ignore_only, ignore_unstable_packages); without it, the\n"
-    "                   first cpay-breaking.yaml or buf.yaml from NEW's directory\n"
-    "                   up to the repository's top is read\n"
-    "  --no-config      read no configuration file\n"
-    "  --against OLD    the previous version to compare with\n"
-    "  --lock FILE      also compare with the history in FILE; without --against,\n"
-    "                   with the history alone\n"
-    "  --update-lock    record NEW in the lock after a passing check (creates a\n"
-    "                   missing lock from NEW)\n"
-    "  --force          with --update-lock: record NEW even though it breaks\n"
-    "  --list-rules     print every rule ID with its category and exit\n"
-    "  --version        print the version and exit\n"
-    "  --help           print this help and exit\n"
+    "Options:\n";
+
+static const char kUsageTail[] =
     "\n"
     "Exit status: 0 compatible, 1 breaking (or --update-lock refused), 2 the\n"
     "inputs or options could not be used.\n";
 
+// The command line.
+typedef struct options {
+  cpf_param_list includes;  // -I
+  int rules;                // a brk_category
+  int format;               // a brk_format
+  char *config_path, *against, *lock_path, *new_spec;
+  bool no_config, update, force;
+  bool list_rules, version, help;
+} options;
+
 // ---- inputs ---------------------------------------------------------------
 
 typedef struct strvec {
-  char **v;
-  size_t n;
+  const char **v;
+  size_t n, cap;
 } strvec;
 
-static void strvec_push(strvec *s, char *str) {
-  s->v = cpf_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+static void strvec_push(cpf_pool *mem, strvec *s, const char *str) {
+  s->v = cpf_pool_grow(mem, s->v, s->n, &s->cap, sizeof *s->v);
   s->v[s->n++] = str;
 }
 
-static void strvec_free(strvec *s) {
-  for (size_t i = 0; i < s->n; i++) free(s->v[i]);
-  free(s->v);
-  s->v = NULL;
-  s->n = 0;
-}
-
 static int cmp_cstr(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 // Appends the .proto files below root/rel (relative to root) to `out`.
-static bool scan_dir(const char *root, const char *rel, strvec *out, char **err) {
-  char *path = *rel ? cpf_xasprintf("%s/%s", root, rel) : cpf_xstrdup(root);
+static bool scan_dir(cpf_pool *mem, const char *root, const char *rel, strvec *out, char **err) {
+  const char *path = *rel ? cpf_pool_printf(mem, "%s/%s", root, rel) : root;
   DIR *d = opendir(path);
   if (!d) {
-    *err = cpf_xasprintf("cannot read directory %s: %s", path, strerror(errno));
-    free(path);
+    *err = cpf_pool_printf(mem, "cannot read directory %s: %s", path, strerror(errno));
     return false;
   }
   struct dirent *e;
   bool ok = true;
   while (ok && (e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;  // ., .., .git and other hidden entries
-    char *child = *rel ? cpf_xasprintf("%s/%s", rel, e->d_name) : cpf_xstrdup(e->d_name);
-    char *full = cpf_xasprintf("%s/%s", root, child);
+    const char *child = *rel ? cpf_pool_printf(mem, "%s/%s", rel, e->d_name)
+                             : cpf_pool_strdup(mem, e->d_name);
     struct stat st;
-    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-      ok = scan_dir(root, child, out, err);
-      free(child);
-    } else {
-      size_t len = strlen(child);
-      if (len > 6 && strcmp(child + len - 6, ".proto") == 0) {
-        strvec_push(out, child);
-      } else {
-        free(child);
-      }
+    size_t len = strlen(child);
+    if (stat(cpf_pool_printf(mem, "%s/%s", root, child), &st) == 0 && S_ISDIR(st.st_mode)) {
+      ok = scan_dir(mem, root, child, out, err);
+    } else if (len > 6 && strcmp(child + len - 6, ".proto") == 0) {
+      strvec_push(mem, out, child);
     }
-    free(full);
   }
   closedir(d);
-  free(path);
   return ok;
 }
 
-static bool read_file(const char *path, cpf_buf *out, char **err) {
+// The contents of `path` (with a NUL after them), or NULL with *err.
+static const char *read_file(cpf_pool *mem, const char *path, size_t *size, char **err) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    *err = cpf_xasprintf("cannot open %s: %s", path, strerror(errno));
-    return false;
+    *err = cpf_pool_printf(mem, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
   }
+  cpf_buf b = {0};
   char chunk[65536];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cpf_buf_append(out, chunk, n);
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cpf_buf_append(&b, chunk, n);
   bool ok = !ferror(f);
   fclose(f);
-  if (!ok) *err = cpf_xasprintf("cannot read %s", path);
-  return ok;
+  *size = b.size;
+  const char *data = cpf_pool_own(mem, cpf_buf_take(&b));
+  if (!ok) *err = cpf_pool_printf(mem, "cannot read %s", path);
+  return ok ? data : NULL;
 }
 
 // "dir/" and "./dir" become "dir"; "." becomes "".
-static char *norm_prefix(const char *dir) {
+static const char *norm_prefix(cpf_pool *mem, const char *dir) {
   while (dir[0] == '.' && dir[1] == '/') dir += 2;
-  char *p = cpf_xstrdup(dir);
+  char *p = cpf_pool_strdup(mem, dir);
   size_t len = strlen(p);
   while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
   if (strcmp(p, ".") == 0) p[0] = '\0';
   return p;
 }
 
-static cpm_pool *load_dir(const char *dir, const strvec *incs, char **err) {
+// `first`, then the -I directories.
+static const char *const *include_dirs(cpf_pool *mem, const char *first,
+                                       const cpf_param_list *incs) {
+  const char **inc = cpf_pool_alloc(mem, (incs->count + 1) * sizeof *inc);
+  inc[0] = first;
+  for (size_t i = 0; i < incs->count; i++) inc[i + 1] = incs->items[i];
+  return inc;
+}
+
+static cpm_pool *load_dir(cpf_pool *mem, const char *dir, const cpf_param_list *incs, char **err) {
   strvec files = {0};
-  cpm_pool *pool = NULL;
-  if (!scan_dir(dir, "", &files, err)) goto out;
+  if (!scan_dir(mem, dir, "", &files, err)) return NULL;
   if (files.n == 0) {
-    *err = cpf_xasprintf("no .proto files below %s", dir);
-    goto out;
+    *err = cpf_pool_printf(mem, "no .proto files below %s", dir);
+    return NULL;
   }
   qsort(files.v, files.n, sizeof *files.v, cmp_cstr);
-  const char **inc = cpf_xmalloc((incs->n + 1) * sizeof *inc);
-  inc[0] = dir;
-  for (size_t i = 0; i < incs->n; i++) inc[i + 1] = incs->v[i];
-  pool = cpm_load_protos(inc, incs->n + 1, (const char *const *)files.v, files.n, err);
-  free(inc);
-out:
-  strvec_free(&files);
-  return pool;
+  return cpm_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
 }
 
 // Runs argv; its stdout and stderr go to `out_path` when it is not NULL.
@@ -192,118 +180,151 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 // ": " and the first line of a command's output, or "".
-static char *git_reason(const char *log) {
-  cpf_buf b = {0};
+static const char *git_reason(cpf_pool *mem, const char *log) {
+  size_t size;
   char *err = NULL;
-  char *r;
-  if (read_file(log, &b, &err) && b.size) {
-    size_t n = strcspn(b.data, "\n");
-    r = cpf_xasprintf(": %.*s", (int)n, b.data);
-  } else {
-    r = cpf_xstrdup("");
-  }
-  free(err);
-  cpf_buf_free(&b);
-  return r;
+  const char *text = read_file(mem, log, &size, &err);
+  if (!text || !size) return "";
+  return cpf_pool_printf(mem, ": %.*s", (int)strcspn(text, "\n"), text);
 }
 
 // The first line a command prints (its stdout), or NULL when it fails.
-static char *run_line(char *const argv[], const char *log) {
+static char *run_line(cpf_pool *mem, char *const argv[], const char *log) {
   if (run(argv, log) != 0) return NULL;
-  cpf_buf b = {0};
+  size_t size;
   char *err = NULL;
-  char *r = NULL;
-  if (read_file(log, &b, &err)) r = cpf_xasprintf("%.*s", (int)strcspn(cpf_buf_str(&b), "\n"), cpf_buf_str(&b));
-  free(err);
-  cpf_buf_free(&b);
-  return r;
+  const char *text = read_file(mem, log, &size, &err);
+  return text ? cpf_pool_strndup(mem, text, strcspn(text, "\n")) : NULL;
 }
 
 // `base` (a directory inside the repository, "" for its root, "a/b/") joined
 // with `rel` ("../proto", "."), with "." and ".." resolved; NULL when it
 // leaves the repository.
-static char *repo_join(const char *base, const char *rel) {
-  char *all = cpf_xasprintf("%s/%s", base, rel);
-  char **parts = cpf_xmalloc((strlen(all) + 1) * sizeof *parts);
+static char *repo_join(cpf_pool *mem, const char *base, const char *rel) {
+  char *all = cpf_pool_printf(mem, "%s/%s", base, rel);
+  size_t len = strlen(all);
+  const char **parts = cpf_pool_alloc(mem, (len + 1) * sizeof *parts);
   size_t n = 0;
-  bool ok = true;
   for (char *save = NULL, *p = strtok_r(all, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
     if (strcmp(p, ".") == 0) continue;
     if (strcmp(p, "..") == 0) {
-      if (n == 0) ok = false;
-      else n--;
+      if (n == 0) return NULL;
+      n--;
       continue;
     }
     parts[n++] = p;
   }
-  cpf_buf b = {0};
-  for (size_t i = 0; ok && i < n; i++) cpf_buf_printf(&b, "%s%s", i ? "/" : "", parts[i]);
-  char *r = ok ? (b.data ? cpf_buf_take(&b) : cpf_xstrdup("")) : NULL;
-  cpf_buf_free(&b);
-  free(parts);
-  free(all);
+  char *r = cpf_pool_alloc(mem, len + 1), *w = r;
+  for (size_t i = 0; i < n; i++) {
+    if (i) *w++ = '/';
+    size_t pl = strlen(parts[i]);
+    memcpy(w, parts[i], pl);
+    w += pl;
+  }
+  *w = '\0';
   return r;
 }
 
 // The git repository around the working directory: its top and where the
-// working directory is inside it ("" at the top, else "dir/"). False when
-// there is none.
+// working directory is inside it ("" at the top, else "dir/").
 typedef struct repo {
   char *top;
   char *here;
 } repo;
 
-// A file for a command's output, in TMPDIR; malloc'd path (unlink and free).
-static char *tmp_file(void) {
+// A file for a command's output, in TMPDIR (unlink it).
+static char *tmp_file(cpf_pool *mem) {
   const char *dir = getenv("TMPDIR");
-  char *path = cpf_xasprintf("%s/cpay-breaking-XXXXXX", dir && *dir ? dir : "/tmp");
+  char *path = cpf_pool_printf(mem, "%s/cpay-breaking-XXXXXX", dir && *dir ? dir : "/tmp");
   int fd = mkstemp(path);
-  if (fd < 0) {
-    free(path);
-    return NULL;
-  }
+  if (fd < 0) return NULL;
   close(fd);
   return path;
 }
 
-// Finds the repository; `log` receives the commands' output (NULL: a
-// temporary file).
-static bool repo_find(repo *r, const char *log) {
-  char *own = log ? NULL : tmp_file();
+// Finds the repository; false when there is none. `log` receives the
+// commands' output (NULL: a temporary file).
+static bool repo_find(cpf_pool *mem, repo *r, const char *log) {
+  r->top = r->here = NULL;
+  char *own = log ? NULL : tmp_file(mem);
   if (!log && !own) return false;
   if (!log) log = own;
   char *top[] = {"git", "rev-parse", "--show-toplevel", NULL};
   char *pre[] = {"git", "rev-parse", "--show-prefix", NULL};
-  r->top = run_line(top, log);
-  r->here = r->top ? run_line(pre, log) : NULL;
-  if (own) {
-    unlink(own);
-    free(own);
-  }
-  if (!r->here) {
-    free(r->top);
-    r->top = NULL;
-    return false;
-  }
-  return true;
-}
-
-static void repo_free(repo *r) {
-  free(r->top);
-  free(r->here);
+  r->top = run_line(mem, top, log);
+  r->here = r->top ? run_line(mem, pre, log) : NULL;
+  if (own) unlink(own);
+  if (!r->here) r->top = NULL;
+  return r->here != NULL;
 }
 
 // Whether `rev` has `path` (repository-relative; "" is the root).
-static bool rev_has(const char *top, const char *rev, const char *path, const char *log) {
-  char *obj = cpf_xasprintf("%s:%s", rev, path);
-  char *argv[] = {"git", "-C", (char *)top, "cat-file", "-e", obj, NULL};
-  bool has = run(argv, log) == 0;
-  free(obj);
-  return has;
+static bool rev_has(cpf_pool *mem, char *top, const char *rev, const char *path,
+                    const char *log) {
+  char *argv[] = {"git", "-C", top, "cat-file", "-e", cpf_pool_printf(mem, "%s:%s", rev, path),
+                  NULL};
+  return run(argv, log) == 0;
 }
 
-// NEW as given on the command line, for load_git.
-static const char *g_new_spec;
+// load_git in the temporary directory `tmp`: REV's files below DIR.
+static cpm_pool *load_git_in(cpf_pool *mem, const options *o, const char *spec, const char *rev,
+                             const char *dir, const char *tmp, const char **prefix, char **err,
+                             bool *empty) {
+  const char *log = cpf_pool_printf(mem, "%s/git.log", tmp);
+  repo rp;
+  if (!repo_find(mem, &rp, log)) {
+    *err = cpf_pool_printf(mem, "%s: the working directory is not in a git repository%s", spec,
+                           git_reason(mem, log));
+    return NULL;
+  }
+  const char *full = repo_join(mem, rp.here, dir);
+  if (!full) {
+    *err = cpf_pool_printf(mem, "%s: %s is outside the repository (%s)", spec, dir, rp.top);
+    return NULL;
+  }
+  char *check[] = {"git", "-C", rp.top, "rev-parse", "--quiet", "--verify",
+                   cpf_pool_printf(mem, "%s^{commit}", rev), NULL};
+  if (run(check, log) != 0) {
+    *err = cpf_pool_printf(mem, "%s: %s is not a commit of the git repository here%s", spec, rev,
+                           git_reason(mem, log));
+    return NULL;
+  }
+  *prefix = dir;
+  if (*full && !rev_has(mem, rp.top, rev, full, log)) {
+    const char *new_spec = o->new_spec;
+    const char *new_dir = new_spec[0] != '/' && strncmp(new_spec, "git:", 4) != 0
+                              ? repo_join(mem, rp.here, new_spec)
+                              : NULL;
+    struct stat st;
+    if (new_dir && strcmp(new_dir, full) == 0 && stat(new_spec, &st) == 0 && S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "cpay-breaking: note: %s has no %s yet: a new schema, with nothing to "
+              "compare it with\n", rev, full);
+      *empty = true;
+    } else {
+      *err = cpf_pool_printf(mem, "%s: %s has no %s%s", spec, rev, full,
+                             new_dir ? " (and it is not NEW's directory, which would make it a new "
+                                       "schema)" : "");
+    }
+    return NULL;
+  }
+  char *tar = cpf_pool_printf(mem, "%s/tree.tar", tmp);
+  char *tree = cpf_pool_printf(mem, "%s/tree", tmp);
+  char *treeish = *full ? cpf_pool_printf(mem, "%s:%s", rev, full) : cpf_pool_strdup(mem, rev);
+  char *archive[] = {"git", "-C", rp.top, "archive", "--format=tar",
+                     cpf_pool_printf(mem, "--output=%s", tar), treeish, NULL};
+  char *untar[] = {"tar", "-xf", tar, "-C", tree, NULL};
+  if (mkdir(tree, 0700) != 0 || run(archive, log) != 0) {
+    *err = cpf_pool_printf(mem, "%s: cannot read %s from git%s", spec, treeish,
+                           git_reason(mem, log));
+    return NULL;
+  }
+  if (run(untar, log) != 0) {
+    *err = cpf_pool_printf(mem, "%s: cannot unpack the files of %s%s", spec, treeish,
+                           git_reason(mem, log));
+    return NULL;
+  }
+  return load_dir(mem, tree, &o->includes, err);
+}
 
 // A git input: REV's files below DIR, DIR relative to the working directory
 // as paths on the command line are (so it works from any directory of the
@@ -311,207 +332,117 @@ static const char *g_new_spec;
 // the schema is new: an empty OLD, with a note (the change that adds the
 // schema compares with nothing). Any other DIR that REV lacks is an error,
 // so that a mistyped path cannot pass a check.
-static cpm_pool *load_git(const char *spec, const strvec *incs, char **prefix, char **err,
-                          bool *empty) {
+static cpm_pool *load_git(cpf_pool *mem, const options *o, const char *spec, const char **prefix,
+                          char **err, bool *empty) {
   const char *rev_dir = spec + 4;
   const char *colon = strchr(rev_dir, ':');
-  char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - rev_dir), rev_dir) : cpf_xstrdup(rev_dir);
-  char *dir = colon ? norm_prefix(colon + 1) : cpf_xstrdup("");
-  cpm_pool *pool = NULL;
-  repo rp = {0};
-  char *full = NULL;
+  const char *rev = colon ? cpf_pool_strndup(mem, rev_dir, (size_t)(colon - rev_dir)) : rev_dir;
+  const char *dir = colon ? norm_prefix(mem, colon + 1) : "";
   const char *tmpdir_env = getenv("TMPDIR");
-  char *tmp = tmpdir_env && *tmpdir_env ? cpf_xasprintf("%s/cpay-breaking-XXXXXX", tmpdir_env)
-                                        : cpf_xstrdup("/tmp/cpay-breaking-XXXXXX");
+  char *tmp = cpf_pool_printf(mem, "%s/cpay-breaking-XXXXXX",
+                              tmpdir_env && *tmpdir_env ? tmpdir_env : "/tmp");
   if (*rev == '\0') {
-    *err = cpf_xasprintf("%s: missing revision (expected git:REV[:DIR])", spec);
-    goto out_free;
+    *err = cpf_pool_printf(mem, "%s: missing revision (expected git:REV[:DIR])", spec);
+    return NULL;
   }
   if (!mkdtemp(tmp)) {
-    *err = cpf_xasprintf("cannot create a temporary directory: %s", strerror(errno));
-    goto out_free;
+    *err = cpf_pool_printf(mem, "cannot create a temporary directory: %s", strerror(errno));
+    return NULL;
   }
-  char *log = cpf_xasprintf("%s/git.log", tmp);
-  if (!repo_find(&rp, log)) {
-    char *why = git_reason(log);
-    *err = cpf_xasprintf("%s: the working directory is not in a git repository%s", spec, why);
-    free(why);
-    goto out_log;
-  }
-  full = repo_join(rp.here, dir);
-  if (!full) {
-    *err = cpf_xasprintf("%s: %s is outside the repository (%s)", spec, dir, rp.top);
-    goto out_log;
-  }
-  char *verify = cpf_xasprintf("%s^{commit}", rev);
-  char *check[] = {"git", "-C", rp.top, "rev-parse", "--quiet", "--verify", verify, NULL};
-  int rc = run(check, log);
-  free(verify);
-  if (rc != 0) {
-    char *why = git_reason(log);
-    *err = cpf_xasprintf("%s: %s is not a commit of the git repository here%s", spec, rev, why);
-    free(why);
-    goto out_log;
-  }
-  *prefix = cpf_xstrdup(dir);
-  if (*full && !rev_has(rp.top, rev, full, log)) {
-    char *new_dir = g_new_spec && g_new_spec[0] != '/' && strncmp(g_new_spec, "git:", 4) != 0
-                        ? repo_join(rp.here, g_new_spec)
-                        : NULL;
-    struct stat st;
-    if (new_dir && strcmp(new_dir, full) == 0 && stat(g_new_spec, &st) == 0 && S_ISDIR(st.st_mode)) {
-      fprintf(stderr, "cpay-breaking: note: %s has no %s yet: a new schema, with nothing to "
-              "compare it with\n", rev, full);
-      *empty = true;
-    } else {
-      *err = cpf_xasprintf("%s: %s has no %s%s", spec, rev, full,
-                           new_dir ? " (and it is not NEW's directory, which would make it a new "
-                                     "schema)" : "");
-    }
-    free(new_dir);
-    goto out_log;
-  }
-  char *tar = cpf_xasprintf("%s/tree.tar", tmp);
-  char *tree = cpf_xasprintf("%s/tree", tmp);
-  char *treeish = *full ? cpf_xasprintf("%s:%s", rev, full) : cpf_xstrdup(rev);
-  char *out_opt = cpf_xasprintf("--output=%s", tar);
-  char *archive[] = {"git", "-C", rp.top, "archive", "--format=tar", out_opt, treeish, NULL};
-  char *untar[] = {"tar", "-xf", tar, "-C", tree, NULL};
-  if (mkdir(tree, 0700) != 0 || run(archive, log) != 0) {
-    char *why = git_reason(log);
-    *err = cpf_xasprintf("%s: cannot read %s from git%s", spec, treeish, why);
-    free(why);
-  } else if (run(untar, log) != 0) {
-    char *why = git_reason(log);
-    *err = cpf_xasprintf("%s: cannot unpack the files of %s%s", spec, treeish, why);
-    free(why);
-  } else {
-    pool = load_dir(tree, incs, err);
-  }
-  free(tar);
-  free(tree);
-  free(treeish);
-  free(out_opt);
-out_log:
-  free(log);
+  cpm_pool *pool = load_git_in(mem, o, spec, rev, dir, tmp, prefix, err, empty);
   rm_tree(tmp);
-out_free:
-  if (!pool && !*empty) {
-    free(*prefix);
-    *prefix = NULL;
-  }
-  repo_free(&rp);
-  free(full);
-  free(tmp);
-  free(rev);
-  free(dir);
   return pool;
 }
 
-// Loads NEW or OLD. On success *prefix is the path shown before file names.
-static cpm_pool *load_input(const char *spec, const strvec *incs, char **prefix, char **err,
-                            bool *empty) {
+// Loads NEW or OLD into `mem`. On success *prefix is the path shown before
+// file names; *empty says that a git OLD has no schema yet.
+static cpm_pool *load_input(cpf_pool *mem, const options *o, const char *spec,
+                            const char **prefix, char **err, bool *empty) {
   *prefix = NULL;
   *empty = false;
-  if (strncmp(spec, "git:", 4) == 0) return load_git(spec, incs, prefix, err, empty);
+  if (strncmp(spec, "git:", 4) == 0) return load_git(mem, o, spec, prefix, err, empty);
   struct stat st;
   if (stat(spec, &st) != 0) {
-    *err = cpf_xasprintf("cannot read %s: %s", spec, strerror(errno));
+    *err = cpf_pool_printf(mem, "cannot read %s: %s", spec, strerror(errno));
     return NULL;
   }
   if (S_ISDIR(st.st_mode)) {
-    cpm_pool *pool = load_dir(spec, incs, err);
-    if (pool) *prefix = norm_prefix(spec);
+    cpm_pool *pool = load_dir(mem, spec, &o->includes, err);
+    if (pool) *prefix = norm_prefix(mem, spec);
     return pool;
   }
   size_t len = strlen(spec);
   if (len > 6 && strcmp(spec + len - 6, ".proto") == 0) {
     const char *slash = strrchr(spec, '/');
-    char *dir = slash ? cpf_xasprintf("%.*s", (int)(slash - spec), spec) : cpf_xstrdup(".");
+    const char *dir = slash ? cpf_pool_strndup(mem, spec, (size_t)(slash - spec)) : ".";
     const char *base = slash ? slash + 1 : spec;
-    const char **inc = cpf_xmalloc((incs->n + 1) * sizeof *inc);
-    inc[0] = dir;
-    for (size_t i = 0; i < incs->n; i++) inc[i + 1] = incs->v[i];
-    cpm_pool *pool = cpm_load_protos(inc, incs->n + 1, &base, 1, err);
-    free(inc);
-    if (pool) *prefix = norm_prefix(dir);
-    free(dir);
+    cpm_pool *pool = cpm_load_protos(mem, include_dirs(mem, dir, &o->includes),
+                                     o->includes.count + 1, &base, 1, err);
+    if (pool) *prefix = norm_prefix(mem, dir);
     return pool;
   }
-  cpf_buf data = {0};
-  cpm_pool *pool = NULL;
-  if (read_file(spec, &data, err)) {
-    char *why = NULL;
-    pool = cpm_load_descriptor_set(data.data ? data.data : "", data.size, &why);
-    if (!pool) {
-      *err = cpf_xasprintf("%s is neither a directory, a .proto file nor a FileDescriptorSet: %s",
+  size_t size;
+  const char *data = read_file(mem, spec, &size, err);
+  if (!data) return NULL;
+  char *why = NULL;
+  cpm_pool *pool = cpm_load_descriptor_set(mem, data, size, &why);
+  if (!pool) {
+    *err = cpf_pool_printf(mem, "%s is neither a directory, a .proto file nor a FileDescriptorSet: %s",
                            spec, why ? why : "cannot parse it");
-    } else {
-      *prefix = cpf_xstrdup("");
-    }
-    free(why);
+  } else {
+    *prefix = "";
   }
-  cpf_buf_free(&data);
   return pool;
 }
 
 // What to write instead of buf's git input (".git#branch=main,subdir=proto").
-static char *buf_style_hint(const char *spec) {
+static const char *buf_style_hint(cpf_pool *mem, const char *spec) {
   const char *hash = strchr(spec, '#');
-  char *rev = NULL, *sub = NULL;
+  const char *rev = NULL, *sub = NULL;
   for (const char *p = hash ? hash + 1 : ""; *p;) {
     size_t n = strcspn(p, ",");
     const char *eq = memchr(p, '=', n);
     if (eq) {
       size_t kl = (size_t)(eq - p);
-      char *v = cpf_xasprintf("%.*s", (int)(n - kl - 1), eq + 1);
+      const char *v = cpf_pool_strndup(mem, eq + 1, n - kl - 1);
       if ((kl == 6 && strncmp(p, "branch", 6) == 0) || (kl == 3 && strncmp(p, "tag", 3) == 0) ||
           (kl == 3 && strncmp(p, "ref", 3) == 0)) {
-        free(rev);
         rev = v;
       } else if (kl == 6 && strncmp(p, "subdir", 6) == 0) {
-        free(sub);
         sub = v;
-      } else {
-        free(v);
       }
     }
     p += n + (p[n] == ',');
   }
-  char *hint = cpf_xasprintf("cpay-breaking reads a git revision as git:REV[:DIR], DIR relative to "
-                             "the working directory; buf's %s is git:%s%s%s",
-                             spec, rev ? rev : "REV", sub ? ":" : "", sub ? sub : "");
-  free(rev);
-  free(sub);
-  return hint;
+  return cpf_pool_printf(mem, "cpay-breaking reads a git revision as git:REV[:DIR], DIR relative "
+                              "to the working directory; buf's %s is git:%s%s%s",
+                         spec, rev ? rev : "REV", sub ? ":" : "", sub ? sub : "");
 }
 
-static brk_snap *load_snap(const char *what, const char *spec, const strvec *incs) {
-  char *prefix = NULL, *err = NULL;
-  bool empty = false;
-  cpm_pool *pool = load_input(spec, incs, &prefix, &err, &empty);
+// The snapshot of NEW or OLD (`what`) in `mem`, or NULL after saying why.
+static brk_snap *load_snap(cpf_pool *mem, const options *o, const char *what, const char *spec) {
+  cpf_pool *model_mem = cpf_pool_new();  // the model, dropped once it is snapshotted
+  const char *prefix;
+  char *err = NULL;
+  bool empty;
+  cpm_pool *pool = load_input(model_mem, o, spec, &prefix, &err, &empty);
+  brk_snap *s = NULL;
   if (!pool && !empty) {
     fprintf(stderr, "cpay-breaking: cannot load %s %s:\n%s\n", what, spec, err ? err : "unknown error");
     if (strstr(spec, ".git#") || strncmp(spec, ".git", 4) == 0 || strstr(spec, "#branch=") ||
         strstr(spec, "#tag=") || strstr(spec, "#ref=")) {
-      char *hint = buf_style_hint(spec);
-      fprintf(stderr, "cpay-breaking: hint: %s\n", hint);
-      free(hint);
+      fprintf(stderr, "cpay-breaking: hint: %s\n", buf_style_hint(model_mem, spec));
     }
-    free(err);
-    free(prefix);
-    return NULL;
+  } else {
+    static const cpm_pool kNoFiles;
+    s = brk_snap_from_pool(mem, pool ? pool : &kNoFiles, prefix);
   }
-  static const cpm_pool kNoFiles;
-  brk_snap *s = brk_snap_from_pool(pool ? pool : &kNoFiles, prefix);
-  if (pool) cpm_pool_free(pool);
-  free(prefix);
-  free(err);
+  cpf_pool_free(model_mem);
   return s;
 }
 
-static bool write_lock(const char *path, const char *text) {
-  char *tmp = cpf_xasprintf("%s.tmp", path);
+static bool write_lock(cpf_pool *mem, const char *path, const char *text) {
+  char *tmp = cpf_pool_printf(mem, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
   bool ok = f && fputs(text, f) >= 0;
   if (f && fclose(f) != 0) ok = false;
@@ -520,14 +451,13 @@ static bool write_lock(const char *path, const char *text) {
     fprintf(stderr, "cpay-breaking: cannot write %s: %s\n", path, strerror(errno));
     remove(tmp);
   }
-  free(tmp);
   return ok;
 }
 
 // ---- inputs that do not line up ----------------------------------------------
 
 // "3 files, 12 messages, 4 enums, 1 service" of a lock's block counts.
-static char *describe_lock(const size_t counts[5]) {
+static const char *describe_lock(cpf_pool *mem, const size_t counts[5]) {
   static const char *const what[5][2] = {{"file", "files"}, {"message", "messages"},
                                          {"enum", "enums"}, {"extended message", "extended messages"},
                                          {"service", "services"}};
@@ -536,7 +466,7 @@ static char *describe_lock(const size_t counts[5]) {
     if (!counts[k] && k != 0) continue;
     cpf_buf_printf(&b, "%s%zu %s", b.size ? ", " : "", counts[k], what[k][counts[k] != 1]);
   }
-  return cpf_buf_take(&b);
+  return cpf_pool_own(mem, cpf_buf_take(&b));
 }
 
 // Whether the base revision of a git OLD has the lock that is missing here:
@@ -546,53 +476,44 @@ static char *describe_lock(const size_t counts[5]) {
 // revision or there is no repository.
 typedef enum lock_base { LOCK_BASE_UNKNOWN, LOCK_BASE_HAS, LOCK_BASE_LACKS } lock_base;
 
-static lock_base lock_in_base(const char *lock_path, const char *against) {
+static lock_base lock_in_base(cpf_pool *mem, const char *lock_path, const char *against) {
   if (!against || strncmp(against, "git:", 4) != 0) return LOCK_BASE_UNKNOWN;
-  lock_base known = LOCK_BASE_UNKNOWN;
   const char *colon = strchr(against + 4, ':');
-  char *rev = colon ? cpf_xasprintf("%.*s", (int)(colon - (against + 4)), against + 4)
-                    : cpf_xstrdup(against + 4);
-  repo rp = {0};
-  char *full = NULL;
-  if (repo_find(&rp, NULL) && (full = repo_join(rp.here, lock_path)) != NULL) {
-    if (rev_has(rp.top, rev, full, "/dev/null")) {
-      known = LOCK_BASE_HAS;
-      fprintf(stderr, "cpay-breaking: %s does not exist, but %s has it: the history it keeps "
-              "would be lost; restore it (git checkout %s -- %s)\n", lock_path, rev, rev, lock_path);
-    } else {
-      known = LOCK_BASE_LACKS;
-      fprintf(stderr, "cpay-breaking: note: %s does not exist, nor in %s: no history to check "
-              "yet (create it with --update-lock)\n", lock_path, rev);
-    }
+  const char *rev = colon ? cpf_pool_strndup(mem, against + 4, (size_t)(colon - (against + 4)))
+                          : against + 4;
+  repo rp;
+  const char *full;
+  if (!repo_find(mem, &rp, NULL) || (full = repo_join(mem, rp.here, lock_path)) == NULL) {
+    return LOCK_BASE_UNKNOWN;
   }
-  free(full);
-  repo_free(&rp);
-  free(rev);
-  return known;
+  if (rev_has(mem, rp.top, rev, full, "/dev/null")) {
+    fprintf(stderr, "cpay-breaking: %s does not exist, but %s has it: the history it keeps "
+            "would be lost; restore it (git checkout %s -- %s)\n", lock_path, rev, rev, lock_path);
+    return LOCK_BASE_HAS;
+  }
+  fprintf(stderr, "cpay-breaking: note: %s does not exist, nor in %s: no history to check "
+          "yet (create it with --update-lock)\n", lock_path, rev);
+  return LOCK_BASE_LACKS;
 }
 
 // GitHub places annotations by paths from the repository's top: findings
 // made from a subdirectory get the path from there.
-static void paths_from_repo_top(brk_findings *found) {
-  repo rp = {0};
-  if (!repo_find(&rp, NULL)) return;
+static void paths_from_repo_top(cpf_pool *mem, brk_findings *found) {
+  repo rp;
+  if (!repo_find(mem, &rp, NULL)) return;
   for (size_t i = 0; i < found->count && *rp.here; i++) {
-    char *f = found->v[i].file;
+    const char *f = found->v[i].file;
     if (f[0] == '/') continue;
-    char *joined = repo_join(rp.here, f);
-    if (joined) {
-      free(found->v[i].file);
-      found->v[i].file = joined;
-    }
+    const char *joined = repo_join(mem, rp.here, f);
+    if (joined) found->v[i].file = joined;
   }
-  repo_free(&rp);
 }
 
 // Whether OLD and NEW share files, or a directory of one explains why not
 // (then a hint and false): comparing `git:main` (proto/api.proto) with
 // `proto` (api.proto) would report every element as deleted and added.
-static bool roots_line_up(const brk_snap *old, const brk_snap *cur, const char *against,
-                          const char *new_spec) {
+static bool roots_line_up(cpf_pool *mem, const brk_snap *old, const brk_snap *cur,
+                          const char *against, const char *new_spec) {
   size_t old_files = 0, new_files = 0;
   for (size_t i = 0; i < old->block_count; i++) {
     const brk_block *b = &old->blocks[i];
@@ -618,18 +539,17 @@ static bool roots_line_up(const brk_snap *old, const brk_snap *cur, const char *
       fprintf(stderr, "cpay-breaking: OLD (%s) and NEW (%s) have no file in common: OLD has %s, "
               "NEW has %s; their roots do not line up.\n", against, new_spec, o->name, n->name);
       // The input whose files are one directory deeper, given as that directory.
-      char *fixed;
+      const char *fixed;
       if (strncmp(spec, "git:", 4) == 0) {
-        fixed = strchr(spec + 4, ':') ? cpf_xasprintf("%s/%.*s", spec, dl, longer)
-                                      : cpf_xasprintf("%s:%.*s", spec, dl, longer);
+        fixed = strchr(spec + 4, ':') ? cpf_pool_printf(mem, "%s/%.*s", spec, dl, longer)
+                                      : cpf_pool_printf(mem, "%s:%.*s", spec, dl, longer);
       } else if (strcmp(spec, ".") == 0) {
-        fixed = cpf_xasprintf("%.*s", dl, longer);
+        fixed = cpf_pool_printf(mem, "%.*s", dl, longer);
       } else {
-        fixed = cpf_xasprintf("%s/%.*s", spec, dl, longer);
+        fixed = cpf_pool_printf(mem, "%s/%.*s", spec, dl, longer);
       }
       fprintf(stderr, "cpay-breaking: hint: %s %s\n", old_deeper ? "--against" : "give NEW as",
               fixed);
-      free(fixed);
       return false;
     }
   }
@@ -639,92 +559,80 @@ static bool roots_line_up(const brk_snap *old, const brk_snap *cur, const char *
 // ---- configuration -------------------------------------------------------------
 
 // `path` made absolute (from the working directory) and lexically normal.
-static char *absolute(const char *path) {
+static char *absolute(cpf_pool *mem, const char *path) {
   char cwd[4096];
   if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) return NULL;
-  char *joined = repo_join(path[0] == '/' ? "" : cwd, path);
-  char *r = joined ? cpf_xasprintf("/%s", joined) : NULL;
-  free(joined);
-  return r;
+  const char *joined = repo_join(mem, path[0] == '/' ? "" : cwd, path);
+  return joined ? cpf_pool_printf(mem, "/%s", joined) : NULL;
 }
 
-// Loads `path`, or (NULL) the first cpay-breaking.yaml or buf.yaml from
-// NEW's directory up to the repository's top (or only NEW's directory and
-// the working one outside a repository). False (after saying why) when a
-// file is there but unusable.
-static bool load_config(const char *path, const char *new_spec, brk_config **out) {
-  *out = NULL;
-  char *found = NULL;
-  if (path) {
-    found = cpf_xstrdup(path);
+// The first cpay-breaking.yaml or buf.yaml from NEW's directory up to the
+// repository's top (or only NEW's directory and the working one outside a
+// repository), shown from the working directory where it is below it; NULL
+// when there is none.
+static const char *find_config(cpf_pool *mem, const char *new_spec) {
+  struct stat st;
+  bool is_dir = strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0 && S_ISDIR(st.st_mode);
+  bool is_file = !is_dir && strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0;
+  const char *start;
+  if (is_dir) {
+    start = new_spec;
+  } else if (is_file && strrchr(new_spec, '/')) {
+    start = cpf_pool_strndup(mem, new_spec, (size_t)(strrchr(new_spec, '/') - new_spec));
   } else {
-    struct stat st;
-    bool is_dir = strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0 && S_ISDIR(st.st_mode);
-    bool is_file = !is_dir && strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0;
-    char *start;
-    if (is_dir) {
-      start = cpf_xstrdup(new_spec);
-    } else if (is_file && strrchr(new_spec, '/')) {
-      start = cpf_xasprintf("%.*s", (int)(strrchr(new_spec, '/') - new_spec), new_spec);
+    start = ".";
+  }
+  char *dir = absolute(mem, start);
+  repo rp;
+  bool in_repo = repo_find(mem, &rp, NULL);
+  char cwd[4096];
+  const char *stop = in_repo ? rp.top : (getcwd(cwd, sizeof cwd) ? cwd : "/");
+  const char *found = NULL;
+  while (dir && !found) {
+    static const char *const names[] = {"cpay-breaking.yaml", "buf.yaml"};
+    for (int k = 0; k < 2 && !found; k++) {
+      const char *cand = cpf_pool_printf(mem, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, names[k]);
+      if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) found = cand;
+    }
+    // Up to the stop directory, never above it.
+    size_t sl = strlen(stop);
+    bool inside = strncmp(dir, stop, sl) == 0 && (dir[sl] == '/' || dir[sl] == '\0');
+    if (!inside || strcmp(dir, stop) == 0) break;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) {
+      dir[1] = '\0';
     } else {
-      start = cpf_xstrdup(".");
-    }
-    char *dir = absolute(start);
-    free(start);
-    repo rp = {0};
-    bool in_repo = repo_find(&rp, NULL);
-    char cwd[4096];
-    const char *stop = in_repo ? rp.top : (getcwd(cwd, sizeof cwd) ? cwd : "/");
-    while (dir && !found) {
-      static const char *const names[] = {"cpay-breaking.yaml", "buf.yaml"};
-      for (int k = 0; k < 2 && !found; k++) {
-        char *cand = cpf_xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, names[k]);
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-          found = cand;
-        } else {
-          free(cand);
-        }
-      }
-      // Up to the stop directory, never above it.
-      size_t sl = strlen(stop);
-      bool inside = strncmp(dir, stop, sl) == 0 && (dir[sl] == '/' || dir[sl] == '\0');
-      if (!inside || strcmp(dir, stop) == 0) break;
-      char *slash = strrchr(dir, '/');
-      if (slash == dir) {
-        dir[1] = '\0';
-      } else {
-        *slash = '\0';
-      }
-    }
-    free(dir);
-    repo_free(&rp);
-    if (!found) return true;
-    // Shown from the working directory where it is below it.
-    size_t cl = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
-    if (cl && strncmp(found, cwd, cl) == 0 && found[cl] == '/') {
-      char *rel = cpf_xstrdup(found + cl + 1);
-      free(found);
-      found = rel;
+      *slash = '\0';
     }
   }
-  cpf_buf text = {0};
+  size_t cl = found && getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+  if (cl && strncmp(found, cwd, cl) == 0 && found[cl] == '/') found += cl + 1;
+  return found;
+}
+
+// Loads `path`, or (NULL) the one find_config finds. False (after saying
+// why) when a file is there but unusable.
+static bool load_config(cpf_pool *mem, const char *path, const char *new_spec, brk_config **out) {
+  *out = NULL;
+  const char *found = path ? path : find_config(mem, new_spec);
+  if (!found) return true;
+  size_t size;
   char *err = NULL;
-  bool ok = read_file(found, &text, &err);
-  char *abs = ok ? absolute(found) : NULL;
+  const char *text = read_file(mem, found, &size, &err);
+  bool ok = text != NULL;
+  char *abs = ok ? absolute(mem, found) : NULL;
   if (ok && abs) {
     *strrchr(abs, '/') = '\0';
-    char *new_abs = strncmp(new_spec, "git:", 4) != 0 ? absolute(new_spec) : NULL;
+    const char *new_abs = strncmp(new_spec, "git:", 4) != 0 ? absolute(mem, new_spec) : NULL;
     size_t al = strlen(abs);
     const char *module = new_abs && strncmp(new_abs, abs, al) == 0 &&
                                  (new_abs[al] == '/' || new_abs[al] == '\0')
                              ? new_abs + al + (new_abs[al] == '/')
                              : NULL;
     cpf_buf notes = {0};
-    *out = brk_config_parse(cpf_buf_str(&text), text.size, found, *abs ? abs : "/", module, &err,
-                            &notes);
+    *out = brk_config_parse(mem, text, size, found, *abs ? abs : "/", module, &err, &notes);
     fputs(cpf_buf_str(&notes), stderr);
     cpf_buf_free(&notes);
-    free(new_abs);
     ok = *out != NULL;
   }
   if (!ok) {
@@ -732,10 +640,6 @@ static bool load_config(const char *path, const char *new_spec, brk_config **out
   } else if (!path) {
     fprintf(stderr, "cpay-breaking: note: breaking settings from %s\n", found);
   }
-  free(abs);
-  free(err);
-  free(found);
-  cpf_buf_free(&text);
   return ok;
 }
 
@@ -754,21 +658,15 @@ static const char *package_of(const brk_snap *snap, const char *display) {
 }
 
 // Drops the findings the configuration does not want.
-static void apply_config(const brk_config *c, const brk_snap *old, const brk_snap *cur,
-                         brk_findings *found) {
+static void apply_config(cpf_pool *mem, const brk_config *c, const brk_snap *old,
+                         const brk_snap *cur, brk_findings *found) {
   size_t kept = 0;
   for (size_t i = 0; i < found->count; i++) {
-    brk_finding *f = &found->v[i];
-    char *abs = absolute(f->file);
+    const brk_finding *f = &found->v[i];
+    const char *abs = absolute(mem, f->file);
     const char *pkg = package_of(cur, f->file);
     if (!pkg) pkg = package_of(old, f->file);
-    bool drop = brk_config_ignores(c, f, abs ? abs : f->file, pkg);
-    free(abs);
-    if (drop) {
-      brk_finding_clear(f);
-      continue;
-    }
-    found->v[kept++] = *f;
+    if (!brk_config_ignores(c, f, abs ? abs : f->file, pkg)) found->v[kept++] = *f;
   }
   found->count = kept;
 }
@@ -781,9 +679,9 @@ static void apply_config(const brk_config *c, const brk_snap *old, const brk_sna
 // how many findings of `found` it turned into notes.
 static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const char *lock_path,
                               brk_category cat, brk_findings *found) {
-  brk_snap *live = brk_lock_live(lock);
+  cpf_pool *mem = cpf_pool_new();  // the lock's latest version, compared and dropped
   brk_findings recorded = {0};
-  brk_compare(old, live, cat, &recorded);
+  brk_compare(mem, old, brk_lock_live(mem, lock), cat, &recorded);
   size_t n = 0;
   for (size_t i = 0; i < found->count; i++) {
     brk_finding *f = &found->v[i];
@@ -792,246 +690,219 @@ static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const c
       const brk_finding *r = &recorded.v[k];
       if (r->rule == f->rule && strcmp(r->subject, f->subject) == 0 &&
           strcmp(r->message, f->message) == 0) {
-        f->accepted = cpf_xstrdup(lock_path);
+        f->accepted = lock_path;
         n++;
         break;
       }
     }
   }
-  brk_findings_free(&recorded);
-  brk_snap_free(live);
+  cpf_pool_free(mem);
   return n;
 }
 
-// ---- main -----------------------------------------------------------------
+// ---- the steps of a run -----------------------------------------------------------
 
-static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "cpay-breaking: %s%s%s (try --help)\n", msg, arg ? " " : "", arg ? arg : "");
+static int usage_error(const char *msg) {
+  fprintf(stderr, "cpay-breaking: %s (try --help)\n", msg);
   return 2;
 }
 
-int main(int argc, char **argv) {
-  strvec incs = {0};
-  const char *rules = "all", *format = "text", *lock_path = NULL, *against = NULL, *new_spec = NULL;
-  const char *config_path = NULL;
-  bool update = false, force = false, no_config = false;
-  brk_config *config = NULL;
-  int status = 2;
-  brk_snap *cur = NULL, *old = NULL, *lock = NULL;
-  brk_findings found = {0};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char **dest = NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(kUsage, stdout);
-      status = 0;
-      goto out;
-    } else if (strcmp(a, "--version") == 0) {
-      printf("cpay-breaking %s\n", CPAY_VERSION_STRING);
-      status = 0;
-      goto out;
-    } else if (strcmp(a, "--list-rules") == 0) {
-      for (size_t k = 0; k < brk_rule_count; k++) {
-        printf("%-38s %-9s %s%s\n", brk_rules[k].id, brk_category_name(brk_rules[k].category),
-               brk_rules[k].note ? "(note) " : "", brk_rules[k].summary);
-      }
-      status = 0;
-      goto out;
-    } else if (strcmp(a, "--update-lock") == 0) {
-      update = true;
-      continue;
-    } else if (strcmp(a, "--force") == 0) {
-      force = true;
-      continue;
-    } else if (strcmp(a, "--no-config") == 0) {
-      no_config = true;
-      continue;
-    } else if (strncmp(a, "-I", 2) == 0 && a[2]) {
-      strvec_push(&incs, cpf_xstrdup(a + 2));
-      continue;
+// Reads the command line into *o. Returns -1 to go on, or the exit status:
+// 0 after --help, --version or --list-rules, 2 for a usage error.
+static int parse_options(cpf_pool *mem, int argc, char **argv, options *o) {
+  static const char *const kRules[] = {"wire", "wire-json", "all", NULL};  // brk_category
+  static const char *const kFormats[] = {"text", "json", "github", "junit", NULL};  // brk_format
+  memset(o, 0, sizeof *o);
+  o->rules = BRK_CAT_ALL;
+  o->format = BRK_FMT_TEXT;
+  cpf_param_choice rules = {kRules, &o->rules}, format = {kFormats, &o->format};
+  const cpf_param_spec specs[] = {
+      {"I=DIR", CPF_PARAM_LIST, &o->includes, "another include path (imports that are not checked)"},
+      {"rules=CAT", CPF_PARAM_CHOICE, &rules,
+       "wire: binary readers and gRPC; wire-json: also JSON and\n"
+       "text format; all (default): also generated source code"},
+      {"format=FMT", CPF_PARAM_CHOICE, &format,
+       "text (default), json (one object per line), github\n"
+       "(GitHub Actions annotations), junit (JUnit XML)"},
+      {"config=FILE", CPF_PARAM_STRING, &o->config_path,
+       "the breaking settings: the `breaking:` section of a\n"
+       "buf.yaml or cpay-breaking.yaml (use, except, ignore,\n"
+       "ignore_only, ignore_unstable_packages); without it, the\n"
+       "first cpay-breaking.yaml or buf.yaml from NEW's directory\n"
+       "up to the repository's top is read"},
+      {"no-config", CPF_PARAM_BOOL, &o->no_config, "read no configuration file"},
+      {"against=OLD", CPF_PARAM_STRING, &o->against, "the previous version to compare with"},
+      {"lock=FILE", CPF_PARAM_STRING, &o->lock_path,
+       "also compare with the history in FILE; without --against,\n"
+       "with the history alone"},
+      {"update-lock", CPF_PARAM_BOOL, &o->update,
+       "record NEW in the lock after a passing check (creates a\n"
+       "missing lock from NEW)"},
+      {"force", CPF_PARAM_BOOL, &o->force, "with --update-lock: record NEW even though it breaks"},
+      {"list-rules", CPF_PARAM_COMMAND, &o->list_rules,
+       "print every rule ID with its category and exit"},
+      {"version", CPF_PARAM_COMMAND, &o->version, "print the version and exit"},
+      {"help", CPF_PARAM_COMMAND, &o->help, "print this help and exit"},
+      {"h", CPF_PARAM_COMMAND, &o->help, NULL},
+      {NULL, CPF_PARAM_STRING, &o->new_spec, "NEW schema"},
+  };
+  int count = (int)(sizeof specs / sizeof specs[0]);
+  const char *err = cpf_args_parse(mem, argc, argv, specs, count);
+  if (err) return usage_error(err);
+  if (o->help) {
+    cpf_buf help = {0};
+    cpf_buf_puts(&help, kUsageHead);
+    cpf_args_help(specs, count, &help);
+    cpf_buf_puts(&help, kUsageTail);
+    fputs(cpf_buf_str(&help), stdout);
+    cpf_buf_free(&help);
+    return 0;
+  }
+  if (o->version) {
+    printf("cpay-breaking %s\n", CPAY_VERSION_STRING);
+    return 0;
+  }
+  if (o->list_rules) {
+    for (size_t k = 0; k < brk_rule_count; k++) {
+      printf("%-38s %-9s %s%s\n", brk_rules[k].id, brk_category_name(brk_rules[k].category),
+             brk_rules[k].note ? "(note) " : "", brk_rules[k].summary);
     }
-    const char *keys[] = {"-I", "--rules", "--format", "--lock", "--against", "--config"};
-    const char **dests[] = {NULL, &rules, &format, &lock_path, &against, &config_path};
-    const char *val = NULL;
-    int key = -1;
-    for (int k = 0; k < 6; k++) {
-      size_t kl = strlen(keys[k]);
-      if (strcmp(a, keys[k]) == 0) {
-        if (i + 1 >= argc) {
-          status = usage_error("missing value after", a);
-          goto out;
-        }
-        key = k;
-        val = argv[++i];
-      } else if (k > 0 && strncmp(a, keys[k], kl) == 0 && a[kl] == '=') {
-        key = k;
-        val = a + kl + 1;
-      }
-    }
-    if (key == 0) {
-      strvec_push(&incs, cpf_xstrdup(val));
-      continue;
-    }
-    if (key > 0) {
-      dest = dests[key];
-      *dest = val;
-      continue;
-    }
-    if (a[0] == '-' && a[1]) {
-      status = usage_error("unknown option", a);
-      goto out;
-    }
-    if (new_spec) {
-      status = usage_error("more than one NEW schema:", a);
-      goto out;
-    }
-    new_spec = a;
+    return 0;
   }
-  brk_category cat;
-  if (strcmp(rules, "wire") == 0) {
-    cat = BRK_CAT_WIRE;
-  } else if (strcmp(rules, "wire-json") == 0) {
-    cat = BRK_CAT_WIRE_JSON;
-  } else if (strcmp(rules, "all") == 0) {
-    cat = BRK_CAT_ALL;
-  } else {
-    status = usage_error("--rules must be wire, wire-json or all, not", rules);
-    goto out;
+  if (o->update && !o->lock_path) return usage_error("--update-lock needs --lock FILE");
+  if (!o->against && !o->lock_path) {
+    return usage_error("nothing to compare NEW with: give --against OLD, --lock FILE or both");
   }
-  brk_format fmt;
-  if (strcmp(format, "text") == 0) {
-    fmt = BRK_FMT_TEXT;
-  } else if (strcmp(format, "json") == 0) {
-    fmt = BRK_FMT_JSON;
-  } else if (strcmp(format, "github") == 0) {
-    fmt = BRK_FMT_GITHUB;
-  } else if (strcmp(format, "junit") == 0) {
-    fmt = BRK_FMT_JUNIT;
-  } else {
-    status = usage_error("--format must be text, json, github or junit, not", format);
-    goto out;
+  if (o->force && !o->update) return usage_error("--force only applies to --update-lock");
+  if (o->config_path && o->no_config) {
+    return usage_error("--config and --no-config exclude each other");
   }
-  if (!new_spec) {
-    status = usage_error("missing the NEW schema", NULL);
-    goto out;
+  return -1;
+}
+
+// Reads the lock of --lock into *lock: NULL for a missing one that
+// --update-lock creates or that git says is not lost. False after saying
+// why it cannot be used.
+static bool load_lock(cpf_pool *mem, const options *o, brk_snap **lock, bool *existed) {
+  *lock = NULL;
+  struct stat st;
+  bool missing = stat(o->lock_path, &st) != 0 && errno == ENOENT;
+  *existed = !missing;
+  if (missing && o->update) return true;  // a new lock: created from NEW
+  if (missing) {
+    // Lost on this branch (an error), or the change that adds the schema
+    // (no history yet, in the base either): lock_in_base says which.
+    lock_base base = lock_in_base(mem, o->lock_path, o->against);
+    if (base != LOCK_BASE_UNKNOWN) return base == LOCK_BASE_LACKS;
   }
-  if (update && !lock_path) {
-    status = usage_error("--update-lock needs --lock FILE", NULL);
-    goto out;
+  size_t size;
+  char *err = NULL;
+  const char *text = read_file(mem, o->lock_path, &size, &err);
+  if (!text) {
+    fprintf(stderr, "cpay-breaking: cannot load the lock: %s%s\n", err,
+            o->update ? "" : " (create it with --update-lock)");
+    return false;
   }
-  if (!against && !lock_path) {
-    status = usage_error("nothing to compare NEW with: give --against OLD, --lock FILE or both", NULL);
-    goto out;
+  if ((*lock = brk_lock_parse(mem, text, size, o->lock_path, &err)) == NULL) {
+    fprintf(stderr, "cpay-breaking: cannot load the lock: %s\n", err);
+    return false;
   }
-  if (force && !update) {
-    status = usage_error("--force only applies to --update-lock", NULL);
-    goto out;
+  if ((*lock)->version < 2) {
+    fprintf(stderr,
+            "cpay-breaking: note: %s is a version %d lock, without check lines: a cut or "
+            "edited copy cannot be told from the real one; --update-lock rewrites it as "
+            "version 2\n",
+            o->lock_path, (*lock)->version);
   }
-  if (config_path && no_config) {
-    status = usage_error("--config and --no-config exclude each other", NULL);
-    goto out;
-  }
-  if (!no_config && !load_config(config_path, new_spec, &config)) goto out;
-  bool lock_existed = false;
-  lock_base base;
-  if (lock_path) {
-    cpf_buf text = {0};
-    char *err = NULL;
-    struct stat st;
-    bool missing = stat(lock_path, &st) != 0 && errno == ENOENT;
-    lock_existed = !missing;
-    if (missing && update) {
-      // A new lock: created from NEW below.
-    } else if (missing && (base = lock_in_base(lock_path, against)) != LOCK_BASE_UNKNOWN) {
-      // Lost on this branch (an error), or the change that adds the schema
-      // (no history yet, in the base either): lock_in_base said which.
-      if (base == LOCK_BASE_HAS) goto out;
-    } else if (!read_file(lock_path, &text, &err)) {
-      fprintf(stderr, "cpay-breaking: cannot load the lock: %s%s\n", err,
-              update ? "" : " (create it with --update-lock)");
-      free(err);
-      cpf_buf_free(&text);
-      goto out;
-    } else if ((lock = brk_lock_parse(text.data ? text.data : "", text.size, lock_path, &err)) == NULL) {
-      fprintf(stderr, "cpay-breaking: cannot load the lock: %s\n", err);
-      free(err);
-      cpf_buf_free(&text);
-      goto out;
-    }
-    cpf_buf_free(&text);
-    if (lock && lock->version < 2) {
-      fprintf(stderr,
-              "cpay-breaking: note: %s is a version %d lock, without check lines: a cut or "
-              "edited copy cannot be told from the real one; --update-lock rewrites it as "
-              "version 2\n",
-              lock_path, lock->version);
-    }
-  }
-  g_new_spec = new_spec;
-  if ((cur = load_snap("NEW", new_spec, &incs)) == NULL) goto out;
-  if (against && (old = load_snap("OLD", against, &incs)) == NULL) goto out;
-  if (old && !roots_line_up(old, cur, against, new_spec)) goto out;
-  if (old) brk_compare(old, cur, cat, &found);
-  size_t accepted = old && lock ? accept_recorded(old, lock, lock_path, cat, &found) : 0;
-  if (lock) brk_compare(lock, cur, cat, &found);
-  if (config) apply_config(config, old, cur, &found);
-  if (fmt == BRK_FMT_GITHUB) paths_from_repo_top(&found);
-  brk_findings_sort(&found);
+  return true;
+}
+
+// Compares NEW (*cur) with OLD and with the lock, as the configuration
+// says. *accepted counts the breaks the lock acknowledges. False after
+// saying why an input cannot be used.
+static bool compare(cpf_pool *mem, const options *o, const brk_config *config,
+                    const brk_snap *lock, brk_snap **cur, brk_findings *found, size_t *accepted) {
+  brk_snap *old = NULL;
+  *accepted = 0;
+  if ((*cur = load_snap(mem, o, "NEW", o->new_spec)) == NULL) return false;
+  if (o->against && (old = load_snap(mem, o, "OLD", o->against)) == NULL) return false;
+  if (old && !roots_line_up(mem, old, *cur, o->against, o->new_spec)) return false;
+  if (old) brk_compare(mem, old, *cur, (brk_category)o->rules, found);
+  if (old && lock) *accepted = accept_recorded(old, lock, o->lock_path, (brk_category)o->rules, found);
+  if (lock) brk_compare(mem, lock, *cur, (brk_category)o->rules, found);
+  if (config) apply_config(mem, config, old, *cur, found);
+  if (o->format == BRK_FMT_GITHUB) paths_from_repo_top(mem, found);
+  brk_findings_sort(found);
+  return true;
+}
+
+// Prints the findings; returns how many break.
+static size_t report(const options *o, const brk_findings *found, size_t accepted) {
   cpf_buf out = {0};
-  brk_findings_print(&found, fmt, &out);
+  brk_findings_print(found, (brk_format)o->format, &out);
   fputs(cpf_buf_str(&out), stdout);
   fflush(stdout);
   cpf_buf_free(&out);
-  size_t errors = brk_findings_errors(&found);
-  status = errors ? 1 : 0;
-  if (errors && fmt == BRK_FMT_TEXT) {
+  size_t errors = brk_findings_errors(found);
+  if (errors && o->format == BRK_FMT_TEXT) {
     fprintf(stderr, "cpay-breaking: %zu breaking change%s\n", errors, errors == 1 ? "" : "s");
   }
-  if (accepted && fmt == BRK_FMT_TEXT) {
+  if (accepted && o->format == BRK_FMT_TEXT) {
     fprintf(stderr, "cpay-breaking: %zu breaking change%s accepted: recorded in %s\n", accepted,
-            accepted == 1 ? "" : "s", lock_path);
+            accepted == 1 ? "" : "s", o->lock_path);
   }
-  if (update) {
-    if (errors && !force) {
-      fprintf(stderr, "cpay-breaking: %s not updated (use --update-lock --force to accept the breaking changes)\n",
-              lock_path);
-    } else {
-      brk_snap *merged = brk_lock_merge(lock, cur);
-      char *text = brk_lock_format(merged);
-      char *before = lock ? brk_lock_format(lock) : NULL;
-      bool lock_changed = !before || strcmp(before, text) != 0;
-      size_t merged_counts[5] = {0};
-      for (size_t i = 0; i < merged->block_count; i++) merged_counts[merged->blocks[i].kind]++;
-      bool ok = write_lock(lock_path, text);
-      free(before);
-      free(text);
-      brk_snap_free(merged);
-      if (!ok) {
-        status = 2;
-      } else {
-        if (!lock_existed) {
-          char *what = describe_lock(merged_counts);
-          fprintf(stderr, "cpay-breaking: created %s, recording %s; commit it with the schema\n",
-                  lock_path, what);
-          free(what);
-        } else if (errors) {
-          fprintf(stderr, "cpay-breaking: %s updated, accepting %zu breaking change%s\n", lock_path,
-                  errors, errors == 1 ? "" : "s");
-        } else if (!lock_changed) {
-          fprintf(stderr, "cpay-breaking: %s is up to date\n", lock_path);
-        } else {
-          fprintf(stderr, "cpay-breaking: %s updated\n", lock_path);
-        }
-        status = 0;
-      }
-    }
+  return errors;
+}
+
+// --update-lock: records NEW (`cur`) in the lock, unless it breaks and
+// --force is not given. Returns the exit status.
+static int update_lock(cpf_pool *mem, const options *o, const brk_snap *lock, bool existed,
+                       const brk_snap *cur, size_t errors) {
+  if (errors && !o->force) {
+    fprintf(stderr, "cpay-breaking: %s not updated (use --update-lock --force to accept the "
+            "breaking changes)\n", o->lock_path);
+    return 1;
   }
-out:
-  brk_config_free(config);
-  brk_findings_free(&found);
-  brk_snap_free(cur);
-  brk_snap_free(old);
-  brk_snap_free(lock);
-  strvec_free(&incs);
+  brk_snap *merged = brk_lock_merge(mem, lock, cur);
+  const char *text = brk_lock_format(mem, merged);
+  bool changed = !lock || strcmp(brk_lock_format(mem, lock), text) != 0;
+  if (!write_lock(mem, o->lock_path, text)) return 2;
+  if (!existed) {
+    size_t counts[5] = {0};
+    for (size_t i = 0; i < merged->block_count; i++) counts[merged->blocks[i].kind]++;
+    fprintf(stderr, "cpay-breaking: created %s, recording %s; commit it with the schema\n",
+            o->lock_path, describe_lock(mem, counts));
+  } else if (errors) {
+    fprintf(stderr, "cpay-breaking: %s updated, accepting %zu breaking change%s\n", o->lock_path,
+            errors, errors == 1 ? "" : "s");
+  } else if (!changed) {
+    fprintf(stderr, "cpay-breaking: %s is up to date\n", o->lock_path);
+  } else {
+    fprintf(stderr, "cpay-breaking: %s updated\n", o->lock_path);
+  }
+  return 0;
+}
+
+// The check the options ask for; returns the exit status.
+static int check(cpf_pool *mem, const options *o) {
+  brk_config *config = NULL;
+  if (!o->no_config && !load_config(mem, o->config_path, o->new_spec, &config)) return 2;
+  brk_snap *lock = NULL, *cur;
+  bool existed = false;
+  if (o->lock_path && !load_lock(mem, o, &lock, &existed)) return 2;
+  brk_findings found = {0};
+  size_t accepted;
+  if (!compare(mem, o, config, lock, &cur, &found, &accepted)) return 2;
+  size_t errors = report(o, &found, accepted);
+  if (o->update) return update_lock(mem, o, lock, existed, cur, errors);
+  return errors ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  cpf_pool *mem = cpf_pool_new();
+  options o;
+  int status = parse_options(mem, argc, argv, &o);
+  if (status < 0) status = check(mem, &o);
+  cpf_pool_free(mem);
   return status;
 }

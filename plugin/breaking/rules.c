@@ -109,44 +109,6 @@ size_t brk_findings_errors(const brk_findings *f) {
   return n;
 }
 
-bool brk_findings_has(const brk_findings *f, const brk_rule *rule, const char *subject) {
-  for (size_t i = 0; i < f->count; i++) {
-    if (f->v[i].rule == rule && strcmp(f->v[i].subject, subject) == 0) return true;
-  }
-  return false;
-}
-
-void brk_finding_clear(brk_finding *f) {
-  free(f->file);
-  free(f->message);
-  free(f->fix);
-  free(f->subject);
-  free(f->accepted);
-}
-
-void brk_findings_move(brk_findings *into, brk_findings *from) {
-  for (size_t i = 0; i < from->count; i++) {
-    brk_finding *f = &from->v[i];
-    if (brk_findings_has(into, f->rule, f->subject)) {
-      brk_finding_clear(f);
-      continue;
-    }
-    if (into->count == into->cap) {
-      into->cap = into->cap ? into->cap * 2 : 16;
-      into->v = cpf_xrealloc(into->v, into->cap * sizeof(*into->v));
-    }
-    into->v[into->count++] = *f;
-  }
-  free(from->v);
-  memset(from, 0, sizeof *from);
-}
-
-void brk_findings_free(brk_findings *f) {
-  for (size_t i = 0; i < f->count; i++) brk_finding_clear(&f->v[i]);
-  free(f->v);
-  memset(f, 0, sizeof *f);
-}
-
 static void put_json_string(cpf_buf *out, const char *s) {
   cpf_buf_puts(out, "\"");
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

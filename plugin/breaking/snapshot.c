@@ -8,53 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void own(brk_snap *s, void *p) {
-  if (s->owned_count == s->owned_cap) {
-    s->owned_cap = s->owned_cap ? s->owned_cap * 2 : 64;
-    s->owned = cpf_xrealloc(s->owned, s->owned_cap * sizeof(*s->owned));
-  }
-  s->owned[s->owned_count++] = p;
-}
+// A copy of `str` in the snapshot's pool (NULL stays NULL).
+static const char *sdup(brk_snap *s, const char *str) { return cpf_pool_strdup(s->mem, str); }
 
-static const char *sdup(brk_snap *s, const char *str) {
-  if (str == NULL) return NULL;
-  char *p = cpf_xstrdup(str);
-  own(s, p);
-  return p;
-}
-
-static const char *stake(brk_snap *s, char *str) {
-  own(s, str);
-  return str;
-}
-
-static brk_snap *snap_new(const char *prefix, bool is_lock) {
-  brk_snap *s = cpf_xmalloc(sizeof *s);
-  memset(s, 0, sizeof *s);
+static brk_snap *snap_new(cpf_pool *mem, const char *prefix, bool is_lock) {
+  brk_snap *s = cpf_pool_alloc(mem, sizeof *s);
+  s->mem = mem;
   s->prefix = sdup(s, prefix ? prefix : "");
   s->is_lock = is_lock;
   return s;
 }
 
-void brk_snap_free(brk_snap *s) {
-  if (s == NULL) return;
-  for (size_t i = 0; i < s->block_count; i++) {
-    brk_block *b = &s->blocks[i];
-    free(b->items);
-    free(b->reserved);
-    free(b->reserved_names);
-    free(b->ext_ranges);
-  }
-  free(s->blocks);
-  for (size_t i = 0; i < s->owned_count; i++) free(s->owned[i]);
-  free(s->owned);
-  free(s);
-}
-
 // Blocks are appended while building and sorted once at the end, so pointers
 // into s->blocks are only taken after brk_snap_sort; builders use indices.
 static size_t add_block(brk_snap *s, brk_kind kind, const char *name) {
-  s->blocks = cpf_xrealloc(s->blocks, (s->block_count + 1) * sizeof(*s->blocks));
+  s->blocks = cpf_pool_grow(s->mem, s->blocks, s->block_count, &s->block_cap, sizeof *s->blocks);
   brk_block *b = &s->blocks[s->block_count];
   memset(b, 0, sizeof *b);
   b->kind = kind;
@@ -62,8 +30,8 @@ static size_t add_block(brk_snap *s, brk_kind kind, const char *name) {
   return s->block_count++;
 }
 
-static brk_item *add_item(brk_block *b) {
-  b->items = cpf_xrealloc(b->items, (b->item_count + 1) * sizeof(*b->items));
+static brk_item *add_item(brk_snap *s, brk_block *b) {
+  b->items = cpf_pool_grow(s->mem, b->items, b->item_count, &b->item_cap, sizeof *b->items);
   brk_item *it = &b->items[b->item_count++];
   memset(it, 0, sizeof *it);
   return it;
@@ -133,12 +101,12 @@ static const char *const kScalarNames[19] = {
     "enum",   "sfixed32", "sfixed64", "sint32", "sint64",
 };
 
-static char *elem_type(const cpm_field *f) {
+static const char *elem_type(cpf_pool *mem, const cpm_field *f) {
   switch (f->type) {
-    case CPM_TYPE_MESSAGE: return cpf_xasprintf(".%s", f->message_type->full_name);
-    case CPM_TYPE_GROUP: return cpf_xasprintf("group:.%s", f->message_type->full_name);
-    case CPM_TYPE_ENUM: return cpf_xasprintf("enum:.%s", f->enum_type->full_name);
-    default: return cpf_xstrdup(kScalarNames[f->type]);
+    case CPM_TYPE_MESSAGE: return cpf_pool_printf(mem, ".%s", f->message_type->full_name);
+    case CPM_TYPE_GROUP: return cpf_pool_printf(mem, "group:.%s", f->message_type->full_name);
+    case CPM_TYPE_ENUM: return cpf_pool_printf(mem, "enum:.%s", f->enum_type->full_name);
+    default: return kScalarNames[f->type];
   }
 }
 
@@ -149,18 +117,12 @@ static const cpm_field *entry_field(const cpm_message *entry, int32_t number) {
   return NULL;
 }
 
-static char *field_type(const cpm_field *f) {
+static const char *field_type(cpf_pool *mem, const cpm_field *f) {
   if (f->is_map && f->message_type) {
     const cpm_field *k = entry_field(f->message_type, 1), *v = entry_field(f->message_type, 2);
-    if (k && v) {
-      char *ks = elem_type(k), *vs = elem_type(v);
-      char *r = cpf_xasprintf("map<%s,%s>", ks, vs);
-      free(ks);
-      free(vs);
-      return r;
-    }
+    if (k && v) return cpf_pool_printf(mem, "map<%s,%s>", elem_type(mem, k), elem_type(mem, v));
   }
-  return elem_type(f);
+  return elem_type(mem, f);
 }
 
 static const char *field_label(const cpm_field *f) {
@@ -172,7 +134,7 @@ static const char *field_label(const cpm_field *f) {
 static void fill_field(brk_snap *s, brk_item *it, const cpm_field *f, bool ext) {
   it->number = f->number;
   it->name = sdup(s, ext ? f->full_name : f->name);
-  it->type = stake(s, field_type(f));
+  it->type = field_type(s->mem, f);
   it->label = field_label(f);
   it->json = ext ? NULL : sdup(s, f->json_name);
   it->oneof = (f->oneof && !f->oneof->synthetic) ? sdup(s, f->oneof->name) : NULL;
@@ -188,18 +150,18 @@ static void add_extensions(brk_snap *s, const cpm_field *exts, size_t n) {
     const cpm_field *f = &exts[i];
     size_t bi = find_block_index(s, BRK_EXTEND, f->extendee->full_name);
     if (bi == (size_t)-1) bi = add_block(s, BRK_EXTEND, f->extendee->full_name);
-    fill_field(s, add_item(&s->blocks[bi]), f, true);
+    fill_field(s, add_item(s, &s->blocks[bi]), f, true);
   }
 }
 
-static cpm_range *copy_ranges(const cpm_range *r, size_t n) {
-  cpm_range *c = cpf_xmalloc(n * sizeof *c);
+static cpm_range *copy_ranges(brk_snap *s, const cpm_range *r, size_t n) {
+  cpm_range *c = cpf_pool_alloc(s->mem, n * sizeof *c);
   if (n) memcpy(c, r, n * sizeof *c);
   return c;
 }
 
 static const char **copy_names(brk_snap *s, const char *const *names, size_t n) {
-  const char **c = cpf_xmalloc(n * sizeof *c);
+  const char **c = cpf_pool_alloc(s->mem, n * sizeof *c);
   for (size_t i = 0; i < n; i++) c[i] = sdup(s, names[i]);
   return c;
 }
@@ -211,13 +173,13 @@ static void add_enum(brk_snap *s, const cpm_enum *e) {
   b->line = e->loc.line;
   b->col = e->loc.col;
   b->closed = e->closed;
-  b->reserved = copy_ranges(e->reserved_ranges, e->reserved_range_count);
+  b->reserved = copy_ranges(s, e->reserved_ranges, e->reserved_range_count);
   b->reserved_count = e->reserved_range_count;
   b->reserved_names = copy_names(s, e->reserved_names, e->reserved_name_count);
   b->reserved_name_count = e->reserved_name_count;
   for (size_t i = 0; i < e->value_count; i++) {
     const cpm_enum_value *v = &e->values[i];
-    brk_item *it = add_item(b);
+    brk_item *it = add_item(s, b);
     it->number = v->number;
     it->name = sdup(s, v->name);
     it->file = e->file->name;
@@ -235,13 +197,13 @@ static void add_message(brk_snap *s, const cpm_message *m) {
     b->line = m->loc.line;
     b->col = m->loc.col;
     b->message_set = m->message_set_wire_format;
-    b->reserved = copy_ranges(m->reserved_ranges, m->reserved_range_count);
+    b->reserved = copy_ranges(s, m->reserved_ranges, m->reserved_range_count);
     b->reserved_count = m->reserved_range_count;
     b->reserved_names = copy_names(s, m->reserved_names, m->reserved_name_count);
     b->reserved_name_count = m->reserved_name_count;
-    b->ext_ranges = copy_ranges(m->extension_ranges, m->extension_range_count);
+    b->ext_ranges = copy_ranges(s, m->extension_ranges, m->extension_range_count);
     b->ext_range_count = m->extension_range_count;
-    for (size_t i = 0; i < m->field_count; i++) fill_field(s, add_item(b), &m->fields[i], false);
+    for (size_t i = 0; i < m->field_count; i++) fill_field(s, add_item(s, b), &m->fields[i], false);
   }
   for (size_t i = 0; i < m->nested_count; i++) add_message(s, &m->nested[i]);
   for (size_t i = 0; i < m->enum_count; i++) add_enum(s, &m->enums[i]);
@@ -265,8 +227,8 @@ static const char *rpc_mode(const cpm_method *m) {
   return "unary";
 }
 
-brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
-  brk_snap *s = snap_new(prefix, false);
+brk_snap *brk_snap_from_pool(cpf_pool *mem, const cpm_pool *pool, const char *prefix) {
+  brk_snap *s = snap_new(mem, prefix, false);
   for (size_t fi = 0; fi < pool->to_generate_count; fi++) {
     const cpm_file *f = pool->to_generate[fi];
     size_t bi = add_block(s, BRK_FILE, f->name);
@@ -289,10 +251,10 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
       b->col = sv->loc.col;
       for (size_t k = 0; k < sv->method_count; k++) {
         const cpm_method *m = &sv->methods[k];
-        brk_item *it = add_item(b);
+        brk_item *it = add_item(s, b);
         it->name = sdup(s, m->name);
-        it->type = stake(s, cpf_xasprintf(".%s", m->input->full_name));
-        it->output = stake(s, cpf_xasprintf(".%s", m->output->full_name));
+        it->type = cpf_pool_printf(mem, ".%s", m->input->full_name);
+        it->output = cpf_pool_printf(mem, ".%s", m->output->full_name);
         it->label = rpc_mode(m);
         it->idem = intern_idem(m->idempotency_level == 1   ? "no_side_effects"
                                : m->idempotency_level == 2 ? "idempotent"
@@ -303,11 +265,19 @@ brk_snap *brk_snap_from_pool(const cpm_pool *pool, const char *prefix) {
       }
     }
   }
-  // File names point into the pool; copy them so the snapshot outlives it.
+  // File names point into the model; copy them so the snapshot outlives it,
+  // once per run of entries from the same file.
+  const char *from = NULL, *copy = NULL;
   for (size_t i = 0; i < s->block_count; i++) {
     brk_block *b = &s->blocks[i];
     if (b->kind != BRK_FILE) b->file = sdup(s, b->file);
-    for (size_t k = 0; k < b->item_count; k++) b->items[k].file = sdup(s, b->items[k].file);
+    for (size_t k = 0; k < b->item_count; k++) {
+      if (b->items[k].file != from) {
+        from = b->items[k].file;
+        copy = sdup(s, from);
+      }
+      b->items[k].file = copy;
+    }
   }
   snap_sort(s);
   return s;
@@ -464,7 +434,7 @@ static void put_block(cpf_buf *out, const brk_block *b) {
   put_ranges(out, "extensions", b->ext_ranges, b->ext_range_count);
 }
 
-char *brk_lock_format(const brk_snap *s) {
+char *brk_lock_format(cpf_pool *mem, const brk_snap *s) {
   cpf_buf out = {0};
   cpf_buf_puts(&out,
                "# cpay-breaking lock file: every number and name each message, enum,\n"
@@ -477,19 +447,17 @@ char *brk_lock_format(const brk_snap *s) {
   cpf_buf_printf(&out, "%s\n", header);
   uint64_t end = fnv_line(fnv_init(), header, strlen(header));
   for (size_t i = 0; i < s->block_count; i++) {
-    cpf_buf block = {0};
-    put_block(&block, &s->blocks[i]);
+    cpf_buf_puts(&out, "\n");
+    size_t start = out.size;
+    put_block(&out, &s->blocks[i]);
     char check[17];
     snprintf(check, sizeof check, "%016llx",
-             (unsigned long long)fnv_add(fnv_init(), block.data, block.size));
+             (unsigned long long)fnv_add(fnv_init(), out.data + start, out.size - start));
     end = fnv_line(end, check, 16);
-    cpf_buf_puts(&out, "\n");
-    cpf_buf_append(&out, block.data, block.size);
     cpf_buf_printf(&out, "  check %s\n", check);
-    free(block.data);
   }
   cpf_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
-  return cpf_buf_take(&out);
+  return cpf_pool_own(mem, cpf_buf_take(&out));
 }
 
 // ---- parsing ------------------------------------------------------------
@@ -500,10 +468,16 @@ typedef struct parser {
   bool verify;      // check lines and the end line must match
   int version;      // 0 until the header
   int lineno;
-  char *err;        // the first error, malloc'd
+  char *err;        // the first error, malloc'd until it goes to the pool
   size_t cur;       // the block being read, or (size_t)-1
   int *block_lines; // the first line of each block, by index
+  size_t block_lines_cap;
   int *item_lines;  // the line of each item of the current block
+  size_t item_lines_cap;
+  char *line;       // the line being read, split in place
+  size_t line_cap;
+  char **tok;       // its tokens
+  size_t tok_cap;
   uint64_t block_hash;
   bool block_checked;
   unsigned attrs;   // the attribute lines the current block has had
@@ -554,22 +528,33 @@ static bool unescape(parser *p, char *s) {
   return true;
 }
 
-// Splits `line` in place at single spaces and decodes each token. Returns
-// the number of tokens (0 with p->err set on a bad escape); *tok (malloc'd)
-// has room for every one.
-static size_t split(parser *p, char *line, char ***tok) {
+// Room for `n` elements of `size` bytes in a buffer the parser reuses from
+// line to line (its contents are not kept).
+static void *room(parser *p, void *buf, size_t n, size_t *cap, size_t size) {
+  if (n <= *cap) return buf;
+  *cap = n * 2;
+  return cpf_pool_alloc(p->s->mem, *cap * size);
+}
+
+// Copies the `len` bytes at `raw` to p->line and splits them in place at
+// single spaces into p->tok, decoding each token. Returns the number of
+// tokens (0 with p->err set on a bad escape).
+static size_t split(parser *p, const char *raw, size_t len) {
+  p->line = room(p, p->line, len + 1, &p->line_cap, 1);
+  memcpy(p->line, raw, len);
+  p->line[len] = '\0';
   size_t max = 1;
-  for (const char *q = line; *q; q++) max += *q == ' ';
-  *tok = cpf_xmalloc(max * sizeof(char *));
+  for (size_t i = 0; i < len; i++) max += raw[i] == ' ';
+  p->tok = room(p, p->tok, max, &p->tok_cap, sizeof *p->tok);
   size_t n = 0;
-  char *q = line;
+  char *q = p->line;
   while (*q) {
     while (*q == ' ') q++;
     if (!*q) break;
-    (*tok)[n++] = q;
+    p->tok[n++] = q;
     while (*q && *q != ' ') q++;
     if (*q) *q++ = '\0';
-    if (!unescape(p, (*tok)[n - 1])) return 0;
+    if (!unescape(p, p->tok[n - 1])) return 0;
   }
   return n;
 }
@@ -590,10 +575,12 @@ static bool parse_num(const char *s, int64_t lo, int64_t hi, int32_t *out) {
   return true;
 }
 
-// `N` or `N-M` with lo <= N <= M <= hi, each.
+// `N` or `N-M` with lo <= N <= M <= hi, each. A block has one line of each
+// kind of range (see attr()), so *out is still empty.
 static bool parse_ranges(parser *p, char **tok, size_t n, int64_t lo, int64_t hi, cpm_range **out,
                          size_t *count, const char *what) {
   if (n == 0) return fail_at(p, p->lineno, "`%s` without ranges", what);
+  *out = cpf_pool_alloc(p->s->mem, n * sizeof **out);
   for (size_t i = 0; i < n; i++) {
     cpm_range r;
     char *dash = strchr(tok[i] + 1, '-');
@@ -611,7 +598,6 @@ static bool parse_ranges(parser *p, char **tok, size_t n, int64_t lo, int64_t hi
       return fail_at(p, p->lineno, "bad %s range \"%s\" (N or N-M, N < M, from %lld to %lld)",
                      what, tok[i], (long long)lo, (long long)hi);
     }
-    *out = cpf_xrealloc(*out, (*count + 1) * sizeof **out);
     (*out)[(*count)++] = r;
   }
   return true;
@@ -644,7 +630,7 @@ static bool is_name(const char *s, bool leading_dot) {
 
 // A field or extension type: a scalar, ".pkg.M", "enum:.pkg.E",
 // "group:.pkg.G" or "map<K,V>" of those.
-static bool is_type(const char *t, bool in_map) {
+static bool is_type(parser *p, const char *t, bool in_map) {
   static const char *const scalars[] = {"double", "float", "int64", "uint64", "int32", "fixed64",
                                         "fixed32", "bool", "string", "bytes", "uint32",
                                         "sfixed32", "sfixed64", "sint32", "sint64"};
@@ -658,14 +644,11 @@ static bool is_type(const char *t, bool in_map) {
     size_t len = strlen(t);
     const char *comma = strchr(t, ',');
     if (len < 8 || t[len - 1] != '>' || !comma) return false;
-    char *k = cpf_xasprintf("%.*s", (int)(comma - (t + 4)), t + 4);
-    char *v = cpf_xasprintf("%.*s", (int)(t + len - 1 - (comma + 1)), comma + 1);
-    bool ok = is_type(k, true) && k[0] != '.' && strncmp(k, "enum:", 5) != 0 &&
-              strcmp(k, "double") != 0 && strcmp(k, "float") != 0 && strcmp(k, "bytes") != 0 &&
-              is_type(v, true);
-    free(k);
-    free(v);
-    return ok;
+    const char *k = cpf_pool_strndup(p->s->mem, t + 4, (size_t)(comma - (t + 4)));
+    const char *v = cpf_pool_strndup(p->s->mem, comma + 1, (size_t)(t + len - 1 - (comma + 1)));
+    return is_type(p, k, true) && k[0] != '.' && strncmp(k, "enum:", 5) != 0 &&
+           strcmp(k, "double") != 0 && strcmp(k, "float") != 0 && strcmp(k, "bytes") != 0 &&
+           is_type(p, v, true);
   }
   return false;
 }
@@ -807,14 +790,13 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
   } else if (strcmp(w, "reserved_names") == 0) {
     if (!attr(p, b, ATTR_RESERVED_NAMES, K(BRK_MESSAGE) | K(BRK_ENUM), w)) return false;
     if (n < 2) return fail_at(p, p->lineno, "`reserved_names` without names");
+    b->reserved_names = cpf_pool_alloc(s->mem, (n - 1) * sizeof *b->reserved_names);
     for (size_t i = 1; i < n; i++) {
       for (size_t k = 0; k < b->reserved_name_count; k++) {
         if (strcmp(b->reserved_names[k], tok[i]) == 0) {
           return fail_at(p, p->lineno, "reserved name \"%s\" twice", tok[i]);
         }
       }
-      b->reserved_names = cpf_xrealloc(b->reserved_names,
-                                       (b->reserved_name_count + 1) * sizeof(char *));
       b->reserved_names[b->reserved_name_count++] = sdup(s, tok[i]);
     }
   } else if (strcmp(w, "field") == 0 && b->kind == BRK_MESSAGE) {
@@ -822,7 +804,7 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
                         "[default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
                         "repeated";
     if (n < 5) return fail_at(p, p->lineno, "bad field line (expected %s)", usage);
-    brk_item *it = add_item(b);
+    brk_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[2]);
     it->type = sdup(s, tok[3]);
@@ -830,12 +812,12 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
     if (!parse_num(tok[1], 1, MAX_FIELD_NUMBER, &it->number)) {
       return fail_at(p, p->lineno, "bad field number \"%s\" (1 to %d)", tok[1], MAX_FIELD_NUMBER);
     }
-    if (!is_type(tok[3], false)) return fail_at(p, p->lineno, "bad field type \"%s\"", tok[3]);
+    if (!is_type(p, tok[3], false)) return fail_at(p, p->lineno, "bad field type \"%s\"", tok[3]);
     if (!is_field_label(it->label)) return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
     if (!parse_item_opts(p, it, tok + 5, n - 5, "json= oneof= packed default= deleted", usage)) return false;
   } else if (strcmp(w, "value") == 0 && b->kind == BRK_ENUM) {
     if (n < 3) return fail_at(p, p->lineno, "bad value line (expected `value NUMBER NAME [deleted]`)");
-    brk_item *it = add_item(b);
+    brk_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[2]);
     if (!parse_num(tok[1], INT32_MIN, INT32_MAX, &it->number)) {
@@ -845,7 +827,7 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
   } else if (strcmp(w, "extension") == 0 && b->kind == BRK_EXTEND) {
     const char *usage = "`extension NUMBER NAME TYPE LABEL file=FILE [packed] [deleted]`";
     if (n < 5) return fail_at(p, p->lineno, "bad extension line (expected %s)", usage);
-    brk_item *it = add_item(b);
+    brk_item *it = add_item(s, b);
     it->name = sdup(s, tok[2]);
     it->type = sdup(s, tok[3]);
     it->label = intern_label(tok[4]);
@@ -853,7 +835,7 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
       return fail_at(p, p->lineno, "bad extension number \"%s\" (1 to %d)", tok[1], MAX_FIELD_NUMBER);
     }
     if (!is_name(tok[2], false)) return fail_at(p, p->lineno, "bad extension name \"%s\"", tok[2]);
-    if (!is_type(tok[3], false) || strncmp(tok[3], "map<", 4) == 0) {
+    if (!is_type(p, tok[3], false) || strncmp(tok[3], "map<", 4) == 0) {
       return fail_at(p, p->lineno, "bad extension type \"%s\"", tok[3]);
     }
     if (!is_field_label(it->label) || it->label == intern_label("implicit")) {
@@ -865,7 +847,7 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
                         "unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
                         "no_side_effects or idempotent";
     if (n < 5) return fail_at(p, p->lineno, "bad rpc line (expected %s)", usage);
-    brk_item *it = add_item(b);
+    brk_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[1]);
     it->type = sdup(s, tok[2]);
@@ -883,7 +865,8 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
   }
   if (b->item_count && (strcmp(w, "field") == 0 || strcmp(w, "value") == 0 ||
                         strcmp(w, "extension") == 0 || strcmp(w, "rpc") == 0)) {
-    p->item_lines = cpf_xrealloc(p->item_lines, b->item_count * sizeof(int));
+    p->item_lines = cpf_pool_grow(s->mem, p->item_lines, b->item_count - 1, &p->item_lines_cap,
+                                  sizeof *p->item_lines);
     p->item_lines[b->item_count - 1] = p->lineno;
     if (!item_clash(p, b, &b->items[b->item_count - 1])) return false;
   }
@@ -909,12 +892,11 @@ static bool end_block(parser *p) {
 }
 
 // The header line, a block's first line, a check line or the end line.
-static bool parse_line(parser *p, char *raw, size_t len) {
-  char **tok = NULL;
+static bool parse_line(parser *p, const char *raw, size_t len) {
   bool ok = false;
   bool indented = raw[0] == ' ';
-  char *copy = cpf_xasprintf("%.*s", (int)len, raw);  // split() changes it
-  size_t n = split(p, copy, &tok);
+  size_t n = split(p, raw, len);
+  char **tok = p->tok;
   if (p->err) goto out;
   if (p->version == 0) {
     if (n != 2 || strcmp(tok[0], "cpay-lock") != 0 || indented) {
@@ -975,7 +957,8 @@ static bool parse_line(parser *p, char *raw, size_t len) {
       goto out;
     }
     p->cur = add_block(p->s, (brk_kind)kind, tok[1]);
-    p->block_lines = cpf_xrealloc(p->block_lines, p->s->block_count * sizeof(int));
+    p->block_lines = cpf_pool_grow(p->s->mem, p->block_lines, p->cur, &p->block_lines_cap,
+                                   sizeof *p->block_lines);
     p->block_lines[p->cur] = p->lineno;
     brk_block *b = &p->s->blocks[p->cur];
     b->deleted = n == 3;
@@ -1013,16 +996,14 @@ static bool parse_line(parser *p, char *raw, size_t len) {
   p->block_hash = fnv_line(p->block_hash, raw, len);
   ok = parse_block_line(p, b, tok, n);
 out:
-  free(tok);
-  free(copy);
   return ok;
 }
 
-brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, bool verify,
-                              char **err) {
+brk_snap *brk_lock_parse_opts(cpf_pool *mem, const char *text, size_t size, const char *path,
+                              bool verify, char **err) {
   parser p;
   memset(&p, 0, sizeof p);
-  p.s = snap_new("", true);
+  p.s = snap_new(mem, "", true);
   p.path = path;
   p.verify = verify;
   p.cur = (size_t)-1;
@@ -1037,7 +1018,7 @@ brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, b
   while (!p.err && q < end) {
     const char *nl = memchr(q, '\n', (size_t)(end - q));
     size_t len = nl ? (size_t)(nl - q) : (size_t)(end - q);
-    char *raw = (char *)q;  // read only: parse_line copies it
+    const char *raw = q;
     p.lineno++;
     if (len && raw[len - 1] == '\r') len--;
     bool blank = true;
@@ -1059,11 +1040,8 @@ brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, b
     fail_at(&p, p.lineno, "the lock ends at line %d without its `end` line: it was cut short; "
             "restore it from version control", p.lineno);
   }
-  free(p.block_lines);
-  free(p.item_lines);
   if (p.err) {
-    *err = p.err;
-    brk_snap_free(p.s);
+    *err = cpf_pool_own(mem, p.err);
     return NULL;
   }
   p.s->version = p.version;
@@ -1071,8 +1049,9 @@ brk_snap *brk_lock_parse_opts(const char *text, size_t size, const char *path, b
   return p.s;
 }
 
-brk_snap *brk_lock_parse(const char *text, size_t size, const char *path, char **err) {
-  return brk_lock_parse_opts(text, size, path, true, err);
+brk_snap *brk_lock_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
+                         char **err) {
+  return brk_lock_parse_opts(mem, text, size, path, true, err);
 }
 
 // ---- merging ------------------------------------------------------------
@@ -1095,25 +1074,22 @@ static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool dele
 
 // Copies a block's attributes (not its items) from `src`.
 static void copy_attrs(brk_snap *s, brk_block *dst, const brk_block *src) {
-  free(dst->reserved);
-  free(dst->reserved_names);
-  free(dst->ext_ranges);
   dst->file = sdup(s, src->file);
   dst->package = sdup(s, src->package);
   dst->syntax = src->syntax;
   dst->closed = src->closed;
   dst->message_set = src->message_set;
-  dst->reserved = copy_ranges(src->reserved, src->reserved_count);
+  dst->reserved = copy_ranges(s, src->reserved, src->reserved_count);
   dst->reserved_count = src->reserved_count;
   dst->reserved_names = copy_names(s, src->reserved_names, src->reserved_name_count);
   dst->reserved_name_count = src->reserved_name_count;
-  dst->ext_ranges = copy_ranges(src->ext_ranges, src->ext_range_count);
+  dst->ext_ranges = copy_ranges(s, src->ext_ranges, src->ext_range_count);
   dst->ext_range_count = src->ext_range_count;
   dst->line = dst->col = 0;
 }
 
-brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur) {
-  brk_snap *r = snap_new("", true);
+brk_snap *brk_lock_merge(cpf_pool *mem, const brk_snap *lock, const brk_snap *cur) {
+  brk_snap *r = snap_new(mem, "", true);
   if (lock) {
     for (size_t i = 0; i < lock->block_count; i++) {
       const brk_block *src = &lock->blocks[i];
@@ -1121,7 +1097,7 @@ brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur) {
       brk_block *b = &r->blocks[bi];
       copy_attrs(r, b, src);
       b->deleted = true;
-      for (size_t k = 0; k < src->item_count; k++) copy_item(r, add_item(b), &src->items[k], true);
+      for (size_t k = 0; k < src->item_count; k++) copy_item(r, add_item(r, b), &src->items[k], true);
     }
   }
   size_t old_count = r->block_count;
@@ -1144,7 +1120,7 @@ brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur) {
       if (match) {
         match->deleted = false;
       } else {
-        copy_item(r, add_item(b), &src->items[k], false);
+        copy_item(r, add_item(r, b), &src->items[k], false);
       }
     }
   }
@@ -1152,16 +1128,16 @@ brk_snap *brk_lock_merge(const brk_snap *lock, const brk_snap *cur) {
   return r;
 }
 
-brk_snap *brk_lock_live(const brk_snap *lock) {
-  brk_snap *r = snap_new("", false);
+brk_snap *brk_lock_live(cpf_pool *mem, const brk_snap *lock) {
+  brk_snap *r = snap_new(mem, "", false);
   for (size_t i = 0; i < lock->block_count; i++) {
     const brk_block *src = &lock->blocks[i];
     if (src->deleted) continue;
-    size_t bi = add_block(r, src->kind, src->name);  // before taking a pointer: it reallocs
+    size_t bi = add_block(r, src->kind, src->name);  // before taking a pointer: blocks move
     brk_block *b = &r->blocks[bi];
     copy_attrs(r, b, src);
     for (size_t k = 0; k < src->item_count; k++) {
-      if (!src->items[k].deleted) copy_item(r, add_item(b), &src->items[k], false);
+      if (!src->items[k].deleted) copy_item(r, add_item(r, b), &src->items[k], false);
     }
   }
   snap_sort(r);

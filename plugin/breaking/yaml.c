@@ -4,20 +4,22 @@
 #include "breaking/yaml.h"
 
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "framework/buf.h"
 
 typedef struct line {
   int no;       // 1-based
   int indent;   // spaces before the text
-  char *text;   // without indentation, comment and trailing spaces (owned)
+  char *text;   // without indentation, comment and trailing spaces
 } line;
 
 typedef struct parser {
+  cpf_pool *mem;  // the nodes, their strings and the lines
   const char *path;
   line *lines;
-  size_t count, pos;
-  char *err;
+  size_t count, cap, pos;
+  char *err;      // malloc'd until it goes to the pool
   int depth;
 } parser;
 
@@ -37,29 +39,19 @@ static bool fail(parser *p, int lineno, const char *fmt, ...) {
   return false;
 }
 
-static yaml_node *node_new(yaml_kind kind, int lineno) {
-  yaml_node *n = cpf_xmalloc(sizeof *n);
-  memset(n, 0, sizeof *n);
+static yaml_node *node_new(parser *p, yaml_kind kind, int lineno) {
+  yaml_node *n = cpf_pool_alloc(p->mem, sizeof *n);
   n->kind = kind;
   n->line = lineno;
   return n;
 }
 
-void yaml_free(yaml_node *n) {
-  if (!n) return;
-  free(n->str);
-  for (size_t i = 0; i < n->count; i++) {
-    yaml_free(n->items[i]);
-    if (n->keys) free(n->keys[i]);
+static void push(parser *p, yaml_node *n, const char *key, yaml_node *item) {
+  size_t keys_cap = n->cap;  // the keys grow with the items
+  n->items = cpf_pool_grow(p->mem, n->items, n->count, &n->cap, sizeof *n->items);
+  if (n->kind == YAML_MAP) {
+    n->keys = cpf_pool_grow(p->mem, n->keys, n->count, &keys_cap, sizeof *n->keys);
   }
-  free(n->items);
-  free(n->keys);
-  free(n);
-}
-
-static void push(yaml_node *n, char *key, yaml_node *item) {
-  n->items = cpf_xrealloc(n->items, (n->count + 1) * sizeof *n->items);
-  if (n->kind == YAML_MAP) n->keys = cpf_xrealloc(n->keys, (n->count + 1) * sizeof *n->keys);
   n->items[n->count] = item;
   if (n->kind == YAML_MAP) n->keys[n->count] = key;
   n->count++;
@@ -79,17 +71,17 @@ const yaml_node *yaml_get(const yaml_node *map, const char *key) {
 // quoted ones are unquoted. NULL (with the error) when malformed.
 static char *scalar(parser *p, int lineno, const char **s, const char *stops) {
   const char *q = *s;
-  cpf_buf b = {0};
+  char *r = cpf_pool_alloc(p->mem, strlen(q) + 1);  // unquoting only shortens
+  char *w = r;
   if (*q == '"' || *q == '\'') {
     char quote = *q++;
     for (;; q++) {
       if (!*q) {
-        cpf_buf_free(&b);
         fail(p, lineno, "unterminated %s-quoted string", quote == '"' ? "double" : "single");
         return NULL;
       }
       if (quote == '\'' && q[0] == '\'' && q[1] == '\'') {
-        cpf_buf_append(&b, "'", 1);
+        *w++ = '\'';
         q++;
       } else if (*q == quote) {
         q++;
@@ -99,18 +91,16 @@ static char *scalar(parser *p, int lineno, const char **s, const char *stops) {
         const char *from = "\"\\/ntr0", *to = "\"\\/\n\t\r";
         const char *at = c ? strchr(from, c) : NULL;
         if (!at || c == '0') {
-          cpf_buf_free(&b);
           fail(p, lineno, "unsupported escape \"\\%c\" in a double-quoted string", c ? c : ' ');
           return NULL;
         }
-        cpf_buf_append(&b, &to[at - from], 1);
+        *w++ = to[at - from];
       } else {
-        cpf_buf_append(&b, q, 1);
+        *w++ = *q;
       }
     }
     while (*q == ' ') q++;
     if (*q && !strchr(stops, *q)) {
-      cpf_buf_free(&b);
       fail(p, lineno, "unexpected text after a quoted string: \"%s\"", q);
       return NULL;
     }
@@ -119,17 +109,19 @@ static char *scalar(parser *p, int lineno, const char **s, const char *stops) {
     while (*q && !strchr(stops, *q)) q++;
     const char *end = q;
     while (end > start && end[-1] == ' ') end--;
-    cpf_buf_append(&b, start, (size_t)(end - start));
+    memcpy(w, start, (size_t)(end - start));
+    w += end - start;
   }
+  *w = '\0';
   *s = q;
-  return b.data ? cpf_buf_take(&b) : cpf_xstrdup("");
+  return r;
 }
 
 // A value written on the key's or the dash's line: a flow sequence, an
 // empty flow mapping or a scalar.
 static yaml_node *inline_value(parser *p, int lineno, const char *s) {
   if (*s == '[') {
-    yaml_node *seq = node_new(YAML_SEQ, lineno);
+    yaml_node *seq = node_new(p, YAML_SEQ, lineno);
     s++;
     while (*s == ' ') s++;
     if (*s == ']') {
@@ -138,18 +130,14 @@ static yaml_node *inline_value(parser *p, int lineno, const char *s) {
       for (;;) {
         while (*s == ' ') s++;
         if (*s == '[' || *s == '{') {
-          yaml_free(seq);
           fail(p, lineno, "nested flow collections are not supported");
           return NULL;
         }
         char *v = scalar(p, lineno, &s, ",]");
-        if (!v) {
-          yaml_free(seq);
-          return NULL;
-        }
-        yaml_node *item = node_new(YAML_SCALAR, lineno);
+        if (!v) return NULL;
+        yaml_node *item = node_new(p, YAML_SCALAR, lineno);
         item->str = v;
-        push(seq, NULL, item);
+        push(p, seq, NULL, item);
         if (*s == ',') {
           s++;
           continue;
@@ -158,14 +146,12 @@ static yaml_node *inline_value(parser *p, int lineno, const char *s) {
           s++;
           break;
         }
-        yaml_free(seq);
         fail(p, lineno, "unterminated flow sequence (a ']' is missing)");
         return NULL;
       }
     }
     while (*s == ' ') s++;
     if (*s) {
-      yaml_free(seq);
       fail(p, lineno, "unexpected text after a flow sequence: \"%s\"", s);
       return NULL;
     }
@@ -178,7 +164,7 @@ static yaml_node *inline_value(parser *p, int lineno, const char *s) {
       fail(p, lineno, "flow mappings other than {} are not supported");
       return NULL;
     }
-    return node_new(YAML_MAP, lineno);
+    return node_new(p, YAML_MAP, lineno);
   }
   if (*s == '&' || *s == '*' || *s == '!' || *s == '|' || *s == '>') {
     fail(p, lineno, "anchors, aliases, tags and block scalars are not supported");
@@ -186,23 +172,20 @@ static yaml_node *inline_value(parser *p, int lineno, const char *s) {
   }
   char *v = scalar(p, lineno, &s, "");
   if (!v) return NULL;
-  yaml_node *n = node_new(YAML_SCALAR, lineno);
+  yaml_node *n = node_new(p, YAML_SCALAR, lineno);
   n->str = v;
   return n;
 }
 
 // Splits "key: rest" (or "key:"); false when the text is no mapping entry.
-// *key is malloc'd, *rest points into text.
-static bool split_key(parser *p, int lineno, const char *text, char **key, const char **rest) {
+// *key is in the pool, *rest points into text.
+static bool split_key(parser *p, int lineno, const char *text, const char **key,
+                      const char **rest) {
   const char *s = text;
   *key = NULL;
   if (*s == '"' || *s == '\'') {
     char *k = scalar(p, lineno, &s, ":");
-    if (!k) return false;
-    if (*s != ':' || (s[1] && s[1] != ' ')) {
-      free(k);
-      return false;
-    }
+    if (!k || *s != ':' || (s[1] && s[1] != ' ')) return false;
     *key = k;
   } else {
     const char *colon = NULL;
@@ -213,7 +196,7 @@ static bool split_key(parser *p, int lineno, const char *text, char **key, const
       }
     }
     if (!colon || colon == s) return false;
-    *key = cpf_xasprintf("%.*s", (int)(colon - s), s);
+    *key = cpf_pool_strndup(p->mem, s, (size_t)(colon - s));
     s = colon;
   }
   s++;
@@ -237,15 +220,15 @@ static yaml_node *nested(parser *p, int indent, int lineno, bool key) {
     if (next->indent > indent) return block(p, next->indent);
     if (key && next->indent == indent && is_item(next)) return block(p, indent);
   }
-  return node_new(YAML_NULL, lineno);
+  return node_new(p, YAML_NULL, lineno);
 }
 
 static yaml_node *mapping(parser *p, int indent) {
-  yaml_node *map = node_new(YAML_MAP, p->lines[p->pos].no);
+  yaml_node *map = node_new(p, YAML_MAP, p->lines[p->pos].no);
   while (!p->err && p->pos < p->count && p->lines[p->pos].indent == indent &&
          !is_item(&p->lines[p->pos])) {
     line *l = &p->lines[p->pos];
-    char *key;
+    const char *key;
     const char *rest;
     if (!split_key(p, l->no, l->text, &key, &rest)) {
       if (!p->err) fail(p, l->no, "expected `key: value`, found \"%s\"", l->text);
@@ -253,29 +236,27 @@ static yaml_node *mapping(parser *p, int indent) {
     }
     if (yaml_get(map, key)) {
       fail(p, l->no, "key \"%s\" given twice", key);
-      free(key);
       break;
     }
     p->pos++;
     yaml_node *v = *rest ? inline_value(p, l->no, rest) : nested(p, indent, l->no, true);
     if (!v) {
-      free(key);
       break;
     }
-    push(map, key, v);
+    push(p, map, key, v);
   }
   return map;
 }
 
 static yaml_node *sequence(parser *p, int indent) {
-  yaml_node *seq = node_new(YAML_SEQ, p->lines[p->pos].no);
+  yaml_node *seq = node_new(p, YAML_SEQ, p->lines[p->pos].no);
   while (!p->err && p->pos < p->count && p->lines[p->pos].indent == indent &&
          is_item(&p->lines[p->pos])) {
     line *l = &p->lines[p->pos];
     const char *rest = l->text + 1;
     while (*rest == ' ') rest++;
     yaml_node *v;
-    char *key;
+    const char *key;
     const char *after;
     if (!*rest) {
       p->pos++;
@@ -283,7 +264,6 @@ static yaml_node *sequence(parser *p, int indent) {
     } else if (split_key(p, l->no, rest, &key, &after)) {
       // "- key: value": a mapping whose first entry is on the dash's line;
       // its other entries are indented like that first key.
-      free(key);
       int inner = indent + (int)(rest - l->text);
       memmove(l->text, rest, strlen(rest) + 1);
       l->indent = inner;
@@ -295,7 +275,7 @@ static yaml_node *sequence(parser *p, int indent) {
       v = inline_value(p, l->no, rest);
     }
     if (!v) break;
-    push(seq, NULL, v);
+    push(p, seq, NULL, v);
   }
   return seq;
 }
@@ -311,11 +291,7 @@ static yaml_node *block(parser *p, int indent) {
     fail(p, p->lines[p->pos].no, "unexpected indentation");
   }
   p->depth--;
-  if (p->err) {
-    yaml_free(n);
-    return NULL;
-  }
-  return n;
+  return p->err ? NULL : n;
 }
 
 // ---- lines -----------------------------------------------------------------
@@ -354,17 +330,15 @@ static bool split_lines(parser *p, const char *text, size_t size) {
       cut--;
     }
     if (cut > (size_t)indent) {
-      char *t = cpf_xasprintf("%.*s", (int)(cut - (size_t)indent), q + indent);
+      char *t = cpf_pool_strndup(p->mem, q + indent, cut - (size_t)indent);
       if (p->count == 0 && strcmp(t, "---") == 0) {  // the start of the (only) document
-        free(t);
         q = nl ? nl + 1 : end;
         continue;
       }
       if (strcmp(t, "---") == 0 || strcmp(t, "...") == 0) {
-        free(t);
         return fail(p, no, "a second document (only one is read)");
       }
-      p->lines = cpf_xrealloc(p->lines, (p->count + 1) * sizeof *p->lines);
+      p->lines = cpf_pool_grow(p->mem, p->lines, p->count, &p->cap, sizeof *p->lines);
       p->lines[p->count++] = (line){no, indent, t};
     }
     q = nl ? nl + 1 : end;
@@ -372,28 +346,25 @@ static bool split_lines(parser *p, const char *text, size_t size) {
   return true;
 }
 
-yaml_node *yaml_parse(const char *text, size_t size, const char *path, char **err) {
+yaml_node *yaml_parse(cpf_pool *mem, const char *text, size_t size, const char *path, char **err) {
   parser p;
   memset(&p, 0, sizeof p);
+  p.mem = mem;
   p.path = path;
   yaml_node *root = NULL;
   if (split_lines(&p, text, size)) {
     if (p.count == 0) {
-      root = node_new(YAML_MAP, 1);
+      root = node_new(&p, YAML_MAP, 1);
     } else {
       root = block(&p, p.lines[0].indent);
       if (root && p.pos < p.count) {
         fail(&p, p.lines[p.pos].no, "unexpected text at a lesser indentation");
-        yaml_free(root);
         root = NULL;
       }
     }
   }
-  for (size_t i = 0; i < p.count; i++) free(p.lines[i].text);
-  free(p.lines);
   if (p.err) {
-    yaml_free(root);
-    *err = p.err;
+    *err = cpf_pool_own(mem, p.err);
     return NULL;
   }
   return root;

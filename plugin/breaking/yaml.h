@@ -9,24 +9,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "framework/buf.h"
+#include "framework/pool.h"
 
 typedef enum yaml_kind { YAML_NULL, YAML_SCALAR, YAML_SEQ, YAML_MAP } yaml_kind;
 
 typedef struct yaml_node {
   yaml_kind kind;
   int line;                  // where it starts, 1-based
-  char *str;                 // YAML_SCALAR: its text, unquoted
+  const char *str;           // YAML_SCALAR: its text, unquoted
   struct yaml_node **items;  // YAML_SEQ, YAML_MAP: the values, in order
-  char **keys;               // YAML_MAP: the keys
+  const char **keys;         // YAML_MAP: the keys
   size_t count;
+  size_t cap;                // room in items and keys, for the parser
 } yaml_node;
 
-// The document in `text`; NULL with *err (malloc'd, "PATH:LINE: why") when it
-// is malformed or uses what this reader does not support. An empty document
-// is an empty mapping.
-yaml_node *yaml_parse(const char *text, size_t size, const char *path, char **err);
-void yaml_free(yaml_node *n);
+// The document in `text`, in `mem`; NULL with *err (in `mem`, "PATH:LINE:
+// why") when it is malformed or uses what this reader does not support. An
+// empty document is an empty mapping.
+yaml_node *yaml_parse(cpf_pool *mem, const char *text, size_t size, const char *path, char **err);
 // A mapping's value for `key`, or NULL.
 const yaml_node *yaml_get(const yaml_node *map, const char *key);
 

@@ -1,10 +1,34 @@
-// Parsing of the plugin parameter string against a table of known keys.
+// One parser for a table of options, in the plugin parameter spelling and
+// the command line one: they differ only in how keys and values are found;
+// take() and finish() do the rest for both.
+//
+// Keys are checked as they come, values once everything is read: the last
+// value given for a key is the one that counts, and the only one checked
+// (as cpay-breaking always did with --rules and --format).
 #include "framework/params.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/buf.h"
+typedef struct parser {
+  cpf_pool *mem;
+  const cpf_param_spec *specs;
+  int count;
+  bool command_line;  // keys are written --key and -K, not key=
+  bool stop;          // a COMMAND row was given
+  bool *given;        // by row: a value is waiting in `value`
+  const char **value; // by row: the last one given (NULL: the key alone)
+} parser;
+
+static parser parser_new(cpf_pool *mem, const cpf_param_spec *specs, int count, bool command_line) {
+  parser p = {mem, specs, count, command_line, false, NULL, NULL};
+  p.given = cpf_pool_alloc(mem, (size_t)count * sizeof *p.given);
+  p.value = cpf_pool_alloc(mem, (size_t)count * sizeof *p.value);
+  return p;
+}
 
 static bool is_ident(const char *s) {
   if (*s == '\0') return false;
@@ -17,61 +41,260 @@ static bool is_ident(const char *s) {
   return true;
 }
 
-static char *known_keys(const cpf_param_spec *specs, int count) {
-  cpf_buf b = {0};
-  for (int i = 0; i < count; i++) cpf_buf_printf(&b, "%s%s", i ? ", " : "", specs[i].key);
-  return cpf_buf_take(&b);
+// The length of a row's key without its "=WHAT".
+static size_t key_len(const cpf_param_spec *s) { return strcspn(s->key, "="); }
+
+static bool takes_value(const cpf_param_spec *s) {
+  return s->kind != CPF_PARAM_BOOL && s->kind != CPF_PARAM_COMMAND;
 }
 
-char *cpf_params_parse(const char *text, const cpf_param_spec *specs, int count) {
-  const char *p = text ? text : "";
-  while (*p) {
-    const char *end = strchr(p, ',');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    char *item = cpf_xmalloc(len + 1);
-    memcpy(item, p, len);
-    item[len] = '\0';
-    p += len + (end ? 1 : 0);
-    if (len == 0) {
-      free(item);
-      continue;
+// The row for the key of `len` bytes at `name`, or NULL.
+static const cpf_param_spec *find(const parser *p, const char *name, size_t len) {
+  for (int i = 0; i < p->count; i++) {
+    const cpf_param_spec *s = &p->specs[i];
+    if (s->key && key_len(s) == len && strncmp(s->key, name, len) == 0) return s;
+  }
+  return NULL;
+}
+
+// How messages name a row: "parameter api_macro", "--lock", "-I".
+static const char *what(const parser *p, const cpf_param_spec *s) {
+  int n = (int)key_len(s);
+  if (!p->command_line) return cpf_pool_printf(p->mem, "parameter %.*s", n, s->key);
+  return cpf_pool_printf(p->mem, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
+}
+
+// "a, b or c".
+static const char *alternatives(cpf_pool *mem, const char *const *names) {
+  cpf_buf b = {0};
+  for (size_t i = 0; names[i]; i++) {
+    cpf_buf_printf(&b, "%s%s", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+  }
+  return cpf_pool_own(mem, cpf_buf_take(&b));
+}
+
+// Stores `value` (NULL: the key alone) for row `s`. Returns the error, or NULL.
+static const char *set(parser *p, const cpf_param_spec *s, const char *value) {
+  assert(s->kind != CPF_PARAM_COMMAND && s->kind != CPF_PARAM_LIST);  // see take()
+  switch (s->kind) {
+    case CPF_PARAM_BOOL:
+      if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+        *(bool *)s->dest = true;
+      } else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+        *(bool *)s->dest = false;
+      } else {
+        return cpf_pool_printf(p->mem, "%s: expected true or false, got \"%s\"", what(p, s), value);
+      }
+      return NULL;
+    case CPF_PARAM_IDENT:
+      if (!is_ident(value)) {
+        return cpf_pool_printf(p->mem, "%s: \"%s\" is not a C identifier", what(p, s), value);
+      }
+      *(char **)s->dest = (char *)value;
+      return NULL;
+    case CPF_PARAM_STRING:
+      *(char **)s->dest = (char *)value;
+      return NULL;
+    case CPF_PARAM_INT: {
+      char *end;
+      errno = 0;
+      long v = strtol(value, &end, 10);
+      if (*value == '\0' || *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX ||
+          (*value != '-' && (*value < '0' || *value > '9'))) {
+        return cpf_pool_printf(p->mem, "%s: expected a whole number, got \"%s\"", what(p, s), value);
+      }
+      *(int *)s->dest = (int)v;
+      return NULL;
     }
+    case CPF_PARAM_CHOICE: {
+      const cpf_param_choice *c = s->dest;
+      for (int i = 0; c->names[i]; i++) {
+        if (strcmp(c->names[i], value) == 0) {
+          *c->index = i;
+          return NULL;
+        }
+      }
+      return cpf_pool_printf(p->mem, "%s must be %s, not %s", what(p, s),
+                             alternatives(p->mem, c->names), value);
+    }
+    case CPF_PARAM_COMMAND:
+    case CPF_PARAM_LIST: break;
+  }
+  return NULL;
+}
+
+// Takes `value` for row `s` as it comes: a command and a list's items at
+// once, other values when the parse is done. Returns the error, or NULL.
+static const char *take(parser *p, const cpf_param_spec *s, const char *value) {
+  if (s->kind == CPF_PARAM_COMMAND) {
+    if (value != NULL) return cpf_pool_printf(p->mem, "%s takes no value", what(p, s));
+    *(bool *)s->dest = true;
+    p->stop = true;
+  } else if (s->kind == CPF_PARAM_LIST) {
+    cpf_param_list *l = s->dest;
+    l->items = cpf_pool_grow(p->mem, l->items, l->count, &l->cap, sizeof *l->items);
+    l->items[l->count++] = value;
+  } else {
+    p->given[s - p->specs] = true;
+    p->value[s - p->specs] = value;
+  }
+  return NULL;
+}
+
+// Checks and stores the values taken, in table order; after a command, none.
+static const char *finish(parser *p) {
+  for (int i = 0; i < p->count && !p->stop; i++) {
+    const char *err = p->given[i] ? set(p, &p->specs[i], p->value[i]) : NULL;
+    if (err) return err;
+  }
+  return NULL;
+}
+
+const char *cpf_params_parse_in(cpf_pool *mem, const char *text, const cpf_param_spec *specs,
+                                int count) {
+  parser p = parser_new(mem, specs, count, false);
+  const char *q = text ? text : "";
+  while (*q && !p.stop) {
+    size_t len = strcspn(q, ",");
+    char *item = cpf_pool_strndup(mem, q, len);
+    q += len + (q[len] == ',');
+    if (len == 0) continue;
     char *eq = strchr(item, '=');
     const char *value = NULL;
     if (eq) {
       *eq = '\0';
       value = eq + 1;
     }
-    const cpf_param_spec *spec = NULL;
-    for (int i = 0; i < count; i++) {
-      if (strcmp(specs[i].key, item) == 0) spec = &specs[i];
-    }
-    char *err = NULL;
-    if (spec == NULL) {
-      char *keys = known_keys(specs, count);
-      err = cpf_xasprintf("unknown parameter \"%s\" (known parameters: %s)", item, keys);
-      free(keys);
-    } else if (spec->kind == CPF_PARAM_BOOL) {
-      bool v = false;
-      if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
-        v = true;
-      } else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) {
-        v = false;
-      } else {
-        err = cpf_xasprintf("parameter %s: expected true or false, got \"%s\"", item, value);
+    const cpf_param_spec *s = find(&p, item, strlen(item));
+    if (s == NULL) {
+      cpf_buf keys = {0};
+      for (int i = 0; i < count; i++) {
+        if (specs[i].key) {
+          cpf_buf_printf(&keys, "%s%.*s", keys.size ? ", " : "", (int)key_len(&specs[i]),
+                         specs[i].key);
+        }
       }
-      if (err == NULL) *(bool *)spec->dest = v;
-    } else if (value == NULL || *value == '\0') {
-      err = cpf_xasprintf("parameter %s needs a value (%s=...)", item, item);
-    } else if (spec->kind == CPF_PARAM_IDENT && !is_ident(value)) {
-      err = cpf_xasprintf("parameter %s: \"%s\" is not a C identifier", item, value);
-    } else {
-      char **dest = spec->dest;
-      free(*dest);
-      *dest = cpf_xstrdup(value);
+      const char *r = cpf_pool_printf(mem, "unknown parameter \"%s\" (known parameters: %s)", item,
+                                      cpf_buf_str(&keys));
+      cpf_buf_free(&keys);
+      return r;
     }
-    free(item);
+    if (takes_value(s) && (value == NULL || *value == '\0')) {
+      return cpf_pool_printf(mem, "parameter %s needs a value (%s=...)", item, item);
+    }
+    const char *err = take(&p, s, value);
     if (err) return err;
   }
+  return finish(&p);
+}
+
+static bool is_string(const cpf_param_spec *s) {
+  return s->kind == CPF_PARAM_IDENT || s->kind == CPF_PARAM_STRING;
+}
+
+char *cpf_params_parse(const char *text, const cpf_param_spec *specs, int count) {
+  cpf_pool *mem = cpf_pool_new();
+  // The strings before: one a value replaces is the caller's, malloc'd.
+  char **before = cpf_pool_alloc(mem, (size_t)count * sizeof *before);
+  for (int i = 0; i < count; i++) {
+    assert(specs[i].kind != CPF_PARAM_LIST);  // its items would die with `mem`
+    if (is_string(&specs[i])) before[i] = *(char **)specs[i].dest;
+  }
+  const char *err = cpf_params_parse_in(mem, text, specs, count);
+  for (int i = 0; i < count; i++) {
+    char **dest = specs[i].dest;
+    if (!is_string(&specs[i]) || *dest == before[i]) continue;
+    free(before[i]);
+    *dest = cpf_xstrdup(*dest);
+    for (int k = i + 1; k < count; k++) {
+      if (specs[k].dest == dest) before[k] = *dest;  // an alias: done
+    }
+  }
+  char *r = err ? cpf_xstrdup(err) : NULL;
+  cpf_pool_free(mem);
+  return r;
+}
+
+// The positional row for the next positional argument, from row `*next` on:
+// a LIST row takes every one left, any other row one.
+static const cpf_param_spec *positional(const parser *p, int *next) {
+  for (; *next < p->count; (*next)++) {
+    const cpf_param_spec *s = &p->specs[*next];
+    if (s->key != NULL) continue;
+    if (s->kind != CPF_PARAM_LIST) (*next)++;
+    return s;
+  }
   return NULL;
+}
+
+const char *cpf_args_parse(cpf_pool *mem, int argc, char **argv, const cpf_param_spec *specs,
+                           int count) {
+  parser p = parser_new(mem, specs, count, true);
+  int next = 0;                              // where positional() looks next
+  const cpf_param_spec *last_pos = NULL;     // the last positional row filled
+  for (int i = 1; i < argc && !p.stop; i++) {
+    const char *a = argv[i];
+    const cpf_param_spec *s;
+    const char *value = NULL;
+    if (a[0] != '-' || a[1] == '\0') {
+      s = positional(&p, &next);
+      if (s == NULL) {
+        return last_pos ? cpf_pool_printf(mem, "more than one %s: %s", last_pos->help, a)
+                        : cpf_pool_printf(mem, "unknown argument %s", a);
+      }
+      last_pos = s;
+      value = a;
+    } else if (a[1] == '-') {
+      size_t len = strcspn(a + 2, "=");
+      s = len > 1 ? find(&p, a + 2, len) : NULL;
+      if (s && a[2 + len] == '=') value = a + 3 + len;
+    } else {
+      s = find(&p, a + 1, 1);
+      if (s && a[2]) value = a + 2;
+    }
+    if (s == NULL) return cpf_pool_printf(mem, "unknown option %s", a);
+    if (value == NULL && takes_value(s)) {
+      if (i + 1 >= argc) return cpf_pool_printf(mem, "missing value after %s", a);
+      value = argv[++i];
+    }
+    const char *err = take(&p, s, value);
+    if (err) return err;
+  }
+  const char *err = finish(&p);
+  if (err) return err;
+  for (int k = next; k < count && !p.stop; k++) {
+    if (specs[k].key == NULL && specs[k].kind != CPF_PARAM_LIST) {
+      return cpf_pool_printf(mem, "missing the %s", specs[k].help);
+    }
+  }
+  return NULL;
+}
+
+void cpf_args_help(const cpf_param_spec *specs, int count, cpf_buf *out) {
+  for (int i = 0; i < count; i++) {
+    const cpf_param_spec *s = &specs[i];
+    if (s->key == NULL || s->help == NULL) continue;
+    int n = (int)key_len(s);
+    cpf_buf flag = {0};
+    cpf_buf_printf(&flag, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
+    if (s->key[n] == '=') {
+      cpf_buf_printf(&flag, " %s", s->key + n + 1);
+    } else if (s->kind == CPF_PARAM_CHOICE) {
+      const cpf_param_choice *c = s->dest;
+      for (size_t k = 0; c->names[k]; k++) cpf_buf_printf(&flag, "%s%s", k ? "|" : " ", c->names[k]);
+    } else if (takes_value(s)) {
+      cpf_buf_puts(&flag, s->kind == CPF_PARAM_INT ? " N" : s->kind == CPF_PARAM_IDENT ? " IDENT"
+                                                                                      : " VALUE");
+    }
+    // The text starts at column 19, two spaces after a longer option.
+    cpf_buf_printf(out, "  %-*s", flag.size < 16 ? 17 : (int)flag.size + 2, cpf_buf_str(&flag));
+    for (const char *h = s->help; *h;) {
+      size_t len = strcspn(h, "\n");
+      cpf_buf_append(out, h, len);
+      cpf_buf_puts(out, "\n");
+      h += len;
+      if (*h == '\n' && *++h) cpf_buf_printf(out, "%19s", "");
+    }
+    cpf_buf_free(&flag);
+  }
 }

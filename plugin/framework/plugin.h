@@ -8,17 +8,19 @@
 #include <stddef.h>
 
 #include "framework/diag.h"
+#include "framework/pool.h"
 #include "model.h"
 
 typedef struct cpf_output {
-  cpm_out_file *files;  // names and contents are malloc'd and owned here
+  cpf_pool *mem;        // the run's pool: the files, their names and contents
+  cpm_out_file *files;
   size_t count;
   size_t cap;
 } cpf_output;
 
-// Adds a file; takes ownership of `content` (malloc'd, `size` bytes).
+// Adds a file: a copy of `name`, and `content` (malloc'd, `size` bytes),
+// which o->mem takes.
 void cpf_output_add(cpf_output *o, const char *name, char *content, size_t size);
-void cpf_output_free(cpf_output *o);
 
 typedef struct cpf_plugin {
   const char *name;     // "protoc-gen-cpay"
@@ -29,8 +31,9 @@ typedef struct cpf_plugin {
   void (*generate)(const cpm_pool *pool, cpf_output *out, cpf_diag *diag);
 } cpf_plugin;
 
-// main() of a plugin: handles --version and --help, else the protocol.
-// Returns the process exit status.
+// main() of a plugin: handles --version and --help, else the protocol, with
+// one pool for the run (the model, the output files, the response). Returns
+// the process exit status.
 int cpf_plugin_main(const cpf_plugin *p, int argc, char **argv);
 
 #endif  // CPAY_PLUGIN_FRAMEWORK_PLUGIN_H_

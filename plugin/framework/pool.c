@@ -2,6 +2,7 @@
 // own. Each chunk starts with the link to the previous one.
 #include "framework/pool.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,15 @@ void *cpf_pool_own(cpf_pool *p, void *block) {
   }
   p->owned[p->owned_count++] = block;
   return block;
+}
+
+void *cpf_pool_grow(cpf_pool *p, void *array, size_t count, size_t *cap, size_t size) {
+  if (count < *cap) return array;
+  size_t room = *cap < 4 ? 8 : *cap * 2;
+  // A size that does not fit asks for SIZE_MAX bytes, which new_chunk reports.
+  bool fits = *cap <= SIZE_MAX / 2 && (size == 0 || room <= SIZE_MAX / size);
+  void *r = cpf_pool_alloc(p, fits ? room * size : SIZE_MAX);
+  if (count) memcpy(r, array, count * size);
+  *cap = room;
+  return r;
 }

@@ -11,6 +11,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct cpf_pool cpf_pool;
 
 cpf_pool *cpf_pool_new(void);
@@ -36,5 +40,14 @@ char *cpf_pool_vprintf(cpf_pool *p, const char *fmt, va_list ap)
     ;
 // Takes a malloc'd block (NULL is a no-op) to be freed with the pool; returns it.
 void *cpf_pool_own(cpf_pool *p, void *block);
+// Room for element `count` of a growing array of `size`-byte elements that
+// has room for *cap: `array` itself while count < *cap, else a copy with
+// twice the room (at least 8; zeroed beyond `count`) and *cap updated. The
+// old copy stays in the pool, so the waste is at most the final size.
+void *cpf_pool_grow(cpf_pool *p, void *array, size_t count, size_t *cap, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif  // CPAY_PLUGIN_FRAMEWORK_POOL_H_

@@ -3,15 +3,16 @@
 // files (through libprotoc's Importer) or from a FileDescriptorSet, and lowers
 // every file of it into the plain C model of plugin/model.h.
 //
-// Memory: every C struct and string of a model comes from a Store owned by
-// the pool (one calloc per array, freed together by cpm_pool_free). The
-// DescriptorPool itself is dropped once the model is built; nothing in the
-// model points into libprotobuf.
+// Memory: every C struct and string of a model comes from the caller's
+// cpf_pool and dies with it. The DescriptorPool itself is dropped once the
+// model is built; nothing in the model points into libprotobuf.
 //
 // No C++ exception crosses the C API: each entry point catches everything
 // and turns it into a NULL result with an error string.
 
 #include "model.h"
+
+#include "framework/pool.h"
 
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/compiler/plugin.pb.h>
@@ -23,10 +24,10 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -70,16 +71,11 @@ class LoadError : public std::runtime_error {
   explicit LoadError(const std::string &what) : std::runtime_error(Printable(what, true)) {}
 };
 
-// Owns every block of a model. Blocks are zeroed, so C structs start with
-// NULL pointers, zero counts and false flags.
+// Allocates a model's blocks from a cpf_pool. Blocks are zeroed, so C
+// structs start with NULL pointers, zero counts and false flags.
 class Store {
  public:
-  Store() = default;
-  Store(const Store &) = delete;
-  Store &operator=(const Store &) = delete;
-  ~Store() {
-    for (void *p : blocks_) std::free(p);
-  }
+  explicit Store(cpf_pool *mem) : mem_(mem) {}
 
   template <typename T>
   T *Array(size_t n) {
@@ -113,35 +109,15 @@ class Store {
   const char *StrOrNull(const std::string &s) { return s.empty() ? nullptr : Str(s); }
 
  private:
+  // cpf_pool_alloc ends the process when memory runs out; a count that
+  // cannot be a size is a descriptor no loader could have built.
   void *Block(size_t n, size_t size) {
-    blocks_.push_back(nullptr);  // reserve the slot first: no leak if this throws
-    void *p = std::calloc(n, size);
-    if (p == nullptr) {
-      blocks_.pop_back();
-      throw std::bad_alloc();
-    }
-    blocks_.back() = p;
-    return p;
+    if (size != 0 && n > SIZE_MAX / size) throw std::bad_alloc();
+    return cpf_pool_alloc(mem_, n * size);
   }
 
-  std::vector<void *> blocks_;
+  cpf_pool *mem_;
 };
-
-// What C sees as a cpm_pool, plus the C++ object that owns its memory.
-struct PoolImpl;
-struct PoolBox {
-  cpm_pool pool;  // first: a cpm_pool * is a PoolBox *
-  PoolImpl *impl;
-};
-static_assert(std::is_standard_layout<PoolBox>::value, "PoolBox must start with cpm_pool");
-
-struct PoolImpl {
-  Store store;
-};
-
-PoolBox *BoxOf(const cpm_pool *pool) {
-  return reinterpret_cast<PoolBox *>(const_cast<cpm_pool *>(pool));
-}
 
 // The json_name protoc derives from a field name when no option is given
 // (descriptor.cc's ToJsonName).
@@ -176,19 +152,19 @@ void StripDefaultJsonNames(pb::DescriptorProto *msg) {
   for (pb::DescriptorProto &m : *msg->mutable_nested_type()) StripDefaultJsonNames(&m);
 }
 
-// Lowers the files of a DescriptorPool into a PoolBox's model. Objects are
+// Lowers the files of a DescriptorPool into a cpm_pool. Objects are
 // created file by file; cross references (field types, extendees, method
 // types, default enum values, file dependencies) are linked at the end, when
 // every file has been lowered.
 class Lowerer {
  public:
-  explicit Lowerer(PoolBox *box) : box_(box), store_(box->impl->store) {}
+  Lowerer(cpm_pool *pool, cpf_pool *mem) : pool_(*pool), store_(mem) {}
 
   // `files` must list dependencies before dependents and include every
   // transitive dependency.
   void Lower(const std::vector<const pb::FileDescriptor *> &files,
              const std::vector<const pb::FileDescriptor *> &to_generate) {
-    cpm_pool &pool = box_->pool;
+    cpm_pool &pool = pool_;
     pool.file_count = files.size();
     pool.files = store_.Array<const cpm_file *>(files.size());
     for (size_t i = 0; i < files.size(); i++) pool.files[i] = LowerFile(files[i]);
@@ -519,8 +495,8 @@ class Lowerer {
     }
   }
 
-  PoolBox *box_;
-  Store &store_;
+  cpm_pool &pool_;
+  Store store_;
   std::unordered_map<const pb::FileDescriptor *, cpm_file *> files_;
   std::unordered_map<const pb::Descriptor *, cpm_message *> messages_;
   std::unordered_map<const pb::EnumDescriptor *, cpm_enum *> enums_;
@@ -539,53 +515,42 @@ void AddInDependencyOrder(const pb::FileDescriptor *fd,
   out->push_back(fd);
 }
 
-// A new, empty pool for C.
-std::unique_ptr<PoolBox, void (*)(PoolBox *)> NewBox() {
-  std::unique_ptr<PoolBox, void (*)(PoolBox *)> box(new PoolBox(), [](PoolBox *b) {
-    delete b->impl;
-    delete b;
-  });
-  box->impl = new PoolImpl();
-  box->pool.parameter = "";
-  return box;
-}
-
-cpm_pool *Build(const std::vector<const pb::FileDescriptor *> &roots,
+cpm_pool *Build(cpf_pool *mem, const std::vector<const pb::FileDescriptor *> &roots,
                 const std::vector<const pb::FileDescriptor *> &to_generate,
                 const std::string &parameter, const int version[3]) {
   std::unordered_set<const pb::FileDescriptor *> seen;
   std::vector<const pb::FileDescriptor *> files;
   for (const pb::FileDescriptor *fd : roots) AddInDependencyOrder(fd, &seen, &files);
-  auto box = NewBox();
-  box->pool.parameter = box->impl->store.Str(parameter);
-  for (int i = 0; i < 3; i++) box->pool.compiler_version[i] = version[i];
-  Lowerer(box.get()).Lower(files, to_generate);
-  return &box.release()->pool;
+  Store store(mem);
+  cpm_pool *pool = store.One<cpm_pool>();
+  pool->parameter = store.Str(parameter);
+  for (int i = 0; i < 3; i++) pool->compiler_version[i] = version[i];
+  Lowerer(pool, mem).Lower(files, to_generate);
+  return pool;
 }
 
-void SetError(char **err, const std::string &msg) {
-  if (err == nullptr) return;
-  *err = static_cast<char *>(std::malloc(msg.size() + 1));
-  if (*err != nullptr) std::memcpy(*err, msg.c_str(), msg.size() + 1);
+void SetError(cpf_pool *mem, char **err, const std::string &msg) {
+  if (err != nullptr) *err = cpf_pool_strndup(mem, msg.data(), msg.size());
 }
 
 // Runs `body`, turning every exception into a NULL result and an error.
 // libprotobuf's own log lines (e.g. about invalid UTF-8 in a descriptor) are
-// silenced: problems reach the caller through `err` only.
+// silenced: problems reach the caller through `err` only. What a failed
+// load had allocated stays in `mem` until it is freed.
 template <typename F>
-cpm_pool *Guarded(char **err, F body) {
+cpm_pool *Guarded(cpf_pool *mem, char **err, F body) {
   if (err != nullptr) *err = nullptr;
   try {
     pb::LogSilencer quiet;
     return body();
   } catch (const LoadError &e) {
-    SetError(err, e.what());
+    SetError(mem, err, e.what());
   } catch (const std::bad_alloc &) {
-    SetError(err, "out of memory");
+    SetError(mem, err, "out of memory");
   } catch (const std::exception &e) {
-    SetError(err, std::string("internal error: ") + e.what());
+    SetError(mem, err, std::string("internal error: ") + e.what());
   } catch (...) {
-    SetError(err, "internal error: unknown exception");
+    SetError(mem, err, "internal error: unknown exception");
   }
   return nullptr;
 }
@@ -678,8 +643,8 @@ std::string RealPath(const std::string &path) {
 
 extern "C" {
 
-cpm_pool *cpm_load_request(const void *data, size_t size, char **err) {
-  return Guarded(err, [&]() -> cpm_pool * {
+cpm_pool *cpm_load_request(cpf_pool *mem, const void *data, size_t size, char **err) {
+  return Guarded(mem, err, [&]() -> cpm_pool * {
     if (size > static_cast<size_t>(INT_MAX)) throw LoadError("CodeGeneratorRequest too large");
     pbc::CodeGeneratorRequest req;
     if (!req.ParsePartialFromArray(data, static_cast<int>(size)))
@@ -703,12 +668,12 @@ cpm_pool *cpm_load_request(const void *data, size_t size, char **err) {
       version[1] = req.compiler_version().minor();
       version[2] = req.compiler_version().patch();
     }
-    return Build(roots, gen, req.parameter(), version);
+    return Build(mem, roots, gen, req.parameter(), version);
   });
 }
 
-cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err) {
-  return Guarded(err, [&]() -> cpm_pool * {
+cpm_pool *cpm_load_descriptor_set(cpf_pool *mem, const void *data, size_t size, char **err) {
+  return Guarded(mem, err, [&]() -> cpm_pool * {
     if (size > static_cast<size_t>(INT_MAX)) throw LoadError("FileDescriptorSet too large");
     pb::FileDescriptorSet set;
     if (!set.ParsePartialFromArray(data, static_cast<int>(size)))
@@ -723,13 +688,13 @@ cpm_pool *cpm_load_descriptor_set(const void *data, size_t size, char **err) {
     // Files pulled in from libprotobuf's builtin copies are not in the set,
     // so they are lowered (as dependencies) but not generated.
     const int version[3] = {0, 0, 0};
-    return Build(roots, roots, "", version);
+    return Build(mem, roots, roots, "", version);
   });
 }
 
-cpm_pool *cpm_load_protos(const char *const *include_dirs, size_t include_count,
+cpm_pool *cpm_load_protos(cpf_pool *mem, const char *const *include_dirs, size_t include_count,
                           const char *const *files, size_t file_count, char **err) {
-  return Guarded(err, [&]() -> cpm_pool * {
+  return Guarded(mem, err, [&]() -> cpm_pool * {
     pbc::DiskSourceTree tree;
     for (size_t i = 0; i < include_count; i++) tree.MapPath("", RealPath(include_dirs[i]));
     if (include_count == 0) tree.MapPath("", RealPath("."));  // as protoc does without -I
@@ -775,18 +740,11 @@ cpm_pool *cpm_load_protos(const char *const *include_dirs, size_t include_count,
     }
     if (!errors.text.empty()) throw LoadError(errors.text);
     const int version[3] = {0, 0, 0};
-    return Build(roots, roots, "", version);
+    return Build(mem, roots, roots, "", version);
   });
 }
 
-void cpm_pool_free(cpm_pool *pool) {
-  if (pool == nullptr) return;
-  PoolBox *box = BoxOf(pool);
-  delete box->impl;
-  delete box;
-}
-
-bool cpm_encode_response(const char *error, const cpm_out_file *files, size_t count,
+bool cpm_encode_response(cpf_pool *mem, const char *error, const cpm_out_file *files, size_t count,
                          uint8_t **out, size_t *out_size) {
   *out = nullptr;
   *out_size = 0;
@@ -801,8 +759,7 @@ bool cpm_encode_response(const char *error, const cpm_out_file *files, size_t co
     }
     std::string bytes;
     if (!resp.SerializeToString(&bytes)) return false;
-    uint8_t *buf = static_cast<uint8_t *>(std::malloc(bytes.empty() ? 1 : bytes.size()));
-    if (buf == nullptr) return false;
+    uint8_t *buf = static_cast<uint8_t *>(cpf_pool_alloc(mem, bytes.size()));
     if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
     *out = buf;
     *out_size = bytes.size();

@@ -13,9 +13,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  cpf_pool *mem = cpf_pool_new();
   char *err = NULL;
   cpf_buf notes = {0};
-  brk_config *c = brk_config_parse((const char *)data, size, "fuzz.yaml", "/ws", "proto", &err,
+  brk_config *c = brk_config_parse(mem, (const char *)data, size, "fuzz.yaml", "/ws", "proto", &err,
                                    &notes);
   if (!c && (!err || strncmp(err, "fuzz.yaml:", 10) != 0)) {
     fprintf(stderr, "fuzz_breaking_config: an error without a location: %s\n", err ? err : "");
@@ -26,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     brk_finding f = {.rule = &brk_rules[0], .file = "proto/a.proto", .subject = "a"};
     (void)brk_config_ignores(c, &f, "/ws/proto/a.proto", "pkg.v1beta1");
   }
-  brk_config_free(c);
-  free(err);
+  cpf_pool_free(mem);
   cpf_buf_free(&notes);
   return 0;
 }

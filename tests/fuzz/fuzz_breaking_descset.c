@@ -24,35 +24,29 @@ static void fail(const char *what, const brk_findings *found) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  cpf_pool *mem = cpf_pool_new();
   char *err = NULL;
-  cpm_pool *pool = cpm_load_descriptor_set(data, size, &err);
+  cpm_pool *pool = cpm_load_descriptor_set(mem, data, size, &err);
   if (!pool) {
     if (!err || err[0] == '\0') fail("error without a message", NULL);
-    free(err);
+    cpf_pool_free(mem);
     return 0;
   }
-  brk_snap *snap = brk_snap_from_pool(pool, "");
+  brk_snap *snap = brk_snap_from_pool(mem, pool, "");
   brk_findings self = {0};
-  brk_compare(snap, snap, BRK_CAT_ALL, &self);
+  brk_compare(mem, snap, snap, BRK_CAT_ALL, &self);
   if (self.count != 0) fail("a schema differs from itself", &self);
 
-  brk_snap *history = brk_lock_merge(NULL, snap);
-  char *text = brk_lock_format(history);
-  brk_snap *lock = brk_lock_parse(text, strlen(text), "fuzz.lock", &err);
+  brk_snap *history = brk_lock_merge(mem, NULL, snap);
+  char *text = brk_lock_format(mem, history);
+  brk_snap *lock = brk_lock_parse(mem, text, strlen(text), "fuzz.lock", &err);
   if (!lock) {
     fprintf(stderr, "%s\n%s\n", err, text);
     fail("the lock of a schema does not parse", NULL);
   }
   brk_findings against_lock = {0};
-  brk_compare(lock, snap, BRK_CAT_ALL, &against_lock);
+  brk_compare(mem, lock, snap, BRK_CAT_ALL, &against_lock);
   if (brk_findings_errors(&against_lock) != 0) fail("a schema breaks its own lock", &against_lock);
-
-  brk_findings_free(&against_lock);
-  brk_snap_free(lock);
-  free(text);
-  brk_snap_free(history);
-  brk_findings_free(&self);
-  brk_snap_free(snap);
-  cpm_pool_free(pool);
+  cpf_pool_free(mem);
   return 0;
 }

@@ -13,11 +13,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  cpf_pool *mem = cpf_pool_new();
   char *err = NULL;
-  cpm_pool *pool = cpm_load_request(data, size, &err);
+  cpm_pool *pool = cpm_load_request(mem, data, size, &err);
   if (!pool) {
     if (!err) abort();  // a failure must say why
-    free(err);
+    cpf_pool_free(mem);
     return 0;
   }
   cpg_options opts = {NULL};
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "lock file"},
   };
   err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
-  cpf_output out = {0};
+  cpf_output out = {.mem = mem};
   cpf_diag diag = {0};
   if (err) {
     if (err[0] == '\0') abort();
@@ -37,15 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *resp = NULL;
     size_t resp_size = 0;
     bool ok = cpf_diag_ok(&diag)
-                  ? cpm_encode_response(NULL, out.files, out.count, &resp, &resp_size)
-                  : cpm_encode_response(cpf_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
+                  ? cpm_encode_response(mem, NULL, out.files, out.count, &resp, &resp_size)
+                  : cpm_encode_response(mem, cpf_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
     if (!ok) abort();
-    free(resp);
   }
   free(opts.api_macro);
   free(breaking_lock);
   cpf_diag_free(&diag);
-  cpf_output_free(&out);
-  cpm_pool_free(pool);
+  cpf_pool_free(mem);
   return 0;
 }

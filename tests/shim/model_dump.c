@@ -476,29 +476,35 @@ int main(int argc, char **argv) {
     }
   }
 
+  bool from_file = set_path != NULL || request_path != NULL;
+  if (from_file ? file_count != 0 || (set_path != NULL && request_path != NULL) : file_count == 0) {
+    return usage();
+  }
+  cpf_pool *mem = cpf_pool_new();  // the model and the error
   cpm_pool *pool = NULL;
   char *err = NULL;
-  if (set_path != NULL || request_path != NULL) {
-    if (file_count != 0 || (set_path != NULL && request_path != NULL)) return usage();
+  if (from_file) {
     uint8_t *data;
     size_t size;
-    if (read_file(set_path ? set_path : request_path, &data, &size) != 0) return 1;
-    pool = set_path ? cpm_load_descriptor_set(data, size, &err)
-                    : cpm_load_request(data, size, &err);
+    if (read_file(set_path ? set_path : request_path, &data, &size) != 0) {
+      cpf_pool_free(mem);
+      return 1;
+    }
+    pool = set_path ? cpm_load_descriptor_set(mem, data, size, &err)
+                    : cpm_load_request(mem, data, size, &err);
     free(data);
   } else {
-    if (file_count == 0) return usage();
-    pool = cpm_load_protos(dirs, dir_count, files, file_count, &err);
+    pool = cpm_load_protos(mem, dirs, dir_count, files, file_count, &err);
   }
   free(dirs);
   free(files);
   if (pool == NULL) {
     fprintf(stderr, "%s\n", err ? err : "(no error message)");
-    free(err);
+    cpf_pool_free(mem);
     return 1;
   }
   dump_pool(pool);
-  cpm_pool_free(pool);
+  cpf_pool_free(mem);
   if (fflush(stdout) != 0) return 1;
   return failures == 0 ? 0 : 1;
 }

@@ -56,16 +56,15 @@ static void load_locks(void) {
 
 // Parses `text`; returns whether it was accepted. A refusal must say where.
 static bool accepted(const char *text, size_t size, const char *what) {
+  cpf_pool *mem = cpf_pool_new();
   char *err = NULL;
-  brk_snap *s = brk_lock_parse(text, size, "t.lock", &err);
-  if (s) {
-    brk_snap_free(s);
-    return true;
+  brk_snap *s = brk_lock_parse(mem, text, size, "t.lock", &err);
+  if (!s) {
+    ck_assert_msg(err != NULL && strncmp(err, "t.lock:", 7) == 0 && err[7] >= '1' && err[7] <= '9',
+                  "%s: an error without a line: %s", what, err ? err : "(none)");
   }
-  ck_assert_msg(err != NULL && strncmp(err, "t.lock:", 7) == 0 && err[7] >= '1' && err[7] <= '9',
-                "%s: an error without a line: %s", what, err ? err : "(none)");
-  free(err);
-  return false;
+  cpf_pool_free(mem);
+  return s != NULL;
 }
 
 // Whether line [start, end) of a lock is content (not blank, not a comment).
@@ -80,15 +79,14 @@ static bool content_line(const char *start, const char *end) {
 START_TEST(test_lock_golden_locks_parse_and_format_back) {
   load_locks();
   for (size_t i = 0; i < g_count; i++) {
+    cpf_pool *mem = cpf_pool_new();
     char *err = NULL;
-    brk_snap *s = brk_lock_parse(g_locks[i].text, g_locks[i].size, "t.lock", &err);
+    brk_snap *s = brk_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
     ck_assert_msg(s != NULL, "%s: %s", g_locks[i].name, err ? err : "");
     ck_assert_int_eq(s->version, 2);
-    char *again = brk_lock_format(s);
-    ck_assert_msg(strcmp(again, g_locks[i].text) == 0, "%s does not format back to itself",
-                  g_locks[i].name);
-    free(again);
-    brk_snap_free(s);
+    ck_assert_msg(strcmp(brk_lock_format(mem, s), g_locks[i].text) == 0,
+                  "%s does not format back to itself", g_locks[i].name);
+    cpf_pool_free(mem);
   }
 }
 END_TEST
@@ -150,23 +148,25 @@ START_TEST(test_lock_every_byte_changed_refused) {
 }
 END_TEST
 
-// A lock of its lines, with check and end lines made by the writer: the
-// grammar, not the hashes, decides.
+// The pool of the test's locks and errors.
+static cpf_pool *g_mem;
+
+static void setup(void) { g_mem = cpf_pool_new(); }
+
+static void teardown(void) { cpf_pool_free(g_mem); }
+
+// The error for a lock of these lines, or NULL: the grammar, not the hashes,
+// decides (they are not compared).
 static char *err_of(const char *text) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse_opts(text, strlen(text), "t.lock", false, &err);
-  if (s) {
-    brk_snap_free(s);
-    return NULL;
-  }
-  return err;
+  brk_snap *s = brk_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
+  return s ? NULL : err;
 }
 
 static void refused(const char *text, const char *want) {
   char *err = err_of(text);
   ck_assert_msg(err != NULL, "accepted: %s", text);
   ck_assert_msg(strstr(err, want) != NULL, "wanted \"%s\", got \"%s\"", want, err);
-  free(err);
 }
 
 #define HEAD "cpay-lock 1\nfile a.proto\n  syntax proto3\n"
@@ -253,10 +253,9 @@ START_TEST(test_lock_hashes_name_the_block) {
   ck_assert_ptr_nonnull(f);
   f[10] = 'C';
   char *err = NULL;
-  ck_assert_ptr_null(brk_lock_parse(t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "does not match its check line") && strstr(err, "block `message "),
                 "%s", err);
-  free(err);
   free(t);
   // Drop a whole block, its check line and all: the end line says so.
   t = strdup(g->text);
@@ -264,20 +263,18 @@ START_TEST(test_lock_hashes_name_the_block) {
   ck_assert_ptr_nonnull(b);
   char *e = strstr(b + 1, "\n\n");
   memmove(b, e, strlen(e) + 1);
-  ck_assert_ptr_null(brk_lock_parse(t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "the end line counts") != NULL, "%s", err);
-  free(err);
   free(t);
 }
 END_TEST
 
 START_TEST(test_lock_find_in_empty_lock) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse("cpay-lock 1\n", 12, "t.lock", &err);
+  brk_snap *s = brk_lock_parse(g_mem, "cpay-lock 1\n", 12, "t.lock", &err);
   ck_assert_ptr_nonnull(s);
   ck_assert_ptr_null(brk_snap_find(s, BRK_MESSAGE, "p.M"));  // no bsearch on a NULL base
   ck_assert_int_eq(s->version, 1);
-  brk_snap_free(s);
 }
 END_TEST
 
@@ -285,6 +282,7 @@ Suite *lock_suite(void) {
   Suite *s = suite_create("lock");
   TCase *tc = tcase_create("lock");
   tcase_set_timeout(tc, 120);
+  tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_lock_golden_locks_parse_and_format_back);
   tcase_add_test(tc, test_lock_every_prefix_refused);
   tcase_add_test(tc, test_lock_every_content_line_deleted_refused);

@@ -1,6 +1,8 @@
-// Unit tests of plugin/framework/params.c.
+// Unit tests of plugin/framework/params.c: one table of options read as
+// plugin parameters and as a command line, the same kinds and messages.
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "framework/params.h"
 
@@ -53,12 +55,177 @@ START_TEST(test_params_rejects_bad_values) {
 }
 END_TEST
 
+// cpf_params_parse's strings are the caller's: one given again replaces
+// (and frees) the one before, a default the caller set included.
+START_TEST(test_params_malloc_strings_replace_the_caller_s) {
+  opts o = {cpf_xstrdup("DEFAULT"), false};
+  ck_assert_ptr_null(parse("api_macro=A,api_macro=B", &o));
+  ck_assert_str_eq(o.api, "B");
+  free(o.api);
+}
+END_TEST
+
+// Every kind, in both spellings, with the last value given counting.
+typedef struct all {
+  char *name;
+  bool on;
+  int n;
+  int colour;
+  cpf_param_list dirs;
+  bool help;
+  char *file;
+} all;
+
+static const char *const kColours[] = {"red", "green", "blue", NULL};
+
+#define ALL_SPECS(a, choice)                                                  \
+  {                                                                           \
+    {"name", CPF_PARAM_IDENT, &(a)->name, "an identifier"},                   \
+        {"on", CPF_PARAM_BOOL, &(a)->on, "a flag"},                           \
+        {"count=N", CPF_PARAM_INT, &(a)->n, "a number"},                      \
+        {"colour", CPF_PARAM_CHOICE, &(choice), "a colour,\nin two lines"},   \
+        {"I=DIR", CPF_PARAM_LIST, &(a)->dirs, "a directory"},                 \
+        {"help", CPF_PARAM_COMMAND, &(a)->help, "this help"},                 \
+        {"h", CPF_PARAM_COMMAND, &(a)->help, NULL},                           \
+        {NULL, CPF_PARAM_STRING, &(a)->file, "input file"},                   \
+  }
+
+static const char *params_in(cpf_pool *mem, const char *text, all *a) {
+  memset(a, 0, sizeof *a);
+  cpf_param_choice colour = {kColours, &a->colour};
+  const cpf_param_spec specs[] = ALL_SPECS(a, colour);
+  return cpf_params_parse_in(mem, text, specs, (int)(sizeof specs / sizeof specs[0]));
+}
+
+static const char *args(cpf_pool *mem, all *a, int argc, const char *const *argv) {
+  memset(a, 0, sizeof *a);
+  cpf_param_choice colour = {kColours, &a->colour};
+  const cpf_param_spec specs[] = ALL_SPECS(a, colour);
+  return cpf_args_parse(mem, argc, (char **)argv, specs, (int)(sizeof specs / sizeof specs[0]));
+}
+
+#define ARGS(mem, a, ...) \
+  args(mem, a, (int)(sizeof((const char *[]){"prog", __VA_ARGS__}) / sizeof(const char *)), \
+       (const char *[]){"prog", __VA_ARGS__})
+
+START_TEST(test_params_every_kind_as_parameters) {
+  cpf_pool *mem = cpf_pool_new();
+  all a;
+  ck_assert_ptr_null(params_in(mem, "name=x_1,on,count=-42,colour=blue,I=a,I=b,on=false", &a));
+  ck_assert_str_eq(a.name, "x_1");
+  ck_assert(!a.on);
+  ck_assert_int_eq(a.n, -42);
+  ck_assert_int_eq(a.colour, 2);
+  ck_assert_uint_eq(a.dirs.count, 2);
+  ck_assert_str_eq(a.dirs.items[0], "a");
+  ck_assert_str_eq(a.dirs.items[1], "b");
+  ck_assert_str_eq(params_in(mem, "colour=pink", &a),
+                   "parameter colour must be red, green or blue, not pink");
+  ck_assert_str_eq(params_in(mem, "count=12x", &a), "parameter count: expected a whole number, got \"12x\"");
+  ck_assert_str_eq(params_in(mem, "count=99999999999", &a),
+                   "parameter count: expected a whole number, got \"99999999999\"");
+  ck_assert_str_eq(params_in(mem, "help=1", &a), "parameter help takes no value");
+  ck_assert_str_eq(params_in(mem, "size=1", &a),
+                   "unknown parameter \"size\" (known parameters: name, on, count, colour, I, help, h)");
+  cpf_pool_free(mem);
+}
+END_TEST
+
+START_TEST(test_params_every_kind_on_a_command_line) {
+  cpf_pool *mem = cpf_pool_new();
+  all a;
+  ck_assert_ptr_null(ARGS(mem, &a, "--name", "x", "--on", "--count=7", "--colour", "green", "-Ia",
+                          "-I", "b", "in.proto", "--name=y"));
+  ck_assert_str_eq(a.name, "y");
+  ck_assert(a.on);
+  ck_assert_int_eq(a.n, 7);
+  ck_assert_int_eq(a.colour, 1);
+  ck_assert_uint_eq(a.dirs.count, 2);
+  ck_assert_str_eq(a.dirs.items[1], "b");
+  ck_assert_str_eq(a.file, "in.proto");
+  ck_assert_ptr_null(ARGS(mem, &a, "-", "--on=0"));
+  ck_assert_str_eq(a.file, "-");
+  ck_assert(!a.on);
+  cpf_pool_free(mem);
+}
+END_TEST
+
+START_TEST(test_params_command_line_errors_name_the_argument) {
+  cpf_pool *mem = cpf_pool_new();
+  all a;
+  ck_assert_str_eq(ARGS(mem, &a, "--bogus", "f"), "unknown option --bogus");
+  ck_assert_str_eq(ARGS(mem, &a, "--on=maybe", "f"), "--on: expected true or false, got \"maybe\"");
+  ck_assert_str_eq(ARGS(mem, &a, "f", "--name"), "missing value after --name");
+  ck_assert_str_eq(ARGS(mem, &a, "f", "-I"), "missing value after -I");
+  ck_assert_str_eq(ARGS(mem, &a, "--name", "1x", "f"), "--name: \"1x\" is not a C identifier");
+  ck_assert_str_eq(ARGS(mem, &a, "--colour=pink", "f"), "--colour must be red, green or blue, not pink");
+  ck_assert_str_eq(ARGS(mem, &a, "f", "g"), "more than one input file: g");
+  ck_assert_str_eq(ARGS(mem, &a, "--on"), "missing the input file");
+  ck_assert_str_eq(ARGS(mem, &a, "--I", "x", "f"), "unknown option --I");
+  ck_assert_str_eq(ARGS(mem, &a, "--help=x"), "--help takes no value");
+  // Keys as they come, values at the end: the last value counts, a later
+  // unknown option is reported before an earlier bad value.
+  ck_assert_ptr_null(ARGS(mem, &a, "--colour=pink", "--colour=red", "f"));
+  ck_assert_str_eq(ARGS(mem, &a, "--colour=pink", "--bogus", "f"), "unknown option --bogus");
+  cpf_pool_free(mem);
+}
+END_TEST
+
+START_TEST(test_params_command_ends_the_parse) {
+  cpf_pool *mem = cpf_pool_new();
+  all a;
+  ck_assert_ptr_null(ARGS(mem, &a, "--colour=pink", "-h", "--bogus"));
+  ck_assert(a.help);
+  ck_assert_int_eq(a.colour, 0);  // neither checked nor stored
+  ck_assert_ptr_null(a.file);     // and not missing
+  ck_assert_str_eq(ARGS(mem, &a, "--bogus", "--help"), "unknown option --bogus");
+  cpf_pool_free(mem);
+}
+END_TEST
+
+START_TEST(test_params_no_positional_rows) {
+  cpf_pool *mem = cpf_pool_new();
+  bool v = false;
+  const cpf_param_spec specs[] = {{"version", CPF_PARAM_COMMAND, &v, "print the version"}};
+  char *argv[] = {"prog", "x", NULL};
+  ck_assert_str_eq(cpf_args_parse(mem, 2, argv, specs, 1), "unknown argument x");
+  ck_assert_ptr_null(cpf_args_parse(mem, 1, argv, specs, 1));
+  ck_assert(!v);
+  cpf_pool_free(mem);
+}
+END_TEST
+
+START_TEST(test_params_help_from_the_table) {
+  all a = {0};
+  cpf_param_choice colour = {kColours, &a.colour};
+  const cpf_param_spec specs[] = ALL_SPECS(&a, colour);
+  cpf_buf out = {0};
+  cpf_args_help(specs, (int)(sizeof specs / sizeof specs[0]), &out);
+  ck_assert_str_eq(cpf_buf_str(&out),
+                   "  --name IDENT     an identifier\n"
+                   "  --on             a flag\n"
+                   "  --count N        a number\n"
+                   "  --colour red|green|blue  a colour,\n"
+                   "                   in two lines\n"
+                   "  -I DIR           a directory\n"
+                   "  --help           this help\n");
+  cpf_buf_free(&out);
+}
+END_TEST
+
 Suite *params_suite(void) {
   Suite *s = suite_create("params");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_params_accepts_known_keys);
   tcase_add_test(tc, test_params_rejects_unknown_key);
   tcase_add_test(tc, test_params_rejects_bad_values);
+  tcase_add_test(tc, test_params_malloc_strings_replace_the_caller_s);
+  tcase_add_test(tc, test_params_every_kind_as_parameters);
+  tcase_add_test(tc, test_params_every_kind_on_a_command_line);
+  tcase_add_test(tc, test_params_command_line_errors_name_the_argument);
+  tcase_add_test(tc, test_params_command_ends_the_parse);
+  tcase_add_test(tc, test_params_no_positional_rows);
+  tcase_add_test(tc, test_params_help_from_the_table);
   suite_add_tcase(s, tc);
   return s;
 }
