@@ -1052,8 +1052,11 @@ static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, v
     if (CPAY_UNLIKELY(!p)) return NULL;
     const cpay_field *f = find_field(t, num, &hint);
     if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
-      if (wt == CPAY_WT_EGROUP && num == group) return check_required(d, p, msg, t);
-      return fail_end_group(d, t, f, num, wt, group, tag_p);
+      if (wt != CPAY_WT_EGROUP || num != group) {
+        return fail_end_group(d, t, f, num, wt, group, tag_p);
+      }
+      group = 0;  // closed
+      break;
     }
     if (CPAY_LIKELY(f != NULL)) {
       if (!decode_known(d, tag_p, &p, end, msg, t, f, wt, depth)) {
