@@ -408,6 +408,40 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
   return q;
 }
 
+// One varint or fixed-width value (wire type wt) of scalar field `f`:
+// stored at dst, or appended to the array at dst when `repeated`. A
+// closed-enum value outside the enum goes to msg's unknown fields instead.
+// Returns the position after it, or NULL on error.
+static inline const uint8_t *decode_scalar(dec *d, const uint8_t *p, const uint8_t *end,
+                                           void *msg, void *dst, const cpay_field *f,
+                                           const cpay_sub *subs, const char *name,
+                                           const uint8_t *tag_p, int wt, bool repeated) {
+  uint64_t v;
+  const uint8_t *q;
+  if (wt == CPAY_WT_VARINT) {
+    q = cpay__varint_get(p, end, &v);
+    if (!q) return fail_varint(d, f->number, name, p, end, "varint");
+    if (closed_enum_rejects(f, subs, v)) {
+      if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
+      return q;
+    }
+  } else {
+    size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
+    if ((size_t)(end - p) < w) {
+      return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed%zu", w * 8);
+    }
+    v = w == 4 ? cpay__load32(p) : cpay__load64(p);
+    q = p + w;
+  }
+  if (repeated) {
+    dst = cpay__array_add(dst, cpay__type_size(f->type), d->arena);
+    if (!dst) return fail_oom(d, f->number, name, p);
+  }
+  store_scalar(dst, f->type, v);
+  if (!repeated) set_presence(msg, f);
+  return q;
+}
+
 // Decodes one occurrence of a known field whose wire type matched. `msg`
 // receives oneof cases and unknown values; `base` holds the storage.
 static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
@@ -416,105 +450,47 @@ static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end,
                                    int depth) {
   void *dst = (char *)base + f->offset;
   int mode = f->mode & CPAY_MODE_MASK;
+  bool scalar = wt == CPAY_WT_VARINT || wt == CPAY_WT_FIXED32 || wt == CPAY_WT_FIXED64;
   if (mode == CPAY_MODE_ARRAY) {
     cpay_array *arr = dst;
     if (match == MATCH_PACKED) return decode_packed(d, p, end, msg, arr, f, subs, name);
+    if (scalar) return decode_scalar(d, p, end, msg, arr, f, subs, name, tag_p, wt, true);
     size_t esz = cpay__type_size(f->type);
     const uint8_t *q;
-    switch (wt) {
-      case CPAY_WT_VARINT: {
-        uint64_t v;
-        q = cpay__varint_get(p, end, &v);
-        if (!q) return fail_varint(d, f->number, name, p, end, "varint");
-        if (closed_enum_rejects(f, subs, v)) {
-          if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
-          return q;
-        }
-        void *slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        store_scalar(slot, f->type, v);
-        return q;
-      }
-      case CPAY_WT_FIXED32:
-      case CPAY_WT_FIXED64: {
-        size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
-        if ((size_t)(end - p) < w) {
-          return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed%zu", w * 8);
-        }
-        void *slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        store_scalar(slot, f->type, w == 4 ? cpay__load32(p) : cpay__load64(p));
-        return p + w;
-      }
-      case CPAY_WT_LEN:
-        if (f->type == CPAY_TYPE_MESSAGE) {
-          void **slot = cpay__array_add(arr, esz, d->arena);
-          if (!slot) return fail_oom(d, f->number, name, p);
-          q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, false);
-          if (!q) arr->size -= *slot == NULL;
-          return q;
-        } else {
-          cpay_str s;
-          q = read_str(d, p, end, f, name, &s);
-          if (!q) return NULL;
-          cpay_str *slot = cpay__array_add(arr, esz, d->arena);
-          if (!slot) return fail_oom(d, f->number, name, p);
-          *slot = s;
-          return q;
-        }
-      default: {  // CPAY_WT_SGROUP
-        void **slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, true);
-        if (!q) arr->size -= *slot == NULL;
-        return q;
-      }
+    if (wt == CPAY_WT_LEN && f->type != CPAY_TYPE_MESSAGE) {
+      cpay_str s;
+      q = read_str(d, p, end, f, name, &s);
+      if (!q) return NULL;
+      cpay_str *slot = cpay__array_add(arr, esz, d->arena);
+      if (!slot) return fail_oom(d, f->number, name, p);
+      *slot = s;
+      return q;
     }
+    // A message or group.
+    void **slot = cpay__array_add(arr, esz, d->arena);
+    if (!slot) return fail_oom(d, f->number, name, p);
+    q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
+                   wt == CPAY_WT_SGROUP);
+    if (!q) arr->size -= *slot == NULL;
+    return q;
   }
   if (mode == CPAY_MODE_MAP) {
     return decode_map_entry(d, p, end, msg, base, f, subs[f->sub].msg, name, tag_p, depth);
   }
-  const uint8_t *q;
-  switch (wt) {
-    case CPAY_WT_VARINT: {
-      uint64_t v;
-      q = cpay__varint_get(p, end, &v);
-      if (!q) return fail_varint(d, f->number, name, p, end, "varint");
-      if (closed_enum_rejects(f, subs, v)) {
-        if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
-        return q;
-      }
-      store_scalar(dst, f->type, v);
-      set_presence(msg, f);
-      return q;
-    }
-    case CPAY_WT_FIXED32:
-      if (end - p < 4) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed32");
-      store_scalar(dst, f->type, cpay__load32(p));
-      set_presence(msg, f);
-      return p + 4;
-    case CPAY_WT_FIXED64:
-      if (end - p < 8) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed64");
-      store_scalar(dst, f->type, cpay__load64(p));
-      set_presence(msg, f);
-      return p + 8;
-    case CPAY_WT_LEN:
-      if (f->type != CPAY_TYPE_MESSAGE) {
-        q = read_str(d, p, end, f, name, dst);
-        if (q) set_presence(msg, f);
-        return q;
-      }
-      // fallthrough
-    default: {  // message or group
-      void **slot = dst;
-      if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
-        *slot = NULL;  // another oneof member was set: start a fresh message
-      }
-      set_presence(msg, f);
-      return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
-                        wt == CPAY_WT_SGROUP);
-    }
+  if (scalar) return decode_scalar(d, p, end, msg, dst, f, subs, name, tag_p, wt, false);
+  if (wt == CPAY_WT_LEN && f->type != CPAY_TYPE_MESSAGE) {
+    const uint8_t *q = read_str(d, p, end, f, name, dst);
+    if (q) set_presence(msg, f);
+    return q;
   }
+  // A message or group.
+  void **slot = dst;
+  if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
+    *slot = NULL;  // another oneof member was set: start a fresh message
+  }
+  set_presence(msg, f);
+  return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
+                    wt == CPAY_WT_SGROUP);
 }
 
 // One message-set item (group 1 holding type_id = 2 and message = 3).
