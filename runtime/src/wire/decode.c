@@ -408,6 +408,40 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
   return q;
 }
 
+// One varint or fixed-width value (wire type wt) of scalar field `f`:
+// stored at dst, or appended to the array at dst when `repeated`. A
+// closed-enum value outside the enum goes to msg's unknown fields instead.
+// Returns the position after it, or NULL on error.
+static inline const uint8_t *decode_scalar(dec *d, const uint8_t *p, const uint8_t *end,
+                                           void *msg, void *dst, const cpay_field *f,
+                                           const cpay_sub *subs, const char *name,
+                                           const uint8_t *tag_p, int wt, bool repeated) {
+  uint64_t v;
+  const uint8_t *q;
+  if (wt == CPAY_WT_VARINT) {
+    q = cpay__varint_get(p, end, &v);
+    if (!q) return fail_varint(d, f->number, name, p, end, "varint");
+    if (closed_enum_rejects(f, subs, v)) {
+      if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
+      return q;
+    }
+  } else {
+    size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
+    if ((size_t)(end - p) < w) {
+      return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed%zu", w * 8);
+    }
+    v = w == 4 ? cpay__load32(p) : cpay__load64(p);
+    q = p + w;
+  }
+  if (repeated) {
+    dst = cpay__array_add(dst, cpay__type_size(f->type), d->arena);
+    if (!dst) return fail_oom(d, f->number, name, p);
+  }
+  store_scalar(dst, f->type, v);
+  if (!repeated) set_presence(msg, f);
+  return q;
+}
+
 // Decodes one occurrence of a known field whose wire type matched. `msg`
 // receives oneof cases and unknown values; `base` holds the storage.
 static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
@@ -416,105 +450,47 @@ static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end,
                                    int depth) {
   void *dst = (char *)base + f->offset;
   int mode = f->mode & CPAY_MODE_MASK;
+  bool scalar = wt == CPAY_WT_VARINT || wt == CPAY_WT_FIXED32 || wt == CPAY_WT_FIXED64;
   if (mode == CPAY_MODE_ARRAY) {
     cpay_array *arr = dst;
     if (match == MATCH_PACKED) return decode_packed(d, p, end, msg, arr, f, subs, name);
+    if (scalar) return decode_scalar(d, p, end, msg, arr, f, subs, name, tag_p, wt, true);
     size_t esz = cpay__type_size(f->type);
     const uint8_t *q;
-    switch (wt) {
-      case CPAY_WT_VARINT: {
-        uint64_t v;
-        q = cpay__varint_get(p, end, &v);
-        if (!q) return fail_varint(d, f->number, name, p, end, "varint");
-        if (closed_enum_rejects(f, subs, v)) {
-          if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
-          return q;
-        }
-        void *slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        store_scalar(slot, f->type, v);
-        return q;
-      }
-      case CPAY_WT_FIXED32:
-      case CPAY_WT_FIXED64: {
-        size_t w = wt == CPAY_WT_FIXED32 ? 4 : 8;
-        if ((size_t)(end - p) < w) {
-          return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed%zu", w * 8);
-        }
-        void *slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        store_scalar(slot, f->type, w == 4 ? cpay__load32(p) : cpay__load64(p));
-        return p + w;
-      }
-      case CPAY_WT_LEN:
-        if (f->type == CPAY_TYPE_MESSAGE) {
-          void **slot = cpay__array_add(arr, esz, d->arena);
-          if (!slot) return fail_oom(d, f->number, name, p);
-          q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, false);
-          if (!q) arr->size -= *slot == NULL;
-          return q;
-        } else {
-          cpay_str s;
-          q = read_str(d, p, end, f, name, &s);
-          if (!q) return NULL;
-          cpay_str *slot = cpay__array_add(arr, esz, d->arena);
-          if (!slot) return fail_oom(d, f->number, name, p);
-          *slot = s;
-          return q;
-        }
-      default: {  // CPAY_WT_SGROUP
-        void **slot = cpay__array_add(arr, esz, d->arena);
-        if (!slot) return fail_oom(d, f->number, name, p);
-        q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth, true);
-        if (!q) arr->size -= *slot == NULL;
-        return q;
-      }
+    if (wt == CPAY_WT_LEN && f->type != CPAY_TYPE_MESSAGE) {
+      cpay_str s;
+      q = read_str(d, p, end, f, name, &s);
+      if (!q) return NULL;
+      cpay_str *slot = cpay__array_add(arr, esz, d->arena);
+      if (!slot) return fail_oom(d, f->number, name, p);
+      *slot = s;
+      return q;
     }
+    // A message or group.
+    void **slot = cpay__array_add(arr, esz, d->arena);
+    if (!slot) return fail_oom(d, f->number, name, p);
+    q = decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
+                   wt == CPAY_WT_SGROUP);
+    if (!q) arr->size -= *slot == NULL;
+    return q;
   }
   if (mode == CPAY_MODE_MAP) {
     return decode_map_entry(d, p, end, msg, base, f, subs[f->sub].msg, name, tag_p, depth);
   }
-  const uint8_t *q;
-  switch (wt) {
-    case CPAY_WT_VARINT: {
-      uint64_t v;
-      q = cpay__varint_get(p, end, &v);
-      if (!q) return fail_varint(d, f->number, name, p, end, "varint");
-      if (closed_enum_rejects(f, subs, v)) {
-        if (!add_unknown(d, msg, tag_p, (size_t)(q - tag_p))) return fail_oom(d, f->number, name, p);
-        return q;
-      }
-      store_scalar(dst, f->type, v);
-      set_presence(msg, f);
-      return q;
-    }
-    case CPAY_WT_FIXED32:
-      if (end - p < 4) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed32");
-      store_scalar(dst, f->type, cpay__load32(p));
-      set_presence(msg, f);
-      return p + 4;
-    case CPAY_WT_FIXED64:
-      if (end - p < 8) return fail(d, CPAY_ERR_MALFORMED, f->number, name, p, "truncated fixed64");
-      store_scalar(dst, f->type, cpay__load64(p));
-      set_presence(msg, f);
-      return p + 8;
-    case CPAY_WT_LEN:
-      if (f->type != CPAY_TYPE_MESSAGE) {
-        q = read_str(d, p, end, f, name, dst);
-        if (q) set_presence(msg, f);
-        return q;
-      }
-      // fallthrough
-    default: {  // message or group
-      void **slot = dst;
-      if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
-        *slot = NULL;  // another oneof member was set: start a fresh message
-      }
-      set_presence(msg, f);
-      return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
-                        wt == CPAY_WT_SGROUP);
-    }
+  if (scalar) return decode_scalar(d, p, end, msg, dst, f, subs, name, tag_p, wt, false);
+  if (wt == CPAY_WT_LEN && f->type != CPAY_TYPE_MESSAGE) {
+    const uint8_t *q = read_str(d, p, end, f, name, dst);
+    if (q) set_presence(msg, f);
+    return q;
   }
+  // A message or group.
+  void **slot = dst;
+  if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
+    *slot = NULL;  // another oneof member was set: start a fresh message
+  }
+  set_presence(msg, f);
+  return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
+                    wt == CPAY_WT_SGROUP);
 }
 
 // One message-set item (group 1 holding type_id = 2 and message = 3).
@@ -577,10 +553,157 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
   return p;
 }
 
+// ---- the general path -------------------------------------------------------
+//
+// decode_msg() takes a field through these steps when the fast path declines
+// it. They handle every case and word every error.
+
+// Reads the tag at p into *num and *wt. Returns the position after it, or
+// NULL (error set) when it is truncated, too long, or names field 0.
+static CPAY_HOT_INLINE const uint8_t *read_tag(dec *d, const uint8_t *p, const uint8_t *end,
+                                               uint32_t *num, int *wt) {
+  uint64_t tag;
+  const uint8_t *q = cpay__varint_get(p, end, &tag);
+  // (fail() returns NULL; saying so here lets the compiler see it.)
+  if (CPAY_UNLIKELY(!q)) {
+    fail_varint(d, 0, NULL, p, end, "tag");
+    return NULL;
+  }
+  if (CPAY_UNLIKELY(tag > UINT32_MAX)) {
+    fail(d, CPAY_ERR_MALFORMED, 0, NULL, p, "field number out of range");
+    return NULL;
+  }
+  *num = (uint32_t)tag >> 3;
+  *wt = (int)(tag & 7);
+  if (CPAY_UNLIKELY(*num == 0)) {
+    fail(d, CPAY_ERR_MALFORMED, 0, NULL, p, "invalid field number 0");
+    return NULL;
+  }
+  return q;
+}
+
+// The error for an end-group tag that does not close this message's group
+// `group` (0: not a group), or for wire type 6 or 7. Returns NULL.
+static const uint8_t *fail_end_group(dec *d, const cpay_msg_table *t, const cpay_field *f,
+                                     uint32_t num, int wt, uint32_t group,
+                                     const uint8_t *tag_p) {
+  const char *name = f ? field_name(t, f) : NULL;
+  if (wt != CPAY_WT_EGROUP) {
+    return fail(d, CPAY_ERR_MALFORMED, num, name, tag_p, "invalid wire type %d", wt);
+  }
+  if (group) {
+    return fail(d, CPAY_ERR_MALFORMED, num, name, tag_p,
+                "end group does not match start group %u", (unsigned)group);
+  }
+  return fail(d, CPAY_ERR_MALFORMED, num, name, tag_p, "end group without start group");
+}
+
+// Known field `f` of wire type `wt`, tag at tag_p, value at *pp. Returns
+// false when the wire type does not fit the field (the caller keeps it as
+// unknown); else moves *pp past it (NULL on error) and returns true.
+static CPAY_HOT_INLINE bool decode_known(dec *d, const uint8_t *tag_p, const uint8_t **pp,
+                                         const uint8_t *end, void *msg,
+                                         const cpay_msg_table *t, const cpay_field *f, int wt,
+                                         int depth) {
+  const uint8_t *p = *pp;
+  // Singular varint scalars, the most common field.
+  if (wt == CPAY_WT_VARINT && f->mode == CPAY_MODE_SCALAR &&
+      cpay__type_wire_type(f->type) == CPAY_WT_VARINT) {
+    uint64_t v;
+    const uint8_t *q = cpay__varint_get(p, end, &v);
+    if (CPAY_UNLIKELY(!q)) {
+      *pp = fail_varint(d, f->number, field_name(t, f), p, end, "varint");
+      return true;
+    }
+    store_scalar((char *)msg + f->offset, f->type, v);
+    set_presence(msg, f);
+    *pp = q;
+    return true;
+  }
+  // Singular strings and bytes.
+  if (wt == CPAY_WT_LEN && (f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR &&
+      (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES)) {
+    *pp = read_str(d, p, end, f, field_name(t, f), (cpay_str *)((char *)msg + f->offset));
+    if (CPAY_LIKELY(*pp != NULL)) set_presence(msg, f);
+    return true;
+  }
+  int match = wire_match(f, wt);
+  if (CPAY_UNLIKELY(match == MATCH_NONE)) return false;
+  *pp = decode_field(d, p, end, msg, msg, f, t->subs, field_name(t, f), tag_p, wt, match,
+                     depth);
+  return true;
+}
+
+// An unknown field, or a known one with an unexpected wire type (tag at
+// tag_p, value at p): skips the value and keeps the field's bytes as unknown.
+// Returns the position after it, or NULL on error.
+static const uint8_t *keep_unknown(dec *d, const uint8_t *tag_p, const uint8_t *p,
+                                   const uint8_t *end, void *msg, uint32_t num, int wt,
+                                   int depth) {
+  p = skip_field(d, p, end, num, wt, depth);
+  if (!p) return NULL;
+  if (!add_unknown(d, msg, tag_p, (size_t)(p - tag_p))) return fail_oom(d, num, NULL, tag_p);
+  return p;
+}
+
+// Field `num` of an extendable message (tag at tag_p, value at p), as the
+// extension the registry has for it, or as a message-set item; a field no
+// extension takes is kept as unknown. Returns the position after it, or
+// NULL on error.
+static const uint8_t *decode_extension(dec *d, const uint8_t *tag_p, const uint8_t *p,
+                                       const uint8_t *end, void *msg, const cpay_msg_table *t,
+                                       uint32_t num, int wt, int depth) {
+  if ((t->flags & CPAY_MSG_MESSAGE_SET) && num == 1 && wt == CPAY_WT_SGROUP) {
+    return decode_msgset_item(d, tag_p, p, end, msg, t, depth);
+  }
+  const cpay_ext *ext = cpay_extreg_find(d->extreg, t, num);
+  int match = ext ? wire_match(&ext->field, wt) : MATCH_NONE;
+  if (match == MATCH_NONE) return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+  cpay_field ef = ext->field;
+  ef.offset = 0;
+  ef.presence = 0;
+  ef.sub = 0;
+  // A closed enum's value outside the enum is an unknown field, and the
+  // extension stays absent.
+  uint64_t v;
+  if (wt == CPAY_WT_VARINT && cpay__varint_get(p, end, &v) &&
+      closed_enum_rejects(&ef, &ext->sub, v)) {
+    return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+  }
+  bool created;
+  cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, d->arena, &created);
+  if (!e) return fail_oom(d, num, ext->full_name, tag_p);
+  const uint8_t *q = decode_field(d, p, end, msg, &e->val, &ef, &ext->sub, ext->full_name,
+                                  tag_p, wt, match, depth);
+  if (!q) return NULL;
+  // A packed run of rejected values leaves a new repeated entry empty.
+  if (created && (ef.mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && e->val.array.size == 0) {
+    cpay_msg_clear_ext(msg, ext);
+  }
+  return q;
+}
+
+// At the end of a message (p): remembers the first one without all its
+// required fields, to report once the whole input is parsed (a later
+// occurrence may merge them in). Returns p.
+static CPAY_HOT_INLINE const uint8_t *check_required(dec *d, const uint8_t *p, void *msg,
+                                                     const cpay_msg_table *t) {
+  if (CPAY_UNLIKELY(t->required_count) && !d->missing_table &&
+      !(d->flags & CPAY_DECODE_ALLOW_PARTIAL)) {
+    int missing = cpay__msg_missing_required(msg, t);
+    if (missing >= 0) {
+      d->missing_table = t;
+      d->missing_index = missing;
+      d->missing_offset = (size_t)(p - d->buf);
+    }
+  }
+  return p;
+}
+
 // ---- the fast paths ---------------------------------------------------------
 //
 // decode_msg() first tries to handle a field here, by its type, without the
-// general machinery below it; anything unusual (wrong wire type, closed
+// general machinery above; anything unusual (wrong wire type, closed
 // enums, oneof messages, groups, maps, packed arrays, errors) falls through
 // to the general path, which handles every case and reports errors.
 
@@ -711,233 +834,219 @@ static CPAY_HOT_INLINE void *fast_push(dec *d, cpay_array *arr, size_t esz) {
   return (char *)arr->data + esz * arr->size++;
 }
 
+// The steps for single fields share one contract: given a field whose
+// one-byte tag is at *pp, each returns false when the general path must take
+// it (nothing consumed), else moves *pp past it (NULL on error) and returns
+// true. They are inlined into decode_msg(), where *pp is a register.
+
+// A singular varint scalar (closed-enum values known to be in the enum),
+// stored at dst.
+static CPAY_HOT_INLINE bool fast_varint_field(const uint8_t **pp, const uint8_t *end,
+                                              void *msg, char *dst, const cpay_msg_table *t,
+                                              const cpay_field *f, uint8_t mode) {
+  const uint8_t *q = *pp + 1;
+  if (q >= end) return false;
+  uint64_t v;
+  q = fast_varint(q, end, &v);
+  if (CPAY_UNLIKELY(!q)) return false;
+  if ((mode & CPAY_MODE_CLOSED_ENUM) && f->type == CPAY_TYPE_ENUM) {
+    // Known values below 64 here; the rest on the general path.
+    const cpay_enum_table *et = t->subs[f->sub].enm;
+    if (v >= 64 || !((et->low_mask >> v) & 1)) return false;
+  }
+  store_scalar(dst, f->type, v);
+  set_presence(msg, f);
+  *pp = q;
+  return true;
+}
+
+// A singular string or bytes field, stored at dst.
+static CPAY_HOT_INLINE bool fast_string_field(dec *d, const uint8_t **pp, const uint8_t *end,
+                                              void *msg, char *dst, const cpay_field *f,
+                                              uint8_t mode) {
+  const uint8_t *q = *pp + 1;
+  if (q >= end) return false;
+  q = fast_str(d, q, end, mode, (cpay_str *)dst);
+  if (CPAY_UNLIKELY(!q)) return false;
+  set_presence(msg, f);
+  *pp = q;
+  return true;
+}
+
+// A singular submessage (not a oneof member) with a one-byte length, its
+// pointer at dst.
+static CPAY_HOT_INLINE bool fast_message_field(dec *d, const uint8_t **pp, const uint8_t *end,
+                                               void *msg, char *dst, const cpay_msg_table *t,
+                                               const cpay_field *f, int depth) {
+  const uint8_t *q = *pp + 1;
+  if (q >= end || f->presence < 0 || depth + 1 >= d->max_depth) return false;
+  size_t len = q[0];
+  if (CPAY_UNLIKELY(len >= 0x80)) return false;
+  q++;
+  if (CPAY_UNLIKELY(len > (size_t)(end - q))) return false;
+  const cpay_msg_table *st = t->subs[f->sub].msg;
+  void **slot = (void **)dst;
+  if (!*slot) {
+    *slot = fast_new(d, st);
+    if (CPAY_UNLIKELY(!*slot)) return false;
+  }
+  set_presence(msg, f);
+  *pp = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
+  return true;
+}
+
+// A run of elements of a repeated string or bytes field: its tag (at p)
+// again and again. Returns the position after the last element taken (p:
+// none). Out of line: the loop over the elements keeps its state in
+// registers, which inlined into decode_msg() it does not.
+__attribute__((noinline)) static const uint8_t *fast_string_run(dec *d, const uint8_t *p,
+                                                                const uint8_t *end, void *msg,
+                                                                const cpay_field *f) {
+  cpay_array *arr = (cpay_array *)((char *)msg + f->offset);
+  // Locals, as the stores below might alias them (uint8_t).
+  const uint8_t tag = p[0], mode = f->mode;
+  const uint8_t *done = p;
+  const uint8_t *q = p + 1;
+  while (q < end) {
+    cpay_str s;
+    const uint8_t *r = fast_str(d, q, end, mode, &s);
+    if (CPAY_UNLIKELY(!r)) break;
+    cpay_str *slot = fast_push(d, arr, sizeof(cpay_str));
+    if (CPAY_UNLIKELY(!slot)) break;
+    *slot = s;
+    done = r;
+    if (r >= end || r[0] != tag) break;
+    q = r + 1;
+  }
+  return done;
+}
+
+// A run of elements of a repeated message field: its tag (at p) again and
+// again. Returns the position after the last element taken (p: none), or
+// NULL on error. Out of line, as fast_string_run().
+__attribute__((noinline)) static const uint8_t *fast_message_run(dec *d, const uint8_t *p,
+                                                                 const uint8_t *end, void *msg,
+                                                                 const cpay_msg_table *t,
+                                                                 const cpay_field *f,
+                                                                 int depth) {
+  cpay_array *arr = (cpay_array *)((char *)msg + f->offset);
+  const cpay_msg_table *st = t->subs[f->sub].msg;
+  const uint8_t tag = p[0];
+  const uint8_t *done = p;
+  const uint8_t *q = p + 1;
+  while (q < end) {
+    size_t len = q[0];
+    if (len >= 0x80) {
+      uint64_t v;
+      const uint8_t *r = cpay__varint_get(q, end, &v);
+      if (!r || v > (uint64_t)(end - r)) break;
+      len = (size_t)v;
+      q = r;
+    } else {
+      q++;
+      if (len > (size_t)(end - q)) break;
+    }
+    void **slot = fast_push(d, arr, sizeof(void *));
+    if (CPAY_UNLIKELY(!slot)) break;
+    *slot = fast_new(d, st);
+    if (CPAY_UNLIKELY(!*slot)) {
+      arr->size--;
+      break;
+    }
+    done = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
+    if (CPAY_UNLIKELY(!done) || done >= end || done[0] != tag) break;
+    q = done + 1;
+  }
+  return done;
+}
+
+// A field numbered below dense_below with a one-byte tag, by kind, without
+// the general machinery. Anything unusual (wrong wire type, closed enums
+// outside the fast range, oneof messages, groups, maps, packed arrays,
+// errors) is left to the general path.
+static CPAY_HOT_INLINE bool try_fast_field(dec *d, const uint8_t **pp, const uint8_t *end,
+                                           void *msg, const cpay_msg_table *t, int depth) {
+  uint32_t tag = (*pp)[0];
+  if (CPAY_UNLIKELY(tag >= 0x80) || (tag >> 3) - 1 >= t->dense_below) return false;
+  const cpay_field *f = &t->fields[(tag >> 3) - 1];
+  uint32_t wt = tag & 7;
+  char *dst = (char *)msg + f->offset;
+  uint8_t mode = f->mode;
+  if ((mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+    switch (f->type) {
+      case CPAY_TYPE_INT64:
+      case CPAY_TYPE_UINT64:
+      case CPAY_TYPE_INT32:
+      case CPAY_TYPE_UINT32:
+      case CPAY_TYPE_ENUM:
+      case CPAY_TYPE_BOOL:
+      case CPAY_TYPE_SINT32:
+      case CPAY_TYPE_SINT64:
+        return wt == CPAY_WT_VARINT && fast_varint_field(pp, end, msg, dst, t, f, mode);
+      case CPAY_TYPE_STRING:
+      case CPAY_TYPE_BYTES:
+        return wt == CPAY_WT_LEN && fast_string_field(d, pp, end, msg, dst, f, mode);
+      case CPAY_TYPE_MESSAGE:
+        return wt == CPAY_WT_LEN && fast_message_field(d, pp, end, msg, dst, t, f, depth);
+      default:
+        return false;
+    }
+  }
+  if ((mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && wt == CPAY_WT_LEN) {
+    if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
+      const uint8_t *r = fast_string_run(d, *pp, end, msg, f);
+      if (r == *pp) return false;
+      *pp = r;
+      return true;
+    }
+    if (f->type == CPAY_TYPE_MESSAGE && depth + 1 < d->max_depth) {
+      const uint8_t *r = fast_message_run(d, *pp, end, msg, t, f, depth);
+      if (r == *pp) return false;
+      *pp = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- the loop ---------------------------------------------------------------
+
+// Decodes fields into `msg` up to `end` (a group: up to the end-group tag of
+// field `group`). Returns the position after the message, or NULL on error.
 static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
                                  const cpay_msg_table *t, int depth, uint32_t group) {
   uint32_t hint = 0;
-  const cpay_field *fields = t->fields;
   while (p < end) {
+    if (try_fast_field(d, &p, end, msg, t, depth)) {
+      if (CPAY_UNLIKELY(!p)) return NULL;
+      continue;
+    }
     const uint8_t *tag_p = p;
-    // Fast path: a one-byte tag of a field below dense_below, by type.
-    uint32_t tag1 = p[0];
-    if (CPAY_LIKELY(tag1 < 0x80) && (tag1 >> 3) - 1 < t->dense_below) {
-      const cpay_field *f = &fields[(tag1 >> 3) - 1];
-      const uint8_t *q = p + 1;
-      uint32_t wt1 = tag1 & 7;
-      char *dst = (char *)msg + f->offset;
-      uint8_t mode = f->mode;
-      if ((mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
-        switch (f->type) {
-          case CPAY_TYPE_INT64:
-          case CPAY_TYPE_UINT64:
-          case CPAY_TYPE_INT32:
-          case CPAY_TYPE_UINT32:
-          case CPAY_TYPE_ENUM:
-          case CPAY_TYPE_BOOL:
-          case CPAY_TYPE_SINT32:
-          case CPAY_TYPE_SINT64: {
-            if (wt1 != CPAY_WT_VARINT || q >= end) break;
-            uint64_t v;
-            q = fast_varint(q, end, &v);
-            if (CPAY_UNLIKELY(!q)) break;
-            if ((mode & CPAY_MODE_CLOSED_ENUM) && f->type == CPAY_TYPE_ENUM) {
-              // Known values below 64 here; the rest on the general path.
-              const cpay_enum_table *et = t->subs[f->sub].enm;
-              if (v >= 64 || !((et->low_mask >> v) & 1)) break;
-            }
-            store_scalar(dst, f->type, v);
-            set_presence(msg, f);
-            p = q;
-            continue;
-          }
-          case CPAY_TYPE_STRING:
-          case CPAY_TYPE_BYTES: {
-            if (wt1 != CPAY_WT_LEN || q >= end) break;
-            q = fast_str(d, q, end, mode, (cpay_str *)dst);
-            if (CPAY_UNLIKELY(!q)) break;
-            set_presence(msg, f);
-            p = q;
-            continue;
-          }
-          case CPAY_TYPE_MESSAGE: {
-            if (wt1 != CPAY_WT_LEN || q >= end || f->presence < 0 || depth + 1 >= d->max_depth) {
-              break;
-            }
-            size_t len = q[0];
-            if (CPAY_UNLIKELY(len >= 0x80)) break;
-            q++;
-            if (CPAY_UNLIKELY(len > (size_t)(end - q))) break;
-            const cpay_msg_table *st = t->subs[f->sub].msg;
-            void **slot = (void **)dst;
-            if (!*slot) {
-              *slot = fast_new(d, st);
-              if (CPAY_UNLIKELY(!*slot)) break;
-            }
-            set_presence(msg, f);
-            p = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
-            if (CPAY_UNLIKELY(!p)) return NULL;
-            continue;
-          }
-          default:
-            break;
-        }
-      } else if ((mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && wt1 == CPAY_WT_LEN) {
-        cpay_array *arr = (cpay_array *)dst;
-        if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
-          // A run of elements: the same one-byte tag again and again.
-          for (;;) {
-            if (q >= end) break;
-            cpay_str s;
-            const uint8_t *r = fast_str(d, q, end, mode, &s);
-            if (CPAY_UNLIKELY(!r)) break;
-            cpay_str *slot = fast_push(d, arr, sizeof(cpay_str));
-            if (CPAY_UNLIKELY(!slot)) break;
-            *slot = s;
-            p = r;
-            if (r >= end || r[0] != tag1) break;
-            q = r + 1;
-          }
-          if (p != tag_p) continue;
-        } else if (f->type == CPAY_TYPE_MESSAGE && depth + 1 < d->max_depth) {
-          const cpay_msg_table *st = t->subs[f->sub].msg;
-          for (;;) {
-            if (q >= end) break;
-            size_t len = q[0];
-            if (len >= 0x80) {
-              uint64_t v;
-              const uint8_t *r = cpay__varint_get(q, end, &v);
-              if (!r || v > (uint64_t)(end - r)) break;
-              len = (size_t)v;
-              q = r;
-            } else {
-              q++;
-              if (len > (size_t)(end - q)) break;
-            }
-            void **slot = fast_push(d, arr, sizeof(void *));
-            if (CPAY_UNLIKELY(!slot)) break;
-            *slot = fast_new(d, st);
-            if (CPAY_UNLIKELY(!*slot)) {
-              arr->size--;
-              break;
-            }
-            p = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
-            if (CPAY_UNLIKELY(!p)) return NULL;
-            if (p >= end || p[0] != tag1) break;
-            q = p + 1;
-          }
-          if (p != tag_p) continue;
-        }
-      }
-      // Anything else: the general path below.
-    }
-    uint64_t tag;
-    p = cpay__varint_get(p, end, &tag);
-    if (CPAY_UNLIKELY(!p)) return fail_varint(d, 0, NULL, tag_p, end, "tag");
-    if (CPAY_UNLIKELY(tag > UINT32_MAX)) {
-      return fail(d, CPAY_ERR_MALFORMED, 0, NULL, tag_p, "field number out of range");
-    }
-    uint32_t num = (uint32_t)tag >> 3;
-    int wt = (int)(tag & 7);
-    if (CPAY_UNLIKELY(num == 0)) {
-      return fail(d, CPAY_ERR_MALFORMED, 0, NULL, tag_p, "invalid field number 0");
-    }
+    uint32_t num;
+    int wt;
+    p = read_tag(d, p, end, &num, &wt);
+    if (CPAY_UNLIKELY(!p)) return NULL;
     const cpay_field *f = find_field(t, num, &hint);
-    if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP)) {
-      if (wt == CPAY_WT_EGROUP) {
-        if (num == group) goto done;
-        if (group) {
-          return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
-                      "end group does not match start group %u", (unsigned)group);
-        }
-        return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
-                    "end group without start group");
+    if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
+      if (wt != CPAY_WT_EGROUP || num != group) {
+        return fail_end_group(d, t, f, num, wt, group, tag_p);
       }
-      if (wt > CPAY_WT_FIXED32) {
-        return fail(d, CPAY_ERR_MALFORMED, num, f ? field_name(t, f) : NULL, tag_p,
-                    "invalid wire type %d", wt);
-      }
+      group = 0;  // closed
+      break;
     }
     if (CPAY_LIKELY(f != NULL)) {
-      // Fast path: singular varint scalars, the most common field.
-      if (wt == CPAY_WT_VARINT && f->mode == CPAY_MODE_SCALAR &&
-          cpay__type_wire_type(f->type) == CPAY_WT_VARINT) {
-        uint64_t v;
-        const uint8_t *q = cpay__varint_get(p, end, &v);
-        if (CPAY_UNLIKELY(!q)) return fail_varint(d, num, field_name(t, f), p, end, "varint");
-        store_scalar((char *)msg + f->offset, f->type, v);
-        set_presence(msg, f);
-        p = q;
-        continue;
-      }
-      // Fast path: singular strings and bytes.
-      if (wt == CPAY_WT_LEN && (f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR &&
-          (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES)) {
-        p = read_str(d, p, end, f, field_name(t, f), (cpay_str *)((char *)msg + f->offset));
-        if (CPAY_UNLIKELY(!p)) return NULL;
-        set_presence(msg, f);
-        continue;
-      }
-      int match = wire_match(f, wt);
-      if (CPAY_LIKELY(match != MATCH_NONE)) {
-        p = decode_field(d, p, end, msg, msg, f, t->subs, field_name(t, f), tag_p, wt, match,
-                         depth);
-        if (CPAY_UNLIKELY(!p)) return NULL;
-        continue;
+      if (!decode_known(d, tag_p, &p, end, msg, t, f, wt, depth)) {
+        p = keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
       }
     } else if ((t->flags & CPAY_MSG_EXTENDABLE) && d->extreg) {
-      if ((t->flags & CPAY_MSG_MESSAGE_SET) && num == 1 && wt == CPAY_WT_SGROUP) {
-        p = decode_msgset_item(d, tag_p, p, end, msg, t, depth);
-        if (!p) return NULL;
-        continue;
-      }
-      const cpay_ext *ext = cpay_extreg_find(d->extreg, t, num);
-      int match = ext ? wire_match(&ext->field, wt) : MATCH_NONE;
-      cpay_field ef;
-      if (match != MATCH_NONE) {
-        ef = ext->field;
-        ef.offset = 0;
-        ef.presence = 0;
-        ef.sub = 0;
-        // A closed enum's value outside the enum is an unknown field, and
-        // the extension stays absent (falls through to the unknown path).
-        uint64_t v;
-        if (wt == CPAY_WT_VARINT && cpay__varint_get(p, end, &v) &&
-            closed_enum_rejects(&ef, &ext->sub, v)) {
-          match = MATCH_NONE;
-        }
-      }
-      if (match != MATCH_NONE) {
-        bool created;
-        cpay__ext_entry *e = cpay__msg_ext_entry(msg, ext, d->arena, &created);
-        if (!e) return fail_oom(d, num, ext->full_name, tag_p);
-        p = decode_field(d, p, end, msg, &e->val, &ef, &ext->sub, ext->full_name, tag_p, wt,
-                         match, depth);
-        if (!p) return NULL;
-        // A packed run of rejected values leaves a new repeated entry empty.
-        if (created && (ef.mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && e->val.array.size == 0) {
-          cpay_msg_clear_ext(msg, ext);
-        }
-        continue;
-      }
+      p = decode_extension(d, tag_p, p, end, msg, t, num, wt, depth);
+    } else {
+      p = keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
     }
-    // Unknown field, or a known one with an unexpected wire type.
-    p = skip_field(d, p, end, num, wt, depth);
-    if (!p) return NULL;
-    if (!add_unknown(d, msg, tag_p, (size_t)(p - tag_p))) return fail_oom(d, num, NULL, tag_p);
+    if (CPAY_UNLIKELY(!p)) return NULL;
   }
-  if (group) {
-    return fail(d, CPAY_ERR_MALFORMED, group, NULL, p, "group without end group");
-  }
-done:
-  if (CPAY_UNLIKELY(t->required_count) && !d->missing_table &&
-      !(d->flags & CPAY_DECODE_ALLOW_PARTIAL)) {
-    int missing = cpay__msg_missing_required(msg, t);
-    if (missing >= 0) {
-      d->missing_table = t;
-      d->missing_index = missing;
-      d->missing_offset = (size_t)(p - d->buf);
-    }
-  }
-  return p;
+  if (group) return fail(d, CPAY_ERR_MALFORMED, group, NULL, p, "group without end group");
+  return check_required(d, p, msg, t);
 }
 
 // The first required field missing in the tree under `msg`, found by a walk

@@ -632,10 +632,95 @@ __attribute__((noinline)) static bool encode_field_general(enc *e, const void *m
                       t->field_names ? t->field_names[i] : NULL, depth, false);
 }
 
+// ---- the steps of the field loop --------------------------------------------
+//
+// Each writes one field, or nothing when it is absent, before *pptr (the
+// start of the output so far), moves *pptr back over what it wrote, and
+// returns false on error. They are inlined into encode_fields(), where
+// *pptr is a register.
+
+// Whether oneof member `f` (case at base - pr, pr < 0) is not the member
+// that is set.
+static CPAY_HOT_INLINE bool oneof_other(const char *base, const cpay_field *f, int32_t pr) {
+  return *(const uint32_t *)(base - pr) != f->number;
+}
+
+// Writes singular message `f` (pointer at src) unless it is NULL or another
+// member of its oneof is set.
+static CPAY_HOT_INLINE bool put_message_field(enc *e, uint8_t **pptr, const char *base,
+                                              const cpay_msg_table *t, const cpay_field *f,
+                                              int32_t pr, const char *src, int depth) {
+  const void *sub = *(const void *const *)src;
+  if (!sub) return true;
+  if (pr < 0 && oneof_other(base, f, pr)) return true;
+  return sub_back(e, pptr, sub, t, f, depth);
+}
+
+// Field `f` through encode_field(), out of line.
+static CPAY_HOT_INLINE bool put_general(enc *e, uint8_t **pptr, const void *msg,
+                                        const cpay_msg_table *t, const cpay_field *f,
+                                        int depth) {
+  e->ptr = *pptr;
+  if (!encode_field_general(e, msg, t, (size_t)(f - t->fields), depth)) return false;
+  *pptr = e->ptr;
+  return true;
+}
+
+// Writes repeated field `f` (array at src) unless it is empty: strings and
+// messages here, other element types through encode_field().
+static CPAY_HOT_INLINE bool put_array_field(enc *e, uint8_t **pptr, const void *msg,
+                                            const cpay_msg_table *t, const cpay_field *f,
+                                            uint8_t type, const char *src, int depth) {
+  const cpay_array *arr = (const cpay_array *)src;
+  size_t n = arr->size;
+  if (n == 0) return true;
+  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
+    const cpay_str *el = arr->data;
+    for (size_t k = n; k-- > 0;) {
+      if (!str_back(e, pptr, &el[k], f->number)) return false;
+    }
+    return true;
+  }
+  if (type == CPAY_TYPE_MESSAGE) {
+    void *const *el = arr->data;
+    for (size_t k = n; k-- > 0;) {
+      if (el[k]) {
+        if (!sub_back(e, pptr, el[k], t, f, depth)) return false;
+      } else {
+        // A NULL element encodes as an empty message.
+        if (!room(e, pptr, 2 * CPAY_MAX_VARINT_LEN)) return false;
+        uint8_t *ptr = *pptr;
+        *--ptr = 0;
+        *pptr = tag_back(ptr, f->number, CPAY_WT_LEN);
+      }
+    }
+    return true;
+  }
+  return put_general(e, pptr, msg, t, f, depth);
+}
+
+// Writes map field `f` (pointer at src) unless it is NULL.
+static CPAY_HOT_INLINE bool put_map_field(enc *e, uint8_t **pptr, const void *msg,
+                                          const cpay_msg_table *t, const cpay_field *f,
+                                          const char *src, int depth) {
+  if (*(const cpay_map *const *)src == NULL) return true;
+  return put_general(e, pptr, msg, t, f, depth);
+}
+
+// ---- the loop ---------------------------------------------------------------
+
 // The fields of a message without extensions, last to first: the hot loop.
-// Singular fields and repeated strings and messages are written here; other
-// kinds (maps, groups, packed and unpacked scalar arrays) go through
-// encode_field().
+// Field absent? Else by kind: string, scalar, group, submessage, array,
+// map. Singular fields and repeated strings and messages are written here;
+// other kinds (maps, groups, packed and unpacked scalar arrays) go through
+// encode_field(). Returns false on error.
+//
+// The presence tests and the two singular writes stay spelled out in the
+// loop: the explicit-presence path jumps straight to the string or the
+// scalar write, which the implicit-presence path reaches after its own
+// tests. Every shape tried that merged the two paths before the writes, or
+// moved these tests and writes into helpers, cost gcc or clang
+// instructions per operation (up to 5%) on the benchmark workloads.
 static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int depth) {
   const cpay_field *fields = t->fields;
   const char *base = msg;
@@ -660,30 +745,29 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
     const char *src = base + f->offset;
     uint8_t type = f->type;
     if (pr > 0 && !cpay__type_is_msg(type)) {
+      // The bit decides (here for a required field).
       uint32_t bit = (uint32_t)pr - 1;
       if (!((hasbits[bit / 32] >> (bit % 32)) & 1u)) continue;
-      if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) goto write_str;
+      if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) goto write_string;
       goto write_scalar;
     }
     if (CPAY_UNLIKELY(type == CPAY_TYPE_GROUP)) {
-      // Groups: the general path below.
+      if (!put_general(e, &ptr, msg, t, f, depth)) return false;
+      continue;
     } else if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
       if (type == CPAY_TYPE_MESSAGE) {
-        const void *sub = *(const void *const *)src;
-        if (!sub) continue;
-        if (pr < 0 && *(const uint32_t *)(base - pr) != f->number) continue;
-        if (!sub_back(e, &ptr, sub, t, f, depth)) return false;
+        if (!put_message_field(e, &ptr, base, t, f, pr, src, depth)) return false;
         continue;
       }
       if (pr < 0) {
         if (*(const uint32_t *)(base - pr) != f->number) continue;
       } else if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-        if (((const cpay_str *)src)->size == 0) continue;
+        if (((const cpay_str *)src)->size == 0) continue;  // implicit presence
       } else if (is_zero(type, src)) {
-        continue;
+        continue;  // implicit presence
       }
       if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-      write_str:
+      write_string:
         if (!str_back(e, &ptr, (const cpay_str *)src, f->number)) return false;
         continue;
       }
@@ -692,37 +776,12 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
       ptr = scalar_back(ptr, type, src, f->number);
       continue;
     } else if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-      const cpay_array *arr = (const cpay_array *)src;
-      size_t n = arr->size;
-      if (n == 0) continue;
-      if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-        const cpay_str *el = arr->data;
-        for (size_t k = n; k-- > 0;) {
-          if (!str_back(e, &ptr, &el[k], f->number)) return false;
-        }
-        continue;
-      }
-      if (type == CPAY_TYPE_MESSAGE) {
-        void *const *el = arr->data;
-        for (size_t k = n; k-- > 0;) {
-          if (el[k]) {
-            if (!sub_back(e, &ptr, el[k], t, f, depth)) return false;
-          } else {
-            // A NULL element encodes as an empty message.
-            if (!room(e, &ptr, 2 * CPAY_MAX_VARINT_LEN)) return false;
-            *--ptr = 0;
-            ptr = tag_back(ptr, f->number, CPAY_WT_LEN);
-          }
-        }
-        continue;
-      }
-    } else if (*(const cpay_map *const *)src == NULL) {
+      if (!put_array_field(e, &ptr, msg, t, f, type, src, depth)) return false;
+      continue;
+    } else {
+      if (!put_map_field(e, &ptr, msg, t, f, src, depth)) return false;
       continue;
     }
-    // Everything else: the general path.
-    e->ptr = ptr;
-    if (!encode_field_general(e, msg, t, (size_t)(f - fields), depth)) return false;
-    ptr = e->ptr;
   }
   e->ptr = ptr;
   return true;
