@@ -1,12 +1,10 @@
 // Proto3 JSON (https://protobuf.dev/programming-guides/proto3/#json): an
-// encoder and a parser driven by the binary tables of cpay/gencode.h plus a
-// separate JSON table per message and enum (JSON names, enum value names).
-// Generated code emits those tables next to the binary ones but nothing else
-// refers to them, so a program that never calls the JSON functions does not
-// need them (link with --gc-sections to drop them from static binaries).
+// encoder and a parser driven by the binary tables of cpay/gencode.h and the
+// descriptions of cpay/reflect.h (JSON names, enum value names).
 //
-// Generated files wrap these functions in typed ones
-// (payments_v1_ChargeRequest_to_json / _from_json) and register their
+// Generated headers wrap these functions in typed static inline ones
+// (payments_v1_ChargeRequest_to_json / _from_json), so only programs that
+// call them link the JSON code; generated files also register their
 // messages into a cpay_registry so that google.protobuf.Any can be
 // printed and parsed. The well-known types have their special JSON forms.
 //

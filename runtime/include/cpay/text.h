@@ -4,8 +4,9 @@
 // with the registry of types for extensions ("[pkg.ext]") and expanded Any
 // ("[type.googleapis.com/pkg.Msg] { ... }").
 //
-// Generated files wrap these in typed functions (payments_v1_ChargeRequest_to_text,
-// _from_text, _debug_text).
+// Generated headers wrap these in typed static inline functions
+// (payments_v1_ChargeRequest_to_text, _from_text, _debug_text), so only
+// programs that call them link the text code.
 //
 // Thread safety: printing and parsing touch only their arguments.
 // Numbers go through snprintf/strtod: LC_NUMERIC must be "C" (the default).
