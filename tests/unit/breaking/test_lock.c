@@ -56,14 +56,14 @@ static void load_locks(void) {
 
 // Parses `text`; returns whether it was accepted. A refusal must say where.
 static bool accepted(const char *text, size_t size, const char *what) {
-  cpf_pool *mem = cpf_pool_new();
+  cps_pool *mem = cps_pool_new();
   char *err = NULL;
-  brk_snap *s = brk_lock_parse(mem, text, size, "t.lock", &err);
+  cpb_snap *s = cpb_lock_parse(mem, text, size, "t.lock", &err);
   if (!s) {
     ck_assert_msg(err != NULL && strncmp(err, "t.lock:", 7) == 0 && err[7] >= '1' && err[7] <= '9',
                   "%s: an error without a line: %s", what, err ? err : "(none)");
   }
-  cpf_pool_free(mem);
+  cps_pool_free(mem);
   return s != NULL;
 }
 
@@ -79,14 +79,14 @@ static bool content_line(const char *start, const char *end) {
 START_TEST(test_lock_golden_locks_parse_and_format_back) {
   load_locks();
   for (size_t i = 0; i < g_count; i++) {
-    cpf_pool *mem = cpf_pool_new();
+    cps_pool *mem = cps_pool_new();
     char *err = NULL;
-    brk_snap *s = brk_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
+    cpb_snap *s = cpb_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
     ck_assert_msg(s != NULL, "%s: %s", g_locks[i].name, err ? err : "");
     ck_assert_int_eq(s->version, 2);
-    ck_assert_msg(strcmp(brk_lock_format(mem, s), g_locks[i].text) == 0,
+    ck_assert_msg(strcmp(cpb_lock_format(mem, s), g_locks[i].text) == 0,
                   "%s does not format back to itself", g_locks[i].name);
-    cpf_pool_free(mem);
+    cps_pool_free(mem);
   }
 }
 END_TEST
@@ -149,17 +149,17 @@ START_TEST(test_lock_every_byte_changed_refused) {
 END_TEST
 
 // The pool of the test's locks and errors.
-static cpf_pool *g_mem;
+static cps_pool *g_mem;
 
-static void setup(void) { g_mem = cpf_pool_new(); }
+static void setup(void) { g_mem = cps_pool_new(); }
 
-static void teardown(void) { cpf_pool_free(g_mem); }
+static void teardown(void) { cps_pool_free(g_mem); }
 
 // The error for a lock of these lines, or NULL: the grammar, not the hashes,
 // decides (they are not compared).
 static char *err_of(const char *text) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
+  cpb_snap *s = cpb_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
   return s ? NULL : err;
 }
 
@@ -253,7 +253,7 @@ START_TEST(test_lock_hashes_name_the_block) {
   ck_assert_ptr_nonnull(f);
   f[10] = 'C';
   char *err = NULL;
-  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(cpb_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "does not match its check line") && strstr(err, "block `message "),
                 "%s", err);
   free(t);
@@ -263,7 +263,7 @@ START_TEST(test_lock_hashes_name_the_block) {
   ck_assert_ptr_nonnull(b);
   char *e = strstr(b + 1, "\n\n");
   memmove(b, e, strlen(e) + 1);
-  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(cpb_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "the end line counts") != NULL, "%s", err);
   free(t);
 }
@@ -271,9 +271,9 @@ END_TEST
 
 START_TEST(test_lock_find_in_empty_lock) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse(g_mem, "cpay-lock 1\n", 12, "t.lock", &err);
+  cpb_snap *s = cpb_lock_parse(g_mem, "cpay-lock 1\n", 12, "t.lock", &err);
   ck_assert_ptr_nonnull(s);
-  ck_assert_ptr_null(brk_snap_find(s, BRK_MESSAGE, "p.M"));  // no bsearch on a NULL base
+  ck_assert_ptr_null(cpb_snap_find(s, CPB_MESSAGE, "p.M"));  // no bsearch on a NULL base
   ck_assert_int_eq(s->version, 1);
 }
 END_TEST

@@ -1,99 +1,99 @@
-// Unit tests of plugin/render.c: holes, $$, the strict variable checks and
+// Unit tests of plugin/gen/render.c: holes, $$, the strict variable checks and
 // the line wrapper.
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "render.h"
+#include "gen/render.h"
 
 Suite *render_suite(void);
 
 START_TEST(test_render_fills_holes) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  ck_assert(cpr_print(&out, &err, "[$a$-$b$-$a$] $$5", "a", "x", "b", "yy", CPR_END));
-  ck_assert_str_eq(cpf_buf_str(&out), "[x-yy-x] $5");
-  ck_assert(cpr_print(&out, &err, "\nno holes\n", CPR_END));
-  ck_assert_str_eq(cpf_buf_str(&out), "[x-yy-x] $5\nno holes\n");
+  ck_assert(cpg_render(&out, &err, "[$a$-$b$-$a$] $$5", "a", "x", "b", "yy", CPG_END));
+  ck_assert_str_eq(cps_buf_str(&out), "[x-yy-x] $5");
+  ck_assert(cpg_render(&out, &err, "\nno holes\n", CPG_END));
+  ck_assert_str_eq(cps_buf_str(&out), "[x-yy-x] $5\nno holes\n");
   ck_assert_ptr_null(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unknown_variable) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  cpf_buf_puts(&out, "kept");
-  ck_assert(!cpr_print(&out, &err, "$a$ $nope$\nsecond line", "a", "x", CPR_END));
+  cps_buf_puts(&out, "kept");
+  ck_assert(!cpg_render(&out, &err, "$a$ $nope$\nsecond line", "a", "x", CPG_END));
   ck_assert_str_eq(err, "print \"$a$ $nope$\": unknown variable $nope$");
-  ck_assert_str_eq(cpf_buf_str(&out), "kept");  // nothing of the failed print
+  ck_assert_str_eq(cps_buf_str(&out), "kept");  // nothing of the failed print
   free(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unused_variable) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  ck_assert(!cpr_print(&out, &err, "$a$", "a", "x", "extra", "y", CPR_END));
+  ck_assert(!cpg_render(&out, &err, "$a$", "a", "x", "extra", "y", CPG_END));
   ck_assert_str_eq(err, "print \"$a$\": unused variable $extra$");
   free(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_bad_lists) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  // A value left out: the CPR_END that ends the list is read as its value.
-  ck_assert(!cpr_print(&out, &err, "$a$", "a", CPR_END));
-  ck_assert_str_eq(err, "print \"$a$\": no value (or no CPR_END after the list) for $a$");
+  // A value left out: the CPG_END that ends the list is read as its value.
+  ck_assert(!cpg_render(&out, &err, "$a$", "a", CPG_END));
+  ck_assert_str_eq(err, "print \"$a$\": no value (or no CPG_END after the list) for $a$");
   free(err);
   err = NULL;
-  ck_assert(!cpr_print(&out, &err, "$a$", "a", "x", "a", "y", CPR_END));
+  ck_assert(!cpg_render(&out, &err, "$a$", "a", "x", "a", "y", CPG_END));
   ck_assert_str_eq(err, "print \"$a$\": two values for $a$");
   free(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_unterminated) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  ck_assert(!cpr_print(&out, &err, "abc $a", "a", "x", CPR_END));
+  ck_assert(!cpg_render(&out, &err, "abc $a", "a", "x", CPG_END));
   ck_assert_ptr_nonnull(strstr(err, "unterminated"));
   free(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
 START_TEST(test_render_first_error_wins) {
-  cpf_buf out = {0};
+  cps_buf out = {0};
   char *err = NULL;
-  ck_assert(!cpr_print(&out, &err, "$x$", CPR_END));
-  ck_assert(!cpr_print(&out, &err, "$y$", CPR_END));
+  ck_assert(!cpg_render(&out, &err, "$x$", CPG_END));
+  ck_assert(!cpg_render(&out, &err, "$y$", CPG_END));
   ck_assert_str_eq(err, "print \"$x$\": unknown variable $x$");
   free(err);
   // The name of a long first line is cut.
   err = NULL;
-  ck_assert(!cpr_print(&out, &err,
-                       "0123456789012345678901234567890123456789"
-                       "012345678901234567890123 $q$",
-                       CPR_END));
+  ck_assert(!cpg_render(&out, &err,
+                        "0123456789012345678901234567890123456789"
+                        "012345678901234567890123 $q$",
+                        CPG_END));
   ck_assert_str_eq(err,
                    "print \"012345678901234567890123456789012345678901234567890123456789...\": "
                    "unknown variable $q$");
   free(err);
-  cpf_buf_free(&out);
+  cps_buf_free(&out);
 }
 END_TEST
 
-// cpr_wrap at `width` columns over `text`.
+// cpg_wrap at `width` columns over `text`.
 static char *wrap(const char *text, size_t width) {
-  cpf_buf b = {0};
-  cpf_buf_puts(&b, text);
-  cpr_wrap(&b, width);
-  return cpf_buf_take(&b);
+  cps_buf b = {0};
+  cps_buf_puts(&b, text);
+  cpg_wrap(&b, width);
+  return cps_buf_take(&b);
 }
 
 START_TEST(test_render_wrap_short_lines_unchanged) {

@@ -1,11 +1,11 @@
 // Name mangling and collision handling for generated C identifiers.
-#include "names.h"
+#include "gen/names.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/buf.h"
+#include "schema/buf.h"
 
 // ---- keywords ---------------------------------------------------------------
 
@@ -40,7 +40,7 @@ static int cmp_str(const void *x, const void *y) {
 
 // Every candidate name is checked, so the lookup is a binary search in a
 // sorted copy of kKeywords (made once; the plugin is single-threaded).
-bool cpn_is_keyword(const char *s) {
+bool cpg_is_keyword(const char *s) {
   static const char *sorted[KEYWORD_COUNT];
   static bool ready;
   if (!ready) {
@@ -82,7 +82,7 @@ static void strset_add(strset *s, const char *key) {
   if ((s->count + 1) * 2 > s->cap) {
     size_t ncap = s->cap ? s->cap * 2 : 256;
     char **nslots = calloc(ncap, sizeof(char *));
-    if (nslots == NULL) nslots = cpf_xmalloc(0);  // unreachable in practice
+    if (nslots == NULL) nslots = cps_xmalloc(0);  // unreachable in practice
     for (size_t i = 0; i < s->cap; i++) {
       if (s->slots[i] == NULL) continue;
       size_t j = hash_str(s->slots[i]) & (ncap - 1);
@@ -95,7 +95,7 @@ static void strset_add(strset *s, const char *key) {
   }
   size_t i = hash_str(key) & (s->cap - 1);
   while (s->slots[i]) i = (i + 1) & (s->cap - 1);
-  s->slots[i] = cpf_xstrdup(key);
+  s->slots[i] = cps_xstrdup(key);
   s->count++;
 }
 
@@ -128,8 +128,8 @@ static char *ptrmap_get(const ptrmap *m, const void *key) {
 static void ptrmap_put(ptrmap *m, const void *key, char *val) {
   if ((m->count + 1) * 2 > m->cap) {
     size_t ncap = m->cap ? m->cap * 2 : 256;
-    const void **nk = cpf_xmalloc(ncap * sizeof(void *));
-    char **nv = cpf_xmalloc(ncap * sizeof(char *));
+    const void **nk = cps_xmalloc(ncap * sizeof(void *));
+    char **nv = cps_xmalloc(ncap * sizeof(char *));
     memset(nk, 0, ncap * sizeof(void *));
     for (size_t i = 0; i < m->cap; i++) {
       if (m->keys[i] == NULL) continue;
@@ -164,14 +164,14 @@ static void ptrmap_free(ptrmap *m) {
 // ---- naming ------------------------------------------------------------------
 
 typedef struct file_idents {
-  const cpm_file *file;
+  const cps_file *file;
   char **idents;  // every global identifier the file emits
   size_t count;
   size_t cap;
 } file_idents;
 
-struct cpn_names {
-  const cpm_pool *pool;
+struct cpg_names {
+  const cps_schema *schema;
   ptrmap names;  // model element -> C name
   file_idents *files;
   size_t file_count;
@@ -180,19 +180,19 @@ struct cpn_names {
 
 // The state while naming one file.
 typedef struct namer {
-  cpn_names *n;
+  cpg_names *n;
   file_idents *fi;
   strset globals;
 } namer;
 
-cpn_names *cpn_names_new(const cpm_pool *pool) {
-  cpn_names *n = cpf_xmalloc(sizeof *n);
+cpg_names *cpg_names_new(const cps_schema *schema) {
+  cpg_names *n = cps_xmalloc(sizeof *n);
   memset(n, 0, sizeof *n);
-  n->pool = pool;
+  n->schema = schema;
   return n;
 }
 
-void cpn_names_free(cpn_names *n) {
+void cpg_names_free(cpg_names *n) {
   if (n == NULL) return;
   ptrmap_free(&n->names);
   for (size_t i = 0; i < n->file_count; i++) {
@@ -208,38 +208,38 @@ static void reserve(namer *nm, const char *id) {
   file_idents *fi = nm->fi;
   if (fi->count == fi->cap) {
     fi->cap = fi->cap ? fi->cap * 2 : 64;
-    fi->idents = cpf_xrealloc(fi->idents, fi->cap * sizeof(char *));
+    fi->idents = cps_xrealloc(fi->idents, fi->cap * sizeof(char *));
   }
-  fi->idents[fi->count++] = cpf_xstrdup(id);
+  fi->idents[fi->count++] = cps_xstrdup(id);
 }
 
 static bool taken(namer *nm, const char *id) {
-  return cpn_is_keyword(id) || reserved_prefix(id) || strset_has(&nm->globals, id);
+  return cpg_is_keyword(id) || reserved_prefix(id) || strset_has(&nm->globals, id);
 }
 
 // Patterns: "%s" is replaced by the candidate name; "%1" by the scope (the
 // message's C name for fields), "%2" by the candidate.
 static char *expand(const char *pat, const char *scope, const char *name) {
-  cpf_buf b = {0};
+  cps_buf b = {0};
   for (const char *p = pat; *p; p++) {
     if (p[0] == '%' && p[1] == '1') {
-      cpf_buf_puts(&b, scope);
+      cps_buf_puts(&b, scope);
       p++;
     } else if (p[0] == '%' && p[1] == '2') {
-      cpf_buf_puts(&b, name);
+      cps_buf_puts(&b, name);
       p++;
     } else {
-      cpf_buf_append(&b, p, 1);
+      cps_buf_append(&b, p, 1);
     }
   }
-  return cpf_buf_take(&b);
+  return cps_buf_take(&b);
 }
 
 // Picks base, base_, base__... so that no expansion of `pats` is taken, and
 // reserves all expansions. Returns the malloc'd name.
 static char *pick_global(namer *nm, const char *scope, const char *base,
                          const char *const *pats, size_t npats) {
-  char *cand = cpf_xstrdup(base);
+  char *cand = cps_xstrdup(base);
   for (;;) {
     bool ok = true;
     for (size_t i = 0; ok && i < npats; i++) {
@@ -248,7 +248,7 @@ static char *pick_global(namer *nm, const char *scope, const char *base,
       free(id);
     }
     if (ok) break;
-    char *next = cpf_xasprintf("%s_", cand);
+    char *next = cps_xasprintf("%s_", cand);
     free(cand);
     cand = next;
   }
@@ -295,17 +295,17 @@ static const char *const kImplicitPats[] = {"%1_set_%2", "%1_clear_%2"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static char *join(const char *prefix, const char *name) {
-  return cpf_xasprintf("%s%s", prefix, name);
+  return cps_xasprintf("%s%s", prefix, name);
 }
 
-static char *package_prefix(const cpm_file *f) {
-  cpf_buf b = {0};
-  for (const char *p = f->package; *p; p++) cpf_buf_append(&b, *p == '.' ? "_" : p, 1);
-  if (f->package[0]) cpf_buf_puts(&b, "_");
-  return cpf_buf_take(&b);
+static char *package_prefix(const cps_file *f) {
+  cps_buf b = {0};
+  for (const char *p = f->package; *p; p++) cps_buf_append(&b, *p == '.' ? "_" : p, 1);
+  if (f->package[0]) cps_buf_puts(&b, "_");
+  return cps_buf_take(&b);
 }
 
-static void name_enum(namer *nm, const cpm_enum *e, const char *scope_prefix) {
+static void name_enum(namer *nm, const cps_enum *e, const char *scope_prefix) {
   char *base = join(scope_prefix, e->name);
   char *cname = pick_global(nm, "", base, kEnumPats, COUNT(kEnumPats));
   free(base);
@@ -317,17 +317,17 @@ static void name_enum(namer *nm, const cpm_enum *e, const char *scope_prefix) {
   }
 }
 
-static bool field_in_real_oneof(const cpm_field *f) { return f->oneof && !f->oneof->synthetic; }
+static bool field_in_real_oneof(const cps_field *f) { return f->oneof && !f->oneof->synthetic; }
 
-static void name_message(namer *nm, const cpm_message *m, const char *scope_prefix);
+static void name_message(namer *nm, const cps_message *m, const char *scope_prefix);
 
-static void name_extension(namer *nm, const cpm_field *x, const char *scope_prefix) {
+static void name_extension(namer *nm, const cps_field *x, const char *scope_prefix) {
   char *base = join(scope_prefix, x->name);
   ptrmap_put(&nm->n->names, x, pick_global(nm, "", base, kExtPats, COUNT(kExtPats)));
   free(base);
 }
 
-static void name_message(namer *nm, const cpm_message *m, const char *scope_prefix) {
+static void name_message(namer *nm, const cps_message *m, const char *scope_prefix) {
   char *base = join(scope_prefix, m->name);
   char *cname = m->map_entry ? pick_global(nm, "", base, kEntryPats, COUNT(kEntryPats))
                              : pick_global(nm, "", base, kMsgPats, COUNT(kMsgPats));
@@ -339,11 +339,11 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
   strset_add(&members, "hdr");
   strset_add(&members, "hasbits_");
   for (size_t i = 0; i < m->real_oneof_count; i++) {
-    const cpm_oneof *o = &m->oneofs[i];
-    char *ob = cpf_xstrdup(o->name);
+    const cps_oneof *o = &m->oneofs[i];
+    char *ob = cps_xstrdup(o->name);
     for (;;) {
-      char *member = cpf_xasprintf("%s_case", ob);
-      bool bad = strset_has(&members, member) || cpn_is_keyword(ob);
+      char *member = cps_xasprintf("%s_case", ob);
+      bool bad = strset_has(&members, member) || cpg_is_keyword(ob);
       for (size_t k = 0; !bad && k < COUNT(kOneofPats); k++) {
         char *id = expand(kOneofPats[k], cname, ob);
         bad = taken(nm, id);
@@ -355,7 +355,7 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
         break;
       }
       free(member);
-      char *next = cpf_xasprintf("%s_", ob);
+      char *next = cps_xasprintf("%s_", ob);
       free(ob);
       ob = next;
     }
@@ -367,7 +367,7 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
     ptrmap_put(&nm->n->names, o, ob);
   }
   for (size_t i = 0; i < m->field_count; i++) {
-    const cpm_field *f = &m->fields[i];
+    const cps_field *f = &m->fields[i];
     const char *const *pats;
     size_t npats;
     if (m->map_entry) {
@@ -376,10 +376,10 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
     } else if (f->is_map) {
       pats = kMapPats;
       npats = COUNT(kMapPats);
-    } else if (f->label == CPM_LABEL_REPEATED) {
+    } else if (f->label == CPS_LABEL_REPEATED) {
       pats = kRepeatedPats;
       npats = COUNT(kRepeatedPats);
-    } else if (f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP) {
+    } else if (f->type == CPS_TYPE_MESSAGE || f->type == CPS_TYPE_GROUP) {
       pats = kSubmsgPats;
       npats = COUNT(kSubmsgPats);
     } else if (f->has_presence) {
@@ -390,21 +390,21 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
       npats = COUNT(kImplicitPats);
     }
     const char *oneof_name = field_in_real_oneof(f) ? ptrmap_get(&nm->n->names, f->oneof) : NULL;
-    char *fb = cpf_xstrdup(f->name);
+    char *fb = cps_xstrdup(f->name);
     for (;;) {
-      bool bad = cpn_is_keyword(fb) || strset_has(&members, fb);
+      bool bad = cpg_is_keyword(fb) || strset_has(&members, fb);
       for (size_t k = 0; !bad && k < npats; k++) {
         char *id = expand(pats[k], cname, fb);
         bad = taken(nm, id);
         free(id);
       }
       if (!bad && oneof_name) {
-        char *id = cpf_xasprintf("%s_%s_%s", cname, oneof_name, fb);
+        char *id = cps_xasprintf("%s_%s_%s", cname, oneof_name, fb);
         bad = taken(nm, id);
         free(id);
       }
       if (!bad) break;
-      char *next = cpf_xasprintf("%s_", fb);
+      char *next = cps_xasprintf("%s_", fb);
       free(fb);
       fb = next;
     }
@@ -415,7 +415,7 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
       free(id);
     }
     if (oneof_name) {
-      char *id = cpf_xasprintf("%s_%s_%s", cname, oneof_name, fb);
+      char *id = cps_xasprintf("%s_%s_%s", cname, oneof_name, fb);
       reserve(nm, id);
       free(id);
     }
@@ -423,61 +423,61 @@ static void name_message(namer *nm, const cpm_message *m, const char *scope_pref
   }
   strset_free(&members);
 
-  char *prefix = cpf_xasprintf("%s_", cname);
+  char *prefix = cps_xasprintf("%s_", cname);
   for (size_t i = 0; i < m->enum_count; i++) name_enum(nm, &m->enums[i], prefix);
   for (size_t i = 0; i < m->nested_count; i++) name_message(nm, &m->nested[i], prefix);
   for (size_t i = 0; i < m->extension_count; i++) name_extension(nm, &m->extensions[i], prefix);
   free(prefix);
 }
 
-static char *file_prefix_of(const cpm_file *f) {
-  cpf_buf b = {0};
+static char *file_prefix_of(const cps_file *f) {
+  cps_buf b = {0};
   const char *p = f->name;
-  if (*p >= '0' && *p <= '9') cpf_buf_puts(&b, "_");
+  if (*p >= '0' && *p <= '9') cps_buf_puts(&b, "_");
   for (; *p; p++) {
     char c = *p;
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_';
-    cpf_buf_append(&b, ok ? &c : "_", 1);
+    cps_buf_append(&b, ok ? &c : "_", 1);
   }
-  return cpf_buf_take(&b);
+  return cps_buf_take(&b);
 }
 
-static file_idents *find_file(cpn_names *n, const cpm_file *f) {
+static file_idents *find_file(cpg_names *n, const cps_file *f) {
   for (size_t i = 0; i < n->file_count; i++) {
     if (n->files[i].file == f) return &n->files[i];
   }
   return NULL;
 }
 
-static void ensure_file(cpn_names *n, const cpm_file *f);
+static void ensure_file(cpg_names *n, const cps_file *f);
 
-static void collect_deps(cpn_names *n, const cpm_file *f, const cpm_file ***seen, size_t *count,
+static void collect_deps(cpg_names *n, const cps_file *f, const cps_file ***seen, size_t *count,
                          size_t *cap) {
   for (size_t i = 0; i < f->dep_count; i++) {
-    const cpm_file *d = f->deps[i];
+    const cps_file *d = f->deps[i];
     bool dup = false;
     for (size_t k = 0; k < *count; k++) dup = dup || (*seen)[k] == d;
     if (dup) continue;
     if (*count == *cap) {
       *cap = *cap ? *cap * 2 : 16;
-      *seen = cpf_xrealloc(*seen, *cap * sizeof(**seen));
+      *seen = cps_xrealloc(*seen, *cap * sizeof(**seen));
     }
     (*seen)[(*count)++] = d;
     collect_deps(n, d, seen, count, cap);
   }
 }
 
-static void ensure_file(cpn_names *n, const cpm_file *f) {
+static void ensure_file(cpg_names *n, const cps_file *f) {
   if (find_file(n, f)) return;
-  const cpm_file **deps = NULL;
+  const cps_file **deps = NULL;
   size_t dep_count = 0, dep_cap = 0;
   collect_deps(n, f, &deps, &dep_count, &dep_cap);
   for (size_t i = 0; i < dep_count; i++) ensure_file(n, deps[i]);
 
   if (n->file_count == n->file_cap) {
     n->file_cap = n->file_cap ? n->file_cap * 2 : 16;
-    n->files = cpf_xrealloc(n->files, n->file_cap * sizeof(*n->files));
+    n->files = cps_xrealloc(n->files, n->file_cap * sizeof(*n->files));
   }
   file_idents *fi = &n->files[n->file_count++];
   memset(fi, 0, sizeof *fi);
@@ -501,9 +501,9 @@ static void ensure_file(cpn_names *n, const cpm_file *f) {
   strset_free(&nm.globals);
 }
 
-static const cpm_file *file_of_message(const cpm_message *m) { return m->file; }
+static const cps_file *file_of_message(const cps_message *m) { return m->file; }
 
-static const char *lookup(cpn_names *n, const cpm_file *f, const void *key) {
+static const char *lookup(cpg_names *n, const cps_file *f, const void *key) {
   const char *s = ptrmap_get(&n->names, key);
   if (s) return s;
   ensure_file(n, f);
@@ -511,16 +511,16 @@ static const char *lookup(cpn_names *n, const cpm_file *f, const void *key) {
   return s ? s : "cpay_unnamed_";
 }
 
-const char *cpn_message(cpn_names *n, const cpm_message *m) {
+const char *cpg_name_message(cpg_names *n, const cps_message *m) {
   return lookup(n, file_of_message(m), m);
 }
-const char *cpn_enum(cpn_names *n, const cpm_enum *e) { return lookup(n, e->file, e); }
-const char *cpn_enum_value(cpn_names *n, const cpm_enum_value *v) {
+const char *cpg_name_enum(cpg_names *n, const cps_enum *e) { return lookup(n, e->file, e); }
+const char *cpg_name_enum_value(cpg_names *n, const cps_enum_value *v) {
   return lookup(n, v->parent->file, v);
 }
-const char *cpn_field(cpn_names *n, const cpm_field *f) { return lookup(n, f->file, f); }
-const char *cpn_oneof(cpn_names *n, const cpm_oneof *o) {
+const char *cpg_name_field(cpg_names *n, const cps_field *f) { return lookup(n, f->file, f); }
+const char *cpg_name_oneof(cpg_names *n, const cps_oneof *o) {
   return lookup(n, o->parent->file, o);
 }
-const char *cpn_extension(cpn_names *n, const cpm_field *x) { return lookup(n, x->file, x); }
-const char *cpn_file_prefix(cpn_names *n, const cpm_file *f) { return lookup(n, f, f); }
+const char *cpg_name_extension(cpg_names *n, const cps_field *x) { return lookup(n, x->file, x); }
+const char *cpg_name_file_prefix(cpg_names *n, const cps_file *f) { return lookup(n, f, f); }

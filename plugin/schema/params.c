@@ -5,7 +5,7 @@
 // Keys are checked as they come, values once everything is read: the last
 // value given for a key is the one that counts, and the only one checked
 // (as cpay-breaking always did with --rules and --format).
-#include "framework/params.h"
+#include "schema/params.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -14,8 +14,8 @@
 #include <string.h>
 
 typedef struct parser {
-  cpf_pool *mem;
-  const cpf_param_spec *specs;
+  cps_pool *mem;
+  const cps_param_spec *specs;
   int count;
   bool command_line;  // keys are written --key and -K, not key=
   bool stop;          // a COMMAND row was given
@@ -23,10 +23,10 @@ typedef struct parser {
   const char **value; // by row: the last one given (NULL: the key alone)
 } parser;
 
-static parser parser_new(cpf_pool *mem, const cpf_param_spec *specs, int count, bool command_line) {
+static parser parser_new(cps_pool *mem, const cps_param_spec *specs, int count, bool command_line) {
   parser p = {mem, specs, count, command_line, false, NULL, NULL};
-  p.given = cpf_pool_alloc(mem, (size_t)count * sizeof *p.given);
-  p.value = cpf_pool_alloc(mem, (size_t)count * sizeof *p.value);
+  p.given = cps_pool_alloc(mem, (size_t)count * sizeof *p.given);
+  p.value = cps_pool_alloc(mem, (size_t)count * sizeof *p.value);
   return p;
 }
 
@@ -42,97 +42,97 @@ static bool is_ident(const char *s) {
 }
 
 // The length of a row's key without its "=WHAT".
-static size_t key_len(const cpf_param_spec *s) { return strcspn(s->key, "="); }
+static size_t key_len(const cps_param_spec *s) { return strcspn(s->key, "="); }
 
-static bool takes_value(const cpf_param_spec *s) {
-  return s->kind != CPF_PARAM_BOOL && s->kind != CPF_PARAM_COMMAND;
+static bool takes_value(const cps_param_spec *s) {
+  return s->kind != CPS_PARAM_BOOL && s->kind != CPS_PARAM_COMMAND;
 }
 
 // The row for the key of `len` bytes at `name`, or NULL.
-static const cpf_param_spec *find(const parser *p, const char *name, size_t len) {
+static const cps_param_spec *find(const parser *p, const char *name, size_t len) {
   for (int i = 0; i < p->count; i++) {
-    const cpf_param_spec *s = &p->specs[i];
+    const cps_param_spec *s = &p->specs[i];
     if (s->key && key_len(s) == len && strncmp(s->key, name, len) == 0) return s;
   }
   return NULL;
 }
 
 // How messages name a row: "parameter api_macro", "--lock", "-I".
-static const char *what(const parser *p, const cpf_param_spec *s) {
+static const char *what(const parser *p, const cps_param_spec *s) {
   int n = (int)key_len(s);
-  if (!p->command_line) return cpf_pool_printf(p->mem, "parameter %.*s", n, s->key);
-  return cpf_pool_printf(p->mem, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
+  if (!p->command_line) return cps_pool_printf(p->mem, "parameter %.*s", n, s->key);
+  return cps_pool_printf(p->mem, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
 }
 
 // "a, b or c".
-static const char *alternatives(cpf_pool *mem, const char *const *names) {
-  cpf_buf b = {0};
+static const char *alternatives(cps_pool *mem, const char *const *names) {
+  cps_buf b = {0};
   for (size_t i = 0; names[i]; i++) {
-    cpf_buf_printf(&b, "%s%s", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+    cps_buf_printf(&b, "%s%s", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
   }
-  return cpf_pool_own(mem, cpf_buf_take(&b));
+  return cps_pool_own(mem, cps_buf_take(&b));
 }
 
 // Stores `value` (NULL: the key alone) for row `s`. Returns the error, or NULL.
-static const char *set(parser *p, const cpf_param_spec *s, const char *value) {
-  assert(s->kind != CPF_PARAM_COMMAND && s->kind != CPF_PARAM_LIST);  // see take()
+static const char *set(parser *p, const cps_param_spec *s, const char *value) {
+  assert(s->kind != CPS_PARAM_COMMAND && s->kind != CPS_PARAM_LIST);  // see take()
   switch (s->kind) {
-    case CPF_PARAM_BOOL:
+    case CPS_PARAM_BOOL:
       if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
         *(bool *)s->dest = true;
       } else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) {
         *(bool *)s->dest = false;
       } else {
-        return cpf_pool_printf(p->mem, "%s: expected true or false, got \"%s\"", what(p, s), value);
+        return cps_pool_printf(p->mem, "%s: expected true or false, got \"%s\"", what(p, s), value);
       }
       return NULL;
-    case CPF_PARAM_IDENT:
+    case CPS_PARAM_IDENT:
       if (!is_ident(value)) {
-        return cpf_pool_printf(p->mem, "%s: \"%s\" is not a C identifier", what(p, s), value);
+        return cps_pool_printf(p->mem, "%s: \"%s\" is not a C identifier", what(p, s), value);
       }
       *(char **)s->dest = (char *)value;
       return NULL;
-    case CPF_PARAM_STRING:
+    case CPS_PARAM_STRING:
       *(char **)s->dest = (char *)value;
       return NULL;
-    case CPF_PARAM_INT: {
+    case CPS_PARAM_INT: {
       char *end;
       errno = 0;
       long v = strtol(value, &end, 10);
       if (*value == '\0' || *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX ||
           (*value != '-' && (*value < '0' || *value > '9'))) {
-        return cpf_pool_printf(p->mem, "%s: expected a whole number, got \"%s\"", what(p, s), value);
+        return cps_pool_printf(p->mem, "%s: expected a whole number, got \"%s\"", what(p, s), value);
       }
       *(int *)s->dest = (int)v;
       return NULL;
     }
-    case CPF_PARAM_CHOICE: {
-      const cpf_param_choice *c = s->dest;
+    case CPS_PARAM_CHOICE: {
+      const cps_param_choice *c = s->dest;
       for (int i = 0; c->names[i]; i++) {
         if (strcmp(c->names[i], value) == 0) {
           *c->index = i;
           return NULL;
         }
       }
-      return cpf_pool_printf(p->mem, "%s must be %s, not %s", what(p, s),
+      return cps_pool_printf(p->mem, "%s must be %s, not %s", what(p, s),
                              alternatives(p->mem, c->names), value);
     }
-    case CPF_PARAM_COMMAND:
-    case CPF_PARAM_LIST: break;
+    case CPS_PARAM_COMMAND:
+    case CPS_PARAM_LIST: break;
   }
   return NULL;
 }
 
 // Takes `value` for row `s` as it comes: a command and a list's items at
 // once, other values when the parse is done. Returns the error, or NULL.
-static const char *take(parser *p, const cpf_param_spec *s, const char *value) {
-  if (s->kind == CPF_PARAM_COMMAND) {
-    if (value != NULL) return cpf_pool_printf(p->mem, "%s takes no value", what(p, s));
+static const char *take(parser *p, const cps_param_spec *s, const char *value) {
+  if (s->kind == CPS_PARAM_COMMAND) {
+    if (value != NULL) return cps_pool_printf(p->mem, "%s takes no value", what(p, s));
     *(bool *)s->dest = true;
     p->stop = true;
-  } else if (s->kind == CPF_PARAM_LIST) {
-    cpf_param_list *l = s->dest;
-    l->items = cpf_pool_grow(p->mem, l->items, l->count, &l->cap, sizeof *l->items);
+  } else if (s->kind == CPS_PARAM_LIST) {
+    cps_param_list *l = s->dest;
+    l->items = cps_pool_grow(p->mem, l->items, l->count, &l->cap, sizeof *l->items);
     l->items[l->count++] = value;
   } else {
     p->given[s - p->specs] = true;
@@ -150,13 +150,13 @@ static const char *finish(parser *p) {
   return NULL;
 }
 
-const char *cpf_params_parse_in(cpf_pool *mem, const char *text, const cpf_param_spec *specs,
+const char *cps_params_parse_in(cps_pool *mem, const char *text, const cps_param_spec *specs,
                                 int count) {
   parser p = parser_new(mem, specs, count, false);
   const char *q = text ? text : "";
   while (*q && !p.stop) {
     size_t len = strcspn(q, ",");
-    char *item = cpf_pool_strndup(mem, q, len);
+    char *item = cps_pool_strndup(mem, q, len);
     q += len + (q[len] == ',');
     if (len == 0) continue;
     char *eq = strchr(item, '=');
@@ -165,22 +165,22 @@ const char *cpf_params_parse_in(cpf_pool *mem, const char *text, const cpf_param
       *eq = '\0';
       value = eq + 1;
     }
-    const cpf_param_spec *s = find(&p, item, strlen(item));
+    const cps_param_spec *s = find(&p, item, strlen(item));
     if (s == NULL) {
-      cpf_buf keys = {0};
+      cps_buf keys = {0};
       for (int i = 0; i < count; i++) {
         if (specs[i].key) {
-          cpf_buf_printf(&keys, "%s%.*s", keys.size ? ", " : "", (int)key_len(&specs[i]),
+          cps_buf_printf(&keys, "%s%.*s", keys.size ? ", " : "", (int)key_len(&specs[i]),
                          specs[i].key);
         }
       }
-      const char *r = cpf_pool_printf(mem, "unknown parameter \"%s\" (known parameters: %s)", item,
-                                      cpf_buf_str(&keys));
-      cpf_buf_free(&keys);
+      const char *r = cps_pool_printf(mem, "unknown parameter \"%s\" (known parameters: %s)", item,
+                                      cps_buf_str(&keys));
+      cps_buf_free(&keys);
       return r;
     }
     if (takes_value(s) && (value == NULL || *value == '\0')) {
-      return cpf_pool_printf(mem, "parameter %s needs a value (%s=...)", item, item);
+      return cps_pool_printf(mem, "parameter %s needs a value (%s=...)", item, item);
     }
     const char *err = take(&p, s, value);
     if (err) return err;
@@ -188,59 +188,59 @@ const char *cpf_params_parse_in(cpf_pool *mem, const char *text, const cpf_param
   return finish(&p);
 }
 
-static bool is_string(const cpf_param_spec *s) {
-  return s->kind == CPF_PARAM_IDENT || s->kind == CPF_PARAM_STRING;
+static bool is_string(const cps_param_spec *s) {
+  return s->kind == CPS_PARAM_IDENT || s->kind == CPS_PARAM_STRING;
 }
 
-char *cpf_params_parse(const char *text, const cpf_param_spec *specs, int count) {
-  cpf_pool *mem = cpf_pool_new();
+char *cps_params_parse(const char *text, const cps_param_spec *specs, int count) {
+  cps_pool *mem = cps_pool_new();
   // The strings before: one a value replaces is the caller's, malloc'd.
-  char **before = cpf_pool_alloc(mem, (size_t)count * sizeof *before);
+  char **before = cps_pool_alloc(mem, (size_t)count * sizeof *before);
   for (int i = 0; i < count; i++) {
-    assert(specs[i].kind != CPF_PARAM_LIST);  // its items would die with `mem`
+    assert(specs[i].kind != CPS_PARAM_LIST);  // its items would die with `mem`
     if (is_string(&specs[i])) before[i] = *(char **)specs[i].dest;
   }
-  const char *err = cpf_params_parse_in(mem, text, specs, count);
+  const char *err = cps_params_parse_in(mem, text, specs, count);
   for (int i = 0; i < count; i++) {
     char **dest = specs[i].dest;
     if (!is_string(&specs[i]) || *dest == before[i]) continue;
     free(before[i]);
-    *dest = cpf_xstrdup(*dest);
+    *dest = cps_xstrdup(*dest);
     for (int k = i + 1; k < count; k++) {
       if (specs[k].dest == dest) before[k] = *dest;  // an alias: done
     }
   }
-  char *r = err ? cpf_xstrdup(err) : NULL;
-  cpf_pool_free(mem);
+  char *r = err ? cps_xstrdup(err) : NULL;
+  cps_pool_free(mem);
   return r;
 }
 
 // The positional row for the next positional argument, from row `*next` on:
 // a LIST row takes every one left, any other row one.
-static const cpf_param_spec *positional(const parser *p, int *next) {
+static const cps_param_spec *positional(const parser *p, int *next) {
   for (; *next < p->count; (*next)++) {
-    const cpf_param_spec *s = &p->specs[*next];
+    const cps_param_spec *s = &p->specs[*next];
     if (s->key != NULL) continue;
-    if (s->kind != CPF_PARAM_LIST) (*next)++;
+    if (s->kind != CPS_PARAM_LIST) (*next)++;
     return s;
   }
   return NULL;
 }
 
-const char *cpf_args_parse(cpf_pool *mem, int argc, char **argv, const cpf_param_spec *specs,
+const char *cps_args_parse(cps_pool *mem, int argc, char **argv, const cps_param_spec *specs,
                            int count) {
   parser p = parser_new(mem, specs, count, true);
   int next = 0;                              // where positional() looks next
-  const cpf_param_spec *last_pos = NULL;     // the last positional row filled
+  const cps_param_spec *last_pos = NULL;     // the last positional row filled
   for (int i = 1; i < argc && !p.stop; i++) {
     const char *a = argv[i];
-    const cpf_param_spec *s;
+    const cps_param_spec *s;
     const char *value = NULL;
     if (a[0] != '-' || a[1] == '\0') {
       s = positional(&p, &next);
       if (s == NULL) {
-        return last_pos ? cpf_pool_printf(mem, "more than one %s: %s", last_pos->help, a)
-                        : cpf_pool_printf(mem, "unknown argument %s", a);
+        return last_pos ? cps_pool_printf(mem, "more than one %s: %s", last_pos->help, a)
+                        : cps_pool_printf(mem, "unknown argument %s", a);
       }
       last_pos = s;
       value = a;
@@ -252,9 +252,9 @@ const char *cpf_args_parse(cpf_pool *mem, int argc, char **argv, const cpf_param
       s = find(&p, a + 1, 1);
       if (s && a[2]) value = a + 2;
     }
-    if (s == NULL) return cpf_pool_printf(mem, "unknown option %s", a);
+    if (s == NULL) return cps_pool_printf(mem, "unknown option %s", a);
     if (value == NULL && takes_value(s)) {
-      if (i + 1 >= argc) return cpf_pool_printf(mem, "missing value after %s", a);
+      if (i + 1 >= argc) return cps_pool_printf(mem, "missing value after %s", a);
       value = argv[++i];
     }
     const char *err = take(&p, s, value);
@@ -263,38 +263,38 @@ const char *cpf_args_parse(cpf_pool *mem, int argc, char **argv, const cpf_param
   const char *err = finish(&p);
   if (err) return err;
   for (int k = next; k < count && !p.stop; k++) {
-    if (specs[k].key == NULL && specs[k].kind != CPF_PARAM_LIST) {
-      return cpf_pool_printf(mem, "missing the %s", specs[k].help);
+    if (specs[k].key == NULL && specs[k].kind != CPS_PARAM_LIST) {
+      return cps_pool_printf(mem, "missing the %s", specs[k].help);
     }
   }
   return NULL;
 }
 
-void cpf_args_help(const cpf_param_spec *specs, int count, cpf_buf *out) {
+void cps_args_help(const cps_param_spec *specs, int count, cps_buf *out) {
   for (int i = 0; i < count; i++) {
-    const cpf_param_spec *s = &specs[i];
+    const cps_param_spec *s = &specs[i];
     if (s->key == NULL || s->help == NULL) continue;
     int n = (int)key_len(s);
-    cpf_buf flag = {0};
-    cpf_buf_printf(&flag, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
+    cps_buf flag = {0};
+    cps_buf_printf(&flag, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
     if (s->key[n] == '=') {
-      cpf_buf_printf(&flag, " %s", s->key + n + 1);
-    } else if (s->kind == CPF_PARAM_CHOICE) {
-      const cpf_param_choice *c = s->dest;
-      for (size_t k = 0; c->names[k]; k++) cpf_buf_printf(&flag, "%s%s", k ? "|" : " ", c->names[k]);
+      cps_buf_printf(&flag, " %s", s->key + n + 1);
+    } else if (s->kind == CPS_PARAM_CHOICE) {
+      const cps_param_choice *c = s->dest;
+      for (size_t k = 0; c->names[k]; k++) cps_buf_printf(&flag, "%s%s", k ? "|" : " ", c->names[k]);
     } else if (takes_value(s)) {
-      cpf_buf_puts(&flag, s->kind == CPF_PARAM_INT ? " N" : s->kind == CPF_PARAM_IDENT ? " IDENT"
+      cps_buf_puts(&flag, s->kind == CPS_PARAM_INT ? " N" : s->kind == CPS_PARAM_IDENT ? " IDENT"
                                                                                       : " VALUE");
     }
     // The text starts at column 19, two spaces after a longer option.
-    cpf_buf_printf(out, "  %-*s", flag.size < 16 ? 17 : (int)flag.size + 2, cpf_buf_str(&flag));
+    cps_buf_printf(out, "  %-*s", flag.size < 16 ? 17 : (int)flag.size + 2, cps_buf_str(&flag));
     for (const char *h = s->help; *h;) {
       size_t len = strcspn(h, "\n");
-      cpf_buf_append(out, h, len);
-      cpf_buf_puts(out, "\n");
+      cps_buf_append(out, h, len);
+      cps_buf_puts(out, "\n");
       h += len;
-      if (*h == '\n' && *++h) cpf_buf_printf(out, "%19s", "");
+      if (*h == '\n' && *++h) cps_buf_printf(out, "%19s", "");
     }
-    cpf_buf_free(&flag);
+    cps_buf_free(&flag);
   }
 }

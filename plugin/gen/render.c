@@ -1,5 +1,5 @@
 // The code printer, with strict variable checking.
-#include "render.h"
+#include "gen/render.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -17,27 +17,27 @@ typedef struct var {
 // The first line of `text` (at most 60 bytes), to say which print failed.
 static char *where(const char *text) {
   size_t n = strcspn(text, "\n");
-  return cpf_xasprintf("print \"%.*s%s\"", (int)(n > 60 ? 60 : n), text, n > 60 ? "..." : "");
+  return cps_xasprintf("print \"%.*s%s\"", (int)(n > 60 ? 60 : n), text, n > 60 ? "..." : "");
 }
 
 // Sets *err to "print \"<first line>\": <what> <name>" (the first error wins).
 static bool fail(char **err, const char *text, const char *what, const char *name, size_t len) {
   if (err != NULL && *err == NULL) {
     char *w = where(text);
-    *err = cpf_xasprintf("%s: %s $%.*s$", w, what, (int)len, name);
+    *err = cps_xasprintf("%s: %s $%.*s$", w, what, (int)len, name);
     free(w);
   }
   return false;
 }
 
-// Reads the name, value pairs up to the CPR_END that ends them into `vars`.
+// Reads the name, value pairs up to the CPG_END that ends them into `vars`.
 static bool read_vars(const char *text, va_list ap, var *vars, size_t *count, char **err) {
   *count = 0;
   for (;;) {
     const char *name = va_arg(ap, const char *);
     if (name == NULL) return true;
     const char *value = va_arg(ap, const char *);
-    if (value == NULL) return fail(err, text, "no value (or no CPR_END after the list) for", name,
+    if (value == NULL) return fail(err, text, "no value (or no CPG_END after the list) for", name,
                                    strlen(name));
     if (*count == MAX_VARS) return fail(err, text, "too many variables at", name, strlen(name));
     for (size_t k = 0; k < *count; k++) {
@@ -49,7 +49,7 @@ static bool read_vars(const char *text, va_list ap, var *vars, size_t *count, ch
   }
 }
 
-bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
+bool cpg_vrender(cps_buf *out, char **err, const char *text, va_list ap) {
   var vars[MAX_VARS];
   size_t count;
   if (!read_vars(text, ap, vars, &count, err)) return false;
@@ -59,10 +59,10 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
   for (;;) {
     const char *dollar = strchr(p, '$');
     if (dollar == NULL) {
-      cpf_buf_puts(out, p);
+      cps_buf_puts(out, p);
       break;
     }
-    cpf_buf_append(out, p, (size_t)(dollar - p));
+    cps_buf_append(out, p, (size_t)(dollar - p));
     const char *close = strchr(dollar + 1, '$');
     if (close == NULL) {
       size_t rest = strcspn(dollar + 1, "\n");
@@ -72,7 +72,7 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
     size_t nlen = (size_t)(close - (dollar + 1));
     p = close + 1;
     if (nlen == 0) {
-      cpf_buf_append(out, "$", 1);
+      cps_buf_append(out, "$", 1);
       continue;
     }
     size_t k = 0;
@@ -84,7 +84,7 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
       break;
     }
     vars[k].used = true;
-    cpf_buf_puts(out, vars[k].value);
+    cps_buf_puts(out, vars[k].value);
   }
   for (size_t k = 0; ok && k < count; k++) {
     if (!vars[k].used) ok = fail(err, text, "unused variable", vars[k].name, strlen(vars[k].name));
@@ -96,10 +96,10 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
   return ok;
 }
 
-bool cpr_print(cpf_buf *out, char **err, const char *text, ...) {
+bool cpg_render(cps_buf *out, char **err, const char *text, ...) {
   va_list ap;
   va_start(ap, text);
-  bool ok = cpr_vprint(out, err, text, ap);
+  bool ok = cpg_vrender(out, err, text, ap);
   va_end(ap);
   return ok;
 }
@@ -146,19 +146,19 @@ static size_t leading_spaces(const char *s, size_t n) {
 }
 
 // Appends `s` (`n` bytes) and a newline, without trailing spaces.
-static void put_line(cpf_buf *out, const char *s, size_t n) {
+static void put_line(cps_buf *out, const char *s, size_t n) {
   while (n > 0 && s[n - 1] == ' ') n--;
-  cpf_buf_append(out, s, n);
-  cpf_buf_append(out, "\n", 1);
+  cps_buf_append(out, s, n);
+  cps_buf_append(out, "\n", 1);
 }
 
 // A comment line: breaks at the last space that fits, continuing with the
 // line's own prefix (indentation, `//` and the spaces after it).
-static void wrap_comment(cpf_buf *out, const char *s, size_t n, size_t width) {
+static void wrap_comment(cps_buf *out, const char *s, size_t n, size_t width) {
   size_t prefix = leading_spaces(s, n) + 2;
   while (prefix < n && s[prefix] == ' ') prefix++;
-  cpf_buf line = {0};
-  cpf_buf_append(&line, s, n);
+  cps_buf line = {0};
+  cps_buf_append(&line, s, n);
   while (line.size > width) {
     // The last space that fits, else the first one: a word longer than the
     // line gets a line of its own.
@@ -172,14 +172,14 @@ static void wrap_comment(cpf_buf *out, const char *s, size_t n, size_t width) {
     put_line(out, line.data, p);
     size_t rest = p;
     while (rest < line.size && line.data[rest] == ' ') rest++;
-    cpf_buf next = {0};
-    cpf_buf_append(&next, s, prefix);
-    cpf_buf_append(&next, line.data + rest, line.size - rest);
-    cpf_buf_free(&line);
+    cps_buf next = {0};
+    cps_buf_append(&next, s, prefix);
+    cps_buf_append(&next, line.data + rest, line.size - rest);
+    cps_buf_free(&line);
     line = next;
   }
   put_line(out, line.data, line.size);
-  cpf_buf_free(&line);
+  cps_buf_free(&line);
 }
 
 // The break of a code line: the first call parenthesis after which the rest
@@ -213,17 +213,17 @@ static size_t choose_break(const char *s, size_t n, const unsigned char *kind, s
 }
 
 // A code line (no comment): breaks it until it fits or cannot break.
-static void wrap_code(cpf_buf *out, const char *s, size_t n, size_t width, bool continues) {
+static void wrap_code(cps_buf *out, const char *s, size_t n, size_t width, bool continues) {
   size_t indent = leading_spaces(s, n);
   size_t cont = continues ? indent : indent + 4;
   // Rows of an initializer read better broken between their elements.
   bool paren_first = !continues && indent < n && s[indent] != '{';
-  cpf_buf line = {0};
-  cpf_buf_append(&line, s, n);
+  cps_buf line = {0};
+  cps_buf_append(&line, s, n);
   unsigned char *kind = malloc(n + 1);
   if (kind == NULL) {
     put_line(out, s, n);
-    cpf_buf_free(&line);
+    cps_buf_free(&line);
     return;
   }
   while (line.size > width) {
@@ -233,21 +233,21 @@ static void wrap_code(cpf_buf *out, const char *s, size_t n, size_t width, bool 
     put_line(out, line.data, p);
     size_t rest = kind[p] == AT_PAREN ? p : p + 1;
     while (rest < line.size && line.data[rest] == ' ') rest++;
-    cpf_buf next = {0};
-    for (size_t i = 0; i < cont; i++) cpf_buf_append(&next, " ", 1);
-    cpf_buf_append(&next, line.data + rest, line.size - rest);
-    cpf_buf_free(&line);
+    cps_buf next = {0};
+    for (size_t i = 0; i < cont; i++) cps_buf_append(&next, " ", 1);
+    cps_buf_append(&next, line.data + rest, line.size - rest);
+    cps_buf_free(&line);
     line = next;
     paren_first = false;
   }
   put_line(out, line.data, line.size);
   free(kind);
-  cpf_buf_free(&line);
+  cps_buf_free(&line);
 }
 
-void cpr_wrap(cpf_buf *text, size_t width) {
+void cpg_wrap(cps_buf *text, size_t width) {
   if (text->data == NULL) return;
-  cpf_buf out = {0};
+  cps_buf out = {0};
   const char *p = text->data, *end = text->data + text->size;
   bool continues = false;  // the line continues a list begun on a line above
   while (p < end) {
@@ -256,8 +256,8 @@ void cpr_wrap(cpf_buf *text, size_t width) {
     size_t indent = leading_spaces(p, n);
     bool comment_line = n >= indent + 2 && p[indent] == '/' && p[indent + 1] == '/';
     if (n <= width || (indent < n && p[indent] == '#')) {
-      cpf_buf_append(&out, p, n);
-      if (nl) cpf_buf_append(&out, "\n", 1);
+      cps_buf_append(&out, p, n);
+      if (nl) cps_buf_append(&out, "\n", 1);
     } else if (comment_line) {
       wrap_comment(&out, p, n, width);
     } else {
@@ -266,11 +266,11 @@ void cpr_wrap(cpf_buf *text, size_t width) {
       free(kind);
       if (c < n) {
         // The trailing comment goes above the code, at its indentation.
-        cpf_buf comment = {0};
-        for (size_t i = 0; i < indent; i++) cpf_buf_append(&comment, " ", 1);
-        cpf_buf_append(&comment, p + c, n - c);
+        cps_buf comment = {0};
+        for (size_t i = 0; i < indent; i++) cps_buf_append(&comment, " ", 1);
+        cps_buf_append(&comment, p + c, n - c);
         wrap_comment(&out, comment.data, comment.size, width);
-        cpf_buf_free(&comment);
+        cps_buf_free(&comment);
         n = c;
       }
       wrap_code(&out, p, n, width, continues);
@@ -286,6 +286,6 @@ void cpr_wrap(cpf_buf *text, size_t width) {
     }
     p = nl ? nl + 1 : end;
   }
-  cpf_buf_free(text);
+  cps_buf_free(text);
   *text = out;
 }

@@ -8,8 +8,8 @@
 
 #include "breaking/breaking.h"
 #include "cpay/port.h"
-#include "framework/params.h"
-#include "framework/plugin.h"
+#include "schema/params.h"
+#include "schema/request.h"
 #include "gen/gen.h"
 
 static const char kUsage[] =
@@ -33,44 +33,44 @@ static const char kUsage[] =
     "  --version        print the version and exit\n"
     "  --help           print this help and exit\n";
 
-static void generate(const cpm_pool *pool, cpf_output *out, cpf_diag *diag) {
+static void generate(const cps_schema *schema, cps_output *out, cps_diag *diag) {
   cpg_options opts = {NULL, false};
   char *breaking_lock = NULL;
   char *formats = NULL;
-  const cpf_param_spec specs[] = {
-      {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
-      {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "cpay-breaking lock file to check against"},
-      {"formats", CPF_PARAM_STRING, &formats, "all (binary, JSON, text) or binary"},
+  const cps_param_spec specs[] = {
+      {"api_macro", CPS_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
+      {"breaking_lock", CPS_PARAM_STRING, &breaking_lock, "cpay-breaking lock file to check against"},
+      {"formats", CPS_PARAM_STRING, &formats, "all (binary, JSON, text) or binary"},
   };
-  char *err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
+  char *err = cps_params_parse(schema->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
   if (err == NULL && formats != NULL) {
     if (strcmp(formats, "binary") == 0) {
       opts.binary_only = true;
     } else if (strcmp(formats, "all") != 0) {
-      err = cpf_xasprintf("parameter formats: \"%s\" is neither \"all\" nor \"binary\"", formats);
+      err = cps_xasprintf("parameter formats: \"%s\" is neither \"all\" nor \"binary\"", formats);
     }
   }
   free(formats);
   if (err) {
-    char *msg = cpf_xasprintf("protoc-gen-cpay: %s", err);
-    cpf_diag_plain(diag, msg);
+    char *msg = cps_xasprintf("protoc-gen-cpay: %s", err);
+    cps_diag_plain(diag, msg);
     free(msg);
     free(err);
     free(opts.api_macro);
     free(breaking_lock);
     return;
   }
-  bool compatible = breaking_lock == NULL || brk_check_lock(pool, breaking_lock, diag);
+  bool compatible = breaking_lock == NULL || cpb_check_lock(schema, breaking_lock, diag);
   free(breaking_lock);
   if (!compatible) {
     free(opts.api_macro);
     return;
   }
-  cpg_generate(pool, &opts, out, diag);
+  cpg_generate(schema, &opts, out, diag);
   free(opts.api_macro);
 }
 
 int main(int argc, char **argv) {
-  static const cpf_plugin plugin = {"protoc-gen-cpay", CPAY_VERSION_STRING, kUsage, generate};
-  return cpf_plugin_main(&plugin, argc, argv);
+  static const cps_plugin plugin = {"protoc-gen-cpay", CPAY_VERSION_STRING, kUsage, generate};
+  return cps_plugin_main(&plugin, argc, argv);
 }
