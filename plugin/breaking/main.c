@@ -52,7 +52,7 @@ typedef struct options {
   cps_param_list includes;  // -I
   int rules;                // a cpb_category
   int format;               // a cpb_format
-  char *config_path, *against, *lock_path, *new_spec;
+  const char *config_path, *against, *lock_path, *new_spec;
   bool no_config, update, force;
   bool list_rules, version, help;
 } options;

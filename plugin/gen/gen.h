@@ -18,8 +18,8 @@
 
 // Options from the plugin parameter.
 typedef struct cpg_options {
-  char *api_macro;    // NULL: none
-  bool binary_only;   // formats=binary: no JSON and text (wrappers, descriptions)
+  const char *api_macro;  // NULL: none
+  bool binary_only;       // formats=binary: no JSON and text (wrappers, descriptions)
 } cpg_options;
 
 typedef struct cpg_gen {

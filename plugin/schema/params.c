@@ -90,10 +90,10 @@ static const char *set(parser *p, const cps_param_spec *s, const char *value) {
       if (!is_ident(value)) {
         return cps_pool_printf(p->mem, "%s: \"%s\" is not a C identifier", what(p, s), value);
       }
-      *(char **)s->dest = (char *)value;
+      *(const char **)s->dest = value;
       return NULL;
     case CPS_PARAM_STRING:
-      *(char **)s->dest = (char *)value;
+      *(const char **)s->dest = value;
       return NULL;
     case CPS_PARAM_INT: {
       char *end;
@@ -150,8 +150,8 @@ static const char *finish(parser *p) {
   return NULL;
 }
 
-const char *cps_params_parse_in(cps_pool *mem, const char *text, const cps_param_spec *specs,
-                                int count) {
+const char *cps_params_parse(cps_pool *mem, const char *text, const cps_param_spec *specs,
+                             int count) {
   parser p = parser_new(mem, specs, count, false);
   const char *q = text ? text : "";
   while (*q && !p.stop) {
@@ -186,33 +186,6 @@ const char *cps_params_parse_in(cps_pool *mem, const char *text, const cps_param
     if (err) return err;
   }
   return finish(&p);
-}
-
-static bool is_string(const cps_param_spec *s) {
-  return s->kind == CPS_PARAM_IDENT || s->kind == CPS_PARAM_STRING;
-}
-
-char *cps_params_parse(const char *text, const cps_param_spec *specs, int count) {
-  cps_pool *mem = cps_pool_new();
-  // The strings before: one a value replaces is the caller's, malloc'd.
-  char **before = cps_pool_alloc(mem, (size_t)count * sizeof *before);
-  for (int i = 0; i < count; i++) {
-    assert(specs[i].kind != CPS_PARAM_LIST);  // its items would die with `mem`
-    if (is_string(&specs[i])) before[i] = *(char **)specs[i].dest;
-  }
-  const char *err = cps_params_parse_in(mem, text, specs, count);
-  for (int i = 0; i < count; i++) {
-    char **dest = specs[i].dest;
-    if (!is_string(&specs[i]) || *dest == before[i]) continue;
-    free(before[i]);
-    *dest = cps_xstrdup(*dest);
-    for (int k = i + 1; k < count; k++) {
-      if (specs[k].dest == dest) before[k] = *dest;  // an alias: done
-    }
-  }
-  char *r = err ? cps_xstrdup(err) : NULL;
-  cps_pool_free(mem);
-  return r;
 }
 
 // The positional row for the next positional argument, from row `*next` on:
@@ -270,21 +243,25 @@ const char *cps_args_parse(cps_pool *mem, int argc, char **argv, const cps_param
   return NULL;
 }
 
-void cps_args_help(const cps_param_spec *specs, int count, cps_buf *out) {
+// Help for `specs` in either spelling: the key as given ("--lock FILE",
+// "lock=FILE"), then the text (see cps_args_help).
+static void help(const cps_param_spec *specs, int count, bool command_line, cps_buf *out) {
+  const char *sep = command_line ? " " : "=";  // between a key and what its value is
   for (int i = 0; i < count; i++) {
     const cps_param_spec *s = &specs[i];
     if (s->key == NULL || s->help == NULL) continue;
     int n = (int)key_len(s);
     cps_buf flag = {0};
-    cps_buf_printf(&flag, "%s%.*s", n == 1 ? "-" : "--", n, s->key);
+    cps_buf_printf(&flag, "%s%.*s", !command_line ? "" : n == 1 ? "-" : "--", n, s->key);
     if (s->key[n] == '=') {
-      cps_buf_printf(&flag, " %s", s->key + n + 1);
+      cps_buf_printf(&flag, "%s%s", sep, s->key + n + 1);
     } else if (s->kind == CPS_PARAM_CHOICE) {
       const cps_param_choice *c = s->dest;
-      for (size_t k = 0; c->names[k]; k++) cps_buf_printf(&flag, "%s%s", k ? "|" : " ", c->names[k]);
+      for (size_t k = 0; c->names[k]; k++) cps_buf_printf(&flag, "%s%s", k ? "|" : sep, c->names[k]);
     } else if (takes_value(s)) {
-      cps_buf_puts(&flag, s->kind == CPS_PARAM_INT ? " N" : s->kind == CPS_PARAM_IDENT ? " IDENT"
-                                                                                      : " VALUE");
+      cps_buf_printf(&flag, "%s%s", sep, s->kind == CPS_PARAM_INT     ? "N"
+                                         : s->kind == CPS_PARAM_IDENT ? "IDENT"
+                                                                      : "VALUE");
     }
     // The text starts at column 19, two spaces after a longer option.
     cps_buf_printf(out, "  %-*s", flag.size < 16 ? 17 : (int)flag.size + 2, cps_buf_str(&flag));
@@ -297,4 +274,12 @@ void cps_args_help(const cps_param_spec *specs, int count, cps_buf *out) {
     }
     cps_buf_free(&flag);
   }
+}
+
+void cps_args_help(const cps_param_spec *specs, int count, cps_buf *out) {
+  help(specs, count, true, out);
+}
+
+void cps_params_help(const cps_param_spec *specs, int count, cps_buf *out) {
+  help(specs, count, false, out);
 }

@@ -19,8 +19,8 @@
 #include "schema/pool.h"
 
 typedef enum cps_param_kind {
-  CPS_PARAM_IDENT,    // a C identifier; dest: char **
-  CPS_PARAM_STRING,   // any text (a parameter's: non-empty, without ','); dest: char **
+  CPS_PARAM_IDENT,    // a C identifier; dest: const char **
+  CPS_PARAM_STRING,   // any text (a parameter's: non-empty, without ','); dest: const char **
   CPS_PARAM_BOOL,     // true/false/1/0; the key alone means true; dest: bool *
   CPS_PARAM_INT,      // a decimal int; dest: int *
   CPS_PARAM_CHOICE,   // one of a list of names; dest: cps_param_choice *
@@ -59,13 +59,8 @@ typedef struct cps_param_list {
 // error (in `mem`), such as
 // `unknown parameter "foo" (known parameters: api_macro)`. Positional rows
 // do not apply.
-const char *cps_params_parse_in(cps_pool *mem, const char *text, const cps_param_spec *specs,
-                                int count);
-
-// The same for callers without a pool: strings are malloc'd (a value given
-// again frees the one before) and so is the error, for the caller to free.
-// No LIST rows.
-char *cps_params_parse(const char *text, const cps_param_spec *specs, int count);
+const char *cps_params_parse(cps_pool *mem, const char *text, const cps_param_spec *specs,
+                             int count);
 
 // Parses argv[1..argc) against `specs`: each argument is an option (a key
 // with its value, if its kind takes one, attached or in the next argument),
@@ -82,5 +77,7 @@ const char *cps_args_parse(cps_pool *mem, int argc, char **argv, const cps_param
 // per row with a key and help: "  --lock FILE      what it does\n", the text
 // at column 19, its further lines too.
 void cps_args_help(const cps_param_spec *specs, int count, cps_buf *out);
+// The same in the parameter spelling: "  lock=FILE        what it does\n".
+void cps_params_help(const cps_param_spec *specs, int count, cps_buf *out);
 
 #endif  // CPAY_PLUGIN_SCHEMA_PARAMS_H_

@@ -42,7 +42,15 @@ static int args(const cps_plugin *p, cps_pool *mem, int argc, char **argv) {
     return 1;
   }
   if (version) printf("%s %s\n", p->name, p->version);
-  if (help) fputs(p->usage, stdout);
+  if (help) {
+    cps_buf text = {0};
+    cps_buf_puts(&text, p->usage);
+    cps_params_help(p->params, p->param_count, &text);
+    cps_buf_puts(&text, "\nOptions:\n");
+    cps_args_help(specs, (int)(sizeof specs / sizeof specs[0]), &text);
+    fputs(cps_buf_str(&text), stdout);
+    cps_buf_free(&text);
+  }
   return version || help ? 0 : -1;
 }
 
@@ -62,7 +70,12 @@ static int run(const cps_plugin *p, cps_pool *mem) {
   }
   cps_output out = {.mem = mem};
   cps_diag diag = {0};
-  p->generate(schema, &out, &diag);
+  const char *bad = cps_params_parse(mem, schema->parameter, p->params, p->param_count);
+  if (bad) {
+    cps_diag_plain(&diag, cps_pool_printf(mem, "%s: %s", p->name, bad));
+  } else {
+    p->generate(p->ctx, schema, &out, &diag);
+  }
   uint8_t *resp = NULL;
   size_t resp_size = 0;
   bool ok = cps_diag_ok(&diag)

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "schema/params.h"
 #include "gen/gen.h"
+#include "schema/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,17 +22,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   cpg_options opts = {NULL, false};
-  char *breaking_lock = NULL;
+  const char *breaking_lock = NULL;
   const cps_param_spec specs[] = {
       {"api_macro", CPS_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
       {"breaking_lock", CPS_PARAM_STRING, &breaking_lock, "lock file"},
   };
-  err = cps_params_parse(schema->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
+  const char *bad = cps_params_parse(mem, schema->parameter, specs,
+                                     (int)(sizeof specs / sizeof specs[0]));
   cps_output out = {.mem = mem};
   cps_diag diag = {0};
-  if (err) {
-    if (err[0] == '\0') abort();
-    free(err);
+  if (bad) {
+    if (bad[0] == '\0') abort();
   } else {
     cpg_generate(schema, &opts, &out, &diag);
     uint8_t *resp = NULL;
@@ -42,8 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   : cps_encode_response(mem, cps_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
     if (!ok) abort();
   }
-  free(opts.api_macro);
-  free(breaking_lock);
   cps_diag_free(&diag);
   cps_pool_free(mem);
   return 0;

@@ -15,8 +15,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "schema/buf.h"
+#include "schema/params.h"
 
 static int failures;
 static const cps_schema *g_schema;  // the schema being dumped
@@ -416,90 +418,68 @@ static void dump_schema(const cps_schema *schema) {
   }
 }
 
-static int read_file(const char *path, uint8_t **data, size_t *size) {
+// The contents of `path` in `mem`, or NULL after saying why.
+static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) {
     perror(path);
-    return -1;
+    return NULL;
   }
-  size_t cap = 4096, len = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf != NULL) {
-    len += fread(buf + len, 1, cap - len, fp);
-    if (len < cap) break;
-    uint8_t *bigger = realloc(buf, cap * 2);
-    if (bigger == NULL) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = bigger;
-    cap *= 2;
-  }
-  bool bad = ferror(fp) || buf == NULL;
+  cps_buf b = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) cps_buf_append(&b, chunk, n);
+  bool bad = ferror(fp);
   fclose(fp);
+  *size = b.size;
+  const char *data = cps_pool_own(mem, cps_buf_take(&b));
   if (bad) {
     fprintf(stderr, "%s: read failed\n", path);
-    free(buf);
-    return -1;
+    return NULL;
   }
-  *data = buf;
-  *size = len;
-  return 0;
+  return data;
 }
 
-static int usage(void) {
-  fputs("usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
-        "       cpay-model-dump --descriptor-set FILE\n"
-        "       cpay-model-dump --request FILE\n",
-        stderr);
-  return 2;
-}
+static const char kUsage[] =
+    "usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
+    "       cpay-model-dump --descriptor-set FILE\n"
+    "       cpay-model-dump --request FILE\n";
 
 int main(int argc, char **argv) {
-  const char **dirs = calloc((size_t)argc, sizeof *dirs);
-  const char **files = calloc((size_t)argc, sizeof *files);
-  size_t dir_count = 0, file_count = 0;
+  cps_pool *mem = cps_pool_new();  // the options, the input, the model and the error
+  cps_param_list dirs = {0}, files = {0};
   const char *set_path = NULL, *request_path = NULL;
-  if (dirs == NULL || files == NULL) return 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) {
-      dirs[dir_count++] = argv[++i];
-    } else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2] != '\0') {
-      dirs[dir_count++] = argv[i] + 2;
-    } else if (strcmp(argv[i], "--descriptor-set") == 0 && i + 1 < argc) {
-      set_path = argv[++i];
-    } else if (strcmp(argv[i], "--request") == 0 && i + 1 < argc) {
-      request_path = argv[++i];
-    } else if (argv[i][0] == '-') {
-      return usage();
-    } else {
-      files[file_count++] = argv[i];
-    }
-  }
-
+  const cps_param_spec specs[] = {
+      {"I=DIR", CPS_PARAM_LIST, &dirs, "an include directory"},
+      {"descriptor-set=FILE", CPS_PARAM_STRING, &set_path, "a FileDescriptorSet"},
+      {"request=FILE", CPS_PARAM_STRING, &request_path, "a CodeGeneratorRequest"},
+      {NULL, CPS_PARAM_LIST, &files, ".proto file"},
+  };
+  const char *bad = cps_args_parse(mem, argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
   bool from_file = set_path != NULL || request_path != NULL;
-  if (from_file ? file_count != 0 || (set_path != NULL && request_path != NULL) : file_count == 0) {
-    return usage();
+  if (bad == NULL && (from_file ? files.count != 0 || (set_path != NULL && request_path != NULL)
+                                : files.count == 0)) {
+    bad = "give .proto files, --descriptor-set FILE or --request FILE";
   }
-  cps_pool *mem = cps_pool_new();  // the model and the error
+  if (bad != NULL) {
+    fprintf(stderr, "cpay-model-dump: %s\n%s", bad, kUsage);
+    cps_pool_free(mem);
+    return 2;
+  }
   cps_schema *schema = NULL;
   char *err = NULL;
   if (from_file) {
-    uint8_t *data;
     size_t size;
-    if (read_file(set_path ? set_path : request_path, &data, &size) != 0) {
+    const char *data = read_file(mem, set_path ? set_path : request_path, &size);
+    if (data == NULL) {
       cps_pool_free(mem);
       return 1;
     }
     schema = set_path ? cps_load_descriptor_set(mem, data, size, &err)
-                    : cps_load_request(mem, data, size, &err);
-    free(data);
+                      : cps_load_request(mem, data, size, &err);
   } else {
-    schema = cps_load_protos(mem, dirs, dir_count, files, file_count, &err);
+    schema = cps_load_protos(mem, dirs.items, dirs.count, files.items, files.count, &err);
   }
-  free(dirs);
-  free(files);
   if (schema == NULL) {
     fprintf(stderr, "%s\n", err ? err : "(no error message)");
     cps_pool_free(mem);
