@@ -182,7 +182,7 @@ static const char *map_name(const ctx *c, const char *name) {
         p++;
       }
     }
-    s = b.data ? cps_pool_own(c->tmp, cps_buf_take(&b)) : "";
+    s = b.data ? cps_pool_take(c->tmp, &b) : "";
   }
   return s;
 }

@@ -147,7 +147,7 @@ struct cpb_config {
 typedef struct loader {
   cps_pool *mem;
   cpb_config *c;
-  char *err;  // malloc'd until it goes to the pool
+  char *err;  // the first error, in mem
   cps_buf *notes;
 } loader;
 
@@ -163,7 +163,7 @@ static bool lfail(loader *l, int line, const char *fmt, ...)
 static bool lfail(loader *l, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cps_error_at(&l->err, l->c->path, line, fmt, ap);
+  cps_error_at(l->mem, &l->err, l->c->path, line, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -302,7 +302,7 @@ cpb_config *cpb_config_parse(cps_pool *mem, const char *text, size_t size, const
     lfail(&l, br->line, "`breaking` must be a mapping");
   }
   if (l.err) {
-    *err = cps_pool_own(mem, l.err);
+    *err = l.err;
     return NULL;
   }
   return c;

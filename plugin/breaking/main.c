@@ -113,7 +113,7 @@ static const char *read_file(cps_pool *mem, const char *path, size_t *size, char
   bool ok = !ferror(f);
   fclose(f);
   *size = b.size;
-  const char *data = cps_pool_own(mem, cps_buf_take(&b));
+  const char *data = cps_pool_take(mem, &b);
   if (!ok) *err = cps_pool_printf(mem, "cannot read %s", path);
   return ok ? data : NULL;
 }
@@ -467,7 +467,7 @@ static const char *describe_lock(cps_pool *mem, const size_t counts[5]) {
     if (!counts[k] && k != 0) continue;
     cps_buf_printf(&b, "%s%zu %s", b.size ? ", " : "", counts[k], what[k][counts[k] != 1]);
   }
-  return cps_pool_own(mem, cps_buf_take(&b));
+  return cps_pool_take(mem, &b);
 }
 
 // Whether the base revision of a git OLD has the lock that is missing here:

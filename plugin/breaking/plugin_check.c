@@ -24,7 +24,7 @@ static const char *read_lock(cps_pool *mem, const char *lock_path, size_t *size,
   bool read_ok = !ferror(f);
   fclose(f);
   *size = text.size;
-  char *data = cps_pool_own(mem, cps_buf_take(&text));
+  char *data = cps_pool_take(mem, &text);
   if (!read_ok) {
     cps_diag_plain(diag, cps_pool_printf(mem, "protoc-gen-cpay: breaking_lock: cannot read %s",
                                          lock_path));

@@ -457,7 +457,7 @@ char *cpb_lock_format(cps_pool *mem, const cpb_snap *s) {
     cps_buf_printf(&out, "  check %s\n", check);
   }
   cps_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
-  return cps_pool_own(mem, cps_buf_take(&out));
+  return cps_pool_take(mem, &out);
 }
 
 // ---- parsing ------------------------------------------------------------
@@ -468,7 +468,7 @@ typedef struct parser {
   bool verify;      // check lines and the end line must match
   int version;      // 0 until the header
   int lineno;
-  char *err;        // the first error, malloc'd until it goes to the pool
+  char *err;        // the first error, in the snapshot's pool
   size_t cur;       // the block being read, or (size_t)-1
   int *block_lines; // the first line of each block, by index
   size_t block_lines_cap;
@@ -494,7 +494,7 @@ static bool fail_at(parser *p, int line, const char *fmt, ...)
 static bool fail_at(parser *p, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cps_error_at(&p->err, p->path, line, fmt, ap);
+  cps_error_at(p->s->mem, &p->err, p->path, line, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -1041,7 +1041,7 @@ cpb_snap *cpb_lock_parse_opts(cps_pool *mem, const char *text, size_t size, cons
             "restore it from version control", p.lineno);
   }
   if (p.err) {
-    *err = cps_pool_own(mem, p.err);
+    *err = p.err;
     return NULL;
   }
   p.s->version = p.version;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "schema/buf.h"
+#include "schema/diag.h"
 
 typedef struct line {
   int no;       // 1-based
@@ -19,7 +20,7 @@ typedef struct parser {
   const char *path;
   line *lines;
   size_t count, cap, pos;
-  char *err;      // malloc'd until it goes to the pool
+  char *err;      // the first error, in mem
   int depth;
 } parser;
 
@@ -34,7 +35,7 @@ static bool fail(parser *p, int lineno, const char *fmt, ...)
 static bool fail(parser *p, int lineno, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cps_error_at(&p->err, p->path, lineno, fmt, ap);
+  cps_error_at(p->mem, &p->err, p->path, lineno, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -364,7 +365,7 @@ yaml_node *yaml_parse(cps_pool *mem, const char *text, size_t size, const char *
     }
   }
   if (p.err) {
-    *err = cps_pool_own(mem, p.err);
+    *err = p.err;
     return NULL;
   }
   return root;

@@ -27,9 +27,9 @@ typedef struct cpg_gen {
   cpg_names *names;
   cps_diag *diag;
   const cpg_options *opts;
-  cps_pool *pool;     // the generator's temporaries, freed after the run
+  cps_pool *pool;     // the generator's temporaries and names, freed after the run
   const char *api;    // "" or "API_MACRO "
-  char *bug;          // first internal (printer) error
+  const char *bug;    // first internal (printer) error, in pool
   cps_buf h;          // the header
   cps_buf c;          // the source
   bool needs_math;    // a default uses INFINITY or NAN

@@ -17,10 +17,7 @@ const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
   return s;
 }
 
-const char *cpg_take(cpg_gen *g, cps_buf *b) {
-  if (b->data == NULL) return "";
-  return cps_pool_own(g->pool, cps_buf_take(b));
-}
+const char *cpg_take(cpg_gen *g, cps_buf *b) { return cps_pool_take(g->pool, b); }
 
 void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size) {
   if (count < *cap) return items;
@@ -55,7 +52,7 @@ const cps_field **cpg_file_extensions(cpg_gen *g, size_t *count) {
 void cpg_print(cpg_gen *g, cps_buf *out, const char *text, ...) {
   va_list ap;
   va_start(ap, text);
-  cpg_vrender(out, &g->bug, text, ap);
+  cpg_vrender(g->pool, out, &g->bug, text, ap);
   va_end(ap);
 }
 

@@ -123,7 +123,7 @@ static size_t gen_descriptors(cpg_gen *g, const char *prefix) {
   for (size_t i = 0; i < files.count; i++) {
     const cps_file *f = files.items[i];
     if (f->descriptor_size == 0) {
-      g->bug = g->bug ? g->bug : cps_xasprintf("no descriptor for %s", f->name);
+      g->bug = g->bug ? g->bug : cpg_str(g, "no descriptor for %s", f->name);
       continue;
     }
     cpg_print(g, &g->c,

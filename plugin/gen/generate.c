@@ -1,5 +1,4 @@
 // The driver: every file protoc asked for, through the generators of gen_*.c.
-#include <stdlib.h>
 #include <string.h>
 
 #include "gen/gen.h"
@@ -8,35 +7,28 @@
 // .proto that does not fit on a line of its own (render.h, cpg_wrap).
 enum { LINE_WIDTH = 100 };
 
-// Adds the generated pair `base`+suffixes to `out` and empties `g`'s buffers.
+// Adds the generated pair `base`+suffixes to `out`, which takes `g`'s buffers.
 static void add_pair(cpg_gen *g, cps_output *out, const char *base, int len, const char *hsuffix,
                      const char *csuffix) {
-  char *hname = cps_xasprintf("%.*s%s", len, base, hsuffix);
-  char *cname = cps_xasprintf("%.*s%s", len, base, csuffix);
-  cpg_wrap(&g->h, LINE_WIDTH);
-  cpg_wrap(&g->c, LINE_WIDTH);
-  size_t hs = g->h.size, cs = g->c.size;
-  cps_output_add(out, hname, cps_buf_take(&g->h), hs);
-  cps_output_add(out, cname, cps_buf_take(&g->c), cs);
-  free(hname);
-  free(cname);
+  cpg_wrap(g->pool, &g->h, LINE_WIDTH);
+  cpg_wrap(g->pool, &g->c, LINE_WIDTH);
+  cps_output_add(out, cpg_str(g, "%.*s%s", len, base, hsuffix), &g->h);
+  cps_output_add(out, cpg_str(g, "%.*s%s", len, base, csuffix), &g->c);
 }
 
 // Reports (and clears) an internal error of the generator; true if there was one.
 static bool report_bug(cpg_gen *g, cps_diag *diag) {
   if (!g->bug) return false;
-  char *msg = cps_xasprintf("%s: internal error in protoc-gen-cpay: %s", g->file->name, g->bug);
-  cps_diag_plain(diag, msg);
-  free(msg);
-  free(g->bug);
+  cps_diag_plain(diag, cpg_str(g, "%s: internal error in protoc-gen-cpay: %s", g->file->name,
+                               g->bug));
   g->bug = NULL;
   return true;
 }
 
 void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output *out,
                   cps_diag *diag) {
-  cpg_names *names = cpg_names_new(schema);
   cps_pool *tmp = cps_pool_new();
+  cpg_names *names = cpg_names_new(tmp);
   const char *api = opts->api_macro ? cps_pool_printf(tmp, "%s ", opts->api_macro) : "";
   for (size_t i = 0; i < schema->to_generate_count; i++) {
     cpg_gen g = {0};
@@ -61,5 +53,4 @@ void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output 
     cps_buf_free(&g.c);
   }
   cps_pool_free(tmp);
-  cpg_names_free(names);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "schema/buf.h"
+#include "schema/pool.h"
 
 // ---- keywords ---------------------------------------------------------------
 
@@ -56,9 +57,12 @@ static bool reserved_prefix(const char *s) {
 }
 
 // ---- string set and pointer map ------------------------------------------------
+// Open addressing in a pool: a table that fills up is copied into one twice
+// its size, the old one staying in the pool (at most the final size again).
+// The sets keep pointers to their keys, which must live as long.
 
 typedef struct strset {
-  char **slots;
+  const char **slots;
   size_t cap;
   size_t count;
 } strset;
@@ -77,37 +81,29 @@ static bool strset_has(const strset *s, const char *key) {
   }
 }
 
-static void strset_add(strset *s, const char *key) {
+static void strset_add(cps_pool *mem, strset *s, const char *key) {
   if (strset_has(s, key)) return;
   if ((s->count + 1) * 2 > s->cap) {
-    size_t ncap = s->cap ? s->cap * 2 : 256;
-    char **nslots = calloc(ncap, sizeof(char *));
-    if (nslots == NULL) nslots = cps_xmalloc(0);  // unreachable in practice
+    size_t ncap = s->cap ? s->cap * 2 : 64;
+    const char **nslots = cps_pool_alloc(mem, ncap * sizeof *nslots);
     for (size_t i = 0; i < s->cap; i++) {
       if (s->slots[i] == NULL) continue;
       size_t j = hash_str(s->slots[i]) & (ncap - 1);
       while (nslots[j]) j = (j + 1) & (ncap - 1);
       nslots[j] = s->slots[i];
     }
-    free(s->slots);
     s->slots = nslots;
     s->cap = ncap;
   }
   size_t i = hash_str(key) & (s->cap - 1);
   while (s->slots[i]) i = (i + 1) & (s->cap - 1);
-  s->slots[i] = cps_xstrdup(key);
+  s->slots[i] = key;
   s->count++;
-}
-
-static void strset_free(strset *s) {
-  for (size_t i = 0; i < s->cap; i++) free(s->slots[i]);
-  free(s->slots);
-  memset(s, 0, sizeof *s);
 }
 
 typedef struct ptrmap {
   const void **keys;
-  char **vals;
+  const char **vals;
   size_t cap;
   size_t count;
 } ptrmap;
@@ -117,7 +113,7 @@ static size_t hash_ptr(const void *p) {
   return (size_t)(h >> 17);
 }
 
-static char *ptrmap_get(const ptrmap *m, const void *key) {
+static const char *ptrmap_get(const ptrmap *m, const void *key) {
   if (m->cap == 0) return NULL;
   for (size_t i = hash_ptr(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     if (m->keys[i] == NULL) return NULL;
@@ -125,12 +121,11 @@ static char *ptrmap_get(const ptrmap *m, const void *key) {
   }
 }
 
-static void ptrmap_put(ptrmap *m, const void *key, char *val) {
+static void ptrmap_put(cps_pool *mem, ptrmap *m, const void *key, const char *val) {
   if ((m->count + 1) * 2 > m->cap) {
     size_t ncap = m->cap ? m->cap * 2 : 256;
-    const void **nk = cps_xmalloc(ncap * sizeof(void *));
-    char **nv = cps_xmalloc(ncap * sizeof(char *));
-    memset(nk, 0, ncap * sizeof(void *));
+    const void **nk = cps_pool_alloc(mem, ncap * sizeof *nk);
+    const char **nv = cps_pool_alloc(mem, ncap * sizeof *nv);
     for (size_t i = 0; i < m->cap; i++) {
       if (m->keys[i] == NULL) continue;
       size_t j = hash_ptr(m->keys[i]) & (ncap - 1);
@@ -138,8 +133,6 @@ static void ptrmap_put(ptrmap *m, const void *key, char *val) {
       nk[j] = m->keys[i];
       nv[j] = m->vals[i];
     }
-    free(m->keys);
-    free(m->vals);
     m->keys = nk;
     m->vals = nv;
     m->cap = ncap;
@@ -147,32 +140,22 @@ static void ptrmap_put(ptrmap *m, const void *key, char *val) {
   size_t i = hash_ptr(key) & (m->cap - 1);
   while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
   if (m->keys[i] == NULL) m->count++;
-  else free(m->vals[i]);
   m->keys[i] = key;
   m->vals[i] = val;
-}
-
-static void ptrmap_free(ptrmap *m) {
-  for (size_t i = 0; i < m->cap; i++) {
-    if (m->keys[i]) free(m->vals[i]);
-  }
-  free(m->keys);
-  free(m->vals);
-  memset(m, 0, sizeof *m);
 }
 
 // ---- naming ------------------------------------------------------------------
 
 typedef struct file_idents {
   const cps_file *file;
-  char **idents;  // every global identifier the file emits
+  const char **idents;  // every global identifier the file emits
   size_t count;
   size_t cap;
 } file_idents;
 
 struct cpg_names {
-  const cps_schema *schema;
-  ptrmap names;  // model element -> C name
+  cps_pool *mem;  // the names, the identifiers of each file, this
+  ptrmap names;   // model element -> C name
   file_idents *files;
   size_t file_count;
   size_t file_cap;
@@ -182,82 +165,65 @@ struct cpg_names {
 typedef struct namer {
   cpg_names *n;
   file_idents *fi;
-  strset globals;
+  cps_pool *tmp;    // candidates, the sets; freed when the file is named
+  strset globals;   // every identifier the file can see
+  cps_buf scratch;  // the identifier being checked (expand)
 } namer;
 
-cpg_names *cpg_names_new(const cps_schema *schema) {
-  cpg_names *n = cps_xmalloc(sizeof *n);
-  memset(n, 0, sizeof *n);
-  n->schema = schema;
+cpg_names *cpg_names_new(cps_pool *mem) {
+  cpg_names *n = cps_pool_alloc(mem, sizeof *n);
+  n->mem = mem;
   return n;
 }
 
-void cpg_names_free(cpg_names *n) {
-  if (n == NULL) return;
-  ptrmap_free(&n->names);
-  for (size_t i = 0; i < n->file_count; i++) {
-    for (size_t j = 0; j < n->files[i].count; j++) free(n->files[i].idents[j]);
-    free(n->files[i].idents);
-  }
-  free(n->files);
-  free(n);
-}
-
+// Reserves the global identifier `id` for the file being named.
 static void reserve(namer *nm, const char *id) {
-  strset_add(&nm->globals, id);
   file_idents *fi = nm->fi;
-  if (fi->count == fi->cap) {
-    fi->cap = fi->cap ? fi->cap * 2 : 64;
-    fi->idents = cps_xrealloc(fi->idents, fi->cap * sizeof(char *));
-  }
-  fi->idents[fi->count++] = cps_xstrdup(id);
+  const char *kept = cps_pool_strdup(nm->n->mem, id);
+  strset_add(nm->tmp, &nm->globals, kept);
+  fi->idents = cps_pool_grow(nm->n->mem, fi->idents, fi->count, &fi->cap, sizeof *fi->idents);
+  fi->idents[fi->count++] = kept;
 }
 
 static bool taken(namer *nm, const char *id) {
   return cpg_is_keyword(id) || reserved_prefix(id) || strset_has(&nm->globals, id);
 }
 
-// Patterns: "%s" is replaced by the candidate name; "%1" by the scope (the
-// message's C name for fields), "%2" by the candidate.
-static char *expand(const char *pat, const char *scope, const char *name) {
-  cps_buf b = {0};
+// Patterns: "%1" is replaced by the scope (the message's C name for
+// fields), "%2" by the candidate name. The result is valid until the next
+// expand: every candidate's identifiers are checked, and only the chosen
+// ones are kept (by reserve).
+static const char *expand(namer *nm, const char *pat, const char *scope, const char *name) {
+  cps_buf *b = &nm->scratch;
+  b->size = 0;
+  if (b->data) b->data[0] = '\0';
   for (const char *p = pat; *p; p++) {
     if (p[0] == '%' && p[1] == '1') {
-      cps_buf_puts(&b, scope);
+      cps_buf_puts(b, scope);
       p++;
     } else if (p[0] == '%' && p[1] == '2') {
-      cps_buf_puts(&b, name);
+      cps_buf_puts(b, name);
       p++;
     } else {
-      cps_buf_append(&b, p, 1);
+      cps_buf_append(b, p, 1);
     }
   }
-  return cps_buf_take(&b);
+  return cps_buf_str(b);
 }
 
 // Picks base, base_, base__... so that no expansion of `pats` is taken, and
-// reserves all expansions. Returns the malloc'd name.
-static char *pick_global(namer *nm, const char *scope, const char *base,
-                         const char *const *pats, size_t npats) {
-  char *cand = cps_xstrdup(base);
+// reserves all expansions. Returns the name, in the names' pool.
+static const char *pick_global(namer *nm, const char *scope, const char *base,
+                               const char *const *pats, size_t npats) {
+  const char *cand = base;
   for (;;) {
     bool ok = true;
-    for (size_t i = 0; ok && i < npats; i++) {
-      char *id = expand(pats[i], scope, cand);
-      if (taken(nm, id)) ok = false;
-      free(id);
-    }
+    for (size_t i = 0; ok && i < npats; i++) ok = !taken(nm, expand(nm, pats[i], scope, cand));
     if (ok) break;
-    char *next = cps_xasprintf("%s_", cand);
-    free(cand);
-    cand = next;
+    cand = cps_pool_printf(nm->tmp, "%s_", cand);
   }
-  for (size_t i = 0; i < npats; i++) {
-    char *id = expand(pats[i], scope, cand);
-    reserve(nm, id);
-    free(id);
-  }
-  return cand;
+  for (size_t i = 0; i < npats; i++) reserve(nm, expand(nm, pats[i], scope, cand));
+  return cps_pool_strdup(nm->n->mem, cand);
 }
 
 static const char *const kMsgPats[] = {
@@ -294,26 +260,26 @@ static const char *const kImplicitPats[] = {"%1_set_%2", "%1_clear_%2"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static char *join(const char *prefix, const char *name) {
-  return cps_xasprintf("%s%s", prefix, name);
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *join(namer *nm, const char *prefix, const char *name) {
+  return cps_pool_printf(nm->tmp, "%s%s", prefix, name);
 }
 
-static char *package_prefix(const cps_file *f) {
+static const char *package_prefix(namer *nm, const cps_file *f) {
   cps_buf b = {0};
   for (const char *p = f->package; *p; p++) cps_buf_append(&b, *p == '.' ? "_" : p, 1);
   if (f->package[0]) cps_buf_puts(&b, "_");
-  return cps_buf_take(&b);
+  return cps_pool_take(nm->tmp, &b);
 }
 
 static void name_enum(namer *nm, const cps_enum *e, const char *scope_prefix) {
-  char *base = join(scope_prefix, e->name);
-  char *cname = pick_global(nm, "", base, kEnumPats, COUNT(kEnumPats));
-  free(base);
-  ptrmap_put(&nm->n->names, e, cname);
+  const char *cname =
+      pick_global(nm, "", join(nm, scope_prefix, e->name), kEnumPats, COUNT(kEnumPats));
+  ptrmap_put(nm->n->mem, &nm->n->names, e, cname);
   for (size_t i = 0; i < e->value_count; i++) {
-    char *vbase = join(scope_prefix, e->values[i].name);
-    ptrmap_put(&nm->n->names, &e->values[i], pick_global(nm, "", vbase, kOnePat, 1));
-    free(vbase);
+    const char *vname = pick_global(nm, "", join(nm, scope_prefix, e->values[i].name), kOnePat, 1);
+    ptrmap_put(nm->n->mem, &nm->n->names, &e->values[i], vname);
   }
 }
 
@@ -322,115 +288,106 @@ static bool field_in_real_oneof(const cps_field *f) { return f->oneof && !f->one
 static void name_message(namer *nm, const cps_message *m, const char *scope_prefix);
 
 static void name_extension(namer *nm, const cps_field *x, const char *scope_prefix) {
-  char *base = join(scope_prefix, x->name);
-  ptrmap_put(&nm->n->names, x, pick_global(nm, "", base, kExtPats, COUNT(kExtPats)));
-  free(base);
+  const char *cname =
+      pick_global(nm, "", join(nm, scope_prefix, x->name), kExtPats, COUNT(kExtPats));
+  ptrmap_put(nm->n->mem, &nm->n->names, x, cname);
+}
+
+// The name of a real oneof of a message with C name `cname`: the base of
+// its `<name>_case` member, unique among `members`.
+static const char *name_oneof(namer *nm, const char *cname, strset *members, const cps_oneof *o) {
+  const char *ob = o->name;
+  for (;;) {
+    const char *member = cps_pool_printf(nm->tmp, "%s_case", ob);
+    bool bad = strset_has(members, member) || cpg_is_keyword(ob);
+    for (size_t k = 0; !bad && k < COUNT(kOneofPats); k++) {
+      bad = taken(nm, expand(nm, kOneofPats[k], cname, ob));
+    }
+    if (!bad) {
+      strset_add(nm->tmp, members, member);
+      break;
+    }
+    ob = cps_pool_printf(nm->tmp, "%s_", ob);
+  }
+  for (size_t k = 0; k < COUNT(kOneofPats); k++) reserve(nm, expand(nm, kOneofPats[k], cname, ob));
+  return cps_pool_strdup(nm->n->mem, ob);
+}
+
+// The helper patterns of field `f` of message `m`.
+static const char *const *field_pats(const cps_message *m, const cps_field *f, size_t *npats) {
+  if (m->map_entry) {
+    *npats = 0;
+    return NULL;
+  }
+  if (f->is_map) {
+    *npats = COUNT(kMapPats);
+    return kMapPats;
+  }
+  if (f->label == CPS_LABEL_REPEATED) {
+    *npats = COUNT(kRepeatedPats);
+    return kRepeatedPats;
+  }
+  if (f->type == CPS_TYPE_MESSAGE || f->type == CPS_TYPE_GROUP) {
+    *npats = COUNT(kSubmsgPats);
+    return kSubmsgPats;
+  }
+  if (f->has_presence) {
+    *npats = COUNT(kPresencePats);
+    return kPresencePats;
+  }
+  *npats = COUNT(kImplicitPats);
+  return kImplicitPats;
+}
+
+// The struct member of field `f` of message `m` (C name `cname`), unique
+// among `members`, whose helpers' names are free.
+static const char *name_field(namer *nm, const cps_message *m, const char *cname, strset *members,
+                              const cps_field *f) {
+  size_t npats;
+  const char *const *pats = field_pats(m, f, &npats);
+  const char *oneof_name = field_in_real_oneof(f) ? ptrmap_get(&nm->n->names, f->oneof) : NULL;
+  // The constant of the oneof's case enum for this field.
+  const char *oneof_pat = oneof_name ? cps_pool_printf(nm->tmp, "%%1_%s_%%2", oneof_name) : NULL;
+  const char *fb = f->name;
+  for (;;) {
+    bool bad = cpg_is_keyword(fb) || strset_has(members, fb);
+    for (size_t k = 0; !bad && k < npats; k++) bad = taken(nm, expand(nm, pats[k], cname, fb));
+    if (!bad && oneof_name) bad = taken(nm, expand(nm, oneof_pat, cname, fb));
+    if (!bad) break;
+    fb = cps_pool_printf(nm->tmp, "%s_", fb);
+  }
+  strset_add(nm->tmp, members, fb);
+  for (size_t k = 0; k < npats; k++) reserve(nm, expand(nm, pats[k], cname, fb));
+  if (oneof_name) reserve(nm, expand(nm, oneof_pat, cname, fb));
+  return cps_pool_strdup(nm->n->mem, fb);
 }
 
 static void name_message(namer *nm, const cps_message *m, const char *scope_prefix) {
-  char *base = join(scope_prefix, m->name);
-  char *cname = m->map_entry ? pick_global(nm, "", base, kEntryPats, COUNT(kEntryPats))
-                             : pick_global(nm, "", base, kMsgPats, COUNT(kMsgPats));
-  free(base);
-  ptrmap_put(&nm->n->names, m, cname);
+  const char *base = join(nm, scope_prefix, m->name);
+  const char *cname = m->map_entry ? pick_global(nm, "", base, kEntryPats, COUNT(kEntryPats))
+                                   : pick_global(nm, "", base, kMsgPats, COUNT(kMsgPats));
+  ptrmap_put(nm->n->mem, &nm->n->names, m, cname);
 
   // Struct members.
   strset members = {0};
-  strset_add(&members, "hdr");
-  strset_add(&members, "hasbits_");
+  strset_add(nm->tmp, &members, "hdr");
+  strset_add(nm->tmp, &members, "hasbits_");
   for (size_t i = 0; i < m->real_oneof_count; i++) {
     const cps_oneof *o = &m->oneofs[i];
-    char *ob = cps_xstrdup(o->name);
-    for (;;) {
-      char *member = cps_xasprintf("%s_case", ob);
-      bool bad = strset_has(&members, member) || cpg_is_keyword(ob);
-      for (size_t k = 0; !bad && k < COUNT(kOneofPats); k++) {
-        char *id = expand(kOneofPats[k], cname, ob);
-        bad = taken(nm, id);
-        free(id);
-      }
-      if (!bad) {
-        strset_add(&members, member);
-        free(member);
-        break;
-      }
-      free(member);
-      char *next = cps_xasprintf("%s_", ob);
-      free(ob);
-      ob = next;
-    }
-    for (size_t k = 0; k < COUNT(kOneofPats); k++) {
-      char *id = expand(kOneofPats[k], cname, ob);
-      reserve(nm, id);
-      free(id);
-    }
-    ptrmap_put(&nm->n->names, o, ob);
+    ptrmap_put(nm->n->mem, &nm->n->names, o, name_oneof(nm, cname, &members, o));
   }
   for (size_t i = 0; i < m->field_count; i++) {
     const cps_field *f = &m->fields[i];
-    const char *const *pats;
-    size_t npats;
-    if (m->map_entry) {
-      pats = NULL;
-      npats = 0;
-    } else if (f->is_map) {
-      pats = kMapPats;
-      npats = COUNT(kMapPats);
-    } else if (f->label == CPS_LABEL_REPEATED) {
-      pats = kRepeatedPats;
-      npats = COUNT(kRepeatedPats);
-    } else if (f->type == CPS_TYPE_MESSAGE || f->type == CPS_TYPE_GROUP) {
-      pats = kSubmsgPats;
-      npats = COUNT(kSubmsgPats);
-    } else if (f->has_presence) {
-      pats = kPresencePats;
-      npats = COUNT(kPresencePats);
-    } else {
-      pats = kImplicitPats;
-      npats = COUNT(kImplicitPats);
-    }
-    const char *oneof_name = field_in_real_oneof(f) ? ptrmap_get(&nm->n->names, f->oneof) : NULL;
-    char *fb = cps_xstrdup(f->name);
-    for (;;) {
-      bool bad = cpg_is_keyword(fb) || strset_has(&members, fb);
-      for (size_t k = 0; !bad && k < npats; k++) {
-        char *id = expand(pats[k], cname, fb);
-        bad = taken(nm, id);
-        free(id);
-      }
-      if (!bad && oneof_name) {
-        char *id = cps_xasprintf("%s_%s_%s", cname, oneof_name, fb);
-        bad = taken(nm, id);
-        free(id);
-      }
-      if (!bad) break;
-      char *next = cps_xasprintf("%s_", fb);
-      free(fb);
-      fb = next;
-    }
-    strset_add(&members, fb);
-    for (size_t k = 0; k < npats; k++) {
-      char *id = expand(pats[k], cname, fb);
-      reserve(nm, id);
-      free(id);
-    }
-    if (oneof_name) {
-      char *id = cps_xasprintf("%s_%s_%s", cname, oneof_name, fb);
-      reserve(nm, id);
-      free(id);
-    }
-    ptrmap_put(&nm->n->names, f, fb);
+    ptrmap_put(nm->n->mem, &nm->n->names, f, name_field(nm, m, cname, &members, f));
   }
-  strset_free(&members);
 
-  char *prefix = cps_xasprintf("%s_", cname);
+  const char *prefix = cps_pool_printf(nm->tmp, "%s_", cname);
   for (size_t i = 0; i < m->enum_count; i++) name_enum(nm, &m->enums[i], prefix);
   for (size_t i = 0; i < m->nested_count; i++) name_message(nm, &m->nested[i], prefix);
   for (size_t i = 0; i < m->extension_count; i++) name_extension(nm, &m->extensions[i], prefix);
-  free(prefix);
 }
 
-static char *file_prefix_of(const cps_file *f) {
+static const char *file_prefix_of(namer *nm, const cps_file *f) {
   cps_buf b = {0};
   const char *p = f->name;
   if (*p >= '0' && *p <= '9') cps_buf_puts(&b, "_");
@@ -440,7 +397,7 @@ static char *file_prefix_of(const cps_file *f) {
               c == '_';
     cps_buf_append(&b, ok ? &c : "_", 1);
   }
-  return cps_buf_take(&b);
+  return cps_pool_take(nm->tmp, &b);
 }
 
 static file_idents *find_file(cpg_names *n, const cps_file *f) {
@@ -450,55 +407,45 @@ static file_idents *find_file(cpg_names *n, const cps_file *f) {
   return NULL;
 }
 
-static void ensure_file(cpg_names *n, const cps_file *f);
-
-static void collect_deps(cpg_names *n, const cps_file *f, const cps_file ***seen, size_t *count,
+// Every file `f` imports, directly or not, once each, in `mem`.
+static void collect_deps(cps_pool *mem, const cps_file *f, const cps_file ***seen, size_t *count,
                          size_t *cap) {
   for (size_t i = 0; i < f->dep_count; i++) {
     const cps_file *d = f->deps[i];
     bool dup = false;
     for (size_t k = 0; k < *count; k++) dup = dup || (*seen)[k] == d;
     if (dup) continue;
-    if (*count == *cap) {
-      *cap = *cap ? *cap * 2 : 16;
-      *seen = cps_xrealloc(*seen, *cap * sizeof(**seen));
-    }
+    *seen = cps_pool_grow(mem, *seen, *count, cap, sizeof **seen);
     (*seen)[(*count)++] = d;
-    collect_deps(n, d, seen, count, cap);
+    collect_deps(mem, d, seen, count, cap);
   }
 }
 
 static void ensure_file(cpg_names *n, const cps_file *f) {
   if (find_file(n, f)) return;
+  namer nm = {n, NULL, cps_pool_new(), {0}, {0}};
   const cps_file **deps = NULL;
   size_t dep_count = 0, dep_cap = 0;
-  collect_deps(n, f, &deps, &dep_count, &dep_cap);
+  collect_deps(nm.tmp, f, &deps, &dep_count, &dep_cap);
   for (size_t i = 0; i < dep_count; i++) ensure_file(n, deps[i]);
 
-  if (n->file_count == n->file_cap) {
-    n->file_cap = n->file_cap ? n->file_cap * 2 : 16;
-    n->files = cps_xrealloc(n->files, n->file_cap * sizeof(*n->files));
-  }
-  file_idents *fi = &n->files[n->file_count++];
-  memset(fi, 0, sizeof *fi);
-  fi->file = f;
-  namer nm = {n, fi, {0}};
+  n->files = cps_pool_grow(n->mem, n->files, n->file_count, &n->file_cap, sizeof *n->files);
+  nm.fi = &n->files[n->file_count++];
+  nm.fi->file = f;
   // Identifiers of every file this one can see. Pool order keeps it stable.
   for (size_t i = 0; i < dep_count; i++) {
     file_idents *d = find_file(n, deps[i]);
-    for (size_t k = 0; k < d->count; k++) strset_add(&nm.globals, d->idents[k]);
+    for (size_t k = 0; k < d->count; k++) strset_add(nm.tmp, &nm.globals, d->idents[k]);
   }
-  free(deps);
 
-  char *fp = file_prefix_of(f);
-  ptrmap_put(&n->names, f, pick_global(&nm, "", fp, kFilePats, COUNT(kFilePats)));
-  free(fp);
-  char *pkg = package_prefix(f);
+  const char *fp = file_prefix_of(&nm, f);
+  ptrmap_put(n->mem, &n->names, f, pick_global(&nm, "", fp, kFilePats, COUNT(kFilePats)));
+  const char *pkg = package_prefix(&nm, f);
   for (size_t i = 0; i < f->enum_count; i++) name_enum(&nm, &f->enums[i], pkg);
   for (size_t i = 0; i < f->message_count; i++) name_message(&nm, &f->messages[i], pkg);
   for (size_t i = 0; i < f->extension_count; i++) name_extension(&nm, &f->extensions[i], pkg);
-  free(pkg);
-  strset_free(&nm.globals);
+  cps_buf_free(&nm.scratch);
+  cps_pool_free(nm.tmp);
 }
 
 static const cps_file *file_of_message(const cps_message *m) { return m->file; }

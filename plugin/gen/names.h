@@ -20,13 +20,15 @@
 #include <stdbool.h>
 
 #include "schema/model.h"
+#include "schema/pool.h"
 
 typedef struct cpg_names cpg_names;
 
-cpg_names *cpg_names_new(const cps_schema *schema);
-void cpg_names_free(cpg_names *n);
+// Names for the files of a model, made as they are asked for, in `mem` (they
+// die with it, as does `n`). Files are named on first use (with their
+// imports).
+cpg_names *cpg_names_new(cps_pool *mem);
 
-// Names are owned by `n`. Files are named on first use (with their imports).
 const char *cpg_name_message(cpg_names *n, const cps_message *m);     // "pkg_Outer_Inner"
 const char *cpg_name_enum(cpg_names *n, const cps_enum *e);           // "pkg_Color"
 const char *cpg_name_enum_value(cpg_names *n, const cps_enum_value *v);  // "pkg_COLOR_RED"

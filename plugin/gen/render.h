@@ -4,7 +4,7 @@
 // pairs of strings ended by CPG_END, as upb's generator passes arguments
 // after its output() text:
 //
-//   cpg_render(out, &err,
+//   cpg_render(mem, out, &err,
 //              "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
 //              "  return msg->$field$ != NULL;\n"
 //              "}\n",
@@ -22,6 +22,7 @@
 #include <stdbool.h>
 
 #include "schema/buf.h"
+#include "schema/pool.h"
 
 // The end of a variable list: a null pointer of the type the printer reads
 // (a bare NULL may be an int 0, which va_arg must not read as a pointer).
@@ -29,15 +30,16 @@
 
 // Appends `text` with its holes filled to `out`. On failure returns false,
 // leaves `out` unchanged and (if `err` is non-NULL and *err is NULL) sets
-// *err to a malloc'd message naming the text's first line and the variable.
+// *err to a message in `mem` naming the text's first line and the variable.
 // gcc and clang check that the list ends with CPG_END (a null pointer).
-bool cpg_render(cps_buf *out, char **err, const char *text, ...)
+bool cpg_render(cps_pool *mem, cps_buf *out, const char **err, const char *text, ...)
 #if defined(__GNUC__)
     __attribute__((sentinel))
 #endif
     ;
 // The same with the variables in `vars`.
-bool cpg_vrender(cps_buf *out, char **err, const char *text, va_list vars);
+bool cpg_vrender(cps_pool *mem, cps_buf *out, const char **err, const char *text,
+                 va_list vars);
 
 // Breaks the lines of the C source `text` that are longer than `width`
 // columns, as the generator's last step: names from a .proto make lines of
@@ -51,6 +53,7 @@ bool cpg_vrender(cps_buf *out, char **err, const char *text, va_list vars);
 // with the same `//` prefix. Preprocessor lines are left alone. A line that
 // stays longer than `width` has no break point within it: one name, string
 // or word longer than the space left, which then has a line of its own.
-void cpg_wrap(cps_buf *text, size_t width);
+// Scratch space comes from `mem`.
+void cpg_wrap(cps_pool *mem, cps_buf *text, size_t width);
 
 #endif  // CPAY_PLUGIN_GEN_RENDER_H_

@@ -1,4 +1,4 @@
-// Growable buffers and allocation helpers for the plugin.
+// Growable buffers, and the allocation under them and the pools.
 #include "schema/buf.h"
 
 #include <stdio.h>
@@ -20,22 +20,6 @@ void *cps_xrealloc(void *p, size_t size) {
   void *q = realloc(p, size ? size : 1);
   if (q == NULL) oom();
   return q;
-}
-
-char *cps_xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = cps_xmalloc(n);
-  memcpy(p, s, n);
-  return p;
-}
-
-char *cps_xasprintf(const char *fmt, ...) {
-  cps_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
-  cps_buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  return cps_buf_take(&b);
 }
 
 static void reserve(cps_buf *b, size_t extra) {
@@ -66,15 +50,6 @@ void cps_buf_vprintf(cps_buf *b, const char *fmt, va_list ap) {
   b->size += (size_t)n;
 }
 
-bool cps_error_at(char **err, const char *path, int line, const char *fmt, va_list ap) {
-  if (*err) return false;
-  cps_buf b = {0};
-  cps_buf_printf(&b, "%s:%d: ", path, line);
-  cps_buf_vprintf(&b, fmt, ap);
-  *err = cps_buf_take(&b);
-  return false;
-}
-
 void cps_buf_printf(cps_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -83,13 +58,6 @@ void cps_buf_printf(cps_buf *b, const char *fmt, ...) {
 }
 
 const char *cps_buf_str(const cps_buf *b) { return b->data ? b->data : ""; }
-
-char *cps_buf_take(cps_buf *b) {
-  char *p = b->data ? b->data : cps_xstrdup("");
-  b->data = NULL;
-  b->size = b->cap = 0;
-  return p;
-}
 
 void cps_buf_free(cps_buf *b) {
   free(b->data);

@@ -70,7 +70,7 @@ static const char *alternatives(cps_pool *mem, const char *const *names) {
   for (size_t i = 0; names[i]; i++) {
     cps_buf_printf(&b, "%s%s", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
   }
-  return cps_pool_own(mem, cps_buf_take(&b));
+  return cps_pool_take(mem, &b);
 }
 
 // Stores `value` (NULL: the key alone) for row `s`. Returns the error, or NULL.

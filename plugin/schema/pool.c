@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema/buf.h"
-
 enum { CHUNK = 64 * 1024, ALIGN = 16 };
 
 typedef struct chunk {
@@ -21,7 +19,7 @@ struct cps_pool {
   chunk *chunks;  // newest first
   char *ptr;      // free space in the newest bump chunk
   char *end;
-  void **owned;   // malloc'd blocks taken with cps_pool_own
+  void **owned;   // buffers' bytes taken with cps_pool_take
   size_t owned_count, owned_cap;
 };
 
@@ -116,14 +114,16 @@ char *cps_pool_printf(cps_pool *p, const char *fmt, ...) {
   return r;
 }
 
-void *cps_pool_own(cps_pool *p, void *block) {
-  if (block == NULL) return NULL;
+char *cps_pool_take(cps_pool *p, cps_buf *b) {
+  if (b->data == NULL) return cps_pool_alloc(p, 1);  // ""
   if (p->owned_count == p->owned_cap) {
     p->owned_cap = p->owned_cap ? p->owned_cap * 2 : 16;
     p->owned = cps_xrealloc(p->owned, p->owned_cap * sizeof(*p->owned));
   }
-  p->owned[p->owned_count++] = block;
-  return block;
+  char *s = b->data;
+  p->owned[p->owned_count++] = s;
+  *b = (cps_buf){0};
+  return s;
 }
 
 void *cps_pool_grow(cps_pool *p, void *array, size_t count, size_t *cap, size_t size) {

@@ -1,15 +1,21 @@
-// The one memory regime of the plugin and the checker: everything that lives
-// for a run (the schema model's strings, the generator's temporaries, the
-// checker's snapshots and findings) is allocated from a cps_pool and freed
-// with it at once. Growable buffers (cps_buf) are the one exception: they
-// own their bytes until cps_buf_take() hands them to a pool with
-// cps_pool_own(). Out of memory is fatal (a message and exit 1), as for
-// cps_xmalloc: a code generator has nothing sensible to fall back to.
+// The one memory regime of protoc-gen-cpay, cpay-breaking and their tests:
+// everything that lives for a run (the schema model, parameters and
+// options, names, the generator's temporaries, diagnostics, the checker's
+// snapshots and findings, output files) is allocated from a cps_pool and
+// freed with it at once; nothing is freed on its own. Work whose results
+// outlive its temporaries uses a second pool for them and frees it when
+// done (the checker's models once snapshotted, the lock check, the
+// generator's per-run values, the names of one file). Growable buffers
+// (cps_buf) are the one exception: they own their bytes until
+// cps_pool_take() hands them to a pool. Out of memory is fatal (a message
+// and exit 1): a code generator has nothing sensible to fall back to.
 #ifndef CPAY_PLUGIN_SCHEMA_POOL_H_
 #define CPAY_PLUGIN_SCHEMA_POOL_H_
 
 #include <stdarg.h>
 #include <stddef.h>
+
+#include "schema/buf.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,8 +44,9 @@ char *cps_pool_vprintf(cps_pool *p, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)))
 #endif
     ;
-// Takes a malloc'd block (NULL is a no-op) to be freed with the pool; returns it.
-void *cps_pool_own(cps_pool *p, void *block);
+// The bytes of `b` as a C string ("" when it is empty), now freed with the
+// pool; `b` is left empty.
+char *cps_pool_take(cps_pool *p, cps_buf *b);
 // Room for element `count` of a growing array of `size`-byte elements that
 // has room for *cap: `array` itself while count < *cap, else a copy with
 // twice the room (at least 8; zeroed beyond `count`) and *cap updated. The

@@ -9,12 +9,12 @@
 #include "schema/buf.h"
 #include "schema/params.h"
 
-void cps_output_add(cps_output *o, const char *name, char *content, size_t size) {
+void cps_output_add(cps_output *o, const char *name, cps_buf *content) {
   o->files = cps_pool_grow(o->mem, o->files, o->count, &o->cap, sizeof *o->files);
   cps_out_file *f = &o->files[o->count++];
   f->name = cps_pool_strdup(o->mem, name);
-  f->content = cps_pool_own(o->mem, content);
-  f->size = size;
+  f->size = content->size;
+  f->content = cps_pool_take(o->mem, content);
 }
 
 // All of `f` in `mem`; *size is its length.
@@ -24,7 +24,7 @@ static const char *read_all(cps_pool *mem, FILE *f, size_t *size) {
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cps_buf_append(&b, chunk, n);
   *size = b.size;
-  const char *data = cps_pool_own(mem, cps_buf_take(&b));
+  const char *data = cps_pool_take(mem, &b);
   return ferror(f) ? NULL : data;
 }
 
@@ -69,7 +69,7 @@ static int run(const cps_plugin *p, cps_pool *mem) {
     return 1;
   }
   cps_output out = {.mem = mem};
-  cps_diag diag = {0};
+  cps_diag diag = {.mem = mem};
   const char *bad = cps_params_parse(mem, schema->parameter, p->params, p->param_count);
   if (bad) {
     cps_diag_plain(&diag, cps_pool_printf(mem, "%s: %s", p->name, bad));
@@ -80,8 +80,7 @@ static int run(const cps_plugin *p, cps_pool *mem) {
   size_t resp_size = 0;
   bool ok = cps_diag_ok(&diag)
                 ? cps_encode_response(mem, NULL, out.files, out.count, &resp, &resp_size)
-                : cps_encode_response(mem, cps_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
-  cps_diag_free(&diag);
+                : cps_encode_response(mem, cps_diag_text(&diag), NULL, 0, &resp, &resp_size);
   if (!ok) {
     fprintf(stderr, "%s: out of memory encoding the response\n", p->name);
     return 1;

@@ -20,9 +20,9 @@ typedef struct cps_output {
   size_t cap;
 } cps_output;
 
-// Adds a file: a copy of `name`, and `content` (malloc'd, `size` bytes),
-// which o->mem takes.
-void cps_output_add(cps_output *o, const char *name, char *content, size_t size);
+// Adds a file: a copy of `name`, and the bytes of `content`, which o->mem
+// takes (`content` is left empty).
+void cps_output_add(cps_output *o, const char *name, cps_buf *content);
 
 typedef struct cps_plugin {
   const char *name;     // "protoc-gen-cpay"

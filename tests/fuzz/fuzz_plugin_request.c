@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *bad = cps_params_parse(mem, schema->parameter, specs,
                                      (int)(sizeof specs / sizeof specs[0]));
   cps_output out = {.mem = mem};
-  cps_diag diag = {0};
+  cps_diag diag = {.mem = mem};
   if (bad) {
     if (bad[0] == '\0') abort();
   } else {
@@ -39,10 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t resp_size = 0;
     bool ok = cps_diag_ok(&diag)
                   ? cps_encode_response(mem, NULL, out.files, out.count, &resp, &resp_size)
-                  : cps_encode_response(mem, cps_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
+                  : cps_encode_response(mem, cps_diag_text(&diag), NULL, 0, &resp, &resp_size);
     if (!ok) abort();
   }
-  cps_diag_free(&diag);
   cps_pool_free(mem);
   return 0;
 }

@@ -432,7 +432,7 @@ static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
   bool bad = ferror(fp);
   fclose(fp);
   *size = b.size;
-  const char *data = cps_pool_own(mem, cps_buf_take(&b));
+  const char *data = cps_pool_take(mem, &b);
   if (bad) {
     fprintf(stderr, "%s: read failed\n", path);
     return NULL;

@@ -78,7 +78,8 @@ START_TEST(test_names_mangling_and_collisions) {
   schema.to_generate_count = 1;
   schema.parameter = "";
 
-  cpg_names *n = cpg_names_new(&schema);
+  cps_pool *mem = cps_pool_new();
+  cpg_names *n = cpg_names_new(mem);
   ck_assert_str_eq(cpg_name_message(n, &msgs[0]), "a_b_M");
   ck_assert_str_eq(cpg_name_field(n, &fields[0]), "int_");
   ck_assert_str_eq(cpg_name_field(n, &fields[1]), "foo");
@@ -87,7 +88,7 @@ START_TEST(test_names_mangling_and_collisions) {
   ck_assert_str_eq(cpg_name_enum(n, &enums[0]), "a_b_E");
   ck_assert_str_eq(cpg_name_enum_value(n, &values[0]), "a_b_E_X");
   ck_assert_str_eq(cpg_name_file_prefix(n, &file), "dir_a_proto");
-  cpg_names_free(n);
+  cps_pool_free(mem);
 }
 END_TEST
 

@@ -2,7 +2,6 @@
 // reports a block the pool fails to free).
 #include <check.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "schema/pool.h"
@@ -37,14 +36,25 @@ START_TEST(test_pool_large_blocks_keep_the_bump_region) {
 }
 END_TEST
 
-START_TEST(test_pool_strings_and_owned_blocks) {
+START_TEST(test_pool_strings_and_buffers_taken) {
   cps_pool *p = cps_pool_new();
   ck_assert_str_eq(cps_pool_strdup(p, "abc"), "abc");
   ck_assert_ptr_null(cps_pool_strdup(p, NULL));
   ck_assert_str_eq(cps_pool_strndup(p, "abcdef", 2), "ab");
   ck_assert_str_eq(cps_pool_printf(p, "%s-%d", "x", 42), "x-42");
-  for (int i = 0; i < 100; i++) ck_assert_ptr_nonnull(cps_pool_own(p, malloc(10)));
-  ck_assert_ptr_null(cps_pool_own(p, NULL));
+  const char *last = NULL;
+  for (int i = 0; i < 100; i++) {
+    cps_buf b = {0};
+    cps_buf_printf(&b, "block %d", i);
+    const char *data = b.data;
+    last = cps_pool_take(p, &b);
+    ck_assert_ptr_eq(last, data);  // the bytes move: no copy
+    ck_assert_ptr_null(b.data);    // and the buffer is empty
+    ck_assert_uint_eq(b.size, 0);
+  }
+  ck_assert_str_eq(last, "block 99");
+  cps_buf empty = {0};
+  ck_assert_str_eq(cps_pool_take(p, &empty), "");
   cps_pool_free(p);
   cps_pool_free(NULL);
 }
@@ -72,7 +82,7 @@ Suite *pool_suite(void) {
   TCase *tc = tcase_create("pool");
   tcase_add_test(tc, test_pool_alloc_is_aligned_zeroed_and_distinct);
   tcase_add_test(tc, test_pool_large_blocks_keep_the_bump_region);
-  tcase_add_test(tc, test_pool_strings_and_owned_blocks);
+  tcase_add_test(tc, test_pool_strings_and_buffers_taken);
   tcase_add_test(tc, test_pool_grow_keeps_elements_and_doubles);
   suite_add_tcase(s, tc);
   return s;
