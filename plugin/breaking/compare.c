@@ -9,16 +9,16 @@
 #include <string.h>
 
 typedef struct ctx {
-  const brk_snap *old, *cur;
-  brk_category max;
-  brk_findings *out;
+  const cpb_snap *old, *cur;
+  cpb_category max;
+  cpb_findings *out;
   // Package renames (FILE_PACKAGE_CHANGED): names on the old side are mapped
   // to the new package before they are compared.
   const char *pkg_from[32];
   const char *pkg_to[32];
   size_t npkg;
-  cpf_pool *mem;  // the findings'
-  cpf_pool *tmp;  // strings made along the way, freed at the end of brk_compare
+  cps_pool *mem;  // the findings'
+  cps_pool *tmp;  // strings made along the way, freed at the end of cpb_compare
 } ctx;
 
 // How a type change reads: the same type, compatible on the wire (and in
@@ -26,14 +26,14 @@ typedef struct ctx {
 // parse, the numbers mean other values), or incompatible.
 typedef enum compat { SAME, COMPAT, COMPAT_JSON, UNRELATED_ENUM, INCOMPAT } compat;
 
-static const brk_rule *rule(const char *id) {
-  for (size_t i = 0; i < brk_rule_count; i++) {
-    if (strcmp(brk_rules[i].id, id) == 0) return &brk_rules[i];
+static const cpb_rule *rule(const char *id) {
+  for (size_t i = 0; i < cpb_rule_count; i++) {
+    if (strcmp(cpb_rules[i].id, id) == 0) return &cpb_rules[i];
   }
   abort();  // a rule ID missing from the table is a programming error
 }
 
-// A printf'd string that lives until the end of brk_compare.
+// A printf'd string that lives until the end of cpb_compare.
 static char *tmpf(const ctx *c, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -43,7 +43,7 @@ static char *tmpf(const ctx *c, const char *fmt, ...)
 static char *tmpf(const ctx *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *r = cpf_pool_vprintf(c->tmp, fmt, ap);
+  char *r = cps_pool_vprintf(c->tmp, fmt, ap);
   va_end(ap);
   return r;
 }
@@ -54,12 +54,12 @@ typedef struct where {
   int line, col;
 } where;
 
-static where at_cur_item(const ctx *c, const brk_item *it) {
+static where at_cur_item(const ctx *c, const cpb_item *it) {
   where w = {c->cur->prefix, it->file, it->line, it->col};
   return w;
 }
 
-static where at_cur_block(const ctx *c, const brk_block *b) {
+static where at_cur_block(const ctx *c, const cpb_block *b) {
   where w = {c->cur->prefix, b->file, b->line, b->col};
   return w;
 }
@@ -72,18 +72,18 @@ static const char *map_name(const ctx *c, const char *name);
 // `full_name`, the innermost enclosing message that still exists, or else
 // its file when that still exists (no line). Only an element whose file is
 // gone is reported in the old file, at its old position.
-static where at_old(const ctx *c, const char *file, int line, int col, const brk_block *cur_parent,
+static where at_old(const ctx *c, const char *file, int line, int col, const cpb_block *cur_parent,
                     const char *full_name) {
   if (cur_parent) return at_cur_block(c, cur_parent);
   if (full_name) {
-    char *scope = cpf_pool_strdup(c->tmp, map_name(c, full_name));
+    char *scope = cps_pool_strdup(c->tmp, map_name(c, full_name));
     for (char *dot = strrchr(scope, '.'); dot; dot = strrchr(scope, '.')) {
       *dot = '\0';
-      const brk_block *m = brk_snap_find(c->cur, BRK_MESSAGE, scope);
+      const cpb_block *m = cpb_snap_find(c->cur, CPB_MESSAGE, scope);
       if (m) return at_cur_block(c, m);
     }
   }
-  if (file && brk_snap_find(c->cur, BRK_FILE, file)) {
+  if (file && cpb_snap_find(c->cur, CPB_FILE, file)) {
     where w = {c->cur->prefix, file, 0, 0};
     return w;
   }
@@ -103,28 +103,28 @@ static void report(ctx *c, const char *id, where w, const char *subject, const c
 // the finding is there already.
 static void report(ctx *c, const char *id, where w, const char *subject, const char *fix,
                    const char *fmt, ...) {
-  const brk_rule *r = rule(id);
+  const cpb_rule *r = rule(id);
   if (r->category > c->max) return;
   for (size_t i = 0; i < c->out->count; i++) {
     // One finding per (rule, subject); a break accepted in the lock does not
     // hide one the lock itself finds.
-    const brk_finding *e = &c->out->v[i];
+    const cpb_finding *e = &c->out->v[i];
     if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) return;
   }
-  c->out->v = cpf_pool_grow(c->mem, c->out->v, c->out->count, &c->out->cap, sizeof *c->out->v);
-  brk_finding *f = &c->out->v[c->out->count++];
+  c->out->v = cps_pool_grow(c->mem, c->out->v, c->out->count, &c->out->cap, sizeof *c->out->v);
+  cpb_finding *f = &c->out->v[c->out->count++];
   f->rule = r;
   const char *file = w.file ? w.file : "<unknown>";
-  f->file = w.prefix && *w.prefix ? cpf_pool_printf(c->mem, "%s/%s", w.prefix, file)
-                                  : cpf_pool_strdup(c->mem, file);
+  f->file = w.prefix && *w.prefix ? cps_pool_printf(c->mem, "%s/%s", w.prefix, file)
+                                  : cps_pool_strdup(c->mem, file);
   f->line = w.line;
   f->col = w.col;
   va_list ap;
   va_start(ap, fmt);
-  f->message = cpf_pool_vprintf(c->mem, fmt, ap);
+  f->message = cps_pool_vprintf(c->mem, fmt, ap);
   va_end(ap);
-  f->fix = cpf_pool_strdup(c->mem, fix);
-  f->subject = cpf_pool_strdup(c->mem, subject);
+  f->fix = cps_pool_strdup(c->mem, fix);
+  f->subject = cps_pool_strdup(c->mem, subject);
   f->accepted = NULL;
 }
 
@@ -132,10 +132,10 @@ static void report(ctx *c, const char *id, where w, const char *subject, const c
 
 // A type string as a reader of .proto files writes it: ".pkg.M" is
 // "pkg.M", "enum:.pkg.E" is "pkg.E (enum)", "map<string,.pkg.V>" is
-// "map<string, pkg.V>". Lives until the end of brk_compare.
+// "map<string, pkg.V>". Lives until the end of cpb_compare.
 static const char *pt(const ctx *c, const char *t) {
   // At most "group " and a space after every comma more than `t`.
-  char *r = cpf_pool_alloc(c->tmp, 2 * strlen(t) + 7);
+  char *r = cps_pool_alloc(c->tmp, 2 * strlen(t) + 7);
   char *w = r;
   const char *p = t;
   if (strncmp(p, "enum:", 5) == 0) p += 5;
@@ -161,13 +161,13 @@ static const char *pt(const ctx *c, const char *t) {
 
 // `name` (a full name, with or without a leading dot, or a type string) with
 // old packages replaced by new ones: `name` itself when no package was
-// renamed, else a string that lives until the end of brk_compare.
+// renamed, else a string that lives until the end of cpb_compare.
 static const char *map_name(const ctx *c, const char *name) {
   if (name == NULL || c->npkg == 0) return name;
   const char *s = name;
   for (size_t i = 0; i < c->npkg; i++) {
     size_t fl = strlen(c->pkg_from[i]);
-    cpf_buf b = {0};
+    cps_buf b = {0};
     const char *p = s;
     while (*p) {
       // A name starts the string or follows ':', '<' or ',', with or
@@ -175,14 +175,14 @@ static const char *map_name(const ctx *c, const char *name) {
       const char *q = (p > s && p[-1] == '.') ? p - 1 : p;
       bool boundary = q == s || q[-1] == ':' || q[-1] == '<' || q[-1] == ',';
       if (boundary && strncmp(p, c->pkg_from[i], fl) == 0 && p[fl] == '.') {
-        cpf_buf_puts(&b, c->pkg_to[i]);
+        cps_buf_puts(&b, c->pkg_to[i]);
         p += fl;
       } else {
-        cpf_buf_append(&b, p, 1);
+        cps_buf_append(&b, p, 1);
         p++;
       }
     }
-    s = b.data ? cpf_pool_own(c->tmp, cpf_buf_take(&b)) : "";
+    s = b.data ? cps_pool_take(c->tmp, &b) : "";
   }
   return s;
 }
@@ -192,16 +192,16 @@ static bool same(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
-static bool live(const brk_block *b, const brk_item *it) { return !b->deleted && !it->deleted; }
+static bool live(const cpb_block *b, const cpb_item *it) { return !b->deleted && !it->deleted; }
 
-static bool in_ranges(const cpm_range *r, size_t n, int32_t num) {
+static bool in_ranges(const cps_range *r, size_t n, int32_t num) {
   for (size_t i = 0; i < n; i++) {
     if (num >= r[i].start && num <= r[i].end) return true;
   }
   return false;
 }
 
-static bool covered(const cpm_range *r, size_t n, cpm_range want) {
+static bool covered(const cps_range *r, size_t n, cps_range want) {
   int64_t pos = want.start;
   bool progress = true;
   while (progress && pos <= want.end) {
@@ -223,7 +223,7 @@ static bool has_name(const char *const *names, size_t n, const char *name) {
   return false;
 }
 
-static const char *range_text(const ctx *c, cpm_range r) {
+static const char *range_text(const ctx *c, cps_range r) {
   if (r.start == r.end) return tmpf(c, "%d", (int)r.start);
   if (r.end == 536870911) return tmpf(c, "%d to max", (int)r.start);
   return tmpf(c, "%d to %d", (int)r.start, (int)r.end);
@@ -257,8 +257,8 @@ static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int d
 // Whether two enum types ("enum:.pkg.E") have the same values: the same
 // numbers, and with `names` the same names too.
 static bool eq_enum(const ctx *c, const char *old_t, const char *new_t, bool names) {
-  const brk_block *a = brk_snap_find(c->old, BRK_ENUM, old_t + 6);  // "enum:."
-  const brk_block *b = brk_snap_find(c->cur, BRK_ENUM, new_t + 6);
+  const cpb_block *a = cpb_snap_find(c->old, CPB_ENUM, old_t + 6);  // "enum:."
+  const cpb_block *b = cpb_snap_find(c->cur, CPB_ENUM, new_t + 6);
   if (!a || !b) return false;
   size_t na = 0;
   for (size_t i = 0; i < a->item_count; i++) {
@@ -276,10 +276,10 @@ static bool eq_enum(const ctx *c, const char *old_t, const char *new_t, bool nam
 
 // Whether `new_name` can be `old_name` renamed: the old name is gone from
 // the new schema and the new one was not in the old (history aside).
-static bool renamed_pair(const ctx *c, brk_kind kind, const char *old_name, const char *new_name) {
+static bool renamed_pair(const ctx *c, cpb_kind kind, const char *old_name, const char *new_name) {
   const char *m = map_name(c, old_name);
-  const brk_block *still = brk_snap_find(c->cur, kind, m);
-  const brk_block *before = brk_snap_find(c->old, kind, new_name);
+  const cpb_block *still = cpb_snap_find(c->cur, kind, m);
+  const cpb_block *before = cpb_snap_find(c->old, kind, new_name);
   return still == NULL && (before == NULL || before->deleted);
 }
 
@@ -297,7 +297,7 @@ static compat classify(const ctx *c, const char *old_t, const char *new_t) {
   } else if (is_enum_type(old_t) && is_enum_type(new_t)) {
     // Another enum is the same one only when it is the old one renamed, with
     // the same numbers (and names, or JSON differs).
-    if (!renamed_pair(c, BRK_ENUM, old_t + 6, new_t + 6) || !eq_enum(c, old_t, new_t, false)) {
+    if (!renamed_pair(c, CPB_ENUM, old_t + 6, new_t + 6) || !eq_enum(c, old_t, new_t, false)) {
       r = UNRELATED_ENUM;
     } else {
       r = eq_enum(c, old_t, new_t, true) ? COMPAT : COMPAT_JSON;
@@ -321,15 +321,15 @@ static compat classify(const ctx *c, const char *old_t, const char *new_t) {
 // Two message types are equivalent when their fields have the same numbers,
 // labels and (equivalent) types: a renamed message.
 static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int depth) {
-  const brk_block *a = brk_snap_find(c->old, BRK_MESSAGE, old_t + 1);
-  const brk_block *b = brk_snap_find(c->cur, BRK_MESSAGE, new_t + 1);
+  const cpb_block *a = cpb_snap_find(c->old, CPB_MESSAGE, old_t + 1);
+  const cpb_block *b = cpb_snap_find(c->cur, CPB_MESSAGE, new_t + 1);
   if (!a || !b || depth > 8) return false;
   size_t k = 0;
   for (size_t i = 0; i < a->item_count; i++) {
-    const brk_item *x = &a->items[i];
+    const cpb_item *x = &a->items[i];
     if (!live(a, x)) continue;
     if (k >= b->item_count) return false;
-    const brk_item *y = &b->items[k++];
+    const cpb_item *y = &b->items[k++];
     if (x->number != y->number || !same(x->label, y->label)) return false;
     const char *m = map_name(c, x->type);
     bool ok = strcmp(m, y->type) == 0 ||
@@ -342,8 +342,8 @@ static bool eq_message(const ctx *c, const char *old_t, const char *new_t, int d
 // "map<K,V>" into K and V.
 static void split_map(const ctx *c, const char *t, const char **k, const char **v) {
   const char *comma = strchr(t, ',');
-  *k = cpf_pool_strndup(c->tmp, t + 4, (size_t)(comma - (t + 4)));
-  *v = cpf_pool_strndup(c->tmp, comma + 1, strlen(comma + 1) - 1);
+  *k = cps_pool_strndup(c->tmp, t + 4, (size_t)(comma - (t + 4)));
+  *v = cps_pool_strndup(c->tmp, comma + 1, strlen(comma + 1) - 1);
 }
 
 static bool is_length_delimited(const char *t) {
@@ -351,11 +351,11 @@ static bool is_length_delimited(const char *t) {
 }
 
 // The next number no field, reserved range or extension range has ever used.
-static int32_t next_free(const brk_block *ob, const brk_block *nb) {
+static int32_t next_free(const cpb_block *ob, const cpb_block *nb) {
   int32_t n = 0;
-  const brk_block *bs[2] = {ob, nb};
+  const cpb_block *bs[2] = {ob, nb};
   for (int s = 0; s < 2; s++) {
-    const brk_block *b = bs[s];
+    const cpb_block *b = bs[s];
     if (!b) continue;
     for (size_t i = 0; i < b->item_count; i++) n = b->items[i].number > n ? b->items[i].number : n;
     for (size_t i = 0; i < b->reserved_count; i++) {
@@ -368,7 +368,7 @@ static int32_t next_free(const brk_block *ob, const brk_block *nb) {
   return n;
 }
 
-static char *describe(ctx *c, const brk_item *it) {
+static char *describe(ctx *c, const cpb_item *it) {
   return tmpf(c, "%s %s %s", it->label, pt(c, it->type), it->name);
 }
 
@@ -420,8 +420,8 @@ static void type_change(ctx *c, const char *rule_id, const char *what, where w, 
 }
 
 static bool entry_matches(const ctx *c, const char *map_t, const char *msg_t, bool map_is_old) {
-  const brk_snap *ms = map_is_old ? c->cur : c->old;
-  const brk_block *e = brk_snap_find(ms, BRK_MESSAGE, msg_t + 1);
+  const cpb_snap *ms = map_is_old ? c->cur : c->old;
+  const cpb_block *e = cpb_snap_find(ms, CPB_MESSAGE, msg_t + 1);
   if (!e || e->item_count != 2) return false;
   const char *k, *v;
   split_map(c, map_t, &k, &v);
@@ -432,7 +432,7 @@ static bool entry_matches(const ctx *c, const char *map_t, const char *msg_t, bo
 }
 
 // The live members of oneof `name` in b.
-static size_t oneof_members(const brk_block *b, const char *name) {
+static size_t oneof_members(const cpb_block *b, const char *name) {
   size_t n = 0;
   for (size_t i = 0; name && i < b->item_count; i++) n += live(b, &b->items[i]) && same(b->items[i].oneof, name);
   return n;
@@ -440,7 +440,7 @@ static size_t oneof_members(const brk_block *b, const char *name) {
 
 // Whether oneof `nname` of the new message is oneof `oname` renamed: the old
 // name is gone, the new one is new, and the members are the same numbers.
-static bool oneof_renamed(const brk_block *ob, const char *oname, const brk_block *nb,
+static bool oneof_renamed(const cpb_block *ob, const char *oname, const cpb_block *nb,
                           const char *nname) {
   if (!oname || !nname || same(oname, nname) || oneof_members(nb, oname) ||
       oneof_members(ob, nname)) {
@@ -448,9 +448,9 @@ static bool oneof_renamed(const brk_block *ob, const char *oname, const brk_bloc
   }
   size_t n = 0;
   for (size_t i = 0; i < ob->item_count; i++) {
-    const brk_item *o = &ob->items[i];
+    const cpb_item *o = &ob->items[i];
     if (!live(ob, o) || !same(o->oneof, oname)) continue;
-    const brk_item *f = NULL;
+    const cpb_item *f = NULL;
     for (size_t k = 0; k < nb->item_count && !f; k++) {
       if (nb->items[k].number == o->number) f = &nb->items[k];
     }
@@ -469,8 +469,8 @@ typedef enum oneof_move {
   ONEOF_UNSAFE,
 } oneof_move;
 
-static oneof_move classify_oneof(const brk_block *ob, const brk_block *nb, const brk_item *o,
-                                 const brk_item *f) {
+static oneof_move classify_oneof(const cpb_block *ob, const cpb_block *nb, const cpb_item *o,
+                                 const cpb_item *f) {
   if (same(o->oneof, f->oneof)) return ONEOF_SAME;
   if (oneof_renamed(ob, o->oneof, nb, f->oneof)) return ONEOF_RENAME;
   if (!o->oneof && oneof_members(ob, f->oneof) == 0 && oneof_members(nb, f->oneof) == 1) {
@@ -480,8 +480,8 @@ static oneof_move classify_oneof(const brk_block *ob, const brk_block *nb, const
   return ONEOF_UNSAFE;
 }
 
-static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, const brk_item *o,
-                          const brk_item *f) {
+static void compare_field(ctx *c, const cpb_block *ob, const cpb_block *nb, const cpb_item *o,
+                          const cpb_item *f) {
   oneof_move move = classify_oneof(ob, nb, o, f);
   char *subj = tmpf(c, "%s#%d", nb->name, (int)f->number);
   char *what = tmpf(c, "field %d \"%s\" of message %s", (int)f->number, f->name, nb->name);
@@ -586,26 +586,26 @@ static void compare_field(ctx *c, const brk_block *ob, const brk_block *nb, cons
   }
 }
 
-static const brk_item *find_number(const brk_block *b, int32_t n) {
+static const cpb_item *find_number(const cpb_block *b, int32_t n) {
   for (size_t i = 0; b && i < b->item_count; i++) {
     if (b->items[i].number == n && live(b, &b->items[i])) return &b->items[i];
   }
   return NULL;
 }
 
-static const brk_item *find_name(const brk_block *b, const char *name) {
+static const cpb_item *find_name(const cpb_block *b, const char *name) {
   for (size_t i = 0; b && i < b->item_count; i++) {
     if (strcmp(b->items[i].name, name) == 0 && live(b, &b->items[i])) return &b->items[i];
   }
   return NULL;
 }
 
-static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
+static void compare_fields(ctx *c, const cpb_block *ob, const cpb_block *nb) {
   // Old fields: changed or deleted.
   for (size_t i = 0; i < ob->item_count; i++) {
-    const brk_item *o = &ob->items[i];
+    const cpb_item *o = &ob->items[i];
     if (!live(ob, o)) continue;
-    const brk_item *f = find_number(nb, o->number);
+    const cpb_item *f = find_number(nb, o->number);
     if (f) {
       compare_field(c, ob, nb, o, f);
       continue;
@@ -640,14 +640,14 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
   }
   // Old oneofs that are gone.
   for (size_t i = 0; i < ob->item_count; i++) {
-    const brk_item *o = &ob->items[i];
+    const cpb_item *o = &ob->items[i];
     if (!live(ob, o) || !o->oneof) continue;
     bool seen_before = false, still = false;
     for (size_t k = 0; k < i; k++) seen_before |= live(ob, &ob->items[k]) && same(ob->items[k].oneof, o->oneof);
     for (size_t k = 0; k < nb->item_count; k++) still |= same(nb->items[k].oneof, o->oneof);
     if (seen_before || still) continue;
     char *subj = tmpf(c, "%s/%s", nb->name, o->oneof);
-    const brk_item *now = find_number(nb, o->number);
+    const cpb_item *now = find_number(nb, o->number);
     if (now && oneof_renamed(ob, o->oneof, nb, now->oneof)) {
       report(c, "ONEOF_RENAMED", at_cur_item(c, now), subj, NULL,
              "oneof %s of message %s was renamed to %s: neither the binary nor the JSON encoding "
@@ -662,11 +662,11 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
   }
   // New fields: renumbered, or reusing a number or name.
   for (size_t i = 0; i < nb->item_count; i++) {
-    const brk_item *f = &nb->items[i];
+    const cpb_item *f = &nb->items[i];
     if (find_number(ob, f->number)) continue;
     char *subj = tmpf(c, "%s#%d", nb->name, (int)f->number);
     where w = at_cur_item(c, f);
-    const brk_item *renum = find_name(ob, f->name);
+    const cpb_item *renum = find_name(ob, f->name);
     if (strcmp(f->label, "required") == 0 && !renum && !ob->deleted) {
       report(c, "FIELD_REQUIRED_ADDED", w, subj,
              "make it optional (required fields can never be added safely)",
@@ -681,11 +681,11 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
              "field \"%s\" of message %s changed number from %d to %d", f->name, nb->name,
              (int)renum->number, (int)f->number);
     }
-    const brk_item *was = NULL;
+    const cpb_item *was = NULL;
     bool restored = false, name_hist = false;
     int32_t name_num = 0;
     for (size_t k = 0; k < ob->item_count; k++) {
-      const brk_item *h = &ob->items[k];
+      const cpb_item *h = &ob->items[k];
       if (h->number == f->number) {
         const char *m = map_name(c, h->type);
         if (same(h->name, f->name) && strcmp(m, f->type) == 0 && same(h->label, f->label)) {
@@ -724,7 +724,7 @@ static void compare_fields(ctx *c, const brk_block *ob, const brk_block *nb) {
   }
 }
 
-static void compare_reserved(ctx *c, const brk_block *ob, const brk_block *nb, const char *what,
+static void compare_reserved(ctx *c, const cpb_block *ob, const cpb_block *nb, const char *what,
                              const char *range_rule, const char *name_rule) {
   for (size_t i = 0; i < ob->reserved_count; i++) {
     if (covered(nb->reserved, nb->reserved_count, ob->reserved[i])) continue;
@@ -743,14 +743,14 @@ static void compare_reserved(ctx *c, const brk_block *ob, const brk_block *nb, c
 }
 
 
-static const brk_block *counterpart(const ctx *c, const brk_block *ob) {
+static const cpb_block *counterpart(const ctx *c, const cpb_block *ob) {
   const char *m = map_name(c, ob->name);
-  const brk_block *nb = brk_snap_find(c->cur, ob->kind, m);
+  const cpb_block *nb = cpb_snap_find(c->cur, ob->kind, m);
   return nb;
 }
 
 // Whether the live items of two blocks have the same names, in number order.
-static bool same_item_names(const brk_block *a, const brk_block *b) {
+static bool same_item_names(const cpb_block *a, const cpb_block *b) {
   size_t k = 0;
   for (size_t i = 0; i < a->item_count; i++) {
     if (!live(a, &a->items[i])) continue;
@@ -763,10 +763,10 @@ static bool same_item_names(const brk_block *a, const brk_block *b) {
 // How well `cb` (new) matches `ob` (old) as its rename: 0 not at all; 1 the
 // same fields (numbers, labels, types) or enum numbers; 2 with the same
 // names too.
-static int rename_match(const ctx *c, const brk_block *ob, const brk_block *cb) {
-  const char *prefix = ob->kind == BRK_ENUM ? "enum:." : ".";
+static int rename_match(const ctx *c, const cpb_block *ob, const cpb_block *cb) {
+  const char *prefix = ob->kind == CPB_ENUM ? "enum:." : ".";
   char *ot = tmpf(c, "%s%s", prefix, ob->name), *nt = tmpf(c, "%s%s", prefix, cb->name);
-  bool eq = ob->kind == BRK_ENUM ? eq_enum(c, ot, nt, false) : eq_message(c, ot, nt, 0);
+  bool eq = ob->kind == CPB_ENUM ? eq_enum(c, ot, nt, false) : eq_message(c, ot, nt, 0);
   return eq ? 1 + same_item_names(ob, cb) : 0;
 }
 
@@ -778,9 +778,9 @@ static size_t scope_len(const char *name) {
 
 // Whether `cb` is new in the schema and in the scope `ob` had (`mo`: ob's
 // name with packages mapped).
-static bool rename_candidate(const ctx *c, const brk_block *cb, brk_kind kind, const char *mo) {
+static bool rename_candidate(const ctx *c, const cpb_block *cb, cpb_kind kind, const char *mo) {
   size_t scope = scope_len(mo);
-  return cb->kind == kind && !brk_snap_find(c->old, kind, cb->name) && scope_len(cb->name) == scope &&
+  return cb->kind == kind && !cpb_snap_find(c->old, kind, cb->name) && scope_len(cb->name) == scope &&
          strncmp(cb->name, mo, scope) == 0;
 }
 
@@ -788,18 +788,18 @@ static bool rename_candidate(const ctx *c, const brk_block *cb, brk_kind kind, c
 // new, in the same scope, the best match by rename_match. A block that some
 // other old one matches with names and all is that one's, not this one's.
 // NULL when there is none.
-static const brk_block *find_renamed(const ctx *c, const brk_block *ob) {
+static const cpb_block *find_renamed(const ctx *c, const cpb_block *ob) {
   const char *mo = map_name(c, ob->name);
-  const brk_block *best = NULL;
+  const cpb_block *best = NULL;
   int best_score = 0;
   for (size_t k = 0; k < c->cur->block_count; k++) {
-    const brk_block *cb = &c->cur->blocks[k];
+    const cpb_block *cb = &c->cur->blocks[k];
     if (!rename_candidate(c, cb, ob->kind, mo)) continue;
     int score = rename_match(c, ob, cb);
     if (score <= best_score) continue;
     bool claimed = false;
     for (size_t j = 0; j < c->old->block_count && score < 2 && !claimed; j++) {
-      const brk_block *other = &c->old->blocks[j];
+      const cpb_block *other = &c->old->blocks[j];
       claimed = other != ob && other->kind == ob->kind && !other->deleted &&
                 !counterpart(c, other) && rename_match(c, other, cb) == 2;
     }
@@ -812,12 +812,12 @@ static const brk_block *find_renamed(const ctx *c, const brk_block *ob) {
 
 static void compare_messages(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
-    const brk_block *ob = &c->old->blocks[i];
-    if (ob->kind != BRK_MESSAGE) continue;
-    const brk_block *nb = counterpart(c, ob);
+    const cpb_block *ob = &c->old->blocks[i];
+    if (ob->kind != CPB_MESSAGE) continue;
+    const cpb_block *nb = counterpart(c, ob);
     if (nb == NULL) {
       if (ob->deleted) continue;
-      const brk_block *renamed = find_renamed(c, ob);
+      const cpb_block *renamed = find_renamed(c, ob);
       if (renamed) {
         report(c, "MESSAGE_RENAMED", at_cur_block(c, renamed), ob->name, NULL,
                "message %s was renamed to %s: wire-compatible where it is a field type, but "
@@ -857,7 +857,7 @@ static void compare_messages(ctx *c) {
 
 // ---- enums --------------------------------------------------------------
 
-static const brk_item *find_pair(const brk_block *b, int32_t n, const char *name) {
+static const cpb_item *find_pair(const cpb_block *b, int32_t n, const char *name) {
   for (size_t i = 0; b && i < b->item_count; i++) {
     if (b->items[i].number == n && strcmp(b->items[i].name, name) == 0 && live(b, &b->items[i])) {
       return &b->items[i];
@@ -866,12 +866,12 @@ static const brk_item *find_pair(const brk_block *b, int32_t n, const char *name
   return NULL;
 }
 
-static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
+static void compare_values(ctx *c, const cpb_block *ob, const cpb_block *nb) {
   for (size_t i = 0; i < ob->item_count; i++) {
-    const brk_item *o = &ob->items[i];
+    const cpb_item *o = &ob->items[i];
     if (!live(ob, o) || find_pair(nb, o->number, o->name)) continue;
     char *subj = tmpf(c, "%s#%s", nb->name, o->name);
-    const brk_item *byname = find_name(nb, o->name), *bynum = find_number(nb, o->number);
+    const cpb_item *byname = find_name(nb, o->name), *bynum = find_number(nb, o->number);
     if (byname) {
       report(c, "ENUM_VALUE_RENUMBERED", at_cur_item(c, byname), subj, NULL,
              "enum value %s of %s changed number from %d to %d", o->name, nb->name, (int)o->number,
@@ -901,14 +901,14 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
     }
   }
   for (size_t i = 0; i < nb->item_count; i++) {
-    const brk_item *v = &nb->items[i];
+    const cpb_item *v = &nb->items[i];
     if (find_number(ob, v->number) || find_name(ob, v->name)) continue;
     char *subj = tmpf(c, "%s#%d", nb->name, (int)v->number);
     where w = at_cur_item(c, v);
-    const brk_item *was = NULL, *name_was = NULL;
+    const cpb_item *was = NULL, *name_was = NULL;
     bool restored = false;
     for (size_t k = 0; k < ob->item_count; k++) {
-      const brk_item *h = &ob->items[k];
+      const cpb_item *h = &ob->items[k];
       if (h->number == v->number && same(h->name, v->name)) restored = true;
       else if (h->number == v->number && !was) was = h;
       else if (same(h->name, v->name) && !name_was) name_was = h;
@@ -937,12 +937,12 @@ static void compare_values(ctx *c, const brk_block *ob, const brk_block *nb) {
 
 static void compare_enums(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
-    const brk_block *ob = &c->old->blocks[i];
-    if (ob->kind != BRK_ENUM) continue;
-    const brk_block *nb = counterpart(c, ob);
+    const cpb_block *ob = &c->old->blocks[i];
+    if (ob->kind != CPB_ENUM) continue;
+    const cpb_block *nb = counterpart(c, ob);
     if (nb == NULL) {
       if (ob->deleted) continue;
-      const brk_block *renamed = find_renamed(c, ob);
+      const cpb_block *renamed = find_renamed(c, ob);
       char *ot = renamed ? tmpf(c, "enum:.%s", ob->name) : NULL;
       char *nt = renamed ? tmpf(c, "enum:.%s", renamed->name) : NULL;
       if (renamed && eq_enum(c, ot, nt, true)) {
@@ -986,17 +986,17 @@ static void compare_enums(ctx *c) {
 
 static void compare_extensions(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
-    const brk_block *ob = &c->old->blocks[i];
-    if (ob->kind != BRK_EXTEND) continue;
+    const cpb_block *ob = &c->old->blocks[i];
+    if (ob->kind != CPB_EXTEND) continue;
     for (size_t k = 0; k < ob->item_count; k++) {
-      const brk_item *o = &ob->items[k];
+      const cpb_item *o = &ob->items[k];
       if (!live(ob, o)) continue;
       const char *mname = map_name(c, o->name);
-      const brk_item *f = NULL;
-      const brk_block *fb = NULL;
+      const cpb_item *f = NULL;
+      const cpb_block *fb = NULL;
       for (size_t j = 0; j < c->cur->block_count && !f; j++) {
-        const brk_block *cb = &c->cur->blocks[j];
-        if (cb->kind != BRK_EXTEND) continue;
+        const cpb_block *cb = &c->cur->blocks[j];
+        if (cb->kind != CPB_EXTEND) continue;
         for (size_t m = 0; m < cb->item_count; m++) {
           if (strcmp(cb->items[m].name, mname) == 0) {
             f = &cb->items[m];
@@ -1033,13 +1033,13 @@ static void compare_extensions(ctx *c) {
     }
   }
   for (size_t i = 0; i < c->cur->block_count; i++) {
-    const brk_block *nb = &c->cur->blocks[i];
-    if (nb->kind != BRK_EXTEND) continue;
-    const brk_block *ob = brk_snap_find(c->old, BRK_EXTEND, nb->name);
+    const cpb_block *nb = &c->cur->blocks[i];
+    if (nb->kind != CPB_EXTEND) continue;
+    const cpb_block *ob = cpb_snap_find(c->old, CPB_EXTEND, nb->name);
     if (!ob) continue;
     for (size_t k = 0; k < nb->item_count; k++) {
-      const brk_item *f = &nb->items[k];
-      const brk_item *was = NULL;
+      const cpb_item *f = &nb->items[k];
+      const cpb_item *was = NULL;
       bool same_ext = false;
       for (size_t m = 0; m < ob->item_count; m++) {
         if (ob->items[m].number != f->number) continue;
@@ -1072,19 +1072,19 @@ static const char *idem_name(const char *l) {
 
 static void compare_services(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
-    const brk_block *ob = &c->old->blocks[i];
-    if (ob->kind != BRK_SERVICE || ob->deleted) continue;
-    const brk_block *nb = counterpart(c, ob);
+    const cpb_block *ob = &c->old->blocks[i];
+    if (ob->kind != CPB_SERVICE || ob->deleted) continue;
+    const cpb_block *nb = counterpart(c, ob);
     if (nb == NULL) {
       report(c, "SERVICE_DELETED", at_old(c, ob->file, ob->line, ob->col, NULL, ob->name), ob->name, NULL,
              "service %s was deleted: clients calling /%s/* get UNIMPLEMENTED", ob->name, ob->name);
       continue;
     }
     for (size_t k = 0; k < ob->item_count; k++) {
-      const brk_item *o = &ob->items[k];
+      const cpb_item *o = &ob->items[k];
       if (!live(ob, o)) continue;
       char *subj = tmpf(c, "%s/%s", nb->name, o->name);
-      const brk_item *f = find_name(nb, o->name);
+      const cpb_item *f = find_name(nb, o->name);
       if (f) {
         where w = at_cur_item(c, f);
         if (classify(c, o->type, f->type) != SAME && classify(c, o->type, f->type) != COMPAT) {
@@ -1116,9 +1116,9 @@ static void compare_services(ctx *c) {
                  o->name, nb->name, idem_name(o->idem), idem_name(f->idem));
         }
       } else {
-        const brk_item *renamed = NULL;
+        const cpb_item *renamed = NULL;
         for (size_t m = 0; m < nb->item_count && !renamed; m++) {
-          const brk_item *g = &nb->items[m];
+          const cpb_item *g = &nb->items[m];
           if (!find_name(ob, g->name) && same(g->label, o->label) &&
               classify(c, o->type, g->type) <= COMPAT && classify(c, o->output, g->output) <= COMPAT) {
             renamed = g;
@@ -1143,9 +1143,9 @@ static void compare_services(ctx *c) {
 
 static void compare_files(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
-    const brk_block *ob = &c->old->blocks[i];
-    if (ob->kind != BRK_FILE || ob->deleted) continue;
-    const brk_block *nb = brk_snap_find(c->cur, BRK_FILE, ob->name);
+    const cpb_block *ob = &c->old->blocks[i];
+    if (ob->kind != CPB_FILE || ob->deleted) continue;
+    const cpb_block *nb = cpb_snap_find(c->cur, CPB_FILE, ob->name);
     if (nb == NULL) {
       report(c, "FILE_DELETED", at_old(c, ob->name, 0, 0, NULL, NULL), ob->name, NULL,
              "file %s was deleted", ob->name);
@@ -1175,8 +1175,8 @@ static void compare_files(ctx *c) {
   }
 }
 
-void brk_compare(cpf_pool *mem, const brk_snap *old, const brk_snap *cur, brk_category max_cat,
-                 brk_findings *out) {
+void cpb_compare(cps_pool *mem, const cpb_snap *old, const cpb_snap *cur, cpb_category max_cat,
+                 cpb_findings *out) {
   ctx c;
   memset(&c, 0, sizeof c);
   c.old = old;
@@ -1184,11 +1184,11 @@ void brk_compare(cpf_pool *mem, const brk_snap *old, const brk_snap *cur, brk_ca
   c.max = max_cat;
   c.out = out;
   c.mem = mem;
-  c.tmp = cpf_pool_new();
+  c.tmp = cps_pool_new();
   for (size_t i = 0; i < old->block_count; i++) {
-    const brk_block *ob = &old->blocks[i];
-    if (ob->kind != BRK_FILE || ob->deleted || !ob->package || !*ob->package) continue;
-    const brk_block *nb = brk_snap_find(cur, BRK_FILE, ob->name);
+    const cpb_block *ob = &old->blocks[i];
+    if (ob->kind != CPB_FILE || ob->deleted || !ob->package || !*ob->package) continue;
+    const cpb_block *nb = cpb_snap_find(cur, CPB_FILE, ob->name);
     if (nb && nb->package && *nb->package && strcmp(ob->package, nb->package) != 0 && c.npkg < 32) {
       c.pkg_from[c.npkg] = ob->package;
       c.pkg_to[c.npkg] = nb->package;
@@ -1200,5 +1200,5 @@ void brk_compare(cpf_pool *mem, const brk_snap *old, const brk_snap *cur, brk_ca
   compare_enums(&c);
   compare_extensions(&c);
   compare_services(&c);
-  cpf_pool_free(c.tmp);
+  cps_pool_free(c.tmp);
 }

@@ -97,21 +97,21 @@ static const buf_rule kBufRules[] = {
 // cpay does not check.
 static bool resolve(const char *name, bool *on, bool *mapped_none) {
   *mapped_none = false;
-  for (size_t i = 0; i < brk_rule_count; i++) {
-    if (strcmp(brk_rules[i].id, name) == 0) {
+  for (size_t i = 0; i < cpb_rule_count; i++) {
+    if (strcmp(cpb_rules[i].id, name) == 0) {
       on[i] = true;
       return true;
     }
   }
   static const struct {
     const char *name;
-    brk_category cat;
-  } cats[] = {{"wire", BRK_CAT_WIRE}, {"wire-json", BRK_CAT_WIRE_JSON}, {"all", BRK_CAT_ALL},
-              {"WIRE", BRK_CAT_WIRE}, {"WIRE_JSON", BRK_CAT_WIRE_JSON}, {"FILE", BRK_CAT_ALL},
-              {"PACKAGE", BRK_CAT_ALL}};
+    cpb_category cat;
+  } cats[] = {{"wire", CPB_CAT_WIRE}, {"wire-json", CPB_CAT_WIRE_JSON}, {"all", CPB_CAT_ALL},
+              {"WIRE", CPB_CAT_WIRE}, {"WIRE_JSON", CPB_CAT_WIRE_JSON}, {"FILE", CPB_CAT_ALL},
+              {"PACKAGE", CPB_CAT_ALL}};
   for (size_t k = 0; k < sizeof cats / sizeof cats[0]; k++) {
     if (strcmp(cats[k].name, name) != 0) continue;
-    for (size_t i = 0; i < brk_rule_count; i++) on[i] |= brk_rules[i].category <= cats[k].cat;
+    for (size_t i = 0; i < cpb_rule_count; i++) on[i] |= cpb_rules[i].category <= cats[k].cat;
     return true;
   }
   for (size_t k = 0; k < sizeof kBufRules / sizeof kBufRules[0]; k++) {
@@ -120,8 +120,8 @@ static bool resolve(const char *name, bool *on, bool *mapped_none) {
     *mapped_none = *p == '\0';
     while (*p) {
       size_t n = strcspn(p, " ");
-      for (size_t i = 0; i < brk_rule_count; i++) {
-        if (strlen(brk_rules[i].id) == n && strncmp(brk_rules[i].id, p, n) == 0) on[i] = true;
+      for (size_t i = 0; i < cpb_rule_count; i++) {
+        if (strlen(cpb_rules[i].id) == n && strncmp(cpb_rules[i].id, p, n) == 0) on[i] = true;
       }
       p += n + (p[n] == ' ');
     }
@@ -132,7 +132,7 @@ static bool resolve(const char *name, bool *on, bool *mapped_none) {
 
 // ---- loading -------------------------------------------------------------------
 
-struct brk_config {
+struct cpb_config {
   const char *path;  // as given
   const char *dir;   // the directory its paths are relative to (absolute; "" in tests: any)
   bool *use;         // by rule index
@@ -145,14 +145,14 @@ struct brk_config {
 };
 
 typedef struct loader {
-  cpf_pool *mem;
-  brk_config *c;
-  char *err;  // malloc'd until it goes to the pool
-  cpf_buf *notes;
+  cps_pool *mem;
+  cpb_config *c;
+  char *err;  // the first error, in mem
+  cps_buf *notes;
 } loader;
 
 // A rule set in the pool, every rule off.
-static bool *no_rules(loader *l) { return cpf_pool_alloc(l->mem, brk_rule_count * sizeof(bool)); }
+static bool *no_rules(loader *l) { return cps_pool_alloc(l->mem, cpb_rule_count * sizeof(bool)); }
 
 static bool lfail(loader *l, int line, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -163,7 +163,7 @@ static bool lfail(loader *l, int line, const char *fmt, ...)
 static bool lfail(loader *l, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cpf_error_at(&l->err, l->c->path, line, fmt, ap);
+  cps_error_at(l->mem, &l->err, l->c->path, line, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -183,7 +183,7 @@ static bool names(loader *l, const yaml_node *n, const char *key, bool *on) {
                    "buf's rules and categories are read too)", s->str);
     }
     if (none) {
-      cpf_buf_printf(l->notes,
+      cps_buf_printf(l->notes,
                      "cpay-breaking: note: %s:%d: buf's %s has no counterpart in cpay-breaking "
                      "(it does not check file or field options of other languages): ignored\n",
                      l->c->path, s->line, s->str);
@@ -199,18 +199,18 @@ static bool add_ignores(loader *l, const yaml_node *n, const char *key, const bo
     const yaml_node *s = n->items[i];
     if (s->kind != YAML_SCALAR || !*s->str) return lfail(l, s->line, "`%s` must be a list of paths", key);
     if (s->str[0] == '/') return lfail(l, s->line, "ignored path \"%s\" must be relative", s->str);
-    brk_config *c = l->c;
-    c->ignores = cpf_pool_grow(l->mem, c->ignores, c->ignore_count, &c->ignore_cap,
+    cpb_config *c = l->c;
+    c->ignores = cps_pool_grow(l->mem, c->ignores, c->ignore_count, &c->ignore_cap,
                                sizeof *c->ignores);
     size_t len = strlen(s->str);
     while (len > 1 && s->str[len - 1] == '/') len--;
-    c->ignores[c->ignore_count++] = (struct ignore){cpf_pool_strndup(l->mem, s->str, len), rules};
+    c->ignores[c->ignore_count++] = (struct ignore){cps_pool_strndup(l->mem, s->str, len), rules};
   }
   return true;
 }
 
 static bool load_section(loader *l, const yaml_node *br) {
-  brk_config *c = l->c;
+  cpb_config *c = l->c;
   static const char *const known[] = {"use", "except", "ignore", "ignore_only",
                                       "ignore_unstable_packages", "against_git_ref"};
   for (size_t i = 0; i < br->count; i++) {
@@ -220,13 +220,13 @@ static bool load_section(loader *l, const yaml_node *br) {
   }
   const yaml_node *use = yaml_get(br, "use"), *except = yaml_get(br, "except");
   if (use && use->kind != YAML_NULL && use->count) {
-    memset(c->use, 0, brk_rule_count * sizeof *c->use);
+    memset(c->use, 0, cpb_rule_count * sizeof *c->use);
     if (!names(l, use, "use", c->use)) return false;
   }
   if (except) {
     bool *ex = no_rules(l);
     if (!names(l, except, "except", ex)) return false;
-    for (size_t i = 0; i < brk_rule_count; i++) c->use[i] &= !ex[i];
+    for (size_t i = 0; i < cpb_rule_count; i++) c->use[i] &= !ex[i];
   }
   const yaml_node *ign = yaml_get(br, "ignore");
   if (ign && !add_ignores(l, ign, "ignore", NULL)) return false;
@@ -275,15 +275,15 @@ static const yaml_node *module_section(const yaml_node *root, const char *module
   return NULL;
 }
 
-brk_config *brk_config_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
-                             const char *dir, const char *module, char **err, cpf_buf *notes) {
+cpb_config *cpb_config_parse(cps_pool *mem, const char *text, size_t size, const char *path,
+                             const char *dir, const char *module, char **err, cps_buf *notes) {
   const yaml_node *root = yaml_parse(mem, text, size, path, err);
   if (!root) return NULL;
-  brk_config *c = cpf_pool_alloc(mem, sizeof *c);
-  c->path = cpf_pool_strdup(mem, path);
-  c->dir = cpf_pool_strdup(mem, dir);
-  c->use = cpf_pool_alloc(mem, brk_rule_count * sizeof *c->use);
-  for (size_t i = 0; i < brk_rule_count; i++) c->use[i] = true;
+  cpb_config *c = cps_pool_alloc(mem, sizeof *c);
+  c->path = cps_pool_strdup(mem, path);
+  c->dir = cps_pool_strdup(mem, dir);
+  c->use = cps_pool_alloc(mem, cpb_rule_count * sizeof *c->use);
+  for (size_t i = 0; i < cpb_rule_count; i++) c->use[i] = true;
   loader l = {mem, c, NULL, notes};
   const yaml_node *version = yaml_get(root, "version");
   const yaml_node *br = yaml_get(root, "breaking");
@@ -302,7 +302,7 @@ brk_config *brk_config_parse(cpf_pool *mem, const char *text, size_t size, const
     lfail(&l, br->line, "`breaking` must be a mapping");
   }
   if (l.err) {
-    *err = cpf_pool_own(mem, l.err);
+    *err = l.err;
     return NULL;
   }
   return c;
@@ -312,7 +312,7 @@ brk_config *brk_config_parse(cpf_pool *mem, const char *text, size_t size, const
 
 // `path` (absolute, or relative when dir is "") relative to the
 // configuration's directory, or NULL when it is not below it.
-static const char *below(const brk_config *c, const char *path) {
+static const char *below(const cpb_config *c, const char *path) {
   size_t dl = strlen(c->dir);
   if (dl == 0) return path;
   if (strncmp(path, c->dir, dl) == 0 && path[dl] == '/') return path + dl + 1;
@@ -334,9 +334,9 @@ static bool unstable_package(const char *pkg) {
   return strncmp(p, "alpha", 5) == 0 || strncmp(p, "beta", 4) == 0 || strncmp(p, "test", 4) == 0;
 }
 
-bool brk_config_ignores(const brk_config *c, const brk_finding *f, const char *abs_file,
+bool cpb_config_ignores(const cpb_config *c, const cpb_finding *f, const char *abs_file,
                         const char *package) {
-  size_t r = (size_t)(f->rule - brk_rules);
+  size_t r = (size_t)(f->rule - cpb_rules);
   if (!c->use[r]) return true;
   if (c->ignore_unstable && package && unstable_package(package)) return true;
   const char *rel = below(c, abs_file);

@@ -21,7 +21,7 @@
 
 #include "breaking/breaking.h"
 #include "cpay/port.h"
-#include "framework/params.h"
+#include "schema/params.h"
 
 // --help: this, the options (from the table in parse_options), kUsageTail.
 static const char kUsageHead[] =
@@ -49,10 +49,10 @@ static const char kUsageTail[] =
 
 // The command line.
 typedef struct options {
-  cpf_param_list includes;  // -I
-  int rules;                // a brk_category
-  int format;               // a brk_format
-  char *config_path, *against, *lock_path, *new_spec;
+  cps_param_list includes;  // -I
+  int rules;                // a cpb_category
+  int format;               // a cpb_format
+  const char *config_path, *against, *lock_path, *new_spec;
   bool no_config, update, force;
   bool list_rules, version, help;
 } options;
@@ -64,8 +64,8 @@ typedef struct strvec {
   size_t n, cap;
 } strvec;
 
-static void strvec_push(cpf_pool *mem, strvec *s, const char *str) {
-  s->v = cpf_pool_grow(mem, s->v, s->n, &s->cap, sizeof *s->v);
+static void strvec_push(cps_pool *mem, strvec *s, const char *str) {
+  s->v = cps_pool_grow(mem, s->v, s->n, &s->cap, sizeof *s->v);
   s->v[s->n++] = str;
 }
 
@@ -74,22 +74,22 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 // Appends the .proto files below root/rel (relative to root) to `out`.
-static bool scan_dir(cpf_pool *mem, const char *root, const char *rel, strvec *out, char **err) {
-  const char *path = *rel ? cpf_pool_printf(mem, "%s/%s", root, rel) : root;
+static bool scan_dir(cps_pool *mem, const char *root, const char *rel, strvec *out, char **err) {
+  const char *path = *rel ? cps_pool_printf(mem, "%s/%s", root, rel) : root;
   DIR *d = opendir(path);
   if (!d) {
-    *err = cpf_pool_printf(mem, "cannot read directory %s: %s", path, strerror(errno));
+    *err = cps_pool_printf(mem, "cannot read directory %s: %s", path, strerror(errno));
     return false;
   }
   struct dirent *e;
   bool ok = true;
   while (ok && (e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;  // ., .., .git and other hidden entries
-    const char *child = *rel ? cpf_pool_printf(mem, "%s/%s", rel, e->d_name)
-                             : cpf_pool_strdup(mem, e->d_name);
+    const char *child = *rel ? cps_pool_printf(mem, "%s/%s", rel, e->d_name)
+                             : cps_pool_strdup(mem, e->d_name);
     struct stat st;
     size_t len = strlen(child);
-    if (stat(cpf_pool_printf(mem, "%s/%s", root, child), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (stat(cps_pool_printf(mem, "%s/%s", root, child), &st) == 0 && S_ISDIR(st.st_mode)) {
       ok = scan_dir(mem, root, child, out, err);
     } else if (len > 6 && strcmp(child + len - 6, ".proto") == 0) {
       strvec_push(mem, out, child);
@@ -100,28 +100,28 @@ static bool scan_dir(cpf_pool *mem, const char *root, const char *rel, strvec *o
 }
 
 // The contents of `path` (with a NUL after them), or NULL with *err.
-static const char *read_file(cpf_pool *mem, const char *path, size_t *size, char **err) {
+static const char *read_file(cps_pool *mem, const char *path, size_t *size, char **err) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    *err = cpf_pool_printf(mem, "cannot open %s: %s", path, strerror(errno));
+    *err = cps_pool_printf(mem, "cannot open %s: %s", path, strerror(errno));
     return NULL;
   }
-  cpf_buf b = {0};
+  cps_buf b = {0};
   char chunk[65536];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cpf_buf_append(&b, chunk, n);
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cps_buf_append(&b, chunk, n);
   bool ok = !ferror(f);
   fclose(f);
   *size = b.size;
-  const char *data = cpf_pool_own(mem, cpf_buf_take(&b));
-  if (!ok) *err = cpf_pool_printf(mem, "cannot read %s", path);
+  const char *data = cps_pool_take(mem, &b);
+  if (!ok) *err = cps_pool_printf(mem, "cannot read %s", path);
   return ok ? data : NULL;
 }
 
 // "dir/" and "./dir" become "dir"; "." becomes "".
-static const char *norm_prefix(cpf_pool *mem, const char *dir) {
+static const char *norm_prefix(cps_pool *mem, const char *dir) {
   while (dir[0] == '.' && dir[1] == '/') dir += 2;
-  char *p = cpf_pool_strdup(mem, dir);
+  char *p = cps_pool_strdup(mem, dir);
   size_t len = strlen(p);
   while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
   if (strcmp(p, ".") == 0) p[0] = '\0';
@@ -129,23 +129,24 @@ static const char *norm_prefix(cpf_pool *mem, const char *dir) {
 }
 
 // `first`, then the -I directories.
-static const char *const *include_dirs(cpf_pool *mem, const char *first,
-                                       const cpf_param_list *incs) {
-  const char **inc = cpf_pool_alloc(mem, (incs->count + 1) * sizeof *inc);
+static const char *const *include_dirs(cps_pool *mem, const char *first,
+                                       const cps_param_list *incs) {
+  const char **inc = cps_pool_alloc(mem, (incs->count + 1) * sizeof *inc);
   inc[0] = first;
   for (size_t i = 0; i < incs->count; i++) inc[i + 1] = incs->items[i];
   return inc;
 }
 
-static cpm_pool *load_dir(cpf_pool *mem, const char *dir, const cpf_param_list *incs, char **err) {
+static cps_schema *load_dir(cps_pool *mem, const char *dir, const cps_param_list *incs,
+                            char **err) {
   strvec files = {0};
   if (!scan_dir(mem, dir, "", &files, err)) return NULL;
   if (files.n == 0) {
-    *err = cpf_pool_printf(mem, "no .proto files below %s", dir);
+    *err = cps_pool_printf(mem, "no .proto files below %s", dir);
     return NULL;
   }
   qsort(files.v, files.n, sizeof *files.v, cmp_cstr);
-  return cpm_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
+  return cps_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
 }
 
 // Runs argv; its stdout and stderr go to `out_path` when it is not NULL.
@@ -180,30 +181,30 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 // ": " and the first line of a command's output, or "".
-static const char *git_reason(cpf_pool *mem, const char *log) {
+static const char *git_reason(cps_pool *mem, const char *log) {
   size_t size;
   char *err = NULL;
   const char *text = read_file(mem, log, &size, &err);
   if (!text || !size) return "";
-  return cpf_pool_printf(mem, ": %.*s", (int)strcspn(text, "\n"), text);
+  return cps_pool_printf(mem, ": %.*s", (int)strcspn(text, "\n"), text);
 }
 
 // The first line a command prints (its stdout), or NULL when it fails.
-static char *run_line(cpf_pool *mem, char *const argv[], const char *log) {
+static char *run_line(cps_pool *mem, char *const argv[], const char *log) {
   if (run(argv, log) != 0) return NULL;
   size_t size;
   char *err = NULL;
   const char *text = read_file(mem, log, &size, &err);
-  return text ? cpf_pool_strndup(mem, text, strcspn(text, "\n")) : NULL;
+  return text ? cps_pool_strndup(mem, text, strcspn(text, "\n")) : NULL;
 }
 
 // `base` (a directory inside the repository, "" for its root, "a/b/") joined
 // with `rel` ("../proto", "."), with "." and ".." resolved; NULL when it
 // leaves the repository.
-static char *repo_join(cpf_pool *mem, const char *base, const char *rel) {
-  char *all = cpf_pool_printf(mem, "%s/%s", base, rel);
+static char *repo_join(cps_pool *mem, const char *base, const char *rel) {
+  char *all = cps_pool_printf(mem, "%s/%s", base, rel);
   size_t len = strlen(all);
-  const char **parts = cpf_pool_alloc(mem, (len + 1) * sizeof *parts);
+  const char **parts = cps_pool_alloc(mem, (len + 1) * sizeof *parts);
   size_t n = 0;
   for (char *save = NULL, *p = strtok_r(all, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
     if (strcmp(p, ".") == 0) continue;
@@ -214,7 +215,7 @@ static char *repo_join(cpf_pool *mem, const char *base, const char *rel) {
     }
     parts[n++] = p;
   }
-  char *r = cpf_pool_alloc(mem, len + 1), *w = r;
+  char *r = cps_pool_alloc(mem, len + 1), *w = r;
   for (size_t i = 0; i < n; i++) {
     if (i) *w++ = '/';
     size_t pl = strlen(parts[i]);
@@ -233,9 +234,9 @@ typedef struct repo {
 } repo;
 
 // A file for a command's output, in TMPDIR (unlink it).
-static char *tmp_file(cpf_pool *mem) {
+static char *tmp_file(cps_pool *mem) {
   const char *dir = getenv("TMPDIR");
-  char *path = cpf_pool_printf(mem, "%s/cpay-breaking-XXXXXX", dir && *dir ? dir : "/tmp");
+  char *path = cps_pool_printf(mem, "%s/cpay-breaking-XXXXXX", dir && *dir ? dir : "/tmp");
   int fd = mkstemp(path);
   if (fd < 0) return NULL;
   close(fd);
@@ -244,7 +245,7 @@ static char *tmp_file(cpf_pool *mem) {
 
 // Finds the repository; false when there is none. `log` receives the
 // commands' output (NULL: a temporary file).
-static bool repo_find(cpf_pool *mem, repo *r, const char *log) {
+static bool repo_find(cps_pool *mem, repo *r, const char *log) {
   r->top = r->here = NULL;
   char *own = log ? NULL : tmp_file(mem);
   if (!log && !own) return false;
@@ -259,33 +260,33 @@ static bool repo_find(cpf_pool *mem, repo *r, const char *log) {
 }
 
 // Whether `rev` has `path` (repository-relative; "" is the root).
-static bool rev_has(cpf_pool *mem, char *top, const char *rev, const char *path,
+static bool rev_has(cps_pool *mem, char *top, const char *rev, const char *path,
                     const char *log) {
-  char *argv[] = {"git", "-C", top, "cat-file", "-e", cpf_pool_printf(mem, "%s:%s", rev, path),
+  char *argv[] = {"git", "-C", top, "cat-file", "-e", cps_pool_printf(mem, "%s:%s", rev, path),
                   NULL};
   return run(argv, log) == 0;
 }
 
 // load_git in the temporary directory `tmp`: REV's files below DIR.
-static cpm_pool *load_git_in(cpf_pool *mem, const options *o, const char *spec, const char *rev,
-                             const char *dir, const char *tmp, const char **prefix, char **err,
-                             bool *empty) {
-  const char *log = cpf_pool_printf(mem, "%s/git.log", tmp);
+static cps_schema *load_git_in(cps_pool *mem, const options *o, const char *spec, const char *rev,
+                               const char *dir, const char *tmp, const char **prefix, char **err,
+                               bool *empty) {
+  const char *log = cps_pool_printf(mem, "%s/git.log", tmp);
   repo rp;
   if (!repo_find(mem, &rp, log)) {
-    *err = cpf_pool_printf(mem, "%s: the working directory is not in a git repository%s", spec,
+    *err = cps_pool_printf(mem, "%s: the working directory is not in a git repository%s", spec,
                            git_reason(mem, log));
     return NULL;
   }
   const char *full = repo_join(mem, rp.here, dir);
   if (!full) {
-    *err = cpf_pool_printf(mem, "%s: %s is outside the repository (%s)", spec, dir, rp.top);
+    *err = cps_pool_printf(mem, "%s: %s is outside the repository (%s)", spec, dir, rp.top);
     return NULL;
   }
   char *check[] = {"git", "-C", rp.top, "rev-parse", "--quiet", "--verify",
-                   cpf_pool_printf(mem, "%s^{commit}", rev), NULL};
+                   cps_pool_printf(mem, "%s^{commit}", rev), NULL};
   if (run(check, log) != 0) {
-    *err = cpf_pool_printf(mem, "%s: %s is not a commit of the git repository here%s", spec, rev,
+    *err = cps_pool_printf(mem, "%s: %s is not a commit of the git repository here%s", spec, rev,
                            git_reason(mem, log));
     return NULL;
   }
@@ -301,25 +302,25 @@ static cpm_pool *load_git_in(cpf_pool *mem, const options *o, const char *spec, 
               "compare it with\n", rev, full);
       *empty = true;
     } else {
-      *err = cpf_pool_printf(mem, "%s: %s has no %s%s", spec, rev, full,
+      *err = cps_pool_printf(mem, "%s: %s has no %s%s", spec, rev, full,
                              new_dir ? " (and it is not NEW's directory, which would make it a new "
                                        "schema)" : "");
     }
     return NULL;
   }
-  char *tar = cpf_pool_printf(mem, "%s/tree.tar", tmp);
-  char *tree = cpf_pool_printf(mem, "%s/tree", tmp);
-  char *treeish = *full ? cpf_pool_printf(mem, "%s:%s", rev, full) : cpf_pool_strdup(mem, rev);
+  char *tar = cps_pool_printf(mem, "%s/tree.tar", tmp);
+  char *tree = cps_pool_printf(mem, "%s/tree", tmp);
+  char *treeish = *full ? cps_pool_printf(mem, "%s:%s", rev, full) : cps_pool_strdup(mem, rev);
   char *archive[] = {"git", "-C", rp.top, "archive", "--format=tar",
-                     cpf_pool_printf(mem, "--output=%s", tar), treeish, NULL};
+                     cps_pool_printf(mem, "--output=%s", tar), treeish, NULL};
   char *untar[] = {"tar", "-xf", tar, "-C", tree, NULL};
   if (mkdir(tree, 0700) != 0 || run(archive, log) != 0) {
-    *err = cpf_pool_printf(mem, "%s: cannot read %s from git%s", spec, treeish,
+    *err = cps_pool_printf(mem, "%s: cannot read %s from git%s", spec, treeish,
                            git_reason(mem, log));
     return NULL;
   }
   if (run(untar, log) != 0) {
-    *err = cpf_pool_printf(mem, "%s: cannot unpack the files of %s%s", spec, treeish,
+    *err = cps_pool_printf(mem, "%s: cannot unpack the files of %s%s", spec, treeish,
                            git_reason(mem, log));
     return NULL;
   }
@@ -332,71 +333,71 @@ static cpm_pool *load_git_in(cpf_pool *mem, const options *o, const char *spec, 
 // the schema is new: an empty OLD, with a note (the change that adds the
 // schema compares with nothing). Any other DIR that REV lacks is an error,
 // so that a mistyped path cannot pass a check.
-static cpm_pool *load_git(cpf_pool *mem, const options *o, const char *spec, const char **prefix,
-                          char **err, bool *empty) {
+static cps_schema *load_git(cps_pool *mem, const options *o, const char *spec, const char **prefix,
+                            char **err, bool *empty) {
   const char *rev_dir = spec + 4;
   const char *colon = strchr(rev_dir, ':');
-  const char *rev = colon ? cpf_pool_strndup(mem, rev_dir, (size_t)(colon - rev_dir)) : rev_dir;
+  const char *rev = colon ? cps_pool_strndup(mem, rev_dir, (size_t)(colon - rev_dir)) : rev_dir;
   const char *dir = colon ? norm_prefix(mem, colon + 1) : "";
   const char *tmpdir_env = getenv("TMPDIR");
-  char *tmp = cpf_pool_printf(mem, "%s/cpay-breaking-XXXXXX",
+  char *tmp = cps_pool_printf(mem, "%s/cpay-breaking-XXXXXX",
                               tmpdir_env && *tmpdir_env ? tmpdir_env : "/tmp");
   if (*rev == '\0') {
-    *err = cpf_pool_printf(mem, "%s: missing revision (expected git:REV[:DIR])", spec);
+    *err = cps_pool_printf(mem, "%s: missing revision (expected git:REV[:DIR])", spec);
     return NULL;
   }
   if (!mkdtemp(tmp)) {
-    *err = cpf_pool_printf(mem, "cannot create a temporary directory: %s", strerror(errno));
+    *err = cps_pool_printf(mem, "cannot create a temporary directory: %s", strerror(errno));
     return NULL;
   }
-  cpm_pool *pool = load_git_in(mem, o, spec, rev, dir, tmp, prefix, err, empty);
+  cps_schema *schema = load_git_in(mem, o, spec, rev, dir, tmp, prefix, err, empty);
   rm_tree(tmp);
-  return pool;
+  return schema;
 }
 
 // Loads NEW or OLD into `mem`. On success *prefix is the path shown before
 // file names; *empty says that a git OLD has no schema yet.
-static cpm_pool *load_input(cpf_pool *mem, const options *o, const char *spec,
-                            const char **prefix, char **err, bool *empty) {
+static cps_schema *load_input(cps_pool *mem, const options *o, const char *spec,
+                              const char **prefix, char **err, bool *empty) {
   *prefix = NULL;
   *empty = false;
   if (strncmp(spec, "git:", 4) == 0) return load_git(mem, o, spec, prefix, err, empty);
   struct stat st;
   if (stat(spec, &st) != 0) {
-    *err = cpf_pool_printf(mem, "cannot read %s: %s", spec, strerror(errno));
+    *err = cps_pool_printf(mem, "cannot read %s: %s", spec, strerror(errno));
     return NULL;
   }
   if (S_ISDIR(st.st_mode)) {
-    cpm_pool *pool = load_dir(mem, spec, &o->includes, err);
-    if (pool) *prefix = norm_prefix(mem, spec);
-    return pool;
+    cps_schema *schema = load_dir(mem, spec, &o->includes, err);
+    if (schema) *prefix = norm_prefix(mem, spec);
+    return schema;
   }
   size_t len = strlen(spec);
   if (len > 6 && strcmp(spec + len - 6, ".proto") == 0) {
     const char *slash = strrchr(spec, '/');
-    const char *dir = slash ? cpf_pool_strndup(mem, spec, (size_t)(slash - spec)) : ".";
+    const char *dir = slash ? cps_pool_strndup(mem, spec, (size_t)(slash - spec)) : ".";
     const char *base = slash ? slash + 1 : spec;
-    cpm_pool *pool = cpm_load_protos(mem, include_dirs(mem, dir, &o->includes),
-                                     o->includes.count + 1, &base, 1, err);
-    if (pool) *prefix = norm_prefix(mem, dir);
-    return pool;
+    cps_schema *schema = cps_load_protos(mem, include_dirs(mem, dir, &o->includes),
+                                         o->includes.count + 1, &base, 1, err);
+    if (schema) *prefix = norm_prefix(mem, dir);
+    return schema;
   }
   size_t size;
   const char *data = read_file(mem, spec, &size, err);
   if (!data) return NULL;
   char *why = NULL;
-  cpm_pool *pool = cpm_load_descriptor_set(mem, data, size, &why);
-  if (!pool) {
-    *err = cpf_pool_printf(mem, "%s is neither a directory, a .proto file nor a FileDescriptorSet: %s",
+  cps_schema *schema = cps_load_descriptor_set(mem, data, size, &why);
+  if (!schema) {
+    *err = cps_pool_printf(mem, "%s is neither a directory, a .proto file nor a FileDescriptorSet: %s",
                            spec, why ? why : "cannot parse it");
   } else {
     *prefix = "";
   }
-  return pool;
+  return schema;
 }
 
 // What to write instead of buf's git input (".git#branch=main,subdir=proto").
-static const char *buf_style_hint(cpf_pool *mem, const char *spec) {
+static const char *buf_style_hint(cps_pool *mem, const char *spec) {
   const char *hash = strchr(spec, '#');
   const char *rev = NULL, *sub = NULL;
   for (const char *p = hash ? hash + 1 : ""; *p;) {
@@ -404,7 +405,7 @@ static const char *buf_style_hint(cpf_pool *mem, const char *spec) {
     const char *eq = memchr(p, '=', n);
     if (eq) {
       size_t kl = (size_t)(eq - p);
-      const char *v = cpf_pool_strndup(mem, eq + 1, n - kl - 1);
+      const char *v = cps_pool_strndup(mem, eq + 1, n - kl - 1);
       if ((kl == 6 && strncmp(p, "branch", 6) == 0) || (kl == 3 && strncmp(p, "tag", 3) == 0) ||
           (kl == 3 && strncmp(p, "ref", 3) == 0)) {
         rev = v;
@@ -414,35 +415,35 @@ static const char *buf_style_hint(cpf_pool *mem, const char *spec) {
     }
     p += n + (p[n] == ',');
   }
-  return cpf_pool_printf(mem, "cpay-breaking reads a git revision as git:REV[:DIR], DIR relative "
+  return cps_pool_printf(mem, "cpay-breaking reads a git revision as git:REV[:DIR], DIR relative "
                               "to the working directory; buf's %s is git:%s%s%s",
                          spec, rev ? rev : "REV", sub ? ":" : "", sub ? sub : "");
 }
 
 // The snapshot of NEW or OLD (`what`) in `mem`, or NULL after saying why.
-static brk_snap *load_snap(cpf_pool *mem, const options *o, const char *what, const char *spec) {
-  cpf_pool *model_mem = cpf_pool_new();  // the model, dropped once it is snapshotted
+static cpb_snap *load_snap(cps_pool *mem, const options *o, const char *what, const char *spec) {
+  cps_pool *model_mem = cps_pool_new();  // the model, dropped once it is snapshotted
   const char *prefix;
   char *err = NULL;
   bool empty;
-  cpm_pool *pool = load_input(model_mem, o, spec, &prefix, &err, &empty);
-  brk_snap *s = NULL;
-  if (!pool && !empty) {
+  cps_schema *schema = load_input(model_mem, o, spec, &prefix, &err, &empty);
+  cpb_snap *s = NULL;
+  if (!schema && !empty) {
     fprintf(stderr, "cpay-breaking: cannot load %s %s:\n%s\n", what, spec, err ? err : "unknown error");
     if (strstr(spec, ".git#") || strncmp(spec, ".git", 4) == 0 || strstr(spec, "#branch=") ||
         strstr(spec, "#tag=") || strstr(spec, "#ref=")) {
       fprintf(stderr, "cpay-breaking: hint: %s\n", buf_style_hint(model_mem, spec));
     }
   } else {
-    static const cpm_pool kNoFiles;
-    s = brk_snap_from_pool(mem, pool ? pool : &kNoFiles, prefix);
+    static const cps_schema kNoFiles;
+    s = cpb_snap_from_schema(mem, schema ? schema : &kNoFiles, prefix);
   }
-  cpf_pool_free(model_mem);
+  cps_pool_free(model_mem);
   return s;
 }
 
-static bool write_lock(cpf_pool *mem, const char *path, const char *text) {
-  char *tmp = cpf_pool_printf(mem, "%s.tmp", path);
+static bool write_lock(cps_pool *mem, const char *path, const char *text) {
+  char *tmp = cps_pool_printf(mem, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
   bool ok = f && fputs(text, f) >= 0;
   if (f && fclose(f) != 0) ok = false;
@@ -457,16 +458,16 @@ static bool write_lock(cpf_pool *mem, const char *path, const char *text) {
 // ---- inputs that do not line up ----------------------------------------------
 
 // "3 files, 12 messages, 4 enums, 1 service" of a lock's block counts.
-static const char *describe_lock(cpf_pool *mem, const size_t counts[5]) {
+static const char *describe_lock(cps_pool *mem, const size_t counts[5]) {
   static const char *const what[5][2] = {{"file", "files"}, {"message", "messages"},
                                          {"enum", "enums"}, {"extended message", "extended messages"},
                                          {"service", "services"}};
-  cpf_buf b = {0};
+  cps_buf b = {0};
   for (int k = 0; k < 5; k++) {
     if (!counts[k] && k != 0) continue;
-    cpf_buf_printf(&b, "%s%zu %s", b.size ? ", " : "", counts[k], what[k][counts[k] != 1]);
+    cps_buf_printf(&b, "%s%zu %s", b.size ? ", " : "", counts[k], what[k][counts[k] != 1]);
   }
-  return cpf_pool_own(mem, cpf_buf_take(&b));
+  return cps_pool_take(mem, &b);
 }
 
 // Whether the base revision of a git OLD has the lock that is missing here:
@@ -476,10 +477,10 @@ static const char *describe_lock(cpf_pool *mem, const size_t counts[5]) {
 // revision or there is no repository.
 typedef enum lock_base { LOCK_BASE_UNKNOWN, LOCK_BASE_HAS, LOCK_BASE_LACKS } lock_base;
 
-static lock_base lock_in_base(cpf_pool *mem, const char *lock_path, const char *against) {
+static lock_base lock_in_base(cps_pool *mem, const char *lock_path, const char *against) {
   if (!against || strncmp(against, "git:", 4) != 0) return LOCK_BASE_UNKNOWN;
   const char *colon = strchr(against + 4, ':');
-  const char *rev = colon ? cpf_pool_strndup(mem, against + 4, (size_t)(colon - (against + 4)))
+  const char *rev = colon ? cps_pool_strndup(mem, against + 4, (size_t)(colon - (against + 4)))
                           : against + 4;
   repo rp;
   const char *full;
@@ -498,7 +499,7 @@ static lock_base lock_in_base(cpf_pool *mem, const char *lock_path, const char *
 
 // GitHub places annotations by paths from the repository's top: findings
 // made from a subdirectory get the path from there.
-static void paths_from_repo_top(cpf_pool *mem, brk_findings *found) {
+static void paths_from_repo_top(cps_pool *mem, cpb_findings *found) {
   repo rp;
   if (!repo_find(mem, &rp, NULL)) return;
   for (size_t i = 0; i < found->count && *rp.here; i++) {
@@ -512,23 +513,23 @@ static void paths_from_repo_top(cpf_pool *mem, brk_findings *found) {
 // Whether OLD and NEW share files, or a directory of one explains why not
 // (then a hint and false): comparing `git:main` (proto/api.proto) with
 // `proto` (api.proto) would report every element as deleted and added.
-static bool roots_line_up(cpf_pool *mem, const brk_snap *old, const brk_snap *cur,
+static bool roots_line_up(cps_pool *mem, const cpb_snap *old, const cpb_snap *cur,
                           const char *against, const char *new_spec) {
   size_t old_files = 0, new_files = 0;
   for (size_t i = 0; i < old->block_count; i++) {
-    const brk_block *b = &old->blocks[i];
-    if (b->kind != BRK_FILE) continue;
+    const cpb_block *b = &old->blocks[i];
+    if (b->kind != CPB_FILE) continue;
     old_files++;
-    if (brk_snap_find(cur, BRK_FILE, b->name)) return true;
+    if (cpb_snap_find(cur, CPB_FILE, b->name)) return true;
   }
-  for (size_t i = 0; i < cur->block_count; i++) new_files += cur->blocks[i].kind == BRK_FILE;
+  for (size_t i = 0; i < cur->block_count; i++) new_files += cur->blocks[i].kind == CPB_FILE;
   if (!old_files || !new_files) return true;
   for (size_t i = 0; i < old->block_count; i++) {
-    const brk_block *o = &old->blocks[i];
-    if (o->kind != BRK_FILE) continue;
+    const cpb_block *o = &old->blocks[i];
+    if (o->kind != CPB_FILE) continue;
     for (size_t k = 0; k < cur->block_count; k++) {
-      const brk_block *n = &cur->blocks[k];
-      if (n->kind != BRK_FILE) continue;
+      const cpb_block *n = &cur->blocks[k];
+      if (n->kind != CPB_FILE) continue;
       size_t ol = strlen(o->name), nl = strlen(n->name);
       const char *longer = ol > nl ? o->name : n->name, *shorter = ol > nl ? n->name : o->name;
       size_t ll = ol > nl ? ol : nl, sl = ol > nl ? nl : ol;
@@ -541,12 +542,12 @@ static bool roots_line_up(cpf_pool *mem, const brk_snap *old, const brk_snap *cu
       // The input whose files are one directory deeper, given as that directory.
       const char *fixed;
       if (strncmp(spec, "git:", 4) == 0) {
-        fixed = strchr(spec + 4, ':') ? cpf_pool_printf(mem, "%s/%.*s", spec, dl, longer)
-                                      : cpf_pool_printf(mem, "%s:%.*s", spec, dl, longer);
+        fixed = strchr(spec + 4, ':') ? cps_pool_printf(mem, "%s/%.*s", spec, dl, longer)
+                                      : cps_pool_printf(mem, "%s:%.*s", spec, dl, longer);
       } else if (strcmp(spec, ".") == 0) {
-        fixed = cpf_pool_printf(mem, "%.*s", dl, longer);
+        fixed = cps_pool_printf(mem, "%.*s", dl, longer);
       } else {
-        fixed = cpf_pool_printf(mem, "%s/%.*s", spec, dl, longer);
+        fixed = cps_pool_printf(mem, "%s/%.*s", spec, dl, longer);
       }
       fprintf(stderr, "cpay-breaking: hint: %s %s\n", old_deeper ? "--against" : "give NEW as",
               fixed);
@@ -559,18 +560,18 @@ static bool roots_line_up(cpf_pool *mem, const brk_snap *old, const brk_snap *cu
 // ---- configuration -------------------------------------------------------------
 
 // `path` made absolute (from the working directory) and lexically normal.
-static char *absolute(cpf_pool *mem, const char *path) {
+static char *absolute(cps_pool *mem, const char *path) {
   char cwd[4096];
   if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) return NULL;
   const char *joined = repo_join(mem, path[0] == '/' ? "" : cwd, path);
-  return joined ? cpf_pool_printf(mem, "/%s", joined) : NULL;
+  return joined ? cps_pool_printf(mem, "/%s", joined) : NULL;
 }
 
 // The first cpay-breaking.yaml or buf.yaml from NEW's directory up to the
 // repository's top (or only NEW's directory and the working one outside a
 // repository), shown from the working directory where it is below it; NULL
 // when there is none.
-static const char *find_config(cpf_pool *mem, const char *new_spec) {
+static const char *find_config(cps_pool *mem, const char *new_spec) {
   struct stat st;
   bool is_dir = strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0 && S_ISDIR(st.st_mode);
   bool is_file = !is_dir && strncmp(new_spec, "git:", 4) != 0 && stat(new_spec, &st) == 0;
@@ -578,7 +579,7 @@ static const char *find_config(cpf_pool *mem, const char *new_spec) {
   if (is_dir) {
     start = new_spec;
   } else if (is_file && strrchr(new_spec, '/')) {
-    start = cpf_pool_strndup(mem, new_spec, (size_t)(strrchr(new_spec, '/') - new_spec));
+    start = cps_pool_strndup(mem, new_spec, (size_t)(strrchr(new_spec, '/') - new_spec));
   } else {
     start = ".";
   }
@@ -591,7 +592,7 @@ static const char *find_config(cpf_pool *mem, const char *new_spec) {
   while (dir && !found) {
     static const char *const names[] = {"cpay-breaking.yaml", "buf.yaml"};
     for (int k = 0; k < 2 && !found; k++) {
-      const char *cand = cpf_pool_printf(mem, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, names[k]);
+      const char *cand = cps_pool_printf(mem, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, names[k]);
       if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) found = cand;
     }
     // Up to the stop directory, never above it.
@@ -612,7 +613,7 @@ static const char *find_config(cpf_pool *mem, const char *new_spec) {
 
 // Loads `path`, or (NULL) the one find_config finds. False (after saying
 // why) when a file is there but unusable.
-static bool load_config(cpf_pool *mem, const char *path, const char *new_spec, brk_config **out) {
+static bool load_config(cps_pool *mem, const char *path, const char *new_spec, cpb_config **out) {
   *out = NULL;
   const char *found = path ? path : find_config(mem, new_spec);
   if (!found) return true;
@@ -629,10 +630,10 @@ static bool load_config(cpf_pool *mem, const char *path, const char *new_spec, b
                                  (new_abs[al] == '/' || new_abs[al] == '\0')
                              ? new_abs + al + (new_abs[al] == '/')
                              : NULL;
-    cpf_buf notes = {0};
-    *out = brk_config_parse(mem, text, size, found, *abs ? abs : "/", module, &err, &notes);
-    fputs(cpf_buf_str(&notes), stderr);
-    cpf_buf_free(&notes);
+    cps_buf notes = {0};
+    *out = cpb_config_parse(mem, text, size, found, *abs ? abs : "/", module, &err, &notes);
+    fputs(cps_buf_str(&notes), stderr);
+    cps_buf_free(&notes);
     ok = *out != NULL;
   }
   if (!ok) {
@@ -645,7 +646,7 @@ static bool load_config(cpf_pool *mem, const char *path, const char *new_spec, b
 
 // The package of the file a finding is in, from NEW (or OLD for a file
 // that is gone).
-static const char *package_of(const brk_snap *snap, const char *display) {
+static const char *package_of(const cpb_snap *snap, const char *display) {
   if (!snap) return NULL;
   const char *name = display;
   size_t pl = strlen(snap->prefix);
@@ -653,20 +654,20 @@ static const char *package_of(const brk_snap *snap, const char *display) {
     if (strncmp(display, snap->prefix, pl) != 0 || display[pl] != '/') return NULL;
     name = display + pl + 1;
   }
-  const brk_block *f = brk_snap_find(snap, BRK_FILE, name);
+  const cpb_block *f = cpb_snap_find(snap, CPB_FILE, name);
   return f ? f->package : NULL;
 }
 
 // Drops the findings the configuration does not want.
-static void apply_config(cpf_pool *mem, const brk_config *c, const brk_snap *old,
-                         const brk_snap *cur, brk_findings *found) {
+static void apply_config(cps_pool *mem, const cpb_config *c, const cpb_snap *old,
+                         const cpb_snap *cur, cpb_findings *found) {
   size_t kept = 0;
   for (size_t i = 0; i < found->count; i++) {
-    const brk_finding *f = &found->v[i];
+    const cpb_finding *f = &found->v[i];
     const char *abs = absolute(mem, f->file);
     const char *pkg = package_of(cur, f->file);
     if (!pkg) pkg = package_of(old, f->file);
-    if (!brk_config_ignores(c, f, abs ? abs : f->file, pkg)) found->v[kept++] = *f;
+    if (!cpb_config_ignores(c, f, abs ? abs : f->file, pkg)) found->v[kept++] = *f;
   }
   found->count = kept;
 }
@@ -677,17 +678,17 @@ static void apply_config(cpf_pool *mem, const brk_config *c, const brk_snap *old
 // version breaks OLD the same way, which only `--update-lock --force` writes)
 // is acknowledged: reviewed in the lock's diff, it becomes a note. Returns
 // how many findings of `found` it turned into notes.
-static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const char *lock_path,
-                              brk_category cat, brk_findings *found) {
-  cpf_pool *mem = cpf_pool_new();  // the lock's latest version, compared and dropped
-  brk_findings recorded = {0};
-  brk_compare(mem, old, brk_lock_live(mem, lock), cat, &recorded);
+static size_t accept_recorded(const cpb_snap *old, const cpb_snap *lock, const char *lock_path,
+                              cpb_category cat, cpb_findings *found) {
+  cps_pool *mem = cps_pool_new();  // the lock's latest version, compared and dropped
+  cpb_findings recorded = {0};
+  cpb_compare(mem, old, cpb_lock_live(mem, lock), cat, &recorded);
   size_t n = 0;
   for (size_t i = 0; i < found->count; i++) {
-    brk_finding *f = &found->v[i];
+    cpb_finding *f = &found->v[i];
     if (f->rule->note) continue;
     for (size_t k = 0; k < recorded.count; k++) {
-      const brk_finding *r = &recorded.v[k];
+      const cpb_finding *r = &recorded.v[k];
       if (r->rule == f->rule && strcmp(r->subject, f->subject) == 0 &&
           strcmp(r->message, f->message) == 0) {
         f->accepted = lock_path;
@@ -696,7 +697,7 @@ static size_t accept_recorded(const brk_snap *old, const brk_snap *lock, const c
       }
     }
   }
-  cpf_pool_free(mem);
+  cps_pool_free(mem);
   return n;
 }
 
@@ -709,53 +710,53 @@ static int usage_error(const char *msg) {
 
 // Reads the command line into *o. Returns -1 to go on, or the exit status:
 // 0 after --help, --version or --list-rules, 2 for a usage error.
-static int parse_options(cpf_pool *mem, int argc, char **argv, options *o) {
-  static const char *const kRules[] = {"wire", "wire-json", "all", NULL};  // brk_category
-  static const char *const kFormats[] = {"text", "json", "github", "junit", NULL};  // brk_format
+static int parse_options(cps_pool *mem, int argc, char **argv, options *o) {
+  static const char *const kRules[] = {"wire", "wire-json", "all", NULL};  // cpb_category
+  static const char *const kFormats[] = {"text", "json", "github", "junit", NULL};  // cpb_format
   memset(o, 0, sizeof *o);
-  o->rules = BRK_CAT_ALL;
-  o->format = BRK_FMT_TEXT;
-  cpf_param_choice rules = {kRules, &o->rules}, format = {kFormats, &o->format};
-  const cpf_param_spec specs[] = {
-      {"I=DIR", CPF_PARAM_LIST, &o->includes, "another include path (imports that are not checked)"},
-      {"rules=CAT", CPF_PARAM_CHOICE, &rules,
+  o->rules = CPB_CAT_ALL;
+  o->format = CPB_FMT_TEXT;
+  cps_param_choice rules = {kRules, &o->rules}, format = {kFormats, &o->format};
+  const cps_param_spec specs[] = {
+      {"I=DIR", CPS_PARAM_LIST, &o->includes, "another include path (imports that are not checked)"},
+      {"rules=CAT", CPS_PARAM_CHOICE, &rules,
        "wire: binary readers and gRPC; wire-json: also JSON and\n"
        "text format; all (default): also generated source code"},
-      {"format=FMT", CPF_PARAM_CHOICE, &format,
+      {"format=FMT", CPS_PARAM_CHOICE, &format,
        "text (default), json (one object per line), github\n"
        "(GitHub Actions annotations), junit (JUnit XML)"},
-      {"config=FILE", CPF_PARAM_STRING, &o->config_path,
+      {"config=FILE", CPS_PARAM_STRING, &o->config_path,
        "the breaking settings: the `breaking:` section of a\n"
        "buf.yaml or cpay-breaking.yaml (use, except, ignore,\n"
        "ignore_only, ignore_unstable_packages); without it, the\n"
        "first cpay-breaking.yaml or buf.yaml from NEW's directory\n"
        "up to the repository's top is read"},
-      {"no-config", CPF_PARAM_BOOL, &o->no_config, "read no configuration file"},
-      {"against=OLD", CPF_PARAM_STRING, &o->against, "the previous version to compare with"},
-      {"lock=FILE", CPF_PARAM_STRING, &o->lock_path,
+      {"no-config", CPS_PARAM_BOOL, &o->no_config, "read no configuration file"},
+      {"against=OLD", CPS_PARAM_STRING, &o->against, "the previous version to compare with"},
+      {"lock=FILE", CPS_PARAM_STRING, &o->lock_path,
        "also compare with the history in FILE; without --against,\n"
        "with the history alone"},
-      {"update-lock", CPF_PARAM_BOOL, &o->update,
+      {"update-lock", CPS_PARAM_BOOL, &o->update,
        "record NEW in the lock after a passing check (creates a\n"
        "missing lock from NEW)"},
-      {"force", CPF_PARAM_BOOL, &o->force, "with --update-lock: record NEW even though it breaks"},
-      {"list-rules", CPF_PARAM_COMMAND, &o->list_rules,
+      {"force", CPS_PARAM_BOOL, &o->force, "with --update-lock: record NEW even though it breaks"},
+      {"list-rules", CPS_PARAM_COMMAND, &o->list_rules,
        "print every rule ID with its category and exit"},
-      {"version", CPF_PARAM_COMMAND, &o->version, "print the version and exit"},
-      {"help", CPF_PARAM_COMMAND, &o->help, "print this help and exit"},
-      {"h", CPF_PARAM_COMMAND, &o->help, NULL},
-      {NULL, CPF_PARAM_STRING, &o->new_spec, "NEW schema"},
+      {"version", CPS_PARAM_COMMAND, &o->version, "print the version and exit"},
+      {"help", CPS_PARAM_COMMAND, &o->help, "print this help and exit"},
+      {"h", CPS_PARAM_COMMAND, &o->help, NULL},
+      {NULL, CPS_PARAM_STRING, &o->new_spec, "NEW schema"},
   };
   int count = (int)(sizeof specs / sizeof specs[0]);
-  const char *err = cpf_args_parse(mem, argc, argv, specs, count);
+  const char *err = cps_args_parse(mem, argc, argv, specs, count);
   if (err) return usage_error(err);
   if (o->help) {
-    cpf_buf help = {0};
-    cpf_buf_puts(&help, kUsageHead);
-    cpf_args_help(specs, count, &help);
-    cpf_buf_puts(&help, kUsageTail);
-    fputs(cpf_buf_str(&help), stdout);
-    cpf_buf_free(&help);
+    cps_buf help = {0};
+    cps_buf_puts(&help, kUsageHead);
+    cps_args_help(specs, count, &help);
+    cps_buf_puts(&help, kUsageTail);
+    fputs(cps_buf_str(&help), stdout);
+    cps_buf_free(&help);
     return 0;
   }
   if (o->version) {
@@ -763,9 +764,9 @@ static int parse_options(cpf_pool *mem, int argc, char **argv, options *o) {
     return 0;
   }
   if (o->list_rules) {
-    for (size_t k = 0; k < brk_rule_count; k++) {
-      printf("%-38s %-9s %s%s\n", brk_rules[k].id, brk_category_name(brk_rules[k].category),
-             brk_rules[k].note ? "(note) " : "", brk_rules[k].summary);
+    for (size_t k = 0; k < cpb_rule_count; k++) {
+      printf("%-38s %-9s %s%s\n", cpb_rules[k].id, cpb_category_name(cpb_rules[k].category),
+             cpb_rules[k].note ? "(note) " : "", cpb_rules[k].summary);
     }
     return 0;
   }
@@ -783,7 +784,7 @@ static int parse_options(cpf_pool *mem, int argc, char **argv, options *o) {
 // Reads the lock of --lock into *lock: NULL for a missing one that
 // --update-lock creates or that git says is not lost. False after saying
 // why it cannot be used.
-static bool load_lock(cpf_pool *mem, const options *o, brk_snap **lock, bool *existed) {
+static bool load_lock(cps_pool *mem, const options *o, cpb_snap **lock, bool *existed) {
   *lock = NULL;
   struct stat st;
   bool missing = stat(o->lock_path, &st) != 0 && errno == ENOENT;
@@ -803,7 +804,7 @@ static bool load_lock(cpf_pool *mem, const options *o, brk_snap **lock, bool *ex
             o->update ? "" : " (create it with --update-lock)");
     return false;
   }
-  if ((*lock = brk_lock_parse(mem, text, size, o->lock_path, &err)) == NULL) {
+  if ((*lock = cpb_lock_parse(mem, text, size, o->lock_path, &err)) == NULL) {
     fprintf(stderr, "cpay-breaking: cannot load the lock: %s\n", err);
     return false;
   }
@@ -820,34 +821,34 @@ static bool load_lock(cpf_pool *mem, const options *o, brk_snap **lock, bool *ex
 // Compares NEW (*cur) with OLD and with the lock, as the configuration
 // says. *accepted counts the breaks the lock acknowledges. False after
 // saying why an input cannot be used.
-static bool compare(cpf_pool *mem, const options *o, const brk_config *config,
-                    const brk_snap *lock, brk_snap **cur, brk_findings *found, size_t *accepted) {
-  brk_snap *old = NULL;
+static bool compare(cps_pool *mem, const options *o, const cpb_config *config,
+                    const cpb_snap *lock, cpb_snap **cur, cpb_findings *found, size_t *accepted) {
+  cpb_snap *old = NULL;
   *accepted = 0;
   if ((*cur = load_snap(mem, o, "NEW", o->new_spec)) == NULL) return false;
   if (o->against && (old = load_snap(mem, o, "OLD", o->against)) == NULL) return false;
   if (old && !roots_line_up(mem, old, *cur, o->against, o->new_spec)) return false;
-  if (old) brk_compare(mem, old, *cur, (brk_category)o->rules, found);
-  if (old && lock) *accepted = accept_recorded(old, lock, o->lock_path, (brk_category)o->rules, found);
-  if (lock) brk_compare(mem, lock, *cur, (brk_category)o->rules, found);
+  if (old) cpb_compare(mem, old, *cur, (cpb_category)o->rules, found);
+  if (old && lock) *accepted = accept_recorded(old, lock, o->lock_path, (cpb_category)o->rules, found);
+  if (lock) cpb_compare(mem, lock, *cur, (cpb_category)o->rules, found);
   if (config) apply_config(mem, config, old, *cur, found);
-  if (o->format == BRK_FMT_GITHUB) paths_from_repo_top(mem, found);
-  brk_findings_sort(found);
+  if (o->format == CPB_FMT_GITHUB) paths_from_repo_top(mem, found);
+  cpb_findings_sort(found);
   return true;
 }
 
 // Prints the findings; returns how many break.
-static size_t report(const options *o, const brk_findings *found, size_t accepted) {
-  cpf_buf out = {0};
-  brk_findings_print(found, (brk_format)o->format, &out);
-  fputs(cpf_buf_str(&out), stdout);
+static size_t report(const options *o, const cpb_findings *found, size_t accepted) {
+  cps_buf out = {0};
+  cpb_findings_print(found, (cpb_format)o->format, &out);
+  fputs(cps_buf_str(&out), stdout);
   fflush(stdout);
-  cpf_buf_free(&out);
-  size_t errors = brk_findings_errors(found);
-  if (errors && o->format == BRK_FMT_TEXT) {
+  cps_buf_free(&out);
+  size_t errors = cpb_findings_errors(found);
+  if (errors && o->format == CPB_FMT_TEXT) {
     fprintf(stderr, "cpay-breaking: %zu breaking change%s\n", errors, errors == 1 ? "" : "s");
   }
-  if (accepted && o->format == BRK_FMT_TEXT) {
+  if (accepted && o->format == CPB_FMT_TEXT) {
     fprintf(stderr, "cpay-breaking: %zu breaking change%s accepted: recorded in %s\n", accepted,
             accepted == 1 ? "" : "s", o->lock_path);
   }
@@ -856,16 +857,16 @@ static size_t report(const options *o, const brk_findings *found, size_t accepte
 
 // --update-lock: records NEW (`cur`) in the lock, unless it breaks and
 // --force is not given. Returns the exit status.
-static int update_lock(cpf_pool *mem, const options *o, const brk_snap *lock, bool existed,
-                       const brk_snap *cur, size_t errors) {
+static int update_lock(cps_pool *mem, const options *o, const cpb_snap *lock, bool existed,
+                       const cpb_snap *cur, size_t errors) {
   if (errors && !o->force) {
     fprintf(stderr, "cpay-breaking: %s not updated (use --update-lock --force to accept the "
             "breaking changes)\n", o->lock_path);
     return 1;
   }
-  brk_snap *merged = brk_lock_merge(mem, lock, cur);
-  const char *text = brk_lock_format(mem, merged);
-  bool changed = !lock || strcmp(brk_lock_format(mem, lock), text) != 0;
+  cpb_snap *merged = cpb_lock_merge(mem, lock, cur);
+  const char *text = cpb_lock_format(mem, merged);
+  bool changed = !lock || strcmp(cpb_lock_format(mem, lock), text) != 0;
   if (!write_lock(mem, o->lock_path, text)) return 2;
   if (!existed) {
     size_t counts[5] = {0};
@@ -884,13 +885,13 @@ static int update_lock(cpf_pool *mem, const options *o, const brk_snap *lock, bo
 }
 
 // The check the options ask for; returns the exit status.
-static int check(cpf_pool *mem, const options *o) {
-  brk_config *config = NULL;
+static int check(cps_pool *mem, const options *o) {
+  cpb_config *config = NULL;
   if (!o->no_config && !load_config(mem, o->config_path, o->new_spec, &config)) return 2;
-  brk_snap *lock = NULL, *cur;
+  cpb_snap *lock = NULL, *cur;
   bool existed = false;
   if (o->lock_path && !load_lock(mem, o, &lock, &existed)) return 2;
-  brk_findings found = {0};
+  cpb_findings found = {0};
   size_t accepted;
   if (!compare(mem, o, config, lock, &cur, &found, &accepted)) return 2;
   size_t errors = report(o, &found, accepted);
@@ -899,10 +900,10 @@ static int check(cpf_pool *mem, const options *o) {
 }
 
 int main(int argc, char **argv) {
-  cpf_pool *mem = cpf_pool_new();
+  cps_pool *mem = cps_pool_new();
   options o;
   int status = parse_options(mem, argc, argv, &o);
   if (status < 0) status = check(mem, &o);
-  cpf_pool_free(mem);
+  cps_pool_free(mem);
   return status;
 }

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define W BRK_CAT_WIRE
-#define J BRK_CAT_WIRE_JSON
-#define A BRK_CAT_ALL
+#define W CPB_CAT_WIRE
+#define J CPB_CAT_WIRE_JSON
+#define A CPB_CAT_ALL
 
-const brk_rule brk_rules[] = {
+const cpb_rule cpb_rules[] = {
     {"FILE_DELETED", A, false, "a file was deleted"},
     {"FILE_PACKAGE_CHANGED", W, false, "a file's package changed (type names, Any URLs and RPC paths change)"},
     {"FILE_SYNTAX_CHANGED", W, false, "a file switched between proto2 and proto3 (UTF-8 checks, enum openness, presence)"},
@@ -73,23 +73,23 @@ const brk_rule brk_rules[] = {
     {"RPC_IDEMPOTENCY_WEAKENED", W, false, "an RPC's idempotency_level was lowered (clients may retry or GET it)"},
     {"RPC_IDEMPOTENCY_STRENGTHENED", W, true, "an RPC's idempotency_level was raised (safe for clients)"},
 };
-const size_t brk_rule_count = sizeof brk_rules / sizeof brk_rules[0];
+const size_t cpb_rule_count = sizeof cpb_rules / sizeof cpb_rules[0];
 
 #undef W
 #undef J
 #undef A
 
-const char *brk_category_name(brk_category c) {
+const char *cpb_category_name(cpb_category c) {
   switch (c) {
-    case BRK_CAT_WIRE: return "wire";
-    case BRK_CAT_WIRE_JSON: return "wire-json";
-    case BRK_CAT_ALL: return "all";
+    case CPB_CAT_WIRE: return "wire";
+    case CPB_CAT_WIRE_JSON: return "wire-json";
+    case CPB_CAT_ALL: return "all";
   }
   return "?";
 }
 
 static int cmp_finding(const void *a, const void *b) {
-  const brk_finding *x = a, *y = b;
+  const cpb_finding *x = a, *y = b;
   int c = strcmp(x->file, y->file);
   if (c) return c;
   if (x->line != y->line) return x->line < y->line ? -1 : 1;
@@ -99,69 +99,69 @@ static int cmp_finding(const void *a, const void *b) {
   return strcmp(x->subject, y->subject);
 }
 
-void brk_findings_sort(brk_findings *f) {
+void cpb_findings_sort(cpb_findings *f) {
   if (f->count) qsort(f->v, f->count, sizeof *f->v, cmp_finding);
 }
 
-size_t brk_findings_errors(const brk_findings *f) {
+size_t cpb_findings_errors(const cpb_findings *f) {
   size_t n = 0;
   for (size_t i = 0; i < f->count; i++) n += !f->v[i].rule->note && !f->v[i].accepted;
   return n;
 }
 
-static void put_json_string(cpf_buf *out, const char *s) {
-  cpf_buf_puts(out, "\"");
+static void put_json_string(cps_buf *out, const char *s) {
+  cps_buf_puts(out, "\"");
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') {
-      cpf_buf_printf(out, "\\%c", *p);
+      cps_buf_printf(out, "\\%c", *p);
     } else if (*p == '\n') {
-      cpf_buf_puts(out, "\\n");
+      cps_buf_puts(out, "\\n");
     } else if (*p < 0x20) {
-      cpf_buf_printf(out, "\\u%04x", *p);
+      cps_buf_printf(out, "\\u%04x", *p);
     } else {
-      cpf_buf_append(out, (const char *)p, 1);
+      cps_buf_append(out, (const char *)p, 1);
     }
   }
-  cpf_buf_puts(out, "\"");
+  cps_buf_puts(out, "\"");
 }
 
 // GitHub workflow commands: data escapes %, CR, LF; properties also : and ,.
-static void put_gh(cpf_buf *out, const char *s, bool property) {
+static void put_gh(cps_buf *out, const char *s, bool property) {
   for (const char *p = s; *p; p++) {
     switch (*p) {
-      case '%': cpf_buf_puts(out, "%25"); break;
-      case '\r': cpf_buf_puts(out, "%0D"); break;
-      case '\n': cpf_buf_puts(out, "%0A"); break;
-      case ':': cpf_buf_puts(out, property ? "%3A" : ":"); break;
-      case ',': cpf_buf_puts(out, property ? "%2C" : ","); break;
-      default: cpf_buf_append(out, p, 1);
+      case '%': cps_buf_puts(out, "%25"); break;
+      case '\r': cps_buf_puts(out, "%0D"); break;
+      case '\n': cps_buf_puts(out, "%0A"); break;
+      case ':': cps_buf_puts(out, property ? "%3A" : ":"); break;
+      case ',': cps_buf_puts(out, property ? "%2C" : ","); break;
+      default: cps_buf_append(out, p, 1);
     }
   }
 }
 
-static void put_pos(cpf_buf *out, const brk_finding *f) {
+static void put_pos(cps_buf *out, const cpb_finding *f) {
   if (f->line > 0) {
-    cpf_buf_printf(out, "%s:%d:%d: ", f->file, f->line, f->col);
+    cps_buf_printf(out, "%s:%d:%d: ", f->file, f->line, f->col);
   } else {
-    cpf_buf_printf(out, "%s: ", f->file);
+    cps_buf_printf(out, "%s: ", f->file);
   }
 }
 
 // XML text or attribute content: markup escaped, control bytes XML 1.0 does
 // not allow replaced.
-static void put_xml(cpf_buf *out, const char *s) {
+static void put_xml(cps_buf *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     switch (*p) {
-      case '&': cpf_buf_puts(out, "&amp;"); break;
-      case '<': cpf_buf_puts(out, "&lt;"); break;
-      case '>': cpf_buf_puts(out, "&gt;"); break;
-      case '"': cpf_buf_puts(out, "&quot;"); break;
-      case '\n': cpf_buf_puts(out, "&#10;"); break;
+      case '&': cps_buf_puts(out, "&amp;"); break;
+      case '<': cps_buf_puts(out, "&lt;"); break;
+      case '>': cps_buf_puts(out, "&gt;"); break;
+      case '"': cps_buf_puts(out, "&quot;"); break;
+      case '\n': cps_buf_puts(out, "&#10;"); break;
       default:
         if (*p < 0x20 && *p != '\t') {
-          cpf_buf_puts(out, "?");
+          cps_buf_puts(out, "?");
         } else {
-          cpf_buf_append(out, (const char *)p, 1);
+          cps_buf_append(out, (const char *)p, 1);
         }
     }
   }
@@ -170,14 +170,14 @@ static void put_xml(cpf_buf *out, const char *s) {
 // JUnit XML (as CI systems read test reports): a test suite per file, a test
 // case per finding (a failure for a break; notes pass, their text as
 // output); no finding at all is one passing case, so that a report exists.
-static void print_junit(const brk_findings *fs, cpf_buf *out) {
-  size_t failures = brk_findings_errors(fs);
+static void print_junit(const cpb_findings *fs, cps_buf *out) {
+  size_t failures = cpb_findings_errors(fs);
   size_t tests = fs->count ? fs->count : 1;
-  cpf_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+  cps_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<testsuites name=\"cpay-breaking\" tests=\"%zu\" failures=\"%zu\">\n",
                  tests, failures);
   if (fs->count == 0) {
-    cpf_buf_puts(out, "  <testsuite name=\"cpay-breaking\" tests=\"1\" failures=\"0\">\n"
+    cps_buf_puts(out, "  <testsuite name=\"cpay-breaking\" tests=\"1\" failures=\"0\">\n"
                       "    <testcase classname=\"cpay-breaking\" name=\"compatible\"/>\n"
                       "  </testsuite>\n");
   }
@@ -188,63 +188,63 @@ static void print_junit(const brk_findings *fs, cpf_buf *out) {
       fail += !fs->v[end].rule->note && !fs->v[end].accepted;
       end++;
     }
-    cpf_buf_puts(out, "  <testsuite name=\"");
+    cps_buf_puts(out, "  <testsuite name=\"");
     put_xml(out, fs->v[i].file);
-    cpf_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\">\n", end - i, fail);
+    cps_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\">\n", end - i, fail);
     for (size_t k = i; k < end; k++) {
-      const brk_finding *f = &fs->v[k];
-      cpf_buf pos = {0};
+      const cpb_finding *f = &fs->v[k];
+      cps_buf pos = {0};
       put_pos(&pos, f);
       pos.size -= 2;  // without ": "
       pos.data[pos.size] = '\0';
-      cpf_buf_puts(out, "    <testcase classname=\"");
+      cps_buf_puts(out, "    <testcase classname=\"");
       put_xml(out, f->file);
-      cpf_buf_printf(out, "\" name=\"%s ", f->rule->id);
+      cps_buf_printf(out, "\" name=\"%s ", f->rule->id);
       put_xml(out, f->subject);
-      cpf_buf_puts(out, "\">\n");
+      cps_buf_puts(out, "\">\n");
       bool breaking = !f->rule->note && !f->accepted;
-      cpf_buf_printf(out, "      <%s", breaking ? "failure" : "system-out");
+      cps_buf_printf(out, "      <%s", breaking ? "failure" : "system-out");
       if (breaking) {
-        cpf_buf_printf(out, " type=\"%s\" message=\"", f->rule->id);
+        cps_buf_printf(out, " type=\"%s\" message=\"", f->rule->id);
         put_xml(out, f->message);
-        cpf_buf_puts(out, "\"");
+        cps_buf_puts(out, "\"");
       }
-      cpf_buf_puts(out, ">");
-      put_xml(out, cpf_buf_str(&pos));
-      cpf_buf_printf(out, ": %s: [%s] ", breaking ? "error" : "note", f->rule->id);
+      cps_buf_puts(out, ">");
+      put_xml(out, cps_buf_str(&pos));
+      cps_buf_printf(out, ": %s: [%s] ", breaking ? "error" : "note", f->rule->id);
       put_xml(out, f->message);
       if (f->accepted) {
-        cpf_buf_puts(out, " (accepted: recorded in ");
+        cps_buf_puts(out, " (accepted: recorded in ");
         put_xml(out, f->accepted);
-        cpf_buf_puts(out, ")");
+        cps_buf_puts(out, ")");
       }
       if (f->fix) {
-        cpf_buf_puts(out, "&#10;fix: ");
+        cps_buf_puts(out, "&#10;fix: ");
         put_xml(out, f->fix);
       }
-      cpf_buf_printf(out, "</%s>\n    </testcase>\n", breaking ? "failure" : "system-out");
-      cpf_buf_free(&pos);
+      cps_buf_printf(out, "</%s>\n    </testcase>\n", breaking ? "failure" : "system-out");
+      cps_buf_free(&pos);
     }
-    cpf_buf_puts(out, "  </testsuite>\n");
+    cps_buf_puts(out, "  </testsuite>\n");
     i = end;
   }
-  cpf_buf_puts(out, "</testsuites>\n");
+  cps_buf_puts(out, "</testsuites>\n");
 }
 
-void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
-  if (fmt == BRK_FMT_JUNIT) {
+void cpb_findings_print(const cpb_findings *fs, cpb_format fmt, cps_buf *out) {
+  if (fmt == CPB_FMT_JUNIT) {
     print_junit(fs, out);
     return;
   }
   for (size_t i = 0; i < fs->count; i++) {
-    const brk_finding *f = &fs->v[i];
+    const cpb_finding *f = &fs->v[i];
     bool breaking = !f->rule->note && !f->accepted;
     switch (fmt) {
-      case BRK_FMT_TEXT:
+      case CPB_FMT_TEXT:
         put_pos(out, f);
-        cpf_buf_printf(out, "%s: [%s] %s", breaking ? "error" : "note", f->rule->id, f->message);
-        if (f->accepted) cpf_buf_printf(out, " (accepted: recorded in %s)", f->accepted);
-        cpf_buf_puts(out, "\n");
+        cps_buf_printf(out, "%s: [%s] %s", breaking ? "error" : "note", f->rule->id, f->message);
+        if (f->accepted) cps_buf_printf(out, " (accepted: recorded in %s)", f->accepted);
+        cps_buf_puts(out, "\n");
         if (f->fix) {
           // One note line per fix line, each at the same position.
           const char *p = f->fix;
@@ -252,41 +252,41 @@ void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
             const char *nl = strchr(p, '\n');
             size_t len = nl ? (size_t)(nl - p) : strlen(p);
             put_pos(out, f);
-            cpf_buf_printf(out, "note: %.*s\n", (int)len, p);
+            cps_buf_printf(out, "note: %.*s\n", (int)len, p);
             p += len + (nl != NULL);
           }
         }
         break;
-      case BRK_FMT_JSON:
-        cpf_buf_puts(out, "{\"rule\":");
+      case CPB_FMT_JSON:
+        cps_buf_puts(out, "{\"rule\":");
         put_json_string(out, f->rule->id);
-        cpf_buf_printf(out, ",\"category\":\"%s\",\"severity\":\"%s\",\"breaking\":%s,\"path\":",
-                       brk_category_name(f->rule->category), breaking ? "error" : "note",
+        cps_buf_printf(out, ",\"category\":\"%s\",\"severity\":\"%s\",\"breaking\":%s,\"path\":",
+                       cpb_category_name(f->rule->category), breaking ? "error" : "note",
                        breaking ? "true" : "false");
         put_json_string(out, f->file);
-        cpf_buf_printf(out, ",\"line\":%d,\"column\":%d,\"message\":", f->line, f->col);
+        cps_buf_printf(out, ",\"line\":%d,\"column\":%d,\"message\":", f->line, f->col);
         put_json_string(out, f->message);
-        cpf_buf_puts(out, ",\"fix\":");
+        cps_buf_puts(out, ",\"fix\":");
         if (f->fix) {
           put_json_string(out, f->fix);
         } else {
-          cpf_buf_puts(out, "null");
+          cps_buf_puts(out, "null");
         }
-        cpf_buf_puts(out, ",\"accepted_in\":");
+        cps_buf_puts(out, ",\"accepted_in\":");
         if (f->accepted) {
           put_json_string(out, f->accepted);
         } else {
-          cpf_buf_puts(out, "null");
+          cps_buf_puts(out, "null");
         }
-        cpf_buf_puts(out, "}\n");
+        cps_buf_puts(out, "}\n");
         break;
-      case BRK_FMT_GITHUB:
-        cpf_buf_printf(out, "::%s file=", breaking ? "error" : "notice");
+      case CPB_FMT_GITHUB:
+        cps_buf_printf(out, "::%s file=", breaking ? "error" : "notice");
         put_gh(out, f->file, true);
-        if (f->line > 0) cpf_buf_printf(out, ",line=%d,col=%d", f->line, f->col);
-        cpf_buf_puts(out, ",title=");
+        if (f->line > 0) cps_buf_printf(out, ",line=%d,col=%d", f->line, f->col);
+        cps_buf_puts(out, ",title=");
         put_gh(out, f->rule->id, true);
-        cpf_buf_puts(out, "::");
+        cps_buf_puts(out, "::");
         put_gh(out, f->message, false);
         if (f->accepted) {
           put_gh(out, " (accepted: recorded in ", false);
@@ -297,9 +297,9 @@ void brk_findings_print(const brk_findings *fs, brk_format fmt, cpf_buf *out) {
           put_gh(out, "\n", false);
           put_gh(out, f->fix, false);
         }
-        cpf_buf_puts(out, "\n");
+        cps_buf_puts(out, "\n");
         break;
-      case BRK_FMT_JUNIT: break;  // above
+      case CPB_FMT_JUNIT: break;  // above
     }
   }
 }

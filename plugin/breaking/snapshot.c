@@ -9,10 +9,10 @@
 #include <string.h>
 
 // A copy of `str` in the snapshot's pool (NULL stays NULL).
-static const char *sdup(brk_snap *s, const char *str) { return cpf_pool_strdup(s->mem, str); }
+static const char *sdup(cpb_snap *s, const char *str) { return cps_pool_strdup(s->mem, str); }
 
-static brk_snap *snap_new(cpf_pool *mem, const char *prefix, bool is_lock) {
-  brk_snap *s = cpf_pool_alloc(mem, sizeof *s);
+static cpb_snap *snap_new(cps_pool *mem, const char *prefix, bool is_lock) {
+  cpb_snap *s = cps_pool_alloc(mem, sizeof *s);
   s->mem = mem;
   s->prefix = sdup(s, prefix ? prefix : "");
   s->is_lock = is_lock;
@@ -20,24 +20,24 @@ static brk_snap *snap_new(cpf_pool *mem, const char *prefix, bool is_lock) {
 }
 
 // Blocks are appended while building and sorted once at the end, so pointers
-// into s->blocks are only taken after brk_snap_sort; builders use indices.
-static size_t add_block(brk_snap *s, brk_kind kind, const char *name) {
-  s->blocks = cpf_pool_grow(s->mem, s->blocks, s->block_count, &s->block_cap, sizeof *s->blocks);
-  brk_block *b = &s->blocks[s->block_count];
+// into s->blocks are only taken after cpb_snap_sort; builders use indices.
+static size_t add_block(cpb_snap *s, cpb_kind kind, const char *name) {
+  s->blocks = cps_pool_grow(s->mem, s->blocks, s->block_count, &s->block_cap, sizeof *s->blocks);
+  cpb_block *b = &s->blocks[s->block_count];
   memset(b, 0, sizeof *b);
   b->kind = kind;
   b->name = sdup(s, name);
   return s->block_count++;
 }
 
-static brk_item *add_item(brk_snap *s, brk_block *b) {
-  b->items = cpf_pool_grow(s->mem, b->items, b->item_count, &b->item_cap, sizeof *b->items);
-  brk_item *it = &b->items[b->item_count++];
+static cpb_item *add_item(cpb_snap *s, cpb_block *b) {
+  b->items = cps_pool_grow(s->mem, b->items, b->item_count, &b->item_cap, sizeof *b->items);
+  cpb_item *it = &b->items[b->item_count++];
   memset(it, 0, sizeof *it);
   return it;
 }
 
-static size_t find_block_index(const brk_snap *s, brk_kind kind, const char *name) {
+static size_t find_block_index(const cpb_snap *s, cpb_kind kind, const char *name) {
   for (size_t i = 0; i < s->block_count; i++) {
     if (s->blocks[i].kind == kind && strcmp(s->blocks[i].name, name) == 0) return i;
   }
@@ -45,13 +45,13 @@ static size_t find_block_index(const brk_snap *s, brk_kind kind, const char *nam
 }
 
 static int cmp_block(const void *a, const void *b) {
-  const brk_block *x = a, *y = b;
+  const cpb_block *x = a, *y = b;
   if (x->kind != y->kind) return (int)x->kind - (int)y->kind;
   return strcmp(x->name, y->name);
 }
 
 static int cmp_item(const void *a, const void *b) {
-  const brk_item *x = a, *y = b;
+  const cpb_item *x = a, *y = b;
   if (x->number != y->number) return x->number < y->number ? -1 : 1;
   int c = strcmp(x->name, y->name);
   if (c) return c;
@@ -60,7 +60,7 @@ static int cmp_item(const void *a, const void *b) {
 }
 
 static int cmp_range(const void *a, const void *b) {
-  const cpm_range *x = a, *y = b;
+  const cps_range *x = a, *y = b;
   if (x->start != y->start) return x->start < y->start ? -1 : 1;
   return x->end < y->end ? -1 : x->end > y->end;
 }
@@ -69,10 +69,10 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void snap_sort(brk_snap *s) {
+static void snap_sort(cpb_snap *s) {
   if (s->block_count) qsort(s->blocks, s->block_count, sizeof *s->blocks, cmp_block);
   for (size_t i = 0; i < s->block_count; i++) {
-    brk_block *b = &s->blocks[i];
+    cpb_block *b = &s->blocks[i];
     if (b->item_count) qsort(b->items, b->item_count, sizeof *b->items, cmp_item);
     if (b->reserved_count) qsort(b->reserved, b->reserved_count, sizeof *b->reserved, cmp_range);
     if (b->ext_range_count) {
@@ -84,9 +84,9 @@ static void snap_sort(brk_snap *s) {
   }
 }
 
-const brk_block *brk_snap_find(const brk_snap *s, brk_kind kind, const char *name) {
+const cpb_block *cpb_snap_find(const cpb_snap *s, cpb_kind kind, const char *name) {
   if (s->block_count == 0) return NULL;  // bsearch wants a base even for no elements
-  brk_block key;
+  cpb_block key;
   memset(&key, 0, sizeof key);
   key.kind = kind;
   key.name = name;
@@ -101,37 +101,37 @@ static const char *const kScalarNames[19] = {
     "enum",   "sfixed32", "sfixed64", "sint32", "sint64",
 };
 
-static const char *elem_type(cpf_pool *mem, const cpm_field *f) {
+static const char *elem_type(cps_pool *mem, const cps_field *f) {
   switch (f->type) {
-    case CPM_TYPE_MESSAGE: return cpf_pool_printf(mem, ".%s", f->message_type->full_name);
-    case CPM_TYPE_GROUP: return cpf_pool_printf(mem, "group:.%s", f->message_type->full_name);
-    case CPM_TYPE_ENUM: return cpf_pool_printf(mem, "enum:.%s", f->enum_type->full_name);
+    case CPS_TYPE_MESSAGE: return cps_pool_printf(mem, ".%s", f->message_type->full_name);
+    case CPS_TYPE_GROUP: return cps_pool_printf(mem, "group:.%s", f->message_type->full_name);
+    case CPS_TYPE_ENUM: return cps_pool_printf(mem, "enum:.%s", f->enum_type->full_name);
     default: return kScalarNames[f->type];
   }
 }
 
-static const cpm_field *entry_field(const cpm_message *entry, int32_t number) {
+static const cps_field *entry_field(const cps_message *entry, int32_t number) {
   for (size_t i = 0; i < entry->field_count; i++) {
     if (entry->fields[i].number == number) return &entry->fields[i];
   }
   return NULL;
 }
 
-static const char *field_type(cpf_pool *mem, const cpm_field *f) {
+static const char *field_type(cps_pool *mem, const cps_field *f) {
   if (f->is_map && f->message_type) {
-    const cpm_field *k = entry_field(f->message_type, 1), *v = entry_field(f->message_type, 2);
-    if (k && v) return cpf_pool_printf(mem, "map<%s,%s>", elem_type(mem, k), elem_type(mem, v));
+    const cps_field *k = entry_field(f->message_type, 1), *v = entry_field(f->message_type, 2);
+    if (k && v) return cps_pool_printf(mem, "map<%s,%s>", elem_type(mem, k), elem_type(mem, v));
   }
   return elem_type(mem, f);
 }
 
-static const char *field_label(const cpm_field *f) {
-  if (f->is_map || f->label == CPM_LABEL_REPEATED) return "repeated";
-  if (f->label == CPM_LABEL_REQUIRED) return "required";
+static const char *field_label(const cps_field *f) {
+  if (f->is_map || f->label == CPS_LABEL_REPEATED) return "repeated";
+  if (f->label == CPS_LABEL_REQUIRED) return "required";
   return f->has_presence ? "optional" : "implicit";
 }
 
-static void fill_field(brk_snap *s, brk_item *it, const cpm_field *f, bool ext) {
+static void fill_field(cpb_snap *s, cpb_item *it, const cps_field *f, bool ext) {
   it->number = f->number;
   it->name = sdup(s, ext ? f->full_name : f->name);
   it->type = field_type(s->mem, f);
@@ -145,30 +145,30 @@ static void fill_field(brk_snap *s, brk_item *it, const cpm_field *f, bool ext) 
   it->col = f->loc.col;
 }
 
-static void add_extensions(brk_snap *s, const cpm_field *exts, size_t n) {
+static void add_extensions(cpb_snap *s, const cps_field *exts, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const cpm_field *f = &exts[i];
-    size_t bi = find_block_index(s, BRK_EXTEND, f->extendee->full_name);
-    if (bi == (size_t)-1) bi = add_block(s, BRK_EXTEND, f->extendee->full_name);
+    const cps_field *f = &exts[i];
+    size_t bi = find_block_index(s, CPB_EXTEND, f->extendee->full_name);
+    if (bi == (size_t)-1) bi = add_block(s, CPB_EXTEND, f->extendee->full_name);
     fill_field(s, add_item(s, &s->blocks[bi]), f, true);
   }
 }
 
-static cpm_range *copy_ranges(brk_snap *s, const cpm_range *r, size_t n) {
-  cpm_range *c = cpf_pool_alloc(s->mem, n * sizeof *c);
+static cps_range *copy_ranges(cpb_snap *s, const cps_range *r, size_t n) {
+  cps_range *c = cps_pool_alloc(s->mem, n * sizeof *c);
   if (n) memcpy(c, r, n * sizeof *c);
   return c;
 }
 
-static const char **copy_names(brk_snap *s, const char *const *names, size_t n) {
-  const char **c = cpf_pool_alloc(s->mem, n * sizeof *c);
+static const char **copy_names(cpb_snap *s, const char *const *names, size_t n) {
+  const char **c = cps_pool_alloc(s->mem, n * sizeof *c);
   for (size_t i = 0; i < n; i++) c[i] = sdup(s, names[i]);
   return c;
 }
 
-static void add_enum(brk_snap *s, const cpm_enum *e) {
-  size_t bi = add_block(s, BRK_ENUM, e->full_name);
-  brk_block *b = &s->blocks[bi];
+static void add_enum(cpb_snap *s, const cps_enum *e) {
+  size_t bi = add_block(s, CPB_ENUM, e->full_name);
+  cpb_block *b = &s->blocks[bi];
   b->file = e->file->name;
   b->line = e->loc.line;
   b->col = e->loc.col;
@@ -178,8 +178,8 @@ static void add_enum(brk_snap *s, const cpm_enum *e) {
   b->reserved_names = copy_names(s, e->reserved_names, e->reserved_name_count);
   b->reserved_name_count = e->reserved_name_count;
   for (size_t i = 0; i < e->value_count; i++) {
-    const cpm_enum_value *v = &e->values[i];
-    brk_item *it = add_item(s, b);
+    const cps_enum_value *v = &e->values[i];
+    cpb_item *it = add_item(s, b);
     it->number = v->number;
     it->name = sdup(s, v->name);
     it->file = e->file->name;
@@ -188,11 +188,11 @@ static void add_enum(brk_snap *s, const cpm_enum *e) {
   }
 }
 
-static void add_message(brk_snap *s, const cpm_message *m) {
+static void add_message(cpb_snap *s, const cps_message *m) {
   if (m->map_entry) return;
-  size_t bi = add_block(s, BRK_MESSAGE, m->full_name);
+  size_t bi = add_block(s, CPB_MESSAGE, m->full_name);
   {
-    brk_block *b = &s->blocks[bi];
+    cpb_block *b = &s->blocks[bi];
     b->file = m->file->name;
     b->line = m->loc.line;
     b->col = m->loc.col;
@@ -220,18 +220,18 @@ static const char *intern_idem(const char *l) {
   return NULL;
 }
 
-static const char *rpc_mode(const cpm_method *m) {
+static const char *rpc_mode(const cps_method *m) {
   if (m->client_streaming && m->server_streaming) return "bidi_streaming";
   if (m->client_streaming) return "client_streaming";
   if (m->server_streaming) return "server_streaming";
   return "unary";
 }
 
-brk_snap *brk_snap_from_pool(cpf_pool *mem, const cpm_pool *pool, const char *prefix) {
-  brk_snap *s = snap_new(mem, prefix, false);
-  for (size_t fi = 0; fi < pool->to_generate_count; fi++) {
-    const cpm_file *f = pool->to_generate[fi];
-    size_t bi = add_block(s, BRK_FILE, f->name);
+cpb_snap *cpb_snap_from_schema(cps_pool *mem, const cps_schema *schema, const char *prefix) {
+  cpb_snap *s = snap_new(mem, prefix, false);
+  for (size_t fi = 0; fi < schema->to_generate_count; fi++) {
+    const cps_file *f = schema->to_generate[fi];
+    size_t bi = add_block(s, CPB_FILE, f->name);
     s->blocks[bi].file = s->blocks[bi].name;
     s->blocks[bi].package = sdup(s, f->package);
     s->blocks[bi].syntax = (int)f->syntax;
@@ -243,18 +243,18 @@ brk_snap *brk_snap_from_pool(cpf_pool *mem, const cpm_pool *pool, const char *pr
     for (size_t i = 0; i < f->enum_count; i++) add_enum(s, &f->enums[i]);
     add_extensions(s, f->extensions, f->extension_count);
     for (size_t i = 0; i < f->service_count; i++) {
-      const cpm_service *sv = &f->services[i];
-      size_t si = add_block(s, BRK_SERVICE, sv->full_name);
-      brk_block *b = &s->blocks[si];
+      const cps_service *sv = &f->services[i];
+      size_t si = add_block(s, CPB_SERVICE, sv->full_name);
+      cpb_block *b = &s->blocks[si];
       b->file = f->name;
       b->line = sv->loc.line;
       b->col = sv->loc.col;
       for (size_t k = 0; k < sv->method_count; k++) {
-        const cpm_method *m = &sv->methods[k];
-        brk_item *it = add_item(s, b);
+        const cps_method *m = &sv->methods[k];
+        cpb_item *it = add_item(s, b);
         it->name = sdup(s, m->name);
-        it->type = cpf_pool_printf(mem, ".%s", m->input->full_name);
-        it->output = cpf_pool_printf(mem, ".%s", m->output->full_name);
+        it->type = cps_pool_printf(mem, ".%s", m->input->full_name);
+        it->output = cps_pool_printf(mem, ".%s", m->output->full_name);
         it->label = rpc_mode(m);
         it->idem = intern_idem(m->idempotency_level == 1   ? "no_side_effects"
                                : m->idempotency_level == 2 ? "idempotent"
@@ -269,8 +269,8 @@ brk_snap *brk_snap_from_pool(cpf_pool *mem, const cpm_pool *pool, const char *pr
   // once per run of entries from the same file.
   const char *from = NULL, *copy = NULL;
   for (size_t i = 0; i < s->block_count; i++) {
-    brk_block *b = &s->blocks[i];
-    if (b->kind != BRK_FILE) b->file = sdup(s, b->file);
+    cpb_block *b = &s->blocks[i];
+    if (b->kind != CPB_FILE) b->file = sdup(s, b->file);
     for (size_t k = 0; k < b->item_count; k++) {
       if (b->items[k].file != from) {
         from = b->items[k].file;
@@ -290,7 +290,7 @@ static bool same_str(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
-static bool same_item(const brk_item *a, const brk_item *b) {
+static bool same_item(const cpb_item *a, const cpb_item *b) {
   return a->number == b->number && same_str(a->name, b->name) && same_str(a->type, b->type) &&
          same_str(a->label, b->label) && same_str(a->json, b->json) &&
          same_str(a->oneof, b->oneof) && same_str(a->output, b->output) &&
@@ -331,112 +331,112 @@ static uint64_t fnv_line(uint64_t h, const char *line, size_t n) {
 // one token, with the bytes that could break that (controls, spaces, '%',
 // non-ASCII) as %XX: a descriptor set may hold any bytes in a file path or a
 // reserved name, and the lock must give them back unchanged.
-static void put_escaped(cpf_buf *out, const char *s) {
+static void put_escaped(cps_buf *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-      cpf_buf_printf(out, "%%%02X", *p);
+      cps_buf_printf(out, "%%%02X", *p);
     } else {
-      cpf_buf_append(out, (const char *)p, 1);
+      cps_buf_append(out, (const char *)p, 1);
     }
   }
 }
 
 // " " and `s` as one escaped token.
-static void put_tok(cpf_buf *out, const char *s) {
-  cpf_buf_puts(out, " ");
+static void put_tok(cps_buf *out, const char *s) {
+  cps_buf_puts(out, " ");
   put_escaped(out, s);
 }
 
-static void put_ranges(cpf_buf *out, const char *key, const cpm_range *r, size_t n) {
+static void put_ranges(cps_buf *out, const char *key, const cps_range *r, size_t n) {
   if (n == 0) return;
-  cpf_buf_printf(out, "  %s", key);
+  cps_buf_printf(out, "  %s", key);
   for (size_t i = 0; i < n; i++) {
     if (r[i].start == r[i].end) {
-      cpf_buf_printf(out, " %d", (int)r[i].start);
+      cps_buf_printf(out, " %d", (int)r[i].start);
     } else {
-      cpf_buf_printf(out, " %d-%d", (int)r[i].start, (int)r[i].end);
+      cps_buf_printf(out, " %d-%d", (int)r[i].start, (int)r[i].end);
     }
   }
-  cpf_buf_puts(out, "\n");
+  cps_buf_puts(out, "\n");
 }
 
-static void put_item(cpf_buf *out, brk_kind kind, const brk_item *it) {
+static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it) {
   switch (kind) {
-    case BRK_MESSAGE:
-      cpf_buf_printf(out, "  field %d", (int)it->number);
+    case CPB_MESSAGE:
+      cps_buf_printf(out, "  field %d", (int)it->number);
       put_tok(out, it->name);
       put_tok(out, it->type);
-      cpf_buf_printf(out, " %s json=", it->label);
+      cps_buf_printf(out, " %s json=", it->label);
       put_escaped(out, it->json ? it->json : "");
       if (it->oneof) {
-        cpf_buf_puts(out, " oneof=");
+        cps_buf_puts(out, " oneof=");
         put_escaped(out, it->oneof);
       }
-      if (it->packed) cpf_buf_puts(out, " packed");
+      if (it->packed) cps_buf_puts(out, " packed");
       if (it->def) {
-        cpf_buf_puts(out, " default=");
+        cps_buf_puts(out, " default=");
         put_escaped(out, it->def);
       }
       break;
-    case BRK_ENUM:
-      cpf_buf_printf(out, "  value %d", (int)it->number);
+    case CPB_ENUM:
+      cps_buf_printf(out, "  value %d", (int)it->number);
       put_tok(out, it->name);
       break;
-    case BRK_EXTEND:
-      cpf_buf_printf(out, "  extension %d", (int)it->number);
+    case CPB_EXTEND:
+      cps_buf_printf(out, "  extension %d", (int)it->number);
       put_tok(out, it->name);
       put_tok(out, it->type);
-      cpf_buf_printf(out, " %s file=", it->label);
+      cps_buf_printf(out, " %s file=", it->label);
       put_escaped(out, it->file);
-      if (it->packed) cpf_buf_puts(out, " packed");
+      if (it->packed) cps_buf_puts(out, " packed");
       break;
-    case BRK_SERVICE:
-      cpf_buf_puts(out, "  rpc");
+    case CPB_SERVICE:
+      cps_buf_puts(out, "  rpc");
       put_tok(out, it->name);
       put_tok(out, it->type);
       put_tok(out, it->output);
-      cpf_buf_printf(out, " %s", it->label);
-      if (it->idem) cpf_buf_printf(out, " idempotency=%s", it->idem);
+      cps_buf_printf(out, " %s", it->label);
+      if (it->idem) cps_buf_printf(out, " idempotency=%s", it->idem);
       break;
-    case BRK_FILE: break;
+    case CPB_FILE: break;
   }
-  cpf_buf_puts(out, it->deleted ? " deleted\n" : "\n");
+  cps_buf_puts(out, it->deleted ? " deleted\n" : "\n");
 }
 
 // The lines of one block, without its check line.
-static void put_block(cpf_buf *out, const brk_block *b) {
-  cpf_buf_printf(out, "%s", kKindNames[b->kind]);
+static void put_block(cps_buf *out, const cpb_block *b) {
+  cps_buf_printf(out, "%s", kKindNames[b->kind]);
   put_tok(out, b->name);
-  cpf_buf_puts(out, b->deleted ? " deleted\n" : "\n");
-  if (b->kind == BRK_FILE) {
+  cps_buf_puts(out, b->deleted ? " deleted\n" : "\n");
+  if (b->kind == CPB_FILE) {
     if (b->package && *b->package) {
-      cpf_buf_puts(out, "  package");
+      cps_buf_puts(out, "  package");
       put_tok(out, b->package);
-      cpf_buf_puts(out, "\n");
+      cps_buf_puts(out, "\n");
     }
-    cpf_buf_printf(out, "  syntax proto%d\n", b->syntax);
+    cps_buf_printf(out, "  syntax proto%d\n", b->syntax);
     return;
   }
   if (b->file) {
-    cpf_buf_puts(out, "  file");
+    cps_buf_puts(out, "  file");
     put_tok(out, b->file);
-    cpf_buf_puts(out, "\n");
+    cps_buf_puts(out, "\n");
   }
-  if (b->closed) cpf_buf_puts(out, "  closed\n");
-  if (b->message_set) cpf_buf_puts(out, "  message_set\n");
+  if (b->closed) cps_buf_puts(out, "  closed\n");
+  if (b->message_set) cps_buf_puts(out, "  message_set\n");
   for (size_t k = 0; k < b->item_count; k++) put_item(out, b->kind, &b->items[k]);
   put_ranges(out, "reserved", b->reserved, b->reserved_count);
   if (b->reserved_name_count) {
-    cpf_buf_puts(out, "  reserved_names");
+    cps_buf_puts(out, "  reserved_names");
     for (size_t k = 0; k < b->reserved_name_count; k++) put_tok(out, b->reserved_names[k]);
-    cpf_buf_puts(out, "\n");
+    cps_buf_puts(out, "\n");
   }
   put_ranges(out, "extensions", b->ext_ranges, b->ext_range_count);
 }
 
-char *brk_lock_format(cpf_pool *mem, const brk_snap *s) {
-  cpf_buf out = {0};
-  cpf_buf_puts(&out,
+char *cpb_lock_format(cps_pool *mem, const cpb_snap *s) {
+  cps_buf out = {0};
+  cps_buf_puts(&out,
                "# cpay-breaking lock file: every number and name each message, enum,\n"
                "# extension and RPC of this schema has used, deleted ones included.\n"
                "# Written by `cpay-breaking --lock FILE --update-lock`; keep it in version\n"
@@ -444,31 +444,31 @@ char *brk_lock_format(cpf_pool *mem, const brk_snap *s) {
                "# See docs/breaking.md.\n");
   char header[32];
   snprintf(header, sizeof header, "cpay-lock %d", LOCK_VERSION);
-  cpf_buf_printf(&out, "%s\n", header);
+  cps_buf_printf(&out, "%s\n", header);
   uint64_t end = fnv_line(fnv_init(), header, strlen(header));
   for (size_t i = 0; i < s->block_count; i++) {
-    cpf_buf_puts(&out, "\n");
+    cps_buf_puts(&out, "\n");
     size_t start = out.size;
     put_block(&out, &s->blocks[i]);
     char check[17];
     snprintf(check, sizeof check, "%016llx",
              (unsigned long long)fnv_add(fnv_init(), out.data + start, out.size - start));
     end = fnv_line(end, check, 16);
-    cpf_buf_printf(&out, "  check %s\n", check);
+    cps_buf_printf(&out, "  check %s\n", check);
   }
-  cpf_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
-  return cpf_pool_own(mem, cpf_buf_take(&out));
+  cps_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
+  return cps_pool_take(mem, &out);
 }
 
 // ---- parsing ------------------------------------------------------------
 
 typedef struct parser {
-  brk_snap *s;
+  cpb_snap *s;
   const char *path;
   bool verify;      // check lines and the end line must match
   int version;      // 0 until the header
   int lineno;
-  char *err;        // the first error, malloc'd until it goes to the pool
+  char *err;        // the first error, in the snapshot's pool
   size_t cur;       // the block being read, or (size_t)-1
   int *block_lines; // the first line of each block, by index
   size_t block_lines_cap;
@@ -494,7 +494,7 @@ static bool fail_at(parser *p, int line, const char *fmt, ...)
 static bool fail_at(parser *p, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cpf_error_at(&p->err, p->path, line, fmt, ap);
+  cps_error_at(p->s->mem, &p->err, p->path, line, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -533,7 +533,7 @@ static bool unescape(parser *p, char *s) {
 static void *room(parser *p, void *buf, size_t n, size_t *cap, size_t size) {
   if (n <= *cap) return buf;
   *cap = n * 2;
-  return cpf_pool_alloc(p->s->mem, *cap * size);
+  return cps_pool_alloc(p->s->mem, *cap * size);
 }
 
 // Copies the `len` bytes at `raw` to p->line and splits them in place at
@@ -577,12 +577,12 @@ static bool parse_num(const char *s, int64_t lo, int64_t hi, int32_t *out) {
 
 // `N` or `N-M` with lo <= N <= M <= hi, each. A block has one line of each
 // kind of range (see attr()), so *out is still empty.
-static bool parse_ranges(parser *p, char **tok, size_t n, int64_t lo, int64_t hi, cpm_range **out,
+static bool parse_ranges(parser *p, char **tok, size_t n, int64_t lo, int64_t hi, cps_range **out,
                          size_t *count, const char *what) {
   if (n == 0) return fail_at(p, p->lineno, "`%s` without ranges", what);
-  *out = cpf_pool_alloc(p->s->mem, n * sizeof **out);
+  *out = cps_pool_alloc(p->s->mem, n * sizeof **out);
   for (size_t i = 0; i < n; i++) {
-    cpm_range r;
+    cps_range r;
     char *dash = strchr(tok[i] + 1, '-');
     bool ok;
     if (dash) {
@@ -644,8 +644,8 @@ static bool is_type(parser *p, const char *t, bool in_map) {
     size_t len = strlen(t);
     const char *comma = strchr(t, ',');
     if (len < 8 || t[len - 1] != '>' || !comma) return false;
-    const char *k = cpf_pool_strndup(p->s->mem, t + 4, (size_t)(comma - (t + 4)));
-    const char *v = cpf_pool_strndup(p->s->mem, comma + 1, (size_t)(t + len - 1 - (comma + 1)));
+    const char *k = cps_pool_strndup(p->s->mem, t + 4, (size_t)(comma - (t + 4)));
+    const char *v = cps_pool_strndup(p->s->mem, comma + 1, (size_t)(t + len - 1 - (comma + 1)));
     return is_type(p, k, true) && k[0] != '.' && strncmp(k, "enum:", 5) != 0 &&
            strcmp(k, "double") != 0 && strcmp(k, "float") != 0 && strcmp(k, "bytes") != 0 &&
            is_type(p, v, true);
@@ -655,7 +655,7 @@ static bool is_type(parser *p, const char *t, bool in_map) {
 
 // The options after an item's positional tokens, each allowed by `allowed`
 // (a space-separated list of keys, "key=" for valued ones) and at most once.
-static bool parse_item_opts(parser *p, brk_item *it, char **tok, size_t n, const char *allowed,
+static bool parse_item_opts(parser *p, cpb_item *it, char **tok, size_t n, const char *allowed,
                             const char *usage) {
   unsigned seen = 0;
   for (size_t i = 0; i < n; i++) {
@@ -677,7 +677,7 @@ static bool parse_item_opts(parser *p, brk_item *it, char **tok, size_t n, const
     if (seen & (1u << k)) return fail_at(p, p->lineno, "\"%s\" given twice", keys[k]);
     seen |= 1u << k;
     const char *v = tok[i] + klen;
-    brk_snap *s = p->s;
+    cpb_snap *s = p->s;
     switch (k) {
       case 0: it->deleted = true; break;
       case 1: it->packed = true; break;
@@ -710,15 +710,15 @@ static bool parse_item_opts(parser *p, brk_item *it, char **tok, size_t n, const
 // Whether a new item of block `b` clashes with one before it: two live
 // meanings of one number (enum aliases share a number, not a name), two
 // live entries of one name, or the same entry twice.
-static bool item_clash(parser *p, const brk_block *b, const brk_item *it) {
+static bool item_clash(parser *p, const cpb_block *b, const cpb_item *it) {
   for (size_t i = 0; i + 1 < b->item_count; i++) {
-    const brk_item *o = &b->items[i];
+    const cpb_item *o = &b->items[i];
     bool same_name = strcmp(o->name, it->name) == 0;
     const char *why = NULL;
     if (!o->deleted && !it->deleted) {
-      if (b->kind == BRK_ENUM) {
+      if (b->kind == CPB_ENUM) {
         if (o->number == it->number && same_name) why = "a second live entry for this value";
-      } else if (b->kind != BRK_SERVICE && o->number == it->number) {
+      } else if (b->kind != CPB_SERVICE && o->number == it->number) {
         why = "a second live entry for this number";
       } else if (same_name) {
         why = "a second live entry for this name";
@@ -744,7 +744,7 @@ enum {
 
 // An attribute line at most once per block, and only in the kinds it
 // belongs to.
-static bool attr(parser *p, const brk_block *b, unsigned bit, unsigned kinds, const char *name) {
+static bool attr(parser *p, const cpb_block *b, unsigned bit, unsigned kinds, const char *name) {
   if (!(kinds & (1u << b->kind))) {
     return fail_at(p, p->lineno, "`%s` does not belong in a %s block", name, kKindNames[b->kind]);
   }
@@ -756,41 +756,41 @@ static bool attr(parser *p, const brk_block *b, unsigned bit, unsigned kinds, co
 #define K(kind) (1u << (kind))
 
 // One indented line of block `b`, split into n tokens.
-static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
-  brk_snap *s = p->s;
+static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
+  cpb_snap *s = p->s;
   const char *w = tok[0];
   if (strcmp(w, "package") == 0 && n == 2) {
-    if (!attr(p, b, ATTR_PACKAGE, K(BRK_FILE), w)) return false;
+    if (!attr(p, b, ATTR_PACKAGE, K(CPB_FILE), w)) return false;
     if (!is_name(tok[1], false)) return fail_at(p, p->lineno, "bad package name \"%s\"", tok[1]);
     b->package = sdup(s, tok[1]);
   } else if (strcmp(w, "syntax") == 0 && n == 2) {
-    if (!attr(p, b, ATTR_SYNTAX, K(BRK_FILE), w)) return false;
+    if (!attr(p, b, ATTR_SYNTAX, K(CPB_FILE), w)) return false;
     if (strcmp(tok[1], "proto2") != 0 && strcmp(tok[1], "proto3") != 0) {
       return fail_at(p, p->lineno, "bad syntax \"%s\" (proto2 or proto3)", tok[1]);
     }
     b->syntax = tok[1][5] - '0';
   } else if (strcmp(w, "file") == 0 && n == 2) {
-    if (!attr(p, b, ATTR_FILE, K(BRK_MESSAGE) | K(BRK_ENUM) | K(BRK_SERVICE), w)) return false;
+    if (!attr(p, b, ATTR_FILE, K(CPB_MESSAGE) | K(CPB_ENUM) | K(CPB_SERVICE), w)) return false;
     b->file = sdup(s, tok[1]);
   } else if (strcmp(w, "closed") == 0 && n == 1) {
-    if (!attr(p, b, ATTR_CLOSED, K(BRK_ENUM), w)) return false;
+    if (!attr(p, b, ATTR_CLOSED, K(CPB_ENUM), w)) return false;
     b->closed = true;
   } else if (strcmp(w, "message_set") == 0 && n == 1) {
-    if (!attr(p, b, ATTR_MESSAGE_SET, K(BRK_MESSAGE), w)) return false;
+    if (!attr(p, b, ATTR_MESSAGE_SET, K(CPB_MESSAGE), w)) return false;
     b->message_set = true;
   } else if (strcmp(w, "reserved") == 0) {
-    if (!attr(p, b, ATTR_RESERVED, K(BRK_MESSAGE) | K(BRK_ENUM), w)) return false;
-    bool msg = b->kind == BRK_MESSAGE;
+    if (!attr(p, b, ATTR_RESERVED, K(CPB_MESSAGE) | K(CPB_ENUM), w)) return false;
+    bool msg = b->kind == CPB_MESSAGE;
     return parse_ranges(p, tok + 1, n - 1, msg ? 1 : INT32_MIN, msg ? MAX_FIELD_NUMBER : INT32_MAX,
                         &b->reserved, &b->reserved_count, "reserved");
   } else if (strcmp(w, "extensions") == 0) {
-    if (!attr(p, b, ATTR_EXTENSIONS, K(BRK_MESSAGE), w)) return false;
+    if (!attr(p, b, ATTR_EXTENSIONS, K(CPB_MESSAGE), w)) return false;
     return parse_ranges(p, tok + 1, n - 1, 1, MAX_FIELD_NUMBER, &b->ext_ranges,
                         &b->ext_range_count, "extensions");
   } else if (strcmp(w, "reserved_names") == 0) {
-    if (!attr(p, b, ATTR_RESERVED_NAMES, K(BRK_MESSAGE) | K(BRK_ENUM), w)) return false;
+    if (!attr(p, b, ATTR_RESERVED_NAMES, K(CPB_MESSAGE) | K(CPB_ENUM), w)) return false;
     if (n < 2) return fail_at(p, p->lineno, "`reserved_names` without names");
-    b->reserved_names = cpf_pool_alloc(s->mem, (n - 1) * sizeof *b->reserved_names);
+    b->reserved_names = cps_pool_alloc(s->mem, (n - 1) * sizeof *b->reserved_names);
     for (size_t i = 1; i < n; i++) {
       for (size_t k = 0; k < b->reserved_name_count; k++) {
         if (strcmp(b->reserved_names[k], tok[i]) == 0) {
@@ -799,12 +799,12 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
       }
       b->reserved_names[b->reserved_name_count++] = sdup(s, tok[i]);
     }
-  } else if (strcmp(w, "field") == 0 && b->kind == BRK_MESSAGE) {
+  } else if (strcmp(w, "field") == 0 && b->kind == CPB_MESSAGE) {
     const char *usage = "`field NUMBER NAME TYPE LABEL json=NAME [oneof=NAME] [packed] "
                         "[default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
                         "repeated";
     if (n < 5) return fail_at(p, p->lineno, "bad field line (expected %s)", usage);
-    brk_item *it = add_item(s, b);
+    cpb_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[2]);
     it->type = sdup(s, tok[3]);
@@ -815,19 +815,19 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
     if (!is_type(p, tok[3], false)) return fail_at(p, p->lineno, "bad field type \"%s\"", tok[3]);
     if (!is_field_label(it->label)) return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
     if (!parse_item_opts(p, it, tok + 5, n - 5, "json= oneof= packed default= deleted", usage)) return false;
-  } else if (strcmp(w, "value") == 0 && b->kind == BRK_ENUM) {
+  } else if (strcmp(w, "value") == 0 && b->kind == CPB_ENUM) {
     if (n < 3) return fail_at(p, p->lineno, "bad value line (expected `value NUMBER NAME [deleted]`)");
-    brk_item *it = add_item(s, b);
+    cpb_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[2]);
     if (!parse_num(tok[1], INT32_MIN, INT32_MAX, &it->number)) {
       return fail_at(p, p->lineno, "bad enum value number \"%s\"", tok[1]);
     }
     if (!parse_item_opts(p, it, tok + 3, n - 3, "deleted", "`value NUMBER NAME [deleted]`")) return false;
-  } else if (strcmp(w, "extension") == 0 && b->kind == BRK_EXTEND) {
+  } else if (strcmp(w, "extension") == 0 && b->kind == CPB_EXTEND) {
     const char *usage = "`extension NUMBER NAME TYPE LABEL file=FILE [packed] [deleted]`";
     if (n < 5) return fail_at(p, p->lineno, "bad extension line (expected %s)", usage);
-    brk_item *it = add_item(s, b);
+    cpb_item *it = add_item(s, b);
     it->name = sdup(s, tok[2]);
     it->type = sdup(s, tok[3]);
     it->label = intern_label(tok[4]);
@@ -842,12 +842,12 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
       return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
     }
     if (!parse_item_opts(p, it, tok + 5, n - 5, "file= packed deleted", usage)) return false;
-  } else if (strcmp(w, "rpc") == 0 && b->kind == BRK_SERVICE) {
+  } else if (strcmp(w, "rpc") == 0 && b->kind == CPB_SERVICE) {
     const char *usage = "`rpc NAME INPUT OUTPUT KIND [idempotency=LEVEL] [deleted]`, KIND one of "
                         "unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
                         "no_side_effects or idempotent";
     if (n < 5) return fail_at(p, p->lineno, "bad rpc line (expected %s)", usage);
-    brk_item *it = add_item(s, b);
+    cpb_item *it = add_item(s, b);
     it->file = b->file;
     it->name = sdup(s, tok[1]);
     it->type = sdup(s, tok[2]);
@@ -865,7 +865,7 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
   }
   if (b->item_count && (strcmp(w, "field") == 0 || strcmp(w, "value") == 0 ||
                         strcmp(w, "extension") == 0 || strcmp(w, "rpc") == 0)) {
-    p->item_lines = cpf_pool_grow(s->mem, p->item_lines, b->item_count - 1, &p->item_lines_cap,
+    p->item_lines = cps_pool_grow(s->mem, p->item_lines, b->item_count - 1, &p->item_lines_cap,
                                   sizeof *p->item_lines);
     p->item_lines[b->item_count - 1] = p->lineno;
     if (!item_clash(p, b, &b->items[b->item_count - 1])) return false;
@@ -878,9 +878,9 @@ static bool parse_block_line(parser *p, brk_block *b, char **tok, size_t n) {
 // Ends the block being read: complete, and (version 2) checked.
 static bool end_block(parser *p) {
   if (p->cur == (size_t)-1) return true;
-  const brk_block *b = &p->s->blocks[p->cur];
+  const cpb_block *b = &p->s->blocks[p->cur];
   int line = p->block_lines[p->cur];
-  if (b->kind == BRK_FILE && b->syntax == 0) {
+  if (b->kind == CPB_FILE && b->syntax == 0) {
     return fail_at(p, line, "file block without a `syntax` line");
   }
   if (p->version >= 2 && !p->block_checked) {
@@ -946,23 +946,23 @@ static bool parse_line(parser *p, const char *raw, size_t len) {
       goto out;
     }
     if (!end_block(p)) goto out;
-    size_t first = find_block_index(p->s, (brk_kind)kind, tok[1]);
+    size_t first = find_block_index(p->s, (cpb_kind)kind, tok[1]);
     if (first != (size_t)-1) {
       fail_at(p, p->lineno, "a second `%s %s` block (the first is at line %d)", tok[0], tok[1],
               p->block_lines[first]);
       goto out;
     }
-    if (kind != BRK_FILE && !is_name(tok[1], false)) {
+    if (kind != CPB_FILE && !is_name(tok[1], false)) {
       fail_at(p, p->lineno, "bad %s name \"%s\"", tok[0], tok[1]);
       goto out;
     }
-    p->cur = add_block(p->s, (brk_kind)kind, tok[1]);
-    p->block_lines = cpf_pool_grow(p->s->mem, p->block_lines, p->cur, &p->block_lines_cap,
+    p->cur = add_block(p->s, (cpb_kind)kind, tok[1]);
+    p->block_lines = cps_pool_grow(p->s->mem, p->block_lines, p->cur, &p->block_lines_cap,
                                    sizeof *p->block_lines);
     p->block_lines[p->cur] = p->lineno;
-    brk_block *b = &p->s->blocks[p->cur];
+    cpb_block *b = &p->s->blocks[p->cur];
     b->deleted = n == 3;
-    if (kind == BRK_FILE) b->file = b->name;
+    if (kind == CPB_FILE) b->file = b->name;
     p->block_hash = fnv_line(fnv_init(), raw, len);
     p->block_checked = false;
     p->attrs = 0;
@@ -973,7 +973,7 @@ static bool parse_line(parser *p, const char *raw, size_t len) {
     fail_at(p, p->lineno, "indented line outside a block");
     goto out;
   }
-  brk_block *b = &p->s->blocks[p->cur];
+  cpb_block *b = &p->s->blocks[p->cur];
   if (p->block_checked) {
     fail_at(p, p->lineno, "a line after the block's `check` line");
     goto out;
@@ -999,7 +999,7 @@ out:
   return ok;
 }
 
-brk_snap *brk_lock_parse_opts(cpf_pool *mem, const char *text, size_t size, const char *path,
+cpb_snap *cpb_lock_parse_opts(cps_pool *mem, const char *text, size_t size, const char *path,
                               bool verify, char **err) {
   parser p;
   memset(&p, 0, sizeof p);
@@ -1041,7 +1041,7 @@ brk_snap *brk_lock_parse_opts(cpf_pool *mem, const char *text, size_t size, cons
             "restore it from version control", p.lineno);
   }
   if (p.err) {
-    *err = cpf_pool_own(mem, p.err);
+    *err = p.err;
     return NULL;
   }
   p.s->version = p.version;
@@ -1049,14 +1049,14 @@ brk_snap *brk_lock_parse_opts(cpf_pool *mem, const char *text, size_t size, cons
   return p.s;
 }
 
-brk_snap *brk_lock_parse(cpf_pool *mem, const char *text, size_t size, const char *path,
+cpb_snap *cpb_lock_parse(cps_pool *mem, const char *text, size_t size, const char *path,
                          char **err) {
-  return brk_lock_parse_opts(mem, text, size, path, true, err);
+  return cpb_lock_parse_opts(mem, text, size, path, true, err);
 }
 
 // ---- merging ------------------------------------------------------------
 
-static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool deleted) {
+static void copy_item(cpb_snap *s, cpb_item *dst, const cpb_item *src, bool deleted) {
   dst->number = src->number;
   dst->name = sdup(s, src->name);
   dst->type = sdup(s, src->type);
@@ -1073,7 +1073,7 @@ static void copy_item(brk_snap *s, brk_item *dst, const brk_item *src, bool dele
 }
 
 // Copies a block's attributes (not its items) from `src`.
-static void copy_attrs(brk_snap *s, brk_block *dst, const brk_block *src) {
+static void copy_attrs(cpb_snap *s, cpb_block *dst, const cpb_block *src) {
   dst->file = sdup(s, src->file);
   dst->package = sdup(s, src->package);
   dst->syntax = src->syntax;
@@ -1088,13 +1088,13 @@ static void copy_attrs(brk_snap *s, brk_block *dst, const brk_block *src) {
   dst->line = dst->col = 0;
 }
 
-brk_snap *brk_lock_merge(cpf_pool *mem, const brk_snap *lock, const brk_snap *cur) {
-  brk_snap *r = snap_new(mem, "", true);
+cpb_snap *cpb_lock_merge(cps_pool *mem, const cpb_snap *lock, const cpb_snap *cur) {
+  cpb_snap *r = snap_new(mem, "", true);
   if (lock) {
     for (size_t i = 0; i < lock->block_count; i++) {
-      const brk_block *src = &lock->blocks[i];
+      const cpb_block *src = &lock->blocks[i];
       size_t bi = add_block(r, src->kind, src->name);
-      brk_block *b = &r->blocks[bi];
+      cpb_block *b = &r->blocks[bi];
       copy_attrs(r, b, src);
       b->deleted = true;
       for (size_t k = 0; k < src->item_count; k++) copy_item(r, add_item(r, b), &src->items[k], true);
@@ -1102,18 +1102,18 @@ brk_snap *brk_lock_merge(cpf_pool *mem, const brk_snap *lock, const brk_snap *cu
   }
   size_t old_count = r->block_count;
   for (size_t i = 0; i < cur->block_count; i++) {
-    const brk_block *src = &cur->blocks[i];
+    const cpb_block *src = &cur->blocks[i];
     size_t bi = (size_t)-1;
     for (size_t k = 0; k < old_count; k++) {
       if (r->blocks[k].kind == src->kind && strcmp(r->blocks[k].name, src->name) == 0) bi = k;
     }
     if (bi == (size_t)-1) bi = add_block(r, src->kind, src->name);
-    brk_block *b = &r->blocks[bi];
+    cpb_block *b = &r->blocks[bi];
     copy_attrs(r, b, src);
     b->deleted = false;
     size_t had = b->item_count;
     for (size_t k = 0; k < src->item_count; k++) {
-      brk_item *match = NULL;
+      cpb_item *match = NULL;
       for (size_t j = 0; j < had; j++) {
         if (same_item(&b->items[j], &src->items[k])) match = &b->items[j];
       }
@@ -1128,13 +1128,13 @@ brk_snap *brk_lock_merge(cpf_pool *mem, const brk_snap *lock, const brk_snap *cu
   return r;
 }
 
-brk_snap *brk_lock_live(cpf_pool *mem, const brk_snap *lock) {
-  brk_snap *r = snap_new(mem, "", false);
+cpb_snap *cpb_lock_live(cps_pool *mem, const cpb_snap *lock) {
+  cpb_snap *r = snap_new(mem, "", false);
   for (size_t i = 0; i < lock->block_count; i++) {
-    const brk_block *src = &lock->blocks[i];
+    const cpb_block *src = &lock->blocks[i];
     if (src->deleted) continue;
     size_t bi = add_block(r, src->kind, src->name);  // before taking a pointer: blocks move
-    brk_block *b = &r->blocks[bi];
+    cpb_block *b = &r->blocks[bi];
     copy_attrs(r, b, src);
     for (size_t k = 0; k < src->item_count; k++) {
       if (!src->items[k].deleted) copy_item(r, add_item(r, b), &src->items[k], false);

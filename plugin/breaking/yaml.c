@@ -6,7 +6,8 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "framework/buf.h"
+#include "schema/buf.h"
+#include "schema/diag.h"
 
 typedef struct line {
   int no;       // 1-based
@@ -15,11 +16,11 @@ typedef struct line {
 } line;
 
 typedef struct parser {
-  cpf_pool *mem;  // the nodes, their strings and the lines
+  cps_pool *mem;  // the nodes, their strings and the lines
   const char *path;
   line *lines;
   size_t count, cap, pos;
-  char *err;      // malloc'd until it goes to the pool
+  char *err;      // the first error, in mem
   int depth;
 } parser;
 
@@ -34,13 +35,13 @@ static bool fail(parser *p, int lineno, const char *fmt, ...)
 static bool fail(parser *p, int lineno, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  cpf_error_at(&p->err, p->path, lineno, fmt, ap);
+  cps_error_at(p->mem, &p->err, p->path, lineno, fmt, ap);
   va_end(ap);
   return false;
 }
 
 static yaml_node *node_new(parser *p, yaml_kind kind, int lineno) {
-  yaml_node *n = cpf_pool_alloc(p->mem, sizeof *n);
+  yaml_node *n = cps_pool_alloc(p->mem, sizeof *n);
   n->kind = kind;
   n->line = lineno;
   return n;
@@ -48,9 +49,9 @@ static yaml_node *node_new(parser *p, yaml_kind kind, int lineno) {
 
 static void push(parser *p, yaml_node *n, const char *key, yaml_node *item) {
   size_t keys_cap = n->cap;  // the keys grow with the items
-  n->items = cpf_pool_grow(p->mem, n->items, n->count, &n->cap, sizeof *n->items);
+  n->items = cps_pool_grow(p->mem, n->items, n->count, &n->cap, sizeof *n->items);
   if (n->kind == YAML_MAP) {
-    n->keys = cpf_pool_grow(p->mem, n->keys, n->count, &keys_cap, sizeof *n->keys);
+    n->keys = cps_pool_grow(p->mem, n->keys, n->count, &keys_cap, sizeof *n->keys);
   }
   n->items[n->count] = item;
   if (n->kind == YAML_MAP) n->keys[n->count] = key;
@@ -71,7 +72,7 @@ const yaml_node *yaml_get(const yaml_node *map, const char *key) {
 // quoted ones are unquoted. NULL (with the error) when malformed.
 static char *scalar(parser *p, int lineno, const char **s, const char *stops) {
   const char *q = *s;
-  char *r = cpf_pool_alloc(p->mem, strlen(q) + 1);  // unquoting only shortens
+  char *r = cps_pool_alloc(p->mem, strlen(q) + 1);  // unquoting only shortens
   char *w = r;
   if (*q == '"' || *q == '\'') {
     char quote = *q++;
@@ -196,7 +197,7 @@ static bool split_key(parser *p, int lineno, const char *text, const char **key,
       }
     }
     if (!colon || colon == s) return false;
-    *key = cpf_pool_strndup(p->mem, s, (size_t)(colon - s));
+    *key = cps_pool_strndup(p->mem, s, (size_t)(colon - s));
     s = colon;
   }
   s++;
@@ -330,7 +331,7 @@ static bool split_lines(parser *p, const char *text, size_t size) {
       cut--;
     }
     if (cut > (size_t)indent) {
-      char *t = cpf_pool_strndup(p->mem, q + indent, cut - (size_t)indent);
+      char *t = cps_pool_strndup(p->mem, q + indent, cut - (size_t)indent);
       if (p->count == 0 && strcmp(t, "---") == 0) {  // the start of the (only) document
         q = nl ? nl + 1 : end;
         continue;
@@ -338,7 +339,7 @@ static bool split_lines(parser *p, const char *text, size_t size) {
       if (strcmp(t, "---") == 0 || strcmp(t, "...") == 0) {
         return fail(p, no, "a second document (only one is read)");
       }
-      p->lines = cpf_pool_grow(p->mem, p->lines, p->count, &p->cap, sizeof *p->lines);
+      p->lines = cps_pool_grow(p->mem, p->lines, p->count, &p->cap, sizeof *p->lines);
       p->lines[p->count++] = (line){no, indent, t};
     }
     q = nl ? nl + 1 : end;
@@ -346,7 +347,7 @@ static bool split_lines(parser *p, const char *text, size_t size) {
   return true;
 }
 
-yaml_node *yaml_parse(cpf_pool *mem, const char *text, size_t size, const char *path, char **err) {
+yaml_node *yaml_parse(cps_pool *mem, const char *text, size_t size, const char *path, char **err) {
   parser p;
   memset(&p, 0, sizeof p);
   p.mem = mem;
@@ -364,7 +365,7 @@ yaml_node *yaml_parse(cpf_pool *mem, const char *text, size_t size, const char *
     }
   }
   if (p.err) {
-    *err = cpf_pool_own(mem, p.err);
+    *err = p.err;
     return NULL;
   }
   return root;

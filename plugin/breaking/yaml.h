@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "framework/pool.h"
+#include "schema/pool.h"
 
 typedef enum yaml_kind { YAML_NULL, YAML_SCALAR, YAML_SEQ, YAML_MAP } yaml_kind;
 
@@ -26,7 +26,7 @@ typedef struct yaml_node {
 // The document in `text`, in `mem`; NULL with *err (in `mem`, "PATH:LINE:
 // why") when it is malformed or uses what this reader does not support. An
 // empty document is an empty mapping.
-yaml_node *yaml_parse(cpf_pool *mem, const char *text, size_t size, const char *path, char **err);
+yaml_node *yaml_parse(cps_pool *mem, const char *text, size_t size, const char *path, char **err);
 // A mapping's value for `key`, or NULL.
 const yaml_node *yaml_get(const yaml_node *map, const char *key);
 

@@ -8,30 +8,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "framework/buf.h"
-#include "framework/diag.h"
-#include "framework/plugin.h"
-#include "framework/pool.h"
-#include "model.h"
-#include "names.h"
-#include "render.h"
+#include "schema/buf.h"
+#include "schema/diag.h"
+#include "schema/request.h"
+#include "schema/pool.h"
+#include "schema/model.h"
+#include "gen/names.h"
+#include "gen/render.h"
 
 // Options from the plugin parameter.
 typedef struct cpg_options {
-  char *api_macro;    // NULL: none
-  bool binary_only;   // formats=binary: no JSON and text (wrappers, descriptions)
+  const char *api_macro;  // NULL: none
+  bool binary_only;       // formats=binary: no JSON and text (wrappers, descriptions)
 } cpg_options;
 
 typedef struct cpg_gen {
-  const cpm_file *file;
-  cpn_names *names;
-  cpf_diag *diag;
+  const cps_file *file;
+  cpg_names *names;
+  cps_diag *diag;
   const cpg_options *opts;
-  cpf_pool *pool;     // the generator's temporaries, freed after the run
+  cps_pool *pool;     // the generator's temporaries and names, freed after the run
   const char *api;    // "" or "API_MACRO "
-  char *bug;          // first internal (printer) error
-  cpf_buf h;          // the header
-  cpf_buf c;          // the source
+  const char *bug;    // first internal (printer) error, in pool
+  cps_buf h;          // the header
+  cps_buf c;          // the source
   bool needs_math;    // a default uses INFINITY or NAN
 } cpg_gen;
 
@@ -42,61 +42,62 @@ const char *cpg_str(cpg_gen *g, const char *fmt, ...)
 #endif
     ;
 // Hands the contents of `b` to g->pool; "" when empty.
-const char *cpg_take(cpg_gen *g, cpf_buf *b);
+const char *cpg_take(cpg_gen *g, cps_buf *b);
 // `items` (`count` elements of `size` bytes) with room for one more, on
 // g->pool: a copy twice as large when full (*cap says how large it is).
 void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size);
 
 // Appends `text` with its `$name$` holes filled to `out`; the variables
-// follow as name, value pairs ended by CPR_END (see render.h). A mistake in
+// follow as name, value pairs ended by CPG_END (see render.h). A mistake in
 // them becomes g->bug, reported as an internal error.
-void cpg_print(cpg_gen *g, cpf_buf *out, const char *text, ...)
+void cpg_print(cpg_gen *g, cps_buf *out, const char *text, ...)
 #if defined(__GNUC__)
     __attribute__((sentinel))
 #endif
     ;
 
 // Field helpers.
-bool cpg_is_message(const cpm_field *f);  // message or group
-bool cpg_in_real_oneof(const cpm_field *f);
-const char *cpg_scalar_ctype(cpm_type t);  // C storage type of one value
-const char *cpg_type_const(cpm_type t);    // "CPAY_TYPE_INT32"
-const char *cpg_value_member(cpm_type t);  // member of cpay_value
+bool cpg_is_message(const cps_field *f);  // message or group
+bool cpg_in_real_oneof(const cps_field *f);
+const char *cpg_scalar_ctype(cps_type t);  // C storage type of one value
+const char *cpg_type_const(cps_type t);    // "CPAY_TYPE_INT32"
+const char *cpg_value_member(cps_type t);  // member of cpay_value
 // The C initializer for a field's (or extension's) default, NULL when it is
 // zero: an expression for scalars, `{"abc", 3}` for strings and bytes.
-const char *cpg_default_literal(cpg_gen *g, const cpm_field *f);
+const char *cpg_default_literal(cpg_gen *g, const cps_field *f);
 // A C string literal (with quotes) for `size` arbitrary bytes.
 const char *cpg_c_string(cpg_gen *g, const char *data, size_t size);
 const char *cpg_int32_literal(cpg_gen *g, int32_t v);
-const char *cpg_mode(cpg_gen *g, const cpm_field *f);
+const char *cpg_mode(cpg_gen *g, const cps_field *f);
 // The leading comments of an element as `//` lines indented by `indent`
 // ("" when none).
-const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent);
+const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent);
 
 // Every extension declared in g->file, file-level ones first, then nested
 // ones in message order (an array on g->pool).
-const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count);
+const cps_field **cpg_file_extensions(cpg_gen *g, size_t *count);
 
 // The two files for g->file.
-void cpg_gen_enum(cpg_gen *g, const cpm_enum *e, cpf_buf *hdr, cpf_buf *src);
+void cpg_gen_enum(cpg_gen *g, const cps_enum *e, cps_buf *hdr, cps_buf *src);
 // A message's section of the header: its struct, then its functions and
 // helpers, then those of JSON and text (nothing for map entries).
-void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+void cpg_gen_message_decls(cpg_gen *g, const cps_message *m, cps_buf *out);
 // A map entry's struct and declarations, for the source (nothing for other messages).
-void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out);
-void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+void cpg_gen_map_entry(cpg_gen *g, const cps_message *m, cps_buf *out);
+void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out);
 void cpg_gen_file(cpg_gen *g);
 // JSON and text (gen_json.c): a message's declarations, a map entry's,
 // <file>_register_types, and the descriptions and _register_types for the source.
-void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out);
-void cpg_gen_json_map_entry_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out);
-void cpg_gen_json_register_decl(cpg_gen *g, cpf_buf *out);
-void cpg_gen_json_source(cpg_gen *g, cpf_buf *out);
+void cpg_gen_json_message_decls(cpg_gen *g, const cps_message *m, cps_buf *out);
+void cpg_gen_json_map_entry_decl(cpg_gen *g, const cps_message *m, cps_buf *out);
+void cpg_gen_json_register_decl(cpg_gen *g, cps_buf *out);
+void cpg_gen_json_source(cpg_gen *g, cps_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);
 
-// Generates every file of pool->to_generate into `out` (generate.c); errors
+// Generates every file of schema->to_generate into `out` (generate.c); errors
 // go to `diag`.
-void cpg_generate(const cpm_pool *pool, const cpg_options *opts, cpf_output *out, cpf_diag *diag);
+void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output *out,
+                  cps_diag *diag);
 
 #endif  // CPAY_PLUGIN_GEN_GEN_H_

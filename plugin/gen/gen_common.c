@@ -12,26 +12,23 @@
 const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  const char *s = cpf_pool_vprintf(g->pool, fmt, ap);
+  const char *s = cps_pool_vprintf(g->pool, fmt, ap);
   va_end(ap);
   return s;
 }
 
-const char *cpg_take(cpg_gen *g, cpf_buf *b) {
-  if (b->data == NULL) return "";
-  return cpf_pool_own(g->pool, cpf_buf_take(b));
-}
+const char *cpg_take(cpg_gen *g, cps_buf *b) { return cps_pool_take(g->pool, b); }
 
 void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size) {
   if (count < *cap) return items;
   *cap = *cap ? *cap * 2 : 16;
-  void *bigger = cpf_pool_alloc(g->pool, *cap * size);
+  void *bigger = cps_pool_alloc(g->pool, *cap * size);
   if (count) memcpy(bigger, items, count * size);
   return bigger;
 }
 
-static void collect_exts(cpg_gen *g, const cpm_field *xs, size_t count, const cpm_message *msgs,
-                         size_t msg_count, const cpm_field ***out, size_t *n, size_t *cap) {
+static void collect_exts(cpg_gen *g, const cps_field *xs, size_t count, const cps_message *msgs,
+                         size_t msg_count, const cps_field ***out, size_t *n, size_t *cap) {
   for (size_t i = 0; i < count; i++) {
     *out = cpg_grow(g, *out, *n, cap, sizeof(**out));
     (*out)[(*n)++] = &xs[i];
@@ -42,9 +39,9 @@ static void collect_exts(cpg_gen *g, const cpm_field *xs, size_t count, const cp
   }
 }
 
-const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count) {
-  const cpm_file *f = g->file;
-  const cpm_field **exts = NULL;
+const cps_field **cpg_file_extensions(cpg_gen *g, size_t *count) {
+  const cps_file *f = g->file;
+  const cps_field **exts = NULL;
   size_t cap = 0;
   *count = 0;
   collect_exts(g, f->extensions, f->extension_count, f->messages, f->message_count, &exts, count,
@@ -52,117 +49,117 @@ const cpm_field **cpg_file_extensions(cpg_gen *g, size_t *count) {
   return exts;
 }
 
-void cpg_print(cpg_gen *g, cpf_buf *out, const char *text, ...) {
+void cpg_print(cpg_gen *g, cps_buf *out, const char *text, ...) {
   va_list ap;
   va_start(ap, text);
-  cpr_vprint(out, &g->bug, text, ap);
+  cpg_vrender(g->pool, out, &g->bug, text, ap);
   va_end(ap);
 }
 
-bool cpg_is_message(const cpm_field *f) {
-  return f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP;
+bool cpg_is_message(const cps_field *f) {
+  return f->type == CPS_TYPE_MESSAGE || f->type == CPS_TYPE_GROUP;
 }
 
-bool cpg_in_real_oneof(const cpm_field *f) { return f->oneof != NULL && !f->oneof->synthetic; }
+bool cpg_in_real_oneof(const cps_field *f) { return f->oneof != NULL && !f->oneof->synthetic; }
 
-const char *cpg_scalar_ctype(cpm_type t) {
+const char *cpg_scalar_ctype(cps_type t) {
   switch (t) {
-    case CPM_TYPE_DOUBLE: return "double";
-    case CPM_TYPE_FLOAT: return "float";
-    case CPM_TYPE_INT64:
-    case CPM_TYPE_SINT64:
-    case CPM_TYPE_SFIXED64: return "int64_t";
-    case CPM_TYPE_UINT64:
-    case CPM_TYPE_FIXED64: return "uint64_t";
-    case CPM_TYPE_INT32:
-    case CPM_TYPE_SINT32:
-    case CPM_TYPE_SFIXED32:
-    case CPM_TYPE_ENUM: return "int32_t";
-    case CPM_TYPE_UINT32:
-    case CPM_TYPE_FIXED32: return "uint32_t";
-    case CPM_TYPE_BOOL: return "bool";
-    case CPM_TYPE_STRING: return "cpay_str";
-    case CPM_TYPE_BYTES: return "cpay_bytes";
-    case CPM_TYPE_GROUP:
-    case CPM_TYPE_MESSAGE: return "void *";
+    case CPS_TYPE_DOUBLE: return "double";
+    case CPS_TYPE_FLOAT: return "float";
+    case CPS_TYPE_INT64:
+    case CPS_TYPE_SINT64:
+    case CPS_TYPE_SFIXED64: return "int64_t";
+    case CPS_TYPE_UINT64:
+    case CPS_TYPE_FIXED64: return "uint64_t";
+    case CPS_TYPE_INT32:
+    case CPS_TYPE_SINT32:
+    case CPS_TYPE_SFIXED32:
+    case CPS_TYPE_ENUM: return "int32_t";
+    case CPS_TYPE_UINT32:
+    case CPS_TYPE_FIXED32: return "uint32_t";
+    case CPS_TYPE_BOOL: return "bool";
+    case CPS_TYPE_STRING: return "cpay_str";
+    case CPS_TYPE_BYTES: return "cpay_bytes";
+    case CPS_TYPE_GROUP:
+    case CPS_TYPE_MESSAGE: return "void *";
   }
   return "void *";
 }
 
-const char *cpg_type_const(cpm_type t) {
+const char *cpg_type_const(cps_type t) {
   switch (t) {
-    case CPM_TYPE_DOUBLE: return "CPAY_TYPE_DOUBLE";
-    case CPM_TYPE_FLOAT: return "CPAY_TYPE_FLOAT";
-    case CPM_TYPE_INT64: return "CPAY_TYPE_INT64";
-    case CPM_TYPE_UINT64: return "CPAY_TYPE_UINT64";
-    case CPM_TYPE_INT32: return "CPAY_TYPE_INT32";
-    case CPM_TYPE_FIXED64: return "CPAY_TYPE_FIXED64";
-    case CPM_TYPE_FIXED32: return "CPAY_TYPE_FIXED32";
-    case CPM_TYPE_BOOL: return "CPAY_TYPE_BOOL";
-    case CPM_TYPE_STRING: return "CPAY_TYPE_STRING";
-    case CPM_TYPE_GROUP: return "CPAY_TYPE_GROUP";
-    case CPM_TYPE_MESSAGE: return "CPAY_TYPE_MESSAGE";
-    case CPM_TYPE_BYTES: return "CPAY_TYPE_BYTES";
-    case CPM_TYPE_UINT32: return "CPAY_TYPE_UINT32";
-    case CPM_TYPE_ENUM: return "CPAY_TYPE_ENUM";
-    case CPM_TYPE_SFIXED32: return "CPAY_TYPE_SFIXED32";
-    case CPM_TYPE_SFIXED64: return "CPAY_TYPE_SFIXED64";
-    case CPM_TYPE_SINT32: return "CPAY_TYPE_SINT32";
-    case CPM_TYPE_SINT64: return "CPAY_TYPE_SINT64";
+    case CPS_TYPE_DOUBLE: return "CPAY_TYPE_DOUBLE";
+    case CPS_TYPE_FLOAT: return "CPAY_TYPE_FLOAT";
+    case CPS_TYPE_INT64: return "CPAY_TYPE_INT64";
+    case CPS_TYPE_UINT64: return "CPAY_TYPE_UINT64";
+    case CPS_TYPE_INT32: return "CPAY_TYPE_INT32";
+    case CPS_TYPE_FIXED64: return "CPAY_TYPE_FIXED64";
+    case CPS_TYPE_FIXED32: return "CPAY_TYPE_FIXED32";
+    case CPS_TYPE_BOOL: return "CPAY_TYPE_BOOL";
+    case CPS_TYPE_STRING: return "CPAY_TYPE_STRING";
+    case CPS_TYPE_GROUP: return "CPAY_TYPE_GROUP";
+    case CPS_TYPE_MESSAGE: return "CPAY_TYPE_MESSAGE";
+    case CPS_TYPE_BYTES: return "CPAY_TYPE_BYTES";
+    case CPS_TYPE_UINT32: return "CPAY_TYPE_UINT32";
+    case CPS_TYPE_ENUM: return "CPAY_TYPE_ENUM";
+    case CPS_TYPE_SFIXED32: return "CPAY_TYPE_SFIXED32";
+    case CPS_TYPE_SFIXED64: return "CPAY_TYPE_SFIXED64";
+    case CPS_TYPE_SINT32: return "CPAY_TYPE_SINT32";
+    case CPS_TYPE_SINT64: return "CPAY_TYPE_SINT64";
   }
   return "0";
 }
 
-const char *cpg_value_member(cpm_type t) {
+const char *cpg_value_member(cps_type t) {
   switch (t) {
-    case CPM_TYPE_DOUBLE: return "d";
-    case CPM_TYPE_FLOAT: return "f";
-    case CPM_TYPE_INT64:
-    case CPM_TYPE_SINT64:
-    case CPM_TYPE_SFIXED64: return "i64";
-    case CPM_TYPE_UINT64:
-    case CPM_TYPE_FIXED64: return "u64";
-    case CPM_TYPE_INT32:
-    case CPM_TYPE_SINT32:
-    case CPM_TYPE_SFIXED32:
-    case CPM_TYPE_ENUM: return "i32";
-    case CPM_TYPE_UINT32:
-    case CPM_TYPE_FIXED32: return "u32";
-    case CPM_TYPE_BOOL: return "b";
-    case CPM_TYPE_STRING:
-    case CPM_TYPE_BYTES: return "str";
-    case CPM_TYPE_GROUP:
-    case CPM_TYPE_MESSAGE: return "msg";
+    case CPS_TYPE_DOUBLE: return "d";
+    case CPS_TYPE_FLOAT: return "f";
+    case CPS_TYPE_INT64:
+    case CPS_TYPE_SINT64:
+    case CPS_TYPE_SFIXED64: return "i64";
+    case CPS_TYPE_UINT64:
+    case CPS_TYPE_FIXED64: return "u64";
+    case CPS_TYPE_INT32:
+    case CPS_TYPE_SINT32:
+    case CPS_TYPE_SFIXED32:
+    case CPS_TYPE_ENUM: return "i32";
+    case CPS_TYPE_UINT32:
+    case CPS_TYPE_FIXED32: return "u32";
+    case CPS_TYPE_BOOL: return "b";
+    case CPS_TYPE_STRING:
+    case CPS_TYPE_BYTES: return "str";
+    case CPS_TYPE_GROUP:
+    case CPS_TYPE_MESSAGE: return "msg";
   }
   return "msg";
 }
 
 const char *cpg_c_string(cpg_gen *g, const char *data, size_t size) {
-  cpf_buf b = {0};
-  cpf_buf_puts(&b, "\"");
+  cps_buf b = {0};
+  cps_buf_puts(&b, "\"");
   for (size_t i = 0; i < size; i++) {
     unsigned char c = (unsigned char)data[i];
     if (c == '"' || c == '\\') {
       char esc[2] = {'\\', (char)c};
-      cpf_buf_append(&b, esc, 2);
+      cps_buf_append(&b, esc, 2);
     } else if (c == '\n') {
-      cpf_buf_puts(&b, "\\n");
+      cps_buf_puts(&b, "\\n");
     } else if (c == '\t') {
-      cpf_buf_puts(&b, "\\t");
+      cps_buf_puts(&b, "\\t");
     } else if (c == '\r') {
-      cpf_buf_puts(&b, "\\r");
+      cps_buf_puts(&b, "\\r");
     } else if (c == '?') {
       // Avoid trigraphs.
-      cpf_buf_puts(&b, "\\?");
+      cps_buf_puts(&b, "\\?");
     } else if (c >= 0x20 && c < 0x7f) {
       char ch = (char)c;
-      cpf_buf_append(&b, &ch, 1);
+      cps_buf_append(&b, &ch, 1);
     } else {
       // Always three octal digits, so a following digit cannot join.
-      cpf_buf_printf(&b, "\\%03o", c);
+      cps_buf_printf(&b, "\\%03o", c);
     }
   }
-  cpf_buf_puts(&b, "\"");
+  cps_buf_puts(&b, "\"");
   return cpg_take(g, &b);
 }
 
@@ -190,10 +187,10 @@ static const char *float_literal(cpg_gen *g, double v, bool is_float) {
   return cpg_str(g, "%s%s", buf, is_float ? "f" : "");
 }
 
-static bool default_is_zero(const cpm_field *f, const cpm_enum_value **ev) {
-  const cpm_default *d = &f->default_value;
+static bool default_is_zero(const cps_field *f, const cps_enum_value **ev) {
+  const cps_default *d = &f->default_value;
   *ev = NULL;
-  if (f->type == CPM_TYPE_ENUM) {
+  if (f->type == CPS_TYPE_ENUM) {
     if (d->present && d->enum_value) {
       *ev = d->enum_value;
     } else if (f->enum_type && f->enum_type->value_count > 0 && !d->present) {
@@ -203,64 +200,64 @@ static bool default_is_zero(const cpm_field *f, const cpm_enum_value **ev) {
   }
   if (!d->present) return true;
   switch (f->type) {
-    case CPM_TYPE_DOUBLE:
-    case CPM_TYPE_FLOAT: return d->f64 == 0 && !signbit(d->f64);
-    case CPM_TYPE_BOOL: return !d->b;
-    case CPM_TYPE_STRING:
-    case CPM_TYPE_BYTES: return d->bytes_size == 0;
-    case CPM_TYPE_UINT32:
-    case CPM_TYPE_FIXED32:
-    case CPM_TYPE_UINT64:
-    case CPM_TYPE_FIXED64: return d->u64 == 0;
-    case CPM_TYPE_MESSAGE:
-    case CPM_TYPE_GROUP: return true;
+    case CPS_TYPE_DOUBLE:
+    case CPS_TYPE_FLOAT: return d->f64 == 0 && !signbit(d->f64);
+    case CPS_TYPE_BOOL: return !d->b;
+    case CPS_TYPE_STRING:
+    case CPS_TYPE_BYTES: return d->bytes_size == 0;
+    case CPS_TYPE_UINT32:
+    case CPS_TYPE_FIXED32:
+    case CPS_TYPE_UINT64:
+    case CPS_TYPE_FIXED64: return d->u64 == 0;
+    case CPS_TYPE_MESSAGE:
+    case CPS_TYPE_GROUP: return true;
     default: return d->i64 == 0;
   }
 }
 
-const char *cpg_default_literal(cpg_gen *g, const cpm_field *f) {
-  if (f->label == CPM_LABEL_REPEATED || cpg_is_message(f)) return NULL;
-  const cpm_enum_value *ev;
+const char *cpg_default_literal(cpg_gen *g, const cps_field *f) {
+  if (f->label == CPS_LABEL_REPEATED || cpg_is_message(f)) return NULL;
+  const cps_enum_value *ev;
   if (default_is_zero(f, &ev)) return NULL;
-  const cpm_default *d = &f->default_value;
+  const cps_default *d = &f->default_value;
   switch (f->type) {
-    case CPM_TYPE_ENUM: return cpn_enum_value(g->names, ev);
-    case CPM_TYPE_DOUBLE: return float_literal(g, d->f64, false);
-    case CPM_TYPE_FLOAT: return float_literal(g, d->f64, true);
-    case CPM_TYPE_BOOL: return "true";
-    case CPM_TYPE_STRING:
+    case CPS_TYPE_ENUM: return cpg_name_enum_value(g->names, ev);
+    case CPS_TYPE_DOUBLE: return float_literal(g, d->f64, false);
+    case CPS_TYPE_FLOAT: return float_literal(g, d->f64, true);
+    case CPS_TYPE_BOOL: return "true";
+    case CPS_TYPE_STRING:
       return cpg_str(g, "{%s, %zu}", cpg_c_string(g, d->bytes, d->bytes_size), d->bytes_size);
-    case CPM_TYPE_BYTES:
+    case CPS_TYPE_BYTES:
       return cpg_str(g, "{(const uint8_t *)%s, %zu}", cpg_c_string(g, d->bytes, d->bytes_size),
                      d->bytes_size);
-    case CPM_TYPE_UINT32:
-    case CPM_TYPE_FIXED32: return cpg_str(g, "%" PRIu32 "u", (uint32_t)d->u64);
-    case CPM_TYPE_UINT64:
-    case CPM_TYPE_FIXED64: return cpg_str(g, "UINT64_C(%" PRIu64 ")", d->u64);
-    case CPM_TYPE_INT64:
-    case CPM_TYPE_SINT64:
-    case CPM_TYPE_SFIXED64:
+    case CPS_TYPE_UINT32:
+    case CPS_TYPE_FIXED32: return cpg_str(g, "%" PRIu32 "u", (uint32_t)d->u64);
+    case CPS_TYPE_UINT64:
+    case CPS_TYPE_FIXED64: return cpg_str(g, "UINT64_C(%" PRIu64 ")", d->u64);
+    case CPS_TYPE_INT64:
+    case CPS_TYPE_SINT64:
+    case CPS_TYPE_SFIXED64:
       if (d->i64 == INT64_MIN) return "INT64_MIN";
       return cpg_str(g, "INT64_C(%" PRId64 ")", d->i64);
     default: return cpg_int32_literal(g, (int32_t)d->i64);
   }
 }
 
-const char *cpg_mode(cpg_gen *g, const cpm_field *f) {
-  cpf_buf b = {0};
+const char *cpg_mode(cpg_gen *g, const cps_field *f) {
+  cps_buf b = {0};
   if (f->is_map) {
-    cpf_buf_puts(&b, "CPAY_MODE_MAP");
-  } else if (f->label == CPM_LABEL_REPEATED) {
-    cpf_buf_puts(&b, "CPAY_MODE_ARRAY");
+    cps_buf_puts(&b, "CPAY_MODE_MAP");
+  } else if (f->label == CPS_LABEL_REPEATED) {
+    cps_buf_puts(&b, "CPAY_MODE_ARRAY");
   } else {
-    cpf_buf_puts(&b, "CPAY_MODE_SCALAR");
+    cps_buf_puts(&b, "CPAY_MODE_SCALAR");
   }
-  if (f->packed && f->label == CPM_LABEL_REPEATED) cpf_buf_puts(&b, " | CPAY_MODE_PACKED");
-  if (f->type == CPM_TYPE_STRING && f->file->syntax == CPM_SYNTAX_PROTO3) {
-    cpf_buf_puts(&b, " | CPAY_MODE_UTF8");
+  if (f->packed && f->label == CPS_LABEL_REPEATED) cps_buf_puts(&b, " | CPAY_MODE_PACKED");
+  if (f->type == CPS_TYPE_STRING && f->file->syntax == CPS_SYNTAX_PROTO3) {
+    cps_buf_puts(&b, " | CPAY_MODE_UTF8");
   }
-  if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
-    cpf_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
+  if (f->type == CPS_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
+    cps_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
   }
   return cpg_take(g, &b);
 }
@@ -284,27 +281,27 @@ static size_t utf8_seq(const unsigned char *p, size_t n) {
 // Appends comment text: control bytes become spaces and bytes that are not
 // UTF-8 become U+FFFD, so that generated files are valid UTF-8 (protoc
 // requires it of a response) whatever the .proto's encoding.
-static void put_comment_text(cpf_buf *b, const char *text, size_t len) {
+static void put_comment_text(cps_buf *b, const char *text, size_t len) {
   const unsigned char *p = (const unsigned char *)text;
   for (size_t i = 0; i < len;) {
     size_t n = utf8_seq(p + i, len - i);
     if (n == 0) {
-      cpf_buf_puts(b, "\xef\xbf\xbd");
+      cps_buf_puts(b, "\xef\xbf\xbd");
       i++;
     } else if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f) && p[i] != '\t') {
-      cpf_buf_puts(b, " ");
+      cps_buf_puts(b, " ");
       i++;
     } else {
-      cpf_buf_append(b, text + i, n);
+      cps_buf_append(b, text + i, n);
       i += n;
     }
   }
 }
 
-const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
+const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent) {
   const char *text = loc->leading_comments;
   if (text == NULL || *text == '\0') return "";
-  cpf_buf b = {0};
+  cps_buf b = {0};
   const char *p = text;
   while (*p) {
     const char *nl = strchr(p, '\n');
@@ -321,9 +318,9 @@ const char *cpg_doc(cpg_gen *g, const cpm_loc *loc, const char *indent) {
         break;
       }
     }
-    cpf_buf_printf(&b, "%s//%s", indent, (len > 0 && p[0] != ' ') ? " " : "");
+    cps_buf_printf(&b, "%s//%s", indent, (len > 0 && p[0] != ' ') ? " " : "");
     put_comment_text(&b, p, len);
-    cpf_buf_puts(&b, "\n");
+    cps_buf_puts(&b, "\n");
     p += nl ? (size_t)(nl - p) + 1 : strlen(p);
   }
   return cpg_take(g, &b);

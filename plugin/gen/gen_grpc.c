@@ -16,17 +16,17 @@ static const char *strip_proto(cpg_gen *g, const char *path, const char *suffix)
 }
 
 static const char *guard_of(cpg_gen *g, const char *header) {
-  cpf_buf b = {0};
+  cps_buf b = {0};
   for (const char *p = header; *p; p++) {
     char c = (char)toupper((unsigned char)*p);
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) c = '_';
-    cpf_buf_append(&b, &c, 1);
+    cps_buf_append(&b, &c, 1);
   }
-  cpf_buf_puts(&b, "_");
+  cps_buf_puts(&b, "_");
   return cpg_take(g, &b);
 }
 
-static const char *kind_const(const cpm_method *m) {
+static const char *kind_const(const cps_method *m) {
   if (m->client_streaming && m->server_streaming) return "CPAY_METHOD_BIDI_STREAMING";
   if (m->client_streaming) return "CPAY_METHOD_CLIENT_STREAMING";
   if (m->server_streaming) return "CPAY_METHOD_SERVER_STREAMING";
@@ -66,19 +66,19 @@ static void set_add(cpg_gen *g, name_set *s, const char *name) {
 
 // The names method `base` takes: its helpers, and its reactor member.
 static bool names_free(cpg_gen *g, const name_set *used, const char *base) {
-  if (cpn_is_keyword(base) || set_has(used, cpg_str(g, "on_%s", base))) return false;
+  if (cpg_is_keyword(base) || set_has(used, cpg_str(g, "on_%s", base))) return false;
   for (size_t k = 0; k < sizeof kHelperSuffixes / sizeof kHelperSuffixes[0]; k++) {
     if (set_has(used, cpg_str(g, "%s%s", base, kHelperSuffixes[k]))) return false;
   }
   return true;
 }
 
-static const char **method_names(cpg_gen *g, const cpm_service *svc) {
+static const char **method_names(cpg_gen *g, const cps_service *svc) {
   name_set used = {0};
   for (size_t i = 0; i < sizeof kServiceNames / sizeof kServiceNames[0]; i++) {
     set_add(g, &used, kServiceNames[i]);
   }
-  const char **names = cpf_pool_alloc(g->pool, (svc->method_count + 1) * sizeof *names);
+  const char **names = cps_pool_alloc(g->pool, (svc->method_count + 1) * sizeof *names);
   for (size_t i = 0; i < svc->method_count; i++) {
     const char *base = svc->methods[i].name;
     while (!names_free(g, &used, base)) base = cpg_str(g, "%s_", base);
@@ -93,12 +93,12 @@ static const char **method_names(cpg_gen *g, const cpm_service *svc) {
 
 // Every file `f` depends on, transitively, each once, `f` first.
 typedef struct file_list {
-  const cpm_file **items;
+  const cps_file **items;
   size_t count;
   size_t cap;
 } file_list;
 
-static void collect_files(cpg_gen *g, file_list *l, const cpm_file *f) {
+static void collect_files(cpg_gen *g, file_list *l, const cps_file *f) {
   for (size_t i = 0; i < l->count; i++) {
     if (l->items[i] == f) return;
   }
@@ -108,11 +108,11 @@ static void collect_files(cpg_gen *g, file_list *l, const cpm_file *f) {
 }
 
 static const char *hex_rows(cpg_gen *g, const uint8_t *data, size_t size) {
-  cpf_buf b = {0};
+  cps_buf b = {0};
   for (size_t i = 0; i < size; i++) {
-    if (i % 16 == 0) cpf_buf_puts(&b, "   ");
-    cpf_buf_printf(&b, " 0x%02x,", data[i]);
-    if (i % 16 == 15 || i + 1 == size) cpf_buf_puts(&b, "\n");
+    if (i % 16 == 0) cps_buf_puts(&b, "   ");
+    cps_buf_printf(&b, " 0x%02x,", data[i]);
+    if (i % 16 == 15 || i + 1 == size) cps_buf_puts(&b, "\n");
   }
   return cpg_take(g, &b);
 }
@@ -121,9 +121,9 @@ static size_t gen_descriptors(cpg_gen *g, const char *prefix) {
   file_list files = {0};
   collect_files(g, &files, g->file);
   for (size_t i = 0; i < files.count; i++) {
-    const cpm_file *f = files.items[i];
+    const cps_file *f = files.items[i];
     if (f->descriptor_size == 0) {
-      g->bug = g->bug ? g->bug : cpf_xasprintf("no descriptor for %s", f->name);
+      g->bug = g->bug ? g->bug : cpg_str(g, "no descriptor for %s", f->name);
       continue;
     }
     cpg_print(g, &g->c,
@@ -134,27 +134,27 @@ static size_t gen_descriptors(cpg_gen *g, const char *prefix) {
               "\n",
               "name", f->name, "prefix", prefix, "i", cpg_str(g, "%zu", i), "size",
               cpg_str(g, "%zu", f->descriptor_size), "bytes",
-              hex_rows(g, f->descriptor, f->descriptor_size), CPR_END);
+              hex_rows(g, f->descriptor, f->descriptor_size), CPG_END);
   }
   cpg_print(g, &g->c,
             "// $source$ and its imports, for server reflection.\n"
             "static const cpay_file_descriptor $prefix$__grpc_files[$count$] = {\n",
             "source", g->file->name, "prefix", prefix, "count", cpg_str(g, "%zu", files.count),
-            CPR_END);
+            CPG_END);
   for (size_t i = 0; i < files.count; i++) {
-    const cpm_file *f = files.items[i];
+    const cps_file *f = files.items[i];
     if (f->descriptor_size == 0) continue;
     cpg_print(g, &g->c, "    {\"$name$\", $prefix$__grpc_file_$i$, $size$},\n", "name", f->name,
               "prefix", prefix, "i", cpg_str(g, "%zu", i), "size",
-              cpg_str(g, "%zu", f->descriptor_size), CPR_END);
+              cpg_str(g, "%zu", f->descriptor_size), CPG_END);
   }
-  cpg_print(g, &g->c, "};\n\n", CPR_END);
+  cpg_print(g, &g->c, "};\n\n", CPG_END);
   return files.count;
 }
 
 // One method's names, types and the words of its comments.
 typedef struct method_ctx {
-  const cpm_method *m;
+  const cps_method *m;
   const char *svc;     // the service's C prefix
   const char *member;  // the method's member in the handler tables
   const char *fn;      // svc_Method: the prefix of every helper
@@ -170,7 +170,7 @@ typedef struct method_ctx {
 
 // Fills the handler words of `x` according to the method's call mode.
 static void handler_words(cpg_gen *g, method_ctx *x) {
-  const cpm_method *m = x->m;
+  const cps_method *m = x->m;
   const char *req_cast = cpg_str(g, "(const %s *)req", x->req);
   const char *resp_cast = cpg_str(g, "(%s *)resp", x->resp);
   if (!m->client_streaming && !m->server_streaming) {
@@ -205,7 +205,7 @@ static void handler_words(cpg_gen *g, method_ctx *x) {
 // server streaming) or none (client and bidirectional streaming), and its
 // send and close helpers.
 static void client_start(cpg_gen *g, const method_ctx *x) {
-  const cpm_method *m = x->m;
+  const cps_method *m = x->m;
   const char *doc = cpg_doc(g, &m->loc, "");
   if (!m->client_streaming && !m->server_streaming) {
     cpg_print(g, &g->h,
@@ -222,7 +222,7 @@ static void client_start(cpg_gen *g, const method_ctx *x) {
               "}\n"
               "\n",
               "doc", doc, "path", x->path, "fn", x->fn, "req", x->req, "resp", x->resp, "svc",
-              x->svc, "index", x->index, CPR_END);
+              x->svc, "index", x->index, CPG_END);
   } else if (!m->client_streaming) {
     cpg_print(g, &g->h,
               "$doc$// $path$ (server streaming): sends `req` and\n"
@@ -236,7 +236,7 @@ static void client_start(cpg_gen *g, const method_ctx *x) {
               "}\n"
               "\n",
               "doc", doc, "path", x->path, "fn", x->fn, "req", x->req, "svc", x->svc, "index",
-              x->index, CPR_END);
+              x->index, CPG_END);
   } else {
     const char *fn = x->fn;
     cpg_print(g, &g->h,
@@ -265,7 +265,7 @@ static void client_start(cpg_gen *g, const method_ctx *x) {
                   ? cpg_str(g, "%s_send and %s_recv in any order, %s_close_send "
                                "when done sending, %s_finish", fn, fn, fn, fn)
                   : cpg_str(g, "%s_send each request, %s_finish for the response", fn, fn),
-              "svc", x->svc, "index", x->index, CPR_END);
+              "svc", x->svc, "index", x->index, CPG_END);
   }
 }
 
@@ -288,7 +288,7 @@ static void client_finish(cpg_gen *g, const method_ctx *x) {
               "  return cpay_call_finish(call, NULL, NULL, st);\n"
               "}\n"
               "\n",
-              "fn", x->fn, "resp", x->resp, CPR_END);
+              "fn", x->fn, "resp", x->resp, CPG_END);
   } else if (x->m->client_streaming) {
     cpg_print(g, &g->h,
               "// Half-closes, receives the response onto `arena` and waits for the status.\n"
@@ -300,14 +300,14 @@ static void client_finish(cpg_gen *g, const method_ctx *x) {
               "  return code;\n"
               "}\n"
               "\n",
-              "fn", x->fn, "resp", x->resp, CPR_END);
+              "fn", x->fn, "resp", x->resp, CPG_END);
   }
 }
 
 // The asynchronous client: the typed reactor, the start function, reads
 // and writes.
 static void client_async(cpg_gen *g, const method_ctx *x) {
-  const cpm_method *m = x->m;
+  const cps_method *m = x->m;
   bool one_req = !m->client_streaming;
   cpg_print(g, &g->h,
             "// $path$, asynchronously: the callbacks of a call (a\n"
@@ -338,7 +338,7 @@ static void client_async(cpg_gen *g, const method_ctx *x) {
                 ? cpg_str(g, "Each response after %s_read; NULL at the end of the stream.", x->fn)
                 : "The response, before on_done (when the status is OK).",
             "req_param", one_req ? cpg_str(g, " const %s *req,", x->req) : "", "req_arg",
-            one_req ? "req" : "NULL", "svc", x->svc, "index", x->index, CPR_END);
+            one_req ? "req" : "NULL", "svc", x->svc, "index", x->index, CPG_END);
   if (m->server_streaming) {
     cpg_print(g, &g->h,
               "// Asynchronous: asks for the next response onto `arena` (NULL: the call's);\n"
@@ -348,7 +348,7 @@ static void client_async(cpg_gen *g, const method_ctx *x) {
               "  return cpay_call_read(call, arena, st);\n"
               "}\n"
               "\n",
-              "fn", x->fn, CPR_END);
+              "fn", x->fn, CPG_END);
   }
   if (m->client_streaming) {
     cpg_print(g, &g->h,
@@ -359,14 +359,14 @@ static void client_async(cpg_gen *g, const method_ctx *x) {
               "  return cpay_call_write(call, msg, st);\n"
               "}\n"
               "\n",
-              "fn", x->fn, "req", x->req, CPR_END);
+              "fn", x->fn, "req", x->req, CPG_END);
   }
 }
 
 // The server-side helpers of one method: blocking recv and send, the typed
 // reactor, its reads and writes.
 static void gen_method_server(cpg_gen *g, const method_ctx *x) {
-  const cpm_method *m = x->m;
+  const cps_method *m = x->m;
   if (m->client_streaming) {
     cpg_print(g, &g->h,
               "// Server side of $path$: the next request onto\n"
@@ -379,7 +379,7 @@ static void gen_method_server(cpg_gen *g, const method_ctx *x) {
               "  return code;\n"
               "}\n"
               "\n",
-              "fn", x->fn, "req", x->req, "path", x->path, CPR_END);
+              "fn", x->fn, "req", x->req, "path", x->path, CPG_END);
   }
   if (m->client_streaming || m->server_streaming) {
     cpg_print(g, &g->h,
@@ -394,7 +394,7 @@ static void gen_method_server(cpg_gen *g, const method_ctx *x) {
               m->server_streaming
                   ? "one response of the stream"
                   : "the single response (with the status, when the handler returns)",
-              CPR_END);
+              CPG_END);
   }
   cpg_print(g, &g->h,
             "// $path$, served by a reactor: the events of a call (a\n"
@@ -421,7 +421,7 @@ static void gen_method_server(cpg_gen *g, const method_ctx *x) {
                 ? cpg_str(g, "Each request after %s_read_request; NULL once the client "
                              "half-closed.", x->fn)
                 : "Unused: the request comes with the start handler.",
-            CPR_END);
+            CPG_END);
   if (m->client_streaming) {
     cpg_print(g, &g->h,
               "// Reactor side of $path$: asks for the next request onto `arena`\n"
@@ -431,7 +431,7 @@ static void gen_method_server(cpg_gen *g, const method_ctx *x) {
               "  return cpay_server_call_read(call, arena, st);\n"
               "}\n"
               "\n",
-              "fn", x->fn, "path", x->path, CPR_END);
+              "fn", x->fn, "path", x->path, CPG_END);
   }
   if (m->server_streaming) {
     cpg_print(g, &g->h,
@@ -443,12 +443,12 @@ static void gen_method_server(cpg_gen *g, const method_ctx *x) {
               "  return cpay_server_call_write(call, msg, st);\n"
               "}\n"
               "\n",
-              "fn", x->fn, "resp", x->resp, "path", x->path, CPR_END);
+              "fn", x->fn, "resp", x->resp, "path", x->path, CPG_END);
   }
 }
 
 // The header part of a service: its tables, the handler table, register.
-static void service_decl(cpg_gen *g, const cpm_service *s, const char *svc, const method_ctx *xs) {
+static void service_decl(cpg_gen *g, const cps_service *s, const char *svc, const method_ctx *xs) {
   const char *count = cpg_str(g, "%zu", s->method_count);
   cpg_print(g, &g->h,
             "$doc$// ---- service $full_name$ ----\n"
@@ -466,14 +466,14 @@ static void service_decl(cpg_gen *g, const cpm_service *s, const char *svc, cons
             "//   from any thread.\n"
             "typedef struct $svc$_handlers {\n",
             "doc", cpg_doc(g, &s->loc, ""), "full_name", s->full_name, "api", g->api, "svc", svc,
-            "count", count, CPR_END);
+            "count", count, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->h,
               "  // $path$:\n"
               "  // $what$.\n"
               "  cpay_code (*$member$)(void *ctx, cpay_server_call *call$params$);\n",
               "path", xs[i].path, "what", xs[i].what, "member", xs[i].member, "params",
-              xs[i].params, CPR_END);
+              xs[i].params, CPG_END);
   }
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->h,
@@ -481,7 +481,7 @@ static void service_decl(cpg_gen *g, const cpm_service *s, const char *svc, cons
               "  // $what$.\n"
               "  void (*on_$member$)(void *ctx, cpay_server_call *call$params$);\n",
               "path", xs[i].path, "what", xs[i].on_what, "member", xs[i].member, "params",
-              xs[i].on_params, CPR_END);
+              xs[i].on_params, CPG_END);
   }
   cpg_print(g, &g->h,
             "} $svc$_handlers;\n"
@@ -493,15 +493,15 @@ static void service_decl(cpg_gen *g, const cpm_service *s, const char *svc, cons
             "$api$CPAY_NODISCARD cpay_code $svc$_register(\n"
             "    cpay_server *srv, const $svc$_handlers *h, void *ctx);\n"
             "\n",
-            "svc", svc, "full_name", s->full_name, "api", g->api, CPR_END);
+            "svc", svc, "full_name", s->full_name, "api", g->api, CPG_END);
 }
 
 // The source part of a service: the typed deliver functions, the methods
 // table, the handler-style and dispatch functions, the service, register.
-static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const method_ctx *xs,
+static void service_def(cpg_gen *g, const cps_service *s, const char *svc, const method_ctx *xs,
                         const char *prefix, size_t nfiles) {
   const char *count = cpg_str(g, "%zu", s->method_count);
-  cpg_print(g, &g->c, "// ---- service $full_name$ ----\n\n", "full_name", s->full_name, CPR_END);
+  cpg_print(g, &g->c, "// ---- service $full_name$ ----\n\n", "full_name", s->full_name, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "// $path$: the typed on_message callbacks of its reactors.\n"
@@ -515,16 +515,16 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
               "  ((void (*)(void *, cpay_call *, $resp$ *))fn)(state, call, ($resp$ *)msg);\n"
               "}\n"
               "\n",
-              "path", xs[i].path, "fn", xs[i].fn, "req", xs[i].req, "resp", xs[i].resp, CPR_END);
+              "path", xs[i].path, "fn", xs[i].fn, "req", xs[i].req, "resp", xs[i].resp, CPG_END);
   }
   cpg_print(g, &g->c, "const cpay_method $svc$_methods[$count$] = {\n", "svc", svc, "count",
-            count, CPR_END);
+            count, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    {\"$path$\", \"$name$\", $kind$, &$req$_table, &$resp$_table,\n"
               "     $fn$__server_deliver, $fn$__client_deliver},\n",
               "path", xs[i].path, "name", xs[i].m->name, "kind", kind_const(xs[i].m), "req",
-              xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, CPR_END);
+              xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, CPG_END);
   }
   cpg_print(g, &g->c,
             "};\n"
@@ -532,14 +532,14 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
             "static cpay_handler_style $svc$__style(const void *handlers, size_t index) {\n"
             "  const $svc$_handlers *h = (const $svc$_handlers *)handlers;\n"
             "  switch (index) {\n",
-            "svc", svc, CPR_END);
+            "svc", svc, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    case $index$:\n"
               "      return (cpay_handler_style)(\n"
               "          (h->$member$ != NULL ? CPAY_HANDLER_BLOCKING : 0) |\n"
               "          (h->on_$member$ != NULL ? CPAY_HANDLER_REACTOR : 0));\n",
-              "index", xs[i].index, "member", xs[i].member, CPR_END);
+              "index", xs[i].index, "member", xs[i].member, CPG_END);
   }
   cpg_print(g, &g->c,
             "    default:\n"
@@ -554,7 +554,7 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
             "  (void)req;\n"
             "  (void)resp;\n"
             "  switch (index) {\n",
-            "svc", svc, CPR_END);
+            "svc", svc, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    case $index$:\n"
@@ -567,7 +567,7 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
               "      }\n"
               "      break;\n",
               "index", xs[i].index, "member", xs[i].member, "blocking_args", xs[i].blocking_args,
-              "reactor_args", xs[i].reactor_args, CPR_END);
+              "reactor_args", xs[i].reactor_args, CPG_END);
   }
   cpg_print(g, &g->c,
             "    default:\n"
@@ -589,26 +589,26 @@ static void service_def(cpg_gen *g, const cpm_service *s, const char *svc, const
             "}\n"
             "\n",
             "svc", svc, "count", count, "full_name", s->full_name, "prefix", prefix,
-            "file_count", cpg_str(g, "%zu", nfiles), CPR_END);
+            "file_count", cpg_str(g, "%zu", nfiles), CPG_END);
 }
 
-static void gen_service(cpg_gen *g, const cpm_service *s, const char *prefix, size_t nfiles) {
+static void gen_service(cpg_gen *g, const cps_service *s, const char *prefix, size_t nfiles) {
   const char *full = cpg_str(g, "%s%s%s", g->file->package, *g->file->package ? "." : "", s->name);
   // Dots to underscores, as messages are named.
-  char *svc = cpf_pool_strdup(g->pool, full);
+  char *svc = cps_pool_strdup(g->pool, full);
   for (char *p = svc; *p; p++) {
     if (*p == '.') *p = '_';
   }
   const char **names = method_names(g, s);
-  method_ctx *xs = cpf_pool_alloc(g->pool, (s->method_count + 1) * sizeof *xs);
+  method_ctx *xs = cps_pool_alloc(g->pool, (s->method_count + 1) * sizeof *xs);
   for (size_t i = 0; i < s->method_count; i++) {
-    const cpm_method *m = &s->methods[i];
+    const cps_method *m = &s->methods[i];
     xs[i] = (method_ctx){.m = m,
                          .svc = svc,
                          .member = names[i],
                          .fn = cpg_str(g, "%s_%s", svc, names[i]),
-                         .req = cpn_message(g->names, m->input),
-                         .resp = cpn_message(g->names, m->output),
+                         .req = cpg_name_message(g->names, m->input),
+                         .resp = cpg_name_message(g->names, m->output),
                          .path = cpg_str(g, "/%s/%s", s->full_name, m->name),
                          .index = cpg_str(g, "%zu", i)};
     handler_words(g, &xs[i]);
@@ -624,10 +624,10 @@ static void gen_service(cpg_gen *g, const cpm_service *s, const char *prefix, si
 }
 
 void cpg_gen_grpc(cpg_gen *g) {
-  const cpm_file *f = g->file;
+  const cps_file *f = g->file;
   const char *header = strip_proto(g, f->name, ".cpay_grpc.h");
   const char *guard = guard_of(g, header);
-  const char *prefix = cpn_file_prefix(g->names, f);
+  const char *prefix = cpg_name_file_prefix(g->names, f);
   cpg_print(g, &g->h,
             "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
             "// gRPC: method tables, typed client stubs and server skeletons (libcpay-grpc).\n"
@@ -645,7 +645,7 @@ void cpg_gen_grpc(cpg_gen *g) {
             "\n",
             "version", CPAY_VERSION_STRING, "source", f->name, "guard", guard, "msg_header",
             strip_proto(g, f->name, ".cpay.h"), "gencode_version",
-            cpg_str(g, "%d", CPAY_GENCODE_VERSION), CPR_END);
+            cpg_str(g, "%d", CPAY_GENCODE_VERSION), CPG_END);
   const char *slash = strrchr(header, '/');
   cpg_print(g, &g->c,
             "// Generated by protoc-gen-cpay $version$ from $source$. DO NOT EDIT.\n"
@@ -655,12 +655,12 @@ void cpg_gen_grpc(cpg_gen *g) {
             "#include <stdint.h>\n"
             "\n",
             "version", CPAY_VERSION_STRING, "source", f->name, "header",
-            slash ? slash + 1 : header, CPR_END);
+            slash ? slash + 1 : header, CPG_END);
   size_t nfiles = gen_descriptors(g, prefix);
   for (size_t i = 0; i < f->service_count; i++) gen_service(g, &f->services[i], prefix, nfiles);
   cpg_print(g, &g->h,
             "CPAY_EXTERN_C_END\n"
             "\n"
             "#endif  // $guard$\n",
-            "guard", guard, CPR_END);
+            "guard", guard, CPG_END);
 }

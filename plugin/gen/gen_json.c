@@ -12,16 +12,16 @@
 
 #include "gen/gen.h"
 
-typedef void json_fn(cpg_gen *g, const cpm_message *m, cpf_buf *out);
+typedef void json_fn(cpg_gen *g, const cps_message *m, cps_buf *out);
 
-static void each(cpg_gen *g, const cpm_message *msgs, size_t count, json_fn *fn, cpf_buf *out) {
+static void each(cpg_gen *g, const cps_message *msgs, size_t count, json_fn *fn, cps_buf *out) {
   for (size_t i = 0; i < count; i++) {
     fn(g, &msgs[i], out);
     each(g, msgs[i].nested, msgs[i].nested_count, fn, out);
   }
 }
 
-static const char *wkt_kind(const cpm_message *m) {
+static const char *wkt_kind(const cps_message *m) {
   static const struct {
     const char *name;
     const char *kind;
@@ -52,7 +52,7 @@ static const char *wkt_kind(const cpm_message *m) {
 
 // ---- header ------------------------------------------------------------------------
 
-void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+void cpg_gen_json_message_decls(cpg_gen *g, const cps_message *m, cps_buf *out) {
   cpg_print(g, out,
             "// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program\n"
             "// links their code only when it calls one.\n"
@@ -98,28 +98,29 @@ void cpg_gen_json_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) 
             "  return cpay_text_debug(msg, &$msg$_desc, arena);\n"
             "}\n"
             "\n",
-            "api", g->api, "full_name", m->full_name, "msg", cpn_message(g->names, m), CPR_END);
+            "api", g->api, "full_name", m->full_name, "msg", cpg_name_message(g->names, m),
+            CPG_END);
 }
 
-void cpg_gen_json_map_entry_decl(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  cpg_print(g, out, "extern const cpay_msg_desc $msg$_desc;\n", "msg", cpn_message(g->names, m),
-            CPR_END);
+void cpg_gen_json_map_entry_decl(cpg_gen *g, const cps_message *m, cps_buf *out) {
+  cpg_print(g, out, "extern const cpay_msg_desc $msg$_desc;\n", "msg",
+            cpg_name_message(g->names, m), CPG_END);
 }
 
-void cpg_gen_json_register_decl(cpg_gen *g, cpf_buf *out) {
+void cpg_gen_json_register_decl(cpg_gen *g, cps_buf *out) {
   cpg_print(g, out,
             "// Adds the messages of $source$ and of its imports to `r`, so that\n"
             "// google.protobuf.Any values holding them can be written and read as JSON.\n"
             "$api$CPAY_NODISCARD cpay_code $prefix$_register_types(cpay_registry *r);\n"
             "\n",
-            "source", g->file->name, "api", g->api, "prefix", cpn_file_prefix(g->names, g->file),
-            CPR_END);
+            "source", g->file->name, "api", g->api, "prefix",
+            cpg_name_file_prefix(g->names, g->file), CPG_END);
 }
 
 // ---- source ------------------------------------------------------------------------
 
 static int cmp_field_number(const void *a, const void *b) {
-  const cpm_field *x = *(const cpm_field *const *)a, *y = *(const cpm_field *const *)b;
+  const cps_field *x = *(const cps_field *const *)a, *y = *(const cps_field *const *)b;
   return (x->number > y->number) - (x->number < y->number);
 }
 
@@ -137,50 +138,50 @@ static int cmp_named(const void *a, const void *b) {
 }
 
 // The static array `name` of field indexes sorted by JSON or proto name.
-static void name_index(cpg_gen *g, const cpm_field **sorted, size_t n, bool json,
-                       const char *name, cpf_buf *out) {
-  named_index *idx = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*idx));
+static void name_index(cpg_gen *g, const cps_field **sorted, size_t n, bool json,
+                       const char *name, cps_buf *out) {
+  named_index *idx = cps_pool_alloc(g->pool, (n + 1) * sizeof(*idx));
   for (size_t i = 0; i < n; i++) {
     idx[i].name = json ? sorted[i]->json_name : sorted[i]->name;
     idx[i].index = (uint16_t)i;
   }
   qsort(idx, n, sizeof(*idx), cmp_named);
-  cpg_print(g, out, "static const uint16_t $array$[] = {\n", "array", name, CPR_END);
+  cpg_print(g, out, "static const uint16_t $array$[] = {\n", "array", name, CPG_END);
   for (size_t i = 0; i < n; i++) {
-    cpg_print(g, out, "    $index$,\n", "index", cpg_str(g, "%u", (unsigned)idx[i].index), CPR_END);
+    cpg_print(g, out, "    $index$,\n", "index", cpg_str(g, "%u", (unsigned)idx[i].index), CPG_END);
   }
-  cpg_print(g, out, "};\n", CPR_END);
+  cpg_print(g, out, "};\n", CPG_END);
 }
 
 // A static array of `n` rows, printed by `row` for each sorted field.
-static void field_array(cpg_gen *g, const char *type, const char *name, const cpm_field **sorted,
-                        size_t n, const char *(*row)(cpg_gen *, const cpm_field *),
-                        cpf_buf *out) {
-  cpg_print(g, out, "static const $type$ $array$[] = {\n", "type", type, "array", name, CPR_END);
+static void field_array(cpg_gen *g, const char *type, const char *name, const cps_field **sorted,
+                        size_t n, const char *(*row)(cpg_gen *, const cps_field *),
+                        cps_buf *out) {
+  cpg_print(g, out, "static const $type$ $array$[] = {\n", "type", type, "array", name, CPG_END);
   for (size_t i = 0; i < n; i++) {
-    cpg_print(g, out, "    $row$,\n", "row", row(g, sorted[i]), CPR_END);
+    cpg_print(g, out, "    $row$,\n", "row", row(g, sorted[i]), CPG_END);
   }
-  cpg_print(g, out, "};\n", CPR_END);
+  cpg_print(g, out, "};\n", CPG_END);
 }
 
-static const char *json_name_row(cpg_gen *g, const cpm_field *f) {
+static const char *json_name_row(cpg_gen *g, const cps_field *f) {
   return cpg_c_string(g, f->json_name, strlen(f->json_name));
 }
 
-static const char *msg_desc_row(cpg_gen *g, const cpm_field *f) {
+static const char *msg_desc_row(cpg_gen *g, const cps_field *f) {
   if (!cpg_is_message(f)) return "NULL";
-  return cpg_str(g, "&%s_desc", cpn_message(g->names, f->message_type));
+  return cpg_str(g, "&%s_desc", cpg_name_message(g->names, f->message_type));
 }
 
-static const char *enum_desc_row(cpg_gen *g, const cpm_field *f) {
-  if (f->type != CPM_TYPE_ENUM || f->enum_type == NULL) return "NULL";
-  return cpg_str(g, "&%s_desc", cpn_enum(g->names, f->enum_type));
+static const char *enum_desc_row(cpg_gen *g, const cps_field *f) {
+  if (f->type != CPS_TYPE_ENUM || f->enum_type == NULL) return "NULL";
+  return cpg_str(g, "&%s_desc", cpg_name_enum(g->names, f->enum_type));
 }
 
-static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
+static void msg_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
+  const char *msg = cpg_name_message(g->names, m);
   size_t n = m->field_count;
-  const cpm_field **sorted = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
+  const cps_field **sorted = cps_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
   for (size_t i = 0; i < n; i++) sorted[i] = &m->fields[i];
   qsort(sorted, n, sizeof(*sorted), cmp_field_number);
   const char *names = "NULL", *msgs = "NULL", *enums = "NULL";
@@ -209,12 +210,12 @@ static void msg_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "};\n"
             "\n",
             "msg", msg, "names", names, "msgs", msgs, "enums", enums, "wkt", wkt_kind(m),
-            "by_json_name", by_json_name, "by_name", by_name, CPR_END);
+            "by_json_name", by_json_name, "by_name", by_name, CPG_END);
 }
 
 // The messages of the file (map entries left out) in pre-order; `out` NULL
 // only counts them.
-static void collect_msgs(const cpm_message *msgs, size_t count, const cpm_message **out,
+static void collect_msgs(const cps_message *msgs, size_t count, const cps_message **out,
                          size_t *n) {
   for (size_t i = 0; i < count; i++) {
     if (!msgs[i].map_entry) {
@@ -227,13 +228,13 @@ static void collect_msgs(const cpm_message *msgs, size_t count, const cpm_messag
 
 // <file>_register_types: the file's messages and extensions, after those of
 // its imports.
-static void register_types(cpg_gen *g, cpf_buf *out) {
-  const cpm_file *f = g->file;
-  const char *prefix = cpn_file_prefix(g->names, f);
+static void register_types(cpg_gen *g, cps_buf *out) {
+  const cps_file *f = g->file;
+  const char *prefix = cpg_name_file_prefix(g->names, f);
   size_t ext_count, msg_count = 0;
-  const cpm_field **exts = cpg_file_extensions(g, &ext_count);
+  const cps_field **exts = cpg_file_extensions(g, &ext_count);
   collect_msgs(f->messages, f->message_count, NULL, &msg_count);
-  const cpm_message **msgs = cpf_pool_alloc(g->pool, (msg_count + 1) * sizeof(*msgs));
+  const cps_message **msgs = cps_pool_alloc(g->pool, (msg_count + 1) * sizeof(*msgs));
   msg_count = 0;
   collect_msgs(f->messages, f->message_count, msgs, &msg_count);
 
@@ -241,54 +242,55 @@ static void register_types(cpg_gen *g, cpf_buf *out) {
   const char *msg_array = cpg_str(g, "%s__json_msgs", prefix);
   if (ext_count > 0) {
     for (size_t i = 0; i < ext_count; i++) {
-      const cpm_field *x = exts[i];
+      const cps_field *x = exts[i];
       cpg_print(g, out, "static const cpay_ext_desc $ext$__desc = {&$ext$, $msg$, $enum$};\n",
-                "ext", cpn_extension(g->names, x), "msg", msg_desc_row(g, x), "enum",
-                enum_desc_row(g, x), CPR_END);
+                "ext", cpg_name_extension(g->names, x), "msg", msg_desc_row(g, x), "enum",
+                enum_desc_row(g, x), CPG_END);
     }
     cpg_print(g, out, "static const cpay_ext_desc *const $array$[] = {\n", "array", ext_array,
-              CPR_END);
+              CPG_END);
     for (size_t i = 0; i < ext_count; i++) {
-      cpg_print(g, out, "    &$ext$__desc,\n", "ext", cpn_extension(g->names, exts[i]), CPR_END);
+      cpg_print(g, out, "    &$ext$__desc,\n", "ext", cpg_name_extension(g->names, exts[i]),
+                CPG_END);
     }
-    cpg_print(g, out, "};\n\n", CPR_END);
+    cpg_print(g, out, "};\n\n", CPG_END);
   }
   if (msg_count > 0) {
     cpg_print(g, out, "static const cpay_msg_desc *const $array$[] = {\n", "array", msg_array,
-              CPR_END);
+              CPG_END);
     for (size_t i = 0; i < msg_count; i++) {
-      cpg_print(g, out, "    &$msg$_desc,\n", "msg", cpn_message(g->names, msgs[i]), CPR_END);
+      cpg_print(g, out, "    &$msg$_desc,\n", "msg", cpg_name_message(g->names, msgs[i]), CPG_END);
     }
-    cpg_print(g, out, "};\n\n", CPR_END);
+    cpg_print(g, out, "};\n\n", CPG_END);
   }
   cpg_print(g, out, "cpay_code $prefix$_register_types(cpay_registry *r) {\n", "prefix", prefix,
-            CPR_END);
+            CPG_END);
   for (size_t i = 0; i < f->dep_count; i++) {
     cpg_print(g, out,
               "  if ($dep$_register_types(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;\n",
-              "dep", cpn_file_prefix(g->names, f->deps[i]), CPR_END);
+              "dep", cpg_name_file_prefix(g->names, f->deps[i]), CPG_END);
   }
   if (ext_count > 0) {
     cpg_print(g, out,
               "  if (cpay_registry_add_exts(r, $array$, $count$) != CPAY_OK) return "
               "CPAY_ERR_NO_MEMORY;\n",
-              "array", ext_array, "count", cpg_str(g, "%zu", ext_count), CPR_END);
+              "array", ext_array, "count", cpg_str(g, "%zu", ext_count), CPG_END);
   }
   if (msg_count > 0) {
     cpg_print(g, out,
               "  return cpay_registry_add_all(r, $array$, $count$);\n"
               "}\n",
-              "array", msg_array, "count", cpg_str(g, "%zu", msg_count), CPR_END);
+              "array", msg_array, "count", cpg_str(g, "%zu", msg_count), CPG_END);
   } else if (f->dep_count > 0 || ext_count > 0) {
-    cpg_print(g, out, "  return CPAY_OK;\n}\n", CPR_END);
+    cpg_print(g, out, "  return CPAY_OK;\n}\n", CPG_END);
   } else {
-    cpg_print(g, out, "  return ((void)r, CPAY_OK);\n}\n", CPR_END);
+    cpg_print(g, out, "  return ((void)r, CPAY_OK);\n}\n", CPG_END);
   }
 }
 
-void cpg_gen_json_source(cpg_gen *g, cpf_buf *out) {
-  const cpm_file *f = g->file;
-  cpg_print(g, out, "// ---- descriptions, for JSON and text\n\n", CPR_END);
+void cpg_gen_json_source(cpg_gen *g, cps_buf *out) {
+  const cps_file *f = g->file;
+  cpg_print(g, out, "// ---- descriptions, for JSON and text\n\n", CPG_END);
   each(g, f->messages, f->message_count, msg_table, out);
   register_types(g, out);
 }

@@ -10,9 +10,9 @@
 // ---- layout ------------------------------------------------------------------
 
 // Whether `f` gets a presence bit (see the layout contract).
-static bool needs_hasbit(const cpm_field *f) {
-  if (f->label == CPM_LABEL_REPEATED || cpg_in_real_oneof(f)) return false;
-  if (f->label == CPM_LABEL_REQUIRED) return true;
+static bool needs_hasbit(const cps_field *f) {
+  if (f->label == CPS_LABEL_REPEATED || cpg_in_real_oneof(f)) return false;
+  if (f->label == CPS_LABEL_REQUIRED) return true;
   return f->has_presence && !cpg_is_message(f);
 }
 
@@ -22,24 +22,24 @@ typedef struct layout {
   size_t total;
 } layout;
 
-static layout compute_layout(cpg_gen *g, const cpm_message *m) {
-  layout l = {cpf_pool_alloc(g->pool, (m->field_count + 1) * sizeof(int)), 0, 0};
+static layout compute_layout(cpg_gen *g, const cps_message *m) {
+  layout l = {cps_pool_alloc(g->pool, (m->field_count + 1) * sizeof(int)), 0, 0};
   for (size_t i = 0; i < m->field_count; i++) {
     l.bit[i] = -1;
-    if (m->fields[i].label == CPM_LABEL_REQUIRED && needs_hasbit(&m->fields[i])) {
+    if (m->fields[i].label == CPS_LABEL_REQUIRED && needs_hasbit(&m->fields[i])) {
       l.bit[i] = (int)l.total++;
       l.required++;
     }
   }
   for (size_t i = 0; i < m->field_count; i++) {
-    if (m->fields[i].label != CPM_LABEL_REQUIRED && needs_hasbit(&m->fields[i])) {
+    if (m->fields[i].label != CPS_LABEL_REQUIRED && needs_hasbit(&m->fields[i])) {
       l.bit[i] = (int)l.total++;
     }
   }
   return l;
 }
 
-static const cpm_field *entry_field(const cpm_message *entry, int32_t number) {
+static const cps_field *entry_field(const cps_message *entry, int32_t number) {
   for (size_t i = 0; i < entry->field_count; i++) {
     if (entry->fields[i].number == number) return &entry->fields[i];
   }
@@ -47,30 +47,30 @@ static const cpm_field *entry_field(const cpm_message *entry, int32_t number) {
 }
 
 // The C type of one value of `f` (submessages as pointers).
-static const char *value_ctype(cpg_gen *g, const cpm_field *f) {
-  if (cpg_is_message(f)) return cpg_str(g, "%s *", cpn_message(g->names, f->message_type));
+static const char *value_ctype(cpg_gen *g, const cps_field *f) {
+  if (cpg_is_message(f)) return cpg_str(g, "%s *", cpg_name_message(g->names, f->message_type));
   return cpg_scalar_ctype(f->type);
 }
 
 // The trailing comment of a member: its number and what the C type leaves unsaid.
-static const char *member_comment(cpg_gen *g, const cpm_field *f, int bit) {
-  cpf_buf b = {0};
-  cpf_buf_printf(&b, "%d", (int)f->number);
+static const char *member_comment(cpg_gen *g, const cps_field *f, int bit) {
+  cps_buf b = {0};
+  cps_buf_printf(&b, "%d", (int)f->number);
   if (f->is_map) {
-    const cpm_field *k = entry_field(f->message_type, 1);
-    const cpm_field *v = entry_field(f->message_type, 2);
+    const cps_field *k = entry_field(f->message_type, 1);
+    const cps_field *v = entry_field(f->message_type, 2);
     const char *vt = "";
-    if (v && v->type == CPM_TYPE_ENUM) vt = cpn_enum(g->names, v->enum_type);
-    if (v && cpg_is_message(v)) vt = cpn_message(g->names, v->message_type);
-    if (vt[0]) cpf_buf_printf(&b, ", map of %s to %s", k ? cpg_scalar_ctype(k->type) : "?", vt);
-  } else if (f->type == CPM_TYPE_ENUM && f->enum_type) {
-    cpf_buf_printf(&b, ", %s", cpn_enum(g->names, f->enum_type));
+    if (v && v->type == CPS_TYPE_ENUM) vt = cpg_name_enum(g->names, v->enum_type);
+    if (v && cpg_is_message(v)) vt = cpg_name_message(g->names, v->message_type);
+    if (vt[0]) cps_buf_printf(&b, ", map of %s to %s", k ? cpg_scalar_ctype(k->type) : "?", vt);
+  } else if (f->type == CPS_TYPE_ENUM && f->enum_type) {
+    cps_buf_printf(&b, ", %s", cpg_name_enum(g->names, f->enum_type));
   }
-  if (f->deprecated) cpf_buf_puts(&b, ", deprecated");
-  if (f->label == CPM_LABEL_REQUIRED) {
-    cpf_buf_puts(&b, ", required");
+  if (f->deprecated) cps_buf_puts(&b, ", deprecated");
+  if (f->label == CPS_LABEL_REQUIRED) {
+    cps_buf_puts(&b, ", required");
   } else if (bit >= 0) {
-    cpf_buf_printf(&b, ", optional: see _has_%s()", cpn_field(g->names, f));
+    cps_buf_printf(&b, ", optional: see _has_%s()", cpg_name_field(g->names, f));
   }
   return cpg_take(g, &b);
 }
@@ -78,8 +78,8 @@ static const char *member_comment(cpg_gen *g, const cpm_field *f, int bit) {
 // ---- struct ------------------------------------------------------------------
 
 // One member of the struct, indented by `in`, with the field's comments.
-static void print_member(cpg_gen *g, const cpm_field *f, int bit, const char *in, cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
+static void print_member(cpg_gen *g, const cps_field *f, int bit, const char *in, cps_buf *out) {
+  const char *name = cpg_name_field(g->names, f);
   const char *type = value_ctype(g, f);
   // "T *name" for pointers, "T name" otherwise.
   const char *sep = type[strlen(type) - 1] == '*' ? "" : " ";
@@ -87,8 +87,8 @@ static void print_member(cpg_gen *g, const cpm_field *f, int bit, const char *in
   const char *comment = member_comment(g, f, bit);
   if (f->is_map) {
     cpg_print(g, out, "$doc$$in$cpay_map *$name$;  // $comment$\n", "doc", doc, "in", in,
-              "name", name, "comment", comment, CPR_END);
-  } else if (f->label == CPM_LABEL_REPEATED) {
+              "name", name, "comment", comment, CPG_END);
+  } else if (f->label == CPS_LABEL_REPEATED) {
     cpg_print(g, out,
               "$doc$$in$struct {\n"
               "    $type$$sep$*data;\n"
@@ -96,76 +96,76 @@ static void print_member(cpg_gen *g, const cpm_field *f, int bit, const char *in
               "    size_t cap;\n"
               "  } $name$;  // $comment$\n",
               "doc", doc, "in", in, "type", type, "sep", sep, "name", name, "comment", comment,
-              CPR_END);
+              CPG_END);
   } else {
     cpg_print(g, out, "$doc$$in$$type$$sep$$name$;  // $comment$\n", "doc", doc, "in", in,
-              "type", type, "sep", sep, "name", name, "comment", comment, CPR_END);
+              "type", type, "sep", sep, "name", name, "comment", comment, CPG_END);
   }
 }
 
-static void print_oneof_members(cpg_gen *g, const cpm_oneof *o, cpf_buf *out) {
+static void print_oneof_members(cpg_gen *g, const cps_oneof *o, cps_buf *out) {
   cpg_print(g, out,
             "$doc$  uint32_t $oneof$_case;  // field number of the member set in oneof $name$, "
             "0: none\n"
             "  union {\n",
-            "doc", cpg_doc(g, &o->loc, "  "), "oneof", cpn_oneof(g->names, o), "name", o->name,
-            CPR_END);
+            "doc", cpg_doc(g, &o->loc, "  "), "oneof", cpg_name_oneof(g->names, o), "name", o->name,
+            CPG_END);
   for (size_t k = 0; k < o->field_count; k++) print_member(g, o->fields[k], -1, "    ", out);
-  cpg_print(g, out, "  };\n", CPR_END);
+  cpg_print(g, out, "  };\n", CPG_END);
 }
 
-static void message_struct(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+static void message_struct(cpg_gen *g, const cps_message *m, cps_buf *out) {
   layout l = compute_layout(g, m);
   cpg_print(g, out,
             "$doc$struct $msg$ {\n"
             "  cpay_msg_header hdr;  // unknown fields and extensions\n",
-            "doc", cpg_doc(g, &m->loc, ""), "msg", cpn_message(g->names, m), CPR_END);
+            "doc", cpg_doc(g, &m->loc, ""), "msg", cpg_name_message(g->names, m), CPG_END);
   if (l.total > 0) {
     cpg_print(g, out, "  uint32_t hasbits_[$words$];  // presence bits\n", "words",
-              cpg_str(g, "%zu", (l.total + 31) / 32), CPR_END);
+              cpg_str(g, "%zu", (l.total + 31) / 32), CPG_END);
   }
   for (size_t i = 0; i < m->field_count; i++) {
-    const cpm_field *f = &m->fields[i];
+    const cps_field *f = &m->fields[i];
     if (!cpg_in_real_oneof(f)) {
       print_member(g, f, l.bit[i], "  ", out);
     } else if (f->oneof->fields[0] == f) {
       print_oneof_members(g, f->oneof, out);
     }
   }
-  cpg_print(g, out, "};\n", CPR_END);
+  cpg_print(g, out, "};\n", CPG_END);
 }
 
 // ---- header API ----------------------------------------------------------------
 
 // The statements (indented by `in`) that reset a singular field to its
 // default, or to zero when `with_default` is false.
-static void print_reset(cpg_gen *g, const cpm_field *f, bool with_default, const char *in,
-                        cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
-  const cpm_default *d = &f->default_value;
+static void print_reset(cpg_gen *g, const cps_field *f, bool with_default, const char *in,
+                        cps_buf *out) {
+  const char *name = cpg_name_field(g->names, f);
+  const cps_default *d = &f->default_value;
   const char *lit = with_default ? cpg_default_literal(g, f) : NULL;
-  if (f->type != CPM_TYPE_STRING && f->type != CPM_TYPE_BYTES) {
+  if (f->type != CPS_TYPE_STRING && f->type != CPS_TYPE_BYTES) {
     cpg_print(g, out, "$in$msg->$field$ = $value$;\n", "in", in, "field", name, "value",
-              lit ? lit : (f->type == CPM_TYPE_BOOL ? "false" : "0"), CPR_END);
+              lit ? lit : (f->type == CPS_TYPE_BOOL ? "false" : "0"), CPG_END);
   } else if (lit == NULL) {
     cpg_print(g, out, "$in$memset(&msg->$field$, 0, sizeof(msg->$field$));\n", "in", in,
-              "field", name, CPR_END);
+              "field", name, CPG_END);
   } else {
     cpg_print(g, out,
               "$in$msg->$field$.data = $cast$$literal$;\n"
               "$in$msg->$field$.size = $size$;\n",
               "in", in, "field", name, "cast",
-              f->type == CPM_TYPE_BYTES ? "(const uint8_t *)" : "", "literal",
+              f->type == CPS_TYPE_BYTES ? "(const uint8_t *)" : "", "literal",
               cpg_c_string(g, d->bytes, d->bytes_size), "size",
-              cpg_str(g, "%zu", d->bytes_size), CPR_END);
+              cpg_str(g, "%zu", d->bytes_size), CPG_END);
   }
 }
 
-static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf *out) {
-  const cpm_field *k = entry_field(f->message_type, 1);
-  const cpm_field *v = entry_field(f->message_type, 2);
+static void map_helpers(cpg_gen *g, const cps_field *f, const char *msg, cps_buf *out) {
+  const cps_field *k = entry_field(f->message_type, 1);
+  const cps_field *v = entry_field(f->message_type, 2);
   if (k == NULL || v == NULL) {
-    cpf_diag_error(g->diag, &f->loc, g->file->name, "map field %s: malformed map entry",
+    cps_diag_error(g->diag, &f->loc, g->file->name, "map field %s: malformed map entry",
                    f->full_name);
     return;
   }
@@ -174,7 +174,7 @@ static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf
   const char *vm = cpg_value_member(v->type);
   const char *vtype = value_ctype(g, v);
   const char *v_to_val, *val_to_v;
-  if (v->type == CPM_TYPE_BYTES) {
+  if (v->type == CPS_TYPE_BYTES) {
     v_to_val = "{\n    val->data = (const uint8_t *)v.str.data;\n    val->size = v.str.size;\n  }";
     val_to_v = "v.str.data = (const char *)val.data;\n  v.str.size = val.size;";
   } else if (cpg_is_message(v)) {
@@ -233,14 +233,14 @@ static void map_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf
             "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
             "  if (msg->$field$ != NULL) cpay_map_clear(msg->$field$);\n"
             "}\n",
-            "msg", msg, "field", cpn_field(g->names, f), "ktype", cpg_scalar_ctype(k->type),
+            "msg", msg, "field", cpg_name_field(g->names, f), "ktype", cpg_scalar_ctype(k->type),
             "vtype", vtype, "vtype_ptr", cpg_str(g, "%s%s*", vtype, cpg_is_message(v) ? "" : " "),
             "km", km, "v_to_val", v_to_val, "val_to_v", val_to_v, "key_type",
-            cpg_type_const(k->type), "val_type", cpg_type_const(v->type), CPR_END);
+            cpg_type_const(k->type), "val_type", cpg_type_const(v->type), CPG_END);
 }
 
-static void repeated_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
+static void repeated_helpers(cpg_gen *g, const cps_field *f, const char *msg, cps_buf *out) {
+  const char *name = cpg_name_field(g->names, f);
   if (cpg_is_message(f)) {
     cpg_print(g, out,
               "static inline size_t $msg$_$field$_size(const $msg$ *msg) {\n"
@@ -261,7 +261,8 @@ static void repeated_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cp
               "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
               "  msg->$field$.size = 0;\n"
               "}\n",
-              "msg", msg, "field", name, "sub", cpn_message(g->names, f->message_type), CPR_END);
+              "msg", msg, "field", name, "sub", cpg_name_message(g->names, f->message_type),
+              CPG_END);
     return;
   }
   cpg_print(g, out,
@@ -282,15 +283,15 @@ static void repeated_helpers(cpg_gen *g, const cpm_field *f, const char *msg, cp
             "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
             "  msg->$field$.size = 0;\n"
             "}\n",
-            "msg", msg, "field", name, "ctype", cpg_scalar_ctype(f->type), CPR_END);
+            "msg", msg, "field", name, "ctype", cpg_scalar_ctype(f->type), CPG_END);
 }
 
 // A singular message field: presence is a non-NULL pointer, or (required
 // fields) a presence bit too, or (oneof members) the case.
-static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *msg,
-                            cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
-  const char *sub = cpn_message(g->names, f->message_type);
+static void message_helpers(cpg_gen *g, const cps_field *f, int bit, const char *msg,
+                            cps_buf *out) {
+  const char *name = cpg_name_field(g->names, f);
+  const char *sub = cpg_name_message(g->names, f->message_type);
   if (cpg_in_real_oneof(f)) {
     cpg_print(g, out,
               "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
@@ -313,8 +314,8 @@ static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char 
               "    msg->$oneof$_case = 0;\n"
               "  }\n"
               "}\n",
-              "msg", msg, "field", name, "sub", sub, "oneof", cpn_oneof(g->names, f->oneof),
-              "number", cpg_str(g, "%d", (int)f->number), CPR_END);
+              "msg", msg, "field", name, "sub", sub, "oneof", cpg_name_oneof(g->names, f->oneof),
+              "number", cpg_str(g, "%d", (int)f->number), CPG_END);
   } else if (bit >= 0) {
     cpg_print(g, out,
               "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
@@ -333,7 +334,7 @@ static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char 
               "  msg->$field$ = NULL;\n"
               "  cpay__clear_has(msg, $bit$);\n"
               "}\n",
-              "msg", msg, "field", name, "sub", sub, "bit", cpg_str(g, "%d", bit), CPR_END);
+              "msg", msg, "field", name, "sub", sub, "bit", cpg_str(g, "%d", bit), CPG_END);
   } else {
     cpg_print(g, out,
               "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
@@ -347,19 +348,19 @@ static void message_helpers(cpg_gen *g, const cpm_field *f, int bit, const char 
               "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
               "  msg->$field$ = NULL;\n"
               "}\n",
-              "msg", msg, "field", name, "sub", sub, CPR_END);
+              "msg", msg, "field", name, "sub", sub, CPG_END);
   }
 }
 
 // A singular scalar, string or bytes field with presence: a oneof member
 // or a field with a presence bit. A field without presence has no helpers:
 // assign the member.
-static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *msg,
-                           cpf_buf *out) {
-  const char *name = cpn_field(g->names, f);
+static void scalar_helpers(cpg_gen *g, const cps_field *f, int bit, const char *msg,
+                           cps_buf *out) {
+  const char *name = cpg_name_field(g->names, f);
   const char *ctype = cpg_scalar_ctype(f->type);
   if (cpg_in_real_oneof(f)) {
-    const char *oneof = cpn_oneof(g->names, f->oneof);
+    const char *oneof = cpg_name_oneof(g->names, f->oneof);
     const char *number = cpg_str(g, "%d", (int)f->number);
     cpg_print(g, out,
               "static inline bool $msg$_has_$field$(const $msg$ *msg) {\n"
@@ -367,7 +368,7 @@ static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *
               "}\n"
               "static inline void $msg$_clear_$field$($msg$ *msg) {\n"
               "  if (msg->$oneof$_case == $number$) {\n",
-              "msg", msg, "field", name, "oneof", oneof, "number", number, CPR_END);
+              "msg", msg, "field", name, "oneof", oneof, "number", number, CPG_END);
     print_reset(g, f, false, "    ", out);
     cpg_print(g, out,
               "    msg->$oneof$_case = 0;\n"
@@ -377,7 +378,7 @@ static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *
               "  msg->$field$ = value;\n"
               "  msg->$oneof$_case = $number$;\n"
               "}\n",
-              "msg", msg, "field", name, "oneof", oneof, "number", number, "ctype", ctype, CPR_END);
+              "msg", msg, "field", name, "oneof", oneof, "number", number, "ctype", ctype, CPG_END);
   } else if (bit >= 0) {
     const char *b = cpg_str(g, "%d", bit);
     cpg_print(g, out,
@@ -385,7 +386,7 @@ static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *
               "  return cpay__has(msg, $bit$);\n"
               "}\n"
               "static inline void $msg$_clear_$field$($msg$ *msg) {\n",
-              "msg", msg, "field", name, "bit", b, CPR_END);
+              "msg", msg, "field", name, "bit", b, CPG_END);
     print_reset(g, f, true, "  ", out);
     cpg_print(g, out,
               "  cpay__clear_has(msg, $bit$);\n"
@@ -394,16 +395,16 @@ static void scalar_helpers(cpg_gen *g, const cpm_field *f, int bit, const char *
               "  msg->$field$ = value;\n"
               "  cpay__set_has(msg, $bit$);\n"
               "}\n",
-              "msg", msg, "field", name, "bit", b, "ctype", ctype, CPR_END);
+              "msg", msg, "field", name, "bit", b, "ctype", ctype, CPG_END);
   }
 }
 
-static void field_helpers(cpg_gen *g, const cpm_message *m, const cpm_field *f, int bit,
-                          cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
+static void field_helpers(cpg_gen *g, const cps_message *m, const cps_field *f, int bit,
+                          cps_buf *out) {
+  const char *msg = cpg_name_message(g->names, m);
   if (f->is_map) {
     map_helpers(g, f, msg, out);
-  } else if (f->label == CPM_LABEL_REPEATED) {
+  } else if (f->label == CPS_LABEL_REPEATED) {
     repeated_helpers(g, f, msg, out);
   } else if (cpg_is_message(f)) {
     message_helpers(g, f, bit, msg, out);
@@ -412,16 +413,16 @@ static void field_helpers(cpg_gen *g, const cpm_message *m, const cpm_field *f, 
   }
 }
 
-static void oneof_api(cpg_gen *g, const char *msg, const cpm_oneof *o, cpf_buf *out) {
-  const char *oneof = cpn_oneof(g->names, o);
+static void oneof_api(cpg_gen *g, const char *msg, const cps_oneof *o, cps_buf *out) {
+  const char *oneof = cpg_name_oneof(g->names, o);
   cpg_print(g, out,
             "typedef enum $msg$_$oneof$_case {\n"
             "  $msg$_$oneof$_NOT_SET = 0,\n",
-            "msg", msg, "oneof", oneof, CPR_END);
+            "msg", msg, "oneof", oneof, CPG_END);
   for (size_t k = 0; k < o->field_count; k++) {
     cpg_print(g, out, "  $msg$_$oneof$_$field$ = $number$,\n", "msg", msg, "oneof", oneof,
-              "field", cpn_field(g->names, o->fields[k]), "number",
-              cpg_str(g, "%d", (int)o->fields[k]->number), CPR_END);
+              "field", cpg_name_field(g->names, o->fields[k]), "number",
+              cpg_str(g, "%d", (int)o->fields[k]->number), CPG_END);
   }
   cpg_print(g, out,
             "} $msg$_$oneof$_case;\n"
@@ -431,12 +432,12 @@ static void oneof_api(cpg_gen *g, const char *msg, const cpm_oneof *o, cpf_buf *
             "static inline void $msg$_clear_$oneof$($msg$ *msg) {\n"
             "  msg->$oneof$_case = 0;\n"
             "}\n",
-            "msg", msg, "oneof", oneof, CPR_END);
+            "msg", msg, "oneof", oneof, CPG_END);
 }
 
 // The functions every message has: new, parse, serialize. Inline: each is
 // a call of the runtime with the message's table.
-static void message_functions(cpg_gen *g, const char *msg, cpf_buf *out) {
+static void message_functions(cpg_gen *g, const char *msg, cps_buf *out) {
   cpg_print(g, out,
             "// A new message on `arena`, with defaults set; NULL only when out of memory.\n"
             "static inline $msg$ *$msg$_new(cpay_arena *arena) {\n"
@@ -468,143 +469,143 @@ static void message_functions(cpg_gen *g, const char *msg, cpf_buf *out) {
             "  return cpay_encode(msg, &$msg$_table, arena, NULL, out, st);\n"
             "}\n"
             "\n",
-            "msg", msg, CPR_END);
+            "msg", msg, CPG_END);
 }
 
-void cpg_gen_message_decls(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+void cpg_gen_message_decls(cpg_gen *g, const cps_message *m, cps_buf *out) {
   if (m->map_entry) return;  // in the source: only the runtime uses it
-  const char *msg = cpn_message(g->names, m);
-  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPR_END);
+  const char *msg = cpg_name_message(g->names, m);
+  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPG_END);
   message_struct(g, m, out);
-  cpg_print(g, out, "\n", CPR_END);
+  cpg_print(g, out, "\n", CPG_END);
   message_functions(g, msg, out);
   for (size_t i = 0; i < m->real_oneof_count; i++) oneof_api(g, msg, &m->oneofs[i], out);
   layout l = compute_layout(g, m);
   for (size_t i = 0; i < m->field_count; i++) field_helpers(g, m, &m->fields[i], l.bit[i], out);
-  cpg_print(g, out, "\n", CPR_END);
+  cpg_print(g, out, "\n", CPG_END);
   if (!g->opts->binary_only) cpg_gen_json_message_decls(g, m, out);
 }
 
-void cpg_gen_map_entry(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
+void cpg_gen_map_entry(cpg_gen *g, const cps_message *m, cps_buf *out) {
   if (!m->map_entry) return;
-  const char *msg = cpn_message(g->names, m);
+  const char *msg = cpg_name_message(g->names, m);
   cpg_print(g, out,
             "// $full_name$, a map entry (its table serves the runtime; no API).\n"
             "typedef struct $msg$ $msg$;\n",
-            "full_name", m->full_name, "msg", msg, CPR_END);
+            "full_name", m->full_name, "msg", msg, CPG_END);
   message_struct(g, m, out);
-  cpg_print(g, out, "extern const cpay_msg_table $msg$_table;\n", "msg", msg, CPR_END);
+  cpg_print(g, out, "extern const cpay_msg_table $msg$_table;\n", "msg", msg, CPG_END);
   if (!g->opts->binary_only) cpg_gen_json_map_entry_decl(g, m, out);
-  cpg_print(g, out, "\n", CPR_END);
+  cpg_print(g, out, "\n", CPG_END);
 }
 
 // ---- source: table ---------------------------------------------------------------
 
 static int cmp_field_number(const void *a, const void *b) {
-  const cpm_field *x = *(const cpm_field *const *)a, *y = *(const cpm_field *const *)b;
+  const cps_field *x = *(const cps_field *const *)a, *y = *(const cps_field *const *)b;
   return (x->number > y->number) - (x->number < y->number);
 }
 
 // The sub-table of a field (message or closed enum), NULL when it has none.
-static const char *sub_table(cpg_gen *g, const cpm_field *f) {
+static const char *sub_table(cpg_gen *g, const cps_field *f) {
   if (cpg_is_message(f)) {
-    return cpg_str(g, "{.msg = &%s_table}", cpn_message(g->names, f->message_type));
+    return cpg_str(g, "{.msg = &%s_table}", cpg_name_message(g->names, f->message_type));
   }
-  if (f->type == CPM_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
-    return cpg_str(g, "{.enm = &%s_table}", cpn_enum(g->names, f->enum_type));
+  if (f->type == CPS_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
+    return cpg_str(g, "{.enm = &%s_table}", cpg_name_enum(g->names, f->enum_type));
   }
   return NULL;
 }
 
 // The presence of a field as the table encodes it: bit + 1, minus the
 // offset of its oneof case, or 0.
-static const char *table_presence(cpg_gen *g, const char *msg, const cpm_field *f, int bit) {
+static const char *table_presence(cpg_gen *g, const char *msg, const cps_field *f, int bit) {
   if (bit >= 0) return cpg_str(g, "%d", bit + 1);
   if (cpg_in_real_oneof(f)) {
-    return cpg_str(g, "-(int32_t)offsetof(%s, %s_case)", msg, cpn_oneof(g->names, f->oneof));
+    return cpg_str(g, "-(int32_t)offsetof(%s, %s_case)", msg, cpg_name_oneof(g->names, f->oneof));
   }
   return "0";
 }
 
 // The static arrays the table points to; sets the references in `refs`
 // (fields, names, subs, defaults), "NULL" for those not needed.
-static void table_arrays(cpg_gen *g, const cpm_message *m, const cpm_field **sorted,
-                         const layout *l, const char *refs[4], cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
+static void table_arrays(cpg_gen *g, const cps_message *m, const cps_field **sorted,
+                         const layout *l, const char *refs[4], cps_buf *out) {
+  const char *msg = cpg_name_message(g->names, m);
   size_t n = m->field_count;
   for (size_t i = 0; i < 4; i++) refs[i] = "NULL";
   if (n == 0) return;
   refs[0] = cpg_str(g, "%s__fields", msg);
-  cpg_print(g, out, "static const cpay_field $array$[] = {\n", "array", refs[0], CPR_END);
+  cpg_print(g, out, "static const cpay_field $array$[] = {\n", "array", refs[0], CPG_END);
   size_t sub_count = 0;
   for (size_t i = 0; i < n; i++) {
-    const cpm_field *f = sorted[i];
+    const cps_field *f = sorted[i];
     const char *sub = "0";
     if (sub_table(g, f) != NULL) sub = cpg_str(g, "%zu", sub_count++);
     cpg_print(g, out,
               "    {$number$, offsetof($msg$, $member$), $presence$, $sub$, $type$, $mode$},"
               "  // $name$\n",
               "number", cpg_str(g, "%d", (int)f->number), "msg", msg, "member",
-              cpn_field(g->names, f), "presence", table_presence(g, msg, f, l->bit[f->index]),
+              cpg_name_field(g->names, f), "presence", table_presence(g, msg, f, l->bit[f->index]),
               "sub", sub, "type", cpg_type_const(f->type), "mode", cpg_mode(g, f), "name",
-              f->name, CPR_END);
+              f->name, CPG_END);
   }
-  cpg_print(g, out, "};\n", CPR_END);
+  cpg_print(g, out, "};\n", CPG_END);
   refs[1] = cpg_str(g, "%s__names", msg);
-  cpg_print(g, out, "static const char *const $array$[] = {\n", "array", refs[1], CPR_END);
+  cpg_print(g, out, "static const char *const $array$[] = {\n", "array", refs[1], CPG_END);
   for (size_t i = 0; i < n; i++) {
-    cpg_print(g, out, "    \"$name$\",\n", "name", sorted[i]->name, CPR_END);
+    cpg_print(g, out, "    \"$name$\",\n", "name", sorted[i]->name, CPG_END);
   }
-  cpg_print(g, out, "};\n", CPR_END);
+  cpg_print(g, out, "};\n", CPG_END);
   if (sub_count > 0) {
     refs[2] = cpg_str(g, "%s__subs", msg);
-    cpg_print(g, out, "static const cpay_sub $array$[] = {\n", "array", refs[2], CPR_END);
+    cpg_print(g, out, "static const cpay_sub $array$[] = {\n", "array", refs[2], CPG_END);
     for (size_t i = 0; i < n; i++) {
       const char *sub = sub_table(g, sorted[i]);
-      if (sub != NULL) cpg_print(g, out, "    $sub$,\n", "sub", sub, CPR_END);
+      if (sub != NULL) cpg_print(g, out, "    $sub$,\n", "sub", sub, CPG_END);
     }
-    cpg_print(g, out, "};\n", CPR_END);
+    cpg_print(g, out, "};\n", CPG_END);
   }
   // Proto2 defaults: a const instance that _new() copies.
   bool any_default = false;
   for (size_t i = 0; i < n; i++) {
-    const cpm_field *f = sorted[i];
+    const cps_field *f = sorted[i];
     const char *lit = cpg_in_real_oneof(f) ? NULL : cpg_default_literal(g, f);
     if (lit == NULL) continue;
     if (!any_default) {
       refs[3] = cpg_str(g, "&%s__defaults", msg);
-      cpg_print(g, out, "static const $msg$ $msg$__defaults = {\n", "msg", msg, CPR_END);
+      cpg_print(g, out, "static const $msg$ $msg$__defaults = {\n", "msg", msg, CPG_END);
       any_default = true;
     }
-    cpg_print(g, out, "    .$member$ = $value$,\n", "member", cpn_field(g->names, f), "value",
-              lit, CPR_END);
+    cpg_print(g, out, "    .$member$ = $value$,\n", "member", cpg_name_field(g->names, f), "value",
+              lit, CPG_END);
   }
-  if (any_default) cpg_print(g, out, "};\n", CPR_END);
+  if (any_default) cpg_print(g, out, "};\n", CPG_END);
 }
 
-void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
-  const char *msg = cpn_message(g->names, m);
+void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
+  const char *msg = cpg_name_message(g->names, m);
   layout l = compute_layout(g, m);
   size_t n = m->field_count;
-  const cpm_field **sorted = cpf_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
+  const cps_field **sorted = cps_pool_alloc(g->pool, (n + 1) * sizeof(*sorted));
   for (size_t i = 0; i < n; i++) sorted[i] = &m->fields[i];
   qsort(sorted, n, sizeof(*sorted), cmp_field_number);
 
   if (n > 65535 || l.total > 65535) {
-    cpf_diag_error(g->diag, &m->loc, g->file->name,
+    cps_diag_error(g->diag, &m->loc, g->file->name,
                    "message %s: too many fields for protoc-gen-cpay (%zu, at most 65535)",
                    m->full_name, n);
   }
   size_t dense = 0;
   while (dense < n && sorted[dense]->number == (int32_t)dense + 1) dense++;
-  cpf_buf flags = {0};
-  if (m->extension_range_count > 0) cpf_buf_puts(&flags, " | CPAY_MSG_EXTENDABLE");
-  if (m->map_entry) cpf_buf_puts(&flags, " | CPAY_MSG_MAP_ENTRY");
-  if (m->message_set_wire_format) cpf_buf_puts(&flags, " | CPAY_MSG_MESSAGE_SET");
-  const char *flags_s = flags.size ? cpg_str(g, "%s", cpf_buf_str(&flags) + 3) : "0";
-  cpf_buf_free(&flags);
+  cps_buf flags = {0};
+  if (m->extension_range_count > 0) cps_buf_puts(&flags, " | CPAY_MSG_EXTENDABLE");
+  if (m->map_entry) cps_buf_puts(&flags, " | CPAY_MSG_MAP_ENTRY");
+  if (m->message_set_wire_format) cps_buf_puts(&flags, " | CPAY_MSG_MESSAGE_SET");
+  const char *flags_s = flags.size ? cpg_str(g, "%s", cps_buf_str(&flags) + 3) : "0";
+  cps_buf_free(&flags);
 
-  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPR_END);
+  cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPG_END);
   const char *refs[4];
   table_arrays(g, m, sorted, &l, refs, out);
   cpg_print(g, out,
@@ -625,5 +626,5 @@ void cpg_gen_message_table(cpg_gen *g, const cpm_message *m, cpf_buf *out) {
             "msg", msg, "full_name", m->full_name, "fields", refs[0], "names", refs[1], "subs",
             refs[2], "defaults", refs[3], "field_count", cpg_str(g, "%zu", n), "dense_below",
             cpg_str(g, "%zu", dense), "required_count", cpg_str(g, "%zu", l.required),
-            "hasbit_count", cpg_str(g, "%zu", l.total), "flags", flags_s, CPR_END);
+            "hasbit_count", cpg_str(g, "%zu", l.total), "flags", flags_s, CPG_END);
 }

@@ -13,10 +13,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  cpf_pool *mem = cpf_pool_new();
+  cps_pool *mem = cps_pool_new();
   char *err = NULL;
-  cpf_buf notes = {0};
-  brk_config *c = brk_config_parse(mem, (const char *)data, size, "fuzz.yaml", "/ws", "proto", &err,
+  cps_buf notes = {0};
+  cpb_config *c = cpb_config_parse(mem, (const char *)data, size, "fuzz.yaml", "/ws", "proto", &err,
                                    &notes);
   if (!c && (!err || strncmp(err, "fuzz.yaml:", 10) != 0)) {
     fprintf(stderr, "fuzz_breaking_config: an error without a location: %s\n", err ? err : "");
@@ -24,10 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (c) {
     // Asking it about a finding must be safe too.
-    brk_finding f = {.rule = &brk_rules[0], .file = "proto/a.proto", .subject = "a"};
-    (void)brk_config_ignores(c, &f, "/ws/proto/a.proto", "pkg.v1beta1");
+    cpb_finding f = {.rule = &cpb_rules[0], .file = "proto/a.proto", .subject = "a"};
+    (void)cpb_config_ignores(c, &f, "/ws/proto/a.proto", "pkg.v1beta1");
   }
-  cpf_pool_free(mem);
-  cpf_buf_free(&notes);
+  cps_pool_free(mem);
+  cps_buf_free(&notes);
   return 0;
 }

@@ -21,21 +21,21 @@ static void fail(const char *what, const char *text) {
 // behind them, without.
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int verify = 1; verify >= 0; verify--) {
-    cpf_pool *mem = cpf_pool_new();
+    cps_pool *mem = cps_pool_new();
     char *err = NULL;
-    brk_snap *lock = brk_lock_parse_opts(mem, (const char *)data, size, "fuzz.lock", verify != 0,
+    cpb_snap *lock = cpb_lock_parse_opts(mem, (const char *)data, size, "fuzz.lock", verify != 0,
                                          &err);
     if (!lock) {
       if (!err || strncmp(err, "fuzz.lock:", 10) != 0) fail("error without a location", err);
-      cpf_pool_free(mem);
+      cps_pool_free(mem);
       continue;
     }
-    char *text = brk_lock_format(mem, lock);
-    brk_snap *again = brk_lock_parse(mem, text, strlen(text), "formatted.lock", &err);
+    char *text = cpb_lock_format(mem, lock);
+    cpb_snap *again = cpb_lock_parse(mem, text, strlen(text), "formatted.lock", &err);
     if (!again) fail(err, text);
-    char *text2 = brk_lock_format(mem, again);
+    char *text2 = cpb_lock_format(mem, again);
     if (strcmp(text, text2) != 0) fail("formatting is not stable across a parse", text2);
-    cpf_pool_free(mem);
+    cps_pool_free(mem);
   }
   return 0;
 }

@@ -7,44 +7,41 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "framework/params.h"
 #include "gen/gen.h"
+#include "schema/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  cpf_pool *mem = cpf_pool_new();
+  cps_pool *mem = cps_pool_new();
   char *err = NULL;
-  cpm_pool *pool = cpm_load_request(mem, data, size, &err);
-  if (!pool) {
+  cps_schema *schema = cps_load_request(mem, data, size, &err);
+  if (!schema) {
     if (!err) abort();  // a failure must say why
-    cpf_pool_free(mem);
+    cps_pool_free(mem);
     return 0;
   }
-  cpg_options opts = {NULL};
-  char *breaking_lock = NULL;
-  const cpf_param_spec specs[] = {
-      {"api_macro", CPF_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
-      {"breaking_lock", CPF_PARAM_STRING, &breaking_lock, "lock file"},
+  cpg_options opts = {NULL, false};
+  const char *breaking_lock = NULL;
+  const cps_param_spec specs[] = {
+      {"api_macro", CPS_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
+      {"breaking_lock", CPS_PARAM_STRING, &breaking_lock, "lock file"},
   };
-  err = cpf_params_parse(pool->parameter, specs, (int)(sizeof specs / sizeof specs[0]));
-  cpf_output out = {.mem = mem};
-  cpf_diag diag = {0};
-  if (err) {
-    if (err[0] == '\0') abort();
-    free(err);
+  const char *bad = cps_params_parse(mem, schema->parameter, specs,
+                                     (int)(sizeof specs / sizeof specs[0]));
+  cps_output out = {.mem = mem};
+  cps_diag diag = {.mem = mem};
+  if (bad) {
+    if (bad[0] == '\0') abort();
   } else {
-    cpg_generate(pool, &opts, &out, &diag);
+    cpg_generate(schema, &opts, &out, &diag);
     uint8_t *resp = NULL;
     size_t resp_size = 0;
-    bool ok = cpf_diag_ok(&diag)
-                  ? cpm_encode_response(mem, NULL, out.files, out.count, &resp, &resp_size)
-                  : cpm_encode_response(mem, cpf_buf_str(&diag.text), NULL, 0, &resp, &resp_size);
+    bool ok = cps_diag_ok(&diag)
+                  ? cps_encode_response(mem, NULL, out.files, out.count, &resp, &resp_size)
+                  : cps_encode_response(mem, cps_diag_text(&diag), NULL, 0, &resp, &resp_size);
     if (!ok) abort();
   }
-  free(opts.api_macro);
-  free(breaking_lock);
-  cpf_diag_free(&diag);
-  cpf_pool_free(mem);
+  cps_pool_free(mem);
   return 0;
 }

@@ -36,7 +36,7 @@ WIDTH = 100
 
 def breakable(line):
     """Whether `line` has a point within WIDTH columns where protoc-gen-cpay
-    breaks long lines (plugin/render.h, cpr_wrap): a space outside string
+    breaks long lines (plugin/gen/render.h, cpg_wrap): a space outside string
     literals, or the end of a call's "(", past the indentation plus 4 (for a
     comment line: a space past its `//` prefix)."""
     indent = len(line) - len(line.lstrip(" "))

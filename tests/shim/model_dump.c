@@ -10,62 +10,64 @@
 // comparison between loaders can drop them. Exit status: 0 on success, 1 when
 // loading fails (the error goes to stderr) or when a consistency check of the
 // model (lookups, back pointers) fails.
-#include "model.h"
+#include "schema/model.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "schema/buf.h"
+#include "schema/params.h"
+
 static int failures;
-static const cpm_pool *g_pool;  // the pool being dumped
+static const cps_schema *g_schema;  // the schema being dumped
 
 // Lookups by full name over the model itself (the checks below use them to
 // see that every link points at the model's own node).
-static const cpm_message *find_message_in(const cpm_message *ms, size_t n, const char *name) {
+static const cps_message *find_message_in(const cps_message *ms, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++) {
     if (strcmp(ms[i].full_name, name) == 0) return &ms[i];
-    const cpm_message *r = find_message_in(ms[i].nested, ms[i].nested_count, name);
+    const cps_message *r = find_message_in(ms[i].nested, ms[i].nested_count, name);
     if (r) return r;
   }
   return NULL;
 }
 
-static const cpm_message *find_message(const cpm_pool *pool, const char *name) {
-  for (size_t i = 0; i < pool->file_count; i++) {
-    const cpm_message *r =
-        find_message_in(pool->files[i]->messages, pool->files[i]->message_count, name);
+static const cps_message *find_message(const cps_schema *schema, const char *name) {
+  for (size_t i = 0; i < schema->file_count; i++) {
+    const cps_message *r =
+        find_message_in(schema->files[i]->messages, schema->files[i]->message_count, name);
     if (r) return r;
   }
   return NULL;
 }
 
-static const cpm_enum *find_enum_in(const cpm_enum *es, size_t ne, const cpm_message *ms, size_t nm,
+static const cps_enum *find_enum_in(const cps_enum *es, size_t ne, const cps_message *ms, size_t nm,
                                     const char *name) {
   for (size_t i = 0; i < ne; i++) {
     if (strcmp(es[i].full_name, name) == 0) return &es[i];
   }
   for (size_t i = 0; i < nm; i++) {
-    const cpm_enum *r = find_enum_in(ms[i].enums, ms[i].enum_count, ms[i].nested,
+    const cps_enum *r = find_enum_in(ms[i].enums, ms[i].enum_count, ms[i].nested,
                                      ms[i].nested_count, name);
     if (r) return r;
   }
   return NULL;
 }
 
-static const cpm_enum *find_enum(const cpm_pool *pool, const char *name) {
-  for (size_t i = 0; i < pool->file_count; i++) {
-    const cpm_file *f = pool->files[i];
-    const cpm_enum *r = find_enum_in(f->enums, f->enum_count, f->messages, f->message_count, name);
+static const cps_enum *find_enum(const cps_schema *schema, const char *name) {
+  for (size_t i = 0; i < schema->file_count; i++) {
+    const cps_file *f = schema->files[i];
+    const cps_enum *r = find_enum_in(f->enums, f->enum_count, f->messages, f->message_count, name);
     if (r) return r;
   }
   return NULL;
 }
 
-static const cpm_file *find_file(const cpm_pool *pool, const char *name) {
-  for (size_t i = 0; i < pool->file_count; i++) {
-    if (strcmp(pool->files[i]->name, name) == 0) return pool->files[i];
+static const cps_file *find_file(const cps_schema *schema, const char *name) {
+  for (size_t i = 0; i < schema->file_count; i++) {
+    if (strcmp(schema->files[i]->name, name) == 0) return schema->files[i];
   }
   return NULL;
 }
@@ -113,16 +115,16 @@ static void put_str(const char *s) {
 
 static const char *yes(bool b) { return b ? "true" : "false"; }
 
-static const char *label_name(cpm_label l) {
+static const char *label_name(cps_label l) {
   switch (l) {
-    case CPM_LABEL_OPTIONAL: return "optional";
-    case CPM_LABEL_REQUIRED: return "required";
-    case CPM_LABEL_REPEATED: return "repeated";
+    case CPS_LABEL_OPTIONAL: return "optional";
+    case CPS_LABEL_REQUIRED: return "required";
+    case CPS_LABEL_REPEATED: return "repeated";
   }
   return "?";
 }
 
-static const char *type_name(cpm_type t) {
+static const char *type_name(cps_type t) {
   static const char *const names[] = {
       "?",       "double", "float",  "int64",    "uint64",   "int32", "fixed64",
       "fixed32", "bool",   "string", "group",    "message",  "bytes", "uint32",
@@ -131,7 +133,7 @@ static const char *type_name(cpm_type t) {
   return (t >= 1 && t <= 18) ? names[t] : "?";
 }
 
-static void put_loc(int depth, const cpm_loc *loc, const cpm_file *expected_file) {
+static void put_loc(int depth, const cps_loc *loc, const cps_file *expected_file) {
   check(loc->file == expected_file, "loc.file", expected_file ? expected_file->name : "?");
   indent(depth);
   printf("loc: %s:%d:%d\n", loc->file ? loc->file->name : "null", loc->line, loc->col);
@@ -149,7 +151,7 @@ static void put_loc(int depth, const cpm_loc *loc, const cpm_file *expected_file
   }
 }
 
-static void put_ranges(int depth, const char *what, const cpm_range *r, size_t n) {
+static void put_ranges(int depth, const char *what, const cps_range *r, size_t n) {
   indent(depth);
   printf("%s:", what);
   for (size_t i = 0; i < n; i++) printf(" %" PRId32 "..%" PRId32, r[i].start, r[i].end);
@@ -174,8 +176,8 @@ static void put_double(double d) {
   }
 }
 
-static void dump_default(int depth, const cpm_field *f) {
-  const cpm_default *d = &f->default_value;
+static void dump_default(int depth, const cps_field *f) {
+  const cps_default *d = &f->default_value;
   indent(depth);
   if (!d->present) {
     puts("default: none");
@@ -183,29 +185,29 @@ static void dump_default(int depth, const cpm_field *f) {
   }
   fputs("default: ", stdout);
   switch (f->type) {
-    case CPM_TYPE_INT32: case CPM_TYPE_INT64: case CPM_TYPE_SINT32: case CPM_TYPE_SINT64:
-    case CPM_TYPE_SFIXED32: case CPM_TYPE_SFIXED64:
+    case CPS_TYPE_INT32: case CPS_TYPE_INT64: case CPS_TYPE_SINT32: case CPS_TYPE_SINT64:
+    case CPS_TYPE_SFIXED32: case CPS_TYPE_SFIXED64:
       printf("%" PRId64, d->i64);
       break;
-    case CPM_TYPE_UINT32: case CPM_TYPE_UINT64: case CPM_TYPE_FIXED32: case CPM_TYPE_FIXED64:
+    case CPS_TYPE_UINT32: case CPS_TYPE_UINT64: case CPS_TYPE_FIXED32: case CPS_TYPE_FIXED64:
       printf("%" PRIu64, d->u64);
       break;
-    case CPM_TYPE_DOUBLE: case CPM_TYPE_FLOAT:
+    case CPS_TYPE_DOUBLE: case CPS_TYPE_FLOAT:
       put_double(d->f64);
       break;
-    case CPM_TYPE_BOOL:
+    case CPS_TYPE_BOOL:
       fputs(yes(d->b), stdout);
       break;
-    case CPM_TYPE_STRING: case CPM_TYPE_BYTES:
+    case CPS_TYPE_STRING: case CPS_TYPE_BYTES:
       put_bytes(d->bytes, d->bytes_size);
       printf(" (%zu bytes)", d->bytes_size);
       break;
-    case CPM_TYPE_ENUM:
+    case CPS_TYPE_ENUM:
       fputs(d->enum_value ? d->enum_value->full_name : "null", stdout);
       check(d->enum_value != NULL && d->enum_value->parent == f->enum_type,
             "default enum value belongs to the field's enum", f->full_name);
       break;
-    case CPM_TYPE_GROUP: case CPM_TYPE_MESSAGE:
+    case CPS_TYPE_GROUP: case CPS_TYPE_MESSAGE:
       fputs("?", stdout);
       break;
   }
@@ -214,8 +216,8 @@ static void dump_default(int depth, const cpm_field *f) {
   putchar('\n');
 }
 
-static void dump_field(int depth, const cpm_field *f, const cpm_message *parent, size_t index,
-                       const cpm_file *file) {
+static void dump_field(int depth, const cps_field *f, const cps_message *parent, size_t index,
+                       const cps_file *file) {
   indent(depth);
   printf("field %s = %" PRId32 "\n", f->name, f->number);
   depth++;
@@ -228,18 +230,18 @@ static void dump_field(int depth, const cpm_field *f, const cpm_message *parent,
   if (f->message_type != NULL) {
     indent(depth);
     printf("message_type: %s\n", f->message_type->full_name);
-    check(f->message_type == find_message(g_pool, f->message_type->full_name),
+    check(f->message_type == find_message(g_schema, f->message_type->full_name),
           "message_type points into the pool", f->full_name);
   }
-  check((f->type == CPM_TYPE_MESSAGE || f->type == CPM_TYPE_GROUP) == (f->message_type != NULL),
+  check((f->type == CPS_TYPE_MESSAGE || f->type == CPS_TYPE_GROUP) == (f->message_type != NULL),
         "message_type set exactly for message fields", f->full_name);
   if (f->enum_type != NULL) {
     indent(depth);
     printf("enum_type: %s\n", f->enum_type->full_name);
-    check(f->enum_type == find_enum(g_pool, f->enum_type->full_name),
+    check(f->enum_type == find_enum(g_schema, f->enum_type->full_name),
           "enum_type points into the pool", f->full_name);
   }
-  check((f->type == CPM_TYPE_ENUM) == (f->enum_type != NULL),
+  check((f->type == CPS_TYPE_ENUM) == (f->enum_type != NULL),
         "enum_type set exactly for enum fields", f->full_name);
   if (f->oneof != NULL) {
     indent(depth);
@@ -263,8 +265,8 @@ static void dump_field(int depth, const cpm_field *f, const cpm_message *parent,
   put_loc(depth, &f->loc, file);
 }
 
-static void dump_enum(int depth, const cpm_pool *pool, const cpm_enum *e,
-                      const cpm_message *parent, const cpm_file *file) {
+static void dump_enum(int depth, const cps_schema *schema, const cps_enum *e,
+                      const cps_message *parent, const cps_file *file) {
   indent(depth);
   printf("enum %s\n", e->name);
   depth++;
@@ -278,9 +280,9 @@ static void dump_enum(int depth, const cpm_pool *pool, const cpm_enum *e,
   put_loc(depth, &e->loc, file);
   check(e->parent == parent, "enum parent", e->full_name);
   check(e->file == file, "enum file", e->full_name);
-  check(find_enum(pool, e->full_name) == e, "enum found by its full name", e->full_name);
+  check(find_enum(schema, e->full_name) == e, "enum found by its full name", e->full_name);
   for (size_t i = 0; i < e->value_count; i++) {
-    const cpm_enum_value *v = &e->values[i];
+    const cps_enum_value *v = &e->values[i];
     indent(depth);
     printf("value %s = %" PRId32 "\n", v->name, v->number);
     indent(depth + 1);
@@ -291,8 +293,8 @@ static void dump_enum(int depth, const cpm_pool *pool, const cpm_enum *e,
   }
 }
 
-static void dump_message(int depth, const cpm_pool *pool, const cpm_message *m,
-                         const cpm_message *parent, const cpm_file *file) {
+static void dump_message(int depth, const cps_schema *schema, const cps_message *m,
+                         const cps_message *parent, const cps_file *file) {
   indent(depth);
   printf("message %s\n", m->name);
   depth++;
@@ -307,12 +309,12 @@ static void dump_message(int depth, const cpm_pool *pool, const cpm_message *m,
   put_loc(depth, &m->loc, file);
   check(m->parent == parent, "message parent", m->full_name);
   check(m->file == file, "message file", m->full_name);
-  check(find_message(pool, m->full_name) == m, "message found by its full name", m->full_name);
+  check(find_message(schema, m->full_name) == m, "message found by its full name", m->full_name);
   for (size_t i = 0; i < m->field_count; i++) dump_field(depth, &m->fields[i], m, i, file);
   indent(depth);
   printf("real_oneof_count: %zu\n", m->real_oneof_count);
   for (size_t i = 0; i < m->oneof_count; i++) {
-    const cpm_oneof *o = &m->oneofs[i];
+    const cps_oneof *o = &m->oneofs[i];
     indent(depth);
     printf("oneof %s%s\n", o->name, o->synthetic ? " (synthetic)" : "");
     indent(depth + 1);
@@ -328,15 +330,15 @@ static void dump_message(int depth, const cpm_pool *pool, const cpm_message *m,
     check(o->synthetic == (i >= m->real_oneof_count), "synthetic oneofs last", o->full_name);
   }
   for (size_t i = 0; i < m->nested_count; i++)
-    dump_message(depth, pool, &m->nested[i], m, file);
-  for (size_t i = 0; i < m->enum_count; i++) dump_enum(depth, pool, &m->enums[i], m, file);
+    dump_message(depth, schema, &m->nested[i], m, file);
+  for (size_t i = 0; i < m->enum_count; i++) dump_enum(depth, schema, &m->enums[i], m, file);
   for (size_t i = 0; i < m->extension_count; i++) {
     check(m->extensions[i].is_extension, "nested extension flagged", m->extensions[i].full_name);
     dump_field(depth, &m->extensions[i], m, i, file);
   }
 }
 
-static void dump_service(int depth, const cpm_service *s, const cpm_file *file) {
+static void dump_service(int depth, const cps_service *s, const cps_file *file) {
   indent(depth);
   printf("service %s\n", s->name);
   depth++;
@@ -345,7 +347,7 @@ static void dump_service(int depth, const cpm_service *s, const cpm_file *file) 
   put_loc(depth, &s->loc, file);
   check(s->file == file, "service file", s->full_name);
   for (size_t i = 0; i < s->method_count; i++) {
-    const cpm_method *m = &s->methods[i];
+    const cps_method *m = &s->methods[i];
     indent(depth);
     printf("method %s\n", m->name);
     indent(depth + 1);
@@ -372,7 +374,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
   return h;
 }
 
-static void dump_file(const cpm_pool *pool, const cpm_file *f) {
+static void dump_file(const cps_schema *schema, const cps_file *f) {
   printf("file %s\n", f->name);
   printf("  package: ");
   put_str(f->package);
@@ -383,9 +385,9 @@ static void dump_file(const cpm_pool *pool, const cpm_file *f) {
   for (size_t i = 0; i < f->public_dep_count; i++) printf(" %d", f->public_deps[i]);
   printf("\n  descriptor: %zu bytes fnv1a %016" PRIx64 "\n", f->descriptor_size,
          fnv1a(f->descriptor, f->descriptor_size));
-  check(find_file(pool, f->name) == f, "file found by its name", f->name);
-  for (size_t i = 0; i < f->message_count; i++) dump_message(1, pool, &f->messages[i], NULL, f);
-  for (size_t i = 0; i < f->enum_count; i++) dump_enum(1, pool, &f->enums[i], NULL, f);
+  check(find_file(schema, f->name) == f, "file found by its name", f->name);
+  for (size_t i = 0; i < f->message_count; i++) dump_message(1, schema, &f->messages[i], NULL, f);
+  for (size_t i = 0; i < f->enum_count; i++) dump_enum(1, schema, &f->enums[i], NULL, f);
   for (size_t i = 0; i < f->extension_count; i++) {
     check(f->extensions[i].is_extension, "file extension flagged", f->extensions[i].full_name);
     dump_field(1, &f->extensions[i], NULL, i, f);
@@ -393,118 +395,98 @@ static void dump_file(const cpm_pool *pool, const cpm_file *f) {
   for (size_t i = 0; i < f->service_count; i++) dump_service(1, &f->services[i], f);
 }
 
-static void dump_pool(const cpm_pool *pool) {
-  g_pool = pool;
+static void dump_schema(const cps_schema *schema) {
+  g_schema = schema;
   printf("pool.parameter: ");
-  put_str(pool->parameter);
-  printf("\npool.compiler_version: %d.%d.%d\n", pool->compiler_version[0],
-         pool->compiler_version[1], pool->compiler_version[2]);
+  put_str(schema->parameter);
+  printf("\npool.compiler_version: %d.%d.%d\n", schema->compiler_version[0],
+         schema->compiler_version[1], schema->compiler_version[2]);
   printf("pool.to_generate:");
-  for (size_t i = 0; i < pool->to_generate_count; i++) printf(" %s", pool->to_generate[i]->name);
+  for (size_t i = 0; i < schema->to_generate_count; i++) {
+    printf(" %s", schema->to_generate[i]->name);
+  }
   printf("\n");
-  for (size_t i = 0; i < pool->file_count; i++) {
-    const cpm_file *f = pool->files[i];
+  for (size_t i = 0; i < schema->file_count; i++) {
+    const cps_file *f = schema->files[i];
     // Dependencies come first.
     for (size_t j = 0; j < f->dep_count; j++) {
       bool earlier = false;
-      for (size_t k = 0; k < i; k++) earlier = earlier || pool->files[k] == f->deps[j];
+      for (size_t k = 0; k < i; k++) earlier = earlier || schema->files[k] == f->deps[j];
       check(earlier, "dependency listed before its dependent", f->name);
     }
-    dump_file(pool, f);
+    dump_file(schema, f);
   }
 }
 
-static int read_file(const char *path, uint8_t **data, size_t *size) {
+// The contents of `path` in `mem`, or NULL after saying why.
+static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) {
     perror(path);
-    return -1;
+    return NULL;
   }
-  size_t cap = 4096, len = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf != NULL) {
-    len += fread(buf + len, 1, cap - len, fp);
-    if (len < cap) break;
-    uint8_t *bigger = realloc(buf, cap * 2);
-    if (bigger == NULL) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = bigger;
-    cap *= 2;
-  }
-  bool bad = ferror(fp) || buf == NULL;
+  cps_buf b = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) cps_buf_append(&b, chunk, n);
+  bool bad = ferror(fp);
   fclose(fp);
+  *size = b.size;
+  const char *data = cps_pool_take(mem, &b);
   if (bad) {
     fprintf(stderr, "%s: read failed\n", path);
-    free(buf);
-    return -1;
+    return NULL;
   }
-  *data = buf;
-  *size = len;
-  return 0;
+  return data;
 }
 
-static int usage(void) {
-  fputs("usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
-        "       cpay-model-dump --descriptor-set FILE\n"
-        "       cpay-model-dump --request FILE\n",
-        stderr);
-  return 2;
-}
+static const char kUsage[] =
+    "usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
+    "       cpay-model-dump --descriptor-set FILE\n"
+    "       cpay-model-dump --request FILE\n";
 
 int main(int argc, char **argv) {
-  const char **dirs = calloc((size_t)argc, sizeof *dirs);
-  const char **files = calloc((size_t)argc, sizeof *files);
-  size_t dir_count = 0, file_count = 0;
+  cps_pool *mem = cps_pool_new();  // the options, the input, the model and the error
+  cps_param_list dirs = {0}, files = {0};
   const char *set_path = NULL, *request_path = NULL;
-  if (dirs == NULL || files == NULL) return 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-I") == 0 && i + 1 < argc) {
-      dirs[dir_count++] = argv[++i];
-    } else if (strncmp(argv[i], "-I", 2) == 0 && argv[i][2] != '\0') {
-      dirs[dir_count++] = argv[i] + 2;
-    } else if (strcmp(argv[i], "--descriptor-set") == 0 && i + 1 < argc) {
-      set_path = argv[++i];
-    } else if (strcmp(argv[i], "--request") == 0 && i + 1 < argc) {
-      request_path = argv[++i];
-    } else if (argv[i][0] == '-') {
-      return usage();
-    } else {
-      files[file_count++] = argv[i];
-    }
-  }
-
+  const cps_param_spec specs[] = {
+      {"I=DIR", CPS_PARAM_LIST, &dirs, "an include directory"},
+      {"descriptor-set=FILE", CPS_PARAM_STRING, &set_path, "a FileDescriptorSet"},
+      {"request=FILE", CPS_PARAM_STRING, &request_path, "a CodeGeneratorRequest"},
+      {NULL, CPS_PARAM_LIST, &files, ".proto file"},
+  };
+  const char *bad = cps_args_parse(mem, argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
   bool from_file = set_path != NULL || request_path != NULL;
-  if (from_file ? file_count != 0 || (set_path != NULL && request_path != NULL) : file_count == 0) {
-    return usage();
+  if (bad == NULL && (from_file ? files.count != 0 || (set_path != NULL && request_path != NULL)
+                                : files.count == 0)) {
+    bad = "give .proto files, --descriptor-set FILE or --request FILE";
   }
-  cpf_pool *mem = cpf_pool_new();  // the model and the error
-  cpm_pool *pool = NULL;
+  if (bad != NULL) {
+    fprintf(stderr, "cpay-model-dump: %s\n%s", bad, kUsage);
+    cps_pool_free(mem);
+    return 2;
+  }
+  cps_schema *schema = NULL;
   char *err = NULL;
   if (from_file) {
-    uint8_t *data;
     size_t size;
-    if (read_file(set_path ? set_path : request_path, &data, &size) != 0) {
-      cpf_pool_free(mem);
+    const char *data = read_file(mem, set_path ? set_path : request_path, &size);
+    if (data == NULL) {
+      cps_pool_free(mem);
       return 1;
     }
-    pool = set_path ? cpm_load_descriptor_set(mem, data, size, &err)
-                    : cpm_load_request(mem, data, size, &err);
-    free(data);
+    schema = set_path ? cps_load_descriptor_set(mem, data, size, &err)
+                      : cps_load_request(mem, data, size, &err);
   } else {
-    pool = cpm_load_protos(mem, dirs, dir_count, files, file_count, &err);
+    schema = cps_load_protos(mem, dirs.items, dirs.count, files.items, files.count, &err);
   }
-  free(dirs);
-  free(files);
-  if (pool == NULL) {
+  if (schema == NULL) {
     fprintf(stderr, "%s\n", err ? err : "(no error message)");
-    cpf_pool_free(mem);
+    cps_pool_free(mem);
     return 1;
   }
-  dump_pool(pool);
-  cpf_pool_free(mem);
+  dump_schema(schema);
+  cps_pool_free(mem);
   if (fflush(stdout) != 0) return 1;
   return failures == 0 ? 0 : 1;
 }

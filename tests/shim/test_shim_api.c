@@ -1,6 +1,6 @@
 // Unit tests of the shim's C API that need no schema files: response
 // encoding, bad input to every loader, lookups and NULL handling.
-#include "model.h"
+#include "schema/model.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -8,17 +8,17 @@
 
 // Every test's model, errors and responses: freed after each test, so that
 // LeakSanitizer sees whether the shim leaves anything outside it.
-static cpf_pool *g_mem;
+static cps_pool *g_mem;
 
-static void setup(void) { g_mem = cpf_pool_new(); }
+static void setup(void) { g_mem = cps_pool_new(); }
 
-static void teardown(void) { cpf_pool_free(g_mem); }
+static void teardown(void) { cps_pool_free(g_mem); }
 
 START_TEST(test_shim_api_encode_response_bytes) {
-  cpm_out_file files[] = {{"a.h", "x\0y", 3}};
+  cps_out_file files[] = {{"a.h", "x\0y", 3}};
   uint8_t *out = NULL;
   size_t size = 0;
-  ck_assert(cpm_encode_response(g_mem, "bad", files, 1, &out, &size));
+  ck_assert(cps_encode_response(g_mem, "bad", files, 1, &out, &size));
   // error (1) "bad", supported_features (2) = 1, file (15) {name (1) "a.h",
   // content (15) "x\0y"}.
   static const uint8_t want[] = {0x0a, 3, 'b', 'a', 'd', 0x10, 0x01, 0x7a, 10, 0x0a, 3,
@@ -31,7 +31,7 @@ END_TEST
 START_TEST(test_shim_api_encode_empty_response) {
   uint8_t *out = NULL;
   size_t size = 99;
-  ck_assert(cpm_encode_response(g_mem, NULL, NULL, 0, &out, &size));
+  ck_assert(cps_encode_response(g_mem, NULL, NULL, 0, &out, &size));
   static const uint8_t want[] = {0x10, 0x01};
   ck_assert_uint_eq(size, sizeof want);
   ck_assert_mem_eq(out, want, sizeof want);
@@ -40,20 +40,20 @@ END_TEST
 
 START_TEST(test_shim_api_empty_request_is_empty_pool) {
   char *err = NULL;
-  cpm_pool *pool = cpm_load_request(g_mem, "", 0, &err);
-  ck_assert_ptr_nonnull(pool);
+  cps_schema *schema = cps_load_request(g_mem, "", 0, &err);
+  ck_assert_ptr_nonnull(schema);
   ck_assert_ptr_null(err);
-  ck_assert_uint_eq(pool->file_count, 0);
-  ck_assert_uint_eq(pool->to_generate_count, 0);
-  ck_assert_str_eq(pool->parameter, "");
-  ck_assert_int_eq(pool->compiler_version[0], 0);
+  ck_assert_uint_eq(schema->file_count, 0);
+  ck_assert_uint_eq(schema->to_generate_count, 0);
+  ck_assert_str_eq(schema->parameter, "");
+  ck_assert_int_eq(schema->compiler_version[0], 0);
 }
 END_TEST
 
 // Loads a FileDescriptorSet that must fail; returns the error.
 static char *set_error(const uint8_t *set, size_t size) {
   char *err = NULL;
-  ck_assert_ptr_null(cpm_load_descriptor_set(g_mem, set, size, &err));
+  ck_assert_ptr_null(cps_load_descriptor_set(g_mem, set, size, &err));
   ck_assert_ptr_nonnull(err);
   return err;
 }
@@ -61,12 +61,12 @@ static char *set_error(const uint8_t *set, size_t size) {
 START_TEST(test_shim_api_malformed_inputs_fail) {
   static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x07, 0x12};
   char *err = NULL;
-  ck_assert_ptr_null(cpm_load_request(g_mem, junk, sizeof junk, &err));
+  ck_assert_ptr_null(cps_load_request(g_mem, junk, sizeof junk, &err));
   ck_assert_ptr_nonnull(err);
   ck_assert_str_eq(err, "malformed CodeGeneratorRequest");
   set_error(junk, sizeof junk);
   // err may be NULL when the caller does not want the text.
-  ck_assert_ptr_null(cpm_load_descriptor_set(g_mem, junk, sizeof junk, NULL));
+  ck_assert_ptr_null(cps_load_descriptor_set(g_mem, junk, sizeof junk, NULL));
 }
 END_TEST
 
@@ -105,7 +105,7 @@ START_TEST(test_shim_api_missing_file) {
   const char *dirs[] = {"/nonexistent-cpay-dir"};
   const char *files[] = {"nope.proto"};
   char *err = NULL;
-  ck_assert_ptr_null(cpm_load_protos(g_mem, dirs, 1, files, 1, &err));
+  ck_assert_ptr_null(cps_load_protos(g_mem, dirs, 1, files, 1, &err));
   ck_assert_ptr_nonnull(err);
   ck_assert_msg(strncmp(err, "nope.proto: ", 12) == 0, "%s", err);
 }
@@ -116,15 +116,15 @@ START_TEST(test_shim_api_well_known_type_fallback) {
   const char *dirs[] = {"/nonexistent-cpay-dir"};
   const char *files[] = {"google/protobuf/duration.proto"};
   char *err = NULL;
-  cpm_pool *pool = cpm_load_protos(g_mem, dirs, 1, files, 1, &err);
-  ck_assert_msg(pool != NULL, "%s", err ? err : "");
-  ck_assert_uint_eq(pool->to_generate_count, 1);
-  ck_assert_uint_ge(pool->to_generate[0]->message_count, 1);
-  const cpm_message *m = &pool->to_generate[0]->messages[0];
+  cps_schema *schema = cps_load_protos(g_mem, dirs, 1, files, 1, &err);
+  ck_assert_msg(schema != NULL, "%s", err ? err : "");
+  ck_assert_uint_eq(schema->to_generate_count, 1);
+  ck_assert_uint_ge(schema->to_generate[0]->message_count, 1);
+  const cps_message *m = &schema->to_generate[0]->messages[0];
   ck_assert_str_eq(m->full_name, "google.protobuf.Duration");
   ck_assert_str_eq(m->file->name, "google/protobuf/duration.proto");
-  ck_assert_uint_eq(pool->to_generate_count, 1);
-  ck_assert_ptr_eq(pool->to_generate[0], m->file);
+  ck_assert_uint_eq(schema->to_generate_count, 1);
+  ck_assert_ptr_eq(schema->to_generate[0], m->file);
 }
 END_TEST
 

@@ -15,18 +15,21 @@
 
 Suite *lock_suite(void);
 
-// The golden locks: CPAY_LOCKS_DIR/*.lock, each read whole.
+// The golden locks: CPAY_LOCKS_DIR/*.lock, each read whole, in a pool that
+// lives as long as the program (the tests may share one process).
 typedef struct golden {
-  char *name;
+  const char *name;
   char *text;
   size_t size;
 } golden;
 
 static golden g_locks[32];
 static size_t g_count;
+static cps_pool *g_locks_mem;
 
 static void load_locks(void) {
   if (g_count) return;
+  if (g_locks_mem == NULL) g_locks_mem = cps_pool_new();
   const char *dir = getenv("CPAY_LOCKS_DIR");
   ck_assert_msg(dir != NULL, "CPAY_LOCKS_DIR is not set");
   DIR *d = opendir(dir);
@@ -43,10 +46,9 @@ static void load_locks(void) {
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
     golden *g = &g_locks[g_count++];
-    g->name = strdup(e->d_name);
-    g->text = malloc((size_t)size + 1);
+    g->name = cps_pool_strdup(g_locks_mem, e->d_name);
+    g->text = cps_pool_alloc(g_locks_mem, (size_t)size + 1);  // zeroed: NUL-terminated
     ck_assert_uint_eq(fread(g->text, 1, (size_t)size, f), (size_t)size);
-    g->text[size] = '\0';
     g->size = (size_t)size;
     fclose(f);
   }
@@ -56,14 +58,14 @@ static void load_locks(void) {
 
 // Parses `text`; returns whether it was accepted. A refusal must say where.
 static bool accepted(const char *text, size_t size, const char *what) {
-  cpf_pool *mem = cpf_pool_new();
+  cps_pool *mem = cps_pool_new();
   char *err = NULL;
-  brk_snap *s = brk_lock_parse(mem, text, size, "t.lock", &err);
+  cpb_snap *s = cpb_lock_parse(mem, text, size, "t.lock", &err);
   if (!s) {
     ck_assert_msg(err != NULL && strncmp(err, "t.lock:", 7) == 0 && err[7] >= '1' && err[7] <= '9',
                   "%s: an error without a line: %s", what, err ? err : "(none)");
   }
-  cpf_pool_free(mem);
+  cps_pool_free(mem);
   return s != NULL;
 }
 
@@ -79,14 +81,14 @@ static bool content_line(const char *start, const char *end) {
 START_TEST(test_lock_golden_locks_parse_and_format_back) {
   load_locks();
   for (size_t i = 0; i < g_count; i++) {
-    cpf_pool *mem = cpf_pool_new();
+    cps_pool *mem = cps_pool_new();
     char *err = NULL;
-    brk_snap *s = brk_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
+    cpb_snap *s = cpb_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
     ck_assert_msg(s != NULL, "%s: %s", g_locks[i].name, err ? err : "");
     ck_assert_int_eq(s->version, 2);
-    ck_assert_msg(strcmp(brk_lock_format(mem, s), g_locks[i].text) == 0,
+    ck_assert_msg(strcmp(cpb_lock_format(mem, s), g_locks[i].text) == 0,
                   "%s does not format back to itself", g_locks[i].name);
-    cpf_pool_free(mem);
+    cps_pool_free(mem);
   }
 }
 END_TEST
@@ -107,6 +109,7 @@ END_TEST
 
 START_TEST(test_lock_every_content_line_deleted_refused) {
   load_locks();
+  cps_buf cut = {0};
   for (size_t i = 0; i < g_count; i++) {
     const char *t = g_locks[i].text, *end = t + g_locks[i].size;
     int line = 0;
@@ -114,18 +117,17 @@ START_TEST(test_lock_every_content_line_deleted_refused) {
       const char *nl = memchr(p, '\n', (size_t)(end - p));
       const char *next = nl ? nl + 1 : end;
       if (content_line(p, nl ? nl : end)) {
-        size_t before = (size_t)(p - t), after = (size_t)(end - next);
-        char *cut = malloc(before + after + 1);
-        memcpy(cut, t, before);
-        memcpy(cut + before, next, after);
+        cut.size = 0;
+        cps_buf_append(&cut, t, (size_t)(p - t));
+        cps_buf_append(&cut, next, (size_t)(end - next));
         char what[128];
         snprintf(what, sizeof what, "%s without line %d", g_locks[i].name, line + 1);
-        ck_assert_msg(!accepted(cut, before + after, what), "%s was accepted", what);
-        free(cut);
+        ck_assert_msg(!accepted(cut.data, cut.size, what), "%s was accepted", what);
       }
       p = next;
     }
   }
+  cps_buf_free(&cut);
 }
 END_TEST
 
@@ -149,17 +151,17 @@ START_TEST(test_lock_every_byte_changed_refused) {
 END_TEST
 
 // The pool of the test's locks and errors.
-static cpf_pool *g_mem;
+static cps_pool *g_mem;
 
-static void setup(void) { g_mem = cpf_pool_new(); }
+static void setup(void) { g_mem = cps_pool_new(); }
 
-static void teardown(void) { cpf_pool_free(g_mem); }
+static void teardown(void) { cps_pool_free(g_mem); }
 
 // The error for a lock of these lines, or NULL: the grammar, not the hashes,
 // decides (they are not compared).
 static char *err_of(const char *text) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
+  cpb_snap *s = cpb_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
   return s ? NULL : err;
 }
 
@@ -248,32 +250,30 @@ START_TEST(test_lock_hashes_name_the_block) {
     if (strcmp(g_locks[i].name, "payments.lock") == 0) g = &g_locks[i];
   }
   ck_assert_ptr_nonnull(g);
-  char *t = strdup(g->text);
+  char *t = cps_pool_strdup(g_mem, g->text);
   char *f = strstr(t, "  field 2 customer_id ");
   ck_assert_ptr_nonnull(f);
   f[10] = 'C';
   char *err = NULL;
-  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(cpb_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "does not match its check line") && strstr(err, "block `message "),
                 "%s", err);
-  free(t);
   // Drop a whole block, its check line and all: the end line says so.
-  t = strdup(g->text);
+  t = cps_pool_strdup(g_mem, g->text);
   char *b = strstr(t, "\nenum ");
   ck_assert_ptr_nonnull(b);
   char *e = strstr(b + 1, "\n\n");
   memmove(b, e, strlen(e) + 1);
-  ck_assert_ptr_null(brk_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
+  ck_assert_ptr_null(cpb_lock_parse(g_mem, t, strlen(t), "t.lock", &err));
   ck_assert_msg(strstr(err, "the end line counts") != NULL, "%s", err);
-  free(t);
 }
 END_TEST
 
 START_TEST(test_lock_find_in_empty_lock) {
   char *err = NULL;
-  brk_snap *s = brk_lock_parse(g_mem, "cpay-lock 1\n", 12, "t.lock", &err);
+  cpb_snap *s = cpb_lock_parse(g_mem, "cpay-lock 1\n", 12, "t.lock", &err);
   ck_assert_ptr_nonnull(s);
-  ck_assert_ptr_null(brk_snap_find(s, BRK_MESSAGE, "p.M"));  // no bsearch on a NULL base
+  ck_assert_ptr_null(cpb_snap_find(s, CPB_MESSAGE, "p.M"));  // no bsearch on a NULL base
   ck_assert_int_eq(s->version, 1);
 }
 END_TEST

@@ -1,17 +1,17 @@
-// Unit tests of plugin/names.c on models built by hand.
+// Unit tests of plugin/gen/names.c on models built by hand.
 #include <check.h>
 #include <string.h>
 
-#include "names.h"
+#include "gen/names.h"
 
 Suite *names_suite(void);
 
 START_TEST(test_names_keywords) {
-  ck_assert(cpn_is_keyword("register"));
-  ck_assert(cpn_is_keyword("class"));
-  ck_assert(cpn_is_keyword("_Bool"));
-  ck_assert(cpn_is_keyword("NULL"));
-  ck_assert(!cpn_is_keyword("amount"));
+  ck_assert(cpg_is_keyword("register"));
+  ck_assert(cpg_is_keyword("class"));
+  ck_assert(cpg_is_keyword("_Bool"));
+  ck_assert(cpg_is_keyword("NULL"));
+  ck_assert(!cpg_is_keyword("amount"));
 }
 END_TEST
 
@@ -19,12 +19,12 @@ END_TEST
 //   message M { int32 int = 1; repeated int32 foo = 2; message new {} }
 //   enum E { E_X = 0; }
 START_TEST(test_names_mangling_and_collisions) {
-  cpm_file file;
+  cps_file file;
   memset(&file, 0, sizeof file);
-  cpm_message msgs[1], nested[1];
-  cpm_field fields[2];
-  cpm_enum enums[1];
-  cpm_enum_value values[1];
+  cps_message msgs[1], nested[1];
+  cps_field fields[2];
+  cps_enum enums[1];
+  cps_enum_value values[1];
   memset(msgs, 0, sizeof msgs);
   memset(nested, 0, sizeof nested);
   memset(fields, 0, sizeof fields);
@@ -32,7 +32,7 @@ START_TEST(test_names_mangling_and_collisions) {
   memset(values, 0, sizeof values);
   file.name = "dir/a.proto";
   file.package = "a.b";
-  file.syntax = CPM_SYNTAX_PROTO3;
+  file.syntax = CPS_SYNTAX_PROTO3;
   file.messages = msgs;
   file.message_count = 1;
   file.enums = enums;
@@ -50,14 +50,14 @@ START_TEST(test_names_mangling_and_collisions) {
   nested[0].parent = &msgs[0];
   fields[0].name = "int";
   fields[0].number = 1;
-  fields[0].label = CPM_LABEL_OPTIONAL;
-  fields[0].type = CPM_TYPE_INT32;
+  fields[0].label = CPS_LABEL_OPTIONAL;
+  fields[0].type = CPS_TYPE_INT32;
   fields[0].file = &file;
   fields[0].parent = &msgs[0];
   fields[1].name = "foo";
   fields[1].number = 2;
-  fields[1].label = CPM_LABEL_REPEATED;
-  fields[1].type = CPM_TYPE_INT32;
+  fields[1].label = CPS_LABEL_REPEATED;
+  fields[1].type = CPS_TYPE_INT32;
   fields[1].file = &file;
   fields[1].parent = &msgs[0];
   fields[1].index = 1;
@@ -69,25 +69,26 @@ START_TEST(test_names_mangling_and_collisions) {
   values[0].name = "E_X";
   values[0].parent = &enums[0];
 
-  const cpm_file *files[] = {&file};
-  cpm_pool pool;
-  memset(&pool, 0, sizeof pool);
-  pool.files = files;
-  pool.file_count = 1;
-  pool.to_generate = files;
-  pool.to_generate_count = 1;
-  pool.parameter = "";
+  const cps_file *files[] = {&file};
+  cps_schema schema;
+  memset(&schema, 0, sizeof schema);
+  schema.files = files;
+  schema.file_count = 1;
+  schema.to_generate = files;
+  schema.to_generate_count = 1;
+  schema.parameter = "";
 
-  cpn_names *n = cpn_names_new(&pool);
-  ck_assert_str_eq(cpn_message(n, &msgs[0]), "a_b_M");
-  ck_assert_str_eq(cpn_field(n, &fields[0]), "int_");
-  ck_assert_str_eq(cpn_field(n, &fields[1]), "foo");
+  cps_pool *mem = cps_pool_new();
+  cpg_names *n = cpg_names_new(mem);
+  ck_assert_str_eq(cpg_name_message(n, &msgs[0]), "a_b_M");
+  ck_assert_str_eq(cpg_name_field(n, &fields[0]), "int_");
+  ck_assert_str_eq(cpg_name_field(n, &fields[1]), "foo");
   // a_b_M_new is a_b_M's constructor, so the nested type moves aside.
-  ck_assert_str_eq(cpn_message(n, &nested[0]), "a_b_M_new_");
-  ck_assert_str_eq(cpn_enum(n, &enums[0]), "a_b_E");
-  ck_assert_str_eq(cpn_enum_value(n, &values[0]), "a_b_E_X");
-  ck_assert_str_eq(cpn_file_prefix(n, &file), "dir_a_proto");
-  cpn_names_free(n);
+  ck_assert_str_eq(cpg_name_message(n, &nested[0]), "a_b_M_new_");
+  ck_assert_str_eq(cpg_name_enum(n, &enums[0]), "a_b_E");
+  ck_assert_str_eq(cpg_name_enum_value(n, &values[0]), "a_b_E_X");
+  ck_assert_str_eq(cpg_name_file_prefix(n, &file), "dir_a_proto");
+  cps_pool_free(mem);
 }
 END_TEST
 

@@ -14,28 +14,30 @@
 // file the register function, then enums, then messages (each with its
 // helpers, then its oneofs, fields, nested enums, nested messages, nested
 // extensions), then file-level extensions.
-#ifndef CPAY_PLUGIN_NAMES_H_
-#define CPAY_PLUGIN_NAMES_H_
+#ifndef CPAY_PLUGIN_GEN_NAMES_H_
+#define CPAY_PLUGIN_GEN_NAMES_H_
 
 #include <stdbool.h>
 
-#include "model.h"
+#include "schema/model.h"
+#include "schema/pool.h"
 
-typedef struct cpn_names cpn_names;
+typedef struct cpg_names cpg_names;
 
-cpn_names *cpn_names_new(const cpm_pool *pool);
-void cpn_names_free(cpn_names *n);
+// Names for the files of a model, made as they are asked for, in `mem` (they
+// die with it, as does `n`). Files are named on first use (with their
+// imports).
+cpg_names *cpg_names_new(cps_pool *mem);
 
-// Names are owned by `n`. Files are named on first use (with their imports).
-const char *cpn_message(cpn_names *n, const cpm_message *m);     // "pkg_Outer_Inner"
-const char *cpn_enum(cpn_names *n, const cpm_enum *e);           // "pkg_Color"
-const char *cpn_enum_value(cpn_names *n, const cpm_enum_value *v);  // "pkg_COLOR_RED"
-const char *cpn_field(cpn_names *n, const cpm_field *f);         // struct member "amount"
-const char *cpn_oneof(cpn_names *n, const cpm_oneof *o);         // base of "<o>_case"
-const char *cpn_extension(cpn_names *n, const cpm_field *ext);   // "pkg_Scope_ext"
-const char *cpn_file_prefix(cpn_names *n, const cpm_file *f);    // "foo_bar_proto"
+const char *cpg_name_message(cpg_names *n, const cps_message *m);     // "pkg_Outer_Inner"
+const char *cpg_name_enum(cpg_names *n, const cps_enum *e);           // "pkg_Color"
+const char *cpg_name_enum_value(cpg_names *n, const cps_enum_value *v);  // "pkg_COLOR_RED"
+const char *cpg_name_field(cpg_names *n, const cps_field *f);         // struct member "amount"
+const char *cpg_name_oneof(cpg_names *n, const cps_oneof *o);         // base of "<o>_case"
+const char *cpg_name_extension(cpg_names *n, const cps_field *ext);   // "pkg_Scope_ext"
+const char *cpg_name_file_prefix(cpg_names *n, const cps_file *f);    // "foo_bar_proto"
 
 // True for C11 and C++ keywords and a few standard macro names (NULL, bool...).
-bool cpn_is_keyword(const char *s);
+bool cpg_is_keyword(const char *s);
 
-#endif  // CPAY_PLUGIN_NAMES_H_
+#endif  // CPAY_PLUGIN_GEN_NAMES_H_

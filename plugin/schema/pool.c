@@ -1,14 +1,12 @@
 // A bump allocator over 64 KiB chunks; larger requests get a chunk of their
 // own. Each chunk starts with the link to the previous one.
-#include "framework/pool.h"
+#include "schema/pool.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "framework/buf.h"
 
 enum { CHUNK = 64 * 1024, ALIGN = 16 };
 
@@ -17,21 +15,21 @@ typedef struct chunk {
   max_align_t data[];
 } chunk;
 
-struct cpf_pool {
+struct cps_pool {
   chunk *chunks;  // newest first
   char *ptr;      // free space in the newest bump chunk
   char *end;
-  void **owned;   // malloc'd blocks taken with cpf_pool_own
+  void **owned;   // buffers' bytes taken with cps_pool_take
   size_t owned_count, owned_cap;
 };
 
-cpf_pool *cpf_pool_new(void) {
-  cpf_pool *p = cpf_xmalloc(sizeof(*p));
+cps_pool *cps_pool_new(void) {
+  cps_pool *p = cps_xmalloc(sizeof(*p));
   memset(p, 0, sizeof(*p));
   return p;
 }
 
-void cpf_pool_free(cpf_pool *p) {
+void cps_pool_free(cps_pool *p) {
   if (p == NULL) return;
   chunk *c = p->chunks;
   while (c != NULL) {
@@ -46,12 +44,12 @@ void cpf_pool_free(cpf_pool *p) {
 
 // A chunk with `size` bytes of room, linked behind the newest one so that
 // the bump region stays where it is.
-static void *new_chunk(cpf_pool *p, size_t size) {
+static void *new_chunk(cps_pool *p, size_t size) {
   if (size > SIZE_MAX - sizeof(chunk)) {
     fputs("out of memory\n", stderr);
     exit(1);
   }
-  chunk *c = cpf_xmalloc(sizeof(chunk) + size);
+  chunk *c = cps_xmalloc(sizeof(chunk) + size);
   if (p->chunks == NULL) {
     c->prev = NULL;
     p->chunks = c;
@@ -62,7 +60,7 @@ static void *new_chunk(cpf_pool *p, size_t size) {
   return c->data;
 }
 
-void *cpf_pool_alloc(cpf_pool *p, size_t size) {
+void *cps_pool_alloc(cps_pool *p, size_t size) {
   size_t rounded = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
   if (rounded < size) rounded = SIZE_MAX;  // new_chunk reports it
   void *r;
@@ -70,7 +68,7 @@ void *cpf_pool_alloc(cpf_pool *p, size_t size) {
     r = new_chunk(p, rounded);
   } else {
     if ((size_t)(p->end - p->ptr) < rounded || p->ptr == NULL) {
-      chunk *c = cpf_xmalloc(sizeof(chunk) + CHUNK);
+      chunk *c = cps_xmalloc(sizeof(chunk) + CHUNK);
       c->prev = p->chunks;
       p->chunks = c;
       p->ptr = (char *)c->data;
@@ -83,18 +81,18 @@ void *cpf_pool_alloc(cpf_pool *p, size_t size) {
   return r;
 }
 
-char *cpf_pool_strndup(cpf_pool *p, const char *s, size_t size) {
-  char *r = cpf_pool_alloc(p, size + 1);
+char *cps_pool_strndup(cps_pool *p, const char *s, size_t size) {
+  char *r = cps_pool_alloc(p, size + 1);
   if (size) memcpy(r, s, size);
   r[size] = '\0';
   return r;
 }
 
-char *cpf_pool_strdup(cpf_pool *p, const char *s) {
-  return s == NULL ? NULL : cpf_pool_strndup(p, s, strlen(s));
+char *cps_pool_strdup(cps_pool *p, const char *s) {
+  return s == NULL ? NULL : cps_pool_strndup(p, s, strlen(s));
 }
 
-char *cpf_pool_vprintf(cpf_pool *p, const char *fmt, va_list ap) {
+char *cps_pool_vprintf(cps_pool *p, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
   int n = vsnprintf(NULL, 0, fmt, ap2);
@@ -103,35 +101,37 @@ char *cpf_pool_vprintf(cpf_pool *p, const char *fmt, va_list ap) {
     fputs("bad format\n", stderr);
     exit(1);
   }
-  char *r = cpf_pool_alloc(p, (size_t)n + 1);
+  char *r = cps_pool_alloc(p, (size_t)n + 1);
   vsnprintf(r, (size_t)n + 1, fmt, ap);
   return r;
 }
 
-char *cpf_pool_printf(cpf_pool *p, const char *fmt, ...) {
+char *cps_pool_printf(cps_pool *p, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *r = cpf_pool_vprintf(p, fmt, ap);
+  char *r = cps_pool_vprintf(p, fmt, ap);
   va_end(ap);
   return r;
 }
 
-void *cpf_pool_own(cpf_pool *p, void *block) {
-  if (block == NULL) return NULL;
+char *cps_pool_take(cps_pool *p, cps_buf *b) {
+  if (b->data == NULL) return cps_pool_alloc(p, 1);  // ""
   if (p->owned_count == p->owned_cap) {
     p->owned_cap = p->owned_cap ? p->owned_cap * 2 : 16;
-    p->owned = cpf_xrealloc(p->owned, p->owned_cap * sizeof(*p->owned));
+    p->owned = cps_xrealloc(p->owned, p->owned_cap * sizeof(*p->owned));
   }
-  p->owned[p->owned_count++] = block;
-  return block;
+  char *s = b->data;
+  p->owned[p->owned_count++] = s;
+  *b = (cps_buf){0};
+  return s;
 }
 
-void *cpf_pool_grow(cpf_pool *p, void *array, size_t count, size_t *cap, size_t size) {
+void *cps_pool_grow(cps_pool *p, void *array, size_t count, size_t *cap, size_t size) {
   if (count < *cap) return array;
   size_t room = *cap < 4 ? 8 : *cap * 2;
   // A size that does not fit asks for SIZE_MAX bytes, which new_chunk reports.
   bool fits = *cap <= SIZE_MAX / 2 && (size == 0 || room <= SIZE_MAX / size);
-  void *r = cpf_pool_alloc(p, fits ? room * size : SIZE_MAX);
+  void *r = cps_pool_alloc(p, fits ? room * size : SIZE_MAX);
   if (count) memcpy(r, array, count * size);
   *cap = room;
   return r;

@@ -1,8 +1,7 @@
 // The code printer, with strict variable checking.
-#include "render.h"
+#include "gen/render.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 // More than any construct needs; a longer list is reported, not truncated.
@@ -14,65 +13,69 @@ typedef struct var {
   bool used;
 } var;
 
-// The first line of `text` (at most 60 bytes), to say which print failed.
-static char *where(const char *text) {
-  size_t n = strcspn(text, "\n");
-  return cpf_xasprintf("print \"%.*s%s\"", (int)(n > 60 ? 60 : n), text, n > 60 ? "..." : "");
-}
+// The failed print: its text and where the error goes.
+typedef struct print {
+  cps_pool *mem;
+  const char **err;
+  const char *text;
+} print;
 
-// Sets *err to "print \"<first line>\": <what> <name>" (the first error wins).
-static bool fail(char **err, const char *text, const char *what, const char *name, size_t len) {
-  if (err != NULL && *err == NULL) {
-    char *w = where(text);
-    *err = cpf_xasprintf("%s: %s $%.*s$", w, what, (int)len, name);
-    free(w);
+// Sets *err to "print \"<first line>\": <what> $<name>$", naming at most 60
+// bytes of the text's first line (the first error wins).
+static bool fail(const print *p, const char *what, const char *name, size_t len) {
+  if (p->err != NULL && *p->err == NULL) {
+    size_t n = strcspn(p->text, "\n");
+    *p->err = cps_pool_printf(p->mem, "print \"%.*s%s\": %s $%.*s$", (int)(n > 60 ? 60 : n),
+                              p->text, n > 60 ? "..." : "", what, (int)len, name);
   }
   return false;
 }
 
-// Reads the name, value pairs up to the CPR_END that ends them into `vars`.
-static bool read_vars(const char *text, va_list ap, var *vars, size_t *count, char **err) {
+// Reads the name, value pairs up to the CPG_END that ends them into `vars`.
+static bool read_vars(const print *p, va_list ap, var *vars, size_t *count) {
   *count = 0;
   for (;;) {
     const char *name = va_arg(ap, const char *);
     if (name == NULL) return true;
     const char *value = va_arg(ap, const char *);
-    if (value == NULL) return fail(err, text, "no value (or no CPR_END after the list) for", name,
+    if (value == NULL) return fail(p, "no value (or no CPG_END after the list) for", name,
                                    strlen(name));
-    if (*count == MAX_VARS) return fail(err, text, "too many variables at", name, strlen(name));
+    if (*count == MAX_VARS) return fail(p, "too many variables at", name, strlen(name));
     for (size_t k = 0; k < *count; k++) {
       if (strcmp(vars[k].name, name) == 0) {
-        return fail(err, text, "two values for", name, strlen(name));
+        return fail(p, "two values for", name, strlen(name));
       }
     }
     vars[(*count)++] = (var){name, value, false};
   }
 }
 
-bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
+bool cpg_vrender(cps_pool *mem, cps_buf *out, const char **err, const char *text,
+                 va_list ap) {
+  const print pr = {mem, err, text};
   var vars[MAX_VARS];
   size_t count;
-  if (!read_vars(text, ap, vars, &count, err)) return false;
+  if (!read_vars(&pr, ap, vars, &count)) return false;
   size_t start = out->size;
   bool ok = true;
   const char *p = text;
   for (;;) {
     const char *dollar = strchr(p, '$');
     if (dollar == NULL) {
-      cpf_buf_puts(out, p);
+      cps_buf_puts(out, p);
       break;
     }
-    cpf_buf_append(out, p, (size_t)(dollar - p));
+    cps_buf_append(out, p, (size_t)(dollar - p));
     const char *close = strchr(dollar + 1, '$');
     if (close == NULL) {
       size_t rest = strcspn(dollar + 1, "\n");
-      ok = fail(err, text, "unterminated hole", dollar + 1, rest > 20 ? 20 : rest);
+      ok = fail(&pr, "unterminated hole", dollar + 1, rest > 20 ? 20 : rest);
       break;
     }
     size_t nlen = (size_t)(close - (dollar + 1));
     p = close + 1;
     if (nlen == 0) {
-      cpf_buf_append(out, "$", 1);
+      cps_buf_append(out, "$", 1);
       continue;
     }
     size_t k = 0;
@@ -80,14 +83,14 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
       k++;
     }
     if (k == count) {
-      ok = fail(err, text, "unknown variable", dollar + 1, nlen);
+      ok = fail(&pr, "unknown variable", dollar + 1, nlen);
       break;
     }
     vars[k].used = true;
-    cpf_buf_puts(out, vars[k].value);
+    cps_buf_puts(out, vars[k].value);
   }
   for (size_t k = 0; ok && k < count; k++) {
-    if (!vars[k].used) ok = fail(err, text, "unused variable", vars[k].name, strlen(vars[k].name));
+    if (!vars[k].used) ok = fail(&pr, "unused variable", vars[k].name, strlen(vars[k].name));
   }
   if (!ok) {
     out->size = start;
@@ -96,10 +99,10 @@ bool cpr_vprint(cpf_buf *out, char **err, const char *text, va_list ap) {
   return ok;
 }
 
-bool cpr_print(cpf_buf *out, char **err, const char *text, ...) {
+bool cpg_render(cps_pool *mem, cps_buf *out, const char **err, const char *text, ...) {
   va_list ap;
   va_start(ap, text);
-  bool ok = cpr_vprint(out, err, text, ap);
+  bool ok = cpg_vrender(mem, out, err, text, ap);
   va_end(ap);
   return ok;
 }
@@ -146,19 +149,19 @@ static size_t leading_spaces(const char *s, size_t n) {
 }
 
 // Appends `s` (`n` bytes) and a newline, without trailing spaces.
-static void put_line(cpf_buf *out, const char *s, size_t n) {
+static void put_line(cps_buf *out, const char *s, size_t n) {
   while (n > 0 && s[n - 1] == ' ') n--;
-  cpf_buf_append(out, s, n);
-  cpf_buf_append(out, "\n", 1);
+  cps_buf_append(out, s, n);
+  cps_buf_append(out, "\n", 1);
 }
 
 // A comment line: breaks at the last space that fits, continuing with the
 // line's own prefix (indentation, `//` and the spaces after it).
-static void wrap_comment(cpf_buf *out, const char *s, size_t n, size_t width) {
+static void wrap_comment(cps_buf *out, const char *s, size_t n, size_t width) {
   size_t prefix = leading_spaces(s, n) + 2;
   while (prefix < n && s[prefix] == ' ') prefix++;
-  cpf_buf line = {0};
-  cpf_buf_append(&line, s, n);
+  cps_buf line = {0};
+  cps_buf_append(&line, s, n);
   while (line.size > width) {
     // The last space that fits, else the first one: a word longer than the
     // line gets a line of its own.
@@ -172,14 +175,14 @@ static void wrap_comment(cpf_buf *out, const char *s, size_t n, size_t width) {
     put_line(out, line.data, p);
     size_t rest = p;
     while (rest < line.size && line.data[rest] == ' ') rest++;
-    cpf_buf next = {0};
-    cpf_buf_append(&next, s, prefix);
-    cpf_buf_append(&next, line.data + rest, line.size - rest);
-    cpf_buf_free(&line);
+    cps_buf next = {0};
+    cps_buf_append(&next, s, prefix);
+    cps_buf_append(&next, line.data + rest, line.size - rest);
+    cps_buf_free(&line);
     line = next;
   }
   put_line(out, line.data, line.size);
-  cpf_buf_free(&line);
+  cps_buf_free(&line);
 }
 
 // The break of a code line: the first call parenthesis after which the rest
@@ -213,19 +216,15 @@ static size_t choose_break(const char *s, size_t n, const unsigned char *kind, s
 }
 
 // A code line (no comment): breaks it until it fits or cannot break.
-static void wrap_code(cpf_buf *out, const char *s, size_t n, size_t width, bool continues) {
+static void wrap_code(cps_pool *mem, cps_buf *out, const char *s, size_t n, size_t width,
+                      bool continues) {
   size_t indent = leading_spaces(s, n);
   size_t cont = continues ? indent : indent + 4;
   // Rows of an initializer read better broken between their elements.
   bool paren_first = !continues && indent < n && s[indent] != '{';
-  cpf_buf line = {0};
-  cpf_buf_append(&line, s, n);
-  unsigned char *kind = malloc(n + 1);
-  if (kind == NULL) {
-    put_line(out, s, n);
-    cpf_buf_free(&line);
-    return;
-  }
+  cps_buf line = {0};
+  cps_buf_append(&line, s, n);
+  unsigned char *kind = cps_pool_alloc(mem, n + 1);
   while (line.size > width) {
     break_points(line.data, line.size, kind);
     size_t p = choose_break(line.data, line.size, kind, cont, width, paren_first);
@@ -233,21 +232,20 @@ static void wrap_code(cpf_buf *out, const char *s, size_t n, size_t width, bool 
     put_line(out, line.data, p);
     size_t rest = kind[p] == AT_PAREN ? p : p + 1;
     while (rest < line.size && line.data[rest] == ' ') rest++;
-    cpf_buf next = {0};
-    for (size_t i = 0; i < cont; i++) cpf_buf_append(&next, " ", 1);
-    cpf_buf_append(&next, line.data + rest, line.size - rest);
-    cpf_buf_free(&line);
+    cps_buf next = {0};
+    for (size_t i = 0; i < cont; i++) cps_buf_append(&next, " ", 1);
+    cps_buf_append(&next, line.data + rest, line.size - rest);
+    cps_buf_free(&line);
     line = next;
     paren_first = false;
   }
   put_line(out, line.data, line.size);
-  free(kind);
-  cpf_buf_free(&line);
+  cps_buf_free(&line);
 }
 
-void cpr_wrap(cpf_buf *text, size_t width) {
+void cpg_wrap(cps_pool *mem, cps_buf *text, size_t width) {
   if (text->data == NULL) return;
-  cpf_buf out = {0};
+  cps_buf out = {0};
   const char *p = text->data, *end = text->data + text->size;
   bool continues = false;  // the line continues a list begun on a line above
   while (p < end) {
@@ -256,24 +254,22 @@ void cpr_wrap(cpf_buf *text, size_t width) {
     size_t indent = leading_spaces(p, n);
     bool comment_line = n >= indent + 2 && p[indent] == '/' && p[indent + 1] == '/';
     if (n <= width || (indent < n && p[indent] == '#')) {
-      cpf_buf_append(&out, p, n);
-      if (nl) cpf_buf_append(&out, "\n", 1);
+      cps_buf_append(&out, p, n);
+      if (nl) cps_buf_append(&out, "\n", 1);
     } else if (comment_line) {
       wrap_comment(&out, p, n, width);
     } else {
-      unsigned char *kind = malloc(n);
-      size_t c = kind ? break_points(p, n, kind) : n;
-      free(kind);
+      size_t c = break_points(p, n, cps_pool_alloc(mem, n));
       if (c < n) {
         // The trailing comment goes above the code, at its indentation.
-        cpf_buf comment = {0};
-        for (size_t i = 0; i < indent; i++) cpf_buf_append(&comment, " ", 1);
-        cpf_buf_append(&comment, p + c, n - c);
+        cps_buf comment = {0};
+        for (size_t i = 0; i < indent; i++) cps_buf_append(&comment, " ", 1);
+        cps_buf_append(&comment, p + c, n - c);
         wrap_comment(&out, comment.data, comment.size, width);
-        cpf_buf_free(&comment);
+        cps_buf_free(&comment);
         n = c;
       }
-      wrap_code(&out, p, n, width, continues);
+      wrap_code(mem, &out, p, n, width, continues);
     }
     // What this line ends with decides whether the next one continues it.
     size_t last = n;
@@ -286,6 +282,6 @@ void cpr_wrap(cpf_buf *text, size_t width) {
     }
     p = nl ? nl + 1 : end;
   }
-  cpf_buf_free(text);
+  cps_buf_free(text);
   *text = out;
 }

@@ -1,18 +1,18 @@
 // The shim: the only code in cpay that includes libprotoc headers. It builds
 // a google::protobuf::DescriptorPool from a CodeGeneratorRequest, from .proto
 // files (through libprotoc's Importer) or from a FileDescriptorSet, and lowers
-// every file of it into the plain C model of plugin/model.h.
+// every file of it into the plain C model of plugin/schema/model.h.
 //
 // Memory: every C struct and string of a model comes from the caller's
-// cpf_pool and dies with it. The DescriptorPool itself is dropped once the
+// cps_pool and dies with it. The DescriptorPool itself is dropped once the
 // model is built; nothing in the model points into libprotobuf.
 //
 // No C++ exception crosses the C API: each entry point catches everything
 // and turns it into a NULL result with an error string.
 
-#include "model.h"
+#include "schema/model.h"
 
-#include "framework/pool.h"
+#include "schema/pool.h"
 
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/compiler/plugin.pb.h>
@@ -71,11 +71,11 @@ class LoadError : public std::runtime_error {
   explicit LoadError(const std::string &what) : std::runtime_error(Printable(what, true)) {}
 };
 
-// Allocates a model's blocks from a cpf_pool. Blocks are zeroed, so C
+// Allocates a model's blocks from a cps_pool. Blocks are zeroed, so C
 // structs start with NULL pointers, zero counts and false flags.
 class Store {
  public:
-  explicit Store(cpf_pool *mem) : mem_(mem) {}
+  explicit Store(cps_pool *mem) : mem_(mem) {}
 
   template <typename T>
   T *Array(size_t n) {
@@ -109,14 +109,14 @@ class Store {
   const char *StrOrNull(const std::string &s) { return s.empty() ? nullptr : Str(s); }
 
  private:
-  // cpf_pool_alloc ends the process when memory runs out; a count that
+  // cps_pool_alloc ends the process when memory runs out; a count that
   // cannot be a size is a descriptor no loader could have built.
   void *Block(size_t n, size_t size) {
     if (size != 0 && n > SIZE_MAX / size) throw std::bad_alloc();
-    return cpf_pool_alloc(mem_, n * size);
+    return cps_pool_alloc(mem_, n * size);
   }
 
-  cpf_pool *mem_;
+  cps_pool *mem_;
 };
 
 // The json_name protoc derives from a field name when no option is given
@@ -152,25 +152,25 @@ void StripDefaultJsonNames(pb::DescriptorProto *msg) {
   for (pb::DescriptorProto &m : *msg->mutable_nested_type()) StripDefaultJsonNames(&m);
 }
 
-// Lowers the files of a DescriptorPool into a cpm_pool. Objects are
+// Lowers the files of a DescriptorPool into a cps_schema. Objects are
 // created file by file; cross references (field types, extendees, method
 // types, default enum values, file dependencies) are linked at the end, when
 // every file has been lowered.
 class Lowerer {
  public:
-  Lowerer(cpm_pool *pool, cpf_pool *mem) : pool_(*pool), store_(mem) {}
+  Lowerer(cps_schema *schema, cps_pool *mem) : schema_(*schema), store_(mem) {}
 
   // `files` must list dependencies before dependents and include every
   // transitive dependency.
   void Lower(const std::vector<const pb::FileDescriptor *> &files,
              const std::vector<const pb::FileDescriptor *> &to_generate) {
-    cpm_pool &pool = pool_;
-    pool.file_count = files.size();
-    pool.files = store_.Array<const cpm_file *>(files.size());
-    for (size_t i = 0; i < files.size(); i++) pool.files[i] = LowerFile(files[i]);
-    pool.to_generate_count = to_generate.size();
-    pool.to_generate = store_.Array<const cpm_file *>(to_generate.size());
-    for (size_t i = 0; i < to_generate.size(); i++) pool.to_generate[i] = Find(files_, to_generate[i]);
+    cps_schema &schema = schema_;
+    schema.file_count = files.size();
+    schema.files = store_.Array<const cps_file *>(files.size());
+    for (size_t i = 0; i < files.size(); i++) schema.files[i] = LowerFile(files[i]);
+    schema.to_generate_count = to_generate.size();
+    schema.to_generate = store_.Array<const cps_file *>(to_generate.size());
+    for (size_t i = 0; i < to_generate.size(); i++) schema.to_generate[i] = Find(files_, to_generate[i]);
     Link();
   }
 
@@ -183,7 +183,7 @@ class Lowerer {
   }
 
   template <typename D>
-  void FillLoc(const D *d, const cpm_file *file, cpm_loc *loc) {
+  void FillLoc(const D *d, const cps_file *file, cps_loc *loc) {
     loc->file = file;
     pb::SourceLocation sl;
     if (!d->GetSourceLocation(&sl)) return;
@@ -194,8 +194,8 @@ class Lowerer {
   }
 
   // The location of a part of a file (a SourceCodeInfo path).
-  void FillPathLoc(const pb::FileDescriptor *fd, const std::vector<int> &path, const cpm_file *file,
-                   cpm_loc *loc) {
+  void FillPathLoc(const pb::FileDescriptor *fd, const std::vector<int> &path, const cps_file *file,
+                   cps_loc *loc) {
     loc->file = file;
     pb::SourceLocation sl;
     if (!fd->GetSourceLocation(path, &sl)) return;
@@ -215,20 +215,20 @@ class Lowerer {
     return out;
   }
 
-  cpm_file *LowerFile(const pb::FileDescriptor *fd) {
+  cps_file *LowerFile(const pb::FileDescriptor *fd) {
     if (fd->name().empty()) throw LoadError("a file in the descriptors has an empty name");
-    cpm_file *f = store_.One<cpm_file>();
+    cps_file *f = store_.One<cps_file>();
     files_[fd] = f;
     f->name = store_.Str(fd->name());
     f->package = store_.Str(fd->package());
-    f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPM_SYNTAX_PROTO3
-                                                                   : CPM_SYNTAX_PROTO2;
+    f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPS_SYNTAX_PROTO3
+                                                                   : CPS_SYNTAX_PROTO2;
     f->deprecated = fd->options().deprecated();
     FillPathLoc(fd, {pb::FileDescriptorProto::kPackageFieldNumber}, f, &f->package_loc);
     FillPathLoc(fd, {pb::FileDescriptorProto::kSyntaxFieldNumber}, f, &f->syntax_loc);
 
     f->dep_count = static_cast<size_t>(fd->dependency_count());
-    f->deps = store_.Array<const cpm_file *>(f->dep_count);
+    f->deps = store_.Array<const cps_file *>(f->dep_count);
     f->public_dep_count = static_cast<size_t>(fd->public_dependency_count());
     int *pub = store_.Array<int>(f->public_dep_count);
     for (int i = 0; i < fd->public_dependency_count(); i++) {
@@ -243,22 +243,22 @@ class Lowerer {
     file_links_.emplace_back(f, fd);
 
     f->message_count = static_cast<size_t>(fd->message_type_count());
-    f->messages = store_.Array<cpm_message>(f->message_count);
+    f->messages = store_.Array<cps_message>(f->message_count);
     for (int i = 0; i < fd->message_type_count(); i++)
       LowerMessage(fd->message_type(i), f, nullptr, &f->messages[i]);
 
     f->enum_count = static_cast<size_t>(fd->enum_type_count());
-    f->enums = store_.Array<cpm_enum>(f->enum_count);
+    f->enums = store_.Array<cps_enum>(f->enum_count);
     for (int i = 0; i < fd->enum_type_count(); i++)
       LowerEnum(fd->enum_type(i), f, nullptr, &f->enums[i]);
 
     f->extension_count = static_cast<size_t>(fd->extension_count());
-    f->extensions = store_.Array<cpm_field>(f->extension_count);
+    f->extensions = store_.Array<cps_field>(f->extension_count);
     for (int i = 0; i < fd->extension_count(); i++)
       LowerField(fd->extension(i), f, nullptr, i, &f->extensions[i]);
 
     f->service_count = static_cast<size_t>(fd->service_count());
-    f->services = store_.Array<cpm_service>(f->service_count);
+    f->services = store_.Array<cps_service>(f->service_count);
     for (int i = 0; i < fd->service_count(); i++)
       LowerService(fd->service(i), f, &f->services[i]);
 
@@ -276,8 +276,8 @@ class Lowerer {
     return f;
   }
 
-  void LowerMessage(const pb::Descriptor *d, const cpm_file *f, const cpm_message *parent,
-                    cpm_message *m) {
+  void LowerMessage(const pb::Descriptor *d, const cps_file *f, const cps_message *parent,
+                    cps_message *m) {
     messages_[d] = m;
     m->name = store_.Str(d->name());
     m->full_name = store_.Str(d->full_name());
@@ -289,26 +289,26 @@ class Lowerer {
     FillLoc(d, f, &m->loc);
 
     m->field_count = static_cast<size_t>(d->field_count());
-    m->fields = store_.Array<cpm_field>(m->field_count);
+    m->fields = store_.Array<cps_field>(m->field_count);
     for (int i = 0; i < d->field_count(); i++) LowerField(d->field(i), f, m, i, &m->fields[i]);
 
     // descriptor.cc rejects synthetic oneofs before real ones, so declaration
     // order already puts them last.
     m->oneof_count = static_cast<size_t>(d->oneof_decl_count());
     m->real_oneof_count = static_cast<size_t>(d->real_oneof_decl_count());
-    m->oneofs = store_.Array<cpm_oneof>(m->oneof_count);
+    m->oneofs = store_.Array<cps_oneof>(m->oneof_count);
     for (int i = 0; i < d->oneof_decl_count(); i++) {
       const pb::OneofDescriptor *od = d->oneof_decl(i);
-      cpm_oneof *o = &m->oneofs[i];
+      cps_oneof *o = &m->oneofs[i];
       o->name = store_.Str(od->name());
       o->full_name = store_.Str(od->full_name());
       o->parent = m;
       o->index = i;
       o->synthetic = od->is_synthetic();
       o->field_count = static_cast<size_t>(od->field_count());
-      const cpm_field **of = store_.Array<const cpm_field *>(o->field_count);
+      const cps_field **of = store_.Array<const cps_field *>(o->field_count);
       for (int j = 0; j < od->field_count(); j++) {
-        cpm_field *cf = &m->fields[od->field(j)->index()];
+        cps_field *cf = &m->fields[od->field(j)->index()];
         cf->oneof = o;
         of[j] = cf;
       }
@@ -317,28 +317,28 @@ class Lowerer {
     }
 
     m->nested_count = static_cast<size_t>(d->nested_type_count());
-    m->nested = store_.Array<cpm_message>(m->nested_count);
+    m->nested = store_.Array<cps_message>(m->nested_count);
     for (int i = 0; i < d->nested_type_count(); i++)
       LowerMessage(d->nested_type(i), f, m, &m->nested[i]);
 
     m->enum_count = static_cast<size_t>(d->enum_type_count());
-    m->enums = store_.Array<cpm_enum>(m->enum_count);
+    m->enums = store_.Array<cps_enum>(m->enum_count);
     for (int i = 0; i < d->enum_type_count(); i++)
       LowerEnum(d->enum_type(i), f, m, &m->enums[i]);
 
     m->extension_count = static_cast<size_t>(d->extension_count());
-    m->extensions = store_.Array<cpm_field>(m->extension_count);
+    m->extensions = store_.Array<cps_field>(m->extension_count);
     for (int i = 0; i < d->extension_count(); i++)
       LowerField(d->extension(i), f, m, i, &m->extensions[i]);
 
     m->extension_range_count = static_cast<size_t>(d->extension_range_count());
-    m->extension_ranges = store_.Array<cpm_range>(m->extension_range_count);
+    m->extension_ranges = store_.Array<cps_range>(m->extension_range_count);
     for (int i = 0; i < d->extension_range_count(); i++) {
       m->extension_ranges[i] = Inclusive(d, "extension range", d->extension_range(i)->start,
                                          d->extension_range(i)->end);
     }
     m->reserved_range_count = static_cast<size_t>(d->reserved_range_count());
-    m->reserved_ranges = store_.Array<cpm_range>(m->reserved_range_count);
+    m->reserved_ranges = store_.Array<cps_range>(m->reserved_range_count);
     for (int i = 0; i < d->reserved_range_count(); i++) {
       m->reserved_ranges[i] = Inclusive(d, "reserved range", d->reserved_range(i)->start,
                                         d->reserved_range(i)->end);
@@ -350,16 +350,16 @@ class Lowerer {
   // A message's range [start, end) as the model's inclusive one. libprotobuf
   // 3.21 checks only that a reserved range starts above 0, so a hand-made
   // descriptor can give an end at or below the start (even INT_MIN).
-  static cpm_range Inclusive(const pb::Descriptor *d, const char *what, int start, int end) {
+  static cps_range Inclusive(const pb::Descriptor *d, const char *what, int start, int end) {
     if (end <= start) {
       throw LoadError(d->full_name() + ": " + what + " from " + std::to_string(start) +
                       " to " + std::to_string(end) + " (exclusive) is empty");
     }
-    return cpm_range{start, end - 1};
+    return cps_range{start, end - 1};
   }
 
-  void LowerEnum(const pb::EnumDescriptor *ed, const cpm_file *f, const cpm_message *parent,
-                 cpm_enum *e) {
+  void LowerEnum(const pb::EnumDescriptor *ed, const cps_file *f, const cps_message *parent,
+                 cps_enum *e) {
     enums_[ed] = e;
     e->name = store_.Str(ed->name());
     e->full_name = store_.Str(ed->full_name());
@@ -373,10 +373,10 @@ class Lowerer {
     FillLoc(ed, f, &e->loc);
 
     e->value_count = static_cast<size_t>(ed->value_count());
-    e->values = store_.Array<cpm_enum_value>(e->value_count);
+    e->values = store_.Array<cps_enum_value>(e->value_count);
     for (int i = 0; i < ed->value_count(); i++) {
       const pb::EnumValueDescriptor *vd = ed->value(i);
-      cpm_enum_value *v = &e->values[i];
+      cps_enum_value *v = &e->values[i];
       values_[vd] = v;
       v->name = store_.Str(vd->name());
       v->full_name = store_.Str(vd->full_name());
@@ -388,7 +388,7 @@ class Lowerer {
     }
 
     e->reserved_range_count = static_cast<size_t>(ed->reserved_range_count());
-    e->reserved_ranges = store_.Array<cpm_range>(e->reserved_range_count);
+    e->reserved_ranges = store_.Array<cps_range>(e->reserved_range_count);
     for (int i = 0; i < ed->reserved_range_count(); i++) {
       e->reserved_ranges[i].start = ed->reserved_range(i)->start;  // already inclusive
       e->reserved_ranges[i].end = ed->reserved_range(i)->end;
@@ -397,8 +397,8 @@ class Lowerer {
     e->reserved_names = ReservedNames(ed);
   }
 
-  void LowerField(const pb::FieldDescriptor *fd, const cpm_file *f, const cpm_message *parent,
-                  int index, cpm_field *cf) {
+  void LowerField(const pb::FieldDescriptor *fd, const cps_file *f, const cps_message *parent,
+                  int index, cps_field *cf) {
     cf->name = store_.Str(fd->name());
     cf->full_name = store_.Str(fd->full_name());
     cf->json_name = store_.Str(fd->json_name());
@@ -408,8 +408,8 @@ class Lowerer {
     // from the derived one counts as an option.
     cf->has_json_name_option = fd->has_json_name() && fd->json_name() != DefaultJsonName(fd->name());
     cf->number = fd->number();
-    cf->label = static_cast<cpm_label>(fd->label());
-    cf->type = static_cast<cpm_type>(fd->type());
+    cf->label = static_cast<cps_label>(fd->label());
+    cf->type = static_cast<cps_type>(fd->type());
     cf->parent = parent;
     cf->file = f;
     cf->index = index;
@@ -423,7 +423,7 @@ class Lowerer {
     FillLoc(fd, f, &cf->loc);
 
     if (fd->has_default_value()) {
-      cpm_default *dv = &cf->default_value;
+      cps_default *dv = &cf->default_value;
       dv->present = true;
       switch (fd->cpp_type()) {
         case pb::FieldDescriptor::CPPTYPE_INT32: dv->i64 = fd->default_value_int32(); break;
@@ -452,17 +452,17 @@ class Lowerer {
     field_links_.emplace_back(cf, fd);
   }
 
-  void LowerService(const pb::ServiceDescriptor *sd, const cpm_file *f, cpm_service *s) {
+  void LowerService(const pb::ServiceDescriptor *sd, const cps_file *f, cps_service *s) {
     s->name = store_.Str(sd->name());
     s->full_name = store_.Str(sd->full_name());
     s->file = f;
     s->deprecated = sd->options().deprecated();
     FillLoc(sd, f, &s->loc);
     s->method_count = static_cast<size_t>(sd->method_count());
-    s->methods = store_.Array<cpm_method>(s->method_count);
+    s->methods = store_.Array<cps_method>(s->method_count);
     for (int i = 0; i < sd->method_count(); i++) {
       const pb::MethodDescriptor *md = sd->method(i);
-      cpm_method *m = &s->methods[i];
+      cps_method *m = &s->methods[i];
       m->name = store_.Str(md->name());
       m->full_name = store_.Str(md->full_name());
       m->parent = s;
@@ -481,7 +481,7 @@ class Lowerer {
         fl.first->deps[j] = Find(files_, fl.second->dependency(j));
     }
     for (auto &fl : field_links_) {
-      cpm_field *cf = fl.first;
+      cps_field *cf = fl.first;
       const pb::FieldDescriptor *fd = fl.second;
       if (fd->message_type() != nullptr) cf->message_type = Find(messages_, fd->message_type());
       if (fd->enum_type() != nullptr) cf->enum_type = Find(enums_, fd->enum_type());
@@ -495,15 +495,15 @@ class Lowerer {
     }
   }
 
-  cpm_pool &pool_;
+  cps_schema &schema_;
   Store store_;
-  std::unordered_map<const pb::FileDescriptor *, cpm_file *> files_;
-  std::unordered_map<const pb::Descriptor *, cpm_message *> messages_;
-  std::unordered_map<const pb::EnumDescriptor *, cpm_enum *> enums_;
-  std::unordered_map<const pb::EnumValueDescriptor *, cpm_enum_value *> values_;
-  std::vector<std::pair<cpm_file *, const pb::FileDescriptor *>> file_links_;
-  std::vector<std::pair<cpm_field *, const pb::FieldDescriptor *>> field_links_;
-  std::vector<std::pair<cpm_method *, const pb::MethodDescriptor *>> method_links_;
+  std::unordered_map<const pb::FileDescriptor *, cps_file *> files_;
+  std::unordered_map<const pb::Descriptor *, cps_message *> messages_;
+  std::unordered_map<const pb::EnumDescriptor *, cps_enum *> enums_;
+  std::unordered_map<const pb::EnumValueDescriptor *, cps_enum_value *> values_;
+  std::vector<std::pair<cps_file *, const pb::FileDescriptor *>> file_links_;
+  std::vector<std::pair<cps_field *, const pb::FieldDescriptor *>> field_links_;
+  std::vector<std::pair<cps_method *, const pb::MethodDescriptor *>> method_links_;
 };
 
 // Appends `fd` after its transitive dependencies (post-order DFS).
@@ -515,22 +515,22 @@ void AddInDependencyOrder(const pb::FileDescriptor *fd,
   out->push_back(fd);
 }
 
-cpm_pool *Build(cpf_pool *mem, const std::vector<const pb::FileDescriptor *> &roots,
-                const std::vector<const pb::FileDescriptor *> &to_generate,
-                const std::string &parameter, const int version[3]) {
+cps_schema *Build(cps_pool *mem, const std::vector<const pb::FileDescriptor *> &roots,
+                  const std::vector<const pb::FileDescriptor *> &to_generate,
+                  const std::string &parameter, const int version[3]) {
   std::unordered_set<const pb::FileDescriptor *> seen;
   std::vector<const pb::FileDescriptor *> files;
   for (const pb::FileDescriptor *fd : roots) AddInDependencyOrder(fd, &seen, &files);
   Store store(mem);
-  cpm_pool *pool = store.One<cpm_pool>();
-  pool->parameter = store.Str(parameter);
-  for (int i = 0; i < 3; i++) pool->compiler_version[i] = version[i];
-  Lowerer(pool, mem).Lower(files, to_generate);
-  return pool;
+  cps_schema *schema = store.One<cps_schema>();
+  schema->parameter = store.Str(parameter);
+  for (int i = 0; i < 3; i++) schema->compiler_version[i] = version[i];
+  Lowerer(schema, mem).Lower(files, to_generate);
+  return schema;
 }
 
-void SetError(cpf_pool *mem, char **err, const std::string &msg) {
-  if (err != nullptr) *err = cpf_pool_strndup(mem, msg.data(), msg.size());
+void SetError(cps_pool *mem, char **err, const std::string &msg) {
+  if (err != nullptr) *err = cps_pool_strndup(mem, msg.data(), msg.size());
 }
 
 // Runs `body`, turning every exception into a NULL result and an error.
@@ -538,7 +538,7 @@ void SetError(cpf_pool *mem, char **err, const std::string &msg) {
 // silenced: problems reach the caller through `err` only. What a failed
 // load had allocated stays in `mem` until it is freed.
 template <typename F>
-cpm_pool *Guarded(cpf_pool *mem, char **err, F body) {
+cps_schema *Guarded(cps_pool *mem, char **err, F body) {
   if (err != nullptr) *err = nullptr;
   try {
     pb::LogSilencer quiet;
@@ -643,8 +643,8 @@ std::string RealPath(const std::string &path) {
 
 extern "C" {
 
-cpm_pool *cpm_load_request(cpf_pool *mem, const void *data, size_t size, char **err) {
-  return Guarded(mem, err, [&]() -> cpm_pool * {
+cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char **err) {
+  return Guarded(mem, err, [&]() -> cps_schema * {
     if (size > static_cast<size_t>(INT_MAX)) throw LoadError("CodeGeneratorRequest too large");
     pbc::CodeGeneratorRequest req;
     if (!req.ParsePartialFromArray(data, static_cast<int>(size)))
@@ -672,8 +672,8 @@ cpm_pool *cpm_load_request(cpf_pool *mem, const void *data, size_t size, char **
   });
 }
 
-cpm_pool *cpm_load_descriptor_set(cpf_pool *mem, const void *data, size_t size, char **err) {
-  return Guarded(mem, err, [&]() -> cpm_pool * {
+cps_schema *cps_load_descriptor_set(cps_pool *mem, const void *data, size_t size, char **err) {
+  return Guarded(mem, err, [&]() -> cps_schema * {
     if (size > static_cast<size_t>(INT_MAX)) throw LoadError("FileDescriptorSet too large");
     pb::FileDescriptorSet set;
     if (!set.ParsePartialFromArray(data, static_cast<int>(size)))
@@ -692,9 +692,9 @@ cpm_pool *cpm_load_descriptor_set(cpf_pool *mem, const void *data, size_t size, 
   });
 }
 
-cpm_pool *cpm_load_protos(cpf_pool *mem, const char *const *include_dirs, size_t include_count,
-                          const char *const *files, size_t file_count, char **err) {
-  return Guarded(mem, err, [&]() -> cpm_pool * {
+cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size_t include_count,
+                            const char *const *files, size_t file_count, char **err) {
+  return Guarded(mem, err, [&]() -> cps_schema * {
     pbc::DiskSourceTree tree;
     for (size_t i = 0; i < include_count; i++) tree.MapPath("", RealPath(include_dirs[i]));
     if (include_count == 0) tree.MapPath("", RealPath("."));  // as protoc does without -I
@@ -744,7 +744,7 @@ cpm_pool *cpm_load_protos(cpf_pool *mem, const char *const *include_dirs, size_t
   });
 }
 
-bool cpm_encode_response(cpf_pool *mem, const char *error, const cpm_out_file *files, size_t count,
+bool cps_encode_response(cps_pool *mem, const char *error, const cps_out_file *files, size_t count,
                          uint8_t **out, size_t *out_size) {
   *out = nullptr;
   *out_size = 0;
@@ -759,7 +759,7 @@ bool cpm_encode_response(cpf_pool *mem, const char *error, const cpm_out_file *f
     }
     std::string bytes;
     if (!resp.SerializeToString(&bytes)) return false;
-    uint8_t *buf = static_cast<uint8_t *>(cpf_pool_alloc(mem, bytes.size()));
+    uint8_t *buf = static_cast<uint8_t *>(cps_pool_alloc(mem, bytes.size()));
     if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
     *out = buf;
     *out_size = bytes.size();
