@@ -41,11 +41,6 @@ const char *cpg_str(cpg_gen *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-// Hands the contents of `b` to g->pool; "" when empty.
-const char *cpg_take(cpg_gen *g, cps_buf *b);
-// `items` (`count` elements of `size` bytes) with room for one more, on
-// g->pool: a copy twice as large when full (*cap says how large it is).
-void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size);
 
 // Appends `text` with its `$name$` holes filled to `out`; the variables
 // follow as name, value pairs ended by CPG_END (see render.h). A mistake in

@@ -17,20 +17,10 @@ const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
   return s;
 }
 
-const char *cpg_take(cpg_gen *g, cps_buf *b) { return cps_pool_take(g->pool, b); }
-
-void *cpg_grow(cpg_gen *g, void *items, size_t count, size_t *cap, size_t size) {
-  if (count < *cap) return items;
-  *cap = *cap ? *cap * 2 : 16;
-  void *bigger = cps_pool_alloc(g->pool, *cap * size);
-  if (count) memcpy(bigger, items, count * size);
-  return bigger;
-}
-
 static void collect_exts(cpg_gen *g, const cps_field *xs, size_t count, const cps_message *msgs,
                          size_t msg_count, const cps_field ***out, size_t *n, size_t *cap) {
   for (size_t i = 0; i < count; i++) {
-    *out = cpg_grow(g, *out, *n, cap, sizeof(**out));
+    *out = cps_pool_grow(g->pool, *out, *n, cap, sizeof(**out));
     (*out)[(*n)++] = &xs[i];
   }
   for (size_t i = 0; i < msg_count; i++) {
@@ -160,7 +150,7 @@ const char *cpg_c_string(cpg_gen *g, const char *data, size_t size) {
     }
   }
   cps_buf_puts(&b, "\"");
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 const char *cpg_int32_literal(cpg_gen *g, int32_t v) {
@@ -259,7 +249,7 @@ const char *cpg_mode(cpg_gen *g, const cps_field *f) {
   if (f->type == CPS_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
     cps_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
   }
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 // The length of the valid UTF-8 sequence at p (of at most n bytes), 0 if
@@ -323,5 +313,5 @@ const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent) {
     cps_buf_puts(&b, "\n");
     p += nl ? (size_t)(nl - p) + 1 : strlen(p);
   }
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }

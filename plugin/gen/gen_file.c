@@ -133,7 +133,7 @@ static const char *guard_of(cpg_gen *g, const char *header) {
     cps_buf_append(&b, &c, 1);
   }
   cps_buf_puts(&b, "_");
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 static void walk_tables(cpg_gen *g, const cps_message *m, cps_buf *out) {
@@ -209,7 +209,7 @@ void cpg_gen_file(cpg_gen *g) {
             "CPAY_EXTERN_C_END\n"
             "\n"
             "#endif  // $guard$\n",
-            "gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION), "body", cpg_take(g, &body),
+            "gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION), "body", cps_pool_take(g->pool, &body),
             "guard", guard, CPG_END);
 
   // The source includes its header by file name: it sits beside it.
@@ -223,6 +223,6 @@ void cpg_gen_file(cpg_gen *g) {
             "\n"
             "$body$",
             "version", CPAY_VERSION_STRING, "source", f->name, "header",
-            slash ? slash + 1 : header, "body", cpg_take(g, &g->c), CPG_END);
+            slash ? slash + 1 : header, "body", cps_pool_take(g->pool, &g->c), CPG_END);
   g->c = src;
 }

@@ -23,7 +23,7 @@ static const char *guard_of(cpg_gen *g, const char *header) {
     cps_buf_append(&b, &c, 1);
   }
   cps_buf_puts(&b, "_");
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 static const char *kind_const(const cps_method *m) {
@@ -60,7 +60,7 @@ static bool set_has(const name_set *s, const char *name) {
 }
 
 static void set_add(cpg_gen *g, name_set *s, const char *name) {
-  s->items = cpg_grow(g, s->items, s->count, &s->cap, sizeof *s->items);
+  s->items = cps_pool_grow(g->pool, s->items, s->count, &s->cap, sizeof *s->items);
   s->items[s->count++] = name;
 }
 
@@ -102,7 +102,7 @@ static void collect_files(cpg_gen *g, file_list *l, const cps_file *f) {
   for (size_t i = 0; i < l->count; i++) {
     if (l->items[i] == f) return;
   }
-  l->items = cpg_grow(g, l->items, l->count, &l->cap, sizeof *l->items);
+  l->items = cps_pool_grow(g->pool, l->items, l->count, &l->cap, sizeof *l->items);
   l->items[l->count++] = f;
   for (size_t i = 0; i < f->dep_count; i++) collect_files(g, l, f->deps[i]);
 }
@@ -114,7 +114,7 @@ static const char *hex_rows(cpg_gen *g, const uint8_t *data, size_t size) {
     cps_buf_printf(&b, " 0x%02x,", data[i]);
     if (i % 16 == 15 || i + 1 == size) cps_buf_puts(&b, "\n");
   }
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 static size_t gen_descriptors(cpg_gen *g, const char *prefix) {

@@ -72,7 +72,7 @@ static const char *member_comment(cpg_gen *g, const cps_field *f, int bit) {
   } else if (bit >= 0) {
     cps_buf_printf(&b, ", optional: see _has_%s()", cpg_name_field(g->names, f));
   }
-  return cpg_take(g, &b);
+  return cps_pool_take(g->pool, &b);
 }
 
 // ---- struct ------------------------------------------------------------------
