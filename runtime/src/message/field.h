@@ -1,11 +1,10 @@
 // The reflection layer: how any code that works on messages through their
 // tables (cpay/gencode.h) finds a field, reaches its storage, tests and sets
 // its presence and walks the fields that are set, so that the layout
-// contract of gencode.h is read in one place. The binary decoder, JSON,
-// text format and the message functions go through these helpers; the
-// binary encoder takes the storage size from here, and its loops still
-// keep tuned copies of the presence tests. Lookups by name, which need the
-// descriptions of cpay/reflect.h, are in reflect/reflect.h.
+// contract of gencode.h is read in one place. The binary decoder and
+// encoder, JSON, text format and the message functions all go through
+// these helpers. Lookups by name, which need the descriptions of
+// cpay/reflect.h, are in reflect/reflect.h.
 //
 // Everything is inline but cpay__field_find, cpay__field_with_bit and the
 // iteration (field.c), which only the formats, error messages and the
@@ -57,11 +56,14 @@ static inline bool cpay__type_is_msg(uint8_t type) {
 
 // Whether the value of `type` at `p` is its type's zero: bitwise zero for
 // scalars (so -0.0 is not), empty for strings and bytes, NULL for messages.
+// A message's pointer is tested as the bits of its size, as the runtime
+// takes NULL to be all bits zero (a zeroed message holds NULL pointers):
+// no test of the type for it, which clang keeps in the encoder's loop
+// (1.6% more instructions on the txpage workload).
 static inline bool cpay__value_is_zero(uint8_t type, const void *p) {
   if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
     return ((const cpay_str *)p)->size == 0;
   }
-  if (cpay__type_is_msg(type)) return *(void *const *)p == NULL;
   switch (cpay__type_size(type)) {
     case 1:
       return *(const uint8_t *)p == 0;
@@ -99,10 +101,18 @@ static inline const void *cpay__field_cptr(const void *msg, const cpay_field *f)
   return (const char *)msg + f->offset;
 }
 
+// The case of the oneof whose members have presence `presence` (< 0): the
+// number of the member that is set, or 0. For loops that hold the presence
+// in a register already; always inlined, as without that gcc's encoder
+// loop takes up to 1.2% more instructions (the fds workload).
+static CPAY_HOT_INLINE uint32_t cpay__oneof_case(const void *msg, int32_t presence) {
+  return *(const uint32_t *)((const char *)msg - presence);
+}
+
 // The case of the oneof that `f` (presence < 0) belongs to: the number of
 // the member that is set, or 0.
 static inline uint32_t cpay__field_case(const void *msg, const cpay_field *f) {
-  return *(const uint32_t *)((const char *)msg - f->presence);
+  return cpay__oneof_case(msg, f->presence);
 }
 
 // Sets the case of the oneof that `f` (presence < 0) belongs to.

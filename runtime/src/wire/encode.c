@@ -13,15 +13,9 @@
 #include "cpay/message.h"
 #include "message/internal.h"
 #include "message/map.h"
+#include "message/field.h"
+#include "port_internal.h"
 #include "wire/wire.h"
-
-// Hot helpers are inlined whatever the optimisation level (-O2 declines
-// some of them, at a cost of 10-40% more instructions per operation).
-#if defined(__GNUC__) || defined(__clang__)
-#define CPAY_HOT_INLINE inline __attribute__((always_inline))
-#else
-#define CPAY_HOT_INLINE inline
-#endif
 
 typedef struct enc {
   uint8_t *buf;    // start of the buffer
@@ -161,28 +155,6 @@ static inline void scalar_unchecked(enc *e, uint8_t type, const void *src) {
   }
 }
 
-// Proto3 implicit presence: is the value the default (bitwise zero, so that
-// -0.0 is written; strings and bytes empty)?
-static inline bool is_zero(uint8_t type, const void *src) {
-  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-    return ((const cpay_str *)src)->size == 0;
-  }
-  switch (cpay__type_size_fast(type)) {
-    case 1:
-      return *(const uint8_t *)src == 0;
-    case 4: {
-      uint32_t v;
-      memcpy(&v, src, 4);
-      return v == 0;
-    }
-    default: {
-      uint64_t v;
-      memcpy(&v, src, 8);
-      return v == 0;
-    }
-  }
-}
-
 static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth);
 
 static bool encode_sub(enc *e, const void *sub, const cpay_msg_table *st, uint32_t num,
@@ -260,8 +232,8 @@ static map_cmp_fn *map_cmp_for(uint8_t type) {
 
 static bool encode_map_entry(enc *e, const cpay__map_entry *me, const cpay_msg_table *et,
                              uint32_t num, const char *name, int depth) {
-  const cpay_field *kf = &et->fields[0];
-  const cpay_field *vf = &et->fields[1];
+  const cpay_field *kf = cpay__map_key_field(et);
+  const cpay_field *vf = cpay__map_value_field(et);
   if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
   size_t mark = used(e);
   // Key and value are always written, even when zero, as C++ protobuf does.
@@ -347,11 +319,11 @@ static bool encode_array(enc *e, const cpay_array *arr, const cpay_field *f,
   return true;
 }
 
-// Writes field `f` of `msg` (storage at `base`). `force` writes implicit-
-// presence zero values too (extensions).
-static bool encode_field(enc *e, const void *msg, const void *base, const cpay_field *f,
-                         const cpay_sub *subs, const char *name, int depth, bool force) {
-  const void *src = (const char *)base + f->offset;
+// Writes field `f` of the message at `base`, or of an extension's storage
+// at `base`. `force` writes implicit-presence zero values too (extensions).
+static bool encode_field(enc *e, const void *base, const cpay_field *f, const cpay_sub *subs,
+                         const char *name, int depth, bool force) {
+  const void *src = cpay__field_cptr(base, f);
   switch (f->mode & CPAY_MODE_MASK) {
     case CPAY_MODE_ARRAY:
       return encode_array(e, src, f, subs, name, depth);
@@ -361,15 +333,7 @@ static bool encode_field(enc *e, const void *msg, const void *base, const cpay_f
     default:
       break;
   }
-  if (f->presence > 0 && !cpay__type_is_msg(f->type)) {
-    // (A message's presence is its pointer, even for a required one that
-    // also has a presence bit.)
-    if (!cpay__has(msg, (uint32_t)f->presence - 1)) return true;
-  } else if (f->presence < 0) {
-    if (*(const uint32_t *)((const char *)msg - f->presence) != f->number) return true;
-  } else if (!force && !cpay__type_is_msg(f->type) && is_zero(f->type, src)) {
-    return true;
-  }
+  if (!force && !cpay__field_has(base, f)) return true;
   if (cpay__type_is_msg(f->type)) {
     const void *sub = *(void *const *)src;
     if (!sub) return true;
@@ -379,8 +343,7 @@ static bool encode_field(enc *e, const void *msg, const void *base, const cpay_f
   return put_value(e, f->type, src, f->number);
 }
 
-static bool encode_ext(enc *e, const void *msg, const cpay__ext_entry *x,
-                       const cpay_msg_table *t, int depth) {
+static bool encode_ext(enc *e, const cpay__ext_entry *x, const cpay_msg_table *t, int depth) {
   const cpay_ext *ext = x->ext;
   if ((t->flags & CPAY_MSG_MESSAGE_SET) && ext->field.type == CPAY_TYPE_MESSAGE &&
       (ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
@@ -398,28 +361,14 @@ static bool encode_ext(enc *e, const void *msg, const cpay__ext_entry *x,
   ef.offset = 0;
   ef.presence = 0;
   ef.sub = 0;
-  return encode_field(e, msg, &x->val, &ef, &ext->sub, ext->full_name, depth, true);
+  return encode_field(e, &x->val, &ef, &ext->sub, ext->full_name, depth, true);
 }
 
 // A quick test, inlined into the field loop, for the common case of a field
 // with nothing to write (most fields of most messages).
 static inline bool field_absent(const void *msg, const cpay_field *f) {
-  const char *src = (const char *)msg + f->offset;
-  if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
-    if (f->presence == 0) {
-      // Implicit presence, or a message (present when non-NULL).
-      if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
-        return ((const cpay_str *)src)->size == 0;
-      }
-      if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
-      return is_zero(f->type, src);
-    }
-    if (f->presence < 0) {
-      return *(const uint32_t *)((const char *)msg - f->presence) != f->number;
-    }
-    if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
-    return !cpay__has(msg, (uint32_t)f->presence - 1);
-  }
+  const void *src = cpay__field_cptr(msg, f);
+  if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) return !cpay__field_has(msg, f);
   if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) return ((const cpay_array *)src)->size == 0;
   return *(const cpay_map *const *)src == NULL;
 }
@@ -625,10 +574,9 @@ static CPAY_HOT_INLINE bool sub_back(enc *e, uint8_t **pptr, const void *sub,
 
 // Field i of msg through encode_field(), out of line so that the hot loop
 // below stays small.
-__attribute__((noinline)) static bool encode_field_general(enc *e, const void *msg,
-                                                           const cpay_msg_table *t, size_t i,
-                                                           int depth) {
-  return encode_field(e, msg, msg, &t->fields[i], t->subs,
+static CPAY_NOINLINE bool encode_field_general(enc *e, const void *msg, const cpay_msg_table *t,
+                                               size_t i, int depth) {
+  return encode_field(e, msg, &t->fields[i], t->subs,
                       t->field_names ? t->field_names[i] : NULL, depth, false);
 }
 
@@ -639,20 +587,20 @@ __attribute__((noinline)) static bool encode_field_general(enc *e, const void *m
 // returns false on error. They are inlined into encode_fields(), where
 // *pptr is a register.
 
-// Whether oneof member `f` (case at base - pr, pr < 0) is not the member
+// Whether oneof member `f` (presence pr < 0) is not the member of its oneof
 // that is set.
-static CPAY_HOT_INLINE bool oneof_other(const char *base, const cpay_field *f, int32_t pr) {
-  return *(const uint32_t *)(base - pr) != f->number;
+static CPAY_HOT_INLINE bool oneof_other(const void *msg, const cpay_field *f, int32_t pr) {
+  return cpay__oneof_case(msg, pr) != f->number;
 }
 
 // Writes singular message `f` (pointer at src) unless it is NULL or another
 // member of its oneof is set.
-static CPAY_HOT_INLINE bool put_message_field(enc *e, uint8_t **pptr, const char *base,
+static CPAY_HOT_INLINE bool put_message_field(enc *e, uint8_t **pptr, const void *msg,
                                               const cpay_msg_table *t, const cpay_field *f,
                                               int32_t pr, const char *src, int depth) {
   const void *sub = *(const void *const *)src;
   if (!sub) return true;
-  if (pr < 0 && oneof_other(base, f, pr)) return true;
+  if (pr < 0 && oneof_other(msg, f, pr)) return true;
   return sub_back(e, pptr, sub, t, f, depth);
 }
 
@@ -715,16 +663,16 @@ static CPAY_HOT_INLINE bool put_map_field(enc *e, uint8_t **pptr, const void *ms
 // other kinds (maps, groups, packed and unpacked scalar arrays) go through
 // encode_field(). Returns false on error.
 //
-// The presence tests and the two singular writes stay spelled out in the
-// loop: the explicit-presence path jumps straight to the string or the
-// scalar write, which the implicit-presence path reaches after its own
-// tests. Every shape tried that merged the two paths before the writes, or
-// moved these tests and writes into helpers, cost gcc or clang
-// instructions per operation (up to 5%) on the benchmark workloads.
+// The presence tests take their rules from message/field.h (cpay__has,
+// cpay__oneof_case, cpay__value_is_zero) but keep the loop's own order
+// rather than calling cpay__field_has: the explicit-presence path jumps
+// straight to the string or the scalar write, which the implicit-presence
+// path reaches after its own tests. Every shape tried that merged the two
+// paths before the writes, or moved these tests and writes into helpers,
+// cost gcc or clang instructions per operation (up to 5%) on the benchmark
+// workloads.
 static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int depth) {
   const cpay_field *fields = t->fields;
-  const char *base = msg;
-  const uint32_t *hasbits = (const uint32_t *)(base + CPAY_HASBITS_OFFSET);
   const uint32_t required = t->required_count;
   uint8_t *ptr = e->ptr;
   // A message without fields may have a NULL table: no arithmetic on it,
@@ -740,14 +688,14 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
       // required_count), so a clear bit above them is an absent field,
       // skipped without looking at anything else.
       uint32_t bit = (uint32_t)pr - 1;
-      if (!((hasbits[bit / 32] >> (bit % 32)) & 1u) && bit >= required) continue;
+      if (!cpay__has(msg, bit) && bit >= required) continue;
     }
-    const char *src = base + f->offset;
+    const char *src = cpay__field_cptr(msg, f);
     uint8_t type = f->type;
     if (pr > 0 && !cpay__type_is_msg(type)) {
       // The bit decides (here for a required field).
       uint32_t bit = (uint32_t)pr - 1;
-      if (!((hasbits[bit / 32] >> (bit % 32)) & 1u)) continue;
+      if (!cpay__has(msg, bit)) continue;
       if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) goto write_string;
       goto write_scalar;
     }
@@ -756,14 +704,12 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
       continue;
     } else if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
       if (type == CPAY_TYPE_MESSAGE) {
-        if (!put_message_field(e, &ptr, base, t, f, pr, src, depth)) return false;
+        if (!put_message_field(e, &ptr, msg, t, f, pr, src, depth)) return false;
         continue;
       }
       if (pr < 0) {
-        if (*(const uint32_t *)(base - pr) != f->number) continue;
-      } else if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-        if (((const cpay_str *)src)->size == 0) continue;  // implicit presence
-      } else if (is_zero(type, src)) {
+        if (oneof_other(msg, f, pr)) continue;
+      } else if (cpay__value_is_zero(type, src)) {
         continue;  // implicit presence
       }
       if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
@@ -788,21 +734,18 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
 }
 
 // Messages with required fields, unknown fields or extensions.
-__attribute__((noinline)) static bool encode_msg_slow(enc *e, const void *msg,
-                                                      const cpay_msg_table *t, int depth) {
+static CPAY_NOINLINE bool encode_msg_slow(enc *e, const void *msg, const cpay_msg_table *t,
+                                          int depth) {
   if (t->required_count && !(e->flags & CPAY_ENCODE_ALLOW_PARTIAL)) {
     int missing = cpay__msg_missing_required(msg, t);
     if (missing >= 0) {
-      for (uint32_t i = 0; i < t->field_count; i++) {
-        if (t->fields[i].presence == missing + 1) {
-          char what[128];
-          snprintf(what, sizeof(what), "missing required field of %s",
-                   t->full_name ? t->full_name : "?");
-          return fail(e, CPAY_ERR_REQUIRED, what, t->fields[i].number,
-                      t->field_names ? t->field_names[i] : "?");
-        }
-      }
-      return fail(e, CPAY_ERR_REQUIRED, "missing required field", 0, NULL);
+      const cpay_field *f = cpay__field_with_bit(t, (uint32_t)missing);
+      if (!f) return fail(e, CPAY_ERR_REQUIRED, "missing required field", 0, NULL);
+      char what[128];
+      snprintf(what, sizeof(what), "missing required field of %s",
+               t->full_name ? t->full_name : "?");
+      return fail(e, CPAY_ERR_REQUIRED, what, f->number,
+                  t->field_names ? t->field_names[f - t->fields] : "?");
     }
   }
   const cpay_msg_internal *in = cpay__msg_internal(msg);
@@ -818,13 +761,13 @@ __attribute__((noinline)) static bool encode_msg_slow(enc *e, const void *msg,
   while (i > 0 || j > 0) {
     if (j > 0 && (i == 0 || in->exts[j - 1].ext->field.number > t->fields[i - 1].number)) {
       j--;
-      if (!encode_ext(e, msg, &in->exts[j], t, depth)) return false;
+      if (!encode_ext(e, &in->exts[j], t, depth)) return false;
     } else {
       i--;
       const cpay_field *f = &t->fields[i];
       if (field_absent(msg, f)) continue;
-      if (!encode_field(e, msg, msg, f, t->subs, t->field_names ? t->field_names[i] : NULL,
-                        depth, false))
+      if (!encode_field(e, msg, f, t->subs, t->field_names ? t->field_names[i] : NULL, depth,
+                        false))
         return false;
     }
   }

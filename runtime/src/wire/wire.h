@@ -50,8 +50,7 @@ static inline int cpay__type_wire_type(uint8_t type) {
 }
 
 // The per-type storage size, cpay__type_size(), and cpay__type_is_msg() are
-// in message/field.h. The encoder's name for the size of a scalar:
-static inline size_t cpay__type_size_fast(uint8_t type) { return cpay__type_size(type); }
+// in message/field.h.
 
 // Scalars that may be packed: everything but strings, bytes and messages.
 static inline bool cpay__type_packable(uint8_t type) {
