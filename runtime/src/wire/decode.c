@@ -26,10 +26,10 @@ typedef struct dec {
   uint32_t flags;
   int max_depth;
   cpay_code code;
-  // The first message that ended without all its required fields; checked
-  // again once the whole input is parsed (a later occurrence may merge them in).
+  // The first message that ended without all its required fields, and
+  // where; the tree is checked again once the whole input is parsed (a
+  // later occurrence may merge them in).
   const cpay_msg_table *missing_table;
-  int missing_index;
   size_t missing_offset;
 } dec;
 
@@ -644,10 +644,8 @@ static CPAY_HOT_INLINE const uint8_t *check_required(dec *d, const uint8_t *p, v
                                                      const cpay_msg_table *t) {
   if (CPAY_UNLIKELY(t->required_count) && !d->missing_table &&
       !(d->flags & CPAY_DECODE_ALLOW_PARTIAL)) {
-    int missing = cpay__msg_missing_required(msg, t);
-    if (missing >= 0) {
+    if (cpay__msg_missing_required(msg, t) >= 0) {
       d->missing_table = t;
-      d->missing_index = missing;
       d->missing_offset = (size_t)(p - d->buf);
     }
   }
@@ -1000,52 +998,13 @@ static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, v
   return check_required(d, p, msg, t);
 }
 
-// The first required field missing in the tree under `msg`, found by a walk
-// that only happens when decoding saw a message without its required fields.
-static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
-                                          int depth);
-
-static const cpay_msg_table *find_missing_sub(const void *sub, const cpay_msg_table *st,
-                                              int *idx, int depth) {
-  return sub ? find_missing(sub, st, idx, depth + 1) : NULL;
-}
-
-static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
-                                          int depth) {
-  if (depth > CPAY_DEFAULT_MAX_DEPTH * 10) return NULL;
-  int m = cpay__msg_missing_required(msg, t);
-  if (m >= 0) {
-    *idx = m;
-    return t;
-  }
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    if (!cpay__type_is_msg(f->type)) continue;
-    const cpay_msg_table *st = t->subs[f->sub].msg;
-    const cpay_msg_table *r = NULL;
-    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
-      if (!cpay__field_has(msg, f)) continue;
-      r = find_missing_sub(*(void *const *)cpay__field_cptr(msg, f), st, idx, depth);
-    } else if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-      const cpay_array *arr = cpay__field_cptr(msg, f);
-      for (size_t j = 0; j < arr->size && !r; j++) {
-        r = find_missing_sub(((void *const *)arr->data)[j], st, idx, depth);
-      }
-    }
-    if (r) return r;
-  }
-  return NULL;
-}
-
 // The error for a tree that decoded without all its required fields: names
-// the first one missing under `msg`, else the one decoding saw missing
-// first, and the offset where that message ended. Out of line, as rare.
-static CPAY_NOINLINE cpay_code fail_required(const dec *d, const void *msg,
-                                             const cpay_msg_table *t) {
-  int idx = d->missing_index;
-  const cpay_msg_table *mt = find_missing(msg, t, &idx, 0);
-  if (!mt) mt = d->missing_table;
-  const cpay_field *f = cpay__field_with_bit(mt, (uint32_t)idx);
+// the first one missing, `bit` of a message of type `mt`, and the offset
+// where the first message decoding saw without all its fields ended. Out of
+// line, as rare.
+static CPAY_NOINLINE cpay_code fail_required(const dec *d, const cpay_msg_table *mt,
+                                             uint32_t bit) {
+  const cpay_field *f = cpay__field_with_bit(mt, bit);
   uint32_t num = f ? f->number : 0;
   const char *name = f && mt->field_names ? mt->field_names[f - mt->fields] : "?";
   return cpay_status_set(d->st, CPAY_ERR_REQUIRED,
@@ -1069,10 +1028,14 @@ cpay_code cpay_decode(const uint8_t *buf, size_t len, void *msg, const cpay_msg_
       .max_depth = opts && opts->max_depth > 0 ? opts->max_depth : CPAY_DEFAULT_MAX_DEPTH,
       .code = CPAY_OK,
       .missing_table = NULL,
-      .missing_index = -1,
       .missing_offset = 0,
   };
   if (!decode_msg(&d, buf, buf + len, msg, t, 0, 0)) return d.code;
-  if (d.missing_table && !cpay_msg_is_initialized(msg, t)) return fail_required(&d, msg, t);
+  if (d.missing_table) {
+    // A later occurrence may have merged the missing fields in: look again.
+    uint32_t bit;
+    const cpay_msg_table *mt = cpay__msg_find_missing(msg, t, &bit);
+    if (mt) return fail_required(&d, mt, bit);
+  }
   return CPAY_OK;
 }
