@@ -199,7 +199,7 @@ static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, u
   switch (wt) {
     case CPAY_WT_VARINT: {
       uint64_t v;
-      const uint8_t *q = cpay__varint_get(p, end, &v);
+      const uint8_t *q = cpay__varint_get_slow(p, end, &v);
       return q ? q : fail_varint(d, num, NULL, p, end, "varint");
     }
     case CPAY_WT_FIXED64:
@@ -220,7 +220,7 @@ static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, u
       while (p < end) {
         const uint8_t *tag_p = p;
         uint64_t tag;
-        p = cpay__varint_get(p, end, &tag);
+        p = cpay__varint_get_slow(p, end, &tag);
         if (!p) return fail_varint(d, num, NULL, tag_p, end, "tag");
         if (tag > UINT32_MAX) {
           return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "field number out of range");
@@ -461,7 +461,7 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
     if (p >= end) return fail(d, CPAY_ERR_MALFORMED, 1, NULL, p, "group without end group");
     const uint8_t *ftag = p;
     uint64_t tag;
-    p = cpay__varint_get(p, end, &tag);
+    p = cpay__varint_get_slow(p, end, &tag);
     if (!p) return fail_varint(d, 1, NULL, ftag, end, "tag");
     if (tag == ((1u << 3) | CPAY_WT_EGROUP)) break;
     if (tag > UINT32_MAX) {
@@ -474,7 +474,7 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
       return fail(d, CPAY_ERR_MALFORMED, num, NULL, ftag, "end group does not match start group 1");
     }
     if (num == 2 && wt == CPAY_WT_VARINT) {
-      p = cpay__varint_get(p, end, &type_id);
+      p = cpay__varint_get_slow(p, end, &type_id);
       if (!p) return fail_varint(d, 2, "type_id", ftag, end, "varint");
     } else if (num == 3 && wt == CPAY_WT_LEN) {
       p = read_len(d, p, end, 3, "message", &body_len);
@@ -620,7 +620,7 @@ static const uint8_t *decode_extension(dec *d, const uint8_t *tag_p, const uint8
   // A closed enum's value outside the enum is an unknown field, and the
   // extension stays absent.
   uint64_t v;
-  if (wt == CPAY_WT_VARINT && cpay__varint_get(p, end, &v) &&
+  if (wt == CPAY_WT_VARINT && cpay__varint_get_slow(p, end, &v) &&
       closed_enum_rejects(&ef, &ext->sub, v)) {
     return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
   }

@@ -92,8 +92,10 @@ static inline size_t cpay__varint_put(uint8_t *p, uint64_t v) {
 }
 
 // Reads a varint in [p, end). Returns the position after it, or NULL when it
-// is truncated or longer than 10 bytes (cpay__varint_error tells which).
-// One- and two-byte varints, the vast majority, take the inline path.
+// is truncated or longer than 10 bytes (cpay__varint_truncated tells which).
+// One- and two-byte varints, the vast majority, take the inline path; code
+// that rarely runs (skipping unknown fields, extensions, message-set items)
+// calls cpay__varint_get_slow itself rather than inline another copy.
 const uint8_t *cpay__varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *out);
 
 static inline const uint8_t *cpay__varint_get(const uint8_t *p, const uint8_t *end,
