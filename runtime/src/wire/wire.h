@@ -141,7 +141,8 @@ bool cpay__utf8_valid(const char *p, size_t n);
 size_t cpay__utf8_valid_prefix(const char *p, size_t n);
 
 // Writes code point `cp` (at most U+10FFFF, not a surrogate: the caller
-// checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many.
+// checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many. (In
+// utf8_put.c: only JSON and text format use it.)
 size_t cpay__utf8_put(char *o, uint32_t cp);
 
 #endif  // CPAY_WIRE_WIRE_H_
