@@ -13,8 +13,8 @@
 #include "cpay/gencode.h"
 #include "cpay/message.h"
 #include "message/array.h"
-#include "message/internal.h"
 #include "message/field.h"
+#include "message/internal.h"
 #include "port_internal.h"
 #include "wire/wire.h"
 

@@ -11,9 +11,9 @@
 
 #include "cpay/gencode.h"
 #include "cpay/message.h"
+#include "message/field.h"
 #include "message/internal.h"
 #include "message/map.h"
-#include "message/field.h"
 #include "port_internal.h"
 #include "wire/wire.h"
 
