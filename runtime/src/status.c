@@ -3,17 +3,32 @@
 #include "cpay/status.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-static const char *const code_strs[] = {
-#define CODE_STR(name, num, text, grpc, is_grpc) [CPAY_##name] = text,
-    CPAY_CODE_TABLE(CODE_STR)
-#undef CODE_STR
+// The code strings one after another, and where each starts: no table of
+// pointers, which a shared library relocates when it is loaded.
+static const struct code_texts {
+#define CODE_FIELD(name, num, text, grpc, is_grpc) char name[sizeof(text)];
+  CPAY_CODE_TABLE(CODE_FIELD)
+#undef CODE_FIELD
+} code_texts = {
+#define CODE_TEXT(name, num, text, grpc, is_grpc) text,
+    CPAY_CODE_TABLE(CODE_TEXT)
+#undef CODE_TEXT
+};
+
+static const uint16_t code_starts[] = {
+#define CODE_START(name, num, text, grpc, is_grpc) \
+  [CPAY_##name] = offsetof(struct code_texts, name),
+    CPAY_CODE_TABLE(CODE_START)
+#undef CODE_START
 };
 
 const char *cpay_code_str(cpay_code code) {
-  if ((unsigned)code >= sizeof(code_strs) / sizeof(code_strs[0])) return "unknown code";
-  return code_strs[code];
+  if ((unsigned)code >= sizeof(code_starts) / sizeof(code_starts[0])) return "unknown code";
+  return (const char *)&code_texts + code_starts[code];
 }
 
 void cpay_status_clear(cpay_status *st) {

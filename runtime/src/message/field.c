@@ -1,5 +1,6 @@
 // The parts of the reflection layer that are not inline (see field.h):
-// lookup by number for the formats, iteration over the fields that are set.
+// lookup by number for the formats, by presence bit for error messages,
+// iteration over the fields that are set.
 #include "message/field.h"
 
 #include "cpay/message.h"
@@ -8,6 +9,13 @@
 const cpay_field *cpay__field_find(const cpay_msg_table *t, uint32_t num) {
   uint32_t hint = 0;
   return cpay__field_find_near(t, num, &hint);
+}
+
+const cpay_field *cpay__field_with_bit(const cpay_msg_table *t, uint32_t bit) {
+  for (uint32_t i = 0; i < t->field_count; i++) {
+    if (t->fields[i].presence == (int32_t)bit + 1) return &t->fields[i];
+  }
+  return NULL;
 }
 
 bool cpay__msg_next(cpay__msg_iter *it, cpay__field_ref *out) {

@@ -38,15 +38,15 @@ cpay__ext_entry *cpay__msg_ext_entry(void *msg, const cpay_ext *ext, cpay_arena 
 // Appends unknown bytes; false when out of memory.
 bool cpay__msg_add_unknown(void *msg, const uint8_t *data, size_t size, cpay_arena *a);
 
-// Checks the required presence bits of `msg` itself (not submessages).
-static inline bool cpay__msg_required_set(const void *msg, const cpay_msg_table *t) {
-  for (uint32_t i = 0; i < t->required_count; i++) {
-    if (!cpay__has(msg, i)) return false;
-  }
-  return true;
-}
-
 // The index of the first required field missing in `msg`, or -1.
 int cpay__msg_missing_required(const void *msg, const cpay_msg_table *t);
+
+// The first required field missing in the tree under `msg` (of type `t`),
+// in field order, depth first: the table of the message that misses it,
+// with *bit set to the field's presence bit; NULL when every required field
+// is set. cpay_msg_is_initialized() is this being NULL; the decoder's error
+// names the field it finds.
+const cpay_msg_table *cpay__msg_find_missing(const void *msg, const cpay_msg_table *t,
+                                             uint32_t *bit);
 
 #endif  // CPAY_MESSAGE_INTERNAL_H_

@@ -96,49 +96,61 @@ int cpay__msg_missing_required(const void *msg, const cpay_msg_table *t) {
   return -1;
 }
 
-// Whether submessage `sub` (NULL when absent) of type `st` has its
-// required fields, and its submessages theirs.
-static bool value_initialized(const void *sub, const cpay_msg_table *st) {
-  return !sub || cpay_msg_is_initialized(sub, st);
+// The first required field missing under submessage `sub` (NULL when
+// absent) of type `st`, as cpay__msg_find_missing.
+static const cpay_msg_table *sub_missing(const void *sub, const cpay_msg_table *st,
+                                         uint32_t *bit) {
+  return sub ? cpay__msg_find_missing(sub, st, bit) : NULL;
 }
 
-// Whether every submessage that field `r` of a message of type `t` holds
-// is initialized.
-static bool field_initialized(const cpay__field_ref *r, const cpay_msg_table *t) {
+// The first required field missing under the submessages that field `r` of
+// a message of type `t` holds, as cpay__msg_find_missing.
+static const cpay_msg_table *field_missing(const cpay__field_ref *r, const cpay_msg_table *t,
+                                           uint32_t *bit) {
   const cpay_field *f = r->f;
+  const cpay_msg_table *found = NULL;
   if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_MAP) {
     const cpay_map *m = *(const cpay_map *const *)r->p;
     const cpay_msg_table *entry = t->subs[f->sub].msg;
-    if (entry->field_count < 2) return true;
+    if (entry->field_count < 2) return NULL;
     const cpay_field *vf = cpay__map_value_field(entry);
-    if (!cpay__type_is_msg(vf->type)) return true;
-    for (size_t j = 0; j < m->size; j++) {
-      if (!value_initialized(m->entries[j].val.msg, entry->subs[vf->sub].msg)) return false;
+    if (!cpay__type_is_msg(vf->type)) return NULL;
+    for (size_t j = 0; j < m->size && !found; j++) {
+      found = sub_missing(m->entries[j].val.msg, entry->subs[vf->sub].msg, bit);
     }
-    return true;
+    return found;
   }
-  if (!cpay__type_is_msg(f->type)) return true;
+  if (!cpay__type_is_msg(f->type)) return NULL;
   const cpay_msg_table *st = r->ext ? r->ext->sub.msg : t->subs[f->sub].msg;
   if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
     const cpay_array *arr = r->p;
     void *const *elems = arr->data;
-    for (size_t j = 0; j < arr->size; j++) {
-      if (!value_initialized(elems[j], st)) return false;
-    }
-    return true;
+    for (size_t j = 0; j < arr->size && !found; j++) found = sub_missing(elems[j], st, bit);
+    return found;
   }
-  return value_initialized(*(void *const *)r->p, st);
+  return sub_missing(*(void *const *)r->p, st, bit);
 }
 
-bool cpay_msg_is_initialized(const void *msg, const cpay_msg_table *t) {
-  if (!cpay__msg_required_set(msg, t)) return false;
+const cpay_msg_table *cpay__msg_find_missing(const void *msg, const cpay_msg_table *t,
+                                             uint32_t *bit) {
+  int m = cpay__msg_missing_required(msg, t);
+  if (m >= 0) {
+    *bit = (uint32_t)m;
+    return t;
+  }
   cpay__msg_iter it;
   cpay__msg_iter_init(&it, msg, t, 0);
   cpay__field_ref r;
   while (cpay__msg_next(&it, &r)) {
-    if (!field_initialized(&r, t)) return false;
+    const cpay_msg_table *found = field_missing(&r, t, bit);
+    if (found) return found;
   }
-  return true;
+  return NULL;
+}
+
+bool cpay_msg_is_initialized(const void *msg, const cpay_msg_table *t) {
+  uint32_t bit;
+  return cpay__msg_find_missing(msg, t, &bit) == NULL;
 }
 
 // ---- extensions ------------------------------------------------------------

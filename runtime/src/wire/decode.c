@@ -1,8 +1,10 @@
 // The table-driven binary decoder: one loop serves every message.
 //
-// Fields are found by direct index below the table's dense_below, else by
-// trying the field after the previous match (fields usually arrive in
-// order), else by binary search. All memory comes from the arena. Errors
+// Fields are found, marked present and their values loaded through the
+// reflection layer (message/field.h) that JSON and text format use too:
+// cpay__field_find_near indexes numbers below the table's dense_below,
+// else tries the field after the previous match (fields usually arrive in
+// order), else binary-searches. All memory comes from the arena. Errors
 // stop decoding at once and name the field and the byte offset.
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,16 +13,10 @@
 #include "cpay/gencode.h"
 #include "cpay/message.h"
 #include "message/array.h"
+#include "message/field.h"
 #include "message/internal.h"
+#include "port_internal.h"
 #include "wire/wire.h"
-
-// Hot helpers are inlined whatever the optimisation level (-O2 declines
-// some of them, at a cost of 10-40% more instructions per operation).
-#if defined(__GNUC__) || defined(__clang__)
-#define CPAY_HOT_INLINE inline __attribute__((always_inline))
-#else
-#define CPAY_HOT_INLINE inline
-#endif
 
 typedef struct dec {
   const uint8_t *buf;  // start of the input, for offsets
@@ -30,10 +26,10 @@ typedef struct dec {
   uint32_t flags;
   int max_depth;
   cpay_code code;
-  // The first message that ended without all its required fields; checked
-  // again once the whole input is parsed (a later occurrence may merge them in).
+  // The first message that ended without all its required fields, and
+  // where; the tree is checked again once the whole input is parsed (a
+  // later occurrence may merge them in).
   const cpay_msg_table *missing_table;
-  int missing_index;
   size_t missing_offset;
 } dec;
 
@@ -72,34 +68,6 @@ static const uint8_t *fail_oom(dec *d, uint32_t number, const char *name, const 
 
 static inline const char *field_name(const cpay_msg_table *t, const cpay_field *f) {
   return t->field_names ? t->field_names[f - t->fields] : NULL;
-}
-
-static inline const cpay_field *find_field(const cpay_msg_table *t, uint32_t num,
-                                           uint32_t *hint) {
-  if (num - 1 < t->dense_below) {
-    *hint = num;
-    return &t->fields[num - 1];
-  }
-  uint32_t h = *hint;
-  if (h < t->field_count && t->fields[h].number == num) {
-    *hint = h + 1;
-    return &t->fields[h];
-  }
-  uint32_t lo = t->dense_below, hi = t->field_count;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    uint32_t n = t->fields[mid].number;
-    if (n == num) {
-      *hint = mid + 1;
-      return &t->fields[mid];
-    }
-    if (n < num) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return NULL;
 }
 
 enum { MATCH_NONE = 0, MATCH_NORMAL = 1, MATCH_PACKED = 2 };
@@ -147,14 +115,6 @@ static inline void store_scalar(void *dst, uint8_t type, uint64_t raw) {
       memcpy(dst, &v, 4);
       return;
     }
-  }
-}
-
-static inline void set_presence(void *msg, const cpay_field *f) {
-  if (f->presence > 0) {
-    cpay__set_has(msg, (uint32_t)f->presence - 1);
-  } else if (f->presence < 0) {
-    *(uint32_t *)((char *)msg - f->presence) = f->number;
   }
 }
 
@@ -239,7 +199,7 @@ static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, u
   switch (wt) {
     case CPAY_WT_VARINT: {
       uint64_t v;
-      const uint8_t *q = cpay__varint_get(p, end, &v);
+      const uint8_t *q = cpay__varint_get_slow(p, end, &v);
       return q ? q : fail_varint(d, num, NULL, p, end, "varint");
     }
     case CPAY_WT_FIXED64:
@@ -260,7 +220,7 @@ static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, u
       while (p < end) {
         const uint8_t *tag_p = p;
         uint64_t tag;
-        p = cpay__varint_get(p, end, &tag);
+        p = cpay__varint_get_slow(p, end, &tag);
         if (!p) return fail_varint(d, num, NULL, tag_p, end, "tag");
         if (tag > UINT32_MAX) {
           return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "field number out of range");
@@ -353,13 +313,6 @@ static const uint8_t *decode_packed(dec *d, const uint8_t *p, const uint8_t *end
   return pe;
 }
 
-static inline cpay_value load_value(uint8_t type, const void *src) {
-  cpay_value v;
-  memset(&v, 0, sizeof(v));
-  memcpy(&v, src, cpay__type_size(type));
-  return v;
-}
-
 static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *end,
                                        void *msg, void *base, const cpay_field *f,
                                        const cpay_msg_table *et, const char *name,
@@ -377,8 +330,8 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
     if (!entry) return fail_oom(d, f->number, name, p);
   }
   cpay_msg_clear(entry, et);
-  const cpay_field *kf = &et->fields[0];
-  const cpay_field *vf = &et->fields[1];
+  const cpay_field *kf = cpay__map_key_field(et);
+  const cpay_field *vf = cpay__map_value_field(et);
   // An unknown closed-enum value lands in the entry's unknown fields, which
   // tells us to keep the whole entry as unknown; so keep them even when
   // discarding.
@@ -387,8 +340,8 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
   const uint8_t *q = decode_msg(d, p, p + len, entry, et, depth + 1, 0);
   d->flags = flags;
   if (!q) return NULL;
-  cpay_value key = load_value(kf->type, (char *)entry + kf->offset);
-  cpay_value val = load_value(vf->type, (char *)entry + vf->offset);
+  cpay_value key = cpay__value_load(kf->type, cpay__field_cptr(entry, kf));
+  cpay_value val = cpay__value_load(vf->type, cpay__field_cptr(entry, vf));
   cpay_msg_internal *ein = cpay__msg_internal(entry);
   if ((vf->mode & CPAY_MODE_CLOSED_ENUM) && ein && ein->unknown_size) {
     // The value was an unknown closed-enum value: the whole entry is unknown.
@@ -399,7 +352,7 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
     val.msg = cpay_msg_new(et->subs[vf->sub].msg, d->arena);
     if (!val.msg) return fail_oom(d, f->number, name, p);
   }
-  cpay_map **slot = (cpay_map **)((char *)base + f->offset);
+  cpay_map **slot = cpay__field_ptr(base, f);
   if (!*slot) {
     *slot = cpay_map_new(d->arena, kf->type, vf->type);
     if (!*slot) return fail_oom(d, f->number, name, p);
@@ -438,7 +391,7 @@ static inline const uint8_t *decode_scalar(dec *d, const uint8_t *p, const uint8
     if (!dst) return fail_oom(d, f->number, name, p);
   }
   store_scalar(dst, f->type, v);
-  if (!repeated) set_presence(msg, f);
+  if (!repeated) cpay__field_mark(msg, f);
   return q;
 }
 
@@ -448,7 +401,7 @@ static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end,
                                    void *base, const cpay_field *f, const cpay_sub *subs,
                                    const char *name, const uint8_t *tag_p, int wt, int match,
                                    int depth) {
-  void *dst = (char *)base + f->offset;
+  void *dst = cpay__field_ptr(base, f);
   int mode = f->mode & CPAY_MODE_MASK;
   bool scalar = wt == CPAY_WT_VARINT || wt == CPAY_WT_FIXED32 || wt == CPAY_WT_FIXED64;
   if (mode == CPAY_MODE_ARRAY) {
@@ -480,15 +433,16 @@ static const uint8_t *decode_field(dec *d, const uint8_t *p, const uint8_t *end,
   if (scalar) return decode_scalar(d, p, end, msg, dst, f, subs, name, tag_p, wt, false);
   if (wt == CPAY_WT_LEN && f->type != CPAY_TYPE_MESSAGE) {
     const uint8_t *q = read_str(d, p, end, f, name, dst);
-    if (q) set_presence(msg, f);
+    if (q) cpay__field_mark(msg, f);
     return q;
   }
   // A message or group.
   void **slot = dst;
-  if (f->presence < 0 && *(uint32_t *)((char *)msg - f->presence) != f->number) {
-    *slot = NULL;  // another oneof member was set: start a fresh message
-  }
-  set_presence(msg, f);
+  // Another oneof member was set: start a fresh message. (Only the pointer
+  // needs zeroing; cpay__field_prepare's memset of the type's size costs the
+  // decoder registers.)
+  if (f->presence < 0 && cpay__field_case(msg, f) != f->number) *slot = NULL;
+  cpay__field_mark(msg, f);
   return decode_sub(d, p, end, slot, subs[f->sub].msg, f->number, name, depth,
                     wt == CPAY_WT_SGROUP);
 }
@@ -507,7 +461,7 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
     if (p >= end) return fail(d, CPAY_ERR_MALFORMED, 1, NULL, p, "group without end group");
     const uint8_t *ftag = p;
     uint64_t tag;
-    p = cpay__varint_get(p, end, &tag);
+    p = cpay__varint_get_slow(p, end, &tag);
     if (!p) return fail_varint(d, 1, NULL, ftag, end, "tag");
     if (tag == ((1u << 3) | CPAY_WT_EGROUP)) break;
     if (tag > UINT32_MAX) {
@@ -520,7 +474,7 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
       return fail(d, CPAY_ERR_MALFORMED, num, NULL, ftag, "end group does not match start group 1");
     }
     if (num == 2 && wt == CPAY_WT_VARINT) {
-      p = cpay__varint_get(p, end, &type_id);
+      p = cpay__varint_get_slow(p, end, &type_id);
       if (!p) return fail_varint(d, 2, "type_id", ftag, end, "varint");
     } else if (num == 3 && wt == CPAY_WT_LEN) {
       p = read_len(d, p, end, 3, "message", &body_len);
@@ -615,16 +569,16 @@ static CPAY_HOT_INLINE bool decode_known(dec *d, const uint8_t *tag_p, const uin
       *pp = fail_varint(d, f->number, field_name(t, f), p, end, "varint");
       return true;
     }
-    store_scalar((char *)msg + f->offset, f->type, v);
-    set_presence(msg, f);
+    store_scalar(cpay__field_ptr(msg, f), f->type, v);
+    cpay__field_mark(msg, f);
     *pp = q;
     return true;
   }
   // Singular strings and bytes.
   if (wt == CPAY_WT_LEN && (f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR &&
       (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES)) {
-    *pp = read_str(d, p, end, f, field_name(t, f), (cpay_str *)((char *)msg + f->offset));
-    if (CPAY_LIKELY(*pp != NULL)) set_presence(msg, f);
+    *pp = read_str(d, p, end, f, field_name(t, f), cpay__field_ptr(msg, f));
+    if (CPAY_LIKELY(*pp != NULL)) cpay__field_mark(msg, f);
     return true;
   }
   int match = wire_match(f, wt);
@@ -666,7 +620,7 @@ static const uint8_t *decode_extension(dec *d, const uint8_t *tag_p, const uint8
   // A closed enum's value outside the enum is an unknown field, and the
   // extension stays absent.
   uint64_t v;
-  if (wt == CPAY_WT_VARINT && cpay__varint_get(p, end, &v) &&
+  if (wt == CPAY_WT_VARINT && cpay__varint_get_slow(p, end, &v) &&
       closed_enum_rejects(&ef, &ext->sub, v)) {
     return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
   }
@@ -690,10 +644,8 @@ static CPAY_HOT_INLINE const uint8_t *check_required(dec *d, const uint8_t *p, v
                                                      const cpay_msg_table *t) {
   if (CPAY_UNLIKELY(t->required_count) && !d->missing_table &&
       !(d->flags & CPAY_DECODE_ALLOW_PARTIAL)) {
-    int missing = cpay__msg_missing_required(msg, t);
-    if (missing >= 0) {
+    if (cpay__msg_missing_required(msg, t) >= 0) {
       d->missing_table = t;
-      d->missing_index = missing;
       d->missing_offset = (size_t)(p - d->buf);
     }
   }
@@ -855,7 +807,7 @@ static CPAY_HOT_INLINE bool fast_varint_field(const uint8_t **pp, const uint8_t 
     if (v >= 64 || !((et->low_mask >> v) & 1)) return false;
   }
   store_scalar(dst, f->type, v);
-  set_presence(msg, f);
+  cpay__field_mark(msg, f);
   *pp = q;
   return true;
 }
@@ -868,7 +820,7 @@ static CPAY_HOT_INLINE bool fast_string_field(dec *d, const uint8_t **pp, const 
   if (q >= end) return false;
   q = fast_str(d, q, end, mode, (cpay_str *)dst);
   if (CPAY_UNLIKELY(!q)) return false;
-  set_presence(msg, f);
+  cpay__field_mark(msg, f);
   *pp = q;
   return true;
 }
@@ -890,7 +842,7 @@ static CPAY_HOT_INLINE bool fast_message_field(dec *d, const uint8_t **pp, const
     *slot = fast_new(d, st);
     if (CPAY_UNLIKELY(!*slot)) return false;
   }
-  set_presence(msg, f);
+  cpay__field_mark(msg, f);
   *pp = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
   return true;
 }
@@ -899,10 +851,9 @@ static CPAY_HOT_INLINE bool fast_message_field(dec *d, const uint8_t **pp, const
 // again and again. Returns the position after the last element taken (p:
 // none). Out of line: the loop over the elements keeps its state in
 // registers, which inlined into decode_msg() it does not.
-__attribute__((noinline)) static const uint8_t *fast_string_run(dec *d, const uint8_t *p,
-                                                                const uint8_t *end, void *msg,
-                                                                const cpay_field *f) {
-  cpay_array *arr = (cpay_array *)((char *)msg + f->offset);
+static CPAY_NOINLINE const uint8_t *fast_string_run(dec *d, const uint8_t *p, const uint8_t *end,
+                                                    void *msg, const cpay_field *f) {
+  cpay_array *arr = cpay__field_ptr(msg, f);
   // Locals, as the stores below might alias them (uint8_t).
   const uint8_t tag = p[0], mode = f->mode;
   const uint8_t *done = p;
@@ -924,12 +875,10 @@ __attribute__((noinline)) static const uint8_t *fast_string_run(dec *d, const ui
 // A run of elements of a repeated message field: its tag (at p) again and
 // again. Returns the position after the last element taken (p: none), or
 // NULL on error. Out of line, as fast_string_run().
-__attribute__((noinline)) static const uint8_t *fast_message_run(dec *d, const uint8_t *p,
-                                                                 const uint8_t *end, void *msg,
-                                                                 const cpay_msg_table *t,
-                                                                 const cpay_field *f,
-                                                                 int depth) {
-  cpay_array *arr = (cpay_array *)((char *)msg + f->offset);
+static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, const uint8_t *end,
+                                                     void *msg, const cpay_msg_table *t,
+                                                     const cpay_field *f, int depth) {
+  cpay_array *arr = cpay__field_ptr(msg, f);
   const cpay_msg_table *st = t->subs[f->sub].msg;
   const uint8_t tag = p[0];
   const uint8_t *done = p;
@@ -970,7 +919,7 @@ static CPAY_HOT_INLINE bool try_fast_field(dec *d, const uint8_t **pp, const uin
   if (CPAY_UNLIKELY(tag >= 0x80) || (tag >> 3) - 1 >= t->dense_below) return false;
   const cpay_field *f = &t->fields[(tag >> 3) - 1];
   uint32_t wt = tag & 7;
-  char *dst = (char *)msg + f->offset;
+  char *dst = cpay__field_ptr(msg, f);
   uint8_t mode = f->mode;
   if ((mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
     switch (f->type) {
@@ -1026,7 +975,7 @@ static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, v
     int wt;
     p = read_tag(d, p, end, &num, &wt);
     if (CPAY_UNLIKELY(!p)) return NULL;
-    const cpay_field *f = find_field(t, num, &hint);
+    const cpay_field *f = cpay__field_find_near(t, num, &hint);
     if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
       if (wt != CPAY_WT_EGROUP || num != group) {
         return fail_end_group(d, t, f, num, wt, group, tag_p);
@@ -1049,42 +998,19 @@ static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, v
   return check_required(d, p, msg, t);
 }
 
-// The first required field missing in the tree under `msg`, found by a walk
-// that only happens when decoding saw a message without its required fields.
-static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
-                                          int depth);
-
-static const cpay_msg_table *find_missing_sub(const void *sub, const cpay_msg_table *st,
-                                              int *idx, int depth) {
-  return sub ? find_missing(sub, st, idx, depth + 1) : NULL;
-}
-
-static const cpay_msg_table *find_missing(const void *msg, const cpay_msg_table *t, int *idx,
-                                          int depth) {
-  if (depth > CPAY_DEFAULT_MAX_DEPTH * 10) return NULL;
-  int m = cpay__msg_missing_required(msg, t);
-  if (m >= 0) {
-    *idx = m;
-    return t;
-  }
-  const char *base = msg;
-  for (uint32_t i = 0; i < t->field_count; i++) {
-    const cpay_field *f = &t->fields[i];
-    if (!cpay__type_is_msg(f->type)) continue;
-    const cpay_msg_table *st = t->subs[f->sub].msg;
-    const cpay_msg_table *r = NULL;
-    if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
-      if (f->presence < 0 && *(const uint32_t *)(base - f->presence) != f->number) continue;
-      r = find_missing_sub(*(void *const *)(base + f->offset), st, idx, depth);
-    } else if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) {
-      const cpay_array *arr = (const cpay_array *)(base + f->offset);
-      for (size_t j = 0; j < arr->size && !r; j++) {
-        r = find_missing_sub(((void *const *)arr->data)[j], st, idx, depth);
-      }
-    }
-    if (r) return r;
-  }
-  return NULL;
+// The error for a tree that decoded without all its required fields: names
+// the first one missing, `bit` of a message of type `mt`, and the offset
+// where the first message decoding saw without all its fields ended. Out of
+// line, as rare.
+static CPAY_NOINLINE cpay_code fail_required(const dec *d, const cpay_msg_table *mt,
+                                             uint32_t bit) {
+  const cpay_field *f = cpay__field_with_bit(mt, bit);
+  uint32_t num = f ? f->number : 0;
+  const char *name = f && mt->field_names ? mt->field_names[f - mt->fields] : "?";
+  return cpay_status_set(d->st, CPAY_ERR_REQUIRED,
+                         "field %u (%s): missing required field of %s at offset %zu",
+                         (unsigned)num, name, mt->full_name ? mt->full_name : "?",
+                         d->missing_offset);
 }
 
 cpay_code cpay_decode(const uint8_t *buf, size_t len, void *msg, const cpay_msg_table *t,
@@ -1102,25 +1028,14 @@ cpay_code cpay_decode(const uint8_t *buf, size_t len, void *msg, const cpay_msg_
       .max_depth = opts && opts->max_depth > 0 ? opts->max_depth : CPAY_DEFAULT_MAX_DEPTH,
       .code = CPAY_OK,
       .missing_table = NULL,
-      .missing_index = -1,
       .missing_offset = 0,
   };
   if (!decode_msg(&d, buf, buf + len, msg, t, 0, 0)) return d.code;
-  if (d.missing_table && !cpay_msg_is_initialized(msg, t)) {
-    int idx = d.missing_index;
-    const cpay_msg_table *mt = find_missing(msg, t, &idx, 0);
-    size_t off = d.missing_offset;
-    if (!mt) mt = d.missing_table;
-    // Required fields hold presence bits 0..required_count-1; find the field.
-    const cpay_field *f = NULL;
-    for (uint32_t i = 0; i < mt->field_count; i++) {
-      if (mt->fields[i].presence == idx + 1) f = &mt->fields[i];
-    }
-    uint32_t num = f ? f->number : 0;
-    const char *name = f && mt->field_names ? mt->field_names[f - mt->fields] : "?";
-    return cpay_status_set(st, CPAY_ERR_REQUIRED,
-                           "field %u (%s): missing required field of %s at offset %zu",
-                           (unsigned)num, name, mt->full_name ? mt->full_name : "?", off);
+  if (d.missing_table) {
+    // A later occurrence may have merged the missing fields in: look again.
+    uint32_t bit;
+    const cpay_msg_table *mt = cpay__msg_find_missing(msg, t, &bit);
+    if (mt) return fail_required(&d, mt, bit);
   }
   return CPAY_OK;
 }

@@ -11,17 +11,11 @@
 
 #include "cpay/gencode.h"
 #include "cpay/message.h"
+#include "message/field.h"
 #include "message/internal.h"
 #include "message/map.h"
+#include "port_internal.h"
 #include "wire/wire.h"
-
-// Hot helpers are inlined whatever the optimisation level (-O2 declines
-// some of them, at a cost of 10-40% more instructions per operation).
-#if defined(__GNUC__) || defined(__clang__)
-#define CPAY_HOT_INLINE inline __attribute__((always_inline))
-#else
-#define CPAY_HOT_INLINE inline
-#endif
 
 typedef struct enc {
   uint8_t *buf;    // start of the buffer
@@ -66,362 +60,6 @@ static bool grow(enc *e, size_t need) {
 static inline bool reserve(enc *e, size_t n) {
   if (CPAY_LIKELY((size_t)(e->ptr - e->buf) >= n)) return true;
   return grow(e, n);
-}
-
-// Writes a varint; room for 10 bytes must be reserved.
-static inline void varint_unchecked(enc *e, uint64_t v) {
-  if (v < 0x80) {
-    *--e->ptr = (uint8_t)v;
-    return;
-  }
-  size_t n = cpay__varint_size(v);
-  e->ptr -= n;
-  cpay__varint_put(e->ptr, v);
-}
-
-static inline bool put_varint(enc *e, uint64_t v) {
-  if (!reserve(e, CPAY_MAX_VARINT_LEN)) return false;
-  varint_unchecked(e, v);
-  return true;
-}
-
-static inline bool put_tag(enc *e, uint32_t num, int wt) {
-  return put_varint(e, ((uint64_t)num << 3) | (unsigned)wt);
-}
-
-static inline bool put_bytes(enc *e, const void *p, size_t n) {
-  if (!reserve(e, n)) return false;
-  e->ptr -= n;
-  if (n) memcpy(e->ptr, p, n);
-  return true;
-}
-
-// Writes one scalar value of `type` from `src`; room for 10 bytes must be
-// reserved.
-static inline void scalar_unchecked(enc *e, uint8_t type, const void *src) {
-  switch (type) {
-    case CPAY_TYPE_DOUBLE:
-    case CPAY_TYPE_FIXED64:
-    case CPAY_TYPE_SFIXED64: {
-      uint64_t v;
-      memcpy(&v, src, 8);
-      e->ptr -= 8;
-      cpay__store64(e->ptr, v);
-      return;
-    }
-    case CPAY_TYPE_FLOAT:
-    case CPAY_TYPE_FIXED32:
-    case CPAY_TYPE_SFIXED32: {
-      uint32_t v;
-      memcpy(&v, src, 4);
-      e->ptr -= 4;
-      cpay__store32(e->ptr, v);
-      return;
-    }
-    case CPAY_TYPE_INT64:
-    case CPAY_TYPE_UINT64: {
-      uint64_t v;
-      memcpy(&v, src, 8);
-      varint_unchecked(e, v);
-      return;
-    }
-    case CPAY_TYPE_INT32:
-    case CPAY_TYPE_ENUM: {
-      int32_t v;
-      memcpy(&v, src, 4);
-      varint_unchecked(e, (uint64_t)(int64_t)v);  // negative: 10 bytes, as protobuf does
-      return;
-    }
-    case CPAY_TYPE_UINT32: {
-      uint32_t v;
-      memcpy(&v, src, 4);
-      varint_unchecked(e, v);
-      return;
-    }
-    case CPAY_TYPE_SINT32: {
-      int32_t v;
-      memcpy(&v, src, 4);
-      varint_unchecked(e, cpay__zigzag_enc32(v));
-      return;
-    }
-    case CPAY_TYPE_SINT64: {
-      int64_t v;
-      memcpy(&v, src, 8);
-      varint_unchecked(e, cpay__zigzag_enc64(v));
-      return;
-    }
-    case CPAY_TYPE_BOOL: {
-      bool v;
-      memcpy(&v, src, 1);
-      *--e->ptr = v ? 1 : 0;
-      return;
-    }
-    default:
-      return;
-  }
-}
-
-// Proto3 implicit presence: is the value the default (bitwise zero, so that
-// -0.0 is written; strings and bytes empty)?
-static inline bool is_zero(uint8_t type, const void *src) {
-  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-    return ((const cpay_str *)src)->size == 0;
-  }
-  switch (cpay__type_size_fast(type)) {
-    case 1:
-      return *(const uint8_t *)src == 0;
-    case 4: {
-      uint32_t v;
-      memcpy(&v, src, 4);
-      return v == 0;
-    }
-    default: {
-      uint64_t v;
-      memcpy(&v, src, 8);
-      return v == 0;
-    }
-  }
-}
-
-static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth);
-
-static bool encode_sub(enc *e, const void *sub, const cpay_msg_table *st, uint32_t num,
-                       const char *name, int depth, bool group) {
-  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
-  if (group) {
-    if (!put_tag(e, num, CPAY_WT_EGROUP)) return false;
-    if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
-    return put_tag(e, num, CPAY_WT_SGROUP);
-  }
-  size_t mark = used(e);
-  if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
-  if (!put_varint(e, used(e) - mark)) return false;
-  return put_tag(e, num, CPAY_WT_LEN);
-}
-
-// Writes one value (not a message) with its tag.
-static inline bool put_value(enc *e, uint8_t type, const void *src, uint32_t num) {
-  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-    const cpay_str *s = src;
-    if (!put_bytes(e, s->data, s->size)) return false;
-    if (!put_varint(e, s->size)) return false;
-    return put_tag(e, num, CPAY_WT_LEN);
-  }
-  if (!reserve(e, 2 * CPAY_MAX_VARINT_LEN)) return false;
-  scalar_unchecked(e, type, src);
-  varint_unchecked(e, ((uint64_t)num << 3) | (unsigned)cpay__type_wire_type(type));
-  return true;
-}
-
-typedef int map_cmp_fn(const void *, const void *);
-
-#define MAP_CMP(name, member)                                                       \
-  static int name(const void *pa, const void *pb) {                                 \
-    const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;                 \
-    const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;                 \
-    return (a->key.member > b->key.member) - (a->key.member < b->key.member);       \
-  }
-MAP_CMP(cmp_i32, i32)
-MAP_CMP(cmp_u32, u32)
-MAP_CMP(cmp_i64, i64)
-MAP_CMP(cmp_u64, u64)
-MAP_CMP(cmp_bool, b)
-
-static int cmp_str(const void *pa, const void *pb) {
-  const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;
-  const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;
-  size_t n = a->key.str.size < b->key.str.size ? a->key.str.size : b->key.str.size;
-  int c = n ? memcmp(a->key.str.data, b->key.str.data, n) : 0;
-  if (c) return c;
-  return (a->key.str.size > b->key.str.size) - (a->key.str.size < b->key.str.size);
-}
-
-static map_cmp_fn *map_cmp_for(uint8_t type) {
-  switch (type) {
-    case CPAY_TYPE_STRING:
-    case CPAY_TYPE_BYTES:
-      return cmp_str;
-    case CPAY_TYPE_BOOL:
-      return cmp_bool;
-    case CPAY_TYPE_INT64:
-    case CPAY_TYPE_SFIXED64:
-    case CPAY_TYPE_SINT64:
-      return cmp_i64;
-    case CPAY_TYPE_UINT64:
-    case CPAY_TYPE_FIXED64:
-      return cmp_u64;
-    case CPAY_TYPE_UINT32:
-    case CPAY_TYPE_FIXED32:
-      return cmp_u32;
-    default:
-      return cmp_i32;
-  }
-}
-
-static bool encode_map_entry(enc *e, const cpay__map_entry *me, const cpay_msg_table *et,
-                             uint32_t num, const char *name, int depth) {
-  const cpay_field *kf = &et->fields[0];
-  const cpay_field *vf = &et->fields[1];
-  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
-  size_t mark = used(e);
-  // Key and value are always written, even when zero, as C++ protobuf does.
-  if (cpay__type_is_msg(vf->type)) {
-    if (!encode_sub(e, me->val.msg, et->subs[vf->sub].msg, vf->number, name, depth + 1,
-                    vf->type == CPAY_TYPE_GROUP))
-      return false;
-  } else if (!put_value(e, vf->type, &me->val, vf->number)) {
-    return false;
-  }
-  if (!put_value(e, kf->type, &me->key, kf->number)) return false;
-  if (!put_varint(e, used(e) - mark)) return false;
-  return put_tag(e, num, CPAY_WT_LEN);
-}
-
-static bool encode_map(enc *e, const cpay_map *m, const cpay_msg_table *et, uint32_t num,
-                       const char *name, int depth) {
-  if (!m || m->size == 0) return true;
-  if (!(e->flags & CPAY_ENCODE_DETERMINISTIC) || m->size == 1) {
-    for (size_t i = m->size; i-- > 0;) {
-      if (!encode_map_entry(e, &m->entries[i], et, num, name, depth)) return false;
-    }
-    return true;
-  }
-  // The sorted order lives as long as the map is being written. It takes
-  // the free front of the output buffer when that has room: cpay_encode()
-  // lends the output the rest of the arena's block, so an arena on a fixed
-  // caller buffer has nothing else to give.
-  const cpay__map_entry **sorted;
-  size_t bytes = m->size * sizeof(sorted[0]);
-  uint8_t *front = e->buf;
-  uint8_t *carved = NULL;
-  uintptr_t at = ((uintptr_t)front + (CPAY_ARENA_ALIGN - 1)) & ~(uintptr_t)(CPAY_ARENA_ALIGN - 1);
-  if (at <= (uintptr_t)e->ptr && (uintptr_t)e->ptr - at >= bytes) {
-    sorted = (const cpay__map_entry **)(void *)(front + (at - (uintptr_t)front));
-    carved = (uint8_t *)sorted + bytes;
-    e->buf = carved;
-  } else {
-    sorted = cpay_arena_malloc(e->arena, bytes);
-    if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), num, name);
-  }
-  for (size_t i = 0; i < m->size; i++) sorted[i] = &m->entries[i];
-  qsort(sorted, m->size, sizeof(sorted[0]), map_cmp_for(m->key_type));
-  for (size_t i = m->size; i-- > 0;) {
-    if (!encode_map_entry(e, sorted[i], et, num, name, depth)) return false;
-  }
-  // Give the front back, unless the output has moved to a larger buffer.
-  if (carved && e->buf == carved) e->buf = front;
-  return true;
-}
-
-static bool encode_array(enc *e, const cpay_array *arr, const cpay_field *f,
-                         const cpay_sub *subs, const char *name, int depth) {
-  size_t n = arr->size;
-  if (n == 0) return true;
-  size_t esz = cpay__type_size(f->type);
-  const char *data = arr->data;
-  if (cpay__type_is_msg(f->type)) {
-    void *const *elems = arr->data;
-    for (size_t i = n; i-- > 0;) {
-      if (!encode_sub(e, elems[i], subs[f->sub].msg, f->number, name, depth,
-                      f->type == CPAY_TYPE_GROUP))
-        return false;
-    }
-    return true;
-  }
-  if ((f->mode & CPAY_MODE_PACKED) && cpay__type_packable(f->type)) {
-    size_t per = cpay__type_wire_type(f->type) == CPAY_WT_VARINT ? CPAY_MAX_VARINT_LEN : esz;
-    if (f->type == CPAY_TYPE_BOOL) per = 1;
-    if (n > (SIZE_MAX - 2 * CPAY_MAX_VARINT_LEN) / per) {
-      return fail(e, CPAY_ERR_TOO_LARGE, "array too large", f->number, name);
-    }
-    if (!reserve(e, n * per + 2 * CPAY_MAX_VARINT_LEN)) return false;
-    size_t mark = used(e);
-    for (size_t i = n; i-- > 0;) scalar_unchecked(e, f->type, data + i * esz);
-    varint_unchecked(e, used(e) - mark);
-    varint_unchecked(e, ((uint64_t)f->number << 3) | CPAY_WT_LEN);
-    return true;
-  }
-  for (size_t i = n; i-- > 0;) {
-    if (!put_value(e, f->type, data + i * esz, f->number)) return false;
-  }
-  return true;
-}
-
-// Writes field `f` of `msg` (storage at `base`). `force` writes implicit-
-// presence zero values too (extensions).
-static bool encode_field(enc *e, const void *msg, const void *base, const cpay_field *f,
-                         const cpay_sub *subs, const char *name, int depth, bool force) {
-  const void *src = (const char *)base + f->offset;
-  switch (f->mode & CPAY_MODE_MASK) {
-    case CPAY_MODE_ARRAY:
-      return encode_array(e, src, f, subs, name, depth);
-    case CPAY_MODE_MAP:
-      return encode_map(e, *(const cpay_map *const *)src, subs[f->sub].msg, f->number, name,
-                        depth);
-    default:
-      break;
-  }
-  if (f->presence > 0 && !cpay__type_is_msg(f->type)) {
-    // (A message's presence is its pointer, even for a required one that
-    // also has a presence bit.)
-    if (!cpay__has(msg, (uint32_t)f->presence - 1)) return true;
-  } else if (f->presence < 0) {
-    if (*(const uint32_t *)((const char *)msg - f->presence) != f->number) return true;
-  } else if (!force && !cpay__type_is_msg(f->type) && is_zero(f->type, src)) {
-    return true;
-  }
-  if (cpay__type_is_msg(f->type)) {
-    const void *sub = *(void *const *)src;
-    if (!sub) return true;
-    return encode_sub(e, sub, subs[f->sub].msg, f->number, name, depth,
-                      f->type == CPAY_TYPE_GROUP);
-  }
-  return put_value(e, f->type, src, f->number);
-}
-
-static bool encode_ext(enc *e, const void *msg, const cpay__ext_entry *x,
-                       const cpay_msg_table *t, int depth) {
-  const cpay_ext *ext = x->ext;
-  if ((t->flags & CPAY_MSG_MESSAGE_SET) && ext->field.type == CPAY_TYPE_MESSAGE &&
-      (ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
-    // Message-set item: group 1 { type_id = 2; message = 3 }.
-    if (!x->val.value.msg) return true;
-    if (!put_tag(e, 1, CPAY_WT_EGROUP)) return false;
-    if (!encode_sub(e, x->val.value.msg, ext->sub.msg, 3, ext->full_name, depth, false)) {
-      return false;
-    }
-    if (!put_varint(e, ext->field.number)) return false;
-    if (!put_tag(e, 2, CPAY_WT_VARINT)) return false;
-    return put_tag(e, 1, CPAY_WT_SGROUP);
-  }
-  cpay_field ef = ext->field;
-  ef.offset = 0;
-  ef.presence = 0;
-  ef.sub = 0;
-  return encode_field(e, msg, &x->val, &ef, &ext->sub, ext->full_name, depth, true);
-}
-
-// A quick test, inlined into the field loop, for the common case of a field
-// with nothing to write (most fields of most messages).
-static inline bool field_absent(const void *msg, const cpay_field *f) {
-  const char *src = (const char *)msg + f->offset;
-  if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
-    if (f->presence == 0) {
-      // Implicit presence, or a message (present when non-NULL).
-      if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
-        return ((const cpay_str *)src)->size == 0;
-      }
-      if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
-      return is_zero(f->type, src);
-    }
-    if (f->presence < 0) {
-      return *(const uint32_t *)((const char *)msg - f->presence) != f->number;
-    }
-    if (cpay__type_is_msg(f->type)) return *(const void *const *)src == NULL;
-    return !cpay__has(msg, (uint32_t)f->presence - 1);
-  }
-  if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) return ((const cpay_array *)src)->size == 0;
-  return *(const cpay_map *const *)src == NULL;
 }
 
 // Bytes of the varint encoding of `v` (1..10), without a loop.
@@ -593,6 +231,311 @@ static CPAY_HOT_INLINE uint8_t *scalar_back(uint8_t *ptr, uint8_t type, const vo
   }
 }
 
+// ---- the general path's writers -----------------------------------------------
+//
+// Maps, groups, scalar arrays, extensions and unknown fields are written
+// through these, out of line, one copy each; they use the field loop's
+// inlined steps above.
+
+// Writes varint `v`.
+static CPAY_NOINLINE bool put_varint(enc *e, uint64_t v) {
+  uint8_t *ptr = e->ptr;
+  if (!room(e, &ptr, CPAY_MAX_VARINT_LEN)) return false;
+  e->ptr = varint_back(ptr, v);
+  return true;
+}
+
+static inline bool put_tag(enc *e, uint32_t num, int wt) {
+  return put_varint(e, ((uint64_t)num << 3) | (unsigned)wt);
+}
+
+// Writes n bytes from p.
+static CPAY_NOINLINE bool put_bytes(enc *e, const void *p, size_t n) {
+  if (!reserve(e, n)) return false;
+  e->ptr -= n;
+  if (n) memcpy(e->ptr, p, n);
+  return true;
+}
+
+// Writes one scalar value (not a string, bytes or message) of `type` from
+// `src`, without a tag, ending at ptr; returns its start. Room reserved.
+static uint8_t *value_back(uint8_t *ptr, uint8_t type, const void *src) {
+  uint64_t v;
+  switch (type) {
+    case CPAY_TYPE_DOUBLE:
+    case CPAY_TYPE_FIXED64:
+    case CPAY_TYPE_SFIXED64:
+      memcpy(&v, src, 8);
+      ptr -= 8;
+      cpay__store64(ptr, v);
+      return ptr;
+    case CPAY_TYPE_FLOAT:
+    case CPAY_TYPE_FIXED32:
+    case CPAY_TYPE_SFIXED32: {
+      uint32_t w;
+      memcpy(&w, src, 4);
+      ptr -= 4;
+      cpay__store32(ptr, w);
+      return ptr;
+    }
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_UINT64:
+      memcpy(&v, src, 8);
+      break;
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_ENUM: {
+      int32_t w;
+      memcpy(&w, src, 4);
+      v = (uint64_t)(int64_t)w;  // negative: 10 bytes, as protobuf does
+      break;
+    }
+    case CPAY_TYPE_UINT32: {
+      uint32_t w;
+      memcpy(&w, src, 4);
+      v = w;
+      break;
+    }
+    case CPAY_TYPE_SINT32: {
+      int32_t w;
+      memcpy(&w, src, 4);
+      v = cpay__zigzag_enc32(w);
+      break;
+    }
+    case CPAY_TYPE_SINT64: {
+      int64_t w;
+      memcpy(&w, src, 8);
+      v = cpay__zigzag_enc64(w);
+      break;
+    }
+    default: {  // bool
+      uint8_t b;
+      memcpy(&b, src, 1);
+      *--ptr = b ? 1 : 0;
+      return ptr;
+    }
+  }
+  return varint_back(ptr, v);
+}
+
+// Writes one value (not a message) with its tag.
+static CPAY_NOINLINE bool put_value(enc *e, uint8_t type, const void *src, uint32_t num) {
+  uint8_t *ptr = e->ptr;
+  if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
+    if (!str_back(e, &ptr, src, num)) return false;
+  } else {
+    if (!room(e, &ptr, 2 * CPAY_MAX_VARINT_LEN)) return false;
+    ptr = value_back(ptr, type, src);
+    ptr = tag_back(ptr, num, (unsigned)cpay__type_wire_type(type));
+  }
+  e->ptr = ptr;
+  return true;
+}
+
+static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth);
+
+static bool encode_sub(enc *e, const void *sub, const cpay_msg_table *st, uint32_t num,
+                       const char *name, int depth, bool group) {
+  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
+  if (group) {
+    if (!put_tag(e, num, CPAY_WT_EGROUP)) return false;
+    if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
+    return put_tag(e, num, CPAY_WT_SGROUP);
+  }
+  size_t mark = used(e);
+  if (sub && !encode_msg(e, sub, st, depth + 1)) return false;
+  if (!put_varint(e, used(e) - mark)) return false;
+  return put_tag(e, num, CPAY_WT_LEN);
+}
+
+typedef int map_cmp_fn(const void *, const void *);
+
+#define MAP_CMP(name, member)                                                       \
+  static int name(const void *pa, const void *pb) {                                 \
+    const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;                 \
+    const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;                 \
+    return (a->key.member > b->key.member) - (a->key.member < b->key.member);       \
+  }
+MAP_CMP(cmp_i32, i32)
+MAP_CMP(cmp_u32, u32)
+MAP_CMP(cmp_i64, i64)
+MAP_CMP(cmp_u64, u64)
+MAP_CMP(cmp_bool, b)
+
+static int cmp_str(const void *pa, const void *pb) {
+  const cpay__map_entry *a = *(const cpay__map_entry *const *)pa;
+  const cpay__map_entry *b = *(const cpay__map_entry *const *)pb;
+  size_t n = a->key.str.size < b->key.str.size ? a->key.str.size : b->key.str.size;
+  int c = n ? memcmp(a->key.str.data, b->key.str.data, n) : 0;
+  if (c) return c;
+  return (a->key.str.size > b->key.str.size) - (a->key.str.size < b->key.str.size);
+}
+
+static map_cmp_fn *map_cmp_for(uint8_t type) {
+  switch (type) {
+    case CPAY_TYPE_STRING:
+    case CPAY_TYPE_BYTES:
+      return cmp_str;
+    case CPAY_TYPE_BOOL:
+      return cmp_bool;
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      return cmp_i64;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      return cmp_u64;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      return cmp_u32;
+    default:
+      return cmp_i32;
+  }
+}
+
+static bool encode_map_entry(enc *e, const cpay__map_entry *me, const cpay_msg_table *et,
+                             uint32_t num, const char *name, int depth) {
+  const cpay_field *kf = cpay__map_key_field(et);
+  const cpay_field *vf = cpay__map_value_field(et);
+  if (depth >= e->max_depth) return fail(e, CPAY_ERR_DEPTH, "nesting too deep", num, name);
+  size_t mark = used(e);
+  // Key and value are always written, even when zero, as C++ protobuf does.
+  if (cpay__type_is_msg(vf->type)) {
+    if (!encode_sub(e, me->val.msg, et->subs[vf->sub].msg, vf->number, name, depth + 1,
+                    vf->type == CPAY_TYPE_GROUP))
+      return false;
+  } else if (!put_value(e, vf->type, &me->val, vf->number)) {
+    return false;
+  }
+  if (!put_value(e, kf->type, &me->key, kf->number)) return false;
+  if (!put_varint(e, used(e) - mark)) return false;
+  return put_tag(e, num, CPAY_WT_LEN);
+}
+
+static bool encode_map(enc *e, const cpay_map *m, const cpay_msg_table *et, uint32_t num,
+                       const char *name, int depth) {
+  if (!m || m->size == 0) return true;
+  if (!(e->flags & CPAY_ENCODE_DETERMINISTIC) || m->size == 1) {
+    for (size_t i = m->size; i-- > 0;) {
+      if (!encode_map_entry(e, &m->entries[i], et, num, name, depth)) return false;
+    }
+    return true;
+  }
+  // The sorted order lives as long as the map is being written. It takes
+  // the free front of the output buffer when that has room: cpay_encode()
+  // lends the output the rest of the arena's block, so an arena on a fixed
+  // caller buffer has nothing else to give.
+  const cpay__map_entry **sorted;
+  size_t bytes = m->size * sizeof(sorted[0]);
+  uint8_t *front = e->buf;
+  uint8_t *carved = NULL;
+  uintptr_t at = ((uintptr_t)front + (CPAY_ARENA_ALIGN - 1)) & ~(uintptr_t)(CPAY_ARENA_ALIGN - 1);
+  if (at <= (uintptr_t)e->ptr && (uintptr_t)e->ptr - at >= bytes) {
+    sorted = (const cpay__map_entry **)(void *)(front + (at - (uintptr_t)front));
+    carved = (uint8_t *)sorted + bytes;
+    e->buf = carved;
+  } else {
+    sorted = cpay_arena_malloc(e->arena, bytes);
+    if (!sorted) return fail(e, CPAY_ERR_NO_MEMORY, cpay_arena_error(e->arena), num, name);
+  }
+  for (size_t i = 0; i < m->size; i++) sorted[i] = &m->entries[i];
+  qsort(sorted, m->size, sizeof(sorted[0]), map_cmp_for(m->key_type));
+  for (size_t i = m->size; i-- > 0;) {
+    if (!encode_map_entry(e, sorted[i], et, num, name, depth)) return false;
+  }
+  // Give the front back, unless the output has moved to a larger buffer.
+  if (carved && e->buf == carved) e->buf = front;
+  return true;
+}
+
+static bool encode_array(enc *e, const cpay_array *arr, const cpay_field *f,
+                         const cpay_sub *subs, const char *name, int depth) {
+  size_t n = arr->size;
+  if (n == 0) return true;
+  size_t esz = cpay__type_size(f->type);
+  const char *data = arr->data;
+  if (cpay__type_is_msg(f->type)) {
+    void *const *elems = arr->data;
+    for (size_t i = n; i-- > 0;) {
+      if (!encode_sub(e, elems[i], subs[f->sub].msg, f->number, name, depth,
+                      f->type == CPAY_TYPE_GROUP))
+        return false;
+    }
+    return true;
+  }
+  if ((f->mode & CPAY_MODE_PACKED) && cpay__type_packable(f->type)) {
+    size_t per = cpay__type_wire_type(f->type) == CPAY_WT_VARINT ? CPAY_MAX_VARINT_LEN : esz;
+    if (f->type == CPAY_TYPE_BOOL) per = 1;
+    if (n > (SIZE_MAX - 2 * CPAY_MAX_VARINT_LEN) / per) {
+      return fail(e, CPAY_ERR_TOO_LARGE, "array too large", f->number, name);
+    }
+    if (!reserve(e, n * per + 2 * CPAY_MAX_VARINT_LEN)) return false;
+    size_t mark = used(e);
+    uint8_t *ptr = e->ptr;
+    for (size_t i = n; i-- > 0;) ptr = value_back(ptr, f->type, data + i * esz);
+    ptr = varint_back(ptr, (size_t)(e->limit - ptr) - mark);
+    e->ptr = tag_back(ptr, f->number, CPAY_WT_LEN);
+    return true;
+  }
+  for (size_t i = n; i-- > 0;) {
+    if (!put_value(e, f->type, data + i * esz, f->number)) return false;
+  }
+  return true;
+}
+
+// Writes field `f` of the message at `base`, or of an extension's storage
+// at `base`. `force` writes implicit-presence zero values too (extensions).
+static bool encode_field(enc *e, const void *base, const cpay_field *f, const cpay_sub *subs,
+                         const char *name, int depth, bool force) {
+  const void *src = cpay__field_cptr(base, f);
+  switch (f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      return encode_array(e, src, f, subs, name, depth);
+    case CPAY_MODE_MAP:
+      return encode_map(e, *(const cpay_map *const *)src, subs[f->sub].msg, f->number, name,
+                        depth);
+    default:
+      break;
+  }
+  if (!force && !cpay__field_has(base, f)) return true;
+  if (cpay__type_is_msg(f->type)) {
+    const void *sub = *(void *const *)src;
+    if (!sub) return true;
+    return encode_sub(e, sub, subs[f->sub].msg, f->number, name, depth,
+                      f->type == CPAY_TYPE_GROUP);
+  }
+  return put_value(e, f->type, src, f->number);
+}
+
+static bool encode_ext(enc *e, const cpay__ext_entry *x, const cpay_msg_table *t, int depth) {
+  const cpay_ext *ext = x->ext;
+  if ((t->flags & CPAY_MSG_MESSAGE_SET) && ext->field.type == CPAY_TYPE_MESSAGE &&
+      (ext->field.mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+    // Message-set item: group 1 { type_id = 2; message = 3 }.
+    if (!x->val.value.msg) return true;
+    if (!put_tag(e, 1, CPAY_WT_EGROUP)) return false;
+    if (!encode_sub(e, x->val.value.msg, ext->sub.msg, 3, ext->full_name, depth, false)) {
+      return false;
+    }
+    if (!put_varint(e, ext->field.number)) return false;
+    if (!put_tag(e, 2, CPAY_WT_VARINT)) return false;
+    return put_tag(e, 1, CPAY_WT_SGROUP);
+  }
+  cpay_field ef = ext->field;
+  ef.offset = 0;
+  ef.presence = 0;
+  ef.sub = 0;
+  return encode_field(e, &x->val, &ef, &ext->sub, ext->full_name, depth, true);
+}
+
+// A quick test, inlined into the field loop, for the common case of a field
+// with nothing to write (most fields of most messages).
+static inline bool field_absent(const void *msg, const cpay_field *f) {
+  const void *src = cpay__field_cptr(msg, f);
+  if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) return !cpay__field_has(msg, f);
+  if ((f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY) return ((const cpay_array *)src)->size == 0;
+  return *(const cpay_map *const *)src == NULL;
+}
+
 static bool encode_msg(enc *e, const void *msg, const cpay_msg_table *t, int depth);
 
 // A submessage with its length prefix and tag (not a group).
@@ -625,10 +568,9 @@ static CPAY_HOT_INLINE bool sub_back(enc *e, uint8_t **pptr, const void *sub,
 
 // Field i of msg through encode_field(), out of line so that the hot loop
 // below stays small.
-__attribute__((noinline)) static bool encode_field_general(enc *e, const void *msg,
-                                                           const cpay_msg_table *t, size_t i,
-                                                           int depth) {
-  return encode_field(e, msg, msg, &t->fields[i], t->subs,
+static CPAY_NOINLINE bool encode_field_general(enc *e, const void *msg, const cpay_msg_table *t,
+                                               size_t i, int depth) {
+  return encode_field(e, msg, &t->fields[i], t->subs,
                       t->field_names ? t->field_names[i] : NULL, depth, false);
 }
 
@@ -639,20 +581,20 @@ __attribute__((noinline)) static bool encode_field_general(enc *e, const void *m
 // returns false on error. They are inlined into encode_fields(), where
 // *pptr is a register.
 
-// Whether oneof member `f` (case at base - pr, pr < 0) is not the member
+// Whether oneof member `f` (presence pr < 0) is not the member of its oneof
 // that is set.
-static CPAY_HOT_INLINE bool oneof_other(const char *base, const cpay_field *f, int32_t pr) {
-  return *(const uint32_t *)(base - pr) != f->number;
+static CPAY_HOT_INLINE bool oneof_other(const void *msg, const cpay_field *f, int32_t pr) {
+  return cpay__oneof_case(msg, pr) != f->number;
 }
 
 // Writes singular message `f` (pointer at src) unless it is NULL or another
 // member of its oneof is set.
-static CPAY_HOT_INLINE bool put_message_field(enc *e, uint8_t **pptr, const char *base,
+static CPAY_HOT_INLINE bool put_message_field(enc *e, uint8_t **pptr, const void *msg,
                                               const cpay_msg_table *t, const cpay_field *f,
                                               int32_t pr, const char *src, int depth) {
   const void *sub = *(const void *const *)src;
   if (!sub) return true;
-  if (pr < 0 && oneof_other(base, f, pr)) return true;
+  if (pr < 0 && oneof_other(msg, f, pr)) return true;
   return sub_back(e, pptr, sub, t, f, depth);
 }
 
@@ -715,16 +657,16 @@ static CPAY_HOT_INLINE bool put_map_field(enc *e, uint8_t **pptr, const void *ms
 // other kinds (maps, groups, packed and unpacked scalar arrays) go through
 // encode_field(). Returns false on error.
 //
-// The presence tests and the two singular writes stay spelled out in the
-// loop: the explicit-presence path jumps straight to the string or the
-// scalar write, which the implicit-presence path reaches after its own
-// tests. Every shape tried that merged the two paths before the writes, or
-// moved these tests and writes into helpers, cost gcc or clang
-// instructions per operation (up to 5%) on the benchmark workloads.
+// The presence tests take their rules from message/field.h (cpay__has,
+// cpay__oneof_case, cpay__value_is_zero) but keep the loop's own order
+// rather than calling cpay__field_has: the explicit-presence path jumps
+// straight to the string or the scalar write, which the implicit-presence
+// path reaches after its own tests. Every shape tried that merged the two
+// paths before the writes, or moved these tests and writes into helpers,
+// cost gcc or clang instructions per operation (up to 5%) on the benchmark
+// workloads.
 static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int depth) {
   const cpay_field *fields = t->fields;
-  const char *base = msg;
-  const uint32_t *hasbits = (const uint32_t *)(base + CPAY_HASBITS_OFFSET);
   const uint32_t required = t->required_count;
   uint8_t *ptr = e->ptr;
   // A message without fields may have a NULL table: no arithmetic on it,
@@ -740,14 +682,14 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
       // required_count), so a clear bit above them is an absent field,
       // skipped without looking at anything else.
       uint32_t bit = (uint32_t)pr - 1;
-      if (!((hasbits[bit / 32] >> (bit % 32)) & 1u) && bit >= required) continue;
+      if (!cpay__has(msg, bit) && bit >= required) continue;
     }
-    const char *src = base + f->offset;
+    const char *src = cpay__field_cptr(msg, f);
     uint8_t type = f->type;
     if (pr > 0 && !cpay__type_is_msg(type)) {
       // The bit decides (here for a required field).
       uint32_t bit = (uint32_t)pr - 1;
-      if (!((hasbits[bit / 32] >> (bit % 32)) & 1u)) continue;
+      if (!cpay__has(msg, bit)) continue;
       if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) goto write_string;
       goto write_scalar;
     }
@@ -756,14 +698,12 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
       continue;
     } else if (CPAY_LIKELY((f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR)) {
       if (type == CPAY_TYPE_MESSAGE) {
-        if (!put_message_field(e, &ptr, base, t, f, pr, src, depth)) return false;
+        if (!put_message_field(e, &ptr, msg, t, f, pr, src, depth)) return false;
         continue;
       }
       if (pr < 0) {
-        if (*(const uint32_t *)(base - pr) != f->number) continue;
-      } else if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
-        if (((const cpay_str *)src)->size == 0) continue;  // implicit presence
-      } else if (is_zero(type, src)) {
+        if (oneof_other(msg, f, pr)) continue;
+      } else if (cpay__value_is_zero(type, src)) {
         continue;  // implicit presence
       }
       if (type == CPAY_TYPE_STRING || type == CPAY_TYPE_BYTES) {
@@ -788,21 +728,18 @@ static bool encode_fields(enc *e, const void *msg, const cpay_msg_table *t, int 
 }
 
 // Messages with required fields, unknown fields or extensions.
-__attribute__((noinline)) static bool encode_msg_slow(enc *e, const void *msg,
-                                                      const cpay_msg_table *t, int depth) {
+static CPAY_NOINLINE bool encode_msg_slow(enc *e, const void *msg, const cpay_msg_table *t,
+                                          int depth) {
   if (t->required_count && !(e->flags & CPAY_ENCODE_ALLOW_PARTIAL)) {
     int missing = cpay__msg_missing_required(msg, t);
     if (missing >= 0) {
-      for (uint32_t i = 0; i < t->field_count; i++) {
-        if (t->fields[i].presence == missing + 1) {
-          char what[128];
-          snprintf(what, sizeof(what), "missing required field of %s",
-                   t->full_name ? t->full_name : "?");
-          return fail(e, CPAY_ERR_REQUIRED, what, t->fields[i].number,
-                      t->field_names ? t->field_names[i] : "?");
-        }
-      }
-      return fail(e, CPAY_ERR_REQUIRED, "missing required field", 0, NULL);
+      const cpay_field *f = cpay__field_with_bit(t, (uint32_t)missing);
+      if (!f) return fail(e, CPAY_ERR_REQUIRED, "missing required field", 0, NULL);
+      char what[128];
+      snprintf(what, sizeof(what), "missing required field of %s",
+               t->full_name ? t->full_name : "?");
+      return fail(e, CPAY_ERR_REQUIRED, what, f->number,
+                  t->field_names ? t->field_names[f - t->fields] : "?");
     }
   }
   const cpay_msg_internal *in = cpay__msg_internal(msg);
@@ -818,13 +755,13 @@ __attribute__((noinline)) static bool encode_msg_slow(enc *e, const void *msg,
   while (i > 0 || j > 0) {
     if (j > 0 && (i == 0 || in->exts[j - 1].ext->field.number > t->fields[i - 1].number)) {
       j--;
-      if (!encode_ext(e, msg, &in->exts[j], t, depth)) return false;
+      if (!encode_ext(e, &in->exts[j], t, depth)) return false;
     } else {
       i--;
       const cpay_field *f = &t->fields[i];
       if (field_absent(msg, f)) continue;
-      if (!encode_field(e, msg, msg, f, t->subs, t->field_names ? t->field_names[i] : NULL,
-                        depth, false))
+      if (!encode_field(e, msg, f, t->subs, t->field_names ? t->field_names[i] : NULL, depth,
+                        false))
         return false;
     }
   }

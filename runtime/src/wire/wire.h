@@ -50,8 +50,7 @@ static inline int cpay__type_wire_type(uint8_t type) {
 }
 
 // The per-type storage size, cpay__type_size(), and cpay__type_is_msg() are
-// in message/field.h. The encoder's name for the size of a scalar:
-static inline size_t cpay__type_size_fast(uint8_t type) { return cpay__type_size(type); }
+// in message/field.h.
 
 // Scalars that may be packed: everything but strings, bytes and messages.
 static inline bool cpay__type_packable(uint8_t type) {
@@ -93,8 +92,10 @@ static inline size_t cpay__varint_put(uint8_t *p, uint64_t v) {
 }
 
 // Reads a varint in [p, end). Returns the position after it, or NULL when it
-// is truncated or longer than 10 bytes (cpay__varint_error tells which).
-// One- and two-byte varints, the vast majority, take the inline path.
+// is truncated or longer than 10 bytes (cpay__varint_truncated tells which).
+// One- and two-byte varints, the vast majority, take the inline path; code
+// that rarely runs (skipping unknown fields, extensions, message-set items)
+// calls cpay__varint_get_slow itself rather than inline another copy.
 const uint8_t *cpay__varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *out);
 
 static inline const uint8_t *cpay__varint_get(const uint8_t *p, const uint8_t *end,
@@ -140,7 +141,8 @@ bool cpay__utf8_valid(const char *p, size_t n);
 size_t cpay__utf8_valid_prefix(const char *p, size_t n);
 
 // Writes code point `cp` (at most U+10FFFF, not a surrogate: the caller
-// checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many.
+// checks) as 1 to 4 bytes of UTF-8 at `o`; returns how many. (In
+// utf8_put.c: only JSON and text format use it.)
 size_t cpay__utf8_put(char *o, uint32_t cp);
 
 #endif  // CPAY_WIRE_WIRE_H_

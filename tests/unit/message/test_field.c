@@ -1,6 +1,6 @@
 // The reflection layer (message/field.h) on the hand-written tables: storage
-// sizes, presence of every kind, marking and clearing, lookup by number,
-// iteration over what is set.
+// sizes, presence of every kind, marking and clearing, lookup by number and
+// by presence bit, iteration over what is set.
 #include <check.h>
 #include <string.h>
 
@@ -102,6 +102,26 @@ START_TEST(test_field_set_prepare_clear) {
 }
 END_TEST
 
+START_TEST(test_field_with_bit_and_oneof_case) {
+  // Presence bits: the required field holds bit 0, opt_bytes (10) bit 4.
+  ck_assert_ptr_eq(cpay__field_with_bit(&test_T2_table, 0), field(&test_T2_table, 1));
+  ck_assert_ptr_eq(cpay__field_with_bit(&test_T2_table, 4), field(&test_T2_table, 10));
+  ck_assert_ptr_null(cpay__field_with_bit(&test_T2_table, 5));
+  ck_assert_ptr_null(cpay__field_with_bit(&test_T3_MI32MsgEntry_table, 0));
+  // The oneof's case, by the field or by its presence.
+  const cpay_msg_table *t = &test_T3_table;
+  test_T3 *m = cpay_msg_new(t, arena);
+  ck_assert_uint_eq(cpay__field_case(m, field(t, 53)), 0);
+  cpay__field_mark(m, field(t, 53));
+  ck_assert_uint_eq(cpay__field_case(m, field(t, 51)), 53);
+  ck_assert_uint_eq(cpay__oneof_case(m, field(t, 52)->presence), 53);
+  // A message's zero is its NULL pointer.
+  ck_assert(cpay__value_is_zero(CPAY_TYPE_MESSAGE, &m->child));
+  m->child = m;
+  ck_assert(!cpay__value_is_zero(CPAY_TYPE_MESSAGE, &m->child));
+}
+END_TEST
+
 START_TEST(test_field_find) {
   const cpay_msg_table *tables[] = {&test_T3_table, &test_T2_table, &test_T2_G_table};
   for (size_t k = 0; k < 3; k++) {
@@ -200,6 +220,7 @@ Suite *field_suite(void) {
   tcase_add_test(tc, test_field_type_size);
   tcase_add_test(tc, test_field_has_every_kind);
   tcase_add_test(tc, test_field_set_prepare_clear);
+  tcase_add_test(tc, test_field_with_bit_and_oneof_case);
   tcase_add_test(tc, test_field_find);
   tcase_add_test(tc, test_field_iteration);
   tcase_add_test(tc, test_field_value_load_and_arrays);

@@ -9,6 +9,7 @@
 #include "cpay/gencode.h"
 #include "cpay/reflect.h"
 #include "mem/strdup.h"
+#include "message/internal.h"
 #include "wire/test_schema.h"
 
 Suite *message_suite(void);
@@ -57,8 +58,13 @@ START_TEST(test_message_is_initialized) {
   ck_assert(cpay_msg_is_initialized(m, &test_T2_table));
   m->child = cpay_msg_new(&test_T2_table, arena);
   ck_assert(!cpay_msg_is_initialized(m, &test_T2_table));
+  // The walk the decoder's error uses finds the child's field 1 (bit 0).
+  uint32_t bit = 99;
+  ck_assert_ptr_eq(cpay__msg_find_missing(m, &test_T2_table, &bit), &test_T2_table);
+  ck_assert_uint_eq(bit, 0);
   cpay__set_has(m->child, 0);
   ck_assert(cpay_msg_is_initialized(m, &test_T2_table));
+  ck_assert_ptr_null(cpay__msg_find_missing(m, &test_T2_table, &bit));
   // Extensions holding messages are checked too.
   test_T2_G **g = cpay_msg_mutable_ext(m, &test_ext_msg, arena);
   *g = cpay_msg_new(&test_T2_G_table, arena);
