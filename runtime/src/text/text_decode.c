@@ -75,10 +75,9 @@ static bool is_alpha(char c) {
 }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads the next token into d->tok, skipping whitespace and comments.
-static cpay_code next(dec *d) {
-  for (;;) {
-    if (d->pos >= d->len) break;
+// Skips whitespace and '#' comments, counting lines.
+static void skip_blank(dec *d) {
+  while (d->pos < d->len) {
     char c = d->s[d->pos];
     if (c == '\n') {
       d->pos++;
@@ -89,59 +88,91 @@ static cpay_code next(dec *d) {
     } else if (c == '#') {
       while (d->pos < d->len && d->s[d->pos] != '\n') d->pos++;
     } else {
+      return;
+    }
+  }
+}
+
+// Past an identifier's letters, digits and '_'.
+static void scan_ident(dec *d) {
+  while (d->pos < d->len && (is_alpha(d->s[d->pos]) || is_digit(d->s[d->pos]))) d->pos++;
+}
+
+// Whether a number starts at d->pos: a digit, or '.' and a digit.
+static bool at_number(const dec *d) {
+  char c = d->s[d->pos];
+  return is_digit(c) || (c == '.' && d->pos + 1 < d->len && is_digit(d->s[d->pos + 1]));
+}
+
+// Past a number that starts at `start`: digits, letters (hex, exponent,
+// suffix), dots and an exponent's sign; the value's parser decides what is
+// well formed.
+static void scan_number(dec *d, size_t start) {
+  while (d->pos < d->len) {
+    char x = d->s[d->pos];
+    if (is_digit(x) || is_alpha(x) || x == '.') {
+      d->pos++;
+    } else if ((x == '+' || x == '-') && (d->s[d->pos - 1] == 'e' || d->s[d->pos - 1] == 'E') &&
+               !(d->pos - start > 1 && (d->s[start + 1] == 'x' || d->s[start + 1] == 'X'))) {
+      d->pos++;
+    } else {
       break;
     }
   }
+}
+
+// Past a string quoted with `q`, which must close on its line; escapes are
+// skipped here and undone by unescape().
+static cpay_code scan_string(dec *d, char q) {
+  d->pos++;
+  while (d->pos < d->len && d->s[d->pos] != q) {
+    if (d->s[d->pos] == '\n') break;
+    if (d->s[d->pos] == '\\' && d->pos + 1 < d->len) d->pos++;
+    d->pos++;
+  }
+  if (d->pos >= d->len || d->s[d->pos] != q) {
+    return fail_at(d, d->tok.line, d->tok.col, "unterminated string");
+  }
+  d->pos++;
+  return CPAY_OK;
+}
+
+// Past the token at d->pos, by the class its first character gives.
+static cpay_code scan(dec *d, tkind *kind) {
+  if (d->pos >= d->len) {
+    *kind = T_EOF;
+    return CPAY_OK;
+  }
+  char c = d->s[d->pos];
+  if (is_alpha(c)) {
+    *kind = T_IDENT;
+    scan_ident(d);
+  } else if (at_number(d)) {
+    *kind = T_NUMBER;
+    scan_number(d, d->pos);
+  } else if (c == '"' || c == '\'') {
+    *kind = T_STRING;
+    return scan_string(d, c);
+  } else if (strchr("{}<>[]:,;-/.", c)) {
+    *kind = T_PUNCT;
+    d->pos++;
+  } else {
+    return fail_at(d, d->tok.line, d->tok.col, "unexpected character '%c'",
+                   c >= 0x20 && c < 0x7F ? c : '?');
+  }
+  return CPAY_OK;
+}
+
+// Reads the next token into d->tok, skipping whitespace and comments.
+static cpay_code next(dec *d) {
+  skip_blank(d);
   token *t = &d->tok;
   t->p = d->s + d->pos;
   t->line = d->line;
   t->col = (uint32_t)(d->pos - d->line_start) + 1;
-  if (d->pos >= d->len) {
-    t->kind = T_EOF;
-    t->n = 0;
-    return CPAY_OK;
-  }
-  size_t start = d->pos;
-  char c = d->s[d->pos];
-  if (is_alpha(c)) {
-    while (d->pos < d->len && (is_alpha(d->s[d->pos]) || is_digit(d->s[d->pos]))) d->pos++;
-    t->kind = T_IDENT;
-  } else if (is_digit(c) || (c == '.' && d->pos + 1 < d->len && is_digit(d->s[d->pos + 1]))) {
-    // Digits, letters (hex, exponent, suffix), dots and an exponent's sign;
-    // the value's parser decides what is well formed.
-    while (d->pos < d->len) {
-      char x = d->s[d->pos];
-      if (is_digit(x) || is_alpha(x) || x == '.') {
-        d->pos++;
-      } else if ((x == '+' || x == '-') && (d->s[d->pos - 1] == 'e' || d->s[d->pos - 1] == 'E') &&
-                 !(d->pos - start > 1 && (d->s[start + 1] == 'x' || d->s[start + 1] == 'X'))) {
-        d->pos++;
-      } else {
-        break;
-      }
-    }
-    t->kind = T_NUMBER;
-  } else if (c == '"' || c == '\'') {
-    d->pos++;
-    while (d->pos < d->len && d->s[d->pos] != c) {
-      if (d->s[d->pos] == '\n') break;
-      if (d->s[d->pos] == '\\' && d->pos + 1 < d->len) d->pos++;
-      d->pos++;
-    }
-    if (d->pos >= d->len || d->s[d->pos] != c) {
-      return fail_at(d, t->line, t->col, "unterminated string");
-    }
-    d->pos++;
-    t->kind = T_STRING;
-  } else if (strchr("{}<>[]:,;-/.", c)) {
-    d->pos++;
-    t->kind = T_PUNCT;
-  } else {
-    return fail_at(d, t->line, t->col, "unexpected character '%c'",
-                   c >= 0x20 && c < 0x7F ? c : '?');
-  }
-  t->n = d->pos - start;
-  return CPAY_OK;
+  cpay_code c = scan(d, &t->kind);
+  t->n = (size_t)(d->s + d->pos - t->p);
+  return c;
 }
 
 static bool at(const dec *d, char c) {
@@ -185,74 +216,103 @@ static int64_t read_hex(const char *s, size_t end, size_t *i, int n) {
   return v;
 }
 
+// Where unescape() stands in the string token d->tok.
+typedef struct esc {
+  const char *s;  // the token, quotes included
+  size_t end;     // the closing quote
+  size_t i;       // the next byte to read
+  char *o;        // the output
+  size_t k;       // bytes written
+  uint32_t col;   // the column of the escape being read
+} esc;
+
+// The byte a one-character escape such as \n stands for, or -1.
+static int simple_escape(char e) {
+  switch (e) {
+    case 'a': return '\a';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'v': return '\v';
+    case '\\': case '\'': case '"': case '?': return e;
+    default: return -1;
+  }
+}
+
+// \x and one or two hex digits: one byte.
+static cpay_code hex_escape(dec *d, esc *e) {
+  int v = 0, digits = 0;
+  while (digits < 2 && e->i < e->end && hexval(e->s[e->i]) >= 0) {
+    v = v * 16 + hexval(e->s[e->i++]);
+    digits++;
+  }
+  if (!digits) return fail_at(d, d->tok.line, e->col, "\\x must be followed by a hex digit");
+  e->o[e->k++] = (char)v;
+  return CPAY_OK;
+}
+
+// \u and four or \U and eight hex digits: a code point, written as UTF-8.
+static cpay_code unicode_escape(dec *d, esc *e, char u) {
+  int64_t cp = read_hex(e->s, e->end, &e->i, u == 'u' ? 4 : 8);
+  if (cp < 0) {
+    return fail_at(d, d->tok.line, e->col, "\\%c must be followed by %d hex digits", u,
+                   u == 'u' ? 4 : 8);
+  }
+  // Escapes name code points, and surrogates are none: a pair of \u
+  // escapes is rejected too, as the conformance suite (v21.12) requires of
+  // every implementation.
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    return fail_at(d, d->tok.line, e->col, "surrogate code point in \\%c escape", u);
+  } else if (cp > 0x10FFFF) {
+    return fail_at(d, d->tok.line, e->col, "code point out of range in \\U escape");
+  }
+  e->k += cpay__utf8_put(e->o + e->k, (uint32_t)cp);
+  return CPAY_OK;
+}
+
+// One to three octal digits, the first one `first`: one byte.
+static cpay_code octal_escape(dec *d, esc *e, char first) {
+  int v = first - '0', digits = 1;
+  while (digits < 3 && e->i < e->end && e->s[e->i] >= '0' && e->s[e->i] <= '7') {
+    v = v * 8 + (e->s[e->i++] - '0');
+    digits++;
+  }
+  if (v > 255) return fail_at(d, d->tok.line, e->col, "octal escape out of range");
+  e->o[e->k++] = (char)v;
+  return CPAY_OK;
+}
+
+// The escape whose letter or first digit `x` follows the backslash.
+static cpay_code escape(dec *d, esc *e, char x) {
+  int simple = simple_escape(x);
+  if (simple >= 0) {
+    e->o[e->k++] = (char)simple;
+    return CPAY_OK;
+  }
+  if (x == 'x' || x == 'X') return hex_escape(d, e);
+  if (x == 'u' || x == 'U') return unicode_escape(d, e, x);
+  if (x >= '0' && x <= '7') return octal_escape(d, e, x);
+  return fail_at(d, d->tok.line, e->col, "invalid escape \\%c", x >= 0x20 && x < 0x7F ? x : '?');
+}
+
 // Undoes the escapes of the string token d->tok into `o` (room for its
 // length); returns the number of bytes written through *n.
 static cpay_code unescape(dec *d, char *o, size_t *n) {
   const token *t = &d->tok;
-  const char *s = t->p;
-  size_t end = t->n - 1, i = 1, k = 0;
-  while (i < end) {
-    char c = s[i];
-    uint32_t col = t->col + (uint32_t)i;
-    if (c != '\\') {
-      o[k++] = c;
-      i++;
+  esc e = {t->p, t->n - 1, 1, o, 0, 0};
+  while (e.i < e.end) {
+    if (e.s[e.i] != '\\') {
+      o[e.k++] = e.s[e.i++];
       continue;
     }
-    i++;
-    char e = s[i++];
-    switch (e) {
-      case 'a': o[k++] = '\a'; break;
-      case 'b': o[k++] = '\b'; break;
-      case 'f': o[k++] = '\f'; break;
-      case 'n': o[k++] = '\n'; break;
-      case 'r': o[k++] = '\r'; break;
-      case 't': o[k++] = '\t'; break;
-      case 'v': o[k++] = '\v'; break;
-      case '\\': case '\'': case '"': case '?': o[k++] = e; break;
-      case 'x': case 'X': {
-        int v = 0, digits = 0;
-        while (digits < 2 && i < end && hexval(s[i]) >= 0) {
-          v = v * 16 + hexval(s[i++]);
-          digits++;
-        }
-        if (!digits) return fail_at(d, t->line, col, "\\x must be followed by a hex digit");
-        o[k++] = (char)v;
-        break;
-      }
-      case 'u':
-      case 'U': {
-        int64_t cp = read_hex(s, end, &i, e == 'u' ? 4 : 8);
-        if (cp < 0) {
-          return fail_at(d, t->line, col, "\\%c must be followed by %d hex digits", e,
-                         e == 'u' ? 4 : 8);
-        }
-        // Escapes name code points, and surrogates are none: a pair of
-        // \u escapes is rejected too, as the conformance suite (v21.12)
-        // requires of every implementation.
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-          return fail_at(d, t->line, col, "surrogate code point in \\%c escape", e);
-        } else if (cp > 0x10FFFF) {
-          return fail_at(d, t->line, col, "code point out of range in \\U escape");
-        }
-        k += cpay__utf8_put(o + k, (uint32_t)cp);
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          int v = e - '0', digits = 1;
-          while (digits < 3 && i < end && s[i] >= '0' && s[i] <= '7') {
-            v = v * 8 + (s[i++] - '0');
-            digits++;
-          }
-          if (v > 255) return fail_at(d, t->line, col, "octal escape out of range");
-          o[k++] = (char)v;
-          break;
-        }
-        return fail_at(d, t->line, col, "invalid escape \\%c", e >= 0x20 && e < 0x7F ? e : '?');
-    }
+    e.col = t->col + (uint32_t)e.i;
+    e.i++;
+    cpay_code c = escape(d, &e, e.s[e.i++]);
+    if (c) return c;
   }
-  *n = k;
+  *n = e.k;
   return CPAY_OK;
 }
 
