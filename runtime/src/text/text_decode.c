@@ -730,7 +730,8 @@ static int find_name(view v, const char *s, size_t n) {
   const cpay_msg_table *t = v.t;
   int i = v.j ? cpay__field_by_name(v.j, s, n) : -1;
   if (i >= 0 && t->fields[i].type == CPAY_TYPE_GROUP) i = -1;
-  for (uint32_t g = 0; g < t->field_count && (i < 0 || g < (uint32_t)i); g++) {
+  uint32_t end = i < 0 ? t->field_count : (uint32_t)i;  // groups before the field
+  for (uint32_t g = 0; g < end; g++) {
     const cpay_field *f = &t->fields[g];
     if (f->type != CPAY_TYPE_GROUP) continue;
     const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
