@@ -75,10 +75,9 @@ static bool is_alpha(char c) {
 }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads the next token into d->tok, skipping whitespace and comments.
-static cpay_code next(dec *d) {
-  for (;;) {
-    if (d->pos >= d->len) break;
+// Skips whitespace and '#' comments, counting lines.
+static void skip_blank(dec *d) {
+  while (d->pos < d->len) {
     char c = d->s[d->pos];
     if (c == '\n') {
       d->pos++;
@@ -89,59 +88,91 @@ static cpay_code next(dec *d) {
     } else if (c == '#') {
       while (d->pos < d->len && d->s[d->pos] != '\n') d->pos++;
     } else {
+      return;
+    }
+  }
+}
+
+// Past an identifier's letters, digits and '_'.
+static void scan_ident(dec *d) {
+  while (d->pos < d->len && (is_alpha(d->s[d->pos]) || is_digit(d->s[d->pos]))) d->pos++;
+}
+
+// Whether a number starts at d->pos: a digit, or '.' and a digit.
+static bool at_number(const dec *d) {
+  char c = d->s[d->pos];
+  return is_digit(c) || (c == '.' && d->pos + 1 < d->len && is_digit(d->s[d->pos + 1]));
+}
+
+// Past a number that starts at `start`: digits, letters (hex, exponent,
+// suffix), dots and an exponent's sign; the value's parser decides what is
+// well formed.
+static void scan_number(dec *d, size_t start) {
+  while (d->pos < d->len) {
+    char x = d->s[d->pos];
+    if (is_digit(x) || is_alpha(x) || x == '.') {
+      d->pos++;
+    } else if ((x == '+' || x == '-') && (d->s[d->pos - 1] == 'e' || d->s[d->pos - 1] == 'E') &&
+               !(d->pos - start > 1 && (d->s[start + 1] == 'x' || d->s[start + 1] == 'X'))) {
+      d->pos++;
+    } else {
       break;
     }
   }
+}
+
+// Past a string quoted with `q`, which must close on its line; escapes are
+// skipped here and undone by unescape().
+static cpay_code scan_string(dec *d, char q) {
+  d->pos++;
+  while (d->pos < d->len && d->s[d->pos] != q) {
+    if (d->s[d->pos] == '\n') break;
+    if (d->s[d->pos] == '\\' && d->pos + 1 < d->len) d->pos++;
+    d->pos++;
+  }
+  if (d->pos >= d->len || d->s[d->pos] != q) {
+    return fail_at(d, d->tok.line, d->tok.col, "unterminated string");
+  }
+  d->pos++;
+  return CPAY_OK;
+}
+
+// Past the token at d->pos, by the class its first character gives.
+static cpay_code scan(dec *d, tkind *kind) {
+  if (d->pos >= d->len) {
+    *kind = T_EOF;
+    return CPAY_OK;
+  }
+  char c = d->s[d->pos];
+  if (is_alpha(c)) {
+    *kind = T_IDENT;
+    scan_ident(d);
+  } else if (at_number(d)) {
+    *kind = T_NUMBER;
+    scan_number(d, d->pos);
+  } else if (c == '"' || c == '\'') {
+    *kind = T_STRING;
+    return scan_string(d, c);
+  } else if (strchr("{}<>[]:,;-/.", c)) {
+    *kind = T_PUNCT;
+    d->pos++;
+  } else {
+    return fail_at(d, d->tok.line, d->tok.col, "unexpected character '%c'",
+                   c >= 0x20 && c < 0x7F ? c : '?');
+  }
+  return CPAY_OK;
+}
+
+// Reads the next token into d->tok, skipping whitespace and comments.
+static cpay_code next(dec *d) {
+  skip_blank(d);
   token *t = &d->tok;
   t->p = d->s + d->pos;
   t->line = d->line;
   t->col = (uint32_t)(d->pos - d->line_start) + 1;
-  if (d->pos >= d->len) {
-    t->kind = T_EOF;
-    t->n = 0;
-    return CPAY_OK;
-  }
-  size_t start = d->pos;
-  char c = d->s[d->pos];
-  if (is_alpha(c)) {
-    while (d->pos < d->len && (is_alpha(d->s[d->pos]) || is_digit(d->s[d->pos]))) d->pos++;
-    t->kind = T_IDENT;
-  } else if (is_digit(c) || (c == '.' && d->pos + 1 < d->len && is_digit(d->s[d->pos + 1]))) {
-    // Digits, letters (hex, exponent, suffix), dots and an exponent's sign;
-    // the value's parser decides what is well formed.
-    while (d->pos < d->len) {
-      char x = d->s[d->pos];
-      if (is_digit(x) || is_alpha(x) || x == '.') {
-        d->pos++;
-      } else if ((x == '+' || x == '-') && (d->s[d->pos - 1] == 'e' || d->s[d->pos - 1] == 'E') &&
-                 !(d->pos - start > 1 && (d->s[start + 1] == 'x' || d->s[start + 1] == 'X'))) {
-        d->pos++;
-      } else {
-        break;
-      }
-    }
-    t->kind = T_NUMBER;
-  } else if (c == '"' || c == '\'') {
-    d->pos++;
-    while (d->pos < d->len && d->s[d->pos] != c) {
-      if (d->s[d->pos] == '\n') break;
-      if (d->s[d->pos] == '\\' && d->pos + 1 < d->len) d->pos++;
-      d->pos++;
-    }
-    if (d->pos >= d->len || d->s[d->pos] != c) {
-      return fail_at(d, t->line, t->col, "unterminated string");
-    }
-    d->pos++;
-    t->kind = T_STRING;
-  } else if (strchr("{}<>[]:,;-/.", c)) {
-    d->pos++;
-    t->kind = T_PUNCT;
-  } else {
-    return fail_at(d, t->line, t->col, "unexpected character '%c'",
-                   c >= 0x20 && c < 0x7F ? c : '?');
-  }
-  t->n = d->pos - start;
-  return CPAY_OK;
+  cpay_code c = scan(d, &t->kind);
+  t->n = (size_t)(d->s + d->pos - t->p);
+  return c;
 }
 
 static bool at(const dec *d, char c) {
@@ -185,74 +216,103 @@ static int64_t read_hex(const char *s, size_t end, size_t *i, int n) {
   return v;
 }
 
+// Where unescape() stands in the string token d->tok.
+typedef struct esc {
+  const char *s;  // the token, quotes included
+  size_t end;     // the closing quote
+  size_t i;       // the next byte to read
+  char *o;        // the output
+  size_t k;       // bytes written
+  uint32_t col;   // the column of the escape being read
+} esc;
+
+// The byte a one-character escape such as \n stands for, or -1.
+static int simple_escape(char e) {
+  switch (e) {
+    case 'a': return '\a';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'v': return '\v';
+    case '\\': case '\'': case '"': case '?': return e;
+    default: return -1;
+  }
+}
+
+// \x and one or two hex digits: one byte.
+static cpay_code hex_escape(dec *d, esc *e) {
+  int v = 0, digits = 0;
+  while (digits < 2 && e->i < e->end && hexval(e->s[e->i]) >= 0) {
+    v = v * 16 + hexval(e->s[e->i++]);
+    digits++;
+  }
+  if (!digits) return fail_at(d, d->tok.line, e->col, "\\x must be followed by a hex digit");
+  e->o[e->k++] = (char)v;
+  return CPAY_OK;
+}
+
+// \u and four or \U and eight hex digits: a code point, written as UTF-8.
+static cpay_code unicode_escape(dec *d, esc *e, char u) {
+  int64_t cp = read_hex(e->s, e->end, &e->i, u == 'u' ? 4 : 8);
+  if (cp < 0) {
+    return fail_at(d, d->tok.line, e->col, "\\%c must be followed by %d hex digits", u,
+                   u == 'u' ? 4 : 8);
+  }
+  // Escapes name code points, and surrogates are none: a pair of \u
+  // escapes is rejected too, as the conformance suite (v21.12) requires of
+  // every implementation.
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    return fail_at(d, d->tok.line, e->col, "surrogate code point in \\%c escape", u);
+  } else if (cp > 0x10FFFF) {
+    return fail_at(d, d->tok.line, e->col, "code point out of range in \\U escape");
+  }
+  e->k += cpay__utf8_put(e->o + e->k, (uint32_t)cp);
+  return CPAY_OK;
+}
+
+// One to three octal digits, the first one `first`: one byte.
+static cpay_code octal_escape(dec *d, esc *e, char first) {
+  int v = first - '0', digits = 1;
+  while (digits < 3 && e->i < e->end && e->s[e->i] >= '0' && e->s[e->i] <= '7') {
+    v = v * 8 + (e->s[e->i++] - '0');
+    digits++;
+  }
+  if (v > 255) return fail_at(d, d->tok.line, e->col, "octal escape out of range");
+  e->o[e->k++] = (char)v;
+  return CPAY_OK;
+}
+
+// The escape whose letter or first digit `x` follows the backslash.
+static cpay_code escape(dec *d, esc *e, char x) {
+  int simple = simple_escape(x);
+  if (simple >= 0) {
+    e->o[e->k++] = (char)simple;
+    return CPAY_OK;
+  }
+  if (x == 'x' || x == 'X') return hex_escape(d, e);
+  if (x == 'u' || x == 'U') return unicode_escape(d, e, x);
+  if (x >= '0' && x <= '7') return octal_escape(d, e, x);
+  return fail_at(d, d->tok.line, e->col, "invalid escape \\%c", x >= 0x20 && x < 0x7F ? x : '?');
+}
+
 // Undoes the escapes of the string token d->tok into `o` (room for its
 // length); returns the number of bytes written through *n.
 static cpay_code unescape(dec *d, char *o, size_t *n) {
   const token *t = &d->tok;
-  const char *s = t->p;
-  size_t end = t->n - 1, i = 1, k = 0;
-  while (i < end) {
-    char c = s[i];
-    uint32_t col = t->col + (uint32_t)i;
-    if (c != '\\') {
-      o[k++] = c;
-      i++;
+  esc e = {t->p, t->n - 1, 1, o, 0, 0};
+  while (e.i < e.end) {
+    if (e.s[e.i] != '\\') {
+      o[e.k++] = e.s[e.i++];
       continue;
     }
-    i++;
-    char e = s[i++];
-    switch (e) {
-      case 'a': o[k++] = '\a'; break;
-      case 'b': o[k++] = '\b'; break;
-      case 'f': o[k++] = '\f'; break;
-      case 'n': o[k++] = '\n'; break;
-      case 'r': o[k++] = '\r'; break;
-      case 't': o[k++] = '\t'; break;
-      case 'v': o[k++] = '\v'; break;
-      case '\\': case '\'': case '"': case '?': o[k++] = e; break;
-      case 'x': case 'X': {
-        int v = 0, digits = 0;
-        while (digits < 2 && i < end && hexval(s[i]) >= 0) {
-          v = v * 16 + hexval(s[i++]);
-          digits++;
-        }
-        if (!digits) return fail_at(d, t->line, col, "\\x must be followed by a hex digit");
-        o[k++] = (char)v;
-        break;
-      }
-      case 'u':
-      case 'U': {
-        int64_t cp = read_hex(s, end, &i, e == 'u' ? 4 : 8);
-        if (cp < 0) {
-          return fail_at(d, t->line, col, "\\%c must be followed by %d hex digits", e,
-                         e == 'u' ? 4 : 8);
-        }
-        // Escapes name code points, and surrogates are none: a pair of
-        // \u escapes is rejected too, as the conformance suite (v21.12)
-        // requires of every implementation.
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-          return fail_at(d, t->line, col, "surrogate code point in \\%c escape", e);
-        } else if (cp > 0x10FFFF) {
-          return fail_at(d, t->line, col, "code point out of range in \\U escape");
-        }
-        k += cpay__utf8_put(o + k, (uint32_t)cp);
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          int v = e - '0', digits = 1;
-          while (digits < 3 && i < end && s[i] >= '0' && s[i] <= '7') {
-            v = v * 8 + (s[i++] - '0');
-            digits++;
-          }
-          if (v > 255) return fail_at(d, t->line, col, "octal escape out of range");
-          o[k++] = (char)v;
-          break;
-        }
-        return fail_at(d, t->line, col, "invalid escape \\%c", e >= 0x20 && e < 0x7F ? e : '?');
-    }
+    e.col = t->col + (uint32_t)e.i;
+    e.i++;
+    cpay_code c = escape(d, &e, e.s[e.i++]);
+    if (c) return c;
   }
-  *n = k;
+  *n = e.k;
   return CPAY_OK;
 }
 
@@ -445,27 +505,39 @@ static const char *type_name(uint8_t type) {
   return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-// One value of `type` into `p` (storage as in gencode.h). `closed`: the
-// enum's known values when unknown numbers must be rejected. `utf8`: a
-// string field that must hold UTF-8 (CPAY_MODE_UTF8, as the binary decoder
-// checks it), so that whatever the decoder accepts prints and reads back.
-static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8, view sub,
-                             const cpay_enum_desc *je, const cpay_enum_table *closed, void *p) {
-  cpay_code c;
-  uint64_t u;
-  double x;
+// Where a field's values go and what they are.
+typedef struct target {
+  const char *name;
+  const cpay_field *f;  // type and mode
+  view sub;             // message, group or map entry
+  const cpay_enum_desc *je;
+  const cpay_enum_table *closed;
+  void *base;           // the message holding the field, or an extension's
+                        // storage (whose field has offset 0, no presence)
+  int index;            // the field's index in its table (not for extensions)
+  const cpay_ext *ext;  // the extension, or NULL for a field of the table
+} target;
+
+// A double or a float into `p`.
+static cpay_code parse_float_value(dec *d, uint8_t type, void *p) {
+  double x = 0;
+  cpay_code c = read_float(d, &x);
+  if (c) return c;
+  if (type == CPAY_TYPE_FLOAT) {
+    float f = (float)x;
+    memcpy(p, &f, sizeof f);
+  } else {
+    memcpy(p, &x, sizeof x);
+  }
+  return CPAY_OK;
+}
+
+// An integer of one of the ten integer types into `p`, range checked.
+static cpay_code parse_int_value(dec *d, const char *field, uint8_t type, void *p) {
   const char *tn = type_name(type);
+  uint64_t u;
+  cpay_code c;
   switch (type) {
-    case CPAY_TYPE_DOUBLE:
-      if ((c = read_float(d, &x))) return c;
-      memcpy(p, &x, sizeof x);
-      return CPAY_OK;
-    case CPAY_TYPE_FLOAT: {
-      if ((c = read_float(d, &x))) return c;
-      float f = (float)x;
-      memcpy(p, &f, sizeof f);
-      return CPAY_OK;
-    }
     case CPAY_TYPE_INT64:
     case CPAY_TYPE_SFIXED64:
     case CPAY_TYPE_SINT64:
@@ -477,110 +549,156 @@ static cpay_code parse_value(dec *d, const char *field, uint8_t type, bool utf8,
       if ((c = read_int(d, field, tn, false, 0, UINT64_MAX, &u))) return c;
       *(uint64_t *)p = u;
       return CPAY_OK;
-    case CPAY_TYPE_INT32:
-    case CPAY_TYPE_SFIXED32:
-    case CPAY_TYPE_SINT32:
-      if ((c = read_int(d, field, tn, true, INT32_MIN, INT32_MAX, &u))) return c;
-      *(int32_t *)p = (int32_t)u;
-      return CPAY_OK;
     case CPAY_TYPE_UINT32:
     case CPAY_TYPE_FIXED32:
       if ((c = read_int(d, field, tn, false, 0, UINT32_MAX, &u))) return c;
       *(uint32_t *)p = (uint32_t)u;
       return CPAY_OK;
-    case CPAY_TYPE_BOOL: {
-      const token *t = &d->tok;
-      if (tok_is(t, "true") || tok_is(t, "True") || tok_is(t, "t") ||
-          (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '1')) {
-        *(bool *)p = true;
-      } else if (tok_is(t, "false") || tok_is(t, "False") || tok_is(t, "f") ||
-                 (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '0')) {
-        *(bool *)p = false;
-      } else {
-        return unexpected(d, "true or false");
-      }
-      return next(d);
-    }
-    case CPAY_TYPE_ENUM: {
-      const token t = d->tok;
-      if (t.kind == T_IDENT) {
-        if (je && cpay_enum_value(je, t.p, t.n, (int32_t *)p)) return next(d);
-        return fail_at(d, t.line, t.col, "unknown value \"%.*s\" for enum field %s", clip(t.n),
-                       t.p, field);
-      }
+    default:  // int32, sfixed32, sint32
       if ((c = read_int(d, field, tn, true, INT32_MIN, INT32_MAX, &u))) return c;
-      if (closed && !cpay_enum_table_has(closed, (int32_t)u)) {
-        return fail_at(d, t.line, t.col, "unknown value %" PRId32 " for enum field %s",
-                       (int32_t)u, field);
-      }
       *(int32_t *)p = (int32_t)u;
       return CPAY_OK;
-    }
+  }
+}
+
+// true, True, t or 1; false, False, f or 0.
+static cpay_code parse_bool(dec *d, bool *p) {
+  const token *t = &d->tok;
+  if (tok_is(t, "true") || tok_is(t, "True") || tok_is(t, "t") ||
+      (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '1')) {
+    *p = true;
+  } else if (tok_is(t, "false") || tok_is(t, "False") || tok_is(t, "f") ||
+             (t->kind == T_NUMBER && t->n == 1 && t->p[0] == '0')) {
+    *p = false;
+  } else {
+    return unexpected(d, "true or false");
+  }
+  return next(d);
+}
+
+// An enum value by name (through `je`) or number; `closed`: the enum's
+// known values when unknown numbers must be rejected.
+static cpay_code parse_enum(dec *d, const char *field, const cpay_enum_desc *je,
+                            const cpay_enum_table *closed, int32_t *p) {
+  const token t = d->tok;
+  if (t.kind == T_IDENT) {
+    if (je && cpay_enum_value(je, t.p, t.n, p)) return next(d);
+    return fail_at(d, t.line, t.col, "unknown value \"%.*s\" for enum field %s", clip(t.n), t.p,
+                   field);
+  }
+  uint64_t u;
+  cpay_code c = read_int(d, field, type_name(CPAY_TYPE_ENUM), true, INT32_MIN, INT32_MAX, &u);
+  if (c) return c;
+  if (closed && !cpay_enum_table_has(closed, (int32_t)u)) {
+    return fail_at(d, t.line, t.col, "unknown value %" PRId32 " for enum field %s", (int32_t)u,
+                   field);
+  }
+  *p = (int32_t)u;
+  return CPAY_OK;
+}
+
+// One value of the target's type into `p` (storage as in gencode.h), by
+// type family. Strings of fields with CPAY_MODE_UTF8 must be UTF-8 (as the
+// binary decoder checks them), so that whatever the parser accepts prints
+// and reads back.
+static cpay_code parse_value(dec *d, const target *tg, void *p) {
+  const cpay_field *f = tg->f;
+  switch (f->type) {
+    case CPAY_TYPE_DOUBLE:
+    case CPAY_TYPE_FLOAT:
+      return parse_float_value(d, f->type, p);
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+    case CPAY_TYPE_INT32:
+    case CPAY_TYPE_SFIXED32:
+    case CPAY_TYPE_SINT32:
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      return parse_int_value(d, tg->name, f->type, p);
+    case CPAY_TYPE_BOOL:
+      return parse_bool(d, p);
+    case CPAY_TYPE_ENUM:
+      return parse_enum(d, tg->name, tg->je, tg->closed, p);
     case CPAY_TYPE_STRING:
-      return read_string(d, utf8, field, p);
+      return read_string(d, (f->mode & CPAY_MODE_UTF8) != 0, tg->name, p);
     case CPAY_TYPE_BYTES:
-      return read_string(d, false, field, p);
+      return read_string(d, false, tg->name, p);
     default:
-      return parse_sub(d, p, sub);
+      return parse_sub(d, p, tg->sub);
   }
 }
 
 // ---- fields ------------------------------------------------------------------
+//
+// parse_message() reads a message's fields one at a time through these
+// steps: read the key (a field or group name, "[extension]" or an Any's
+// "[host/type]"), find the field it names, reject what may not be given
+// (a singular field twice, two members of a oneof, fields beside an Any's
+// expanded form), find the storage, then parse the value: a single value,
+// a "[...]" list, map entries or a message.
 
-// Where a field's values go and what they are.
-typedef struct target {
-  const char *name;
-  const cpay_field *f;  // type and mode
-  view sub;             // message, group or map entry
-  const cpay_enum_desc *je;
-  const cpay_enum_table *closed;
-  void *base;           // the message holding the field, or an extension's
-                        // storage (whose field has offset 0, no presence)
-} target;
+// One "{ key: ... value: ... }" entry of a map field into the map at `mp`.
+static cpay_code parse_map_entry(dec *d, const target *tg, cpay_map **mp) {
+  void *entry = NULL;
+  cpay_code c = parse_sub(d, &entry, tg->sub);
+  if (c) return c;
+  const cpay_field *kf = cpay__map_key_field(tg->sub.t), *vf = cpay__map_value_field(tg->sub.t);
+  if (!*mp) {
+    *mp = cpay_map_new(d->a, kf->type, vf->type);
+    if (!*mp) return oom(d);
+  }
+  cpay_value k = cpay__value_load(kf->type, cpay__field_cptr(entry, kf));
+  cpay_value v = cpay__value_load(vf->type, cpay__field_cptr(entry, vf));
+  if (cpay_map_set(*mp, k, v, d->a) != CPAY_OK) return oom(d);
+  return CPAY_OK;
+}
 
-// One element of `tg` (after ':' or within a list).
+// One element of `tg` (after ':' or within a list): a map entry, an
+// element appended, a message merged in place, or a value set.
 static cpay_code parse_element(dec *d, const target *tg) {
   const cpay_field *f = tg->f;
   uint8_t mode = f->mode & CPAY_MODE_MASK;
-  bool utf8 = (f->mode & CPAY_MODE_UTF8) != 0;
   void *p = cpay__field_ptr(tg->base, f);
+  if (mode == CPAY_MODE_MAP) return parse_map_entry(d, tg, p);
   union {
     cpay_value v;
     void *msg;
   } tmp;
   memset(&tmp, 0, sizeof tmp);
   cpay_code c;
-  if (mode == CPAY_MODE_MAP) {
-    void *entry = NULL;
-    if ((c = parse_sub(d, &entry, tg->sub))) return c;
-    const cpay_field *kf = cpay__map_key_field(tg->sub.t), *vf = cpay__map_value_field(tg->sub.t);
-    cpay_map **mp = p;
-    if (!*mp) {
-      *mp = cpay_map_new(d->a, kf->type, vf->type);
-      if (!*mp) return oom(d);
-    }
-    cpay_value k = cpay__value_load(kf->type, cpay__field_cptr(entry, kf));
-    cpay_value v = cpay__value_load(vf->type, cpay__field_cptr(entry, vf));
-    if (cpay_map_set(*mp, k, v, d->a) != CPAY_OK) return oom(d);
-    return CPAY_OK;
-  }
   if (mode == CPAY_MODE_ARRAY) {
-    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
+    if ((c = parse_value(d, tg, &tmp))) return c;
     if (!cpay__array_push(p, f->type, &tmp, d->a)) return oom(d);
     return CPAY_OK;
   }
   if (cpay__type_is_msg(f->type)) {
     cpay__field_prepare(tg->base, f);  // another oneof member may be stored there
-    if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, p))) return c;
+    if ((c = parse_value(d, tg, p))) return c;
     cpay__field_mark(tg->base, f);
     return CPAY_OK;
   }
-  if ((c = parse_value(d, tg->name, f->type, utf8, tg->sub, tg->je, tg->closed, &tmp))) return c;
+  if ((c = parse_value(d, tg, &tmp))) return c;
   cpay__field_set(tg->base, f, &tmp);
   return CPAY_OK;
 }
 
-// After the field name: [':'] value, or ':' '[' values ']'.
+// "[ element, ... ]" of a repeated or map field, at its '['.
+static cpay_code parse_list(dec *d, const target *tg) {
+  cpay_code c = next(d);
+  if (c) return c;
+  if (at(d, ']')) return next(d);
+  for (;;) {
+    if ((c = parse_element(d, tg))) return c;
+    if (at(d, ']')) return next(d);
+    if ((c = expect(d, ','))) return c;
+  }
+}
+
+// After the field name: [':'] element, or ':' '[' elements ']' (the colon
+// optional before messages and map entries).
 static cpay_code parse_field_value(dec *d, const target *tg) {
   const cpay_field *f = tg->f;
   uint8_t mode = f->mode & CPAY_MODE_MASK;
@@ -591,15 +709,7 @@ static cpay_code parse_field_value(dec *d, const target *tg) {
   } else if (!msgish) {
     return unexpected(d, "':'");
   }
-  if (at(d, '[') && mode != CPAY_MODE_SCALAR) {
-    if ((c = next(d))) return c;
-    if (at(d, ']')) return next(d);
-    for (;;) {
-      if ((c = parse_element(d, tg))) return c;
-      if (at(d, ']')) return next(d);
-      if ((c = expect(d, ','))) return c;
-    }
-  }
+  if (at(d, '[') && mode != CPAY_MODE_SCALAR) return parse_list(d, tg);
   if (msgish && !at(d, '{') && !at(d, '<')) return unexpected(d, "'{' or '<'");
   return parse_element(d, tg);
 }
@@ -670,7 +780,8 @@ static int find_name(view v, const char *s, size_t n) {
   const cpay_msg_table *t = v.t;
   int i = v.j ? cpay__field_by_name(v.j, s, n) : -1;
   if (i >= 0 && t->fields[i].type == CPAY_TYPE_GROUP) i = -1;
-  for (uint32_t g = 0; g < t->field_count && (i < 0 || g < (uint32_t)i); g++) {
+  uint32_t end = i < 0 ? t->field_count : (uint32_t)i;  // groups before the field
+  for (uint32_t g = 0; g < end; g++) {
     const cpay_field *f = &t->fields[g];
     if (f->type != CPAY_TYPE_GROUP) continue;
     const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
@@ -680,106 +791,209 @@ static int find_name(view v, const char *s, size_t n) {
   return i;
 }
 
-// Fields until `close` (or the end of input when close is 0); leaves d->tok
-// at `close`.
-static cpay_code parse_message(dec *d, void *msg, view v, char close) {
-  const cpay_msg_table *t = v.t;
-  uint8_t seen_small[64];
-  uint8_t *seen = seen_small;
-  if (t->field_count > sizeof seen_small) {
-    seen = cpay_arena_malloc(d->a, t->field_count);
-    if (!seen) return oom(d);
+// A field's key as written.
+typedef enum key_kind {
+  KEY_NAME,       // a field's name, or a group's type name
+  KEY_EXTENSION,  // "[full.name]"
+  KEY_TYPE_URL,   // "[host/full.Name]": the type of an Any's expanded form
+} key_kind;
+
+typedef struct key {
+  key_kind kind;
+  cpay_str name;  // KEY_NAME: the current token's text (not read past yet)
+  uint32_t line, col;
+} key;
+
+// The message parse_message() fills, and what it was given so far.
+typedef struct msg_state {
+  void *msg;
+  view v;
+  uint8_t *seen;      // per field index: 1 once a singular field was given
+  bool is_any;
+  bool any_expanded;  // an Any given "[host/type] { ... }"
+  bool any_fields;    // an Any given fields by name
+} msg_state;
+
+// Starts `ms` on `msg`; `seen` is `small` (`n` bytes) when the message has
+// no more fields, else on the arena.
+static cpay_code begin_message(dec *d, msg_state *ms, void *msg, view v, uint8_t *small,
+                               size_t n) {
+  memset(ms, 0, sizeof *ms);
+  ms->msg = msg;
+  ms->v = v;
+  ms->seen = small;
+  if (v.t->field_count > n) {
+    ms->seen = cpay_arena_malloc(d->a, v.t->field_count);
+    if (!ms->seen) return oom(d);
   }
-  memset(seen, 0, t->field_count);
-  bool is_any = v.j && v.j->wkt == CPAY_WKT_ANY;
-  bool any_expanded = false, any_fields = false;
-  cpay_code c;
-  for (;;) {
-    if (close ? at(d, close) : d->tok.kind == T_EOF) return CPAY_OK;
-    if (d->tok.kind == T_EOF) return unexpected(d, close == '}' ? "'}'" : "'>'");
-    uint32_t line = d->tok.line, col = d->tok.col;
-    target tg;
-    memset(&tg, 0, sizeof tg);
-    if (at(d, '[')) {
-      cpay_str name = {NULL, 0};
-      bool slash = false;
-      if ((c = read_bracketed(d, &name, &slash))) return c;
-      if (slash) {
-        if (!is_any) {
-          return fail_at(d, line, col, "\"[%.*s]\" names a type, but %s is not an Any",
-                         clip(name.size), name.data, t->full_name);
-        }
-        if (any_expanded || any_fields) {
-          return fail_at(d, line, col, "an Any holds one expanded message and no other fields");
-        }
-        any_expanded = true;
-        if ((c = parse_any_expanded(d, msg, v, name, line, col))) return c;
-        goto separator;
-      }
-      const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, name.data, name.size);
-      if (!x || x->ext->extendee != t) {
-        return fail_at(d, line, col, "unknown extension \"%.*s\" of %s", clip(name.size),
-                       name.data, t->full_name);
-      }
-      tg.name = x->ext->full_name;
-      tg.f = &x->ext->field;
-      tg.sub.t = cpay__type_is_msg(tg.f->type) ? x->ext->sub.msg : NULL;
-      tg.sub.j = x->msg;
-      tg.je = x->enm;
-      tg.closed = (tg.f->mode & CPAY_MODE_CLOSED_ENUM) ? x->ext->sub.enm : NULL;
-      bool repeated = (tg.f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY;
-      if (!repeated && cpay_msg_get_ext(msg, x->ext)) {
-        return fail_at(d, line, col, "extension %s given more than once", tg.name);
-      }
-      tg.base = cpay_msg_mutable_ext(msg, x->ext, d->a);
-      if (!tg.base) return oom(d);
-    } else if (d->tok.kind == T_IDENT) {
-      int i = find_name(v, d->tok.p, d->tok.n);
-      if (i < 0) {
-        return fail_at(d, line, col, "message %s has no field named \"%.*s\"", t->full_name,
-                       clip(d->tok.n), d->tok.p);
-      }
-      const cpay_field *f = &t->fields[i];
-      uint8_t mode = f->mode & CPAY_MODE_MASK;
-      if (mode == CPAY_MODE_SCALAR) {
-        if (seen[i]) {
-          return fail_at(d, line, col, "field %s given more than once", t->field_names[i]);
-        }
-        if (f->presence < 0) {
-          for (uint32_t o = 0; o < t->field_count; o++) {
-            if (seen[o] && cpay__field_same_oneof(&t->fields[o], f)) {
-              return fail_at(d, line, col, "fields %s and %s belong to the same oneof",
-                             t->field_names[o], t->field_names[i]);
-            }
-          }
-        }
-        seen[i] = 1;
-      }
-      if (is_any) {
-        if (any_expanded) {
-          return fail_at(d, line, col, "an Any holds one expanded message and no other fields");
-        }
-        any_fields = true;
-      }
-      tg.name = t->field_names[i];
-      tg.f = f;
-      if (cpay__type_is_msg(f->type) || mode == CPAY_MODE_MAP) {
-        tg.sub.t = t->subs[f->sub].msg;
-        tg.sub.j = v.j ? v.j->msgs[i] : NULL;
-      }
-      tg.je = v.j ? v.j->enums[i] : NULL;
-      tg.closed = (f->mode & CPAY_MODE_CLOSED_ENUM) ? t->subs[f->sub].enm : NULL;
-      tg.base = msg;
-      if ((c = next(d))) return c;
-    } else {
-      return unexpected(d, close == '}'   ? "a field name or '}'"
-                           : close == '>' ? "a field name or '>'"
-                                          : "a field name");
+  memset(ms->seen, 0, v.t->field_count);
+  ms->is_any = v.j && v.j->wkt == CPAY_WKT_ANY;
+  return CPAY_OK;
+}
+
+// Whether d->tok ends the message: `close`, or at the top level (close 0)
+// the end of input.
+static bool at_close(const dec *d, char close) {
+  return close ? at(d, close) : d->tok.kind == T_EOF;
+}
+
+// The key of the next field: a name (left as the current token) or a
+// bracketed name (read past its ']').
+static cpay_code read_key(dec *d, char close, key *k) {
+  *k = (key){KEY_NAME, {NULL, 0}, d->tok.line, d->tok.col};
+  if (at(d, '[')) {
+    bool slash = false;
+    cpay_code c = read_bracketed(d, &k->name, &slash);
+    k->kind = slash ? KEY_TYPE_URL : KEY_EXTENSION;
+    return c;
+  }
+  if (d->tok.kind == T_IDENT) {
+    k->name = (cpay_str){d->tok.p, d->tok.n};
+    return CPAY_OK;
+  }
+  if (d->tok.kind == T_EOF) return unexpected(d, close == '}' ? "'}'" : "'>'");
+  return unexpected(d, close == '}'   ? "a field name or '}'"
+                       : close == '>' ? "a field name or '>'"
+                                      : "a field name");
+}
+
+// The field of the message that key `k` names.
+static cpay_code find_field(dec *d, const msg_state *ms, const key *k, target *tg) {
+  const cpay_msg_table *t = ms->v.t;
+  int i = find_name(ms->v, k->name.data, k->name.size);
+  if (i < 0) {
+    return fail_at(d, k->line, k->col, "message %s has no field named \"%.*s\"", t->full_name,
+                   clip(k->name.size), k->name.data);
+  }
+  const cpay_field *f = &t->fields[i];
+  tg->name = t->field_names[i];
+  tg->f = f;
+  if (cpay__type_is_msg(f->type) || (f->mode & CPAY_MODE_MASK) == CPAY_MODE_MAP) {
+    tg->sub.t = t->subs[f->sub].msg;
+    tg->sub.j = ms->v.j ? ms->v.j->msgs[i] : NULL;
+  }
+  tg->je = ms->v.j ? ms->v.j->enums[i] : NULL;
+  tg->closed = (f->mode & CPAY_MODE_CLOSED_ENUM) ? t->subs[f->sub].enm : NULL;
+  tg->base = ms->msg;
+  tg->index = i;
+  return CPAY_OK;
+}
+
+// The extension of the message that key `k` names, from the registry.
+static cpay_code find_extension(dec *d, const msg_state *ms, const key *k, target *tg) {
+  const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, k->name.data, k->name.size);
+  if (!x || x->ext->extendee != ms->v.t) {
+    return fail_at(d, k->line, k->col, "unknown extension \"%.*s\" of %s", clip(k->name.size),
+                   k->name.data, ms->v.t->full_name);
+  }
+  tg->name = x->ext->full_name;
+  tg->f = &x->ext->field;
+  tg->sub.t = cpay__type_is_msg(tg->f->type) ? x->ext->sub.msg : NULL;
+  tg->sub.j = x->msg;
+  tg->je = x->enm;
+  tg->closed = (tg->f->mode & CPAY_MODE_CLOSED_ENUM) ? x->ext->sub.enm : NULL;
+  tg->index = -1;
+  tg->ext = x->ext;
+  return CPAY_OK;
+}
+
+// A singular extension given once.
+static cpay_code check_extension(dec *d, const msg_state *ms, const key *k, const target *tg) {
+  bool repeated = (tg->f->mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY;
+  if (!repeated && cpay_msg_get_ext(ms->msg, tg->ext)) {
+    return fail_at(d, k->line, k->col, "extension %s given more than once", tg->name);
+  }
+  return CPAY_OK;
+}
+
+// The index of a member of f's oneof that was given already, or -1.
+static int oneof_given(const msg_state *ms, const cpay_field *f) {
+  for (uint32_t o = 0; f->presence < 0 && o < ms->v.t->field_count; o++) {
+    if (ms->seen[o] && cpay__field_same_oneof(&ms->v.t->fields[o], f)) return (int)o;
+  }
+  return -1;
+}
+
+// A singular field given once and no other member of its oneof; in an Any,
+// no field beside the expanded form.
+static cpay_code check_field(dec *d, msg_state *ms, const key *k, const target *tg) {
+  const cpay_msg_table *t = ms->v.t;
+  int i = tg->index;
+  if ((tg->f->mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
+    if (ms->seen[i]) {
+      return fail_at(d, k->line, k->col, "field %s given more than once", t->field_names[i]);
     }
-    if ((c = parse_field_value(d, &tg))) return c;
-  separator:
+    int o = oneof_given(ms, tg->f);
+    if (o >= 0) {
+      return fail_at(d, k->line, k->col, "fields %s and %s belong to the same oneof",
+                     t->field_names[o], t->field_names[i]);
+    }
+    ms->seen[i] = 1;
+  }
+  if (ms->is_any) {
+    if (ms->any_expanded) {
+      return fail_at(d, k->line, k->col, "an Any holds one expanded message and no other fields");
+    }
+    ms->any_fields = true;
+  }
+  return CPAY_OK;
+}
+
+// Where an extension's values go: its storage in the message, created.
+static cpay_code extension_storage(dec *d, const msg_state *ms, target *tg) {
+  tg->base = cpay_msg_mutable_ext(ms->msg, tg->ext, d->a);
+  return tg->base ? CPAY_OK : oom(d);
+}
+
+// A field or extension after its key: found, checked, its value stored.
+static cpay_code parse_field(dec *d, msg_state *ms, const key *k) {
+  target tg;
+  memset(&tg, 0, sizeof tg);  // what a step does not set stays NULL
+  cpay_code c;
+  if (k->kind == KEY_EXTENSION) {
+    if ((c = find_extension(d, ms, k, &tg)) || (c = check_extension(d, ms, k, &tg)) ||
+        (c = extension_storage(d, ms, &tg))) {
+      return c;
+    }
+  } else {
+    if ((c = find_field(d, ms, k, &tg)) || (c = check_field(d, ms, k, &tg))) return c;
+    if ((c = next(d))) return c;  // past the name
+  }
+  return parse_field_value(d, &tg);
+}
+
+// "[host/full.Name] { ... }": an Any's one expanded message.
+static cpay_code parse_any_field(dec *d, msg_state *ms, const key *k) {
+  if (!ms->is_any) {
+    return fail_at(d, k->line, k->col, "\"[%.*s]\" names a type, but %s is not an Any",
+                   clip(k->name.size), k->name.data, ms->v.t->full_name);
+  }
+  if (ms->any_expanded || ms->any_fields) {
+    return fail_at(d, k->line, k->col, "an Any holds one expanded message and no other fields");
+  }
+  ms->any_expanded = true;
+  return parse_any_expanded(d, ms->msg, ms->v, k->name, k->line, k->col);
+}
+
+// Fields until `close` (or the end of input when close is 0), each
+// optionally followed by ';' or ','; leaves d->tok at `close`.
+static cpay_code parse_message(dec *d, void *msg, view v, char close) {
+  uint8_t seen_small[64];
+  msg_state ms;
+  cpay_code c = begin_message(d, &ms, msg, v, seen_small, sizeof seen_small);
+  if (c) return c;
+  while (!at_close(d, close)) {
+    key k;
+    if ((c = read_key(d, close, &k))) return c;
+    if (k.kind == KEY_TYPE_URL) {
+      c = parse_any_field(d, &ms, &k);
+    } else {
+      c = parse_field(d, &ms, &k);
+    }
+    if (c) return c;
     if ((at(d, ';') || at(d, ',')) && (c = next(d))) return c;
   }
+  return CPAY_OK;
 }
 
 cpay_code cpay_text_decode(const char *text, size_t len, void *msg, const cpay_msg_desc *t,

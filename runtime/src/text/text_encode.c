@@ -223,7 +223,9 @@ static int cmp_bool(const void *a, const void *b) {
   return (int)((const map_item *)a)->k.b - (int)((const map_item *)b)->k.b;
 }
 
-static int (*key_order(uint8_t type))(const void *, const void *) {
+typedef int (*key_cmp)(const void *, const void *);
+
+static key_cmp key_order(uint8_t type) {
   switch (type) {
     case CPAY_TYPE_STRING: return cmp_str;
     case CPAY_TYPE_BOOL: return cmp_bool;
@@ -264,49 +266,82 @@ static cpay_code put_map(writer *w, const char *name, const cpay_map *m, view en
   return CPAY_OK;
 }
 
+// How one field or extension prints: its name and what its values need.
+typedef struct field_out {
+  const cpay_field *f;
+  const char *name;
+  bool ext;                  // printed as "[full.name]"
+  view sub;                  // message, group or map entry
+  const cpay_enum_desc *je;  // NULL: enum values print as numbers
+  cpay_field ext_field;      // an extension's field, groups made messages
+} field_out;
+
+// Names field `r` of a message of type `v` by its proto name.
+static void describe_field(view v, const cpay__field_ref *r, field_out *o) {
+  const cpay_field *f = r->f;
+  o->f = f;
+  o->name = v.t->field_names[r->index];
+  o->ext = false;
+  o->sub = (view){NULL, NULL};
+  if (cpay__type_is_msg(f->type) || (f->mode & CPAY_MODE_MASK) == CPAY_MODE_MAP) {
+    o->sub = sub_view(v, r->index);
+  }
+  o->je = v.j ? v.j->enums[r->index] : NULL;
+}
+
+// Names extension `r` by its full name, with its description from the
+// registry when there is one.
+static void describe_ext(const writer *w, const cpay__field_ref *r, field_out *o) {
+  const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r->ext);
+  o->name = r->ext->full_name;
+  o->ext = true;
+  o->sub = (view){NULL, NULL};
+  if (cpay__type_is_msg(r->f->type)) {
+    o->sub.t = r->ext->sub.msg;
+    o->sub.j = x ? x->msg : NULL;
+  }
+  o->je = x ? x->enm : NULL;
+  // Groups in extensions go by their field name, like other extensions.
+  o->ext_field = *r->f;
+  if (o->ext_field.type == CPAY_TYPE_GROUP) o->ext_field.type = CPAY_TYPE_MESSAGE;
+  o->f = &o->ext_field;
+}
+
+// Every value of the field stored at `p`: an entry per element, the map's
+// entries, or one entry.
+static cpay_code put_field(writer *w, const field_out *o, const void *p) {
+  const cpay_field *f = o->f;
+  cpay_code c;
+  switch (f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      for (size_t k = 0; k < ((const cpay_array *)p)->size; k++) {
+        c = put_entry(w, f, o->name, o->ext, cpay__array_at(p, f->type, k), o->sub, o->je);
+        if (c) return c;
+      }
+      return CPAY_OK;
+    case CPAY_MODE_MAP:
+      return put_map(w, o->name, *(cpay_map *const *)p, o->sub);
+    default:
+      return put_entry(w, f, o->name, o->ext, p, o->sub, o->je);
+  }
+}
+
 // The fields of `msg` that are set, then its extensions as "[full.name]";
 // with `only_exts` (an Any printed expanded) the extensions alone.
 static cpay_code put_fields(writer *w, const void *msg, view v, bool only_exts) {
   cpay__msg_iter it;
   cpay__msg_iter_init(&it, msg, v.t, 0);
   cpay__field_ref r;
-  cpay_code c;
   while (cpay__msg_next(&it, &r)) {
-    const cpay_field *f = r.f;
-    uint8_t mode = f->mode & CPAY_MODE_MASK;
-    view sub = {NULL, NULL};
-    const cpay_enum_desc *je;
-    const char *name;
-    cpay_field ef;
+    if (only_exts && !r.ext) continue;
+    field_out o;
     if (r.ext) {
-      const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r.ext);
-      if (cpay__type_is_msg(f->type)) {
-        sub.t = r.ext->sub.msg;
-        sub.j = x ? x->msg : NULL;
-      }
-      je = x ? x->enm : NULL;
-      name = r.ext->full_name;
-      // Groups in extensions go by their field name, like other extensions.
-      ef = *f;
-      if (ef.type == CPAY_TYPE_GROUP) ef.type = CPAY_TYPE_MESSAGE;
-      f = &ef;
+      describe_ext(w, &r, &o);
     } else {
-      if (only_exts) continue;
-      if (cpay__type_is_msg(f->type) || mode == CPAY_MODE_MAP) sub = sub_view(v, r.index);
-      je = v.j ? v.j->enums[r.index] : NULL;
-      name = v.t->field_names[r.index];
+      describe_field(v, &r, &o);
     }
-    bool ext = r.ext != NULL;
-    if (mode == CPAY_MODE_ARRAY) {
-      for (size_t k = 0; k < ((const cpay_array *)r.p)->size; k++) {
-        c = put_entry(w, f, name, ext, cpay__array_at(r.p, f->type, k), sub, je);
-        if (c) return c;
-      }
-    } else if (mode == CPAY_MODE_MAP) {
-      if ((c = put_map(w, name, *(cpay_map *const *)r.p, sub))) return c;
-    } else if ((c = put_entry(w, f, name, ext, r.p, sub, je))) {
-      return c;
-    }
+    cpay_code c = put_field(w, &o, r.p);
+    if (c) return c;
   }
   return CPAY_OK;
 }
