@@ -724,22 +724,32 @@ static int find_field(const cpay_msg_desc *jt, cpay_str key) {
   return i;
 }
 
+// null for field `f`: its default, as Python's ClearField gives it.
+static void clear_field(void *msg, const cpay_msg_table *t, const cpay_field *f) {
+  void *p = cpay__field_ptr(msg, f);
+  switch (f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      ((cpay_array *)p)->size = 0;
+      break;
+    case CPAY_MODE_MAP:
+      cpay_map_clear(*(cpay_map **)p);
+      break;
+    default:
+      cpay__field_clear(msg, t, f);
+      break;
+  }
+}
+
+// Value `v` into field `i` of `msg`: cleared by null (unless null is the
+// value), a list, a map, a message merged in place, or a singular value.
 static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                              uint32_t i) {
-  const cpay_msg_table *t = jt->table;
-  const cpay_field *f = &t->fields[i];
+  const cpay_field *f = &jt->table->fields[i];
   void *p = cpay__field_ptr(msg, f);
   uint8_t mode = f->mode & CPAY_MODE_MASK;
   if (v->kind == CPAY__JNULL && !(mode == CPAY_MODE_SCALAR &&
                                   null_is_value(f->type, jt->msgs[i], jt->enums[i]))) {
-    // null: the field's default (Python's ClearField).
-    if (mode == CPAY_MODE_ARRAY) {
-      ((cpay_array *)p)->size = 0;
-    } else if (mode == CPAY_MODE_MAP) {
-      cpay_map_clear(*(cpay_map **)p);
-    } else {
-      cpay__field_clear(msg, t, f);
-    }
+    clear_field(msg, jt->table, f);
     return CPAY_OK;
   }
   if (mode == CPAY_MODE_ARRAY) return parse_array(d, v, p, f, jt->msgs[i], jt->enums[i]);
@@ -767,6 +777,76 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_ms
   return CPAY_OK;
 }
 
+// The extension of `t` that a key "[full.name]" names, or NULL.
+static const cpay_ext_desc *find_extension(const dec *d, const cpay_msg_table *t, cpay_str key) {
+  if (key.size <= 2 || key.data[0] != '[' || key.data[key.size - 1] != ']') return NULL;
+  const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, key.data + 1, key.size - 2);
+  return x && x->ext->extendee == t ? x : NULL;
+}
+
+// A member whose key names no field: an extension of `t`, or unknown
+// (skipped with CPAY_JSON_IGNORE_UNKNOWN, else an error).
+static cpay_code parse_other(dec *d, const cpay__jmember *m, void *msg, const cpay_msg_table *t) {
+  const cpay_ext_desc *x = find_extension(d, t, m->key);
+  if (x) {
+    size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
+    cpay_code c = parse_ext(d, m->val, msg, x);
+    if (c) return c;
+    pop(d, saved);
+    return CPAY_OK;
+  }
+  if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) return CPAY_OK;
+  return fail(d, CPAY_ERR_MALFORMED, m->key_off, "message %s has no field named \"%.*s\"",
+              t->full_name, clip(m->key.size), m->key.data);
+}
+
+// The index of a member of f's oneof given a non-null value already, or -1.
+static int oneof_given(const cpay_msg_table *t, const uint8_t *seen, uint32_t i) {
+  for (uint32_t o = 0; o < t->field_count; o++) {
+    if (o != i && seen[o] == 2 && cpay__field_same_oneof(&t->fields[o], &t->fields[i])) {
+      return (int)o;
+    }
+  }
+  return -1;
+}
+
+// Field `i` given once, and at most one member of a oneof given a value
+// (seen: 1 for a field given, 2 for a oneof member given one).
+static cpay_code check_field(dec *d, const cpay__jmember *m, const cpay_msg_table *t,
+                             uint8_t *seen, uint32_t i) {
+  if (seen[i]) {
+    return fail(d, CPAY_ERR_MALFORMED, m->key_off, "field \"%s\" given more than once",
+                t->field_names[i]);
+  }
+  seen[i] = 1;
+  if (t->fields[i].presence < 0 && m->val->kind != CPAY__JNULL) {
+    int o = oneof_given(t, seen, i);
+    if (o >= 0) {
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off,
+                  "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
+                  t->field_names[i]);
+    }
+    seen[i] = 2;
+  }
+  return CPAY_OK;
+}
+
+// The value of member `m` into field `i`, with the field's JSON name on the
+// path.
+static cpay_code parse_member(dec *d, const cpay__jmember *m, void *msg, const cpay_msg_desc *jt,
+                              uint32_t i) {
+  size_t saved = push(d, ".%s", jt->json_names[i]);
+  cpay_code c = parse_field(d, m->val, msg, jt, i);
+  if (c) return c;
+  pop(d, saved);
+  return CPAY_OK;
+}
+
+// The members of object `v` into the fields of `msg`, one at a time: find
+// the field its key names (JSON name, then proto name), reject a field
+// given twice and a second member of a oneof, parse the value; keys that
+// name no field are extensions or unknown. In an Any (`in_any`), "@type"
+// is skipped.
 static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                               bool in_any) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
@@ -782,44 +862,14 @@ static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_m
     const cpay__jmember *m = &v->u.obj.m[k];
     if (in_any && cpay_str_eq(m->key, CPAY_STR("@type"))) continue;
     int i = find_field(jt, m->key);
-    if (i < 0 && m->key.size > 2 && m->key.data[0] == '[' &&
-        m->key.data[m->key.size - 1] == ']') {
-      const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, m->key.data + 1,
-                                                      m->key.size - 2);
-      if (x && x->ext->extendee == t) {
-        size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
-        cpay_code c = parse_ext(d, m->val, msg, x);
-        if (c) return c;
-        pop(d, saved);
-        continue;
-      }
-    }
+    cpay_code c;
     if (i < 0) {
-      if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) continue;
-      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "message %s has no field named \"%.*s\"",
-                  t->full_name, clip(m->key.size), m->key.data);
+      c = parse_other(d, m, msg, t);
+    } else {
+      c = check_field(d, m, t, seen, (uint32_t)i);
+      if (!c) c = parse_member(d, m, msg, jt, (uint32_t)i);
     }
-    const cpay_field *f = &t->fields[i];
-    if (seen[i]) {
-      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "field \"%s\" given more than once",
-                  t->field_names[i]);
-    }
-    seen[i] = 1;
-    if (f->presence < 0 && m->val->kind != CPAY__JNULL) {
-      // One member per oneof: the members share the case offset.
-      for (uint32_t o = 0; o < t->field_count; o++) {
-        if (o != (uint32_t)i && seen[o] == 2 && cpay__field_same_oneof(&t->fields[o], f)) {
-          return fail(d, CPAY_ERR_MALFORMED, m->key_off,
-                      "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
-                      t->field_names[i]);
-        }
-      }
-      seen[i] = 2;
-    }
-    size_t saved = push(d, ".%s", jt->json_names[i]);
-    cpay_code c = parse_field(d, m->val, msg, jt, (uint32_t)i);
     if (c) return c;
-    pop(d, saved);
   }
   return CPAY_OK;
 }
