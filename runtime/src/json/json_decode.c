@@ -225,10 +225,66 @@ static cpay_code parse_double(dec *d, const cpay__jv *v, bool is_float, double *
 
 static cpay_code parse_message(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt);
 
-static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, int32_t *out,
+// Whether `e` is google.protobuf.NullValue, whose one value JSON writes as
+// null.
+static bool is_null_value(const cpay_enum_desc *e) {
+  return e && strcmp(e->full_name, "google.protobuf.NullValue") == 0;
+}
+
+// A double or a float into `p`.
+static cpay_code parse_float_single(dec *d, const cpay__jv *v, uint8_t type, void *p) {
+  double x = 0;
+  cpay_code c = parse_double(d, v, type == CPAY_TYPE_FLOAT, &x);
+  if (c) return c;
+  if (type == CPAY_TYPE_FLOAT) {
+    float f = (float)x;
+    memcpy(p, &f, sizeof f);
+  } else {
+    memcpy(p, &x, sizeof x);
+  }
+  return CPAY_OK;
+}
+
+// An integer of one of the ten integer types into `p`, range checked
+// (inline: the path of every integer value, and of integer map keys).
+static inline cpay_code parse_int_single(dec *d, const cpay__jv *v, uint8_t type, void *p) {
+  int64_t si;
+  uint64_t ui;
+  cpay_code c;
+  switch (type) {
+    case CPAY_TYPE_INT64:
+    case CPAY_TYPE_SFIXED64:
+    case CPAY_TYPE_SINT64:
+      if ((c = parse_integer(d, v, true, INT64_MIN, INT64_MAX, &si, NULL))) return c;
+      *(int64_t *)p = si;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT64:
+    case CPAY_TYPE_FIXED64:
+      if ((c = parse_integer(d, v, false, 0, UINT64_MAX, NULL, &ui))) return c;
+      *(uint64_t *)p = ui;
+      return CPAY_OK;
+    case CPAY_TYPE_UINT32:
+    case CPAY_TYPE_FIXED32:
+      if ((c = parse_integer(d, v, false, 0, UINT32_MAX, NULL, &ui))) return c;
+      *(uint32_t *)p = (uint32_t)ui;
+      return CPAY_OK;
+    default:  // int32, sfixed32, sint32
+      if ((c = parse_integer(d, v, true, INT32_MIN, INT32_MAX, &si, NULL))) return c;
+      *(int32_t *)p = (int32_t)si;
+      return CPAY_OK;
+  }
+}
+
+// An enum value by name or number into `p`; null for NullValue. An
+// unknown name sets *skip with CPAY_JSON_IGNORE_UNKNOWN, and stores nothing.
+static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, int32_t *p,
                             bool *skip) {
+  if (v->kind == CPAY__JNULL && is_null_value(e)) {
+    *p = 0;
+    return CPAY_OK;
+  }
   if (v->kind == CPAY__JSTR) {
-    if (e && cpay_enum_value(e, v->s.data, v->s.size, out)) return CPAY_OK;
+    if (e && cpay_enum_value(e, v->s.data, v->s.size, p)) return CPAY_OK;
     bool neg = v->s.size > 0 && v->s.data[0] == '-';
     if (!is_digits(v->s.data + neg, v->s.size - neg)) {
       if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) {
@@ -250,143 +306,100 @@ static cpay_code parse_enum(dec *d, const cpay__jv *v, const cpay_enum_desc *e, 
                   e->full_name);
     }
   }
-  *out = (int32_t)n;
+  *p = (int32_t)n;
   return CPAY_OK;
 }
 
+// Base64 text into bytes on the arena.
+static cpay_code parse_bytes(dec *d, const cpay__jv *v, cpay_bytes *p) {
+  if (v->kind != CPAY__JSTR) return expected(d, v, "a base64 string");
+  uint8_t *out = cpay_arena_malloc(d->a, v->s.size * 3 / 4 + 3);
+  size_t n;
+  if (!out) return oom(d);
+  if (!cpay__base64_decode(v->s.data, v->s.size, out, &n)) {
+    return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid base64");
+  }
+  *p = (cpay_bytes){out, n};
+  return CPAY_OK;
+}
+
+// A message of type `jt` into the pointer slot `slot`, created when NULL
+// and merged into otherwise.
+static cpay_code parse_sub(dec *d, const cpay__jv *v, const cpay_msg_desc *jt, void **slot) {
+  if (!*slot) {
+    *slot = cpay_msg_new(jt->table, d->a);
+    if (!*slot) return oom(d);
+  }
+  return parse_message(d, v, *slot, jt);
+}
+
 // One value of type `type` into its storage `p` (for messages: the pointer
-// slot, a message is created when NULL). *skip: an unknown enum name was
-// ignored and nothing was stored.
+// slot, a message is created when NULL), by type family. *skip: an unknown
+// enum name was ignored and nothing was stored.
 static cpay_code parse_single(dec *d, const cpay__jv *v, uint8_t type, const cpay_msg_desc *jt,
                               const cpay_enum_desc *je, void *p, bool *skip) {
-  cpay_code c;
-  int64_t si;
-  uint64_t ui;
-  double x;
   switch (type) {
     case CPAY_TYPE_DOUBLE:
-      if ((c = parse_double(d, v, false, &x))) return c;
-      memcpy(p, &x, sizeof x);
-      return CPAY_OK;
-    case CPAY_TYPE_FLOAT: {
-      if ((c = parse_double(d, v, true, &x))) return c;
-      float f = (float)x;
-      memcpy(p, &f, sizeof f);
-      return CPAY_OK;
-    }
+    case CPAY_TYPE_FLOAT:
+      return parse_float_single(d, v, type, p);
     case CPAY_TYPE_INT64:
     case CPAY_TYPE_SFIXED64:
     case CPAY_TYPE_SINT64:
-      if ((c = parse_integer(d, v, true, INT64_MIN, INT64_MAX, &si, NULL))) return c;
-      *(int64_t *)p = si;
-      return CPAY_OK;
     case CPAY_TYPE_UINT64:
     case CPAY_TYPE_FIXED64:
-      if ((c = parse_integer(d, v, false, 0, UINT64_MAX, NULL, &ui))) return c;
-      *(uint64_t *)p = ui;
-      return CPAY_OK;
     case CPAY_TYPE_INT32:
     case CPAY_TYPE_SFIXED32:
     case CPAY_TYPE_SINT32:
-      if ((c = parse_integer(d, v, true, INT32_MIN, INT32_MAX, &si, NULL))) return c;
-      *(int32_t *)p = (int32_t)si;
-      return CPAY_OK;
     case CPAY_TYPE_UINT32:
     case CPAY_TYPE_FIXED32:
-      if ((c = parse_integer(d, v, false, 0, UINT32_MAX, NULL, &ui))) return c;
-      *(uint32_t *)p = (uint32_t)ui;
-      return CPAY_OK;
+      return parse_int_single(d, v, type, p);
     case CPAY_TYPE_BOOL:
       if (v->kind != CPAY__JTRUE && v->kind != CPAY__JFALSE) return expected(d, v, "a bool");
       *(bool *)p = v->kind == CPAY__JTRUE;
       return CPAY_OK;
-    case CPAY_TYPE_ENUM: {
-      if (v->kind == CPAY__JNULL && je && strcmp(je->full_name, "google.protobuf.NullValue") == 0) {
-        *(int32_t *)p = 0;
-        return CPAY_OK;
-      }
-      int32_t e = 0;
-      if ((c = parse_enum(d, v, je, &e, skip))) return c;
-      if (!*skip) *(int32_t *)p = e;
-      return CPAY_OK;
-    }
+    case CPAY_TYPE_ENUM:
+      return parse_enum(d, v, je, p, skip);
     case CPAY_TYPE_STRING:
       if (v->kind != CPAY__JSTR) return expected(d, v, "a string");
       *(cpay_str *)p = v->s;
       return CPAY_OK;
-    case CPAY_TYPE_BYTES: {
-      if (v->kind != CPAY__JSTR) return expected(d, v, "a base64 string");
-      uint8_t *out = cpay_arena_malloc(d->a, v->s.size * 3 / 4 + 3);
-      size_t n;
-      if (!out) return oom(d);
-      if (!cpay__base64_decode(v->s.data, v->s.size, out, &n)) {
-        return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid base64");
-      }
-      *(cpay_bytes *)p = (cpay_bytes){out, n};
-      return CPAY_OK;
-    }
-    default: {
-      void **slot = p;
-      if (!*slot) {
-        *slot = cpay_msg_new(jt->table, d->a);
-        if (!*slot) return oom(d);
-      }
-      return parse_message(d, v, *slot, jt);
-    }
+    case CPAY_TYPE_BYTES:
+      return parse_bytes(d, v, p);
+    default:
+      return parse_sub(d, v, jt, p);
   }
 }
 
 // Whether null is a value (not "absent") for elements of this type.
 static bool null_is_value(uint8_t type, const cpay_msg_desc *jt, const cpay_enum_desc *je) {
   if (cpay__type_is_msg(type)) return jt && jt->wkt == CPAY_WKT_VALUE;
-  if (type == CPAY_TYPE_ENUM) return je && strcmp(je->full_name, "google.protobuf.NullValue") == 0;
+  if (type == CPAY_TYPE_ENUM) return is_null_value(je);
   return false;
 }
 
+// A map key (always a JSON string) of key type `type`.
 static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpay_value *k) {
+  memset(k, 0, sizeof(*k));
+  if (type == CPAY_TYPE_STRING) {
+    k->str = m->key;
+    return CPAY_OK;
+  }
+  if (type == CPAY_TYPE_BOOL) {
+    if (cpay_str_eq(m->key, CPAY_STR("true"))) {
+      k->b = true;
+    } else if (cpay_str_eq(m->key, CPAY_STR("false"))) {
+      k->b = false;
+    } else {
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "invalid bool map key \"%.*s\"",
+                  clip(m->key.size), m->key.data);
+    }
+    return CPAY_OK;
+  }
   cpay__jv kv = {0};
   kv.kind = CPAY__JSTR;
   kv.off = m->key_off;
   kv.s = m->key;
-  int64_t si;
-  uint64_t ui;
-  cpay_code c;
-  memset(k, 0, sizeof(*k));
-  switch (type) {
-    case CPAY_TYPE_STRING:
-      k->str = m->key;
-      return CPAY_OK;
-    case CPAY_TYPE_BOOL:
-      if (cpay_str_eq(m->key, CPAY_STR("true"))) {
-        k->b = true;
-      } else if (cpay_str_eq(m->key, CPAY_STR("false"))) {
-        k->b = false;
-      } else {
-        return fail(d, CPAY_ERR_MALFORMED, m->key_off, "invalid bool map key \"%.*s\"",
-                    clip(m->key.size), m->key.data);
-      }
-      return CPAY_OK;
-    case CPAY_TYPE_INT64:
-    case CPAY_TYPE_SINT64:
-    case CPAY_TYPE_SFIXED64:
-      if ((c = parse_integer(d, &kv, true, INT64_MIN, INT64_MAX, &si, NULL))) return c;
-      k->i64 = si;
-      return CPAY_OK;
-    case CPAY_TYPE_UINT64:
-    case CPAY_TYPE_FIXED64:
-      if ((c = parse_integer(d, &kv, false, 0, UINT64_MAX, NULL, &ui))) return c;
-      k->u64 = ui;
-      return CPAY_OK;
-    case CPAY_TYPE_UINT32:
-    case CPAY_TYPE_FIXED32:
-      if ((c = parse_integer(d, &kv, false, 0, UINT32_MAX, NULL, &ui))) return c;
-      k->u32 = (uint32_t)ui;
-      return CPAY_OK;
-    default:
-      if ((c = parse_integer(d, &kv, true, INT32_MIN, INT32_MAX, &si, NULL))) return c;
-      k->i32 = (int32_t)si;
-      return CPAY_OK;
-  }
+  return parse_int_single(d, &kv, type, k);
 }
 
 static cpay_code parse_map(dec *d, const cpay__jv *v, cpay_map **mp, const cpay_msg_desc *entry) {
@@ -711,22 +724,32 @@ static int find_field(const cpay_msg_desc *jt, cpay_str key) {
   return i;
 }
 
+// null for field `f`: its default, as Python's ClearField gives it.
+static void clear_field(void *msg, const cpay_msg_table *t, const cpay_field *f) {
+  void *p = cpay__field_ptr(msg, f);
+  switch (f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      ((cpay_array *)p)->size = 0;
+      break;
+    case CPAY_MODE_MAP:
+      cpay_map_clear(*(cpay_map **)p);
+      break;
+    default:
+      cpay__field_clear(msg, t, f);
+      break;
+  }
+}
+
+// Value `v` into field `i` of `msg`: cleared by null (unless null is the
+// value), a list, a map, a message merged in place, or a singular value.
 static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                              uint32_t i) {
-  const cpay_msg_table *t = jt->table;
-  const cpay_field *f = &t->fields[i];
+  const cpay_field *f = &jt->table->fields[i];
   void *p = cpay__field_ptr(msg, f);
   uint8_t mode = f->mode & CPAY_MODE_MASK;
   if (v->kind == CPAY__JNULL && !(mode == CPAY_MODE_SCALAR &&
                                   null_is_value(f->type, jt->msgs[i], jt->enums[i]))) {
-    // null: the field's default (Python's ClearField).
-    if (mode == CPAY_MODE_ARRAY) {
-      ((cpay_array *)p)->size = 0;
-    } else if (mode == CPAY_MODE_MAP) {
-      cpay_map_clear(*(cpay_map **)p);
-    } else {
-      cpay__field_clear(msg, t, f);
-    }
+    clear_field(msg, jt->table, f);
     return CPAY_OK;
   }
   if (mode == CPAY_MODE_ARRAY) return parse_array(d, v, p, f, jt->msgs[i], jt->enums[i]);
@@ -754,6 +777,76 @@ static cpay_code parse_field(dec *d, const cpay__jv *v, void *msg, const cpay_ms
   return CPAY_OK;
 }
 
+// The extension of `t` that a key "[full.name]" names, or NULL.
+static const cpay_ext_desc *find_extension(const dec *d, const cpay_msg_table *t, cpay_str key) {
+  if (key.size <= 2 || key.data[0] != '[' || key.data[key.size - 1] != ']') return NULL;
+  const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, key.data + 1, key.size - 2);
+  return x && x->ext->extendee == t ? x : NULL;
+}
+
+// A member whose key names no field: an extension of `t`, or unknown
+// (skipped with CPAY_JSON_IGNORE_UNKNOWN, else an error).
+static cpay_code parse_other(dec *d, const cpay__jmember *m, void *msg, const cpay_msg_table *t) {
+  const cpay_ext_desc *x = find_extension(d, t, m->key);
+  if (x) {
+    size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
+    cpay_code c = parse_ext(d, m->val, msg, x);
+    if (c) return c;
+    pop(d, saved);
+    return CPAY_OK;
+  }
+  if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) return CPAY_OK;
+  return fail(d, CPAY_ERR_MALFORMED, m->key_off, "message %s has no field named \"%.*s\"",
+              t->full_name, clip(m->key.size), m->key.data);
+}
+
+// The index of a member of f's oneof given a non-null value already, or -1.
+static int oneof_given(const cpay_msg_table *t, const uint8_t *seen, uint32_t i) {
+  for (uint32_t o = 0; o < t->field_count; o++) {
+    if (o != i && seen[o] == 2 && cpay__field_same_oneof(&t->fields[o], &t->fields[i])) {
+      return (int)o;
+    }
+  }
+  return -1;
+}
+
+// Field `i` given once, and at most one member of a oneof given a value
+// (seen: 1 for a field given, 2 for a oneof member given one).
+static cpay_code check_field(dec *d, const cpay__jmember *m, const cpay_msg_table *t,
+                             uint8_t *seen, uint32_t i) {
+  if (seen[i]) {
+    return fail(d, CPAY_ERR_MALFORMED, m->key_off, "field \"%s\" given more than once",
+                t->field_names[i]);
+  }
+  seen[i] = 1;
+  if (t->fields[i].presence < 0 && m->val->kind != CPAY__JNULL) {
+    int o = oneof_given(t, seen, i);
+    if (o >= 0) {
+      return fail(d, CPAY_ERR_MALFORMED, m->key_off,
+                  "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
+                  t->field_names[i]);
+    }
+    seen[i] = 2;
+  }
+  return CPAY_OK;
+}
+
+// The value of member `m` into field `i`, with the field's JSON name on the
+// path.
+static cpay_code parse_member(dec *d, const cpay__jmember *m, void *msg, const cpay_msg_desc *jt,
+                              uint32_t i) {
+  size_t saved = push(d, ".%s", jt->json_names[i]);
+  cpay_code c = parse_field(d, m->val, msg, jt, i);
+  if (c) return c;
+  pop(d, saved);
+  return CPAY_OK;
+}
+
+// The members of object `v` into the fields of `msg`, one at a time: find
+// the field its key names (JSON name, then proto name), reject a field
+// given twice and a second member of a oneof, parse the value; keys that
+// name no field are extensions or unknown. In an Any (`in_any`), "@type"
+// is skipped.
 static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_msg_desc *jt,
                               bool in_any) {
   if (v->kind != CPAY__JOBJ) return expected(d, v, "an object");
@@ -769,44 +862,14 @@ static cpay_code parse_fields(dec *d, const cpay__jv *v, void *msg, const cpay_m
     const cpay__jmember *m = &v->u.obj.m[k];
     if (in_any && cpay_str_eq(m->key, CPAY_STR("@type"))) continue;
     int i = find_field(jt, m->key);
-    if (i < 0 && m->key.size > 2 && m->key.data[0] == '[' &&
-        m->key.data[m->key.size - 1] == ']') {
-      const cpay_ext_desc *x = cpay_registry_find_ext(d->reg, m->key.data + 1,
-                                                      m->key.size - 2);
-      if (x && x->ext->extendee == t) {
-        size_t saved = push(d, ".%.*s", clip(m->key.size), m->key.data);
-        cpay_code c = parse_ext(d, m->val, msg, x);
-        if (c) return c;
-        pop(d, saved);
-        continue;
-      }
-    }
+    cpay_code c;
     if (i < 0) {
-      if (d->flags & CPAY_JSON_IGNORE_UNKNOWN) continue;
-      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "message %s has no field named \"%.*s\"",
-                  t->full_name, clip(m->key.size), m->key.data);
+      c = parse_other(d, m, msg, t);
+    } else {
+      c = check_field(d, m, t, seen, (uint32_t)i);
+      if (!c) c = parse_member(d, m, msg, jt, (uint32_t)i);
     }
-    const cpay_field *f = &t->fields[i];
-    if (seen[i]) {
-      return fail(d, CPAY_ERR_MALFORMED, m->key_off, "field \"%s\" given more than once",
-                  t->field_names[i]);
-    }
-    seen[i] = 1;
-    if (f->presence < 0 && m->val->kind != CPAY__JNULL) {
-      // One member per oneof: the members share the case offset.
-      for (uint32_t o = 0; o < t->field_count; o++) {
-        if (o != (uint32_t)i && seen[o] == 2 && cpay__field_same_oneof(&t->fields[o], f)) {
-          return fail(d, CPAY_ERR_MALFORMED, m->key_off,
-                      "fields \"%s\" and \"%s\" belong to the same oneof", t->field_names[o],
-                      t->field_names[i]);
-        }
-      }
-      seen[i] = 2;
-    }
-    size_t saved = push(d, ".%s", jt->json_names[i]);
-    cpay_code c = parse_field(d, m->val, msg, jt, (uint32_t)i);
     if (c) return c;
-    pop(d, saved);
   }
   return CPAY_OK;
 }
