@@ -106,75 +106,91 @@ static bool read_hex4(reader *r, const char *p, uint32_t *out) {
   return true;
 }
 
-// At the opening quote. Decodes into arena memory.
+// A run of plain characters at r->p (up to `q`, a backslash or a control
+// character; it ends at an ASCII byte, never inside a sequence), checked
+// for UTF-8 and copied to o + *n at once.
+static cpay_code copy_run(reader *r, const char *q, char *o, size_t *n) {
+  const char *run = r->p;
+  while (r->p < q && *r->p != '\\' && (unsigned char)*r->p >= 0x20) r->p++;
+  size_t len = (size_t)(r->p - run), ok = cpay__utf8_valid_prefix(run, len);
+  if (ok != len) return fail(r, run + ok, "invalid UTF-8 in string");
+  memcpy(o + *n, run, len);
+  *n += len;
+  return CPAY_OK;
+}
+
+// The code point of a \u escape at `esc`, r->p past its four digits: a
+// high surrogate must be followed by a \u escape of a low one (r->p then
+// past both).
+static cpay_code unicode_escape(reader *r, const char *esc, uint32_t *cp) {
+  if (!read_hex4(r, r->p, cp)) return fail(r, esc, "invalid \\u escape");
+  r->p += 4;
+  if (*cp >= 0xDC00 && *cp <= 0xDFFF) return fail(r, esc, "unpaired low surrogate");
+  if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+    uint32_t lo;
+    if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' || !read_hex4(r, r->p + 2, &lo) ||
+        lo < 0xDC00 || lo > 0xDFFF) {
+      return fail(r, esc, "unpaired high surrogate");
+    }
+    r->p += 6;
+    *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+  }
+  return CPAY_OK;
+}
+
+// The escape at r->p (a backslash), decoded to o + *n.
+static cpay_code escape(reader *r, char *o, size_t *n) {
+  const char *esc = r->p;
+  char e = r->p[1];
+  r->p += 2;
+  switch (e) {
+    case '"':
+    case '\\':
+    case '/':
+      o[(*n)++] = e;
+      return CPAY_OK;
+    case 'b':
+      o[(*n)++] = '\b';
+      return CPAY_OK;
+    case 'f':
+      o[(*n)++] = '\f';
+      return CPAY_OK;
+    case 'n':
+      o[(*n)++] = '\n';
+      return CPAY_OK;
+    case 'r':
+      o[(*n)++] = '\r';
+      return CPAY_OK;
+    case 't':
+      o[(*n)++] = '\t';
+      return CPAY_OK;
+    case 'u': {
+      uint32_t cp;
+      cpay_code c = unicode_escape(r, esc, &cp);
+      if (c) return c;
+      *n += cpay__utf8_put(o + *n, cp);
+      return CPAY_OK;
+    }
+    default:
+      return fail(r, esc, "invalid escape");
+  }
+}
+
+// At the opening quote. Decodes into arena memory: runs of plain
+// characters and escapes, until the closing quote.
 static cpay_code read_string(reader *r, cpay_str *out) {
   const char *start = r->p++;
   // The decoded text is never longer than the raw text.
   const char *q = r->p;
   while (q < r->end && *q != '"') q += (*q == '\\' && q + 1 < r->end) ? 2 : 1;
   if (q >= r->end) return fail(r, start, "unterminated string");
-  size_t raw = (size_t)(q - r->p);
-  char *o = cpay_arena_malloc(r->a, raw + 1);
+  char *o = cpay_arena_malloc(r->a, (size_t)(q - r->p) + 1);
   if (!o) return oom(r);
   size_t n = 0;
   while (*r->p != '"') {
-    unsigned char c = (unsigned char)*r->p;
-    if (c < 0x20) return fail(r, r->p, "control character in string");
-    if (c != '\\') {
-      // A run of plain characters (it ends at an ASCII byte, never inside a
-      // sequence), checked and copied at once.
-      const char *run = r->p;
-      while (r->p < q && *r->p != '\\' && (unsigned char)*r->p >= 0x20) r->p++;
-      size_t len = (size_t)(r->p - run), ok = cpay__utf8_valid_prefix(run, len);
-      if (ok != len) return fail(r, run + ok, "invalid UTF-8 in string");
-      memcpy(o + n, run, len);
-      n += len;
-      continue;
-    }
-    const char *esc = r->p;
-    char e = r->p[1];
-    r->p += 2;
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        o[n++] = e;
-        break;
-      case 'b':
-        o[n++] = '\b';
-        break;
-      case 'f':
-        o[n++] = '\f';
-        break;
-      case 'n':
-        o[n++] = '\n';
-        break;
-      case 'r':
-        o[n++] = '\r';
-        break;
-      case 't':
-        o[n++] = '\t';
-        break;
-      case 'u': {
-        uint32_t cp;
-        if (!read_hex4(r, r->p, &cp)) return fail(r, esc, "invalid \\u escape");
-        r->p += 4;
-        if (cp >= 0xDC00 && cp <= 0xDFFF) return fail(r, esc, "unpaired low surrogate");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t lo;
-          if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' ||
-              !read_hex4(r, r->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-            return fail(r, esc, "unpaired high surrogate");
-          }
-          r->p += 6;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        n += cpay__utf8_put(o + n, cp);
-        break;
-      }
-      default:
-        return fail(r, esc, "invalid escape");
-    }
+    if ((unsigned char)*r->p < 0x20) return fail(r, r->p, "control character in string");
+    cpay_code c = *r->p == '\\' ? escape(r, o, &n) : copy_run(r, q, o, &n);
+    if (c) return c;
   }
   r->p++;
   o[n] = '\0';

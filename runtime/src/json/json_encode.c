@@ -450,56 +450,77 @@ static cpay_code put_map(writer *w, const cpay_map *m, const cpay_msg_desc *entr
   return puts_(w, "}");
 }
 
+// The descriptions the values of field `r` print with: its message's and
+// enum's, from `jt` or, for an extension, from the registry (which must
+// have the extensions of message and enum type).
+static cpay_code value_descs(writer *w, const cpay_msg_desc *jt, const cpay__field_ref *r,
+                             const cpay_msg_desc **jm, const cpay_enum_desc **je) {
+  if (!r->ext) {
+    *jm = jt->msgs[r->index];
+    *je = jt->enums[r->index];
+    return CPAY_OK;
+  }
+  const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r->ext);
+  if (!x && (cpay__type_is_msg(r->f->type) || r->f->type == CPAY_TYPE_ENUM)) {
+    return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
+                           "extension %s is not in the JSON registry", r->ext->full_name);
+  }
+  *jm = x ? x->msg : NULL;
+  *je = x ? x->enm : NULL;
+  return CPAY_OK;
+}
+
+// The separator before a member (none before the first), its line, its
+// key ("[full.name]" for an extension, else the JSON or proto name) and
+// the colon.
+static cpay_code begin_member(writer *w, const cpay_msg_desc *jt, const cpay__field_ref *r,
+                         bool *first) {
+  cpay_code c;
+  if (!*first && (c = puts_(w, ","))) return c;
+  *first = false;
+  if ((c = newline(w))) return c;
+  if (r->ext) {
+    if ((c = puts_(w, "\"[")) || (c = puts_(w, r->ext->full_name)) || (c = puts_(w, "]\""))) {
+      return c;
+    }
+  } else {
+    const char *name = (w->flags & CPAY_JSON_PROTO_NAMES) ? jt->table->field_names[r->index]
+                                                          : jt->json_names[r->index];
+    if ((c = put_string(w, name, strlen(name)))) return c;
+  }
+  return puts_(w, w->indent > 0 ? ": " : ":");
+}
+
+// The member's value by the field's mode: an array, an object for a map,
+// or one value.
+static cpay_code put_member_value(writer *w, const cpay__field_ref *r, const cpay_msg_desc *jm,
+                                  const cpay_enum_desc *je) {
+  switch (r->f->mode & CPAY_MODE_MASK) {
+    case CPAY_MODE_ARRAY:
+      return put_array(w, r->f->type, r->p, jm, je);
+    case CPAY_MODE_MAP:
+      return put_map(w, *(cpay_map *const *)r->p, jm);
+    default:
+      return put_value(w, r->f->type, r->p, jm, je);
+  }
+}
+
 // Writes the fields of `msg` that are set (with CPAY_JSON_EMIT_DEFAULTS
 // also those without presence), then its extensions as "[full.name]", as
 // members of an open object; *first tracks the separator.
 static cpay_code put_members(writer *w, const void *msg, const cpay_msg_desc *jt, bool *first) {
-  const cpay_msg_table *t = jt->table;
-  bool proto_names = w->flags & CPAY_JSON_PROTO_NAMES;
   cpay__msg_iter it;
-  cpay__msg_iter_init(&it, msg, t,
+  cpay__msg_iter_init(&it, msg, jt->table,
                       (w->flags & CPAY_JSON_EMIT_DEFAULTS) ? CPAY__ITER_DEFAULTS : 0);
   cpay__field_ref r;
   cpay_code c;
   while (cpay__msg_next(&it, &r)) {
     const cpay_msg_desc *jm;
     const cpay_enum_desc *je;
-    if (r.ext) {
-      const cpay_ext_desc *x = cpay__registry_ext_of(w->reg, r.ext);
-      if (!x && (cpay__type_is_msg(r.f->type) || r.f->type == CPAY_TYPE_ENUM)) {
-        return cpay_status_set(w->out.st, CPAY_ERR_INVALID_ARGUMENT,
-                               "extension %s is not in the JSON registry", r.ext->full_name);
-      }
-      jm = x ? x->msg : NULL;
-      je = x ? x->enm : NULL;
-    } else {
-      jm = jt->msgs[r.index];
-      je = jt->enums[r.index];
+    if ((c = value_descs(w, jt, &r, &jm, &je)) || (c = begin_member(w, jt, &r, first)) ||
+        (c = put_member_value(w, &r, jm, je))) {
+      return c;
     }
-    if (!*first && (c = puts_(w, ","))) return c;
-    *first = false;
-    if ((c = newline(w))) return c;
-    if (r.ext) {
-      if ((c = puts_(w, "\"[")) || (c = puts_(w, r.ext->full_name)) || (c = puts_(w, "]\""))) {
-        return c;
-      }
-    } else {
-      const char *name = proto_names ? t->field_names[r.index] : jt->json_names[r.index];
-      if ((c = put_string(w, name, strlen(name)))) return c;
-    }
-    if ((c = puts_(w, w->indent > 0 ? ": " : ":"))) return c;
-    switch (r.f->mode & CPAY_MODE_MASK) {
-      case CPAY_MODE_ARRAY:
-        c = put_array(w, r.f->type, r.p, jm, je);
-        break;
-      case CPAY_MODE_MAP:
-        c = put_map(w, *(cpay_map *const *)r.p, jm);
-        break;
-      default:
-        c = put_value(w, r.f->type, r.p, jm, je);
-        break;
-    }
-    if (c) return c;
   }
   return CPAY_OK;
 }
