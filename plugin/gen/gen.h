@@ -85,7 +85,7 @@ void cpg_gen_file(cpg_gen *g);
 // <file>_register_types, and the descriptions and _register_types for the source.
 void cpg_gen_json_message_decls(cpg_gen *g, const cps_message *m, cps_buf *out);
 void cpg_gen_json_map_entry_decl(cpg_gen *g, const cps_message *m, cps_buf *out);
-void cpg_gen_json_register_decl(cpg_gen *g, cps_buf *out);
+void cpg_gen_register_types_decl(cpg_gen *g, cps_buf *out);
 void cpg_gen_json_source(cpg_gen *g, cps_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);

@@ -172,7 +172,7 @@ void cpg_gen_file(cpg_gen *g) {
   if (ext_count) cpg_print(g, &body, "\n", CPG_END);
   register_extensions(g, exts, ext_count, &body);
   if (!g->opts->binary_only) {
-    cpg_gen_json_register_decl(g, &body);
+    cpg_gen_register_types_decl(g, &body);
     cpg_gen_json_source(g, &g->c);
   }
   // Both versions come from the runtime headers the plugin is built with.

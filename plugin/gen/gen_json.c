@@ -107,7 +107,7 @@ void cpg_gen_json_map_entry_decl(cpg_gen *g, const cps_message *m, cps_buf *out)
             cpg_name_message(g->names, m), CPG_END);
 }
 
-void cpg_gen_json_register_decl(cpg_gen *g, cps_buf *out) {
+void cpg_gen_register_types_decl(cpg_gen *g, cps_buf *out) {
   cpg_print(g, out,
             "// Adds the messages of $source$ and of its imports to `r`, so that\n"
             "// google.protobuf.Any values holding them can be written and read as JSON.\n"
