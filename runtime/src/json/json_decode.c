@@ -236,12 +236,7 @@ static cpay_code parse_float_single(dec *d, const cpay__jv *v, uint8_t type, voi
   double x = 0;
   cpay_code c = parse_double(d, v, type == CPAY_TYPE_FLOAT, &x);
   if (c) return c;
-  if (type == CPAY_TYPE_FLOAT) {
-    float f = (float)x;
-    memcpy(p, &f, sizeof f);
-  } else {
-    memcpy(p, &x, sizeof x);
-  }
+  cpay__value_store_real(type, x, p);
   return CPAY_OK;
 }
 

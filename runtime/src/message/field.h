@@ -88,6 +88,17 @@ static inline cpay_value cpay__value_load(uint8_t type, const void *p) {
   return v;
 }
 
+// Stores `x` at `p` as a value of `type` (CPAY_TYPE_DOUBLE or CPAY_TYPE_FLOAT,
+// rounded to the nearest float), the way the text and JSON parsers write them.
+static inline void cpay__value_store_real(uint8_t type, double x, void *p) {
+  if (type == CPAY_TYPE_FLOAT) {
+    float f = (float)x;
+    memcpy(p, &f, sizeof f);
+  } else {
+    memcpy(p, &x, sizeof x);
+  }
+}
+
 // ---- storage and presence ----------------------------------------------------------
 
 // The storage of field `f` in `msg`. For an extension, `msg` is the

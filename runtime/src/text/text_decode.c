@@ -523,12 +523,7 @@ static cpay_code parse_float_value(dec *d, uint8_t type, void *p) {
   double x = 0;
   cpay_code c = read_float(d, &x);
   if (c) return c;
-  if (type == CPAY_TYPE_FLOAT) {
-    float f = (float)x;
-    memcpy(p, &f, sizeof f);
-  } else {
-    memcpy(p, &x, sizeof x);
-  }
+  cpay__value_store_real(type, x, p);
   return CPAY_OK;
 }
 
