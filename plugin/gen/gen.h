@@ -51,6 +51,10 @@ void cpg_print(cpg_gen *g, cps_buf *out, const char *text, ...)
 #endif
     ;
 
+// After a header's includes: the check that the runtime matches the
+// generator (CPAY_GENCODE_VERSION) and the opening of C linkage for C++.
+void cpg_print_header_open(cpg_gen *g);
+
 // Field helpers.
 bool cpg_is_message(const cps_field *f);  // message or group
 bool cpg_in_real_oneof(const cps_field *f);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpay/port.h"
 #include "gen/gen.h"
 
 const char *cpg_str(cpg_gen *g, const char *fmt, ...) {
@@ -44,6 +45,18 @@ void cpg_print(cpg_gen *g, cps_buf *out, const char *text, ...) {
   va_start(ap, text);
   cpg_vrender(g->pool, out, &g->bug, text, ap);
   va_end(ap);
+}
+
+void cpg_print_header_open(cpg_gen *g) {
+  cpg_print(g, &g->h,
+            "\n"
+            "#if CPAY_GENCODE_VERSION != $gencode_version$\n"
+            "#error \"regenerate with a matching protoc-gen-cpay\"\n"
+            "#endif\n"
+            "\n"
+            "CPAY_EXTERN_C_BEGIN\n"
+            "\n",
+            "gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION), CPG_END);
 }
 
 bool cpg_is_message(const cps_field *f) {

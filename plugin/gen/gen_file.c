@@ -197,20 +197,13 @@ void cpg_gen_file(cpg_gen *g) {
     cpg_print(g, &g->h, "#include \"$header$\"\n", "header",
               replace_suffix(g, f->deps[i]->name, ".cpay.h"), CPG_END);
   }
+  cpg_print_header_open(g);
   cpg_print(g, &g->h,
-            "\n"
-            "#if CPAY_GENCODE_VERSION != $gencode_version$\n"
-            "#error \"regenerate with a matching protoc-gen-cpay\"\n"
-            "#endif\n"
-            "\n"
-            "CPAY_EXTERN_C_BEGIN\n"
-            "\n"
             "$body$"
             "CPAY_EXTERN_C_END\n"
             "\n"
             "#endif  // $guard$\n",
-            "gencode_version", cpg_str(g, "%d", CPAY_GENCODE_VERSION), "body", cps_pool_take(g->pool, &body),
-            "guard", guard, CPG_END);
+            "body", cps_pool_take(g->pool, &body), "guard", guard, CPG_END);
 
   // The source includes its header by file name: it sits beside it.
   cps_buf src = {0};
