@@ -276,10 +276,17 @@ static const uint8_t *decode_packed(dec *d, const uint8_t *p, const uint8_t *end
     size_t n = len / w;
     if (!cpay__array_reserve(arr, esz, n, d->arena)) return fail_oom(d, f->number, name, start);
     char *dst = (char *)arr->data + arr->size * esz;
+    // Fixed-width values are stored as they come: only their byte order can differ.
     if (w == 4) {
-      for (size_t i = 0; i < n; i++) store_scalar(dst + 4 * i, f->type, cpay__load32(p + 4 * i));
+      for (size_t i = 0; i < n; i++) {
+        uint32_t v = cpay__load32(p + 4 * i);
+        memcpy(dst + 4 * i, &v, 4);
+      }
     } else {
-      for (size_t i = 0; i < n; i++) store_scalar(dst + 8 * i, f->type, cpay__load64(p + 8 * i));
+      for (size_t i = 0; i < n; i++) {
+        uint64_t v = cpay__load64(p + 8 * i);
+        memcpy(dst + 8 * i, &v, 8);
+      }
     }
     arr->size += n;
     return pe;
