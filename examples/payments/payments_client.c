@@ -393,9 +393,11 @@ static void chat_steps(cpay_channel *ch, cpay_arena *a) {
 }
 
 static void unknown_method_step(cpay_channel *ch, cpay_arena *a) {
-  static const cpay_method kRefund = {"/payments.v1.PaymentService/Refund", "Refund",
-                                      CPAY_METHOD_UNARY, &payments_v1_ChargeRequest_table,
-                                      &payments_v1_ChargeResponse_table, NULL, NULL};
+  static const cpay_method kRefund = {.path = "/payments.v1.PaymentService/Refund",
+                                      .name = "Refund",
+                                      .kind = CPAY_METHOD_UNARY,
+                                      .request = &payments_v1_ChargeRequest_table,
+                                      .response = &payments_v1_ChargeResponse_table};
   cpay_status st = {0};
   cpay_rpc_result res = {0};
   cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};

@@ -522,7 +522,7 @@ static void service_def(cpg_gen *g, const cps_service *s, const char *svc, const
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    {\"$path$\", \"$name$\", $kind$, &$req$_table, &$resp$_table,\n"
-              "     $fn$__server_deliver, $fn$__client_deliver},\n",
+              "     $fn$__server_deliver, $fn$__client_deliver, NULL, NULL, NULL, 0},\n",
               "path", xs[i].path, "name", xs[i].m->name, "kind", kind_const(xs[i].m), "req",
               xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, CPG_END);
   }

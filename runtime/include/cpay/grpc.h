@@ -46,6 +46,7 @@
 #include "cpay/arena.h"
 #include "cpay/message.h"
 #include "cpay/port.h"
+#include "cpay/reflect.h"
 #include "cpay/status.h"
 
 CPAY_EXTERN_C_BEGIN
@@ -120,6 +121,22 @@ typedef void cpay_fn(void);
 typedef void cpay_server_deliver_fn(cpay_fn *fn, void *state, cpay_server_call *call, void *msg);
 typedef void cpay_client_deliver_fn(cpay_fn *fn, void *state, cpay_call *call, void *msg);
 
+// One HTTP binding of a method, from its google.api.http option (the rule,
+// then each of its additional_bindings), or the default binding of a method
+// without one: POST /package.Service/Method with the request as the body.
+// Served by cpay/http.h; docs/http.md has the rules.
+typedef struct cpay_http_rule {
+  const char *verb;  // "GET", "PUT", "POST", "DELETE", "PATCH", or a custom verb
+  // The path template as written: "/v1/{name=customers/*}/transactions:watch".
+  const char *path;
+  // NULL: no body (fields come from the path and the query); "*": the whole
+  // request; else the path of the request field the body fills ("charge").
+  const char *body;
+  // NULL: the whole response is the body; else the path of the response
+  // field that is ("transactions").
+  const char *response_body;
+} cpay_http_rule;
+
 typedef struct cpay_method {
   const char *path;  // "/payments.v1.PaymentService/ChargeCard"
   const char *name;  // "ChargeCard"
@@ -130,6 +147,13 @@ typedef struct cpay_method {
   // on_message then has the untyped shape (void *state, call, void *msg).
   cpay_server_deliver_fn *server_deliver;
   cpay_client_deliver_fn *client_deliver;
+  // The request and response descriptions (names for JSON), and the HTTP
+  // bindings (at least the default one): NULL and 0 when generated with
+  // formats=binary, which leaves the method to gRPC alone.
+  const cpay_msg_desc *request_desc;
+  const cpay_msg_desc *response_desc;
+  const cpay_http_rule *http_rules;
+  size_t http_rule_count;
 } cpay_method;
 
 // A serialized google.protobuf.FileDescriptorProto, for server reflection.

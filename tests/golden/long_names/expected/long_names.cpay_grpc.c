@@ -158,13 +158,15 @@ const cpay_method golden_long_names_ReconciliationReportingService_methods[2] = 
         &golden_long_names_SettlementBatchReconciliationReport_table,
         &golden_long_names_SettlementBatchReconciliationReport_table,
      golden_long_names_ReconciliationReportingService_StreamReconciliationReports__server_deliver,
-         golden_long_names_ReconciliationReportingService_StreamReconciliationReports__client_deliver},
+         golden_long_names_ReconciliationReportingService_StreamReconciliationReports__client_deliver,
+         NULL, NULL, NULL, 0},
     {"/golden.long_names.ReconciliationReportingService/ExchangeReconciliationReports",
         "ExchangeReconciliationReports", CPAY_METHOD_BIDI_STREAMING,
         &golden_long_names_SettlementBatchReconciliationReport_table,
         &golden_long_names_SettlementBatchReconciliationReport_table,
      golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__server_deliver,
-         golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__client_deliver},
+         golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__client_deliver,
+         NULL, NULL, NULL, 0},
 };
 
 static cpay_handler_style golden_long_names_ReconciliationReportingService__style(
