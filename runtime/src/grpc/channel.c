@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <grpc/compression.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 
@@ -117,14 +119,12 @@ struct cpay_call {
   _Alignas(16) unsigned char arena_buf[1024];
 };
 
-cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
-                               cpay_status *st) {
+// A channel to `target`, or over the connected socket `fd` when target is
+// NULL (taken when the channel is made).
+static cpay_channel *channel_new(const char *target, int fd, const cpay_channel_opts *opts,
+                                 cpay_status *st) {
   static const cpay_channel_opts kDefaults;
   if (!opts) opts = &kDefaults;
-  if (!target || !*target) {
-    cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "channel target is empty");
-    return NULL;
-  }
   if (opts->compression && !cpay__valid_compression(opts->compression)) {
     cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "unknown compression %s", opts->compression);
     return NULL;
@@ -201,7 +201,11 @@ cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts
   } else {
     creds = grpc_insecure_credentials_create();
   }
-  ch->ch = grpc_channel_create(target, creds, &cargs);
+  if (target) {
+    ch->ch = grpc_channel_create(target, creds, &cargs);
+  } else {
+    ch->ch = grpc_channel_create_from_fd("cpay-bridge", fd, creds, &cargs);
+  }
   atomic_init(&ch->refs, 1);
   pthread_mutex_init(&ch->calls_mu, NULL);
   pthread_cond_init(&ch->calls_cv, NULL);
@@ -216,6 +220,21 @@ out_free:
   free(ch->icpts);
   free(ch);
   return NULL;
+}
+
+cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
+                               cpay_status *st) {
+  if (!target || !*target) {
+    cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "channel target is empty");
+    return NULL;
+  }
+  return channel_new(target, -1, opts, st);
+}
+
+cpay_channel *cpay__channel_new_fd(int fd, const cpay_channel_opts *opts, cpay_status *st) {
+  cpay_channel *ch = channel_new(NULL, fd, opts, st);
+  if (!ch) close(fd);
+  return ch;
 }
 
 cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_status *st) {

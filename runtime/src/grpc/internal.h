@@ -13,6 +13,7 @@
 #include <grpc/support/time.h>
 
 #include "cpay/grpc.h"
+#include "grpc/bridge.h"
 
 #define CPAY__CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -67,6 +68,10 @@ int cpay__loop_threads(const cpay_loop *l);
 grpc_completion_queue *cpay__loop_cq(const cpay_loop *l);
 // True on any loop's event thread (where blocking would stall other calls).
 bool cpay__on_event_thread(void);
+
+// A channel over the connected socket `fd` (taken), for the server bridge
+// (bridge.h); `opts` as for cpay_channel_new, whose checks it shares.
+cpay_channel *cpay__channel_new_fd(int fd, const cpay_channel_opts *opts, cpay_status *st);
 
 // ---- the call core (rpc.c) ---------------------------------------------------
 
@@ -270,9 +275,8 @@ cpay_code cpay__detail_pack(const cpay_msg_table *t, const void *msg, cpay_arena
 
 // ---- server internals shared with health.c and reflection.c ----------------------
 
-// Registered services (for reflection's list and file lookups).
-size_t cpay__server_service_count(const cpay_server *srv);
-const cpay_service_desc *cpay__server_service(const cpay_server *srv, size_t i);
+// Registered services (for reflection's list and file lookups): in
+// grpc/bridge.h, which libcpay-http uses too.
 // The server call whose handler or callback runs on this thread, or NULL.
 cpay_server_call *cpay__current_server_call(void);
 // Its grpc_call, for parent propagation.

@@ -8,12 +8,15 @@
 // blocking one goes to the worker pool. A call's completions run one at a
 // time on the event threads; nothing waits on a thread except blocking
 // handlers.
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <grpc/compression.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
@@ -67,6 +70,8 @@ struct cpay_server {
   size_t method_count;
   cpay_server_interceptor *icpts;
   size_t icpt_count;
+  cpay__server_hooks *hooks;  // attached transports (bridge.h)
+  size_t hook_count;
   slot *slots;
   size_t slot_count;
   grpc_completion_queue *shutdown_cq;
@@ -323,6 +328,36 @@ cpay_code cpay_server_add_interceptor(cpay_server *srv, const cpay_server_interc
   srv->icpts = is;
   is[srv->icpt_count++] = *icpt;
   return CPAY_OK;
+}
+
+cpay_code cpay__server_attach(cpay_server *srv, const cpay__server_hooks *h, cpay_status *st) {
+  cpay_code c = not_started(srv, "attach", st);
+  if (c != CPAY_OK) return c;
+  cpay__server_hooks *grown = realloc(srv->hooks, (srv->hook_count + 1) * sizeof *grown);
+  if (!grown) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  srv->hooks = grown;
+  srv->hooks[srv->hook_count++] = *h;
+  return CPAY_OK;
+}
+
+cpay_channel *cpay__server_bridge(cpay_server *srv, const cpay_channel_opts *opts,
+                                  cpay_status *st) {
+  if (!srv->started || server_shutting_down(srv)) {
+    cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "server: a bridge needs a running server");
+    return NULL;
+  }
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    cpay_status_set(st, CPAY_ERR_UNAVAILABLE, "server: socketpair: %s", strerror(errno));
+    return NULL;
+  }
+  cpay_channel_opts o = opts ? *opts : (cpay_channel_opts){0};
+  o.tls = NULL;
+  o.loop = srv->loop;
+  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+  grpc_server_add_channel_from_fd(srv->server, fds[0], creds);
+  grpc_server_credentials_release(creds);
+  return cpay__channel_new_fd(fds[1], &o, st);
 }
 
 // ---- the handler's view of a call --------------------------------------------------
@@ -1190,6 +1225,10 @@ cpay_code cpay_server_start(cpay_server *srv, cpay_status *st) {
     srv->pending_slots++;
   }
   pthread_mutex_unlock(&srv->mu);
+  for (size_t i = 0; i < srv->hook_count; i++) {
+    c = srv->hooks[i].start(srv->hooks[i].ctx, srv, st);
+    if (c != CPAY_OK) return c;
+  }
   return CPAY_OK;
 }
 
@@ -1209,6 +1248,7 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   }
   pthread_mutex_unlock(&srv->mu);
   atomic_store(&srv->shutting_down, true);
+  for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].stop(srv->hooks[i].ctx);
   if (srv->health) cpay__health_shutdown(srv->health);
   int tag;
   grpc_server_shutdown_and_notify(srv->server, srv->shutdown_cq, &tag);
@@ -1230,6 +1270,8 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
 void cpay_server_free(cpay_server *srv) {
   if (!srv) return;
   cpay_server_shutdown(srv, 0);
+  for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].free(srv->hooks[i].ctx);
+  free(srv->hooks);
   cpay__pool_free(srv->pool);
   grpc_server_destroy(srv->server);
   grpc_completion_queue_shutdown(srv->shutdown_cq);
