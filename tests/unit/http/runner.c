@@ -6,11 +6,13 @@
 Suite *route_suite(void);
 Suite *bind_suite(void);
 Suite *respond_suite(void);
+Suite *grpcweb_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(route_suite());
   srunner_add_suite(sr, bind_suite());
   srunner_add_suite(sr, respond_suite());
+  srunner_add_suite(sr, grpcweb_suite());
   srunner_set_tap(sr, "-");
   srunner_run_all(sr, CK_SILENT);
   int failed = srunner_ntests_failed(sr);
