@@ -38,6 +38,7 @@ void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output 
     g.opts = opts;
     g.pool = tmp;
     g.api = api;
+    cpg_http_check(&g);
     cpg_gen_file(&g);
     if (!report_bug(&g, diag) && cps_diag_ok(diag)) {
       const char *base = g.file->name;
