@@ -114,8 +114,7 @@ static void check_rule(cpg_gen *g, const cps_method *m, const cps_http_rule *r, 
   cpay__tpl_error e;
   if (!cpay__tpl_parse(r->path, &t, &e)) {
     rule_error(g, m, r, which,
-               cpg_str(g, "path template \"%s\", at column %zu of it: %s", r->path, e.offset + 1,
-                       e.msg));
+               cpg_str(g, "path template \"%s\", at offset %zu: %s", r->path, e.offset, e.msg));
     return;
   }
   for (size_t i = 0; i < t.var_count; i++) {
