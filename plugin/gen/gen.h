@@ -20,6 +20,7 @@
 typedef struct cpg_options {
   const char *api_macro;  // NULL: none
   bool binary_only;       // formats=binary: no JSON and text (wrappers, descriptions)
+  bool openapi;           // openapi: also <file>.<Service>.openapi.json
 } cpg_options;
 
 typedef struct cpg_gen {
@@ -80,6 +81,12 @@ const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent);
 // compile it (as edition 2024's `import option` says outright).
 bool cpg_dep_has_code(const cps_file *f, size_t i);
 
+// The leading comments of an element (else its trailing ones) as plain
+// text: one space of indentation and trailing blanks dropped from each
+// line, invalid UTF-8 as U+FFFD and control bytes as spaces, lines joined
+// by '\n'. NULL when there are none.
+const char *cpg_comment_text(cpg_gen *g, const cps_loc *loc);
+
 // Every extension declared in g->file, file-level ones first, then nested
 // ones in message order (an array on g->pool).
 const cps_field **cpg_file_extensions(cpg_gen *g, size_t *count);
@@ -119,6 +126,10 @@ const cps_field *cpg_http_field_path(cpg_gen *g, const cps_message *m, const cha
 // The well-known types whose JSON form is one string or number: the
 // wrappers, Timestamp, Duration and FieldMask.
 bool cpg_http_wkt_leaf(const cps_message *m);
+
+// <file>.<Service>.openapi.json for each service of g->file, added to
+// `out` (gen_openapi.c).
+void cpg_gen_openapi(cpg_gen *g, cps_output *out);
 
 // Generates every file of schema->to_generate into `out` (generate.c); errors
 // go to `diag`.

@@ -377,3 +377,24 @@ bool cpg_dep_has_code(const cps_file *f, size_t i) {
   }
   return false;
 }
+
+const char *cpg_comment_text(cpg_gen *g, const cps_loc *loc) {
+  const char *text = loc->leading_comments ? loc->leading_comments : loc->trailing_comments;
+  if (text == NULL) return NULL;
+  cps_buf b = {0};
+  for (const char *p = text; *p;) {
+    size_t len = strcspn(p, "\n");
+    const char *line = p;
+    p += len + (p[len] == '\n');
+    if (len > 0 && line[0] == ' ') line++, len--;
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) len--;
+    if (b.size > 0) cps_buf_puts(&b, "\n");
+    put_comment_text(&b, line, len);
+  }
+  while (b.size > 0 && b.data[b.size - 1] == '\n') b.data[--b.size] = '\0';
+  if (b.size == 0) {
+    cps_buf_free(&b);
+    return NULL;
+  }
+  return cps_pool_take(g->pool, &b);
+}

@@ -48,6 +48,7 @@ void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output 
       if (g.file->service_count > 0) {
         cpg_gen_grpc(&g);
         if (!report_bug(&g, diag)) add_pair(&g, out, base, (int)len, ".cpay_grpc.h", ".cpay_grpc.c");
+        if (opts->openapi) cpg_gen_openapi(&g, out);
       }
     }
     cps_buf_free(&g.h);
