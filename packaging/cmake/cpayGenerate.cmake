@@ -12,7 +12,8 @@
 # a/b.proto found under an import dir yields OUT_DIR/a/b.cpay.{c,h}: add
 # OUT_DIR to the target's include directories. The well-known types
 # (cpay_WKT_PROTO_DIR) are always importable; link cpay::cpay-wkt when a
-# schema imports them. protoc is CPAY_PROTOC, else protobuf::protoc, else
+# schema imports them. So are google/api/annotations.proto and http.proto
+# (cpay_PROTO_DIR), for google.api.http options; they need no code. protoc is CPAY_PROTOC, else protobuf::protoc, else
 # found on PATH.
 function(cpay_generate)
   cmake_parse_arguments(PARSE_ARGV 0 arg "GRPC" "OUT_SRCS;OUT_HDRS;OUT_DIR"
@@ -52,6 +53,9 @@ function(cpay_generate)
   endforeach()
   if(cpay_WKT_PROTO_DIR AND EXISTS "${cpay_WKT_PROTO_DIR}")
     list(APPEND include_flags "-I${cpay_WKT_PROTO_DIR}")
+  endif()
+  if(cpay_PROTO_DIR AND EXISTS "${cpay_PROTO_DIR}")
+    list(APPEND include_flags "-I${cpay_PROTO_DIR}")
   endif()
   set(opt_flags)
   foreach(opt IN LISTS arg_PLUGIN_OPTIONS)

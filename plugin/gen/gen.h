@@ -20,6 +20,7 @@
 typedef struct cpg_options {
   const char *api_macro;  // NULL: none
   bool binary_only;       // formats=binary: no JSON and text (wrappers, descriptions)
+  bool openapi;           // openapi: also <file>.<Service>.openapi.json
 } cpg_options;
 
 typedef struct cpg_gen {
@@ -72,6 +73,20 @@ const char *cpg_mode(cpg_gen *g, const cps_field *f);
 // ("" when none).
 const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent);
 
+// Whether import `i` of `f` is one its generated code needs: a public
+// import, or a file declaring (or re-exporting) a type that a field,
+// extension or method of `f` names. An import that only supplies options
+// (google/api/annotations.proto for google.api.http) is not: its header is
+// not included and its _register_types not called, so a program need not
+// compile it (as edition 2024's `import option` says outright).
+bool cpg_dep_has_code(const cps_file *f, size_t i);
+
+// The leading comments of an element (else its trailing ones) as plain
+// text: one space of indentation and trailing blanks dropped from each
+// line, invalid UTF-8 as U+FFFD and control bytes as spaces, lines joined
+// by '\n'. NULL when there are none.
+const char *cpg_comment_text(cpg_gen *g, const cps_loc *loc);
+
 // Every extension declared in g->file, file-level ones first, then nested
 // ones in message order (an array on g->pool).
 const cps_field **cpg_file_extensions(cpg_gen *g, size_t *count);
@@ -93,6 +108,28 @@ void cpg_gen_register_types_decl(cpg_gen *g, cps_buf *out);
 void cpg_gen_json_source(cpg_gen *g, cps_buf *out);
 // foo.cpay_grpc.h and .c for a file with services (gen_grpc.c).
 void cpg_gen_grpc(cpg_gen *g);
+
+// google.api.http (gen_http.c). Reports every bad option of g->file's
+// methods to g->diag, as file:line:col of the option.
+void cpg_http_check(cpg_gen *g);
+// The HTTP bindings of `m` in *out (an array on g->pool): its option's rule,
+// then each of the rule's additional_bindings in source order; without the
+// option, the default POST /package.Service/Method with body "*".
+size_t cpg_http_bindings(cpg_gen *g, const cps_method *m, const cps_http_rule ***out);
+// The field of `m` that the dotted field path `path` (`len` bytes, as in a
+// path template: proto names) names, when it can be set from a path
+// variable: every step but the last a singular message field, the last a
+// singular scalar, enum, string, bytes or a cpg_http_wkt_leaf message.
+// Otherwise NULL and *err says why (on g->pool).
+const cps_field *cpg_http_field_path(cpg_gen *g, const cps_message *m, const char *path,
+                                     size_t len, const char **err);
+// The well-known types whose JSON form is one string or number: the
+// wrappers, Timestamp, Duration and FieldMask.
+bool cpg_http_wkt_leaf(const cps_message *m);
+
+// <file>.<Service>.openapi.json for each service of g->file, added to
+// `out` (gen_openapi.c).
+void cpg_gen_openapi(cpg_gen *g, cps_output *out);
 
 // Generates every file of schema->to_generate into `out` (generate.c); errors
 // go to `diag`.

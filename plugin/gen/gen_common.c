@@ -328,3 +328,73 @@ const char *cpg_doc(cpg_gen *g, const cps_loc *loc, const char *indent) {
   }
   return cps_pool_take(g->pool, &b);
 }
+
+// Whether `decl` is `dep` or a file `dep` re-exports (import public),
+// transitively.
+static bool exports(const cps_file *dep, const cps_file *decl) {
+  if (dep == decl) return true;
+  for (size_t i = 0; i < dep->public_dep_count; i++) {
+    if (exports(dep->deps[dep->public_deps[i]], decl)) return true;
+  }
+  return false;
+}
+
+static bool field_uses(const cps_field *x, const cps_file *dep) {
+  if (x->message_type && exports(dep, x->message_type->file)) return true;
+  if (x->enum_type && exports(dep, x->enum_type->file)) return true;
+  return x->extendee && exports(dep, x->extendee->file);
+}
+
+static bool messages_use(const cps_message *msgs, size_t count, const cps_file *dep) {
+  for (size_t i = 0; i < count; i++) {
+    const cps_message *m = &msgs[i];
+    for (size_t k = 0; k < m->field_count; k++) {
+      if (field_uses(&m->fields[k], dep)) return true;
+    }
+    for (size_t k = 0; k < m->extension_count; k++) {
+      if (field_uses(&m->extensions[k], dep)) return true;
+    }
+    if (messages_use(m->nested, m->nested_count, dep)) return true;
+  }
+  return false;
+}
+
+bool cpg_dep_has_code(const cps_file *f, size_t i) {
+  for (size_t k = 0; k < f->public_dep_count; k++) {
+    if ((size_t)f->public_deps[k] == i) return true;
+  }
+  const cps_file *dep = f->deps[i];
+  if (messages_use(f->messages, f->message_count, dep)) return true;
+  for (size_t k = 0; k < f->extension_count; k++) {
+    if (field_uses(&f->extensions[k], dep)) return true;
+  }
+  for (size_t s = 0; s < f->service_count; s++) {
+    const cps_service *svc = &f->services[s];
+    for (size_t k = 0; k < svc->method_count; k++) {
+      if (exports(dep, svc->methods[k].input->file) || exports(dep, svc->methods[k].output->file))
+        return true;
+    }
+  }
+  return false;
+}
+
+const char *cpg_comment_text(cpg_gen *g, const cps_loc *loc) {
+  const char *text = loc->leading_comments ? loc->leading_comments : loc->trailing_comments;
+  if (text == NULL) return NULL;
+  cps_buf b = {0};
+  for (const char *p = text; *p;) {
+    size_t len = strcspn(p, "\n");
+    const char *line = p;
+    p += len + (p[len] == '\n');
+    if (len > 0 && line[0] == ' ') line++, len--;
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) len--;
+    if (b.size > 0) cps_buf_puts(&b, "\n");
+    put_comment_text(&b, line, len);
+  }
+  while (b.size > 0 && b.data[b.size - 1] == '\n') b.data[--b.size] = '\0';
+  if (b.size == 0) {
+    cps_buf_free(&b);
+    return NULL;
+  }
+  return cps_pool_take(g->pool, &b);
+}

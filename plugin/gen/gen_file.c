@@ -194,6 +194,7 @@ void cpg_gen_file(cpg_gen *g) {
               CPG_END);
   }
   for (size_t i = 0; i < f->dep_count; i++) {
+    if (!cpg_dep_has_code(f, i)) continue;
     cpg_print(g, &g->h, "#include \"$header$\"\n", "header",
               replace_suffix(g, f->deps[i]->name, ".cpay.h"), CPG_END);
   }

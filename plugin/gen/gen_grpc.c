@@ -42,7 +42,7 @@ static const char *const kHelperSuffixes[] = {
     "",          "_send",       "_recv",          "_finish",         "_close_send",
     "_recv_request", "_send_response", "_async",  "_read",           "_write",
     "_client_reactor", "_reactor", "_react",      "_read_request",   "_write_response",
-    "__server_deliver", "__client_deliver"};
+    "__server_deliver", "__client_deliver", "__http"};
 static const char *const kServiceNames[] = {"register", "methods", "service", "handlers",
                                             "_style", "_dispatch"};
 
@@ -496,6 +496,32 @@ static void service_decl(cpg_gen *g, const cps_service *s, const char *svc, cons
             "svc", svc, "full_name", s->full_name, "api", g->api, CPG_END);
 }
 
+static const char *c_string_or_null(cpg_gen *g, const char *s) {
+  return s ? cpg_c_string(g, s, strlen(s)) : "NULL";
+}
+
+// The HTTP bindings of a method as a static array of cpay_http_rule; returns
+// the method table's last four members, which point at it.
+static const char *route_table(cpg_gen *g, const method_ctx *x) {
+  const cps_http_rule **rules;
+  size_t n = cpg_http_bindings(g, x->m, &rules);
+  cpg_print(g, &g->c,
+            "// $path$ over HTTP: $what$.\n"
+            "static const cpay_http_rule $fn$__http[$n$] = {\n",
+            "path", x->path, "what",
+            x->m->http ? "its google.api.http bindings" : "the default binding", "fn", x->fn, "n",
+            cpg_str(g, "%zu", n), CPG_END);
+  for (size_t i = 0; i < n; i++) {
+    const cps_http_rule *r = rules[i];
+    cpg_print(g, &g->c, "    {$verb$, $tpl$, $body$, $response_body$},\n", "verb",
+              c_string_or_null(g, r->verb), "tpl", c_string_or_null(g, r->path), "body",
+              c_string_or_null(g, r->body), "response_body", c_string_or_null(g, r->response_body),
+              CPG_END);
+  }
+  cpg_print(g, &g->c, "};\n\n", CPG_END);
+  return cpg_str(g, "&%s_desc, &%s_desc, %s__http, %zu", x->req, x->resp, x->fn, n);
+}
+
 // The source part of a service: the typed deliver functions, the methods
 // table, the handler-style and dispatch functions, the service, register.
 static void service_def(cpg_gen *g, const cps_service *s, const char *svc, const method_ctx *xs,
@@ -517,14 +543,19 @@ static void service_def(cpg_gen *g, const cps_service *s, const char *svc, const
               "\n",
               "path", xs[i].path, "fn", xs[i].fn, "req", xs[i].req, "resp", xs[i].resp, CPG_END);
   }
+  const char **http = cps_pool_alloc(g->pool, (s->method_count + 1) * sizeof *http);
+  for (size_t i = 0; i < s->method_count; i++) {
+    http[i] = g->opts->binary_only ? "NULL, NULL, NULL, 0" : route_table(g, &xs[i]);
+  }
   cpg_print(g, &g->c, "const cpay_method $svc$_methods[$count$] = {\n", "svc", svc, "count",
             count, CPG_END);
   for (size_t i = 0; i < s->method_count; i++) {
     cpg_print(g, &g->c,
               "    {\"$path$\", \"$name$\", $kind$, &$req$_table, &$resp$_table,\n"
-              "     $fn$__server_deliver, $fn$__client_deliver, NULL, NULL, NULL, 0},\n",
+              "     $fn$__server_deliver, $fn$__client_deliver,\n"
+              "     $http$},\n",
               "path", xs[i].path, "name", xs[i].m->name, "kind", kind_const(xs[i].m), "req",
-              xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, CPG_END);
+              xs[i].req, "resp", xs[i].resp, "fn", xs[i].fn, "http", http[i], CPG_END);
   }
   cpg_print(g, &g->c,
             "};\n"

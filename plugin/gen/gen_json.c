@@ -108,12 +108,17 @@ void cpg_gen_json_map_entry_decl(cpg_gen *g, const cps_message *m, cps_buf *out)
 }
 
 void cpg_gen_register_types_decl(cpg_gen *g, cps_buf *out) {
+  // Imports that only supply options are left out (cpg_dep_has_code).
+  const char *imports = "its imports";
+  for (size_t i = 0; i < g->file->dep_count; i++) {
+    if (!cpg_dep_has_code(g->file, i)) imports = "the imports its types use";
+  }
   cpg_print(g, out,
-            "// Adds the messages of $source$ and of its imports to `r`, so that\n"
+            "// Adds the messages of $source$ and of $imports$ to `r`, so that\n"
             "// google.protobuf.Any values holding them can be written and read as JSON.\n"
             "$api$CPAY_NODISCARD cpay_code $prefix$_register_types(cpay_registry *r);\n"
             "\n",
-            "source", g->file->name, "api", g->api, "prefix",
+            "source", g->file->name, "imports", imports, "api", g->api, "prefix",
             cpg_name_file_prefix(g->names, g->file), CPG_END);
 }
 
@@ -265,7 +270,10 @@ static void register_types(cpg_gen *g, cps_buf *out) {
   }
   cpg_print(g, out, "cpay_code $prefix$_register_types(cpay_registry *r) {\n", "prefix", prefix,
             CPG_END);
+  size_t code_deps = 0;
   for (size_t i = 0; i < f->dep_count; i++) {
+    if (!cpg_dep_has_code(f, i)) continue;
+    code_deps++;
     cpg_print(g, out,
               "  if ($dep$_register_types(r) != CPAY_OK) return CPAY_ERR_NO_MEMORY;\n",
               "dep", cpg_name_file_prefix(g->names, f->deps[i]), CPG_END);
@@ -281,7 +289,7 @@ static void register_types(cpg_gen *g, cps_buf *out) {
               "  return cpay_registry_add_all(r, $array$, $count$);\n"
               "}\n",
               "array", msg_array, "count", cpg_str(g, "%zu", msg_count), CPG_END);
-  } else if (f->dep_count > 0 || ext_count > 0) {
+  } else if (code_deps > 0 || ext_count > 0) {
     cpg_print(g, out, "  return CPAY_OK;\n}\n", CPG_END);
   } else {
     cpg_print(g, out, "  return ((void)r, CPAY_OK);\n}\n", CPG_END);

@@ -38,6 +38,7 @@ void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output 
     g.opts = opts;
     g.pool = tmp;
     g.api = api;
+    cpg_http_check(&g);
     cpg_gen_file(&g);
     if (!report_bug(&g, diag) && cps_diag_ok(diag)) {
       const char *base = g.file->name;
@@ -47,6 +48,7 @@ void cpg_generate(const cps_schema *schema, const cpg_options *opts, cps_output 
       if (g.file->service_count > 0) {
         cpg_gen_grpc(&g);
         if (!report_bug(&g, diag)) add_pair(&g, out, base, (int)len, ".cpay_grpc.h", ".cpay_grpc.c");
+        if (opts->openapi) cpg_gen_openapi(&g, out);
       }
     }
     cps_buf_free(&g.h);

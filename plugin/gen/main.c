@@ -26,11 +26,12 @@ typedef struct params {
   const char *api_macro;
   const char *formats;
   const char *breaking_lock;
+  bool openapi;
 } params;
 
 static void generate(void *ctx, const cps_schema *schema, cps_output *out, cps_diag *diag) {
   const params *p = ctx;
-  cpg_options opts = {p->api_macro, false};
+  cpg_options opts = {p->api_macro, false, p->openapi};
   if (p->formats != NULL && strcmp(p->formats, "binary") == 0) {
     opts.binary_only = true;
   } else if (p->formats != NULL && strcmp(p->formats, "all") != 0) {
@@ -39,12 +40,19 @@ static void generate(void *ctx, const cps_schema *schema, cps_output *out, cps_d
                                          p->formats));
     return;
   }
+  if (opts.binary_only && opts.openapi) {
+    // The document would describe REST endpoints that the method tables,
+    // without JSON descriptions, leave unserved.
+    cps_diag_plain(diag, "protoc-gen-cpay: parameter openapi needs formats=all (the REST "
+                         "bindings need the JSON descriptions)");
+    return;
+  }
   if (p->breaking_lock != NULL && !cpb_check_lock(schema, p->breaking_lock, diag)) return;
   cpg_generate(schema, &opts, out, diag);
 }
 
 int main(int argc, char **argv) {
-  params p = {NULL, NULL, NULL};
+  params p = {NULL, NULL, NULL, false};
   // In the order of --help and of the known parameters an unknown one's
   // message lists (tests/golden/bad_param).
   const cps_param_spec specs[] = {
@@ -59,6 +67,10 @@ int main(int argc, char **argv) {
        "all (the default): binary, JSON and text format\n"
        "functions; binary: no JSON and text functions and no\n"
        "message descriptions (enum names stay)"},
+      {"openapi", CPS_PARAM_BOOL, &p.openapi,
+       "also write file.<Service>.openapi.json per service: an\n"
+       "OpenAPI 3.0.3 document of its google.api.http bindings\n"
+       "(see docs/http.md)"},
   };
   const cps_plugin plugin = {"protoc-gen-cpay", CPAY_VERSION_STRING, kUsage, specs,
                              (int)(sizeof specs / sizeof specs[0]), &p, generate};

@@ -27,6 +27,7 @@ typedef struct cps_enum cps_enum;
 typedef struct cps_enum_value cps_enum_value;
 typedef struct cps_service cps_service;
 typedef struct cps_method cps_method;
+typedef struct cps_http_rule cps_http_rule;
 
 // Where an element is declared, and its comments. line and col are 1-based;
 // 0 when the source information is not available (e.g. a FileDescriptorSet
@@ -176,6 +177,25 @@ struct cps_message {
   cps_loc loc;
 };
 
+// A google.api.http option (google/api/http.proto's HttpRule) as written;
+// the generator checks it. Strings are NULL where the option leaves them
+// empty.
+struct cps_http_rule {
+  // "GET", "PUT", "POST", "DELETE", "PATCH" for the get...patch patterns,
+  // custom.kind as written for a custom one ("" when it has none); NULL
+  // when the rule sets no pattern.
+  const char *verb;
+  bool custom;               // the pattern is `custom`
+  const char *path;          // the pattern's path template
+  const char *body;          // "*" or a request field name
+  const char *response_body; // a response field name
+  cps_http_rule *additional;  // additional_bindings, in source order
+  size_t additional_count;
+  // The option statement (every rule of one option shares it: protoc
+  // records no position inside an option's value).
+  cps_loc loc;
+};
+
 struct cps_method {
   const char *name;       // "ChargeCard"
   const char *full_name;  // "payments.v1.PaymentService.ChargeCard"
@@ -186,6 +206,10 @@ struct cps_method {
   bool server_streaming;
   bool deprecated;
   int idempotency_level;  // MethodOptions.IdempotencyLevel: 0 unknown, 1 no side effects, 2 idempotent
+  // The google.api.http option (extension 72295728 of MethodOptions); NULL
+  // without one, or when google/api/annotations.proto is not among the
+  // loaded files (the option cannot be set then).
+  const cps_http_rule *http;
   cps_loc loc;
 };
 

@@ -18,6 +18,9 @@
 #include <google/protobuf/compiler/plugin.pb.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/stubs/strutil.h>
 
@@ -31,6 +34,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <memory>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,6 +49,10 @@ namespace {
 
 namespace pb = google::protobuf;
 namespace pbc = google::protobuf::compiler;
+
+// google.api.http: the field number of the extension of MethodOptions that
+// google/api/annotations.proto declares.
+constexpr int kHttpExtension = 72295728;
 
 // `s` with control bytes and DEL as \xNN (newlines too unless kept), so that
 // an error message quoting hostile input stays readable and a NUL does not
@@ -266,14 +274,40 @@ class Lowerer {
     fd->CopyTo(&proto);  // CopyTo leaves out source code info
     for (pb::DescriptorProto &m : *proto.mutable_message_type()) StripDefaultJsonNames(&m);
     for (pb::FieldDescriptorProto &x : *proto.mutable_extension()) StripDefaultJsonNames(&x);
-    std::string bytes;
-    if (!proto.SerializeToString(&bytes))
-      throw LoadError(fd->name() + ": cannot serialize its FileDescriptorProto");
+    std::string bytes = CanonicalBytes(fd, proto);
     uint8_t *desc = store_.Array<uint8_t>(bytes.size());
     if (!bytes.empty()) std::memcpy(desc, bytes.data(), bytes.size());
     f->descriptor = desc;
     f->descriptor_size = bytes.size();
     return f;
+  }
+
+  // `proto` serialized with its custom options (extensions of the *Options
+  // messages that the pool knows, such as google.api.http) written in field
+  // number order. They are unknown fields to the generated descriptor
+  // classes, kept as the compiler wrote them, and compilers differ: buf
+  // writes a HttpRule's oneof member after body. Read back as a dynamic
+  // message of the pool's descriptor.proto, whose extensions are known, the
+  // bytes are the same whichever compiler made them.
+  static std::string CanonicalBytes(const pb::FileDescriptor *fd,
+                                    const pb::FileDescriptorProto &proto) {
+    std::string bytes;
+    if (!proto.SerializeToString(&bytes))
+      throw LoadError(fd->name() + ": cannot serialize its FileDescriptorProto");
+    const pb::DescriptorPool *pool = fd->pool();
+    const pb::Descriptor *type = pool->FindMessageTypeByName("google.protobuf.FileDescriptorProto");
+    if (type == nullptr) return bytes;  // then no option of the pool's files is custom
+    pb::DynamicMessageFactory factory(pool);
+    std::unique_ptr<pb::Message> msg(factory.GetPrototype(type)->New());
+    pb::io::CodedInputStream in(reinterpret_cast<const uint8_t *>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+    in.SetExtensionRegistry(pool, &factory);
+    if (!msg->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage())
+      throw LoadError(fd->name() + ": cannot read back its FileDescriptorProto");
+    std::string out;
+    if (!msg->SerializePartialToString(&out))
+      throw LoadError(fd->name() + ": cannot serialize its FileDescriptorProto");
+    return out;
   }
 
   void LowerMessage(const pb::Descriptor *d, const cps_file *f, const cps_message *parent,
@@ -471,8 +505,93 @@ class Lowerer {
       m->deprecated = md->options().deprecated();
       m->idempotency_level = static_cast<int>(md->options().idempotency_level());
       FillLoc(md, f, &m->loc);
+      LowerHttp(md, f, m);
       method_links_.emplace_back(m, md);
     }
+  }
+
+  // The google.api.http option of a method. A pool that knows the
+  // extension (the file imports google/api/annotations.proto, directly or
+  // not) keeps its value among MethodOptions' unknown fields, as the
+  // generated MethodOptions class has no such extension: libprotobuf reads
+  // those bytes into a dynamic HttpRule of the same pool.
+  void LowerHttp(const pb::MethodDescriptor *md, const cps_file *f, cps_method *m) {
+    const pb::FieldDescriptor *ext = md->file()->pool()->FindExtensionByName("google.api.http");
+    if (ext == nullptr || ext->number() != kHttpExtension || ext->message_type() == nullptr ||
+        ext->containing_type()->full_name() != "google.protobuf.MethodOptions" ||
+        ext->is_repeated())
+      return;
+    const pb::Message &opts = md->options();
+    const pb::UnknownFieldSet &unknown = opts.GetReflection()->GetUnknownFields(opts);
+    std::string bytes;  // several occurrences of a message field merge
+    bool found = false;
+    for (int i = 0; i < unknown.field_count(); i++) {
+      const pb::UnknownField &u = unknown.field(i);
+      if (u.number() != kHttpExtension) continue;
+      if (u.type() != pb::UnknownField::TYPE_LENGTH_DELIMITED)
+        throw LoadError(md->full_name() + ": option google.api.http has the wrong wire type");
+      bytes += u.length_delimited();
+      found = true;
+    }
+    if (!found) return;
+    pb::DynamicMessageFactory factory(md->file()->pool());
+    std::unique_ptr<pb::Message> rule(factory.GetPrototype(ext->message_type())->New());
+    if (!rule->ParseFromString(bytes))
+      throw LoadError(md->full_name() + ": option google.api.http does not parse as " +
+                      ext->message_type()->full_name());
+    cps_loc loc;
+    FillPathLoc(md->file(),
+                {pb::FileDescriptorProto::kServiceFieldNumber, md->service()->index(),
+                 pb::ServiceDescriptorProto::kMethodFieldNumber, md->index(),
+                 pb::MethodDescriptorProto::kOptionsFieldNumber, kHttpExtension},
+                f, &loc);
+    if (loc.line == 0) loc = m->loc;
+    loc.leading_comments = loc.trailing_comments = nullptr;
+    cps_http_rule *out = store_.One<cps_http_rule>();
+    LowerHttpRule(*rule, loc, out);
+    m->http = out;
+  }
+
+  // A string field of a dynamic message, "" when the message type lacks it.
+  static std::string StringField(const pb::Message &msg, const char *name) {
+    const pb::FieldDescriptor *fd = msg.GetDescriptor()->FindFieldByName(name);
+    if (fd == nullptr || fd->is_repeated() || fd->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING)
+      return std::string();
+    return msg.GetReflection()->GetString(msg, fd);
+  }
+
+  static bool HasField(const pb::Message &msg, const char *name) {
+    const pb::FieldDescriptor *fd = msg.GetDescriptor()->FindFieldByName(name);
+    return fd != nullptr && !fd->is_repeated() && msg.GetReflection()->HasField(msg, fd);
+  }
+
+  void LowerHttpRule(const pb::Message &rule, const cps_loc &loc, cps_http_rule *out) {
+    static const char *const kVerbs[][2] = {
+        {"get", "GET"}, {"put", "PUT"}, {"post", "POST"}, {"delete", "DELETE"}, {"patch", "PATCH"}};
+    out->loc = loc;
+    for (const auto &v : kVerbs) {
+      if (HasField(rule, v[0])) {
+        out->verb = v[1];
+        out->path = store_.StrOrNull(StringField(rule, v[0]));
+      }
+    }
+    const pb::Reflection *r = rule.GetReflection();
+    const pb::FieldDescriptor *custom = rule.GetDescriptor()->FindFieldByName("custom");
+    if (custom != nullptr && custom->message_type() != nullptr && !custom->is_repeated() &&
+        r->HasField(rule, custom)) {
+      const pb::Message &c = r->GetMessage(rule, custom);
+      out->custom = true;
+      out->verb = store_.Str(StringField(c, "kind"));
+      out->path = store_.StrOrNull(StringField(c, "path"));
+    }
+    out->body = store_.StrOrNull(StringField(rule, "body"));
+    out->response_body = store_.StrOrNull(StringField(rule, "response_body"));
+    const pb::FieldDescriptor *more = rule.GetDescriptor()->FindFieldByName("additional_bindings");
+    if (more == nullptr || !more->is_repeated() || more->message_type() == nullptr) return;
+    out->additional_count = static_cast<size_t>(r->FieldSize(rule, more));
+    out->additional = store_.Array<cps_http_rule>(out->additional_count);
+    for (int i = 0; i < r->FieldSize(rule, more); i++)
+      LowerHttpRule(r->GetRepeatedMessage(rule, more, i), loc, &out->additional[i]);
   }
 
   void Link() {

@@ -21,11 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cps_pool_free(mem);
     return 0;
   }
-  cpg_options opts = {NULL, false};
+  cpg_options opts = {NULL, false, false};
   const char *breaking_lock = NULL;
   const cps_param_spec specs[] = {
       {"api_macro", CPS_PARAM_IDENT, &opts.api_macro, "prefix of extern declarations"},
       {"breaking_lock", CPS_PARAM_STRING, &breaking_lock, "lock file"},
+      {"openapi", CPS_PARAM_BOOL, &opts.openapi, "OpenAPI documents too"},
   };
   const char *bad = cps_params_parse(mem, schema->parameter, specs,
                                      (int)(sizeof specs / sizeof specs[0]));

@@ -24,7 +24,10 @@ def load_protos(protoc, proto_dir, rpc_proto_dir, wkt_dir):
     wkt_dir google/protobuf/*.proto (their Python modules come with protobuf)."""
     global status_pb2
     out = tempfile.mkdtemp(prefix="cpay-grpc-py-")
-    subprocess.run([protoc, "--python_out=" + out, "-I" + proto_dir, "payments.proto"], check=True)
+    # payments.proto imports google/api/annotations.proto (shipped beside it
+    # in proto/): payments_pb2 imports its module and that of http.proto.
+    subprocess.run([protoc, "--python_out=" + out, "-I" + proto_dir, "payments.proto",
+                    "google/api/annotations.proto", "google/api/http.proto"], check=True)
     subprocess.run([protoc, "--python_out=" + out, "-I" + rpc_proto_dir, "-I" + wkt_dir,
                     "google/rpc/status.proto", "google/rpc/error_details.proto"], check=True)
     subprocess.run([protoc, "--python_out=" + out, "-I" + GRPC_PROTO,
@@ -48,7 +51,8 @@ def load_protos(protoc, proto_dir, rpc_proto_dir, wkt_dir):
     from grpcpb.reflection.v1 import reflection_pb2 as r1
     from grpcpb.reflection.v1alpha import reflection_pb2 as r1a
     # google is a namespace package (python3-protobuf has no
-    # google/__init__.py), so out/google/rpc joins it.
+    # google/__init__.py), so out/google/rpc (and out/google/api, which
+    # payments_pb2 imported above) joins it.
     from google.rpc import status_pb2 as st, error_details_pb2 as ed
     status_pb2 = st
     # Imported: the generated files are no longer needed.

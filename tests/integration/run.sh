@@ -4,7 +4,7 @@
 # meet cpay. One case per run:
 #   run.sh CASE BUILD_ROOT SOURCE_ROOT PREFIX LIBDIR BINDIR VERSION
 # CASE: make | meson | meson-subproject | cmake | buf | docs | version |
-#       headers | gencode-mismatch
+#       headers | gencode-mismatch | protodir
 # Each case exits 0 on success, 1 on failure, 77 (skip) only when buf can
 # neither be found nor downloaded.
 set -eu
@@ -186,12 +186,25 @@ buf)
   "$buf" --version
   mkdir "$work/buf" && cd "$work/buf"
   cp "$here/buf/buf.gen.yaml" .
-  "$buf" generate "$proto_dir" || fail "buf generate failed"
+  # proto/ is the module; --path generates payments.proto alone, not the
+  # google/api/*.proto it imports for its google.api.http options.
+  "$buf" generate "$proto_dir" --path "$proto_dir/payments.proto" || fail "buf generate failed"
   # buf compiles the schema itself: the result must be what protoc gives.
   mkdir "$work/protoc"
   protoc --plugin=protoc-gen-cpay="$(pkg-config --variable=protoc_gen_cpay cpay)" \
     --cpay_out="$work/protoc" -I"$proto_dir" "$proto_dir/payments.proto"
-  diff -r "$work/protoc" gen || fail "buf generate and protoc --cpay_out differ"
+  # buf compiles google/protobuf/ imports from its own bundled copies, and its
+  # descriptor.proto (imported by google/api/annotations.proto) is newer than
+  # Debian's: the embedded descriptors of google/protobuf/ files, for server
+  # reflection, are buf's. Everything else is compared byte for byte.
+  for d in "$work/protoc" gen; do
+    awk '/^\/\/ google\/protobuf\/.*\(serialized FileDescriptorProto/ { skip = 1 }
+         skip { if (/^};/) skip = 0; next }
+         { sub(/"google\/protobuf\/[^"]*", [a-z_]*__grpc_file_[0-9]*, [0-9]*}/, "<google/protobuf file>}") }
+         { print }' "$d/payments.cpay_grpc.c" >"$d.grpc_c"
+  done
+  diff "$work/protoc.grpc_c" gen.grpc_c || fail "buf generate and protoc --cpay_out differ"
+  diff -r -x payments.cpay_grpc.c "$work/protoc" gen || fail "buf generate and protoc --cpay_out differ"
   cc -std=c11 -Wall -Wextra -Werror -Igen $(pkg-config --cflags cpay-grpc) -o roundtrip \
     "$consumer_dir/roundtrip.c" gen/payments.cpay.c $(pkg-config --libs cpay)
   cc -std=c11 -Wall -Wextra -Werror -Igen $(pkg-config --cflags cpay-grpc) -o grpc_call \
@@ -263,6 +276,30 @@ headers)
   done
   [ "$count" -ge 15 ] || fail "only $count installed headers"
   echo "$count installed headers compile alone as C11 and C++17"
+  ;;
+
+protodir)
+  # google/api/annotations.proto and http.proto as installed: cpay.pc's
+  # protodir is the only -I a schema with google.api.http options needs
+  # (protoc finds google/protobuf/descriptor.proto itself), and the code
+  # generated from it builds without any code for google/api.
+  install_cpay
+  protodir=$(pkg-config --variable=protodir cpay)
+  for f in annotations.proto http.proto; do
+    cmp "$protodir/google/api/$f" "$proto_dir/google/api/$f" ||
+      fail "installed $protodir/google/api/$f differs from proto/google/api/$f"
+  done
+  mkdir "$work/schema" "$work/gen"
+  cp "$proto_dir/payments.proto" "$work/schema/"
+  protoc --plugin=protoc-gen-cpay="$(command -v protoc-gen-cpay)" --cpay_out="$work/gen" \
+    -I"$work/schema" -I"$protodir" "$work/schema/payments.proto" ||
+    fail "protoc with -I$protodir failed"
+  grep -q '{"GET", "/v1/customers/{customer_id}/transactions", NULL, NULL}' \
+    "$work/gen/payments.cpay_grpc.c" || fail "payments.cpay_grpc.c has no route for StreamTransactions"
+  cc -std=c11 -Wall -Wextra -Werror -I"$work/gen" $(pkg-config --cflags cpay-grpc) -o "$work/grpc_call" \
+    "$consumer_dir/grpc_call.c" "$work/gen/payments.cpay.c" "$work/gen/payments.cpay_grpc.c" \
+    $(pkg-config --libs cpay-grpc) || fail "the generated code does not build"
+  run_ok "$work/grpc_call"
   ;;
 
 gencode-mismatch)

@@ -21,8 +21,11 @@ tool, conf_dir, pay_dir, wkt_dir = sys.argv[1:5]
 data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 work = tempfile.mkdtemp(prefix="cpay-interop-")
 includes = ["-I", conf_dir, "-I", pay_dir, "-I", wkt_dir]
+# payments.proto imports google/api/annotations.proto (in PAYMENTS_DIR too):
+# payments_pb2 needs the modules of it and of http.proto.
 subprocess.run(["protoc", *includes, "--python_out", work, "test_messages_proto2.proto",
-                "test_messages_proto3.proto", "payments.proto"], check=True)
+                "test_messages_proto3.proto", "payments.proto", "google/api/annotations.proto",
+                "google/api/http.proto"], check=True)
 sys.path.insert(0, work)
 from google.protobuf import text_format  # noqa: E402
 import payments_pb2  # noqa: E402

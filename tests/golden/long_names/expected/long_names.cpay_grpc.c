@@ -152,6 +152,22 @@ static void
       (golden_long_names_SettlementBatchReconciliationReport *)msg);
 }
 
+// /golden.long_names.ReconciliationReportingService/StreamReconciliationReports over HTTP: the
+// default binding.
+static const cpay_http_rule
+    golden_long_names_ReconciliationReportingService_StreamReconciliationReports__http[1] = {
+    {"POST", "/golden.long_names.ReconciliationReportingService/StreamReconciliationReports", "*",
+        NULL},
+};
+
+// /golden.long_names.ReconciliationReportingService/ExchangeReconciliationReports over HTTP: the
+// default binding.
+static const cpay_http_rule
+    golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__http[1] = {
+    {"POST", "/golden.long_names.ReconciliationReportingService/ExchangeReconciliationReports", "*",
+        NULL},
+};
+
 const cpay_method golden_long_names_ReconciliationReportingService_methods[2] = {
     {"/golden.long_names.ReconciliationReportingService/StreamReconciliationReports",
         "StreamReconciliationReports", CPAY_METHOD_SERVER_STREAMING,
@@ -159,14 +175,18 @@ const cpay_method golden_long_names_ReconciliationReportingService_methods[2] = 
         &golden_long_names_SettlementBatchReconciliationReport_table,
      golden_long_names_ReconciliationReportingService_StreamReconciliationReports__server_deliver,
          golden_long_names_ReconciliationReportingService_StreamReconciliationReports__client_deliver,
-         NULL, NULL, NULL, 0},
+     &golden_long_names_SettlementBatchReconciliationReport_desc,
+         &golden_long_names_SettlementBatchReconciliationReport_desc,
+         golden_long_names_ReconciliationReportingService_StreamReconciliationReports__http, 1},
     {"/golden.long_names.ReconciliationReportingService/ExchangeReconciliationReports",
         "ExchangeReconciliationReports", CPAY_METHOD_BIDI_STREAMING,
         &golden_long_names_SettlementBatchReconciliationReport_table,
         &golden_long_names_SettlementBatchReconciliationReport_table,
      golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__server_deliver,
          golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__client_deliver,
-         NULL, NULL, NULL, 0},
+     &golden_long_names_SettlementBatchReconciliationReport_desc,
+         &golden_long_names_SettlementBatchReconciliationReport_desc,
+         golden_long_names_ReconciliationReportingService_ExchangeReconciliationReports__http, 1},
 };
 
 static cpay_handler_style golden_long_names_ReconciliationReportingService__style(

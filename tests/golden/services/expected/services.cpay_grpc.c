@@ -113,22 +113,43 @@ static void golden_svc_Echo_Chat__client_deliver(
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
+// /golden.svc.Echo/Say over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Echo_Say__http[1] = {
+    {"POST", "/golden.svc.Echo/Say", "*", NULL},
+};
+
+// /golden.svc.Echo/Listen over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Echo_Listen__http[1] = {
+    {"POST", "/golden.svc.Echo/Listen", "*", NULL},
+};
+
+// /golden.svc.Echo/Tell over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Echo_Tell__http[1] = {
+    {"POST", "/golden.svc.Echo/Tell", "*", NULL},
+};
+
+// /golden.svc.Echo/Chat over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Echo_Chat__http[1] = {
+    {"POST", "/golden.svc.Echo/Chat", "*", NULL},
+};
+
 const cpay_method golden_svc_Echo_methods[4] = {
     {"/golden.svc.Echo/Say", "Say", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Echo_Say__server_deliver, golden_svc_Echo_Say__client_deliver, NULL, NULL, NULL, 0},
+     golden_svc_Echo_Say__server_deliver, golden_svc_Echo_Say__client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Echo_Say__http, 1},
     {"/golden.svc.Echo/Listen", "Listen", CPAY_METHOD_SERVER_STREAMING, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Echo_Listen__server_deliver, golden_svc_Echo_Listen__client_deliver, NULL, NULL,
-         NULL, 0},
+     golden_svc_Echo_Listen__server_deliver, golden_svc_Echo_Listen__client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Echo_Listen__http, 1},
     {"/golden.svc.Echo/Tell", "Tell", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table,
         &golden_shared_Money_table,
-     golden_svc_Echo_Tell__server_deliver, golden_svc_Echo_Tell__client_deliver, NULL, NULL, NULL,
-         0},
+     golden_svc_Echo_Tell__server_deliver, golden_svc_Echo_Tell__client_deliver,
+     &golden_svc_Ping_desc, &golden_shared_Money_desc, golden_svc_Echo_Tell__http, 1},
     {"/golden.svc.Echo/Chat", "Chat", CPAY_METHOD_BIDI_STREAMING, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Echo_Chat__server_deliver, golden_svc_Echo_Chat__client_deliver, NULL, NULL, NULL,
-         0},
+     golden_svc_Echo_Chat__server_deliver, golden_svc_Echo_Chat__client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Echo_Chat__http, 1},
 };
 
 static cpay_handler_style golden_svc_Echo__style(const void *handlers, size_t index) {
@@ -290,31 +311,61 @@ static void golden_svc_Awkward_Speak___client_deliver(
   ((void (*)(void *, cpay_call *, golden_svc_Pong *))fn)(state, call, (golden_svc_Pong *)msg);
 }
 
+// /golden.svc.Awkward/register over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_register___http[1] = {
+    {"POST", "/golden.svc.Awkward/register", "*", NULL},
+};
+
+// /golden.svc.Awkward/switch over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_switch___http[1] = {
+    {"POST", "/golden.svc.Awkward/switch", "*", NULL},
+};
+
+// /golden.svc.Awkward/Say_send over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_Say_send__http[1] = {
+    {"POST", "/golden.svc.Awkward/Say_send", "*", NULL},
+};
+
+// /golden.svc.Awkward/Say over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_Say___http[1] = {
+    {"POST", "/golden.svc.Awkward/Say", "*", NULL},
+};
+
+// /golden.svc.Awkward/on_Speak over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_on_Speak__http[1] = {
+    {"POST", "/golden.svc.Awkward/on_Speak", "*", NULL},
+};
+
+// /golden.svc.Awkward/Speak over HTTP: the default binding.
+static const cpay_http_rule golden_svc_Awkward_Speak___http[1] = {
+    {"POST", "/golden.svc.Awkward/Speak", "*", NULL},
+};
+
 const cpay_method golden_svc_Awkward_methods[6] = {
     {"/golden.svc.Awkward/register", "register", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
      golden_svc_Awkward_register___server_deliver, golden_svc_Awkward_register___client_deliver,
-         NULL, NULL, NULL, 0},
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_register___http, 1},
     {"/golden.svc.Awkward/switch", "switch", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Awkward_switch___server_deliver, golden_svc_Awkward_switch___client_deliver, NULL,
-         NULL, NULL, 0},
+     golden_svc_Awkward_switch___server_deliver, golden_svc_Awkward_switch___client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_switch___http, 1},
     {"/golden.svc.Awkward/Say_send", "Say_send", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Awkward_Say_send__server_deliver, golden_svc_Awkward_Say_send__client_deliver, NULL,
-         NULL, NULL, 0},
+     golden_svc_Awkward_Say_send__server_deliver, golden_svc_Awkward_Say_send__client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_Say_send__http, 1},
     {"/golden.svc.Awkward/Say", "Say", CPAY_METHOD_CLIENT_STREAMING, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Awkward_Say___server_deliver, golden_svc_Awkward_Say___client_deliver, NULL, NULL,
-         NULL, 0},
+     golden_svc_Awkward_Say___server_deliver, golden_svc_Awkward_Say___client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_Say___http, 1},
     {"/golden.svc.Awkward/on_Speak", "on_Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Awkward_on_Speak__server_deliver, golden_svc_Awkward_on_Speak__client_deliver, NULL,
-         NULL, NULL, 0},
+     golden_svc_Awkward_on_Speak__server_deliver, golden_svc_Awkward_on_Speak__client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_on_Speak__http, 1},
     {"/golden.svc.Awkward/Speak", "Speak", CPAY_METHOD_UNARY, &golden_svc_Ping_table,
         &golden_svc_Pong_table,
-     golden_svc_Awkward_Speak___server_deliver, golden_svc_Awkward_Speak___client_deliver, NULL,
-         NULL, NULL, 0},
+     golden_svc_Awkward_Speak___server_deliver, golden_svc_Awkward_Speak___client_deliver,
+     &golden_svc_Ping_desc, &golden_svc_Pong_desc, golden_svc_Awkward_Speak___http, 1},
 };
 
 static cpay_handler_style golden_svc_Awkward__style(const void *handlers, size_t index) {
