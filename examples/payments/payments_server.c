@@ -4,7 +4,7 @@
 //   payments-server [--listen HOST:PORT] [--threads N] [--workers N]
 //                   [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]
 //                   [--max-recv-size BYTES] [--max-stored N] [--max-calls N]
-//                   [--compression NAME]
+//                   [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]...]
 //
 // It uses both handler styles of libcpay-grpc. ChargeCard and BatchCharge
 // are blocking handlers on the worker pool (--workers): they validate,
@@ -23,6 +23,12 @@
 // once the answer is queued. Every call's x-request-id is echoed back in the
 // initial and trailing metadata; x-simulate-latency-ms delays ChargeCard (to
 // try deadlines). SIGINT / SIGTERM shut down gracefully (5 s drain).
+//
+// With --http, the same handlers also answer REST/JSON (the google.api.http
+// bindings of payments.proto: POST /v1/charges, GET
+// /v1/customers/{customer_id}/transactions as newline-delimited JSON, ...)
+// and gRPC-Web, on a second port; --cors-origin lets a web page from that
+// origin call it (examples/payments/web/).
 //
 // Everything is kept in memory, in two fixed-capacity rings of --max-stored
 // entries each (default 100000, about 45 MiB once both are full): the
@@ -52,6 +58,7 @@
 
 #include "cpay/grpc.h"
 #include "cpay/grpc_details.h"
+#include "cpay/http.h"
 #include "payments.cpay_grpc.h"
 
 #define DECLINE_ABOVE_CENTS 500000
@@ -677,7 +684,7 @@ static int usage(void) {
           "usage: payments-server [--listen HOST:PORT] [--threads N] [--workers N]\n"
           "                       [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]\n"
           "                       [--max-recv-size BYTES] [--max-stored N] [--max-calls N]\n"
-          "                       [--compression NAME]\n");
+          "                       [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]]\n");
   return 2;
 }
 
@@ -700,6 +707,9 @@ int main(int argc, char **argv) {
   if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 #endif
   const char *listen = "127.0.0.1:50051";
+  const char *http = NULL;  // REST and gRPC-Web, from the same handlers
+  const char *origins[8];
+  size_t origin_count = 0;
   const char *cert_path = NULL, *key_path = NULL;
   server_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
@@ -725,6 +735,10 @@ int main(int argc, char **argv) {
       cert_path = v;
     } else if (strcmp(a, "--tls-key") == 0) {
       key_path = v;
+    } else if (strcmp(a, "--http") == 0) {
+      http = v;
+    } else if (strcmp(a, "--cors-origin") == 0 && origin_count < 8) {
+      origins[origin_count++] = v;
     } else if (strcmp(a, "--compression") == 0) {
       opts.compression = v;
     } else if (strcmp(a, "--max-recv-size") == 0) {
@@ -785,11 +799,24 @@ int main(int argc, char **argv) {
       cpay_server_add_interceptor(srv, &auth, &st) != CPAY_OK ||
       cpay_server_enable_health(srv, &st) != CPAY_OK ||
       cpay_server_enable_reflection(srv, &st) != CPAY_OK ||
-      cpay_server_listen(srv, listen, cert ? &tls : NULL, &port, &st) != CPAY_OK ||
-      cpay_server_start(srv, &st) != CPAY_OK) {
+      cpay_server_listen(srv, listen, cert ? &tls : NULL, &port, &st) != CPAY_OK) {
     goto out;
   }
+  int http_port = 0;
+  if (http) {
+    // Browsers may call from the origins given; the token interceptor
+    // applies to HTTP requests too (Authorization: Bearer ...).
+    static const char *const kForward[] = {"x-request-id", "x-simulate-latency-ms"};
+    const cpay_http_opts hopts = {.tls = cert ? &tls : NULL,
+                                  .forward_headers = kForward,
+                                  .forward_header_count = 2,
+                                  .cors_origins = origins,
+                                  .cors_origin_count = origin_count};
+    if (cpay_server_listen_http(srv, http, &hopts, &http_port, &st) != CPAY_OK) goto out;
+  }
+  if (cpay_server_start(srv, &st) != CPAY_OK) goto out;
   printf("payments-server: listening on %s (port %d%s)\n", listen, port, cert ? ", tls" : "");
+  if (http) printf("payments-server: http on %s (port %d)\n", http, http_port);
   fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -347,7 +347,7 @@ cpay_channel *cpay__server_bridge(cpay_server *srv, const cpay_channel_opts *opt
     return NULL;
   }
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
     cpay_status_set(st, CPAY_ERR_UNAVAILABLE, "server: socketpair: %s", strerror(errno));
     return NULL;
   }

@@ -471,3 +471,37 @@ cpay_code cpay__grpc_timeout_ms(const char *s, size_t len, int64_t *ms, cpay_sta
   return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "grpc-timeout \"%.*s\": %s",
                          (int)(len > 32 ? 32 : len), s, why);
 }
+
+// ---- base64 for header values ---------------------------------------------------------
+
+cpay_code cpay__http_b64_encode(const void *data, size_t len, cpay_arena *a, cpay_str *out) {
+  char *o = cpay_arena_malloc(a, b64_len(len) + 1);
+  if (!o) return CPAY_ERR_NO_MEMORY;
+  size_t n = b64_encode(data, len, o);
+  o[n] = 0;
+  *out = (cpay_str){o, n};
+  return CPAY_OK;
+}
+
+cpay_code cpay__http_b64_decode(const char *s, size_t len, cpay_arena *a, cpay_bytes *out) {
+  // Padding is optional; gRPC clients may leave it out.
+  while (len && s[len - 1] == '=') len--;
+  if (len % 4 == 1) return CPAY_ERR_INVALID_ARGUMENT;
+  uint8_t *o = cpay_arena_malloc(a, len / 4 * 3 + 3);
+  if (!o) return CPAY_ERR_NO_MEMORY;
+  size_t n = 0;
+  uint32_t acc = 0;
+  unsigned bits = 0;
+  for (size_t i = 0; i < len; i++) {
+    int v = b64_value((unsigned char)s[i]);
+    if (v < 0) return CPAY_ERR_INVALID_ARGUMENT;
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      o[n++] = (uint8_t)(acc >> bits);
+    }
+  }
+  *out = (cpay_bytes){o, n};
+  return CPAY_OK;
+}

@@ -132,4 +132,15 @@ CPAY_NODISCARD cpay_code cpay__grpcweb_trailers(cpay_grpc_code code, cpay_str me
 CPAY_NODISCARD cpay_code cpay__grpc_timeout_ms(const char *s, size_t len, int64_t *ms,
                                                cpay_status *st);
 
+// ---- base64 for header values -----------------------------------------------------
+
+// Binary metadata ("-bin" keys) travels in HTTP headers as base64. Encodes
+// `len` bytes (padded) onto `a`, NUL-terminated; CPAY_ERR_NO_MEMORY.
+CPAY_NODISCARD cpay_code cpay__http_b64_encode(const void *data, size_t len, cpay_arena *a,
+                                               cpay_str *out);
+// Decodes standard base64, padded or not, onto `a`: CPAY_ERR_INVALID_ARGUMENT
+// for a character outside the alphabet or a length no encoding has.
+CPAY_NODISCARD cpay_code cpay__http_b64_decode(const char *s, size_t len, cpay_arena *a,
+                                               cpay_bytes *out);
+
 #endif  // CPAY_SRC_HTTP_GRPCWEB_H_
