@@ -229,33 +229,34 @@ static size_t group_bytes(const cpay__grpcweb_reader *r, uint8_t out[3]) {
   return data - 1;  // 2 characters give 1 byte, 3 give 2, 4 give 3
 }
 
-// Decodes base64 text into frames, a bounded block at a time.
+// Why base64 character `c` cannot come next in the group, or NULL.
+static const char *b64_problem(const cpay__grpcweb_reader *r, unsigned char c) {
+  if (c == '=') return r->quad_n - r->pad < 2 ? "'=' comes too early in its base64 group" : NULL;
+  if (b64_value(c) < 0) return "is not base64";
+  return r->pad ? "is base64 data after '='" : NULL;
+}
+
+// Decodes base64 text into frames, a bounded block at a time. The bytes
+// decoded before a bad character are read as frames first, so that an
+// error comes out the same however the text was cut into chunks.
 static cpay_code read_text(cpay__grpcweb_reader *r, const uint8_t *p, size_t n,
                            cpay__grpcweb_on_message *fn, void *ctx, cpay_status *st) {
   uint8_t block[768];
   size_t bn = 0;
   for (size_t i = 0; i < n; i++, r->text_off++) {
     unsigned char c = p[i];
+    const char *problem = b64_problem(r, c);
+    if (problem) {
+      cpay_code code = read_frames(r, block, bn, fn, ctx, st);
+      if (code) return code;
+      return fail(r, st, CPAY_ERR_INVALID_ARGUMENT, "byte 0x%02x at text offset %llu %s", c,
+                  (unsigned long long)r->text_off, problem);
+    }
     if (c == '=') {
-      if (r->quad_n - r->pad < 2) {
-        return fail(r, st, CPAY_ERR_INVALID_ARGUMENT,
-                    "'=' at text offset %llu comes too early in its base64 group",
-                    (unsigned long long)r->text_off);
-      }
       r->pad++;
       r->quad_n++;
     } else {
-      int v = b64_value(c);
-      if (v < 0) {
-        return fail(r, st, CPAY_ERR_INVALID_ARGUMENT,
-                    "byte 0x%02x at text offset %llu is not base64", c,
-                    (unsigned long long)r->text_off);
-      }
-      if (r->pad) {
-        return fail(r, st, CPAY_ERR_INVALID_ARGUMENT,
-                    "base64 data after '=' at text offset %llu", (unsigned long long)r->text_off);
-      }
-      r->quad[r->quad_n++] = (uint8_t)v;
+      r->quad[r->quad_n++] = (uint8_t)b64_value(c);
     }
     if (r->quad_n < 4) continue;
     bn += group_bytes(r, block + bn);

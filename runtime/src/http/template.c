@@ -128,6 +128,11 @@ static bool parse_segment(parser *ps) {
     }
     return fail_at(ps, at, "'%c' is not allowed in a path segment", *at);
   }
+  // A request path never has these (the HTTP router refuses them), so a
+  // template with one could never match.
+  if ((n == 1 && at[0] == '.') || (n == 2 && at[0] == '.' && at[1] == '.')) {
+    return fail_at(ps, at, "'%.*s' is not allowed as a path segment", (int)n, at);
+  }
   ps->p += n;
   return add_seg(ps, CPAY__TPL_LITERAL, at, n);
 }

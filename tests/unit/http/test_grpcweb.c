@@ -205,14 +205,18 @@ static const bad_case kBad[] = {
     {TXT("AAAAAAF4\nAAAA"), 100, CPAY_ERR_INVALID_ARGUMENT,
      "grpc-web (text): byte 0x0a at text offset 8 is not base64"},
     {TXT("AAAAAAF4A==="), 100, CPAY_ERR_INVALID_ARGUMENT,
-     "grpc-web (text): '=' at text offset 9 comes too early in its base64 group"},
+     "grpc-web (text): byte 0x3d at text offset 9 '=' comes too early in its base64 group"},
     {TXT("AAAAAAF4AA=A"), 100, CPAY_ERR_INVALID_ARGUMENT,
-     "grpc-web (text): base64 data after '=' at text offset 11"},
+     "grpc-web (text): byte 0x41 at text offset 11 is base64 data after '='"},
     {TXT("AAAAAAF4A"), 100, CPAY_ERR_INVALID_ARGUMENT,
      "grpc-web (text): the text ends inside a base64 group at text offset 9"},
     // A trailer frame in text: decoded offsets.
     {TXT("AAAAAAF4gAAAAAA="), 100, CPAY_ERR_INVALID_ARGUMENT,
      "grpc-web (text): frame at offset 6 is a trailer frame (flags 0x80), which a request "
+     "cannot send"},
+    // A frame error before a base64 error is the one reported.
+    {TXT("gAAAAAA=*"), 100, CPAY_ERR_INVALID_ARGUMENT,
+     "grpc-web (text): frame at offset 0 is a trailer frame (flags 0x80), which a request "
      "cannot send"},
     {TXT("AAAAAA=="), 100, CPAY_ERR_INVALID_ARGUMENT,
      "grpc-web (text): truncated: the frame header at offset 0 ends after 4 of its 5 bytes"},

@@ -137,6 +137,8 @@ static const bad_rule kBadRules[] = {
      "M: rule 0 (POST /v1/x): response_body: "
      "protobuf_test_messages.proto3.TestAllTypesProto3.NestedMessage has no field 'b'"},
     {{"", "/v1/x", NULL, NULL}, "M: rule 0 ( /v1/x): no HTTP verb"},
+    {{"GET", "/v1/../x", NULL, NULL},
+     "M: rule 0 (GET /v1/../x): template offset 4: '..' is not allowed as a path segment"},
     {{"GET", "v1/x", NULL, NULL},
      "M: rule 0 (GET v1/x): template offset 0: a path template starts with '/'"},
 };
