@@ -141,6 +141,58 @@ static void check_rule(cpg_gen *g, const cps_method *m, const cps_http_rule *r, 
   }
 }
 
+// What a binding matches: its verb and its template with the variables
+// replaced by the segments they take ("POST /v1/*/items/**:cancel"); NULL
+// when the template does not parse (check_rule reports it).
+static const char *binding_shape(cpg_gen *g, const cps_http_rule *r) {
+  cpay__tpl t;
+  cpay__tpl_error e;
+  if (r->verb == NULL || r->path == NULL || !cpay__tpl_parse(r->path, &t, &e)) return NULL;
+  const char *shape = r->verb;
+  for (size_t i = 0; i < t.seg_count; i++) {
+    const cpay__tpl_seg *sg = &t.segs[i];
+    shape = sg->kind == CPAY__TPL_LITERAL
+                ? cpg_str(g, "%s%s%.*s", shape, i ? "/" : " /", (int)sg->len, sg->text)
+                : cpg_str(g, "%s%s%s", shape, i ? "/" : " /",
+                          sg->kind == CPAY__TPL_STAR ? "*" : "**");
+  }
+  if (t.verb) shape = cpg_str(g, "%s:%.*s", shape, (int)t.verb_len, t.verb);
+  cpay__tpl_free(&t);
+  return shape;
+}
+
+// Two bindings of a service that match the same requests: the listener
+// would always pick the first, so the second could never be called.
+static void check_collisions(cpg_gen *g, const cps_service *svc) {
+  size_t n = 0;
+  for (size_t i = 0; i < svc->method_count; i++) {
+    const cps_http_rule **rules;
+    n += cpg_http_bindings(g, &svc->methods[i], &rules);
+  }
+  const char **shapes = cps_pool_alloc(g->pool, (n ? n : 1) * sizeof *shapes);
+  const cps_method **owners = cps_pool_alloc(g->pool, (n ? n : 1) * sizeof *owners);
+  size_t k = 0;
+  for (size_t i = 0; i < svc->method_count; i++) {
+    const cps_method *m = &svc->methods[i];
+    const cps_http_rule **rules;
+    size_t count = cpg_http_bindings(g, m, &rules);
+    for (size_t r = 0; r < count; r++) {
+      const char *shape = binding_shape(g, rules[r]);
+      if (shape == NULL) continue;
+      for (size_t j = 0; j < k; j++) {
+        if (strcmp(shapes[j], shape) != 0) continue;
+        rule_error(g, m, rules[r], "google.api.http",
+                   cpg_str(g, "%s %s matches the same requests as a binding of %s, "
+                              "which would always be chosen",
+                           rules[r]->verb, rules[r]->path, owners[j]->full_name));
+        break;
+      }
+      shapes[k] = shape;
+      owners[k++] = m;
+    }
+  }
+}
+
 void cpg_http_check(cpg_gen *g) {
   for (size_t s = 0; s < g->file->service_count; s++) {
     const cps_service *svc = &g->file->services[s];
@@ -153,5 +205,6 @@ void cpg_http_check(cpg_gen *g) {
                    cpg_str(g, "google.api.http additional_bindings[%zu]", k), true);
       }
     }
+    check_collisions(g, svc);
   }
 }

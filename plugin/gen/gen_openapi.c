@@ -597,13 +597,8 @@ static void add_binding(doc *d, const cps_service *s, const cps_method *m, const
     item = jobj(g);
     jset(g, paths, p, item);
   }
-  if (jget(item, key)) {
-    cps_diag_error(g->diag, &r->loc, g->file->name,
-                   "%s: google.api.http: %s %s is bound twice in service %s (openapi)",
-                   m->full_name, r->verb, r->path, s->full_name);
-  } else {
-    jset(g, item, key, op);
-  }
+  // Two bindings with one path and verb are an error of cpg_http_check.
+  if (!jget(item, key)) jset(g, item, key, op);
   cpay__tpl_free(&t);
 }
 
