@@ -87,7 +87,11 @@ struct exchange {
   bool finished;       // the last chunk is queued
   bool done;           // on_done ran
   bool read_paused;    // a read is owed once out_bytes drops
-  int messages;        // responses seen
+  // A stream's head (200 and its headers) is decided: by the initial
+  // metadata for gRPC-Web (its status goes in the body anyway), by the
+  // first message for REST (an earlier failure gets its own HTTP status).
+  bool stream_open;
+  char *init_headers;  // the initial metadata as header lines, once seen
 };
 
 struct listener {
@@ -303,6 +307,43 @@ static void read_next(exchange *ex) {
   if (cpay_call_read(ex->call, ex->msg_arena, NULL) != CPAY_OK) cpay_call_cancel(ex->call);
 }
 
+// Decides a stream's head: 200, its content type and the initial metadata
+// (l->mu held).
+static void open_stream(exchange *ex) {
+  if (ex->stream_open) return;
+  ex->stream_open = true;
+  ex->status = 200;
+  char *h = ex->init_headers;
+  ex->init_headers = NULL;
+  const char *ct = ex->kind == EX_REST ? "application/x-ndjson" : web_type(ex->web);
+  if (add_header(&h, "content-type", ct, strlen(ct))) ex->headers = h;
+}
+
+// The server's initial metadata: kept for the head, which a gRPC-Web
+// stream sends now (a browser's fetch returns, a subscription is seen to be
+// open before its first event).
+static void on_metadata(void *state, cpay_call *call, const cpay_md *md, size_t count) {
+  exchange *ex = state;
+  listener *l = ex->l;
+  (void)call;
+  if (!ex->streaming) return;  // a unary answer takes them from the result
+  char *h = NULL;
+  cpay_arena *a = cpay_arena_new();
+  bool ok = a && md_headers(&h, ex->kind == EX_REST ? "grpc-metadata-" : "", md, count, a);
+  cpay_arena_free(a);
+  pthread_mutex_lock(&l->mu);
+  if (ok) {
+    free(ex->init_headers);
+    ex->init_headers = h;
+    h = NULL;
+  }
+  bool open = ex->kind == EX_GRPC_WEB;
+  if (open) open_stream(ex);
+  pthread_mutex_unlock(&l->mu);
+  free(h);
+  if (open) ex_post(ex);
+}
+
 static void on_message(void *state, cpay_call *call, void *msg) {
   exchange *ex = state;
   listener *l = ex->l;
@@ -330,13 +371,7 @@ static void on_message(void *state, cpay_call *call, void *msg) {
     return;
   }
   pthread_mutex_lock(&l->mu);
-  ex->messages++;
-  if (ex->status == 0) {
-    ex->status = 200;
-    char *h = NULL;
-    const char *ct = ex->kind == EX_REST ? "application/x-ndjson" : web_type(ex->web);
-    if (add_header(&h, "content-type", ct, strlen(ct))) ex->headers = h;
-  }
+  open_stream(ex);
   ex_push(ex, c);
   bool more = ex->out_bytes < STREAM_WINDOW;
   if (!more) ex->read_paused = true;
@@ -350,7 +385,7 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
   listener *l = ex->l;
   (void)call;
   pthread_mutex_lock(&l->mu);
-  bool head = ex->messages > 0 && ex->streaming;
+  bool head = ex->stream_open;
   // A unary response queued by on_message goes out with an OK status.
   chunk *unary = NULL;
   if (!ex->streaming) {
@@ -391,6 +426,7 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
 
 static const cpay_call_reactor kReactor = {
     .on_message = (cpay_fn *)on_message,
+    .on_metadata = on_metadata,
     .on_done = on_done,
 };
 
@@ -404,6 +440,7 @@ static void ex_free(exchange *ex) {
     free(c);
   }
   free(ex->headers);
+  free(ex->init_headers);
   cpay_arena_free(ex->msg_arena);
   cpay_arena_free(ex->arena);
   free(ex);
@@ -449,7 +486,7 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg) {
   cpay_call_cancel(ex->call);
 }
 
-static void add_cors(listener *l, struct evhttp_request *req);
+static void add_cors(listener *l, struct evhttp_request *req, const char *headers);
 
 static void set_headers(struct evhttp_request *req, const char *h) {
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -490,7 +527,7 @@ static void ex_flush(exchange *ex) {
   ex->headers = NULL;
   bool finished = ex->finished;
   bool done = ex->done;
-  bool streaming = ex->streaming && ex->messages > 0;
+  bool streaming = ex->stream_open;
   pthread_mutex_unlock(&l->mu);
   if (ex->gone) {
     for (chunk *c = list, *next; c; c = next) {
@@ -504,7 +541,7 @@ static void ex_flush(exchange *ex) {
   struct evhttp_request *req = ex->req;
   if (status && !ex->head_sent) {
     set_headers(req, headers);
-    add_cors(l, req);
+    add_cors(l, req, headers);
   }
   free(headers);
   struct evbuffer *buf = evbuffer_new();
@@ -531,6 +568,13 @@ static void ex_flush(exchange *ex) {
   if (status && !ex->head_sent) {
     evhttp_send_reply_start(req, status, NULL);
     ex->head_sent = true;
+    // evhttp times out reads while it writes; a live stream may well be
+    // quiet for longer than io_timeout_ms. Only a client that does not take
+    // what is written (the write timeout) ends it.
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->conn);
+    struct timeval wt = {(time_t)(l->opts.io_timeout_ms / 1000),
+                         (suseconds_t)(l->opts.io_timeout_ms % 1000 * 1000)};
+    bufferevent_set_timeouts(bev, NULL, l->opts.io_timeout_ms > 0 ? &wt : NULL);
   }
   if (ex->head_sent && bytes) {
     evhttp_send_reply_chunk_with_cb(req, buf, on_chunk_written, ex);
@@ -590,13 +634,34 @@ static bool origin_allowed(const listener *l, const char *origin) {
 static const char kExposed[] =
     "grpc-status, grpc-message, grpc-status-details-bin, content-type";
 
-static void add_cors(listener *l, struct evhttp_request *req) {
+// CORS headers for an allowed origin; `headers` (lines "name: value\n",
+// or NULL) are the metadata headers of the response, exposed too so that
+// page code can read them.
+static void add_cors(listener *l, struct evhttp_request *req, const char *headers) {
   const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req), "origin");
   if (!origin || !origin_allowed(l, origin)) return;
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
   evhttp_add_header(out, "access-control-allow-origin", origin);
   evhttp_add_header(out, "vary", "Origin");
-  evhttp_add_header(out, "access-control-expose-headers", kExposed);
+  char *expose = NULL;
+  size_t n = sizeof kExposed - 1;
+  if ((expose = malloc(n + (headers ? strlen(headers) : 0) + 1))) {
+    memcpy(expose, kExposed, n + 1);
+    for (const char *p = headers; p && *p;) {
+      const char *colon = strchr(p, ':');
+      const char *nl = strchr(p, '\n');
+      bool ct = (size_t)(colon - p) == 12 && strncmp(p, "content-type", 12) == 0;
+      if (colon && colon < nl && !ct) {
+        memcpy(expose + n, ", ", 2);
+        memcpy(expose + n + 2, p, (size_t)(colon - p));
+        n += 2 + (size_t)(colon - p);
+        expose[n] = 0;
+      }
+      p = nl + 1;
+    }
+  }
+  evhttp_add_header(out, "access-control-expose-headers", expose ? expose : kExposed);
+  free(expose);
 }
 
 // A CORS preflight (OPTIONS with Access-Control-Request-Method).
@@ -604,7 +669,11 @@ static void preflight(listener *l, struct evhttp_request *req, const char *origi
   struct evkeyvalq *in = evhttp_request_get_input_headers(req);
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
   if (!origin || !origin_allowed(l, origin)) {
-    evhttp_send_reply(req, 403, "Origin Not Allowed", NULL);
+    struct evbuffer *buf = evbuffer_new();
+    if (buf) evbuffer_add_printf(buf, "origin %s is not allowed\n", origin ? origin : "(none)");
+    evhttp_add_header(out, "content-type", "text/plain");
+    evhttp_send_reply(req, 403, "Origin Not Allowed", buf);
+    if (buf) evbuffer_free(buf);
     return;
   }
   const char *asked = evhttp_find_header(in, "access-control-request-headers");
@@ -634,7 +703,7 @@ static void reply_error(listener *l, struct evhttp_request *req, ex_kind kind,
   va_end(ap);
   cpay_str m = cpay_str_from_c(msg ? msg : "out of memory");
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-  add_cors(l, req);
+  add_cors(l, req, NULL);
   cpay_arena *a = cpay_arena_new();
   struct evbuffer *buf = evbuffer_new();
   if (kind == EX_GRPC_WEB) {
