@@ -264,8 +264,9 @@ function statusFromHeaders(response) {
 // Calls `method` ("/payments.v1.PaymentService/ChargeCard") at `baseUrl`
 // with one request message (bytes), calling onMessage(bytes) for each
 // response message as it arrives. Resolves when the call ends with OK;
-// rejects with a GrpcError otherwise (an abort through `signal` rejects
-// with the signal's reason, an AbortError).
+// rejects with a GrpcError otherwise, or with the signal's reason once
+// `signal` aborts the call. `baseUrl` may have a path ("https://host/api"):
+// the method's path goes after it.
 export async function grpcWebCall(baseUrl, method, requestBytes, { onMessage, signal, timeoutMs } = {}) {
   const body = new Uint8Array(5 + requestBytes.length);
   new DataView(body.buffer).setUint32(1, requestBytes.length);
@@ -274,7 +275,7 @@ export async function grpcWebCall(baseUrl, method, requestBytes, { onMessage, si
   if (timeoutMs) headers["grpc-timeout"] = `${timeoutMs}m`;
   let response;
   try {
-    response = await fetch(new URL(method, baseUrl), { method: "POST", headers, body, signal });
+    response = await fetch(baseUrl.replace(/\/+$/, "") + method, { method: "POST", headers, body, signal });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     // fetch says no more than this, whether the server is down or CORS refused.
