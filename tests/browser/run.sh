@@ -60,7 +60,7 @@ if [ ! -f "$cache/node_modules/playwright-core/package.json" ]; then
   mkdir -p "$(dirname "$cache")"
   tmp_cache=$cache.tmp.$$
   # playwright-core downloads no browser: the test drives Debian's chromium.
-  if ! timeout 120 npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
+  if ! timeout 30 npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
        "playwright-core@$version" >"$work/npm.log" 2>&1; then
     cat "$work/npm.log"
     rm -rf "$tmp_cache"
@@ -116,7 +116,7 @@ shot=$out_dir/payments-web.png
 rm -f "$shot"
 # playwright-core handles SIGTERM by closing the browser it launched.
 rc=0
-timeout -k 5 90 node "$here/payments_web.mjs" "$cache" "$chromium" "$page_origin" "$other_origin" \
+timeout -k 5 60 node "$here/payments_web.mjs" "$cache" "$chromium" "$page_origin" "$other_origin" \
   "$api" "$shot" || rc=$?
 [ $rc -eq 0 ] || fail "payments_web.mjs exited with status $rc"
 [ -s "$shot" ] || fail "no screenshot at $shot"
@@ -128,6 +128,8 @@ while kill -0 "$server_pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i 
 kill -0 "$server_pid" 2>/dev/null && fail "payments-server did not exit within 10 s of SIGTERM"
 src=0
 wait "$server_pid" || src=$?
+# Reaped: no longer ours to stop (its PID may be reused).
+pids=$(for pid in $pids; do [ "$pid" = "$server_pid" ] || echo "$pid"; done)
 [ $src -eq 0 ] || fail "payments-server exited with status $src"
 echo "browser: screenshot: $shot"
 echo "browser: ok"
