@@ -409,8 +409,9 @@ function watch(customer) {
 async function subscribe(current) {
   const { customer, abort } = current;
   const live = $("live-status");
-  // The server answers the call's headers with its first message: until one
-  // comes the subscription is open, with nothing to show yet.
+  // The server sends the call's headers once the subscription is registered
+  // (its initial metadata); until a first transaction comes there is
+  // nothing to show.
   setStatus(live, "open", `Watching ${customer}: waiting for transactions…`);
   const request = encodeMessage(TransactionStreamRequest, { customerId: customer, sinceUnix: 0n });
   try {
