@@ -64,7 +64,7 @@ struct exchange {
   // Listener thread only.
   struct evhttp_request *req;  // NULL once answered or its connection closed
   struct evhttp_connection *conn;
-  // The peer's close (EV_CLOSED), watched while the call runs: evhttp reads
+  // The peer's close (EV_CLOSED), watched while a stream runs: evhttp reads
   // nothing while a response is pending, so it would learn of the close
   // only from a failed write, which a quiet stream never makes.
   struct event *closed;
@@ -859,9 +859,13 @@ static void ex_start(exchange *ex, struct evhttp_request *req, const void *msg,
     return;
   }
   evhttp_connection_set_closecb(ex->conn, on_conn_close, ex);
+  // Streams only: a unary call ends on its own (or at its deadline), and
+  // the watch costs two epoll_ctl calls.
   evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(ex->conn));
-  ex->closed = fd >= 0 ? event_new(l->base, fd, EV_CLOSED, on_peer_closed, ex) : NULL;
-  if (ex->closed) event_add(ex->closed, NULL);
+  if (ex->streaming && fd >= 0) {
+    ex->closed = event_new(l->base, fd, EV_CLOSED, on_peer_closed, ex);
+    if (ex->closed) event_add(ex->closed, NULL);
+  }
   for (size_t i = 0; i < stream_count; i++) {
     if (cpay_call_write(ex->call, stream[i], &st) != CPAY_OK) break;  // on_done says why
   }
