@@ -31,7 +31,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -227,13 +226,14 @@ def still_serving(srv, what):
 cases = []
 
 
-def case(name, bug=None):
+def case(name, bug=None, flaky=False):
     """A case; `bug` marks one that fails for a known listener bug (and
     says which): its failure prints XFAIL and counts apart, its passing
-    prints XPASS and fails, so the mark goes once the bug is fixed.
+    prints XPASS and fails, so the mark goes once the bug is fixed. A
+    `flaky` bug shows only in some runs: its XPASS does not fail.
     CPAY_HTTP_TEST_STRICT=1 counts XFAILs as failures."""
     def add(fn):
-        cases.append((name, fn, bug))
+        cases.append((name, fn, bug, flaky))
         return fn
     return add
 
@@ -504,7 +504,8 @@ def _():
     eq(r.status, 200, "status")
     eq(r.header("content-type"), "application/json", "content-type")
     eq(r.body, b'{"status":"SERVING"}', "body")
-    r = request(main, "POST", "/grpc.health.v1.Health/Check", {"service": "payments.v1.PaymentService"})
+    r = request(main, "POST", "/grpc.health.v1.Health/Check",
+                {"service": "payments.v1.PaymentService"})
     eq((r.status, r.body), (200, b'{"status":"SERVING"}'), "PaymentService's health")
     r = request(main, "POST", "/grpc.health.v1.Health/Check", {"service": "no.Such"})
     expect_error(r, 404, 5, None, "an unknown service")
@@ -1099,6 +1100,42 @@ def _():
         srv.stop()
 
 
+@case("shutdown-stream-ends-with-error-line", flaky=True,
+      bug="at SIGTERM some open REST streams are cut within ms, with neither the "
+      "UNAVAILABLE error line nor the last chunk")
+def _():
+    # The clean end (shutdown-with-open-stream allows either): the handler
+    # fails every subscription UNAVAILABLE when the drain starts, and that
+    # status should reach the client as an {"error":...} line and the
+    # stream's last chunk. About 1 in 8 shutdowns cut the connection
+    # instead (an incomplete chunked body): 20 tries.
+    cut = 0
+    for i in range(20):
+        srv = Server()
+        try:
+            charge(srv, "sde-1", customer="c-sde")
+            s = open_raw_stream(srv, "c-sde", f"stream {i + 1}")
+            time.sleep(0.05)  # the stored transaction's line is sent
+            srv.proc.send_signal(signal.SIGTERM)
+            rest = b""
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    rest += d
+            except ConnectionResetError:
+                pass
+            finally:
+                s.close()
+            if not (b'{"error":{"code":14,' in rest and rest.endswith(b"\r\n0\r\n\r\n")):
+                cut += 1
+            eq(srv.proc.wait(timeout=8), 0, "exit status")
+        finally:
+            srv.stop()
+    eq(cut, 0, "shutdowns of 20 that cut the stream without its error line and last chunk")
+
+
 @case("main-server-survived")
 def _():
     still_serving(main, "every case")
@@ -1117,7 +1154,7 @@ def run():
         return 1
     strict = os.environ.get("CPAY_HTTP_TEST_STRICT") == "1"
     xfailed = 0
-    for name, fn, bug in cases:
+    for name, fn, bug, flaky in cases:
         t = time.monotonic()
         err = None
         try:
@@ -1136,6 +1173,10 @@ def run():
         elif err is not None:
             failed += 1
             print(f"FAIL {name}: {err}" + (f" [listener bug: {bug}]" if bug else ""), flush=True)
+        elif bug and flaky:
+            passed += 1
+            print(f"XPASS {name}: the intermittent listener bug \"{bug}\" did not show "
+                  "this run", flush=True)
         elif bug:
             failed += 1
             print(f"XPASS {name}: passes, though marked as the listener bug \"{bug}\": "
