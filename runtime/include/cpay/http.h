@@ -33,11 +33,12 @@ typedef struct cpay_http_opts {
   // HTTPS with this certificate and key (PEM, copied); NULL: plain HTTP.
   // client_root_certs and require_client_cert are not supported.
   const cpay_server_tls_opts *tls;
-  // Largest request body, in bytes: a larger one is answered 413.
+  // Largest request body, in bytes: a larger one is answered 413 (by evhttp,
+  // before routing, so with its own small HTML page).
   // 0: CPAY_HTTP_DEFAULT_MAX_BODY.
   size_t max_body_bytes;
   // Largest request line and headers, in bytes: larger ones are answered
-  // 431 (or the connection closed). 0: CPAY_HTTP_DEFAULT_MAX_HEADERS.
+  // 400 by evhttp, and the connection closed. 0: CPAY_HTTP_DEFAULT_MAX_HEADERS.
   size_t max_header_bytes;
   // A connection that sends nothing of a request, or reads nothing of a
   // response, for this long is closed (and its call cancelled).

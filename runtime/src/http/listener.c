@@ -44,6 +44,9 @@
 // this, the next message is not read from the call (the handler's writes
 // then wait for room, as for a slow gRPC client).
 #define STREAM_WINDOW ((size_t)64 << 10)
+// At shutdown, how long the listener goes on writing what the calls' ends
+// left to send.
+#define SHUTDOWN_WRITE_MS 200
 
 typedef struct listener listener;
 typedef struct exchange exchange;
@@ -515,6 +518,15 @@ static void set_headers(struct evhttp_request *req, const char *h) {
 
 static void on_chunk_written(struct evhttp_connection *conn, void *arg);
 
+// Sends a whole response; a HEAD request's has no content (RFC 9110
+// 9.3.2), so its body is dropped.
+static void send_reply(struct evhttp_request *req, int status, struct evbuffer *body) {
+  if (body && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+    evbuffer_drain(body, evbuffer_get_length(body));
+  }
+  evhttp_send_reply(req, status, NULL, body);
+}
+
 // Hands what the exchange's call produced to evhttp: the head, chunks, the
 // end. Frees the exchange when both ends are over.
 static void ex_flush(exchange *ex) {
@@ -554,7 +566,7 @@ static void ex_flush(exchange *ex) {
   }
   if (!streaming && finished) {
     // The whole response at once.
-    evhttp_send_reply(req, status, NULL, buf);
+    send_reply(req, status, buf);
     ex->req = NULL;
     ex->answered = true;
     evhttp_connection_set_closecb(ex->conn, NULL, NULL);
@@ -672,7 +684,7 @@ static void preflight(listener *l, struct evhttp_request *req, const char *origi
     struct evbuffer *buf = evbuffer_new();
     if (buf) evbuffer_add_printf(buf, "origin %s is not allowed\n", origin ? origin : "(none)");
     evhttp_add_header(out, "content-type", "text/plain");
-    evhttp_send_reply(req, 403, "Origin Not Allowed", buf);
+    send_reply(req, 403, buf);
     if (buf) evbuffer_free(buf);
     return;
   }
@@ -712,7 +724,7 @@ static void reply_error(listener *l, struct evhttp_request *req, ex_kind kind,
       evbuffer_add(buf, tr.data, tr.size);
     }
     evhttp_add_header(out, "content-type", web_type(web));
-    evhttp_send_reply(req, http_status ? http_status : 200, NULL, buf);
+    send_reply(req, http_status ? http_status : 200, buf);
   } else {
     cpay_str js;
     cpay_json_encode_opts jo = json_opts(l);
@@ -721,7 +733,7 @@ static void reply_error(listener *l, struct evhttp_request *req, ex_kind kind,
       evbuffer_add(buf, js.data, js.size);
       evhttp_add_header(out, "content-type", "application/json");
     }
-    evhttp_send_reply(req, http_status ? http_status : cpay__http_status_of(code), NULL, buf);
+    send_reply(req, http_status ? http_status : cpay__http_status_of(code), buf);
   }
   if (buf) evbuffer_free(buf);
   cpay_arena_free(a);
@@ -1206,12 +1218,16 @@ static void listener_stop(void *ctx) {
   pthread_mutex_unlock(&l->mu);
 }
 
+// The end of the listener thread: the last ends of streams, handed over by
+// their calls' on_done, go to evhttp, and the loop runs on for up to
+// SHUTDOWN_WRITE_MS so that evhttp writes them before the connections close.
 static void on_exit_loop(evutil_socket_t fd, short what, void *arg) {
   listener *l = arg;
   (void)fd;
   (void)what;
-  on_wake(-1, 0, l);  // the last ends, handed over by on_done
-  event_base_loopbreak(l->base);
+  on_wake(-1, 0, l);
+  struct timeval tv = {0, SHUTDOWN_WRITE_MS * 1000};
+  event_base_loopexit(l->base, &tv);
 }
 
 static void listener_free(void *ctx) {
