@@ -123,6 +123,7 @@ struct listener {
   cpay_registry *err_registry;
 };
 
+static bool ex_post_locked(exchange *ex);
 static void ex_post(exchange *ex);
 
 // ---- small helpers ----------------------------------------------------------------
@@ -278,8 +279,9 @@ static void answer_at_end(exchange *ex, const cpay_rpc_result *res, chunk *body_
   if (body) ex_push(ex, body);
   ex->finished = true;
   ex->done = true;
+  bool wake = ex_post_locked(ex);
   pthread_mutex_unlock(&l->mu);
-  ex_post(ex);
+  if (wake) event_active(l->wake, EV_READ, 0);
 }
 
 // ---- call callbacks (event threads) ----------------------------------------------------
@@ -423,8 +425,9 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
   if (c) ex_push(ex, c);
   ex->finished = true;
   ex->done = true;
+  bool wake = ex_post_locked(ex);
   pthread_mutex_unlock(&l->mu);
-  ex_post(ex);
+  if (wake) event_active(l->wake, EV_READ, 0);
 }
 
 static const cpay_call_reactor kReactor = {
@@ -449,31 +452,40 @@ static void ex_free(exchange *ex) {
   free(ex);
 }
 
+// Queues the exchange for the listener thread (l->mu held); true when the
+// thread must be woken (the caller does that after unlocking). Once an
+// exchange is done, the listener thread may free it as soon as l->mu is
+// released: so `done` is set in the same critical section as this, and the
+// exchange is not touched after.
+static bool ex_post_locked(exchange *ex) {
+  listener *l = ex->l;
+  if (ex->queued) return false;
+  ex->queued = true;
+  ex->next_ready = NULL;
+  bool wake = l->ready_tail == NULL;
+  if (l->ready_tail) {
+    l->ready_tail->next_ready = ex;
+  } else {
+    l->ready_head = ex;
+  }
+  l->ready_tail = ex;
+  return wake;
+}
+
 static void ex_post(exchange *ex) {
   listener *l = ex->l;
   pthread_mutex_lock(&l->mu);
-  bool wake = false;
-  if (!ex->queued) {
-    ex->queued = true;
-    ex->next_ready = NULL;
-    if (l->ready_tail) {
-      l->ready_tail->next_ready = ex;
-    } else {
-      l->ready_head = ex;
-      wake = true;
-    }
-    l->ready_tail = ex;
-  }
+  bool wake = ex_post_locked(ex);
   pthread_mutex_unlock(&l->mu);
   if (wake) event_active(l->wake, EV_READ, 0);
 }
 
 // The client went away: the call is cancelled; the exchange goes once its
-// on_done has been seen (ex_flush).
+// on_done has been seen (ex_flush). evhttp has let go of the request, which
+// is ours to finish (it frees it then).
 static void on_conn_close(struct evhttp_connection *conn, void *arg) {
   exchange *ex = arg;
   evhttp_connection_set_closecb(conn, NULL, NULL);
-  ex->req = NULL;
   ex->gone = true;
   cpay_call_cancel(ex->call);
   ex_post(ex);
@@ -547,7 +559,15 @@ static void ex_flush(exchange *ex) {
       free(c);
     }
     free(headers);
-    if (done) ex_free(ex);
+    if (!done) return;
+    // A request whose connection is gone is freed by finishing it.
+    if (ex->head_sent) {
+      evhttp_send_reply_end(ex->req);
+    } else {
+      evhttp_send_reply(ex->req, 499, "Client Closed Request", NULL);
+    }
+    ex->req = NULL;
+    ex_free(ex);
     return;
   }
   struct evhttp_request *req = ex->req;
