@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "message/field.h"
+#include "reflect/reflect.h"
 
 struct cpay__http_router {
   cpay_arena *a;  // the bindings and their resolved paths
@@ -18,37 +19,6 @@ struct cpay__http_router {
 };
 
 // ---- field paths --------------------------------------------------------------
-
-// Compares the `n` bytes at `s` with the C string `k` bytewise, as the
-// descriptions sort their by_name and by_json_name indexes.
-static int name_cmp(const char *s, size_t n, const char *k) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char a = (unsigned char)s[i], b = (unsigned char)k[i];
-    if (b == 0) return 1;
-    if (a != b) return a < b ? -1 : 1;
-  }
-  return k[n] == 0 ? 0 : -1;
-}
-
-// The index of the field of `m` named `name` (proto name, or with `json`
-// the JSON name), or -1: a binary search of the description's sorted index.
-static int field_named(const cpay_msg_desc *m, const char *name, size_t n, bool json) {
-  const char *const *names = json ? m->json_names : m->table->field_names;
-  const uint16_t *order = json ? m->by_json_name : m->by_name;
-  if (!names || !order) return -1;
-  size_t lo = 0, hi = m->table->field_count;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = name_cmp(name, n, names[order[mid]]);
-    if (c == 0) return order[mid];
-    if (c < 0) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return -1;
-}
 
 bool cpay__http_resolve(const cpay_msg_desc *top, const char *text, size_t len, cpay_arena *a,
                         cpay__http_fpath *out, size_t *bad_step) {
@@ -65,8 +35,8 @@ bool cpay__http_resolve(const cpay_msg_desc *top, const char *text, size_t len, 
   for (size_t k = 0; k < count; k++) {
     const char *dot = memchr(p, '.', (size_t)(end - p));
     size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
-    int i = m ? field_named(m, p, n, false) : -1;
-    if (i < 0 && m) i = field_named(m, p, n, true);
+    int i = m ? cpay__field_by_name(m, p, n) : -1;
+    if (i < 0 && m) i = cpay__field_by_json_name(m, p, n);
     if (i < 0) {
       if (bad_step) *bad_step = k;
       return false;

@@ -13,10 +13,11 @@
 const cpay_ext_desc *cpay__registry_ext_of(const cpay_registry *r, const cpay_ext *x);
 
 // The index of the field of `m` whose proto name is the `n` bytes at
-// `name`, or -1 (a binary search of m->by_name).
-int cpay__field_by_name(const cpay_msg_desc *m, const char *name, size_t n);
+// `name`, or -1 (a binary search of m->by_name). Exported (not public API)
+// for libcpay-http's router, which resolves field paths with them.
+CPAY_API int cpay__field_by_name(const cpay_msg_desc *m, const char *name, size_t n);
 // The same by JSON name (m->by_json_name).
-int cpay__field_by_json_name(const cpay_msg_desc *m, const char *name, size_t n);
+CPAY_API int cpay__field_by_json_name(const cpay_msg_desc *m, const char *name, size_t n);
 
 // Shortest text that reads back as the same value ("nan" and "inf" are left
 // to the caller, whose formats spell them differently). `buf` holds at
