@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -47,6 +48,9 @@
 // At shutdown, how long the listener goes on writing what the calls' ends
 // left to send.
 #define SHUTDOWN_WRITE_MS 200
+// At shutdown, how long the listener waits for its calls' statuses to
+// arrive before closing the bridge (which cancels what is left).
+#define CLOSE_WAIT_MS 2000
 
 typedef struct listener listener;
 typedef struct exchange exchange;
@@ -116,6 +120,8 @@ struct listener {
   cpay_method *methods;  // the servers' methods, as client methods
   size_t method_count;
   pthread_mutex_t mu;
+  pthread_cond_t calls_cv;  // a call ended (CLOCK_MONOTONIC)
+  int calls;                // exchanges whose call has not ended
   exchange *ready_head, *ready_tail;
   bool stopping;
   // The google.rpc error detail types, for error bodies; on reg_arena.
@@ -390,6 +396,7 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
   listener *l = ex->l;
   (void)call;
   pthread_mutex_lock(&l->mu);
+  if (--l->calls == 0) pthread_cond_broadcast(&l->calls_cv);
   bool head = ex->stream_open;
   // A unary response queued by on_message goes out with an OK status.
   chunk *unary = NULL;
@@ -882,9 +889,15 @@ static void ex_start(exchange *ex, struct evhttp_request *req, const void *msg,
     return;
   }
   bool one = ex->m->kind == CPAY_METHOD_UNARY || ex->m->kind == CPAY_METHOD_SERVER_STREAMING;
+  pthread_mutex_lock(&l->mu);
+  l->calls++;
+  pthread_mutex_unlock(&l->mu);
   cpay_code c = cpay_call_start_async(l->ch, ex->m, co, one ? msg : NULL, &kReactor, ex,
                                       &ex->call, &st);
   if (c != CPAY_OK) {
+    pthread_mutex_lock(&l->mu);
+    if (--l->calls == 0) pthread_cond_broadcast(&l->calls_cv);
+    pthread_mutex_unlock(&l->mu);
     reply_error(l, req, ex->kind, ex->web, cpay_grpc_code_from_cpay(c), 0, "%s",
                 cpay_status_msg(&st));
     ex_free(ex);
@@ -1252,9 +1265,18 @@ static void on_exit_loop(evutil_socket_t fd, short what, void *arg) {
 
 static void listener_free(void *ctx) {
   listener *l = ctx;
-  // Every server call has ended: the bridge's calls end too, their on_done
-  // handing the last responses to the listener thread, which sends them
-  // before it stops.
+  // Every server call has ended; the bridge's calls end too once their
+  // statuses have crossed the socketpair (milliseconds): wait for that, up
+  // to CLOSE_WAIT_MS, rather than have cpay_channel_free cancel them and
+  // turn a stream's UNAVAILABLE into CANCELLED. Their on_done hand the last
+  // responses to the listener thread, which sends them before it stops.
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += CLOSE_WAIT_MS / 1000;
+  pthread_mutex_lock(&l->mu);
+  while (l->calls > 0 && pthread_cond_timedwait(&l->calls_cv, &l->mu, &until) == 0) {
+  }
+  pthread_mutex_unlock(&l->mu);
   cpay_channel_free(l->ch);
   if (l->running) {
     event_base_once(l->base, -1, EV_TIMEOUT, on_exit_loop, l, NULL);
@@ -1272,6 +1294,7 @@ static void listener_free(void *ctx) {
   free((void *)l->opts.forward_headers);
   free((void *)l->opts.cors_origins);
   cpay_arena_free(l->reg_arena);
+  pthread_cond_destroy(&l->calls_cv);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
@@ -1377,6 +1400,11 @@ cpay_code cpay_server_listen_http(cpay_server *srv, const char *addr, const cpay
   listener *l = calloc(1, sizeof *l);
   if (!l) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
   pthread_mutex_init(&l->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&l->calls_cv, &ca);
+  pthread_condattr_destroy(&ca);
   l->fd = -1;
   l->srv = srv;
   l->opts = *opts;
