@@ -247,6 +247,55 @@ typedef struct cpay_tls_opts {
   const char *server_name;  // optional: expected name in the server cert
 } cpay_tls_opts;
 
+// How a channel with several addresses spreads its calls (C-core's
+// policies; cpay has no balancer of its own).
+typedef enum cpay_lb_policy {
+  CPAY_LB_DEFAULT = 0,      // C-core's default, pick_first
+  CPAY_LB_PICK_FIRST = 1,   // one connection: the first address that connects
+  CPAY_LB_ROUND_ROBIN = 2,  // a connection to every address, calls in turn
+} cpay_lb_policy;
+
+// The bit of gRPC status `code` in cpay_method_policy.retryable_codes.
+#define CPAY_GRPC_CODE_BIT(code) (UINT32_C(1) << (code))
+
+// A retry policy, a deadline and wait_for_ready for the methods of a
+// service (gRFC A6, as C-core implements it). C-core 1.51 implements no
+// hedging, so there is no hedging policy here.
+typedef struct cpay_method_policy {
+  // "payments.v1.PaymentService"; NULL: every service (`method` must then
+  // be NULL too). At most one policy per (service, method).
+  const char *service;
+  const char *method;  // "ChargeCard"; NULL: every method of `service`
+  // Attempts in all, the first included: 2..5 (gRPC's limit); 0: no retry
+  // policy (then the backoff fields and retryable_codes must be 0).
+  int max_attempts;
+  int64_t initial_backoff_ms;  // > 0
+  int64_t max_backoff_ms;      // > 0
+  double backoff_multiplier;   // > 0
+  // The statuses that are retried: CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE)
+  // | ...; not empty, not OK.
+  uint32_t retryable_codes;
+  // Deadline of the methods' calls that set none (the earlier of this and
+  // the call's own applies); 0: none.
+  int64_t timeout_ms;
+  // Calls queue while the channel is not ready instead of failing
+  // UNAVAILABLE at once (as cpay_call_opts.wait_for_ready per call).
+  bool wait_for_ready;
+} cpay_method_policy;
+
+// A channel's connectivity (C-core's).
+typedef enum cpay_connectivity {
+  CPAY_CONN_IDLE = 0,
+  CPAY_CONN_CONNECTING = 1,
+  CPAY_CONN_READY = 2,
+  CPAY_CONN_TRANSIENT_FAILURE = 3,
+  CPAY_CONN_SHUTDOWN = 4,
+} cpay_connectivity;
+
+// "idle", "connecting", "ready", "transient_failure", "shutdown";
+// "unknown" otherwise.
+CPAY_API const char *cpay_connectivity_name(cpay_connectivity s);
+
 // Bytes of written messages a call holds before refusing more (client and
 // server): 0 in the options below means this.
 #define CPAY_DEFAULT_SEND_QUEUE_BYTES ((size_t)64 << 10)
@@ -263,10 +312,29 @@ typedef struct cpay_channel_opts {
   // Largest metadata (headers or trailers) accepted from the server, in
   // bytes; 0: 8 KiB (C-core's default).
   int max_metadata_size;
-  // A service config (JSON), e.g. a retry policy. NULL with retry_unavailable
-  // set: cpay's default, retrying every method up to 4 attempts on UNAVAILABLE.
+  // A service config (JSON), for what the typed options below do not say.
+  // It cannot be combined with lb_policy, health_check_service or
+  // method_policies (CPAY_ERR_INVALID_ARGUMENT): write all of it in JSON,
+  // or none. With it, retry_unavailable is ignored.
   const char *service_config_json;
+  // cpay's default retry policy: every method up to 4 attempts on
+  // UNAVAILABLE (backoff 0.1 s, x2, at most 2 s). method_policies take
+  // precedence for the methods they name; a policy for every service
+  // (service NULL) cannot be combined with it.
   bool retry_unavailable;
+  // Several addresses: target "ipv4:10.0.0.1:50051,10.0.0.2:50051",
+  // "ipv6:[::1]:50051,[::1]:50052", or "dns:///name:port" (every address
+  // the name resolves to).
+  cpay_lb_policy lb_policy;
+  // Client-side health checking: the channel watches
+  // grpc.health.v1.Health/Watch for this service on each address ("": the
+  // whole server) and sends no calls to an address that is not SERVING
+  // (a server without the health service counts as serving). NULL: off.
+  // Needs CPAY_LB_ROUND_ROBIN (C-core's pick_first ignores health).
+  const char *health_check_service;
+  // Per-method policies (copied into the channel's service config).
+  const cpay_method_policy *method_policies;
+  size_t method_policy_count;
   // Compression of requests: NULL or "identity", "deflate", "gzip".
   const char *compression;
   const cpay_client_interceptor *interceptors;  // copied
@@ -290,6 +358,18 @@ typedef struct cpay_channel_opts {
 // NULL on failure (bad option) with `st` set. Free with cpay_channel_free.
 CPAY_API cpay_channel *cpay_channel_new(const char *target, const cpay_channel_opts *opts,
                                         cpay_status *st);
+// The channel's connectivity now; `try_to_connect` starts connecting an
+// idle channel. Thread-safe.
+CPAY_API cpay_connectivity cpay_channel_state(cpay_channel *ch, bool try_to_connect);
+// Blocks until the channel's connectivity differs from `last` (*now gets
+// the new state, CPAY_OK) or `timeout_ms` passes (CPAY_ERR_DEADLINE_EXCEEDED,
+// *now the state then). Does not itself start connecting: see
+// cpay_channel_state. Any thread, but not one of the channel's loop.
+CPAY_API CPAY_NODISCARD cpay_code cpay_channel_watch_state(cpay_channel *ch,
+                                                          cpay_connectivity last,
+                                                          int64_t timeout_ms,
+                                                          cpay_connectivity *now,
+                                                          cpay_status *st);
 // Waits until the channel is connected or `timeout_ms` passes (then
 // CPAY_ERR_UNAVAILABLE with the last connectivity state in `st`).
 CPAY_API CPAY_NODISCARD cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms,

@@ -23,13 +23,6 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 
-// Retries every method on UNAVAILABLE (C-core needs a name list; an empty
-// name matches every method of every service).
-static const char kRetryConfig[] =
-    "{\"methodConfig\":[{\"name\":[{}],\"retryPolicy\":{\"maxAttempts\":4,"
-    "\"initialBackoff\":\"0.1s\",\"maxBackoff\":\"2s\",\"backoffMultiplier\":2,"
-    "\"retryableStatusCodes\":[\"UNAVAILABLE\"]}}]}";
-
 // C-core's handle for a method path registered on the channel, which saves
 // parsing and interning the path on every call. An insert-only open-
 // addressing table keyed by the path: lookups are lock-free, inserts take
@@ -134,8 +127,13 @@ static cpay_channel *channel_new(const char *target, int fd, const cpay_channel_
                     "tls: a client certificate needs its private key and the reverse");
     return NULL;
   }
+  // The typed options' service config (cpay's default retry policy
+  // included), or NULL: then the hand-written one, if any.
+  char *gen_config = NULL;
+  if (cpay__service_config(opts, &gen_config, st) != CPAY_OK) return NULL;
   cpay_channel *ch = calloc(1, sizeof *ch);
   if (!ch) {
+    free(gen_config);
     cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a channel");
     return NULL;
   }
@@ -177,8 +175,7 @@ static cpay_channel *channel_new(const char *target, int fd, const cpay_channel_
   if (opts->max_metadata_size > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, {.integer = opts->max_metadata_size}};
   }
-  const char *config = opts->service_config_json;
-  if (!config && opts->retry_unavailable) config = kRetryConfig;
+  const char *config = opts->service_config_json ? opts->service_config_json : gen_config;
   if (config) {
     args[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG, {.string = (char *)config}};
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 1}};
@@ -211,11 +208,13 @@ static cpay_channel *channel_new(const char *target, int fd, const cpay_channel_
   pthread_cond_init(&ch->calls_cv, NULL);
   pthread_mutex_init(&ch->reg_mu, NULL);
   grpc_channel_credentials_release(creds);
+  free(gen_config);  // C-core copied the channel args
   return ch;
 
 out_nomem:
   cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a channel");
 out_free:
+  free(gen_config);
   free(ch->compression);
   free(ch->icpts);
   free(ch);
@@ -235,6 +234,50 @@ cpay_channel *cpay__channel_new_fd(int fd, const cpay_channel_opts *opts, cpay_s
   cpay_channel *ch = channel_new(NULL, fd, opts, st);
   if (!ch) close(fd);
   return ch;
+}
+
+const char *cpay_connectivity_name(cpay_connectivity s) {
+  static const char *const kNames[] = {"idle", "connecting", "ready", "transient_failure",
+                                       "shutdown"};
+  if ((unsigned)s >= sizeof kNames / sizeof kNames[0]) return "unknown";
+  return kNames[s];
+}
+
+// C-core's states have the numbers of cpay_connectivity.
+_Static_assert((int)GRPC_CHANNEL_IDLE == (int)CPAY_CONN_IDLE &&
+                   (int)GRPC_CHANNEL_CONNECTING == (int)CPAY_CONN_CONNECTING &&
+                   (int)GRPC_CHANNEL_READY == (int)CPAY_CONN_READY &&
+                   (int)GRPC_CHANNEL_TRANSIENT_FAILURE == (int)CPAY_CONN_TRANSIENT_FAILURE &&
+                   (int)GRPC_CHANNEL_SHUTDOWN == (int)CPAY_CONN_SHUTDOWN,
+               "connectivity numbering");
+
+cpay_connectivity cpay_channel_state(cpay_channel *ch, bool try_to_connect) {
+  return (cpay_connectivity)grpc_channel_check_connectivity_state(ch->ch, try_to_connect);
+}
+
+// A private queue, so the watch needs no loop thread: this thread waits on
+// it, and the watch completes (at the latest) at the deadline.
+cpay_code cpay_channel_watch_state(cpay_channel *ch, cpay_connectivity last, int64_t timeout_ms,
+                                   cpay_connectivity *now, cpay_status *st) {
+  grpc_connectivity_state s = grpc_channel_check_connectivity_state(ch->ch, 0);
+  bool changed = (int)s != (int)last;
+  if (!changed) {
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_channel_watch_connectivity_state(ch->ch, (grpc_connectivity_state)last,
+                                          cpay__deadline_in(timeout_ms), cq, NULL);
+    grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    changed = ev.success;
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+    s = grpc_channel_check_connectivity_state(ch->ch, 0);
+  }
+  *now = (cpay_connectivity)s;
+  if (changed) return CPAY_OK;
+  return cpay_status_set(st, CPAY_ERR_DEADLINE_EXCEEDED, "channel still %s after %lld ms",
+                         cpay_connectivity_name(last), (long long)timeout_ms);
 }
 
 cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_status *st) {

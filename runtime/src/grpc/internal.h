@@ -247,6 +247,12 @@ cpay_str cpay__vformat(cpay_arena *a, const char *fmt, va_list ap) CPAY_PRINTF(2
 gpr_timespec cpay__deadline_in(int64_t ms);
 // Milliseconds of CLOCK_MONOTONIC (never 0).
 int64_t cpay__now_ms(void);
+// The service config of the typed options in `o` (lb_policy,
+// health_check_service, method_policies, retry_unavailable), checked: *out
+// is malloc'd JSON for the caller to free, or NULL when they say nothing
+// (or o->service_config_json is set and is to be used as it is).
+// CPAY_ERR_INVALID_ARGUMENT with a message for a bad or conflicting value.
+cpay_code cpay__service_config(const cpay_channel_opts *o, char **out, cpay_status *st);
 // Whether `name` is a compression algorithm C-core knows.
 bool cpay__valid_compression(const char *name);
 
