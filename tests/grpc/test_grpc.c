@@ -396,6 +396,128 @@ START_TEST(test_grpc_forced_shutdown) {
 }
 END_TEST
 
+// Connection age: a server with max_connection_age 300 ms (grace 1 s).
+// A client calling in a loop for about 2 s has its connection replaced
+// (the server sees more than one client port: cpay_server_call_peer), and
+// no call fails: GOAWAY lets running calls finish and sends new ones to a
+// new connection.
+START_TEST(test_grpc_connection_age) {
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  cpay_server_opts sopts = {.workers = 4, .max_connection_age_ms = 300,
+                            .max_connection_age_grace_ms = 1000};
+  int port;
+  cpay_server *srv = testsvc_server(&t, &sopts, &port);
+  ck_assert_ptr_nonnull(srv);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_channel *ch = cpay_channel_new(target, NULL, NULL);
+  ck_assert_ptr_nonnull(ch);
+  char peers[16][64];
+  int npeers = 0, calls = 0;
+  double t0 = now_ms();
+  // Bounded both ways: about 2 s, at most 400 calls.
+  while (calls < 400 && now_ms() - t0 < 2000) {
+    cpay_arena *a = cpay_arena_new();
+    cpay_rpc_result res = {.arena = a};
+    cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};
+    payments_v1_ChargeResponse *resp;
+    cpay_status st = {0};
+    cpay_code c = payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "peer", "k"), a, &resp, &st);
+    ck_assert_msg(c == CPAY_OK, "call %d failed: %s (%s)", calls, cpay_grpc_code_name(res.code),
+                  res.message.data ? res.message.data : "");
+    calls++;
+    cpay_str p = resp->processor_reference;
+    ck_assert_uint_gt(p.size, 0);
+    ck_assert_uint_lt(p.size, sizeof peers[0]);
+    bool seen = false;
+    for (int i = 0; i < npeers && !seen; i++) seen = cpay_str_eq(p, cpay_str_from_c(peers[i]));
+    if (!seen && npeers < 16) {
+      memcpy(peers[npeers], p.data, p.size);
+      peers[npeers][p.size] = '\0';
+      npeers++;
+    }
+    cpay_arena_free(a);
+    testsvc_sleep_ms(10);
+  }
+  ck_assert_msg(npeers >= 2, "one connection (%s) for %d calls over 2 s", peers[0], calls);
+  ck_assert_int_eq(atomic_load(&t.unary_calls), calls);
+  cpay_channel_free(ch);
+  cpay_server_free(srv);
+}
+END_TEST
+
+// A call that outlives the connection's age and grace is ended by the
+// server: C-core closes the connection and the client sees UNAVAILABLE;
+// the handler sees the call cancelled.
+START_TEST(test_grpc_connection_age_grace_ends_calls) {
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  cpay_server_opts sopts = {.workers = 4, .max_connection_age_ms = 300,
+                            .max_connection_age_grace_ms = 300};
+  int port;
+  cpay_server *srv = testsvc_server(&t, &sopts, &port);
+  ck_assert_ptr_nonnull(srv);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_channel *ch = cpay_channel_new(target, NULL, NULL);
+  cpay_arena *a = cpay_arena_new();
+  cpay_status st = {0};
+  cpay_rpc_result res = {.arena = a};
+  // "headers": initial metadata, then nothing until cancelled. The
+  // deadline (15 s) is far beyond age + grace: DEADLINE_EXCEEDED would
+  // mean the server never ended the call.
+  cpay_call_opts opts = {.timeout_ms = 15000, .result = &res};
+  payments_v1_TransactionStreamRequest *sreq = payments_v1_TransactionStreamRequest_new(a);
+  sreq->customer_id = CPAY_STR("headers");
+  cpay_call *call;
+  ck_assert_int_eq(payments_v1_PaymentService_StreamTransactions(ch, &opts, sreq, &call, &st), CPAY_OK);
+  payments_v1_Transaction *tx = NULL;
+  cpay_code c = payments_v1_PaymentService_StreamTransactions_recv(call, a, &tx, &st);
+  ck_assert_ptr_null(tx);
+  (void)c;
+  c = payments_v1_PaymentService_StreamTransactions_finish(call, &st);
+  ck_assert_int_ne(c, CPAY_OK);
+  ck_assert_msg(res.code == CPAY_GRPC_UNAVAILABLE, "%s: %s", cpay_grpc_code_name(res.code),
+                res.message.data ? res.message.data : "");
+  cpay_call_free(call);
+  // The handler was told and returned.
+  for (int i = 0; i < 5000 && atomic_load(&t.streams_ended) < 1; i++) testsvc_sleep_ms(1);
+  ck_assert_int_eq(atomic_load(&t.streams_ended), 1);
+  ck_assert_int_eq(atomic_load(&t.streams_saw_cancel), 1);
+  // The channel connects again for the next call.
+  payments_v1_ChargeResponse *resp;
+  ck_assert_int_eq(payments_v1_PaymentService_ChargeCard(ch, NULL, req_for(a, "c", "k2"), a, &resp, &st),
+                   CPAY_OK);
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+  cpay_server_free(srv);
+}
+END_TEST
+
+START_TEST(test_grpc_connection_age_refused) {
+  cpay_status st = {0};
+  cpay_server_opts o = {.max_connection_age_ms = -1};
+  ck_assert_ptr_null(cpay_server_new(&o, &st));
+  ck_assert_int_eq(st.code, CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_msg(strstr(st.msg, "max_connection_age_ms -1") != NULL, "%s", st.msg);
+  o = (cpay_server_opts){.max_connection_age_grace_ms = -5};
+  cpay_status_clear(&st);
+  ck_assert_ptr_null(cpay_server_new(&o, &st));
+  ck_assert_int_eq(st.code, CPAY_ERR_INVALID_ARGUMENT);
+  o = (cpay_server_opts){.max_connection_idle_ms = -5};
+  cpay_status_clear(&st);
+  ck_assert_ptr_null(cpay_server_new(&o, &st));
+  ck_assert_int_eq(st.code, CPAY_ERR_INVALID_ARGUMENT);
+  o = (cpay_server_opts){.max_connection_age_ms = 60000, .max_connection_age_grace_ms = 5000,
+                         .max_connection_idle_ms = 300000};
+  cpay_status_clear(&st);
+  cpay_server *srv = cpay_server_new(&o, &st);
+  ck_assert_ptr_nonnull(srv);
+  cpay_server_free(srv);
+}
+END_TEST
+
 START_TEST(test_grpc_streams) {
   cpay_channel *ch = cpay_channel_new(g_target, NULL, NULL);
   cpay_arena *a = cpay_arena_new();
@@ -758,6 +880,9 @@ static Suite *grpc_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   add_common(tc);
   tcase_add_test(tc, test_grpc_worker_limit);
+  tcase_add_test(tc, test_grpc_connection_age);
+  tcase_add_test(tc, test_grpc_connection_age_grace_ends_calls);
+  tcase_add_test(tc, test_grpc_connection_age_refused);
   suite_add_tcase(s, tc);
   TCase *rc = tcase_create("reactor");
   tcase_add_checked_fixture(rc, setup_reactor, teardown);

@@ -530,6 +530,19 @@ typedef struct cpay_server_opts {
   // The smallest interval between client keepalive pings the server
   // accepts; 0: C-core's default (5 min).
   int keepalive_min_ping_interval_ms;
+  // A connection older than this is sent GOAWAY: its running calls go on,
+  // new ones go to a fresh connection, so long-lived clients spread over
+  // replicas added since they connected (C-core varies it by up to 10%
+  // either way, so clients do not all reconnect at once).
+  // 0: none (C-core's default); negative: refused by cpay_server_new.
+  int max_connection_age_ms;
+  // After that GOAWAY, how long calls still running on the old connection
+  // may go on before C-core closes it and they fail UNAVAILABLE. 0: no
+  // limit (C-core's default).
+  int max_connection_age_grace_ms;
+  // A connection with no call for this long is sent GOAWAY and closed.
+  // 0: none (C-core's default).
+  int max_connection_idle_ms;
   // Called once when shutdown begins, after new calls are refused and health
   // says NOT_SERVING, on the thread calling cpay_server_shutdown: end
   // long-lived streams here (subscriptions, say) so they drain within the
