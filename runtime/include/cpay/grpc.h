@@ -610,6 +610,19 @@ typedef struct cpay_server_opts {
   // The smallest interval between client keepalive pings the server
   // accepts; 0: C-core's default (5 min).
   int keepalive_min_ping_interval_ms;
+  // A connection older than this is sent GOAWAY: its running calls go on,
+  // new ones go to a fresh connection, so long-lived clients spread over
+  // replicas added since they connected (C-core varies it by up to 10%
+  // either way, so clients do not all reconnect at once).
+  // 0: none (C-core's default); negative: refused by cpay_server_new.
+  int max_connection_age_ms;
+  // After that GOAWAY, how long calls still running on the old connection
+  // may go on before C-core closes it and they fail UNAVAILABLE. 0: no
+  // limit (C-core's default).
+  int max_connection_age_grace_ms;
+  // A connection with no call for this long is sent GOAWAY and closed.
+  // 0: none (C-core's default).
+  int max_connection_idle_ms;
   // Called once when shutdown begins, after new calls are refused and health
   // says NOT_SERVING, on the thread calling cpay_server_shutdown: end
   // long-lived streams here (subscriptions, say) so they drain within the
@@ -655,8 +668,9 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_enable_reflection(cpay_server *srv
 // Starts serving. After this, only cpay_server_set_serving and
 // cpay_server_shutdown may be called.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_start(cpay_server *srv, cpay_status *st);
-// Stops accepting calls, marks health NOT_SERVING, runs on_shutdown, lets
-// running calls finish for up to `grace_ms` (negative: wait forever), then
+// Marks health NOT_SERVING, stops accepting calls (closing the listeners
+// and sending GOAWAY on every connection), runs on_shutdown, lets running
+// calls finish for up to `grace_ms` (negative: wait forever), then
 // cancels the rest: their cancellation callbacks run, their writes fail
 // and their reads end. Returns when every call has ended, which includes
 // every blocking handler having returned: a handler that ignores

@@ -8,6 +8,7 @@
 // blocking one goes to the worker pool. A call's completions run one at a
 // time on the event threads; nothing waits on a thread except blocking
 // handlers.
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,6 +182,15 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
                     "server: threads, workers, max_queued and max_calls must not be negative");
     return NULL;
   }
+  if (opts->max_connection_age_ms < 0 || opts->max_connection_age_grace_ms < 0 ||
+      opts->max_connection_idle_ms < 0) {
+    cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                    "server: max_connection_age_ms %d, max_connection_age_grace_ms %d and "
+                    "max_connection_idle_ms %d must not be negative (0: none)",
+                    opts->max_connection_age_ms, opts->max_connection_age_grace_ms,
+                    opts->max_connection_idle_ms);
+    return NULL;
+  }
   if (opts->compression && !cpay__valid_compression(opts->compression)) {
     cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "server: unknown compression %s",
                     opts->compression);
@@ -208,7 +218,7 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
   if (!(srv->pool = cpay__pool_new(srv->opts.workers, srv->opts.max_queued))) goto out_nomem;
   pthread_mutex_init(&srv->mu, NULL);
   pthread_cond_init(&srv->cv, NULL);
-  grpc_arg args[10];
+  grpc_arg args[13];
   size_t n = 0;
   if (opts->max_streams_per_connection > 0) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = opts->max_streams_per_connection}};
@@ -232,6 +242,18 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = opts->keepalive_min_ping_interval_ms}};
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
   }
+  // Connection age and idleness: C-core sends GOAWAY, so running calls
+  // finish and the client opens a new connection for the next ones.
+  if (opts->max_connection_age_ms > 0) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_MS, {.integer = opts->max_connection_age_ms}};
+  }
+  if (opts->max_connection_age_grace_ms > 0) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, {.integer = opts->max_connection_age_grace_ms}};
+  }
+  if (opts->max_connection_idle_ms > 0) {
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_IDLE_MS, {.integer = opts->max_connection_idle_ms}};
+  }
+  assert(n <= sizeof args / sizeof args[0]);
   grpc_channel_args cargs = {n, args};
   cpay__grpc_ref();
   srv->server = grpc_server_create(&cargs, NULL);
