@@ -224,6 +224,26 @@ static cpay_json_encode_opts json_opts(const listener *l) {
 
 // ---- the end of a call, on an event thread --------------------------------------------
 
+// The trailer frame that ends a gRPC-Web response to `res`, or NULL.
+static chunk *web_trailer(const exchange *ex, const cpay_rpc_result *res, cpay_arena *a) {
+  cpay_bytes tr;
+  if (!a || cpay__grpcweb_trailers(res->code, res->message, res->trailing_md,
+                                   res->trailing_md_count, ex->web, a, &tr, NULL) != CPAY_OK) {
+    return NULL;
+  }
+  return chunk_new(tr.data, tr.size);
+}
+
+// The call is over: queues `last` (may be NULL), marks the exchange done
+// and hands it to the listener thread (l->mu held; true when that thread
+// must be woken). The listener thread may free it once l->mu is released.
+static bool ex_end_locked(exchange *ex, chunk *last) {
+  if (last) ex_push(ex, last);
+  ex->finished = true;
+  ex->done = true;
+  return ex_post_locked(ex);
+}
+
 // The answer for a call that ended with `res` before any response went out:
 // REST: the HTTP status of the code and a google.rpc.Status body;
 // gRPC-Web: 200 and a trailer frame. Or the whole unary response.
@@ -256,7 +276,6 @@ static void answer_at_end(exchange *ex, const cpay_rpc_result *res, chunk *body_
   } else {
     // The unary response's data frame (made by on_message), then the status.
     const char *ct = web_type(ex->web);
-    cpay_bytes tr = {0};
     if (res->code == CPAY_GRPC_OK && body_ok) {
       pthread_mutex_lock(&l->mu);
       ex_push(ex, body_ok);
@@ -265,9 +284,7 @@ static void answer_at_end(exchange *ex, const cpay_rpc_result *res, chunk *body_
     }
     ok = ok && md_headers(&h, "", res->initial_md, res->initial_md_count, a) &&
          add_header(&h, "content-type", ct, strlen(ct)) &&
-         cpay__grpcweb_trailers(res->code, res->message, res->trailing_md,
-                                res->trailing_md_count, ex->web, a, &tr, NULL) == CPAY_OK &&
-         (body = chunk_new(tr.data, tr.size)) != NULL;
+         (body = web_trailer(ex, res, a)) != NULL;
   }
   cpay_arena_free(a);
   free(body_ok);
@@ -282,10 +299,7 @@ static void answer_at_end(exchange *ex, const cpay_rpc_result *res, chunk *body_
   if (ex->status == 0) ex->status = status;
   free(ex->headers);
   ex->headers = h;
-  if (body) ex_push(ex, body);
-  ex->finished = true;
-  ex->done = true;
-  bool wake = ex_post_locked(ex);
+  bool wake = ex_end_locked(ex, body);
   pthread_mutex_unlock(&l->mu);
   if (wake) event_active(l->wake, EV_READ, 0);
 }
@@ -414,11 +428,7 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
   cpay_arena *a = cpay_arena_new();
   chunk *c = NULL;
   if (ex->kind == EX_GRPC_WEB) {
-    cpay_bytes tr;
-    if (a && cpay__grpcweb_trailers(res->code, res->message, res->trailing_md,
-                                    res->trailing_md_count, ex->web, a, &tr, NULL) == CPAY_OK) {
-      c = chunk_new(tr.data, tr.size);
-    }
+    c = web_trailer(ex, res, a);
   } else if (res->code != CPAY_GRPC_OK) {
     cpay_str line;
     cpay_json_encode_opts jo = json_opts(l);
@@ -429,10 +439,7 @@ static void on_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
   }
   cpay_arena_free(a);
   pthread_mutex_lock(&l->mu);
-  if (c) ex_push(ex, c);
-  ex->finished = true;
-  ex->done = true;
-  bool wake = ex_post_locked(ex);
+  bool wake = ex_end_locked(ex, c);
   pthread_mutex_unlock(&l->mu);
   if (wake) event_active(l->wake, EV_READ, 0);
 }
