@@ -52,24 +52,8 @@ fail() {
   exit 1
 }
 
-if [ ! -f "$cache/node_modules/playwright-core/package.json" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "browser: SKIP: no npm to install playwright-core (tools/setup-deps installs it)"
-    exit 77
-  fi
-  mkdir -p "$(dirname "$cache")"
-  tmp_cache=$cache.tmp.$$
-  # playwright-core downloads no browser: the test drives Debian's chromium.
-  if ! timeout 30 npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
-       "playwright-core@$version" >"$work/npm.log" 2>&1; then
-    cat "$work/npm.log"
-    rm -rf "$tmp_cache"
-    echo "browser: SKIP: npm could not download playwright-core@$version (offline?)"
-    exit 77
-  fi
-  rm -rf "$cache"
-  mv "$tmp_cache" "$cache"
-fi
+# playwright-core downloads no browser: the test drives Debian's chromium.
+"$here/../../tools/npm-tool" browser playwright-core "$version" "$cache" || exit $?
 
 # Waits up to 10 s for `sed_expr` to find a port in `file`; prints it.
 wait_port() {

@@ -166,23 +166,7 @@ buf)
   buf_version=1.47.2
   cache=${CPAY_BUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpay/buf-$buf_version}
   buf=$cache/node_modules/.bin/buf
-  if ! "$buf" --version >/dev/null 2>&1; then
-    if ! command -v npm >/dev/null 2>&1; then
-      echo "integration buf: SKIP: no npm to install @bufbuild/buf (tools/setup-deps installs it)"
-      exit 77
-    fi
-    mkdir -p "$(dirname "$cache")"
-    tmp_cache=$cache.tmp.$$
-    if ! npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
-         "@bufbuild/buf@$buf_version" >"$work/npm.log" 2>&1; then
-      cat "$work/npm.log"
-      rm -rf "$tmp_cache"
-      echo "integration buf: SKIP: npm could not download @bufbuild/buf@$buf_version (offline?)"
-      exit 77
-    fi
-    rm -rf "$cache"
-    mv "$tmp_cache" "$cache"
-  fi
+  "$here/../../tools/npm-tool" "integration buf" @bufbuild/buf "$buf_version" "$cache" || exit $?
   "$buf" --version
   mkdir "$work/buf" && cd "$work/buf"
   cp "$here/buf/buf.gen.yaml" .

@@ -15,23 +15,7 @@ cache=${CPAY_SWAGGER_PARSER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpay/swagger-
 work=$(mktemp -d "${TMPDIR:-/tmp}/cpay-openapi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-if [ ! -f "$cache/node_modules/@apidevtools/swagger-parser/package.json" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "openapi: SKIP: no npm to install @apidevtools/swagger-parser (tools/setup-deps installs it)"
-    exit 77
-  fi
-  mkdir -p "$(dirname "$cache")"
-  tmp_cache=$cache.tmp.$$
-  if ! npm install --prefix "$tmp_cache" --no-audit --no-fund --loglevel=error \
-       "@apidevtools/swagger-parser@$version" >"$work/npm.log" 2>&1; then
-    cat "$work/npm.log"
-    rm -rf "$tmp_cache"
-    echo "openapi: SKIP: npm could not download @apidevtools/swagger-parser@$version (offline?)"
-    exit 77
-  fi
-  rm -rf "$cache"
-  mv "$tmp_cache" "$cache"
-fi
+"$here/../../tools/npm-tool" openapi @apidevtools/swagger-parser "$version" "$cache" || exit $?
 
 "$protoc" --plugin=protoc-gen-cpay="$plugin" --cpay_out=openapi:"$work" -I"$proto_dir" \
   "$proto_dir/payments.proto"
