@@ -276,47 +276,39 @@ end
 ''' % (lua_bytes(pre.encode()), lua_bytes(post.encode()), run_id) + LUA_DONE
 
 
+def post(port, path, body, content_type):
+    """One POST on a new connection: (HTTP status, response body)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", path, body, {"Content-Type": content_type})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
 def check_rest(port):
     """One REST ChargeCard: its response body (must be 200 and name the
     transaction)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("POST", "/v1/charges", rest_body(), {"Content-Type": "application/json"})
-        r = c.getresponse()
-        body = r.read()
-    finally:
-        c.close()
-    if r.status != 200 or b'"transactionId"' not in body:
-        raise Failure("REST check: HTTP %d %r" % (r.status, body[:200]))
+    status, body = post(port, "/v1/charges", rest_body(), "application/json")
+    if status != 200 or b'"transactionId"' not in body:
+        raise Failure("REST check: HTTP %d %r" % (status, body[:200]))
     return body
 
 
 def check_grpc_web(port):
-    """One gRPC-Web ChargeCard: (response body length, headers+body bytes);
-    must be 200 with a message frame and a trailer frame of grpc-status 0."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("POST", GRPC_WEB_PATH, grpc_web_body(),
-                  {"Content-Type": "application/grpc-web+proto"})
-        r = c.getresponse()
-        body = r.read()
-    finally:
-        c.close()
-    if r.status != 200 or len(body) < 5 or body[0] != 0 or b"grpc-status:0" not in body.replace(b" ", b""):
-        raise Failure("gRPC-Web check: HTTP %d %r" % (r.status, body[:200]))
+    """One gRPC-Web ChargeCard: the response body's length; must be 200 with
+    a message frame and a trailer frame of grpc-status 0."""
+    status, body = post(port, GRPC_WEB_PATH, grpc_web_body(), "application/grpc-web+proto")
+    if status != 200 or len(body) < 5 or body[0] != 0 or b"grpc-status:0" not in body.replace(b" ", b""):
+        raise Failure("gRPC-Web check: HTTP %d %r" % (status, body[:200]))
     return len(body)
 
 
 def check_nginx(port, expect):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("POST", "/v1/charges", rest_body(), {"Content-Type": "application/json"})
-        r = c.getresponse()
-        body = r.read()
-    finally:
-        c.close()
-    if r.status != 200 or body != expect:
-        raise Failure("nginx check: HTTP %d %r" % (r.status, body[:200]))
+    status, body = post(port, "/v1/charges", rest_body(), "application/json")
+    if status != 200 or body != expect:
+        raise Failure("nginx check: HTTP %d %r" % (status, body[:200]))
 
 
 # ---- nginx ---------------------------------------------------------------------------
