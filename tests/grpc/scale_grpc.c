@@ -201,20 +201,11 @@ static void drain_finite_streams(int n, cpay_loop *loop) {
     if (k) printf(" %d %s", k, cpay_grpc_code_name((cpay_grpc_code)c));
   }
   printf("\n");
-  // Known, not yet explained (docs/services.md, "Draining and connection
-  // age"): under load, C-core 1.51 has ended a few running streams
-  // UNAVAILABLE at the GOAWAY with most of their messages unsent (about one
-  // run in ten; 30-46 of 1,000). That case is reported, not failed, until it
-  // is fixed; any other outcome (another code, a stream that never ends, a
-  // message lost from a stream that ended OK) fails.
+  // The server holds its GOAWAY until the running calls have finished
+  // (docs/services.md, "Draining and connection age"): every stream ends
+  // OK with all its messages.
   int ok = atomic_load(&f.by_code[CPAY_GRPC_OK]);
-  int unavailable = atomic_load(&f.by_code[CPAY_GRPC_UNAVAILABLE]);
-  check(all_done && ok + unavailable == n,
-        "every stream finished OK during the drain (or UNAVAILABLE: the known GOAWAY case)");
-  if (unavailable > 0) {
-    printf("KNOWN %d of %d running streams ended UNAVAILABLE at the drain's GOAWAY "
-           "(docs/services.md)\n", unavailable, n);
-  }
+  check(all_done && ok == n, "every stream finished OK during the drain");
   check(atomic_load(&f.messages) >= ok * DRAIN_MESSAGES,
         "every message of every stream that ended OK arrived");
   cpay_server_free(srv);

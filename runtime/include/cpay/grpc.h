@@ -668,11 +668,13 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_enable_reflection(cpay_server *srv
 // Starts serving. After this, only cpay_server_set_serving and
 // cpay_server_shutdown may be called.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_start(cpay_server *srv, cpay_status *st);
-// Marks health NOT_SERVING, stops accepting calls (closing the listeners
-// and sending GOAWAY on every connection), runs on_shutdown, lets running
-// calls finish for up to `grace_ms` (negative: wait forever), then
-// cancels the rest: their cancellation callbacks run, their writes fail
-// and their reads end. Returns when every call has ended, which includes
+// Refuses new calls from now on (UNAVAILABLE, before any handler: safe to
+// retry elsewhere), marks health NOT_SERVING, runs on_shutdown, lets the
+// running calls finish for up to `grace_ms` (negative: wait forever), and
+// only then closes the listeners and sends GOAWAY on every connection;
+// calls still running after the grace are cancelled: their cancellation
+// callbacks run, their writes fail and their reads end (docs/services.md,
+// "Draining and connection age"). Returns when every call has ended, which includes
 // every blocking handler having returned: a handler that ignores
 // cancellation delays it (poll cpay_server_call_is_cancelled, or use
 // cpay_server_call_on_cancel, in long handlers). A second caller waits for

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <grpc/compression.h>
 #include <grpc/grpc_posix.h>
@@ -85,9 +86,10 @@ struct cpay_server {
   bool started;
   bool stopped;
   bool shutdown_done;   // the first cpay_server_shutdown has returned
-  bool no_requests;     // shutdown began: taken slots are not requested again
+  bool no_requests;     // the GOAWAY went out: taken slots are not requested again
   size_t pending_slots;  // requests C-core holds
   size_t live_calls;     // server calls not yet freed
+  size_t admitted;       // of those, the ones handed to a handler (not health's)
 };
 
 struct cpay_server_call {
@@ -131,6 +133,7 @@ struct cpay_server_call {
   bool cancel_running;  // cancel_fn runs now, on the event thread
   bool done;
   bool handler_running;  // a blocking handler has the call
+  bool admitted;         // counted in srv->admitted
   // Callbacks.
   cpay_server_reactor reactor;
   void *state;
@@ -920,6 +923,7 @@ cpay_code cpay_server_call_send(cpay_server_call *sc, const void *msg, cpay_stat
 static void server_call_free(cpay__rpc *r) {
   cpay_server_call *sc = (cpay_server_call *)r;
   cpay_server *srv = sc->srv;
+  bool admitted = sc->admitted;
   grpc_call_unref(sc->rpc.call);
   if (sc->resp_bb) grpc_byte_buffer_destroy(sc->resp_bb);
   if (sc->status_started) grpc_slice_unref(sc->status_slice);
@@ -932,7 +936,8 @@ static void server_call_free(cpay__rpc *r) {
   free(sc);
   atomic_fetch_sub(&srv->active, 1);
   pthread_mutex_lock(&srv->mu);
-  if (--srv->live_calls == 0) pthread_cond_broadcast(&srv->cv);
+  if (admitted) srv->admitted--;
+  if (--srv->live_calls == 0 || (admitted && srv->admitted == 0)) pthread_cond_broadcast(&srv->cv);
   pthread_mutex_unlock(&srv->mu);
 }
 
@@ -987,6 +992,25 @@ static cpay_server_call *call_new(cpay_server *srv, slot *s, cpay_code *code) {
 
 static void run_blocking(cpay__job *j);
 
+// Lets a new call reach its handler, counted, unless the server drains:
+// then it is refused UNAVAILABLE having run nothing, so the client may
+// retry it on another replica. Health calls always go through, uncounted:
+// they answer NOT_SERVING and end, and never hold the drain up.
+static bool admit(cpay_server_call *sc) {
+  cpay_server *srv = sc->srv;
+  if (srv->health && srv->svcs[sc->me->svc].ctx == srv->health) return true;
+  pthread_mutex_lock(&srv->mu);
+  bool open = !srv->stopped;
+  if (open) srv->admitted++;
+  pthread_mutex_unlock(&srv->mu);
+  sc->admitted = open;
+  if (!open) {
+    (void)cpay_server_call_set_status(sc, CPAY_GRPC_UNAVAILABLE,
+                                      "the server is shutting down: retry on another replica");
+  }
+  return open;
+}
+
 // Decodes the request delivered with a unary or server-streaming call;
 // false (status set) when it cannot be.
 static bool take_request(cpay_server_call *sc, grpc_byte_buffer *payload, void **req) {
@@ -1036,6 +1060,7 @@ static void serve(cpay_server_call *sc, grpc_byte_buffer *payload, cpay_code md_
                                       "server busy: %d calls in progress (max_calls)", max);
     goto out_finish;
   }
+  if (!admit(sc)) goto out_finish;
   const cpay_method *m = me->method;
   void *req = NULL;
   bool one_req = m->kind == CPAY_METHOD_UNARY || m->kind == CPAY_METHOD_SERVER_STREAMING;
@@ -1254,13 +1279,35 @@ cpay_code cpay_server_start(cpay_server *srv, cpay_status *st) {
   return CPAY_OK;
 }
 
+// Waits, mu held, until no admitted call is left or `grace_ms` passes
+// (negative: no limit). True when none is left.
+static bool wait_admitted(cpay_server *srv, int64_t grace_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);  // srv->cv's clock
+  if (grace_ms > 0) {
+    until.tv_sec += (time_t)(grace_ms / 1000);
+    until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
+  while (srv->admitted > 0) {
+    if (grace_ms < 0) {
+      pthread_cond_wait(&srv->cv, &srv->mu);
+    } else if (grace_ms == 0 || pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT) {
+      break;
+    }
+  }
+  return srv->admitted == 0;
+}
+
 void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   pthread_mutex_lock(&srv->mu);
   bool first = !srv->stopped;
+  // From here new calls are refused UNAVAILABLE (admit), the requests
+  // staying out so that they are answered at once.
   srv->stopped = true;
-  // No new requests from here: the outstanding ones fail as the server
-  // shuts down and are counted out.
-  srv->no_requests = true;
   if (!first) {
     // Another thread shuts down: return when it does, when the server is
     // stopped.
@@ -1269,14 +1316,28 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
     return;
   }
   pthread_mutex_unlock(&srv->mu);
+  gpr_timespec grace_end = cpay__deadline_in(grace_ms);
   atomic_store(&srv->shutting_down, true);
   for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].stop(srv->hooks[i].ctx);
   if (srv->health) cpay__health_shutdown(srv->health);
+  if (srv->opts.on_shutdown) srv->opts.on_shutdown(srv->opts.on_shutdown_ctx);
+  // The drain: the calls admitted so far run to their end, while the
+  // connections stay open and quiet. Only then the GOAWAY: C-core 1.51 has
+  // ended a few running streams UNAVAILABLE, messages unsent, when its
+  // GOAWAY and their last writes crossed, and has cancelled calls sent just
+  // before the client read it.
+  pthread_mutex_lock(&srv->mu);
+  bool drained = wait_admitted(srv, grace_ms);
+  // No new requests from here: the outstanding ones fail as C-core shuts
+  // down and are counted out.
+  srv->no_requests = true;
+  pthread_mutex_unlock(&srv->mu);
+  // The GOAWAY; C-core closes each connection once the client has seen it
+  // (what is left of the grace, or force: cancel_all_calls).
   int tag;
   grpc_server_shutdown_and_notify(srv->server, srv->shutdown_cq, &tag);
-  if (srv->opts.on_shutdown) srv->opts.on_shutdown(srv->opts.on_shutdown_ctx);
-  grpc_event ev = grpc_completion_queue_next(srv->shutdown_cq, cpay__deadline_in(grace_ms), NULL);
-  if (ev.type == GRPC_QUEUE_TIMEOUT) {
+  if (!drained ||
+      grpc_completion_queue_next(srv->shutdown_cq, grace_end, NULL).type == GRPC_QUEUE_TIMEOUT) {
     grpc_server_cancel_all_calls(srv->server);
     grpc_completion_queue_next(srv->shutdown_cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
   }
