@@ -18,11 +18,14 @@
 #            UNAVAILABLE within the timeouts, never INTERNAL, then OK again
 #            after start(); every acknowledged charge is in the database,
 #            retried keys are charged once, open subscriptions resume
+#   stall    a lock held past statement_timeout: charges end UNAVAILABLE
+#            after about 5 s (no hang), then retries charge each key once
 # Every load loop is bounded in count and in time; every process is stopped
 # by its PID (cluster.stop_all). Prints "ok"/"FAIL" per check; exits 1 on a
 # failure, 77 when PostgreSQL, libpq or grpcio is missing.
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -32,7 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 sys.path.insert(0, os.path.join(HERE, "..", "replicas"))
 
 PROTOC, PROTO_DIR, SERVER, RPC_DIR, WKT_DIR = sys.argv[1:6]
-CASES = sys.argv[6:] or ["race", "feed", "history", "outage"]
+CASES = sys.argv[6:] or ["race", "feed", "history", "outage", "stall"]
 
 
 def skip(why):
@@ -348,7 +351,8 @@ def outage_round(pg, clients, sig, name):
     threads = [threading.Thread(target=load, args=(t,)) for t in range(3)]
     for t in threads:
         t.start()
-    while len(acked) < 60 and time.time() < time.time() + 30 and any(t.is_alive() for t in threads):
+    end = time.time() + 30
+    while len(acked) < 60 and time.time() < end and any(t.is_alive() for t in threads):
         time.sleep(0.02)
     pg.kill(sig)
     phase[0] = "down"
@@ -388,6 +392,54 @@ def outage_round(pg, clients, sig, name):
           "in order, once" % name, "got %d of %d, dup %d, code %s %s" % (
               len(sub.ids), len(order), dups(sub.ids), sub.code, sub.details))
     sub.call.cancel()
+
+
+# ---- stall: the database holds a charge's lock longer than statement_timeout -------
+
+def case_stall(pg):
+    reps, clients = start_replicas(pg)
+    warm = clients[0].charge(req("stall", "stall-warm"), timeout=10)
+    check(warm.status == pb.CHARGE_STATUS_SUCCESS, "stall: a charge before the stall")
+    # A session of our own holds the feed head's lock for 9 s: every
+    # successful charge waits for it, past the 5 s statement_timeout.
+    holder = subprocess.Popen([cluster.pg_bin("psql"), "-X", "-q", pg.conninfo, "-c",
+                               "BEGIN; LOCK TABLE payments_feed_head IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT pg_sleep(9); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    results = {}
+
+    def one(i):
+        start = time.time()
+        try:
+            clients[i % 3].charge(req("stall", "stall-%d" % i), timeout=30)
+            results[i] = ("OK", time.time() - start)
+        except grpc.RpcError as e:
+            results[i] = (e.code().name, time.time() - start, e.details())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    # A declined charge touches no feed position: it is not held up.
+    declined = clients[1].charge(req("stall", "stall-declined", 900000), timeout=5)
+    check(declined.status == pb.CHARGE_STATUS_DECLINED, "stall: a declined charge is not held up")
+    for t in threads:
+        t.join(40)
+    try:
+        holder.wait(30)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
+    print("stall: %s" % sorted(results.items()))
+    check(len(results) == 6 and all(r[0] == "UNAVAILABLE" and 4 <= r[1] < 8
+                                    for r in results.values()),
+          "stall: held charges end UNAVAILABLE after the 5 s statement_timeout, not later")
+    for i in range(6):
+        clients[(i + 1) % 3].charge(req("stall", "stall-%d" % i), timeout=10)
+    rows = pg.psql("SELECT count(*), count(DISTINCT idempotency_key) FROM payments_charges "
+                   "WHERE customer_id = 'stall'")[0]
+    check(rows == ["8", "8"], "stall: after the stall the retries charge each key once", str(rows))
+    stop_replicas(reps, clients)
 
 
 def main():
