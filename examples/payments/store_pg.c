@@ -69,6 +69,7 @@
 // wait for it and find everything there.
 static const char kSchema[] =
     "BEGIN;\n"
+    "SET LOCAL client_min_messages = warning;\n"  // no "already exists, skipping"
     "SELECT pg_advisory_xact_lock(74110019);\n"
     "CREATE SEQUENCE IF NOT EXISTS payments_charge_seq;\n"
     "CREATE TABLE IF NOT EXISTS payments_charges (\n"

@@ -6,6 +6,9 @@
 #
 # SERVER is payments-server built with the PostgreSQL store ("-" when libpq
 # was not found: the test is skipped). Cases (all by default):
+#   startup  three replicas starting at once on a fresh database (the schema
+#            created once), and the exits for an unreachable database, a bad
+#            conninfo and an unknown --store
 #   race     one idempotency key sent at once through all three replicas,
 #            for many keys: one charge per key, identical answers, no double
 #            charge in the database; x-served-by names the replica
@@ -35,7 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 sys.path.insert(0, os.path.join(HERE, "..", "replicas"))
 
 PROTOC, PROTO_DIR, SERVER, RPC_DIR, WKT_DIR = sys.argv[1:6]
-CASES = sys.argv[6:] or ["race", "feed", "history", "outage", "stall"]
+CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall"]
 
 
 def skip(why):
@@ -209,6 +212,15 @@ def case_race(pg):
     # A later retry of a key, through another replica, gets the same answer.
     again = clients[2].charge(req("race", keys[0], amount[keys[0]]), timeout=10)
     check(resp_tuple(again) == db[keys[0]], "race: a later retry returns the stored answer")
+    # BatchCharge goes through the same store: known keys are not charged again.
+    batch = clients[1].ch.stream_unary(
+        SVC + "BatchCharge", request_serializer=pb.ChargeRequest.SerializeToString,
+        response_deserializer=pb.BatchChargeResponse.FromString)
+    batch_keys = keys[:3] + ["race-batch-1", "race-batch-2"]
+    out = batch(iter([req("race", k, amount.get(k, 500)) for k in batch_keys]), timeout=20)
+    rows = pg.psql("SELECT count(*) FROM payments_charges WHERE customer_id = 'race'")[0][0]
+    check((out.total, out.succeeded, rows) == (5, 5, "202"),
+          "race: BatchCharge charges only its two new keys", "%s %s" % (out, rows))
     stop_replicas(reps, clients)
 
 
@@ -440,6 +452,52 @@ def case_stall(pg):
                    "WHERE customer_id = 'stall'")[0]
     check(rows == ["8", "8"], "stall: after the stall the retries charge each key once", str(rows))
     stop_replicas(reps, clients)
+
+
+# ---- startup: three replicas creating the schema at once; bad --store ---------------
+
+def case_startup(pg):
+    pg.psql("CREATE DATABASE fresh")
+    conninfo = pg.conninfo.replace("dbname=payments", "dbname=fresh")
+    reps, errors = [None] * 3, []
+    barrier = threading.Barrier(3)
+
+    def start(i):
+        barrier.wait(10)
+        try:
+            reps[i] = cluster.Replica(SERVER, "--store", "postgres:" + conninfo,
+                                      "--replica-id", "fresh%d" % i)
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check(not errors and all(reps), "startup: three replicas create the schema at once",
+          str(errors)[:300])
+    if all(reps):
+        clients = [Client(r, "fresh%d" % i) for i, r in enumerate(reps)]
+        answers = {resp_tuple(c.charge(req("fresh", "fresh-key"), timeout=10)) for c in clients}
+        check(len(answers) == 1, "startup: the fresh database charges once per key", str(answers))
+        stop_replicas([r for r in reps if r], clients)
+
+    def refused(args, want_status, want_text, name):
+        try:
+            r = cluster.Replica(SERVER, *args)
+            r.stop()
+            check(False, name, "it started")
+        except RuntimeError as e:
+            text = str(e)
+            check(("exited %d" % want_status) in text and want_text in text, name, text[:300])
+
+    refused(["--store", "postgres:host=" + pg.dir + "/nowhere dbname=payments"], 1,
+            "--store postgres: cannot connect:", "startup: an unreachable database stops it, exit 1")
+    refused(["--store", "postgres:host=/tmp port=notaport nonsense"], 1,
+            "--store postgres: bad connection string:", "startup: a bad conninfo stops it, exit 1")
+    refused(["--store", "mysql:x"], 2, "--store takes memory or postgres:CONNINFO",
+            "startup: an unknown store is refused, exit 2")
 
 
 def main():
