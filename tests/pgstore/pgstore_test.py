@@ -21,6 +21,9 @@
 #            UNAVAILABLE within the timeouts, never INTERNAL, then OK again
 #            after start(); every acknowledged charge is in the database,
 #            retried keys are charged once, open subscriptions resume
+#   limits   on a replica with --max-stored 20: a subscriber that stops
+#            reading ends RESOURCE_EXHAUSTED, a longer history is refused,
+#            SIGTERM ends an open subscription UNAVAILABLE
 #   stall    a lock held past statement_timeout: charges end UNAVAILABLE
 #            after about 5 s (no hang), then retries charge each key once
 # Every load loop is bounded in count and in time; every process is stopped
@@ -38,7 +41,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 sys.path.insert(0, os.path.join(HERE, "..", "replicas"))
 
 PROTOC, PROTO_DIR, SERVER, RPC_DIR, WKT_DIR = sys.argv[1:6]
-CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall"]
+CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall", "limits"]
 
 
 def skip(why):
@@ -404,6 +407,66 @@ def outage_round(pg, clients, sig, name):
           "in order, once" % name, "got %d of %d, dup %d, code %s %s" % (
               len(sub.ids), len(order), dups(sub.ids), sub.code, sub.details))
     sub.call.cancel()
+
+
+# ---- limits: a slow subscriber, a history beyond --max-stored, shutdown -----------
+
+def case_limits(pg):
+    # r0 keeps 20 transactions in its feed ring; charges go through r1.
+    small = cluster.Replica(SERVER, "--store", "postgres:" + pg.conninfo, "--replica-id", "small",
+                            "--max-stored", "20")
+    reps, clients = start_replicas(pg, 1)
+    sub_ch = grpc.insecure_channel(small.address, options=[("grpc.http2.bdp_probe", 0)])
+    stream = sub_ch.unary_stream(SVC + "StreamTransactions",
+                                 request_serializer=pb.TransactionStreamRequest.SerializeToString,
+                                 response_deserializer=pb.Transaction.FromString)
+    # A subscriber that stops reading: once its next transaction has left
+    # r0's ring it is ended RESOURCE_EXHAUSTED, having got every one before.
+    it = stream(pb.TransactionStreamRequest(customer_id="slow"), timeout=120)
+    it.initial_metadata()
+    time.sleep(0.5)  # subscribed (its empty history fetched)
+    end = time.time() + 90
+    made = 0
+    for chunk in range(0, 8000, 50):  # bounded: 8000 charges, 90 s
+        if time.time() > end:
+            break
+        futs = [clients[0].charge.future(req("slow", "slow-%d" % i, 1 + i), timeout=20)
+                for i in range(chunk, chunk + 50)]
+        made += sum(1 for f in futs if f.result())
+    got, code, details = [], None, ""
+    try:
+        for t in it:
+            got.append(t.amount_cents)
+    except grpc.RpcError as e:
+        code, details = e.code(), e.details()
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "subscriber too slow" in details,
+          "limits: a subscriber that stops reading is ended RESOURCE_EXHAUSTED",
+          "%s: %s (after %d charges)" % (code, details, made))
+    # The charges ran 50 at a time: their order is the database's feed order.
+    order = [int(r[0]) for r in pg.psql("SELECT amount_cents FROM payments_transactions "
+                                        "WHERE customer_id = 'slow' ORDER BY feed_pos")]
+    check(got and got == order[:len(got)] and len(got) < made,
+          "limits: it got every transaction up to there, in feed order",
+          "%d of %d" % (len(got), made))
+    # A history longer than the ring is refused rather than cut short.
+    try:
+        list(stream(pb.TransactionStreamRequest(customer_id="slow"), timeout=20))
+        code, details = grpc.StatusCode.OK, ""
+    except grpc.RpcError as e:
+        code, details = e.code(), e.details()
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "more than 20 transactions" in details,
+          "limits: a history beyond --max-stored ends RESOURCE_EXHAUSTED", "%s: %s" % (code, details))
+    # SIGTERM with a subscription open: it ends UNAVAILABLE, the server exits 0.
+    open_sub = Subscriber(Client(small, "small"), "slow", since=int(time.time()) + 3600,
+                          timeout=60)
+    time.sleep(0.5)
+    status = small.stop()
+    open_sub.join(20)
+    check(open_sub.code == grpc.StatusCode.UNAVAILABLE and status == 0,
+          "limits: at shutdown an open subscription ends UNAVAILABLE, exit 0",
+          "%s %s, exit %s" % (open_sub.code, open_sub.details, status))
+    sub_ch.close()
+    stop_replicas(reps, clients)
 
 
 # ---- stall: the database holds a charge's lock longer than statement_timeout -------
