@@ -248,7 +248,6 @@ static uint64_t fnv1a(cpay_str s) {
 void feed_lock(feed *f) { pthread_mutex_lock(&f->mu); }
 void feed_unlock(feed *f) { pthread_mutex_unlock(&f->mu); }
 size_t feed_capacity(const feed *f) { return f->cap; }
-bool feed_closed(feed *f) { return f->shutting_down; }
 
 void feed_set_waker(feed *f, void (*fn)(void *ctx), void *ctx) {
   f->waker = fn;

@@ -89,8 +89,6 @@ subscriber *feed_take_pending(feed *f, char customer_id[MAX_CUSTOMER_BYTES + 1],
 void feed_attach_history(feed *f, subscriber *sub, feed_txn *hist, size_t n);
 // Ends a taken subscription with `code` and `msg`.
 void feed_fail_pending(feed *f, subscriber *sub, cpay_grpc_code code, const char *msg);
-// True once the server is shutting down.
-bool feed_closed(feed *f);
 
 #if defined(PAYMENTS_STORE_PG)
 // A PostgreSQL store on `conninfo` (a libpq connection string), feeding

@@ -14,7 +14,7 @@
 #            charge in the database; x-served-by names the replica
 #   feed     a charge on replica A reaches subscribers on B and C, in order,
 #            once each
-#   history  subscriptions with since_unix while charges run on all
+#   history  28 subscriptions with since_unix while charges run 24 at a time on all
 #            replicas, and while the replicas' feed connections are cut:
 #            history then live, no gap, no duplicate
 #   outage   PostgreSQL stopped mid-load (fast shutdown, then a crash):
@@ -252,25 +252,29 @@ def case_feed(pg):
 
 def case_history(pg):
     reps, clients = start_replicas(pg)
-    total, per_thread = 240, 80
+    total, per_thread, in_flight = 600, 200, 8
     done = [0]
     errors = []
     lock = threading.Lock()
 
     def load(t):
-        # Bounded: per_thread charges, 90 s at most.
+        # Bounded: per_thread charges, 90 s at most; in_flight at a time, so
+        # commits land while the replicas read subscriptions' history.
         end = time.time() + 90
-        for i in range(per_thread):
+        for i in range(0, per_thread, in_flight):
             if time.time() > end:
                 break
-            try:
-                clients[(t + i) % 3].charge(req("hist", "hist-%d-%d" % (t, i)), timeout=15)
-                with lock:
-                    done[0] += 1
-            except grpc.RpcError as e:
-                with lock:
-                    errors.append((e.code(), e.details()))
-            time.sleep(0.005)
+            futs = [clients[(t + j) % 3].charge.future(req("hist", "hist-%d-%d" % (t, j)),
+                                                        timeout=15)
+                    for j in range(i, min(i + in_flight, per_thread))]
+            for f in futs:
+                try:
+                    f.result()
+                    with lock:
+                        done[0] += 1
+                except grpc.RpcError as e:
+                    with lock:
+                        errors.append((e.code(), e.details()))
 
     threads = [threading.Thread(target=load, args=(t,)) for t in range(3)]
     for t in threads:
@@ -278,13 +282,14 @@ def case_history(pg):
     subs = []
     cut = False
     end = time.time() + 90
-    # Subscribe on each replica at several points of the load (since_unix
-    # 0: everything of the customer), and cut the feed connections once.
-    for mark in (0, 40, 80, 120, 160):
+    # Subscribe on the three replicas every 20 charges of the load
+    # (since_unix 0: everything of the customer), and cut the feed
+    # connections once.
+    for mark in range(0, total - 40, 20):
         while done[0] < mark and time.time() < end:
-            time.sleep(0.01)
+            time.sleep(0.002)
         subs.append(Subscriber(clients[len(subs) % 3], "hist", since=0, want=total, timeout=120))
-        if mark == 80 and not cut:
+        if mark >= 300 and not cut:
             killed = pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                              "WHERE application_name = 'payments-server feed'")[0][0]
             cut = True
