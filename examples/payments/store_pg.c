@@ -183,6 +183,14 @@ static void set_result_err(char *err, size_t n, const char *prefix, const PGresu
   err[strcspn(err, "\n")] = '\0';
 }
 
+// The server's notices and warnings (and its last words when it goes away,
+// "terminating connection due to administrator command") go to stderr as
+// one line naming the program.
+static void print_notice(void *arg, const char *msg) {
+  (void)arg;
+  fprintf(stderr, "payments-server: postgres: %.*s\n", (int)strcspn(msg, "\n"), msg);
+}
+
 // A new connection, or NULL with the reason in `err`. The caller's
 // conninfo comes last, so its own connect_timeout or options win.
 static PGconn *pg_connect(const pg_store *p, const char *app, char *err, size_t n) {
@@ -191,7 +199,10 @@ static PGconn *pg_connect(const pg_store *p, const char *app, char *err, size_t 
   snprintf(options, sizeof options, "-c statement_timeout=%d", STATEMENT_TIMEOUT_MS);
   const char *const vals[] = {CONNECT_TIMEOUT, options, app, p->conninfo, NULL};
   PGconn *c = PQconnectdbParams(keys, vals, 1);
-  if (c && PQstatus(c) == CONNECTION_OK) return c;
+  if (c && PQstatus(c) == CONNECTION_OK) {
+    PQsetNoticeProcessor(c, print_notice, NULL);
+    return c;
+  }
   set_err(err, n, "cannot connect: ", c ? PQerrorMessage(c) : "out of memory");
   PQfinish(c);
   return NULL;

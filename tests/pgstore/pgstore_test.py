@@ -326,6 +326,12 @@ def case_outage(pg):
     stop_replicas(reps, clients)
 
 
+def feed_down_lines(replica):
+    """How many times the replica's listener said it lost the database."""
+    out = replica.output()
+    return out.count("feed: connection lost") + out.count("feed: database unavailable")
+
+
 def outage_round(pg, clients, sig, name):
     cust = "out-%d" % sig
     acked = {}        # key -> response tuple, for calls that returned OK
@@ -374,10 +380,17 @@ def outage_round(pg, clients, sig, name):
     end = time.time() + 30
     while len(acked) < 60 and time.time() < end and any(t.is_alive() for t in threads):
         time.sleep(0.02)
+    feed_lines = feed_down_lines(clients[1].replica)
     pg.kill(sig)
     phase[0] = "down"
     check(unavailable_seen.wait(20), "outage (%s): calls get UNAVAILABLE" % name)
-    # A new subscription while the database is down ends UNAVAILABLE.
+    # A new subscription while the database is down ends UNAVAILABLE, once
+    # the replica's listener knows it is down (until then a backend that has
+    # not yet noticed the dead postmaster may still answer its history, and
+    # the subscription then stays open, like those opened before).
+    end = time.time() + 20
+    while feed_down_lines(clients[1].replica) <= feed_lines and time.time() < end:
+        time.sleep(0.05)
     down_sub = Subscriber(clients[1], cust, timeout=20)
     down_sub.join(25)
     check(down_sub.code == grpc.StatusCode.UNAVAILABLE,
