@@ -32,6 +32,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -298,7 +299,9 @@ def main():
         print("Failed measurements:")
         for f in failures:
             print("  - " + f)
+        print("The replicas' and proxies' configurations and logs are kept in " + tmp)
         sys.exit(1)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 try:
