@@ -69,6 +69,7 @@
 // wait for it and find everything there.
 static const char kSchema[] =
     "BEGIN;\n"
+    "SET LOCAL client_min_messages = warning;\n"  // no "already exists, skipping"
     "SELECT pg_advisory_xact_lock(74110019);\n"
     "CREATE SEQUENCE IF NOT EXISTS payments_charge_seq;\n"
     "CREATE TABLE IF NOT EXISTS payments_charges (\n"
@@ -163,11 +164,23 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// libpq's messages end with a newline; ours do not.
+// libpq's messages end with a newline and may go on with hints on more
+// lines; ours are the first line.
 static void set_err(char *err, size_t n, const char *prefix, const char *msg) {
   snprintf(err, n, "%s%s", prefix, msg ? msg : "");
-  size_t len = strlen(err);
-  while (len && (err[len - 1] == '\n' || err[len - 1] == ' ')) err[--len] = '\0';
+  err[strcspn(err, "\n")] = '\0';
+}
+
+// A failed result's message and SQLSTATE, without its context lines.
+static void set_result_err(char *err, size_t n, const char *prefix, const PGresult *r) {
+  const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  if (!primary) {
+    set_err(err, n, prefix, PQresultErrorMessage(r));
+    return;
+  }
+  snprintf(err, n, "%s%s (SQLSTATE %s)", prefix, primary, state ? state : "?");
+  err[strcspn(err, "\n")] = '\0';
 }
 
 // A new connection, or NULL with the reason in `err`. The caller's
@@ -272,6 +285,10 @@ static cpay_grpc_code pg_charge(store *base, const payments_v1_ChargeRequest *re
 
   int64_t limit = CLIENT_TIMEOUT_MS;
   if (time_left_ms >= 0 && time_left_ms < limit) limit = time_left_ms;
+  if (limit <= 0) {
+    snprintf(why, why_size, "the deadline passed before the charge was made");
+    return CPAY_GRPC_DEADLINE_EXCEEDED;
+  }
   int64_t deadline = now_ms() + limit;
   char err[256] = "";
   // A second try only after a broken connection (see the file comment).
@@ -298,7 +315,7 @@ static cpay_grpc_code pg_charge(store *base, const payments_v1_ChargeRequest *re
     }
     if (r) {
       bool again = transient(r);
-      set_err(err, sizeof err, "", PQresultErrorMessage(r));
+      set_result_err(err, sizeof err, "", r);
       PQclear(r);
       if (!again) {
         snprintf(why, why_size, "database error: %s", err);
@@ -312,8 +329,8 @@ static cpay_grpc_code pg_charge(store *base, const payments_v1_ChargeRequest *re
     if (now_ms() >= deadline) break;
   }
   snprintf(why, why_size,
-           "database unavailable, nothing was charged for this attempt unless a retry with "
-           "the same idempotency_key says so: %s",
+           "database unavailable (a retry with the same idempotency_key charges at most once): "
+           "%s",
            err);
   return CPAY_GRPC_UNAVAILABLE;
 }
@@ -348,7 +365,7 @@ static bool catch_up(pg_store *p, PGconn *c, char *err, size_t n) {
     PGresult *r = pg_run(c, kFeedRead, 2, vals, NULL, NULL, now_ms() + CLIENT_TIMEOUT_MS, err, n);
     if (!r) return false;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-      set_err(err, n, "", PQresultErrorMessage(r));
+      set_result_err(err, n, "", r);
       PQclear(r);
       return false;
     }
@@ -387,7 +404,7 @@ static bool serve_pending(pg_store *p, PGconn *c, char *err, size_t n) {
     const char *const vals[] = {customer, since, pos, limit};
     PGresult *r = pg_run(c, kHistory, 4, vals, NULL, NULL, now_ms() + CLIENT_TIMEOUT_MS, err, n);
     bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (r && !ok) set_err(err, n, "", PQresultErrorMessage(r));
+    if (r && !ok) set_result_err(err, n, "", r);
     int rows = ok ? PQntuples(r) : 0;
     feed_txn *ts = ok && (size_t)rows <= cap ? rows_txns(r, rows) : NULL;
     char msg[384];
@@ -458,7 +475,7 @@ static void *listener_main(void *arg) {
       PGresult *r = c ? pg_run(c, "LISTEN payments_feed", 0, NULL, NULL, NULL,
                                now_ms() + CLIENT_TIMEOUT_MS, err, sizeof err)
                       : NULL;
-      if (r && PQresultStatus(r) != PGRES_COMMAND_OK) set_err(err, sizeof err, "", PQresultErrorMessage(r));
+      if (r && PQresultStatus(r) != PGRES_COMMAND_OK) set_result_err(err, sizeof err, "", r);
       if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
         PQclear(r);
         PQfinish(c);
@@ -540,7 +557,7 @@ static bool init_schema(pg_store *p, char *err, size_t n) {
   bool ok = false;
   PGresult *r = pg_run(c, kSchema, -1, NULL, NULL, NULL, now_ms() + 30000, why, sizeof why);
   if (r && PQresultStatus(r) != PGRES_COMMAND_OK) {
-    set_err(err, n, "creating the schema: ", PQresultErrorMessage(r));
+    set_result_err(err, n, "creating the schema: ", r);
   } else if (!r) {
     set_err(err, n, "creating the schema: ", why);
   } else {
@@ -551,7 +568,11 @@ static bool init_schema(pg_store *p, char *err, size_t n) {
       p->feed_pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
       ok = true;
     } else {
-      set_err(err, n, "reading the feed position: ", r ? PQresultErrorMessage(r) : why);
+      if (r) {
+        set_result_err(err, n, "reading the feed position: ", r);
+      } else {
+        set_err(err, n, "reading the feed position: ", why);
+      }
     }
   }
   PQclear(r);

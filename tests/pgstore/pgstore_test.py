@@ -6,6 +6,9 @@
 #
 # SERVER is payments-server built with the PostgreSQL store ("-" when libpq
 # was not found: the test is skipped). Cases (all by default):
+#   startup  three replicas starting at once on a fresh database (the schema
+#            created once), and the exits for an unreachable database, a bad
+#            conninfo and an unknown --store
 #   race     one idempotency key sent at once through all three replicas,
 #            for many keys: one charge per key, identical answers, no double
 #            charge in the database; x-served-by names the replica
@@ -18,11 +21,17 @@
 #            UNAVAILABLE within the timeouts, never INTERNAL, then OK again
 #            after start(); every acknowledged charge is in the database,
 #            retried keys are charged once, open subscriptions resume
+#   limits   on a replica with --max-stored 20: a subscriber that stops
+#            reading ends RESOURCE_EXHAUSTED, a longer history is refused,
+#            SIGTERM ends an open subscription UNAVAILABLE
+#   stall    a lock held past statement_timeout: charges end UNAVAILABLE
+#            after about 5 s (no hang), then retries charge each key once
 # Every load loop is bounded in count and in time; every process is stopped
 # by its PID (cluster.stop_all). Prints "ok"/"FAIL" per check; exits 1 on a
 # failure, 77 when PostgreSQL, libpq or grpcio is missing.
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -32,7 +41,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 sys.path.insert(0, os.path.join(HERE, "..", "replicas"))
 
 PROTOC, PROTO_DIR, SERVER, RPC_DIR, WKT_DIR = sys.argv[1:6]
-CASES = sys.argv[6:] or ["race", "feed", "history", "outage"]
+CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall", "limits"]
 
 
 def skip(why):
@@ -206,6 +215,15 @@ def case_race(pg):
     # A later retry of a key, through another replica, gets the same answer.
     again = clients[2].charge(req("race", keys[0], amount[keys[0]]), timeout=10)
     check(resp_tuple(again) == db[keys[0]], "race: a later retry returns the stored answer")
+    # BatchCharge goes through the same store: known keys are not charged again.
+    batch = clients[1].ch.stream_unary(
+        SVC + "BatchCharge", request_serializer=pb.ChargeRequest.SerializeToString,
+        response_deserializer=pb.BatchChargeResponse.FromString)
+    batch_keys = keys[:3] + ["race-batch-1", "race-batch-2"]
+    out = batch(iter([req("race", k, amount.get(k, 500)) for k in batch_keys]), timeout=20)
+    rows = pg.psql("SELECT count(*) FROM payments_charges WHERE customer_id = 'race'")[0][0]
+    check((out.total, out.succeeded, rows) == (5, 5, "202"),
+          "race: BatchCharge charges only its two new keys", "%s %s" % (out, rows))
     stop_replicas(reps, clients)
 
 
@@ -348,7 +366,8 @@ def outage_round(pg, clients, sig, name):
     threads = [threading.Thread(target=load, args=(t,)) for t in range(3)]
     for t in threads:
         t.start()
-    while len(acked) < 60 and time.time() < time.time() + 30 and any(t.is_alive() for t in threads):
+    end = time.time() + 30
+    while len(acked) < 60 and time.time() < end and any(t.is_alive() for t in threads):
         time.sleep(0.02)
     pg.kill(sig)
     phase[0] = "down"
@@ -388,6 +407,160 @@ def outage_round(pg, clients, sig, name):
           "in order, once" % name, "got %d of %d, dup %d, code %s %s" % (
               len(sub.ids), len(order), dups(sub.ids), sub.code, sub.details))
     sub.call.cancel()
+
+
+# ---- limits: a slow subscriber, a history beyond --max-stored, shutdown -----------
+
+def case_limits(pg):
+    # r0 keeps 20 transactions in its feed ring; charges go through r1.
+    small = cluster.Replica(SERVER, "--store", "postgres:" + pg.conninfo, "--replica-id", "small",
+                            "--max-stored", "20")
+    reps, clients = start_replicas(pg, 1)
+    sub_ch = grpc.insecure_channel(small.address, options=[("grpc.http2.bdp_probe", 0)])
+    stream = sub_ch.unary_stream(SVC + "StreamTransactions",
+                                 request_serializer=pb.TransactionStreamRequest.SerializeToString,
+                                 response_deserializer=pb.Transaction.FromString)
+    # A subscriber that stops reading: once its next transaction has left
+    # r0's ring it is ended RESOURCE_EXHAUSTED, having got every one before.
+    it = stream(pb.TransactionStreamRequest(customer_id="slow"), timeout=120)
+    it.initial_metadata()
+    time.sleep(0.5)  # subscribed (its empty history fetched)
+    end = time.time() + 90
+    made = 0
+    for chunk in range(0, 8000, 50):  # bounded: 8000 charges, 90 s
+        if time.time() > end:
+            break
+        futs = [clients[0].charge.future(req("slow", "slow-%d" % i, 1 + i), timeout=20)
+                for i in range(chunk, chunk + 50)]
+        made += sum(1 for f in futs if f.result())
+    got, code, details = [], None, ""
+    try:
+        for t in it:
+            got.append(t.amount_cents)
+    except grpc.RpcError as e:
+        code, details = e.code(), e.details()
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "subscriber too slow" in details,
+          "limits: a subscriber that stops reading is ended RESOURCE_EXHAUSTED",
+          "%s: %s (after %d charges)" % (code, details, made))
+    # The charges ran 50 at a time: their order is the database's feed order.
+    order = [int(r[0]) for r in pg.psql("SELECT amount_cents FROM payments_transactions "
+                                        "WHERE customer_id = 'slow' ORDER BY feed_pos")]
+    check(got and got == order[:len(got)] and len(got) < made,
+          "limits: it got every transaction up to there, in feed order",
+          "%d of %d" % (len(got), made))
+    # A history longer than the ring is refused rather than cut short.
+    try:
+        list(stream(pb.TransactionStreamRequest(customer_id="slow"), timeout=20))
+        code, details = grpc.StatusCode.OK, ""
+    except grpc.RpcError as e:
+        code, details = e.code(), e.details()
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "more than 20 transactions" in details,
+          "limits: a history beyond --max-stored ends RESOURCE_EXHAUSTED", "%s: %s" % (code, details))
+    # SIGTERM with a subscription open: it ends UNAVAILABLE, the server exits 0.
+    open_sub = Subscriber(Client(small, "small"), "slow", since=int(time.time()) + 3600,
+                          timeout=60)
+    time.sleep(0.5)
+    status = small.stop()
+    open_sub.join(20)
+    check(open_sub.code == grpc.StatusCode.UNAVAILABLE and status == 0,
+          "limits: at shutdown an open subscription ends UNAVAILABLE, exit 0",
+          "%s %s, exit %s" % (open_sub.code, open_sub.details, status))
+    sub_ch.close()
+    stop_replicas(reps, clients)
+
+
+# ---- stall: the database holds a charge's lock longer than statement_timeout -------
+
+def case_stall(pg):
+    reps, clients = start_replicas(pg)
+    warm = clients[0].charge(req("stall", "stall-warm"), timeout=10)
+    check(warm.status == pb.CHARGE_STATUS_SUCCESS, "stall: a charge before the stall")
+    # A session of our own holds the feed head's lock for 9 s: every
+    # successful charge waits for it, past the 5 s statement_timeout.
+    holder = subprocess.Popen([cluster.pg_bin("psql"), "-X", "-q", pg.conninfo, "-c",
+                               "BEGIN; LOCK TABLE payments_feed_head IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT pg_sleep(9); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    results = {}
+
+    def one(i):
+        start = time.time()
+        try:
+            clients[i % 3].charge(req("stall", "stall-%d" % i), timeout=30)
+            results[i] = ("OK", time.time() - start)
+        except grpc.RpcError as e:
+            results[i] = (e.code().name, time.time() - start, e.details())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    # A declined charge touches no feed position: it is not held up.
+    declined = clients[1].charge(req("stall", "stall-declined", 900000), timeout=5)
+    check(declined.status == pb.CHARGE_STATUS_DECLINED, "stall: a declined charge is not held up")
+    for t in threads:
+        t.join(40)
+    try:
+        holder.wait(30)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
+    print("stall: %s" % sorted(results.items()))
+    check(len(results) == 6 and all(r[0] == "UNAVAILABLE" and 4 <= r[1] < 8
+                                    for r in results.values()),
+          "stall: held charges end UNAVAILABLE after the 5 s statement_timeout, not later")
+    for i in range(6):
+        clients[(i + 1) % 3].charge(req("stall", "stall-%d" % i), timeout=10)
+    rows = pg.psql("SELECT count(*), count(DISTINCT idempotency_key) FROM payments_charges "
+                   "WHERE customer_id = 'stall'")[0]
+    check(rows == ["8", "8"], "stall: after the stall the retries charge each key once", str(rows))
+    stop_replicas(reps, clients)
+
+
+# ---- startup: three replicas creating the schema at once; bad --store ---------------
+
+def case_startup(pg):
+    pg.psql("CREATE DATABASE fresh")
+    conninfo = pg.conninfo.replace("dbname=payments", "dbname=fresh")
+    reps, errors = [None] * 3, []
+    barrier = threading.Barrier(3)
+
+    def start(i):
+        barrier.wait(10)
+        try:
+            reps[i] = cluster.Replica(SERVER, "--store", "postgres:" + conninfo,
+                                      "--replica-id", "fresh%d" % i)
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check(not errors and all(reps), "startup: three replicas create the schema at once",
+          str(errors)[:300])
+    if all(reps):
+        clients = [Client(r, "fresh%d" % i) for i, r in enumerate(reps)]
+        answers = {resp_tuple(c.charge(req("fresh", "fresh-key"), timeout=10)) for c in clients}
+        check(len(answers) == 1, "startup: the fresh database charges once per key", str(answers))
+        stop_replicas([r for r in reps if r], clients)
+
+    def refused(args, want_status, want_text, name):
+        try:
+            r = cluster.Replica(SERVER, *args)
+            r.stop()
+            check(False, name, "it started")
+        except RuntimeError as e:
+            text = str(e)
+            check(("exited %d" % want_status) in text and want_text in text, name, text[:300])
+
+    refused(["--store", "postgres:host=" + pg.dir + "/nowhere dbname=payments"], 1,
+            "--store postgres: cannot connect:", "startup: an unreachable database stops it, exit 1")
+    refused(["--store", "postgres:host=/tmp port=notaport nonsense"], 1,
+            "--store postgres: bad connection string:", "startup: a bad conninfo stops it, exit 1")
+    refused(["--store", "mysql:x"], 2, "--store takes memory or postgres:CONNINFO",
+            "startup: an unknown store is refused, exit 2")
 
 
 def main():
