@@ -1,0 +1,370 @@
+"""Suite 'failover': payments-client's load mode (--load) over three
+payments-server replicas on loopback while replicas are killed and drained.
+
+  failover_test.py SERVER CLIENT SCENARIO
+
+SCENARIO is one of
+  kill-drain   round_robin + health checking + retries, unary and streaming
+               load; one replica SIGKILLed and another SIGTERMed mid-load: no
+               call fails, subscriptions end UNAVAILABLE and are re-established
+               without duplicates or misses, no idempotency key is charged
+               twice, the client exits within its bound;
+  not-serving  a replica that starts draining (SIGTERM: health NOT_SERVING,
+               GOAWAY) gets no call that started more than 1 s later;
+  pick-first   pick_first with its first address dead from the start, then
+               with it killed mid-load: calls go on on another replica.
+
+With a server that has --store postgres: and --replica-id (the shared
+store), the replicas share a throwaway PostgreSQL (tests/replicas/cluster.py)
+and every call names its replica in x-served-by. With a server without them,
+the assertions that need them print SKIP and the rest still run; none is
+faked. Every wait is bounded; every process is stopped by its PID.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "replicas"))
+import cluster  # noqa: E402
+
+SERVER, CLIENT, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
+failures = []
+
+
+def check(ok, what):
+    print("%s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def skip(what, why):
+    print("SKIP %s: %s" % (what, why), flush=True)
+
+
+def server_usage():
+    p = subprocess.run([SERVER, "--no-such-option", "x"], capture_output=True, text=True,
+                       timeout=20)
+    return p.stdout + p.stderr
+
+
+SHARED = "--replica-id" in server_usage() and "--store" in server_usage()
+
+
+class Cluster:
+    """Three replicas named r0..r2 (with --replica-id), on a shared
+    PostgreSQL when the server has --store."""
+
+    def __init__(self, n=3):
+        self.pg = cluster.Postgres() if SHARED else None
+        self.replicas = []
+        for i in range(n):
+            args = []
+            if SHARED:
+                args = ["--replica-id", "r%d" % i, "--store", "postgres:" + self.pg.conninfo]
+            self.replicas.append(cluster.Replica(SERVER, *args))
+
+    def target(self, replicas=None):
+        return "ipv4:" + ",".join(r.address for r in (replicas or self.replicas))
+
+    def name(self, i):
+        return "r%d" % i if SHARED else None
+
+    def index_of(self, name):
+        return int(name[1:]) if SHARED and re.fullmatch(r"r\d+", name or "") else None
+
+
+class Client:
+    """payments-client --load, its stdout read line by line as it comes."""
+
+    def __init__(self, target, *args, seconds):
+        self.log = tempfile.NamedTemporaryFile(prefix="failover-", suffix=".log", delete=False).name
+        self.seconds = seconds
+        self.cmd = [CLIENT, "--target", target, "--load-seconds", str(seconds),
+                    "--log", self.log] + list(args)
+        print("run: " + " ".join(self.cmd), flush=True)
+        self.started = time.time()
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines = []
+        self.cv = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cv:
+                self.lines.append(line.rstrip("\n"))
+                self.cv.notify_all()
+        with self.cv:
+            self.lines.append(None)  # end of output
+            self.cv.notify_all()
+
+    def wait_line(self, pred, timeout):
+        """The first line satisfying pred, within timeout s, or None."""
+        end = time.time() + timeout
+        with self.cv:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if line is None:
+                        return None
+                    if pred(line):
+                        return line
+                seen = len(self.lines)
+                left = end - time.time()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def wait_progress(self, calls, timeout):
+        def enough(line):
+            m = re.match(r"progress calls=(\d+)", line)
+            return m and int(m.group(1)) >= calls
+        return self.wait_line(enough, timeout) is not None
+
+    def subscribed(self):
+        """{subscriber: replica name} of the latest subscription of each."""
+        with self.cv:
+            out = {}
+            for line in self.lines:
+                m = line and re.match(r"subscribed (\d+) (\d+) (\S+)", line)
+                if m:
+                    out[int(m.group(1))] = m.group(3)
+            return out
+
+    def finish(self, timeout):
+        """Waits for exit (killing it after timeout). Returns (rc, seconds,
+        counts dict, served-by dict)."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            check(False, "client exited within %.0f s (killed)" % timeout)
+        took = time.time() - self.started
+        self.reader.join(10)
+        err = self.proc.stderr.read()
+        if err:
+            print("client stderr: " + err.strip(), flush=True)
+        counts, served = {}, {}
+        for line in self.lines:
+            if line and line.startswith("load "):
+                print(line, flush=True)
+                counts = dict(kv.split("=", 1) for kv in line.split()[1:])
+            if line and line.startswith("served-by"):
+                print(line, flush=True)
+                served = {k: int(v) for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
+        return rc, took, counts, served
+
+    def calls(self):
+        """The log's calls: dicts key, customer, code, by, txn, start, end."""
+        out = []
+        for line in open(self.log):
+            f = line.split()
+            if f[0] == "call":
+                out.append(dict(key=f[1], customer=f[2], code=f[3], by=f[4], txn=f[5],
+                                start=int(f[6]) / 1000, end=int(f[7]) / 1000))
+        return out
+
+    def txns(self):
+        """The log's transactions: (subscriber, generation, id, what)."""
+        out = []
+        for line in open(self.log):
+            f = line.split()
+            if f[0] == "txn":
+                out.append((int(f[1]), int(f[2]), f[3], f[5]))
+        return out
+
+    def bound(self):
+        # Calls stop starting after --load-seconds; each has a 5 s deadline;
+        # subscribers get 5 s more to catch up; a little for start and exit.
+        return self.seconds + 5 + 5 + 5
+
+
+def codes(field):
+    """"UNAVAILABLE:2,CANCELLED:3" -> dict; "-" -> {}."""
+    if not field or field == "-":
+        return {}
+    return {k: int(v) for k, v in (kv.split(":") for kv in field.split(","))}
+
+
+def common_unary_checks(c, rc, took, counts):
+    check(bool(counts), "the client printed its counts")
+    if not counts:
+        return False
+    check(took <= c.bound(), "client exited in %.1f s (bound %d s)" % (took, c.bound()))
+    check(int(counts["calls"]) > 0 and counts["ok"] == counts["calls"] and counts["failed"] == "0",
+          "every call OK after retries: %s of %s ok, failed %s (%s)"
+          % (counts["ok"], counts["calls"], counts["failed"], counts["failed_by_code"]))
+    return True
+
+
+def no_double_charges(cl, calls):
+    if not SHARED:
+        skip("no idempotency key charged twice",
+             "the server has no --store postgres: (in-memory replicas each keep their own keys)")
+        return
+    keys = {c["key"] for c in calls}
+    prefix = os.path.commonprefix(sorted(keys)).rstrip("0123456789")
+    # The shared store's schema: payments-server (pgstore) keeps one row per
+    # charged idempotency key in `charges`; a key charged twice would be two
+    # rows, or two transactions for one key.
+    rows = cl.pg.psql("SELECT idempotency_key, count(*) FROM charges WHERE idempotency_key "
+                      "LIKE '%s%%' GROUP BY idempotency_key" % prefix.replace("'", "''"))
+    twice = [k for k, n in rows if int(n) > 1]
+    check(not twice, "no idempotency key charged twice across replicas (%d keys in the store, "
+          "%d charged more than once)" % (len(rows), len(twice)))
+    check(len(rows) == len(keys), "every key of the run is in the store once: %d of %d"
+          % (len(rows), len(keys)))
+
+
+def scenario_kill_drain():
+    cl = Cluster()
+    customer = "fo-sub-%d-%d" % (os.getpid(), int(time.time()))
+    c = Client(cl.target(), "--lb", "round_robin", "--health-check", "",
+               "--load", "4000", "--rate", "400", "--concurrency", "8",
+               "--subscribe", customer, "--subscribers", "3", seconds=12)
+    check(c.wait_progress(800, 20), "load under way (800 calls) before the failures")
+    subs = c.subscribed()
+    # Kill the replica of subscriber 0 (so at least one subscription has to
+    # be re-established), drain one of the others.
+    victim = cl.index_of(subs.get(0)) if subs.get(0) else None
+    if victim is None:
+        victim = 0
+    drained = (victim + 1) % 3
+    print("SIGKILL r%d, then SIGTERM r%d; subscriptions on %s" % (victim, drained, subs),
+          flush=True)
+    t_kill = time.time()
+    cl.replicas[victim].signal(signal.SIGKILL)
+    check(c.wait_progress(1400, 10), "load goes on after the SIGKILL")
+    cl.replicas[drained].signal(signal.SIGTERM)
+    rc_drained = cl.replicas[drained].wait(15)
+    check(rc_drained == 0, "the drained replica exited 0 within 15 s (%d)" % rc_drained)
+    rc, took, counts, served = c.finish(c.bound() + 10)
+    if not common_unary_checks(c, rc, took, counts):
+        return
+    calls = c.calls()
+    after = [x for x in calls if x["start"] > t_kill + 0.5]
+    check(len(after) > 0, "calls started after the failures: %d" % len(after))
+    ends = codes(counts["stream_ends"])
+    check(int(counts["resubscriptions"]) >= 1 and ends.get("UNAVAILABLE", 0) >= 1,
+          "subscriptions ended UNAVAILABLE (%d) and were re-established (%s)"
+          % (ends.get("UNAVAILABLE", 0), counts["resubscriptions"]))
+    check(counts["duplicates"] == "0", "no transaction came twice on one subscription (%s)"
+          % counts["duplicates"])
+    txns = c.txns()
+    if SHARED:
+        check(counts["missed"] == "0", "every subscriber got every transaction charged to %s "
+              "(%s charged, %s missed)" % (customer, counts["charged_to_subscribed"],
+                                          counts["missed"]))
+        # From the log, not the client's own counting: each subscriber
+        # handed on every charged transaction exactly once.
+        charged = {x["txn"] for x in calls if x["customer"] == customer and x["code"] == "OK"}
+        stored = {r[0] for r in cl.pg.psql(
+            "SELECT id FROM transactions WHERE customer_id = '%s'" % customer)}
+        check(charged == stored, "the charges the client saw are the store's (%d, %d)"
+              % (len(charged), len(stored)))
+        for s in range(3):
+            new = [t[2] for t in txns if t[0] == s and t[3] == "new"]
+            check(len(new) == len(set(new)) and set(new) >= charged,
+                  "subscriber %d handed on %d transactions once each, all %d charged among them"
+                  % (s, len(new), len(charged)))
+        check(len(served) >= 2 and "-" not in served, "calls served by several replicas: %s"
+              % served)
+    else:
+        skip("every charged transaction reaches the subscriber",
+             "in-memory replicas each stream only their own transactions (and number them "
+             "alike); needs the shared store")
+    no_double_charges(cl, calls)
+
+
+def scenario_not_serving():
+    if not SHARED:
+        skip("not-serving", "calls are attributed to replicas by x-served-by, which this "
+             "server does not send (needs --replica-id)")
+        return "skip"
+    cl = Cluster()
+    c = Client(cl.target(), "--lb", "round_robin", "--health-check", "",
+               "--load", "3000", "--rate", "300", "--concurrency", "4", seconds=10)
+    check(c.wait_progress(600, 20), "load under way (600 calls)")
+    t_term = time.time()
+    cl.replicas[1].signal(signal.SIGTERM)  # health NOT_SERVING at once, then the drain
+    rc, took, counts, served = c.finish(c.bound() + 10)
+    cl.replicas[1].wait(15)
+    if not common_unary_checks(c, rc, took, counts):
+        return
+    calls = c.calls()
+    before = [x for x in calls if x["end"] < t_term and x["by"] == "r1"]
+    late = [x for x in calls if x["start"] > t_term + 1.0 and x["by"] == "r1"]
+    later = [x for x in calls if x["start"] > t_term + 1.0]
+    check(len(before) > 0, "r1 served calls before it went NOT_SERVING: %d" % len(before))
+    check(len(later) > 0, "calls started more than 1 s after: %d" % len(later))
+    check(not late, "r1 got no call started more than 1 s after it went NOT_SERVING: %d"
+          % len(late))
+    no_double_charges(cl, calls)
+
+
+def scenario_pick_first():
+    cl = Cluster()
+    # The first address dead from the start: calls go to the next one.
+    dead = cl.replicas[0]
+    dead.signal(signal.SIGKILL)
+    dead.wait(10)
+    c = Client(cl.target(), "--lb", "pick_first", "--load", "300", "--rate", "300",
+               "--concurrency", "2", seconds=5)
+    rc, took, counts, served = c.finish(c.bound() + 10)
+    if common_unary_checks(c, rc, took, counts):
+        if SHARED:
+            check("r0" not in served and len(served) == 1,
+                  "first address dead: one other replica took every call: %s" % served)
+        else:
+            skip("which replica took the calls", "no x-served-by without --replica-id")
+
+    # The first address killed mid-load: calls move on to another.
+    cl2 = Cluster()
+    c = Client(cl2.target(), "--lb", "pick_first", "--load", "2000", "--rate", "250",
+               "--concurrency", "4", seconds=8)
+    check(c.wait_progress(400, 20), "load under way (400 calls)")
+    t_kill = time.time()
+    cl2.replicas[0].signal(signal.SIGKILL)
+    rc, took, counts, served = c.finish(c.bound() + 10)
+    if not common_unary_checks(c, rc, took, counts):
+        return
+    calls = c.calls()
+    after = [x for x in calls if x["start"] > t_kill + 0.5]
+    check(len(after) > 0 and all(x["code"] == "OK" for x in after),
+          "calls after the kill all OK: %d" % len(after))
+    if SHARED:
+        first = {x["by"] for x in calls if x["end"] < t_kill}
+        then = {x["by"] for x in after}
+        check(first == {"r0"}, "pick_first used the first address until it died: %s" % first)
+        check(len(then) == 1 and "r0" not in then, "then one other replica: %s" % then)
+    else:
+        skip("which replica took the calls", "no x-served-by without --replica-id")
+    no_double_charges(cl2, calls)
+
+
+def main():
+    print("shared store and x-served-by: %s" % ("yes" if SHARED else
+          "no (this payments-server has no --store/--replica-id)"), flush=True)
+    try:
+        outcome = {"kill-drain": scenario_kill_drain, "not-serving": scenario_not_serving,
+                   "pick-first": scenario_pick_first}[SCENARIO]()
+    finally:
+        cluster.stop_all()
+    if outcome == "skip":
+        return 77  # meson: skipped
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("all checks ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
