@@ -15,8 +15,8 @@
 // pick_first by default); --health-check sends calls only to replicas whose
 // grpc.health.v1 status for SERVICE ("" for the whole server) is SERVING
 // (round_robin only). ChargeCard and StreamTransactions are retried on
-// UNAVAILABLE by the channel (up to 5 attempts), the other methods by cpay's
-// default policy.
+// UNAVAILABLE or CANCELLED by the channel (up to 5 attempts), the other
+// methods by cpay's default policy.
 //
 // Steps: unary charges (success, idempotent retry, INVALID_ARGUMENT with its
 // google.rpc.BadRequest detail, a deadline that expires), server streaming
@@ -114,6 +114,7 @@ static cpay_code add_auth(void *ctx, cpay_client_info *info, cpay_status *st) {
 }
 
 static cpay_code add_request_id(void *ctx, cpay_client_info *info, cpay_status *st) {
+  (void)st;  // adding a well-formed key cannot fail with a message
   auth_ctx *a = ctx;
   size_t count;
   const cpay_md *md = cpay_client_info_metadata(info, &count);
@@ -574,6 +575,7 @@ struct load_run {
   const char *customer;  // --subscribe, or NULL
   const char *key_prefix;
   int calls, concurrency, rate, reissue, subscribers;
+  int subs_started;  // subscriber threads running (set before the calls end)
   int64_t t0_ms, stop_ms;  // monotonic; no call starts at or after stop_ms
   FILE *log;               // --log, or NULL
   atomic_int next;         // the next call's number
@@ -633,9 +635,9 @@ static void count_served(load_run *r, const char *name) {
 static int grpc_index(cpay_grpc_code c) { return c >= 0 && c <= 16 ? (int)c : 2; }
 
 // One charge with a key of its own. The channel's retry policy already
-// retries UNAVAILABLE (up to 5 attempts); with --reissue, a call that
-// still fails UNAVAILABLE is made again, with the same key, up to that many
-// times. Both are safe only because of the key: a replica that charged and
+// retries UNAVAILABLE and CANCELLED (up to 5 attempts); with --reissue, a
+// call that still fails so is made again, with the same key, up to that
+// many times. Both are safe only because of the key: a replica that charged and
 // then died before answering did charge, and the same key makes the next
 // attempt return that first charge instead of a second one.
 static void load_call(load_run *r, int n) {
@@ -656,19 +658,25 @@ static void load_call(load_run *r, int n) {
     cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};
     cpay_status st = {0};
     c = payments_v1_PaymentService_ChargeCard(r->ch, &opts, req, a, &resp, &st);
-    if (c != CPAY_ERR_UNAVAILABLE || attempt == r->reissue) break;
+    if ((c != CPAY_ERR_UNAVAILABLE && c != CPAY_ERR_CANCELLED) || attempt == r->reissue) break;
     attempt++;
   }
   char by[64];
   served_by(res.initial_md, res.initial_md_count, by, sizeof by);
   bool ok = c == CPAY_OK && resp && resp->status == payments_v1_CHARGE_STATUS_SUCCESS;
+  // A declined charge counts as UNKNOWN; a call that failed before it
+  // reached a server (no status) by its cpay code.
+  cpay_grpc_code code = ok                         ? CPAY_GRPC_OK
+                        : c == CPAY_OK             ? CPAY_GRPC_UNKNOWN
+                        : res.code != CPAY_GRPC_OK ? res.code
+                                                   : cpay_grpc_code_from_cpay(c);
   pthread_mutex_lock(&r->mu);
   r->done++;
   if (ok) {
     r->ok++;
     count_served(r, by);
   } else {
-    r->failed[c == CPAY_OK ? CPAY_GRPC_UNKNOWN : grpc_index(res.code)]++;
+    r->failed[grpc_index(code)]++;
   }
   r->reissued += attempt > 0;
   r->reissued_ok += attempt > 0 && ok;
@@ -692,7 +700,7 @@ static void load_call(load_run *r, int n) {
   }
   if (r->log) {
     fprintf(r->log, "call %s %s %s %s %.*s %" PRId64 " %" PRId64 " %d\n", key, customer,
-            ok ? "OK" : cpay_grpc_code_name(c == CPAY_OK ? CPAY_GRPC_UNKNOWN : res.code), by,
+            cpay_grpc_code_name(code), by,
             resp ? (int)resp->transaction_id.size : 1, resp ? resp->transaction_id.data : "-",
             start, wall_ms(), attempt);
   }
@@ -716,16 +724,18 @@ static void *load_worker(void *arg) {
 
 // The subscriber: this is the loop docs/replicas.md shows. A subscription
 // is a live feed that never ends on its own; when it ends UNAVAILABLE (its
-// replica drained or died) or RESOURCE_EXHAUSTED (this reader fell behind),
-// subscribe again (the channel picks a replica that is up) from shortly
-// before the newest transaction seen, and drop by id what was seen already.
+// replica drained or died), CANCELLED (by a replica, not by us) or
+// RESOURCE_EXHAUSTED (this reader fell behind), subscribe again (the
+// channel picks a replica that is up) from shortly before the newest
+// transaction seen, and drop by id what was seen already.
 static void *subscriber_main(void *arg) {
   subscriber *s = arg;
   load_run *r = s->run;
-  cpay_arena *a = cpay_arena_new();
+  cpay_arena *a = cpay_arena_new();    // one subscription's request and status
+  cpay_arena *msg = cpay_arena_new();  // one transaction at a time
   int64_t since = 0;  // 0: every stored transaction of the customer
   int64_t backoff_ms = 100;
-  while (a && !atomic_load(&r->stopping)) {
+  while (a && msg && !atomic_load(&r->stopping)) {
     cpay_arena_reset(a);
     payments_v1_TransactionStreamRequest *req = payments_v1_TransactionStreamRequest_new(a);
     req->customer_id = cpay_str_from_c(r->customer);
@@ -751,7 +761,8 @@ static void *subscriber_main(void *arg) {
     }
     while (c == CPAY_OK) {
       payments_v1_Transaction *t = NULL;
-      c = payments_v1_PaymentService_StreamTransactions_recv(call, a, &t, NULL);
+      cpay_arena_reset(msg);
+      c = payments_v1_PaymentService_StreamTransactions_recv(call, msg, &t, NULL);
       if (c != CPAY_OK || !t) break;
       got++;
       if (t->created_at_unix - RESUBSCRIBE_OVERLAP_SEC > since) {
@@ -781,7 +792,11 @@ static void *subscriber_main(void *arg) {
     cpay_grpc_code end = call ? res.code : cpay_grpc_code_from_cpay(c);
     s->ends[grpc_index(end)]++;
     if (atomic_load(&r->stopping)) break;
-    if (end != CPAY_GRPC_UNAVAILABLE && end != CPAY_GRPC_RESOURCE_EXHAUSTED) {
+    // UNAVAILABLE: the replica drained or died; RESOURCE_EXHAUSTED: this
+    // reader fell behind; CANCELLED (not ours: we are not stopping): the
+    // subscription met a draining replica's GOAWAY as it started.
+    if (end != CPAY_GRPC_UNAVAILABLE && end != CPAY_GRPC_RESOURCE_EXHAUSTED &&
+        end != CPAY_GRPC_CANCELLED) {
       fprintf(stderr, "payments-client: subscription %d ended %s: %.*s\n", s->index,
               cpay_grpc_code_name(end), (int)res.message.size, res.message.data ? res.message.data : "");
       break;
@@ -792,6 +807,7 @@ static void *subscriber_main(void *arg) {
     backoff_ms = got ? 100 : (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2);
     sleep_ms(backoff_ms);
   }
+  cpay_arena_free(msg);
   cpay_arena_free(a);
   return NULL;
 }
@@ -807,7 +823,7 @@ static int missed_by(load_run *r, subscriber *s) {
 static bool subscribers_caught_up(load_run *r) {
   pthread_mutex_lock(&r->mu);
   bool all = true;
-  for (int i = 0; i < r->subscribers && all; i++) all = missed_by(r, &r->subs[i]) == 0;
+  for (int i = 0; i < r->subs_started && all; i++) all = missed_by(r, &r->subs[i]) == 0;
   pthread_mutex_unlock(&r->mu);
   return all;
 }
@@ -857,6 +873,7 @@ static int run_load(load_run *r, int seconds) {
     if (pthread_create(&r->subs[i].thread, NULL, subscriber_main, &r->subs[i]) != 0) break;
     subs_started++;
   }
+  r->subs_started = subs_started;
   // Progress twice a second, so a test knows when to stop a replica. Every
   // worker ends: each call has a deadline and none starts after stop_ms.
   int64_t next_report = mono_ms() + 500;
@@ -1011,14 +1028,20 @@ int main(int argc, char **argv) {
     tls.server_name = server_name;
   }
   // Over several replicas, a call that fails UNAVAILABLE (its replica went
-  // away, or was draining) is made again on another one, after a backoff.
-  // ChargeCard is safe to retry only because every charge carries an
-  // idempotency key; StreamTransactions has no side effects. A retry
-  // happens only before the server's first response (for a subscription:
-  // before it is established), so a subscription that ends later is
-  // re-established by subscriber_main. Both wait for a ready replica
-  // instead of failing at once while none is.
-  const uint32_t unavailable = CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE);
+  // away, or was draining) is made again on another one, after a backoff;
+  // so is one ended CANCELLED, which C-core 1.51 reports for a call sent
+  // just as a draining replica's GOAWAY arrived (docs/services.md,
+  // "Draining"). This client never cancels a call it wants answered, so
+  // CANCELLED here is the channel's, not ours. ChargeCard is safe to
+  // retry only because every charge carries an idempotency key: a replica
+  // that charged and then died before answering did charge, and the same
+  // key makes the next attempt return that charge. StreamTransactions has
+  // no side effects. A retry happens only before the server's first
+  // response (for a subscription: before it is established), so a
+  // subscription that ends later is re-established by subscriber_main.
+  // Both wait for a ready replica instead of failing at once while none is.
+  const uint32_t unavailable =
+      CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE) | CPAY_GRPC_CODE_BIT(CPAY_GRPC_CANCELLED);
   const cpay_method_policy policies[] = {
       {.service = "payments.v1.PaymentService", .method = "ChargeCard", .max_attempts = 5,
        .initial_backoff_ms = 100, .max_backoff_ms = 1000, .backoff_multiplier = 2,
