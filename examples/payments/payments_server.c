@@ -5,6 +5,7 @@
 //                   [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]
 //                   [--max-recv-size BYTES] [--max-stored N] [--max-calls N]
 //                   [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]...]
+//                   [--store memory|postgres:CONNINFO] [--replica-id NAME]
 //
 // It uses both handler styles of libcpay-grpc. ChargeCard and BatchCharge
 // are blocking handlers on the worker pool (--workers): they validate,
@@ -29,6 +30,22 @@
 // /v1/customers/{customer_id}/transactions as newline-delimited JSON, ...)
 // and gRPC-Web, on a second port; --cors-origin lets a web page from that
 // origin call it (examples/payments/web/).
+//
+// Every PaymentService call's initial metadata carries x-served-by: the
+// --replica-id (default HOSTNAME:PORT), so that tests behind a balancer can
+// count which replica served it.
+//
+// Where charges and transactions are kept is a store (store.h: a struct of
+// function pointers, so handlers do not know which one runs). The live feed
+// (the ring of recent transactions, customers, subscribers, flow control) is
+// shared by both stores and lives here. --store postgres:CONNINFO
+// (store_pg.c, built with libpq) keeps keys and transactions in PostgreSQL,
+// shared by every replica on that database: one charge per key across
+// replicas (a UNIQUE key), transaction ids from a sequence, and a feed that
+// crosses replicas with LISTEN/NOTIFY and catches up by gapless commit-order
+// positions; ChargeCard answers UNAVAILABLE while the database is away and
+// reconnects by itself (docs/payments-store.md). The rest of this comment is
+// the default, --store memory.
 //
 // Everything is kept in memory, in two fixed-capacity rings of --max-stored
 // entries each (default 100000, about 45 MiB once both are full): the
@@ -55,15 +72,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpay/grpc.h"
 #include "cpay/grpc_details.h"
 #include "cpay/http.h"
 #include "payments.cpay_grpc.h"
+#include "store.h"
 
-#define DECLINE_ABOVE_CENTS 500000
 #define MAX_KEY_BYTES 255
-#define MAX_CUSTOMER_BYTES 63
 #define DEFAULT_MAX_STORED 100000
 #define LIMIT_MAX_STORED 10000000
 
@@ -79,18 +96,13 @@ typedef struct charge {
   int64_t processed_at;
 } charge;
 
-// A stored transaction. Those of one customer form a chain in the order
-// stored, so a subscriber walks its own customer's transactions only.
+// A transaction in the feed's ring. Those of one customer form a chain in
+// the order stored, so a subscriber walks its own customer's transactions
+// only.
 typedef struct txn {
-  char id[24];
-  char customer[MAX_CUSTOMER_BYTES + 1];
-  char currency[8];
-  int64_t amount_cents;
-  int64_t created_at;
+  feed_txn t;
   uint64_t next_same;  // number + 1 of the customer's next transaction; 0: none yet
 } txn;
-
-typedef struct subscriber subscriber;
 
 // A customer with transactions in the ring or a live subscription.
 typedef struct customer {
@@ -101,24 +113,52 @@ typedef struct customer {
   subscriber *subs;
 } customer;
 
-typedef struct server_ctx server_ctx;
-
-// One StreamTransactions call (a reactor): where it is in its customer's
-// chain. The call is touched only under the store's lock, and leaves the
-// list in on_done, so no thread writes to a call that has ended.
+// One StreamTransactions call (a reactor): the history it has still to
+// send, then where it is in its customer's chain. The call is touched only
+// under the feed's lock, and leaves the lists in on_done, so no thread
+// writes to a call that has ended.
 struct subscriber {
-  subscriber *prev, *next;  // in customer->subs
-  customer *cu;
+  subscriber *prev, *next;  // in customer->subs, or in feed->pending (next only)
+  customer *cu;             // NULL until subscribed (while its history is fetched)
   cpay_server_call *call;
-  server_ctx *sc;
+  feed *f;
+  char customer_id[MAX_CUSTOMER_BYTES + 1];
   int64_t since;
+  feed_txn *hist;  // history from the store (PostgreSQL), sent first
+  size_t hist_len, hist_next;
   uint64_t cursor;  // number + 1 of the next transaction to look at; 0: up to date
   bool ended;       // finished by the server (too slow, shutting down)
+  bool pending;     // in feed->pending
+  bool taken;       // its history is being fetched: on_done leaves it to the store
+  bool done;        // on_done ran while taken: freed when handed back
 };
 
-typedef struct store {
+// The live feed: the last --max-stored transactions in a ring, the
+// customers, their subscribers.
+struct feed {
   pthread_mutex_t mu;
-  size_t cap;  // --max-stored: entries in each ring
+  size_t cap;  // --max-stored
+  // Transaction number n (0-based, in the order stored) lives at
+  // txns[n % cap] until transaction n + cap replaces it.
+  txn *txns;
+  uint64_t txn_total;
+  // Customers by id: at most cap with transactions, plus the subscribed.
+  customer **customers;
+  size_t bucket_mask;
+  // Subscriptions waiting for their history (PostgreSQL store), oldest first.
+  subscriber *pending, *pending_tail;
+  void (*waker)(void *ctx);
+  void *waker_ctx;
+  bool shutting_down;  // no new subscriptions
+};
+
+// The memory store: the idempotency keys of the last --max-stored charges
+// in a ring, under the feed's lock (one lock, as before the stores were
+// split: a charge and its transaction are stored together).
+typedef struct mem_store {
+  store base;
+  feed *f;
+  size_t cap;
   // Charge number n (1-based, the n of its transaction id) lives at
   // charges[(n - 1) % cap] until charge n + cap replaces it.
   charge *charges;
@@ -126,19 +166,14 @@ typedef struct store {
   // Hash index over the live charges: heads of chains of index + 1.
   uint32_t *buckets;
   size_t bucket_mask;
-  // Transaction number n (0-based, in the order stored) lives at
-  // txns[n % cap] until transaction n + cap replaces it.
-  txn *txns;
-  uint64_t txn_total;
-  // Customers by id: at most cap with transactions, plus the subscribed.
-  customer **customers;
-  bool shutting_down;  // no new subscriptions
-} store;
+} mem_store;
 
-struct server_ctx {
-  store st;
+typedef struct server_ctx {
+  feed f;
+  store *st;
   const char *token;  // required bearer token, or NULL
-};
+  char replica_id[128];  // x-served-by
+} server_ctx;
 
 static int64_t now_unix(void) { return (int64_t)time(NULL); }
 
@@ -147,35 +182,36 @@ static void sleep_ms(int64_t ms) {
   nanosleep(&ts, NULL);
 }
 
-// Allocates both rings and the indexes for `cap` entries each. calloc
-// leaves the pages untouched until they are written, so memory grows while
-// the rings fill and stays flat after. False when out of memory.
-static bool store_init(store *s, size_t cap) {
-  memset(s, 0, sizeof *s);
+static size_t buckets_for(size_t cap) {
   size_t buckets = 1;
   while (buckets < cap) buckets *= 2;
-  s->cap = cap;
-  s->bucket_mask = buckets - 1;
-  s->charges = calloc(cap, sizeof *s->charges);
-  s->txns = calloc(cap, sizeof *s->txns);
-  s->buckets = calloc(buckets, sizeof *s->buckets);
-  s->customers = calloc(buckets, sizeof *s->customers);
-  if (!s->charges || !s->txns || !s->buckets || !s->customers) return false;
-  pthread_mutex_init(&s->mu, NULL);
+  return buckets;
+}
+
+// Allocates the ring and the customer index for `cap` transactions. calloc
+// leaves the pages untouched until they are written, so memory grows while
+// the ring fills and stays flat after. False when out of memory.
+static bool feed_init(feed *f, size_t cap) {
+  memset(f, 0, sizeof *f);
+  size_t buckets = buckets_for(cap);
+  f->cap = cap;
+  f->bucket_mask = buckets - 1;
+  f->txns = calloc(cap, sizeof *f->txns);
+  f->customers = calloc(buckets, sizeof *f->customers);
+  if (!f->txns || !f->customers) return false;
+  pthread_mutex_init(&f->mu, NULL);
   return true;
 }
 
-static void store_free(store *s) {
-  for (size_t i = 0; s->customers && i <= s->bucket_mask; i++) {
-    for (customer *cu = s->customers[i], *next; cu; cu = next) {
+static void feed_free(feed *f) {
+  for (size_t i = 0; f->customers && i <= f->bucket_mask; i++) {
+    for (customer *cu = f->customers[i], *next; cu; cu = next) {
       next = cu->next;
       free(cu);
     }
   }
-  free(s->customers);
-  free(s->charges);
-  free(s->txns);
-  free(s->buckets);
+  free(f->customers);
+  free(f->txns);
 }
 
 static bool valid_currency(cpay_str c) {
@@ -207,37 +243,28 @@ static uint64_t fnv1a(cpay_str s) {
   return h;
 }
 
-static size_t key_bucket(const store *s, cpay_str key) { return (size_t)(fnv1a(key) & s->bucket_mask); }
+// ---- customers and the live feed (feed lock held) ---------------------------------
 
-static charge *find_charge(store *s, cpay_str key) {
-  for (uint32_t i = s->buckets[key_bucket(s, key)]; i; i = s->charges[i - 1].next) {
-    charge *c = &s->charges[i - 1];
-    if (c->key_len == key.size && memcmp(c->key, key.data, key.size) == 0) return c;
-  }
-  return NULL;
+void feed_lock(feed *f) { pthread_mutex_lock(&f->mu); }
+void feed_unlock(feed *f) { pthread_mutex_unlock(&f->mu); }
+size_t feed_capacity(const feed *f) { return f->cap; }
+bool feed_closed(feed *f) { return f->shutting_down; }
+
+void feed_set_waker(feed *f, void (*fn)(void *ctx), void *ctx) {
+  f->waker = fn;
+  f->waker_ctx = ctx;
 }
 
-// Takes the oldest charge, at `slot`, out of the hash index before its slot
-// is reused: its key is forgotten.
-static void evict_charge(store *s, size_t slot) {
-  charge *old = &s->charges[slot];
-  uint32_t *link = &s->buckets[key_bucket(s, (cpay_str){old->key, old->key_len})];
-  while (*link != slot + 1) link = &s->charges[*link - 1].next;
-  *link = old->next;
-}
-
-// ---- customers and the live feed (store lock held) -------------------------------
-
-static customer **customer_link(store *s, cpay_str id) {
-  customer **link = &s->customers[fnv1a(id) & s->bucket_mask];
+static customer **customer_link(feed *f, cpay_str id) {
+  customer **link = &f->customers[fnv1a(id) & f->bucket_mask];
   while (*link && !cpay_str_eq(cpay_str_from_c((*link)->id), id)) link = &(*link)->next;
   return link;
 }
 
 // The customer `id` (at most MAX_CUSTOMER_BYTES), added when missing; NULL
 // when out of memory.
-static customer *customer_get(store *s, cpay_str id) {
-  customer **link = customer_link(s, id);
+static customer *customer_get(feed *f, cpay_str id) {
+  customer **link = customer_link(f, id);
   if (*link) return *link;
   customer *cu = calloc(1, sizeof *cu);
   if (!cu) return NULL;
@@ -247,14 +274,14 @@ static customer *customer_get(store *s, cpay_str id) {
 }
 
 // Forgets a customer with nothing stored and nobody subscribed.
-static void customer_drop_if_idle(store *s, customer *cu) {
+static void customer_drop_if_idle(feed *f, customer *cu) {
   if (cu->first || cu->subs) return;
-  customer **link = customer_link(s, cpay_str_from_c(cu->id));
+  customer **link = customer_link(f, cpay_str_from_c(cu->id));
   *link = cu->next;
   free(cu);
 }
 
-static void fill_txn(const txn *t, payments_v1_Transaction *out) {
+static void fill_txn(const feed_txn *t, payments_v1_Transaction *out) {
   memset(out, 0, sizeof *out);
   out->id = cpay_str_from_c(t->id);
   out->customer_id = cpay_str_from_c(t->customer);
@@ -263,65 +290,157 @@ static void fill_txn(const txn *t, payments_v1_Transaction *out) {
   out->created_at_unix = t->created_at;
 }
 
+// Queues one transaction; false when the call cannot take it now (a full
+// send queue: on_ready comes back; or the call is ending: on_done follows).
+static bool send_txn(subscriber *sub, const feed_txn *t) {
+  payments_v1_Transaction msg;
+  fill_txn(t, &msg);
+  return payments_v1_PaymentService_StreamTransactions_write_response(sub->call, &msg, NULL) ==
+         CPAY_OK;
+}
+
 // Sends `sub` what it has not seen, until its send queue is full (its
-// on_ready comes back here) or it is up to date. A subscriber whose next
-// transaction already left the ring fell behind for good: it ends with
+// on_ready comes back here) or it is up to date: first its history from the
+// store, if any, then its customer's chain in the ring. A subscriber whose
+// next transaction already left the ring fell behind for good: it ends with
 // RESOURCE_EXHAUSTED, rather than silently missing transactions.
-static void pump(store *s, subscriber *sub) {
+static void pump(feed *f, subscriber *sub) {
+  while (sub->hist_next < sub->hist_len && !sub->ended) {
+    if (!send_txn(sub, &sub->hist[sub->hist_next])) return;
+    if (++sub->hist_next == sub->hist_len) {
+      free(sub->hist);
+      sub->hist = NULL;
+      sub->hist_len = sub->hist_next = 0;
+    }
+  }
   while (sub->cursor && !sub->ended) {
     uint64_t n = sub->cursor - 1;
-    if (n + s->cap < s->txn_total) {
+    if (n + f->cap < f->txn_total) {
       sub->ended = true;
       cpay_server_call_fail(sub->call, CPAY_GRPC_RESOURCE_EXHAUSTED,
                             "subscriber too slow: %" PRIu64 " transactions were stored since "
                             "the next one it had to get, which the store (--max-stored %zu) no "
                             "longer holds; subscribe again with since_unix",
-                            s->txn_total - n, s->cap);
+                            f->txn_total - n, f->cap);
       return;
     }
-    const txn *t = &s->txns[n % s->cap];
-    if (t->created_at >= sub->since) {
-      payments_v1_Transaction msg;
-      fill_txn(t, &msg);
-      cpay_code c = payments_v1_PaymentService_StreamTransactions_write_response(sub->call, &msg, NULL);
-      if (c == CPAY_ERR_WOULD_BLOCK) return;
-      if (c != CPAY_OK) return;  // the call is ending: on_done follows
-    }
+    const txn *t = &f->txns[n % f->cap];
+    if (t->t.created_at >= sub->since && !send_txn(sub, &t->t)) return;
     sub->cursor = t->next_same;
   }
 }
 
 // Takes the oldest transaction out of its customer's chain before its slot
 // is reused.
-static void evict_txn(store *s, const txn *old) {
-  customer *cu = *customer_link(s, cpay_str_from_c(old->customer));
+static void evict_txn(feed *f, const txn *old) {
+  customer *cu = *customer_link(f, cpay_str_from_c(old->t.customer));
   if (!cu) return;
   cu->first = old->next_same;
   if (!cu->first) cu->last = 0;
-  customer_drop_if_idle(s, cu);
+  customer_drop_if_idle(f, cu);
 }
 
-// Stores a transaction and sends it to the customer's subscribers.
-static void add_txn(store *s, const payments_v1_ChargeRequest *req, const charge *c) {
-  uint64_t n = s->txn_total;
-  txn *t = &s->txns[n % s->cap];
-  if (n >= s->cap) evict_txn(s, t);
+void feed_add(feed *f, const feed_txn *in) {
+  uint64_t n = f->txn_total;
+  txn *t = &f->txns[n % f->cap];
+  if (n >= f->cap) evict_txn(f, t);
   memset(t, 0, sizeof *t);
-  memcpy(t->id, c->tid, sizeof t->id);
-  memcpy(t->customer, req->customer_id.data, req->customer_id.size);
-  memcpy(t->currency, req->currency.data, req->currency.size);
-  t->amount_cents = req->amount_cents;
-  t->created_at = c->processed_at;
-  s->txn_total++;
-  customer *cu = customer_get(s, req->customer_id);
+  t->t = *in;
+  f->txn_total++;
+  customer *cu = customer_get(f, cpay_str_from_c(in->customer));
   if (!cu) return;  // out of memory: stored, but not streamed live
-  if (cu->last) s->txns[(cu->last - 1) % s->cap].next_same = n + 1;
+  if (cu->last) f->txns[(cu->last - 1) % f->cap].next_same = n + 1;
   if (!cu->first) cu->first = n + 1;
   cu->last = n + 1;
   for (subscriber *sub = cu->subs; sub; sub = sub->next) {
     if (!sub->cursor) sub->cursor = n + 1;
-    pump(s, sub);
+    pump(f, sub);
   }
+}
+
+// Subscribes `sub` to its customer from now on; `from_ring`: its history
+// is what the ring holds. False when out of memory.
+static bool subscribe(feed *f, subscriber *sub, bool from_ring) {
+  customer *cu = customer_get(f, cpay_str_from_c(sub->customer_id));
+  if (!cu) return false;
+  sub->cu = cu;
+  sub->prev = NULL;
+  sub->next = cu->subs;
+  if (sub->next) sub->next->prev = sub;
+  cu->subs = sub;
+  sub->cursor = from_ring ? cu->first : 0;
+  pump(f, sub);
+  return true;
+}
+
+subscriber *feed_take_pending(feed *f, char customer_id[MAX_CUSTOMER_BYTES + 1], int64_t *since) {
+  subscriber *sub = f->pending;
+  if (!sub) return NULL;
+  f->pending = sub->next;
+  if (!f->pending) f->pending_tail = NULL;
+  sub->next = NULL;
+  sub->pending = false;
+  sub->taken = true;
+  memcpy(customer_id, sub->customer_id, sizeof sub->customer_id);
+  *since = sub->since;
+  return sub;
+}
+
+// A taken subscriber is back from the store: false (and freed) when its
+// call ended meanwhile.
+static bool hand_back(subscriber *sub) {
+  sub->taken = false;
+  if (!sub->done) return true;
+  free(sub->hist);
+  free(sub);
+  return false;
+}
+
+void feed_attach_history(feed *f, subscriber *sub, feed_txn *hist, size_t n) {
+  sub->hist = hist;
+  sub->hist_len = n;
+  sub->hist_next = 0;
+  if (!hand_back(sub)) return;
+  if (sub->ended) return;
+  if (f->shutting_down) {
+    sub->ended = true;
+    cpay_server_call_fail(sub->call, CPAY_GRPC_UNAVAILABLE, "the server is shutting down");
+    return;
+  }
+  if (!subscribe(f, sub, false)) {
+    sub->ended = true;
+    cpay_server_call_fail(sub->call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+  }
+}
+
+void feed_fail_pending(feed *f, subscriber *sub, cpay_grpc_code code, const char *msg) {
+  (void)f;
+  if (!hand_back(sub) || sub->ended) return;
+  sub->ended = true;
+  cpay_server_call_fail(sub->call, code, "%s", msg);
+}
+
+// ---- the memory store ----------------------------------------------------------
+
+static size_t key_bucket(const mem_store *s, cpay_str key) {
+  return (size_t)(fnv1a(key) & s->bucket_mask);
+}
+
+static charge *find_charge(mem_store *s, cpay_str key) {
+  for (uint32_t i = s->buckets[key_bucket(s, key)]; i; i = s->charges[i - 1].next) {
+    charge *c = &s->charges[i - 1];
+    if (c->key_len == key.size && memcmp(c->key, key.data, key.size) == 0) return c;
+  }
+  return NULL;
+}
+
+// Takes the oldest charge, at `slot`, out of the hash index before its slot
+// is reused: its key is forgotten.
+static void evict_charge(mem_store *s, size_t slot) {
+  charge *old = &s->charges[slot];
+  uint32_t *link = &s->buckets[key_bucket(s, (cpay_str){old->key, old->key_len})];
+  while (*link != slot + 1) link = &s->charges[*link - 1].next;
+  *link = old->next;
 }
 
 // Copies a stored response onto the call's message (strings are copied
@@ -335,14 +454,19 @@ static void copy_resp(const charge *c, payments_v1_ChargeResponse *to, cpay_aren
 
 // Charges a valid request once per remembered idempotency key. Never fails:
 // the rings were allocated at startup.
-static void charge_once(store *s, const payments_v1_ChargeRequest *req,
-                        payments_v1_ChargeResponse *out, cpay_arena *a) {
-  pthread_mutex_lock(&s->mu);
+static cpay_grpc_code mem_charge(store *base, const payments_v1_ChargeRequest *req,
+                                 int64_t time_left_ms, payments_v1_ChargeResponse *out,
+                                 cpay_arena *a, char *why, size_t why_size) {
+  (void)time_left_ms;
+  (void)why;
+  (void)why_size;
+  mem_store *s = (mem_store *)base;
+  feed_lock(s->f);
   charge *c = find_charge(s, req->idempotency_key);
   if (c) {
     copy_resp(c, out, a);
-    pthread_mutex_unlock(&s->mu);
-    return;
+    feed_unlock(s->f);
+    return CPAY_GRPC_OK;
   }
   uint64_t id = ++s->charge_total;
   size_t slot = (size_t)((id - 1) % s->cap);
@@ -358,9 +482,56 @@ static void charge_once(store *s, const payments_v1_ChargeRequest *req,
   size_t b = key_bucket(s, req->idempotency_key);
   c->next = s->buckets[b];
   s->buckets[b] = (uint32_t)(slot + 1);
-  if (!declined) add_txn(s, req, c);
+  if (!declined) {
+    feed_txn t;
+    memset(&t, 0, sizeof t);
+    memcpy(t.id, c->tid, sizeof t.id);
+    memcpy(t.customer, req->customer_id.data, req->customer_id.size);
+    memcpy(t.currency, req->currency.data, req->currency.size);
+    t.amount_cents = req->amount_cents;
+    t.created_at = c->processed_at;
+    feed_add(s->f, &t);
+  }
   copy_resp(c, out, a);
-  pthread_mutex_unlock(&s->mu);
+  feed_unlock(s->f);
+  return CPAY_GRPC_OK;
+}
+
+static void mem_stop(store *base) { (void)base; }
+
+static void mem_destroy(store *base) {
+  mem_store *s = (mem_store *)base;
+  if (!s) return;
+  free(s->charges);
+  free(s->buckets);
+  free(s);
+}
+
+static const store_ops kMemoryStore = {
+    .name = "memory",
+    .charge = mem_charge,
+    .feed_has_history = true,
+    .stop = mem_stop,
+    .destroy = mem_destroy,
+};
+
+// The memory store: a ring of `cap` idempotency keys feeding `f`. NULL when
+// out of memory.
+static store *store_memory_new(feed *f, size_t cap) {
+  mem_store *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  size_t buckets = buckets_for(cap);
+  s->base.ops = &kMemoryStore;
+  s->f = f;
+  s->cap = cap;
+  s->bucket_mask = buckets - 1;
+  s->charges = calloc(cap, sizeof *s->charges);
+  s->buckets = calloc(buckets, sizeof *s->buckets);
+  if (!s->charges || !s->buckets) {
+    mem_destroy(&s->base);
+    return NULL;
+  }
+  return &s->base;
 }
 
 static int64_t str_to_i64(cpay_str s) {
@@ -416,7 +587,10 @@ static cpay_code charge_card(void *ctx, cpay_server_call *call, const payments_v
   const char *field;
   const char *why = invalid_reason(req, &field);
   if (why) return reject(call, field, why);
-  charge_once(&sc->st, req, resp, cpay_server_call_arena(call));
+  char why_db[256];
+  cpay_grpc_code code = sc->st->ops->charge(sc->st, req, cpay_server_call_time_left_ms(call), resp,
+                                            cpay_server_call_arena(call), why_db, sizeof why_db);
+  if (code != CPAY_GRPC_OK) return cpay_server_call_set_status(call, code, "%s", why_db);
   return CPAY_OK;
 }
 
@@ -444,7 +618,16 @@ static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
     const char *field;
     bool ok = invalid_reason(req, &field) == NULL;
     if (ok) {
-      charge_once(&sc->st, req, &resp, scratch);
+      // A store that fails (the database is down) ends the batch: the
+      // charges made so far stand, and a retry of the batch with the same
+      // keys charges none of them twice.
+      char why_db[256];
+      cpay_grpc_code sc_code = sc->st->ops->charge(sc->st, req, cpay_server_call_time_left_ms(call),
+                                                   &resp, scratch, why_db, sizeof why_db);
+      if (sc_code != CPAY_GRPC_OK) {
+        cpay_arena_free(scratch);
+        return cpay_server_call_set_status(call, sc_code, "%s", why_db);
+      }
       ok = resp.status == payments_v1_CHARGE_STATUS_SUCCESS;
     }
     if (ok) {
@@ -468,25 +651,41 @@ static cpay_code batch_charge(void *ctx, cpay_server_call *call) {
 static void subscriber_ready(void *state, cpay_server_call *call) {
   (void)call;
   subscriber *sub = state;
-  store *s = &sub->sc->st;
-  pthread_mutex_lock(&s->mu);
-  pump(s, sub);
-  pthread_mutex_unlock(&s->mu);
+  feed *f = sub->f;
+  pthread_mutex_lock(&f->mu);
+  pump(f, sub);
+  pthread_mutex_unlock(&f->mu);
 }
 
 static void subscriber_done(void *state, cpay_server_call *call) {
   (void)call;
   subscriber *sub = state;
-  store *s = &sub->sc->st;
-  pthread_mutex_lock(&s->mu);
-  if (sub->prev) {
-    sub->prev->next = sub->next;
-  } else {
-    sub->cu->subs = sub->next;
+  feed *f = sub->f;
+  pthread_mutex_lock(&f->mu);
+  if (sub->cu) {
+    if (sub->prev) {
+      sub->prev->next = sub->next;
+    } else {
+      sub->cu->subs = sub->next;
+    }
+    if (sub->next) sub->next->prev = sub->prev;
+    customer_drop_if_idle(f, sub->cu);
+  } else if (sub->pending) {
+    subscriber **link = &f->pending, *prev = NULL;
+    while (*link != sub) {
+      prev = *link;
+      link = &(*link)->next;
+    }
+    *link = sub->next;
+    if (f->pending_tail == sub) f->pending_tail = prev;
   }
-  if (sub->next) sub->next->prev = sub->prev;
-  customer_drop_if_idle(s, sub->cu);
-  pthread_mutex_unlock(&s->mu);
+  // A taken subscriber is the store's until it hands it back (hand_back).
+  bool keep = sub->taken;
+  sub->done = true;
+  sub->ended = true;
+  pthread_mutex_unlock(&f->mu);
+  if (keep) return;
+  free(sub->hist);
   free(sub);
 }
 
@@ -498,7 +697,7 @@ static const payments_v1_PaymentService_StreamTransactions_reactor kSubscriberRe
 static void stream_transactions(void *ctx, cpay_server_call *call,
                                 const payments_v1_TransactionStreamRequest *req) {
   server_ctx *sc = ctx;
-  store *s = &sc->st;
+  feed *f = &sc->f;
   echo_request_id(call);
   if (req->customer_id.size == 0 || req->customer_id.size > MAX_CUSTOMER_BYTES) {
     cpay_server_call_fail(call, CPAY_GRPC_INVALID_ARGUMENT, req->customer_id.size
@@ -512,39 +711,49 @@ static void stream_transactions(void *ctx, cpay_server_call *call,
     return;
   }
   sub->call = call;
-  sub->sc = sc;
+  sub->f = f;
   sub->since = req->since_unix;
+  memcpy(sub->customer_id, req->customer_id.data, req->customer_id.size);
   // The headers go out at once: the client knows it is subscribed. A call
   // that already ended fails later writes too.
   cpay_code sent = cpay_server_call_send_initial_metadata(call, NULL);
   (void)sent;
-  pthread_mutex_lock(&s->mu);
-  customer *cu = s->shutting_down ? NULL : customer_get(s, req->customer_id);
-  if (!cu) {
-    pthread_mutex_unlock(&s->mu);
+  pthread_mutex_lock(&f->mu);
+  if (f->shutting_down) {
+    pthread_mutex_unlock(&f->mu);
     free(sub);
-    cpay_server_call_fail(call, CPAY_GRPC_UNAVAILABLE,
-                          s->shutting_down ? "the server is shutting down" : "out of memory");
+    cpay_server_call_fail(call, CPAY_GRPC_UNAVAILABLE, "the server is shutting down");
     return;
   }
   payments_v1_PaymentService_StreamTransactions_react(call, &kSubscriberReactor, sub);
-  sub->cu = cu;
-  sub->next = cu->subs;
-  if (sub->next) sub->next->prev = sub;
-  cu->subs = sub;
-  sub->cursor = cu->first;
-  pump(s, sub);
-  pthread_mutex_unlock(&s->mu);
+  if (sc->st->ops->feed_has_history) {
+    if (!subscribe(f, sub, true)) {
+      sub->ended = true;
+      cpay_server_call_fail(call, CPAY_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    }
+  } else {
+    // The store's thread fetches its history, then subscribes it
+    // (feed_take_pending, feed_attach_history).
+    sub->pending = true;
+    if (f->pending_tail) {
+      f->pending_tail->next = sub;
+    } else {
+      f->pending = sub;
+    }
+    f->pending_tail = sub;
+    if (f->waker) f->waker(f->waker_ctx);
+  }
+  pthread_mutex_unlock(&f->mu);
 }
 
 // At shutdown every subscription ends UNAVAILABLE, so that clients
 // subscribe again elsewhere and the drain does not wait for them.
 static void end_subscriptions(void *ctx) {
-  store *s = &((server_ctx *)ctx)->st;
-  pthread_mutex_lock(&s->mu);
-  s->shutting_down = true;
-  for (size_t i = 0; i <= s->bucket_mask; i++) {
-    for (customer *cu = s->customers[i]; cu; cu = cu->next) {
+  feed *f = &((server_ctx *)ctx)->f;
+  pthread_mutex_lock(&f->mu);
+  f->shutting_down = true;
+  for (size_t i = 0; i <= f->bucket_mask; i++) {
+    for (customer *cu = f->customers[i]; cu; cu = cu->next) {
       for (subscriber *sub = cu->subs; sub; sub = sub->next) {
         if (sub->ended) continue;
         sub->ended = true;
@@ -552,7 +761,11 @@ static void end_subscriptions(void *ctx) {
       }
     }
   }
-  pthread_mutex_unlock(&s->mu);
+  for (subscriber *sub = f->pending; sub; sub = sub->next) {
+    sub->ended = true;
+    cpay_server_call_fail(sub->call, CPAY_GRPC_UNAVAILABLE, "the server is shutting down");
+  }
+  pthread_mutex_unlock(&f->mu);
 }
 
 // ---- PaymentChat: a reactor that answers each line ----------------------------------
@@ -641,13 +854,19 @@ static void payment_chat(void *ctx, cpay_server_call *call) {
 
 // ---- interceptor, options, main ------------------------------------------------------
 
-// Checks `authorization: Bearer <token>` on every PaymentService call when
-// the server was started with --require-token.
+// Adds x-served-by (--replica-id) to every PaymentService call, and checks
+// `authorization: Bearer <token>` on it when the server was started with
+// --require-token.
 static cpay_code check_token(void *ctx, cpay_server_call *call, const cpay_method *m,
                              const void *req) {
   (void)req;
   server_ctx *sc = ctx;
-  if (!sc->token || strncmp(m->path, "/payments.v1.", 13) != 0) return CPAY_OK;
+  if (strncmp(m->path, "/payments.v1.", 13) != 0) return CPAY_OK;
+  // Which replica served the call, for whoever counts them behind a balancer.
+  cpay_code added = cpay_server_call_add_initial_metadata(call, "x-served-by",
+                                                          cpay_str_from_c(sc->replica_id));
+  (void)added;
+  if (!sc->token) return CPAY_OK;
   cpay_str auth = cpay_server_call_metadata_get(call, "authorization");
   size_t tl = strlen(sc->token);
   if (auth.size == 7 + tl && memcmp(auth.data, "Bearer ", 7) == 0 &&
@@ -684,7 +903,8 @@ static int usage(void) {
           "usage: payments-server [--listen HOST:PORT] [--threads N] [--workers N]\n"
           "                       [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]\n"
           "                       [--max-recv-size BYTES] [--max-stored N] [--max-calls N]\n"
-          "                       [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]]\n");
+          "                       [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]]\n"
+          "                       [--store memory|postgres:CONNINFO] [--replica-id NAME]\n");
   return 2;
 }
 
@@ -716,6 +936,8 @@ int main(int argc, char **argv) {
   cpay_server_opts opts;
   memset(&opts, 0, sizeof opts);
   size_t max_stored = DEFAULT_MAX_STORED;
+  const char *store_spec = "memory";
+  const char *replica_id = NULL;
   for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -743,6 +965,15 @@ int main(int argc, char **argv) {
       opts.compression = v;
     } else if (strcmp(a, "--max-recv-size") == 0) {
       opts.max_recv_size = atoi(v);
+    } else if (strcmp(a, "--store") == 0) {
+      store_spec = v;
+    } else if (strcmp(a, "--replica-id") == 0) {
+      if (!*v || strlen(v) >= sizeof ctx.replica_id) {
+        fprintf(stderr, "payments-server: --replica-id must be 1 to %zu bytes\n",
+                sizeof ctx.replica_id - 1);
+        return 2;
+      }
+      replica_id = v;
     } else if (strcmp(a, "--max-stored") == 0) {
       if (!parse_num(v, 1, LIMIT_MAX_STORED, &n)) {
         fprintf(stderr, "payments-server: --max-stored must be a number from 1 to %d, not %s\n",
@@ -755,10 +986,38 @@ int main(int argc, char **argv) {
     }
   }
   if ((cert_path == NULL) != (key_path == NULL)) return usage();
-  if (!store_init(&ctx.st, max_stored)) {
-    fprintf(stderr, "payments-server: out of memory for a store of %zu charges\n", max_stored);
-    store_free(&ctx.st);
+  if (strcmp(store_spec, "memory") != 0 && strncmp(store_spec, "postgres:", 9) != 0) {
+    fprintf(stderr, "payments-server: --store takes memory or postgres:CONNINFO, not %s\n",
+            store_spec);
+    return 2;
+  }
+  if (!feed_init(&ctx.f, max_stored)) {
+    fprintf(stderr, "payments-server: out of memory for a feed of %zu transactions\n", max_stored);
+    feed_free(&ctx.f);
     return 1;
+  }
+  if (strcmp(store_spec, "memory") == 0) {
+    ctx.st = store_memory_new(&ctx.f, max_stored);
+    if (!ctx.st) {
+      fprintf(stderr, "payments-server: out of memory for a store of %zu charges\n", max_stored);
+      feed_free(&ctx.f);
+      return 1;
+    }
+  } else {
+#if defined(PAYMENTS_STORE_PG)
+    char err[512];
+    ctx.st = store_pg_new(&ctx.f, store_spec + 9, ctx.replica_id, err, sizeof err);
+    if (!ctx.st) {
+      fprintf(stderr, "payments-server: --store postgres: %s\n", err);
+      feed_free(&ctx.f);
+      return 1;
+    }
+#else
+    fprintf(stderr, "payments-server: --store postgres: this build has no PostgreSQL store "
+                    "(libpq was not found when it was configured)\n");
+    feed_free(&ctx.f);
+    return 2;
+#endif
   }
   opts.on_shutdown = end_subscriptions;
   opts.on_shutdown_ctx = &ctx;
@@ -814,9 +1073,18 @@ int main(int argc, char **argv) {
                                   .cors_origin_count = origin_count};
     if (cpay_server_listen_http(srv, http, &hopts, &http_port, &st) != CPAY_OK) goto out;
   }
+  if (replica_id) {
+    snprintf(ctx.replica_id, sizeof ctx.replica_id, "%s", replica_id);
+  } else {
+    char host[64];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "payments-server");
+    host[sizeof host - 1] = '\0';
+    snprintf(ctx.replica_id, sizeof ctx.replica_id, "%s:%d", host, port);
+  }
   if (cpay_server_start(srv, &st) != CPAY_OK) goto out;
   printf("payments-server: listening on %s (port %d%s)\n", listen, port, cert ? ", tls" : "");
   if (http) printf("payments-server: http on %s (port %d)\n", http, http_port);
+  printf("payments-server: store %s, replica %s\n", ctx.st->ops->name, ctx.replica_id);
   fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -827,8 +1095,12 @@ int main(int argc, char **argv) {
 out:
   if (rc) fprintf(stderr, "payments-server: %s\n", st.msg[0] ? st.msg : "startup failed");
   cpay_server_free(srv);
+  // The store's threads feed the feed: they stop before it is freed, and
+  // after the server, whose calls use them.
+  ctx.st->ops->stop(ctx.st);
+  ctx.st->ops->destroy(ctx.st);
   free(cert);
   free(key);
-  store_free(&ctx.st);
+  feed_free(&ctx.f);
   return rc;
 }
