@@ -34,6 +34,7 @@ import cluster  # noqa: E402
 
 SERVER, CLIENT, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
+logs = []  # the clients' --log files: removed when every check passed
 
 
 def check(ok, what):
@@ -52,7 +53,18 @@ def server_usage():
     return p.stdout + p.stderr
 
 
-SHARED = "--replica-id" in server_usage() and "--store" in server_usage()
+def has_pg_store():
+    """Whether SERVER was built with the PostgreSQL store: one without it
+    says so for --store postgres: (exit 2) before touching the database."""
+    if "--replica-id" not in server_usage():
+        return False
+    p = subprocess.run([SERVER, "--listen", "127.0.0.1:0", "--store",
+                        "postgres:host=/nonexistent connect_timeout=2"],
+                       capture_output=True, text=True, timeout=30)
+    return "no PostgreSQL store" not in p.stdout + p.stderr
+
+
+SHARED = has_pg_store()
 
 
 class Cluster:
@@ -83,6 +95,7 @@ class Client:
 
     def __init__(self, target, *args, seconds):
         self.log = tempfile.NamedTemporaryFile(prefix="failover-", suffix=".log", delete=False).name
+        logs.append(self.log)
         self.seconds = seconds
         self.cmd = [CLIENT, "--target", target, "--load-seconds", str(seconds),
                     "--log", self.log] + list(args)
@@ -205,22 +218,34 @@ def common_unary_checks(c, rc, took, counts):
 
 
 def no_double_charges(cl, calls):
+    """The shared store (docs/payments-store.md) keeps one row per
+    idempotency key in payments_charges (the key is its primary key) and one
+    payments_transactions row per successful charge. A key charged twice
+    would show as a client answered with a transaction that is not its key's
+    row, as a transaction row beyond one per key, or as a key missing."""
     if not SHARED:
         skip("no idempotency key charged twice",
              "the server has no --store postgres: (in-memory replicas each keep their own keys)")
         return
-    keys = {c["key"] for c in calls}
-    prefix = os.path.commonprefix(sorted(keys)).rstrip("0123456789")
-    # The shared store's schema: payments-server (pgstore) keeps one row per
-    # charged idempotency key in `charges`; a key charged twice would be two
-    # rows, or two transactions for one key.
-    rows = cl.pg.psql("SELECT idempotency_key, count(*) FROM charges WHERE idempotency_key "
-                      "LIKE '%s%%' GROUP BY idempotency_key" % prefix.replace("'", "''"))
-    twice = [k for k, n in rows if int(n) > 1]
-    check(not twice, "no idempotency key charged twice across replicas (%d keys in the store, "
-          "%d charged more than once)" % (len(rows), len(twice)))
-    check(len(rows) == len(keys), "every key of the run is in the store once: %d of %d"
-          % (len(rows), len(keys)))
+    rows = cl.pg.psql("SELECT convert_from(idempotency_key, 'UTF8'), transaction_id, served_by "
+                      "FROM payments_charges")
+    store = {k: (txn, by) for k, txn, by in rows}
+    ok = [x for x in calls if x["code"] == "OK"]
+    keys = {x["key"] for x in calls}
+    check(len(store) == len(keys) and set(store) == keys,
+          "the store holds one charge per key of the run: %d rows, %d keys"
+          % (len(store), len(keys)))
+    wrong = [x["key"] for x in ok if store.get(x["key"], ("",))[0] != x["txn"]]
+    check(not wrong, "every answer is its key's one charge: %d of %d differ%s"
+          % (len(wrong), len(ok), (" (first: %s)" % wrong[0]) if wrong else ""))
+    txns = int(cl.pg.psql("SELECT count(*) FROM payments_transactions")[0][0])
+    check(txns == len(store), "one transaction per charged key: %d transactions, %d keys"
+          % (txns, len(store)))
+    # Charged by one replica, answered by another: a retry that went through
+    # to a second replica and got the first one's charge back.
+    moved = [x for x in ok if x["key"] in store and store[x["key"]][1] != x["by"]]
+    print("info: %d calls were charged by one replica and answered by another (retried "
+          "through)" % len(moved), flush=True)
 
 
 def scenario_kill_drain():
@@ -266,7 +291,8 @@ def scenario_kill_drain():
         # handed on every charged transaction exactly once.
         charged = {x["txn"] for x in calls if x["customer"] == customer and x["code"] == "OK"}
         stored = {r[0] for r in cl.pg.psql(
-            "SELECT id FROM transactions WHERE customer_id = '%s'" % customer)}
+            "SELECT transaction_id FROM payments_transactions WHERE customer_id = '%s'"
+            % customer)}
         check(charged == stored, "the charges the client saw are the store's (%d, %d)"
               % (len(charged), len(stored)))
         for s in range(3):
@@ -351,7 +377,7 @@ def scenario_pick_first():
 
 def main():
     print("shared store and x-served-by: %s" % ("yes" if SHARED else
-          "no (this payments-server has no --store/--replica-id)"), flush=True)
+          "no (this payments-server has no PostgreSQL store or no --replica-id)"), flush=True)
     try:
         outcome = {"kill-drain": scenario_kill_drain, "not-serving": scenario_not_serving,
                    "pick-first": scenario_pick_first}[SCENARIO]()
@@ -360,8 +386,10 @@ def main():
     if outcome == "skip":
         return 77  # meson: skipped
     if failures:
-        print("%d check(s) failed" % len(failures))
+        print("%d check(s) failed; the client logs are kept: %s" % (len(failures), " ".join(logs)))
         return 1
+    for log in logs:
+        os.unlink(log)
     print("all checks ok")
     return 0
 
