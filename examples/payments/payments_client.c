@@ -1,8 +1,22 @@
 // payments-client: drives every call mode of PaymentService against a
-// server and checks what comes back, printing one line per step.
+// server and checks what comes back, printing one line per step; or, with
+// --load, puts a bounded load on several replicas and counts what survives
+// their failures.
 //
-//   payments-client [--target HOST:PORT] [--token TOKEN] [--json]
+//   payments-client [--target TARGET] [--lb round_robin|pick_first]
+//                   [--health-check SERVICE] [--token TOKEN] [--json]
 //                   [--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]
+//   payments-client --load CALLS --load-seconds S [--concurrency N] [--rate PER_S]
+//                   [--subscribe CUSTOMER [--subscribers N]] [--reissue N]
+//                   [--log FILE] [--key-prefix PREFIX] (and the options above)
+//
+// TARGET is "HOST:PORT", or several replicas as
+// "ipv4:127.0.0.1:50051,127.0.0.1:50052" spread by --lb (C-core's
+// pick_first by default); --health-check sends calls only to replicas whose
+// grpc.health.v1 status for SERVICE ("" for the whole server) is SERVING
+// (round_robin only). ChargeCard and StreamTransactions are retried on
+// UNAVAILABLE or CANCELLED by the channel (up to 5 attempts), the other
+// methods by cpay's default policy.
 //
 // Steps: unary charges (success, idempotent retry, INVALID_ARGUMENT with its
 // google.rpc.BadRequest detail, a deadline that expires), server streaming
@@ -14,8 +28,27 @@
 // `authorization` (with --token) and a fresh `x-request-id` to every call.
 // With --json, every response message is also printed in the proto3 JSON
 // mapping. Exits 0 when every step behaved.
+//
+// Load (--load): CALLS ChargeCard calls at most, for S seconds at most, from
+// N threads (4), at most PER_S a second in all, each with an idempotency key
+// of its own (PREFIX-n; every other one charges CUSTOMER); with --subscribe,
+// N (1) subscribers keep a StreamTransactions subscription to CUSTOMER open,
+// re-establish it when it ends UNAVAILABLE and drop transactions seen
+// before. Prints "subscribed I GEN REPLICA" per subscription, "progress
+// calls=.. ok=.." twice a second, then one line of counts and one of calls
+// per replica (the x-served-by initial metadata, "-" when absent):
+//   load calls= ok= failed= failed_by_code=CODE:n,.. reissued= reissued_ok=
+//        subscribers= resubscriptions= stream_ends=CODE:n,..
+//        charged_to_subscribed= transactions= replayed= duplicates= missed= seconds=
+//   served-by NAME=n ...
+// --log writes one line per call ("call KEY CUSTOMER CODE REPLICA TXN
+// START_MS END_MS REISSUES", wall-clock ms) and per transaction received
+// ("txn SUBSCRIBER GEN ID CREATED_AT new|replayed|duplicate"). Exits 0 when
+// every call was charged and every subscriber saw every transaction charged
+// to CUSTOMER exactly once (after dropping replays).
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpay/grpc.h"
 #include "cpay/grpc_details.h"
@@ -80,6 +114,7 @@ static cpay_code add_auth(void *ctx, cpay_client_info *info, cpay_status *st) {
 }
 
 static cpay_code add_request_id(void *ctx, cpay_client_info *info, cpay_status *st) {
+  (void)st;  // adding a well-formed key cannot fail with a message
   auth_ctx *a = ctx;
   size_t count;
   const cpay_md *md = cpay_client_info_metadata(info, &count);
@@ -443,10 +478,485 @@ static void extra_steps(cpay_channel *ch, cpay_arena *a) {
   report(c == CPAY_OK && found, "reflection list_services", "%s", c == CPAY_OK ? names : cpay_status_msg(&st));
 }
 
+// ---- load mode (--load): failover over several replicas ---------------------
+//
+// CALLS unary charges from --concurrency threads, each with an idempotency
+// key of its own, plus --subscribers live subscriptions to one customer's
+// transactions that are re-established when a replica goes away. It ends
+// after CALLS calls or --load-seconds, whichever comes first, waits a
+// bounded while for the subscribers to catch up, and prints its counts.
+
+#define MAX_REPLICAS 16
+#define MAX_SUBSCRIBERS 16
+// A resubscription asks for transactions from this many seconds before the
+// newest one seen: created_at has one-second resolution and replicas'
+// clocks differ a little. What comes twice is dropped by transaction id.
+#define RESUBSCRIBE_OVERLAP_SEC 2
+// After the last call, how long subscribers may take to receive the
+// transactions it made.
+#define CATCH_UP_MS 5000
+
+typedef struct served_count {
+  char name[64];
+  int calls;
+} served_count;
+
+// A set of transaction ids, each with the subscription (generation) that
+// first delivered it: seen again in the same one is a duplicate sent by the
+// server, in a later one a replay the resubscription asked for.
+typedef struct id_entry {
+  char *id;  // NULL: free slot
+  int gen;
+} id_entry;
+
+typedef struct id_set {
+  id_entry *slots;
+  size_t cap, used;  // cap: a power of two
+} id_set;
+
+// Where `id` is or would go.
+static id_entry *id_slot(id_set *s, cpay_str id) {
+  uint64_t h = 14695981039346656037u;
+  for (size_t i = 0; i < id.size; i++) h = (h ^ (unsigned char)id.data[i]) * 1099511628211u;
+  for (size_t i = (size_t)h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+    id_entry *e = &s->slots[i];
+    if (!e->id || (strlen(e->id) == id.size && memcmp(e->id, id.data, id.size) == 0)) return e;
+  }
+}
+
+// Adds `id` seen in generation `gen`. Returns 0 when new, 1 when already
+// seen in `gen`, 2 when seen in an earlier generation, -1 out of memory.
+static int id_set_add(id_set *s, cpay_str id, int gen) {
+  if ((s->used + 1) * 2 > s->cap) {
+    size_t ncap = s->cap ? s->cap * 2 : 1024;
+    id_set bigger = {calloc(ncap, sizeof(id_entry)), ncap, s->used};
+    if (!bigger.slots) return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+      if (s->slots[i].id) *id_slot(&bigger, cpay_str_from_c(s->slots[i].id)) = s->slots[i];
+    }
+    free(s->slots);
+    *s = bigger;
+  }
+  id_entry *e = id_slot(s, id);
+  if (e->id) return e->gen == gen ? 1 : 2;
+  if (!(e->id = malloc(id.size + 1))) return -1;
+  memcpy(e->id, id.data, id.size);
+  e->id[id.size] = '\0';
+  e->gen = gen;
+  s->used++;
+  return 0;
+}
+
+static bool id_set_has(id_set *s, const char *id) {
+  return s->cap && id_slot(s, cpay_str_from_c(id))->id != NULL;
+}
+
+static void id_set_free(id_set *s) {
+  for (size_t i = 0; i < s->cap; i++) free(s->slots[i].id);
+  free(s->slots);
+}
+
+typedef struct load_run load_run;
+
+// One subscriber: a thread that keeps one subscription open.
+typedef struct subscriber {
+  load_run *run;
+  int index;
+  pthread_t thread;
+  cpay_call *call;  // the open subscription, under run->mu (to cancel it)
+  id_set seen;      // under run->mu
+  int generation;   // subscriptions made so far
+  int resubscriptions, transactions, replayed, duplicates;
+  int ends[17];  // subscriptions ended, by gRPC code
+} subscriber;
+
+struct load_run {
+  cpay_channel *ch;
+  const char *customer;  // --subscribe, or NULL
+  const char *key_prefix;
+  int calls, concurrency, rate, reissue, subscribers;
+  int subs_started;  // subscriber threads running (set before the calls end)
+  int64_t t0_ms, stop_ms;  // monotonic; no call starts at or after stop_ms
+  FILE *log;               // --log, or NULL
+  atomic_int next;         // the next call's number
+  atomic_int workers_running;
+  atomic_bool stopping;    // subscribers end when their subscription does
+  pthread_mutex_t mu;      // guards what follows
+  int done, ok, reissued, reissued_ok;
+  int failed[17];  // calls failed, by gRPC code
+  served_count served[MAX_REPLICAS + 1];  // the last: names beyond the table
+  int served_used;
+  char **charged;  // transaction ids charged to `customer`
+  size_t charged_count, charged_cap;
+  subscriber subs[MAX_SUBSCRIBERS];
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Wall-clock milliseconds, for the log (tests compare them with the moment
+// they signalled a replica).
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms) {
+  if (ms <= 0) return;
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+// x-served-by from a call's initial metadata, as a C string in `out`.
+static const char *served_by(const cpay_md *md, size_t count, char *out, size_t size) {
+  cpay_str v = cpay_md_get(md, count, "x-served-by");
+  snprintf(out, size, "%.*s", v.data ? (int)v.size : 1, v.data ? v.data : "-");
+  return out;
+}
+
+static void count_served(load_run *r, const char *name) {
+  int i = 0;
+  while (i < r->served_used && strcmp(r->served[i].name, name) != 0) i++;
+  if (i == r->served_used) {
+    if (r->served_used == MAX_REPLICAS) {
+      i = MAX_REPLICAS;
+      snprintf(r->served[i].name, sizeof r->served[i].name, "(others)");
+    } else {
+      snprintf(r->served[r->served_used++].name, sizeof r->served[i].name, "%s", name);
+    }
+  }
+  r->served[i].calls++;
+}
+
+static int grpc_index(cpay_grpc_code c) { return c >= 0 && c <= 16 ? (int)c : 2; }
+
+// One charge with a key of its own. The channel's retry policy already
+// retries UNAVAILABLE and CANCELLED (up to 5 attempts); with --reissue, a
+// call that still fails so is made again, with the same key, up to that
+// many times. Both are safe only because of the key: a replica that charged and
+// then died before answering did charge, and the same key makes the next
+// attempt return that first charge instead of a second one.
+static void load_call(load_run *r, int n) {
+  cpay_arena *a = cpay_arena_new();
+  if (!a) return;
+  char key[96];
+  snprintf(key, sizeof key, "%s-%d", r->key_prefix, n);
+  // With --subscribe, every other charge is to the subscribed customer.
+  const char *customer = r->customer && n % 2 == 0 ? r->customer : "load-customer";
+  payments_v1_ChargeRequest *req = charge_req(a, customer, 100 + n % 1000, "USD", key);
+  int64_t start = wall_ms();
+  cpay_rpc_result res;
+  cpay_code c;
+  int attempt = 0;
+  payments_v1_ChargeResponse *resp = NULL;
+  for (;;) {
+    res = (cpay_rpc_result){.arena = a};
+    cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};
+    cpay_status st = {0};
+    c = payments_v1_PaymentService_ChargeCard(r->ch, &opts, req, a, &resp, &st);
+    if ((c != CPAY_ERR_UNAVAILABLE && c != CPAY_ERR_CANCELLED) || attempt == r->reissue) break;
+    attempt++;
+  }
+  char by[64];
+  served_by(res.initial_md, res.initial_md_count, by, sizeof by);
+  bool ok = c == CPAY_OK && resp && resp->status == payments_v1_CHARGE_STATUS_SUCCESS;
+  // A declined charge counts as UNKNOWN; a call that failed before it
+  // reached a server (no status) by its cpay code.
+  cpay_grpc_code code = ok                         ? CPAY_GRPC_OK
+                        : c == CPAY_OK             ? CPAY_GRPC_UNKNOWN
+                        : res.code != CPAY_GRPC_OK ? res.code
+                                                   : cpay_grpc_code_from_cpay(c);
+  pthread_mutex_lock(&r->mu);
+  r->done++;
+  if (ok) {
+    r->ok++;
+    count_served(r, by);
+  } else {
+    r->failed[grpc_index(code)]++;
+  }
+  r->reissued += attempt > 0;
+  r->reissued_ok += attempt > 0 && ok;
+  if (ok && customer == r->customer) {
+    if (r->charged_count == r->charged_cap) {
+      size_t ncap = r->charged_cap ? r->charged_cap * 2 : 256;
+      char **grown = realloc(r->charged, ncap * sizeof *grown);
+      if (grown) {
+        r->charged = grown;
+        r->charged_cap = ncap;
+      }
+    }
+    char *id = malloc(resp->transaction_id.size + 1);
+    if (id && r->charged_count < r->charged_cap) {
+      memcpy(id, resp->transaction_id.data, resp->transaction_id.size);
+      id[resp->transaction_id.size] = '\0';
+      r->charged[r->charged_count++] = id;
+    } else {
+      free(id);
+    }
+  }
+  if (r->log) {
+    fprintf(r->log, "call %s %s %s %s %.*s %" PRId64 " %" PRId64 " %d\n", key, customer,
+            cpay_grpc_code_name(code), by,
+            resp ? (int)resp->transaction_id.size : 1, resp ? resp->transaction_id.data : "-",
+            start, wall_ms(), attempt);
+  }
+  pthread_mutex_unlock(&r->mu);
+  cpay_arena_free(a);
+}
+
+static void *load_worker(void *arg) {
+  load_run *r = arg;
+  for (;;) {
+    int n = atomic_fetch_add(&r->next, 1);
+    if (n >= r->calls) break;
+    // --rate: call n starts no earlier than n / rate seconds in.
+    if (r->rate) sleep_ms(r->t0_ms + (int64_t)n * 1000 / r->rate - mono_ms());
+    if (mono_ms() >= r->stop_ms) break;
+    load_call(r, n);
+  }
+  atomic_fetch_sub(&r->workers_running, 1);
+  return NULL;
+}
+
+// The subscriber: this is the loop docs/replicas.md shows. A subscription
+// is a live feed that never ends on its own; when it ends UNAVAILABLE (its
+// replica drained or died), CANCELLED (by a replica, not by us) or
+// RESOURCE_EXHAUSTED (this reader fell behind), subscribe again (the
+// channel picks a replica that is up) from shortly before the newest
+// transaction seen, and drop by id what was seen already.
+static void *subscriber_main(void *arg) {
+  subscriber *s = arg;
+  load_run *r = s->run;
+  cpay_arena *a = cpay_arena_new();    // one subscription's request and status
+  cpay_arena *msg = cpay_arena_new();  // one transaction at a time
+  int64_t since = 0;  // 0: every stored transaction of the customer
+  int64_t backoff_ms = 100;
+  while (a && msg && !atomic_load(&r->stopping)) {
+    cpay_arena_reset(a);
+    payments_v1_TransactionStreamRequest *req = payments_v1_TransactionStreamRequest_new(a);
+    req->customer_id = cpay_str_from_c(r->customer);
+    req->since_unix = since;
+    cpay_rpc_result res = {.arena = a};
+    // No deadline: the feed is meant to stay open; stopping cancels it.
+    cpay_call_opts opts = {.timeout_ms = -1, .wait_for_ready = true, .result = &res};
+    cpay_call *call = NULL;
+    cpay_code c = payments_v1_PaymentService_StreamTransactions(r->ch, &opts, req, &call, NULL);
+    pthread_mutex_lock(&r->mu);
+    s->call = call;
+    bool stopping = atomic_load(&r->stopping);
+    pthread_mutex_unlock(&r->mu);
+    if (stopping && call) cpay_call_cancel(call);  // stopped while it started
+    int gen = ++s->generation;
+    int got = 0;
+    if (c == CPAY_OK) {
+      size_t count;
+      const cpay_md *md = cpay_call_initial_metadata(call, &count);
+      char by[64];
+      printf("subscribed %d %d %s\n", s->index, gen, served_by(md, count, by, sizeof by));
+      fflush(stdout);
+    }
+    while (c == CPAY_OK) {
+      payments_v1_Transaction *t = NULL;
+      cpay_arena_reset(msg);
+      c = payments_v1_PaymentService_StreamTransactions_recv(call, msg, &t, NULL);
+      if (c != CPAY_OK || !t) break;
+      got++;
+      if (t->created_at_unix - RESUBSCRIBE_OVERLAP_SEC > since) {
+        since = t->created_at_unix - RESUBSCRIBE_OVERLAP_SEC;
+      }
+      pthread_mutex_lock(&r->mu);  // the main thread checks `seen` for catching up
+      int seen = id_set_add(&s->seen, t->id, gen);
+      if (seen == 0) s->transactions++;  // new: hand it on
+      if (seen == 1) s->duplicates++;    // the server sent it twice
+      if (seen == 2) s->replayed++;      // asked for again by since_unix: drop it
+      if (r->log) {
+        fprintf(r->log, "txn %d %d %.*s %" PRId64 " %s\n", s->index, gen, (int)t->id.size,
+                t->id.data, t->created_at_unix,
+                seen == 0 ? "new" : seen == 1 ? "duplicate" : seen == 2 ? "replayed" : "nomem");
+      }
+      pthread_mutex_unlock(&r->mu);
+    }
+    // The status (receive to the end first: then finish does not wait).
+    if (call) {
+      cpay_code fin = payments_v1_PaymentService_StreamTransactions_finish(call, NULL);
+      (void)fin;  // the code is in res
+    }
+    pthread_mutex_lock(&r->mu);
+    s->call = NULL;
+    pthread_mutex_unlock(&r->mu);
+    cpay_call_free(call);
+    cpay_grpc_code end = call ? res.code : cpay_grpc_code_from_cpay(c);
+    s->ends[grpc_index(end)]++;
+    if (atomic_load(&r->stopping)) break;
+    // UNAVAILABLE: the replica drained or died; RESOURCE_EXHAUSTED: this
+    // reader fell behind; CANCELLED (not ours: we are not stopping): the
+    // subscription met a draining replica's GOAWAY as it started.
+    if (end != CPAY_GRPC_UNAVAILABLE && end != CPAY_GRPC_RESOURCE_EXHAUSTED &&
+        end != CPAY_GRPC_CANCELLED) {
+      fprintf(stderr, "payments-client: subscription %d ended %s: %.*s\n", s->index,
+              cpay_grpc_code_name(end), (int)res.message.size, res.message.data ? res.message.data : "");
+      break;
+    }
+    s->resubscriptions++;
+    // Back off when subscribing keeps failing at once; not after a
+    // subscription that worked for a while.
+    backoff_ms = got ? 100 : (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2);
+    sleep_ms(backoff_ms);
+  }
+  cpay_arena_free(msg);
+  cpay_arena_free(a);
+  return NULL;
+}
+
+// Charged transactions of the customer that subscriber `s` has not seen
+// (r->mu held).
+static int missed_by(load_run *r, subscriber *s) {
+  int missed = 0;
+  for (size_t i = 0; i < r->charged_count; i++) missed += !id_set_has(&s->seen, r->charged[i]);
+  return missed;
+}
+
+static bool subscribers_caught_up(load_run *r) {
+  pthread_mutex_lock(&r->mu);
+  bool all = true;
+  for (int i = 0; i < r->subs_started && all; i++) all = missed_by(r, &r->subs[i]) == 0;
+  pthread_mutex_unlock(&r->mu);
+  return all;
+}
+
+static void append_codes(char *out, size_t size, const int *by_code) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int c = 0; c <= 16; c++) {
+    if (!by_code[c]) continue;
+    int n = snprintf(out + used, size - used, "%s%s:%d", used ? "," : "",
+                     cpay_grpc_code_name((cpay_grpc_code)c), by_code[c]);
+    if (n < 0 || (size_t)n >= size - used) break;
+    used += (size_t)n;
+  }
+  if (!used) snprintf(out, size, "-");
+}
+
+// Runs the load and prints its counts; the exit status: 0 when every call
+// was charged and, with --subscribe, every subscriber saw every transaction
+// of the customer once.
+static int run_load(load_run *r, int seconds) {
+  r->t0_ms = mono_ms();
+  r->stop_ms = r->t0_ms + (int64_t)seconds * 1000;
+  pthread_mutex_init(&r->mu, NULL);
+  int subs_started = 0, workers_started = 0;
+  pthread_t workers[256];
+  atomic_store(&r->workers_running, r->concurrency);
+  for (int i = 0; i < r->concurrency; i++) {
+    if (pthread_create(&workers[i], NULL, load_worker, r) != 0) {
+      atomic_fetch_sub(&r->workers_running, r->concurrency - i);
+      break;
+    }
+    workers_started++;
+  }
+  // The subscriptions start once the calls have reached the replicas (a
+  // few calls each, or a second): round_robin spreads calls over the
+  // replicas that are connected, and at first that may be only one.
+  for (int64_t until = mono_ms() + 1000; mono_ms() < until;) {
+    pthread_mutex_lock(&r->mu);
+    int done = r->done;
+    pthread_mutex_unlock(&r->mu);
+    if (done >= 2 * r->concurrency || atomic_load(&r->workers_running) == 0) break;
+    sleep_ms(10);
+  }
+  for (int i = 0; r->customer && i < r->subscribers; i++) {
+    r->subs[i] = (subscriber){.run = r, .index = i};
+    if (pthread_create(&r->subs[i].thread, NULL, subscriber_main, &r->subs[i]) != 0) break;
+    subs_started++;
+  }
+  r->subs_started = subs_started;
+  // Progress twice a second, so a test knows when to stop a replica. Every
+  // worker ends: each call has a deadline and none starts after stop_ms.
+  int64_t next_report = mono_ms() + 500;
+  while (atomic_load(&r->workers_running) > 0) {
+    if (mono_ms() >= next_report) {
+      pthread_mutex_lock(&r->mu);
+      printf("progress calls=%d ok=%d\n", r->done, r->ok);
+      pthread_mutex_unlock(&r->mu);
+      fflush(stdout);
+      next_report += 500;
+    }
+    sleep_ms(20);
+  }
+  for (int i = 0; i < workers_started; i++) pthread_join(workers[i], NULL);
+  int64_t calls_end = mono_ms();
+  // The subscribers get a bounded while to receive what was charged.
+  while (subs_started && !subscribers_caught_up(r) && mono_ms() < calls_end + CATCH_UP_MS) {
+    sleep_ms(50);
+  }
+  pthread_mutex_lock(&r->mu);
+  atomic_store(&r->stopping, true);
+  for (int i = 0; i < subs_started; i++) cpay_call_cancel(r->subs[i].call);
+  pthread_mutex_unlock(&r->mu);
+  for (int i = 0; i < subs_started; i++) pthread_join(r->subs[i].thread, NULL);
+
+  int resub = 0, txns = 0, replayed = 0, dups = 0, missed = 0, ends[17] = {0};
+  for (int i = 0; i < subs_started; i++) {
+    subscriber *s = &r->subs[i];
+    resub += s->resubscriptions;
+    txns += s->transactions;
+    replayed += s->replayed;
+    dups += s->duplicates;
+    missed += missed_by(r, s);
+    for (int c = 0; c <= 16; c++) ends[c] += s->ends[c];
+  }
+  char failed[256], ended[256];
+  append_codes(failed, sizeof failed, r->failed);
+  append_codes(ended, sizeof ended, ends);
+  int nfailed = r->done - r->ok;
+  printf("load calls=%d ok=%d failed=%d failed_by_code=%s reissued=%d reissued_ok=%d "
+         "subscribers=%d resubscriptions=%d stream_ends=%s charged_to_subscribed=%zu "
+         "transactions=%d replayed=%d duplicates=%d missed=%d seconds=%.1f\n",
+         r->done, r->ok, nfailed, failed, r->reissued, r->reissued_ok, subs_started, resub, ended,
+         r->charged_count, txns, replayed, dups, missed, (double)(mono_ms() - r->t0_ms) / 1000);
+  printf("served-by");
+  for (int i = 0; i <= MAX_REPLICAS; i++) {
+    if (r->served[i].calls) printf(" %s=%d", r->served[i].name, r->served[i].calls);
+  }
+  printf("\n");
+  fflush(stdout);
+  for (int i = 0; i < subs_started; i++) id_set_free(&r->subs[i].seen);
+  for (size_t i = 0; i < r->charged_count; i++) free(r->charged[i]);
+  free(r->charged);
+  pthread_mutex_destroy(&r->mu);
+  return nfailed || dups || missed ? 1 : 0;
+}
+
+// A whole number from `lo` to `hi`, or false.
+static bool parse_int(const char *v, int lo, int hi, int *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < lo || n > hi) return false;
+  *out = (int)n;
+  return true;
+}
+
+#define USAGE                                                                                \
+  "usage: payments-client [--target TARGET] [--lb round_robin|pick_first]\n"                \
+  "                       [--health-check SERVICE] [--token TOKEN] [--json]\n"              \
+  "                       [--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]\n"        \
+  "       payments-client --load CALLS --load-seconds S [--concurrency N] [--rate PER_S]\n" \
+  "                       [--subscribe CUSTOMER [--subscribers N]] [--reissue N]\n"         \
+  "                       [--log FILE] [--key-prefix PREFIX] (and the options above)\n"
+
 int main(int argc, char **argv) {
   const char *target = "127.0.0.1:50051";
   const char *ca_path = NULL, *server_name = NULL;
+  const char *health = NULL, *log_path = NULL, *key_prefix = NULL;
+  cpay_lb_policy lb = CPAY_LB_DEFAULT;
   bool extras = true;
+  int load_seconds = 0;
+  load_run run = {.concurrency = 4, .subscribers = 1};
   auth_ctx auth = {.token = NULL, .run = (unsigned)time(NULL) % 100000};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--skip-extras") == 0) {
@@ -458,17 +968,53 @@ int main(int argc, char **argv) {
       continue;
     }
     if (i + 1 >= argc) goto usage;
-    if (strcmp(argv[i], "--target") == 0) {
-      target = argv[++i];
-    } else if (strcmp(argv[i], "--token") == 0) {
-      auth.token = argv[++i];
-    } else if (strcmp(argv[i], "--tls-ca") == 0) {
-      ca_path = argv[++i];
-    } else if (strcmp(argv[i], "--tls-server-name") == 0) {
-      server_name = argv[++i];
+    const char *opt = argv[i], *v = argv[++i];
+    bool good = true;
+    if (strcmp(opt, "--target") == 0) {
+      target = v;
+    } else if (strcmp(opt, "--token") == 0) {
+      auth.token = v;
+    } else if (strcmp(opt, "--tls-ca") == 0) {
+      ca_path = v;
+    } else if (strcmp(opt, "--tls-server-name") == 0) {
+      server_name = v;
+    } else if (strcmp(opt, "--lb") == 0) {
+      good = strcmp(v, "round_robin") == 0 || strcmp(v, "pick_first") == 0;
+      lb = strcmp(v, "round_robin") == 0 ? CPAY_LB_ROUND_ROBIN : CPAY_LB_PICK_FIRST;
+    } else if (strcmp(opt, "--health-check") == 0) {
+      health = v;  // "" checks the whole server
+    } else if (strcmp(opt, "--load") == 0) {
+      good = parse_int(v, 1, 10000000, &run.calls);
+    } else if (strcmp(opt, "--load-seconds") == 0) {
+      good = parse_int(v, 1, 3600, &load_seconds);
+    } else if (strcmp(opt, "--concurrency") == 0) {
+      good = parse_int(v, 1, 256, &run.concurrency);
+    } else if (strcmp(opt, "--rate") == 0) {
+      good = parse_int(v, 1, 1000000, &run.rate);
+    } else if (strcmp(opt, "--reissue") == 0) {
+      good = parse_int(v, 0, 3, &run.reissue);
+    } else if (strcmp(opt, "--subscribe") == 0) {
+      run.customer = v;
+      good = v[0] != '\0';
+    } else if (strcmp(opt, "--subscribers") == 0) {
+      good = parse_int(v, 1, MAX_SUBSCRIBERS, &run.subscribers);
+    } else if (strcmp(opt, "--log") == 0) {
+      log_path = v;
+    } else if (strcmp(opt, "--key-prefix") == 0) {
+      key_prefix = v;
+      good = v[0] != '\0' && strlen(v) < 64;
     } else {
       goto usage;
     }
+    if (!good) {
+      fprintf(stderr, "payments-client: bad value for %s: '%s'\n", opt, v);
+      goto usage;
+    }
+  }
+  if ((run.calls != 0) != (load_seconds != 0)) {
+    fprintf(stderr, "payments-client: --load and --load-seconds go together (bounded in count "
+                    "and time)\n");
+    goto usage;
   }
   const cpay_client_interceptor icpts[] = {{add_auth, &auth}, {add_request_id, &auth}};
   char *ca = NULL;
@@ -481,11 +1027,38 @@ int main(int argc, char **argv) {
     tls.root_certs = ca;
     tls.server_name = server_name;
   }
+  // Over several replicas, a call that fails UNAVAILABLE (its replica went
+  // away, or was draining) is made again on another one, after a backoff;
+  // so is one ended CANCELLED, which C-core 1.51 reports for a call sent
+  // just as a draining replica's GOAWAY arrived (docs/services.md,
+  // "Draining"). This client never cancels a call it wants answered, so
+  // CANCELLED here is the channel's, not ours. ChargeCard is safe to
+  // retry only because every charge carries an idempotency key: a replica
+  // that charged and then died before answering did charge, and the same
+  // key makes the next attempt return that charge. StreamTransactions has
+  // no side effects. A retry happens only before the server's first
+  // response (for a subscription: before it is established), so a
+  // subscription that ends later is re-established by subscriber_main.
+  // Both wait for a ready replica instead of failing at once while none is.
+  const uint32_t unavailable =
+      CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE) | CPAY_GRPC_CODE_BIT(CPAY_GRPC_CANCELLED);
+  const cpay_method_policy policies[] = {
+      {.service = "payments.v1.PaymentService", .method = "ChargeCard", .max_attempts = 5,
+       .initial_backoff_ms = 100, .max_backoff_ms = 1000, .backoff_multiplier = 2,
+       .retryable_codes = unavailable, .wait_for_ready = true},
+      {.service = "payments.v1.PaymentService", .method = "StreamTransactions", .max_attempts = 5,
+       .initial_backoff_ms = 100, .max_backoff_ms = 1000, .backoff_multiplier = 2,
+       .retryable_codes = unavailable, .wait_for_ready = true},
+  };
   cpay_channel_opts copts = {
       .tls = ca ? &tls : NULL,
       .default_timeout_ms = 10000,
       .keepalive_time_ms = 30000,
-      .retry_unavailable = true,
+      .retry_unavailable = true,  // the other methods: cpay's default policy
+      .lb_policy = lb,
+      .health_check_service = health,
+      .method_policies = policies,
+      .method_policy_count = 2,
       .interceptors = icpts,
       .interceptor_count = 2,
   };
@@ -494,10 +1067,26 @@ int main(int argc, char **argv) {
   cpay_arena *a = cpay_arena_new();
   if (!ch || !a) {
     fprintf(stderr, "payments-client: %s\n", cpay_status_msg(&st));
+    cpay_arena_free(a);
+    free(ca);
     return 1;
   }
   if (cpay_channel_wait_ready(ch, 5000, &st) != CPAY_OK) {
     report(false, "connect", "%s: %s", target, cpay_status_msg(&st));
+  } else if (run.calls) {
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s", key_prefix ? key_prefix : "");
+    if (!key_prefix) snprintf(prefix, sizeof prefix, "load-%u-%ld", auth.run, (long)getpid());
+    run.ch = ch;
+    run.key_prefix = prefix;
+    run.log = log_path ? fopen(log_path, "w") : NULL;
+    if (log_path && !run.log) {
+      fprintf(stderr, "payments-client: cannot write %s\n", log_path);
+      failures++;
+    } else {
+      failures += run_load(&run, load_seconds);
+    }
+    if (run.log) fclose(run.log);
   } else {
     char customer[32], key[48];
     snprintf(customer, sizeof customer, "cust-%u", auth.run);
@@ -514,10 +1103,11 @@ int main(int argc, char **argv) {
   cpay_arena_free(a);
   cpay_channel_free(ch);
   free(ca);
-  printf("%s\n", failures ? "payments-client: some steps FAILED" : "payments-client: all steps ok");
+  if (!run.calls) {
+    printf("%s\n", failures ? "payments-client: some steps FAILED" : "payments-client: all steps ok");
+  }
   return failures ? 1 : 0;
 usage:
-  fprintf(stderr, "usage: payments-client [--target HOST:PORT] [--token TOKEN] [--json] "
-                  "[--tls-ca PEM [--tls-server-name NAME]] [--skip-extras]\n");
+  fprintf(stderr, USAGE);
   return 2;
 }
