@@ -6,6 +6,7 @@
 //                   [--max-recv-size BYTES] [--max-stored N] [--max-calls N]
 //                   [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]...]
 //                   [--store memory|postgres:CONNINFO] [--replica-id NAME]
+//                   [--lame-duck-ms MS]
 //
 // It uses both handler styles of libcpay-grpc. ChargeCard and BatchCharge
 // are blocking handlers on the worker pool (--workers): they validate,
@@ -23,7 +24,14 @@
 // PaymentChat answers each message as it arrives, reading the next only
 // once the answer is queued. Every call's x-request-id is echoed back in the
 // initial and trailing metadata; x-simulate-latency-ms delays ChargeCard (to
-// try deadlines). SIGINT / SIGTERM shut down gracefully (5 s drain).
+// try deadlines). SIGINT / SIGTERM shut down gracefully: health says
+// NOT_SERVING at once, calls are still served for --lame-duck-ms (default
+// 0) so that health-checking clients and proxies move away, then new calls
+// are refused UNAVAILABLE and the running ones get up to 5 s to finish
+// before the GOAWAY (docs/services.md, "Draining and connection age").
+// SIGUSR1 sets health NOT_SERVING without shutting down (traffic drains
+// away from a replica that stays up, for maintenance), SIGUSR2 SERVING
+// again.
 //
 // With --http, the same handlers also answer REST/JSON (the google.api.http
 // bindings of payments.proto: POST /v1/charges, GET
@@ -903,7 +911,8 @@ static int usage(void) {
           "                       [--require-token TOKEN] [--tls-cert PEM --tls-key PEM]\n"
           "                       [--max-recv-size BYTES] [--max-stored N] [--max-calls N]\n"
           "                       [--compression NAME] [--http HOST:PORT [--cors-origin ORIGIN]]\n"
-          "                       [--store memory|postgres:CONNINFO] [--replica-id NAME]\n");
+          "                       [--store memory|postgres:CONNINFO] [--replica-id NAME]\n"
+          "                       [--lame-duck-ms MS]\n");
   return 2;
 }
 
@@ -964,6 +973,8 @@ int main(int argc, char **argv) {
       opts.compression = v;
     } else if (strcmp(a, "--max-recv-size") == 0) {
       opts.max_recv_size = atoi(v);
+    } else if (strcmp(a, "--lame-duck-ms") == 0 && parse_num(v, 0, 600000, &n)) {
+      opts.lame_duck_ms = (int)n;
     } else if (strcmp(a, "--store") == 0) {
       store_spec = v;
     } else if (strcmp(a, "--replica-id") == 0) {
@@ -1026,6 +1037,8 @@ int main(int argc, char **argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGUSR1);
+  sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
   int rc = 1;
@@ -1086,8 +1099,14 @@ int main(int argc, char **argv) {
   printf("payments-server: store %s, replica %s\n", ctx.st->ops->name, ctx.replica_id);
   fflush(stdout);
   int sig = 0;
-  sigwait(&sigs, &sig);
-  printf("payments-server: signal %d, draining calls for up to 5 s\n", sig);
+  while (sigwait(&sigs, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+    cpay_server_set_serving(srv, "", sig == SIGUSR2);
+    cpay_server_set_serving(srv, payments_v1_PaymentService_service.full_name, sig == SIGUSR2);
+    printf("payments-server: health %s\n", sig == SIGUSR2 ? "SERVING" : "NOT_SERVING");
+    fflush(stdout);
+  }
+  printf("payments-server: signal %d, NOT_SERVING; serving on for %d ms, then draining calls for "
+         "up to 5 s\n", sig, opts.lame_duck_ms);
   fflush(stdout);
   cpay_server_shutdown(srv, 5000);
   rc = 0;

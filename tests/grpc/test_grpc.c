@@ -510,6 +510,86 @@ START_TEST(test_grpc_connection_age) {
 }
 END_TEST
 
+typedef struct lame_shutdown {
+  cpay_server *srv;
+  atomic_int done;
+} lame_shutdown;
+
+static void *lame_shutdown_run(void *arg) {
+  lame_shutdown *ls = arg;
+  cpay_server_shutdown(ls->srv, 2000);
+  atomic_store(&ls->done, 1);
+  return NULL;
+}
+
+// One ChargeCard on `ch`: its gRPC code; `msg` gets the status message.
+static cpay_grpc_code charge_code(cpay_channel *ch, char *msg, size_t cap) {
+  cpay_arena *a = cpay_arena_new();
+  cpay_rpc_result res = {.arena = a};
+  cpay_call_opts opts = {.timeout_ms = 5000, .result = &res};
+  payments_v1_ChargeResponse *resp;
+  cpay_code c = payments_v1_PaymentService_ChargeCard(ch, &opts, req_for(a, "lame", "k"), a, &resp,
+                                                      NULL);
+  snprintf(msg, cap, "%.*s", (int)res.message.size, res.message.data ? res.message.data : "");
+  cpay_grpc_code code = c == CPAY_OK ? CPAY_GRPC_OK : res.code;
+  cpay_arena_free(a);
+  return code;
+}
+
+// Lame duck: from the moment shutdown begins, health says NOT_SERVING while
+// calls are still served; after lame_duck_ms they are refused UNAVAILABLE
+// (or the connection is gone), and never reach a handler.
+START_TEST(test_grpc_lame_duck) {
+  testsvc t;
+  memset(&t, 0, sizeof t);
+  cpay_server_opts sopts = {.workers = 4, .lame_duck_ms = 600};
+  int port;
+  cpay_server *srv = testsvc_server(&t, &sopts, &port);
+  ck_assert_ptr_nonnull(srv);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  cpay_channel *ch = cpay_channel_new(target, NULL, NULL);
+  char msg[256];
+  ck_assert_int_eq(charge_code(ch, msg, sizeof msg), CPAY_GRPC_OK);
+
+  lame_shutdown ls = {.srv = srv};
+  pthread_t th;
+  double t0 = now_ms();
+  pthread_create(&th, NULL, lame_shutdown_run, &ls);
+  cpay_arena *a = cpay_arena_new();
+  grpc_health_v1_HealthCheckRequest *hreq = grpc_health_v1_HealthCheckRequest_new(a);
+  grpc_health_v1_HealthCheckResponse *hresp = NULL;
+  bool not_serving = false;
+  for (int i = 0; i < 200 && !not_serving; i++) {  // 2 s at most
+    ck_assert_int_eq(grpc_health_v1_Health_Check(ch, NULL, hreq, a, &hresp, NULL), CPAY_OK);
+    not_serving = hresp->status == grpc_health_v1_HealthCheckResponse_NOT_SERVING;
+    if (!not_serving) testsvc_sleep_ms(10);
+  }
+  ck_assert(not_serving);
+  // Still within the lame duck (600 ms) when NOT_SERVING was seen quickly:
+  // calls are served.
+  int served = atomic_load(&t.unary_calls);
+  if (now_ms() - t0 < 300) {
+    ck_assert_msg(charge_code(ch, msg, sizeof msg) == CPAY_GRPC_OK, "lame duck: %s", msg);
+    ck_assert_int_eq(atomic_load(&t.unary_calls), served + 1);
+    ck_assert(!atomic_load(&ls.done));
+  }
+  pthread_join(th, NULL);
+  ck_assert_msg(now_ms() - t0 >= 600, "shutdown returned after %.0f ms, before the lame duck ended",
+                now_ms() - t0);
+  served = atomic_load(&t.unary_calls);
+  ck_assert_int_eq(charge_code(ch, msg, sizeof msg), CPAY_GRPC_UNAVAILABLE);
+  ck_assert_int_eq(atomic_load(&t.unary_calls), served);
+  cpay_arena_free(a);
+  cpay_channel_free(ch);
+  cpay_server_free(srv);
+  cpay_status st = {0};
+  cpay_server_opts bad = {.lame_duck_ms = -1};
+  ck_assert_ptr_null(cpay_server_new(&bad, &st));
+  ck_assert_ptr_nonnull(strstr(st.msg, "lame_duck_ms"));
+}
+END_TEST
+
 // A call that outlives the connection's age and grace is ended by the
 // server: C-core closes the connection and the client sees UNAVAILABLE;
 // the handler sees the call cancelled.
@@ -944,6 +1024,7 @@ static Suite *grpc_suite(void) {
   add_common(tc);
   tcase_add_test(tc, test_grpc_worker_limit);
   tcase_add_test(tc, test_grpc_connection_age);
+  tcase_add_test(tc, test_grpc_lame_duck);
   tcase_add_test(tc, test_grpc_connection_age_grace_ends_calls);
   tcase_add_test(tc, test_grpc_connection_age_refused);
   suite_add_tcase(s, tc);

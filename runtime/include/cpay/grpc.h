@@ -623,6 +623,13 @@ typedef struct cpay_server_opts {
   // A connection with no call for this long is sent GOAWAY and closed.
   // 0: none (C-core's default).
   int max_connection_idle_ms;
+  // Lame duck: at shutdown, health says NOT_SERVING for this long while
+  // calls are still served as usual, so that clients with health checking
+  // (cpay_channel_opts.health_check_service) and proxies' health checks
+  // send elsewhere before any call is refused; set it above their check
+  // interval (HAProxy: inter x fall). Then the drain. 0: none; negative:
+  // refused by cpay_server_new.
+  int lame_duck_ms;
   // Called once when shutdown begins, after new calls are refused and health
   // says NOT_SERVING, on the thread calling cpay_server_shutdown: end
   // long-lived streams here (subscriptions, say) so they drain within the
@@ -668,17 +675,18 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_server_enable_reflection(cpay_server *srv
 // Starts serving. After this, only cpay_server_set_serving and
 // cpay_server_shutdown may be called.
 CPAY_API CPAY_NODISCARD cpay_code cpay_server_start(cpay_server *srv, cpay_status *st);
-// Refuses new calls from now on (UNAVAILABLE, before any handler: safe to
-// retry elsewhere), marks health NOT_SERVING, runs on_shutdown, lets the
-// running calls finish for up to `grace_ms` (negative: wait forever), and
-// only then closes the listeners and sends GOAWAY on every connection;
-// calls still running after the grace are cancelled: their cancellation
-// callbacks run, their writes fail and their reads end (docs/services.md,
-// "Draining and connection age"). Returns when every call has ended, which includes
-// every blocking handler having returned: a handler that ignores
-// cancellation delays it (poll cpay_server_call_is_cancelled, or use
-// cpay_server_call_on_cancel, in long handlers). A second caller waits for
-// the first. Not from an event thread or a handler.
+// Marks health NOT_SERVING, serves on for opts.lame_duck_ms, then refuses
+// new calls (UNAVAILABLE, before any handler: safe to retry elsewhere),
+// runs on_shutdown, lets the running calls finish for up to `grace_ms`
+// (negative: wait forever), and only then closes the listeners and sends
+// GOAWAY on every connection; calls still running after the grace are
+// cancelled: their cancellation callbacks run, their writes fail and their
+// reads end (docs/services.md, "Draining and connection age"). Returns when
+// every call has ended, which includes every blocking handler having
+// returned: a handler that ignores cancellation delays it (poll
+// cpay_server_call_is_cancelled, or use cpay_server_call_on_cancel, in long
+// handlers). A second caller waits for the first. Not from an event thread
+// or a handler.
 CPAY_API void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms);
 // Shuts down (grace 0) if needed and frees the server. Accepts NULL.
 CPAY_API void cpay_server_free(cpay_server *srv);

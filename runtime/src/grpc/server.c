@@ -84,7 +84,8 @@ struct cpay_server {
   pthread_mutex_t mu;  // the fields below
   pthread_cond_t cv;   // a call was freed or a request came back
   bool started;
-  bool stopped;
+  bool shutdown_begun;  // the first cpay_server_shutdown is under way
+  bool stopped;         // new calls are refused (admit)
   bool shutdown_done;   // the first cpay_server_shutdown has returned
   bool no_requests;     // the GOAWAY went out: taken slots are not requested again
   size_t pending_slots;  // requests C-core holds
@@ -183,6 +184,11 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
   if (opts->workers < 0 || opts->threads < 0 || opts->max_queued < 0 || opts->max_calls < 0) {
     cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                     "server: threads, workers, max_queued and max_calls must not be negative");
+    return NULL;
+  }
+  if (opts->lame_duck_ms < 0) {
+    cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                    "server: lame_duck_ms %d must not be negative (0: none)", opts->lame_duck_ms);
     return NULL;
   }
   if (opts->max_connection_age_ms < 0 || opts->max_connection_age_grace_ms < 0 ||
@@ -1304,10 +1310,8 @@ static bool wait_admitted(cpay_server *srv, int64_t grace_ms) {
 
 void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   pthread_mutex_lock(&srv->mu);
-  bool first = !srv->stopped;
-  // From here new calls are refused UNAVAILABLE (admit), the requests
-  // staying out so that they are answered at once.
-  srv->stopped = true;
+  bool first = !srv->shutdown_begun;
+  srv->shutdown_begun = true;
   if (!first) {
     // Another thread shuts down: return when it does, when the server is
     // stopped.
@@ -1316,10 +1320,23 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
     return;
   }
   pthread_mutex_unlock(&srv->mu);
-  gpr_timespec grace_end = cpay__deadline_in(grace_ms);
   atomic_store(&srv->shutting_down, true);
-  for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].stop(srv->hooks[i].ctx);
   if (srv->health) cpay__health_shutdown(srv->health);
+  // Lame duck: NOT_SERVING while calls are still served, so that
+  // health-checking clients and proxies move away before any is refused.
+  if (srv->opts.lame_duck_ms > 0) {
+    int64_t ms = srv->opts.lame_duck_ms;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
+  // From here new calls are refused UNAVAILABLE (admit), the requests
+  // staying out so that they are answered at once.
+  pthread_mutex_lock(&srv->mu);
+  srv->stopped = true;
+  pthread_mutex_unlock(&srv->mu);
+  gpr_timespec grace_end = cpay__deadline_in(grace_ms);
+  for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].stop(srv->hooks[i].ctx);
   if (srv->opts.on_shutdown) srv->opts.on_shutdown(srv->opts.on_shutdown_ctx);
   // The drain: the calls admitted so far run to their end, while the
   // connections stay open and quiet. Only then the GOAWAY: C-core 1.51 has
