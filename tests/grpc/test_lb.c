@@ -394,6 +394,137 @@ START_TEST(test_lb_connectivity_state) {
 }
 END_TEST
 
+// ---- connectivity callbacks ------------------------------------------------------
+
+typedef struct state_log {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  cpay_channel *ch;
+  bool follow;  // re-register from the callback until READY
+  int n;
+  cpay_connectivity states[32];
+  bool changed[32];
+  bool on_main;  // a callback ran on the test's thread
+  cpay_code again;  // the code of the last re-registration from a callback
+  pthread_t main;
+} state_log;
+
+static void on_state(void *ctx, cpay_connectivity now, bool changed) {
+  state_log *l = ctx;
+  pthread_mutex_lock(&l->mu);
+  if (l->n < 32) {
+    l->states[l->n] = now;
+    l->changed[l->n] = changed;
+    l->n++;
+  }
+  if (pthread_equal(pthread_self(), l->main)) l->on_main = true;
+  bool follow = l->follow && now != CPAY_CONN_READY;
+  pthread_mutex_unlock(&l->mu);
+  if (follow || now == CPAY_CONN_SHUTDOWN) {
+    // Registering again from the callback, on the loop: fine while the
+    // channel lives, refused once cpay_channel_free has begun.
+    cpay_code code = cpay_channel_on_state_change(l->ch, now, WAIT_MS, on_state, l, NULL);
+    pthread_mutex_lock(&l->mu);
+    l->again = code;
+    pthread_mutex_unlock(&l->mu);
+  }
+  pthread_mutex_lock(&l->mu);
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
+// Waits (bounded) until the log has `n` entries.
+static void log_wait(state_log *l, int n) {
+  int64_t end = now_ms() + WAIT_MS;
+  pthread_mutex_lock(&l->mu);
+  while (l->n < n) {
+    ck_assert_msg(now_ms() < end, "%d state callbacks of %d in %d ms", l->n, n, WAIT_MS);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 10 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+  }
+  pthread_mutex_unlock(&l->mu);
+}
+
+START_TEST(test_lb_state_callback) {
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%d", g_port[1]);
+  cpay_status st = {0};
+  cpay_channel *ch = cpay_channel_new(target, NULL, &st);
+  ck_assert_ptr_nonnull(ch);
+  state_log l = {.ch = ch, .follow = true, .main = pthread_self()};
+  pthread_mutex_init(&l.mu, NULL);
+  pthread_cond_init(&l.cv, NULL);
+  ck_assert_int_eq(cpay_channel_on_state_change(ch, (cpay_connectivity)9, 10, on_state, &l, &st),
+                   CPAY_ERR_INVALID_ARGUMENT);
+  ck_assert_str_eq(st.msg, "unknown connectivity state 9");
+
+  // Idle until asked to connect; then each change, re-registered from the
+  // callback, up to READY.
+  ck_assert_int_eq(cpay_channel_state(ch, false), CPAY_CONN_IDLE);
+  ck_assert_int_eq(cpay_channel_on_state_change(ch, CPAY_CONN_IDLE, WAIT_MS, on_state, &l, &st),
+                   CPAY_OK);
+  testsvc_sleep_ms(50);
+  pthread_mutex_lock(&l.mu);
+  ck_assert_int_eq(l.n, 0);  // nothing changed: the watch does not connect
+  pthread_mutex_unlock(&l.mu);
+  (void)cpay_channel_state(ch, true);
+  int64_t end = now_ms() + WAIT_MS;
+  for (;;) {
+    log_wait(&l, 1);
+    pthread_mutex_lock(&l.mu);
+    bool ready = l.states[l.n - 1] == CPAY_CONN_READY;
+    pthread_mutex_unlock(&l.mu);
+    if (ready) break;
+    ck_assert_msg(now_ms() < end, "not READY in %d ms", WAIT_MS);
+    testsvc_sleep_ms(5);
+  }
+  pthread_mutex_lock(&l.mu);
+  ck_assert_int_eq(l.again, CPAY_OK);
+  for (int i = 0; i < l.n; i++) {
+    ck_assert(l.changed[i]);
+    ck_assert_int_ne(l.states[i], CPAY_CONN_IDLE);
+  }
+  ck_assert(!l.on_main);  // delivered on the channel's loop
+  l.follow = false;
+  int n = l.n;
+  pthread_mutex_unlock(&l.mu);
+
+  // Nothing changes: the callback comes at the timeout, unchanged.
+  ck_assert_int_eq(cpay_channel_on_state_change(ch, CPAY_CONN_READY, 50, on_state, &l, &st),
+                   CPAY_OK);
+  log_wait(&l, n + 1);
+  ck_assert_int_eq(l.states[n], CPAY_CONN_READY);
+  ck_assert(!l.changed[n]);
+
+  // The server goes: the channel leaves READY.
+  ck_assert_int_eq(cpay_channel_on_state_change(ch, CPAY_CONN_READY, WAIT_MS, on_state, &l, &st),
+                   CPAY_OK);
+  cpay_server_free(g_srv[1]);
+  g_srv[1] = NULL;
+  log_wait(&l, n + 2);
+  ck_assert(l.changed[n + 1]);
+  ck_assert_int_ne(l.states[n + 1], CPAY_CONN_READY);
+
+  // A watch without a timeout still pending when the channel is freed: it
+  // is delivered (SHUTDOWN) before cpay_channel_free returns, and a new one
+  // is refused from then on.
+  cpay_connectivity now = cpay_channel_state(ch, false);
+  ck_assert_int_eq(cpay_channel_on_state_change(ch, now, -1, on_state, &l, &st), CPAY_OK);
+  cpay_channel_free(ch);
+  pthread_mutex_lock(&l.mu);
+  ck_assert_int_eq(l.n, n + 3);
+  ck_assert_int_eq(l.states[n + 2], CPAY_CONN_SHUTDOWN);
+  ck_assert_int_eq(l.again, CPAY_ERR_CANCELLED);
+  pthread_mutex_unlock(&l.mu);
+}
+END_TEST
+
 // ---- hedging ---------------------------------------------------------------------
 
 #define SLOW 2           // the slow replica in the hedging tests
@@ -787,6 +918,7 @@ int main(void) {
   tcase_add_test(tc, test_lb_method_timeout_and_escaping);
   tcase_add_test(tc, test_lb_invalid_options);
   tcase_add_test(tc, test_lb_connectivity_state);
+  tcase_add_test(tc, test_lb_state_callback);
   suite_add_tcase(s, tc);
   // Its own case: CK_RUN_CASE=hedge runs it alone (the p99 figures of
   // docs/services.md come from its first test).

@@ -407,6 +407,22 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_channel_watch_state(cpay_channel *ch,
                                                           int64_t timeout_ms,
                                                           cpay_connectivity *now,
                                                           cpay_status *st);
+// What cpay_channel_on_state_change calls: `now` is the new state
+// (changed true), or the state at the timeout (changed false).
+typedef void cpay_state_fn(void *ctx, cpay_connectivity now, bool changed);
+// Calls `fn` once, on the channel's loop, when the connectivity differs
+// from `last` (at once if it already does) or after `timeout_ms`
+// (negative: no timeout), whichever comes first: C-core's one-shot watch,
+// without blocking a thread. To follow every change, register again from
+// `fn` with the state it got. Does not itself start connecting (see
+// cpay_channel_state). cpay_channel_free delivers the pending ones
+// (CPAY_CONN_SHUTDOWN) before it returns; `fn` must not free the channel.
+// CPAY_ERR_CANCELLED once cpay_channel_free has begun. Thread-safe.
+CPAY_API CPAY_NODISCARD cpay_code cpay_channel_on_state_change(cpay_channel *ch,
+                                                              cpay_connectivity last,
+                                                              int64_t timeout_ms,
+                                                              cpay_state_fn *fn, void *ctx,
+                                                              cpay_status *st);
 // Waits until the channel is connected or `timeout_ms` passes (then
 // CPAY_ERR_UNAVAILABLE with the last connectivity state in `st`).
 CPAY_API CPAY_NODISCARD cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms,

@@ -59,6 +59,8 @@ struct cpay_channel {
   // runs hedging itself, so each unary call looks its policy up here.
   cpay_method_policy *policies;
   size_t policy_count;
+  int watches;     // cpay_channel_on_state_change callbacks still to run
+  bool destroyed;  // grpc_channel_destroy has begun (under calls_mu)
 };
 
 struct cpay_client_info {
@@ -317,6 +319,65 @@ cpay_code cpay_channel_watch_state(cpay_channel *ch, cpay_connectivity last, int
                          cpay_connectivity_name(last), (long long)timeout_ms);
 }
 
+// A pending cpay_channel_on_state_change: C-core's watch, completing on
+// the loop's queue with this op as its tag.
+typedef struct state_watch {
+  cpay__op op;  // first: the tag
+  cpay_channel *ch;
+  cpay_state_fn *fn;
+  void *ctx;
+} state_watch;
+
+static void channel_unref(cpay_channel *ch);
+
+static void on_state_watch(cpay__op *op, bool ok) {
+  state_watch *w = (state_watch *)op;
+  cpay_channel *ch = w->ch;
+  // The state now; under the lock, so that cpay_channel_free does not
+  // destroy the channel meanwhile (it runs these before it goes on).
+  pthread_mutex_lock(&ch->calls_mu);
+  cpay_connectivity now = ch->destroyed ? CPAY_CONN_SHUTDOWN
+                                        : (cpay_connectivity)grpc_channel_check_connectivity_state(
+                                              ch->ch, 0);
+  pthread_mutex_unlock(&ch->calls_mu);
+  w->fn(w->ctx, now, ok);
+  pthread_mutex_lock(&ch->calls_mu);
+  if (--ch->watches == 0) pthread_cond_broadcast(&ch->calls_cv);
+  pthread_mutex_unlock(&ch->calls_mu);
+  free(w);
+  channel_unref(ch);
+}
+
+cpay_code cpay_channel_on_state_change(cpay_channel *ch, cpay_connectivity last,
+                                       int64_t timeout_ms, cpay_state_fn *fn, void *ctx,
+                                       cpay_status *st) {
+  if (!fn) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "no state callback");
+  if ((unsigned)last > CPAY_CONN_SHUTDOWN) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "unknown connectivity state %d",
+                           (int)last);
+  }
+  if (cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  state_watch *w = calloc(1, sizeof *w);
+  if (!w) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a state watch");
+  w->op.fn = on_state_watch;
+  w->ch = ch;
+  w->fn = fn;
+  w->ctx = ctx;
+  pthread_mutex_lock(&ch->calls_mu);
+  if (ch->closing) {
+    pthread_mutex_unlock(&ch->calls_mu);
+    free(w);
+    return cpay_status_set(st, CPAY_ERR_CANCELLED, "the channel is being closed");
+  }
+  ch->watches++;
+  atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  grpc_channel_watch_connectivity_state(ch->ch, (grpc_connectivity_state)last,
+                                        cpay__deadline_in(timeout_ms), cpay__loop_cq(ch->loop),
+                                        &w->op);
+  pthread_mutex_unlock(&ch->calls_mu);
+  return CPAY_OK;
+}
+
 cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_status *st) {
   gpr_timespec deadline = cpay__deadline_in(timeout_ms);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
@@ -366,8 +427,14 @@ void cpay_channel_free(cpay_channel *ch) {
   // Asynchronous calls end on the loop: their on_done must have run before
   // the loop (if it is the channel's own) stops.
   while (ch->async_calls > 0) pthread_cond_wait(&ch->calls_cv, &ch->calls_mu);
+  ch->destroyed = true;
   pthread_mutex_unlock(&ch->calls_mu);
   grpc_channel_destroy(ch->ch);
+  // Destroying the channel ends its connectivity watches: their callbacks
+  // run on the loop, which must still run them.
+  pthread_mutex_lock(&ch->calls_mu);
+  while (ch->watches > 0) pthread_cond_wait(&ch->calls_cv, &ch->calls_mu);
+  pthread_mutex_unlock(&ch->calls_mu);
   ch->ch = NULL;
   cpay_loop_free(ch->own_loop);
   ch->own_loop = NULL;
