@@ -14,8 +14,10 @@
 // - Blocking: unary calls return the response; streaming calls return a
 //   cpay_call with blocking send / recv / close_send / finish. Blocking
 //   client calls are driven by the threads that wait in them (no event
-//   thread is used), and one thread may receive on a call while another
-//   sends on it. Blocking server handlers run on a bounded worker pool.
+//   thread is used, except by hedged unary calls, whose attempts run on
+//   the channel's loop: see cpay_hedging_policy), and one thread may
+//   receive on a call while another sends on it. Blocking server handlers
+//   run on a bounded worker pool.
 // - Reactors: asynchronous client calls (cpay_call_start_async) and reactor
 //   server handlers report events by callback (message received, ready to
 //   send more, cancelled, done) and never block a thread. Writes may be

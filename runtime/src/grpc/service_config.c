@@ -4,6 +4,9 @@
 // options are checked here, so that a bad value fails cpay_channel_new
 // with a message instead of C-core dropping the whole config later. Output
 // is deterministic: keys in a fixed order, policies in the caller's order.
+// Hedging policies are checked here too but never written: C-core 1.51
+// has no hedging, so channel.c runs them (cpay__method_policy finds a
+// call's entry as C-core finds its methodConfig).
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
