@@ -1062,6 +1062,73 @@ START_TEST(test_hedge_bounds) {
 }
 END_TEST
 
+// Many asynchronous hedged calls racing their hedges, cancellations, frees
+// and the channel's end, with blocking hedged calls beside them: each
+// asynchronous call gets exactly one on_done, and nothing is left running.
+#define CHURN 200
+
+static atomic_int g_done_count[CHURN];
+
+static void churn_done(void *state, cpay_call *call, const cpay_rpc_result *res) {
+  (void)call;
+  (void)res;
+  atomic_fetch_add(&g_done_count[(intptr_t)state], 1);
+}
+
+static void *churn_blocking(void *arg) {
+  cpay_channel *ch = arg;
+  for (int k = 0; k < 20; k++) {
+    cpay_call_opts co = {.timeout_ms = 1 + k % 7 * 40};
+    // Any outcome but a hang or a crash: the channel may close meanwhile.
+    (void)charge(ch, &co, k % 2 ? "c" : "sleep:30", NULL);
+  }
+  return NULL;
+}
+
+START_TEST(test_hedge_churn) {
+  atomic_store(&g_t[SLOW].delay_ms, 100);
+  atomic_store(&g_t[1].fail_code, CPAY_GRPC_UNAVAILABLE);  // non-fatal: the next at once
+  cpay_method_policy p = hedge_policy(3, 5, kUnavail);
+  cpay_channel_opts o = {.lb_policy = CPAY_LB_ROUND_ROBIN, .method_policies = &p,
+                         .method_policy_count = 1};
+  cpay_status st = {0};
+  cpay_channel *ch = cpay_channel_new(g_all, &o, &st);
+  ck_assert_msg(ch != NULL, "%s", st.msg);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, churn_blocking, ch), 0);
+  cpay_arena *a = cpay_arena_new();
+  payments_v1_ChargeRequest *r = payments_v1_ChargeRequest_new(a);
+  r->customer_id = CPAY_STR("c");
+  r->idempotency_key = CPAY_STR("k");
+  payments_v1_PaymentService_ChargeCard_client_reactor cr = {.on_done = churn_done};
+  int started = 0;
+  for (intptr_t k = 0; k < CHURN; k++) {
+    atomic_store(&g_done_count[k], 0);
+    cpay_call *call = NULL;
+    cpay_call_opts co = {.timeout_ms = 20 + k % 5 * 50};
+    cpay_code code = payments_v1_PaymentService_ChargeCard_async(ch, &co, r, &cr, (void *)k,
+                                                                 k % 2 ? &call : NULL, &st);
+    ck_assert_msg(code == CPAY_OK, "%s", st.msg);
+    started++;
+    if (k % 3 == 0) cpay_call_cancel(call);
+    if (k % 4 == 1) cpay_call_free(call);  // at once: the call goes on
+    else if (call) {
+      if (k % 8 == 3) testsvc_sleep_ms(1);
+      cpay_call_free(call);
+    }
+  }
+  testsvc_sleep_ms(20);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  cpay_channel_free(ch);  // with calls still in flight: they end now
+  for (int k = 0; k < started; k++) {
+    ck_assert_msg(atomic_load(&g_done_count[k]) == 1, "call %d: %d on_done", k,
+                  atomic_load(&g_done_count[k]));
+  }
+  cpay_arena_free(a);
+  for (int i = 0; i < N; i++) settle(i);
+}
+END_TEST
+
 int main(void) {
   // C-core's getaddrinfo resolver for dns:/// targets: its c-ares one
   // leaves bytes LeakSanitizer reports (docs/services.md, Tests).
@@ -1089,6 +1156,7 @@ int main(void) {
   tcase_add_test(th, test_hedge_winner_metadata_and_async);
   tcase_add_test(th, test_hedge_fatal_and_non_fatal);
   tcase_add_test(th, test_hedge_bounds);
+  tcase_add_test(th, test_hedge_churn);
   suite_add_tcase(s, th);
   SRunner *sr = srunner_create(s);
   srunner_set_tap(sr, "-");
