@@ -113,15 +113,30 @@ static cpay_code charge(void *ctx, cpay_server_call *call, const payments_v1_Cha
     rc = cpay_server_call_set_status(call, CPAY_GRPC_CANCELLED, "cancelled");
     goto out;
   }
+  if (t->name && (cpay_server_call_add_initial_metadata(call, "x-server",
+                                                       cpay_str_from_c(t->name)) != CPAY_OK ||
+                  cpay_server_call_add_trailing_metadata(call, "x-server",
+                                                        cpay_str_from_c(t->name)) != CPAY_OK)) {
+    rc = CPAY_ERR_INTERNAL;
+    goto out;
+  }
   long sleep = num_after(req->customer_id, "sleep:");
   long big = num_after(req->customer_id, "big:");
   if (sleep > 0) atomic_store(&t->sleep_time_left, cpay_server_call_time_left_ms(call));
+  if (sleep < 0) sleep = 0;
+  sleep += atomic_load(&t->delay_ms);
   for (long waited = 0; waited < sleep; waited += 5) {
     if (cpay_server_call_is_cancelled(call)) {
+      atomic_fetch_add(&t->unary_cancelled, 1);
       rc = cpay_server_call_set_status(call, CPAY_GRPC_CANCELLED, "cancelled");
       goto out;
     }
     testsvc_sleep_ms(5);
+  }
+  int fail = atomic_load(&t->fail_code);
+  if (fail) {
+    rc = cpay_server_call_set_status(call, (cpay_grpc_code)fail, "failing as told");
+    goto out;
   }
   if (!fail_on_request(call, req)) {
     rc = CPAY_ERR_INVALID_ARGUMENT;

@@ -22,6 +22,16 @@ typedef struct testsvc {
   atomic_int relay_code;  // the relayed call's cpay code
   // cpay_server_call_time_left_ms of the last "sleep:" ChargeCard.
   atomic_llong sleep_time_left;
+  // Blocking ChargeCard only, for replica tests: every call first waits
+  // delay_ms (watching for cancellation), then fails with fail_code when
+  // that is not 0; `name`, when set, is sent as initial and trailing
+  // metadata x-server.
+  atomic_int delay_ms;
+  atomic_int fail_code;
+  const char *name;
+  // ChargeCard calls that saw their cancellation (while delayed or
+  // sleeping).
+  atomic_int unary_cancelled;
 } testsvc;
 
 // Both handler tables behave alike, one with blocking handlers, the other

@@ -14,8 +14,10 @@
 // - Blocking: unary calls return the response; streaming calls return a
 //   cpay_call with blocking send / recv / close_send / finish. Blocking
 //   client calls are driven by the threads that wait in them (no event
-//   thread is used), and one thread may receive on a call while another
-//   sends on it. Blocking server handlers run on a bounded worker pool.
+//   thread is used, except by hedged unary calls, whose attempts run on
+//   the channel's loop: see cpay_hedging_policy), and one thread may
+//   receive on a call while another sends on it. Blocking server handlers
+//   run on a bounded worker pool.
 // - Reactors: asynchronous client calls (cpay_call_start_async) and reactor
 //   server handlers report events by callback (message received, ready to
 //   send more, cancelled, done) and never block a thread. Writes may be
@@ -258,9 +260,32 @@ typedef enum cpay_lb_policy {
 // The bit of gRPC status `code` in cpay_method_policy.retryable_codes.
 #define CPAY_GRPC_CODE_BIT(code) (UINT32_C(1) << (code))
 
-// A retry policy, a deadline and wait_for_ready for the methods of a
-// service (gRFC A6, as C-core implements it). C-core 1.51 implements no
-// hedging, so there is no hedging policy here.
+// A hedging policy (gRFC A6) for unary methods, run by cpay itself: C-core
+// 1.51 parses only retryPolicy from a service config and ignores
+// hedgingPolicy. Each attempt is an ordinary call on the channel (so
+// round_robin sends them to different replicas): attempt 1 goes at once;
+// while no attempt has ended with OK or a fatal status, another goes after
+// every hedging_delay_ms, and at once after an attempt fails with a
+// non-fatal status. The first attempt to end with OK or a fatal status (any
+// code not in non_fatal_codes) is the call's: its response, status and
+// metadata are what the caller gets, and the other attempts are cancelled.
+// When every attempt failed non-fatally, the last one's status is the
+// call's. The call's deadline bounds all attempts. Only for idempotent
+// methods: the server may run the request several times.
+typedef struct cpay_hedging_policy {
+  // Attempts in all, the first included: 2..5 (gRPC's limit); 0: none.
+  int max_attempts;
+  // Time between attempts, >= 0 (0: all attempts at once).
+  int64_t hedging_delay_ms;
+  // Statuses after which the next attempt goes at once instead of ending
+  // the call: CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE) | ...; may be 0;
+  // not OK.
+  uint32_t non_fatal_codes;
+} cpay_hedging_policy;
+
+// A retry or hedging policy, a deadline and wait_for_ready for the methods
+// of a service (gRFC A6; retries as C-core implements them, hedging by cpay,
+// see cpay_hedging_policy).
 typedef struct cpay_method_policy {
   // "payments.v1.PaymentService"; NULL: every service (`method` must then
   // be NULL too). At most one policy per (service, method).
@@ -281,6 +306,18 @@ typedef struct cpay_method_policy {
   // Calls queue while the channel is not ready instead of failing
   // UNAVAILABLE at once (as cpay_call_opts.wait_for_ready per call).
   bool wait_for_ready;
+  // Hedging instead of retries (not both: CPAY_ERR_INVALID_ARGUMENT). It
+  // applies to unary calls made with cpay_unary_call (the generated blocking
+  // stubs) and cpay_call_start_async (the generated async stubs); streaming
+  // methods it names, and unary calls made with cpay_call_start, run
+  // unhedged, as one attempt. The channel's interceptors run once per call,
+  // before the first attempt, and every attempt sends the metadata they
+  // produced (the same for all: cpay sends no grpc-previous-rpc-attempts,
+  // which C-core 1.51 servers do not pass on to handlers anyway).
+  // Hedged calls run on the channel's loop, also blocking ones (the calling
+  // thread waits for the outcome); a blocking hedged call made on an event
+  // thread runs unhedged, since waiting there could stall its own attempts.
+  cpay_hedging_policy hedging;
 } cpay_method_policy;
 
 // A channel's connectivity (C-core's).
@@ -315,7 +352,9 @@ typedef struct cpay_channel_opts {
   // A service config (JSON), for what the typed options below do not say.
   // It cannot be combined with lb_policy, health_check_service or
   // method_policies (CPAY_ERR_INVALID_ARGUMENT): write all of it in JSON,
-  // or none. With it, retry_unavailable is ignored.
+  // or none. With it, retry_unavailable is ignored. A "hedgingPolicy" in it
+  // is refused (CPAY_ERR_INVALID_ARGUMENT): C-core would ignore it; hedge
+  // with method_policies[].hedging instead.
   const char *service_config_json;
   // cpay's default retry policy: every method up to 4 attempts on
   // UNAVAILABLE (backoff 0.1 s, x2, at most 2 s). method_policies take
@@ -370,6 +409,22 @@ CPAY_API CPAY_NODISCARD cpay_code cpay_channel_watch_state(cpay_channel *ch,
                                                           int64_t timeout_ms,
                                                           cpay_connectivity *now,
                                                           cpay_status *st);
+// What cpay_channel_on_state_change calls: `now` is the new state
+// (changed true), or the state at the timeout (changed false).
+typedef void cpay_state_fn(void *ctx, cpay_connectivity now, bool changed);
+// Calls `fn` once, on the channel's loop, when the connectivity differs
+// from `last` (at once if it already does) or after `timeout_ms`
+// (negative: no timeout), whichever comes first: C-core's one-shot watch,
+// without blocking a thread. To follow every change, register again from
+// `fn` with the state it got. Does not itself start connecting (see
+// cpay_channel_state). cpay_channel_free delivers the pending ones
+// (CPAY_CONN_SHUTDOWN) before it returns; `fn` must not free the channel.
+// CPAY_ERR_CANCELLED once cpay_channel_free has begun. Thread-safe.
+CPAY_API CPAY_NODISCARD cpay_code cpay_channel_on_state_change(cpay_channel *ch,
+                                                              cpay_connectivity last,
+                                                              int64_t timeout_ms,
+                                                              cpay_state_fn *fn, void *ctx,
+                                                              cpay_status *st);
 // Waits until the channel is connected or `timeout_ms` passes (then
 // CPAY_ERR_UNAVAILABLE with the last connectivity state in `st`).
 CPAY_API CPAY_NODISCARD cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms,

@@ -55,6 +55,12 @@ struct cpay_channel {
   size_t send_queue_bytes;
   cpay_loop *loop;  // shared, or own_loop
   cpay_loop *own_loop;
+  // Copies of the method policies (names included) when one hedges: cpay
+  // runs hedging itself, so each unary call looks its policy up here.
+  cpay_method_policy *policies;
+  size_t policy_count;
+  int watches;     // cpay_channel_on_state_change callbacks still to run
+  bool destroyed;  // grpc_channel_destroy has begun (under calls_mu)
 };
 
 struct cpay_client_info {
@@ -103,6 +109,11 @@ struct cpay_call {
   void *read_msg;
   cpay_code read_code;
   cpay_status read_err;
+  // A hedged unary call (see "hedging" below): its attempts and outcome.
+  // It has no grpc_call of its own.
+  struct hedge *hedge;
+  // An attempt of a hedged call: it reports its end there, not to a reactor.
+  struct hedge *attempt_of;
   cpay__op op_start;
   cpay__op op_init;
   cpay__op op_status;
@@ -111,6 +122,14 @@ struct cpay_call {
   // call_new zeroes everything before it.
   _Alignas(16) unsigned char arena_buf[1024];
 };
+
+static void free_policies(cpay_channel *ch) {
+  for (size_t i = 0; i < ch->policy_count; i++) {
+    free((char *)ch->policies[i].service);
+    free((char *)ch->policies[i].method);
+  }
+  free(ch->policies);
+}
 
 // A channel to `target`, or over the connected socket `fd` when target is
 // NULL (taken when the channel is made).
@@ -148,6 +167,25 @@ static cpay_channel *channel_new(const char *target, int fd, const cpay_channel_
   if (opts->compression &&
       !(ch->compression = cpay__strndup(NULL, opts->compression, strlen(opts->compression)))) {
     goto out_nomem;
+  }
+  bool hedges = false;
+  for (size_t i = 0; i < opts->method_policy_count && !opts->service_config_json; i++) {
+    hedges |= opts->method_policies[i].hedging.max_attempts != 0;
+  }
+  if (hedges) {
+    ch->policies = calloc(opts->method_policy_count, sizeof *ch->policies);
+    if (!ch->policies) goto out_nomem;
+    ch->policy_count = opts->method_policy_count;
+    for (size_t i = 0; i < ch->policy_count; i++) {
+      const cpay_method_policy *p = &opts->method_policies[i];
+      cpay_method_policy *q = &ch->policies[i];
+      *q = *p;
+      q->service = q->method = NULL;
+      if ((p->service && !(q->service = cpay__strndup(NULL, p->service, strlen(p->service)))) ||
+          (p->method && !(q->method = cpay__strndup(NULL, p->method, strlen(p->method))))) {
+        goto out_nomem;
+      }
+    }
   }
   ch->loop = opts->loop;
   if (!ch->loop) {
@@ -215,6 +253,7 @@ out_nomem:
   cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a channel");
 out_free:
   free(gen_config);
+  free_policies(ch);
   free(ch->compression);
   free(ch->icpts);
   free(ch);
@@ -280,6 +319,65 @@ cpay_code cpay_channel_watch_state(cpay_channel *ch, cpay_connectivity last, int
                          cpay_connectivity_name(last), (long long)timeout_ms);
 }
 
+// A pending cpay_channel_on_state_change: C-core's watch, completing on
+// the loop's queue with this op as its tag.
+typedef struct state_watch {
+  cpay__op op;  // first: the tag
+  cpay_channel *ch;
+  cpay_state_fn *fn;
+  void *ctx;
+} state_watch;
+
+static void channel_unref(cpay_channel *ch);
+
+static void on_state_watch(cpay__op *op, bool ok) {
+  state_watch *w = (state_watch *)op;
+  cpay_channel *ch = w->ch;
+  // The state now; under the lock, so that cpay_channel_free does not
+  // destroy the channel meanwhile (it runs these before it goes on).
+  pthread_mutex_lock(&ch->calls_mu);
+  cpay_connectivity now = ch->destroyed ? CPAY_CONN_SHUTDOWN
+                                        : (cpay_connectivity)grpc_channel_check_connectivity_state(
+                                              ch->ch, 0);
+  pthread_mutex_unlock(&ch->calls_mu);
+  w->fn(w->ctx, now, ok);
+  pthread_mutex_lock(&ch->calls_mu);
+  if (--ch->watches == 0) pthread_cond_broadcast(&ch->calls_cv);
+  pthread_mutex_unlock(&ch->calls_mu);
+  free(w);
+  channel_unref(ch);
+}
+
+cpay_code cpay_channel_on_state_change(cpay_channel *ch, cpay_connectivity last,
+                                       int64_t timeout_ms, cpay_state_fn *fn, void *ctx,
+                                       cpay_status *st) {
+  if (!fn) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "no state callback");
+  if ((unsigned)last > CPAY_CONN_SHUTDOWN) {
+    return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "unknown connectivity state %d",
+                           (int)last);
+  }
+  if (cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  state_watch *w = calloc(1, sizeof *w);
+  if (!w) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a state watch");
+  w->op.fn = on_state_watch;
+  w->ch = ch;
+  w->fn = fn;
+  w->ctx = ctx;
+  pthread_mutex_lock(&ch->calls_mu);
+  if (ch->closing) {
+    pthread_mutex_unlock(&ch->calls_mu);
+    free(w);
+    return cpay_status_set(st, CPAY_ERR_CANCELLED, "the channel is being closed");
+  }
+  ch->watches++;
+  atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  grpc_channel_watch_connectivity_state(ch->ch, (grpc_connectivity_state)last,
+                                        cpay__deadline_in(timeout_ms), cpay__loop_cq(ch->loop),
+                                        &w->op);
+  pthread_mutex_unlock(&ch->calls_mu);
+  return CPAY_OK;
+}
+
 cpay_code cpay_channel_wait_ready(cpay_channel *ch, int64_t timeout_ms, cpay_status *st) {
   gpr_timespec deadline = cpay__deadline_in(timeout_ms);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
@@ -309,6 +407,7 @@ static void channel_unref(cpay_channel *ch) {
   pthread_cond_destroy(&ch->calls_cv);
   pthread_mutex_destroy(&ch->reg_mu);
   for (size_t i = 0; i < REG_SLOTS; i++) free(atomic_load(&ch->regs[i].path));
+  free_policies(ch);
   free(ch->icpts);
   free(ch->compression);
   free(ch);
@@ -328,8 +427,14 @@ void cpay_channel_free(cpay_channel *ch) {
   // Asynchronous calls end on the loop: their on_done must have run before
   // the loop (if it is the channel's own) stops.
   while (ch->async_calls > 0) pthread_cond_wait(&ch->calls_cv, &ch->calls_mu);
+  ch->destroyed = true;
   pthread_mutex_unlock(&ch->calls_mu);
   grpc_channel_destroy(ch->ch);
+  // Destroying the channel ends its connectivity watches: their callbacks
+  // run on the loop, which must still run them.
+  pthread_mutex_lock(&ch->calls_mu);
+  while (ch->watches > 0) pthread_cond_wait(&ch->calls_cv, &ch->calls_mu);
+  pthread_mutex_unlock(&ch->calls_mu);
   ch->ch = NULL;
   cpay_loop_free(ch->own_loop);
   ch->own_loop = NULL;
@@ -450,18 +555,14 @@ static grpc_call *parent_of(const cpay_call_opts *opts) {
   return p ? cpay__server_call_grpc(p) : NULL;
 }
 
-// A new call on `ch`: on the channel's loop when `async`, else on a
-// private queue. The grpc_call exists; nothing is started yet.
-static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
-                          const void *req, bool async, cpay_call **out, cpay_status *st) {
-  static const cpay_call_opts kNoOpts;
-  if (!opts) opts = &kNoOpts;
+// A new call on `ch` with metadata `md` (taken) and an absolute
+// `deadline`, a child of `parent` (or NULL): on the channel's loop when
+// `async`, else on a private queue. The grpc_call exists; nothing is
+// started yet.
+static cpay_code call_create(cpay_channel *ch, const cpay_method *m, cpay__md_out md, bool async,
+                             grpc_call *parent, gpr_timespec deadline, cpay_call **out,
+                             cpay_status *st) {
   *out = NULL;
-  if (!ch->ch) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "the channel was closed");
-  if (async && cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
-  cpay__md_out md;
-  cpay_code code = intercept(ch, m, opts, req, &md, st);
-  if (code != CPAY_OK) return code;
   cpay_call *c = malloc(sizeof *c);
   cpay_arena *arena = NULL;
   if (c) {
@@ -488,21 +589,18 @@ static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_cal
   c->method = m;
   c->async = async;
   c->md_out = md;
-  c->user_result = async ? NULL : opts->result;
   c->details = grpc_empty_slice();
   c->resp_arena = arena;
   grpc_metadata_array_init(&c->init_md);
   grpc_metadata_array_init(&c->trail_md);
-  int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
-  grpc_call *parent = parent_of(opts);
   void *reg = registered(ch, m);
   if (reg) {
     c->rpc.call = grpc_channel_create_registered_call(ch->ch, parent, GRPC_PROPAGATE_DEFAULTS, cq,
-                                                      reg, cpay__deadline_in(timeout), NULL);
+                                                      reg, deadline, NULL);
   } else {
     c->rpc.call = grpc_channel_create_call(ch->ch, parent, GRPC_PROPAGATE_DEFAULTS, cq,
                                            grpc_slice_from_static_string(m->path), NULL,
-                                           cpay__deadline_in(timeout), NULL);
+                                           deadline, NULL);
   }
   atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
   // Listed (and counted) unless cpay_channel_free has begun: a call started
@@ -521,12 +619,37 @@ static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_cal
     cpay__rpc_unref(&c->rpc);
     return cpay_status_set(st, CPAY_ERR_CANCELLED, "%s: the channel was closed", m->path);
   }
-  if (c->user_result) {
-    cpay_arena *keep = c->user_result->arena;
-    memset(c->user_result, 0, sizeof *c->user_result);
-    c->user_result->arena = keep;
-  }
   *out = c;
+  return CPAY_OK;
+}
+
+// Clears the caller's result, keeping its arena.
+static void clear_result(cpay_rpc_result *res) {
+  if (!res) return;
+  cpay_arena *keep = res->arena;
+  memset(res, 0, sizeof *res);
+  res->arena = keep;
+}
+
+// A new call on `ch` with `opts` (NULL: none): the interceptors run, then
+// call_create.
+static cpay_code call_new(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                          const void *req, bool async, cpay_call **out, cpay_status *st) {
+  static const cpay_call_opts kNoOpts;
+  if (!opts) opts = &kNoOpts;
+  *out = NULL;
+  if (!ch->ch) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "the channel was closed");
+  if (async && cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  cpay__md_out md;
+  cpay_code code = intercept(ch, m, opts, req, &md, st);
+  if (code != CPAY_OK) return code;
+  int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
+  code = call_create(ch, m, md, async, parent_of(opts), cpay__deadline_in(timeout), out, st);
+  if (code != CPAY_OK) return code;
+  if (!async) {
+    (*out)->user_result = opts->result;
+    clear_result(opts->result);
+  }
   return CPAY_OK;
 }
 
@@ -586,34 +709,34 @@ static bool start_batches(cpay_call *c, grpc_byte_buffer *req, uint32_t md_flags
 
 static void call_unref(cpay_call *c);
 static void async_ended(cpay_call *c);
+typedef struct hedge hedge;
+static void hedge_attempt_done(hedge *h, cpay_call *a);
 
 static bool no_batches(cpay__rpc *r, void *arg) {
   (void)arg;
   return r->batches == 0;
 }
 
-// Starts `c` with `req` (NULL for client and bidi streaming); on failure
-// releases it and returns the error.
-static cpay_code call_begin(cpay_call *c, const cpay_call_opts *opts, const void *req,
-                            cpay_status *st) {
-  const cpay_method *m = c->method;
-  bool one_req = m->kind == CPAY_METHOD_SERVER_STREAMING || m->kind == CPAY_METHOD_UNARY;
-  grpc_byte_buffer *bb = NULL;
+static uint32_t md_flags(const cpay_call_opts *opts) {
+  return opts && opts->wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+}
+
+// Starts `c` with the encoded request `bb` (NULL for client and bidi
+// streaming; still the caller's); on failure releases `c` and returns the
+// error.
+static cpay_code call_begin_bb(cpay_call *c, grpc_byte_buffer *bb, uint32_t flags,
+                               cpay_status *st) {
   cpay_code code = CPAY_OK;
-  if (one_req) code = cpay__msg_to_bb(req, m->request, &bb, st);
-  if (code == CPAY_OK) {
-    pthread_mutex_lock(&c->rpc.mu);
-    bool started = start_batches(c, bb, opts && opts->wait_for_ready
-                                            ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0);
-    if (!started) {
-      // A batch C-core took still completes, but calls nothing back.
-      grpc_call_cancel(c->rpc.call, NULL);
-      c->done = true;
-      code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the call could not be started", m->path);
-    }
-    pthread_mutex_unlock(&c->rpc.mu);
+  pthread_mutex_lock(&c->rpc.mu);
+  bool started = start_batches(c, bb, flags);
+  if (!started) {
+    // A batch C-core took still completes, but calls nothing back.
+    grpc_call_cancel(c->rpc.call, NULL);
+    c->done = true;
+    code = cpay_status_set(st, CPAY_ERR_INTERNAL, "%s: the call could not be started",
+                           c->method->path);
   }
-  if (bb) grpc_byte_buffer_destroy(bb);  // C-core holds its own reference
+  pthread_mutex_unlock(&c->rpc.mu);
   if (code != CPAY_OK) {
     if (c->async) {
       async_ended(c);  // no on_done will come
@@ -625,6 +748,26 @@ static cpay_code call_begin(cpay_call *c, const cpay_call_opts *opts, const void
     }
     call_unref(c);
   }
+  return code;
+}
+
+// Starts `c` with `req` (NULL for client and bidi streaming); on failure
+// releases it and returns the error.
+static cpay_code call_begin(cpay_call *c, const cpay_call_opts *opts, const void *req,
+                            cpay_status *st) {
+  const cpay_method *m = c->method;
+  bool one_req = m->kind == CPAY_METHOD_SERVER_STREAMING || m->kind == CPAY_METHOD_UNARY;
+  grpc_byte_buffer *bb = NULL;
+  cpay_code code = one_req ? cpay__msg_to_bb(req, m->request, &bb, st) : CPAY_OK;
+  if (code != CPAY_OK) {
+    // Not started: as call_begin_bb's failure.
+    c->done = true;
+    if (c->async) async_ended(c);
+    call_unref(c);
+    return code;
+  }
+  code = call_begin_bb(c, bb, md_flags(opts), st);
+  if (bb) grpc_byte_buffer_destroy(bb);  // C-core holds its own reference
   return code;
 }
 
@@ -707,7 +850,9 @@ static void on_unary(cpay__op *op, bool ok) {
   pthread_mutex_lock(&c->rpc.mu);
   note_initial_md(c);
   c->status_received = true;
-  bool deliver = c->async && !c->done;
+  // An attempt of a hedged call delivers nothing: the hedge takes the
+  // winner's response when it ends (call_batch_done).
+  bool deliver = c->async && !c->done && !c->attempt_of;
   pthread_mutex_unlock(&c->rpc.mu);
   if (deliver) {
     deliver_metadata(c);
@@ -831,6 +976,12 @@ static void call_batch_done(cpay__rpc *r) {
   }
   pthread_mutex_unlock(&r->mu);
   if (!end) return;
+  if (c->attempt_of) {
+    hedge_attempt_done(c->attempt_of, c);
+    async_ended(c);
+    call_unref(c);
+    return;
+  }
   if (c->status == GRPC_STATUS_OK && c->read_code != CPAY_OK) {
     fail_response(c, "%s", cpay_status_msg(&c->read_err));
   } else if (c->status == GRPC_STATUS_OK && c->method->kind == CPAY_METHOD_CLIENT_STREAMING &&
@@ -898,6 +1049,439 @@ static void async_ended(cpay_call *c) {
   pthread_mutex_unlock(&ch->calls_mu);
 }
 
+// ---- hedging -------------------------------------------------------------------
+//
+// gRFC A6 hedging of unary calls, which C-core 1.51 does not do: its
+// service config parser (retry_service_config.cc) reads only "retryPolicy"
+// per method, and its retry filter has no hedging (a TODO there). So cpay
+// runs it above C-core, with no balancer of its own: each attempt is an
+// ordinary asynchronous call on the channel (so round_robin picks a replica
+// for each), started with the interceptors' metadata and the encoded
+// request of the one logical call, with the call's absolute deadline.
+//
+// The logical call is a cpay_call without a grpc_call: its lock, references
+// and arena are the hedge's, and a hedged asynchronous call is what the
+// caller holds. It references its attempts until it is freed; each attempt
+// references it until the attempt's end has been reported (attempts always
+// run on the channel's loop, also for a blocking call, whose thread waits on
+// the logical call's condition variable). A timer of the loop starts the
+// next attempt after hedging_delay_ms; it references the logical call while
+// armed.
+
+#define HEDGE_MAX_ATTEMPTS 5
+
+struct hedge {
+  cpay_call *call;  // the logical call
+  cpay_hedging_policy pol;
+  grpc_byte_buffer *req;  // the encoded request; each attempt sends a copy
+  cpay__md_out md;        // the interceptors' metadata; each attempt sends a copy
+  uint32_t flags;         // wait_for_ready
+  grpc_call *parent;      // referenced, or NULL
+  int64_t deadline_ms;    // cpay__now_ms clock; 0: none
+  // Below, under the logical call's lock.
+  cpay_call *attempts[HEDGE_MAX_ATTEMPTS];  // referenced
+  int started;
+  int running;  // started and not yet reported their end
+  bool committed;  // the outcome is known: no more attempts
+  bool cancelled;  // the caller cancelled: no more attempts
+  bool exhausted;  // an attempt could not start: no more
+  cpay_call *last;     // the last attempt that ended
+  cpay_call *outcome;  // once committed: the attempt whose end is the call's, or NULL
+  cpay_code start_code;  // when no attempt could start: why
+  cpay_status start_st;
+  cpay__timer timer;
+  bool timer_armed;
+};
+
+// The policy of `m` on `ch` when it hedges, else NULL.
+static const cpay_method_policy *hedging_for(const cpay_channel *ch, const cpay_method *m) {
+  if (!ch->policy_count || m->kind != CPAY_METHOD_UNARY) return NULL;
+  const cpay_method_policy *p = cpay__method_policy(ch->policies, ch->policy_count, m->path);
+  return p && p->hedging.max_attempts ? p : NULL;
+}
+
+static void hedge_timer_fn(cpay__timer *t);
+
+static void hedge_disarm(hedge *h) {
+  if (h->timer_armed && cpay__timer_disarm(h->call->ch->loop, &h->timer)) {
+    h->timer_armed = false;
+    // Never the last reference: whoever disarms holds one.
+    atomic_fetch_sub_explicit(&h->call->rpc.refs, 1, memory_order_acq_rel);
+  }
+}
+
+// The outcome is `a` (NULL: no attempt started or ended): the others are
+// cancelled, no more start, and a blocking waiter wakes. Lock held.
+static void hedge_commit(hedge *h, cpay_call *a) {
+  h->committed = true;
+  h->outcome = a;
+  hedge_disarm(h);
+  for (int i = 0; i < h->started; i++) {
+    if (h->attempts[i] != a) {
+      grpc_call_cancel_with_status(h->attempts[i]->rpc.call, GRPC_STATUS_CANCELLED,
+                                   "another attempt of this hedged call won", NULL);
+    }
+  }
+  cpay__rpc_wake(&h->call->rpc);
+}
+
+// Starts one attempt; lock held. False (and exhausted) when it could not.
+static bool hedge_start_one(hedge *h) {
+  cpay_call *L = h->call;
+  cpay_channel *ch = L->ch;
+  cpay_status st = {0};
+  cpay__md_out md = {0};
+  cpay_code code = CPAY_OK;
+  for (size_t i = 0; i < h->md.count && code == CPAY_OK; i++) {
+    const grpc_metadata *e = &h->md.items[i];
+    code = cpay__md_out_push(
+        &md, (cpay_str){(const char *)GRPC_SLICE_START_PTR(e->key), GRPC_SLICE_LENGTH(e->key)},
+        (cpay_str){(const char *)GRPC_SLICE_START_PTR(e->value), GRPC_SLICE_LENGTH(e->value)},
+        &st);
+  }
+  if (code != CPAY_OK) {
+    cpay__md_out_free(&md);
+    goto out_fail;
+  }
+  gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  if (h->deadline_ms) {
+    int64_t left = h->deadline_ms - cpay__now_ms();
+    deadline = cpay__deadline_in(left > 0 ? left : 0);
+  }
+  cpay_call *a;
+  code = call_create(ch, L->method, md, true, h->parent, deadline, &a, &st);
+  if (code != CPAY_OK) goto out_fail;
+  a->attempt_of = h;
+  a->op_start.fn = on_unary;
+  // References: the hedge's on the attempt, the attempt's on the hedge.
+  cpay__rpc_ref(&a->rpc);
+  cpay__rpc_ref(&L->rpc);
+  h->attempts[h->started++] = a;
+  h->running++;
+  grpc_byte_buffer *bb = grpc_byte_buffer_copy(h->req);
+  if (!bb) {
+    grpc_call_cancel(a->rpc.call, NULL);
+    a->done = true;
+    async_ended(a);
+    call_unref(a);
+    h->running--;
+    call_unref(L);
+    code = cpay_status_set(&st, CPAY_ERR_NO_MEMORY, "out of memory for an attempt");
+    goto out_fail;
+  }
+  code = call_begin_bb(a, bb, h->flags, &st);
+  grpc_byte_buffer_destroy(bb);  // C-core took the slices it sends
+  if (code != CPAY_OK) {
+    // call_begin_bb released the runtime's reference; it reports no end.
+    h->running--;
+    call_unref(L);
+    goto out_fail;
+  }
+  return true;
+
+out_fail:
+  h->exhausted = true;
+  if (h->start_code == CPAY_OK) {
+    h->start_code = code;
+    h->start_st = st;
+  }
+  return false;
+}
+
+// Starts the next attempt(s) if the policy allows, and arms the timer for
+// the one after. Lock held. `kick`: the caller is not on the loop, whose
+// threads may sleep past the timer.
+static void hedge_next(hedge *h, bool kick) {
+  hedge_disarm(h);
+  for (;;) {
+    if (h->committed || h->cancelled || h->exhausted || h->started >= h->pol.max_attempts) {
+      return;
+    }
+    // No attempt after the deadline; the first always goes (C-core ends it).
+    if (h->started > 0 && h->deadline_ms && cpay__now_ms() >= h->deadline_ms) return;
+    if (!hedge_start_one(h)) return;
+    if (h->started >= h->pol.max_attempts) return;
+    if (h->pol.hedging_delay_ms > 0) break;
+  }
+  cpay_call *L = h->call;
+  cpay__rpc_ref(&L->rpc);  // the timer's
+  h->timer_armed = true;
+  int armed = cpay__timer_arm(L->ch->loop, &h->timer, cpay__now_ms() + h->pol.hedging_delay_ms);
+  if (armed < 0) {
+    // Out of memory: no more hedges; the attempts running decide.
+    h->timer_armed = false;
+    atomic_fetch_sub_explicit(&L->rpc.refs, 1, memory_order_acq_rel);
+  } else if (armed > 0 && kick) {
+    // Woken by an empty batch on the newest attempt. If that has ended
+    // already, a loop thread is about to report it and will see the timer.
+    cpay_call *a = h->attempts[h->started - 1];
+    pthread_mutex_lock(&a->rpc.mu);
+    (void)cpay__rpc_kick(&a->rpc);
+    pthread_mutex_unlock(&a->rpc.mu);
+  }
+}
+
+// With no attempt running and none to come, the last one's end is the
+// call's. Lock held; true when this committed.
+static bool hedge_settle(hedge *h) {
+  if (h->committed || h->running > 0) return false;
+  hedge_commit(h, h->last);
+  return true;
+}
+
+static void hedge_deliver(hedge *h);
+
+static void hedge_timer_fn(cpay__timer *t) {
+  hedge *h = CPAY__CONTAINER_OF(t, hedge, timer);
+  cpay_call *L = h->call;
+  pthread_mutex_lock(&L->rpc.mu);
+  h->timer_armed = false;
+  hedge_next(h, false);
+  bool deliver = hedge_settle(h) && L->async;
+  pthread_mutex_unlock(&L->rpc.mu);
+  if (deliver) hedge_deliver(h);
+  call_unref(L);  // the timer's
+}
+
+// Attempt `a` ended (on the loop): OK or a fatal status commits it; a
+// non-fatal one starts the next attempt at once.
+static void hedge_attempt_done(hedge *h, cpay_call *a) {
+  cpay_call *L = h->call;
+  pthread_mutex_lock(&L->rpc.mu);
+  h->running--;
+  bool deliver = false;
+  if (!h->committed) {
+    h->last = a;
+    uint32_t bit = (unsigned)a->status <= CPAY_GRPC_UNAUTHENTICATED
+                       ? CPAY_GRPC_CODE_BIT((unsigned)a->status)
+                       : 0;
+    if (a->status == GRPC_STATUS_OK || !(h->pol.non_fatal_codes & bit)) {
+      hedge_commit(h, a);
+      deliver = L->async;
+    } else {
+      hedge_next(h, false);
+      deliver = hedge_settle(h) && L->async;
+    }
+  }
+  pthread_mutex_unlock(&L->rpc.mu);
+  if (deliver) hedge_deliver(h);
+  call_unref(L);  // the attempt's
+}
+
+// Cancels a hedged call: no more attempts; the running ones are cancelled
+// and the call ends when they have (CANCELLED, unless one won first).
+static void hedge_cancel(hedge *h) {
+  cpay_call *L = h->call;
+  pthread_mutex_lock(&L->rpc.mu);
+  if (!h->committed && !h->cancelled) {
+    h->cancelled = true;
+    hedge_disarm(h);
+    for (int i = 0; i < h->started; i++) grpc_call_cancel(h->attempts[i]->rpc.call, NULL);
+  }
+  pthread_mutex_unlock(&L->rpc.mu);
+}
+
+// The result of the hedged call onto `a`: the outcome's, or the error that
+// kept every attempt from starting.
+static void hedge_result(hedge *h, cpay_rpc_result *res, cpay_arena *a) {
+  if (h->outcome) {
+    fill_result(h->outcome, res, a);
+    return;
+  }
+  cpay_arena *keep = res->arena;
+  memset(res, 0, sizeof *res);
+  res->arena = keep;
+  res->code = cpay_grpc_code_from_cpay(h->start_code);
+  res->message = cpay_str_dup(a, cpay_str_from_c(cpay_status_msg(&h->start_st)));
+}
+
+// Decodes the outcome's response onto `a` (the outcome ended OK). On
+// failure *resp is NULL and `st` says why.
+static cpay_code hedge_response(hedge *h, cpay_arena *a, void **resp, cpay_status *st) {
+  const cpay_method *m = h->call->method;
+  *resp = NULL;
+  if (!h->outcome->unary_bb) {
+    return cpay_status_set(st, CPAY_ERR_MALFORMED, "%s: OK status without a response", m->path);
+  }
+  return cpay__bb_to_msg(h->outcome->unary_bb, m->response, a, resp, st);
+}
+
+// An asynchronous hedged call ended: its callbacks, on the loop, as an
+// ordinary unary call delivers them (metadata, message, done).
+static void hedge_deliver(hedge *h) {
+  cpay_call *L = h->call;
+  cpay_arena *a = L->rpc.arena;
+  hedge_result(h, &L->result, a);
+  void *resp = NULL;
+  if (L->result.code == CPAY_GRPC_OK) {
+    cpay_status dst = {0};
+    if (hedge_response(h, a, &resp, &dst) != CPAY_OK) {
+      // As an unhedged call reports it (fail_response).
+      L->result.code = CPAY_GRPC_INTERNAL;
+      L->result.message = cpay_str_dup(a, cpay_str_from_c(cpay_status_msg(&dst)));
+    }
+  }
+  pthread_mutex_lock(&L->rpc.mu);
+  if (h->outcome) {
+    L->init_received = true;
+    if (cpay__md_in_copy(&h->outcome->init_md, a, &L->init_view, &L->init_count) != CPAY_OK) {
+      L->init_count = 0;
+    }
+  }
+  L->status_received = true;
+  L->done = true;
+  pthread_mutex_unlock(&L->rpc.mu);
+  if (h->outcome) deliver_metadata(L);
+  if (resp) deliver_message(L, resp);
+  if (L->reactor.on_done) L->reactor.on_done(L->state, L, &L->result);
+  async_ended(L);
+  call_unref(L);  // the runtime's
+}
+
+static void hedge_call_free(cpay__rpc *r) {
+  cpay_call *L = (cpay_call *)r;
+  hedge *h = L->hedge;
+  for (int i = 0; i < h->started; i++) call_unref(h->attempts[i]);
+  if (h->req) grpc_byte_buffer_destroy(h->req);
+  cpay__md_out_free(&h->md);
+  if (h->parent) grpc_call_unref(h->parent);
+  free(h);
+  cpay_channel *ch = L->ch;
+  cpay__rpc_destroy(&L->rpc);
+  cpay_arena_free(L->rpc.arena);
+  free(L);
+  channel_unref(ch);
+}
+
+static void hedge_noop_batch(cpay__rpc *r) { (void)r; }
+
+// A logical call has no batches of its own; only free is ever called.
+static const cpay__rpc_vt kHedgeVt = {
+    .batch_done = hedge_noop_batch,
+    .free = hedge_call_free,
+};
+
+// A hedged call of `m` under policy `p`, with its first attempt started
+// (the caller then waits, or returns). The runtime holds one reference
+// until the end is delivered (asynchronous) or seen (blocking).
+// With `caller_ref`, the caller gets a reference of its own too, taken
+// before any callback can come.
+static cpay_code hedge_start(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                             const cpay_method_policy *p, const void *req, bool async,
+                             const cpay_call_reactor *reactor, void *state, bool caller_ref,
+                             cpay_call **out, cpay_status *st) {
+  static const cpay_call_opts kNoOpts;
+  if (!opts) opts = &kNoOpts;
+  *out = NULL;
+  if (!ch->ch) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "the channel was closed");
+  if (cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
+  hedge *h = calloc(1, sizeof *h);
+  cpay_call *L = malloc(sizeof *L);
+  cpay_arena *arena = NULL;
+  if (L) {
+    memset(L, 0, offsetof(cpay_call, arena_buf));
+    cpay_arena_opts ao = {.initial_block = L->arena_buf, .initial_size = sizeof L->arena_buf,
+                          .alloc = &cpay__malloc_blocks};
+    arena = cpay_arena_new_opts(&ao);
+  }
+  if (!h || !arena) {
+    free(h);
+    free(L);
+    return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a call");
+  }
+  cpay_code code = intercept(ch, m, opts, req, &h->md, st);
+  if (code == CPAY_OK) code = cpay__msg_to_bb(req, m->request, &h->req, st);
+  if (code != CPAY_OK) {
+    cpay__md_out_free(&h->md);
+    free(h);
+    cpay_arena_free(arena);
+    free(L);
+    return code;
+  }
+  cpay__rpc_init(&L->rpc, &kHedgeVt, arena, 0, 0);
+  L->rpc.loop = ch->loop;
+  L->ch = ch;
+  L->method = m;
+  L->async = async;
+  L->hedge = h;
+  L->details = grpc_empty_slice();
+  grpc_metadata_array_init(&L->init_md);
+  grpc_metadata_array_init(&L->trail_md);
+  h->call = L;
+  h->pol = p->hedging;
+  h->flags = md_flags(opts);
+  h->parent = parent_of(opts);
+  if (h->parent) grpc_call_ref(h->parent);  // later attempts start after it may have ended
+  // One deadline for every attempt: the call's, or the policy's timeout if
+  // earlier (C-core would apply that per attempt, from its start).
+  int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
+  if (p->timeout_ms > 0 && (timeout < 0 || p->timeout_ms < timeout)) timeout = p->timeout_ms;
+  if (timeout >= 0) h->deadline_ms = cpay__now_ms() + timeout;
+  h->timer.fn = hedge_timer_fn;
+  atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  pthread_mutex_lock(&ch->calls_mu);
+  bool closing = ch->closing;
+  if (!closing && async) ch->async_calls++;
+  pthread_mutex_unlock(&ch->calls_mu);
+  if (closing) {
+    call_unref(L);
+    return cpay_status_set(st, CPAY_ERR_CANCELLED, "%s: the channel was closed", m->path);
+  }
+  if (reactor) L->reactor = *reactor;
+  L->state = state;
+  if (caller_ref) cpay__rpc_ref(&L->rpc);
+  pthread_mutex_lock(&L->rpc.mu);
+  hedge_next(h, true);
+  bool none = h->started == 0;
+  pthread_mutex_unlock(&L->rpc.mu);
+  if (none) {
+    // A call that fails to start calls nothing back.
+    code = cpay_status_set(st, h->start_code, "%s", cpay_status_msg(&h->start_st));
+    if (async) async_ended(L);
+    if (caller_ref) call_unref(L);
+    call_unref(L);
+    return code;
+  }
+  *out = L;
+  return CPAY_OK;
+}
+
+static bool hedge_committed(cpay__rpc *r, void *arg) {
+  (void)arg;
+  return ((cpay_call *)r)->hedge->committed;
+}
+
+// cpay_unary_call under a hedging policy: the attempts run on the loop and
+// this thread waits for the outcome.
+static cpay_code hedged_unary(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
+                              const cpay_method_policy *p, const void *req, cpay_arena *arena,
+                              void **resp, cpay_status *st) {
+  cpay_rpc_result *res = opts ? opts->result : NULL;
+  clear_result(res);
+  cpay_call *L;
+  cpay_code code = hedge_start(ch, m, opts, p, req, false, NULL, NULL, false, &L, st);
+  if (code != CPAY_OK) return code;
+  hedge *h = L->hedge;
+  pthread_mutex_lock(&L->rpc.mu);
+  (void)cpay__rpc_wait(&L->rpc, hedge_committed, NULL, 0);
+  pthread_mutex_unlock(&L->rpc.mu);
+  // Committed: the outcome no longer changes (later attempts only end).
+  if (res) hedge_result(h, res, res->arena ? res->arena : arena ? arena : L->rpc.arena);
+  if (!h->outcome) {
+    code = cpay_status_set(st, h->start_code, "%s", cpay_status_msg(&h->start_st));
+  } else if (h->outcome->status != GRPC_STATUS_OK) {
+    cpay_call *o = h->outcome;
+    cpay_grpc_code gc = (cpay_grpc_code)o->status;
+    code = cpay_status_set(st, cpay_grpc_code_to_cpay(gc), "%s: %.*s", cpay_grpc_code_name(gc),
+                           (int)GRPC_SLICE_LENGTH(o->details),
+                           (const char *)GRPC_SLICE_START_PTR(o->details));
+  } else {
+    code = hedge_response(h, arena, resp, st);
+  }
+  call_unref(L);  // the runtime's, which is the only one left but the attempts'
+  return code;
+}
+
 // ---- blocking calls ------------------------------------------------------------
 
 static bool status_in(cpay__rpc *r, void *arg) {
@@ -925,6 +1509,9 @@ static cpay_code finish_status(cpay_call *c, cpay_arena *a, cpay_status *st) {
 cpay_code cpay_unary_call(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
                           const void *req, cpay_arena *arena, void **resp, cpay_status *st) {
   *resp = NULL;
+  const cpay_method_policy *p = hedging_for(ch, m);
+  // On an event thread the attempts could wait for this very thread.
+  if (p && !cpay__on_event_thread()) return hedged_unary(ch, m, opts, p, req, arena, resp, st);
   cpay_call *c;
   cpay_code code = call_new(ch, m, opts, req, false, &c, st);
   if (code != CPAY_OK) return code;
@@ -995,6 +1582,7 @@ static void close_send(cpay_call *c) {
 
 cpay_code cpay_call_close_send(cpay_call *c, cpay_status *st) {
   (void)st;
+  if (c->hedge) return CPAY_OK;  // sent with the request, as for any unary call
   close_send(c);
   return CPAY_OK;
 }
@@ -1057,7 +1645,12 @@ const cpay_md *cpay_call_initial_metadata(cpay_call *c, size_t *count) {
 }
 
 void cpay_call_cancel(cpay_call *c) {
-  if (c) grpc_call_cancel(c->rpc.call, NULL);
+  if (!c) return;
+  if (c->hedge) {
+    hedge_cancel(c->hedge);
+  } else {
+    grpc_call_cancel(c->rpc.call, NULL);
+  }
 }
 
 void cpay_call_free(cpay_call *c) {
@@ -1067,8 +1660,10 @@ void cpay_call_free(cpay_call *c) {
     // (its on_done still comes, and the runtime's reference lasts until it
     // returns).
     pthread_mutex_lock(&c->rpc.mu);
-    if (!c->done) grpc_call_cancel(c->rpc.call, NULL);
+    bool done = c->done;
+    if (!done && !c->hedge) grpc_call_cancel(c->rpc.call, NULL);
     pthread_mutex_unlock(&c->rpc.mu);
+    if (!done && c->hedge) hedge_cancel(c->hedge);
     call_unref(c);
     return;
   }
@@ -1091,6 +1686,13 @@ cpay_code cpay_call_start_async(cpay_channel *ch, const cpay_method *m, const cp
   cpay_code code = check_req(m, req, st);
   if (code != CPAY_OK) return code;
   cpay_call *c;
+  const cpay_method_policy *p = hedging_for(ch, m);
+  if (p) {
+    // The reactor is in place before the first attempt can end.
+    code = hedge_start(ch, m, opts, p, req, true, r, state, call != NULL, &c, st);
+    if (code == CPAY_OK && call) *call = c;
+    return code;
+  }
   code = call_new(ch, m, opts, req, true, &c, st);
   if (code != CPAY_OK) return code;
   if (r) c->reactor = *r;
@@ -1116,7 +1718,15 @@ cpay_code cpay_call_start_async(cpay_channel *ch, const cpay_method *m, const cp
   return CPAY_OK;
 }
 
+// A hedged call is a unary one, whose one response comes by itself.
+static cpay_code refuse_hedged(cpay_call *c, const char *fn, cpay_status *st) {
+  return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                         "%s: %s on a hedged unary call (its response comes to on_message)",
+                         c->method->path, fn);
+}
+
 cpay_code cpay_call_read(cpay_call *c, cpay_arena *arena, cpay_status *st) {
+  if (c->hedge) return refuse_hedged(c, "cpay_call_read", st);
   if (!c->async) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                            "%s: cpay_call_read on a blocking call (use cpay_call_recv)",
@@ -1126,6 +1736,7 @@ cpay_code cpay_call_read(cpay_call *c, cpay_arena *arena, cpay_status *st) {
 }
 
 cpay_code cpay_call_write(cpay_call *c, const void *msg, cpay_status *st) {
+  if (c->hedge) return refuse_hedged(c, "cpay_call_write", st);
   if (!c->async) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                            "%s: cpay_call_write on a blocking call (use cpay_call_send)",

@@ -203,6 +203,10 @@ bool cpay__rpc_wait(cpay__rpc *r, bool (*pred)(cpay__rpc *r, void *arg), void *a
                     int64_t deadline_ms);
 // Wakes the waiters after a change they may wait for. mu held.
 void cpay__rpc_wake(cpay__rpc *r);
+// Wakes a thread of the call's loop (an empty batch), so that it sees a
+// timer armed from another thread that is due before the loop's earliest
+// one. mu held. False when the call has ended.
+bool cpay__rpc_kick(cpay__rpc *r);
 
 // ---- metadata, messages, time (common.c) -------------------------------------
 
@@ -253,6 +257,11 @@ int64_t cpay__now_ms(void);
 // (or o->service_config_json is set and is to be used as it is).
 // CPAY_ERR_INVALID_ARGUMENT with a message for a bad or conflicting value.
 cpay_code cpay__service_config(const cpay_channel_opts *o, char **out, cpay_status *st);
+// The entry of ps[0..count) that applies to method `path`
+// ("/pkg.Service/Method") as in a service config: the method's own, else
+// its service's, else the one for every service; NULL when none does.
+const cpay_method_policy *cpay__method_policy(const cpay_method_policy *ps, size_t count,
+                                              const char *path);
 // Whether `name` is a compression algorithm C-core knows.
 bool cpay__valid_compression(const char *name);
 

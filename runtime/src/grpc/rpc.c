@@ -166,6 +166,11 @@ static void stall_end(cpay__rpc *r, int64_t now) {
   cpay__rpc_fail_sends(r);
 }
 
+bool cpay__rpc_kick(cpay__rpc *r) {
+  if (!r->kick_pending) r->kick_pending = cpay__rpc_post(r, &r->op_kick);
+  return r->kick_pending;
+}
+
 static void stall_arm(cpay__rpc *r) {
   r->stall_armed = true;
   cpay__rpc_ref(r);
@@ -173,9 +178,9 @@ static void stall_arm(cpay__rpc *r) {
   if (armed < 0) {  // out of memory: only a blocking writer sees the stall
     r->stall_armed = false;
     atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel);
-  } else if (armed > 0 && !r->kick_pending) {
+  } else if (armed > 0) {
     // The loop's threads sleep until a later time: wake one to see this.
-    r->kick_pending = cpay__rpc_post(r, &r->op_kick);
+    (void)cpay__rpc_kick(r);
   }
 }
 

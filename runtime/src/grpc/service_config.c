@@ -4,6 +4,9 @@
 // options are checked here, so that a bad value fails cpay_channel_new
 // with a message instead of C-core dropping the whole config later. Output
 // is deterministic: keys in a fixed order, policies in the caller's order.
+// Hedging policies are checked here too but never written: C-core 1.51
+// has no hedging, so channel.c runs them (cpay__method_policy finds a
+// call's entry as C-core finds its methodConfig).
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,6 +125,42 @@ static cpay_code check_policy(const cpay_method_policy *ps, size_t i, cpay_statu
                            "method_policies[%zu] (%s/%s): timeout_ms %lld is negative", i, svc, m,
                            (long long)p->timeout_ms);
   }
+  uint32_t valid = 0;
+  for (int c = 1; c <= CPAY_GRPC_UNAUTHENTICATED; c++) valid |= CPAY_GRPC_CODE_BIT(c);
+  const cpay_hedging_policy *h = &p->hedging;
+  if (h->max_attempts == 0) {
+    if (h->hedging_delay_ms || h->non_fatal_codes) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "method_policies[%zu] (%s/%s): hedging settings without "
+                             "hedging.max_attempts",
+                             i, svc, m);
+    }
+  } else {
+    if (p->max_attempts) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "method_policies[%zu] (%s/%s): a retry policy and a hedging policy "
+                             "exclude each other",
+                             i, svc, m);
+    }
+    if (h->max_attempts < 2 || h->max_attempts > 5) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "method_policies[%zu] (%s/%s): hedging.max_attempts %d is outside "
+                             "2..5",
+                             i, svc, m, h->max_attempts);
+    }
+    if (h->hedging_delay_ms < 0) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "method_policies[%zu] (%s/%s): hedging.hedging_delay_ms %lld is "
+                             "negative",
+                             i, svc, m, (long long)h->hedging_delay_ms);
+    }
+    if (h->non_fatal_codes & ~valid) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "method_policies[%zu] (%s/%s): hedging.non_fatal_codes 0x%x may name "
+                             "only CANCELLED..UNAUTHENTICATED",
+                             i, svc, m, (unsigned)h->non_fatal_codes);
+    }
+  }
   if (p->max_attempts == 0) {
     if (p->initial_backoff_ms || p->max_backoff_ms || p->backoff_multiplier != 0 ||
         p->retryable_codes) {
@@ -148,8 +187,6 @@ static cpay_code check_policy(const cpay_method_policy *ps, size_t i, cpay_statu
                            "method_policies[%zu] (%s/%s): backoff_multiplier must be positive", i,
                            svc, m);
   }
-  uint32_t valid = 0;
-  for (int c = 1; c <= CPAY_GRPC_UNAUTHENTICATED; c++) valid |= CPAY_GRPC_CODE_BIT(c);
   if (!p->retryable_codes || (p->retryable_codes & ~valid)) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                            "method_policies[%zu] (%s/%s): retryable_codes 0x%x must name at least "
@@ -206,6 +243,15 @@ cpay_code cpay__service_config(const cpay_channel_opts *o, char **out, cpay_stat
                              "service_config_json cannot be combined with lb_policy, "
                              "health_check_service or method_policies: write all of it in JSON, "
                              "or none");
+    }
+    // C-core 1.51 parses only "retryPolicy" per method (its
+    // retry_service_config.cc; hedging there is a TODO) and would skip a
+    // hedging policy without a word. cpay does not parse the user's JSON,
+    // so it refuses the key rather than let it look as if it hedged.
+    if (strstr(o->service_config_json, "\"hedgingPolicy\"")) {
+      return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
+                             "service_config_json: hedgingPolicy is not supported there (C-core "
+                             "1.51 ignores it); use method_policies[].hedging");
     }
     return CPAY_OK;  // the caller passes the hand-written one on
   }
@@ -274,4 +320,33 @@ cpay_code cpay__service_config(const cpay_channel_opts *o, char **out, cpay_stat
   }
   *out = b.p;
   return CPAY_OK;
+}
+
+// Whether `name` (NUL-terminated) equals s[0..n).
+static bool name_is(const char *name, const char *s, size_t n) {
+  return strlen(name) == n && memcmp(name, s, n) == 0;
+}
+
+const cpay_method_policy *cpay__method_policy(const cpay_method_policy *ps, size_t count,
+                                              const char *path) {
+  // "/package.Service/Method"
+  const char *slash = path[0] == '/' ? strrchr(path + 1, '/') : NULL;
+  if (!slash) return NULL;
+  const char *svc = path + 1;
+  size_t svc_len = (size_t)(slash - svc);
+  const char *method = slash + 1;
+  const cpay_method_policy *of_service = NULL, *of_all = NULL;
+  for (size_t i = 0; i < count; i++) {
+    const cpay_method_policy *p = &ps[i];
+    if (!p->service) {
+      of_all = p;
+    } else if (name_is(p->service, svc, svc_len)) {
+      if (!p->method) {
+        of_service = p;
+      } else if (strcmp(p->method, method) == 0) {
+        return p;
+      }
+    }
+  }
+  return of_service ? of_service : of_all;
 }
