@@ -56,7 +56,10 @@ static void *run(void *arg) {
     if (w->n == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 16384;
       int64_t *v = realloc(w->lat, cap * sizeof *v);
-      if (!v) break;
+      if (!v) {  // counted: a run that stopped early must not look clean
+        if (w->errors++ == 0) snprintf(w->error, sizeof w->error, "out of memory for latencies");
+        break;
+      }
       w->lat = v;
       w->cap = cap;
     }
@@ -72,7 +75,7 @@ static void *run(void *arg) {
       snprintf(w->error, sizeof w->error, "%s", cpay_status_msg(&st));
     }
   }
-  if (!a) w->errors++;
+  if (!a && w->errors++ == 0) snprintf(w->error, sizeof w->error, "out of memory for an arena");
   cpay_arena_free(a);
   return NULL;
 }
@@ -107,7 +110,11 @@ int main(int argc, char **argv) {
   shared sh = {ch, 0, max_calls};
   worker *ws = calloc((size_t)conc, sizeof *ws);
   pthread_t *th = calloc((size_t)conc, sizeof *th);
-  if (!ws || !th) return 1;
+  if (!ws || !th) {
+    fprintf(stderr, "bench-proxy-load: out of memory\n");
+    cpay_channel_free(ch);
+    return 1;
+  }
   int64_t start = bench_now_ns();
   sh.deadline_ns = start + (int64_t)(secs * 1e9);
   int started = 0;
@@ -126,7 +133,11 @@ int main(int argc, char **argv) {
   }
   double took = (double)(bench_now_ns() - start) / 1e9;
   int64_t *all = malloc((total ? total : 1) * sizeof *all);
-  if (!all) return 1;
+  if (!all) {
+    fprintf(stderr, "bench-proxy-load: out of memory\n");
+    cpay_channel_free(ch);
+    return 1;
+  }
   size_t k = 0;
   for (int i = 0; i < started; i++) {
     if (ws[i].n) memcpy(all + k, ws[i].lat, ws[i].n * sizeof *all);

@@ -1001,6 +1001,16 @@ int main(int argc, char **argv) {
             store_spec);
     return 2;
   }
+  // Signals go to sigwait below, not to the server's threads: blocked
+  // before any thread starts (the store's, C-core's), which inherit the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGUSR1);
+  sigaddset(&sigs, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
   if (!feed_init(&ctx.f, max_stored)) {
     fprintf(stderr, "payments-server: out of memory for a feed of %zu transactions\n", max_stored);
     feed_free(&ctx.f);
@@ -1031,15 +1041,6 @@ int main(int argc, char **argv) {
   }
   opts.on_shutdown = end_subscriptions;
   opts.on_shutdown_ctx = &ctx;
-
-  // Signals go to sigwait below, not to the server's threads.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGUSR1);
-  sigaddset(&sigs, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
   int rc = 1;
   char *cert = NULL, *key = NULL;

@@ -33,9 +33,12 @@
 // blocking handlers run on the --workers pool), with connect_timeout 2 s
 // and statement_timeout 5 s; every statement also has a client-side limit
 // (6 s, or the call's deadline when sooner) measured with poll(), so a
-// database that stops answering cannot hold a worker. A failed or timed-out
-// charge answers UNAVAILABLE and drops the connection; the next call
-// reconnects. A charge whose connection broke is tried once more on a new
+// database that stops answering cannot hold a worker (connecting takes up
+// to connect_timeout, not cut by the deadline). A charge that fails on a
+// broken or unanswering connection answers UNAVAILABLE and drops it; the
+// next call reconnects. After a transient error (statement timeout,
+// deadlock, serialization failure, 53xxx) on a healthy connection the
+// connection is kept. A charge whose connection broke is tried once more on a new
 // connection: that is safe because the key decides (the first try either
 // committed, and the retry returns its row, or did not). Only a committed
 // charge is acknowledged. While the database is down, new subscriptions end
@@ -435,9 +438,9 @@ static bool serve_pending(pg_store *p, PGconn *c, char *err, size_t n) {
       feed_attach_history(p->f, sub, ts, (size_t)rows);
     }
     feed_unlock(p->f);
+    bool answered = r != NULL;
     PQclear(r);
-    if (!ok && PQstatus(c) != CONNECTION_OK) return false;
-    if (!r) return false;
+    if (!answered || (!ok && PQstatus(c) != CONNECTION_OK)) return false;
   }
 }
 
@@ -461,11 +464,22 @@ static void fail_all_pending(pg_store *p, const char *err) {
 // then empties the pipe.
 static void wait_wake(pg_store *p, int fd, int ms) {
   struct pollfd pfd[2] = {{.fd = p->wake[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
-  int got = poll(pfd, fd >= 0 ? 2 : 1, ms);
-  (void)got;
+  if (poll(pfd, fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR) return;
   char buf[64];
   while (read(p->wake[0], buf, sizeof buf) > 0) {
   }
+}
+
+// Frees the notifications libpq holds; true when there was one. Their
+// payloads do not matter: every wakeup reads what was committed since.
+static bool drain_notifies(PGconn *c) {
+  bool any = false;
+  PGnotify *note;
+  while ((note = PQnotifies(c))) {
+    PQfreemem(note);
+    any = true;
+  }
+  return any;
 }
 
 static void wake_listener(void *ctx) {
@@ -514,10 +528,14 @@ static void *listener_main(void *arg) {
       c = NULL;
       continue;
     }
-    wait_wake(p, PQsocket(c), LISTEN_POLL_MS);
+    // A notification that arrived with the reads above is already in
+    // libpq's queue, not on the socket: read again at once rather than
+    // wait for the poll.
     if (!PQconsumeInput(c)) continue;  // the next statement finds it broken
-    PGnotify *note;
-    while ((note = PQnotifies(c))) PQfreemem(note);
+    if (drain_notifies(c)) continue;
+    wait_wake(p, PQsocket(c), LISTEN_POLL_MS);
+    if (!PQconsumeInput(c)) continue;
+    drain_notifies(c);
   }
   PQfinish(c);
   return NULL;

@@ -583,6 +583,16 @@ START_TEST(test_grpc_lame_duck) {
   cpay_arena_free(a);
   cpay_channel_free(ch);
   cpay_server_free(srv);
+  // A server that never started (its port taken, say) is freed at once,
+  // without its lame duck.
+  cpay_server_opts slow = {.lame_duck_ms = 5000};
+  cpay_server *idle = cpay_server_new(&slow, NULL);
+  ck_assert_ptr_nonnull(idle);
+  t0 = now_ms();
+  cpay_server_shutdown(idle, 1000);
+  cpay_server_free(idle);
+  ck_assert_msg(now_ms() - t0 < 2500, "a server that never started took %.0f ms to shut down",
+                now_ms() - t0);
   cpay_status st = {0};
   cpay_server_opts bad = {.lame_duck_ms = -1};
   ck_assert_ptr_null(cpay_server_new(&bad, &st));

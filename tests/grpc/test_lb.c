@@ -342,7 +342,10 @@ START_TEST(test_lb_invalid_options) {
   refused(&ho, "method_policies[0] (s.S/M): hedging.max_attempts 6 is outside 2..5");
   h.hedging.max_attempts = 5;
   h.hedging.hedging_delay_ms = -1;
-  refused(&ho, "method_policies[0] (s.S/M): hedging.hedging_delay_ms -1 is negative");
+  refused(&ho, "method_policies[0] (s.S/M): hedging.hedging_delay_ms -1 is outside 0..86400000");
+  h.hedging.hedging_delay_ms = INT64_MAX;  // would overflow the next attempt's time
+  refused(&ho, "method_policies[0] (s.S/M): hedging.hedging_delay_ms 9223372036854775807 is "
+               "outside 0..86400000");
   h.hedging.hedging_delay_ms = 0;
   h.hedging.non_fatal_codes = CPAY_GRPC_CODE_BIT(CPAY_GRPC_OK);
   refused(&ho, "method_policies[0] (s.S/M): hedging.non_fatal_codes 0x1 may name only "

@@ -41,7 +41,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 sys.path.insert(0, os.path.join(HERE, "..", "replicas"))
 
 PROTOC, PROTO_DIR, SERVER, RPC_DIR, WKT_DIR = sys.argv[1:6]
-CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall", "limits"]
+CASES = sys.argv[6:] or ["startup", "race", "feed", "history", "outage", "stall", "limits",
+                         "signals"]
 
 
 def skip(why):
@@ -579,6 +580,31 @@ def case_startup(pg):
             "--store postgres: bad connection string:", "startup: a bad conninfo stops it, exit 1")
     refused(["--store", "mysql:x"], 2, "--store takes memory or postgres:CONNINFO",
             "startup: an unknown store is refused, exit 2")
+
+
+def case_signals(pg):
+    """Signals reach only the main thread's sigwait, also while it is busy
+    shutting down: the store's listener thread blocks them too. SIGUSR1,
+    SIGUSR2 and a second SIGINT during a lame duck change nothing: the
+    replica drains and exits 0."""
+    r = cluster.Replica(SERVER, "--store", "postgres:" + pg.conninfo, "--replica-id", "sig",
+                        "--lame-duck-ms", "1500")
+    r.signal(signal.SIGUSR1)
+    r.signal(signal.SIGUSR2)
+    deadline = time.time() + 10
+    while "health SERVING" not in r.output() and time.time() < deadline:
+        time.sleep(0.05)
+    check("health SERVING" in r.output(), "signals: SIGUSR1 and SIGUSR2 toggled health",
+          r.output()[-300:])
+    r.signal(signal.SIGTERM)
+    while "serving on for" not in r.output() and time.time() < deadline:
+        time.sleep(0.05)
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT):
+        r.signal(sig)
+        time.sleep(0.1)
+    rc = r.wait(20)
+    check(rc == 0, "signals: SIGUSR1, SIGUSR2 and SIGINT during the lame duck: drained, exit 0",
+          "exit %s" % rc)
 
 
 def main():

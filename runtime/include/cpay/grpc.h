@@ -275,7 +275,8 @@ typedef enum cpay_lb_policy {
 typedef struct cpay_hedging_policy {
   // Attempts in all, the first included: 2..5 (gRPC's limit); 0: none.
   int max_attempts;
-  // Time between attempts, >= 0 (0: all attempts at once).
+  // Time between attempts, counted from the newest one: 0 (all attempts at
+  // once) to 86400000 (a day).
   int64_t hedging_delay_ms;
   // Statuses after which the next attempt goes at once instead of ending
   // the call: CPAY_GRPC_CODE_BIT(CPAY_GRPC_UNAVAILABLE) | ...; may be 0;

@@ -1091,6 +1091,10 @@ struct hedge {
   cpay_status start_st;
   cpay__timer timer;
   bool timer_armed;
+  // The timer fired but its callback has not taken the lock yet: it will
+  // arm again or start the next attempt itself.
+  bool fire_pending;
+  int64_t next_at;  // when the next attempt is due (cpay__now_ms clock)
 };
 
 // The policy of `m` on `ch` when it hedges, else NULL.
@@ -1103,10 +1107,39 @@ static const cpay_method_policy *hedging_for(const cpay_channel *ch, const cpay_
 static void hedge_timer_fn(cpay__timer *t);
 
 static void hedge_disarm(hedge *h) {
-  if (h->timer_armed && cpay__timer_disarm(h->call->ch->loop, &h->timer)) {
-    h->timer_armed = false;
+  if (!h->timer_armed) return;
+  h->timer_armed = false;
+  if (cpay__timer_disarm(h->call->ch->loop, &h->timer)) {
     // Never the last reference: whoever disarms holds one.
     atomic_fetch_sub_explicit(&h->call->rpc.refs, 1, memory_order_acq_rel);
+  } else {
+    h->fire_pending = true;  // its callback drops the timer's reference
+  }
+}
+
+// Arms the timer for the next attempt, due at h->next_at, unless none may
+// follow or a fire is pending (its callback comes back here). Lock held.
+// `kick`: the caller is not on the loop, whose threads may sleep past it.
+static void hedge_arm(hedge *h, bool kick) {
+  if (h->committed || h->cancelled || h->exhausted || h->started >= h->pol.max_attempts ||
+      h->fire_pending || h->timer_armed) {
+    return;
+  }
+  cpay_call *L = h->call;
+  cpay__rpc_ref(&L->rpc);  // the timer's
+  h->timer_armed = true;
+  int armed = cpay__timer_arm(L->ch->loop, &h->timer, h->next_at);
+  if (armed < 0) {
+    // Out of memory: no more hedges; the attempts running decide.
+    h->timer_armed = false;
+    atomic_fetch_sub_explicit(&L->rpc.refs, 1, memory_order_acq_rel);
+  } else if (armed > 0 && kick) {
+    // Woken by an empty batch on the newest attempt. If that has ended
+    // already, a loop thread is about to report it and will see the timer.
+    cpay_call *a = h->attempts[h->started - 1];
+    pthread_mutex_lock(&a->rpc.mu);
+    (void)cpay__rpc_kick(&a->rpc);
+    pthread_mutex_unlock(&a->rpc.mu);
   }
 }
 
@@ -1203,22 +1236,10 @@ static void hedge_next(hedge *h, bool kick) {
     if (h->started >= h->pol.max_attempts) return;
     if (h->pol.hedging_delay_ms > 0) break;
   }
-  cpay_call *L = h->call;
-  cpay__rpc_ref(&L->rpc);  // the timer's
-  h->timer_armed = true;
-  int armed = cpay__timer_arm(L->ch->loop, &h->timer, cpay__now_ms() + h->pol.hedging_delay_ms);
-  if (armed < 0) {
-    // Out of memory: no more hedges; the attempts running decide.
-    h->timer_armed = false;
-    atomic_fetch_sub_explicit(&L->rpc.refs, 1, memory_order_acq_rel);
-  } else if (armed > 0 && kick) {
-    // Woken by an empty batch on the newest attempt. If that has ended
-    // already, a loop thread is about to report it and will see the timer.
-    cpay_call *a = h->attempts[h->started - 1];
-    pthread_mutex_lock(&a->rpc.mu);
-    (void)cpay__rpc_kick(&a->rpc);
-    pthread_mutex_unlock(&a->rpc.mu);
-  }
+  // The delay counts from the newest attempt (one a non-fatal end started
+  // early included).
+  h->next_at = cpay__now_ms() + h->pol.hedging_delay_ms;
+  hedge_arm(h, kick);
 }
 
 // With no attempt running and none to come, the last one's end is the
@@ -1236,7 +1257,12 @@ static void hedge_timer_fn(cpay__timer *t) {
   cpay_call *L = h->call;
   pthread_mutex_lock(&L->rpc.mu);
   h->timer_armed = false;
-  hedge_next(h, false);
+  h->fire_pending = false;
+  if (cpay__now_ms() < h->next_at) {
+    hedge_arm(h, false);  // an attempt started since it was armed: its delay
+  } else {
+    hedge_next(h, false);
+  }
   bool deliver = hedge_settle(h) && L->async;
   pthread_mutex_unlock(&L->rpc.mu);
   if (deliver) hedge_deliver(h);
@@ -1416,7 +1442,7 @@ static cpay_code hedge_start(cpay_channel *ch, const cpay_method *m, const cpay_
   // earlier (C-core would apply that per attempt, from its start).
   int64_t timeout = opts->timeout_ms ? opts->timeout_ms : ch->default_timeout_ms;
   if (p->timeout_ms > 0 && (timeout < 0 || p->timeout_ms < timeout)) timeout = p->timeout_ms;
-  if (timeout >= 0) h->deadline_ms = cpay__now_ms() + timeout;
+  if (timeout >= 0) h->deadline_ms = cpay__ms_from_now(timeout);
   h->timer.fn = hedge_timer_fn;
   atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
   pthread_mutex_lock(&ch->calls_mu);
@@ -1453,6 +1479,15 @@ static bool hedge_committed(cpay__rpc *r, void *arg) {
 
 // cpay_unary_call under a hedging policy: the attempts run on the loop and
 // this thread waits for the outcome.
+// The error code and message of a call that ended with a status other
+// than OK: "CODE: details".
+static cpay_code status_error(const cpay_call *c, cpay_status *st) {
+  cpay_grpc_code code = (cpay_grpc_code)c->status;
+  return cpay_status_set(st, cpay_grpc_code_to_cpay(code), "%s: %.*s", cpay_grpc_code_name(code),
+                         (int)GRPC_SLICE_LENGTH(c->details),
+                         (const char *)GRPC_SLICE_START_PTR(c->details));
+}
+
 static cpay_code hedged_unary(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,
                               const cpay_method_policy *p, const void *req, cpay_arena *arena,
                               void **resp, cpay_status *st) {
@@ -1470,11 +1505,7 @@ static cpay_code hedged_unary(cpay_channel *ch, const cpay_method *m, const cpay
   if (!h->outcome) {
     code = cpay_status_set(st, h->start_code, "%s", cpay_status_msg(&h->start_st));
   } else if (h->outcome->status != GRPC_STATUS_OK) {
-    cpay_call *o = h->outcome;
-    cpay_grpc_code gc = (cpay_grpc_code)o->status;
-    code = cpay_status_set(st, cpay_grpc_code_to_cpay(gc), "%s: %.*s", cpay_grpc_code_name(gc),
-                           (int)GRPC_SLICE_LENGTH(o->details),
-                           (const char *)GRPC_SLICE_START_PTR(o->details));
+    code = status_error(h->outcome, st);
   } else {
     code = hedge_response(h, arena, resp, st);
   }
@@ -1499,11 +1530,7 @@ static cpay_code finish_status(cpay_call *c, cpay_arena *a, cpay_status *st) {
   pthread_mutex_unlock(&c->rpc.mu);
   cpay_rpc_result *res = c->user_result;
   if (res) fill_result(c, res, res->arena ? res->arena : a ? a : c->rpc.arena);
-  if (c->status == GRPC_STATUS_OK) return CPAY_OK;
-  cpay_grpc_code code = (cpay_grpc_code)c->status;
-  return cpay_status_set(st, cpay_grpc_code_to_cpay(code), "%s: %.*s", cpay_grpc_code_name(code),
-                         (int)GRPC_SLICE_LENGTH(c->details),
-                         (const char *)GRPC_SLICE_START_PTR(c->details));
+  return c->status == GRPC_STATUS_OK ? CPAY_OK : status_error(c, st);
 }
 
 cpay_code cpay_unary_call(cpay_channel *ch, const cpay_method *m, const cpay_call_opts *opts,

@@ -27,6 +27,24 @@ gpr_timespec cpay__deadline_in(int64_t ms) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
+int64_t cpay__ms_from_now(int64_t ms) {
+  int64_t now = cpay__now_ms();
+  return ms > INT64_MAX - now ? INT64_MAX : now + ms;
+}
+
+struct timespec cpay__abs_monotonic(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  return ts;
+}
+
+void cpay__cond_init_monotonic(pthread_cond_t *cv) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cv, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
 int64_t cpay__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -251,6 +251,15 @@ cpay_str cpay__vformat(cpay_arena *a, const char *fmt, va_list ap) CPAY_PRINTF(2
 gpr_timespec cpay__deadline_in(int64_t ms);
 // Milliseconds of CLOCK_MONOTONIC (never 0).
 int64_t cpay__now_ms(void);
+// The cpay__now_ms time `ms` from now, saturated: a huge timeout (INT64_MAX
+// meaning "forever") does not overflow.
+int64_t cpay__ms_from_now(int64_t ms);
+// The longest hedging delay a policy may give (a day).
+#define CPAY__MAX_HEDGING_DELAY_MS ((int64_t)86400000)
+// cpay__now_ms time `ms` as a timespec, for pthread_cond_timedwait on a
+// condition variable made by cpay__cond_init_monotonic.
+struct timespec cpay__abs_monotonic(int64_t ms);
+void cpay__cond_init_monotonic(pthread_cond_t *cv);
 // The service config of the typed options in `o` (lb_policy,
 // health_check_service, method_policies, retry_unavailable), checked: *out
 // is malloc'd JSON for the caller to free, or NULL when they say nothing

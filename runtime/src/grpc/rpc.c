@@ -22,11 +22,7 @@ void cpay__rpc_init(cpay__rpc *r, const cpay__rpc_vt *vt, cpay_arena *arena, siz
                     int64_t stall_ms) {
   r->vt = vt;
   pthread_mutex_init(&r->mu, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&r->cv, &attr);
-  pthread_condattr_destroy(&attr);
+  cpay__cond_init_monotonic(&r->cv);
   atomic_init(&r->refs, 1);
   r->arena = arena;
   r->q_limit = q_limit ? q_limit : CPAY_DEFAULT_SEND_QUEUE_BYTES;
@@ -458,11 +454,6 @@ static void on_read(cpay__op *op, bool ok) {
 
 // ---- waiting -------------------------------------------------------------------
 
-static struct timespec abs_monotonic(int64_t ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  return ts;
-}
-
 bool cpay__rpc_wait(cpay__rpc *r, bool (*pred)(cpay__rpc *r, void *arg), void *arg,
                     int64_t deadline_ms) {
   while (!pred(r, arg)) {
@@ -483,7 +474,7 @@ bool cpay__rpc_wait(cpay__rpc *r, bool (*pred)(cpay__rpc *r, void *arg), void *a
     } else {
       r->waiters++;
       if (deadline_ms) {
-        struct timespec ts = abs_monotonic(deadline_ms);
+        struct timespec ts = cpay__abs_monotonic(deadline_ms);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
       } else {
         pthread_cond_wait(&r->cv, &r->mu);

@@ -226,7 +226,7 @@ cpay_server *cpay_server_new(const cpay_server_opts *opts, cpay_status *st) {
   }
   if (!(srv->pool = cpay__pool_new(srv->opts.workers, srv->opts.max_queued))) goto out_nomem;
   pthread_mutex_init(&srv->mu, NULL);
-  pthread_cond_init(&srv->cv, NULL);
+  cpay__cond_init_monotonic(&srv->cv);
   grpc_arg args[13];
   size_t n = 0;
   if (opts->max_streams_per_connection > 0) {
@@ -1061,12 +1061,12 @@ static void serve(cpay_server_call *sc, grpc_byte_buffer *payload, cpay_code md_
                                       me->method->path);
     goto out_finish;
   }
+  if (!admit(sc)) goto out_finish;
   if (max > 0 && atomic_load(&srv->active) > max) {
     (void)cpay_server_call_set_status(sc, CPAY_GRPC_RESOURCE_EXHAUSTED,
                                       "server busy: %d calls in progress (max_calls)", max);
     goto out_finish;
   }
-  if (!admit(sc)) goto out_finish;
   const cpay_method *m = me->method;
   void *req = NULL;
   bool one_req = m->kind == CPAY_METHOD_UNARY || m->kind == CPAY_METHOD_SERVER_STREAMING;
@@ -1285,33 +1285,28 @@ cpay_code cpay_server_start(cpay_server *srv, cpay_status *st) {
   return CPAY_OK;
 }
 
-// Waits, mu held, until no admitted call is left or `grace_ms` passes
-// (negative: no limit). True when none is left.
-static bool wait_admitted(cpay_server *srv, int64_t grace_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);  // srv->cv's clock
-  if (grace_ms > 0) {
-    until.tv_sec += (time_t)(grace_ms / 1000);
-    until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
-  }
+// Waits, mu held, until no admitted call is left or `end_ms` (cpay__now_ms
+// clock; negative: no limit) passes. True when none is left.
+static bool wait_admitted(cpay_server *srv, int64_t end_ms) {
+  struct timespec until = cpay__abs_monotonic(end_ms);
   while (srv->admitted > 0) {
-    if (grace_ms < 0) {
+    if (end_ms < 0) {
       pthread_cond_wait(&srv->cv, &srv->mu);
-    } else if (grace_ms == 0 || pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT) {
+    } else if (cpay__now_ms() >= end_ms ||
+               pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT) {
       break;
     }
   }
   return srv->admitted == 0;
 }
 
-void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
+// cpay_server_shutdown; `lame_duck` false skips opts.lame_duck_ms (as for
+// a server being freed; one that never started skips it too).
+static void shutdown_server(cpay_server *srv, int64_t grace_ms, bool lame_duck) {
   pthread_mutex_lock(&srv->mu);
   bool first = !srv->shutdown_begun;
   srv->shutdown_begun = true;
+  lame_duck = lame_duck && srv->started;
   if (!first) {
     // Another thread shuts down: return when it does, when the server is
     // stopped.
@@ -1324,18 +1319,19 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   if (srv->health) cpay__health_shutdown(srv->health);
   // Lame duck: NOT_SERVING while calls are still served, so that
   // health-checking clients and proxies move away before any is refused.
-  if (srv->opts.lame_duck_ms > 0) {
+  if (lame_duck && srv->opts.lame_duck_ms > 0) {
     int64_t ms = srv->opts.lame_duck_ms;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
   }
   // From here new calls are refused UNAVAILABLE (admit), the requests
-  // staying out so that they are answered at once.
+  // staying out so that they are answered at once. The grace runs from
+  // here, for on_shutdown and the drain together.
+  int64_t end_ms = grace_ms < 0 ? -1 : cpay__ms_from_now(grace_ms);
   pthread_mutex_lock(&srv->mu);
   srv->stopped = true;
   pthread_mutex_unlock(&srv->mu);
-  gpr_timespec grace_end = cpay__deadline_in(grace_ms);
   for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].stop(srv->hooks[i].ctx);
   if (srv->opts.on_shutdown) srv->opts.on_shutdown(srv->opts.on_shutdown_ctx);
   // The drain: the calls admitted so far run to their end, while the
@@ -1344,7 +1340,7 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   // GOAWAY and their last writes crossed, and has cancelled calls sent just
   // before the client read it.
   pthread_mutex_lock(&srv->mu);
-  bool drained = wait_admitted(srv, grace_ms);
+  bool drained = wait_admitted(srv, end_ms);
   // No new requests from here: the outstanding ones fail as C-core shuts
   // down and are counted out.
   srv->no_requests = true;
@@ -1353,8 +1349,11 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   // (what is left of the grace, or force: cancel_all_calls).
   int tag;
   grpc_server_shutdown_and_notify(srv->server, srv->shutdown_cq, &tag);
+  int64_t left = end_ms - cpay__now_ms();
+  gpr_timespec close_by = end_ms < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+                                     : cpay__deadline_in(left > 0 ? left : 0);
   if (!drained ||
-      grpc_completion_queue_next(srv->shutdown_cq, grace_end, NULL).type == GRPC_QUEUE_TIMEOUT) {
+      grpc_completion_queue_next(srv->shutdown_cq, close_by, NULL).type == GRPC_QUEUE_TIMEOUT) {
     grpc_server_cancel_all_calls(srv->server);
     grpc_completion_queue_next(srv->shutdown_cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
   }
@@ -1367,9 +1366,13 @@ void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
   pthread_mutex_unlock(&srv->mu);
 }
 
+void cpay_server_shutdown(cpay_server *srv, int64_t grace_ms) {
+  shutdown_server(srv, grace_ms, true);
+}
+
 void cpay_server_free(cpay_server *srv) {
   if (!srv) return;
-  cpay_server_shutdown(srv, 0);
+  shutdown_server(srv, 0, false);
   for (size_t i = 0; i < srv->hook_count; i++) srv->hooks[i].free(srv->hooks[i].ctx);
   free(srv->hooks);
   cpay__pool_free(srv->pool);

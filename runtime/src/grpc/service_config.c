@@ -148,11 +148,12 @@ static cpay_code check_policy(const cpay_method_policy *ps, size_t i, cpay_statu
                              "2..5",
                              i, svc, m, h->max_attempts);
     }
-    if (h->hedging_delay_ms < 0) {
+    if (h->hedging_delay_ms < 0 || h->hedging_delay_ms > CPAY__MAX_HEDGING_DELAY_MS) {
       return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                              "method_policies[%zu] (%s/%s): hedging.hedging_delay_ms %lld is "
-                             "negative",
-                             i, svc, m, (long long)h->hedging_delay_ms);
+                             "outside 0..%lld",
+                             i, svc, m, (long long)h->hedging_delay_ms,
+                             (long long)CPAY__MAX_HEDGING_DELAY_MS);
     }
     if (h->non_fatal_codes & ~valid) {
       return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
