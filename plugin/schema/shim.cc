@@ -783,12 +783,70 @@ class ImportErrors : public pbc::MultiFileErrorCollector {
  public:
   void AddError(const std::string &filename, int line, int column,
                 const std::string &message) override {
-    if (!text.empty()) text += '\n';
-    text += filename;
-    if (line >= 0) text += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
-    text += ": " + message;
+    std::string e = filename;
+    if (line >= 0) e += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
+    errors.emplace_back(filename, e + ": " + message);
   }
-  std::string text;
+
+  bool empty() const { return errors.empty(); }
+
+  std::string Text() const {
+    std::string text;
+    for (const auto &e : errors) text += (text.empty() ? "" : "\n") + e.second;
+    return text;
+  }
+
+  // libprotoc 3.21's parser reads an editions file as a string of syntax
+  // errors: for a file with an `edition = "...";` statement, one error
+  // that says what it is instead.
+  void ExplainEditions(pbc::DiskSourceTree *tree) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unordered_set<std::string> explained;
+    for (const auto &e : errors) {
+      if (explained.count(e.first)) continue;
+      int line = EditionLine(tree, e.first);
+      if (line == 0) {
+        out.push_back(e);
+        continue;
+      }
+      explained.insert(e.first);
+      out.emplace_back(e.first, e.first + ":" + std::to_string(line) +
+                                    ":1: an editions file (`edition = ...`), which libprotoc "
+                                    "3.21 cannot parse: compile it with a current compiler "
+                                    "(e.g. buf) and use its FileDescriptorSet (buf build -o "
+                                    "set.binpb) or run protoc-gen-cpay from it");
+    }
+    errors.swap(out);
+  }
+
+ private:
+  // The line (1-based) of a file's `edition` statement, 0 when none.
+  static int EditionLine(pbc::DiskSourceTree *tree, const std::string &file) {
+    std::unique_ptr<pb::io::ZeroCopyInputStream> in(tree->Open(file));
+    if (in == nullptr) return 0;
+    std::string text;
+    const void *data;
+    int size;
+    while (text.size() < (1u << 20) && in->Next(&data, &size))
+      text.append(static_cast<const char *>(data), static_cast<size_t>(size));
+    int line = 1;
+    size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) i++;
+      if (text.compare(i, 7, "edition") == 0) {
+        size_t j = i + 7;
+        while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) j++;
+        if (j < text.size() && text[j] == '=') return line;
+      }
+      size_t nl = text.find('\n', i);
+      if (nl == std::string::npos) break;
+      i = nl + 1;
+      line++;
+    }
+    return 0;
+  }
+
+  std::vector<std::pair<std::string, std::string>> errors;  // file, message
 };
 
 bool ExistsOnDisk(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
@@ -903,10 +961,13 @@ cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size
     std::vector<const pb::FileDescriptor *> roots;
     for (const std::string &name : names) {
       const pb::FileDescriptor *fd = importer.Import(name);
-      if (fd == nullptr && errors.text.empty()) errors.AddError(name, -1, 0, "import failed");
+      if (fd == nullptr && errors.empty()) errors.AddError(name, -1, 0, "import failed");
       if (fd != nullptr) roots.push_back(fd);
     }
-    if (!errors.text.empty()) throw LoadError(errors.text);
+    if (!errors.empty()) {
+      errors.ExplainEditions(&tree);
+      throw LoadError(errors.Text());
+    }
     const int version[3] = {0, 0, 0};
     cpe::Resolver features;
     return Build(mem, &features, roots, roots, "", version);
