@@ -287,13 +287,20 @@ class Lowerer {
     for (int i = 0; i < fd->service_count(); i++)
       LowerService(fd->service(i), f, &f->services[i]);
 
-    // The embedded descriptor of an editions file is the file as the
-    // compiler gave it (edition, features), not the proto2 lowering.
+    // The embedded descriptor of an editions file (or of a proto3 file
+    // built as proto2) is the file as the compiler gave it, not the proto2
+    // lowering.
     pb::FileDescriptorProto proto;
     if (info.editions) {
       proto = info.original;  // without source code info
     } else {
       fd->CopyTo(&proto);  // CopyTo leaves out source code info
+      if (info.lowered) {  // a proto3 file built as proto2: proto3 again
+        proto.set_syntax("proto3");
+        for (pb::DescriptorProto &m : *proto.mutable_message_type())
+          RestoreProto3Optional(&m, proto.package().empty() ? m.name()
+                                                            : proto.package() + "." + m.name());
+      }
     }
     for (pb::DescriptorProto &m : *proto.mutable_message_type()) StripDefaultJsonNames(&m);
     for (pb::FieldDescriptorProto &x : *proto.mutable_extension()) StripDefaultJsonNames(&x);
@@ -303,6 +310,16 @@ class Lowerer {
     f->descriptor = desc;
     f->descriptor_size = bytes.size();
     return f;
+  }
+
+  // The proto3_optional flags 3.21 did not keep for a proto3 file built as
+  // proto2.
+  void RestoreProto3Optional(pb::DescriptorProto *m, const std::string &full) {
+    for (pb::FieldDescriptorProto &f : *m->mutable_field()) {
+      if (features_.Proto3Optional(full + "." + f.name())) f.set_proto3_optional(true);
+    }
+    for (pb::DescriptorProto &n : *m->mutable_nested_type())
+      RestoreProto3Optional(&n, full + "." + n.name());
   }
 
   // `proto` serialized with its custom options (extensions of the *Options
@@ -354,6 +371,11 @@ class Lowerer {
     // order already puts them last.
     m->oneof_count = static_cast<size_t>(d->oneof_decl_count());
     m->real_oneof_count = static_cast<size_t>(d->real_oneof_decl_count());
+    for (int i = 0; i < d->oneof_decl_count(); i++) {
+      // A proto3 file built as proto2: 3.21 took its synthetic oneofs for
+      // real ones.
+      if (features_.Synthetic(d->oneof_decl(i)->full_name())) m->real_oneof_count--;
+    }
     m->oneofs = store_.Array<cps_oneof>(m->oneof_count);
     for (int i = 0; i < d->oneof_decl_count(); i++) {
       const pb::OneofDescriptor *od = d->oneof_decl(i);
@@ -362,7 +384,7 @@ class Lowerer {
       o->full_name = store_.Str(od->full_name());
       o->parent = m;
       o->index = i;
-      o->synthetic = od->is_synthetic();
+      o->synthetic = od->is_synthetic() || features_.Synthetic(od->full_name());
       o->features = features_.Of('o', od->full_name());
       o->field_count = static_cast<size_t>(od->field_count());
       const cps_field **of = store_.Array<const cps_field *>(o->field_count);
@@ -475,7 +497,8 @@ class Lowerer {
     cf->file = f;
     cf->index = index;
     const pb::OneofDescriptor *oneof = fd->containing_oneof();
-    cf->proto3_optional = oneof != nullptr && oneof->is_synthetic();
+    cf->proto3_optional = (oneof != nullptr && oneof->is_synthetic()) ||
+                          features_.Proto3Optional(fd->full_name());
     // What the resolved features mean for the field, as descriptor.cc's
     // has_presence(), is_packed() and requires_utf8_validation() say (for
     // proto2 and proto3 the same as 3.21's answers; editions files were
