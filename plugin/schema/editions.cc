@@ -352,9 +352,45 @@ class FileWalker {
       ResolveField(&f, full, *parent, false, map_entry);
     }
     containing_ = nullptr;
+    if (editions_ && mf.json_format == CPS_JSON_ALLOW && !map_entry) CheckJsonNames(*m, full);
     for (pb::FieldDescriptorProto &x : *m->mutable_extension())
       ResolveField(&x, full, mf, true);
     for (pb::DescriptorProto &n : *m->mutable_nested_type()) ResolveFields(&n, Join(full, n.name()));
+  }
+
+  // json_format = ALLOW: no two fields of a message may share a JSON name,
+  // derived or set (descriptor.cc's CheckFieldJsonNameUniqueness; under
+  // LEGACY_BEST_EFFORT a compiler only warns).
+  void CheckJsonNames(const pb::DescriptorProto &m, const std::string &full) {
+    std::unordered_map<std::string, std::string> derived, effective;  // name -> field
+    for (const pb::FieldDescriptorProto &f : m.field()) {
+      std::string d = JsonName(f.name());
+      std::string e = f.has_json_name() ? f.json_name() : d;
+      for (auto *seen : {&derived, &effective}) {
+        const std::string &name = seen == &derived ? d : e;
+        auto it = seen->emplace(name, f.name());
+        if (!it.second)
+          Fail(Where(full), "The JSON name of field \"" + f.name() + "\" (\"" + name +
+                                "\") conflicts with the JSON name of field \"" +
+                                it.first->second + "\".");
+      }
+    }
+  }
+
+  // protoc's default JSON name: underscores dropped, the letter after one
+  // upper-cased.
+  static std::string JsonName(const std::string &name) {
+    std::string out;
+    bool upper = false;
+    for (char c : name) {
+      if (c == '_') {
+        upper = true;
+      } else {
+        out += upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+        upper = false;
+      }
+    }
+    return out;
   }
 
   // The type a field's type_name names (compilers write full names with a
