@@ -48,7 +48,49 @@ typedef struct cps_range {
   int32_t end;
 } cps_range;
 
-typedef enum cps_syntax { CPS_SYNTAX_PROTO2 = 2, CPS_SYNTAX_PROTO3 = 3 } cps_syntax;
+// CPS_SYNTAX_EDITIONS: `edition = "2023";` and later (cps_file.edition).
+typedef enum cps_syntax {
+  CPS_SYNTAX_PROTO2 = 2,
+  CPS_SYNTAX_PROTO3 = 3,
+  CPS_SYNTAX_EDITIONS = 4,
+} cps_syntax;
+
+// Editions features (google.protobuf.FeatureSet), resolved: the value
+// protobuf's feature resolution gives an element (the edition's defaults,
+// then what the file, the enclosing messages, the oneof or enum and the
+// element itself set), for proto2 and proto3 files too (they resolve as
+// editions "legacy" and "proto3"). The values are FeatureSet's enum
+// numbers, never 0 once resolved. Derived flags elsewhere in the model
+// (cps_field.has_presence, packed, utf8_validate, a DELIMITED field's
+// CPS_TYPE_GROUP, cps_enum.closed) follow from these; the checker compares
+// these.
+typedef enum cps_field_presence {
+  CPS_PRESENCE_EXPLICIT = 1,
+  CPS_PRESENCE_IMPLICIT = 2,
+  CPS_PRESENCE_LEGACY_REQUIRED = 3,
+} cps_field_presence;
+typedef enum cps_enum_type { CPS_ENUM_OPEN = 1, CPS_ENUM_CLOSED = 2 } cps_enum_type;
+typedef enum cps_repeated_encoding {
+  CPS_REPEATED_PACKED = 1,
+  CPS_REPEATED_EXPANDED = 2,
+} cps_repeated_encoding;
+typedef enum cps_utf8_validation { CPS_UTF8_VERIFY = 2, CPS_UTF8_NONE = 3 } cps_utf8_validation;
+typedef enum cps_message_encoding {
+  CPS_MESSAGE_LENGTH_PREFIXED = 1,
+  CPS_MESSAGE_DELIMITED = 2,
+} cps_message_encoding;
+typedef enum cps_json_format { CPS_JSON_ALLOW = 1, CPS_JSON_LEGACY_BEST_EFFORT = 2 } cps_json_format;
+
+typedef struct cps_features {
+  uint8_t field_presence;           // cps_field_presence
+  uint8_t enum_type;                // cps_enum_type
+  uint8_t repeated_field_encoding;  // cps_repeated_encoding
+  uint8_t utf8_validation;          // cps_utf8_validation
+  uint8_t message_encoding;         // cps_message_encoding
+  uint8_t json_format;              // cps_json_format
+  uint8_t enforce_naming_style;     // 1 STYLE2024, 2 STYLE_LEGACY
+  uint8_t default_symbol_visibility;  // FeatureSet.VisibilityFeature.DefaultSymbolVisibility
+} cps_features;
 
 typedef enum cps_label {
   CPS_LABEL_OPTIONAL = 1,
@@ -88,6 +130,7 @@ struct cps_enum_value {
   int index;              // position within the enum
   const cps_enum *parent;
   bool deprecated;
+  cps_features features;  // resolved
   cps_loc loc;
 };
 
@@ -98,8 +141,9 @@ struct cps_enum {
   const cps_message *parent;  // NULL at file level
   cps_enum_value *values;
   size_t value_count;
-  bool closed;                // proto2 enum: unknown values are not stored
+  bool closed;                // enum_type CLOSED: unknown values are not stored
   bool allow_alias;
+  cps_features features;      // resolved
   bool deprecated;
   cps_range *reserved_ranges;  // inclusive
   size_t reserved_range_count;
@@ -116,6 +160,7 @@ struct cps_oneof {
   size_t field_count;
   int index;
   bool synthetic;  // the oneof protoc makes for a proto3 `optional` field
+  cps_features features;  // resolved
   cps_loc loc;
 };
 
@@ -141,6 +186,8 @@ struct cps_field {
   bool has_presence;                // has_x() makes sense: proto2 singular, proto3
                                     // optional, messages, oneof members
   bool packed;                      // a repeated field written packed
+  bool utf8_validate;               // a string field whose UTF-8 is checked
+  cps_features features;            // resolved
   bool is_map;                      // repeated map-entry field
   bool is_extension;
   const cps_message *extendee;      // extensions only
@@ -174,6 +221,7 @@ struct cps_message {
   bool map_entry;
   bool message_set_wire_format;
   bool deprecated;
+  cps_features features;  // resolved
   cps_loc loc;
 };
 
@@ -227,6 +275,8 @@ struct cps_file {
   const char *name;     // path as imported, e.g. "payments/v1/payments.proto"
   const char *package;  // "" when none
   cps_syntax syntax;
+  int edition;          // 2023, 2024 with CPS_SYNTAX_EDITIONS; 0 otherwise
+  cps_features features;  // resolved for the file: the edition's defaults and its own
   cps_loc package_loc;  // the `package` statement (line 0: none, or no source info)
   cps_loc syntax_loc;   // the `syntax` statement (line 0: none, or no source info)
   const cps_file **deps;
@@ -261,7 +311,9 @@ typedef struct cps_schema {
 // (when err is not NULL) set to a message in `mem`; what the failed load had
 // allocated stays there too until `mem` is freed.
 
-// Loads a serialized CodeGeneratorRequest.
+// Loads a serialized CodeGeneratorRequest. Files of editions 2023 and 2024
+// are resolved and lowered for libprotobuf 3.21 (schema/editions.h); other
+// editions fail with an error naming the file and edition.
 cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char **err);
 
 // Loads .proto files through libprotoc's importer. `files` are paths relative
@@ -271,12 +323,13 @@ cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char 
 // (/usr/include on Debian). to_generate is `files`, as virtual paths. On
 // failure returns NULL and *err holds every error, one per line, as
 // `file.proto:line:col: message` (`file.proto: message` when libprotoc gives
-// no position, e.g. a file not found).
+// no position, e.g. a file not found). libprotoc 3.21 cannot parse editions
+// files: one error says so for each.
 cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size_t include_count,
                             const char *const *files, size_t file_count, char **err);
 
-// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out), its
-// files in any order. Every file in it is in to_generate. A google/protobuf/
+// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out, buf
+// build -o), its files in any order, editions files as cps_load_request. Every file in it is in to_generate. A google/protobuf/
 // import missing from the set is taken from libprotobuf's built-in copy (and
 // is not in to_generate).
 cps_schema *cps_load_descriptor_set(cps_pool *mem, const void *data, size_t size, char **err);
@@ -289,7 +342,8 @@ typedef struct cps_out_file {
 } cps_out_file;
 
 // Serializes a CodeGeneratorResponse (error may be NULL) into a buffer in
-// `mem`. Declares proto3 `optional` support. Returns false when libprotobuf
+// `mem`. Declares proto3 `optional` and editions support, editions 2023 to
+// 2024 (minimum_edition, maximum_edition). Returns false when libprotobuf
 // cannot encode it.
 bool cps_encode_response(cps_pool *mem, const char *error, const cps_out_file *files,
                          size_t count, uint8_t **out, size_t *out_size);
