@@ -137,6 +137,58 @@ static const char *const *include_dirs(cps_pool *mem, const char *first,
   return inc;
 }
 
+// The line of `path`'s `edition = "...";` statement (an editions file), or 0,
+// with the edition in *edition: the first line that starts with `edition`
+// (after blanks), which is enough to explain a parse error.
+static int edition_line(cps_pool *mem, const char *path, const char **edition) {
+  size_t size;
+  char *why = NULL;
+  const char *text = read_file(mem, path, &size, &why);
+  if (!text) return 0;
+  int line = 1;
+  for (const char *p = text; p < text + size; line++) {
+    const char *nl = memchr(p, '\n', (size_t)(text + size - p));
+    const char *q = p;
+    while (*q == ' ' || *q == '\t') q++;
+    if (strncmp(q, "edition", 7) == 0 && (q[7] == ' ' || q[7] == '\t' || q[7] == '=')) {
+      const char *quote = strchr(q, '"');
+      const char *end = quote ? strchr(quote + 1, '"') : NULL;
+      *edition = end && (!nl || end < nl) ? cps_pool_strndup(mem, quote + 1, (size_t)(end - quote - 1))
+                                           : "?";
+      return line;
+    }
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return 0;
+}
+
+// After libprotoc failed on `files` (below `dir`): when one of them is an
+// editions file, which libprotoc 3.21 cannot parse, *err gains what to do.
+static void editions_hint(cps_pool *mem, const char *dir, const char *const *files, size_t n,
+                          char **err) {
+  for (size_t i = 0; i < n; i++) {
+    const char *path = strcmp(dir, ".") == 0 ? files[i] : cps_pool_printf(mem, "%s/%s", dir, files[i]);
+    const char *edition = NULL;
+    int line = edition_line(mem, path, &edition);
+    if (!line) continue;
+    *err = cps_pool_printf(
+        mem,
+        "%s%s%s:%d: `edition = \"%s\";`: an editions file, which libprotoc 3.21 (what "
+        "cpay-breaking reads .proto files with) cannot parse.\n"
+        "fix: give cpay-breaking descriptor sets built by a compiler that knows editions, for "
+        "NEW and OLD alike:\n"
+        "  buf build -o new.binpb                           (buf 1.32 or later; OLD: "
+        "buf build '.git#ref=main' -o old.binpb)\n"
+        "  protoc --include_source_info -o new.binpb FILES  (protoc 27 or later)\n"
+        "  cpay-breaking --against old.binpb new.binpb      (--lock as before)\n"
+        "or check the lock under `buf generate` with protoc-gen-cpay's breaking_lock= "
+        "(docs/breaking.md, \"Editions\")",
+        *err ? *err : "", *err ? "\n" : "", files[i], line, edition);
+    return;
+  }
+}
+
 static cps_schema *load_dir(cps_pool *mem, const char *dir, const cps_param_list *incs,
                             char **err) {
   strvec files = {0};
@@ -146,7 +198,10 @@ static cps_schema *load_dir(cps_pool *mem, const char *dir, const cps_param_list
     return NULL;
   }
   qsort(files.v, files.n, sizeof *files.v, cmp_cstr);
-  return cps_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
+  cps_schema *schema =
+      cps_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
+  if (!schema) editions_hint(mem, dir, files.v, files.n, err);
+  return schema;
 }
 
 // Runs argv; its stdout and stderr go to `out_path` when it is not NULL.
@@ -380,6 +435,7 @@ static cps_schema *load_input(cps_pool *mem, const options *o, const char *spec,
     cps_schema *schema = cps_load_protos(mem, include_dirs(mem, dir, &o->includes),
                                          o->includes.count + 1, &base, 1, err);
     if (schema) *prefix = norm_prefix(mem, dir);
+    if (!schema) editions_hint(mem, dir, &base, 1, err);
     return schema;
   }
   size_t size;
@@ -812,7 +868,7 @@ static bool load_lock(cps_pool *mem, const options *o, cpb_snap **lock, bool *ex
     fprintf(stderr,
             "cpay-breaking: note: %s is a version %d lock, without check lines: a cut or "
             "edited copy cannot be told from the real one; --update-lock rewrites it as "
-            "version 2\n",
+            "version 2 (3 when it has editions)\n",
             o->lock_path, (*lock)->version);
   }
   return true;
