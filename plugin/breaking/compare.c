@@ -1302,9 +1302,9 @@ static void compare_files(ctx *c) {
       w.line = nb->syntax_line;
       w.col = nb->syntax_col;
       report(c, "FILE_SYNTAX_CHANGED", w, ob->name, NULL,
-             "%s changed from %s to %s, and %d of its elements resolve features differently "
+             "%s changed from %s to %s, and %d of its elements resolve%s features differently "
              "(each reported on its own)",
-             nb->name, syntax_text(c, ob), syntax_text(c, nb), n);
+             nb->name, syntax_text(c, ob), syntax_text(c, nb), n, n == 1 ? "s" : "");
     }
   }
 }

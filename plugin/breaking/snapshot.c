@@ -900,7 +900,9 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
                         &b->reserved, &b->reserved_count, "reserved");
   } else if (strcmp(w, "extensions") == 0) {
     if (!attr(p, b, ATTR_EXTENSIONS, K(CPB_MESSAGE), w)) return false;
-    return parse_ranges(p, tok + 1, n - 1, 1, MAX_FIELD_NUMBER, &b->ext_ranges,
+    // A message set's extensions go up to INT32_MAX - 1 (`extensions 4 to
+    // max;` with message_set_wire_format).
+    return parse_ranges(p, tok + 1, n - 1, 1, INT32_MAX - 1, &b->ext_ranges,
                         &b->ext_range_count, "extensions");
   } else if (strcmp(w, "reserved_names") == 0) {
     if (!attr(p, b, ATTR_RESERVED_NAMES, K(CPB_MESSAGE) | K(CPB_ENUM), w)) return false;

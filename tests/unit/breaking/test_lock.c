@@ -204,6 +204,9 @@ START_TEST(test_lock_strict_entries) {
   refused(HEAD "message p.M\n  field 1 a int32 unary json=a\n", "bad label \"unary\"");
   refused(HEAD "message p.M\n  reserved 5-3\n", "bad reserved range \"5-3\"");
   refused(HEAD "message p.M\n  reserved 0\n", "bad reserved range \"0\"");
+  // A message set's `extensions 4 to max;` (the lock writes it; it must read it back).
+  ck_assert_ptr_null(err_of(HEAD "message p.M\n  message_set\n  extensions 4-2147483646\n"));
+  refused(HEAD "message p.M\n  extensions 4-2147483648\n", "bad extensions range");
   ck_assert_ptr_null(err_of(HEAD "enum p.E\n  reserved -5--2 7\n  value -1 X\n  value -1 Y\n"));
   refused(HEAD "enum p.E\n  value 1 X\n  value 1 X\n", "a second live entry for this value");
   refused(HEAD "service p.S\n  rpc Get .p.R .p.R unary\n  rpc Get .p.R .p.R unary\n",
