@@ -174,10 +174,7 @@ static void editions_hint(cps_pool *mem, const char *dir, const char *const *fil
     const char *edition = NULL;
     int line = edition_line(mem, path, &edition);
     if (!line) continue;
-    *err = cps_pool_printf(
-        mem,
-        "%s%s%s:%d: `edition = \"%s\";`: an editions file, which libprotoc 3.21 (what "
-        "cpay-breaking reads .proto files with) cannot parse.\n"
+    static const char kFix[] =
         "fix: give cpay-breaking descriptor sets built by a compiler that knows editions, for "
         "NEW and OLD alike:\n"
         "  buf build -o new.binpb                           (buf 1.32 or later; OLD: "
@@ -185,8 +182,16 @@ static void editions_hint(cps_pool *mem, const char *dir, const char *const *fil
         "  protoc --include_source_info -o new.binpb FILES  (protoc 27 or later)\n"
         "  cpay-breaking --against old.binpb new.binpb      (--lock as before)\n"
         "or check the lock under `buf generate` with protoc-gen-cpay's breaking_lock= "
-        "(docs/breaking.md, \"Editions\")",
-        *err ? *err : "", *err ? "\n" : "", files[i], line, edition);
+        "(docs/breaking.md, \"Editions\")";
+    // The loader may have said what the file is already; then only the fix.
+    if (*err && strstr(*err, "editions file")) {
+      *err = cps_pool_printf(mem, "%s\n%s", *err, kFix);
+    } else {
+      *err = cps_pool_printf(mem,
+                             "%s%s%s:%d: `edition = \"%s\";`: an editions file, which libprotoc "
+                             "3.21 (what cpay-breaking reads .proto files with) cannot parse.\n%s",
+                             *err ? *err : "", *err ? "\n" : "", files[i], line, edition, kFix);
+    }
     return;
   }
 }
