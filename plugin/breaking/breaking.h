@@ -51,6 +51,9 @@ typedef struct cpb_item {
   const char *def;      // fields: the default as descriptor.proto writes it, or NULL
   const char *idem;     // RPCs: "no_side_effects", "idempotent", or NULL (unknown)
   bool packed;
+  uint8_t utf8;         // fields, extensions whose type has a string (a map's key or
+                        // value too): the resolved utf8_validation, CPS_UTF8_VERIFY or
+                        // CPS_UTF8_NONE; 0 otherwise (or unknown)
   bool deleted;         // lock only: no longer in the latest recorded version
   const char *file;     // virtual path of the declaring file
   int line, col;        // 0 when unknown (lock)
@@ -64,7 +67,8 @@ typedef struct cpb_block {
   int line, col;
   // CPB_FILE
   const char *package;
-  int syntax;  // 2 or 3
+  int syntax;   // 2, 3, or 4 (CPS_SYNTAX_EDITIONS)
+  int edition;  // with syntax 4: 2023, 2024; else 0
   int package_line, package_col;  // 0 when unknown (a lock, no source info)
   int syntax_line, syntax_col;
   // CPB_MESSAGE / CPB_ENUM
@@ -76,6 +80,7 @@ typedef struct cpb_block {
   size_t ext_range_count;
   bool message_set;       // messages
   bool closed;            // enums
+  uint8_t json_format;    // messages, enums: the resolved json_format (CPS_JSON_*); 0 unknown
   cpb_item *items;        // sorted by number, then name
   size_t item_count;
   size_t item_cap;        // room in items, for the builders
@@ -88,7 +93,8 @@ typedef struct cpb_snap {
   size_t block_cap;   // room in blocks, for the builders
   const char *prefix;  // prepended (with '/') to file names in findings; "" for none
   bool is_lock;
-  int version;  // a lock's format version (1: no check lines); 0 for a schema
+  int version;  // a lock's format version (1: no check lines; 3: editions and
+                // resolved features); 0 for a schema
 } cpb_snap;
 
 // Each of these makes a snapshot in `mem` that holds copies of what it needs:

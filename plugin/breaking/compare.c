@@ -19,6 +19,12 @@ typedef struct ctx {
   size_t npkg;
   cps_pool *mem;  // the findings'
   cps_pool *tmp;  // strings made along the way, freed at the end of cpb_compare
+  // Findings about resolved features (presence, packing, UTF-8 checks,
+  // message encoding, enum openness, JSON format), counted by the file of
+  // the element: FILE_SYNTAX_CHANGED says how many a syntax change made.
+  const char **feat_file;
+  int *feat_count;
+  size_t nfeat, feat_cap;
 } ctx;
 
 // How a type change reads: the same type, compatible on the wire (and in
@@ -92,7 +98,7 @@ static where at_old(const ctx *c, const char *file, int line, int col, const cpb
   return w;
 }
 
-static void report(ctx *c, const char *id, where w, const char *subject, const char *fix,
+static bool report(ctx *c, const char *id, where w, const char *subject, const char *fix,
                    const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 6, 7)))
@@ -100,16 +106,16 @@ static void report(ctx *c, const char *id, where w, const char *subject, const c
     ;
 
 // Adds a finding (its strings copied to c->mem) unless the rule is off or
-// the finding is there already.
-static void report(ctx *c, const char *id, where w, const char *subject, const char *fix,
+// the finding is there already; true when it was added.
+static bool report(ctx *c, const char *id, where w, const char *subject, const char *fix,
                    const char *fmt, ...) {
   const cpb_rule *r = rule(id);
-  if (r->category > c->max) return;
+  if (r->category > c->max) return false;
   for (size_t i = 0; i < c->out->count; i++) {
     // One finding per (rule, subject); a break accepted in the lock does not
     // hide one the lock itself finds.
     const cpb_finding *e = &c->out->v[i];
-    if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) return;
+    if (e->rule == r && !e->accepted && strcmp(e->subject, subject) == 0) return false;
   }
   c->out->v = cps_pool_grow(c->mem, c->out->v, c->out->count, &c->out->cap, sizeof *c->out->v);
   cpb_finding *f = &c->out->v[c->out->count++];
@@ -126,6 +132,57 @@ static void report(ctx *c, const char *id, where w, const char *subject, const c
   f->fix = cps_pool_strdup(c->mem, fix);
   f->subject = cps_pool_strdup(c->mem, subject);
   f->accepted = NULL;
+  return true;
+}
+
+// Counts a feature finding (see ctx) of an element declared in `file`.
+static void count_feature(ctx *c, const char *file) {
+  if (!file) return;
+  for (size_t i = 0; i < c->nfeat; i++) {
+    if (strcmp(c->feat_file[i], file) == 0) {
+      c->feat_count[i]++;
+      return;
+    }
+  }
+  size_t cap = c->feat_cap;
+  c->feat_file = cps_pool_grow(c->tmp, c->feat_file, c->nfeat, &c->feat_cap, sizeof *c->feat_file);
+  c->feat_count = cps_pool_grow(c->tmp, c->feat_count, c->nfeat, &cap, sizeof *c->feat_count);
+  c->feat_file[c->nfeat] = file;
+  c->feat_count[c->nfeat++] = 1;
+}
+
+static int feature_count(const ctx *c, const char *file) {
+  for (size_t i = 0; i < c->nfeat; i++) {
+    if (strcmp(c->feat_file[i], file) == 0) return c->feat_count[i];
+  }
+  return 0;
+}
+
+// Whether a type string holds a string (a map's key or value too): where
+// utf8_validation applies.
+static bool has_string(const char *t) {
+  if (strcmp(t, "string") == 0) return true;
+  if (strncmp(t, "map<", 4) != 0) return false;
+  return strncmp(t + 4, "string,", 7) == 0 || strstr(t, ",string>") != NULL;
+}
+
+// FIELD_UTF8_VALIDATION_CHANGED for a field or extension (`what`) whose
+// resolved utf8_validation changed; both sides must know it.
+static void utf8_change(ctx *c, where w, const char *subj, const char *what, const cpb_item *o,
+                        const cpb_item *f) {
+  if (!o->utf8 || !f->utf8 || o->utf8 == f->utf8 || !has_string(o->type) || !has_string(f->type)) {
+    return;
+  }
+  bool now_verify = f->utf8 == CPS_UTF8_VERIFY;
+  if (report(c, "FIELD_UTF8_VALIDATION_CHANGED", w, subj, NULL,
+             "%s changed utf8_validation from %s to %s: %s", what,
+             now_verify ? "NONE" : "VERIFY", now_verify ? "VERIFY" : "NONE",
+             now_verify ? "new readers reject messages with invalid UTF-8 in it, which writers "
+                          "built before could send"
+                        : "new writers may send invalid UTF-8 in it, and readers built before "
+                          "reject those messages")) {
+    count_feature(c, f->file);
+  }
 }
 
 // ---- names and types ----------------------------------------------------
@@ -480,6 +537,29 @@ static oneof_move classify_oneof(const cpb_block *ob, const cpb_block *nb, const
   return ONEOF_UNSAFE;
 }
 
+// A message-typed field or extension whose message_encoding changed
+// (LENGTH_PREFIXED, or DELIMITED: a proto2 group): reported, and *ot and *nt
+// stripped of "group:" so that the types are compared on their own.
+static void encoding_change(ctx *c, where w, const char *subj, const char *what, const char **ot,
+                            const char **nt, const char *file) {
+  if (is_group_type(*ot) == is_group_type(*nt)) return;
+  const char *os = is_group_type(*ot) ? *ot + 6 : *ot, *ns = is_group_type(*nt) ? *nt + 6 : *nt;
+  if (!is_msg_type(os) || !is_msg_type(ns)) return;
+  bool delimited = is_group_type(*nt);
+  if (report(c, "FIELD_MESSAGE_ENCODING_CHANGED", w, tmpf(c, "%s:encoding", subj), NULL,
+             "%s changed from %s to %s encoding (message_encoding %s to %s): the message is "
+             "now written %s, which readers built before do not read as this field",
+             what, delimited ? "length-prefixed" : "delimited (group)",
+             delimited ? "delimited (group)" : "length-prefixed",
+             delimited ? "LENGTH_PREFIXED" : "DELIMITED", delimited ? "DELIMITED" : "LENGTH_PREFIXED",
+             delimited ? "between start- and end-group tags instead of with its length"
+                       : "with its length instead of between start- and end-group tags")) {
+    count_feature(c, file);
+  }
+  *ot = os;
+  *nt = ns;
+}
+
 static void compare_field(ctx *c, const cpb_block *ob, const cpb_block *nb, const cpb_item *o,
                           const cpb_item *f) {
   oneof_move move = classify_oneof(ob, nb, o, f);
@@ -517,14 +597,19 @@ static void compare_field(ctx *c, const cpb_block *ob, const cpb_block *nb, cons
              pt(c, f->type));
     }
   } else {
-    type_change(c, "FIELD_TYPE_CHANGED", what, w, subj, o->type, f->type);
+    const char *ot = o->type, *nt = f->type;
+    encoding_change(c, w, subj, what, &ot, &nt, f->file);
+    type_change(c, "FIELD_TYPE_CHANGED", what, w, subj, ot, nt);
   }
+  utf8_change(c, w, subj, what, o, f);
   if (!same(o->label, f->label)) {
     bool orep = strcmp(o->label, "repeated") == 0, nrep = strcmp(f->label, "repeated") == 0;
     if (strcmp(o->label, "required") == 0 || strcmp(f->label, "required") == 0) {
-      report(c, "FIELD_REQUIRED_CHANGED", w, subj, NULL,
-             "%s changed from %s to %s: readers reject messages without a required field", what,
-             o->label, f->label);
+      if (report(c, "FIELD_REQUIRED_CHANGED", w, subj, NULL,
+                 "%s changed from %s to %s: readers reject messages without a required field",
+                 what, o->label, f->label)) {
+        count_feature(c, f->file);
+      }
     } else if (orep != nrep) {
       if (is_length_delimited(f->type) && is_length_delimited(o->type)) {
         report(c, "FIELD_LABEL_JSON_CHANGED", w, subj, NULL,
@@ -538,11 +623,23 @@ static void compare_field(ctx *c, const cpb_block *ob, const cpb_block *nb, cons
                what, o->label, f->label);
       }
     } else if (move != ONEOF_UNSAFE) {  // unsafe oneof moves are reported below
-      report(c, "FIELD_PRESENCE_CHANGED", w, subj, NULL,
-             "%s changed from %s to %s presence: has_ accessors change and zero values are %s", what,
-             strcmp(o->label, "optional") == 0 ? "explicit" : "implicit",
-             strcmp(f->label, "optional") == 0 ? "explicit" : "implicit",
-             strcmp(f->label, "optional") == 0 ? "now written" : "no longer written");
+      // The presence a field has (its label), whether from proto3 `optional`
+      // or field_presence: message fields and oneof members keep explicit
+      // presence whatever field_presence says.
+      bool lost = strcmp(f->label, "implicit") == 0;
+      bool added =
+          lost ? report(c, "FIELD_PRESENCE_LOST", w, subj, NULL,
+                        "%s changed from explicit to implicit presence (field_presence EXPLICIT "
+                        "to IMPLICIT): has_ accessors go away, and a value set to zero is no "
+                        "longer written, so readers built before see it unset (and read its "
+                        "default) and JSON omits it",
+                        what)
+               : report(c, "FIELD_PRESENCE_CHANGED", w, subj, NULL,
+                        "%s changed from implicit to explicit presence (field_presence IMPLICIT "
+                        "to EXPLICIT): has_ accessors appear and a zero value that is set is now "
+                        "written (wire-compatible; JSON now writes it)",
+                        what);
+      if (added) count_feature(c, f->file);
     }
   }
   switch (move) {
@@ -571,9 +668,11 @@ static void compare_field(ctx *c, const cpb_block *ob, const cpb_block *nb, cons
       break;
   }
   if (o->packed != f->packed && strcmp(o->label, "repeated") == 0 && strcmp(f->label, "repeated") == 0) {
-    report(c, "FIELD_PACKED_CHANGED", w, subj, NULL,
-           "%s is now written %s: parsers accept both encodings", what,
-           f->packed ? "packed" : "unpacked");
+    if (report(c, "FIELD_PACKED_CHANGED", w, subj, NULL,
+               "%s is now written %s: parsers accept both encodings", what,
+               f->packed ? "packed" : "unpacked")) {
+      count_feature(c, f->file);
+    }
   }
   if (!same(o->def, f->def)) {
     bool quote = strcmp(f->type, "string") == 0 || strcmp(f->type, "bytes") == 0;
@@ -810,6 +909,24 @@ static const cpb_block *find_renamed(const ctx *c, const cpb_block *ob) {
   return best;
 }
 
+// json_format of a message or an enum (`what`): ALLOW makes the compiler
+// reject JSON name conflicts, LEGACY_BEST_EFFORT lets them in.
+static void json_format_change(ctx *c, const cpb_block *ob, const cpb_block *nb, const char *what) {
+  if (!ob->json_format || !nb->json_format || ob->json_format == nb->json_format) return;
+  bool weakened = nb->json_format == CPS_JSON_LEGACY_BEST_EFFORT;
+  bool added =
+      weakened ? report(c, "JSON_FORMAT_WEAKENED", at_cur_block(c, nb), nb->name, NULL,
+                        "%s %s changed json_format from ALLOW to LEGACY_BEST_EFFORT: compilers no "
+                        "longer reject %s whose JSON names conflict, so later versions can "
+                        "make its JSON ambiguous",
+                        what, nb->name, strcmp(what, "enum") == 0 ? "values" : "fields")
+               : report(c, "JSON_FORMAT_STRENGTHENED", at_cur_block(c, nb), nb->name, NULL,
+                        "%s %s changed json_format from LEGACY_BEST_EFFORT to ALLOW: compilers "
+                        "now reject JSON name conflicts in it; its encodings are unchanged",
+                        what, nb->name);
+  if (added) count_feature(c, nb->file);
+}
+
 static void compare_messages(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
     const cpb_block *ob = &c->old->blocks[i];
@@ -850,6 +967,7 @@ static void compare_messages(ctx *c) {
                "extension range %s of message %s was removed or shrunk", r, nb->name);
       }
       compare_reserved(c, ob, nb, "message", "RESERVED_RANGE_REMOVED", "RESERVED_NAME_REMOVED");
+      json_format_change(c, ob, nb, "message");
     }
     compare_fields(c, ob, nb);
   }
@@ -969,13 +1087,18 @@ static void compare_enums(ctx *c) {
                "enum %s moved from %s to %s: code that includes the old file's header breaks",
                nb->name, ob->file, nb->file);
       }
-      if (ob->closed != nb->closed) {
-        report(c, "ENUM_OPENNESS_CHANGED", at_cur_block(c, nb), nb->name, NULL,
-               "enum %s changed from %s to %s: %s", nb->name, ob->closed ? "closed" : "open",
-               nb->closed ? "closed" : "open",
-               nb->closed ? "unknown values now go to the unknown fields instead of the field"
-                          : "unknown values are now stored in the field instead of the unknown fields");
+      if (ob->closed != nb->closed &&
+          report(c, "ENUM_OPENNESS_CHANGED", at_cur_block(c, nb), nb->name, NULL,
+                 "enum %s changed from %s to %s (enum_type %s to %s): %s", nb->name,
+                 ob->closed ? "closed" : "open", nb->closed ? "closed" : "open",
+                 ob->closed ? "CLOSED" : "OPEN", nb->closed ? "CLOSED" : "OPEN",
+                 nb->closed ? "readers now put unknown values in the unknown fields instead of "
+                              "the field, so values added later are lost to them"
+                            : "readers now store unknown values in the field instead of the "
+                              "unknown fields, so code sees numbers the enum does not name")) {
+        count_feature(c, nb->file);
       }
+      json_format_change(c, ob, nb, "enum");
       compare_reserved(c, ob, nb, "enum", "ENUM_RESERVED_RANGE_REMOVED", "ENUM_RESERVED_NAME_REMOVED");
     }
     compare_values(c, ob, nb);
@@ -1025,7 +1148,10 @@ static void compare_extensions(ctx *c) {
                "extension %s changed number from %d to %d", f->name, (int)o->number, (int)f->number);
       }
       char *what = tmpf(c, "extension %s", f->name);
-      type_change(c, "EXTENSION_TYPE_CHANGED", what, w, f->name, o->type, f->type);
+      const char *ot = o->type, *nt = f->type;
+      encoding_change(c, w, f->name, what, &ot, &nt, f->file);
+      type_change(c, "EXTENSION_TYPE_CHANGED", what, w, f->name, ot, nt);
+      utf8_change(c, w, f->name, what, o, f);
       if ((strcmp(o->label, "repeated") == 0) != (strcmp(f->label, "repeated") == 0)) {
         report(c, "EXTENSION_LABEL_CHANGED", w, f->name, NULL, "extension %s changed from %s to %s",
                f->name, o->label, f->label);
@@ -1141,6 +1267,11 @@ static void compare_services(ctx *c) {
 
 // ---- files --------------------------------------------------------------
 
+static const char *syntax_text(const ctx *c, const cpb_block *file) {
+  if (file->syntax == CPS_SYNTAX_EDITIONS) return tmpf(c, "edition %d", file->edition);
+  return tmpf(c, "proto%d", file->syntax);
+}
+
 static void compare_files(ctx *c) {
   for (size_t i = 0; i < c->old->block_count; i++) {
     const cpb_block *ob = &c->old->blocks[i];
@@ -1162,15 +1293,18 @@ static void compare_files(ctx *c) {
              "and RPC method paths change",
              nb->name, op, np);
     }
-    if (ob->syntax != nb->syntax) {
+    // What a syntax or edition means for the generated code and the
+    // encodings is the features its elements resolve, compared element by
+    // element above; the file itself is only reported (a note) when some
+    // of them differ, with how many.
+    int n = feature_count(c, nb->name);
+    if ((ob->syntax != nb->syntax || ob->edition != nb->edition) && n > 0) {
       w.line = nb->syntax_line;
       w.col = nb->syntax_col;
       report(c, "FILE_SYNTAX_CHANGED", w, ob->name, NULL,
-             "%s changed from proto%d to proto%d: %s", nb->name, ob->syntax, nb->syntax,
-             nb->syntax == 3
-                 ? "its enums become open, string fields are checked for valid UTF-8, and "
-                   "singular fields without `optional` lose presence"
-                 : "its enums become closed, string fields are no longer checked for valid UTF-8");
+             "%s changed from %s to %s, and %d of its elements resolve%s features differently "
+             "(each reported on its own)",
+             nb->name, syntax_text(c, ob), syntax_text(c, nb), n, n == 1 ? "s" : "");
     }
   }
 }
@@ -1195,10 +1329,10 @@ void cpb_compare(cps_pool *mem, const cpb_snap *old, const cpb_snap *cur, cpb_ca
       c.npkg++;
     }
   }
-  compare_files(&c);
   compare_messages(&c);
   compare_enums(&c);
   compare_extensions(&c);
   compare_services(&c);
+  compare_files(&c);  // last: FILE_SYNTAX_CHANGED counts the feature findings
   cps_pool_free(c.tmp);
 }

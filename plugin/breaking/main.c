@@ -36,7 +36,9 @@ static const char kUsageHead[] =
     "  DIR              every .proto file below DIR (DIR is the include path)\n"
     "  FILE.proto       one .proto file (its directory is the include path)\n"
     "  FILE             a FileDescriptorSet (protoc --descriptor_set_out, best\n"
-    "                   with --include_source_info for positions)\n"
+    "                   with --include_source_info for positions), or a buf image\n"
+    "                   (buf build -o FILE; the files it marks as imports are not\n"
+    "                   checked); editions schemas come this way\n"
     "  git:REV[:DIR]    the files of a git revision (of DIR in it), read with\n"
     "                   `git archive` without touching the work tree\n"
     "\n"
@@ -137,6 +139,63 @@ static const char *const *include_dirs(cps_pool *mem, const char *first,
   return inc;
 }
 
+// The line of `path`'s `edition = "...";` statement (an editions file), or 0,
+// with the edition in *edition: the first line that starts with `edition`
+// (after blanks), which is enough to explain a parse error.
+static int edition_line(cps_pool *mem, const char *path, const char **edition) {
+  size_t size;
+  char *why = NULL;
+  const char *text = read_file(mem, path, &size, &why);
+  if (!text) return 0;
+  int line = 1;
+  for (const char *p = text; p < text + size; line++) {
+    const char *nl = memchr(p, '\n', (size_t)(text + size - p));
+    const char *q = p;
+    while (*q == ' ' || *q == '\t') q++;
+    if (strncmp(q, "edition", 7) == 0 && (q[7] == ' ' || q[7] == '\t' || q[7] == '=')) {
+      const char *quote = strchr(q, '"');
+      const char *end = quote ? strchr(quote + 1, '"') : NULL;
+      *edition = end && (!nl || end < nl) ? cps_pool_strndup(mem, quote + 1, (size_t)(end - quote - 1))
+                                           : "?";
+      return line;
+    }
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return 0;
+}
+
+// After libprotoc failed on `files` (below `dir`): when one of them is an
+// editions file, which libprotoc 3.21 cannot parse, *err gains what to do.
+static void editions_hint(cps_pool *mem, const char *dir, const char *const *files, size_t n,
+                          char **err) {
+  for (size_t i = 0; i < n; i++) {
+    const char *path = strcmp(dir, ".") == 0 ? files[i] : cps_pool_printf(mem, "%s/%s", dir, files[i]);
+    const char *edition = NULL;
+    int line = edition_line(mem, path, &edition);
+    if (!line) continue;
+    static const char kFix[] =
+        "fix: give cpay-breaking descriptor sets built by a compiler that knows editions, for "
+        "NEW and OLD alike:\n"
+        "  buf build -o new.binpb                           (buf 1.32 or later; OLD: "
+        "buf build '.git#ref=main' -o old.binpb)\n"
+        "  protoc --include_source_info -o new.binpb FILES  (protoc 27 or later)\n"
+        "  cpay-breaking --against old.binpb new.binpb      (--lock as before)\n"
+        "or check the lock under `buf generate` with protoc-gen-cpay's breaking_lock= "
+        "(docs/breaking.md, \"Editions\")";
+    // The loader may have said what the file is already; then only the fix.
+    if (*err && strstr(*err, "editions file")) {
+      *err = cps_pool_printf(mem, "%s\n%s", *err, kFix);
+    } else {
+      *err = cps_pool_printf(mem,
+                             "%s%s%s:%d: `edition = \"%s\";`: an editions file, which libprotoc "
+                             "3.21 (what cpay-breaking reads .proto files with) cannot parse.\n%s",
+                             *err ? *err : "", *err ? "\n" : "", files[i], line, edition, kFix);
+    }
+    return;
+  }
+}
+
 static cps_schema *load_dir(cps_pool *mem, const char *dir, const cps_param_list *incs,
                             char **err) {
   strvec files = {0};
@@ -146,7 +205,10 @@ static cps_schema *load_dir(cps_pool *mem, const char *dir, const cps_param_list
     return NULL;
   }
   qsort(files.v, files.n, sizeof *files.v, cmp_cstr);
-  return cps_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
+  cps_schema *schema =
+      cps_load_protos(mem, include_dirs(mem, dir, incs), incs->count + 1, files.v, files.n, err);
+  if (!schema) editions_hint(mem, dir, files.v, files.n, err);
+  return schema;
 }
 
 // Runs argv; its stdout and stderr go to `out_path` when it is not NULL.
@@ -355,6 +417,116 @@ static cps_schema *load_git(cps_pool *mem, const options *o, const char *spec, c
   return schema;
 }
 
+// ---- buf images ---------------------------------------------------------
+//
+// `buf build -o x.binpb` writes an image: a FileDescriptorSet whose files
+// carry buf's ImageFileExtension (FileDescriptorProto field 8042), which
+// marks the files the module imports (is_import, its field 1). Those are
+// not the module's to check (buf breaking skips them too); a plain
+// FileDescriptorSet (protoc) has no such marks and is checked whole.
+
+// Reads a varint at *p (< end); false when it is cut short or too long.
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Skips a field of wire type `wt` at *p; false when the bytes are bad.
+static bool skip_field(const uint8_t **p, const uint8_t *end, unsigned wt) {
+  uint64_t v;
+  switch (wt) {
+    case 0: return read_varint(p, end, &v);
+    case 1: if (end - *p < 8) return false; *p += 8; return true;
+    case 2:
+      if (!read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return false;
+      *p += v;
+      return true;
+    case 5: if (end - *p < 4) return false; *p += 4; return true;
+    default: return false;
+  }
+}
+
+// Whether the ImageFileExtension in [p, end) says is_import.
+static bool ext_is_import(const uint8_t *p, const uint8_t *end) {
+  bool imp = false;
+  while (p < end) {
+    uint64_t key, v;
+    if (!read_varint(&p, end, &key)) return false;
+    if (key == (1 << 3 | 0)) {
+      if (!read_varint(&p, end, &v)) return false;
+      imp = v != 0;
+    } else if (!skip_field(&p, end, (unsigned)(key & 7))) {
+      return false;
+    }
+  }
+  return imp;
+}
+
+// The names of the files buf marked as imports in the image `data`
+// (NULL-terminated, in `mem`); none for a plain descriptor set.
+static const char **image_imports(cps_pool *mem, const uint8_t *data, size_t size, size_t *n) {
+  const char **names = NULL;
+  size_t cap = 0;
+  *n = 0;
+  const uint8_t *p = data, *end = data + size;
+  while (p < end) {
+    uint64_t key, len;
+    if (!read_varint(&p, end, &key)) break;
+    if (key != (1 << 3 | 2)) {
+      if (!skip_field(&p, end, (unsigned)(key & 7))) break;
+      continue;
+    }
+    if (!read_varint(&p, end, &len) || len > (uint64_t)(end - p)) break;
+    const uint8_t *f = p, *fend = p + len;
+    p = fend;
+    const char *name = NULL;
+    bool imp = false;
+    while (f < fend) {
+      uint64_t k, l;
+      if (!read_varint(&f, fend, &k)) break;
+      if (k == (1 << 3 | 2) || k == ((uint64_t)8042 << 3 | 2)) {
+        if (!read_varint(&f, fend, &l) || l > (uint64_t)(fend - f)) break;
+        if (k == (1 << 3 | 2)) {
+          name = cps_pool_strndup(mem, (const char *)f, (size_t)l);
+        } else {
+          imp = ext_is_import(f, f + l);
+        }
+        f += l;
+      } else if (!skip_field(&f, fend, (unsigned)(k & 7))) {
+        break;
+      }
+    }
+    if (imp && name) {
+      names = cps_pool_grow(mem, names, *n, &cap, sizeof *names);
+      names[(*n)++] = name;
+    }
+  }
+  return names;
+}
+
+// Drops the files a buf image marks as imports from schema->to_generate.
+static void drop_image_imports(cps_pool *mem, cps_schema *schema, const char *data, size_t size) {
+  size_t n;
+  const char **imports = image_imports(mem, (const uint8_t *)data, size, &n);
+  if (n == 0) return;
+  const cps_file **keep = cps_pool_alloc(mem, (schema->to_generate_count + 1) * sizeof *keep);
+  size_t k = 0;
+  for (size_t i = 0; i < schema->to_generate_count; i++) {
+    bool imported = false;
+    for (size_t j = 0; j < n && !imported; j++) {
+      imported = strcmp(imports[j], schema->to_generate[i]->name) == 0;
+    }
+    if (!imported) keep[k++] = schema->to_generate[i];
+  }
+  schema->to_generate = keep;
+  schema->to_generate_count = k;
+}
+
 // Loads NEW or OLD into `mem`. On success *prefix is the path shown before
 // file names; *empty says that a git OLD has no schema yet.
 static cps_schema *load_input(cps_pool *mem, const options *o, const char *spec,
@@ -380,6 +552,7 @@ static cps_schema *load_input(cps_pool *mem, const options *o, const char *spec,
     cps_schema *schema = cps_load_protos(mem, include_dirs(mem, dir, &o->includes),
                                          o->includes.count + 1, &base, 1, err);
     if (schema) *prefix = norm_prefix(mem, dir);
+    if (!schema) editions_hint(mem, dir, &base, 1, err);
     return schema;
   }
   size_t size;
@@ -392,6 +565,7 @@ static cps_schema *load_input(cps_pool *mem, const options *o, const char *spec,
                            spec, why ? why : "cannot parse it");
   } else {
     *prefix = "";
+    drop_image_imports(mem, schema, data, size);
   }
   return schema;
 }
@@ -812,7 +986,7 @@ static bool load_lock(cps_pool *mem, const options *o, cpb_snap **lock, bool *ex
     fprintf(stderr,
             "cpay-breaking: note: %s is a version %d lock, without check lines: a cut or "
             "edited copy cannot be told from the real one; --update-lock rewrites it as "
-            "version 2\n",
+            "version 2 (3 when it has editions)\n",
             o->lock_path, (*lock)->version);
   }
   return true;

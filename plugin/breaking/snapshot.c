@@ -131,6 +131,30 @@ static const char *field_label(const cps_field *f) {
   return f->has_presence ? "optional" : "implicit";
 }
 
+// What proto2, proto3 and the editions resolve utf8_validation and
+// json_format to when nothing overrides them; the lock writes only values
+// that differ from these (cpb_utf8_default and cpb_json_default below).
+static uint8_t syntax_utf8(int syntax) { return syntax == 2 ? CPS_UTF8_NONE : CPS_UTF8_VERIFY; }
+static uint8_t syntax_json(int syntax) {
+  return syntax == 2 ? CPS_JSON_LEGACY_BEST_EFFORT : CPS_JSON_ALLOW;
+}
+
+// Whether a snapshot type string holds a string: "string", or a map with a
+// string key or value.
+static bool has_string(const char *t) {
+  if (strcmp(t, "string") == 0) return true;
+  if (strncmp(t, "map<", 4) != 0) return false;
+  return strncmp(t + 4, "string,", 7) == 0 || strstr(t, ",string>") != NULL;
+}
+
+// A field's resolved utf8_validation: the front end's, or (a model without
+// resolved features) what its file's syntax gives.
+static uint8_t field_utf8(const cps_field *f) {
+  if (f->features.utf8_validation) return f->features.utf8_validation;
+  const cps_file *file = f->file ? f->file : f->loc.file;
+  return syntax_utf8(file ? (int)file->syntax : 3);
+}
+
 static void fill_field(cpb_snap *s, cpb_item *it, const cps_field *f, bool ext) {
   it->number = f->number;
   it->name = sdup(s, ext ? f->full_name : f->name);
@@ -139,6 +163,7 @@ static void fill_field(cpb_snap *s, cpb_item *it, const cps_field *f, bool ext) 
   it->json = ext ? NULL : sdup(s, f->json_name);
   it->oneof = (f->oneof && !f->oneof->synthetic) ? sdup(s, f->oneof->name) : NULL;
   it->packed = f->packed;
+  it->utf8 = has_string(it->type) ? field_utf8(f) : 0;
   it->def = f->default_value.present ? sdup(s, f->default_value.text) : NULL;
   it->file = f->file ? f->file->name : f->loc.file->name;
   it->line = f->loc.line;
@@ -173,6 +198,8 @@ static void add_enum(cpb_snap *s, const cps_enum *e) {
   b->line = e->loc.line;
   b->col = e->loc.col;
   b->closed = e->closed;
+  b->json_format = e->features.json_format ? e->features.json_format
+                                           : syntax_json((int)e->file->syntax);
   b->reserved = copy_ranges(s, e->reserved_ranges, e->reserved_range_count);
   b->reserved_count = e->reserved_range_count;
   b->reserved_names = copy_names(s, e->reserved_names, e->reserved_name_count);
@@ -197,6 +224,8 @@ static void add_message(cpb_snap *s, const cps_message *m) {
     b->line = m->loc.line;
     b->col = m->loc.col;
     b->message_set = m->message_set_wire_format;
+    b->json_format = m->features.json_format ? m->features.json_format
+                                             : syntax_json((int)m->file->syntax);
     b->reserved = copy_ranges(s, m->reserved_ranges, m->reserved_range_count);
     b->reserved_count = m->reserved_range_count;
     b->reserved_names = copy_names(s, m->reserved_names, m->reserved_name_count);
@@ -235,6 +264,7 @@ cpb_snap *cpb_snap_from_schema(cps_pool *mem, const cps_schema *schema, const ch
     s->blocks[bi].file = s->blocks[bi].name;
     s->blocks[bi].package = sdup(s, f->package);
     s->blocks[bi].syntax = (int)f->syntax;
+    s->blocks[bi].edition = f->syntax == CPS_SYNTAX_EDITIONS ? f->edition : 0;
     s->blocks[bi].package_line = f->package_loc.line;
     s->blocks[bi].package_col = f->package_loc.col;
     s->blocks[bi].syntax_line = f->syntax_loc.line;
@@ -294,7 +324,8 @@ static bool same_item(const cpb_item *a, const cpb_item *b) {
   return a->number == b->number && same_str(a->name, b->name) && same_str(a->type, b->type) &&
          same_str(a->label, b->label) && same_str(a->json, b->json) &&
          same_str(a->oneof, b->oneof) && same_str(a->output, b->output) &&
-         same_str(a->def, b->def) && a->idem == b->idem && a->packed == b->packed;
+         same_str(a->def, b->def) && a->idem == b->idem && a->packed == b->packed &&
+         a->utf8 == b->utf8;
 }
 
 // ---- the lock file ------------------------------------------------------
@@ -306,10 +337,21 @@ static bool same_item(const cpb_item *a, const cpb_item *b) {
 // line. So an edit inside a block names that block, a block added, dropped
 // or moved names the end line, and a lock cut anywhere, even between two
 // blocks, lacks its end line. Version 1 (no checks) is still read.
+//
+// Version 3 is version 2 with what editions bring: `edition N` instead of
+// `syntax protoN` for an editions file, `json_format X` on messages and
+// enums and `utf8=X` on string fields and extensions whose resolved
+// feature differs from what their file's syntax gives (proto2: NONE and
+// LEGACY_BEST_EFFORT; proto3 and the editions: VERIFY and ALLOW). Presence,
+// packing, message encoding and enum openness were already there (the label,
+// `packed`, `group:` types, `closed`). A lock that needs none of it is
+// written as version 2, so proto2/proto3 locks do not change; a lock read
+// without these lines gets them from its files' syntax.
 
 static const char *const kKindNames[] = {"file", "message", "enum", "extend", "service"};
 
-#define LOCK_VERSION 2
+#define LOCK_VERSION 2      // the version a lock without editions is written in
+#define LOCK_VERSION_MAX 3  // the newest this reads
 #define MAX_FIELD_NUMBER 536870911
 
 static uint64_t fnv_init(void) { return 0xcbf29ce484222325ULL; }
@@ -360,7 +402,27 @@ static void put_ranges(cps_buf *out, const char *key, const cps_range *r, size_t
   cps_buf_puts(out, "\n");
 }
 
-static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it) {
+static const char *utf8_name(uint8_t v) { return v == CPS_UTF8_NONE ? "none" : "verify"; }
+static const char *json_format_name(uint8_t v) {
+  return v == CPS_JSON_LEGACY_BEST_EFFORT ? "legacy_best_effort" : "allow";
+}
+
+// The syntax a file of the lock has (0 when the lock has no such file).
+static int file_syntax(const cpb_snap *s, const char *file) {
+  const cpb_block *f = file ? cpb_snap_find(s, CPB_FILE, file) : NULL;
+  return f ? f->syntax : 0;
+}
+
+// " utf8=V" when the item's utf8_validation is not what its file's syntax
+// gives (`syntax` 0: unknown, always written); sets *v3.
+static void put_utf8(cps_buf *out, const cpb_item *it, int syntax, bool *v3) {
+  if (!it->utf8 || (syntax && it->utf8 == syntax_utf8(syntax))) return;
+  cps_buf_printf(out, " utf8=%s", utf8_name(it->utf8));
+  *v3 = true;
+}
+
+static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it, const cpb_snap *s,
+                     const char *block_file, bool *v3) {
   switch (kind) {
     case CPB_MESSAGE:
       cps_buf_printf(out, "  field %d", (int)it->number);
@@ -373,6 +435,7 @@ static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it) {
         put_escaped(out, it->oneof);
       }
       if (it->packed) cps_buf_puts(out, " packed");
+      put_utf8(out, it, file_syntax(s, block_file), v3);
       if (it->def) {
         cps_buf_puts(out, " default=");
         put_escaped(out, it->def);
@@ -389,6 +452,7 @@ static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it) {
       cps_buf_printf(out, " %s file=", it->label);
       put_escaped(out, it->file);
       if (it->packed) cps_buf_puts(out, " packed");
+      put_utf8(out, it, file_syntax(s, it->file), v3);
       break;
     case CPB_SERVICE:
       cps_buf_puts(out, "  rpc");
@@ -403,8 +467,9 @@ static void put_item(cps_buf *out, cpb_kind kind, const cpb_item *it) {
   cps_buf_puts(out, it->deleted ? " deleted\n" : "\n");
 }
 
-// The lines of one block, without its check line.
-static void put_block(cps_buf *out, const cpb_block *b) {
+// The lines of one block, without its check line. *v3 is set when they
+// need version 3 (an edition, a feature that differs from its syntax's).
+static void put_block(cps_buf *out, const cpb_block *b, const cpb_snap *s, bool *v3) {
   cps_buf_printf(out, "%s", kKindNames[b->kind]);
   put_tok(out, b->name);
   cps_buf_puts(out, b->deleted ? " deleted\n" : "\n");
@@ -414,7 +479,12 @@ static void put_block(cps_buf *out, const cpb_block *b) {
       put_tok(out, b->package);
       cps_buf_puts(out, "\n");
     }
-    cps_buf_printf(out, "  syntax proto%d\n", b->syntax);
+    if (b->syntax == CPS_SYNTAX_EDITIONS) {
+      cps_buf_printf(out, "  edition %d\n", b->edition);
+      *v3 = true;
+    } else {
+      cps_buf_printf(out, "  syntax proto%d\n", b->syntax);
+    }
     return;
   }
   if (b->file) {
@@ -424,7 +494,12 @@ static void put_block(cps_buf *out, const cpb_block *b) {
   }
   if (b->closed) cps_buf_puts(out, "  closed\n");
   if (b->message_set) cps_buf_puts(out, "  message_set\n");
-  for (size_t k = 0; k < b->item_count; k++) put_item(out, b->kind, &b->items[k]);
+  int syntax = file_syntax(s, b->file);
+  if (b->json_format && (!syntax || b->json_format != syntax_json(syntax))) {
+    cps_buf_printf(out, "  json_format %s\n", json_format_name(b->json_format));
+    *v3 = true;
+  }
+  for (size_t k = 0; k < b->item_count; k++) put_item(out, b->kind, &b->items[k], s, b->file, v3);
   put_ranges(out, "reserved", b->reserved, b->reserved_count);
   if (b->reserved_name_count) {
     cps_buf_puts(out, "  reserved_names");
@@ -442,20 +517,27 @@ char *cpb_lock_format(cps_pool *mem, const cpb_snap *s) {
                "# Written by `cpay-breaking --lock FILE --update-lock`; keep it in version\n"
                "# control and review its diffs. Edits by hand fail its check lines.\n"
                "# See docs/breaking.md.\n");
+  // The blocks first: whether the lock needs version 3 is known after them.
+  // A schema without editions or overridden features keeps version 2, byte
+  // for byte what earlier cpay-breaking wrote (and reads).
+  cps_buf body = {0};
+  bool v3 = false;
+  char (*checks)[17] = cps_pool_alloc(mem, (s->block_count + 1) * sizeof *checks);
+  for (size_t i = 0; i < s->block_count; i++) {
+    cps_buf_puts(&body, "\n");
+    size_t start = body.size;
+    put_block(&body, &s->blocks[i], s, &v3);
+    snprintf(checks[i], sizeof checks[i], "%016llx",
+             (unsigned long long)fnv_add(fnv_init(), body.data + start, body.size - start));
+    cps_buf_printf(&body, "  check %s\n", checks[i]);
+  }
   char header[32];
-  snprintf(header, sizeof header, "cpay-lock %d", LOCK_VERSION);
+  snprintf(header, sizeof header, "cpay-lock %d", v3 ? 3 : 2);
   cps_buf_printf(&out, "%s\n", header);
   uint64_t end = fnv_line(fnv_init(), header, strlen(header));
-  for (size_t i = 0; i < s->block_count; i++) {
-    cps_buf_puts(&out, "\n");
-    size_t start = out.size;
-    put_block(&out, &s->blocks[i]);
-    char check[17];
-    snprintf(check, sizeof check, "%016llx",
-             (unsigned long long)fnv_add(fnv_init(), out.data + start, out.size - start));
-    end = fnv_line(end, check, 16);
-    cps_buf_printf(&out, "  check %s\n", check);
-  }
+  for (size_t i = 0; i < s->block_count; i++) end = fnv_line(end, checks[i], 16);
+  if (body.size) cps_buf_append(&out, body.data, body.size);
+  cps_buf_free(&body);
   cps_buf_printf(&out, "\nend %zu %016llx\n", s->block_count, (unsigned long long)end);
   return cps_pool_take(mem, &out);
 }
@@ -660,7 +742,7 @@ static bool parse_item_opts(parser *p, cpb_item *it, char **tok, size_t n, const
   unsigned seen = 0;
   for (size_t i = 0; i < n; i++) {
     static const char *const keys[] = {"deleted", "packed", "json=", "oneof=", "default=",
-                                       "file=", "idempotency="};
+                                       "file=", "idempotency=", "utf8="};
     size_t k = 0, klen = 0;
     for (; k < sizeof keys / sizeof keys[0]; k++) {
       klen = strlen(keys[k]);
@@ -669,7 +751,7 @@ static bool parse_item_opts(parser *p, cpb_item *it, char **tok, size_t n, const
     }
     char key[16];
     snprintf(key, sizeof key, " %s", k < sizeof keys / sizeof keys[0] ? keys[k] : "");
-    char list[96];
+    char list[128];
     snprintf(list, sizeof list, " %s", allowed);
     if (k == sizeof keys / sizeof keys[0] || !strstr(list, key)) {
       return fail_at(p, p->lineno, "unexpected \"%s\" (expected %s)", tok[i], usage);
@@ -694,6 +776,19 @@ static bool parse_item_opts(parser *p, cpb_item *it, char **tok, size_t n, const
       case 6:
         if ((it->idem = intern_idem(v)) == NULL) {
           return fail_at(p, p->lineno, "idempotency= must be no_side_effects or idempotent");
+        }
+        break;
+      case 7:
+        if (p->version < 3) return fail_at(p, p->lineno, "utf8= needs `cpay-lock 3`");
+        if (strcmp(v, "verify") == 0) {
+          it->utf8 = CPS_UTF8_VERIFY;
+        } else if (strcmp(v, "none") == 0) {
+          it->utf8 = CPS_UTF8_NONE;
+        } else {
+          return fail_at(p, p->lineno, "utf8= must be verify or none");
+        }
+        if (!has_string(it->type)) {
+          return fail_at(p, p->lineno, "utf8= on a %s (only string fields have it)", it->type);
         }
         break;
     }
@@ -740,6 +835,7 @@ enum {
   ATTR_RESERVED = 1 << 5,
   ATTR_RESERVED_NAMES = 1 << 6,
   ATTR_EXTENSIONS = 1 << 7,
+  ATTR_JSON_FORMAT = 1 << 8,
 };
 
 // An attribute line at most once per block, and only in the kinds it
@@ -764,11 +860,30 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
     if (!is_name(tok[1], false)) return fail_at(p, p->lineno, "bad package name \"%s\"", tok[1]);
     b->package = sdup(s, tok[1]);
   } else if (strcmp(w, "syntax") == 0 && n == 2) {
-    if (!attr(p, b, ATTR_SYNTAX, K(CPB_FILE), w)) return false;
+    if (!attr(p, b, ATTR_SYNTAX, K(CPB_FILE), "syntax` or `edition")) return false;
     if (strcmp(tok[1], "proto2") != 0 && strcmp(tok[1], "proto3") != 0) {
       return fail_at(p, p->lineno, "bad syntax \"%s\" (proto2 or proto3)", tok[1]);
     }
     b->syntax = tok[1][5] - '0';
+  } else if (strcmp(w, "edition") == 0 && n == 2) {
+    if (!attr(p, b, ATTR_SYNTAX, K(CPB_FILE), "syntax` or `edition")) return false;
+    if (p->version < 3) return fail_at(p, p->lineno, "`edition` needs `cpay-lock 3`");
+    int32_t ed;
+    if (!parse_num(tok[1], 2023, 9999, &ed)) {
+      return fail_at(p, p->lineno, "bad edition \"%s\" (a year: 2023, 2024, ...)", tok[1]);
+    }
+    b->syntax = CPS_SYNTAX_EDITIONS;
+    b->edition = ed;
+  } else if (strcmp(w, "json_format") == 0 && n == 2) {
+    if (!attr(p, b, ATTR_JSON_FORMAT, K(CPB_MESSAGE) | K(CPB_ENUM), w)) return false;
+    if (p->version < 3) return fail_at(p, p->lineno, "`json_format` needs `cpay-lock 3`");
+    if (strcmp(tok[1], "allow") == 0) {
+      b->json_format = CPS_JSON_ALLOW;
+    } else if (strcmp(tok[1], "legacy_best_effort") == 0) {
+      b->json_format = CPS_JSON_LEGACY_BEST_EFFORT;
+    } else {
+      return fail_at(p, p->lineno, "bad json_format \"%s\" (allow or legacy_best_effort)", tok[1]);
+    }
   } else if (strcmp(w, "file") == 0 && n == 2) {
     if (!attr(p, b, ATTR_FILE, K(CPB_MESSAGE) | K(CPB_ENUM) | K(CPB_SERVICE), w)) return false;
     b->file = sdup(s, tok[1]);
@@ -785,7 +900,9 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
                         &b->reserved, &b->reserved_count, "reserved");
   } else if (strcmp(w, "extensions") == 0) {
     if (!attr(p, b, ATTR_EXTENSIONS, K(CPB_MESSAGE), w)) return false;
-    return parse_ranges(p, tok + 1, n - 1, 1, MAX_FIELD_NUMBER, &b->ext_ranges,
+    // A message set's extensions go up to INT32_MAX - 1 (`extensions 4 to
+    // max;` with message_set_wire_format).
+    return parse_ranges(p, tok + 1, n - 1, 1, INT32_MAX - 1, &b->ext_ranges,
                         &b->ext_range_count, "extensions");
   } else if (strcmp(w, "reserved_names") == 0) {
     if (!attr(p, b, ATTR_RESERVED_NAMES, K(CPB_MESSAGE) | K(CPB_ENUM), w)) return false;
@@ -801,8 +918,8 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
     }
   } else if (strcmp(w, "field") == 0 && b->kind == CPB_MESSAGE) {
     const char *usage = "`field NUMBER NAME TYPE LABEL json=NAME [oneof=NAME] [packed] "
-                        "[default=VALUE] [deleted]`, LABEL one of optional, implicit, required, "
-                        "repeated";
+                        "[utf8=verify|none] [default=VALUE] [deleted]`, LABEL one of optional, "
+                        "implicit, required, repeated";
     if (n < 5) return fail_at(p, p->lineno, "bad field line (expected %s)", usage);
     cpb_item *it = add_item(s, b);
     it->file = b->file;
@@ -814,7 +931,9 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
     }
     if (!is_type(p, tok[3], false)) return fail_at(p, p->lineno, "bad field type \"%s\"", tok[3]);
     if (!is_field_label(it->label)) return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
-    if (!parse_item_opts(p, it, tok + 5, n - 5, "json= oneof= packed default= deleted", usage)) return false;
+    if (!parse_item_opts(p, it, tok + 5, n - 5, "json= oneof= packed utf8= default= deleted", usage)) {
+      return false;
+    }
   } else if (strcmp(w, "value") == 0 && b->kind == CPB_ENUM) {
     if (n < 3) return fail_at(p, p->lineno, "bad value line (expected `value NUMBER NAME [deleted]`)");
     cpb_item *it = add_item(s, b);
@@ -825,7 +944,8 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
     }
     if (!parse_item_opts(p, it, tok + 3, n - 3, "deleted", "`value NUMBER NAME [deleted]`")) return false;
   } else if (strcmp(w, "extension") == 0 && b->kind == CPB_EXTEND) {
-    const char *usage = "`extension NUMBER NAME TYPE LABEL file=FILE [packed] [deleted]`";
+    const char *usage = "`extension NUMBER NAME TYPE LABEL file=FILE [packed] [utf8=verify|none] "
+                        "[deleted]`";
     if (n < 5) return fail_at(p, p->lineno, "bad extension line (expected %s)", usage);
     cpb_item *it = add_item(s, b);
     it->name = sdup(s, tok[2]);
@@ -841,7 +961,7 @@ static bool parse_block_line(parser *p, cpb_block *b, char **tok, size_t n) {
     if (!is_field_label(it->label) || it->label == intern_label("implicit")) {
       return fail_at(p, p->lineno, "bad label \"%s\" (expected %s)", tok[4], usage);
     }
-    if (!parse_item_opts(p, it, tok + 5, n - 5, "file= packed deleted", usage)) return false;
+    if (!parse_item_opts(p, it, tok + 5, n - 5, "file= packed utf8= deleted", usage)) return false;
   } else if (strcmp(w, "rpc") == 0 && b->kind == CPB_SERVICE) {
     const char *usage = "`rpc NAME INPUT OUTPUT KIND [idempotency=LEVEL] [deleted]`, KIND one of "
                         "unary, client_streaming, server_streaming, bidi_streaming, LEVEL "
@@ -881,7 +1001,7 @@ static bool end_block(parser *p) {
   const cpb_block *b = &p->s->blocks[p->cur];
   int line = p->block_lines[p->cur];
   if (b->kind == CPB_FILE && b->syntax == 0) {
-    return fail_at(p, line, "file block without a `syntax` line");
+    return fail_at(p, line, "file block without a `syntax` or `edition` line");
   }
   if (p->version >= 2 && !p->block_checked) {
     return fail_at(p, line, "block `%s %s` has no `check` line: the lock was cut short or edited "
@@ -901,9 +1021,9 @@ static bool parse_line(parser *p, const char *raw, size_t len) {
   if (p->version == 0) {
     if (n != 2 || strcmp(tok[0], "cpay-lock") != 0 || indented) {
       fail_at(p, p->lineno, "expected `cpay-lock %d` first", LOCK_VERSION);
-    } else if (strcmp(tok[1], "1") != 0 && strcmp(tok[1], "2") != 0) {
-      fail_at(p, p->lineno, "unsupported lock file version \"%s\" (this cpay-breaking reads 1 and 2)",
-              tok[1]);
+    } else if (strcmp(tok[1], "1") != 0 && strcmp(tok[1], "2") != 0 && strcmp(tok[1], "3") != 0) {
+      fail_at(p, p->lineno, "unsupported lock file version \"%s\" (this cpay-breaking reads 1 to %d)",
+              tok[1], LOCK_VERSION_MAX);
     } else {
       p->version = tok[1][0] - '0';
       p->end_hash = fnv_line(fnv_init(), raw, len);
@@ -999,6 +1119,25 @@ out:
   return ok;
 }
 
+// The features a lock leaves out, from the syntax of the files (see the
+// lock's version 3 above); left 0 (unknown, not compared) for a file the
+// lock does not have.
+static void resolve_defaults(cpb_snap *s) {
+  for (size_t i = 0; i < s->block_count; i++) {
+    cpb_block *b = &s->blocks[i];
+    int syntax = file_syntax(s, b->file);
+    if ((b->kind == CPB_MESSAGE || b->kind == CPB_ENUM) && !b->json_format && syntax) {
+      b->json_format = syntax_json(syntax);
+    }
+    for (size_t k = 0; k < b->item_count; k++) {
+      cpb_item *it = &b->items[k];
+      if (it->utf8 || !it->type || !has_string(it->type)) continue;
+      int sx = b->kind == CPB_EXTEND ? file_syntax(s, it->file) : syntax;
+      if (sx) it->utf8 = syntax_utf8(sx);
+    }
+  }
+}
+
 cpb_snap *cpb_lock_parse_opts(cps_pool *mem, const char *text, size_t size, const char *path,
                               bool verify, char **err) {
   parser p;
@@ -1046,6 +1185,7 @@ cpb_snap *cpb_lock_parse_opts(cps_pool *mem, const char *text, size_t size, cons
   }
   p.s->version = p.version;
   snap_sort(p.s);
+  resolve_defaults(p.s);
   return p.s;
 }
 
@@ -1067,6 +1207,7 @@ static void copy_item(cpb_snap *s, cpb_item *dst, const cpb_item *src, bool dele
   dst->def = sdup(s, src->def);
   dst->idem = intern_idem(src->idem);
   dst->packed = src->packed;
+  dst->utf8 = src->utf8;
   dst->deleted = deleted;
   dst->file = sdup(s, src->file);
   dst->line = dst->col = 0;
@@ -1077,7 +1218,9 @@ static void copy_attrs(cpb_snap *s, cpb_block *dst, const cpb_block *src) {
   dst->file = sdup(s, src->file);
   dst->package = sdup(s, src->package);
   dst->syntax = src->syntax;
+  dst->edition = src->edition;
   dst->closed = src->closed;
+  dst->json_format = src->json_format;
   dst->message_set = src->message_set;
   dst->reserved = copy_ranges(s, src->reserved, src->reserved_count);
   dst->reserved_count = src->reserved_count;

@@ -12,6 +12,10 @@
 #   cmd                     a shell script run instead of the steps above, with
 #                           brk (runs cpay-breaking and prints its exit status),
 #                           $BRK, $PROTOC and $PLUGIN (protoc-gen-cpay)
+#   needs-buf               the cmd also uses $BUF, npm's @bufbuild/buf 1.75.0 (a
+#                           compiler that knows editions, which Debian's protoc 3.21
+#                           does not); installed by tools/npm-tool, the case is
+#                           skipped (exit 77) when it cannot be
 #
 #   run.sh CASE BRK SRCDIR PROTOC PLUGIN     run one case
 #   run.sh update BRK SRCDIR PROTOC PLUGIN   rewrite every expected.txt (review the
@@ -71,12 +75,24 @@ run_case() {
 if [ "$case_name" = update ]; then
   for d in "$src"/*/; do
     c=$(basename "$d")
+    if [ -f "$d/needs-buf" ]; then
+      bufdir=$HOME/.cache/cpay/buf-1.75.0
+      "$src/../../tools/npm-tool" "evolution-$c" @bufbuild/buf 1.75.0 "$bufdir" >/dev/null || continue
+      BUF=$bufdir/node_modules/.bin/buf
+      export BUF
+    fi
     out=$(run_case "$c")
     mv "$out" "$src/$c/expected.txt"
   done
   exit 0
 fi
 
+if [ -f "$src/$case_name/needs-buf" ]; then
+  bufdir=$HOME/.cache/cpay/buf-1.75.0
+  "$src/../../tools/npm-tool" "evolution-$case_name" @bufbuild/buf 1.75.0 "$bufdir" || exit $?
+  BUF=$bufdir/node_modules/.bin/buf
+  export BUF
+fi
 out=$(run_case "$case_name")
 if ! diff -u "$src/$case_name/expected.txt" "$out"; then
   rm -f "$out"

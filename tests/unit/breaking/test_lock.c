@@ -85,7 +85,9 @@ START_TEST(test_lock_golden_locks_parse_and_format_back) {
     char *err = NULL;
     cpb_snap *s = cpb_lock_parse(mem, g_locks[i].text, g_locks[i].size, "t.lock", &err);
     ck_assert_msg(s != NULL, "%s: %s", g_locks[i].name, err ? err : "");
-    ck_assert_int_eq(s->version, 2);
+    // editions.lock (an edition 2023 schema) needs version 3; the others
+    // are proto2/proto3 and stay in version 2.
+    ck_assert_int_eq(s->version, strcmp(g_locks[i].name, "editions.lock") == 0 ? 3 : 2);
     ck_assert_msg(strcmp(cpb_lock_format(mem, s), g_locks[i].text) == 0,
                   "%s does not format back to itself", g_locks[i].name);
     cps_pool_free(mem);
@@ -202,6 +204,9 @@ START_TEST(test_lock_strict_entries) {
   refused(HEAD "message p.M\n  field 1 a int32 unary json=a\n", "bad label \"unary\"");
   refused(HEAD "message p.M\n  reserved 5-3\n", "bad reserved range \"5-3\"");
   refused(HEAD "message p.M\n  reserved 0\n", "bad reserved range \"0\"");
+  // A message set's `extensions 4 to max;` (the lock writes it; it must read it back).
+  ck_assert_ptr_null(err_of(HEAD "message p.M\n  message_set\n  extensions 4-2147483646\n"));
+  refused(HEAD "message p.M\n  extensions 4-2147483648\n", "bad extensions range");
   ck_assert_ptr_null(err_of(HEAD "enum p.E\n  reserved -5--2 7\n  value -1 X\n  value -1 Y\n"));
   refused(HEAD "enum p.E\n  value 1 X\n  value 1 X\n", "a second live entry for this value");
   refused(HEAD "service p.S\n  rpc Get .p.R .p.R unary\n  rpc Get .p.R .p.R unary\n",
@@ -211,7 +216,7 @@ START_TEST(test_lock_strict_entries) {
   refused(HEAD "service p.S\n  rpc Get p.R .p.R unary\n", "bad rpc types");
   refused(HEAD "extend p.M\n  extension 5 p.x int32 optional\n", "extension line without file=");
   refused(HEAD "message p.M\n  field 1 a\001 int32 implicit json=a\n", "byte 0x01 must be written %01");
-  refused("cpay-lock 3\n", "t.lock:1: unsupported lock file version \"3\"");
+  refused("cpay-lock 4\n", "t.lock:1: unsupported lock file version \"4\"");
   refused("", "t.lock:1: empty lock file");
 }
 END_TEST
@@ -238,6 +243,115 @@ START_TEST(test_lock_version_2_structure) {
   refused("cpay-lock 2\n\nend 0 0000000000000000", "the `end` line has no newline");
   // Version 1 has neither.
   refused("cpay-lock 1\n\nend 0 0000000000000000\n", "expected `file|message|enum|extend|service");
+}
+END_TEST
+
+// The first item of block `name` of kind `kind` in a lock parsed without
+// its hashes.
+static const cpb_item *item_of(const char *text, cpb_kind kind, const char *name) {
+  char *err = NULL;
+  cpb_snap *s = cpb_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
+  ck_assert_msg(s != NULL, "%s", err ? err : "");
+  const cpb_block *b = cpb_snap_find(s, kind, name);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_uint_gt(b->item_count, 0);
+  return &b->items[0];
+}
+
+static const cpb_block *block_of(const char *text, cpb_kind kind, const char *name) {
+  char *err = NULL;
+  cpb_snap *s = cpb_lock_parse_opts(g_mem, text, strlen(text), "t.lock", false, &err);
+  ck_assert_msg(s != NULL, "%s", err ? err : "");
+  const cpb_block *b = cpb_snap_find(s, kind, name);
+  ck_assert_ptr_nonnull(b);
+  return b;
+}
+
+// A version 3 lock of these blocks (each a string of lines), with check and
+// end lines (their hashes are not compared by err_of and friends).
+static const char *v3(const char *const *blocks, size_t n) {
+  cps_buf b = {0};
+  cps_buf_puts(&b, "cpay-lock 3\n");
+  for (size_t i = 0; i < n; i++) cps_buf_printf(&b, "%s  check 0000000000000000\n", blocks[i]);
+  cps_buf_printf(&b, "end %zu 0000000000000000\n", n);
+  return cps_pool_take(g_mem, &b);
+}
+
+#define V3(...) v3((const char *const[]){__VA_ARGS__}, \
+                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define ED_FILE "file a.proto\n  edition 2023\n"
+
+START_TEST(test_lock_version_3_features) {
+  // Editions files and the features that differ from their syntax's.
+  ck_assert_ptr_null(err_of(V3(ED_FILE, "message p.M\n  file a.proto\n  json_format legacy_best_effort\n"
+                                        "  field 1 a string optional json=a utf8=none\n")));
+  const cpb_block *f = block_of(V3(ED_FILE), CPB_FILE, "a.proto");
+  ck_assert_int_eq(f->syntax, CPS_SYNTAX_EDITIONS);
+  ck_assert_int_eq(f->edition, 2023);
+  refused("cpay-lock 2\nfile a.proto\n  edition 2023\n", "t.lock:3: `edition` needs `cpay-lock 3`");
+  refused(HEAD "message p.M\n  field 1 a string implicit json=a utf8=none\n",
+          "t.lock:5: utf8= needs `cpay-lock 3`");
+  refused(HEAD "message p.M\n  json_format allow\n", "`json_format` needs `cpay-lock 3`");
+  refused(V3("file a.proto\n  edition 23\n"), "bad edition \"23\"");
+  refused(V3("file a.proto\n  syntax proto3\n  edition 2023\n"),
+          "t.lock:4: a second `syntax` or `edition` line");
+  refused(V3(ED_FILE, "message p.M\n  field 1 a int32 optional json=a utf8=none\n"),
+          "utf8= on a int32 (only string fields have it)");
+  refused(V3(ED_FILE, "message p.M\n  field 1 a string optional json=a utf8=maybe\n"),
+          "utf8= must be verify or none");
+  refused(V3(ED_FILE, "message p.M\n  json_format strict\n"), "bad json_format \"strict\"");
+  refused(V3(ED_FILE, "service p.S\n  json_format allow\n"),
+          "`json_format` does not belong in a service block");
+  ck_assert_ptr_null(err_of(V3(ED_FILE, "extend p.M\n  extension 5 p.x string optional "
+                                        "file=a.proto utf8=none\n")));
+  // What a lock leaves out comes from the file's syntax: proto2 strings
+  // are not checked and its messages and enums are LEGACY_BEST_EFFORT;
+  // proto3 and the editions check strings and ALLOW.
+  const char *p2 = "cpay-lock 1\nfile a.proto\n  syntax proto2\nmessage p.M\n  file a.proto\n"
+                   "  field 1 a string optional json=a\nenum p.E\n  file a.proto\n  value 0 X\n";
+  ck_assert_int_eq(item_of(p2, CPB_MESSAGE, "p.M")->utf8, CPS_UTF8_NONE);
+  ck_assert_int_eq(block_of(p2, CPB_MESSAGE, "p.M")->json_format, CPS_JSON_LEGACY_BEST_EFFORT);
+  ck_assert_int_eq(block_of(p2, CPB_ENUM, "p.E")->json_format, CPS_JSON_LEGACY_BEST_EFFORT);
+  const char *p3 = "cpay-lock 1\nfile a.proto\n  syntax proto3\nmessage p.M\n  file a.proto\n"
+                   "  field 1 a map<string,int32> repeated json=a\n  field 2 b int32 implicit json=b\n";
+  ck_assert_int_eq(item_of(p3, CPB_MESSAGE, "p.M")->utf8, CPS_UTF8_VERIFY);
+  ck_assert_int_eq(item_of(p3, CPB_MESSAGE, "p.M")[1].utf8, 0);  // not a string
+  ck_assert_int_eq(block_of(p3, CPB_MESSAGE, "p.M")->json_format, CPS_JSON_ALLOW);
+  const char *ed = V3(ED_FILE, "message p.M\n  file a.proto\n  field 1 a string optional json=a\n"
+                               "  field 2 b string optional json=b utf8=none\n",
+                      "extend p.M\n  extension 5 p.x string optional file=a.proto\n");
+  ck_assert_int_eq(item_of(ed, CPB_MESSAGE, "p.M")[0].utf8, CPS_UTF8_VERIFY);
+  ck_assert_int_eq(item_of(ed, CPB_MESSAGE, "p.M")[1].utf8, CPS_UTF8_NONE);
+  ck_assert_int_eq(item_of(ed, CPB_EXTEND, "p.M")->utf8, CPS_UTF8_VERIFY);
+  ck_assert_int_eq(block_of(ed, CPB_MESSAGE, "p.M")->json_format, CPS_JSON_ALLOW);
+  // A field of a file the lock does not have: unknown (not compared).
+  const char *orphan = "cpay-lock 1\nmessage p.M\n  file gone.proto\n  field 1 a string optional json=a\n";
+  ck_assert_int_eq(item_of(orphan, CPB_MESSAGE, "p.M")->utf8, 0);
+}
+END_TEST
+
+START_TEST(test_lock_version_3_written_only_when_needed) {
+  // A proto2 lock formats as version 2 (what earlier versions wrote); an
+  // editions file, or a feature that differs from the syntax's, makes it 3.
+  const char *p2 = "cpay-lock 1\nfile a.proto\n  syntax proto2\nmessage p.M\n  file a.proto\n"
+                   "  field 1 a string optional json=a\n";
+  char *err = NULL;
+  cpb_snap *s = cpb_lock_parse(g_mem, p2, strlen(p2), "t.lock", &err);
+  ck_assert_ptr_nonnull(s);
+  char *text = cpb_lock_format(g_mem, s);
+  ck_assert_ptr_nonnull(strstr(text, "\ncpay-lock 2\n"));
+  ck_assert_ptr_null(strstr(text, "utf8="));
+  ck_assert_ptr_null(strstr(text, "json_format"));
+  s->blocks[1].items[0].utf8 = CPS_UTF8_VERIFY;  // blocks: the file, then p.M
+  text = cpb_lock_format(g_mem, s);
+  ck_assert_ptr_nonnull(strstr(text, "\ncpay-lock 3\n"));
+  ck_assert_ptr_nonnull(strstr(text, "  field 1 a string optional json=a utf8=verify\n"));
+  // ...and it reads back the same.
+  cpb_snap *back = cpb_lock_parse(g_mem, text, strlen(text), "t.lock", &err);
+  ck_assert_msg(back != NULL, "%s", err ? err : "");
+  ck_assert_int_eq(back->version, 3);
+  ck_assert_int_eq(back->blocks[1].items[0].utf8, CPS_UTF8_VERIFY);
+  ck_assert_str_eq(cpb_lock_format(g_mem, back), text);
 }
 END_TEST
 
@@ -289,6 +403,8 @@ Suite *lock_suite(void) {
   tcase_add_test(tc, test_lock_every_byte_changed_refused);
   tcase_add_test(tc, test_lock_strict_entries);
   tcase_add_test(tc, test_lock_version_2_structure);
+  tcase_add_test(tc, test_lock_version_3_features);
+  tcase_add_test(tc, test_lock_version_3_written_only_when_needed);
   tcase_add_test(tc, test_lock_hashes_name_the_block);
   tcase_add_test(tc, test_lock_find_in_empty_lock);
   suite_add_tcase(s, tc);
