@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""The editions suite's runner: buf 1.75.0 compiles the schemas and runs
+protoc-gen-cpay, the C programs are built against the generated code, then:
+
+  editions_test.py equiv   ...  equivalence of proto2/proto3 and edition 2023
+                                renderings (equiv_driver.c on gen_corpus.py's
+                                corpus)
+  editions_test.py interop ...  interop with protobuf-es 2.17.0 (interop.mjs
+                                driving e23_tool.c)
+
+Options (meson passes them): --src SOURCE_ROOT --plugin PROTOC_GEN_CPAY
+--cc 'COMPILER ARGS' --cflag FLAG (repeated) --lib ARCHIVE (repeated)
+[--keep DIR: keep the work folder there]. Exits 0 on success, 1 on failure,
+77 (skipped) only when npm cannot install buf or protobuf-es.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BUF_VERSION = '1.75.0'
+ES_VERSION = '2.17.0'
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cache_dir(name):
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'cpay', name)
+
+
+def npm_tool(src, label, package, version, cache):
+    r = subprocess.run([os.path.join(src, 'tools', 'npm-tool'), label, package, version, cache])
+    if r.returncode == 77:
+        sys.exit(77)
+    if r.returncode != 0:
+        sys.exit('%s: tools/npm-tool failed (%d)' % (label, r.returncode))
+
+
+def run(cmd, **kw):
+    print('+ ' + ' '.join(shlex.quote(c) for c in cmd), flush=True)
+    r = subprocess.run(cmd, **kw)
+    if r.returncode != 0:
+        sys.exit('%s: exit status %d' % (cmd[0], r.returncode))
+    return r
+
+
+def stage(src, work):
+    """The buf module: tests/editions/proto/ plus proto/payments.proto and the
+    google/api files it imports."""
+    mod = os.path.join(work, 'mod')
+    shutil.copytree(os.path.join(HERE, 'proto'), mod)
+    shutil.copy(os.path.join(src, 'proto', 'payments.proto'), mod)
+    shutil.copytree(os.path.join(src, 'proto', 'google', 'api'),
+                    os.path.join(mod, 'google', 'api'))
+    return mod
+
+
+def buf_generate(buf, plugin, mod, out, files):
+    template = ('{"version":"v2","plugins":[{"local":"%s","out":"%s","strategy":"all"}]}' % (plugin, out))
+    cmd = [buf, 'generate', mod, '--template', template]
+    for f in files:
+        cmd += ['--path', os.path.join(mod, f)]
+    run(cmd)
+
+
+def compile_c(args, out, sources, gen):
+    cmd = shlex.split(args.cc) + ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I' + gen]
+    cmd += args.cflag + ['-o', out] + sources + args.lib + ['-lm']
+    run(cmd)
+
+
+ORIGINALS = ['google/protobuf/test_messages_proto2.proto',
+             'google/protobuf/test_messages_proto3.proto', 'payments.proto']
+EDITIONS = ['editions/golden/test_messages_proto2_editions.proto',
+            'editions/golden/test_messages_proto3_editions.proto', 'payments_editions.proto']
+
+# The control: renderings each missing one feature, which must make the
+# driver see differences in each pair (a test that cannot fail is none).
+CONTROL = {
+    'editions/golden/test_messages_proto2_editions.proto':
+        [('option features.enum_type = CLOSED;\n', '')],
+    'editions/golden/test_messages_proto3_editions.proto':
+        [('option features.field_presence = IMPLICIT;\n', '')],
+    'payments_editions.proto':
+        [('string description = 5 [features.field_presence = EXPLICIT];',
+          'string description = 5;')],
+}
+
+
+def build_driver(args, buf, mod, work, suffix):
+    gen = os.path.join(work, 'gen' + suffix)
+    buf_generate(buf, args.plugin, mod, gen, ORIGINALS + EDITIONS)
+    driver = os.path.join(work, 'equiv-driver' + suffix)
+    sources = [os.path.join(HERE, 'equiv_driver.c')] + [
+        os.path.join(gen, f[:-len('.proto')] + '.cpay.c') for f in ORIGINALS + EDITIONS]
+    compile_c(args, driver, sources, gen)
+    return driver
+
+
+def equiv(args, buf, work):
+    mod = stage(args.src, work)
+    driver = build_driver(args, buf, mod, work, '')
+    # The corpus is built from the originals' descriptors.
+    dset = os.path.join(work, 'originals.binpb')
+    cmd = [buf, 'build', mod, '--as-file-descriptor-set', '-o', dset]
+    for f in ORIGINALS:
+        cmd += ['--path', os.path.join(mod, f)]
+    run(cmd)
+    corpus = os.path.join(work, 'corpus.bin')
+    run(['/usr/bin/python3', os.path.join(HERE, 'gen_corpus.py'), dset, corpus,
+         os.environ.get('CPAY_EDITIONS_SEED', '20'),
+         os.path.join(args.src, 'tests', 'fuzz', 'corpus'),
+         os.path.join(args.src, 'tests', 'interop', 'data')])
+    print('+ ' + driver + ' ' + corpus, flush=True)
+    rc = subprocess.run([driver, corpus]).returncode
+    if rc not in (0, 1):
+        print('equiv: the driver failed (%d)' % rc)
+        return 1
+
+    # The control run.
+    cmod = os.path.join(work, 'mod-control')
+    shutil.copytree(mod, cmod)
+    for f, edits in CONTROL.items():
+        path = os.path.join(cmod, f)
+        with open(path) as fh:
+            text = fh.read()
+        for old, new in edits:
+            if old not in text:
+                print('equiv: control: %r is not in %s' % (old, f))
+                return 1
+            text = text.replace(old, new)
+        with open(path, 'w') as fh:
+            fh.write(text)
+    cdriver = build_driver(args, buf, cmod, work, '-control')
+    print('+ ' + cdriver + ' ' + corpus + '   (control: each rendering misses a feature)',
+          flush=True)
+    r = subprocess.run([cdriver, corpus], stdout=subprocess.PIPE, text=True)
+    differ = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[5].isdigit() and '.' in parts[0]:
+            differ[parts[0]] = int(parts[5])
+    print('\n'.join(l for l in r.stdout.splitlines() if not l.startswith('    ')))
+    missed = [n for n in ('protobuf_test_messages.proto2.TestAllTypesProto2',
+                          'protobuf_test_messages.proto3.TestAllTypesProto3',
+                          'payments.v1.ChargeRequest') if differ.get(n, 0) == 0]
+    if r.returncode != 1 or missed:
+        print('equiv: FAIL: the control run did not see the missing features (%s)' %
+              ', '.join(missed or ['exit status %d' % r.returncode]))
+        return 1
+    print('equiv: control: the differences were seen (exit status 1, as expected)')
+    if rc:
+        print('equiv: FAIL: the editions renderings behave differently (above)')
+    return rc
+
+
+def interop(args, buf, work):
+    es_cache = cache_dir('protobuf-es-' + ES_VERSION)
+    npm_tool(args.src, 'editions interop', '@bufbuild/protobuf', ES_VERSION, es_cache)
+    mod = stage(args.src, work)
+    gen = os.path.join(work, 'gen')
+    buf_generate(buf, args.plugin, mod, gen, ['interop_e23.proto'])
+    tool = os.path.join(work, 'e23-tool')
+    compile_c(args, tool, [os.path.join(HERE, 'e23_tool.c'),
+                           os.path.join(gen, 'interop_e23.cpay.c')], gen)
+    dset = os.path.join(work, 'interop_e23.binpb')
+    run([buf, 'build', mod, '--as-file-descriptor-set', '-o', dset,
+         '--path', os.path.join(mod, 'interop_e23.proto')])
+    r = subprocess.run(['node', os.path.join(HERE, 'interop.mjs'), es_cache, dset, tool])
+    return r.returncode
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('mode', choices=['equiv', 'interop'])
+    ap.add_argument('--src', required=True)
+    ap.add_argument('--plugin', required=True)
+    ap.add_argument('--cc', required=True)
+    ap.add_argument('--cflag', action='append', default=[])
+    ap.add_argument('--lib', action='append', default=[])
+    ap.add_argument('--keep')
+    args = ap.parse_args()
+    if args.mode == 'interop' and not shutil.which('node'):
+        print('editions interop: SKIP: no node to run protobuf-es')
+        sys.exit(77)
+    buf_cache = cache_dir('buf-' + BUF_VERSION)
+    npm_tool(args.src, 'editions ' + args.mode, '@bufbuild/buf', BUF_VERSION, buf_cache)
+    buf = os.path.join(buf_cache, 'node_modules', '.bin', 'buf')
+    run([buf, '--version'])
+    if args.keep:
+        shutil.rmtree(args.keep, ignore_errors=True)
+        os.makedirs(args.keep)
+        work = args.keep
+        rc = (equiv if args.mode == 'equiv' else interop)(args, buf, work)
+    else:
+        with tempfile.TemporaryDirectory(prefix='cpay-editions-') as work:
+            rc = (equiv if args.mode == 'equiv' else interop)(args, buf, work)
+    sys.exit(1 if rc else 0)
+
+
+if __name__ == '__main__':
+    main()
