@@ -246,6 +246,22 @@ const char *cpg_default_literal(cpg_gen *g, const cps_field *f) {
   }
 }
 
+// Whether a group (proto2 `group`, editions DELIMITED) field is "group-like"
+// (descriptor.cc's IsGroupLike): its type is declared in the same file and
+// scope and its name is the type's name in lower case. The text format
+// names such a field by its type's name, other delimited fields by their
+// own name (CPAY_MODE_TEXT_FIELD_NAME). proto2 groups always are.
+bool cpg_group_like(const cps_field *f) {
+  if (f->type != CPS_TYPE_GROUP || f->message_type == NULL) return false;
+  const char *a = f->name, *b = f->message_type->name;
+  for (; *a && *b; a++, b++) {
+    char lower = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+    if (*a != lower) return false;
+  }
+  if (*a || *b) return false;
+  return f->message_type->file == f->file && f->message_type->parent == f->parent;
+}
+
 const char *cpg_mode(cpg_gen *g, const cps_field *f) {
   cps_buf b = {0};
   if (f->is_map) {
@@ -256,11 +272,12 @@ const char *cpg_mode(cpg_gen *g, const cps_field *f) {
     cps_buf_puts(&b, "CPAY_MODE_SCALAR");
   }
   if (f->packed && f->label == CPS_LABEL_REPEATED) cps_buf_puts(&b, " | CPAY_MODE_PACKED");
-  if (f->type == CPS_TYPE_STRING && f->file->syntax == CPS_SYNTAX_PROTO3) {
-    cps_buf_puts(&b, " | CPAY_MODE_UTF8");
-  }
+  if (f->utf8_validate) cps_buf_puts(&b, " | CPAY_MODE_UTF8");
   if (f->type == CPS_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
     cps_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
+  }
+  if (f->type == CPS_TYPE_GROUP && !cpg_group_like(f)) {
+    cps_buf_puts(&b, " | CPAY_MODE_TEXT_FIELD_NAME");
   }
   return cps_pool_take(g->pool, &b);
 }

@@ -12,6 +12,7 @@
 
 #include "schema/model.h"
 
+#include "schema/editions.h"
 #include "schema/pool.h"
 
 #include <google/protobuf/compiler/importer.h>
@@ -49,6 +50,7 @@ namespace {
 
 namespace pb = google::protobuf;
 namespace pbc = google::protobuf::compiler;
+namespace cpe = cpay_editions;
 
 // google.api.http: the field number of the extension of MethodOptions that
 // google/api/annotations.proto declares.
@@ -166,7 +168,8 @@ void StripDefaultJsonNames(pb::DescriptorProto *msg) {
 // every file has been lowered.
 class Lowerer {
  public:
-  Lowerer(cps_schema *schema, cps_pool *mem) : schema_(*schema), store_(mem) {}
+  Lowerer(cps_schema *schema, cps_pool *mem, cpe::Resolver *features)
+      : schema_(*schema), store_(mem), features_(*features) {}
 
   // `files` must list dependencies before dependents and include every
   // transitive dependency.
@@ -229,8 +232,22 @@ class Lowerer {
     files_[fd] = f;
     f->name = store_.Str(fd->name());
     f->package = store_.Str(fd->package());
-    f->syntax = fd->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ? CPS_SYNTAX_PROTO3
-                                                                   : CPS_SYNTAX_PROTO2;
+    // Files from libprotoc's parser (proto2 and proto3 only) are resolved
+    // here; the other loaders resolved (and lowered) theirs before
+    // libprotobuf built them. Dependencies come first either way.
+    if (!features_.HasFile(fd->name())) {
+      pb::FileDescriptorProto proto;
+      fd->CopyTo(&proto);
+      features_.Resolve(proto, nullptr);
+    }
+    const cpe::Resolver::FileInfo &info = features_.File(fd->name());
+    if (info.editions) {
+      f->syntax = CPS_SYNTAX_EDITIONS;
+      f->edition = info.edition == cpe::kEdition2024 ? 2024 : 2023;
+    } else {
+      f->syntax = info.edition == cpe::kEditionProto3 ? CPS_SYNTAX_PROTO3 : CPS_SYNTAX_PROTO2;
+    }
+    f->features = info.features;
     f->deprecated = fd->options().deprecated();
     FillPathLoc(fd, {pb::FileDescriptorProto::kPackageFieldNumber}, f, &f->package_loc);
     FillPathLoc(fd, {pb::FileDescriptorProto::kSyntaxFieldNumber}, f, &f->syntax_loc);
@@ -270,8 +287,14 @@ class Lowerer {
     for (int i = 0; i < fd->service_count(); i++)
       LowerService(fd->service(i), f, &f->services[i]);
 
+    // The embedded descriptor of an editions file is the file as the
+    // compiler gave it (edition, features), not the proto2 lowering.
     pb::FileDescriptorProto proto;
-    fd->CopyTo(&proto);  // CopyTo leaves out source code info
+    if (info.editions) {
+      proto = info.original;  // without source code info
+    } else {
+      fd->CopyTo(&proto);  // CopyTo leaves out source code info
+    }
     for (pb::DescriptorProto &m : *proto.mutable_message_type()) StripDefaultJsonNames(&m);
     for (pb::FieldDescriptorProto &x : *proto.mutable_extension()) StripDefaultJsonNames(&x);
     std::string bytes = CanonicalBytes(fd, proto);
@@ -320,6 +343,7 @@ class Lowerer {
     m->map_entry = d->options().map_entry();
     m->message_set_wire_format = d->options().message_set_wire_format();
     m->deprecated = d->options().deprecated();
+    m->features = features_.Of('m', d->full_name());
     FillLoc(d, f, &m->loc);
 
     m->field_count = static_cast<size_t>(d->field_count());
@@ -339,6 +363,7 @@ class Lowerer {
       o->parent = m;
       o->index = i;
       o->synthetic = od->is_synthetic();
+      o->features = features_.Of('o', od->full_name());
       o->field_count = static_cast<size_t>(od->field_count());
       const cps_field **of = store_.Array<const cps_field *>(o->field_count);
       for (int j = 0; j < od->field_count(); j++) {
@@ -399,9 +424,10 @@ class Lowerer {
     e->full_name = store_.Str(ed->full_name());
     e->file = f;
     e->parent = parent;
-    // libprotobuf 3.21 has no EnumDescriptor::is_closed(): an enum is closed
-    // exactly when its file is proto2.
-    e->closed = ed->file()->syntax() == pb::FileDescriptor::SYNTAX_PROTO2;
+    // libprotobuf 3.21 has no EnumDescriptor::is_closed(): the resolved
+    // enum_type says (CLOSED exactly for proto2 files' enums before editions).
+    e->features = features_.Of('e', ed->full_name());
+    e->closed = e->features.enum_type == CPS_ENUM_CLOSED;
     e->allow_alias = ed->options().allow_alias();
     e->deprecated = ed->options().deprecated();
     FillLoc(ed, f, &e->loc);
@@ -418,6 +444,7 @@ class Lowerer {
       v->index = i;
       v->parent = e;
       v->deprecated = vd->options().deprecated();
+      v->features = features_.Of('v', vd->full_name());
       FillLoc(vd, f, &v->loc);
     }
 
@@ -449,8 +476,19 @@ class Lowerer {
     cf->index = index;
     const pb::OneofDescriptor *oneof = fd->containing_oneof();
     cf->proto3_optional = oneof != nullptr && oneof->is_synthetic();
-    cf->has_presence = fd->has_presence();
-    cf->packed = fd->is_packed();
+    // What the resolved features mean for the field, as descriptor.cc's
+    // has_presence(), is_packed() and requires_utf8_validation() say (for
+    // proto2 and proto3 the same as 3.21's answers; editions files were
+    // built by 3.21 as proto2, so its answers do not count).
+    cf->features = features_.Of('f', fd->full_name());
+    const bool repeated = fd->is_repeated();
+    cf->has_presence = !repeated && (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE ||
+                                     fd->is_extension() || fd->containing_oneof() != nullptr ||
+                                     cf->features.field_presence != CPS_PRESENCE_IMPLICIT);
+    cf->packed = repeated && fd->is_packable() &&
+                 cf->features.repeated_field_encoding == CPS_REPEATED_PACKED;
+    cf->utf8_validate = fd->type() == pb::FieldDescriptor::TYPE_STRING &&
+                        cf->features.utf8_validation == CPS_UTF8_VERIFY;
     cf->is_map = fd->is_map();
     cf->is_extension = fd->is_extension();
     cf->deprecated = fd->options().deprecated();
@@ -616,6 +654,7 @@ class Lowerer {
 
   cps_schema &schema_;
   Store store_;
+  cpe::Resolver &features_;
   std::unordered_map<const pb::FileDescriptor *, cps_file *> files_;
   std::unordered_map<const pb::Descriptor *, cps_message *> messages_;
   std::unordered_map<const pb::EnumDescriptor *, cps_enum *> enums_;
@@ -634,7 +673,8 @@ void AddInDependencyOrder(const pb::FileDescriptor *fd,
   out->push_back(fd);
 }
 
-cps_schema *Build(cps_pool *mem, const std::vector<const pb::FileDescriptor *> &roots,
+cps_schema *Build(cps_pool *mem, cpe::Resolver *features,
+                  const std::vector<const pb::FileDescriptor *> &roots,
                   const std::vector<const pb::FileDescriptor *> &to_generate,
                   const std::string &parameter, const int version[3]) {
   std::unordered_set<const pb::FileDescriptor *> seen;
@@ -644,7 +684,7 @@ cps_schema *Build(cps_pool *mem, const std::vector<const pb::FileDescriptor *> &
   cps_schema *schema = store.One<cps_schema>();
   schema->parameter = store.Str(parameter);
   for (int i = 0; i < 3; i++) schema->compiler_version[i] = version[i];
-  Lowerer(schema, mem).Lower(files, to_generate);
+  Lowerer(schema, mem, features).Lower(files, to_generate);
   return schema;
 }
 
@@ -664,6 +704,8 @@ cps_schema *Guarded(cps_pool *mem, char **err, F body) {
     return body();
   } catch (const LoadError &e) {
     SetError(mem, err, e.what());
+  } catch (const cpe::Error &e) {
+    SetError(mem, err, Printable(e.what(), true));
   } catch (const std::bad_alloc &) {
     SetError(mem, err, "out of memory");
   } catch (const std::exception &e) {
@@ -689,10 +731,12 @@ class PoolErrors : public pb::DescriptorPool::ErrorCollector {
 
 // Adds the FileDescriptorProtos to `pool`, each after its dependencies,
 // whatever their order. A missing google/protobuf/*.proto dependency is taken
-// from the copy compiled into libprotobuf.
+// from the copy compiled into libprotobuf. Each file's features are resolved
+// first, and an editions file is lowered into the proto2 file 3.21 builds.
 class ProtoSetBuilder {
  public:
-  explicit ProtoSetBuilder(pb::DescriptorPool *pool) : pool_(pool) {}
+  ProtoSetBuilder(pb::DescriptorPool *pool, cpe::Resolver *features)
+      : pool_(pool), features_(features) {}
 
   void Add(const pb::FileDescriptorProto &proto) {
     if (!by_name_.emplace(proto.name(), &proto).second)
@@ -719,14 +763,17 @@ class ProtoSetBuilder {
       throw LoadError(name + ": import cycle through \"" + importer + "\"");
     for (const std::string &dep : proto->dependency()) Build(dep, name);
     building_.erase(name);
+    pb::FileDescriptorProto lowered;
+    const pb::FileDescriptorProto &to_build = features_->Resolve(*proto, &lowered);
     PoolErrors errors;
-    const pb::FileDescriptor *fd = pool_->BuildFileCollectingErrors(*proto, &errors);
+    const pb::FileDescriptor *fd = pool_->BuildFileCollectingErrors(to_build, &errors);
     if (fd == nullptr) throw LoadError(errors.text.empty() ? name + ": invalid file" : errors.text);
     return fd;
   }
 
  private:
   pb::DescriptorPool *pool_;
+  cpe::Resolver *features_;
   std::unordered_map<std::string, const pb::FileDescriptorProto *> by_name_;
   std::unordered_set<std::string> building_;
 };
@@ -771,7 +818,8 @@ cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char 
     if (!req.IsInitialized())
       throw LoadError("malformed CodeGeneratorRequest: missing " + req.InitializationErrorString());
     pb::DescriptorPool pool;
-    ProtoSetBuilder builder(&pool);
+    cpe::Resolver features;
+    ProtoSetBuilder builder(&pool, &features);
     for (const pb::FileDescriptorProto &p : req.proto_file()) builder.Add(p);
     std::vector<const pb::FileDescriptor *> roots;
     for (const pb::FileDescriptorProto &p : req.proto_file()) roots.push_back(builder.Build(p.name(), ""));
@@ -787,7 +835,7 @@ cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char 
       version[1] = req.compiler_version().minor();
       version[2] = req.compiler_version().patch();
     }
-    return Build(mem, roots, gen, req.parameter(), version);
+    return Build(mem, &features, roots, gen, req.parameter(), version);
   });
 }
 
@@ -800,14 +848,15 @@ cps_schema *cps_load_descriptor_set(cps_pool *mem, const void *data, size_t size
     if (!set.IsInitialized())
       throw LoadError("malformed FileDescriptorSet: missing " + set.InitializationErrorString());
     pb::DescriptorPool pool;
-    ProtoSetBuilder builder(&pool);
+    cpe::Resolver features;
+    ProtoSetBuilder builder(&pool, &features);
     for (const pb::FileDescriptorProto &p : set.file()) builder.Add(p);
     std::vector<const pb::FileDescriptor *> roots;
     for (const pb::FileDescriptorProto &p : set.file()) roots.push_back(builder.Build(p.name(), ""));
     // Files pulled in from libprotobuf's builtin copies are not in the set,
     // so they are lowered (as dependencies) but not generated.
     const int version[3] = {0, 0, 0};
-    return Build(mem, roots, roots, "", version);
+    return Build(mem, &features, roots, roots, "", version);
   });
 }
 
@@ -859,7 +908,8 @@ cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size
     }
     if (!errors.text.empty()) throw LoadError(errors.text);
     const int version[3] = {0, 0, 0};
-    return Build(mem, roots, roots, "", version);
+    cpe::Resolver features;
+    return Build(mem, &features, roots, roots, "", version);
   });
 }
 
@@ -870,7 +920,13 @@ bool cps_encode_response(cps_pool *mem, const char *error, const cps_out_file *f
   try {
     pbc::CodeGeneratorResponse resp;
     if (error != nullptr) resp.set_error(error);
-    resp.set_supported_features(pbc::CodeGeneratorResponse::FEATURE_PROTO3_OPTIONAL);
+    // FEATURE_SUPPORTS_EDITIONS (2) and the editions supported,
+    // minimum_edition (3) and maximum_edition (4), are newer than 3.21's
+    // plugin.proto: written as unknown fields, after the known ones.
+    resp.set_supported_features(pbc::CodeGeneratorResponse::FEATURE_PROTO3_OPTIONAL | 2);
+    pb::UnknownFieldSet *more = resp.GetReflection()->MutableUnknownFields(&resp);
+    more->AddVarint(3, cpe::kMinimumEdition);
+    more->AddVarint(4, cpe::kMaximumEdition);
     for (size_t i = 0; i < count; i++) {
       pbc::CodeGeneratorResponse::File *f = resp.add_file();
       f->set_name(files[i].name);

@@ -6,8 +6,17 @@
 #
 # CASE is one of protos, protos-disk-path, descriptor-set, request,
 # syntax-error, unknown-type, missing-import, truncated-set, malformed-request,
-# or update, which rewrites the expected files from the current shim (review
-# the diff before committing; `meson compile -C BUILD update-shim-expected`).
+# editions-features, editions-request, editions-errors, or update, which
+# rewrites the expected files from the current shim (review the diff before
+# committing; `meson compile -C BUILD update-shim-expected`).
+#
+# The editions cases: editions/protos compiled by buf (npm's @bufbuild/buf,
+# installed by tools/npm-tool; exit 77, skipped, when it cannot be) into a
+# FileDescriptorSet and into a CodeGeneratorRequest, whose resolved features
+# (cpay-model-dump --features) must be expected/editions_features.txt and
+# editions_request.txt; and hand-written invalid editions descriptors
+# (editions/bad/*.txtpb, encoded by protoc with editions/wire.proto), each of
+# which must fail with its line of expected/editions_errors.txt.
 set -eu
 
 case_name=$1
@@ -17,6 +26,10 @@ src=$4
 protos=$src/protos
 expected=$src/expected
 files="shimtest/types3.proto shimtest/types2.proto"
+buf_version=1.75.0
+buf_cache=${CPAY_BUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpay/buf-$buf_version}
+buf=$buf_cache/node_modules/.bin/buf
+ed_protos=$src/editions/protos
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -71,7 +84,67 @@ expect_error() {
   diff -u "$expected/$name.txt" "$tmp/err" || fail "$name: errors differ"
 }
 
+need_buf() {
+  "$src/../../tools/npm-tool" "shim $case_name" @bufbuild/buf "$buf_version" "$buf_cache" || exit $?
+}
+
+# buf build of editions/protos: a FileDescriptorSet of all its files.
+make_editions_set() {
+  BUF_CACHE_DIR="$tmp/bufcache" "$buf" build "$ed_protos" -o "$tmp/editions.binpb"
+}
+
+# buf generate over editions/protos with a plugin that saves the request and
+# answers with a response that declares editions 2023 to 2024.
+make_editions_request() {
+  cat > "$tmp/protoc-gen-savereq" <<EOF
+#!/bin/sh
+cat > "$tmp/edrequest.pb"
+printf '\\020\\003\\030\\350\\007\\040\\351\\007'
+EOF
+  chmod +x "$tmp/protoc-gen-savereq"
+  cat > "$tmp/buf.gen.yaml" <<EOF
+version: v2
+plugins:
+  - local: $tmp/protoc-gen-savereq
+    out: $tmp/bufout
+    strategy: all
+EOF
+  (cd "$tmp" && BUF_CACHE_DIR="$tmp/bufcache" "$buf" generate "$ed_protos" --template buf.gen.yaml)
+}
+
+# Every hand-written bad descriptor: "name: error" lines.
+editions_errors() {
+  for t in "$src"/editions/bad/*.txtpb; do
+    name=$(basename "$t" .txtpb)
+    "$protoc" -I "$src/editions" --encode=cpaytest.wire.FileDescriptorSet wire.proto \
+      < "$t" > "$tmp/$name.pb" || fail "$name: protoc --encode failed"
+    set +e
+    "$dump" --descriptor-set "$tmp/$name.pb" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 1 ] || fail "$name: exit status $rc, want 1"
+    [ ! -s "$tmp/out" ] || fail "$name: output on failure"
+    printf '%s: %s\n' "$name" "$(cat "$tmp/err")"
+  done
+}
+
 case $case_name in
+editions-features)
+  need_buf
+  make_editions_set
+  "$dump" --features --descriptor-set "$tmp/editions.binpb" > "$tmp/features.txt"
+  diff -u "$expected/editions_features.txt" "$tmp/features.txt" || fail "resolved features differ"
+  ;;
+editions-request)
+  need_buf
+  make_editions_request
+  "$dump" --features --request "$tmp/edrequest.pb" > "$tmp/features.txt"
+  diff -u "$expected/editions_request.txt" "$tmp/features.txt" || fail "resolved features differ"
+  ;;
+editions-errors)
+  editions_errors > "$tmp/errors.txt"
+  diff -u "$expected/editions_errors.txt" "$tmp/errors.txt" || fail "editions errors differ"
+  ;;
 protos)
   dump_protos > "$tmp/model.txt"
   diff -u "$expected/model.txt" "$tmp/model.txt" || fail "model dump differs"
@@ -141,6 +214,15 @@ update)
   "$dump" --descriptor-set "$tmp/partial.pb" 2> "$expected/partial_set.txt" || true
   printf '\377\377\377' > "$tmp/bad.pb"
   "$dump" --request "$tmp/bad.pb" 2> "$expected/malformed_request.txt" || true
+  editions_errors > "$expected/editions_errors.txt"
+  if "$src/../../tools/npm-tool" "shim update" @bufbuild/buf "$buf_version" "$buf_cache"; then
+    make_editions_set
+    "$dump" --features --descriptor-set "$tmp/editions.binpb" > "$expected/editions_features.txt"
+    make_editions_request
+    "$dump" --features --request "$tmp/edrequest.pb" > "$expected/editions_request.txt"
+  else
+    echo "no buf: editions_features.txt and editions_request.txt left as they are"
+  fi
   echo "rewrote $expected; review with git diff"
   ;;
 *)

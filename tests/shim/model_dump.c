@@ -115,6 +115,46 @@ static void put_str(const char *s) {
 
 static const char *yes(bool b) { return b ? "true" : "false"; }
 
+// Resolved features by their FeatureSet value names ("?" for a value the
+// model should never hold, such as 0).
+static const char *feature_value(int n, int v) {
+  static const char *const names[9][5] = {
+      {NULL},
+      {"?", "EXPLICIT", "IMPLICIT", "LEGACY_REQUIRED"},
+      {"?", "OPEN", "CLOSED"},
+      {"?", "PACKED", "EXPANDED"},
+      {"?", "?", "VERIFY", "NONE"},
+      {"?", "LENGTH_PREFIXED", "DELIMITED"},
+      {"?", "ALLOW", "LEGACY_BEST_EFFORT"},
+      {"?", "STYLE2024", "STYLE_LEGACY", "STYLE2026"},
+      {"?", "EXPORT_ALL", "EXPORT_TOP_LEVEL", "LOCAL_ALL", "STRICT"},
+  };
+  const char *name = v >= 0 && v < 5 ? names[n][v] : NULL;
+  return name ? name : "?";
+}
+
+static void put_features(const cps_features *f) {
+  printf("%s %s %s %s %s %s %s %s", feature_value(1, f->field_presence),
+         feature_value(2, f->enum_type), feature_value(3, f->repeated_field_encoding),
+         feature_value(4, f->utf8_validation), feature_value(5, f->message_encoding),
+         feature_value(6, f->json_format), feature_value(7, f->enforce_naming_style),
+         feature_value(8, f->default_symbol_visibility));
+  const uint8_t v[8] = {f->field_presence,       f->enum_type,
+                        f->repeated_field_encoding, f->utf8_validation,
+                        f->message_encoding,     f->json_format,
+                        f->enforce_naming_style, f->default_symbol_visibility};
+  for (int i = 0; i < 8; i++) check(strcmp(feature_value(i + 1, v[i]), "?") != 0,
+                                    "feature resolved to a known value", "");
+}
+
+// "features: ..." on a line of its own.
+static void put_features_line(int depth, const cps_features *f) {
+  indent(depth);
+  fputs("features: ", stdout);
+  put_features(f);
+  putchar('\n');
+}
+
 static const char *label_name(cps_label l) {
   switch (l) {
     case CPS_LABEL_OPTIONAL: return "optional";
@@ -252,6 +292,9 @@ static void dump_field(int depth, const cps_field *f, const cps_message *parent,
   printf("proto3_optional: %s has_presence: %s packed: %s is_map: %s deprecated: %s\n",
          yes(f->proto3_optional), yes(f->has_presence), yes(f->packed), yes(f->is_map),
          yes(f->deprecated));
+  indent(depth);
+  printf("utf8_validate: %s\n", yes(f->utf8_validate));
+  put_features_line(depth, &f->features);
   if (f->is_extension) {
     indent(depth);
     printf("extendee: %s scope: %s\n", f->extendee ? f->extendee->full_name : "null",
@@ -275,6 +318,7 @@ static void dump_enum(int depth, const cps_schema *schema, const cps_enum *e,
   indent(depth);
   printf("closed: %s allow_alias: %s deprecated: %s\n", yes(e->closed), yes(e->allow_alias),
          yes(e->deprecated));
+  put_features_line(depth, &e->features);
   put_ranges(depth, "reserved_ranges", e->reserved_ranges, e->reserved_range_count);
   put_names(depth, "reserved_names", e->reserved_names, e->reserved_name_count);
   put_loc(depth, &e->loc, file);
@@ -287,6 +331,7 @@ static void dump_enum(int depth, const cps_schema *schema, const cps_enum *e,
     printf("value %s = %" PRId32 "\n", v->name, v->number);
     indent(depth + 1);
     printf("full_name: %s deprecated: %s\n", v->full_name, yes(v->deprecated));
+    put_features_line(depth + 1, &v->features);
     put_loc(depth + 1, &v->loc, file);
     check(v->parent == e, "enum value parent", v->full_name);
     check(v->index == (int)i, "enum value index", v->full_name);
@@ -303,6 +348,7 @@ static void dump_message(int depth, const cps_schema *schema, const cps_message 
   indent(depth);
   printf("map_entry: %s message_set_wire_format: %s deprecated: %s\n", yes(m->map_entry),
          yes(m->message_set_wire_format), yes(m->deprecated));
+  put_features_line(depth, &m->features);
   put_ranges(depth, "extension_ranges", m->extension_ranges, m->extension_range_count);
   put_ranges(depth, "reserved_ranges", m->reserved_ranges, m->reserved_range_count);
   put_names(depth, "reserved_names", m->reserved_names, m->reserved_name_count);
@@ -324,6 +370,7 @@ static void dump_message(int depth, const cps_schema *schema, const cps_message 
       check(o->fields[j]->oneof == o, "oneof member points back", o->fields[j]->full_name);
     }
     putchar('\n');
+    put_features_line(depth + 1, &o->features);
     put_loc(depth + 1, &o->loc, file);
     check(o->parent == m, "oneof parent", o->full_name);
     check(o->index == (int)i, "oneof index", o->full_name);
@@ -378,7 +425,12 @@ static void dump_file(const cps_schema *schema, const cps_file *f) {
   printf("file %s\n", f->name);
   printf("  package: ");
   put_str(f->package);
-  printf("\n  syntax: proto%d deprecated: %s\n", (int)f->syntax, yes(f->deprecated));
+  if (f->syntax == CPS_SYNTAX_EDITIONS) {
+    printf("\n  syntax: editions edition: %d deprecated: %s\n", f->edition, yes(f->deprecated));
+  } else {
+    printf("\n  syntax: proto%d deprecated: %s\n", (int)f->syntax, yes(f->deprecated));
+  }
+  put_features_line(1, &f->features);
   printf("  deps:");
   for (size_t i = 0; i < f->dep_count; i++) printf(" %s", f->deps[i]->name);
   printf("\n  public_deps:");
@@ -418,6 +470,68 @@ static void dump_schema(const cps_schema *schema) {
   }
 }
 
+// --features: one line per element of the files to generate, its resolved
+// features and the flags derived from them, for the editions tests.
+static void features_field(int depth, const cps_field *f) {
+  indent(depth);
+  printf("%s %s %s %s:", f->is_extension ? "extension" : "field", label_name(f->label),
+         type_name(f->type), f->full_name);
+  if (f->has_presence) fputs(" has_presence", stdout);
+  if (f->packed) fputs(" packed", stdout);
+  if (f->utf8_validate) fputs(" utf8_validate", stdout);
+  if (f->type == CPS_TYPE_ENUM && f->enum_type != NULL)
+    fputs(f->enum_type->closed ? " closed_enum" : " open_enum", stdout);
+  fputs(" | ", stdout);
+  put_features(&f->features);
+  putchar('\n');
+}
+
+static void features_enum(int depth, const cps_enum *e) {
+  indent(depth);
+  printf("enum %s:%s | ", e->full_name, e->closed ? " closed" : "");
+  put_features(&e->features);
+  putchar('\n');
+  for (size_t i = 0; i < e->value_count; i++) {
+    indent(depth + 1);
+    printf("value %s | ", e->values[i].full_name);
+    put_features(&e->values[i].features);
+    putchar('\n');
+  }
+}
+
+static void features_message(int depth, const cps_message *m) {
+  indent(depth);
+  printf("message %s:%s | ", m->full_name, m->map_entry ? " map_entry" : "");
+  put_features(&m->features);
+  putchar('\n');
+  for (size_t i = 0; i < m->oneof_count; i++) {
+    indent(depth + 1);
+    printf("oneof %s:%s | ", m->oneofs[i].full_name, m->oneofs[i].synthetic ? " synthetic" : "");
+    put_features(&m->oneofs[i].features);
+    putchar('\n');
+  }
+  for (size_t i = 0; i < m->field_count; i++) features_field(depth + 1, &m->fields[i]);
+  for (size_t i = 0; i < m->extension_count; i++) features_field(depth + 1, &m->extensions[i]);
+  for (size_t i = 0; i < m->nested_count; i++) features_message(depth + 1, &m->nested[i]);
+  for (size_t i = 0; i < m->enum_count; i++) features_enum(depth + 1, &m->enums[i]);
+}
+
+static void features_schema(const cps_schema *schema) {
+  for (size_t i = 0; i < schema->to_generate_count; i++) {
+    const cps_file *f = schema->to_generate[i];
+    if (f->syntax == CPS_SYNTAX_EDITIONS) {
+      printf("file %s: edition %d | ", f->name, f->edition);
+    } else {
+      printf("file %s: proto%d | ", f->name, (int)f->syntax);
+    }
+    put_features(&f->features);
+    putchar('\n');
+    for (size_t j = 0; j < f->message_count; j++) features_message(1, &f->messages[j]);
+    for (size_t j = 0; j < f->enum_count; j++) features_enum(1, &f->enums[j]);
+    for (size_t j = 0; j < f->extension_count; j++) features_field(1, &f->extensions[j]);
+  }
+}
+
 // The contents of `path` in `mem`, or NULL after saying why.
 static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
   FILE *fp = fopen(path, "rb");
@@ -442,17 +556,19 @@ static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
 
 static const char kUsage[] =
     "usage: cpay-model-dump [-I DIR]... FILE.proto...\n"
-    "       cpay-model-dump --descriptor-set FILE\n"
-    "       cpay-model-dump --request FILE\n";
+    "       cpay-model-dump [--features] --descriptor-set FILE\n"
+    "       cpay-model-dump [--features] --request FILE\n";
 
 int main(int argc, char **argv) {
   cps_pool *mem = cps_pool_new();  // the options, the input, the model and the error
   cps_param_list dirs = {0}, files = {0};
   const char *set_path = NULL, *request_path = NULL;
+  bool features_only = false;
   const cps_param_spec specs[] = {
       {"I=DIR", CPS_PARAM_LIST, &dirs, "an include directory"},
       {"descriptor-set=FILE", CPS_PARAM_STRING, &set_path, "a FileDescriptorSet"},
       {"request=FILE", CPS_PARAM_STRING, &request_path, "a CodeGeneratorRequest"},
+      {"features", CPS_PARAM_BOOL, &features_only, "print the resolved features only"},
       {NULL, CPS_PARAM_LIST, &files, ".proto file"},
   };
   const char *bad = cps_args_parse(mem, argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
@@ -485,7 +601,11 @@ int main(int argc, char **argv) {
     cps_pool_free(mem);
     return 1;
   }
-  dump_schema(schema);
+  if (features_only) {
+    features_schema(schema);
+  } else {
+    dump_schema(schema);
+  }
   cps_pool_free(mem);
   if (fflush(stdout) != 0) return 1;
   return failures == 0 ? 0 : 1;

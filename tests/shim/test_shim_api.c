@@ -19,10 +19,13 @@ START_TEST(test_shim_api_encode_response_bytes) {
   uint8_t *out = NULL;
   size_t size = 0;
   ck_assert(cps_encode_response(g_mem, "bad", files, 1, &out, &size));
-  // error (1) "bad", supported_features (2) = 1, file (15) {name (1) "a.h",
-  // content (15) "x\0y"}.
-  static const uint8_t want[] = {0x0a, 3, 'b', 'a', 'd', 0x10, 0x01, 0x7a, 10, 0x0a, 3,
-                                 'a',  '.', 'h', 0x7a, 3,   'x',  0,    'y'};
+  // error (1) "bad", supported_features (2) = 3 (proto3 optional, editions),
+  // file (15) {name (1) "a.h", content (15) "x\0y"}, then minimum_edition (3)
+  // = 1000 (EDITION_2023) and maximum_edition (4) = 1001 (EDITION_2024),
+  // unknown fields to libprotobuf 3.21, after the known ones.
+  static const uint8_t want[] = {0x0a, 3,    'b',  'a',  'd',  0x10, 0x03, 0x7a, 10,
+                                 0x0a, 3,    'a',  '.',  'h',  0x7a, 3,    'x',  0,
+                                 'y',  0x18, 0xe8, 0x07, 0x20, 0xe9, 0x07};
   ck_assert_uint_eq(size, sizeof want);
   ck_assert_mem_eq(out, want, sizeof want);
 }
@@ -32,7 +35,7 @@ START_TEST(test_shim_api_encode_empty_response) {
   uint8_t *out = NULL;
   size_t size = 99;
   ck_assert(cps_encode_response(g_mem, NULL, NULL, 0, &out, &size));
-  static const uint8_t want[] = {0x10, 0x01};
+  static const uint8_t want[] = {0x10, 0x03, 0x18, 0xe8, 0x07, 0x20, 0xe9, 0x07};
   ck_assert_uint_eq(size, sizeof want);
   ck_assert_mem_eq(out, want, sizeof want);
 }

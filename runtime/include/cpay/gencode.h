@@ -77,9 +77,12 @@ enum {
   CPAY_MODE_MAP = 2,
   CPAY_MODE_MASK = 3,
   CPAY_MODE_PACKED = 1 << 2,       // repeated scalar written packed
-  CPAY_MODE_UTF8 = 1 << 3,         // string validated as UTF-8 on parse (proto3)
+  CPAY_MODE_UTF8 = 1 << 3,         // string validated as UTF-8 on parse (proto3, VERIFY)
   CPAY_MODE_CLOSED_ENUM = 1 << 4,  // enum: sub is its cpay_enum_table; unknown
                                    // values go to the unknown fields
+  // A group (an editions DELIMITED message field) that is not "group-like":
+  // the text format names it by its field name, not by its type's name.
+  CPAY_MODE_TEXT_FIELD_NAME = 1 << 5,
 };
 
 typedef struct cpay_enum_table cpay_enum_table;

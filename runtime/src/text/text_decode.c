@@ -769,16 +769,21 @@ static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uin
 }
 
 // The index of the field that `s` names, or -1: a field by its proto name,
-// a group by its type's name (as protoc prints it), the first in number
-// order when a group's type name is also another field's name.
+// a group by its type's name (as protoc prints it; a delimited field that is
+// not group-like, CPAY_MODE_TEXT_FIELD_NAME, by its own name), the first in
+// number order when a group's type name is also another field's name.
+static bool named_by_type(const cpay_field *f) {
+  return f->type == CPAY_TYPE_GROUP && !(f->mode & CPAY_MODE_TEXT_FIELD_NAME);
+}
+
 static int find_name(view v, const char *s, size_t n) {
   const cpay_msg_table *t = v.t;
   int i = v.j ? cpay__field_by_name(v.j, s, n) : -1;
-  if (i >= 0 && t->fields[i].type == CPAY_TYPE_GROUP) i = -1;
+  if (i >= 0 && named_by_type(&t->fields[i])) i = -1;
   uint32_t end = i < 0 ? t->field_count : (uint32_t)i;  // groups before the field
   for (uint32_t g = 0; g < end; g++) {
     const cpay_field *f = &t->fields[g];
-    if (f->type != CPAY_TYPE_GROUP) continue;
+    if (!named_by_type(f)) continue;
     const char *full = t->subs[f->sub].msg->full_name, *dot = strrchr(full, '.');
     const char *name = dot ? dot + 1 : full;
     if (strlen(name) == n && memcmp(name, s, n) == 0) return (int)g;

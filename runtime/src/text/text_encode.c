@@ -169,9 +169,10 @@ static cpay_code put_value(writer *w, uint8_t type, const void *p, view sub,
   }
 }
 
-// A field's name: groups go by their type's name ("Data"), as protoc does.
+// A field's name: groups go by their type's name ("Data"), as protoc does,
+// except editions' delimited fields that are not group-like.
 static cpay_code put_name(writer *w, const cpay_field *f, const char *name, view sub) {
-  if (f->type == CPAY_TYPE_GROUP && sub.t) {
+  if (f->type == CPAY_TYPE_GROUP && !(f->mode & CPAY_MODE_TEXT_FIELD_NAME) && sub.t) {
     const char *dot = strrchr(sub.t->full_name, '.');
     return puts_(w, dot ? dot + 1 : sub.t->full_name);
   }
