@@ -18,10 +18,10 @@ static const struct {
   const char *name;
   const cpay_msg_desc *desc;
 } types[] = {
-    {"Everything", &cpay_editions_interop_Everything_desc},
-    {"Needs", &cpay_editions_interop_Needs_desc},
-    {"Tagged", &cpay_editions_interop_Tagged_desc},
-    {"Point", &cpay_editions_interop_Point_desc},
+    {"Everything", &interop_e23_Everything_desc},
+    {"Needs", &interop_e23_Needs_desc},
+    {"Tagged", &interop_e23_Tagged_desc},
+    {"Point", &interop_e23_Point_desc},
 };
 
 static bool read_all(cpay_arena *a, cpay_bytes *out) {
