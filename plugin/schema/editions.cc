@@ -195,8 +195,10 @@ cps_features EditionDefaults(int edition) {
 // of enums and the features of their oneofs.
 class FileWalker {
  public:
-  FileWalker(Resolver *r, pb::FileDescriptorProto *file, int edition, bool editions)
-      : r_(*r), file_(*file), edition_(edition), editions_(editions) {}
+  FileWalker(Resolver *r, pb::FileDescriptorProto *file, int edition, bool editions,
+             bool lowered_proto3)
+      : r_(*r), file_(*file), edition_(edition), editions_(editions),
+        lowered_proto3_(lowered_proto3) {}
 
   cps_features Run() {
     const std::string &name = file_.name();
@@ -328,7 +330,7 @@ class FileWalker {
     cps_features ef = Merge(parent, Parse(e.options(), kEnumFeatures, kTargetEnum, Where(full)));
     Put('e', full, ef);
     r_.types_[full].closed = ef.enum_type == CPS_ENUM_CLOSED;
-    if (editions_ && ef.enum_type == CPS_ENUM_OPEN && e.value_size() > 0 &&
+    if ((editions_ || lowered_proto3_) && ef.enum_type == CPS_ENUM_OPEN && e.value_size() > 0 &&
         e.value(0).number() != 0)
       Fail(Where(full), "The first enum value must be zero for open enums.");
     // Enum values are siblings of their enum: scope.VALUE.
@@ -342,15 +344,53 @@ class FileWalker {
   void ResolveFields(pb::DescriptorProto *m, const std::string &full) {
     const cps_features &mf = Get('m', full);
     bool map_entry = m->options().map_entry();
+    containing_ = m;
     for (pb::FieldDescriptorProto &f : *m->mutable_field()) {
       const cps_features *parent = &mf;
       if (f.has_oneof_index() && f.oneof_index() >= 0 && f.oneof_index() < m->oneof_decl_size())
         parent = &Get('o', Join(full, m->oneof_decl(f.oneof_index()).name()));
       ResolveField(&f, full, *parent, false, map_entry);
     }
+    containing_ = nullptr;
+    if (editions_ && mf.json_format == CPS_JSON_ALLOW && !map_entry) CheckJsonNames(*m, full);
     for (pb::FieldDescriptorProto &x : *m->mutable_extension())
       ResolveField(&x, full, mf, true);
     for (pb::DescriptorProto &n : *m->mutable_nested_type()) ResolveFields(&n, Join(full, n.name()));
+  }
+
+  // json_format = ALLOW: no two fields of a message may share a JSON name,
+  // derived or set (descriptor.cc's CheckFieldJsonNameUniqueness; under
+  // LEGACY_BEST_EFFORT a compiler only warns).
+  void CheckJsonNames(const pb::DescriptorProto &m, const std::string &full) {
+    std::unordered_map<std::string, std::string> derived, effective;  // name -> field
+    for (const pb::FieldDescriptorProto &f : m.field()) {
+      std::string d = JsonName(f.name());
+      std::string e = f.has_json_name() ? f.json_name() : d;
+      for (auto *seen : {&derived, &effective}) {
+        const std::string &name = seen == &derived ? d : e;
+        auto it = seen->emplace(name, f.name());
+        if (!it.second)
+          Fail(Where(full), "The JSON name of field \"" + f.name() + "\" (\"" + name +
+                                "\") conflicts with the JSON name of field \"" +
+                                it.first->second + "\".");
+      }
+    }
+  }
+
+  // protoc's default JSON name: underscores dropped, the letter after one
+  // upper-cased.
+  static std::string JsonName(const std::string &name) {
+    std::string out;
+    bool upper = false;
+    for (char c : name) {
+      if (c == '_') {
+        upper = true;
+      } else {
+        out += upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+        upper = false;
+      }
+    }
+    return out;
   }
 
   // The type a field's type_name names (compilers write full names with a
@@ -385,13 +425,25 @@ class FileWalker {
                                   : pb::FieldDescriptorProto::TYPE_MESSAGE);
     }
     if (edition_ == kEditionProto3 && f->type() == pb::FieldDescriptorProto::TYPE_ENUM &&
-        target != nullptr && target->edition >= kEdition2023) {
-      Fail(where, "a proto3 file using an enum of an editions file (" + f->type_name().substr(1) +
-                      " of " + target->file +
-                      ") is not supported: cpay builds editions files as proto2 for libprotobuf "
-                      "3.21, which lets proto3 files use proto3 enums only");
+        target != nullptr && target->closed && r_.lowered_files_.count(target->file)) {
+      // What 3.21 would say, were the enum's file not built as proto2.
+      Fail(where, "Enum type \"" + f->type_name().substr(1) +
+                      "\" is not an open enum, but is used in \"" + scope +
+                      "\" which is a proto3 message type.");
     }
-    if (!editions_) return;
+    if (!editions_) {
+      // A proto3 file built as proto2 (it uses an enum of such a file):
+      // its proto3 `optional` fields are plain optional ones to 3.21, and
+      // their oneofs real ones; the model is told.
+      if (lowered_proto3_ && f->proto3_optional()) {
+        r_.proto3_optional_.insert(full);
+        if (f->has_oneof_index() && containing_ != nullptr &&
+            f->oneof_index() < containing_->oneof_decl_size())
+          r_.synthetic_.insert(Join(scope, containing_->oneof_decl(f->oneof_index()).name()));
+        f->clear_proto3_optional();
+      }
+      return;
+    }
 
     const int type = f->type();
     const bool repeated = f->label() == pb::FieldDescriptorProto::LABEL_REPEATED;
@@ -459,7 +511,27 @@ class FileWalker {
   pb::FileDescriptorProto &file_;
   const int edition_;
   const bool editions_;
+  const bool lowered_proto3_;  // a proto3 file built as proto2
+  const pb::DescriptorProto *containing_ = nullptr;  // of the fields being resolved
 };
+
+// Whether a proto3 file has a field of an enum declared in a file built as
+// proto2 for 3.21 (which lets proto3 files use proto3 enums only).
+bool Resolver::UsesLoweredEnum(const pb::FieldDescriptorProto &f) const {
+  if (f.type_name().empty() || f.type_name()[0] != '.') return false;
+  auto it = types_.find(f.type_name().substr(1));
+  return it != types_.end() && it->second.is_enum && lowered_files_.count(it->second.file);
+}
+
+bool Resolver::UsesLoweredEnum(const pb::DescriptorProto &m) const {
+  for (const pb::FieldDescriptorProto &f : m.field())
+    if (UsesLoweredEnum(f)) return true;
+  for (const pb::FieldDescriptorProto &f : m.extension())
+    if (UsesLoweredEnum(f)) return true;
+  for (const pb::DescriptorProto &n : m.nested_type())
+    if (UsesLoweredEnum(n)) return true;
+  return false;
+}
 
 const pb::FileDescriptorProto &Resolver::Resolve(const pb::FileDescriptorProto &proto,
                                                  pb::FileDescriptorProto *lowered) {
@@ -486,25 +558,35 @@ const pb::FileDescriptorProto &Resolver::Resolve(const pb::FileDescriptorProto &
     Fail(name, "Unrecognized syntax: " + syntax);
   }
   const bool editions = edition >= kEdition2023;
+  bool lowered_proto3 = false;
+  if (edition == kEditionProto3 && !lowered_files_.empty()) {
+    for (const pb::DescriptorProto &m : proto.message_type())
+      lowered_proto3 = lowered_proto3 || UsesLoweredEnum(m);
+    for (const pb::FieldDescriptorProto &x : proto.extension())
+      lowered_proto3 = lowered_proto3 || UsesLoweredEnum(x);
+  }
+  const bool rewrite = editions || has_edition || lowered_proto3;
 
-  if ((editions || has_edition) && lowered == nullptr)
+  if (rewrite && lowered == nullptr)
     Fail(name, "internal error: an editions file from libprotoc's parser");
   FileInfo info;
   info.edition = edition;
   info.editions = editions;
+  info.lowered = editions || lowered_proto3;
   pb::FileDescriptorProto scratch;
-  pb::FileDescriptorProto *work = editions || has_edition ? lowered : &scratch;
+  pb::FileDescriptorProto *work = rewrite ? lowered : &scratch;
   *work = proto;
-  if (editions) {
+  if (info.lowered) {
     info.original = proto;
     info.original.clear_source_code_info();
     work->set_syntax("proto2");
+    lowered_files_.insert(name);
   } else if (has_edition) {
     work->set_syntax(edition == kEditionProto3 ? "proto3" : "proto2");
   }
-  info.features = FileWalker(this, work, edition, editions).Run();
+  info.features = FileWalker(this, work, edition, editions, lowered_proto3).Run();
   files_[name] = std::move(info);
-  return editions || has_edition ? *lowered : proto;
+  return rewrite ? *lowered : proto;
 }
 
 const Resolver::FileInfo &Resolver::File(const std::string &name) const {

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "schema/model.h"
 
@@ -59,8 +60,12 @@ class Resolver {
   struct FileInfo {
     int edition = kEditionProto2;  // google.protobuf.Edition value
     cps_features features{};
-    bool editions = false;  // syntax "editions": lowered for libprotobuf 3.21
-    // Editions files: the FileDescriptorProto as given, without source code
+    bool editions = false;  // syntax "editions"
+    // Built as proto2 by libprotobuf 3.21: editions files, and proto3 files
+    // that use an enum of such a file (3.21 lets proto3 files use proto3
+    // enums only).
+    bool lowered = false;
+    // Lowered files: the FileDescriptorProto as given, without source code
     // info (what the generated code embeds).
     google::protobuf::FileDescriptorProto original;
   };
@@ -80,6 +85,14 @@ class Resolver {
   // 'f', 'o', 'm', 'e', 'v').
   const cps_features &Of(char kind, const std::string &full_name) const;
 
+  // A proto3 file built as proto2 loses its synthetic oneofs to 3.21: by
+  // their full names, the oneofs that are synthetic and the fields that are
+  // proto3 `optional`.
+  bool Synthetic(const std::string &oneof) const { return synthetic_.count(oneof) != 0; }
+  bool Proto3Optional(const std::string &field) const {
+    return proto3_optional_.count(field) != 0;
+  }
+
  private:
   friend class FileWalker;
   struct TypeInfo {
@@ -93,6 +106,11 @@ class Resolver {
   std::unordered_map<std::string, FileInfo> files_;
   std::unordered_map<std::string, cps_features> features_;  // kind + full name
   std::unordered_map<std::string, TypeInfo> types_;         // full name, no leading dot
+  std::unordered_set<std::string> lowered_files_;           // built as proto2
+  std::unordered_set<std::string> synthetic_, proto3_optional_;
+
+  bool UsesLoweredEnum(const google::protobuf::DescriptorProto &m) const;
+  bool UsesLoweredEnum(const google::protobuf::FieldDescriptorProto &f) const;
 };
 
 }  // namespace cpay_editions

@@ -287,13 +287,20 @@ class Lowerer {
     for (int i = 0; i < fd->service_count(); i++)
       LowerService(fd->service(i), f, &f->services[i]);
 
-    // The embedded descriptor of an editions file is the file as the
-    // compiler gave it (edition, features), not the proto2 lowering.
+    // The embedded descriptor of an editions file (or of a proto3 file
+    // built as proto2) is the file as the compiler gave it, not the proto2
+    // lowering.
     pb::FileDescriptorProto proto;
     if (info.editions) {
       proto = info.original;  // without source code info
     } else {
       fd->CopyTo(&proto);  // CopyTo leaves out source code info
+      if (info.lowered) {  // a proto3 file built as proto2: proto3 again
+        proto.set_syntax("proto3");
+        for (pb::DescriptorProto &m : *proto.mutable_message_type())
+          RestoreProto3Optional(&m, proto.package().empty() ? m.name()
+                                                            : proto.package() + "." + m.name());
+      }
     }
     for (pb::DescriptorProto &m : *proto.mutable_message_type()) StripDefaultJsonNames(&m);
     for (pb::FieldDescriptorProto &x : *proto.mutable_extension()) StripDefaultJsonNames(&x);
@@ -303,6 +310,16 @@ class Lowerer {
     f->descriptor = desc;
     f->descriptor_size = bytes.size();
     return f;
+  }
+
+  // The proto3_optional flags 3.21 did not keep for a proto3 file built as
+  // proto2.
+  void RestoreProto3Optional(pb::DescriptorProto *m, const std::string &full) {
+    for (pb::FieldDescriptorProto &f : *m->mutable_field()) {
+      if (features_.Proto3Optional(full + "." + f.name())) f.set_proto3_optional(true);
+    }
+    for (pb::DescriptorProto &n : *m->mutable_nested_type())
+      RestoreProto3Optional(&n, full + "." + n.name());
   }
 
   // `proto` serialized with its custom options (extensions of the *Options
@@ -354,6 +371,11 @@ class Lowerer {
     // order already puts them last.
     m->oneof_count = static_cast<size_t>(d->oneof_decl_count());
     m->real_oneof_count = static_cast<size_t>(d->real_oneof_decl_count());
+    for (int i = 0; i < d->oneof_decl_count(); i++) {
+      // A proto3 file built as proto2: 3.21 took its synthetic oneofs for
+      // real ones.
+      if (features_.Synthetic(d->oneof_decl(i)->full_name())) m->real_oneof_count--;
+    }
     m->oneofs = store_.Array<cps_oneof>(m->oneof_count);
     for (int i = 0; i < d->oneof_decl_count(); i++) {
       const pb::OneofDescriptor *od = d->oneof_decl(i);
@@ -362,7 +384,7 @@ class Lowerer {
       o->full_name = store_.Str(od->full_name());
       o->parent = m;
       o->index = i;
-      o->synthetic = od->is_synthetic();
+      o->synthetic = od->is_synthetic() || features_.Synthetic(od->full_name());
       o->features = features_.Of('o', od->full_name());
       o->field_count = static_cast<size_t>(od->field_count());
       const cps_field **of = store_.Array<const cps_field *>(o->field_count);
@@ -475,7 +497,8 @@ class Lowerer {
     cf->file = f;
     cf->index = index;
     const pb::OneofDescriptor *oneof = fd->containing_oneof();
-    cf->proto3_optional = oneof != nullptr && oneof->is_synthetic();
+    cf->proto3_optional = (oneof != nullptr && oneof->is_synthetic()) ||
+                          features_.Proto3Optional(fd->full_name());
     // What the resolved features mean for the field, as descriptor.cc's
     // has_presence(), is_packed() and requires_utf8_validation() say (for
     // proto2 and proto3 the same as 3.21's answers; editions files were
@@ -783,12 +806,70 @@ class ImportErrors : public pbc::MultiFileErrorCollector {
  public:
   void AddError(const std::string &filename, int line, int column,
                 const std::string &message) override {
-    if (!text.empty()) text += '\n';
-    text += filename;
-    if (line >= 0) text += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
-    text += ": " + message;
+    std::string e = filename;
+    if (line >= 0) e += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
+    errors.emplace_back(filename, e + ": " + message);
   }
-  std::string text;
+
+  bool empty() const { return errors.empty(); }
+
+  std::string Text() const {
+    std::string text;
+    for (const auto &e : errors) text += (text.empty() ? "" : "\n") + e.second;
+    return text;
+  }
+
+  // libprotoc 3.21's parser reads an editions file as a string of syntax
+  // errors: for a file with an `edition = "...";` statement, one error
+  // that says what it is instead.
+  void ExplainEditions(pbc::DiskSourceTree *tree) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unordered_set<std::string> explained;
+    for (const auto &e : errors) {
+      if (explained.count(e.first)) continue;
+      int line = EditionLine(tree, e.first);
+      if (line == 0) {
+        out.push_back(e);
+        continue;
+      }
+      explained.insert(e.first);
+      out.emplace_back(e.first, e.first + ":" + std::to_string(line) +
+                                    ":1: an editions file (`edition = ...`), which libprotoc "
+                                    "3.21 cannot parse: compile it with a current compiler "
+                                    "(e.g. buf) and use its FileDescriptorSet (buf build -o "
+                                    "set.binpb) or run protoc-gen-cpay from it");
+    }
+    errors.swap(out);
+  }
+
+ private:
+  // The line (1-based) of a file's `edition` statement, 0 when none.
+  static int EditionLine(pbc::DiskSourceTree *tree, const std::string &file) {
+    std::unique_ptr<pb::io::ZeroCopyInputStream> in(tree->Open(file));
+    if (in == nullptr) return 0;
+    std::string text;
+    const void *data;
+    int size;
+    while (text.size() < (1u << 20) && in->Next(&data, &size))
+      text.append(static_cast<const char *>(data), static_cast<size_t>(size));
+    int line = 1;
+    size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) i++;
+      if (text.compare(i, 7, "edition") == 0) {
+        size_t j = i + 7;
+        while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) j++;
+        if (j < text.size() && text[j] == '=') return line;
+      }
+      size_t nl = text.find('\n', i);
+      if (nl == std::string::npos) break;
+      i = nl + 1;
+      line++;
+    }
+    return 0;
+  }
+
+  std::vector<std::pair<std::string, std::string>> errors;  // file, message
 };
 
 bool ExistsOnDisk(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
@@ -903,10 +984,13 @@ cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size
     std::vector<const pb::FileDescriptor *> roots;
     for (const std::string &name : names) {
       const pb::FileDescriptor *fd = importer.Import(name);
-      if (fd == nullptr && errors.text.empty()) errors.AddError(name, -1, 0, "import failed");
+      if (fd == nullptr && errors.empty()) errors.AddError(name, -1, 0, "import failed");
       if (fd != nullptr) roots.push_back(fd);
     }
-    if (!errors.text.empty()) throw LoadError(errors.text);
+    if (!errors.empty()) {
+      errors.ExplainEditions(&tree);
+      throw LoadError(errors.Text());
+    }
     const int version[3] = {0, 0, 0};
     cpe::Resolver features;
     return Build(mem, &features, roots, roots, "", version);

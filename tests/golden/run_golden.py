@@ -128,7 +128,8 @@ def find_buf(args):
 def generate_buf(args, input_dir, params, out_dir):
     """Runs buf generate; returns (ok, stderr)."""
     buf = find_buf(args)
-    plugin = os.path.abspath(args.plugin)  # buf runs in a temporary directory
+    # buf runs in a temporary directory.
+    plugin, input_abs = os.path.abspath(args.plugin), os.path.abspath(input_dir)
     with tempfile.TemporaryDirectory() as tmp:
         template = os.path.join(tmp, "buf.gen.yaml")
         with open(template, "w") as f:
@@ -137,10 +138,10 @@ def generate_buf(args, input_dir, params, out_dir):
             if params:
                 f.write("    opt: %s\n" % json.dumps(params))
         env = dict(os.environ, BUF_CACHE_DIR=os.path.join(tmp, "cache"))
-        p = subprocess.run([buf, "generate", input_dir, "--template", template],
+        p = subprocess.run([buf, "generate", input_abs, "--template", template],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, cwd=tmp, env=env)
-    stderr = p.stderr.replace(out_dir, "<out>").replace(input_dir, "<input>").replace(
+    stderr = p.stderr.replace(out_dir, "<out>").replace(input_abs, "<input>").replace(
         plugin, "<plugin>")
     return p.returncode == 0, stderr
 

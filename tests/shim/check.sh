@@ -6,7 +6,8 @@
 #
 # CASE is one of protos, protos-disk-path, descriptor-set, request,
 # syntax-error, unknown-type, missing-import, truncated-set, malformed-request,
-# editions-features, editions-request, editions-errors, or update, which
+# editions-features, editions-request, editions-errors, editions-parser, or
+# update, which
 # rewrites the expected files from the current shim (review the diff before
 # committing; `meson compile -C BUILD update-shim-expected`).
 #
@@ -141,6 +142,10 @@ editions-request)
   "$dump" --features --request "$tmp/edrequest.pb" > "$tmp/features.txt"
   diff -u "$expected/editions_request.txt" "$tmp/features.txt" || fail "resolved features differ"
   ;;
+editions-parser)
+  # An editions .proto given to libprotoc 3.21's parser: one clear error.
+  expect_error editions_parser -I "$ed_protos" edtest/features.proto
+  ;;
 editions-errors)
   editions_errors > "$tmp/errors.txt"
   diff -u "$expected/editions_errors.txt" "$tmp/errors.txt" || fail "editions errors differ"
@@ -215,6 +220,7 @@ update)
   printf '\377\377\377' > "$tmp/bad.pb"
   "$dump" --request "$tmp/bad.pb" 2> "$expected/malformed_request.txt" || true
   editions_errors > "$expected/editions_errors.txt"
+  "$dump" -I "$ed_protos" edtest/features.proto 2> "$expected/editions_parser.txt" || true
   if "$src/../../tools/npm-tool" "shim update" @bufbuild/buf "$buf_version" "$buf_cache"; then
     make_editions_set
     "$dump" --features --descriptor-set "$tmp/editions.binpb" > "$expected/editions_features.txt"

@@ -59,12 +59,15 @@ static const cpay_field golden_json_Legacy__fields[] = {
         CPAY_MODE_SCALAR | CPAY_MODE_UTF8},
     {3, offsetof(golden_json_Legacy, mood), 3, 0, CPAY_TYPE_ENUM, CPAY_MODE_SCALAR},  // mood
     {4, offsetof(golden_json_Legacy, inner), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // inner
+    // firstValue
+    {5, offsetof(golden_json_Legacy, firstValue), 4, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},
 };
 static const char *const golden_json_Legacy__names[] = {
     "first_value",
     "second_value",
     "mood",
     "inner",
+    "firstValue",
 };
 static const cpay_sub golden_json_Legacy__subs[] = {
     {.msg = &golden_json_Legacy_Inner_table},
@@ -76,10 +79,10 @@ const cpay_msg_table golden_json_Legacy_table = {
     .full_name = "golden.json.Legacy",
     .field_names = golden_json_Legacy__names,
     .size = sizeof(golden_json_Legacy),
-    .field_count = 4,
-    .dense_below = 4,
+    .field_count = 5,
+    .dense_below = 5,
     .required_count = 0,
-    .hasbit_count = 3,
+    .hasbit_count = 4,
     .flags = 0,
 };
 
@@ -147,26 +150,31 @@ static const char *const golden_json_Legacy__json_names[] = {
     "second",
     "mood",
     "inner",
+    "firstValue",
 };
 static const cpay_msg_desc *const golden_json_Legacy__json_msgs[] = {
     NULL,
     NULL,
     NULL,
     &golden_json_Legacy_Inner_desc,
+    NULL,
 };
 static const cpay_enum_desc *const golden_json_Legacy__json_enums[] = {
     NULL,
     NULL,
     &golden_json_Mood_desc,
     NULL,
+    NULL,
 };
 static const uint16_t golden_json_Legacy__json_by_json_name[] = {
     0,
+    4,
     3,
     2,
     1,
 };
 static const uint16_t golden_json_Legacy__json_by_name[] = {
+    4,
     0,
     3,
     2,

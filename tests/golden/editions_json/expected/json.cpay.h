@@ -152,6 +152,7 @@ struct golden_json_Legacy {
   cpay_str second_value;  // 2, optional: see _has_second_value()
   int32_t mood;  // 3, golden_json_Mood, optional: see _has_mood()
   golden_json_Legacy_Inner *inner;  // 4
+  int32_t firstValue;  // 5, optional: see _has_firstValue()
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
@@ -229,6 +230,17 @@ static inline golden_json_Legacy_Inner *golden_json_Legacy_mutable_inner(
 }
 static inline void golden_json_Legacy_clear_inner(golden_json_Legacy *msg) {
   msg->inner = NULL;
+}
+static inline bool golden_json_Legacy_has_firstValue(const golden_json_Legacy *msg) {
+  return cpay__has(msg, 3);
+}
+static inline void golden_json_Legacy_clear_firstValue(golden_json_Legacy *msg) {
+  msg->firstValue = 0;
+  cpay__clear_has(msg, 3);
+}
+static inline void golden_json_Legacy_set_firstValue(golden_json_Legacy *msg, int32_t value) {
+  msg->firstValue = value;
+  cpay__set_has(msg, 3);
 }
 
 // JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
