@@ -15,6 +15,7 @@ Options (meson passes them): --src SOURCE_ROOT --plugin PROTOC_GEN_CPAY
 """
 import argparse
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -91,9 +92,85 @@ CONTROL = {
 }
 
 
+# The editions code's names, as the originals': (pattern, replacement).
+GEN_RENAMES = [
+    (r'editions/golden/test_messages_proto([23])_editions', r'google/protobuf/test_messages_proto\1'),
+    (r'editions_golden_test_messages_proto([23])_editions', r'google_protobuf_test_messages_proto\1'),
+    (r'EDITIONS_GOLDEN_TEST_MESSAGES_PROTO([23])_EDITIONS', r'GOOGLE_PROTOBUF_TEST_MESSAGES_PROTO\1'),
+    (r'test_messages_proto([23])_editions\.cpay\.h', r'test_messages_proto\1.cpay.h'),
+    (r'protobuf_test_messages_editions_', 'protobuf_test_messages_'),
+    (r'PROTOBUF_TEST_MESSAGES_EDITIONS_', 'PROTOBUF_TEST_MESSAGES_'),
+    (r'protobuf_test_messages\.editions\.', 'protobuf_test_messages.'),
+    (r'payments_editions_v1', 'payments_v1'),
+    (r'payments\.editions\.v1', 'payments.v1'),
+    (r'payments_editions', 'payments'),
+    (r'PAYMENTS_EDITIONS', 'PAYMENTS'),
+]
+
+
+def c_statements(text, renames):
+    """The C text without comments and whitespace, renamed, split after each
+    ';' and '{'; the serialized descriptors embedded for server reflection
+    (which are the compiler's view of each file, editions or not) masked."""
+    text = re.sub(r'/\*.*?\*/', '', text, flags=re.S)
+    text = re.sub(r'//[^\n]*', '', text)
+    for pat, rep in renames:
+        text = re.sub(pat, rep, text)
+    text = re.sub(r'\s+', '', text)
+    text = re.sub(r'(__grpc_file_\d+)\[\d+\]=\{[^}]*\}', r'\1[N]={...}', text)
+    text = re.sub(r'(__grpc_file_\d+),\d+\}', r'\1,N}', text)
+    return re.split(r'(?<=[;{])', text)
+
+
+def compare_generated(gen):
+    """Generated code of each original and of its rendering must be the same
+    C, token for token, once the names are mapped (line breaks may differ:
+    the names have different lengths). Returns the number of differences."""
+    bad = 0
+    pairs = list(zip(ORIGINALS, EDITIONS))
+    for orig, ed in pairs:
+        for suffix in ('.cpay.h', '.cpay.c', '.cpay_grpc.h', '.cpay_grpc.c'):
+            o = os.path.join(gen, orig[:-len('.proto')] + suffix)
+            e = os.path.join(gen, ed[:-len('.proto')] + suffix)
+            if not os.path.exists(o) and not os.path.exists(e):
+                continue
+            if not os.path.exists(o) or not os.path.exists(e):
+                print('generated: FAIL: only one of %s, %s exists' % (o, e))
+                bad += 1
+                continue
+            with open(o) as f:
+                so = c_statements(f.read(), [])
+            with open(e) as f:
+                se = c_statements(f.read(), GEN_RENAMES)
+            n = 0
+            for i in range(max(len(so), len(se))):
+                a = so[i] if i < len(so) else '(end)'
+                b = se[i] if i < len(se) else '(end)'
+                if a != b:
+                    if n < 3:
+                        k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]),
+                                 min(len(a), len(b)))
+                        k = max(0, k - 60)
+                        print('generated: %s vs %s, statement %d (from character %d):\n'
+                              '  %s\n  %s' % (os.path.basename(o), os.path.basename(e), i, k,
+                                             a[k:k + 160], b[k:k + 160]))
+                    n += 1
+            print('generated: %-44s %6d statements, %d differ' %
+                  (orig[:-len('.proto')] + suffix, len(so), n))
+            bad += n
+    return bad
+
+
 def build_driver(args, buf, mod, work, suffix):
     gen = os.path.join(work, 'gen' + suffix)
     buf_generate(buf, args.plugin, mod, gen, ORIGINALS + EDITIONS)
+    differ = compare_generated(gen)
+    if not suffix and differ:
+        print('equiv: FAIL: the generated code differs (above)')
+        sys.exit(1)
+    if suffix and not differ:
+        print('equiv: FAIL: control: the generated code does not differ')
+        sys.exit(1)
     driver = os.path.join(work, 'equiv-driver' + suffix)
     sources = [os.path.join(HERE, 'equiv_driver.c')] + [
         os.path.join(gen, f[:-len('.proto')] + '.cpay.c') for f in ORIGINALS + EDITIONS]
