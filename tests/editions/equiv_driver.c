@@ -447,6 +447,15 @@ int main(int argc, char **argv) {
            inputs[i][2], p, differ[i]);
     total += inputs[i][0] + inputs[i][1] + inputs[i][2];
   }
+  unsigned long kin[3] = {0}, kparsed[3] = {0};
+  for (size_t i = 0; i < NPAIRS; i++) {
+    for (int k = 0; k < 3; k++) {
+      kin[k] += inputs[i][k];
+      kparsed[k] += parsed[i][k];
+    }
+  }
+  printf("equiv-driver: binary %lu (%lu parsed), JSON %lu (%lu), text %lu (%lu)\n", kin[0],
+         kparsed[0], kin[1], kparsed[1], kin[2], kparsed[2]);
   printf("equiv-driver: %lu inputs, %lu steps compared, %lu inputs differ\n", total, steps,
          bad_inputs);
   cpay_arena_free(ra);

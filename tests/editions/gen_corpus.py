@@ -259,12 +259,12 @@ def malformed(full):
         b'\xcb\x0c\xd4\x0c',              # group 201 ended by 202
         b'\x0d\x01\x02',                  # fixed32 cut short
         b'\x09\x01\x02\x03',              # fixed64 cut short
-        b'\xfa\x01\x03\x01\x02',          # packed field 31 with a cut varint
+        b'\xfa\x01\x03\x01\x02',          # packed field 31, length past the end
         b'\xaa\x05\x03\x00\x00\x00',      # packed fixed32 (85) with 3 bytes
         b'\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01',  # tag too long
         b'\xf8\xff\xff\xff\xff\x01\x01',  # field number out of range
         b'\x72\x01\xff',                  # field 14 (string) not UTF-8
-        b'\xc2\x03\x04\x0a\x02\xff\xfe',  # map_string_string (56+13=69) key not UTF-8
+        b'\xaa\x04\x04\x0a\x02\xff\xfe',  # map_string_string (69): key not UTF-8
         b'\x92\x01\x02\x08\x01' * 2 + b'\x92\x01\x01',  # nested message cut
     ]
     # Nesting: recursive_message (27) 120 deep is past the depth limit of 100.
