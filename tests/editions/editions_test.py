@@ -247,7 +247,47 @@ def interop(args, buf, work):
     dset = os.path.join(work, 'interop_e23.binpb')
     run([buf, 'build', mod, '--as-file-descriptor-set', '-o', dset,
          '--path', os.path.join(mod, 'interop_e23.proto')])
+    print('+ node interop.mjs', flush=True)
     r = subprocess.run(['node', os.path.join(HERE, 'interop.mjs'), es_cache, dset, tool])
+    if r.returncode not in (0, 1):
+        print('interop: interop.mjs failed (%d)' % r.returncode)
+        return 1
+
+    # The control: cpay built from the schema with Size open instead of
+    # closed and Everything.delimited length-prefixed must disagree with
+    # protobuf-es (which reads the real schema).
+    cmod = os.path.join(work, 'mod-control')
+    shutil.copytree(mod, cmod)
+    path = os.path.join(cmod, 'interop_e23.proto')
+    with open(path) as f:
+        text = f.read()
+    # (An open enum must list 0 first.)
+    for old, new in [('option features.enum_type = CLOSED;\n  SIZE_SMALL',
+                      'SIZE_ZERO = 0;\n  SIZE_SMALL'),
+                     ('Point delimited = 20 [features.message_encoding = DELIMITED];',
+                      'Point delimited = 20;')]:
+        if old not in text:
+            print('interop: control: %r is not in interop_e23.proto' % old)
+            return 1
+        text = text.replace(old, new)
+    with open(path, 'w') as f:
+        f.write(text)
+    cgen = os.path.join(work, 'gen-control')
+    buf_generate(buf, args.plugin, cmod, cgen, ['interop_e23.proto'])
+    ctool = os.path.join(work, 'e23-tool-control')
+    compile_c(args, ctool, [os.path.join(HERE, 'e23_tool.c'),
+                            os.path.join(cgen, 'interop_e23.cpay.c')], cgen)
+    print('+ node interop.mjs (control: cpay with Size open and delimited length-prefixed)',
+          flush=True)
+    c = subprocess.run(['node', os.path.join(HERE, 'interop.mjs'), es_cache, dset, ctool],
+                       stdout=subprocess.PIPE, text=True)
+    fails = [l for l in c.stdout.splitlines() if l.startswith('FAIL ')]
+    summary = [l for l in c.stdout.splitlines() if l.startswith('interop:')]
+    print('\n'.join(fails[:8] + summary))
+    if c.returncode != 1 or not fails:
+        print('interop: FAIL: the control run did not disagree (exit status %d)' % c.returncode)
+        return 1
+    print('interop: control: %d checks disagreed, as expected' % len(fails))
     return r.returncode
 
 
