@@ -311,7 +311,9 @@ typedef struct cps_schema {
 // (when err is not NULL) set to a message in `mem`; what the failed load had
 // allocated stays there too until `mem` is freed.
 
-// Loads a serialized CodeGeneratorRequest.
+// Loads a serialized CodeGeneratorRequest. Files of editions 2023 and 2024
+// are resolved and lowered for libprotobuf 3.21 (schema/editions.h); other
+// editions fail with an error naming the file and edition.
 cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char **err);
 
 // Loads .proto files through libprotoc's importer. `files` are paths relative
@@ -321,12 +323,13 @@ cps_schema *cps_load_request(cps_pool *mem, const void *data, size_t size, char 
 // (/usr/include on Debian). to_generate is `files`, as virtual paths. On
 // failure returns NULL and *err holds every error, one per line, as
 // `file.proto:line:col: message` (`file.proto: message` when libprotoc gives
-// no position, e.g. a file not found).
+// no position, e.g. a file not found). libprotoc 3.21 cannot parse editions
+// files: one error says so for each.
 cps_schema *cps_load_protos(cps_pool *mem, const char *const *include_dirs, size_t include_count,
                             const char *const *files, size_t file_count, char **err);
 
-// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out), its
-// files in any order. Every file in it is in to_generate. A google/protobuf/
+// Loads a serialized FileDescriptorSet (protoc --descriptor_set_out, buf
+// build -o), its files in any order, editions files as cps_load_request. Every file in it is in to_generate. A google/protobuf/
 // import missing from the set is taken from libprotobuf's built-in copy (and
 // is not in to_generate).
 cps_schema *cps_load_descriptor_set(cps_pool *mem, const void *data, size_t size, char **err);
@@ -339,7 +342,8 @@ typedef struct cps_out_file {
 } cps_out_file;
 
 // Serializes a CodeGeneratorResponse (error may be NULL) into a buffer in
-// `mem`. Declares proto3 `optional` support. Returns false when libprotobuf
+// `mem`. Declares proto3 `optional` and editions support, editions 2023 to
+// 2024 (minimum_edition, maximum_edition). Returns false when libprotobuf
 // cannot encode it.
 bool cps_encode_response(cps_pool *mem, const char *error, const cps_out_file *files,
                          size_t count, uint8_t **out, size_t *out_size);

@@ -30,7 +30,7 @@ files="shimtest/types3.proto shimtest/types2.proto"
 buf_version=1.75.0
 buf_cache=${CPAY_BUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpay/buf-$buf_version}
 buf=$buf_cache/node_modules/.bin/buf
-ed_protos=$src/editions/protos
+ed_protos=$(cd "$src/editions/protos" && pwd)  # buf runs elsewhere
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
