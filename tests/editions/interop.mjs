@@ -295,7 +295,7 @@ function esDecode(desc, bytes) {
   return attempt(() => pb.fromBinary(desc, bytes));
 }
 
-for (const [name, type, json] of JSON_CASES) {
+function runJsonCase(name, type, json) {
   const desc = schema(type);
   const m = pb.fromJson(desc, json);
   const esBin = pb.toBinary(desc, m);
@@ -304,7 +304,7 @@ for (const [name, type, json] of JSON_CASES) {
   const c1 = cpay(type, 'json2bin', JSON.stringify(json));
   if (!c1.ok) {
     check(name, 'cpay rejects JSON that protobuf-es reads', [c1.err]);
-    continue;
+    return;
   }
   const d1 = esDecode(desc, c1.out);
   check(name, 'protobuf-es decodes cpay binary from JSON', d1.ok ? diff(desc, m, d1.value, type, []) : [d1.err]);
@@ -335,6 +335,108 @@ for (const [name, type, json] of JSON_CASES) {
       [`cpay ${JSON.stringify(cj)}`, `protobuf-es ${JSON.stringify(esJson)}`]);
   }
 }
+
+for (const [name, type, json] of JSON_CASES) runJsonCase(name, type, json);
+
+// Random messages: every field set or not at random, with random values of
+// its type (a fixed seed: the same cases every run).
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const RANDOM_SEED = Number(process.env.CPAY_EDITIONS_SEED || 20);
+const RANDOM_COUNT = 150;
+const rand = rng(RANDOM_SEED);
+const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+const randInt = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
+const randBig = (bits, signed) => {
+  let v = 0n;
+  for (let i = 0; i < bits; i += 16) v = (v << 16n) | BigInt(randInt(0, 0xffff));
+  v = BigInt.asUintN(bits, v);
+  return signed ? BigInt.asIntN(bits, v) : v;
+};
+const SCALAR_NAMES = {
+  1: 'double', 2: 'float', 3: 'int64', 4: 'uint64', 5: 'int32', 6: 'fixed64', 7: 'fixed32',
+  8: 'bool', 9: 'string', 12: 'bytes', 13: 'uint32', 15: 'sfixed32', 16: 'sfixed64',
+  17: 'sint32', 18: 'sint64',
+};
+function randomScalar(scalar) {
+  const t = SCALAR_NAMES[scalar];
+  const edge = rand() < 0.3;
+  switch (t) {
+    case 'double':
+      return edge ? pick([0, -1.5, 1e300, 5e-324, 'NaN', 'Infinity', '-Infinity']) : rand() * 2e6 - 1e6;
+    case 'float':
+      return edge ? pick([0, 1.5, 'NaN']) : Math.fround(rand() * 100);
+    case 'int32': case 'sint32': case 'sfixed32':
+      return edge ? pick([0, -1, 2147483647, -2147483648]) : randInt(-100000, 100000);
+    case 'uint32': case 'fixed32':
+      return edge ? pick([0, 4294967295]) : randInt(0, 100000);
+    case 'int64': case 'sint64': case 'sfixed64':
+      return String(edge ? pick([0n, -1n, 9223372036854775807n, -9223372036854775808n]) : randBig(64, true));
+    case 'uint64': case 'fixed64':
+      return String(edge ? pick([0n, 18446744073709551615n]) : randBig(64, false));
+    case 'bool':
+      return rand() < 0.5;
+    case 'string':
+      return edge ? pick(['', '\u00e9t\u00e9', '\u2603', '\ud83d\ude00', 'a"b\\c\n']) :
+        Array.from({ length: randInt(0, 8) }, () => String.fromCharCode(randInt(0x20, 0x7e))).join('');
+    case 'bytes':
+      return Buffer.from(Array.from({ length: randInt(0, 6) }, () => randInt(0, 255))).toString('base64');
+  }
+  throw new Error('scalar ' + scalar);
+}
+function randomEnum(e) {
+  if (e.open && rand() < 0.15) return randInt(3, 9);
+  return pick(e.values).name;
+}
+function randomMessage(desc, depth) {
+  const out = {};
+  const p = pick([0.2, 0.4, 0.7]);
+  const oneofDone = new Set();
+  for (const f of desc.fields) {
+    const required = f.presence === 3;
+    if (!required && rand() >= p) continue;
+    if (f.oneof) {
+      if (oneofDone.has(f.oneof)) continue;
+      oneofDone.add(f.oneof);
+    }
+    const value = () => {
+      if (f.fieldKind === 'message' || (f.fieldKind === 'list' && f.listKind === 'message')) {
+        return depth < 2 ? randomMessage(f.message, depth + 1) : (f.message.name === 'Needs' ? { id: 1 } : {});
+      }
+      if (f.fieldKind === 'enum' || (f.fieldKind === 'list' && f.listKind === 'enum')) return randomEnum(f.enum);
+      return randomScalar(f.scalar);
+    };
+    if (f.fieldKind === 'list') {
+      out[f.jsonName] = Array.from({ length: randInt(0, 3) }, value);
+    } else if (f.fieldKind === 'map') {
+      const m = {};
+      for (let i = randInt(0, 3); i > 0; i--) {
+        const k = SCALAR_NAMES[f.mapKey] === 'string' ? pick(['', 'a', 'k', '\u00e9']) : String(randInt(-5, 5));
+        m[k] = f.mapKind === 'message' ? (depth < 2 ? randomMessage(f.message, depth + 1) : {})
+          : f.mapKind === 'enum' ? randomEnum(f.enum) : randomScalar(f.scalar);
+      }
+      out[f.jsonName] = m;
+    } else {
+      out[f.jsonName] = value();
+    }
+  }
+  return out;
+}
+const randomBefore = failures;
+for (let i = 0; i < RANDOM_COUNT; i++) {
+  const type = i % 10 === 9 ? 'Tagged' : 'Everything';
+  const json = randomMessage(schema(type), 0);
+  runJsonCase(`random ${i} ${JSON.stringify(json).slice(0, 200)}`, type, json);
+}
+const randomFailures = failures - randomBefore;
 
 for (const [name, type, json] of MISSING_REQUIRED_JSON) {
   const desc = schema(type);
@@ -416,6 +518,7 @@ for (const [name, type, bytes, cpayHex, esDoes, cpayJson] of KNOWN) {
 }
 
 console.log(`interop: protobuf-es ${esVersion}: ${JSON_CASES.length + MISSING_REQUIRED_JSON.length} JSON cases, ` +
+  `${RANDOM_COUNT} random JSON cases (seed ${RANDOM_SEED}, ${randomFailures} failed), ` +
   `${BIN_CASES.length} binary cases, ${known} spec cases; ${checks} checks, ${failures} failed; ` +
   `${byteSame}/${byteCompared} encodings byte-identical`);
 process.exit(failures ? 1 : 0);
