@@ -61,7 +61,18 @@ def stage(src, work):
 
 
 def buf_generate(buf, plugin, mod, out, files):
-    template = ('{"version":"v2","plugins":[{"local":"%s","out":"%s","strategy":"all"}]}' % (plugin, out))
+    """buf generate with docs/editions.md's buf.gen.yaml, the plugin's path
+    and the output folder put in."""
+    with open(os.path.join(HERE, '..', '..', 'docs', 'editions.md')) as f:
+        doc = f.read()
+    m = re.search(r'```yaml\n(.*?)```', doc, re.S)
+    if not m or '- local: protoc-gen-cpay' not in m.group(1) or 'out: gen' not in m.group(1):
+        sys.exit('docs/editions.md: no buf.gen.yaml with "- local: protoc-gen-cpay" and "out: gen"')
+    yaml = m.group(1).replace('- local: protoc-gen-cpay', '- local: ' + plugin)
+    yaml = yaml.replace('out: gen', 'out: ' + out)
+    template = out + '.buf.gen.yaml'
+    with open(template, 'w') as f:
+        f.write(yaml)
     cmd = [buf, 'generate', mod, '--template', template]
     for f in files:
         cmd += ['--path', os.path.join(mod, f)]
