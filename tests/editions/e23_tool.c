@@ -1,8 +1,9 @@
 // cpay's side of the protobuf-es interop test (interop.mjs): converts
-// messages of interop_e23.proto (edition 2023) between binary and JSON with
-// the code protoc-gen-cpay generated from it.
+// messages of interop_e23.proto and of the conformance suite's
+// test_messages_edition2023.proto (both edition 2023) between binary and
+// JSON with the code protoc-gen-cpay generated from them.
 //
-//   e23-tool TYPE MODE     TYPE: Everything | Needs | Tagged | Point
+//   e23-tool TYPE MODE     TYPE: a message's full name, e.g. interop.e23.Everything
 //                          MODE: bin2bin | bin2json | json2bin | json2json
 //
 // Input on stdin, output on stdout. Binary input is decoded strictly
@@ -12,17 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conformance/test_protos/test_messages_edition2023.cpay.h"
 #include "interop_e23.cpay.h"
-
-static const struct {
-  const char *name;
-  const cpay_msg_desc *desc;
-} types[] = {
-    {"Everything", &interop_e23_Everything_desc},
-    {"Needs", &interop_e23_Needs_desc},
-    {"Tagged", &interop_e23_Tagged_desc},
-    {"Point", &interop_e23_Point_desc},
-};
 
 static bool read_all(cpay_arena *a, cpay_bytes *out) {
   size_t size = 0, cap = 4096;
@@ -42,24 +34,28 @@ static bool read_all(cpay_arena *a, cpay_bytes *out) {
 }
 
 int main(int argc, char **argv) {
-  const cpay_msg_desc *d = NULL;
-  for (size_t i = 0; argc == 3 && i < sizeof types / sizeof types[0]; i++) {
-    if (strcmp(argv[1], types[i].name) == 0) d = types[i].desc;
+  cpay_arena *a = cpay_arena_new();
+  cpay_registry *reg = a ? cpay_registry_new(a) : NULL;
+  if (!reg || interop_e23_proto_register_types(reg) != CPAY_OK ||
+      conformance_test_protos_test_messages_edition2023_proto_register_types(reg) != CPAY_OK) {
+    fprintf(stderr, "e23-tool: out of memory\n");
+    cpay_arena_free(a);
+    return 2;
   }
+  const cpay_msg_desc *d = argc == 3 ? cpay_registry_find(reg, argv[1], strlen(argv[1])) : NULL;
   const char *mode = argc == 3 ? argv[2] : "";
   bool from_bin = strncmp(mode, "bin2", 4) == 0, from_json = strncmp(mode, "json2", 5) == 0;
   const char *to = from_bin ? mode + 4 : from_json ? mode + 5 : "";
   if (!d || (!from_bin && !from_json) || (strcmp(to, "bin") != 0 && strcmp(to, "json") != 0)) {
-    fprintf(stderr, "usage: e23-tool Everything|Needs|Tagged|Point "
-                    "bin2bin|bin2json|json2bin|json2json\n");
+    fprintf(stderr, "usage: e23-tool MESSAGE-FULL-NAME bin2bin|bin2json|json2bin|json2json\n");
+    cpay_arena_free(a);
     return 2;
   }
   int rc = 1;
   cpay_status st;
   cpay_status_clear(&st);
-  cpay_arena *a = cpay_arena_new();
   cpay_bytes in;
-  void *msg = a ? cpay_msg_new(d->table, a) : NULL;
+  void *msg = cpay_msg_new(d->table, a);
   if (!msg || !read_all(a, &in)) {
     fprintf(stderr, "e23-tool: out of memory or unreadable input\n");
     goto out_free_arena;

@@ -246,18 +246,23 @@ def equiv(args, buf, work):
     return rc
 
 
+INTEROP = ['interop_e23.proto', 'conformance/test_protos/test_messages_edition2023.proto']
+
+
 def interop(args, buf, work):
     es_cache = cache_dir('protobuf-es-' + ES_VERSION)
     npm_tool(args.src, 'editions interop', '@bufbuild/protobuf', ES_VERSION, es_cache)
     mod = stage(args.src, work)
     gen = os.path.join(work, 'gen')
-    buf_generate(buf, args.plugin, mod, gen, ['interop_e23.proto'])
+    buf_generate(buf, args.plugin, mod, gen, INTEROP)
     tool = os.path.join(work, 'e23-tool')
-    compile_c(args, tool, [os.path.join(HERE, 'e23_tool.c'),
-                           os.path.join(gen, 'interop_e23.cpay.c')], gen)
-    dset = os.path.join(work, 'interop_e23.binpb')
-    run([buf, 'build', mod, '--as-file-descriptor-set', '-o', dset,
-         '--path', os.path.join(mod, 'interop_e23.proto')])
+    compile_c(args, tool, [os.path.join(HERE, 'e23_tool.c')] +
+              [os.path.join(gen, f[:-len('.proto')] + '.cpay.c') for f in INTEROP], gen)
+    dset = os.path.join(work, 'interop.binpb')
+    cmd = [buf, 'build', mod, '--as-file-descriptor-set', '-o', dset]
+    for f in INTEROP:
+        cmd += ['--path', os.path.join(mod, f)]
+    run(cmd)
     print('+ node interop.mjs', flush=True)
     r = subprocess.run(['node', os.path.join(HERE, 'interop.mjs'), es_cache, dset, tool])
     if r.returncode not in (0, 1):
@@ -284,10 +289,10 @@ def interop(args, buf, work):
     with open(path, 'w') as f:
         f.write(text)
     cgen = os.path.join(work, 'gen-control')
-    buf_generate(buf, args.plugin, cmod, cgen, ['interop_e23.proto'])
+    buf_generate(buf, args.plugin, cmod, cgen, INTEROP)
     ctool = os.path.join(work, 'e23-tool-control')
-    compile_c(args, ctool, [os.path.join(HERE, 'e23_tool.c'),
-                            os.path.join(cgen, 'interop_e23.cpay.c')], cgen)
+    compile_c(args, ctool, [os.path.join(HERE, 'e23_tool.c')] +
+              [os.path.join(cgen, f[:-len('.proto')] + '.cpay.c') for f in INTEROP], cgen)
     print('+ node interop.mjs (control: cpay with Size open and delimited length-prefixed)',
           flush=True)
     c = subprocess.run(['node', os.path.join(HERE, 'interop.mjs'), es_cache, dset, ctool],
