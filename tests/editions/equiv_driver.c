@@ -1,4 +1,4 @@
-// The editions equivalence test's driver (run by equiv_test.py): code
+// The editions equivalence test's driver (run by editions_test.py): code
 // generated from the proto2/proto3 originals (test_messages_proto2.proto,
 // test_messages_proto3.proto, payments.proto) and from their edition 2023
 // renderings (packages protobuf_test_messages.editions.* and
@@ -13,7 +13,8 @@
 // JSON and text and encoding that, and the one-line debug text. Each step's
 // result code, error message and output must be identical, after renaming
 // the editions packages to the originals' in the editions side's text
-// (JSON "@type", text "[extension]" names, error messages). The first
+// (JSON "@type", text "[extension]" names, error messages). EQUIV_VERBOSE=1
+// also prints how each input parsed. The first
 // difference of an input is printed with the input in hex; the exit status
 // is 1 when there is any.
 #include <stdbool.h>

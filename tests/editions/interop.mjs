@@ -1,15 +1,18 @@
-// Interop of cpay with protobuf-es 2.x on an edition 2023 schema
-// (proto/interop_e23.proto), run by editions_test.py:
+// Interop of cpay with protobuf-es 2.x on edition 2023 schemas
+// (proto/interop_e23.proto and the conformance suite's
+// proto/conformance/test_protos/test_messages_edition2023.proto), run by
+// editions_test.py:
 //
 //   node interop.mjs ES_CACHE DESCRIPTOR_SET E23_TOOL
 //
 // ES_CACHE holds node_modules/@bufbuild/protobuf; DESCRIPTOR_SET is
-// `buf build --as-file-descriptor-set` of interop_e23.proto, which
-// protobuf-es turns into its schema at run time (createFileRegistry: no
-// code generation); E23_TOOL is e23_tool.c built against the code
-// protoc-gen-cpay generated from the same file.
+// `buf build --as-file-descriptor-set` of both files, which protobuf-es
+// turns into its schema at run time (createFileRegistry: no code
+// generation); E23_TOOL is e23_tool.c built against the code
+// protoc-gen-cpay generated from the same files.
 //
-// JSON cases: protobuf-es reads the JSON, then (1) cpay reads the same JSON
+// JSON cases (hand-written, then random messages from a seeded generator,
+// CPAY_EDITIONS_SEED): protobuf-es reads the JSON, then (1) cpay reads the same JSON
 // and writes binary, which protobuf-es decodes; (2) protobuf-es writes
 // binary, which cpay decodes and writes back as binary and as JSON, which
 // protobuf-es reads again; (3) cpay reads protobuf-es's JSON. Each message
@@ -22,7 +25,7 @@
 // protobuf-es's own decoding, and the JSON must agree. Where protobuf-es
 // departs from the editions spec (see KNOWN below) cpay's output is checked
 // against the spec's bytes instead and the departure is printed.
-// Exit status 1 on any disagreement.
+// Exit status 1 on any disagreement, 2 when the script itself fails.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
