@@ -10,7 +10,7 @@ protoc-gen-cpay, the C programs are built against the generated code, then:
 
 Options (meson passes them): --src SOURCE_ROOT --plugin PROTOC_GEN_CPAY
 --cc 'COMPILER ARGS' --cflag FLAG (repeated) --lib ARCHIVE (repeated)
-[--keep DIR: keep the work folder there]. Exits 0 on success, 1 on failure,
+[--keep DIR: work in DIR, a new or empty folder, and keep it]. Exits 0 on success, 1 on failure,
 77 (skipped) only when npm cannot install buf or protobuf-es.
 """
 import argparse
@@ -325,9 +325,10 @@ def main():
     buf = os.path.join(buf_cache, 'node_modules', '.bin', 'buf')
     run([buf, '--version'])
     if args.keep:
-        shutil.rmtree(args.keep, ignore_errors=True)
-        os.makedirs(args.keep)
-        work = args.keep
+        if os.path.exists(args.keep) and os.listdir(args.keep):
+            sys.exit('--keep %s: the folder exists and is not empty' % args.keep)
+        os.makedirs(args.keep, exist_ok=True)
+        work = os.path.abspath(args.keep)
         rc = (equiv if args.mode == 'equiv' else interop)(args, buf, work)
     else:
         with tempfile.TemporaryDirectory(prefix='cpay-editions-') as work:
