@@ -1,7 +1,8 @@
 // cpay's side of the protobuf-es interop test (interop.mjs): converts
-// messages of interop_e23.proto and of the conformance suite's
-// test_messages_edition2023.proto (both edition 2023) between binary and
-// JSON with the code protoc-gen-cpay generated from them.
+// messages of interop_e23.proto, its edition 2024 copy interop_e24.proto
+// (written by editions_test.py) and the conformance suite's
+// test_messages_edition2023.proto between binary and JSON with the code
+// protoc-gen-cpay generated from them.
 //
 //   e23-tool TYPE MODE     TYPE: a message's full name, e.g. interop.e23.Everything
 //                          MODE: bin2bin | bin2json | json2bin | json2json
@@ -15,6 +16,7 @@
 
 #include "conformance/test_protos/test_messages_edition2023.cpay.h"
 #include "interop_e23.cpay.h"
+#include "interop_e24.cpay.h"
 
 static bool read_all(cpay_arena *a, cpay_bytes *out) {
   size_t size = 0, cap = 4096;
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
   cpay_arena *a = cpay_arena_new();
   cpay_registry *reg = a ? cpay_registry_new(a) : NULL;
   if (!reg || interop_e23_proto_register_types(reg) != CPAY_OK ||
+      interop_e24_proto_register_types(reg) != CPAY_OK ||
       conformance_test_protos_test_messages_edition2023_proto_register_types(reg) != CPAY_OK) {
     fprintf(stderr, "e23-tool: out of memory\n");
     cpay_arena_free(a);

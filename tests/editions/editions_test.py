@@ -57,6 +57,16 @@ def stage(src, work):
     shutil.copy(os.path.join(src, 'proto', 'payments.proto'), mod)
     shutil.copytree(os.path.join(src, 'proto', 'google', 'api'),
                     os.path.join(mod, 'google', 'api'))
+    # interop_e24.proto: interop_e23.proto as edition 2024 (its names follow
+    # 2024's naming style; nothing else differs for C).
+    with open(os.path.join(mod, 'interop_e23.proto')) as f:
+        e23 = f.read()
+    e24 = e23.replace('edition = "2023";', 'edition = "2024";', 1)
+    e24 = e24.replace('package interop.e23;', 'package interop.e24;', 1)
+    if e24.count('2024') != 1 or 'interop.e24' not in e24:
+        sys.exit('interop_e23.proto: no edition or package line to rewrite')
+    with open(os.path.join(mod, 'interop_e24.proto'), 'w') as f:
+        f.write('// Written by editions_test.py from interop_e23.proto.\n' + e24)
     return mod
 
 
@@ -246,7 +256,8 @@ def equiv(args, buf, work):
     return rc
 
 
-INTEROP = ['interop_e23.proto', 'conformance/test_protos/test_messages_edition2023.proto']
+INTEROP = ['interop_e23.proto', 'interop_e24.proto',
+           'conformance/test_protos/test_messages_edition2023.proto']
 
 
 def interop(args, buf, work):

@@ -387,6 +387,8 @@ function runJsonCase(name, type, json) {
 }
 
 for (const [name, type, json] of JSON_CASES) runJsonCase(name, type, json);
+// The same on the edition 2024 copy of the schema.
+for (const [name, type, json] of JSON_CASES) runJsonCase('2024: ' + name, 'interop.e24.' + type, json);
 
 // Random messages: every field set or not at random, with random values of
 // its type (a fixed seed: the same cases every run).
@@ -485,7 +487,8 @@ function randomMessage(desc, depth) {
 const randomBefore = failures;
 const E2023 = 'protobuf_test_messages.editions.TestAllTypesEdition2023';
 for (let i = 0; i < RANDOM_COUNT; i++) {
-  const type = i % 10 === 9 ? 'Tagged' : i % 3 === 2 ? E2023 : 'Everything';
+  const type = i % 10 === 9 ? 'Tagged' : i % 3 === 2 ? E2023 : i % 5 === 4 ? 'interop.e24.Everything'
+    : 'Everything';
   const json = randomMessage(schema(type), 0);
   runJsonCase(`random ${i} ${type} ${JSON.stringify(json).slice(0, 200)}`, type, json);
 }
@@ -570,7 +573,7 @@ for (const [name, type, bytes, cpayHex, esDoes, cpayJson] of KNOWN) {
     `${esSays} (expected of protobuf-es ${esVersion}: it ${esDoes})`);
 }
 
-console.log(`interop: protobuf-es ${esVersion}: ${JSON_CASES.length + MISSING_REQUIRED_JSON.length} JSON cases, ` +
+console.log(`interop: protobuf-es ${esVersion}: ${2 * JSON_CASES.length + MISSING_REQUIRED_JSON.length} JSON cases, ` +
   `${RANDOM_COUNT} random JSON cases (seed ${RANDOM_SEED}, ${randomFailures} failed), ` +
   `${BIN_CASES.length} binary cases, ${known} spec cases; ${checks} checks, ${failures} failed; ` +
   `${byteSame}/${byteCompared} encodings byte-identical`);
