@@ -216,6 +216,9 @@ static const char *expand(namer *nm, const char *pat, const char *scope, const c
 static const char *pick_global(namer *nm, const char *scope, const char *base,
                                const char *const *pats, size_t npats) {
   const char *cand = base;
+  // libcpay's prefix (a package cpay.x, a file cpay/x.proto): no suffix
+  // clears it, so such a name starts with x_ (X_) instead.
+  if (reserved_prefix(cand)) cand = cps_pool_printf(nm->tmp, "%c_%s", cand[0] == 'c' ? 'x' : 'X', cand);
   for (;;) {
     bool ok = true;
     for (size_t i = 0; ok && i < npats; i++) ok = !taken(nm, expand(nm, pats[i], scope, cand));

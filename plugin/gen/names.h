@@ -3,10 +3,12 @@
 // The base name of a type is its full name with dots turned into
 // underscores; enum values take their scope's prefix (the package for
 // top-level enums, the containing message for nested ones), as C++ scopes
-// them. A name that is a C or C++ keyword, starts with cpay_/CPAY_, or
-// collides with another identifier the file emits (types, tables, helpers
-// such as T_new or T_foo_size, also those of every file it imports,
-// directly or not) gets `_` appended until it is unique. Fields are named
+// them. A name that would start with libcpay's prefix cpay_/CPAY_ (a
+// package cpay.x, a file cpay/x.proto) starts with x_/X_ instead
+// (x_cpay_x_Point). A name that is a C or C++ keyword, or collides with
+// another identifier the file emits (types, tables, helpers such as T_new or
+// T_foo_size, also those of every file it imports, directly or not) gets `_`
+// appended until it is unique. Fields are named
 // the same way inside their struct (against `hdr`, `hasbits_`, oneof case
 // members and each other) and their helper names are checked globally.
 //
