@@ -4,7 +4,8 @@
 # looking for a free name forever. Found while writing the editions interop
 # schema (first package cpay.editions.interop): protoc-gen-cpay grew until
 # the OOM killer stopped it (plugin/gen/names.c pick_global: base_, base__,
-# ... all keep the reserved prefix cpay_). proto3 and editions alike; run
+# ... all keep the reserved prefix cpay_; such names now start with x_).
+# proto3 and editions alike; run
 # here through protoc 3.21 with 1 GiB of address space and 20 s.
 #   reserved_prefix_test.sh PROTOC PLUGIN
 set -u
