@@ -6,9 +6,24 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace cpay_editions {
+
+std::string Printable(const std::string &s, bool keep_newlines) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 namespace {
 

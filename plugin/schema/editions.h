@@ -42,10 +42,17 @@ constexpr int kEdition2024 = 1001;
 constexpr int kMinimumEdition = kEdition2023;
 constexpr int kMaximumEdition = kEdition2024;
 
-// Bad input: the message names the file and element.
+// `s` with control bytes and DEL written as \xNN (newlines too unless
+// keep_newlines), so that an error message quoting hostile input stays
+// readable and a NUL does not end it.
+std::string Printable(const std::string &s, bool keep_newlines = false);
+
+// Bad input: the message names the file and element. what() is a C string:
+// the text is made printable first, or a NUL in a name would cut it short
+// (to nothing, for a file name starting with one).
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string &what) : std::runtime_error(what) {}
+  explicit Error(const std::string &what) : std::runtime_error(Printable(what, true)) {}
 };
 
 // "2023" for 1000, "UNSTABLE" for 9999, "proto2" for 998...

@@ -56,22 +56,8 @@ namespace cpe = cpay_editions;
 // google/api/annotations.proto declares.
 constexpr int kHttpExtension = 72295728;
 
-// `s` with control bytes and DEL as \xNN (newlines too unless kept), so that
-// an error message quoting hostile input stays readable and a NUL does not
-// end it.
-std::string Printable(const std::string &s, bool keep_newlines = false) {
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
+// Error messages quote hostile input through cpe::Printable (editions.h).
+using cpe::Printable;
 
 // A failure with a message for the caller (bad input, not a bug).
 class LoadError : public std::runtime_error {
@@ -728,7 +714,7 @@ cps_schema *Guarded(cps_pool *mem, char **err, F body) {
   } catch (const LoadError &e) {
     SetError(mem, err, e.what());
   } catch (const cpe::Error &e) {
-    SetError(mem, err, Printable(e.what(), true));
+    SetError(mem, err, e.what());
   } catch (const std::bad_alloc &) {
     SetError(mem, err, "out of memory");
   } catch (const std::exception &e) {
