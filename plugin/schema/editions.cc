@@ -333,7 +333,7 @@ class FileWalker {
     for (const pb::DescriptorProto::ExtensionRange &x : m.extension_range()) {
       Parse(x.options(), kExtensionRangeFeatures, kTargetExtensionRange,
             Where(full + " (extension range " + std::to_string(x.start()) + " to " +
-                  std::to_string(x.end() - 1) + ")"));
+                  std::to_string(static_cast<int64_t>(x.end()) - 1) + ")"));
     }
     for (const pb::DescriptorProto &n : m.nested_type()) ResolveMessage(n, Join(full, n.name()), mf);
     for (const pb::EnumDescriptorProto &e : m.enum_type()) ResolveEnum(e, full, mf);
