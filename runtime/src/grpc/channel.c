@@ -555,6 +555,29 @@ static grpc_call *parent_of(const cpay_call_opts *opts) {
   return p ? cpay__server_call_grpc(p) : NULL;
 }
 
+// A zeroed call of `m` on `ch` whose arena (*arena) starts in the call's
+// own buffer, with its status fields ready; NULL when out of memory. The
+// caller initialises c->rpc with the arena.
+static cpay_call *call_alloc(cpay_channel *ch, const cpay_method *m, bool async,
+                             cpay_arena **arena) {
+  cpay_call *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  memset(c, 0, offsetof(cpay_call, arena_buf));
+  cpay_arena_opts ao = {.initial_block = c->arena_buf, .initial_size = sizeof c->arena_buf,
+                        .alloc = &cpay__malloc_blocks};
+  if (!(*arena = cpay_arena_new_opts(&ao))) {
+    free(c);
+    return NULL;
+  }
+  c->ch = ch;
+  c->method = m;
+  c->async = async;
+  c->details = grpc_empty_slice();
+  grpc_metadata_array_init(&c->init_md);
+  grpc_metadata_array_init(&c->trail_md);
+  return c;
+}
+
 // A new call on `ch` with metadata `md` (taken) and an absolute
 // `deadline`, a child of `parent` (or NULL): on the channel's loop when
 // `async`, else on a private queue. The grpc_call exists; nothing is
@@ -563,16 +586,10 @@ static cpay_code call_create(cpay_channel *ch, const cpay_method *m, cpay__md_ou
                              grpc_call *parent, gpr_timespec deadline, cpay_call **out,
                              cpay_status *st) {
   *out = NULL;
-  cpay_call *c = malloc(sizeof *c);
   cpay_arena *arena = NULL;
-  if (c) {
-    memset(c, 0, offsetof(cpay_call, arena_buf));
-    cpay_arena_opts ao = {.initial_block = c->arena_buf, .initial_size = sizeof c->arena_buf,
-                          .alloc = &cpay__malloc_blocks};
-    arena = cpay_arena_new_opts(&ao);
-  }
+  cpay_call *c = call_alloc(ch, m, async, &arena);
   grpc_completion_queue *cq = NULL;
-  if (arena) cq = async ? cpay__loop_cq(ch->loop) : grpc_completion_queue_create_for_next(NULL);
+  if (c) cq = async ? cpay__loop_cq(ch->loop) : grpc_completion_queue_create_for_next(NULL);
   if (!cq) {
     free(c);
     cpay__md_out_free(&md);
@@ -585,14 +602,8 @@ static cpay_code call_create(cpay_channel *ch, const cpay_method *m, cpay__md_ou
   c->rpc.loop = async ? ch->loop : NULL;
   c->rpc.send_t = m->request;
   c->rpc.recv_t = m->response;
-  c->ch = ch;
-  c->method = m;
-  c->async = async;
   c->md_out = md;
-  c->details = grpc_empty_slice();
   c->resp_arena = arena;
-  grpc_metadata_array_init(&c->init_md);
-  grpc_metadata_array_init(&c->trail_md);
   void *reg = registered(ch, m);
   if (reg) {
     c->rpc.call = grpc_channel_create_registered_call(ch->ch, parent, GRPC_PROPAGATE_DEFAULTS, cq,
@@ -1402,17 +1413,10 @@ static cpay_code hedge_start(cpay_channel *ch, const cpay_method *m, const cpay_
   if (!ch->ch) return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT, "the channel was closed");
   if (cpay__loop_start(ch->loop, st) != CPAY_OK) return CPAY_ERR_NO_MEMORY;
   hedge *h = calloc(1, sizeof *h);
-  cpay_call *L = malloc(sizeof *L);
   cpay_arena *arena = NULL;
-  if (L) {
-    memset(L, 0, offsetof(cpay_call, arena_buf));
-    cpay_arena_opts ao = {.initial_block = L->arena_buf, .initial_size = sizeof L->arena_buf,
-                          .alloc = &cpay__malloc_blocks};
-    arena = cpay_arena_new_opts(&ao);
-  }
-  if (!h || !arena) {
+  cpay_call *L = h ? call_alloc(ch, m, async, &arena) : NULL;
+  if (!L) {
     free(h);
-    free(L);
     return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory for a call");
   }
   cpay_code code = intercept(ch, m, opts, req, &h->md, st);
@@ -1426,13 +1430,7 @@ static cpay_code hedge_start(cpay_channel *ch, const cpay_method *m, const cpay_
   }
   cpay__rpc_init(&L->rpc, &kHedgeVt, arena, 0, 0);
   L->rpc.loop = ch->loop;
-  L->ch = ch;
-  L->method = m;
-  L->async = async;
   L->hedge = h;
-  L->details = grpc_empty_slice();
-  grpc_metadata_array_init(&L->init_md);
-  grpc_metadata_array_init(&L->trail_md);
   h->call = L;
   h->pol = p->hedging;
   h->flags = md_flags(opts);

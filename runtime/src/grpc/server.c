@@ -84,7 +84,6 @@ struct cpay_server {
   pthread_mutex_t mu;  // the fields below
   pthread_cond_t cv;   // a call was freed or a request came back
   bool started;
-  bool shutdown_begun;  // the first cpay_server_shutdown is under way
   bool stopped;         // new calls are refused (admit)
   bool shutdown_done;   // the first cpay_server_shutdown has returned
   bool no_requests;     // the GOAWAY went out: taken slots are not requested again
@@ -1303,19 +1302,17 @@ static bool wait_admitted(cpay_server *srv, int64_t end_ms) {
 // cpay_server_shutdown; `lame_duck` false skips opts.lame_duck_ms (as for
 // a server being freed; one that never started skips it too).
 static void shutdown_server(cpay_server *srv, int64_t grace_ms, bool lame_duck) {
-  pthread_mutex_lock(&srv->mu);
-  bool first = !srv->shutdown_begun;
-  srv->shutdown_begun = true;
-  lame_duck = lame_duck && srv->started;
-  if (!first) {
+  if (atomic_exchange(&srv->shutting_down, true)) {
     // Another thread shuts down: return when it does, when the server is
     // stopped.
+    pthread_mutex_lock(&srv->mu);
     while (!srv->shutdown_done) pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
     return;
   }
+  pthread_mutex_lock(&srv->mu);
+  lame_duck = lame_duck && srv->started;
   pthread_mutex_unlock(&srv->mu);
-  atomic_store(&srv->shutting_down, true);
   if (srv->health) cpay__health_shutdown(srv->health);
   // Lame duck: NOT_SERVING while calls are still served, so that
   // health-checking clients and proxies move away before any is refused.
