@@ -203,6 +203,19 @@ static void msg_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
     name_index(g, sorted, n, true, by_json_name, out);
     name_index(g, sorted, n, false, by_name, out);
   }
+  // Reserved names, which text format input may still use: only messages
+  // with some have the row.
+  const char *reserved = "";
+  if (m->reserved_name_count > 0) {
+    const char *array = cpg_str(g, "%s__reserved_names", msg);
+    cpg_print(g, out, "static const char *const $array$[] = {\n", "array", array, CPG_END);
+    for (size_t i = 0; i < m->reserved_name_count; i++) {
+      const char *name = m->reserved_names[i];
+      cpg_print(g, out, "    $name$,\n", "name", cpg_c_string(g, name, strlen(name)), CPG_END);
+    }
+    cpg_print(g, out, "    NULL,\n};\n", CPG_END);
+    reserved = cpg_str(g, "    .reserved_names = %s,\n", array);
+  }
   cpg_print(g, out,
             "const cpay_msg_desc $msg$_desc = {\n"
             "    .table = &$msg$_table,\n"
@@ -212,10 +225,11 @@ static void msg_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
             "    .wkt = $wkt$,\n"
             "    .by_json_name = $by_json_name$,\n"
             "    .by_name = $by_name$,\n"
+            "$reserved$"
             "};\n"
             "\n",
             "msg", msg, "names", names, "msgs", msgs, "enums", enums, "wkt", wkt_kind(m),
-            "by_json_name", by_json_name, "by_name", by_name, CPG_END);
+            "by_json_name", by_json_name, "by_name", by_name, "reserved", reserved, CPG_END);
 }
 
 // The messages of the file (map entries left out) in pre-order; `out` NULL

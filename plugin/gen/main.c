@@ -1,8 +1,10 @@
 // protoc-gen-cpay: the protoc plugin that generates cpay C code.
 //
 //   protoc --plugin=protoc-gen-cpay=PATH --cpay_out=[PARAMS:]DIR foo.proto
+//   protoc-gen-cpay --descriptor-set=SET --out=DIR [--param=PARAMS] [foo.proto]
 //
-// writes DIR/foo.cpay.h and DIR/foo.cpay.c. See --help for the parameters.
+// write DIR/foo.cpay.h and DIR/foo.cpay.c, the second without protoc from a
+// FileDescriptorSet. See --help for the parameters.
 #include <string.h>
 
 #include "breaking/breaking.h"
@@ -14,10 +16,13 @@
 // --help: this, then the parameters (from the table in main).
 static const char kUsage[] =
     "usage: protoc --plugin=protoc-gen-cpay=PATH --cpay_out=[PARAMS:]DIR file.proto...\n"
+    "       protoc-gen-cpay --descriptor-set=SET --out=DIR [--param=PARAMS] [file.proto...]\n"
     "\n"
     "Generates file.cpay.h and file.cpay.c (C11; the headers also compile as C++)\n"
     "for each .proto file, for use with libcpay, and file.cpay_grpc.h and\n"
     "file.cpay_grpc.c for files with services, for use with libcpay-grpc.\n"
+    "The second form reads the files from a FileDescriptorSet instead of protoc\n"
+    "(e.g. editions files compiled by buf build -o SET, for protoc 3.21).\n"
     "\n"
     "Parameters (comma-separated, also through --cpay_opt=):\n";
 

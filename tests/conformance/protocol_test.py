@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Drives cpay-conformance the way the official runner does.
+"""Drives a cpay conformance testee the way the official runner does.
 
-Sends a FailureSet probe, binary round trips of both test message types,
-a malformed payload, JSON in and out (with the ignore-unknown category and
-a JSON parse error), and text format in and out (with unknown fields
-printed on request), and checks each answer
-arrives in order with the expected result. Usage: protocol_test.py TESTEE SCHEMA_DIR
+Sends (v21: a FailureSet probe; v36: a message type the testee does not
+know, which must be skipped), binary round trips of both test message types,
+a malformed payload, JSON in and out (with the ignore-unknown category, a
+JSON parse error and an Any of google.protobuf.Empty), and text format in and
+out (with unknown fields printed on request), and for v36 a binary and JSON
+round trip of each editions message type; checks each answer arrives in
+order with the expected result.
+
+Usage: protocol_test.py v21|v36 TESTEE SCHEMA_DIR
 """
 import os
 import struct
@@ -13,9 +17,15 @@ import subprocess
 import sys
 import tempfile
 
-testee, schema_dir = sys.argv[1], sys.argv[2]
-gen = tempfile.mkdtemp(prefix="cpay-conformance-")
-subprocess.run(["protoc", "-I", schema_dir, "--python_out", gen,
+mode, testee, schema_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+tmp = tempfile.TemporaryDirectory(prefix="cpay-conformance-")
+gen = tmp.name
+if mode == "v21":
+    includes = [schema_dir]
+else:  # the v36 folder layout, each file compiled from its own folder
+    includes = [os.path.join(schema_dir, "conformance"),
+                os.path.join(schema_dir, "google", "protobuf")]
+subprocess.run(["protoc", *[f"-I{d}" for d in includes], "-I/usr/include", "--python_out", gen,
                 "conformance.proto", "test_messages_proto2.proto",
                 "test_messages_proto3.proto"], check=True)
 sys.path.insert(0, gen)
@@ -32,7 +42,10 @@ def add(message_type, payload_field, payload, fmt=cf.PROTOBUF):
     requests.append(req)
 
 
-add("conformance.FailureSet", "protobuf_payload", b"")
+if mode == "v21":
+    add("conformance.FailureSet", "protobuf_payload", b"")
+else:
+    add("no.such.Message", "protobuf_payload", b"")
 m3 = p3.TestAllTypesProto3(optional_int32=-7, optional_string="héllo",
                            repeated_int64=[1, -2, 3], map_string_string={"k": "v"})
 m3.optional_nested_message.a = 42
@@ -65,6 +78,22 @@ requests.append(cf.ConformanceRequest(
     protobuf_payload=b"\xb8\x3e\x07", requested_output_format=cf.TEXT_FORMAT,
     print_unknown_fields=True))
 
+add("protobuf_test_messages.proto3.TestAllTypesProto3", "json_payload",
+    '{"optionalAny": {"@type": "type.googleapis.com/google.protobuf.Empty"}}', cf.JSON)
+# Each: optional_int32 (1) = 5 and unknown field 999 = 7. In edition
+# UNSTABLE (compiled as its 2024 equivalent, v36/editions_set.sh) an "int32"
+# is an sfixed32 on the wire.
+editions = [
+    ("protobuf_test_messages.editions.proto3.TestAllTypesProto3", b"\x08\x05"),
+    ("protobuf_test_messages.editions.proto2.TestAllTypesProto2", b"\x08\x05"),
+    ("protobuf_test_messages.editions.TestAllTypesEdition2023", b"\x08\x05"),
+    ("protobuf_test_messages.edition_unstable.TestAllTypesEditionUnstable",
+     b"\x0d\x05\x00\x00\x00"),
+] if mode == "v36" else []
+for t, five in editions:
+    add(t, "protobuf_payload", five + b"\xb8\x3e\x07")
+    add(t, "protobuf_payload", five, cf.JSON)
+
 stdin = b"".join(struct.pack("<I", len(r.SerializeToString())) + r.SerializeToString()
                  for r in requests)
 proc = subprocess.run([testee], input=stdin, capture_output=True, timeout=60)
@@ -88,8 +117,12 @@ def expect(cond, what):
 
 expect(len(answers) == len(requests), f"{len(requests)} answers in order")
 if len(answers) == len(requests):
-    expect(answers[0].WhichOneof("result") == "protobuf_payload"
-           and answers[0].protobuf_payload == b"", "FailureSet probe answered empty")
+    if mode == "v21":
+        expect(answers[0].WhichOneof("result") == "protobuf_payload"
+               and answers[0].protobuf_payload == b"", "FailureSet probe answered empty")
+    else:
+        expect(answers[0].WhichOneof("result") == "skipped",
+               "an unknown message type is skipped: " + str(answers[0]))
     expect(p3.TestAllTypesProto3.FromString(answers[1].protobuf_payload) == m3,
            "proto3 round trip equal")
     expect(answers[1].protobuf_payload == m3.SerializeToString(),
@@ -126,4 +159,13 @@ if len(answers) == len(requests):
            "text parse error has line:column: " + str(answers[9]))
     expect(answers[10].text_payload == "999: 7\n",
            "unknown fields printed on request: " + str(answers[10]))
+    expect(answers[11].json_payload.replace(" ", "")
+           == '{"optionalAny":{"@type":"type.googleapis.com/google.protobuf.Empty"}}',
+           "an Any of google.protobuf.Empty: " + str(answers[11]))
+    for i, (t, five) in enumerate(editions):
+        a, j = answers[12 + 2 * i], answers[13 + 2 * i]
+        expect(a.protobuf_payload == five + b"\xb8\x3e\x07",
+               f"{t}: binary round trip: {a}")
+        expect(j.json_payload.replace(" ", "") == '{"optionalInt32":5}',
+               f"{t}: JSON: {j}")
 sys.exit(1 if failures else 0)

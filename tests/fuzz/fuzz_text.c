@@ -1,4 +1,4 @@
-// Fuzz target for the text format. Every input is parsed as
+// Fuzz target for the text format. Every input is parsed as v36.0's
 // TestAllTypesProto3 and TestAllTypesProto2 (with every well-known type and
 // the proto2 extensions registered, for Any and "[ext]" names), and once
 // more in an arena too small for most inputs (every out-of-memory path must

@@ -63,7 +63,9 @@ int main(void) {
   CHECK(parses(arena, "id: 1 origin { x: 2 }"));
   CHECK(parses(arena, "id: 1 Label { text: \"b\" }"));
   CHECK(!parses(arena, "id: 1 Point { x: 2 }"));   // not group-like: no type name
-  CHECK(!parses(arena, "id: 1 label { text: \"b\" }"));  // group-like: the type name only
+  // Group-like: the field name too (protobuf since v26; conformance
+  // DelimitedFieldLowercased).
+  CHECK(parses(arena, "id: 1 label { text: \"b\" }"));
   CHECK(parses(arena, "id: 1 points { x: 1 } points { y: 2 }"));
 
   cpay_arena_free(arena);

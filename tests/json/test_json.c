@@ -151,6 +151,20 @@ START_TEST(test_json_parse_names_and_numbers) {
   ck_assert_mem_eq(m->optional_bytes.data, "\xfb\xff", 2);
   ck_assert_uint_eq(m->optional_string.size, 7);
   ck_assert_mem_eq(m->optional_string.data, "\xf0\x9f\x98\x80\xc3\xa9/", 7);
+
+  // A string holds any JSON number that is an integer (conformance
+  // Int32FieldQuotedExponentialValue), with the same range checks.
+  m = parse_ok("{\"optionalInt32\": \"1e5\", \"optionalUint64\": \"2.5E1\","
+               " \"optionalInt64\": \"-3e0\"}");
+  ck_assert_int_eq(m->optional_int32, 100000);
+  ck_assert_uint_eq(m->optional_uint64, 25);
+  ck_assert_int_eq(m->optional_int64, -3);
+  parse_fails("{\"optionalUint64\": \"1e536870000\"}",
+              "$.optionalUint64: not an integer: 1e536870000 at offset 19");
+  parse_fails("{\"optionalInt32\": \"1e10\"}",
+              "$.optionalInt32: integer out of range: 1e10 at offset 18");
+  parse_fails("{\"optionalInt32\": \"1.5\"}", "$.optionalInt32: not an integer: 1.5 at offset 18");
+  parse_fails("{\"optionalInt32\": \"1e\"}", "$.optionalInt32: invalid integer \"1e\" at offset 18");
 }
 END_TEST
 

@@ -195,10 +195,13 @@ START_TEST(test_text_proto2_groups_extensions_closed_enums) {
                    "  group_int32: 1\n"
                    "}\n"
                    "[protobuf_test_messages.proto2.extension_int32]: 5\n");
-  // Groups go by their type name only; closed enums reject unknown numbers.
-  fails2("data { group_int32: 1 }",
+  // Groups go by their type name and by their field name (protobuf since
+  // v26; conformance GroupFieldLowercased), nothing else; closed enums reject
+  // unknown numbers.
+  ck_assert_int_eq(parse2("data { group_int32: 3 }")->data->group_int32, 3);
+  fails2("DATA { group_int32: 1 }",
          "1:1: message protobuf_test_messages.proto2.TestAllTypesProto2 has no field named "
-         "\"data\"");
+         "\"DATA\"");
   fails2("optional_nested_enum: 7",
          "1:23: unknown value 7 for enum field optional_nested_enum");
   // Proto2 strings need not be UTF-8 (the binary decoder does not check
@@ -363,6 +366,23 @@ START_TEST(test_text_any) {
          "\"host/full.Name\"");
   round_trip3("optional_any { type_url: 'x/y' value: '\\001' }",
               "optional_any {\n  type_url: \"x/y\"\n  value: \"\\001\"\n}\n");
+  // A path may hold RFC 3986's sub-delimiters and percent escapes
+  // (conformance AnyFieldWithSpecialCharactersInTypeUrlPrefix), whitespace
+  // and comments between its parts; such URLs print back in brackets.
+  round_trip3("optional_any { [non.default.domain/sub-path_0/~!$&()*+,;=/%2F/"
+              "protobuf_test_messages.proto3.TestAllTypesProto3] { optional_int32: 1 } }",
+              "optional_any {\n"
+              "  [non.default.domain/sub-path_0/~!$&()*+,;=/%2F/"
+              "protobuf_test_messages.proto3.TestAllTypesProto3] {\n"
+              "    optional_int32: 1\n  }\n}\n");
+  round_trip3("optional_any { [ a.b # c\n /protobuf_test_messages.proto3.Test\tAllTypesProto3 ] {} }",
+              "optional_any {\n  [a.b/protobuf_test_messages.proto3.TestAllTypesProto3] {\n  }\n}\n");
+  fails3("optional_any { [x/%ZZ/protobuf_test_messages.proto3.TestAllTypesProto3] {} }",
+         "1:16: \"[x/%ZZ/protobuf_test_messages.proto3.TestAllTypesProto3]\": '%' must start an "
+         "escape of two hex digits");
+  fails3("optional_any { [x/a%2] {} }", "1:16: \"[x/a%2]\": '%' must start an escape of two hex digits");
+  fails3("optional_any { [x/{] {} }", "1:19: expected a name, got \"{\"");
+  fails3("optional_int32: ~1", "1:17: unexpected character '~'");  // only in brackets
   fails3("optional_any { [type.googleapis.com/nope.Nope] {} }",
          "1:16: type \"type.googleapis.com/nope.Nope\" is not in the registry");
   fails3("optional_any { type_url: 'a/b' [a/protobuf_test_messages.proto3.TestAllTypesProto3] {} }",

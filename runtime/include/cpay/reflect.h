@@ -61,6 +61,10 @@ struct cpay_msg_desc {
   uint8_t wkt;                         // CPAY_WKT_*
   const uint16_t *by_json_name;        // field indexes sorted by JSON name (bytewise)
   const uint16_t *by_name;             // field indexes sorted by proto name
+  // The names the message reserves (`reserved "old_name";`), NULL-terminated;
+  // NULL when none. Text format input may still name them: the value is
+  // parsed and dropped, as protobuf's parsers do.
+  const char *const *reserved_names;
 };
 
 // The description of an extension (JSON and text write it as "[full.name]").

@@ -126,8 +126,8 @@ static cpay_code to_double(dec *d, const char *s, size_t n, double *out) {
   return CPAY_OK;
 }
 
-// An integer field's value: a JSON number (integral, exponent allowed) or a
-// string of decimal digits. is_signed selects the output.
+// An integer field's value: a JSON number (integral, exponent allowed), or
+// the same written as a string ("12", "1e5"). is_signed selects the output.
 static cpay_code parse_integer(dec *d, const cpay__jv *v, bool is_signed, int64_t min,
                                uint64_t max, int64_t *si, uint64_t *ui) {
   const char *s;
@@ -140,7 +140,7 @@ static cpay_code parse_integer(dec *d, const cpay__jv *v, bool is_signed, int64_
   }
   bool neg = n > 0 && s[0] == '-';
   bool plain = is_digits(s + neg, n - neg);
-  if (v->kind == CPAY__JSTR && !plain) {
+  if (v->kind == CPAY__JSTR && !plain && !number_grammar(s, n)) {
     return fail(d, CPAY_ERR_MALFORMED, v->off, "invalid integer \"%.*s\"", clip(n), s);
   }
   if (plain) {

@@ -15,6 +15,7 @@
 
 #include "message/field.h"
 #include "reflect/reflect.h"
+#include "text/text_url.h"
 #include "wire/wire.h"
 
 typedef enum tkind {
@@ -22,7 +23,8 @@ typedef enum tkind {
   T_IDENT,   // [A-Za-z_][A-Za-z0-9_]*
   T_NUMBER,  // starts with a digit or '.' and a digit
   T_STRING,  // one quoted string, escapes still in (unescape() undoes them)
-  T_PUNCT,   // one character: { } < > [ ] : , ; - / .
+  T_PUNCT,   // one character: { } < > [ ] : , ; - / . (and in a type URL
+             // the other characters a URL path may hold: ~ ! $ & ( ) * + = %)
 } tkind;
 
 typedef struct token {
@@ -42,6 +44,7 @@ typedef struct dec {
   cpay_status *st;
   const cpay_registry *reg;
   int depth, max_depth;
+  bool in_url;  // between the brackets of "[host/path/type]"
 } dec;
 
 static cpay_code fail_at(dec *d, uint32_t line, uint32_t col, const char *fmt, ...)
@@ -153,7 +156,8 @@ static cpay_code scan(dec *d, tkind *kind) {
   } else if (c == '"' || c == '\'') {
     *kind = T_STRING;
     return scan_string(d, c);
-  } else if (strchr("{}<>[]:,;-/.", c)) {
+  } else if (c != '\0' &&
+             (strchr("{}<>[]:,;-/.", c) || (d->in_url && strchr(CPAY__TEXT_URL_PUNCT, c)))) {
     *kind = T_PUNCT;
     d->pos++;
   } else {
@@ -709,34 +713,47 @@ static cpay_code parse_field_value(dec *d, const target *tg) {
   return parse_element(d, tg);
 }
 
-// "[a.b.c]" or "[host/a.b.c]": the name inside the brackets, on the arena.
+// "[a.b.c]" or "[host/path/a.b.c]": the name inside the brackets, on the
+// arena, its tokens joined (whitespace and comments between them dropped). A
+// type URL's path may hold the characters RFC 3986 allows in one, '%' only
+// starting an escape.
 static cpay_code read_bracketed(dec *d, cpay_str *out, bool *has_slash) {
+  uint32_t line = d->tok.line, col = d->tok.col;
+  d->in_url = true;
   cpay_code c = next(d);  // past '['
-  if (c) return c;
   char *buf = NULL;
   size_t len = 0, cap = 0;
   *has_slash = false;
-  for (;;) {
-    // Type URLs may hold host names: digits and '-' too.
-    if (d->tok.kind != T_IDENT && d->tok.kind != T_NUMBER && !at(d, '.') && !at(d, '/') &&
-        !at(d, '-')) {
-      return unexpected(d, "a name");
+  while (!c && !at(d, ']')) {
+    if (d->tok.kind != T_IDENT && d->tok.kind != T_NUMBER &&
+        !(d->tok.kind == T_PUNCT && strchr(CPAY__TEXT_URL_PUNCT, d->tok.p[0]))) {
+      c = unexpected(d, "a name");
+      break;
     }
     if (at(d, '/')) *has_slash = true;
     if (cap - len < d->tok.n + 1) {
       size_t ncap = cap * 2 + d->tok.n + 16;
       char *p = cpay_arena_realloc(d->a, buf, cap, ncap);
-      if (!p) return oom(d);
+      if (!p) {
+        c = oom(d);
+        break;
+      }
       buf = p;
       cap = ncap;
     }
     memcpy(buf + len, d->tok.p, d->tok.n);
     len += d->tok.n;
-    if ((c = next(d))) return c;
-    if (at(d, ']')) break;
+    c = next(d);
   }
+  d->in_url = false;
+  if (c) return c;
+  if (len == 0) return unexpected(d, "a name");
   buf[len] = '\0';
   *out = (cpay_str){buf, len};
+  if (!cpay__text_url_ok(buf, len)) {
+    return fail_at(d, line, col, "\"[%.*s]\": '%%' must start an escape of two hex digits",
+                   clip(len), buf);
+  }
   return next(d);
 }
 
@@ -769,9 +786,10 @@ static cpay_code parse_any_expanded(dec *d, void *msg, view v, cpay_str url, uin
 }
 
 // The index of the field that `s` names, or -1: a field by its proto name,
-// a group by its type's name (as protoc prints it; a delimited field that is
-// not group-like, CPAY_MODE_TEXT_FIELD_NAME, by its own name), the first in
-// number order when a group's type name is also another field's name.
+// a group also by its type's name (as protoc prints it; a delimited field
+// that is not group-like, CPAY_MODE_TEXT_FIELD_NAME, only by its own name),
+// the first in number order when a group's type name is also another
+// field's name.
 static bool named_by_type(const cpay_field *f) {
   return f->type == CPAY_TYPE_GROUP && !(f->mode & CPAY_MODE_TEXT_FIELD_NAME);
 }
@@ -779,7 +797,6 @@ static bool named_by_type(const cpay_field *f) {
 static int find_name(view v, const char *s, size_t n) {
   const cpay_msg_table *t = v.t;
   int i = v.j ? cpay__field_by_name(v.j, s, n) : -1;
-  if (i >= 0 && named_by_type(&t->fields[i])) i = -1;
   uint32_t end = i < 0 ? t->field_count : (uint32_t)i;  // groups before the field
   for (uint32_t g = 0; g < end; g++) {
     const cpay_field *f = &t->fields[g];
@@ -855,6 +872,72 @@ static cpay_code read_key(dec *d, char close, key *k) {
   return unexpected(d, close == '}'   ? "a field name or '}'"
                        : close == '>' ? "a field name or '>'"
                                       : "a field name");
+}
+
+// ---- reserved names ----------------------------------------------------------
+//
+// A name the message reserves may still be given: its value is read for
+// form only (any scalar, list or message, whatever fields the message has)
+// and dropped.
+
+static bool is_reserved(const cpay_msg_desc *j, cpay_str name) {
+  for (const char *const *r = j ? j->reserved_names : NULL; r && *r; r++) {
+    if (cpay_str_eq(name, cpay_str_from_c(*r))) return true;
+  }
+  return false;
+}
+
+static cpay_code skip_message(dec *d);
+
+// A number (or identifier, e.g. an enum value or "inf"), possibly negative,
+// or adjacent strings.
+static cpay_code skip_scalar(dec *d) {
+  cpay_code c;
+  if (at(d, '-') && (c = next(d))) return c;
+  if (d->tok.kind == T_IDENT || d->tok.kind == T_NUMBER) return next(d);
+  if (d->tok.kind != T_STRING) return unexpected(d, "a value");
+  while (d->tok.kind == T_STRING) {
+    if ((c = next(d))) return c;
+  }
+  return CPAY_OK;
+}
+
+static cpay_code skip_element(dec *d) {
+  return at(d, '{') || at(d, '<') ? skip_message(d) : skip_scalar(d);
+}
+
+// After the name: [':'] message, ':' scalar, or ':' '[' elements ']'.
+static cpay_code skip_field_value(dec *d) {
+  cpay_code c;
+  bool colon = at(d, ':');
+  if (colon && (c = next(d))) return c;
+  if (at(d, '{') || at(d, '<')) return skip_message(d);
+  if (!colon) return unexpected(d, "':'");
+  if (!at(d, '[')) return skip_scalar(d);
+  if ((c = next(d))) return c;
+  if (at(d, ']')) return next(d);
+  for (;;) {
+    if ((c = skip_element(d))) return c;
+    if (at(d, ']')) return next(d);
+    if ((c = expect(d, ','))) return c;
+  }
+}
+
+// "{ ... }" or "< ... >" of any fields, at its opening brace.
+static cpay_code skip_message(dec *d) {
+  char close = at(d, '{') ? '}' : '>';
+  cpay_code c = next(d);
+  if (c) return c;
+  if (++d->depth > d->max_depth) return fail_depth(d);
+  while (!at(d, close)) {
+    key k;
+    if ((c = read_key(d, close, &k))) return c;
+    if (k.kind == KEY_NAME && (c = next(d))) return c;
+    if ((c = skip_field_value(d))) return c;
+    if ((at(d, ';') || at(d, ',')) && (c = next(d))) return c;
+  }
+  d->depth--;
+  return next(d);
 }
 
 // The field of the message that key `k` names.
@@ -955,6 +1038,9 @@ static cpay_code parse_field(dec *d, msg_state *ms, const key *k) {
         (c = extension_storage(d, ms, &tg))) {
       return c;
     }
+  } else if (is_reserved(ms->v.j, k->name)) {  // never a field's name too
+    if ((c = next(d))) return c;
+    return skip_field_value(d);
   } else {
     if ((c = find_field(d, ms, k, &tg)) || (c = check_field(d, ms, k, &tg))) return c;
     if ((c = next(d))) return c;  // past the name

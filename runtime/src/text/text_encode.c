@@ -15,6 +15,7 @@
 #include "mem/outbuf.h"
 #include "message/field.h"
 #include "reflect/reflect.h"
+#include "text/text_url.h"
 
 typedef struct writer {
   cpay__outbuf out;  // buffer, arena and status
@@ -489,12 +490,7 @@ static cpay_code put_any(writer *w, const void *msg, view v, bool *done) {
   // Only a URL the parser reads back between brackets is printed there: one
   // of the form "host/full.Name" (without a '/', "[a.b.C]" would read as an
   // extension) and no byte outside the URL alphabet.
-  for (size_t i = 0; i < url->size; i++) {
-    char ch = url->data[i];
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '/' || ch == '-';
-    if (!ok) return CPAY_OK;
-  }
+  if (!cpay__text_url_ok(url->data, url->size)) return CPAY_OK;
   cpay_str name;
   if (!cpay_any_type_name(*url, &name)) return CPAY_OK;
   const cpay_msg_desc *inner = cpay_registry_find(w->reg, name.data, name.size);

@@ -167,6 +167,23 @@ static const uint8_t *read_str(dec *d, const uint8_t *p, const uint8_t *end,
   return q + len;
 }
 
+// A tag is a varint of at most 5 bytes holding a 32-bit value, as every
+// protobuf parser reads it: a longer encoding is refused even when its value
+// is small. `q` is the position after the tag at tag_p.
+static inline bool tag_ok(uint64_t tag, const uint8_t *tag_p, const uint8_t *q) {
+  return tag <= UINT32_MAX && q - tag_p <= 5;
+}
+
+// The error for a tag that is not tag_ok(), about field `num`.
+static const uint8_t *fail_tag(dec *d, uint32_t num, uint64_t tag, const uint8_t *tag_p,
+                               const uint8_t *q) {
+  if (tag > UINT32_MAX) {
+    return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "field number out of range");
+  }
+  return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "tag longer than 5 bytes (%zu)",
+              (size_t)(q - tag_p));
+}
+
 static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
                                  const cpay_msg_table *t, int depth, uint32_t group);
 
@@ -222,9 +239,7 @@ static const uint8_t *skip_field(dec *d, const uint8_t *p, const uint8_t *end, u
         uint64_t tag;
         p = cpay__varint_get_slow(p, end, &tag);
         if (!p) return fail_varint(d, num, NULL, tag_p, end, "tag");
-        if (tag > UINT32_MAX) {
-          return fail(d, CPAY_ERR_MALFORMED, num, NULL, tag_p, "field number out of range");
-        }
+        if (!tag_ok(tag, tag_p, p)) return fail_tag(d, num, tag, tag_p, p);
         uint32_t inner = (uint32_t)tag >> 3;
         int iwt = (int)(tag & 7);
         if (inner == 0) {
@@ -470,10 +485,8 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
     uint64_t tag;
     p = cpay__varint_get_slow(p, end, &tag);
     if (!p) return fail_varint(d, 1, NULL, ftag, end, "tag");
+    if (!tag_ok(tag, ftag, p)) return fail_tag(d, 1, tag, ftag, p);
     if (tag == ((1u << 3) | CPAY_WT_EGROUP)) break;
-    if (tag > UINT32_MAX) {
-      return fail(d, CPAY_ERR_MALFORMED, 1, NULL, ftag, "field number out of range");
-    }
     uint32_t num = (uint32_t)tag >> 3;
     int wt = (int)(tag & 7);
     if (num == 0) return fail(d, CPAY_ERR_MALFORMED, 0, NULL, ftag, "invalid field number 0");
@@ -530,8 +543,8 @@ static CPAY_HOT_INLINE const uint8_t *read_tag(dec *d, const uint8_t *p, const u
     fail_varint(d, 0, NULL, p, end, "tag");
     return NULL;
   }
-  if (CPAY_UNLIKELY(tag > UINT32_MAX)) {
-    fail(d, CPAY_ERR_MALFORMED, 0, NULL, p, "field number out of range");
+  if (CPAY_UNLIKELY(tag > UINT32_MAX) || CPAY_UNLIKELY(q - p > 5)) {
+    fail_tag(d, 0, tag, p, q);
     return NULL;
   }
   *num = (uint32_t)tag >> 3;

@@ -485,6 +485,27 @@ START_TEST(test_decode_error_field_zero_and_range) {
 }
 END_TEST
 
+// A tag takes at most 5 bytes, even when a longer encoding holds a small
+// value (conformance BadTag_OverlongVarint): at the top level and inside an
+// unknown group, whose tags the skipper reads.
+START_TEST(test_decode_error_overlong_tag) {
+  wbuf w = {.n = 0};
+  w_raw(&w, "\x98\x80\x80\x80\x00\x07", 6);  // field 3 (u32) = 7, tag in 5 bytes
+  test_T3 *m = t3(&w, CPAY_OK);
+  ck_assert_uint_eq(m->u32, 7);
+  w.n = 0;
+  w_raw(&w, "\x98\x80\x80\x80\x80\x00\x07", 7);  // the same tag in 6 bytes
+  t3(&w, CPAY_ERR_MALFORMED);
+  ck_assert_status_has("field 0: tag longer than 5 bytes (6) at offset 0");
+  w.n = 0;
+  w_tag(&w, 900, 3);  // an unknown group holding the long tag
+  w_raw(&w, "\x98\x80\x80\x80\x80\x80\x80\x80\x00\x07", 10);
+  w_tag(&w, 900, 4);
+  t3(&w, CPAY_ERR_MALFORMED);
+  ck_assert_status_has("field 900: tag longer than 5 bytes (9) at offset 2");
+}
+END_TEST
+
 START_TEST(test_decode_error_depth) {
   // 150 nested children, built inside out.
   static wbuf a, b;
@@ -915,6 +936,7 @@ Suite *decode_suite(void) {
   tcase_add_test(tc, test_decode_error_overlong_varint);
   tcase_add_test(tc, test_decode_error_wire_type);
   tcase_add_test(tc, test_decode_error_field_zero_and_range);
+  tcase_add_test(tc, test_decode_error_overlong_tag);
   tcase_add_test(tc, test_decode_error_depth);
   tcase_add_test(tc, test_decode_error_utf8);
   tcase_add_test(tc, test_decode_error_groups);
