@@ -165,6 +165,9 @@ START_TEST(test_json_parse_names_and_numbers) {
               "$.optionalInt32: integer out of range: 1e10 at offset 18");
   parse_fails("{\"optionalInt32\": \"1.5\"}", "$.optionalInt32: not an integer: 1.5 at offset 18");
   parse_fails("{\"optionalInt32\": \"1e\"}", "$.optionalInt32: invalid integer \"1e\" at offset 18");
+  // Map keys stay decimal: "1e1" would be a second spelling of "10".
+  parse_fails("{\"mapInt32Int32\": {\"10\": 1, \"1e1\": 2}}",
+              "$.mapInt32Int32[\"1e1\"]: invalid integer \"1e1\" at offset 28");
 }
 END_TEST
 

@@ -390,6 +390,14 @@ static cpay_code parse_map_key(dec *d, const cpay__jmember *m, uint8_t type, cpa
     }
     return CPAY_OK;
   }
+  // Integer keys are written in decimal only: "1e1" would be another
+  // spelling of the key "10", which the JSON's own check for repeated keys
+  // would not see.
+  bool neg = m->key.size > 0 && m->key.data[0] == '-';
+  if (!is_digits(m->key.data + neg, m->key.size - neg)) {
+    return fail(d, CPAY_ERR_MALFORMED, m->key_off, "invalid integer \"%.*s\"", clip(m->key.size),
+                m->key.data);
+  }
   cpay__jv kv = {0};
   kv.kind = CPAY__JSTR;
   kv.off = m->key_off;
