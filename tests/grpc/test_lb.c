@@ -1051,13 +1051,16 @@ START_TEST(test_hedge_bounds) {
   ck_assert_int_eq(atomic_load(&g_t[1].streams_started), streams + 1);
   // ... while its unary method, delay 0, sends all three attempts at once
   // (each waits 300 ms; the server's two workers take two, the third
-  // waits for one, and is cancelled by then).
+  // waits for one and is cancelled by then: usually after its handler
+  // started, but on a loaded machine the cancellation can reach the server
+  // while it still waits, and no handler runs for it).
   settle(1);
   int before = atomic_load(&g_t[1].unary_calls);
   int cancelled1 = atomic_load(&g_t[1].unary_cancelled);
   ck_assert_msg(charge(ch3, NULL, "c", &st) == CPAY_OK, "%s", st.msg);
   settle(1);
-  ck_assert_int_eq(atomic_load(&g_t[1].unary_calls) - before, 3);
+  int handled = atomic_load(&g_t[1].unary_calls) - before;
+  ck_assert_msg(handled == 2 || handled == 3, "%d attempts reached a handler", handled);
   ck_assert_int_ge(atomic_load(&g_t[1].unary_cancelled) - cancelled1, 1);
   cpay_arena_free(a);
   cpay_channel_free(ch3);
