@@ -49,11 +49,24 @@ def run(cmd, **kw):
     return r
 
 
-def stage(src, work):
-    """The buf module: tests/editions/proto/ plus proto/payments.proto and the
-    google/api files it imports."""
+# protobuf v36.0's conformance schemas the tests use, from
+# ../shared/conformance/v36 (--conformance-v36), at the same paths.
+V36_FILES = ['google/protobuf/test_messages_proto2.proto',
+             'google/protobuf/test_messages_proto3.proto',
+             'editions/golden/test_messages_proto2_editions.proto',
+             'editions/golden/test_messages_proto3_editions.proto',
+             'conformance/test_protos/test_messages_edition2023.proto']
+
+
+def stage(args, work):
+    """The buf module: tests/editions/proto/, protobuf v36.0's conformance
+    schemas, proto/payments.proto and the google/api files it imports."""
+    src = args.src
     mod = os.path.join(work, 'mod')
     shutil.copytree(os.path.join(HERE, 'proto'), mod)
+    for f in V36_FILES:
+        os.makedirs(os.path.dirname(os.path.join(mod, f)), exist_ok=True)
+        shutil.copy(os.path.join(args.conformance_v36, f), os.path.join(mod, f))
     shutil.copy(os.path.join(src, 'proto', 'payments.proto'), mod)
     shutil.copytree(os.path.join(src, 'proto', 'google', 'api'),
                     os.path.join(mod, 'google', 'api'))
@@ -200,7 +213,7 @@ def build_driver(args, buf, mod, work, suffix):
 
 
 def equiv(args, buf, work):
-    mod = stage(args.src, work)
+    mod = stage(args, work)
     driver = build_driver(args, buf, mod, work, '')
     # The corpus is built from the originals' descriptors.
     dset = os.path.join(work, 'originals.binpb')
@@ -263,7 +276,7 @@ INTEROP = ['interop_e23.proto', 'interop_e24.proto',
 def interop(args, buf, work):
     es_cache = cache_dir('protobuf-es-' + ES_VERSION)
     npm_tool(args.src, 'editions interop', '@bufbuild/protobuf', ES_VERSION, es_cache)
-    mod = stage(args.src, work)
+    mod = stage(args, work)
     gen = os.path.join(work, 'gen')
     buf_generate(buf, args.plugin, mod, gen, INTEROP)
     tool = os.path.join(work, 'e23-tool')
@@ -322,6 +335,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('mode', choices=['equiv', 'interop'])
     ap.add_argument('--src', required=True)
+    ap.add_argument('--conformance-v36', required=True)
     ap.add_argument('--plugin', required=True)
     ap.add_argument('--cc', required=True)
     ap.add_argument('--cflag', action='append', default=[])

@@ -11,7 +11,8 @@
 #   args                    extra arguments for the (last) check
 #   cmd                     a shell script run instead of the steps above, with
 #                           brk (runs cpay-breaking and prints its exit status),
-#                           $BRK, $PROTOC and $PLUGIN (protoc-gen-cpay)
+#                           $BRK, $PROTOC and $PLUGIN (protoc-gen-cpay), and
+#                           $CONFORMANCE_DIR (../shared/conformance, from meson)
 #   needs-buf               the cmd also uses $BUF, npm's @bufbuild/buf 1.75.0 (a
 #                           compiler that knows editions, which Debian's protoc 3.21
 #                           does not); installed by tools/npm-tool, the case is
