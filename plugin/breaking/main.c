@@ -108,16 +108,10 @@ static const char *read_file(cps_pool *mem, const char *path, size_t *size, char
     *err = cps_pool_printf(mem, "cannot open %s: %s", path, strerror(errno));
     return NULL;
   }
-  cps_buf b = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cps_buf_append(&b, chunk, n);
-  bool ok = !ferror(f);
+  const char *data = cps_pool_read(mem, f, size);
   fclose(f);
-  *size = b.size;
-  const char *data = cps_pool_take(mem, &b);
-  if (!ok) *err = cps_pool_printf(mem, "cannot read %s", path);
-  return ok ? data : NULL;
+  if (!data) *err = cps_pool_printf(mem, "cannot read %s", path);
+  return data;
 }
 
 // "dir/" and "./dir" become "dir"; "." becomes "".

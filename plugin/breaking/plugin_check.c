@@ -17,15 +17,9 @@ static const char *read_lock(cps_pool *mem, const char *lock_path, size_t *size,
                                          lock_path, strerror(errno), lock_path));
     return NULL;
   }
-  cps_buf text = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cps_buf_append(&text, chunk, n);
-  bool read_ok = !ferror(f);
+  const char *data = cps_pool_read(mem, f, size);
   fclose(f);
-  *size = text.size;
-  char *data = cps_pool_take(mem, &text);
-  if (!read_ok) {
+  if (!data) {
     cps_diag_plain(diag, cps_pool_printf(mem, "protoc-gen-cpay: breaking_lock: cannot read %s",
                                          lock_path));
     return NULL;

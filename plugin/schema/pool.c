@@ -136,3 +136,13 @@ void *cps_pool_grow(cps_pool *p, void *array, size_t count, size_t *cap, size_t 
   *cap = room;
   return r;
 }
+
+const char *cps_pool_read(cps_pool *p, FILE *f, size_t *size) {
+  cps_buf b = {0};
+  char piece[65536];
+  size_t n;
+  while ((n = fread(piece, 1, sizeof piece, f)) > 0) cps_buf_append(&b, piece, n);
+  *size = b.size;
+  const char *data = cps_pool_take(p, &b);
+  return ferror(f) ? NULL : data;
+}

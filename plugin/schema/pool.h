@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "schema/buf.h"
 
@@ -52,6 +53,9 @@ char *cps_pool_take(cps_pool *p, cps_buf *b);
 // twice the room (at least 8; zeroed beyond `count`) and *cap updated. The
 // old copy stays in the pool, so the waste is at most the final size.
 void *cps_pool_grow(cps_pool *p, void *array, size_t count, size_t *cap, size_t size);
+// Everything left in `f`, with a NUL after it, and *size its length; NULL
+// when reading fails (ferror). `f` stays open.
+const char *cps_pool_read(cps_pool *p, FILE *f, size_t *size);
 
 #ifdef __cplusplus
 }

@@ -19,17 +19,6 @@ void cps_output_add(cps_output *o, const char *name, cps_buf *content) {
   f->content = cps_pool_take(o->mem, content);
 }
 
-// All of `f` in `mem`; *size is its length.
-static const char *read_all(cps_pool *mem, FILE *f, size_t *size) {
-  cps_buf b = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cps_buf_append(&b, chunk, n);
-  *size = b.size;
-  const char *data = cps_pool_take(mem, &b);
-  return ferror(f) ? NULL : data;
-}
-
 // The command line: --help, --version, or a run without protoc.
 typedef struct cmdline {
   bool version, help;
@@ -97,7 +86,7 @@ static bool generate(const cps_plugin *p, cps_pool *mem, const cps_schema *schem
 // Reads the request, generates, writes the response.
 static int run(const cps_plugin *p, cps_pool *mem) {
   size_t size;
-  const char *in = read_all(mem, stdin, &size);
+  const char *in = cps_pool_read(mem, stdin, &size);
   if (in == NULL) {
     fprintf(stderr, "%s: cannot read the request from stdin\n", p->name);
     return 1;
@@ -160,7 +149,7 @@ static bool write_files(const cps_plugin *p, cps_pool *mem, const char *dir,
 static int run_set(const cps_plugin *p, cps_pool *mem, const cmdline *c) {
   FILE *f = fopen(c->descriptor_set, "rb");
   size_t size = 0;
-  const char *in = f ? read_all(mem, f, &size) : NULL;
+  const char *in = f ? cps_pool_read(mem, f, &size) : NULL;
   if (f) fclose(f);
   if (in == NULL) {
     fprintf(stderr, "%s: cannot read %s: %s\n", p->name, c->descriptor_set, strerror(errno));

@@ -539,15 +539,9 @@ static const char *read_file(cps_pool *mem, const char *path, size_t *size) {
     perror(path);
     return NULL;
   }
-  cps_buf b = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) cps_buf_append(&b, chunk, n);
-  bool bad = ferror(fp);
+  const char *data = cps_pool_read(mem, fp, size);
   fclose(fp);
-  *size = b.size;
-  const char *data = cps_pool_take(mem, &b);
-  if (bad) {
+  if (!data) {
     fprintf(stderr, "%s: read failed\n", path);
     return NULL;
   }
