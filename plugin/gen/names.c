@@ -216,9 +216,15 @@ static const char *expand(namer *nm, const char *pat, const char *scope, const c
 static const char *pick_global(namer *nm, const char *scope, const char *base,
                                const char *const *pats, size_t npats) {
   const char *cand = base;
-  // libcpay's prefix (a package cpay.x, a file cpay/x.proto): no suffix
-  // clears it, so such a name starts with x_ (X_) instead.
-  if (reserved_prefix(cand)) cand = cps_pool_printf(nm->tmp, "%c_%s", cand[0] == 'c' ? 'x' : 'X', cand);
+  // libcpay's prefix in an expansion (a package cpay.x, a file cpay/x.proto,
+  // a message `cpay` without a package: cpay_table): no suffix clears it, so
+  // such a name starts with x_ (X_) instead.
+  for (size_t i = 0; i < npats; i++) {
+    if (reserved_prefix(expand(nm, pats[i], scope, cand))) {
+      cand = cps_pool_printf(nm->tmp, "%c_%s", cand[0] == 'c' ? 'x' : 'X', cand);
+      break;
+    }
+  }
   for (;;) {
     bool ok = true;
     for (size_t i = 0; ok && i < npats; i++) ok = !taken(nm, expand(nm, pats[i], scope, cand));
