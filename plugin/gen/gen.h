@@ -68,7 +68,6 @@ const char *cpg_default_literal(cpg_gen *g, const cps_field *f);
 // A C string literal (with quotes) for `size` arbitrary bytes.
 const char *cpg_c_string(cpg_gen *g, const char *data, size_t size);
 const char *cpg_int32_literal(cpg_gen *g, int32_t v);
-bool cpg_group_like(const cps_field *f);  // group field named after its type
 const char *cpg_mode(cpg_gen *g, const cps_field *f);
 // The leading comments of an element as `//` lines indented by `indent`
 // ("" when none).

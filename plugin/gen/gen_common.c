@@ -251,7 +251,7 @@ const char *cpg_default_literal(cpg_gen *g, const cps_field *f) {
 // scope and its name is the type's name in lower case. The text format
 // names such a field by its type's name, other delimited fields by their
 // own name (CPAY_MODE_TEXT_FIELD_NAME). proto2 groups always are.
-bool cpg_group_like(const cps_field *f) {
+static bool group_like(const cps_field *f) {
   if (f->type != CPS_TYPE_GROUP || f->message_type == NULL) return false;
   const char *a = f->name, *b = f->message_type->name;
   for (; *a && *b; a++, b++) {
@@ -276,7 +276,7 @@ const char *cpg_mode(cpg_gen *g, const cps_field *f) {
   if (f->type == CPS_TYPE_ENUM && f->enum_type && f->enum_type->closed) {
     cps_buf_puts(&b, " | CPAY_MODE_CLOSED_ENUM");
   }
-  if (f->type == CPS_TYPE_GROUP && !cpg_group_like(f)) {
+  if (f->type == CPS_TYPE_GROUP && !group_like(f)) {
     cps_buf_puts(&b, " | CPAY_MODE_TEXT_FIELD_NAME");
   }
   return cps_pool_take(g->pool, &b);

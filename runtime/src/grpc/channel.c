@@ -1079,8 +1079,6 @@ static void async_ended(cpay_call *c) {
 // next attempt after hedging_delay_ms; it references the logical call while
 // armed.
 
-#define HEDGE_MAX_ATTEMPTS 5
-
 struct hedge {
   cpay_call *call;  // the logical call
   cpay_hedging_policy pol;
@@ -1090,7 +1088,7 @@ struct hedge {
   grpc_call *parent;      // referenced, or NULL
   int64_t deadline_ms;    // cpay__now_ms clock; 0: none
   // Below, under the logical call's lock.
-  cpay_call *attempts[HEDGE_MAX_ATTEMPTS];  // referenced
+  cpay_call *attempts[CPAY__MAX_ATTEMPTS];  // referenced
   int started;
   int running;  // started and not yet reported their end
   bool committed;  // the outcome is known: no more attempts

@@ -254,8 +254,10 @@ int64_t cpay__now_ms(void);
 // The cpay__now_ms time `ms` from now, saturated: a huge timeout (INT64_MAX
 // meaning "forever") does not overflow.
 int64_t cpay__ms_from_now(int64_t ms);
-// The longest hedging delay a policy may give (a day).
+// The longest hedging delay a policy may give (a day), and the most
+// attempts (gRFC A6's limit, also for retries; a hedged call's array).
 #define CPAY__MAX_HEDGING_DELAY_MS ((int64_t)86400000)
+#define CPAY__MAX_ATTEMPTS 5
 // cpay__now_ms time `ms` as a timespec, for pthread_cond_timedwait on a
 // condition variable made by cpay__cond_init_monotonic.
 struct timespec cpay__abs_monotonic(int64_t ms);

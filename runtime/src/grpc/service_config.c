@@ -142,11 +142,11 @@ static cpay_code check_policy(const cpay_method_policy *ps, size_t i, cpay_statu
                              "exclude each other",
                              i, svc, m);
     }
-    if (h->max_attempts < 2 || h->max_attempts > 5) {
+    if (h->max_attempts < 2 || h->max_attempts > CPAY__MAX_ATTEMPTS) {
       return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
                              "method_policies[%zu] (%s/%s): hedging.max_attempts %d is outside "
-                             "2..5",
-                             i, svc, m, h->max_attempts);
+                             "2..%d",
+                             i, svc, m, h->max_attempts, CPAY__MAX_ATTEMPTS);
     }
     if (h->hedging_delay_ms < 0 || h->hedging_delay_ms > CPAY__MAX_HEDGING_DELAY_MS) {
       return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
@@ -171,10 +171,10 @@ static cpay_code check_policy(const cpay_method_policy *ps, size_t i, cpay_statu
     }
     return CPAY_OK;
   }
-  if (p->max_attempts < 2 || p->max_attempts > 5) {
+  if (p->max_attempts < 2 || p->max_attempts > CPAY__MAX_ATTEMPTS) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
-                           "method_policies[%zu] (%s/%s): max_attempts %d is outside 2..5", i, svc,
-                           m, p->max_attempts);
+                           "method_policies[%zu] (%s/%s): max_attempts %d is outside 2..%d", i,
+                           svc, m, p->max_attempts, CPAY__MAX_ATTEMPTS);
   }
   if (p->initial_backoff_ms <= 0 || p->max_backoff_ms <= 0) {
     return cpay_status_set(st, CPAY_ERR_INVALID_ARGUMENT,
