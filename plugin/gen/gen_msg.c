@@ -527,21 +527,137 @@ static const char *table_presence(cpg_gen *g, const char *msg, const cps_field *
   return "0";
 }
 
+// The wire type of a single value of type t.
+static int wire_type(cps_type t) {
+  switch (t) {
+    case CPS_TYPE_DOUBLE:
+    case CPS_TYPE_FIXED64:
+    case CPS_TYPE_SFIXED64:
+      return 1;
+    case CPS_TYPE_FLOAT:
+    case CPS_TYPE_FIXED32:
+    case CPS_TYPE_SFIXED32:
+      return 5;
+    case CPS_TYPE_STRING:
+    case CPS_TYPE_MESSAGE:
+    case CPS_TYPE_BYTES:
+      return 2;
+    case CPS_TYPE_GROUP:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+// The decoder's fast-path kind of field f, a CPAY_FAST_* name (gencode.h
+// says what each takes), and in *wt the wire type of the tag it takes; NULL
+// leaves the field to the general path.
+static const char *fast_kind(const cps_field *f, int *wt) {
+  if (f->number < 1 || f->number > 15 || f->is_map || f->type == CPS_TYPE_GROUP ||
+      cpg_in_real_oneof(f)) {
+    return NULL;
+  }
+  *wt = wire_type(f->type);
+  bool utf8 = f->utf8_validate;
+  if (f->label == CPS_LABEL_REPEATED) {
+    switch (f->type) {
+      case CPS_TYPE_STRING:
+        return utf8 ? "CPAY_FAST_REP_STRING" : "CPAY_FAST_REP_BYTES";
+      case CPS_TYPE_BYTES:
+        return "CPAY_FAST_REP_BYTES";
+      case CPS_TYPE_MESSAGE:
+        return "CPAY_FAST_REP_MESSAGE";
+      default:
+        if (!f->packed) return "CPAY_FAST_REP_SCALAR";
+        *wt = 2;
+        return "CPAY_FAST_PACKED";
+    }
+  }
+  switch (f->type) {
+    case CPS_TYPE_BOOL:
+      return "CPAY_FAST_BOOL";
+    case CPS_TYPE_INT32:
+    case CPS_TYPE_UINT32:
+      return "CPAY_FAST_V32";
+    case CPS_TYPE_ENUM:
+      return f->enum_type && f->enum_type->closed ? "CPAY_FAST_CLOSED_ENUM" : "CPAY_FAST_V32";
+    case CPS_TYPE_INT64:
+    case CPS_TYPE_UINT64:
+      return "CPAY_FAST_V64";
+    case CPS_TYPE_SINT32:
+      return "CPAY_FAST_Z32";
+    case CPS_TYPE_SINT64:
+      return "CPAY_FAST_Z64";
+    case CPS_TYPE_FIXED32:
+    case CPS_TYPE_SFIXED32:
+    case CPS_TYPE_FLOAT:
+      return "CPAY_FAST_F32";
+    case CPS_TYPE_FIXED64:
+    case CPS_TYPE_SFIXED64:
+    case CPS_TYPE_DOUBLE:
+      return "CPAY_FAST_F64";
+    case CPS_TYPE_STRING:
+      return utf8 ? "CPAY_FAST_STRING" : "CPAY_FAST_BYTES";
+    case CPS_TYPE_BYTES:
+      return "CPAY_FAST_BYTES";
+    case CPS_TYPE_MESSAGE:
+      return "CPAY_FAST_MESSAGE";
+    default:
+      return NULL;
+  }
+}
+
+// The fast table of the fields numbered 1 to 15 (`sorted` by number, `subs`
+// their indexes into the table's subs) if any of them can take the fast
+// path; sets *ref to it or leaves it as it is.
+static void fast_table(cpg_gen *g, const char *msg, const cps_field **sorted, size_t n,
+                       const size_t *subs, const layout *l, const char **ref, cps_buf *out) {
+  bool any = false;
+  for (size_t i = 0; i < n && sorted[i]->number <= 15; i++) {
+    const cps_field *f = sorted[i];
+    int wt = 0;
+    const char *kind = fast_kind(f, &wt);
+    if (kind == NULL) continue;
+    if (!any) {
+      *ref = cpg_str(g, "%s__fast", msg);
+      cpg_print(g, out, "static const cpay_fast_field $array$[16] = {\n", "array", *ref, CPG_END);
+      any = true;
+    }
+    // Repeated scalars name their field by its index (gencode.h).
+    bool by_index =
+        strcmp(kind, "CPAY_FAST_REP_SCALAR") == 0 || strcmp(kind, "CPAY_FAST_PACKED") == 0;
+    cpg_print(g, out,
+              "    [$number$] = CPAY_FAST($tag$, $kind$, $bit$, $sub$, "
+              "offsetof($msg$, $member$)),\n",
+              "number", cpg_str(g, "%d", (int)f->number), "tag",
+              cpg_str(g, "0x%02x", (unsigned)(f->number << 3 | wt)), "kind", kind, "bit",
+              cpg_str(g, "%d", l->bit[f->index]), "sub", cpg_str(g, "%zu", by_index ? i : subs[i]),
+              "msg", msg, "member", cpg_name_field(g->names, f), CPG_END);
+  }
+  if (any) cpg_print(g, out, "};\n", CPG_END);
+}
+
 // The static arrays the table points to; sets the references in `refs`
-// (fields, names, subs, defaults), "NULL" for those not needed.
+// (fields, names, subs, defaults, fast), "NULL" for those not needed.
 static void table_arrays(cpg_gen *g, const cps_message *m, const cps_field **sorted,
-                         const layout *l, const char *refs[4], cps_buf *out) {
+                         const layout *l, const char *refs[5], cps_buf *out) {
   const char *msg = cpg_name_message(g->names, m);
   size_t n = m->field_count;
   for (size_t i = 0; i < 4; i++) refs[i] = "NULL";
+  refs[4] = "cpay__fast_none";
   if (n == 0) return;
   refs[0] = cpg_str(g, "%s__fields", msg);
   cpg_print(g, out, "static const cpay_field $array$[] = {\n", "array", refs[0], CPG_END);
   size_t sub_count = 0;
+  size_t *subs = cps_pool_alloc(g->pool, n * sizeof(*subs));
   for (size_t i = 0; i < n; i++) {
     const cps_field *f = sorted[i];
     const char *sub = "0";
-    if (sub_table(g, f) != NULL) sub = cpg_str(g, "%zu", sub_count++);
+    subs[i] = 0;
+    if (sub_table(g, f) != NULL) {
+      subs[i] = sub_count;
+      sub = cpg_str(g, "%zu", sub_count++);
+    }
     cpg_print(g, out,
               "    {$number$, offsetof($msg$, $member$), $presence$, $sub$, $type$, $mode$},"
               "  // $name$\n",
@@ -581,6 +697,7 @@ static void table_arrays(cpg_gen *g, const cps_message *m, const cps_field **sor
               lit, CPG_END);
   }
   if (any_default) cpg_print(g, out, "};\n", CPG_END);
+  fast_table(g, msg, sorted, n, subs, l, &refs[4], out);
 }
 
 void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
@@ -606,7 +723,7 @@ void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
   cps_buf_free(&flags);
 
   cpg_print(g, out, "// ---- $full_name$\n\n", "full_name", m->full_name, CPG_END);
-  const char *refs[4];
+  const char *refs[5];
   table_arrays(g, m, sorted, &l, refs, out);
   cpg_print(g, out,
             "const cpay_msg_table $msg$_table = {\n"
@@ -615,6 +732,7 @@ void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
             "    .defaults = $defaults$,\n"
             "    .full_name = \"$full_name$\",\n"
             "    .field_names = $names$,\n"
+            "    .fast = $fast$,\n"
             "    .size = sizeof($msg$),\n"
             "    .field_count = $field_count$,\n"
             "    .dense_below = $dense_below$,\n"
@@ -623,8 +741,8 @@ void cpg_gen_message_table(cpg_gen *g, const cps_message *m, cps_buf *out) {
             "    .flags = $flags$,\n"
             "};\n"
             "\n",
-            "msg", msg, "full_name", m->full_name, "fields", refs[0], "names", refs[1], "subs",
-            refs[2], "defaults", refs[3], "field_count", cpg_str(g, "%zu", n), "dense_below",
+            "msg", msg, "full_name", m->full_name, "fields", refs[0], "names", refs[1], "fast",
+            refs[4], "subs", refs[2], "defaults", refs[3], "field_count", cpg_str(g, "%zu", n), "dense_below",
             cpg_str(g, "%zu", dense), "required_count", cpg_str(g, "%zu", l.required),
             "hasbit_count", cpg_str(g, "%zu", l.total), "flags", flags_s, CPG_END);
 }

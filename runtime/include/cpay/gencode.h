@@ -104,6 +104,62 @@ typedef struct cpay_field {
   uint8_t mode;      // CPAY_MODE_*
 } cpay_field;
 
+// How the decoder's fast path takes the field of one number from 1 to 15
+// (whose tag is one byte): a message table's `fast` array holds one entry
+// per number, indexed by it. An entry takes only the tag byte `tag`; any
+// other tag of that number, and every entry of kind CPAY_FAST_NONE, goes
+// the general way. The generator leaves oneof members, maps and groups to
+// the general path.
+typedef struct cpay_fast_field {
+  uint8_t tag;       // number << 3 | wire type: the one tag byte taken
+  uint8_t kind;      // CPAY_FAST_*
+  uint8_t has_byte;  // presence: byte has_byte of the message gets the bits
+  uint8_t has_mask;  // has_mask when a value is taken (0 and 0: no presence)
+  uint16_t offset;   // of the storage; an entry whose storage lies beyond
+                     // 64 KiB has tag 0, see CPAY_FAST()
+  uint16_t sub;      // as cpay_field's sub; for CPAY_FAST_REP_SCALAR and
+                     // CPAY_FAST_PACKED, the index of the field in fields
+} cpay_fast_field;
+
+// Kinds of fast entries: the wire value each takes and what it stores.
+enum {
+  CPAY_FAST_NONE = 0,       // the general path takes the field
+  CPAY_FAST_BOOL,           // varint -> bool
+  CPAY_FAST_V32,            // varint -> its low 32 bits (int32, uint32, open enum)
+  CPAY_FAST_V64,            // varint -> 64 bits (int64, uint64)
+  CPAY_FAST_Z32,            // zigzag varint -> int32 (sint32)
+  CPAY_FAST_Z64,            // zigzag varint -> int64 (sint64)
+  CPAY_FAST_CLOSED_ENUM,    // varint -> int32, values 0..63 of enum `sub` only
+  CPAY_FAST_F32,            // 4 bytes (fixed32, sfixed32, float)
+  CPAY_FAST_F64,            // 8 bytes (fixed64, sfixed64, double)
+  CPAY_FAST_STRING,         // length-delimited, valid UTF-8 -> cpay_str
+  CPAY_FAST_BYTES,          // length-delimited -> cpay_str (bytes, unchecked string)
+  CPAY_FAST_MESSAGE,        // length-delimited -> message of table `sub`
+  CPAY_FAST_REP_STRING,     // run of CPAY_FAST_STRING elements of an array
+  CPAY_FAST_REP_BYTES,      // run of CPAY_FAST_BYTES elements
+  CPAY_FAST_REP_MESSAGE,    // run of CPAY_FAST_MESSAGE elements
+  CPAY_FAST_REP_SCALAR,     // one element of a repeated scalar, unpacked
+  CPAY_FAST_PACKED,         // a packed run of a repeated scalar (not a closed enum)
+};
+
+// A fast entry as the generator writes it, for a field with presence bit
+// `bit` (-1: none) and storage at offset `off`. Storage beyond 64 KiB, or a
+// bit beyond the reach of has_byte, leaves the field to the general path.
+#define CPAY_FAST(tag, kind, bit, sub, off)                                             \
+  {(off) <= 0xffff && (bit) < (int)(8 * (256 - CPAY_HASBITS_OFFSET)) ? (tag) : 0, (kind), \
+   (bit) < 0 ? 0 : (uint8_t)(CPAY_HASBITS_OFFSET + CPAY__HAS_BYTE(CPAY__BIT(bit))),     \
+   (bit) < 0 ? 0 : (uint8_t)(1u << CPAY__BIT(bit) % 8), (uint16_t)(off), (sub)}
+#define CPAY__BIT(bit) ((bit) < 0 ? 0 : (bit))
+// The byte of the presence words holding bit `bit` (words are uint32_t).
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define CPAY__HAS_BYTE(bit) ((bit) / 32 * 4 + 3 - (bit) % 32 / 8)
+#else
+#define CPAY__HAS_BYTE(bit) ((bit) / 8)
+#endif
+
+// The fast table of a message whose fields all take the general path.
+CPAY_API extern const cpay_fast_field cpay__fast_none[16];
+
 // Message table flags.
 enum {
   CPAY_MSG_EXTENDABLE = 1 << 0,   // declares extension ranges
@@ -117,6 +173,8 @@ struct cpay_msg_table {
   const void *defaults;            // instance copied into new messages; NULL: zeroes
   const char *full_name;           // e.g. "payments.v1.ChargeRequest"
   const char *const *field_names;  // proto names, parallel to fields
+  const cpay_fast_field *fast;     // 16 entries, by number (cpay__fast_none: all
+                                   // fields go the general way); never NULL
   uint32_t size;                   // sizeof the message struct
   uint16_t field_count;
   uint16_t dense_below;            // fields[i].number == i + 1 for all i < dense_below

@@ -1,11 +1,14 @@
 // The table-driven binary decoder: one loop serves every message.
 //
-// Fields are found, marked present and their values loaded through the
-// reflection layer (message/field.h) that JSON and text format use too:
-// cpay__field_find_near indexes numbers below the table's dense_below,
-// else tries the field after the previous match (fields usually arrive in
-// order), else binary-searches. All memory comes from the arena. Errors
-// stop decoding at once and name the field and the byte offset.
+// A field numbered 1 to 15 whose tag is the one byte its entry in the
+// message's fast table (cpay_fast_field, written by the generator) takes
+// goes the way the entry's kind says: a jump on the kind, the value stored
+// at the entry's offset, its presence bit set. Every other field, and every
+// field the fast path declines (an error, an unusual encoding), takes the
+// general path, which finds it through the reflection layer
+// (message/field.h) that JSON and text format use too and handles every
+// case. All memory comes from the arena. Errors stop decoding at once and
+// name the field and the byte offset.
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -754,7 +757,7 @@ static CPAY_HOT_INLINE void copy_bytes(void *dst, const uint8_t *s, size_t n) {
 // "take the general path" (which reports the error), never a failure by
 // itself.
 static CPAY_HOT_INLINE const uint8_t *fast_str(dec *d, const uint8_t *p, const uint8_t *end,
-                                      uint8_t mode, cpay_str *out) {
+                                      bool utf8, cpay_str *out) {
   size_t len = p[0];
   if (CPAY_UNLIKELY(len >= 0x80)) {
     uint64_t v;
@@ -765,7 +768,7 @@ static CPAY_HOT_INLINE const uint8_t *fast_str(dec *d, const uint8_t *p, const u
     p++;
     if (CPAY_UNLIKELY(len > (size_t)(end - p))) return NULL;
   }
-  if ((mode & CPAY_MODE_UTF8) && !short_ascii(p, len) &&
+  if (utf8 && !short_ascii(p, len) &&
       !cpay__utf8_valid((const char *)p, len)) {
     return NULL;
   }
@@ -798,73 +801,37 @@ static CPAY_HOT_INLINE void *fast_new(dec *d, const cpay_msg_table *st) {
   return m;
 }
 
-// Appends a slot of `esz` bytes (not zeroed); NULL when out of memory.
-static CPAY_HOT_INLINE void *fast_push(dec *d, cpay_array *arr, size_t esz) {
-  if (CPAY_UNLIKELY(arr->size == arr->cap) && !cpay__array_reserve(arr, esz, 1, d->arena)) {
-    return NULL;
+// Makes room for one more element of `esz` bytes in `arr`, which is full;
+// false when out of memory. An empty array gets room for 8, as
+// cpay__array_reserve() would give it, without the call.
+static CPAY_HOT_INLINE bool fast_grow(dec *d, cpay_array *arr, size_t esz) {
+  if (arr->cap == 0) {
+    arr->data = cpay_arena_malloc(d->arena, 8 * esz);
+    if (CPAY_UNLIKELY(!arr->data)) return false;
+    arr->cap = 8;
+    return true;
   }
-  return (char *)arr->data + esz * arr->size++;
+  return cpay__array_reserve(arr, esz, 1, d->arena);
 }
 
-// The steps for single fields share one contract: given a field whose
-// one-byte tag is at *pp, each returns false when the general path must take
-// it (nothing consumed), else moves *pp past it (NULL on error) and returns
-// true. They are inlined into decode_msg(), where *pp is a register.
+// ---- the fast path, by the message's fast table ------------------------------
+//
+// Each entry (cpay_fast_field, made by the generator) says what its one tag
+// byte holds and where it goes; decode_msg() takes the field the way the
+// entry's kind says, with the helpers below. The fast path declines what it
+// does not handle, consuming nothing: truncated or overlong values, lengths
+// past the end, invalid UTF-8, closed-enum values outside 0..63 or not in
+// the enum, depth limits, out of memory. The general path then takes the
+// field, with its error messages. Helpers that return a position return
+// the one they were given to decline, and NULL only for an error a nested
+// message reported.
 
-// A singular varint scalar (closed-enum values known to be in the enum),
-// stored at dst.
-static CPAY_HOT_INLINE bool fast_varint_field(const uint8_t **pp, const uint8_t *end,
-                                              void *msg, char *dst, const cpay_msg_table *t,
-                                              const cpay_field *f, uint8_t mode) {
-  const uint8_t *q = *pp + 1;
-  if (q >= end) return false;
-  uint64_t v;
-  q = fast_varint(q, end, &v);
-  if (CPAY_UNLIKELY(!q)) return false;
-  if ((mode & CPAY_MODE_CLOSED_ENUM) && f->type == CPAY_TYPE_ENUM) {
-    // Known values below 64 here; the rest on the general path.
-    const cpay_enum_table *et = t->subs[f->sub].enm;
-    if (v >= 64 || !((et->low_mask >> v) & 1)) return false;
-  }
-  store_scalar(dst, f->type, v);
-  cpay__field_mark(msg, f);
-  *pp = q;
-  return true;
-}
-
-// A singular string or bytes field, stored at dst.
-static CPAY_HOT_INLINE bool fast_string_field(dec *d, const uint8_t **pp, const uint8_t *end,
-                                              void *msg, char *dst, const cpay_field *f,
-                                              uint8_t mode) {
-  const uint8_t *q = *pp + 1;
-  if (q >= end) return false;
-  q = fast_str(d, q, end, mode, (cpay_str *)dst);
-  if (CPAY_UNLIKELY(!q)) return false;
-  cpay__field_mark(msg, f);
-  *pp = q;
-  return true;
-}
-
-// A singular submessage (not a oneof member) with a one-byte length, its
-// pointer at dst.
-static CPAY_HOT_INLINE bool fast_message_field(dec *d, const uint8_t **pp, const uint8_t *end,
-                                               void *msg, char *dst, const cpay_msg_table *t,
-                                               const cpay_field *f, int depth) {
-  const uint8_t *q = *pp + 1;
-  if (q >= end || f->presence < 0 || depth + 1 >= d->max_depth) return false;
-  size_t len = q[0];
-  if (CPAY_UNLIKELY(len >= 0x80)) return false;
-  q++;
-  if (CPAY_UNLIKELY(len > (size_t)(end - q))) return false;
-  const cpay_msg_table *st = t->subs[f->sub].msg;
-  void **slot = (void **)dst;
-  if (!*slot) {
-    *slot = fast_new(d, st);
-    if (CPAY_UNLIKELY(!*slot)) return false;
-  }
-  cpay__field_mark(msg, f);
-  *pp = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
-  return true;
+// Singular varint scalars: the value after the tag at p.
+static CPAY_HOT_INLINE const uint8_t *fast_varint_value(const uint8_t *p, const uint8_t *end,
+                                                        uint64_t *v) {
+  const uint8_t *q = p + 1;
+  if (CPAY_UNLIKELY(q >= end)) return NULL;
+  return fast_varint(q, end, v);
 }
 
 // A run of elements of a repeated string or bytes field: its tag (at p)
@@ -872,19 +839,18 @@ static CPAY_HOT_INLINE bool fast_message_field(dec *d, const uint8_t **pp, const
 // none). Out of line: the loop over the elements keeps its state in
 // registers, which inlined into decode_msg() it does not.
 static CPAY_NOINLINE const uint8_t *fast_string_run(dec *d, const uint8_t *p, const uint8_t *end,
-                                                    void *msg, const cpay_field *f) {
-  cpay_array *arr = cpay__field_ptr(msg, f);
-  // Locals, as the stores below might alias them (uint8_t).
-  const uint8_t tag = p[0], mode = f->mode;
+                                                    cpay_array *arr, bool utf8) {
+  const uint8_t tag = p[0];
   const uint8_t *done = p;
   const uint8_t *q = p + 1;
+  size_t size = arr->size;
   while (q < end) {
     cpay_str s;
-    const uint8_t *r = fast_str(d, q, end, mode, &s);
+    const uint8_t *r = fast_str(d, q, end, utf8, &s);
     if (CPAY_UNLIKELY(!r)) break;
-    cpay_str *slot = fast_push(d, arr, sizeof(cpay_str));
-    if (CPAY_UNLIKELY(!slot)) break;
-    *slot = s;
+    if (CPAY_UNLIKELY(size == arr->cap) && !fast_grow(d, arr, sizeof(cpay_str))) break;
+    ((cpay_str *)arr->data)[size++] = s;
+    arr->size = size;
     done = r;
     if (r >= end || r[0] != tag) break;
     q = r + 1;
@@ -892,17 +858,16 @@ static CPAY_NOINLINE const uint8_t *fast_string_run(dec *d, const uint8_t *p, co
   return done;
 }
 
-// A run of elements of a repeated message field: its tag (at p) again and
-// again. Returns the position after the last element taken (p: none), or
-// NULL on error. Out of line, as fast_string_run().
+// A run of elements of a repeated message field of table st: its tag (at
+// p) again and again. Returns the position after the last element taken (p:
+// none), or NULL on error. Out of line, as fast_string_run().
 static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, const uint8_t *end,
-                                                     void *msg, const cpay_msg_table *t,
-                                                     const cpay_field *f, int depth) {
-  cpay_array *arr = cpay__field_ptr(msg, f);
-  const cpay_msg_table *st = t->subs[f->sub].msg;
+                                                     cpay_array *arr, const cpay_msg_table *st,
+                                                     int depth) {
   const uint8_t tag = p[0];
   const uint8_t *done = p;
   const uint8_t *q = p + 1;
+  size_t size = arr->size;
   while (q < end) {
     size_t len = q[0];
     if (len >= 0x80) {
@@ -915,104 +880,185 @@ static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, c
       q++;
       if (len > (size_t)(end - q)) break;
     }
-    void **slot = fast_push(d, arr, sizeof(void *));
-    if (CPAY_UNLIKELY(!slot)) break;
-    *slot = fast_new(d, st);
-    if (CPAY_UNLIKELY(!*slot)) {
-      arr->size--;
-      break;
-    }
-    done = decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
+    if (CPAY_UNLIKELY(size == arr->cap) && !fast_grow(d, arr, sizeof(void *))) break;
+    void *sub = fast_new(d, st);
+    if (CPAY_UNLIKELY(!sub)) break;
+    ((void **)arr->data)[size++] = sub;
+    arr->size = size;
+    done = decode_msg(d, q, q + len, sub, st, depth + 1, 0);
     if (CPAY_UNLIKELY(!done) || done >= end || done[0] != tag) break;
     q = done + 1;
   }
   return done;
 }
 
-// A field numbered below dense_below with a one-byte tag, by kind, without
-// the general machinery. Anything unusual (wrong wire type, closed enums
-// outside the fast range, oneof messages, groups, maps, packed arrays,
-// errors) is left to the general path.
-static CPAY_HOT_INLINE bool try_fast_field(dec *d, const uint8_t **pp, const uint8_t *end,
-                                           void *msg, const cpay_msg_table *t, int depth) {
-  uint32_t tag = (*pp)[0];
-  if (CPAY_UNLIKELY(tag >= 0x80) || (tag >> 3) - 1 >= t->dense_below) return false;
-  const cpay_field *f = &t->fields[(tag >> 3) - 1];
-  uint32_t wt = tag & 7;
-  char *dst = cpay__field_ptr(msg, f);
-  uint8_t mode = f->mode;
-  if ((mode & CPAY_MODE_MASK) == CPAY_MODE_SCALAR) {
-    switch (f->type) {
-      case CPAY_TYPE_INT64:
-      case CPAY_TYPE_UINT64:
-      case CPAY_TYPE_INT32:
-      case CPAY_TYPE_UINT32:
-      case CPAY_TYPE_ENUM:
-      case CPAY_TYPE_BOOL:
-      case CPAY_TYPE_SINT32:
-      case CPAY_TYPE_SINT64:
-        return wt == CPAY_WT_VARINT && fast_varint_field(pp, end, msg, dst, t, f, mode);
-      case CPAY_TYPE_STRING:
-      case CPAY_TYPE_BYTES:
-        return wt == CPAY_WT_LEN && fast_string_field(d, pp, end, msg, dst, f, mode);
-      case CPAY_TYPE_MESSAGE:
-        return wt == CPAY_WT_LEN && fast_message_field(d, pp, end, msg, dst, t, f, depth);
-      default:
-        return false;
-    }
+// A singular submessage with a one-byte length (tag at p), its pointer at
+// slot. Returns as fast_message_run().
+static CPAY_HOT_INLINE const uint8_t *fast_message(dec *d, const uint8_t *p, const uint8_t *end,
+                                                   void **slot, const cpay_msg_table *st,
+                                                   int depth) {
+  const uint8_t *q = p + 1;
+  if (q >= end || depth + 1 >= d->max_depth) return p;
+  size_t len = q[0];
+  if (CPAY_UNLIKELY(len >= 0x80)) return p;
+  q++;
+  if (CPAY_UNLIKELY(len > (size_t)(end - q))) return p;
+  if (!*slot) {
+    *slot = fast_new(d, st);
+    if (CPAY_UNLIKELY(!*slot)) return p;
   }
-  if ((mode & CPAY_MODE_MASK) == CPAY_MODE_ARRAY && wt == CPAY_WT_LEN) {
-    if (f->type == CPAY_TYPE_STRING || f->type == CPAY_TYPE_BYTES) {
-      const uint8_t *r = fast_string_run(d, *pp, end, msg, f);
-      if (r == *pp) return false;
-      *pp = r;
-      return true;
-    }
-    if (f->type == CPAY_TYPE_MESSAGE && depth + 1 < d->max_depth) {
-      const uint8_t *r = fast_message_run(d, *pp, end, msg, t, f, depth);
-      if (r == *pp) return false;
-      *pp = r;
-      return true;
-    }
-  }
-  return false;
+  return decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
 }
 
 // ---- the loop ---------------------------------------------------------------
 
+const cpay_fast_field cpay__fast_none[16];
+
+// The entry of `fast` for the one-byte tag `tag`: entries are 8 bytes, so
+// the number's bits of the tag (tag & 0x78) are the entry's byte offset. A
+// first byte of a longer tag (0x80 set) finds an entry whose tag differs.
+static CPAY_HOT_INLINE const cpay_fast_field *fast_entry(const cpay_fast_field *fast,
+                                                         uint32_t tag) {
+  return (const cpay_fast_field *)((const char *)fast + (tag & 0x78));
+}
+
+// The general path: one field of `msg` (tag at p), whatever it is. An
+// end-group tag that closes the group `*group` sets it to 0. Returns the
+// position after the field, or NULL on error. Out of line, so that the fast
+// loop keeps its state in registers.
+static CPAY_NOINLINE const uint8_t *decode_general(dec *d, const uint8_t *p, const uint8_t *end,
+                                                   void *msg, const cpay_msg_table *t,
+                                                   int depth, uint32_t *group, uint32_t *hint) {
+  const uint8_t *tag_p = p;
+  uint32_t num;
+  int wt;
+  p = read_tag(d, p, end, &num, &wt);
+  if (CPAY_UNLIKELY(!p)) return NULL;
+  const cpay_field *f = cpay__field_find_near(t, num, hint);
+  if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
+    if (wt != CPAY_WT_EGROUP || num != *group) {
+      return fail_end_group(d, t, f, num, wt, *group, tag_p);
+    }
+    *group = 0;  // closed
+    return p;
+  }
+  if (CPAY_LIKELY(f != NULL)) {
+    if (decode_known(d, tag_p, &p, end, msg, t, f, wt, depth)) return p;
+    return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+  }
+  if ((t->flags & CPAY_MSG_EXTENDABLE) && d->extreg) {
+    return decode_extension(d, tag_p, p, end, msg, t, num, wt, depth);
+  }
+  return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+}
+
 // Decodes fields into `msg` up to `end` (a group: up to the end-group tag of
 // field `group`). Returns the position after the message, or NULL on error.
+//
+// Each field whose tag byte is the one its fast entry takes goes the way the
+// entry's kind says, right here; a field the fast path declines (see
+// above) goes to decode_general() with nothing consumed.
 static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
                                  const cpay_msg_table *t, int depth, uint32_t group) {
   uint32_t hint = 0;
   while (p < end) {
-    if (try_fast_field(d, &p, end, msg, t, depth)) {
-      if (CPAY_UNLIKELY(!p)) return NULL;
-      continue;
-    }
-    const uint8_t *tag_p = p;
-    uint32_t num;
-    int wt;
-    p = read_tag(d, p, end, &num, &wt);
-    if (CPAY_UNLIKELY(!p)) return NULL;
-    const cpay_field *f = cpay__field_find_near(t, num, &hint);
-    if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
-      if (wt != CPAY_WT_EGROUP || num != group) {
-        return fail_end_group(d, t, f, num, wt, group, tag_p);
+    uint32_t tag = p[0];
+    const cpay_fast_field *e = fast_entry(t->fast, tag);
+    if (CPAY_UNLIKELY(e->tag != tag)) goto general;
+    char *dst = (char *)msg + e->offset;
+    const uint8_t *q;
+    uint64_t v;
+    switch (e->kind) {
+      case CPAY_FAST_NONE:
+        goto general;
+      case CPAY_FAST_BOOL:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        *(bool *)dst = v != 0;
+        goto taken;
+      case CPAY_FAST_V32:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        *(uint32_t *)dst = (uint32_t)v;
+        goto taken;
+      case CPAY_FAST_V64:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        *(uint64_t *)dst = v;
+        goto taken;
+      case CPAY_FAST_Z32:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        *(int32_t *)dst = cpay__zigzag_dec32((uint32_t)v);
+        goto taken;
+      case CPAY_FAST_Z64:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        *(int64_t *)dst = cpay__zigzag_dec64(v);
+        goto taken;
+      case CPAY_FAST_CLOSED_ENUM:
+        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+        if (v >= 64 || !((t->subs[e->sub].enm->low_mask >> v) & 1)) goto general;
+        *(int32_t *)dst = (int32_t)v;
+        goto taken;
+      case CPAY_FAST_F32:
+        if (CPAY_UNLIKELY(end - p < 5)) goto general;
+        *(uint32_t *)dst = cpay__load32(p + 1);
+        q = p + 5;
+        goto taken;
+      case CPAY_FAST_F64:
+        if (CPAY_UNLIKELY(end - p < 9)) goto general;
+        *(uint64_t *)dst = cpay__load64(p + 1);
+        q = p + 9;
+        goto taken;
+      case CPAY_FAST_STRING:
+        if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
+        q = fast_str(d, p + 1, end, true, (cpay_str *)dst);
+        if (CPAY_UNLIKELY(!q)) goto general;
+        goto taken;
+      case CPAY_FAST_BYTES:
+        if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
+        q = fast_str(d, p + 1, end, false, (cpay_str *)dst);
+        if (CPAY_UNLIKELY(!q)) goto general;
+        goto taken;
+      case CPAY_FAST_MESSAGE:
+        q = fast_message(d, p, end, (void **)dst, t->subs[e->sub].msg, depth);
+        if (CPAY_UNLIKELY(q == p)) goto general;
+        if (CPAY_UNLIKELY(!q)) return NULL;
+        goto taken;
+      case CPAY_FAST_REP_STRING:
+      case CPAY_FAST_REP_BYTES:
+        q = fast_string_run(d, p, end, (cpay_array *)dst, e->kind == CPAY_FAST_REP_STRING);
+        if (CPAY_UNLIKELY(q == p)) goto general;
+        p = q;
+        continue;
+      case CPAY_FAST_REP_MESSAGE:
+        if (CPAY_UNLIKELY(depth + 1 >= d->max_depth)) goto general;
+        q = fast_message_run(d, p, end, (cpay_array *)dst, t->subs[e->sub].msg, depth);
+        if (CPAY_UNLIKELY(q == p)) goto general;
+        if (CPAY_UNLIKELY(!q)) return NULL;
+        p = q;
+        continue;
+      case CPAY_FAST_REP_SCALAR: {
+        const cpay_field *f = &t->fields[e->sub];
+        p = decode_scalar(d, p + 1, end, msg, dst, f, t->subs, field_name(t, f), p, tag & 7,
+                          true);
+        if (CPAY_UNLIKELY(!p)) return NULL;
+        continue;
       }
-      group = 0;  // closed
-      break;
-    }
-    if (CPAY_LIKELY(f != NULL)) {
-      if (!decode_known(d, tag_p, &p, end, msg, t, f, wt, depth)) {
-        p = keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+      case CPAY_FAST_PACKED: {
+        const cpay_field *f = &t->fields[e->sub];
+        p = decode_packed(d, p + 1, end, msg, (cpay_array *)dst, f, t->subs, field_name(t, f));
+        if (CPAY_UNLIKELY(!p)) return NULL;
+        continue;
       }
-    } else if ((t->flags & CPAY_MSG_EXTENDABLE) && d->extreg) {
-      p = decode_extension(d, tag_p, p, end, msg, t, num, wt, depth);
-    } else {
-      p = keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
+      default:
+        CPAY_UNREACHABLE();
     }
+  taken:
+    ((uint8_t *)msg)[e->has_byte] |= e->has_mask;
+    p = q;
+    continue;
+  general:;
+    uint32_t open = group;
+    p = decode_general(d, p, end, msg, t, depth, &group, &hint);
     if (CPAY_UNLIKELY(!p)) return NULL;
+    if (CPAY_UNLIKELY(group != open)) break;  // the end-group tag
   }
   if (group) return fail(d, CPAY_ERR_MALFORMED, group, NULL, p, "group without end group");
   return check_required(d, p, msg, t);

@@ -274,7 +274,8 @@ END_TEST
 // and writes back its unknown fields; under UBSan this also checks that the
 // encoder does no arithmetic on the NULL array.
 START_TEST(test_encode_message_without_fields) {
-  static const cpay_msg_table empty_table = {.full_name = "test.Empty", .size = sizeof(test_MS)};
+  static const cpay_msg_table empty_table = {
+      .full_name = "test.Empty", .fast = cpay__fast_none, .size = sizeof(test_MS)};
   static const uint8_t in[] = {0x08, 0x2a, 0x12, 0x01, 'x'};
   test_MS *m = cpay_msg_new(&empty_table, arena);
   ck_assert_int_eq(cpay_decode(in, sizeof in, m, &empty_table, arena, NULL, &st), CPAY_OK);

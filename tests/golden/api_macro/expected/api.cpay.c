@@ -27,12 +27,16 @@ static const cpay_field golden_api_M__fields[] = {
 static const char *const golden_api_M__names[] = {
     "a",
 };
+static const cpay_fast_field golden_api_M__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_api_M, a)),
+};
 const cpay_msg_table golden_api_M_table = {
     .fields = golden_api_M__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.api.M",
     .field_names = golden_api_M__names,
+    .fast = golden_api_M__fast,
     .size = sizeof(golden_api_M),
     .field_count = 1,
     .dense_below = 1,

@@ -89,12 +89,27 @@ static const cpay_sub golden_clash_Keywords__subs[] = {
     {.msg = &golden_clash_Keywords_new__table},
     {.msg = &golden_clash_Keywords_to_text__table},
 };
+static const cpay_fast_field golden_clash_Keywords__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, int_)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_clash_Keywords, register_)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_BOOL, -1, 0, offsetof(golden_clash_Keywords, default_)),
+    [4] = CPAY_FAST(0x20, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, auto_)),
+    [5] = CPAY_FAST(0x28, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, delete_)),
+    [6] = CPAY_FAST(0x30, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, class_)),
+    [7] = CPAY_FAST(0x38, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, bool_)),
+    [8] = CPAY_FAST(0x40, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, true_)),
+    [9] = CPAY_FAST(0x48, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, hdr_)),
+    [10] = CPAY_FAST(0x50, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, hasbits__)),
+    [11] = CPAY_FAST(0x5a, CPAY_FAST_PACKED, -1, 10, offsetof(golden_clash_Keywords, foo)),
+    [12] = CPAY_FAST(0x60, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords, foo_size)),
+};
 const cpay_msg_table golden_clash_Keywords_table = {
     .fields = golden_clash_Keywords__fields,
     .subs = golden_clash_Keywords__subs,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords",
     .field_names = golden_clash_Keywords__names,
+    .fast = golden_clash_Keywords__fast,
     .size = sizeof(golden_clash_Keywords),
     .field_count = 17,
     .dense_below = 14,
@@ -111,12 +126,16 @@ static const cpay_field golden_clash_Keywords_new___fields[] = {
 static const char *const golden_clash_Keywords_new___names[] = {
     "x",
 };
+static const cpay_fast_field golden_clash_Keywords_new___fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords_new_, x)),
+};
 const cpay_msg_table golden_clash_Keywords_new__table = {
     .fields = golden_clash_Keywords_new___fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords.new",
     .field_names = golden_clash_Keywords_new___names,
+    .fast = golden_clash_Keywords_new___fast,
     .size = sizeof(golden_clash_Keywords_new_),
     .field_count = 1,
     .dense_below = 1,
@@ -133,12 +152,16 @@ static const cpay_field golden_clash_Keywords_table___fields[] = {
 static const char *const golden_clash_Keywords_table___names[] = {
     "y",
 };
+static const cpay_fast_field golden_clash_Keywords_table___fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords_table_, y)),
+};
 const cpay_msg_table golden_clash_Keywords_table__table = {
     .fields = golden_clash_Keywords_table___fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords.table",
     .field_names = golden_clash_Keywords_table___names,
+    .fast = golden_clash_Keywords_table___fast,
     .size = sizeof(golden_clash_Keywords_table_),
     .field_count = 1,
     .dense_below = 1,
@@ -155,12 +178,16 @@ static const cpay_field golden_clash_Keywords_foo_get___fields[] = {
 static const char *const golden_clash_Keywords_foo_get___names[] = {
     "z",
 };
+static const cpay_fast_field golden_clash_Keywords_foo_get___fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords_foo_get_, z)),
+};
 const cpay_msg_table golden_clash_Keywords_foo_get__table = {
     .fields = golden_clash_Keywords_foo_get___fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords.foo_get",
     .field_names = golden_clash_Keywords_foo_get___names,
+    .fast = golden_clash_Keywords_foo_get___fast,
     .size = sizeof(golden_clash_Keywords_foo_get_),
     .field_count = 1,
     .dense_below = 1,
@@ -177,12 +204,16 @@ static const cpay_field golden_clash_Keywords_to_text___fields[] = {
 static const char *const golden_clash_Keywords_to_text___names[] = {
     "w",
 };
+static const cpay_fast_field golden_clash_Keywords_to_text___fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords_to_text_, w)),
+};
 const cpay_msg_table golden_clash_Keywords_to_text__table = {
     .fields = golden_clash_Keywords_to_text___fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords.to_text",
     .field_names = golden_clash_Keywords_to_text___names,
+    .fast = golden_clash_Keywords_to_text___fast,
     .size = sizeof(golden_clash_Keywords_to_text_),
     .field_count = 1,
     .dense_below = 1,
@@ -199,12 +230,16 @@ static const cpay_field golden_clash_Keywords_new____fields[] = {
 static const char *const golden_clash_Keywords_new____names[] = {
     "a",
 };
+static const cpay_fast_field golden_clash_Keywords_new____fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Keywords_new__, a)),
+};
 const cpay_msg_table golden_clash_Keywords_new___table = {
     .fields = golden_clash_Keywords_new____fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Keywords_new",
     .field_names = golden_clash_Keywords_new____names,
+    .fast = golden_clash_Keywords_new____fast,
     .size = sizeof(golden_clash_Keywords_new__),
     .field_count = 1,
     .dense_below = 1,
@@ -234,12 +269,18 @@ static const cpay_sub golden_clash_Other__subs[] = {
     {.msg = &golden_clash_Other_ThisEntry_table},
     {.msg = &golden_clash_Keywords_new___table},
 };
+static const cpay_fast_field golden_clash_Other__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Other, new_)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_clash_Other, namespace_)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_clash_Other, keywords)),
+};
 const cpay_msg_table golden_clash_Other_table = {
     .fields = golden_clash_Other__fields,
     .subs = golden_clash_Other__subs,
     .defaults = NULL,
     .full_name = "golden.clash.Other",
     .field_names = golden_clash_Other__names,
+    .fast = golden_clash_Other__fast,
     .size = sizeof(golden_clash_Other),
     .field_count = 4,
     .dense_below = 4,
@@ -261,12 +302,17 @@ static const char *const golden_clash_Other_ThisEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_clash_Other_ThisEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_clash_Other_ThisEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Other_ThisEntry, value)),
+};
 const cpay_msg_table golden_clash_Other_ThisEntry_table = {
     .fields = golden_clash_Other_ThisEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.clash.Other.ThisEntry",
     .field_names = golden_clash_Other_ThisEntry__names,
+    .fast = golden_clash_Other_ThisEntry__fast,
     .size = sizeof(golden_clash_Other_ThisEntry),
     .field_count = 2,
     .dense_below = 2,

@@ -13,12 +13,16 @@ static const cpay_field golden_comments_Note__fields[] = {
 static const char *const golden_comments_Note__names[] = {
     "text",
 };
+static const cpay_fast_field golden_comments_Note__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_comments_Note, text)),
+};
 const cpay_msg_table golden_comments_Note_table = {
     .fields = golden_comments_Note__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.comments.Note",
     .field_names = golden_comments_Note__names,
+    .fast = golden_comments_Note__fast,
     .size = sizeof(golden_comments_Note),
     .field_count = 1,
     .dense_below = 1,

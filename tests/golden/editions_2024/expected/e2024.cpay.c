@@ -47,12 +47,19 @@ static const char *const golden_e2024_Event__names[] = {
     "blob",
     "count",
 };
+static const cpay_fast_field golden_e2024_Event__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_e2024_Event, id)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_e2024_Event, title)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V32, -1, 0, offsetof(golden_e2024_Event, kind)),
+    [6] = CPAY_FAST(0x30, CPAY_FAST_V32, 0, 0, offsetof(golden_e2024_Event, count)),
+};
 const cpay_msg_table golden_e2024_Event_table = {
     .fields = golden_e2024_Event__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.e2024.Event",
     .field_names = golden_e2024_Event__names,
+    .fast = golden_e2024_Event__fast,
     .size = sizeof(golden_e2024_Event),
     .field_count = 6,
     .dense_below = 6,

@@ -24,12 +24,17 @@ static const char *const golden_delimited_Point__names[] = {
     "x",
     "y",
 };
+static const cpay_fast_field golden_delimited_Point__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_delimited_Point, x)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, 1, 0, offsetof(golden_delimited_Point, y)),
+};
 const cpay_msg_table golden_delimited_Point_table = {
     .fields = golden_delimited_Point__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.delimited.Point",
     .field_names = golden_delimited_Point__names,
+    .fast = golden_delimited_Point__fast,
     .size = sizeof(golden_delimited_Point),
     .field_count = 2,
     .dense_below = 2,
@@ -77,12 +82,17 @@ static const cpay_sub golden_delimited_Shape__subs[] = {
     {.msg = &golden_delimited_Shape_NamedEntry_table},
     {.msg = &golden_delimited_Point_table},
 };
+static const cpay_fast_field golden_delimited_Shape__fast[16] = {
+    [4] = CPAY_FAST(0x22, CPAY_FAST_MESSAGE, -1, 3, offsetof(golden_delimited_Shape, framed)),
+    [8] = CPAY_FAST(0x40, CPAY_FAST_V32, 0, 0, offsetof(golden_delimited_Shape, id)),
+};
 const cpay_msg_table golden_delimited_Shape_table = {
     .fields = golden_delimited_Shape__fields,
     .subs = golden_delimited_Shape__subs,
     .defaults = NULL,
     .full_name = "golden.delimited.Shape",
     .field_names = golden_delimited_Shape__names,
+    .fast = golden_delimited_Shape__fast,
     .size = sizeof(golden_delimited_Shape),
     .field_count = 8,
     .dense_below = 8,
@@ -101,12 +111,16 @@ static const cpay_field golden_delimited_Shape_Label__fields[] = {
 static const char *const golden_delimited_Shape_Label__names[] = {
     "text",
 };
+static const cpay_fast_field golden_delimited_Shape_Label__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, 0, 0, offsetof(golden_delimited_Shape_Label, text)),
+};
 const cpay_msg_table golden_delimited_Shape_Label_table = {
     .fields = golden_delimited_Shape_Label__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.delimited.Shape.Label",
     .field_names = golden_delimited_Shape_Label__names,
+    .fast = golden_delimited_Shape_Label__fast,
     .size = sizeof(golden_delimited_Shape_Label),
     .field_count = 1,
     .dense_below = 1,
@@ -132,12 +146,18 @@ static const char *const golden_delimited_Shape_NamedEntry__names[] = {
 static const cpay_sub golden_delimited_Shape_NamedEntry__subs[] = {
     {.msg = &golden_delimited_Point_table},
 };
+static const cpay_fast_field golden_delimited_Shape_NamedEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, 0, 0, offsetof(golden_delimited_Shape_NamedEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_delimited_Shape_NamedEntry, value)),
+};
 const cpay_msg_table golden_delimited_Shape_NamedEntry_table = {
     .fields = golden_delimited_Shape_NamedEntry__fields,
     .subs = golden_delimited_Shape_NamedEntry__subs,
     .defaults = NULL,
     .full_name = "golden.delimited.Shape.NamedEntry",
     .field_names = golden_delimited_Shape_NamedEntry__names,
+    .fast = golden_delimited_Shape_NamedEntry__fast,
     .size = sizeof(golden_delimited_Shape_NamedEntry),
     .field_count = 2,
     .dense_below = 2,

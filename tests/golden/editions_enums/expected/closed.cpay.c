@@ -75,12 +75,18 @@ static const golden_enums2_Gauge golden_enums2_Gauge__defaults = {
     .level = golden_enums2_LEVEL_LOW,
     .mode = golden_enums2_Gauge_MODE_B,
 };
+static const cpay_fast_field golden_enums2_Gauge__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_CLOSED_ENUM, 0, 0, offsetof(golden_enums2_Gauge, level)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_CLOSED_ENUM, 1, 1, offsetof(golden_enums2_Gauge, mode)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_REP_SCALAR, -1, 2, offsetof(golden_enums2_Gauge, history)),
+};
 const cpay_msg_table golden_enums2_Gauge_table = {
     .fields = golden_enums2_Gauge__fields,
     .subs = golden_enums2_Gauge__subs,
     .defaults = &golden_enums2_Gauge__defaults,
     .full_name = "golden.enums2.Gauge",
     .field_names = golden_enums2_Gauge__names,
+    .fast = golden_enums2_Gauge__fast,
     .size = sizeof(golden_enums2_Gauge),
     .field_count = 3,
     .dense_below = 3,

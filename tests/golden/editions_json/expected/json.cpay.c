@@ -35,12 +35,17 @@ static const char *const golden_json_Modern__names[] = {
 static const cpay_sub golden_json_Modern__subs[] = {
     {.msg = &golden_json_Legacy_table},
 };
+static const cpay_fast_field golden_json_Modern__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_json_Modern, first_value)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_json_Modern, legacy)),
+};
 const cpay_msg_table golden_json_Modern_table = {
     .fields = golden_json_Modern__fields,
     .subs = golden_json_Modern__subs,
     .defaults = NULL,
     .full_name = "golden.json.Modern",
     .field_names = golden_json_Modern__names,
+    .fast = golden_json_Modern__fast,
     .size = sizeof(golden_json_Modern),
     .field_count = 2,
     .dense_below = 2,
@@ -72,12 +77,20 @@ static const char *const golden_json_Legacy__names[] = {
 static const cpay_sub golden_json_Legacy__subs[] = {
     {.msg = &golden_json_Legacy_Inner_table},
 };
+static const cpay_fast_field golden_json_Legacy__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_json_Legacy, first_value)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, 1, 0, offsetof(golden_json_Legacy, second_value)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V32, 2, 0, offsetof(golden_json_Legacy, mood)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_json_Legacy, inner)),
+    [5] = CPAY_FAST(0x28, CPAY_FAST_V32, 3, 0, offsetof(golden_json_Legacy, firstValue)),
+};
 const cpay_msg_table golden_json_Legacy_table = {
     .fields = golden_json_Legacy__fields,
     .subs = golden_json_Legacy__subs,
     .defaults = NULL,
     .full_name = "golden.json.Legacy",
     .field_names = golden_json_Legacy__names,
+    .fast = golden_json_Legacy__fast,
     .size = sizeof(golden_json_Legacy),
     .field_count = 5,
     .dense_below = 5,
@@ -95,12 +108,16 @@ static const cpay_field golden_json_Legacy_Inner__fields[] = {
 static const char *const golden_json_Legacy_Inner__names[] = {
     "inner_value",
 };
+static const cpay_fast_field golden_json_Legacy_Inner__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_json_Legacy_Inner, inner_value)),
+};
 const cpay_msg_table golden_json_Legacy_Inner_table = {
     .fields = golden_json_Legacy_Inner__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.json.Legacy.Inner",
     .field_names = golden_json_Legacy_Inner__names,
+    .fast = golden_json_Legacy_Inner__fast,
     .size = sizeof(golden_json_Legacy_Inner),
     .field_count = 1,
     .dense_below = 1,

@@ -23,12 +23,20 @@ static const char *const golden_repeated2_Lists__names[] = {
     "packed_fixed",
     "strings",
 };
+static const cpay_fast_field golden_repeated2_Lists__fast[16] = {
+    [1] = CPAY_FAST(
+        0x08, CPAY_FAST_REP_SCALAR, -1, 0, offsetof(golden_repeated2_Lists, unpacked_ints)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_PACKED, -1, 1, offsetof(golden_repeated2_Lists, packed_ints)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_PACKED, -1, 2, offsetof(golden_repeated2_Lists, packed_fixed)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_REP_BYTES, -1, 0, offsetof(golden_repeated2_Lists, strings)),
+};
 const cpay_msg_table golden_repeated2_Lists_table = {
     .fields = golden_repeated2_Lists__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.repeated2.Lists",
     .field_names = golden_repeated2_Lists__names,
+    .fast = golden_repeated2_Lists__fast,
     .size = sizeof(golden_repeated2_Lists),
     .field_count = 4,
     .dense_below = 4,

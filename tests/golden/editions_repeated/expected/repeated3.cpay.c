@@ -40,12 +40,24 @@ static const char *const golden_repeated3_Lists__names[] = {
 static const cpay_sub golden_repeated3_Lists__subs[] = {
     {.msg = &golden_repeated3_Item_table},
 };
+static const cpay_fast_field golden_repeated3_Lists__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_PACKED, -1, 0, offsetof(golden_repeated3_Lists, packed_ints)),
+    [2] = CPAY_FAST(
+        0x10, CPAY_FAST_REP_SCALAR, -1, 1, offsetof(golden_repeated3_Lists, unpacked_ints)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_PACKED, -1, 2, offsetof(golden_repeated3_Lists, doubles)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_PACKED, -1, 3, offsetof(golden_repeated3_Lists, bools)),
+    [5] = CPAY_FAST(0x2a, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_repeated3_Lists, strings)),
+    [6] = CPAY_FAST(0x32, CPAY_FAST_REP_BYTES, -1, 0, offsetof(golden_repeated3_Lists, blobs)),
+    [7] = CPAY_FAST(0x3a, CPAY_FAST_REP_MESSAGE, -1, 0, offsetof(golden_repeated3_Lists, items)),
+    [8] = CPAY_FAST(0x42, CPAY_FAST_PACKED, -1, 7, offsetof(golden_repeated3_Lists, zigzag)),
+};
 const cpay_msg_table golden_repeated3_Lists_table = {
     .fields = golden_repeated3_Lists__fields,
     .subs = golden_repeated3_Lists__subs,
     .defaults = NULL,
     .full_name = "golden.repeated3.Lists",
     .field_names = golden_repeated3_Lists__names,
+    .fast = golden_repeated3_Lists__fast,
     .size = sizeof(golden_repeated3_Lists),
     .field_count = 8,
     .dense_below = 8,
@@ -64,12 +76,16 @@ static const cpay_field golden_repeated3_Item__fields[] = {
 static const char *const golden_repeated3_Item__names[] = {
     "name",
 };
+static const cpay_fast_field golden_repeated3_Item__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_repeated3_Item, name)),
+};
 const cpay_msg_table golden_repeated3_Item_table = {
     .fields = golden_repeated3_Item__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.repeated3.Item",
     .field_names = golden_repeated3_Item__names,
+    .fast = golden_repeated3_Item__fast,
     .size = sizeof(golden_repeated3_Item),
     .field_count = 1,
     .dense_below = 1,

@@ -26,12 +26,18 @@ static const cpay_sub golden_ledger_Entry__subs[] = {
     {.msg = &golden_shared_Money_table},
     {.msg = &golden_ledger_Note_table},
 };
+static const cpay_fast_field golden_ledger_Entry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_ledger_Entry, id)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_ledger_Entry, amount)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V64, 0, 0, offsetof(golden_ledger_Entry, at)),
+};
 const cpay_msg_table golden_ledger_Entry_table = {
     .fields = golden_ledger_Entry__fields,
     .subs = golden_ledger_Entry__subs,
     .defaults = NULL,
     .full_name = "golden.ledger.Entry",
     .field_names = golden_ledger_Entry__names,
+    .fast = golden_ledger_Entry__fast,
     .size = sizeof(golden_ledger_Entry),
     .field_count = 4,
     .dense_below = 4,
@@ -50,12 +56,16 @@ static const cpay_field golden_ledger_Note__fields[] = {
 static const char *const golden_ledger_Note__names[] = {
     "text",
 };
+static const cpay_fast_field golden_ledger_Note__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_ledger_Note, text)),
+};
 const cpay_msg_table golden_ledger_Note_table = {
     .fields = golden_ledger_Note__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.ledger.Note",
     .field_names = golden_ledger_Note__names,
+    .fast = golden_ledger_Note__fast,
     .size = sizeof(golden_ledger_Note),
     .field_count = 1,
     .dense_below = 1,
@@ -74,12 +84,16 @@ static const cpay_field golden_ledger_GetEntryRequest__fields[] = {
 static const char *const golden_ledger_GetEntryRequest__names[] = {
     "id",
 };
+static const cpay_fast_field golden_ledger_GetEntryRequest__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_ledger_GetEntryRequest, id)),
+};
 const cpay_msg_table golden_ledger_GetEntryRequest_table = {
     .fields = golden_ledger_GetEntryRequest__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.ledger.GetEntryRequest",
     .field_names = golden_ledger_GetEntryRequest__names,
+    .fast = golden_ledger_GetEntryRequest__fast,
     .size = sizeof(golden_ledger_GetEntryRequest),
     .field_count = 1,
     .dense_below = 1,

@@ -57,12 +57,20 @@ static const cpay_sub golden_utf8_Texts__subs[] = {
     {.msg = &golden_utf8_Texts_CheckedMapEntry_table},
     {.msg = &golden_utf8_Texts_UncheckedMapEntry_table},
 };
+static const cpay_fast_field golden_utf8_Texts__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_utf8_Texts, unchecked)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, 1, 0, offsetof(golden_utf8_Texts, checked)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_utf8_Texts, checked_list)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_REP_BYTES, -1, 0, offsetof(golden_utf8_Texts, unchecked_list)),
+    [7] = CPAY_FAST(0x3a, CPAY_FAST_BYTES, 2, 0, offsetof(golden_utf8_Texts, raw)),
+};
 const cpay_msg_table golden_utf8_Texts_table = {
     .fields = golden_utf8_Texts__fields,
     .subs = golden_utf8_Texts__subs,
     .defaults = NULL,
     .full_name = "golden.utf8.Texts",
     .field_names = golden_utf8_Texts__names,
+    .fast = golden_utf8_Texts__fast,
     .size = sizeof(golden_utf8_Texts),
     .field_count = 7,
     .dense_below = 7,
@@ -85,12 +93,18 @@ static const char *const golden_utf8_Texts_CheckedMapEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_utf8_Texts_CheckedMapEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, 0, 0, offsetof(golden_utf8_Texts_CheckedMapEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_STRING, 1, 0, offsetof(golden_utf8_Texts_CheckedMapEntry, value)),
+};
 const cpay_msg_table golden_utf8_Texts_CheckedMapEntry_table = {
     .fields = golden_utf8_Texts_CheckedMapEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.utf8.Texts.CheckedMapEntry",
     .field_names = golden_utf8_Texts_CheckedMapEntry__names,
+    .fast = golden_utf8_Texts_CheckedMapEntry__fast,
     .size = sizeof(golden_utf8_Texts_CheckedMapEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -113,12 +127,19 @@ static const char *const golden_utf8_Texts_UncheckedMapEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_utf8_Texts_UncheckedMapEntry__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_utf8_Texts_UncheckedMapEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_BYTES, 1, 0, offsetof(golden_utf8_Texts_UncheckedMapEntry, value)),
+};
 const cpay_msg_table golden_utf8_Texts_UncheckedMapEntry_table = {
     .fields = golden_utf8_Texts_UncheckedMapEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.utf8.Texts.UncheckedMapEntry",
     .field_names = golden_utf8_Texts_UncheckedMapEntry__names,
+    .fast = golden_utf8_Texts_UncheckedMapEntry__fast,
     .size = sizeof(golden_utf8_Texts_UncheckedMapEntry),
     .field_count = 2,
     .dense_below = 2,

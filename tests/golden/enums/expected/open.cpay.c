@@ -70,12 +70,18 @@ static const char *const golden_enums_Paint__names[] = {
     "finish",
     "palette",
 };
+static const cpay_fast_field golden_enums_Paint__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_enums_Paint, color)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_enums_Paint, finish)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_PACKED, -1, 2, offsetof(golden_enums_Paint, palette)),
+};
 const cpay_msg_table golden_enums_Paint_table = {
     .fields = golden_enums_Paint__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.enums.Paint",
     .field_names = golden_enums_Paint__names,
+    .fast = golden_enums_Paint__fast,
     .size = sizeof(golden_enums_Paint),
     .field_count = 3,
     .dense_below = 3,

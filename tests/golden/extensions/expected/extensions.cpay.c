@@ -29,12 +29,16 @@ static const cpay_field golden_ext_Base__fields[] = {
 static const char *const golden_ext_Base__names[] = {
     "id",
 };
+static const cpay_fast_field golden_ext_Base__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_ext_Base, id)),
+};
 const cpay_msg_table golden_ext_Base_table = {
     .fields = golden_ext_Base__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.ext.Base",
     .field_names = golden_ext_Base__names,
+    .fast = golden_ext_Base__fast,
     .size = sizeof(golden_ext_Base),
     .field_count = 1,
     .dense_below = 1,
@@ -51,12 +55,16 @@ static const cpay_field golden_ext_Note__fields[] = {
 static const char *const golden_ext_Note__names[] = {
     "text",
 };
+static const cpay_fast_field golden_ext_Note__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_ext_Note, text)),
+};
 const cpay_msg_table golden_ext_Note_table = {
     .fields = golden_ext_Note__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.ext.Note",
     .field_names = golden_ext_Note__names,
+    .fast = golden_ext_Note__fast,
     .size = sizeof(golden_ext_Note),
     .field_count = 1,
     .dense_below = 1,
@@ -73,6 +81,7 @@ const cpay_msg_table golden_ext_Container_table = {
     .defaults = NULL,
     .full_name = "golden.ext.Container",
     .field_names = NULL,
+    .fast = cpay__fast_none,
     .size = sizeof(golden_ext_Container),
     .field_count = 0,
     .dense_below = 0,
@@ -89,12 +98,16 @@ static const cpay_field golden_ext_Item__fields[] = {
 static const char *const golden_ext_Item__names[] = {
     "name",
 };
+static const cpay_fast_field golden_ext_Item__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_ext_Item, name)),
+};
 const cpay_msg_table golden_ext_Item_table = {
     .fields = golden_ext_Item__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.ext.Item",
     .field_names = golden_ext_Item__names,
+    .fast = golden_ext_Item__fast,
     .size = sizeof(golden_ext_Item),
     .field_count = 1,
     .dense_below = 1,

@@ -66,12 +66,18 @@ static const cpay_sub golden_binary_Reading__subs[] = {
 static const golden_binary_Reading golden_binary_Reading__defaults = {
     .level = golden_binary_LEVEL_HIGH,
 };
+static const cpay_fast_field golden_binary_Reading__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_binary_Reading, sensor)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_CLOSED_ENUM, 1, 0, offsetof(golden_binary_Reading, level)),
+    [6] = CPAY_FAST(0x30, CPAY_FAST_REP_SCALAR, -1, 5, offsetof(golden_binary_Reading, samples)),
+};
 const cpay_msg_table golden_binary_Reading_table = {
     .fields = golden_binary_Reading__fields,
     .subs = golden_binary_Reading__subs,
     .defaults = &golden_binary_Reading__defaults,
     .full_name = "golden.binary.Reading",
     .field_names = golden_binary_Reading__names,
+    .fast = golden_binary_Reading__fast,
     .size = sizeof(golden_binary_Reading),
     .field_count = 6,
     .dense_below = 6,
@@ -94,12 +100,19 @@ static const char *const golden_binary_Reading_CountersEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_binary_Reading_CountersEntry__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_binary_Reading_CountersEntry, key)),
+    [2] = CPAY_FAST(
+        0x10, CPAY_FAST_V64, 1, 0, offsetof(golden_binary_Reading_CountersEntry, value)),
+};
 const cpay_msg_table golden_binary_Reading_CountersEntry_table = {
     .fields = golden_binary_Reading_CountersEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.binary.Reading.CountersEntry",
     .field_names = golden_binary_Reading_CountersEntry__names,
+    .fast = golden_binary_Reading_CountersEntry__fast,
     .size = sizeof(golden_binary_Reading_CountersEntry),
     .field_count = 2,
     .dense_below = 2,

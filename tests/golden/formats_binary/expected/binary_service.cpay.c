@@ -13,12 +13,16 @@ static const cpay_field golden_binary_svc_Ping__fields[] = {
 static const char *const golden_binary_svc_Ping__names[] = {
     "text",
 };
+static const cpay_fast_field golden_binary_svc_Ping__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_binary_svc_Ping, text)),
+};
 const cpay_msg_table golden_binary_svc_Ping_table = {
     .fields = golden_binary_svc_Ping__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.binary.svc.Ping",
     .field_names = golden_binary_svc_Ping__names,
+    .fast = golden_binary_svc_Ping__fast,
     .size = sizeof(golden_binary_svc_Ping),
     .field_count = 1,
     .dense_below = 1,

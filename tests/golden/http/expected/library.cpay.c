@@ -53,12 +53,16 @@ static const cpay_field golden_http_v1_GetShelfRequest__fields[] = {
 static const char *const golden_http_v1_GetShelfRequest__names[] = {
     "shelf_id",
 };
+static const cpay_fast_field golden_http_v1_GetShelfRequest__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_GetShelfRequest, shelf_id)),
+};
 const cpay_msg_table golden_http_v1_GetShelfRequest_table = {
     .fields = golden_http_v1_GetShelfRequest__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.http.v1.GetShelfRequest",
     .field_names = golden_http_v1_GetShelfRequest__names,
+    .fast = golden_http_v1_GetShelfRequest__fast,
     .size = sizeof(golden_http_v1_GetShelfRequest),
     .field_count = 1,
     .dense_below = 1,
@@ -86,12 +90,18 @@ static const char *const golden_http_v1_Shelf__names[] = {
 static const cpay_sub golden_http_v1_Shelf__subs[] = {
     {.msg = &golden_http_v1_Shelf_BooksEntry_table},
 };
+static const cpay_fast_field golden_http_v1_Shelf__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_Shelf, id)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Shelf, theme)),
+    [4] = CPAY_FAST(0x20, CPAY_FAST_V32, -1, 0, offsetof(golden_http_v1_Shelf, genre)),
+};
 const cpay_msg_table golden_http_v1_Shelf_table = {
     .fields = golden_http_v1_Shelf__fields,
     .subs = golden_http_v1_Shelf__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.Shelf",
     .field_names = golden_http_v1_Shelf__names,
+    .fast = golden_http_v1_Shelf__fast,
     .size = sizeof(golden_http_v1_Shelf),
     .field_count = 4,
     .dense_below = 4,
@@ -117,12 +127,18 @@ static const char *const golden_http_v1_Shelf_BooksEntry__names[] = {
 static const cpay_sub golden_http_v1_Shelf_BooksEntry__subs[] = {
     {.msg = &golden_http_v1_Book_table},
 };
+static const cpay_fast_field golden_http_v1_Shelf_BooksEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Shelf_BooksEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_Shelf_BooksEntry, value)),
+};
 const cpay_msg_table golden_http_v1_Shelf_BooksEntry_table = {
     .fields = golden_http_v1_Shelf_BooksEntry__fields,
     .subs = golden_http_v1_Shelf_BooksEntry__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.Shelf.BooksEntry",
     .field_names = golden_http_v1_Shelf_BooksEntry__names,
+    .fast = golden_http_v1_Shelf_BooksEntry__fast,
     .size = sizeof(golden_http_v1_Shelf_BooksEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -148,12 +164,19 @@ static const char *const golden_http_v1_CreateShelfRequest__names[] = {
 static const cpay_sub golden_http_v1_CreateShelfRequest__subs[] = {
     {.msg = &golden_http_v1_Shelf_table},
 };
+static const cpay_fast_field golden_http_v1_CreateShelfRequest__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_CreateShelfRequest, shelf)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_CreateShelfRequest, requested_by)),
+};
 const cpay_msg_table golden_http_v1_CreateShelfRequest_table = {
     .fields = golden_http_v1_CreateShelfRequest__fields,
     .subs = golden_http_v1_CreateShelfRequest__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.CreateShelfRequest",
     .field_names = golden_http_v1_CreateShelfRequest__names,
+    .fast = golden_http_v1_CreateShelfRequest__fast,
     .size = sizeof(golden_http_v1_CreateShelfRequest),
     .field_count = 2,
     .dense_below = 2,
@@ -179,12 +202,18 @@ static const char *const golden_http_v1_GetBookRequest__names[] = {
 static const cpay_sub golden_http_v1_GetBookRequest__subs[] = {
     {.msg = &google_protobuf_FieldMask_table},
 };
+static const cpay_fast_field golden_http_v1_GetBookRequest__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_GetBookRequest, name)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_GetBookRequest, read_mask)),
+};
 const cpay_msg_table golden_http_v1_GetBookRequest_table = {
     .fields = golden_http_v1_GetBookRequest__fields,
     .subs = golden_http_v1_GetBookRequest__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.GetBookRequest",
     .field_names = golden_http_v1_GetBookRequest__names,
+    .fast = golden_http_v1_GetBookRequest__fast,
     .size = sizeof(golden_http_v1_GetBookRequest),
     .field_count = 2,
     .dense_below = 2,
@@ -283,12 +312,30 @@ static const cpay_sub golden_http_v1_Book__subs[] = {
     {.msg = &golden_http_v1_Purchase_table},
     {.msg = &golden_http_v1_Book_table},
 };
+static const cpay_fast_field golden_http_v1_Book__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_Book, shelf_id)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_Book, id)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Book, title)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_http_v1_Book, authors)),
+    [5] = CPAY_FAST(0x2a, CPAY_FAST_BYTES, -1, 0, offsetof(golden_http_v1_Book, cover)),
+    [6] = CPAY_FAST(0x31, CPAY_FAST_F64, -1, 0, offsetof(golden_http_v1_Book, rating)),
+    [7] = CPAY_FAST(0x3d, CPAY_FAST_F32, -1, 0, offsetof(golden_http_v1_Book, weight_kg)),
+    [8] = CPAY_FAST(0x40, CPAY_FAST_BOOL, -1, 0, offsetof(golden_http_v1_Book, available)),
+    [9] = CPAY_FAST(0x48, CPAY_FAST_Z32, -1, 0, offsetof(golden_http_v1_Book, pages)),
+    [10] = CPAY_FAST(0x51, CPAY_FAST_F64, -1, 0, offsetof(golden_http_v1_Book, isbn)),
+    [11] = CPAY_FAST(0x58, CPAY_FAST_V32, -1, 0, offsetof(golden_http_v1_Book, copies)),
+    [12] = CPAY_FAST(0x60, CPAY_FAST_V32, -1, 0, offsetof(golden_http_v1_Book, genre)),
+    [13] = CPAY_FAST(0x6a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_Book, published)),
+    [14] = CPAY_FAST(0x72, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_http_v1_Book, reading_time)),
+    [15] = CPAY_FAST(0x7a, CPAY_FAST_MESSAGE, -1, 2, offsetof(golden_http_v1_Book, sales)),
+};
 const cpay_msg_table golden_http_v1_Book_table = {
     .fields = golden_http_v1_Book__fields,
     .subs = golden_http_v1_Book__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.Book",
     .field_names = golden_http_v1_Book__names,
+    .fast = golden_http_v1_Book__fast,
     .size = sizeof(golden_http_v1_Book),
     .field_count = 25,
     .dense_below = 25,
@@ -311,12 +358,19 @@ static const char *const golden_http_v1_Book_ReviewsBySourceEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_http_v1_Book_ReviewsBySourceEntry__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Book_ReviewsBySourceEntry, key)),
+    [2] = CPAY_FAST(
+        0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_Book_ReviewsBySourceEntry, value)),
+};
 const cpay_msg_table golden_http_v1_Book_ReviewsBySourceEntry_table = {
     .fields = golden_http_v1_Book_ReviewsBySourceEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.http.v1.Book.ReviewsBySourceEntry",
     .field_names = golden_http_v1_Book_ReviewsBySourceEntry__names,
+    .fast = golden_http_v1_Book_ReviewsBySourceEntry__fast,
     .size = sizeof(golden_http_v1_Book_ReviewsBySourceEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -341,12 +395,17 @@ static const char *const golden_http_v1_Purchase__names[] = {
 static const cpay_sub golden_http_v1_Purchase__subs[] = {
     {.msg = &google_protobuf_BoolValue_table},
 };
+static const cpay_fast_field golden_http_v1_Purchase__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Purchase, store)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_Purchase, used)),
+};
 const cpay_msg_table golden_http_v1_Purchase_table = {
     .fields = golden_http_v1_Purchase__fields,
     .subs = golden_http_v1_Purchase__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.Purchase",
     .field_names = golden_http_v1_Purchase__names,
+    .fast = golden_http_v1_Purchase__fast,
     .size = sizeof(golden_http_v1_Purchase),
     .field_count = 2,
     .dense_below = 2,
@@ -373,12 +432,19 @@ static const cpay_sub golden_http_v1_UpdateBookRequest__subs[] = {
     {.msg = &golden_http_v1_Book_table},
     {.msg = &google_protobuf_FieldMask_table},
 };
+static const cpay_fast_field golden_http_v1_UpdateBookRequest__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_UpdateBookRequest, book)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_http_v1_UpdateBookRequest, update_mask)),
+};
 const cpay_msg_table golden_http_v1_UpdateBookRequest_table = {
     .fields = golden_http_v1_UpdateBookRequest__fields,
     .subs = golden_http_v1_UpdateBookRequest__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.UpdateBookRequest",
     .field_names = golden_http_v1_UpdateBookRequest__names,
+    .fast = golden_http_v1_UpdateBookRequest__fast,
     .size = sizeof(golden_http_v1_UpdateBookRequest),
     .field_count = 2,
     .dense_below = 2,
@@ -404,12 +470,19 @@ static const char *const golden_http_v1_DeleteBookRequest__names[] = {
     "id",
     "force",
 };
+static const cpay_fast_field golden_http_v1_DeleteBookRequest__fast[16] = {
+    [1] = CPAY_FAST(
+        0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_DeleteBookRequest, shelf_id)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_DeleteBookRequest, id)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_BOOL, -1, 0, offsetof(golden_http_v1_DeleteBookRequest, force)),
+};
 const cpay_msg_table golden_http_v1_DeleteBookRequest_table = {
     .fields = golden_http_v1_DeleteBookRequest__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.http.v1.DeleteBookRequest",
     .field_names = golden_http_v1_DeleteBookRequest__names,
+    .fast = golden_http_v1_DeleteBookRequest__fast,
     .size = sizeof(golden_http_v1_DeleteBookRequest),
     .field_count = 3,
     .dense_below = 3,
@@ -435,12 +508,19 @@ static const char *const golden_http_v1_MoveBookRequest__names[] = {
     "id",
     "to_shelf_id",
 };
+static const cpay_fast_field golden_http_v1_MoveBookRequest__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_MoveBookRequest, shelf_id)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_MoveBookRequest, id)),
+    [3] = CPAY_FAST(
+        0x18, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_MoveBookRequest, to_shelf_id)),
+};
 const cpay_msg_table golden_http_v1_MoveBookRequest_table = {
     .fields = golden_http_v1_MoveBookRequest__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.http.v1.MoveBookRequest",
     .field_names = golden_http_v1_MoveBookRequest__names,
+    .fast = golden_http_v1_MoveBookRequest__fast,
     .size = sizeof(golden_http_v1_MoveBookRequest),
     .field_count = 3,
     .dense_below = 3,
@@ -466,12 +546,19 @@ static const char *const golden_http_v1_MoveBookResponse__names[] = {
 static const cpay_sub golden_http_v1_MoveBookResponse__subs[] = {
     {.msg = &golden_http_v1_Book_table},
 };
+static const cpay_fast_field golden_http_v1_MoveBookResponse__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_MoveBookResponse, book)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_MoveBookResponse, moved_by)),
+};
 const cpay_msg_table golden_http_v1_MoveBookResponse_table = {
     .fields = golden_http_v1_MoveBookResponse__fields,
     .subs = golden_http_v1_MoveBookResponse__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.MoveBookResponse",
     .field_names = golden_http_v1_MoveBookResponse__names,
+    .fast = golden_http_v1_MoveBookResponse__fast,
     .size = sizeof(golden_http_v1_MoveBookResponse),
     .field_count = 2,
     .dense_below = 2,
@@ -515,12 +602,27 @@ static const cpay_sub golden_http_v1_WatchBooksRequest__subs[] = {
     {.msg = &golden_http_v1_Filter_table},
     {.msg = &google_protobuf_UInt32Value_table},
 };
+static const cpay_fast_field golden_http_v1_WatchBooksRequest__fast[16] = {
+    [1] = CPAY_FAST(
+        0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_http_v1_WatchBooksRequest, shelf_id)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_http_v1_WatchBooksRequest, authors)),
+    [3] = CPAY_FAST(
+        0x1a, CPAY_FAST_PACKED, -1, 2, offsetof(golden_http_v1_WatchBooksRequest, genres)),
+    [4] = CPAY_FAST(
+        0x22, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_WatchBooksRequest, since)),
+    [5] = CPAY_FAST(
+        0x2a, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_http_v1_WatchBooksRequest, filter)),
+    [6] = CPAY_FAST(
+        0x32, CPAY_FAST_MESSAGE, -1, 2, offsetof(golden_http_v1_WatchBooksRequest, limit)),
+};
 const cpay_msg_table golden_http_v1_WatchBooksRequest_table = {
     .fields = golden_http_v1_WatchBooksRequest__fields,
     .subs = golden_http_v1_WatchBooksRequest__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.WatchBooksRequest",
     .field_names = golden_http_v1_WatchBooksRequest__names,
+    .fast = golden_http_v1_WatchBooksRequest__fast,
     .size = sizeof(golden_http_v1_WatchBooksRequest),
     .field_count = 6,
     .dense_below = 6,
@@ -548,12 +650,18 @@ static const cpay_sub golden_http_v1_Filter__subs[] = {
     {.msg = &google_protobuf_DoubleValue_table},
     {.msg = &golden_http_v1_Filter_table},
 };
+static const cpay_fast_field golden_http_v1_Filter__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_http_v1_Filter, title_prefix)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_http_v1_Filter, min_rating)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_http_v1_Filter, and_)),
+};
 const cpay_msg_table golden_http_v1_Filter_table = {
     .fields = golden_http_v1_Filter__fields,
     .subs = golden_http_v1_Filter__subs,
     .defaults = NULL,
     .full_name = "golden.http.v1.Filter",
     .field_names = golden_http_v1_Filter__names,
+    .fast = golden_http_v1_Filter__fast,
     .size = sizeof(golden_http_v1_Filter),
     .field_count = 3,
     .dense_below = 3,
@@ -572,12 +680,16 @@ static const cpay_field golden_http_v1_AddBooksResponse__fields[] = {
 static const char *const golden_http_v1_AddBooksResponse__names[] = {
     "added",
 };
+static const cpay_fast_field golden_http_v1_AddBooksResponse__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_http_v1_AddBooksResponse, added)),
+};
 const cpay_msg_table golden_http_v1_AddBooksResponse_table = {
     .fields = golden_http_v1_AddBooksResponse__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.http.v1.AddBooksResponse",
     .field_names = golden_http_v1_AddBooksResponse__names,
+    .fast = golden_http_v1_AddBooksResponse__fast,
     .size = sizeof(golden_http_v1_AddBooksResponse),
     .field_count = 1,
     .dense_below = 1,

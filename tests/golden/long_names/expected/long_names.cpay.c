@@ -76,12 +76,19 @@ static const cpay_sub golden_long_names_SettlementBatchReconciliationReport__sub
     {.msg = &golden_long_names_SettlementBatchReconciliationReport_Discrepancy_table},
     {.msg = &golden_long_names_SettlementBatchReconciliationReport_Discrepancy_table},
 };
+static const cpay_fast_field golden_long_names_SettlementBatchReconciliationReport__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_REP_MESSAGE, -1, 0, offsetof(
+        golden_long_names_SettlementBatchReconciliationReport, discrepancies_per_merchant)),
+    [5] = CPAY_FAST(0x2a, CPAY_FAST_MESSAGE, 0, 3, offsetof(
+        golden_long_names_SettlementBatchReconciliationReport, mandatory_summary_of_discrepancies)),
+};
 const cpay_msg_table golden_long_names_SettlementBatchReconciliationReport_table = {
     .fields = golden_long_names_SettlementBatchReconciliationReport__fields,
     .subs = golden_long_names_SettlementBatchReconciliationReport__subs,
     .defaults = NULL,
     .full_name = "golden.long_names.SettlementBatchReconciliationReport",
     .field_names = golden_long_names_SettlementBatchReconciliationReport__names,
+    .fast = golden_long_names_SettlementBatchReconciliationReport__fast,
     .size = sizeof(golden_long_names_SettlementBatchReconciliationReport),
     .field_count = 5,
     .dense_below = 5,
@@ -115,12 +122,21 @@ static const golden_long_names_SettlementBatchReconciliationReport_Discrepancy
         {"an unusually long default string value, long enough to need a line of its own in the table",
         90},
 };
+static const cpay_fast_field
+    golden_long_names_SettlementBatchReconciliationReport_Discrepancy__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0,
+        offsetof(golden_long_names_SettlementBatchReconciliationReport_Discrepancy,
+        merchant_identifier_from_acquirer)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_CLOSED_ENUM, 1, 0, offsetof(
+        golden_long_names_SettlementBatchReconciliationReport_Discrepancy, discrepancy_kind)),
+};
 const cpay_msg_table golden_long_names_SettlementBatchReconciliationReport_Discrepancy_table = {
     .fields = golden_long_names_SettlementBatchReconciliationReport_Discrepancy__fields,
     .subs = golden_long_names_SettlementBatchReconciliationReport_Discrepancy__subs,
     .defaults = &golden_long_names_SettlementBatchReconciliationReport_Discrepancy__defaults,
     .full_name = "golden.long_names.SettlementBatchReconciliationReport.Discrepancy",
     .field_names = golden_long_names_SettlementBatchReconciliationReport_Discrepancy__names,
+    .fast = golden_long_names_SettlementBatchReconciliationReport_Discrepancy__fast,
     .size = sizeof(golden_long_names_SettlementBatchReconciliationReport_Discrepancy),
     .field_count = 2,
     .dense_below = 2,
@@ -155,6 +171,18 @@ static const cpay_sub
     = {
     {.msg = &golden_long_names_SettlementBatchReconciliationReport_Discrepancy_table},
 };
+static const cpay_fast_field
+    golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry__fast[16]
+    = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0,
+        offsetof(
+        golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry,
+        key)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0,
+        offsetof(
+        golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry,
+        value)),
+};
 const cpay_msg_table
     golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry_table
     = {
@@ -167,6 +195,8 @@ const cpay_msg_table
         "golden.long_names.SettlementBatchReconciliationReport.DiscrepanciesBySettlementReferenceEntry",
     .field_names =
         golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry__names,
+    .fast =
+        golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry__fast,
     .size = sizeof(
         golden_long_names_SettlementBatchReconciliationReport_DiscrepanciesBySettlementReferenceEntry),
     .field_count = 2,

@@ -199,12 +199,16 @@ static const cpay_field golden_maps_Value__fields[] = {
 static const char *const golden_maps_Value__names[] = {
     "v",
 };
+static const cpay_fast_field golden_maps_Value__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Value, v)),
+};
 const cpay_msg_table golden_maps_Value_table = {
     .fields = golden_maps_Value__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Value",
     .field_names = golden_maps_Value__names,
+    .fast = golden_maps_Value__fast,
     .size = sizeof(golden_maps_Value),
     .field_count = 1,
     .dense_below = 1,
@@ -295,6 +299,7 @@ const cpay_msg_table golden_maps_Maps_table = {
     .defaults = NULL,
     .full_name = "golden.maps.Maps",
     .field_names = golden_maps_Maps__names,
+    .fast = cpay__fast_none,
     .size = sizeof(golden_maps_Maps),
     .field_count = 17,
     .dense_below = 17,
@@ -315,12 +320,17 @@ static const char *const golden_maps_Maps_Int32KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Int32KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Maps_Int32KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Maps_Int32KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Int32KeyEntry_table = {
     .fields = golden_maps_Maps_Int32KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Int32KeyEntry",
     .field_names = golden_maps_Maps_Int32KeyEntry__names,
+    .fast = golden_maps_Maps_Int32KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Int32KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -341,12 +351,17 @@ static const char *const golden_maps_Maps_Int64KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Int64KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_maps_Maps_Int64KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_maps_Maps_Int64KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Int64KeyEntry_table = {
     .fields = golden_maps_Maps_Int64KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Int64KeyEntry",
     .field_names = golden_maps_Maps_Int64KeyEntry__names,
+    .fast = golden_maps_Maps_Int64KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Int64KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -368,12 +383,17 @@ static const char *const golden_maps_Maps_Uint32KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Uint32KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Maps_Uint32KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Maps_Uint32KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Uint32KeyEntry_table = {
     .fields = golden_maps_Maps_Uint32KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Uint32KeyEntry",
     .field_names = golden_maps_Maps_Uint32KeyEntry__names,
+    .fast = golden_maps_Maps_Uint32KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Uint32KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -395,12 +415,17 @@ static const char *const golden_maps_Maps_Uint64KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Uint64KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_maps_Maps_Uint64KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V64, -1, 0, offsetof(golden_maps_Maps_Uint64KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Uint64KeyEntry_table = {
     .fields = golden_maps_Maps_Uint64KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Uint64KeyEntry",
     .field_names = golden_maps_Maps_Uint64KeyEntry__names,
+    .fast = golden_maps_Maps_Uint64KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Uint64KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -422,12 +447,17 @@ static const char *const golden_maps_Maps_Sint32KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Sint32KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_Z32, -1, 0, offsetof(golden_maps_Maps_Sint32KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_Z32, -1, 0, offsetof(golden_maps_Maps_Sint32KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Sint32KeyEntry_table = {
     .fields = golden_maps_Maps_Sint32KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Sint32KeyEntry",
     .field_names = golden_maps_Maps_Sint32KeyEntry__names,
+    .fast = golden_maps_Maps_Sint32KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Sint32KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -449,12 +479,17 @@ static const char *const golden_maps_Maps_Sint64KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Sint64KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_Z64, -1, 0, offsetof(golden_maps_Maps_Sint64KeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_Z64, -1, 0, offsetof(golden_maps_Maps_Sint64KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Sint64KeyEntry_table = {
     .fields = golden_maps_Maps_Sint64KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Sint64KeyEntry",
     .field_names = golden_maps_Maps_Sint64KeyEntry__names,
+    .fast = golden_maps_Maps_Sint64KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Sint64KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -477,12 +512,17 @@ static const char *const golden_maps_Maps_Fixed32KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Fixed32KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0d, CPAY_FAST_F32, -1, 0, offsetof(golden_maps_Maps_Fixed32KeyEntry, key)),
+    [2] = CPAY_FAST(0x15, CPAY_FAST_F32, -1, 0, offsetof(golden_maps_Maps_Fixed32KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Fixed32KeyEntry_table = {
     .fields = golden_maps_Maps_Fixed32KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Fixed32KeyEntry",
     .field_names = golden_maps_Maps_Fixed32KeyEntry__names,
+    .fast = golden_maps_Maps_Fixed32KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Fixed32KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -505,12 +545,17 @@ static const char *const golden_maps_Maps_Fixed64KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Fixed64KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x09, CPAY_FAST_F64, -1, 0, offsetof(golden_maps_Maps_Fixed64KeyEntry, key)),
+    [2] = CPAY_FAST(0x11, CPAY_FAST_F64, -1, 0, offsetof(golden_maps_Maps_Fixed64KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Fixed64KeyEntry_table = {
     .fields = golden_maps_Maps_Fixed64KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Fixed64KeyEntry",
     .field_names = golden_maps_Maps_Fixed64KeyEntry__names,
+    .fast = golden_maps_Maps_Fixed64KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Fixed64KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -533,12 +578,17 @@ static const char *const golden_maps_Maps_Sfixed32KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Sfixed32KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0d, CPAY_FAST_F32, -1, 0, offsetof(golden_maps_Maps_Sfixed32KeyEntry, key)),
+    [2] = CPAY_FAST(0x15, CPAY_FAST_F32, -1, 0, offsetof(golden_maps_Maps_Sfixed32KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Sfixed32KeyEntry_table = {
     .fields = golden_maps_Maps_Sfixed32KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Sfixed32KeyEntry",
     .field_names = golden_maps_Maps_Sfixed32KeyEntry__names,
+    .fast = golden_maps_Maps_Sfixed32KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Sfixed32KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -561,12 +611,17 @@ static const char *const golden_maps_Maps_Sfixed64KeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_Sfixed64KeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x09, CPAY_FAST_F64, -1, 0, offsetof(golden_maps_Maps_Sfixed64KeyEntry, key)),
+    [2] = CPAY_FAST(0x11, CPAY_FAST_F64, -1, 0, offsetof(golden_maps_Maps_Sfixed64KeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_Sfixed64KeyEntry_table = {
     .fields = golden_maps_Maps_Sfixed64KeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.Sfixed64KeyEntry",
     .field_names = golden_maps_Maps_Sfixed64KeyEntry__names,
+    .fast = golden_maps_Maps_Sfixed64KeyEntry__fast,
     .size = sizeof(golden_maps_Maps_Sfixed64KeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -587,12 +642,17 @@ static const char *const golden_maps_Maps_BoolKeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_BoolKeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_BOOL, -1, 0, offsetof(golden_maps_Maps_BoolKeyEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_BOOL, -1, 0, offsetof(golden_maps_Maps_BoolKeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_BoolKeyEntry_table = {
     .fields = golden_maps_Maps_BoolKeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.BoolKeyEntry",
     .field_names = golden_maps_Maps_BoolKeyEntry__names,
+    .fast = golden_maps_Maps_BoolKeyEntry__fast,
     .size = sizeof(golden_maps_Maps_BoolKeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -615,12 +675,18 @@ static const char *const golden_maps_Maps_StringKeyEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_StringKeyEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_StringKeyEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_StringKeyEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_StringKeyEntry_table = {
     .fields = golden_maps_Maps_StringKeyEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.StringKeyEntry",
     .field_names = golden_maps_Maps_StringKeyEntry__names,
+    .fast = golden_maps_Maps_StringKeyEntry__fast,
     .size = sizeof(golden_maps_Maps_StringKeyEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -643,12 +709,18 @@ static const char *const golden_maps_Maps_BytesValueEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_BytesValueEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_BytesValueEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_BYTES, -1, 0, offsetof(golden_maps_Maps_BytesValueEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_BytesValueEntry_table = {
     .fields = golden_maps_Maps_BytesValueEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.BytesValueEntry",
     .field_names = golden_maps_Maps_BytesValueEntry__names,
+    .fast = golden_maps_Maps_BytesValueEntry__fast,
     .size = sizeof(golden_maps_Maps_BytesValueEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -671,12 +743,17 @@ static const char *const golden_maps_Maps_FloatValueEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_FloatValueEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_FloatValueEntry, key)),
+    [2] = CPAY_FAST(0x15, CPAY_FAST_F32, -1, 0, offsetof(golden_maps_Maps_FloatValueEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_FloatValueEntry_table = {
     .fields = golden_maps_Maps_FloatValueEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.FloatValueEntry",
     .field_names = golden_maps_Maps_FloatValueEntry__names,
+    .fast = golden_maps_Maps_FloatValueEntry__fast,
     .size = sizeof(golden_maps_Maps_FloatValueEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -699,12 +776,18 @@ static const char *const golden_maps_Maps_DoubleValueEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_DoubleValueEntry__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_DoubleValueEntry, key)),
+    [2] = CPAY_FAST(0x11, CPAY_FAST_F64, -1, 0, offsetof(golden_maps_Maps_DoubleValueEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_DoubleValueEntry_table = {
     .fields = golden_maps_Maps_DoubleValueEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.DoubleValueEntry",
     .field_names = golden_maps_Maps_DoubleValueEntry__names,
+    .fast = golden_maps_Maps_DoubleValueEntry__fast,
     .size = sizeof(golden_maps_Maps_DoubleValueEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -726,12 +809,17 @@ static const char *const golden_maps_Maps_EnumValueEntry__names[] = {
     "key",
     "value",
 };
+static const cpay_fast_field golden_maps_Maps_EnumValueEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_EnumValueEntry, key)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_maps_Maps_EnumValueEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_EnumValueEntry_table = {
     .fields = golden_maps_Maps_EnumValueEntry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.EnumValueEntry",
     .field_names = golden_maps_Maps_EnumValueEntry__names,
+    .fast = golden_maps_Maps_EnumValueEntry__fast,
     .size = sizeof(golden_maps_Maps_EnumValueEntry),
     .field_count = 2,
     .dense_below = 2,
@@ -757,12 +845,19 @@ static const char *const golden_maps_Maps_MessageValueEntry__names[] = {
 static const cpay_sub golden_maps_Maps_MessageValueEntry__subs[] = {
     {.msg = &golden_maps_Value_table},
 };
+static const cpay_fast_field golden_maps_Maps_MessageValueEntry__fast[16] = {
+    [1] = CPAY_FAST(
+        0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_maps_Maps_MessageValueEntry, key)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_maps_Maps_MessageValueEntry, value)),
+};
 const cpay_msg_table golden_maps_Maps_MessageValueEntry_table = {
     .fields = golden_maps_Maps_MessageValueEntry__fields,
     .subs = golden_maps_Maps_MessageValueEntry__subs,
     .defaults = NULL,
     .full_name = "golden.maps.Maps.MessageValueEntry",
     .field_names = golden_maps_Maps_MessageValueEntry__names,
+    .fast = golden_maps_Maps_MessageValueEntry__fast,
     .size = sizeof(golden_maps_Maps_MessageValueEntry),
     .field_count = 2,
     .dense_below = 2,

@@ -17,12 +17,17 @@ static const cpay_sub golden_nested_Tree__subs[] = {
     {.msg = &golden_nested_Tree_Node_table},
     {.msg = &golden_nested_Tree_table},
 };
+static const cpay_fast_field golden_nested_Tree__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_nested_Tree, root)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_nested_Tree, parent)),
+};
 const cpay_msg_table golden_nested_Tree_table = {
     .fields = golden_nested_Tree__fields,
     .subs = golden_nested_Tree__subs,
     .defaults = NULL,
     .full_name = "golden.nested.Tree",
     .field_names = golden_nested_Tree__names,
+    .fast = golden_nested_Tree__fast,
     .size = sizeof(golden_nested_Tree),
     .field_count = 2,
     .dense_below = 2,
@@ -51,12 +56,19 @@ static const cpay_sub golden_nested_Tree_Node__subs[] = {
     {.msg = &golden_nested_Tree_Node_table},
     {.msg = &golden_nested_Tree_table},
 };
+static const cpay_fast_field golden_nested_Tree_Node__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_nested_Tree_Node, leaf)),
+    [2] = CPAY_FAST(
+        0x12, CPAY_FAST_REP_MESSAGE, -1, 1, offsetof(golden_nested_Tree_Node, children)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_MESSAGE, -1, 2, offsetof(golden_nested_Tree_Node, owner)),
+};
 const cpay_msg_table golden_nested_Tree_Node_table = {
     .fields = golden_nested_Tree_Node__fields,
     .subs = golden_nested_Tree_Node__subs,
     .defaults = NULL,
     .full_name = "golden.nested.Tree.Node",
     .field_names = golden_nested_Tree_Node__names,
+    .fast = golden_nested_Tree_Node__fast,
     .size = sizeof(golden_nested_Tree_Node),
     .field_count = 3,
     .dense_below = 3,
@@ -75,12 +87,16 @@ static const cpay_field golden_nested_Tree_Node_Leaf__fields[] = {
 static const char *const golden_nested_Tree_Node_Leaf__names[] = {
     "label",
 };
+static const cpay_fast_field golden_nested_Tree_Node_Leaf__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_nested_Tree_Node_Leaf, label)),
+};
 const cpay_msg_table golden_nested_Tree_Node_Leaf_table = {
     .fields = golden_nested_Tree_Node_Leaf__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.nested.Tree.Node.Leaf",
     .field_names = golden_nested_Tree_Node_Leaf__names,
+    .fast = golden_nested_Tree_Node_Leaf__fast,
     .size = sizeof(golden_nested_Tree_Node_Leaf),
     .field_count = 1,
     .dense_below = 1,
@@ -105,12 +121,17 @@ static const cpay_sub golden_nested_Outer__subs[] = {
     {.msg = &golden_nested_Outer_Middle_table},
     {.msg = &golden_nested_Outer_Middle_Inner_table},
 };
+static const cpay_fast_field golden_nested_Outer__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_nested_Outer, middle)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_nested_Outer, shortcut)),
+};
 const cpay_msg_table golden_nested_Outer_table = {
     .fields = golden_nested_Outer__fields,
     .subs = golden_nested_Outer__subs,
     .defaults = NULL,
     .full_name = "golden.nested.Outer",
     .field_names = golden_nested_Outer__names,
+    .fast = golden_nested_Outer__fast,
     .size = sizeof(golden_nested_Outer),
     .field_count = 2,
     .dense_below = 2,
@@ -131,12 +152,16 @@ static const char *const golden_nested_Outer_Middle__names[] = {
 static const cpay_sub golden_nested_Outer_Middle__subs[] = {
     {.msg = &golden_nested_Outer_Middle_Inner_table},
 };
+static const cpay_fast_field golden_nested_Outer_Middle__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_nested_Outer_Middle, inner)),
+};
 const cpay_msg_table golden_nested_Outer_Middle_table = {
     .fields = golden_nested_Outer_Middle__fields,
     .subs = golden_nested_Outer_Middle__subs,
     .defaults = NULL,
     .full_name = "golden.nested.Outer.Middle",
     .field_names = golden_nested_Outer_Middle__names,
+    .fast = golden_nested_Outer_Middle__fast,
     .size = sizeof(golden_nested_Outer_Middle),
     .field_count = 1,
     .dense_below = 1,
@@ -155,12 +180,16 @@ static const cpay_field golden_nested_Outer_Middle_Inner__fields[] = {
 static const char *const golden_nested_Outer_Middle_Inner__names[] = {
     "value",
 };
+static const cpay_fast_field golden_nested_Outer_Middle_Inner__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_nested_Outer_Middle_Inner, value)),
+};
 const cpay_msg_table golden_nested_Outer_Middle_Inner_table = {
     .fields = golden_nested_Outer_Middle_Inner__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.nested.Outer.Middle.Inner",
     .field_names = golden_nested_Outer_Middle_Inner__names,
+    .fast = golden_nested_Outer_Middle_Inner__fast,
     .size = sizeof(golden_nested_Outer_Middle_Inner),
     .field_count = 1,
     .dense_below = 1,

@@ -64,12 +64,17 @@ static const char *const golden_oneofs_Payment__names[] = {
 static const cpay_sub golden_oneofs_Payment__subs[] = {
     {.msg = &golden_oneofs_BankAccount_table},
 };
+static const cpay_fast_field golden_oneofs_Payment__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_oneofs_Payment, id)),
+    [7] = CPAY_FAST(0x38, CPAY_FAST_V32, -1, 0, offsetof(golden_oneofs_Payment, after)),
+};
 const cpay_msg_table golden_oneofs_Payment_table = {
     .fields = golden_oneofs_Payment__fields,
     .subs = golden_oneofs_Payment__subs,
     .defaults = NULL,
     .full_name = "golden.oneofs.Payment",
     .field_names = golden_oneofs_Payment__names,
+    .fast = golden_oneofs_Payment__fast,
     .size = sizeof(golden_oneofs_Payment),
     .field_count = 9,
     .dense_below = 9,
@@ -88,12 +93,16 @@ static const cpay_field golden_oneofs_BankAccount__fields[] = {
 static const char *const golden_oneofs_BankAccount__names[] = {
     "iban",
 };
+static const cpay_fast_field golden_oneofs_BankAccount__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_oneofs_BankAccount, iban)),
+};
 const cpay_msg_table golden_oneofs_BankAccount_table = {
     .fields = golden_oneofs_BankAccount__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.oneofs.BankAccount",
     .field_names = golden_oneofs_BankAccount__names,
+    .fast = golden_oneofs_BankAccount__fast,
     .size = sizeof(golden_oneofs_BankAccount),
     .field_count = 1,
     .dense_below = 1,

@@ -11,12 +11,16 @@ static const cpay_field golden_presence_Sub__fields[] = {
 static const char *const golden_presence_Sub__names[] = {
     "x",
 };
+static const cpay_fast_field golden_presence_Sub__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_presence_Sub, x)),
+};
 const cpay_msg_table golden_presence_Sub_table = {
     .fields = golden_presence_Sub__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.presence.Sub",
     .field_names = golden_presence_Sub__names,
+    .fast = golden_presence_Sub__fast,
     .size = sizeof(golden_presence_Sub),
     .field_count = 1,
     .dense_below = 1,
@@ -71,12 +75,26 @@ static const cpay_sub golden_presence_Presence__subs[] = {
     {.msg = &golden_presence_Sub_table},
     {.msg = &golden_presence_Sub_table},
 };
+static const cpay_fast_field golden_presence_Presence__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_presence_Presence, opt_int)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_presence_Presence, plain_int)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_STRING, 1, 0, offsetof(golden_presence_Presence, opt_string)),
+    [4] = CPAY_FAST(
+        0x22, CPAY_FAST_STRING, -1, 0, offsetof(golden_presence_Presence, plain_string)),
+    [5] = CPAY_FAST(0x2a, CPAY_FAST_BYTES, 2, 0, offsetof(golden_presence_Presence, opt_bytes)),
+    [6] = CPAY_FAST(0x30, CPAY_FAST_BOOL, 3, 0, offsetof(golden_presence_Presence, opt_bool)),
+    [7] = CPAY_FAST(0x39, CPAY_FAST_F64, 4, 0, offsetof(golden_presence_Presence, opt_double)),
+    [8] = CPAY_FAST(0x42, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_presence_Presence, sub)),
+    [9] = CPAY_FAST(0x4a, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_presence_Presence, opt_sub)),
+    [11] = CPAY_FAST(0x5d, CPAY_FAST_F32, 5, 0, offsetof(golden_presence_Presence, opt_float)),
+};
 const cpay_msg_table golden_presence_Presence_table = {
     .fields = golden_presence_Presence__fields,
     .subs = golden_presence_Presence__subs,
     .defaults = NULL,
     .full_name = "golden.presence.Presence",
     .field_names = golden_presence_Presence__names,
+    .fast = golden_presence_Presence__fast,
     .size = sizeof(golden_presence_Presence),
     .field_count = 11,
     .dense_below = 11,

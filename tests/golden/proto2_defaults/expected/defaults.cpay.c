@@ -127,12 +127,30 @@ static const golden_defaults_Defaults golden_defaults_Defaults__defaults = {
     .d_neg_zero = -0.0,
     .d_big = 1e+300,
 };
+static const cpay_fast_field golden_defaults_Defaults__fast[16] = {
+    [1] = CPAY_FAST(0x09, CPAY_FAST_F64, 0, 0, offsetof(golden_defaults_Defaults, d)),
+    [2] = CPAY_FAST(0x11, CPAY_FAST_F64, 1, 0, offsetof(golden_defaults_Defaults, d_inf)),
+    [3] = CPAY_FAST(0x19, CPAY_FAST_F64, 2, 0, offsetof(golden_defaults_Defaults, d_neg_inf)),
+    [4] = CPAY_FAST(0x21, CPAY_FAST_F64, 3, 0, offsetof(golden_defaults_Defaults, d_nan)),
+    [5] = CPAY_FAST(0x2d, CPAY_FAST_F32, 4, 0, offsetof(golden_defaults_Defaults, f)),
+    [6] = CPAY_FAST(0x35, CPAY_FAST_F32, 5, 0, offsetof(golden_defaults_Defaults, f_inf)),
+    [7] = CPAY_FAST(0x38, CPAY_FAST_V64, 6, 0, offsetof(golden_defaults_Defaults, i64)),
+    [8] = CPAY_FAST(0x40, CPAY_FAST_V64, 7, 0, offsetof(golden_defaults_Defaults, u64)),
+    [9] = CPAY_FAST(0x48, CPAY_FAST_V32, 8, 0, offsetof(golden_defaults_Defaults, i32)),
+    [10] = CPAY_FAST(0x51, CPAY_FAST_F64, 9, 0, offsetof(golden_defaults_Defaults, fx64)),
+    [11] = CPAY_FAST(0x5d, CPAY_FAST_F32, 10, 0, offsetof(golden_defaults_Defaults, fx32)),
+    [12] = CPAY_FAST(0x60, CPAY_FAST_BOOL, 11, 0, offsetof(golden_defaults_Defaults, b)),
+    [13] = CPAY_FAST(0x6a, CPAY_FAST_BYTES, 12, 0, offsetof(golden_defaults_Defaults, s)),
+    [14] = CPAY_FAST(0x72, CPAY_FAST_BYTES, 13, 0, offsetof(golden_defaults_Defaults, by)),
+    [15] = CPAY_FAST(0x78, CPAY_FAST_V32, 14, 0, offsetof(golden_defaults_Defaults, u32)),
+};
 const cpay_msg_table golden_defaults_Defaults_table = {
     .fields = golden_defaults_Defaults__fields,
     .subs = golden_defaults_Defaults__subs,
     .defaults = &golden_defaults_Defaults__defaults,
     .full_name = "golden.defaults.Defaults",
     .field_names = golden_defaults_Defaults__names,
+    .fast = golden_defaults_Defaults__fast,
     .size = sizeof(golden_defaults_Defaults),
     .field_count = 25,
     .dense_below = 25,
@@ -151,12 +169,17 @@ static const char *const golden_defaults_NoDefaults__names[] = {
     "a",
     "b",
 };
+static const cpay_fast_field golden_defaults_NoDefaults__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 0, 0, offsetof(golden_defaults_NoDefaults, a)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_BYTES, 1, 0, offsetof(golden_defaults_NoDefaults, b)),
+};
 const cpay_msg_table golden_defaults_NoDefaults_table = {
     .fields = golden_defaults_NoDefaults__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.defaults.NoDefaults",
     .field_names = golden_defaults_NoDefaults__names,
+    .fast = golden_defaults_NoDefaults__fast,
     .size = sizeof(golden_defaults_NoDefaults),
     .field_count = 2,
     .dense_below = 2,

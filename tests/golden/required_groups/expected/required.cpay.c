@@ -31,12 +31,20 @@ static const cpay_sub golden_required_Order__subs[] = {
     {.msg = &golden_required_Order_Shipping_table},
     {.msg = &golden_required_Order_Line_table},
 };
+static const cpay_fast_field golden_required_Order__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, 3, 0, offsetof(golden_required_Order, quantity)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_BYTES, 0, 0, offsetof(golden_required_Order, id)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V64, 1, 0, offsetof(golden_required_Order, amount)),
+    [4] = CPAY_FAST(0x22, CPAY_FAST_MESSAGE, 2, 0, offsetof(golden_required_Order, item)),
+    [10] = CPAY_FAST(0x52, CPAY_FAST_BYTES, 4, 0, offsetof(golden_required_Order, note)),
+};
 const cpay_msg_table golden_required_Order_table = {
     .fields = golden_required_Order__fields,
     .subs = golden_required_Order__subs,
     .defaults = NULL,
     .full_name = "golden.required.Order",
     .field_names = golden_required_Order__names,
+    .fast = golden_required_Order__fast,
     .size = sizeof(golden_required_Order),
     .field_count = 7,
     .dense_below = 5,
@@ -58,12 +66,17 @@ static const char *const golden_required_Order_Shipping__names[] = {
     "address",
     "zip",
 };
+static const cpay_fast_field golden_required_Order_Shipping__fast[16] = {
+    [6] = CPAY_FAST(0x32, CPAY_FAST_BYTES, 1, 0, offsetof(golden_required_Order_Shipping, address)),
+    [7] = CPAY_FAST(0x38, CPAY_FAST_V32, 0, 0, offsetof(golden_required_Order_Shipping, zip)),
+};
 const cpay_msg_table golden_required_Order_Shipping_table = {
     .fields = golden_required_Order_Shipping__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.required.Order.Shipping",
     .field_names = golden_required_Order_Shipping__names,
+    .fast = golden_required_Order_Shipping__fast,
     .size = sizeof(golden_required_Order_Shipping),
     .field_count = 2,
     .dense_below = 0,
@@ -81,12 +94,16 @@ static const cpay_field golden_required_Order_Line__fields[] = {
 static const char *const golden_required_Order_Line__names[] = {
     "sku",
 };
+static const cpay_fast_field golden_required_Order_Line__fast[16] = {
+    [9] = CPAY_FAST(0x4a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_required_Order_Line, sku)),
+};
 const cpay_msg_table golden_required_Order_Line_table = {
     .fields = golden_required_Order_Line__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.required.Order.Line",
     .field_names = golden_required_Order_Line__names,
+    .fast = golden_required_Order_Line__fast,
     .size = sizeof(golden_required_Order_Line),
     .field_count = 1,
     .dense_below = 0,
@@ -103,12 +120,16 @@ static const cpay_field golden_required_Item__fields[] = {
 static const char *const golden_required_Item__names[] = {
     "name",
 };
+static const cpay_fast_field golden_required_Item__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_BYTES, 0, 0, offsetof(golden_required_Item, name)),
+};
 const cpay_msg_table golden_required_Item_table = {
     .fields = golden_required_Item__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.required.Item",
     .field_names = golden_required_Item__names,
+    .fast = golden_required_Item__fast,
     .size = sizeof(golden_required_Item),
     .field_count = 1,
     .dense_below = 1,

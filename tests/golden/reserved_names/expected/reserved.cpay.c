@@ -19,12 +19,17 @@ static const char *const golden_reserved_Account__names[] = {
 static const cpay_sub golden_reserved_Account__subs[] = {
     {.msg = &golden_reserved_Account_Entry_table},
 };
+static const cpay_fast_field golden_reserved_Account__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_reserved_Account, id)),
+    [3] = CPAY_FAST(0x1a, CPAY_FAST_REP_MESSAGE, -1, 0, offsetof(golden_reserved_Account, entries)),
+};
 const cpay_msg_table golden_reserved_Account_table = {
     .fields = golden_reserved_Account__fields,
     .subs = golden_reserved_Account__subs,
     .defaults = NULL,
     .full_name = "golden.reserved.Account",
     .field_names = golden_reserved_Account__names,
+    .fast = golden_reserved_Account__fast,
     .size = sizeof(golden_reserved_Account),
     .field_count = 2,
     .dense_below = 1,
@@ -42,12 +47,16 @@ static const cpay_field golden_reserved_Account_Entry__fields[] = {
 static const char *const golden_reserved_Account_Entry__names[] = {
     "amount",
 };
+static const cpay_fast_field golden_reserved_Account_Entry__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_reserved_Account_Entry, amount)),
+};
 const cpay_msg_table golden_reserved_Account_Entry_table = {
     .fields = golden_reserved_Account_Entry__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.reserved.Account.Entry",
     .field_names = golden_reserved_Account_Entry__names,
+    .fast = golden_reserved_Account_Entry__fast,
     .size = sizeof(golden_reserved_Account_Entry),
     .field_count = 1,
     .dense_below = 1,
@@ -64,12 +73,16 @@ static const cpay_field golden_reserved_Only__fields[] = {
 static const char *const golden_reserved_Only__names[] = {
     "ok",
 };
+static const cpay_fast_field golden_reserved_Only__fast[16] = {
+    [4] = CPAY_FAST(0x20, CPAY_FAST_BOOL, -1, 0, offsetof(golden_reserved_Only, ok)),
+};
 const cpay_msg_table golden_reserved_Only_table = {
     .fields = golden_reserved_Only__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.reserved.Only",
     .field_names = golden_reserved_Only__names,
+    .fast = golden_reserved_Only__fast,
     .size = sizeof(golden_reserved_Only),
     .field_count = 1,
     .dense_below = 0,

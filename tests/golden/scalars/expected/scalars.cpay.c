@@ -57,12 +57,30 @@ static const char *const golden_scalars_Scalars__names[] = {
     "f_sint32",
     "f_sint64",
 };
+static const cpay_fast_field golden_scalars_Scalars__fast[16] = {
+    [1] = CPAY_FAST(0x09, CPAY_FAST_F64, -1, 0, offsetof(golden_scalars_Scalars, f_double)),
+    [2] = CPAY_FAST(0x15, CPAY_FAST_F32, -1, 0, offsetof(golden_scalars_Scalars, f_float)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V64, -1, 0, offsetof(golden_scalars_Scalars, f_int64)),
+    [4] = CPAY_FAST(0x20, CPAY_FAST_V64, -1, 0, offsetof(golden_scalars_Scalars, f_uint64)),
+    [5] = CPAY_FAST(0x28, CPAY_FAST_V32, -1, 0, offsetof(golden_scalars_Scalars, f_int32)),
+    [6] = CPAY_FAST(0x31, CPAY_FAST_F64, -1, 0, offsetof(golden_scalars_Scalars, f_fixed64)),
+    [7] = CPAY_FAST(0x3d, CPAY_FAST_F32, -1, 0, offsetof(golden_scalars_Scalars, f_fixed32)),
+    [8] = CPAY_FAST(0x40, CPAY_FAST_BOOL, -1, 0, offsetof(golden_scalars_Scalars, f_bool)),
+    [9] = CPAY_FAST(0x4a, CPAY_FAST_STRING, -1, 0, offsetof(golden_scalars_Scalars, f_string)),
+    [10] = CPAY_FAST(0x52, CPAY_FAST_BYTES, -1, 0, offsetof(golden_scalars_Scalars, f_bytes)),
+    [11] = CPAY_FAST(0x58, CPAY_FAST_V32, -1, 0, offsetof(golden_scalars_Scalars, f_uint32)),
+    [12] = CPAY_FAST(0x65, CPAY_FAST_F32, -1, 0, offsetof(golden_scalars_Scalars, f_sfixed32)),
+    [13] = CPAY_FAST(0x69, CPAY_FAST_F64, -1, 0, offsetof(golden_scalars_Scalars, f_sfixed64)),
+    [14] = CPAY_FAST(0x70, CPAY_FAST_Z32, -1, 0, offsetof(golden_scalars_Scalars, f_sint32)),
+    [15] = CPAY_FAST(0x78, CPAY_FAST_Z64, -1, 0, offsetof(golden_scalars_Scalars, f_sint64)),
+};
 const cpay_msg_table golden_scalars_Scalars_table = {
     .fields = golden_scalars_Scalars__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.scalars.Scalars",
     .field_names = golden_scalars_Scalars__names,
+    .fast = golden_scalars_Scalars__fast,
     .size = sizeof(golden_scalars_Scalars),
     .field_count = 15,
     .dense_below = 15,
@@ -79,6 +97,7 @@ const cpay_msg_table golden_scalars_Empty_table = {
     .defaults = NULL,
     .full_name = "golden.scalars.Empty",
     .field_names = NULL,
+    .fast = cpay__fast_none,
     .size = sizeof(golden_scalars_Empty),
     .field_count = 0,
     .dense_below = 0,
@@ -95,12 +114,16 @@ static const cpay_field golden_scalars_Old__fields[] = {
 static const char *const golden_scalars_Old__names[] = {
     "legacy",
 };
+static const cpay_fast_field golden_scalars_Old__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_scalars_Old, legacy)),
+};
 const cpay_msg_table golden_scalars_Old_table = {
     .fields = golden_scalars_Old__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.scalars.Old",
     .field_names = golden_scalars_Old__names,
+    .fast = golden_scalars_Old__fast,
     .size = sizeof(golden_scalars_Old),
     .field_count = 1,
     .dense_below = 1,

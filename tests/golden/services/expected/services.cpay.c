@@ -13,12 +13,16 @@ static const cpay_field golden_svc_Ping__fields[] = {
 static const char *const golden_svc_Ping__names[] = {
     "text",
 };
+static const cpay_fast_field golden_svc_Ping__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_svc_Ping, text)),
+};
 const cpay_msg_table golden_svc_Ping_table = {
     .fields = golden_svc_Ping__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.svc.Ping",
     .field_names = golden_svc_Ping__names,
+    .fast = golden_svc_Ping__fast,
     .size = sizeof(golden_svc_Ping),
     .field_count = 1,
     .dense_below = 1,
@@ -42,12 +46,17 @@ static const char *const golden_svc_Pong__names[] = {
 static const cpay_sub golden_svc_Pong__subs[] = {
     {.msg = &golden_shared_Money_table},
 };
+static const cpay_fast_field golden_svc_Pong__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_svc_Pong, text)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_svc_Pong, fee)),
+};
 const cpay_msg_table golden_svc_Pong_table = {
     .fields = golden_svc_Pong__fields,
     .subs = golden_svc_Pong__subs,
     .defaults = NULL,
     .full_name = "golden.svc.Pong",
     .field_names = golden_svc_Pong__names,
+    .fast = golden_svc_Pong__fast,
     .size = sizeof(golden_svc_Pong),
     .field_count = 2,
     .dense_below = 2,

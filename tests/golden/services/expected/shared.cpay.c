@@ -15,12 +15,17 @@ static const char *const golden_shared_Money__names[] = {
     "cents",
     "currency",
 };
+static const cpay_fast_field golden_shared_Money__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_shared_Money, cents)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_STRING, -1, 0, offsetof(golden_shared_Money, currency)),
+};
 const cpay_msg_table golden_shared_Money_table = {
     .fields = golden_shared_Money__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.shared.Money",
     .field_names = golden_shared_Money__names,
+    .fast = golden_shared_Money__fast,
     .size = sizeof(golden_shared_Money),
     .field_count = 2,
     .dense_below = 2,

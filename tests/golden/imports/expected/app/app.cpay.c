@@ -33,12 +33,18 @@ static const cpay_sub golden_app_Invoice__subs[] = {
     {.msg = &golden_common_Money_table},
     {.msg = &golden_app_Invoice_BySkuEntry_table},
 };
+static const cpay_fast_field golden_app_Invoice__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_app_Invoice, total)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_REP_MESSAGE, -1, 1, offsetof(golden_app_Invoice, lines)),
+    [3] = CPAY_FAST(0x18, CPAY_FAST_V32, -1, 0, offsetof(golden_app_Invoice, currency)),
+};
 const cpay_msg_table golden_app_Invoice_table = {
     .fields = golden_app_Invoice__fields,
     .subs = golden_app_Invoice__subs,
     .defaults = NULL,
     .full_name = "golden.app.Invoice",
     .field_names = golden_app_Invoice__names,
+    .fast = golden_app_Invoice__fast,
     .size = sizeof(golden_app_Invoice),
     .field_count = 4,
     .dense_below = 4,
@@ -64,12 +70,17 @@ static const char *const golden_app_Invoice_BySkuEntry__names[] = {
 static const cpay_sub golden_app_Invoice_BySkuEntry__subs[] = {
     {.msg = &golden_common_Money_table},
 };
+static const cpay_fast_field golden_app_Invoice_BySkuEntry__fast[16] = {
+    [1] = CPAY_FAST(0x0a, CPAY_FAST_STRING, -1, 0, offsetof(golden_app_Invoice_BySkuEntry, key)),
+    [2] = CPAY_FAST(0x12, CPAY_FAST_MESSAGE, -1, 0, offsetof(golden_app_Invoice_BySkuEntry, value)),
+};
 const cpay_msg_table golden_app_Invoice_BySkuEntry_table = {
     .fields = golden_app_Invoice_BySkuEntry__fields,
     .subs = golden_app_Invoice_BySkuEntry__subs,
     .defaults = NULL,
     .full_name = "golden.app.Invoice.BySkuEntry",
     .field_names = golden_app_Invoice_BySkuEntry__names,
+    .fast = golden_app_Invoice_BySkuEntry__fast,
     .size = sizeof(golden_app_Invoice_BySkuEntry),
     .field_count = 2,
     .dense_below = 2,

@@ -32,12 +32,17 @@ static const char *const golden_common_Money__names[] = {
     "units",
     "currency",
 };
+static const cpay_fast_field golden_common_Money__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V64, -1, 0, offsetof(golden_common_Money, units)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(golden_common_Money, currency)),
+};
 const cpay_msg_table golden_common_Money_table = {
     .fields = golden_common_Money__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "golden.common.Money",
     .field_names = golden_common_Money__names,
+    .fast = golden_common_Money__fast,
     .size = sizeof(golden_common_Money),
     .field_count = 2,
     .dense_below = 2,

@@ -39,12 +39,17 @@ static const char *const x_cpay_x_Point__names[] = {
     "radius",
     "label",
 };
+static const cpay_fast_field x_cpay_x_Point__fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(x_cpay_x_Point, x)),
+    [2] = CPAY_FAST(0x10, CPAY_FAST_V32, -1, 0, offsetof(x_cpay_x_Point, color)),
+};
 const cpay_msg_table x_cpay_x_Point_table = {
     .fields = x_cpay_x_Point__fields,
     .subs = NULL,
     .defaults = NULL,
     .full_name = "cpay.x.Point",
     .field_names = x_cpay_x_Point__names,
+    .fast = x_cpay_x_Point__fast,
     .size = sizeof(x_cpay_x_Point),
     .field_count = 4,
     .dense_below = 4,
