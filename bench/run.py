@@ -4,8 +4,16 @@ interleaved CPU-time MB/s, and cpay's ratios to each peer.
 
 Usage: run.py --driver BUILD/bench/bench-driver --data ../shared/bench
               [--rounds 11] [--ms 20] [--no-time] [--no-count] [--libs a,b]
+              [--peer NAME=PROGRAM ...]
 Invoked by `meson compile -C BUILD bench`; BENCH_ARGS in the environment adds
 arguments (e.g. BENCH_ARGS="--no-time").
+
+--peer adds a library built outside this tree (upb with its fasttable
+decoder, say) to the same run: PROGRAM is a driver of its own that answers
+`PROGRAM DATA verify` (lines ending in " ok"), `PROGRAM DATA count WORKLOAD
+OP ITERS` with OP decode, decode-alias or encode (collection toggled around
+the loop, as bench-driver does) and `PROGRAM DATA time ROUNDS MS` (lines
+`time WORKLOAD OP MB/s`). It shows as the columns NAME and NAME-alias.
 """
 import argparse
 import concurrent.futures
@@ -46,11 +54,24 @@ def bar(wl, op):
     return 0.75 * best
 
 
-def count_one(driver, data, lib, wl, op):
+def count_args(driver, peers, lib, wl, op):
+    """The command that counts `op` of `lib` on `wl`: bench-driver takes
+    LIB WORKLOAD OP, a --peer driver WORKLOAD OP (decode-alias for the
+    decoding of NAME-alias)."""
+    name = lib[:-len("-alias")] if lib.endswith("-alias") else lib
+    if name not in peers:
+        return [driver, "count", lib, wl, op]
+    if lib.endswith("-alias") and op == "decode":
+        op = "decode-alias"
+    return [peers[name], "count", wl, op]
+
+
+def count_one(driver, data, lib, wl, op, peers=None):
+    prog = count_args(driver, peers or {}, lib, wl, op)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-               "--callgrind-out-file=" + out, driver, data, "count", lib, wl, op, str(ITERS[wl])]
+               "--callgrind-out-file=" + out, prog[0], data] + prog[1:] + [str(ITERS[wl])]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
             raise RuntimeError("%s failed:\n%s" % (" ".join(cmd), p.stderr[-2000:]))
@@ -110,6 +131,24 @@ def fmt(v):
     return "{:,.0f}".format(v)
 
 
+def print_like_for_like(title, values, libs, peers, wls, ratio):
+    """cpay against each --peer: copying against copying (cpay / NAME),
+    aliasing against aliasing (cpay-alias / NAME-alias, decoding only)."""
+    pairs = [(me, name + me[len("cpay"):]) for name in peers for me in ("cpay", "cpay-alias")
+             if me in libs]
+    print("## %s\n" % title)
+    print("| workload | op | " + " | ".join("%s / %s" % pr for pr in pairs) + " |")
+    print("| --- | --- |" + " ---: |" * len(pairs))
+    for wl in wls:
+        for op in OPS:
+            cells = []
+            for me, pr in pairs:
+                a, b = values.get((me, wl, op)), values.get((pr, wl, op))
+                cells.append("%.2fx" % ratio(a, b) if a and b else "-")
+            print("| %s | %s | %s |" % (wl, op, " | ".join(cells)))
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -126,35 +165,57 @@ def main():
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--no-extra", action="store_true", help="skip code size and memory")
     ap.add_argument("--no-count", action="store_true")
+    ap.add_argument("--peer", action="append", default=[], metavar="NAME=PROGRAM",
+                    help="a library built outside the tree, measured by its own driver (see above)")
     args = ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("BENCH_ARGS", "")))
     libs = args.libs.split(",")
     wls = args.workloads.split(",")
+    peers = dict(x.split("=", 1) for x in args.peer)
+    peer_libs = [n for name in peers for n in (name, name + "-alias")]
 
-    p = subprocess.run([args.driver, args.data, "verify"], stdout=subprocess.PIPE, text=True)
-    bad = [l for l in p.stdout.splitlines() if not l.endswith(" ok")]
-    if p.returncode != 0 or bad:
-        print(p.stdout)
-        sys.exit("round trip check failed")
+    for prog in [args.driver] + list(peers.values()):
+        p = subprocess.run([prog, args.data, "verify"], stdout=subprocess.PIPE, text=True)
+        bad = [l for l in p.stdout.splitlines() if not l.endswith(" ok")]
+        if p.returncode != 0 or bad:
+            print(p.stdout)
+            sys.exit("round trip check failed: " + prog)
     print("round trip: every library re-encodes every workload byte for byte\n")
 
     if not args.no_count:
-        jobs = [(lib, wl, op) for wl in wls for op in OPS for lib in libs]
+        # A peer's aliased decoding re-encodes as its copying one does: its
+        # encode is counted once.
+        jobs = [(lib, wl, op) for wl in wls for op in OPS for lib in libs + peer_libs
+                if not (lib in peer_libs and lib.endswith("-alias") and op == "encode")]
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
-            futs = {j: ex.submit(count_one, args.driver, args.data, *j) for j in jobs}
+            futs = {j: ex.submit(count_one, args.driver, args.data, *j, peers=peers) for j in jobs}
             counts = {j: f.result() for j, f in futs.items()}
+        cols = libs + peer_libs
         print("## Instructions per operation (callgrind, loop only; lower is better)\n")
-        print("| workload | op | " + " | ".join(libs) + " | upb ref | upb aliased ref | bar (0.75x best) | cpay-alias / best |")
-        print("| --- | --- |" + " ---: |" * (len(libs) + 4))
+        print("| workload | op | " + " | ".join(cols) + " | upb ref | upb aliased ref | bar (0.75x best) | cpay-alias / best |")
+        print("| --- | --- |" + " ---: |" * (len(cols) + 4))
         for wl in wls:
             for op in OPS:
                 r = REFERENCE[(wl, op)]
                 best = r["upb_alias"] if op == "decode" else min(r["cpp"], r["upb"])
                 cp = counts.get(("cpay-alias", wl, op), counts.get(("cpay", wl, op)))
-                row = [fmt(counts[(l, wl, op)]) for l in libs]
+                row = [fmt(counts[(l, wl, op)]) if (l, wl, op) in counts else "-" for l in cols]
                 ratio = "%.2fx %s" % (cp / best, "ok" if cp <= bar(wl, op) else "MISSED") if cp else "-"
                 print("| %s | %s | %s | %s | %s | %s | %s |" % (
                     wl, op, " | ".join(row), fmt(r["upb"]), fmt(r["upb_alias"]), fmt(bar(wl, op)), ratio))
         print()
+        if peers:
+            print_like_for_like("Instructions: cpay / peer, like for like (lower is better)",
+                                counts, libs, peers, wls, lambda a, b: a / b)
+
+    peer_mbps = {}
+    if not args.no_time:
+        for name, prog in peers.items():
+            p = subprocess.run([prog, args.data, "time", str(args.rounds), str(args.ms)],
+                               stdout=subprocess.PIPE, text=True, check=True)
+            for line in p.stdout.splitlines():
+                _, wl, op, v = line.split()
+                lib = name + "-alias" if op == "decode-alias" else name
+                peer_mbps[(lib, wl, "decode" if op == "decode-alias" else op)] = float(v)
 
     if not args.no_extra:
         env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=0")
@@ -182,26 +243,32 @@ def main():
     if not args.no_time:
         p = subprocess.run([args.driver, args.data, "time", str(args.rounds), str(args.ms)] + libs,
                            stdout=subprocess.PIPE, text=True, check=True)
-        mbps = {}
+        mbps = dict(peer_mbps)
         for line in p.stdout.splitlines():
             _, lib, wl, op, v = line.split()
             mbps[(lib, wl, op)] = float(v)
         print("## MB/s (median of %d interleaved rounds, thread CPU time; higher is better)\n" % args.rounds)
-        print("| workload | op | " + " | ".join(libs) + " |")
-        print("| --- | --- |" + " ---: |" * len(libs))
+        print("| workload | op | " + " | ".join(libs + peer_libs) + " |")
+        print("| --- | --- |" + " ---: |" * len(libs + peer_libs))
         for wl in wls:
             for op in OPS:
-                print("| %s | %s | %s |" % (wl, op, " | ".join("%.0f" % mbps[(l, wl, op)] for l in libs)))
+                print("| %s | %s | %s |" % (wl, op, " | ".join(
+                    "%.0f" % mbps[(l, wl, op)] if (l, wl, op) in mbps else "-"
+                    for l in libs + peer_libs)))
         print()
-        peers = [l for l in libs if l in PEERS]
-        for me in [l for l in libs if l.startswith("cpay")]:
+        if peers:
+            print_like_for_like("Speed: cpay / peer, like for like (the peer's own rounds, "
+                                "run just before cpay's; higher is better)",
+                                mbps, libs, peers, wls, lambda a, b: a / b)
+        debian = [l for l in libs if l in PEERS]
+        for me in [l for l in libs if l.startswith("cpay")] if debian else []:
             print("## %s speed / peer speed (same run)\n" % me)
-            print("| workload | op | " + " | ".join(peers) + " |")
-            print("| --- | --- |" + " ---: |" * len(peers))
+            print("| workload | op | " + " | ".join(debian) + " |")
+            print("| --- | --- |" + " ---: |" * len(debian))
             for wl in wls:
                 for op in OPS:
                     print("| %s | %s | %s |" % (wl, op, " | ".join(
-                        "%.2fx" % (mbps[(me, wl, op)] / mbps[(pr, wl, op)]) for pr in peers)))
+                        "%.2fx" % (mbps[(me, wl, op)] / mbps[(pr, wl, op)]) for pr in debian)))
             print()
 
 

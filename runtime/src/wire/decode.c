@@ -188,7 +188,9 @@ static const uint8_t *fail_tag(dec *d, uint32_t num, uint64_t tag, const uint8_t
 }
 
 static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
-                                 const cpay_msg_table *t, int depth, uint32_t group);
+                                 const cpay_msg_table *t, int depth);
+static const uint8_t *decode_group(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                   const cpay_msg_table *t, int depth, uint32_t group);
 
 // Decodes a submessage (length-delimited, or a group ending with the end-group
 // tag of `num`) into *slot, creating it when NULL and merging otherwise.
@@ -209,8 +211,8 @@ static const uint8_t *decode_sub(dec *d, const uint8_t *p, const uint8_t *end, v
     if (!sub) return fail_oom(d, num, name, p);
     *slot = sub;
   }
-  if (group) return decode_msg(d, p, end, sub, st, depth + 1, num);
-  return decode_msg(d, p, p + len, sub, st, depth + 1, 0);
+  if (group) return decode_group(d, p, end, sub, st, depth + 1, num);
+  return decode_msg(d, p, p + len, sub, st, depth + 1);
 }
 
 // Skips the value of an unknown field (after its tag) and returns the end.
@@ -362,7 +364,7 @@ static const uint8_t *decode_map_entry(dec *d, const uint8_t *p, const uint8_t *
   // discarding.
   uint32_t flags = d->flags;
   if (vf->mode & CPAY_MODE_CLOSED_ENUM) d->flags &= ~(uint32_t)CPAY_DECODE_DISCARD_UNKNOWN;
-  const uint8_t *q = decode_msg(d, p, p + len, entry, et, depth + 1, 0);
+  const uint8_t *q = decode_msg(d, p, p + len, entry, et, depth + 1);
   d->flags = flags;
   if (!q) return NULL;
   cpay_value key = cpay__value_load(kf->type, cpay__field_cptr(entry, kf));
@@ -526,7 +528,7 @@ static const uint8_t *decode_msgset_item(dec *d, const uint8_t *tag_p, const uin
     *slot = cpay_msg_new(ext->sub.msg, d->arena);
     if (!*slot) return fail_oom(d, ext->field.number, ext->full_name, tag_p);
   }
-  if (!decode_msg(d, body, body + body_len, *slot, ext->sub.msg, depth + 1, 0)) return NULL;
+  if (!decode_msg(d, body, body + body_len, *slot, ext->sub.msg, depth + 1)) return NULL;
   return p;
 }
 
@@ -675,12 +677,17 @@ static CPAY_HOT_INLINE const uint8_t *check_required(dec *d, const uint8_t *p, v
   return p;
 }
 
-// ---- the fast paths ---------------------------------------------------------
+// ---- the fast path ----------------------------------------------------------
 //
-// decode_msg() first tries to handle a field here, by its type, without the
-// general machinery above; anything unusual (wrong wire type, closed
-// enums, oneof messages, groups, maps, packed arrays, errors) falls through
-// to the general path, which handles every case and reports errors.
+// Each entry of a message's fast table (cpay_fast_field, made by the
+// generator) says what its one tag byte holds and where it goes;
+// decode_msg() takes the field the way the entry's kind says, with the
+// helpers below. The fast path declines what it does not handle, consuming
+// nothing: truncated or overlong values, lengths past the end, invalid
+// UTF-8, closed-enum values outside 0..63 or not in the enum, depth limits,
+// out of memory. The general path then takes the field, with its error
+// messages. Helpers that return a position return the one they were given
+// to decline, and NULL only for an error a nested message reported.
 
 // Reads a varint of at most 10 bytes when 10 bytes are available (else the
 // checked reader). Each continuation bit is cancelled by subtracting one from
@@ -814,18 +821,6 @@ static CPAY_HOT_INLINE bool fast_grow(dec *d, cpay_array *arr, size_t esz) {
   return cpay__array_reserve(arr, esz, 1, d->arena);
 }
 
-// ---- the fast path, by the message's fast table ------------------------------
-//
-// Each entry (cpay_fast_field, made by the generator) says what its one tag
-// byte holds and where it goes; decode_msg() takes the field the way the
-// entry's kind says, with the helpers below. The fast path declines what it
-// does not handle, consuming nothing: truncated or overlong values, lengths
-// past the end, invalid UTF-8, closed-enum values outside 0..63 or not in
-// the enum, depth limits, out of memory. The general path then takes the
-// field, with its error messages. Helpers that return a position return
-// the one they were given to decline, and NULL only for an error a nested
-// message reported.
-
 // Singular varint scalars: the value after the tag at p.
 static CPAY_HOT_INLINE const uint8_t *fast_varint_value(const uint8_t *p, const uint8_t *end,
                                                         uint64_t *v) {
@@ -885,7 +880,7 @@ static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, c
     if (CPAY_UNLIKELY(!sub)) break;
     ((void **)arr->data)[size++] = sub;
     arr->size = size;
-    done = decode_msg(d, q, q + len, sub, st, depth + 1, 0);
+    done = decode_msg(d, q, q + len, sub, st, depth + 1);
     if (CPAY_UNLIKELY(!done) || done >= end || done[0] != tag) break;
     q = done + 1;
   }
@@ -907,7 +902,7 @@ static CPAY_HOT_INLINE const uint8_t *fast_message(dec *d, const uint8_t *p, con
     *slot = fast_new(d, st);
     if (CPAY_UNLIKELY(!*slot)) return p;
   }
-  return decode_msg(d, q, q + len, *slot, st, depth + 1, 0);
+  return decode_msg(d, q, q + len, *slot, st, depth + 1);
 }
 
 // ---- the loop ---------------------------------------------------------------
@@ -922,10 +917,11 @@ static CPAY_HOT_INLINE const cpay_fast_field *fast_entry(const cpay_fast_field *
   return (const cpay_fast_field *)((const char *)fast + (tag & 0x78));
 }
 
-// The general path: one field of `msg` (tag at p), whatever it is. An
-// end-group tag that closes the group `*group` sets it to 0. Returns the
-// position after the field, or NULL on error. Out of line, so that the fast
-// loop keeps its state in registers.
+// The general path: one field of `msg` (tag at p), whatever it is. `group`
+// points to the number of the group `msg` is, NULL when it is not one; the
+// end-group tag that closes it sets it to 0. Returns the position after the
+// field, or NULL on error. Out of line, so that the fast loop keeps its
+// state in registers.
 static CPAY_NOINLINE const uint8_t *decode_general(dec *d, const uint8_t *p, const uint8_t *end,
                                                    void *msg, const cpay_msg_table *t,
                                                    int depth, uint32_t *group, uint32_t *hint) {
@@ -936,8 +932,8 @@ static CPAY_NOINLINE const uint8_t *decode_general(dec *d, const uint8_t *p, con
   if (CPAY_UNLIKELY(!p)) return NULL;
   const cpay_field *f = cpay__field_find_near(t, num, hint);
   if (CPAY_UNLIKELY(wt >= CPAY_WT_EGROUP) && wt != CPAY_WT_FIXED32) {
-    if (wt != CPAY_WT_EGROUP || num != *group) {
-      return fail_end_group(d, t, f, num, wt, *group, tag_p);
+    if (wt != CPAY_WT_EGROUP || !group || num != *group) {
+      return fail_end_group(d, t, f, num, wt, group ? *group : 0, tag_p);
     }
     *group = 0;  // closed
     return p;
@@ -952,117 +948,202 @@ static CPAY_NOINLINE const uint8_t *decode_general(dec *d, const uint8_t *p, con
   return keep_unknown(d, tag_p, p, end, msg, num, wt, depth);
 }
 
-// Decodes fields into `msg` up to `end` (a group: up to the end-group tag of
-// field `group`). Returns the position after the message, or NULL on error.
+// Decodes the fields of group `group` into `msg` up to its end-group tag.
+// Returns the position after that tag, or NULL on error. Groups, long
+// deprecated, take the general path only.
+static const uint8_t *decode_group(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
+                                   const cpay_msg_table *t, int depth, uint32_t group) {
+  const uint32_t num = group;
+  uint32_t hint = 0;
+  while (p < end) {
+    p = decode_general(d, p, end, msg, t, depth, &group, &hint);
+    if (CPAY_UNLIKELY(!p)) return NULL;
+    if (group == 0) return check_required(d, p, msg, t);
+  }
+  return fail(d, CPAY_ERR_MALFORMED, num, NULL, p, "group without end group");
+}
+
+// The storage of the field of entry e in msg.
+static CPAY_HOT_INLINE char *fast_dst(void *msg, const cpay_fast_field *e) {
+  return (char *)msg + e->offset;
+}
+
+// Stores the n bytes at v as the value of the field of entry e (through
+// memcpy, as the field's own type may be a double or an enum).
+static CPAY_HOT_INLINE void fast_store(void *msg, const cpay_fast_field *e, const void *v,
+                                       size_t n) {
+  memcpy(fast_dst(msg, e), v, n);
+}
+
+// The jump on a fast entry's kind: through a table of label addresses where
+// the compiler has them (GNU C's computed goto: one indirect jump, where a
+// switch in position-independent code takes three more instructions and a
+// range check), else a switch that jumps to the same labels. Defining
+// CPAY_DECODE_SWITCH builds the switch with any compiler.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(CPAY_DECODE_SWITCH)
+#define FAST_JUMP_TABLE 1
+// Labels as values are GNU C, which -Wpedantic points out.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#else
+#define FAST_JUMP_TABLE 0
+#endif
+
+// Decodes fields into `msg` up to `end`. Returns the position after the
+// message, or NULL on error.
 //
 // Each field whose tag byte is the one its fast entry takes goes the way the
 // entry's kind says, right here; a field the fast path declines (see
 // above) goes to decode_general() with nothing consumed.
 static const uint8_t *decode_msg(dec *d, const uint8_t *p, const uint8_t *end, void *msg,
-                                 const cpay_msg_table *t, int depth, uint32_t group) {
+                                 const cpay_msg_table *t, int depth) {
+#if FAST_JUMP_TABLE
+  static const void *const kinds[] = {
+      [CPAY_FAST_NONE] = &&general,
+      [CPAY_FAST_BOOL] = &&k_bool,
+      [CPAY_FAST_V32] = &&k_v32,
+      [CPAY_FAST_V64] = &&k_v64,
+      [CPAY_FAST_Z32] = &&k_z32,
+      [CPAY_FAST_Z64] = &&k_z64,
+      [CPAY_FAST_CLOSED_ENUM] = &&k_closed_enum,
+      [CPAY_FAST_F32] = &&k_f32,
+      [CPAY_FAST_F64] = &&k_f64,
+      [CPAY_FAST_STRING] = &&k_string,
+      [CPAY_FAST_BYTES] = &&k_bytes,
+      [CPAY_FAST_MESSAGE] = &&k_message,
+      [CPAY_FAST_REP_STRING] = &&k_rep_string,
+      [CPAY_FAST_REP_BYTES] = &&k_rep_bytes,
+      [CPAY_FAST_REP_MESSAGE] = &&k_rep_message,
+      [CPAY_FAST_REP_SCALAR] = &&k_rep_scalar,
+      [CPAY_FAST_PACKED] = &&k_packed,
+  };
+#define FAST_JUMP(kind) goto *kinds[kind]
+#else
+#define FAST_JUMP(kind)                                  \
+  switch (kind) {                                        \
+    case CPAY_FAST_BOOL: goto k_bool;                    \
+    case CPAY_FAST_V32: goto k_v32;                      \
+    case CPAY_FAST_V64: goto k_v64;                      \
+    case CPAY_FAST_Z32: goto k_z32;                      \
+    case CPAY_FAST_Z64: goto k_z64;                      \
+    case CPAY_FAST_CLOSED_ENUM: goto k_closed_enum;      \
+    case CPAY_FAST_F32: goto k_f32;                      \
+    case CPAY_FAST_F64: goto k_f64;                      \
+    case CPAY_FAST_STRING: goto k_string;                \
+    case CPAY_FAST_BYTES: goto k_bytes;                  \
+    case CPAY_FAST_MESSAGE: goto k_message;              \
+    case CPAY_FAST_REP_STRING: goto k_rep_string;        \
+    case CPAY_FAST_REP_BYTES: goto k_rep_bytes;          \
+    case CPAY_FAST_REP_MESSAGE: goto k_rep_message;      \
+    case CPAY_FAST_REP_SCALAR: goto k_rep_scalar;        \
+    case CPAY_FAST_PACKED: goto k_packed;                \
+    default: goto general;                               \
+  }
+#endif
   uint32_t hint = 0;
   while (p < end) {
     uint32_t tag = p[0];
     const cpay_fast_field *e = fast_entry(t->fast, tag);
     if (CPAY_UNLIKELY(e->tag != tag)) goto general;
-    char *dst = (char *)msg + e->offset;
     const uint8_t *q;
     uint64_t v;
-    switch (e->kind) {
-      case CPAY_FAST_NONE:
-        goto general;
-      case CPAY_FAST_BOOL:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        *(bool *)dst = v != 0;
-        goto taken;
-      case CPAY_FAST_V32:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        *(uint32_t *)dst = (uint32_t)v;
-        goto taken;
-      case CPAY_FAST_V64:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        *(uint64_t *)dst = v;
-        goto taken;
-      case CPAY_FAST_Z32:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        *(int32_t *)dst = cpay__zigzag_dec32((uint32_t)v);
-        goto taken;
-      case CPAY_FAST_Z64:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        *(int64_t *)dst = cpay__zigzag_dec64(v);
-        goto taken;
-      case CPAY_FAST_CLOSED_ENUM:
-        if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
-        if (v >= 64 || !((t->subs[e->sub].enm->low_mask >> v) & 1)) goto general;
-        *(int32_t *)dst = (int32_t)v;
-        goto taken;
-      case CPAY_FAST_F32:
-        if (CPAY_UNLIKELY(end - p < 5)) goto general;
-        *(uint32_t *)dst = cpay__load32(p + 1);
-        q = p + 5;
-        goto taken;
-      case CPAY_FAST_F64:
-        if (CPAY_UNLIKELY(end - p < 9)) goto general;
-        *(uint64_t *)dst = cpay__load64(p + 1);
-        q = p + 9;
-        goto taken;
-      case CPAY_FAST_STRING:
-        if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
-        q = fast_str(d, p + 1, end, true, (cpay_str *)dst);
-        if (CPAY_UNLIKELY(!q)) goto general;
-        goto taken;
-      case CPAY_FAST_BYTES:
-        if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
-        q = fast_str(d, p + 1, end, false, (cpay_str *)dst);
-        if (CPAY_UNLIKELY(!q)) goto general;
-        goto taken;
-      case CPAY_FAST_MESSAGE:
-        q = fast_message(d, p, end, (void **)dst, t->subs[e->sub].msg, depth);
-        if (CPAY_UNLIKELY(q == p)) goto general;
-        if (CPAY_UNLIKELY(!q)) return NULL;
-        goto taken;
-      case CPAY_FAST_REP_STRING:
-      case CPAY_FAST_REP_BYTES:
-        q = fast_string_run(d, p, end, (cpay_array *)dst, e->kind == CPAY_FAST_REP_STRING);
-        if (CPAY_UNLIKELY(q == p)) goto general;
-        p = q;
-        continue;
-      case CPAY_FAST_REP_MESSAGE:
-        if (CPAY_UNLIKELY(depth + 1 >= d->max_depth)) goto general;
-        q = fast_message_run(d, p, end, (cpay_array *)dst, t->subs[e->sub].msg, depth);
-        if (CPAY_UNLIKELY(q == p)) goto general;
-        if (CPAY_UNLIKELY(!q)) return NULL;
-        p = q;
-        continue;
-      case CPAY_FAST_REP_SCALAR: {
-        const cpay_field *f = &t->fields[e->sub];
-        p = decode_scalar(d, p + 1, end, msg, dst, f, t->subs, field_name(t, f), p, tag & 7,
-                          true);
-        if (CPAY_UNLIKELY(!p)) return NULL;
-        continue;
-      }
-      case CPAY_FAST_PACKED: {
-        const cpay_field *f = &t->fields[e->sub];
-        p = decode_packed(d, p + 1, end, msg, (cpay_array *)dst, f, t->subs, field_name(t, f));
-        if (CPAY_UNLIKELY(!p)) return NULL;
-        continue;
-      }
-      default:
-        CPAY_UNREACHABLE();
-    }
+    FAST_JUMP(e->kind);
+  k_bool:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    fast_store(msg, e, &(bool){v != 0}, sizeof(bool));
+    goto taken;
+  k_v32:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    fast_store(msg, e, &(uint32_t){(uint32_t)v}, 4);
+    goto taken;
+  k_v64:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    fast_store(msg, e, &v, 8);
+    goto taken;
+  k_z32:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    fast_store(msg, e, &(int32_t){cpay__zigzag_dec32((uint32_t)v)}, 4);
+    goto taken;
+  k_z64:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    fast_store(msg, e, &(int64_t){cpay__zigzag_dec64(v)}, 8);
+    goto taken;
+  k_closed_enum:
+    if (CPAY_UNLIKELY(!(q = fast_varint_value(p, end, &v)))) goto general;
+    if (v >= 64 || !((t->subs[e->sub].enm->low_mask >> v) & 1)) goto general;
+    fast_store(msg, e, &(uint32_t){(uint32_t)v}, 4);
+    goto taken;
+  k_f32:
+    if (CPAY_UNLIKELY(end - p < 5)) goto general;
+    fast_store(msg, e, &(uint32_t){cpay__load32(p + 1)}, 4);
+    q = p + 5;
+    goto taken;
+  k_f64:
+    if (CPAY_UNLIKELY(end - p < 9)) goto general;
+    fast_store(msg, e, &(uint64_t){cpay__load64(p + 1)}, 8);
+    q = p + 9;
+    goto taken;
+  k_string:
+    if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
+    q = fast_str(d, p + 1, end, true, (cpay_str *)fast_dst(msg, e));
+    if (CPAY_UNLIKELY(!q)) goto general;
+    goto taken;
+  k_bytes:
+    if (CPAY_UNLIKELY(p + 1 >= end)) goto general;
+    q = fast_str(d, p + 1, end, false, (cpay_str *)fast_dst(msg, e));
+    if (CPAY_UNLIKELY(!q)) goto general;
+    goto taken;
+  k_message:
+    q = fast_message(d, p, end, (void **)fast_dst(msg, e), t->subs[e->sub].msg, depth);
+    if (CPAY_UNLIKELY(q == p)) goto general;
+    if (CPAY_UNLIKELY(!q)) return NULL;
+    goto taken;
+  k_rep_string:
+    q = fast_string_run(d, p, end, (cpay_array *)fast_dst(msg, e), true);
+    goto run;
+  k_rep_bytes:
+    q = fast_string_run(d, p, end, (cpay_array *)fast_dst(msg, e), false);
+    goto run;
+  k_rep_message:
+    if (CPAY_UNLIKELY(depth + 1 >= d->max_depth)) goto general;
+    q = fast_message_run(d, p, end, (cpay_array *)fast_dst(msg, e), t->subs[e->sub].msg,
+                         depth);
+    if (CPAY_UNLIKELY(!q)) return NULL;
+    goto run;
+  k_rep_scalar: {
+    const cpay_field *f = &t->fields[e->sub];
+    p = decode_scalar(d, p + 1, end, msg, fast_dst(msg, e), f, t->subs, field_name(t, f), p,
+                      tag & 7, true);
+    if (CPAY_UNLIKELY(!p)) return NULL;
+    continue;
+  }
+  k_packed: {
+    const cpay_field *f = &t->fields[e->sub];
+    p = decode_packed(d, p + 1, end, msg, (cpay_array *)fast_dst(msg, e), f, t->subs,
+                      field_name(t, f));
+    if (CPAY_UNLIKELY(!p)) return NULL;
+    continue;
+  }
   taken:
     ((uint8_t *)msg)[e->has_byte] |= e->has_mask;
     p = q;
     continue;
-  general:;
-    uint32_t open = group;
-    p = decode_general(d, p, end, msg, t, depth, &group, &hint);
+  run:
+    // A run of repeated elements: none taken (q == p) leaves the first to
+    // the general path.
+    if (CPAY_UNLIKELY(q == p)) goto general;
+    p = q;
+    continue;
+  general:
+    p = decode_general(d, p, end, msg, t, depth, NULL, &hint);
     if (CPAY_UNLIKELY(!p)) return NULL;
-    if (CPAY_UNLIKELY(group != open)) break;  // the end-group tag
   }
-  if (group) return fail(d, CPAY_ERR_MALFORMED, group, NULL, p, "group without end group");
   return check_required(d, p, msg, t);
+#undef FAST_JUMP
 }
+#if FAST_JUMP_TABLE
+#pragma GCC diagnostic pop
+#endif
 
 // The error for a tree that decoded without all its required fields: names
 // the first one missing, `bit` of a message of type `mt`, and the offset
@@ -1096,7 +1177,7 @@ cpay_code cpay_decode(const uint8_t *buf, size_t len, void *msg, const cpay_msg_
       .missing_table = NULL,
       .missing_offset = 0,
   };
-  if (!decode_msg(&d, buf, buf + len, msg, t, 0, 0)) return d.code;
+  if (!decode_msg(&d, buf, buf + len, msg, t, 0)) return d.code;
   if (d.missing_table) {
     // A later occurrence may have merged the missing fields in: look again.
     uint32_t bit;
