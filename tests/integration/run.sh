@@ -298,8 +298,9 @@ gencode-mismatch)
   done
   # The same headers from a runtime whose generated-code version moved on.
   cp -r "$inc/cpay" "$work/newer-cpay" && mkdir "$work/newer" && mv "$work/newer-cpay" "$work/newer/cpay"
-  sed -i 's/^#define CPAY_GENCODE_VERSION .*/#define CPAY_GENCODE_VERSION 999/' "$work/newer/cpay/port.h"
-  grep -q "CPAY_GENCODE_VERSION 999" "$work/newer/cpay/port.h" || fail "port.h has no CPAY_GENCODE_VERSION"
+  sed -i 's/^#define CPAY_GENCODE_VERSION .*/#define CPAY_GENCODE_VERSION 999/' "$work/newer/cpay/version.h"
+  grep -q "CPAY_GENCODE_VERSION 999" "$work/newer/cpay/version.h" ||
+    fail "version.h has no CPAY_GENCODE_VERSION"
   for f in payments.cpay.c payments.cpay_grpc.c; do
     if cc -std=c11 -I"$work" -I"$work/newer" -c -o "$work/bad.o" "$work/$f" 2>"$work/err"; then
       fail "$f compiled against a runtime with another CPAY_GENCODE_VERSION"

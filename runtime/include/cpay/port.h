@@ -1,13 +1,11 @@
-// Portability macros shared by every cpay header: symbol export, attributes,
-// and the generated-code version (the release version is in cpay/version.h).
+// Portability macros shared by every cpay header: symbol export and
+// attributes (the release and generated-code versions are in cpay/version.h).
 #ifndef CPAY_PORT_H_
 #define CPAY_PORT_H_
 
-// CPAY_VERSION_MAJOR/MINOR/PATCH/STRING, generated from the project version.
+// CPAY_VERSION_MAJOR/MINOR/PATCH/STRING, generated from the project version,
+// and CPAY_GENCODE_VERSION, which generated code checks.
 #include "cpay/version.h"
-
-// Generated code checks this against the value it was generated for.
-#define CPAY_GENCODE_VERSION 1
 
 #if defined(_WIN32)
 #define CPAY_API

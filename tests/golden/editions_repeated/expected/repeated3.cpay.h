@@ -7,7 +7,7 @@
 #include "cpay/reflect.h"
 #include "cpay/text.h"
 
-#if CPAY_GENCODE_VERSION != 1
+#if CPAY_GENCODE_VERSION != 2
 #error "regenerate with a matching protoc-gen-cpay"
 #endif
 

@@ -6,7 +6,7 @@
 #include "cpay/grpc.h"
 #include "ledger.cpay.h"
 
-#if CPAY_GENCODE_VERSION != 1
+#if CPAY_GENCODE_VERSION != 2
 #error "regenerate with a matching protoc-gen-cpay"
 #endif
 

@@ -5,7 +5,7 @@
 #include "cpay/gencode.h"
 #include "cpay/reflect.h"
 
-#if CPAY_GENCODE_VERSION != 1
+#if CPAY_GENCODE_VERSION != 2
 #error "regenerate with a matching protoc-gen-cpay"
 #endif
 

@@ -14,7 +14,7 @@
 #include "google/protobuf/timestamp.cpay.h"
 #include "google/protobuf/wrappers.cpay.h"
 
-#if CPAY_GENCODE_VERSION != 1
+#if CPAY_GENCODE_VERSION != 2
 #error "regenerate with a matching protoc-gen-cpay"
 #endif
 

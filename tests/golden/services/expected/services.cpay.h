@@ -8,7 +8,7 @@
 #include "cpay/text.h"
 #include "shared.cpay.h"
 
-#if CPAY_GENCODE_VERSION != 1
+#if CPAY_GENCODE_VERSION != 2
 #error "regenerate with a matching protoc-gen-cpay"
 #endif
 
