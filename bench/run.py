@@ -136,6 +136,8 @@ def print_like_for_like(title, values, libs, peers, wls, ratio):
     aliasing against aliasing (cpay-alias / NAME-alias, decoding only)."""
     pairs = [(me, name + me[len("cpay"):]) for name in peers for me in ("cpay", "cpay-alias")
              if me in libs]
+    if not pairs:
+        return
     print("## %s\n" % title)
     print("| workload | op | " + " | ".join("%s / %s" % pr for pr in pairs) + " |")
     print("| --- | --- |" + " ---: |" * len(pairs))
@@ -170,7 +172,13 @@ def main():
     args = ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("BENCH_ARGS", "")))
     libs = args.libs.split(",")
     wls = args.workloads.split(",")
-    peers = dict(x.split("=", 1) for x in args.peer)
+    peers = {}
+    for x in args.peer:
+        name, eq, prog = x.partition("=")
+        if not eq or not name or not prog or name in LIBS or name.endswith("-alias"):
+            sys.exit("--peer %s: want NAME=PROGRAM, NAME not one of %s nor ending in -alias"
+                     % (x, ", ".join(LIBS)))
+        peers[name] = prog
     peer_libs = [n for name in peers for n in (name, name + "-alias")]
 
     for prog in [args.driver] + list(peers.values()):
@@ -213,7 +221,9 @@ def main():
             p = subprocess.run([prog, args.data, "time", str(args.rounds), str(args.ms)],
                                stdout=subprocess.PIPE, text=True, check=True)
             for line in p.stdout.splitlines():
-                _, wl, op, v = line.split()
+                if not line.startswith("time "):
+                    continue
+                _, wl, op, v = line.split()[:4]
                 lib = name + "-alias" if op == "decode-alias" else name
                 peer_mbps[(lib, wl, "decode" if op == "decode-alias" else op)] = float(v)
 
@@ -257,8 +267,8 @@ def main():
                     for l in libs + peer_libs)))
         print()
         if peers:
-            print_like_for_like("Speed: cpay / peer, like for like (the peer's own rounds, "
-                                "run just before cpay's; higher is better)",
+            print_like_for_like("Speed: cpay / peer, like for like (the peer's own rounds in "
+                                "its own process, in this run; higher is better)",
                                 mbps, libs, peers, wls, lambda a, b: a / b)
         debian = [l for l in libs if l in PEERS]
         for me in [l for l in libs if l.startswith("cpay")] if debian else []:

@@ -237,7 +237,7 @@ static const char *pick_global(namer *nm, const char *scope, const char *base,
 
 static const char *const kMsgPats[] = {
     "%2", "%2_table", "%2_new", "%2_parse", "%2_parse_ex", "%2_serialize", "%2_serialize_ex",
-    "%2__fields", "%2__subs", "%2__names", "%2__defaults",
+    "%2__fields", "%2__subs", "%2__names", "%2__defaults", "%2__fast",
     // JSON (gen_json.c)
     "%2_desc", "%2_to_json", "%2_from_json", "%2__json_names", "%2__json_msgs",
     "%2__json_enums", "%2__json_by_json_name", "%2__json_by_name",
@@ -245,7 +245,7 @@ static const char *const kMsgPats[] = {
     "%2_to_text", "%2_from_text", "%2_debug_text",
 };
 static const char *const kEntryPats[] = {
-    "%2", "%2_table", "%2__fields", "%2__subs", "%2__names", "%2__defaults",
+    "%2", "%2_table", "%2__fields", "%2__subs", "%2__names", "%2__defaults", "%2__fast",
     "%2_desc", "%2__json_names", "%2__json_msgs", "%2__json_enums", "%2__json_by_json_name",
     "%2__json_by_name",
 };

@@ -22,12 +22,4 @@
 #define CPAY_NOINLINE
 #endif
 
-// A point the code cannot reach (a switch over values the generator
-// guarantees): lets the compiler drop the range check of a jump table.
-#if defined(__GNUC__) || defined(__clang__)
-#define CPAY_UNREACHABLE() __builtin_unreachable()
-#else
-#define CPAY_UNREACHABLE() ((void)0)
-#endif
-
 #endif  // CPAY_PORT_INTERNAL_H_

@@ -139,7 +139,7 @@ enum {
   CPAY_FAST_REP_BYTES,      // run of CPAY_FAST_BYTES elements
   CPAY_FAST_REP_MESSAGE,    // run of CPAY_FAST_MESSAGE elements
   CPAY_FAST_REP_SCALAR,     // one element of a repeated scalar, unpacked
-  CPAY_FAST_PACKED,         // a packed run of a repeated scalar (not a closed enum)
+  CPAY_FAST_PACKED,         // a packed run of a repeated scalar
 };
 
 // A fast entry as the generator writes it, for a field with presence bit

@@ -912,6 +912,7 @@ const cpay_fast_field cpay__fast_none[16];
 // The entry of `fast` for the one-byte tag `tag`: entries are 8 bytes, so
 // the number's bits of the tag (tag & 0x78) are the entry's byte offset. A
 // first byte of a longer tag (0x80 set) finds an entry whose tag differs.
+_Static_assert(sizeof(cpay_fast_field) == 8, "fast_entry() relies on 8-byte entries");
 static CPAY_HOT_INLINE const cpay_fast_field *fast_entry(const cpay_fast_field *fast,
                                                          uint32_t tag) {
   return (const cpay_fast_field *)((const char *)fast + (tag & 0x78));
@@ -979,7 +980,9 @@ static CPAY_HOT_INLINE void fast_store(void *msg, const cpay_fast_field *e, cons
 // the compiler has them (GNU C's computed goto: one indirect jump, where a
 // switch in position-independent code takes three more instructions and a
 // range check), else a switch that jumps to the same labels. Defining
-// CPAY_DECODE_SWITCH builds the switch with any compiler.
+// CPAY_DECODE_SWITCH builds the switch with any compiler. Kinds come from
+// generated tables, whose format CPAY_GENCODE_VERSION guards; the table
+// jump does not check their range.
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(CPAY_DECODE_SWITCH)
 #define FAST_JUMP_TABLE 1
 // Labels as values are GNU C, which -Wpedantic points out.

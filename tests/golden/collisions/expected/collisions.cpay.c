@@ -258,21 +258,25 @@ static const cpay_field golden_clash_Other__fields[] = {
     {3, offsetof(golden_clash_Other, this_), 0, 0, CPAY_TYPE_MESSAGE, CPAY_MODE_MAP},  // this
     // keywords
     {4, offsetof(golden_clash_Other, keywords), 0, 1, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},
+    {5, offsetof(golden_clash_Other, quick), 0, 2, CPAY_TYPE_MESSAGE, CPAY_MODE_SCALAR},  // quick
 };
 static const char *const golden_clash_Other__names[] = {
     "new",
     "namespace",
     "this",
     "keywords",
+    "quick",
 };
 static const cpay_sub golden_clash_Other__subs[] = {
     {.msg = &golden_clash_Other_ThisEntry_table},
     {.msg = &golden_clash_Keywords_new___table},
+    {.msg = &golden_clash_Other__fast__table},
 };
 static const cpay_fast_field golden_clash_Other__fast[16] = {
     [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Other, new_)),
     [2] = CPAY_FAST(0x12, CPAY_FAST_REP_STRING, -1, 0, offsetof(golden_clash_Other, namespace_)),
     [4] = CPAY_FAST(0x22, CPAY_FAST_MESSAGE, -1, 1, offsetof(golden_clash_Other, keywords)),
+    [5] = CPAY_FAST(0x2a, CPAY_FAST_MESSAGE, -1, 2, offsetof(golden_clash_Other, quick)),
 };
 const cpay_msg_table golden_clash_Other_table = {
     .fields = golden_clash_Other__fields,
@@ -282,8 +286,8 @@ const cpay_msg_table golden_clash_Other_table = {
     .field_names = golden_clash_Other__names,
     .fast = golden_clash_Other__fast,
     .size = sizeof(golden_clash_Other),
-    .field_count = 4,
-    .dense_below = 4,
+    .field_count = 5,
+    .dense_below = 5,
     .required_count = 0,
     .hasbit_count = 0,
     .flags = 0,
@@ -319,6 +323,32 @@ const cpay_msg_table golden_clash_Other_ThisEntry_table = {
     .required_count = 0,
     .hasbit_count = 0,
     .flags = CPAY_MSG_MAP_ENTRY,
+};
+
+// ---- golden.clash.Other._fast
+
+static const cpay_field golden_clash_Other__fast___fields[] = {
+    {1, offsetof(golden_clash_Other__fast_, b), 0, 0, CPAY_TYPE_INT32, CPAY_MODE_SCALAR},  // b
+};
+static const char *const golden_clash_Other__fast___names[] = {
+    "b",
+};
+static const cpay_fast_field golden_clash_Other__fast___fast[16] = {
+    [1] = CPAY_FAST(0x08, CPAY_FAST_V32, -1, 0, offsetof(golden_clash_Other__fast_, b)),
+};
+const cpay_msg_table golden_clash_Other__fast__table = {
+    .fields = golden_clash_Other__fast___fields,
+    .subs = NULL,
+    .defaults = NULL,
+    .full_name = "golden.clash.Other._fast",
+    .field_names = golden_clash_Other__fast___names,
+    .fast = golden_clash_Other__fast___fast,
+    .size = sizeof(golden_clash_Other__fast_),
+    .field_count = 1,
+    .dense_below = 1,
+    .required_count = 0,
+    .hasbit_count = 0,
+    .flags = 0,
 };
 
 cpay_code collisions_proto_register_extensions(cpay_extreg *r) {
@@ -562,14 +592,17 @@ static const char *const golden_clash_Other__json_names[] = {
     "namespace",
     "this",
     "keywords",
+    "quick",
 };
 static const cpay_msg_desc *const golden_clash_Other__json_msgs[] = {
     NULL,
     NULL,
     &golden_clash_Other_ThisEntry_desc,
     &golden_clash_Keywords_new___desc,
+    &golden_clash_Other__fast__desc,
 };
 static const cpay_enum_desc *const golden_clash_Other__json_enums[] = {
+    NULL,
     NULL,
     NULL,
     NULL,
@@ -579,12 +612,14 @@ static const uint16_t golden_clash_Other__json_by_json_name[] = {
     3,
     1,
     0,
+    4,
     2,
 };
 static const uint16_t golden_clash_Other__json_by_name[] = {
     3,
     1,
     0,
+    4,
     2,
 };
 const cpay_msg_desc golden_clash_Other_desc = {
@@ -627,6 +662,31 @@ const cpay_msg_desc golden_clash_Other_ThisEntry_desc = {
     .by_name = golden_clash_Other_ThisEntry__json_by_name,
 };
 
+static const char *const golden_clash_Other__fast___json_names[] = {
+    "b",
+};
+static const cpay_msg_desc *const golden_clash_Other__fast___json_msgs[] = {
+    NULL,
+};
+static const cpay_enum_desc *const golden_clash_Other__fast___json_enums[] = {
+    NULL,
+};
+static const uint16_t golden_clash_Other__fast___json_by_json_name[] = {
+    0,
+};
+static const uint16_t golden_clash_Other__fast___json_by_name[] = {
+    0,
+};
+const cpay_msg_desc golden_clash_Other__fast__desc = {
+    .table = &golden_clash_Other__fast__table,
+    .json_names = golden_clash_Other__fast___json_names,
+    .msgs = golden_clash_Other__fast___json_msgs,
+    .enums = golden_clash_Other__fast___json_enums,
+    .wkt = CPAY_WKT_NONE,
+    .by_json_name = golden_clash_Other__fast___json_by_json_name,
+    .by_name = golden_clash_Other__fast___json_by_name,
+};
+
 static const cpay_msg_desc *const collisions_proto__json_msgs[] = {
     &golden_clash_Keywords_desc,
     &golden_clash_Keywords_new__desc,
@@ -635,8 +695,9 @@ static const cpay_msg_desc *const collisions_proto__json_msgs[] = {
     &golden_clash_Keywords_to_text__desc,
     &golden_clash_Keywords_new___desc,
     &golden_clash_Other_desc,
+    &golden_clash_Other__fast__desc,
 };
 
 cpay_code collisions_proto_register_types(cpay_registry *r) {
-  return cpay_registry_add_all(r, collisions_proto__json_msgs, 7);
+  return cpay_registry_add_all(r, collisions_proto__json_msgs, 8);
 }

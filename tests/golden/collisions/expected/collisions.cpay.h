@@ -20,6 +20,7 @@ typedef struct golden_clash_Keywords_foo_get_ golden_clash_Keywords_foo_get_;
 typedef struct golden_clash_Keywords_to_text_ golden_clash_Keywords_to_text_;
 typedef struct golden_clash_Keywords_new__ golden_clash_Keywords_new__;
 typedef struct golden_clash_Other golden_clash_Other;
+typedef struct golden_clash_Other__fast_ golden_clash_Other__fast_;
 
 extern const cpay_msg_table golden_clash_Keywords_table;
 extern const cpay_msg_table golden_clash_Keywords_new__table;
@@ -28,6 +29,7 @@ extern const cpay_msg_table golden_clash_Keywords_foo_get__table;
 extern const cpay_msg_table golden_clash_Keywords_to_text__table;
 extern const cpay_msg_table golden_clash_Keywords_new___table;
 extern const cpay_msg_table golden_clash_Other_table;
+extern const cpay_msg_table golden_clash_Other__fast__table;
 
 // golden.clash.switch
 typedef enum golden_clash_switch {
@@ -694,6 +696,7 @@ struct golden_clash_Other {
   } namespace_;  // 2
   cpay_map *this_;  // 3
   golden_clash_Keywords_new__ *keywords;  // 4
+  golden_clash_Other__fast_ *quick;  // 5
 };
 
 // A new message on `arena`, with defaults set; NULL only when out of memory.
@@ -805,6 +808,19 @@ static inline golden_clash_Keywords_new__ *golden_clash_Other_mutable_keywords(
 static inline void golden_clash_Other_clear_keywords(golden_clash_Other *msg) {
   msg->keywords = NULL;
 }
+static inline bool golden_clash_Other_has_quick(const golden_clash_Other *msg) {
+  return msg->quick != NULL;
+}
+// The submessage, created on `arena` on first use; NULL only when out of memory.
+static inline golden_clash_Other__fast_ *golden_clash_Other_mutable_quick(
+    golden_clash_Other *msg, cpay_arena *arena) {
+  if (msg->quick == NULL) msg->quick = (golden_clash_Other__fast_ *)cpay_msg_new(
+      &golden_clash_Other__fast__table, arena);
+  return msg->quick;
+}
+static inline void golden_clash_Other_clear_quick(golden_clash_Other *msg) {
+  msg->quick = NULL;
+}
 
 // JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
 // links their code only when it calls one.
@@ -849,6 +865,93 @@ CPAY_NODISCARD static inline cpay_code golden_clash_Other_from_text(
 static inline const char *golden_clash_Other_debug_text(
     const golden_clash_Other *msg, cpay_arena *arena) {
   return cpay_text_debug(msg, &golden_clash_Other_desc, arena);
+}
+
+// ---- golden.clash.Other._fast
+
+// Its type would be Other's fast table, Other__fast.
+struct golden_clash_Other__fast_ {
+  cpay_msg_header hdr;  // unknown fields and extensions
+  int32_t b;  // 1
+};
+
+// A new message on `arena`, with defaults set; NULL only when out of memory.
+static inline golden_clash_Other__fast_ *golden_clash_Other__fast__new(cpay_arena *arena) {
+  return (golden_clash_Other__fast_ *)cpay_msg_new(&golden_clash_Other__fast__table, arena);
+}
+// Parses binary protobuf into a new message on `arena` (*out set on success).
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__parse_ex(
+    const uint8_t *buf, size_t len, cpay_arena *arena, const cpay_decode_opts *opts,
+    golden_clash_Other__fast_ **out, cpay_status *st) {
+  golden_clash_Other__fast_ *msg = golden_clash_Other__fast__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_decode(buf, len, msg, &golden_clash_Other__fast__table, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__parse(
+    const uint8_t *buf, size_t len, cpay_arena *arena, golden_clash_Other__fast_ **out,
+    cpay_status *st) {
+  return golden_clash_Other__fast__parse_ex(buf, len, arena, NULL, out, st);
+}
+// Serializes `msg` into bytes on `arena`.
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__serialize_ex(
+    const golden_clash_Other__fast_ *msg, cpay_arena *arena, const cpay_encode_opts *opts,
+    cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Other__fast__table, arena, opts, out, st);
+}
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__serialize(
+    const golden_clash_Other__fast_ *msg, cpay_arena *arena, cpay_bytes *out, cpay_status *st) {
+  return cpay_encode(msg, &golden_clash_Other__fast__table, arena, NULL, out, st);
+}
+
+
+// JSON and text format (cpay/json.h, cpay/text.h). Inline: a program
+// links their code only when it calls one.
+extern const cpay_msg_desc golden_clash_Other__fast__desc;
+// golden.clash.Other._fast as proto3 JSON text on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__to_json(
+    const golden_clash_Other__fast_ *msg, cpay_arena *arena, const cpay_json_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_json_encode(msg, &golden_clash_Other__fast__desc, arena, opts, out, st);
+}
+// Parses proto3 JSON into a new golden.clash.Other._fast on `arena` (*out set on success).
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__from_json(
+    const char *json, size_t len, cpay_arena *arena, const cpay_json_decode_opts *opts,
+    golden_clash_Other__fast_ **out, cpay_status *st) {
+  golden_clash_Other__fast_ *msg = golden_clash_Other__fast__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_json_decode(
+      json, len, msg, &golden_clash_Other__fast__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+// golden.clash.Other._fast as protobuf text format on `arena` (NUL-terminated);
+// `opts` may be NULL.
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__to_text(
+    const golden_clash_Other__fast_ *msg, cpay_arena *arena, const cpay_text_encode_opts *opts,
+    cpay_str *out, cpay_status *st) {
+  return cpay_text_encode(msg, &golden_clash_Other__fast__desc, arena, opts, out, st);
+}
+// Parses text format into a new golden.clash.Other._fast on `arena` (*out set on success).
+CPAY_NODISCARD static inline cpay_code golden_clash_Other__fast__from_text(
+    const char *text, size_t len, cpay_arena *arena, const cpay_text_decode_opts *opts,
+    golden_clash_Other__fast_ **out, cpay_status *st) {
+  golden_clash_Other__fast_ *msg = golden_clash_Other__fast__new(arena);
+  *out = NULL;
+  if (msg == NULL) return cpay_status_set(st, CPAY_ERR_NO_MEMORY, "out of memory");
+  cpay_code code = cpay_text_decode(
+      text, len, msg, &golden_clash_Other__fast__desc, arena, opts, st);
+  if (code == CPAY_OK) *out = msg;
+  return code;
+}
+// One line of text format for logs; never fails (see cpay_text_debug).
+static inline const char *golden_clash_Other__fast__debug_text(
+    const golden_clash_Other__fast_ *msg, cpay_arena *arena) {
+  return cpay_text_debug(msg, &golden_clash_Other__fast__desc, arena);
 }
 
 // Adds the extensions declared in collisions.proto (not those of its imports) to `r`.
