@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpay/gencode.h"
 #include "gen/gen.h"
 
 // ---- layout ------------------------------------------------------------------
@@ -527,28 +528,6 @@ static const char *table_presence(cpg_gen *g, const char *msg, const cps_field *
   return "0";
 }
 
-// The wire type of a single value of type t.
-static int wire_type(cps_type t) {
-  switch (t) {
-    case CPS_TYPE_DOUBLE:
-    case CPS_TYPE_FIXED64:
-    case CPS_TYPE_SFIXED64:
-      return 1;
-    case CPS_TYPE_FLOAT:
-    case CPS_TYPE_FIXED32:
-    case CPS_TYPE_SFIXED32:
-      return 5;
-    case CPS_TYPE_STRING:
-    case CPS_TYPE_MESSAGE:
-    case CPS_TYPE_BYTES:
-      return 2;
-    case CPS_TYPE_GROUP:
-      return 3;
-    default:
-      return 0;
-  }
-}
-
 // The decoder's fast-path kind of field f, a CPAY_FAST_* name (gencode.h
 // says what each takes), and in *wt the wire type of the tag it takes; NULL
 // leaves the field to the general path.
@@ -557,7 +536,7 @@ static const char *fast_kind(const cps_field *f, int *wt) {
       cpg_in_real_oneof(f)) {
     return NULL;
   }
-  *wt = wire_type(f->type);
+  *wt = cpay__type_wire_type((uint8_t)f->type);
   bool utf8 = f->utf8_validate;
   if (f->label == CPS_LABEL_REPEATED) {
     switch (f->type) {
@@ -569,7 +548,7 @@ static const char *fast_kind(const cps_field *f, int *wt) {
         return "CPAY_FAST_REP_MESSAGE";
       default:
         if (!f->packed) return "CPAY_FAST_REP_SCALAR";
-        *wt = 2;
+        *wt = CPAY_WT_LEN;
         return "CPAY_FAST_PACKED";
     }
   }

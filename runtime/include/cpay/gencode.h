@@ -70,6 +70,43 @@ enum {
   CPAY_TYPE_SINT64 = 18,
 };
 
+// Wire types, and the one a field of each type is written with (unpacked):
+// the fast tables' tags (below) hold it.
+enum {
+  CPAY_WT_VARINT = 0,
+  CPAY_WT_FIXED64 = 1,
+  CPAY_WT_LEN = 2,
+  CPAY_WT_SGROUP = 3,
+  CPAY_WT_EGROUP = 4,
+  CPAY_WT_FIXED32 = 5,
+};
+
+// The wire type a field of `type` uses when not packed.
+static inline int cpay__type_wire_type(uint8_t type) {
+  static const int8_t wt[19] = {
+      -1,
+      CPAY_WT_FIXED64,  // double
+      CPAY_WT_FIXED32,  // float
+      CPAY_WT_VARINT,   // int64
+      CPAY_WT_VARINT,   // uint64
+      CPAY_WT_VARINT,   // int32
+      CPAY_WT_FIXED64,  // fixed64
+      CPAY_WT_FIXED32,  // fixed32
+      CPAY_WT_VARINT,   // bool
+      CPAY_WT_LEN,      // string
+      CPAY_WT_SGROUP,   // group
+      CPAY_WT_LEN,      // message
+      CPAY_WT_LEN,      // bytes
+      CPAY_WT_VARINT,   // uint32
+      CPAY_WT_VARINT,   // enum
+      CPAY_WT_FIXED32,  // sfixed32
+      CPAY_WT_FIXED64,  // sfixed64
+      CPAY_WT_VARINT,   // sint32
+      CPAY_WT_VARINT,   // sint64
+  };
+  return type < 19 ? wt[type] : -1;
+}
+
 // cpay_field.mode: the cardinality in the low two bits, then flags.
 enum {
   CPAY_MODE_SCALAR = 0,

@@ -760,21 +760,32 @@ static CPAY_HOT_INLINE void copy_bytes(void *dst, const uint8_t *s, size_t n) {
   }
 }
 
+// Reads the length prefix at p (< end) and checks it against the rest of the
+// input: returns the position after it, the length in *len, or NULL.
+static CPAY_HOT_INLINE const uint8_t *fast_len(const uint8_t *p, const uint8_t *end,
+                                               size_t *len) {
+  size_t n = p[0];
+  if (CPAY_UNLIKELY(n >= 0x80)) {
+    uint64_t v;
+    p = cpay__varint_get(p, end, &v);
+    if (!p || v > (uint64_t)(end - p)) return NULL;
+    *len = (size_t)v;
+    return p;
+  }
+  p++;
+  if (CPAY_UNLIKELY(n > (size_t)(end - p))) return NULL;
+  *len = n;
+  return p;
+}
+
 // Reads a string or bytes value (length prefix at p) into *out. NULL means
 // "take the general path" (which reports the error), never a failure by
 // itself.
 static CPAY_HOT_INLINE const uint8_t *fast_str(dec *d, const uint8_t *p, const uint8_t *end,
                                       bool utf8, cpay_str *out) {
-  size_t len = p[0];
-  if (CPAY_UNLIKELY(len >= 0x80)) {
-    uint64_t v;
-    p = cpay__varint_get(p, end, &v);
-    if (!p || v > (uint64_t)(end - p)) return NULL;
-    len = (size_t)v;
-  } else {
-    p++;
-    if (CPAY_UNLIKELY(len > (size_t)(end - p))) return NULL;
-  }
+  size_t len;
+  p = fast_len(p, end, &len);
+  if (CPAY_UNLIKELY(!p)) return NULL;
   if (utf8 && !short_ascii(p, len) &&
       !cpay__utf8_valid((const char *)p, len)) {
     return NULL;
@@ -864,17 +875,9 @@ static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, c
   const uint8_t *q = p + 1;
   size_t size = arr->size;
   while (q < end) {
-    size_t len = q[0];
-    if (len >= 0x80) {
-      uint64_t v;
-      const uint8_t *r = cpay__varint_get(q, end, &v);
-      if (!r || v > (uint64_t)(end - r)) break;
-      len = (size_t)v;
-      q = r;
-    } else {
-      q++;
-      if (len > (size_t)(end - q)) break;
-    }
+    size_t len;
+    q = fast_len(q, end, &len);
+    if (CPAY_UNLIKELY(!q)) break;
     if (CPAY_UNLIKELY(size == arr->cap) && !fast_grow(d, arr, sizeof(void *))) break;
     void *sub = fast_new(d, st);
     if (CPAY_UNLIKELY(!sub)) break;
@@ -887,17 +890,16 @@ static CPAY_NOINLINE const uint8_t *fast_message_run(dec *d, const uint8_t *p, c
   return done;
 }
 
-// A singular submessage with a one-byte length (tag at p), its pointer at
-// slot. Returns as fast_message_run().
+// A singular submessage (tag at p), its pointer at slot. Returns as
+// fast_message_run().
 static CPAY_HOT_INLINE const uint8_t *fast_message(dec *d, const uint8_t *p, const uint8_t *end,
                                                    void **slot, const cpay_msg_table *st,
                                                    int depth) {
   const uint8_t *q = p + 1;
   if (q >= end || depth + 1 >= d->max_depth) return p;
-  size_t len = q[0];
-  if (CPAY_UNLIKELY(len >= 0x80)) return p;
-  q++;
-  if (CPAY_UNLIKELY(len > (size_t)(end - q))) return p;
+  size_t len;
+  q = fast_len(q, end, &len);
+  if (CPAY_UNLIKELY(!q)) return p;
   if (!*slot) {
     *slot = fast_new(d, st);
     if (CPAY_UNLIKELY(!*slot)) return p;

@@ -1,5 +1,5 @@
-// Wire-format helpers shared by the decoder and encoder: wire types, varint
-// and zigzag coding, UTF-8 validation.
+// Wire-format helpers shared by the decoder and encoder: varint and zigzag
+// coding, UTF-8 validation (wire types are in cpay/gencode.h).
 #ifndef CPAY_WIRE_WIRE_H_
 #define CPAY_WIRE_WIRE_H_
 
@@ -11,43 +11,8 @@
 #include "cpay/gencode.h"
 #include "message/field.h"
 
-enum {
-  CPAY_WT_VARINT = 0,
-  CPAY_WT_FIXED64 = 1,
-  CPAY_WT_LEN = 2,
-  CPAY_WT_SGROUP = 3,
-  CPAY_WT_EGROUP = 4,
-  CPAY_WT_FIXED32 = 5,
-};
-
 #define CPAY_MAX_FIELD_NUMBER ((1u << 29) - 1)
 #define CPAY_MAX_VARINT_LEN 10
-
-// The wire type a field of `type` uses when not packed.
-static inline int cpay__type_wire_type(uint8_t type) {
-  static const int8_t wt[19] = {
-      -1,
-      CPAY_WT_FIXED64,  // double
-      CPAY_WT_FIXED32,  // float
-      CPAY_WT_VARINT,   // int64
-      CPAY_WT_VARINT,   // uint64
-      CPAY_WT_VARINT,   // int32
-      CPAY_WT_FIXED64,  // fixed64
-      CPAY_WT_FIXED32,  // fixed32
-      CPAY_WT_VARINT,   // bool
-      CPAY_WT_LEN,      // string
-      CPAY_WT_SGROUP,   // group
-      CPAY_WT_LEN,      // message
-      CPAY_WT_LEN,      // bytes
-      CPAY_WT_VARINT,   // uint32
-      CPAY_WT_VARINT,   // enum
-      CPAY_WT_FIXED32,  // sfixed32
-      CPAY_WT_FIXED64,  // sfixed64
-      CPAY_WT_VARINT,   // sint32
-      CPAY_WT_VARINT,   // sint64
-  };
-  return type < 19 ? wt[type] : -1;
-}
 
 // The per-type storage size, cpay__type_size(), and cpay__type_is_msg() are
 // in message/field.h.
